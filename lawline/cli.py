@@ -1,0 +1,87 @@
+"""The `lawline` command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from lawline import __version__
+
+app = typer.Typer(
+    name="lawline",
+    help="12348 public legal service hotline.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Wide enough for the endpoint table when output goes to a file or journal.
+_PIPE_WIDTH = 160
+
+
+@app.command()
+def version() -> None:
+    """Print the lawline version."""
+    typer.echo(f"lawline {__version__}")
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            dir_okay=False,
+            help="TOML settings file (sets LAWLINE_CONFIG).",
+        ),
+    ] = None,
+    http_port: Annotated[int | None, typer.Option(help="Override http_port.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Override data_dir.")] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Run the hotline: private Redis (unless redis_url is set) and the HTTP API."""
+    # Imported here so that `lawline version` stays fast and needs no settings.
+    from lawline.config import Settings
+    from lawline.logs import setup_logging
+    from lawline.serve import run
+
+    if config is not None:
+        os.environ["LAWLINE_CONFIG"] = str(config)
+    setup_logging(log_level)
+    overrides: dict[str, Any] = {"http_port": http_port, "data_dir": data_dir}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    raise typer.Exit(run(settings, _console()))
+
+
+@app.command()
+def token(
+    subject: Annotated[str, typer.Argument(help="A lawyer id, or a name for a gateway.")],
+    role: Annotated[str, typer.Option(help="lawyer, mediator, supervisor, admin or gateway.")],
+    days: Annotated[float, typer.Option(help="How long the token is valid.")] = 30,
+) -> None:
+    """Print a signed API token (for telephony workers, terminals and scripts)."""
+    from lawline.config import Settings
+    from lawline.web.auth import Principal, Role, issue_token, load_or_create_secret
+
+    try:
+        principal = Principal(subject, Role(role))
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+    settings = Settings()
+    secret = load_or_create_secret(settings.secret_key, settings.data_dir)
+    typer.echo(issue_token(principal, secret, ttl_s=days * 86400))
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, _PIPE_WIDTH)
+    return console
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,123 @@
+"""One settings object for every lawline process.
+
+Read from, highest priority first: keyword arguments, `LAWLINE_*` environment
+variables (nested with `__`, e.g. `LAWLINE_ROUTING__OFFER_TIMEOUT_S=20`), the
+TOML file named by `LAWLINE_CONFIG` (or `lawline.toml` in the working
+directory), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from lawline.queue.skills import Service
+
+
+class RelaxStep(BaseModel):
+    """From `after_s` seconds of waiting on, a contact accepts lawyers like this."""
+
+    after_s: float = Field(ge=0)
+    # Minimum proficiency in the contact's legal domain (1-5).
+    min_proficiency: int = Field(default=1, ge=1, le=5)
+    # False: any lawyer with the service skill will do, whatever their domain.
+    match_domain: bool = True
+
+
+def _default_steps() -> list[RelaxStep]:
+    return [
+        RelaxStep(after_s=0, min_proficiency=3),
+        RelaxStep(after_s=30, min_proficiency=1),
+        RelaxStep(after_s=90, match_domain=False),
+    ]
+
+
+class QueuePolicy(BaseModel):
+    """How requirements relax over time for one service queue. Language never relaxes."""
+
+    steps: list[RelaxStep] = Field(default_factory=_default_steps)
+
+    @model_validator(mode="after")
+    def _steps_only_relax(self) -> Self:
+        if not self.steps or self.steps[0].after_s != 0:
+            raise ValueError("the first relax step must start at after_s = 0")
+        for before, after in zip(self.steps, self.steps[1:], strict=False):
+            if after.after_s <= before.after_s:
+                raise ValueError("relax steps must be in increasing after_s order")
+            if after.min_proficiency > before.min_proficiency or (
+                after.match_domain and not before.match_domain
+            ):
+                raise ValueError("a later relax step may only loosen requirements")
+        return self
+
+
+class RoutingSettings(BaseModel):
+    offer_timeout_s: float = Field(default=15, gt=0)
+    # Offers missed in a row before a lawyer is put on break (like app_queue autopause).
+    max_missed_offers: int = Field(default=3, ge=1)
+    wrapup_s: float = Field(default=60, ge=0)
+    # Seconds added to a green-channel contact's wait when ordering the queue.
+    green_boost_s: float = Field(default=120, ge=0)
+    # A contact that asked for a named lawyer waits this long for them alone.
+    preferred_lawyer_s: float = Field(default=60, ge=0)
+    # Service level: share of contacts answered within this many seconds.
+    service_level_s: float = Field(default=15, gt=0)
+    # A console that has not been heard from for this long is taken offline.
+    console_timeout_s: float = Field(default=20, gt=0)
+    # Average handle time assumed for wait estimates before any call is handled.
+    default_handle_s: float = Field(default=300, gt=0)
+    default_policy: QueuePolicy = Field(default_factory=QueuePolicy)
+    queues: dict[Service, QueuePolicy] = Field(default_factory=dict)
+
+    def policy(self, service: Service) -> QueuePolicy:
+        return self.queues.get(service, self.default_policy)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LAWLINE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    # Where lawline keeps its own files (embedded Redis data, secrets, prompts).
+    data_dir: Path = Path("var")
+    # Shared state of all lawline processes. None: start a private redis-server.
+    redis_url: str | None = None
+    redis_prefix: str = "ll"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    service_numbers: list[str] = Field(default_factory=lambda: ["12348"])
+    languages: list[str] = Field(default_factory=lambda: ["zh", "mn"])
+    timezone: str = "Asia/Shanghai"
+    # Signs console and API tokens. Empty: generated once and kept in data_dir.
+    secret_key: str = ""
+    # Keep consoles working when nobody is rostered (a fresh install has no roster).
+    open_without_roster: bool = True
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("LAWLINE_CONFIG", "lawline.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        elif "LAWLINE_CONFIG" in os.environ:
+            raise FileNotFoundError(f"LAWLINE_CONFIG names {config_file}, which does not exist")
+        return tuple(sources)

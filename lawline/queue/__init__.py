@@ -1,0 +1,1 @@
+"""The skills-based duty-lawyer queue: routing core, Redis store, service loops."""

@@ -1,0 +1,222 @@
+"""Contacts and lawyers as the router sees them.
+
+These mirror the Redis hashes the Lua scripts keep (see store.py); `from_hash`
+and `to_hash` convert. They are plain values: no I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from lawline.queue.skills import (
+    Channel,
+    ContactState,
+    Domain,
+    GreenReason,
+    LawyerState,
+    Presence,
+    Service,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A call or video session waiting for, or talking to, a duty lawyer."""
+
+    id: str
+    channel: Channel
+    service: Service
+    language: str
+    entered_at: float
+    domain: Domain | None = None
+    caller: str = ""
+    green: GreenReason | None = None
+    preferred_lawyer: str | None = None
+    callback: bool = False
+    state: ContactState = ContactState.WAITING
+    lawyer: str | None = None
+    offer_deadline: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    # What the voice menu or terminal recorded (menu path, village...), opaque here.
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def queue(self) -> Service:
+        """Figures are kept per service queue."""
+        return self.service
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "channel": self.channel,
+            "service": self.service,
+            "language": self.language,
+            "entered_at": repr(self.entered_at),
+            "domain": self.domain or "",
+            "caller": self.caller,
+            "green": self.green or "",
+            "preferred_lawyer": self.preferred_lawyer or "",
+            "callback": "1" if self.callback else "0",
+            "state": self.state,
+            "lawyer": self.lawyer or "",
+            "offer_deadline": _num(self.offer_deadline),
+            "answered_at": _num(self.answered_at),
+            "ended_at": _num(self.ended_at),
+            "attrs": json.dumps(dict(self.attrs), ensure_ascii=False),
+        }
+
+    @classmethod
+    def from_hash(cls, h: Mapping[str, str]) -> Contact:
+        return cls(
+            id=h["id"],
+            channel=Channel(h["channel"]),
+            service=Service(h["service"]),
+            language=h["language"],
+            entered_at=float(h["entered_at"]),
+            domain=Domain(h["domain"]) if h.get("domain") else None,
+            caller=h.get("caller", ""),
+            green=GreenReason(h["green"]) if h.get("green") else None,
+            preferred_lawyer=h.get("preferred_lawyer") or None,
+            callback=h.get("callback") == "1",
+            state=ContactState(h.get("state", "waiting")),
+            lawyer=h.get("lawyer") or None,
+            offer_deadline=_opt_float(h.get("offer_deadline")),
+            answered_at=_opt_float(h.get("answered_at")),
+            ended_at=_opt_float(h.get("ended_at")),
+            attrs=json.loads(h.get("attrs") or "{}"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A recurring duty shift: on these weekdays (0 = Monday), from start to end local time.
+
+    An end before the start runs past midnight (a night shift).
+    """
+
+    weekdays: frozenset[int]
+    start: time
+    end: time
+
+    def covers(self, local: datetime) -> bool:
+        t = local.time()
+        if self.start <= self.end:
+            return local.weekday() in self.weekdays and self.start <= t < self.end
+        # Night shift: the evening part belongs to today, the morning part to yesterday.
+        if t >= self.start:
+            return local.weekday() in self.weekdays
+        return t < self.end and (local - timedelta(days=1)).weekday() in self.weekdays
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "weekdays": sorted(self.weekdays),
+            "start": self.start.strftime("%H:%M"),
+            "end": self.end.strftime("%H:%M"),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> Shift:
+        days = d["weekdays"]
+        assert isinstance(days, list)
+        return cls(
+            weekdays=frozenset(int(x) for x in days),
+            start=time.fromisoformat(str(d["start"])),
+            end=time.fromisoformat(str(d["end"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lawyer:
+    """A duty lawyer (值班律师): skills, capacity and what they are doing now."""
+
+    id: str
+    name: str = ""
+    # Proficiency 1-5 per service and per legal domain; absent means none.
+    services: Mapping[Service, int] = field(default_factory=dict)
+    domains: Mapping[Domain, int] = field(default_factory=dict)
+    languages: frozenset[str] = frozenset({"zh"})
+    capacity: Mapping[Channel, int] = field(default_factory=lambda: {Channel.VOICE: 1})
+    roster: tuple[Shift, ...] = ()
+    presence: Presence = Presence.OFFLINE
+    break_reason: str = ""
+    state: LawyerState = LawyerState.OFFLINE
+    state_since: float = 0.0
+    offer: str | None = None
+    load: Mapping[Channel, int] = field(default_factory=dict)
+    wrapup_until: float = 0.0
+    # When the lawyer last became free: the longest idle is offered first.
+    idle_since: float = 0.0
+    missed: int = 0
+
+    def can_take(self, channel: Channel) -> bool:
+        """Free for a new offer on this channel: on duty, nothing pending, room left.
+
+        A lawyer in a voice call takes no video session and vice versa.
+        """
+        if self.state != LawyerState.AVAILABLE and self.state != LawyerState.BUSY:
+            return False
+        if self.presence != Presence.AVAILABLE or self.offer is not None:
+            return False
+        if self.load.get(channel, 0) >= self.capacity.get(channel, 0):
+            return False
+        return all(n == 0 for ch, n in self.load.items() if ch != channel)
+
+    def on_roster(self, now: float, tz: ZoneInfo) -> bool:
+        local = datetime.fromtimestamp(now, tz)
+        return any(s.covers(local) for s in self.roster)
+
+    def with_changes(self, **changes: object) -> Lawyer:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "services": json.dumps({str(k): v for k, v in self.services.items()}),
+            "domains": json.dumps({str(k): v for k, v in self.domains.items()}),
+            # Delimited on both sides so Lua can test membership with string.find.
+            "languages": "," + ",".join(sorted(self.languages)) + ",",
+            "cap_voice": str(self.capacity.get(Channel.VOICE, 0)),
+            "cap_video": str(self.capacity.get(Channel.VIDEO, 0)),
+            "roster": json.dumps([s.to_json() for s in self.roster]),
+        }
+
+    @classmethod
+    def from_hash(cls, h: Mapping[str, str]) -> Lawyer:
+        return cls(
+            id=h["id"],
+            name=h.get("name", ""),
+            services={Service(k): int(v) for k, v in json.loads(h.get("services", "{}")).items()},
+            domains={Domain(k): int(v) for k, v in json.loads(h.get("domains", "{}")).items()},
+            languages=frozenset(x for x in h.get("languages", "").split(",") if x),
+            capacity={
+                Channel.VOICE: int(h.get("cap_voice", 0)),
+                Channel.VIDEO: int(h.get("cap_video", 0)),
+            },
+            roster=tuple(Shift.from_json(s) for s in json.loads(h.get("roster", "[]"))),
+            presence=Presence(h.get("presence", "offline")),
+            break_reason=h.get("break_reason", ""),
+            state=LawyerState(h.get("state", "offline")),
+            state_since=float(h.get("state_since", 0)),
+            offer=h.get("offer") or None,
+            load={
+                Channel.VOICE: int(h.get("load_voice", 0)),
+                Channel.VIDEO: int(h.get("load_video", 0)),
+            },
+            wrapup_until=float(h.get("wrapup_until", 0)),
+            idle_since=float(h.get("idle_since", 0)),
+            missed=int(h.get("missed", 0)),
+        )
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else repr(x)
+
+
+def _opt_float(s: str | None) -> float | None:
+    return float(s) if s else None

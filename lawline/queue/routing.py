@@ -1,0 +1,296 @@
+"""Which duty lawyer gets which contact: the routing decision, with no I/O.
+
+`Router` holds the waiting contacts and the lawyers, and answers three
+questions at a given `now`: the best contact for a lawyer who just became
+free, the best lawyer for a contact that just arrived, and a whole plan of
+offers for a periodic pass. Redis stays the authority: every offer the plan
+makes is committed by a Lua script that re-checks it (store.py), and the
+service loop feeds the outcome back in.
+
+The rules (see RoutingSettings):
+- language is never relaxed; the service skill is always required;
+- the domain requirement relaxes in timed steps per service queue;
+- a contact that asked for a named lawyer waits for them alone for a while;
+- contacts are ordered by seconds waited plus the green-channel boost;
+- among eligible lawyers: the citizen's chosen lawyer, then best domain
+  proficiency, then best service proficiency, then the longest idle.
+
+`now` must not go backwards for one Router; earlier values are treated as the
+latest seen.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sortedcontainers import SortedList
+
+from lawline.config import QueuePolicy, RoutingSettings
+from lawline.queue.model import Contact, Lawyer
+from lawline.queue.skills import Channel, ContactState, Domain, Service
+
+# A queue in the contact-centre sense: contacts that compete for the same lawyers.
+QueueKey = tuple[Channel, str, Service]
+# Within a queue, contacts of one domain and one boost are ordered by entry time,
+# so the oldest is both the most urgent and the first to pass any wait threshold.
+_GroupKey = tuple[Domain | None, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    contact_id: str
+    lawyer_id: str
+
+
+def _thresholds(policy: QueuePolicy) -> list[float | None]:
+    """For domain proficiency 0..5: seconds of waiting before such a lawyer qualifies."""
+    table: list[float | None] = []
+    for proficiency in range(6):
+        table.append(
+            next(
+                (
+                    s.after_s
+                    for s in policy.steps
+                    if not s.match_domain or (proficiency >= s.min_proficiency)
+                ),
+                None,
+            )
+        )
+    return table
+
+
+class Router:
+    def __init__(self, settings: RoutingSettings) -> None:
+        self.settings = settings
+        self._threshold = {svc: _thresholds(settings.policy(svc)) for svc in Service}
+        self._now = 0.0
+        self.contacts: dict[str, Contact] = {}
+        self.lawyers: dict[str, Lawyer] = {}
+        self._groups: dict[QueueKey, dict[_GroupKey, SortedList]] = defaultdict(dict)
+        # Contacts still inside their chosen lawyer's window, by that lawyer.
+        self._held: dict[str, set[str]] = defaultdict(set)
+        self._release: list[tuple[float, str]] = []  # heap of (window ends, contact id)
+        # Lawyers able to take an offer now, by the queues they serve.
+        self._free: dict[QueueKey, set[str]] = defaultdict(set)
+        self._free_lawyers: set[str] = set()
+
+    # ----- keeping the picture up to date -------------------------------------------
+
+    def upsert_contact(self, contact: Contact) -> None:
+        """Record a contact's latest state; only waiting contacts stay in the router."""
+        self.remove_contact(contact.id)
+        if contact.state != ContactState.WAITING:
+            return
+        self.contacts[contact.id] = contact
+        if self._in_window(contact, self._now):
+            assert contact.preferred_lawyer is not None
+            self._held[contact.preferred_lawyer].add(contact.id)
+            heapq.heappush(self._release, (self._window_end(contact), contact.id))
+        else:
+            self._group_of(contact).add((contact.entered_at, contact.id))
+
+    def remove_contact(self, contact_id: str) -> None:
+        old = self.contacts.pop(contact_id, None)
+        if old is None:
+            return
+        if old.preferred_lawyer and contact_id in self._held.get(old.preferred_lawyer, ()):
+            self._held[old.preferred_lawyer].discard(contact_id)
+            return  # its stale release-heap entry is skipped when popped
+        group = self._group_of(old)
+        group.discard((old.entered_at, old.id))
+
+    def upsert_lawyer(self, lawyer: Lawyer) -> None:
+        self.remove_lawyer(lawyer.id)
+        self.lawyers[lawyer.id] = lawyer
+        for key in self._queues_of(lawyer):
+            self._free[key].add(lawyer.id)
+            self._free_lawyers.add(lawyer.id)
+
+    def remove_lawyer(self, lawyer_id: str) -> None:
+        old = self.lawyers.pop(lawyer_id, None)
+        if old is not None:
+            self._free_lawyers.discard(lawyer_id)
+            for key in self._queues_of(old):
+                self._free[key].discard(lawyer_id)
+
+    def advance(self, now: float) -> None:
+        """Move the clock on: release contacts whose chosen lawyer's window has passed."""
+        self._now = max(self._now, now)
+        while self._release and self._release[0][0] <= self._now:
+            _, cid = heapq.heappop(self._release)
+            contact = self.contacts.get(cid)
+            if contact is None or contact.preferred_lawyer is None:
+                continue
+            held = self._held[contact.preferred_lawyer]
+            if cid in held:
+                held.discard(cid)
+                self._group_of(contact).add((contact.entered_at, cid))
+
+    # ----- the decision -------------------------------------------------------------
+
+    def eligible(self, lawyer: Lawyer, contact: Contact, now: float) -> bool:
+        """May this contact be offered to this lawyer now?"""
+        if contact.language not in lawyer.languages:
+            return False
+        if lawyer.services.get(contact.service, 0) < 1 or not lawyer.can_take(contact.channel):
+            return False
+        if contact.preferred_lawyer is not None and self._in_window(contact, now):
+            return contact.preferred_lawyer == lawyer.id
+        return now - contact.entered_at >= self._wait_needed(lawyer, contact)
+
+    def priority(self, contact: Contact) -> float:
+        """Lower is served first: entry time less the green-channel boost."""
+        return contact.entered_at - self._boost(contact)
+
+    def best_contact_for(self, lawyer: Lawyer, now: float) -> Contact | None:
+        """The most urgent waiting contact this lawyer may take now."""
+        self.advance(now)
+        now = self._now
+        best: tuple[float, float, str] | None = None
+        for ch in Channel:
+            if not lawyer.can_take(ch):
+                continue
+            for lang in lawyer.languages:
+                for svc, level in lawyer.services.items():
+                    if level < 1:
+                        continue
+                    for cid in self._held.get(lawyer.id, ()):
+                        c = self.contacts[cid]
+                        if (c.channel, c.language, c.service) == (ch, lang, svc):
+                            cand = (self.priority(c), c.entered_at, cid)
+                            best = cand if best is None or cand < best else best
+                    groups = self._groups.get((ch, lang, svc))
+                    if not groups:
+                        continue
+                    thresholds = self._threshold[svc]
+                    for (domain, boost), entries in groups.items():
+                        if not entries:
+                            continue
+                        wait_needed = (
+                            0.0 if domain is None else thresholds[lawyer.domains.get(domain, 0)]
+                        )
+                        if wait_needed is None:
+                            continue
+                        entered, cid = entries[0]
+                        if now - entered < wait_needed:
+                            continue
+                        cand = (entered - boost, entered, cid)
+                        best = cand if best is None or cand < best else best
+        return None if best is None else self.contacts[best[2]]
+
+    def best_lawyer_for(self, contact: Contact, now: float) -> Lawyer | None:
+        """The best free lawyer for this contact now, or None."""
+        self.advance(now)
+        now = self._now
+        candidates = self._free.get((contact.channel, contact.language, contact.service), ())
+        best: tuple[tuple[int, int, int, float, str], Lawyer] | None = None
+        for lid in candidates:
+            lawyer = self.lawyers[lid]
+            if not self.eligible(lawyer, contact, now):
+                continue
+            rank = (
+                0 if contact.preferred_lawyer == lid else 1,
+                -(lawyer.domains.get(contact.domain, 0) if contact.domain else 0),
+                -lawyer.services.get(contact.service, 0),
+                lawyer.idle_since,
+                lid,
+            )
+            if best is None or rank < best[0]:
+                best = (rank, lawyer)
+        return None if best is None else best[1]
+
+    def plan(self, now: float) -> list[Offer]:
+        """Offers for every free lawyer that has an eligible contact, most urgent first.
+
+        The router assumes the offers it returns are made: their contacts leave the
+        waiting set and their lawyers hold an offer. When Redis refuses one, the
+        caller upserts the true contact and lawyer again.
+        """
+        self.advance(now)
+        now = self._now
+        free = [self.lawyers[lid] for lid in self._free_lawyers]
+        if not free or not self.contacts:
+            return []
+        offers: list[Offer] = []
+        if len(self.contacts) <= len(free):
+            for contact in sorted(self.contacts.values(), key=self._order):
+                lawyer = self.best_lawyer_for(contact, now)
+                if lawyer is not None:
+                    offers.append(self.assign(contact.id, lawyer.id))
+        else:
+            for lawyer in sorted(free, key=lambda lw: (lw.idle_since, lw.id)):
+                contact = self.best_contact_for(self.lawyers[lawyer.id], now)
+                if contact is not None:
+                    offers.append(self.assign(contact.id, lawyer.id))
+        return offers
+
+    def assign(self, contact_id: str, lawyer_id: str) -> Offer:
+        """Record locally that this offer is being made (see `plan`)."""
+        self.remove_contact(contact_id)
+        lawyer = self.lawyers[lawyer_id]
+        self.upsert_lawyer(lawyer.with_changes(offer=contact_id))
+        return Offer(contact_id, lawyer_id)
+
+    # ----- what waiting callers are told ----------------------------------------------
+
+    def positions(self) -> Iterator[tuple[Contact, int]]:
+        """Every waiting contact with its 1-based place in its queue."""
+        by_queue: dict[QueueKey, list[Contact]] = defaultdict(list)
+        for c in self.contacts.values():
+            by_queue[(c.channel, c.language, c.service)].append(c)
+        for contacts in by_queue.values():
+            contacts.sort(key=self._order)
+            yield from ((c, i) for i, c in enumerate(contacts, start=1))
+
+    def staffed(self, key: QueueKey) -> int:
+        """Lawyers on duty (not offline, not on break) who serve this queue."""
+        ch, lang, svc = key
+        return sum(
+            1
+            for lw in self.lawyers.values()
+            if lw.presence == "available"
+            and lw.capacity.get(ch, 0) > 0
+            and lang in lw.languages
+            and lw.services.get(svc, 0) >= 1
+        )
+
+    # ----- internals ------------------------------------------------------------------
+
+    def _order(self, c: Contact) -> tuple[float, float, str]:
+        return (self.priority(c), c.entered_at, c.id)
+
+    def _boost(self, c: Contact) -> float:
+        return self.settings.green_boost_s if c.green else 0.0
+
+    def _window_end(self, c: Contact) -> float:
+        return c.entered_at + self.settings.preferred_lawyer_s
+
+    def _in_window(self, c: Contact, now: float) -> bool:
+        return c.preferred_lawyer is not None and now < self._window_end(c)
+
+    def _wait_needed(self, lawyer: Lawyer, c: Contact) -> float:
+        if c.domain is None:
+            return 0.0
+        needed = self._threshold[c.service][lawyer.domains.get(c.domain, 0)]
+        return float("inf") if needed is None else needed
+
+    def _group_of(self, c: Contact) -> SortedList:
+        groups = self._groups[(c.channel, c.language, c.service)]
+        key = (c.domain, self._boost(c))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = SortedList()
+        return group
+
+    @staticmethod
+    def _queues_of(lawyer: Lawyer) -> Iterable[QueueKey]:
+        for ch in Channel:
+            if not lawyer.can_take(ch):
+                continue
+            for lang in lawyer.languages:
+                for svc, level in lawyer.services.items():
+                    if level >= 1:
+                        yield (ch, lang, svc)

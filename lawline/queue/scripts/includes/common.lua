@@ -1,0 +1,75 @@
+-- Shared helpers, pasted into each script by the loader (store.py).
+
+-- Times are seconds since the epoch, kept to the microsecond.
+local function fmt_time(t)
+  return string.format('%.6f', t)
+end
+
+local function hgetall(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do
+    t[flat[i]] = flat[i + 1]
+  end
+  return t
+end
+
+-- Append one event to the stream. `fields` is a flat list of name, value.
+local function emit(events_key, maxlen, etype, now, fields)
+  local args = {'XADD', events_key, 'MAXLEN', '~', maxlen, '*', 'type', etype, 'at', fmt_time(now)}
+  for _, v in ipairs(fields) do
+    args[#args + 1] = v
+  end
+  return redis.call(unpack(args))
+end
+
+local function contact_json(key)
+  return cjson.encode(hgetall(key))
+end
+
+-- Derive the lawyer's state from presence and work in hand, and account the
+-- time spent in the state being left. Work in hand wins over presence: a lawyer
+-- whose console vanished mid-call is still busy until the call ends.
+local function refresh_lawyer(lkey, now)
+  local l = redis.call('HMGET', lkey, 'presence', 'offer', 'load_voice', 'load_video',
+    'wrapup_until', 'state', 'state_since')
+  local presence, offer = l[1], l[2]
+  local load = (tonumber(l[3]) or 0) + (tonumber(l[4]) or 0)
+  local state
+  if offer and offer ~= '' then
+    state = 'offered'
+  elseif load > 0 then
+    state = 'busy'
+  elseif (tonumber(l[5]) or 0) > now then
+    state = 'wrapup'
+  elseif presence == 'available' then
+    state = 'available'
+  elseif presence == 'break' then
+    state = 'break'
+  else
+    state = 'offline'
+  end
+  local old, since = l[6], tonumber(l[7]) or now
+  if state ~= old then
+    if old then
+      redis.call('HINCRBYFLOAT', lkey, 't_' .. old, math.max(0, now - since))
+    end
+    redis.call('HSET', lkey, 'state', state, 'state_since', fmt_time(now))
+    if state == 'available' then
+      redis.call('HSET', lkey, 'idle_since', fmt_time(now))
+    end
+  end
+  return state
+end
+
+local function lawyer_json(lkey)
+  return cjson.encode(hgetall(lkey))
+end
+
+-- Put an offered contact back in the queue with its original entry time.
+local function requeue(ckey, waiting_key, offers_key, cid)
+  local entered = redis.call('HGET', ckey, 'entered_at')
+  redis.call('HSET', ckey, 'state', 'waiting', 'lawyer', '', 'offer_deadline', '')
+  redis.call('ZREM', offers_key, cid)
+  redis.call('ZADD', waiting_key, entered, cid)
+end

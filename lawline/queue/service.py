@@ -1,0 +1,345 @@
+"""The queue as a running service: a Router kept current from Redis, and its loops.
+
+Each lawline process runs one QueueService. It follows the event stream into
+its own Router, routes whenever something changed (and once a second, for
+timed relaxation), commits offers through the Lua scripts, and sweeps due
+timers (offer timeouts, wrap-up ends, silent consoles). Any number of
+processes may do this against one Redis: the scripts re-check every decision,
+so two processes racing for one contact cannot both win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from lawline.config import Settings
+from lawline.queue import estimate
+from lawline.queue.model import Contact, Lawyer
+from lawline.queue.routing import Offer, Router
+from lawline.queue.skills import LawyerState, Presence, Service
+from lawline.queue.store import Event, OfferResult, QueueStore
+
+log = logging.getLogger(__name__)
+
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingContact:
+    contact: Contact
+    position: int
+    waited_s: float
+    estimated_wait_s: float | None
+
+
+class QueueService:
+    def __init__(
+        self,
+        store: QueueStore,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 1.0,
+        sweep_s: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.routing = settings.routing
+        self.clock = clock
+        self.tick_s = tick_s
+        self.sweep_s = sweep_s
+        self.tz = ZoneInfo(settings.timezone)
+        self.router = Router(self.routing)
+        self._last_event_id = "0-0"
+        self._dirty = asyncio.Event()
+        self._listeners: set[asyncio.Queue[Event]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.offers_made = 0
+        self.offer_conflicts = 0
+
+    # ----- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.resync()
+        self._tasks = [
+            asyncio.create_task(self._follow_events(), name="queue-events"),
+            asyncio.create_task(self._route_loop(), name="queue-route"),
+            asyncio.create_task(self._sweep_loop(), name="queue-sweep"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def resync(self) -> None:
+        """Rebuild the router from Redis and follow the stream from that point."""
+        snap = await self.store.snapshot()
+        router = Router(self.routing)
+        router.advance(self.clock())
+        for lawyer in snap.lawyers:
+            router.upsert_lawyer(lawyer)
+        for contact in snap.contacts:
+            router.upsert_contact(contact)
+        self.router = router
+        self._last_event_id = snap.last_event_id
+        self._dirty.set()
+
+    # ----- the loops --------------------------------------------------------------
+
+    async def _follow_events(self) -> None:
+        while True:
+            try:
+                events = await self.store.read_events(self._last_event_id, block_ms=1000)
+            except _REDIS_DOWN as exc:
+                await self._wait_for_redis(exc)
+                continue
+            for event in events:
+                self.apply(event)
+
+    async def _wait_for_redis(self, exc: BaseException) -> None:
+        log.warning("redis unreachable, retrying", extra={"error": str(exc)})
+        delay = 0.1
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.resync()
+            except _REDIS_DOWN:
+                delay = min(delay * 2, 2.0)
+                continue
+            log.info("redis back, queue state reloaded")
+            return
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the router and pass it to listeners (consoles)."""
+        self._last_event_id = event.id
+        if event.contact is not None:
+            self.router.upsert_contact(event.contact)
+        if event.lawyer is not None:
+            self.router.upsert_lawyer(event.lawyer)
+        self._dirty.set()
+        for q in list(self._listeners):
+            try:
+                q.put_nowait(event)
+            except asyncio.QueueFull:
+                # A listener that cannot keep up is cut off; it reconnects and reloads.
+                self._listeners.discard(q)
+
+    async def _route_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), self.tick_s)
+            self._dirty.clear()
+            try:
+                await self.route_once()
+            except _REDIS_DOWN:
+                await asyncio.sleep(self.tick_s)  # the event loop reloads state when back
+
+    async def route_once(self) -> list[Offer]:
+        """Make every offer the router finds now; return those Redis accepted."""
+        now = self.clock()
+        planned = self.router.plan(now)
+        if not planned:
+            return []
+        deadline = now + self.routing.offer_timeout_s
+        results = await self.store.offer_many(
+            [(o.contact_id, o.lawyer_id) for o in planned], now, deadline
+        )
+        made = []
+        for offer, result in zip(planned, results, strict=True):
+            if result == OfferResult.OFFERED:
+                made.append(offer)
+                continue
+            # Someone else changed the contact or the lawyer first: take Redis's word.
+            self.offer_conflicts += 1
+            await self._reload(offer.contact_id, offer.lawyer_id)
+        self.offers_made += len(made)
+        return made
+
+    async def _reload(self, contact_id: str, lawyer_id: str) -> None:
+        contact = await self.store.get_contact(contact_id)
+        if contact is None:
+            self.router.remove_contact(contact_id)
+        else:
+            self.router.upsert_contact(contact)
+        lawyer = await self.store.get_lawyer(lawyer_id)
+        if lawyer is None:
+            self.router.remove_lawyer(lawyer_id)
+        else:
+            self.router.upsert_lawyer(lawyer)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_s)
+            with contextlib.suppress(*_REDIS_DOWN):  # the event loop notices and reloads
+                await self.sweep_once()
+
+    async def sweep_once(self) -> None:
+        """Act on timers that are due: offer timeouts, wrap-up ends, silent consoles."""
+        now = self.clock()
+        expired = await self.store.due(self.store.offers_key, now)
+        for cid, lawyer_id in zip(expired, await self.store.offered_to(expired), strict=True):
+            if lawyer_id:
+                await self.store.reject(
+                    cid, lawyer_id, now, "timeout", self.routing.max_missed_offers
+                )
+        for lawyer_id in await self.store.due(self.store.wrapups_key, now):
+            await self.store.finish_wrapup(lawyer_id, now, ready=False)
+        stale_before = now - self.routing.console_timeout_s
+        for lawyer_id in await self.store.due(self.store.consoles_key, stale_before):
+            await self.store.set_presence(
+                lawyer_id, Presence.OFFLINE, now, "console lost", stale_before=stale_before
+            )
+
+    # ----- operations (the API, the telephony workers and the consoles call these) ---
+
+    async def add_contact(self, contact: Contact) -> bool:
+        return await self.store.add_contact(contact, self.clock())
+
+    async def accept(self, contact_id: str, lawyer_id: str) -> bool:
+        return await self.store.accept(
+            contact_id, lawyer_id, self.clock(), self.routing.service_level_s
+        )
+
+    async def reject(self, contact_id: str, lawyer_id: str) -> bool:
+        result = await self.store.reject(
+            contact_id, lawyer_id, self.clock(), "rejected", self.routing.max_missed_offers
+        )
+        return result > 0
+
+    async def end(self, contact_id: str, ended_by: str) -> int:
+        return await self.store.end(contact_id, self.clock(), self.routing.wrapup_s, ended_by)
+
+    async def abandon(self, contact_id: str, reason: str = "caller hung up") -> int:
+        return await self.store.abandon(contact_id, self.clock(), reason)
+
+    async def request_callback(self, contact_id: str, number: str) -> int:
+        return await self.store.request_callback(contact_id, number, self.clock())
+
+    async def set_presence(self, lawyer_id: str, presence: Presence, reason: str = "") -> int:
+        return await self.store.set_presence(lawyer_id, presence, self.clock(), reason)
+
+    async def ready(self, lawyer_id: str) -> bool:
+        """The lawyer ends wrap-up early."""
+        return await self.store.finish_wrapup(lawyer_id, self.clock(), ready=True)
+
+    async def upsert_lawyer(self, lawyer: Lawyer) -> bool:
+        return await self.store.upsert_lawyer(lawyer, self.clock())
+
+    async def console_seen(self, lawyer_id: str) -> None:
+        await self.store.console_seen(lawyer_id, self.clock())
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[asyncio.Queue[Event]]:
+        """Every event this process sees, from now on, until the block exits."""
+        q: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._listeners.add(q)
+        try:
+            yield q
+        finally:
+            self._listeners.discard(q)
+
+    # ----- what the queue looks like ---------------------------------------------------
+
+    def hotline_open(self, now: float | None = None) -> bool:
+        """Open while any lawyer's shift covers now (or always, before any roster exists)."""
+        now = self.clock() if now is None else now
+        lawyers = self.router.lawyers.values()
+        if self.settings.open_without_roster and not any(lw.roster for lw in lawyers):
+            return True
+        return any(lw.on_roster(now, self.tz) for lw in lawyers)
+
+    async def waiting(self) -> list[WaitingContact]:
+        now = self.clock()
+        handle = {svc: await self._handle_s(svc) for svc in Service}
+        staffed: dict[tuple[object, ...], int] = {}
+        out = []
+        for contact, position in self.router.positions():
+            key = (contact.channel, contact.language, contact.service)
+            if key not in staffed:
+                staffed[key] = self.router.staffed(key)  # type: ignore[arg-type]
+            ewt = estimate.estimated_wait_s(position, staffed[key], handle[contact.service])
+            out.append(WaitingContact(contact, position, now - contact.entered_at, ewt))
+        return out
+
+    async def position_of(self, contact_id: str) -> WaitingContact | None:
+        return next((w for w in await self.waiting() if w.contact.id == contact_id), None)
+
+    async def _handle_s(self, service: Service) -> float:
+        s = await self.store.stats(service)
+        return estimate.average_handle_s(
+            s.get("handled", 0),
+            s.get("talk_s", 0),
+            self.routing.wrapup_s,
+            self.routing.default_handle_s,
+        )
+
+    async def queue_figures(self) -> dict[Service, dict[str, float | None]]:
+        now = self.clock()
+        waits: dict[Service, list[float]] = {svc: [] for svc in Service}
+        for c in self.router.contacts.values():
+            waits[c.service].append(now - c.entered_at)
+        figures: dict[Service, dict[str, float | None]] = {}
+        for svc in Service:
+            s = await self.store.stats(svc)
+            answered, abandoned = s.get("answered", 0.0), s.get("abandoned", 0.0)
+            handled = s.get("handled", 0.0)
+            figures[svc] = {
+                "waiting": float(len(waits[svc])),
+                "longest_wait_s": max(waits[svc], default=0.0),
+                "entered": s.get("entered", 0.0),
+                "answered": answered,
+                "abandoned": abandoned,
+                "answered_in_sl": s.get("answered_in_sl", 0.0),
+                "service_level": estimate.service_level(
+                    s.get("answered_in_sl", 0.0), answered, abandoned
+                ),
+                "answer_rate": estimate.answer_rate(answered, abandoned),
+                "handled": handled,
+                "average_handle_s": (
+                    estimate.average_handle_s(
+                        handled, s.get("talk_s", 0.0), self.routing.wrapup_s, 0
+                    )
+                    if handled
+                    else None
+                ),
+                "average_wait_s": s.get("wait_answered_s", 0.0) / answered if answered else None,
+                "offers_timeout": s.get("offers_timeout", 0.0),
+                "offers_rejected": s.get("offers_rejected", 0.0),
+            }
+        return figures
+
+    async def lawyer_figures(self, lawyer_id: str) -> dict[str, float | str] | None:
+        """Seconds in each state (the current one counted up to now) and contacts handled."""
+        return (await self.all_lawyer_figures([lawyer_id])).get(lawyer_id)
+
+    async def all_lawyer_figures(self, lawyer_ids: list[str]) -> dict[str, dict[str, float | str]]:
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for lid in lawyer_ids:
+                pipe.hgetall(self.store.lawyer_key(lid))
+            hashes = await pipe.execute()
+        now = self.clock()
+        return {
+            lid: _lawyer_figures(h, now) for lid, h in zip(lawyer_ids, hashes, strict=True) if h
+        }
+
+
+def _lawyer_figures(h: dict[str, str], now: float) -> dict[str, float | str]:
+    times = {state: float(h.get(f"t_{state}", 0)) for state in LawyerState}
+    current = LawyerState(h.get("state", "offline"))
+    times[current] += max(0.0, now - float(h.get("state_since", now)))
+    out: dict[str, float | str] = {f"seconds_{k}": v for k, v in times.items()}
+    out["state"] = current
+    out["handled"] = float(h.get("handled", 0))
+    return out

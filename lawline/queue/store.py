@@ -1,0 +1,296 @@
+"""The queue's state in Redis: one Lua script per atomic operation.
+
+Scripts live in `scripts/`, named after the operation and the number of keys
+they declare (BullMQ's convention); each opens with its KEYS, ARGV and return
+codes. A line `--@include NAME` pastes `scripts/includes/NAME.lua` in. Python
+only loads and calls them: no read-modify-write from here.
+
+Key layout under the prefix P (default `ll`):
+  P:contact:ID   hash    a contact (model.Contact.to_hash plus state fields)
+  P:lawyer:ID    hash    a lawyer (model.Lawyer.to_hash plus state and time-in-state)
+  P:lawyers      set     every lawyer id
+  P:waiting      zset    waiting contact ids by entry time
+  P:offers       zset    offered contact ids by offer deadline
+  P:wrapups      zset    lawyer ids by end of wrap-up
+  P:consoles     zset    lawyer ids by when their console was last heard from
+  P:stats:SVC    hash    counters of one service queue
+  P:events       stream  every change, for routers, consoles, wallboard and ledger
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from lawline.queue.model import Contact, Lawyer
+from lawline.queue.skills import Presence, Service
+
+_INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
+EVENTS_MAXLEN = 200_000
+
+
+def load_script_sources() -> dict[str, str]:
+    """Script name (without the key count) -> Lua source with includes pasted in."""
+    root = resources.files("lawline.queue") / "scripts"
+    includes = {
+        f.name.removesuffix(".lua"): f.read_text()
+        for f in (root / "includes").iterdir()
+        if f.name.endswith(".lua")
+    }
+    sources = {}
+    for f in root.iterdir():
+        if f.name.endswith(".lua"):
+            name = f.name.removesuffix(".lua").rsplit("-", 1)[0]
+            sources[name] = _INCLUDE.sub(lambda m: includes[m.group(1)], f.read_text())
+    return sources
+
+
+class OfferResult(IntEnum):
+    OFFERED = 1
+    CONTACT_NOT_WAITING = -1
+    NO_SUCH_LAWYER = -2
+    LAWYER_NOT_FREE = -3
+    LANGUAGE_MISMATCH = -4
+    NO_CAPACITY = -5
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the event stream, decoded."""
+
+    id: str
+    type: str
+    at: float
+    contact: Contact | None
+    lawyer: Lawyer | None
+    reason: str
+    raw: Mapping[str, str]
+
+
+def decode_event(event_id: str, fields: Mapping[str, str]) -> Event:
+    contact = json.loads(fields["contact"]) if "contact" in fields else None
+    lawyer = json.loads(fields["lawyer"]) if "lawyer" in fields else None
+    return Event(
+        id=event_id,
+        type=fields["type"],
+        at=float(fields["at"]),
+        contact=Contact.from_hash(contact) if contact else None,
+        lawyer=Lawyer.from_hash(lawyer) if lawyer else None,
+        reason=fields.get("reason", ""),
+        raw=fields,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    last_event_id: str
+    contacts: list[Contact]
+    lawyers: list[Lawyer]
+
+
+class QueueStore:
+    """Calls the queue's Lua scripts. `redis` must decode responses (decode_responses=True)."""
+
+    def __init__(self, redis: Redis, prefix: str = "ll") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(src) for name, src in load_script_sources().items()
+        }
+        self.events_key = f"{prefix}:events"
+        self.waiting_key = f"{prefix}:waiting"
+        self.offers_key = f"{prefix}:offers"
+        self.wrapups_key = f"{prefix}:wrapups"
+        self.consoles_key = f"{prefix}:consoles"
+        self.lawyers_key = f"{prefix}:lawyers"
+
+    def contact_key(self, contact_id: str) -> str:
+        return f"{self.prefix}:contact:{contact_id}"
+
+    def lawyer_key(self, lawyer_id: str) -> str:
+        return f"{self.prefix}:lawyer:{lawyer_id}"
+
+    def stats_key(self, service: Service | str) -> str:
+        return f"{self.prefix}:stats:{service}"
+
+    async def _call(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], client: Any = None
+    ) -> Any:
+        return await self._scripts[name](keys=list(keys), args=list(args), client=client)
+
+    # ----- contacts ---------------------------------------------------------------
+
+    async def add_contact(self, contact: Contact, now: float) -> bool:
+        """Enter a contact; False if a contact with this id exists already."""
+        fields = [x for kv in contact.to_hash().items() for x in kv]
+        keys = [
+            self.contact_key(contact.id),
+            self.waiting_key,
+            self.stats_key(contact.service),
+            self.events_key,
+        ]
+        return await self._call("addContact", keys, [now, EVENTS_MAXLEN, *fields]) == 1
+
+    async def offer(self, contact_id: str, lawyer_id: str, now: float, deadline: float) -> int:
+        return await self._call(
+            "offerContact", *self._offer_args(contact_id, lawyer_id, now, deadline)
+        )
+
+    async def offer_many(
+        self, offers: Sequence[tuple[str, str]], now: float, deadline: float
+    ) -> list[OfferResult]:
+        """Commit several routing decisions in one round trip; each stays atomic."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for contact_id, lawyer_id in offers:
+                keys, args = self._offer_args(contact_id, lawyer_id, now, deadline)
+                await self._call("offerContact", keys, args, client=pipe)
+            return [OfferResult(r) for r in await pipe.execute()]
+
+    def _offer_args(
+        self, contact_id: str, lawyer_id: str, now: float, deadline: float
+    ) -> tuple[list[str], list[Any]]:
+        keys = [
+            self.contact_key(contact_id),
+            self.lawyer_key(lawyer_id),
+            self.waiting_key,
+            self.offers_key,
+            self.events_key,
+        ]
+        return keys, [now, EVENTS_MAXLEN, lawyer_id, deadline]
+
+    async def accept(self, contact_id: str, lawyer_id: str, now: float, sl_s: float) -> bool:
+        keys = [
+            self.contact_key(contact_id),
+            self.lawyer_key(lawyer_id),
+            self.offers_key,
+            self.events_key,
+        ]
+        args = [now, EVENTS_MAXLEN, lawyer_id, sl_s, self.prefix]
+        return await self._call("acceptOffer", keys, args) == 1
+
+    async def reject(
+        self, contact_id: str, lawyer_id: str, now: float, reason: str, max_missed: int
+    ) -> int:
+        """Back to the queue. 1 requeued, 2 and lawyer put on break, <0 not applicable."""
+        keys = [
+            self.contact_key(contact_id),
+            self.lawyer_key(lawyer_id),
+            self.offers_key,
+            self.waiting_key,
+            self.events_key,
+        ]
+        args = [now, EVENTS_MAXLEN, lawyer_id, reason, max_missed, self.prefix]
+        return int(await self._call("rejectOffer", keys, args))
+
+    async def end(self, contact_id: str, now: float, wrapup_s: float, ended_by: str) -> int:
+        """1 ended, 0 already ended, -1 not connected."""
+        keys = [self.contact_key(contact_id), self.wrapups_key, self.events_key]
+        args = [now, EVENTS_MAXLEN, self.prefix, wrapup_s, ended_by]
+        return int(await self._call("endContact", keys, args))
+
+    async def abandon(self, contact_id: str, now: float, reason: str) -> int:
+        """1 abandoned, 0 already over, -1 connected (end it instead), -2 unknown."""
+        keys = [self.contact_key(contact_id), self.waiting_key, self.offers_key, self.events_key]
+        args = [now, EVENTS_MAXLEN, self.prefix, reason]
+        return int(await self._call("abandonContact", keys, args))
+
+    async def request_callback(self, contact_id: str, number: str, now: float) -> int:
+        """1 marked, 0 already a callback, -1 no longer waiting."""
+        keys = [self.contact_key(contact_id), self.events_key]
+        return int(await self._call("requestCallback", keys, [now, EVENTS_MAXLEN, number]))
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        h = await self.redis.hgetall(self.contact_key(contact_id))
+        return Contact.from_hash(h) if h else None
+
+    async def get_contact_hash(self, contact_id: str) -> dict[str, str]:
+        return await self.redis.hgetall(self.contact_key(contact_id))
+
+    # ----- lawyers ----------------------------------------------------------------
+
+    async def upsert_lawyer(self, lawyer: Lawyer, now: float) -> bool:
+        """Create or update a lawyer's profile; True if created."""
+        fields = [x for kv in lawyer.to_hash().items() for x in kv]
+        keys = [self.lawyer_key(lawyer.id), self.lawyers_key, self.events_key]
+        return await self._call("upsertLawyer", keys, [now, EVENTS_MAXLEN, *fields]) == 1
+
+    async def set_presence(
+        self,
+        lawyer_id: str,
+        presence: Presence,
+        now: float,
+        reason: str = "",
+        stale_before: float = 0.0,
+    ) -> int:
+        """1 changed, 0 the console was heard from after `stale_before`, -1 unknown lawyer."""
+        keys = [
+            self.lawyer_key(lawyer_id),
+            self.offers_key,
+            self.waiting_key,
+            self.events_key,
+            self.consoles_key,
+        ]
+        args = [now, EVENTS_MAXLEN, self.prefix, presence, reason, stale_before]
+        return int(await self._call("setPresence", keys, args))
+
+    async def finish_wrapup(self, lawyer_id: str, now: float, ready: bool) -> bool:
+        keys = [self.lawyer_key(lawyer_id), self.wrapups_key, self.events_key]
+        args = [now, EVENTS_MAXLEN, lawyer_id, "1" if ready else "0"]
+        return await self._call("finishWrapup", keys, args) == 1
+
+    async def console_seen(self, lawyer_id: str, now: float) -> None:
+        """The lawyer's console is alive (a plain ZADD is atomic on its own)."""
+        await self.redis.zadd(self.consoles_key, {lawyer_id: now}, xx=True)
+
+    async def get_lawyer_hash(self, lawyer_id: str) -> dict[str, str]:
+        return await self.redis.hgetall(self.lawyer_key(lawyer_id))
+
+    async def get_lawyer(self, lawyer_id: str) -> Lawyer | None:
+        h = await self.get_lawyer_hash(lawyer_id)
+        return Lawyer.from_hash(h) if h else None
+
+    # ----- sweeping and reading -----------------------------------------------------
+
+    async def due(self, key: str, now: float, limit: int = 500) -> list[str]:
+        """Members of a deadline zset whose time has come."""
+        return await self.redis.zrangebyscore(key, "-inf", now, start=0, num=limit)
+
+    async def offered_to(self, contact_ids: Sequence[str]) -> list[str | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in contact_ids:
+                pipe.hget(self.contact_key(cid), "lawyer")
+            return [r or None for r in await pipe.execute()]
+
+    async def snapshot(self) -> Snapshot:
+        keys = [self.waiting_key, self.lawyers_key, self.events_key]
+        last_id, contacts, lawyers = await self._call("snapshot", keys, [self.prefix])
+        return Snapshot(
+            last_event_id=last_id,
+            contacts=[Contact.from_hash(_pairs(c)) for c in contacts if c],
+            lawyers=[Lawyer.from_hash(_pairs(lw)) for lw in lawyers if lw],
+        )
+
+    async def read_events(
+        self, after_id: str, block_ms: int | None = None, count: int = 1000
+    ) -> list[Event]:
+        reply = await self.redis.xread({self.events_key: after_id}, count=count, block=block_ms)
+        if not reply:
+            return []
+        _, entries = reply[0]
+        return [decode_event(eid, fields) for eid, fields in entries]
+
+    async def stats(self, service: Service) -> dict[str, float]:
+        raw = await self.redis.hgetall(self.stats_key(service))
+        return {k: float(v) for k, v in raw.items()}
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))

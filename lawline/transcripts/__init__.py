@@ -1,0 +1,1 @@
+"""Live transcription of every conversation, per speaker."""

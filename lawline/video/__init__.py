@@ -1,0 +1,1 @@
+"""WebRTC: browser and village-terminal media, bridged to calls."""

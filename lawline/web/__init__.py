@@ -1,0 +1,1 @@
+"""HTTP API, websockets and the console pages."""

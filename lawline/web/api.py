@@ -1,0 +1,260 @@
+"""The queue's HTTP API under /api: thin routes over QueueService."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from lawline.queue.model import Contact
+from lawline.queue.service import QueueService
+from lawline.queue.skills import ContactState, Service
+from lawline.web.auth import (
+    Principal,
+    Role,
+    mask_number,
+    require,
+    require_self_or_staff,
+)
+from lawline.web.schemas import (
+    CallbackIn,
+    ContactIn,
+    ContactOut,
+    LawyerIn,
+    LawyerOut,
+    LawyerPatch,
+    Outcome,
+    PresenceIn,
+)
+
+router = APIRouter(prefix="/api")
+
+Staff = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+Gateway = Annotated[Principal, Depends(require(Role.GATEWAY, Role.ADMIN))]
+StaffOrGateway = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.GATEWAY))]
+Anyone = Annotated[Principal, Depends(require())]
+
+
+def get_queue(request: Request) -> QueueService:
+    return request.app.state.queue
+
+
+Queue = Annotated[QueueService, Depends(get_queue)]
+
+
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no such {what}")
+
+
+def _conflict(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, message)
+
+
+def _contact_out(contact: Contact, principal: Principal) -> ContactOut:
+    caller = contact.caller if principal.sees_all() else mask_number(contact.caller)
+    return ContactOut.of(contact, caller)
+
+
+@router.get("/health")
+async def health(queue: Queue) -> dict[str, object]:
+    await queue.store.redis.ping()
+    return {"status": "ok", "hotline_open": queue.hotline_open()}
+
+
+# ----- contacts ---------------------------------------------------------------------
+
+
+@router.post("/contacts", status_code=status.HTTP_201_CREATED)
+async def add_contact(body: ContactIn, queue: Queue, principal: Gateway) -> ContactOut:
+    """A call or video session enters the queue. Retrying with the same id is harmless."""
+    if body.language not in queue.settings.languages:
+        raise HTTPException(
+            422,
+            f"language {body.language!r} is not served here "
+            f"(configured: {', '.join(queue.settings.languages)})",
+        )
+    contact = Contact(
+        id=body.id or uuid.uuid4().hex,
+        channel=body.channel,
+        service=body.service,
+        domain=body.domain,
+        language=body.language,
+        caller=body.caller,
+        green=body.green,
+        preferred_lawyer=body.preferred_lawyer,
+        attrs=body.attrs,
+        entered_at=queue.clock(),
+    )
+    await queue.add_contact(contact)
+    stored = await queue.store.get_contact(contact.id)
+    assert stored is not None
+    return _contact_out(stored, principal)
+
+
+@router.get("/contacts/waiting")
+async def waiting_contacts(queue: Queue, principal: StaffOrGateway) -> list[ContactOut]:
+    """Every waiting contact, most urgent first in each queue, with place and wait."""
+    out = []
+    for w in await queue.waiting():
+        item = _contact_out(w.contact, principal)
+        item.position, item.waited_s = w.position, w.waited_s
+        item.estimated_wait_s = w.estimated_wait_s
+        out.append(item)
+    return out
+
+
+@router.get("/contacts/{contact_id}")
+async def get_contact(contact_id: str, queue: Queue, principal: Anyone) -> ContactOut:
+    contact = await queue.store.get_contact(contact_id)
+    if contact is None:
+        raise _not_found("contact")
+    if not principal.sees_all() and contact.lawyer != principal.subject:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this contact is not yours")
+    out = _contact_out(contact, principal)
+    out.waited_s = (contact.answered_at or contact.ended_at or time.time()) - contact.entered_at
+    if contact.state == ContactState.WAITING:
+        w = await queue.position_of(contact_id)
+        if w is not None:
+            out.position, out.estimated_wait_s = w.position, w.estimated_wait_s
+    return out
+
+
+@router.post("/contacts/{contact_id}/callback")
+async def request_callback(contact_id: str, body: CallbackIn, queue: Queue, _: Gateway) -> Outcome:
+    """The caller hangs up but keeps their place; a lawyer will call them back."""
+    result = await queue.request_callback(contact_id, body.number)
+    if result < 0:
+        raise _conflict("the contact is no longer waiting")
+    return Outcome(ok=True, message="already a callback" if result == 0 else "")
+
+
+@router.post("/contacts/{contact_id}/abandon")
+async def abandon_contact(contact_id: str, queue: Queue, _: Gateway) -> Outcome:
+    """The caller left before a lawyer answered."""
+    result = await queue.abandon(contact_id)
+    if result == -2:
+        raise _not_found("contact")
+    if result == -1:
+        raise _conflict("the contact is connected to a lawyer: end it instead")
+    return Outcome(ok=True, message="already over" if result == 0 else "")
+
+
+@router.post("/contacts/{contact_id}/end")
+async def end_contact(contact_id: str, queue: Queue, principal: Anyone) -> Outcome:
+    """The conversation is over; the lawyer goes to wrap-up."""
+    contact = await queue.store.get_contact(contact_id)
+    if contact is None:
+        raise _not_found("contact")
+    if principal.role not in (Role.GATEWAY, Role.ADMIN, Role.SUPERVISOR):
+        require_self_or_staff(principal, contact.lawyer or "")
+    result = await queue.end(contact_id, "lawyer" if principal.role == Role.LAWYER else "caller")
+    if result < 0:
+        raise _conflict("the contact is not connected")
+    return Outcome(ok=True, message="already ended" if result == 0 else "")
+
+
+# ----- queues -----------------------------------------------------------------------
+
+
+@router.get("/queues")
+async def queue_figures(queue: Queue, _: Anyone) -> dict[Service, dict[str, float | None]]:
+    """Per service queue: waiting, longest wait, answered, abandoned, service level..."""
+    return await queue.queue_figures()
+
+
+@router.get("/hotline")
+async def hotline(queue: Queue) -> dict[str, bool]:
+    """Whether any duty lawyer's shift covers now (outside them the hotline is closed)."""
+    return {"open": queue.hotline_open()}
+
+
+# ----- lawyers ----------------------------------------------------------------------
+
+
+@router.get("/lawyers")
+async def list_lawyers(queue: Queue, _: Staff) -> list[LawyerOut]:
+    lawyers = sorted(queue.router.lawyers.values(), key=lambda lw: lw.id)
+    return [LawyerOut.of(lw) for lw in lawyers]
+
+
+@router.post("/lawyers", status_code=status.HTTP_201_CREATED)
+async def create_lawyer(body: LawyerIn, queue: Queue, _: Staff) -> LawyerOut:
+    _check_languages(queue, body.languages)
+    if not await queue.upsert_lawyer(body.to_lawyer()):
+        raise _conflict(f"lawyer {body.id} exists: change them with PATCH")
+    return await _lawyer_out(queue, body.id)
+
+
+@router.get("/lawyers/{lawyer_id}")
+async def get_lawyer(lawyer_id: str, queue: Queue, principal: Anyone) -> LawyerOut:
+    require_self_or_staff(principal, lawyer_id)
+    return await _lawyer_out(queue, lawyer_id)
+
+
+@router.patch("/lawyers/{lawyer_id}")
+async def update_lawyer(lawyer_id: str, body: LawyerPatch, queue: Queue, _: Staff) -> LawyerOut:
+    current = await queue.store.get_lawyer(lawyer_id)
+    if current is None:
+        raise _not_found("lawyer")
+    merged = LawyerIn.model_validate(
+        {
+            "id": lawyer_id,
+            "name": current.name,
+            "services": current.services,
+            "domains": current.domains,
+            "languages": sorted(current.languages),
+            "capacity": current.capacity,
+            "roster": [s.to_json() for s in current.roster],
+            **body.model_dump(exclude_unset=True),
+        }
+    )
+    _check_languages(queue, merged.languages)
+    await queue.upsert_lawyer(merged.to_lawyer())
+    return await _lawyer_out(queue, lawyer_id)
+
+
+@router.put("/lawyers/{lawyer_id}/state")
+async def set_lawyer_state(
+    lawyer_id: str, body: PresenceIn, queue: Queue, principal: Anyone
+) -> LawyerOut:
+    """On duty (available), on break (with a reason) or off duty (offline)."""
+    require_self_or_staff(principal, lawyer_id)
+    if await queue.set_presence(lawyer_id, body.state, body.reason) < 0:
+        raise _not_found("lawyer")
+    return await _lawyer_out(queue, lawyer_id)
+
+
+@router.post("/lawyers/{lawyer_id}/ready")
+async def end_wrapup(lawyer_id: str, queue: Queue, principal: Anyone) -> Outcome:
+    """The lawyer has finished wrap-up before its time ran out."""
+    require_self_or_staff(principal, lawyer_id)
+    return Outcome(ok=await queue.ready(lawyer_id))
+
+
+@router.get("/lawyers/{lawyer_id}/figures")
+async def lawyer_figures(lawyer_id: str, queue: Queue, principal: Anyone) -> dict[str, float | str]:
+    """Seconds in each state and contacts handled."""
+    require_self_or_staff(principal, lawyer_id)
+    figures = await queue.lawyer_figures(lawyer_id)
+    if figures is None:
+        raise _not_found("lawyer")
+    return figures
+
+
+async def _lawyer_out(queue: QueueService, lawyer_id: str) -> LawyerOut:
+    lawyer = await queue.store.get_lawyer(lawyer_id)
+    if lawyer is None:
+        raise _not_found("lawyer")
+    return LawyerOut.of(lawyer)
+
+
+def _check_languages(queue: QueueService, languages: list[str]) -> None:
+    unknown = sorted(set(languages) - set(queue.settings.languages))
+    if unknown:
+        raise HTTPException(
+            422,
+            f"languages not served here: {', '.join(unknown)} "
+            f"(configured: {', '.join(queue.settings.languages)})",
+        )

@@ -1,0 +1,153 @@
+"""Who is calling the API: signed tokens and the role checks routes declare.
+
+A token is `payload.signature`, both base64url: the payload names the subject
+(a lawyer id, a worker name) and the role, and when the token expires; the
+signature is HMAC-SHA256 with the deployment's secret key. Telephony workers
+and terminals use long-lived service tokens; the console will sign lawyers in
+with passwords and carry the same token in an http-only cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from fastapi import HTTPException, Request, WebSocket, status
+
+COOKIE_NAME = "lawline_session"
+
+
+class Role(StrEnum):
+    LAWYER = "lawyer"
+    MEDIATOR = "mediator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    # lawline's own processes: telephony workers and terminal gateways enter contacts.
+    GATEWAY = "gateway"
+
+
+STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    role: Role
+
+    def sees_all(self) -> bool:
+        """Supervisors, admins and lawline's own processes see every contact in full."""
+        return self.role in STAFF_ROLES or self.role == Role.GATEWAY
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(principal: Principal, secret: str, ttl_s: float, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    payload = json.dumps(
+        {"sub": principal.subject, "role": principal.role, "exp": int(now + ttl_s)},
+        separators=(",", ":"),
+    ).encode()
+    sig = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(sig)}"
+
+
+class InvalidToken(ValueError):
+    pass
+
+
+def verify_token(token: str, secret: str, now: float | None = None) -> Principal:
+    now = time.time() if now is None else now
+    try:
+        payload_b64, sig_b64 = token.split(".")
+        payload = _unb64(payload_b64)
+        sig = _unb64(sig_b64)
+    except ValueError as exc:
+        raise InvalidToken("malformed token") from exc
+    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
+    if not hmac.compare_digest(sig, expected):
+        raise InvalidToken("bad signature")
+    try:
+        claims = json.loads(payload)
+        principal = Principal(str(claims["sub"]), Role(claims["role"]))
+        expires = float(claims["exp"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidToken("malformed token") from exc
+    if expires < now:
+        raise InvalidToken("token expired")
+    return principal
+
+
+def load_or_create_secret(configured: str, data_dir: Path) -> str:
+    """The configured secret, or one generated on first start and kept in data_dir."""
+    if configured:
+        return configured
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+def _token_from(conn: Request | WebSocket) -> str | None:
+    header = conn.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if COOKIE_NAME in conn.cookies:
+        return conn.cookies[COOKIE_NAME]
+    # Browsers cannot set headers on a websocket; the console passes the token in the URL.
+    return conn.query_params.get("token")
+
+
+def authenticate(conn: Request | WebSocket) -> Principal:
+    token = _token_from(conn)
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    try:
+        return verify_token(token, conn.app.state.secret)
+    except InvalidToken as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    """A dependency admitting only these roles (none given: anyone signed in)."""
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if roles and principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+        return principal
+
+    return dependency
+
+
+def require_self_or_staff(principal: Principal, lawyer_id: str) -> None:
+    """A lawyer acts on their own record only; supervisors and admins on anyone's."""
+    if principal.role in STAFF_ROLES:
+        return
+    if principal.role == Role.LAWYER and principal.subject == lawyer_id:
+        return
+    raise HTTPException(status.HTTP_403_FORBIDDEN, "you may only act on your own record")
+
+
+def mask_number(number: str) -> str:
+    """Citizens' numbers are shown with all but the last four digits hidden."""
+    if len(number) <= 4:
+        return "*" * len(number)
+    return "*" * (len(number) - 4) + number[-4:]

@@ -1,0 +1,209 @@
+"""Request and response bodies of the HTTP API: the OpenAPI contract."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lawline.queue.model import Contact, Lawyer, Shift
+from lawline.queue.skills import (
+    Channel,
+    ContactState,
+    Domain,
+    GreenReason,
+    LawyerState,
+    Presence,
+    Service,
+)
+
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+def _check_id(value: str | None) -> str | None:
+    if value is not None and not _ID.match(value):
+        raise ValueError("ids are 1-64 letters, digits, '_', '.' or '-'")
+    return value
+
+
+class ShiftIn(BaseModel):
+    weekdays: list[int] = Field(description="0 = Monday ... 6 = Sunday", min_length=1)
+    start: time
+    end: time
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in v):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return v
+
+    def to_shift(self) -> Shift:
+        return Shift(frozenset(self.weekdays), self.start, self.end)
+
+
+class LawyerIn(BaseModel):
+    """A duty lawyer's profile. Proficiency 1-5 per service and per legal domain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str = Field(default="", max_length=100)
+    services: dict[Service, int] = Field(min_length=1)
+    domains: dict[Domain, int] = Field(default_factory=dict)
+    languages: list[str] = Field(default_factory=lambda: ["zh"], min_length=1)
+    capacity: dict[Channel, int] = Field(default_factory=lambda: {Channel.VOICE: 1})
+    roster: list[ShiftIn] = Field(default_factory=list)
+
+    _id = field_validator("id")(_check_id)
+
+    @field_validator("services", "domains")
+    @classmethod
+    def _levels(cls, v: dict[str, int]) -> dict[str, int]:
+        for skill, level in v.items():
+            if not 1 <= level <= 5:
+                raise ValueError(f"proficiency of {skill} must be 1 to 5, not {level}")
+        return v
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, v: dict[Channel, int]) -> dict[Channel, int]:
+        if any(n < 0 or n > 10 for n in v.values()):
+            raise ValueError("capacity per channel is 0 to 10")
+        return v
+
+    def to_lawyer(self) -> Lawyer:
+        return Lawyer(
+            id=self.id,
+            name=self.name,
+            services=self.services,
+            domains=self.domains,
+            languages=frozenset(self.languages),
+            capacity=self.capacity,
+            roster=tuple(s.to_shift() for s in self.roster),
+        )
+
+
+class LawyerPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=100)
+    services: dict[Service, int] | None = None
+    domains: dict[Domain, int] | None = None
+    languages: list[str] | None = Field(default=None, min_length=1)
+    capacity: dict[Channel, int] | None = None
+    roster: list[ShiftIn] | None = None
+
+
+class LawyerOut(BaseModel):
+    id: str
+    name: str
+    services: dict[Service, int]
+    domains: dict[Domain, int]
+    languages: list[str]
+    capacity: dict[Channel, int]
+    roster: list[dict[str, object]]
+    presence: Presence
+    break_reason: str
+    state: LawyerState
+    state_since: float
+    offer: str | None
+    load: dict[Channel, int]
+
+    @classmethod
+    def of(cls, lw: Lawyer) -> LawyerOut:
+        return cls(
+            id=lw.id,
+            name=lw.name,
+            services=dict(lw.services),
+            domains=dict(lw.domains),
+            languages=sorted(lw.languages),
+            capacity=dict(lw.capacity),
+            roster=[s.to_json() for s in lw.roster],
+            presence=lw.presence,
+            break_reason=lw.break_reason,
+            state=lw.state,
+            state_since=lw.state_since,
+            offer=lw.offer,
+            load=dict(lw.load),
+        )
+
+
+class PresenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Presence
+    reason: str = Field(default="", max_length=200)
+
+
+class ContactIn(BaseModel):
+    """A contact entering the queue (from a telephony worker or a terminal gateway)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, description="Omit to have one made; reuse to retry")
+    channel: Channel
+    service: Service
+    domain: Domain | None = None
+    language: str = "zh"
+    caller: str = Field(default="", max_length=40)
+    green: GreenReason | None = None
+    preferred_lawyer: str | None = None
+    attrs: dict[str, str] = Field(default_factory=dict)
+
+    _id = field_validator("id", "preferred_lawyer")(_check_id)
+
+
+class CallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        if not _NUMBER.match(v):
+            raise ValueError("a callback number is 3-20 digits, optionally after '+'")
+        return v
+
+
+class ContactOut(BaseModel):
+    id: str
+    channel: Channel
+    service: Service
+    domain: Domain | None
+    language: str
+    caller: str
+    green: GreenReason | None
+    preferred_lawyer: str | None
+    callback: bool
+    state: ContactState
+    lawyer: str | None
+    entered_at: float
+    waited_s: float | None = None
+    position: int | None = None
+    estimated_wait_s: float | None = None
+
+    @classmethod
+    def of(cls, c: Contact, caller: str) -> ContactOut:
+        return cls(
+            id=c.id,
+            channel=c.channel,
+            service=c.service,
+            domain=c.domain,
+            language=c.language,
+            caller=caller,
+            green=c.green,
+            preferred_lawyer=c.preferred_lawyer,
+            callback=c.callback,
+            state=c.state,
+            lawyer=c.lawyer,
+            entered_at=c.entered_at,
+        )
+
+
+class Outcome(BaseModel):
+    ok: bool
+    message: str = ""

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine (Python 3.11, root): Debian
+# packages, .venv, and the project installed editable. Quiet when nothing to do.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian packages lawline needs; add new ones here, one a line.
+APT_PACKAGES=(
+    redis-server # lawline runs its own private redis-server (never the system one)
+)
+
+PYTHON="${PYTHON:-python3.11}"
+VENV=.venv
+STAMP="$VENV/.pyproject.sha256"
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    # `dpkg -s` also knows removed packages whose config is left; ask for "installed".
+    if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo=()
+    if ((EUID != 0)); then sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    # A system redis service may start on 6379 here; lawline leaves it alone.
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "setup: creating $VENV" >&2
+    "$PYTHON" -m venv "$VENV"
+fi
+
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
+    echo "setup: installing lawline into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --no-input -e '.[test]'
+    echo "$want" >"$STAMP"
+fi

@@ -1,0 +1,76 @@
+"""Run the real lawline app on uvicorn, on a free loopback port, inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from fastapi import FastAPI
+
+from lawline.config import Settings
+from lawline.web.app import create_app
+from lawline.web.auth import Principal, Role, issue_token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Running:
+    app: FastAPI
+    base: str
+
+    def token(self, subject: str, role: Role) -> str:
+        return issue_token(Principal(subject, role), self.app.state.secret, ttl_s=3600)
+
+    def client(self, subject: str, role: Role) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(subject, role)}"}
+        return httpx.AsyncClient(base_url=self.base, headers=headers, timeout=10)
+
+    def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
+        ws_base = self.base.replace("http://", "ws://")
+        return websockets.connect(
+            f"{ws_base}/api/console/ws?token={self.token(lawyer_id, role)}", open_timeout=10
+        )
+
+
+@asynccontextmanager
+async def running_lawline(settings: Settings, redis_url: str) -> AsyncIterator[Running]:
+    app = create_app(settings, redis_url)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.02)
+    try:
+        yield Running(app, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def next_frame(ws: Any, kind: str, timeout: float = 10) -> dict[str, Any]:
+    """Read console frames until one of this type arrives (others are skipped)."""
+
+    async def read() -> dict[str, Any]:
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == kind:
+                return frame
+
+    return await asyncio.wait_for(read(), timeout)

@@ -1,0 +1,229 @@
+"""The queue's HTTP API and the console websocket, on a real server with a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from lawline.config import RoutingSettings, Settings
+from lawline.web.auth import Role
+from tests.lawline_server import Running, next_frame, running_lawline
+
+LABOUR_LAWYER = {
+    "id": "wang",
+    "name": "王律师",
+    "services": {"consultation": 4, "legal_aid": 3},
+    "domains": {"labour": 5},
+    "languages": ["zh"],
+}
+CALL = {
+    "channel": "voice",
+    "service": "consultation",
+    "domain": "labour",
+    "caller": "13800138000",
+    "attrs": {"menu": "1-1"},
+}
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
+    )
+    async with running_lawline(settings, clean_redis_url) as running:
+        yield running
+
+
+async def _add_lawyer(lawline: Running, body: dict[str, Any] = LABOUR_LAWYER) -> None:
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.post("/api/lawyers", json=body)
+        assert r.status_code == 201, r.text
+
+
+async def _add_call(lawline: Running, body: dict[str, Any] = CALL) -> dict[str, Any]:
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        r = await http.post("/api/contacts", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+async def _on_duty(ws: Any) -> None:
+    await next_frame(ws, "hello")
+    await ws.send(json.dumps({"type": "state", "state": "available"}))
+    assert (await next_frame(ws, "result"))["ok"]
+
+
+async def test_lawyer_takes_a_call_from_offer_to_wrapup(lawline: Running) -> None:
+    await _add_lawyer(lawline)
+    async with lawline.console("wang") as ws:
+        await _on_duty(ws)
+        contact = await _add_call(lawline)
+
+        offer = await next_frame(ws, "offer")
+        assert offer["contact"]["id"] == contact["id"]
+        assert offer["contact"]["caller"] == "*******8000"  # masked for the lawyer
+        assert offer["contact"]["attrs"] == {"menu": "1-1"}
+        assert offer["deadline"] > 0
+
+        await ws.send(json.dumps({"type": "accept", "contact_id": contact["id"]}))
+        assert (await next_frame(ws, "connected"))["contact"]["state"] == "connected"
+
+        async with lawline.client("worker-1", Role.GATEWAY) as http:
+            r = await http.post(f"/api/contacts/{contact['id']}/end")
+            assert r.status_code == 200, r.text
+        assert (await next_frame(ws, "ended"))["contact"]["state"] == "ended"
+
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        figures = (await http.get("/api/queues")).json()["consultation"]
+        assert figures["answered"] == 1
+        assert figures["handled"] == 1
+        assert figures["service_level"] == 1.0
+        lawyer = (await http.get("/api/lawyers/wang")).json()
+        # The console closed: the lawyer is off duty.
+        assert lawyer["state"] == "offline"
+
+
+async def test_declined_offer_goes_back_to_the_queue(lawline: Running) -> None:
+    await _add_lawyer(lawline)
+    async with lawline.console("wang") as ws:
+        await _on_duty(ws)
+        contact = await _add_call(lawline)
+        offer = await next_frame(ws, "offer")
+        await ws.send(json.dumps({"type": "reject", "contact_id": contact["id"]}))
+        assert (await next_frame(ws, "offer_withdrawn"))["reason"] == "rejected"
+        # Still the only lawyer on duty: it comes back to them, with its place kept.
+        again = await next_frame(ws, "offer")
+        assert again["contact"]["id"] == offer["contact"]["id"]
+        assert again["contact"]["entered_at"] == offer["contact"]["entered_at"]
+
+
+async def test_closing_the_console_mid_offer_returns_the_contact_at_once(
+    lawline: Running,
+) -> None:
+    await _add_lawyer(lawline)
+    async with lawline.console("wang") as ws:
+        await _on_duty(ws)
+        contact = await _add_call(lawline)
+        await next_frame(ws, "offer")
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        for _ in range(100):
+            state = (await http.get(f"/api/contacts/{contact['id']}")).json()["state"]
+            if state == "waiting":
+                break
+            await asyncio.sleep(0.05)
+        assert state == "waiting"
+        assert (await http.get("/api/lawyers/wang")).json()["state"] == "offline"
+
+
+async def test_garbage_on_the_console_socket_gets_errors_not_a_crash(lawline: Running) -> None:
+    await _add_lawyer(lawline)
+    async with lawline.console("wang") as ws:
+        await next_frame(ws, "hello")
+        for garbage, says in [
+            ("not json {", "not JSON"),
+            ("[1, 2]", "JSON object"),
+            ('{"type": "accept"}', "contact_id"),
+            ('{"type": "fly"}', "unknown frame type"),
+            ('{"type": "state", "state": "dancing"}', "dancing"),
+        ]:
+            await ws.send(garbage)
+            assert says in (await next_frame(ws, "error"))["message"]
+        await ws.send(json.dumps({"type": "accept", "contact_id": "nobody"}))
+        assert (await next_frame(ws, "result"))["ok"] is False
+        await ws.send('{"type": "ping"}')
+        await next_frame(ws, "pong")
+
+
+async def test_signed_out_and_wrong_role_are_refused(lawline: Running) -> None:
+    await _add_lawyer(lawline)
+    await _add_lawyer(lawline, LABOUR_LAWYER | {"id": "li"})
+    async with lawline.client("nobody", Role.LAWYER) as http:
+        http.headers.pop("Authorization")
+        assert (await http.get("/api/queues")).status_code == 401
+        http.headers["Authorization"] = "Bearer forged.token"
+        assert (await http.get("/api/queues")).status_code == 401
+    async with lawline.client("wang", Role.LAWYER) as http:
+        assert (await http.get("/api/lawyers")).status_code == 403
+        assert (await http.get("/api/lawyers/li")).status_code == 403
+        assert (await http.get("/api/lawyers/wang")).status_code == 200
+        r = await http.put("/api/lawyers/li/state", json={"state": "available"})
+        assert r.status_code == 403
+        assert (await http.post("/api/contacts", json=CALL)).status_code == 403
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with lawline.console("boss", Role.SUPERVISOR):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_bad_input_is_named(lawline: Running) -> None:
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.post("/api/lawyers", json=LABOUR_LAWYER | {"domains": {"labour": 7}})
+        assert r.status_code == 422 and "1 to 5" in r.text
+        r = await http.post("/api/lawyers", json=LABOUR_LAWYER | {"languages": ["fr"]})
+        assert r.status_code == 422 and "fr" in r.text
+        r = await http.post("/api/lawyers", json=LABOUR_LAWYER | {"services": {"astrology": 3}})
+        assert r.status_code == 422 and "astrology" in r.text
+        await _add_lawyer(lawline)
+        assert (await http.post("/api/lawyers", json=LABOUR_LAWYER)).status_code == 409
+        assert (await http.get("/api/lawyers/ghost")).status_code == 404
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        r = await http.post("/api/contacts", json=CALL | {"channel": "fax"})
+        assert r.status_code == 422 and "channel" in r.text
+        r = await http.post("/api/contacts", json=CALL | {"language": "xx"})
+        assert r.status_code == 422 and "xx" in r.text
+        contact = (await http.post("/api/contacts", json=CALL)).json()
+        r = await http.post(f"/api/contacts/{contact['id']}/callback", json={"number": "call me"})
+        assert r.status_code == 422 and "number" in r.text
+
+
+async def test_waiting_callers_get_place_and_estimate(lawline: Running) -> None:
+    first = await _add_call(lawline)
+    second = await _add_call(lawline)
+    green = await _add_call(lawline, CALL | {"green": "elderly"})
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        waiting = {c["id"]: c for c in (await http.get("/api/contacts/waiting")).json()}
+        # The elderly caller is boosted ahead; nobody is on duty, so no estimate.
+        assert [waiting[c["id"]]["position"] for c in (green, first, second)] == [1, 2, 3]
+        assert all(c["estimated_wait_s"] is None for c in waiting.values())
+        assert waiting[first["id"]]["caller"] == "13800138000"  # the gateway sees it all
+
+    # A lawyer on duty but busy with someone else: now there is an estimate.
+    await _add_lawyer(lawline, LABOUR_LAWYER | {"languages": ["zh"], "domains": {}})
+    async with lawline.client("wang", Role.LAWYER) as http:
+        await http.put("/api/lawyers/wang/state", json={"state": "available"})
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        for _ in range(100):
+            me = (await http.get(f"/api/contacts/{second['id']}")).json()
+            if me.get("estimated_wait_s") is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert me["state"] == "waiting"
+        assert me["estimated_wait_s"] > 0
+
+        r = await http.post(f"/api/contacts/{second['id']}/callback", json={"number": "13800138000"})
+        assert r.json() == {"ok": True, "message": ""}
+        r = await http.post(f"/api/contacts/{second['id']}/callback", json={"number": "13800138000"})
+        assert r.json()["message"] == "already a callback"
+        assert (await http.get(f"/api/contacts/{second['id']}")).json()["callback"] is True
+
+
+async def test_metrics_expose_the_queue_figures(lawline: Running) -> None:
+    await _add_call(lawline)
+    await _add_lawyer(lawline)
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        contact = await _add_call(lawline, CALL | {"service": "mediation"})
+        await http.post(f"/api/contacts/{contact['id']}/abandon")
+        text = (await http.get("/metrics")).text
+    assert 'lawline_queue_waiting{queue="consultation"} 1.0' in text
+    assert 'lawline_queue_contacts_total{outcome="abandoned",queue="mediation"} 1.0' in text
+    assert 'lawline_queue_answer_rate_ratio{queue="mediation"} 0.0' in text
+    assert 'lawline_lawyers{state="offline"} 1.0' in text
+    assert 'lawline_lawyer_state_seconds_total{lawyer="wang",state="offline"}' in text

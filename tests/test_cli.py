@@ -1,0 +1,197 @@
+"""The `lawline` command, including `serve` run for real in a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from lawline import __version__
+from lawline.cli import app
+from lawline.config import Settings
+from lawline.redis_server import EmbeddedRedis
+from lawline.serve import endpoint_rows, redact_url
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+# Serves the real `lawline serve` with a stand-in create_app, so the start-up
+# and stop sequence is tested before (and apart from) the real web app.
+STUB_LAUNCHER = """
+import sys, types
+import redis
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+def create_app(settings, redis_url):
+    app = FastAPI()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        ok = redis.Redis.from_url(redis_url).ping()
+        return f"stub_redis_up {int(ok)}\\n"
+
+    return app
+
+import lawline.web
+module = types.ModuleType("lawline.web.app")
+module.create_app = create_app
+sys.modules["lawline.web.app"] = module
+
+from lawline.cli import app
+app(prog_name="lawline")
+"""
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_serve_help() -> None:
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--config", "--http-port", "--data-dir"):
+        assert option in result.output
+
+
+def test_endpoint_rows_name_every_listener() -> None:
+    settings = Settings(sip_port=5070)
+    rows = endpoint_rows(settings, "http://127.0.0.1:8000", "redis://127.0.0.1:1/0", None)
+    where = {what: url for what, url, _ in rows}
+    assert where["API docs"] == "http://127.0.0.1:8000/docs"
+    assert where["SIP"] == "sip:12348@127.0.0.1:5070"
+    assert where["Redis"] == "redis://127.0.0.1:1/0"
+
+
+def test_redact_url_hides_password() -> None:
+    assert redact_url("redis://:s3cret@db:6379/0") == "redis://:***@db:6379/0"
+    assert redact_url("redis://u:s3cret@db/0") == "redis://u:***@db/0"
+    assert redact_url("redis://db/0") == "redis://db/0"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces; the fields after it are fixed.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _env(tmp_path: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LAWLINE_DATA_DIR": str(tmp_path / "var"),
+        "LAWLINE_HTTP_PORT": str(port),
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def _stub_command(tmp_path: Path) -> list[str]:
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(STUB_LAUNCHER)
+    return [sys.executable, str(launcher), "serve"]
+
+
+def _serve_and_stop(command: list[str], tmp_path: Path) -> tuple[str, str]:
+    """Run `serve` until /metrics answers, SIGTERM it, check it left nothing behind."""
+    port = _free_port()
+    env = _env(tmp_path, port)
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"serve exited early:\n{err_path.read_text()}"
+            assert time.monotonic() < deadline, f"/metrics never answered:\n{err_path.read_text()}"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        redis_pids = [
+            pid
+            for pid in _children(proc.pid)
+            if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(redis_pids) == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, err_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not _alive(redis_pids[0]), "serve left its redis-server running"
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    assert f"http://127.0.0.1:{port}/docs" in stdout
+    assert "starting private Redis" in stdout
+    assert "redis-server" in stderr and "stopped" in stderr
+    return stdout, stderr
+
+
+def test_serve_starts_and_stops_cleanly_with_stub_app(tmp_path: Path) -> None:
+    _serve_and_stop(_stub_command(tmp_path), tmp_path)
+
+
+def test_serve_failing_to_start_stops_its_redis(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            _stub_command(tmp_path),
+            cwd=tmp_path,
+            env=_env(tmp_path, port),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert "HTTP server failed to start" in result.stderr
+    # A redis-server still running would hold the data dir's lock.
+    with EmbeddedRedis(tmp_path / "var" / "redis"):
+        pass
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("lawline.web.app") is None,
+    reason="lawline.web.app.create_app is not written yet",
+)
+def test_serve_end_to_end(tmp_path: Path) -> None:
+    _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path)
