@@ -125,7 +125,7 @@ async def _serve(
     """Run uvicorn (and the Redis supervisor) until it stops; returns the exit code."""
     supervisor = asyncio.create_task(embedded.supervise()) if embedded else None
     try:
-        with step(console, "loading queue scripts"):
+        with step(console, "starting the queue service and HTTP API"):
             server = _make_server(settings, redis_url, app_factory)
             stop.server = server
             server.should_exit = stop.signal is not None

@@ -208,9 +208,10 @@ async def test_waiting_callers_get_place_and_estimate(lawline: Running) -> None:
         assert me["state"] == "waiting"
         assert me["estimated_wait_s"] > 0
 
-        r = await http.post(f"/api/contacts/{second['id']}/callback", json={"number": "13800138000"})
+        callback = f"/api/contacts/{second['id']}/callback"
+        r = await http.post(callback, json={"number": "13800138000"})
         assert r.json() == {"ok": True, "message": ""}
-        r = await http.post(f"/api/contacts/{second['id']}/callback", json={"number": "13800138000"})
+        r = await http.post(callback, json={"number": "13800138000"})
         assert r.json()["message"] == "already a callback"
         assert (await http.get(f"/api/contacts/{second['id']}")).json()["callback"] is True
 

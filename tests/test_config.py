@@ -21,9 +21,7 @@ def test_example_file_documents_the_defaults(monkeypatch: pytest.MonkeyPatch) ->
     assert from_file.model_dump() == Settings().model_dump()
 
 
-def test_environment_overrides_the_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "lawline.toml"
     config.write_text(
         "http_port = 9000\n[routing]\noffer_timeout_s = 25\n"

@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lawline.config import Settings
-from lawline.queue import estimate
+from lawline.queue import estimate, roster
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.routing import Offer, Router
 from lawline.queue.skills import LawyerState, Presence, Service
@@ -143,8 +143,9 @@ class QueueService:
             self._dirty.clear()
             try:
                 await self.route_once()
-            except _REDIS_DOWN:
-                await asyncio.sleep(self.tick_s)  # the event loop reloads state when back
+            except _REDIS_DOWN as exc:
+                # The router already counted the failed offers as made: reload the truth.
+                await self._wait_for_redis(exc)
 
     async def route_once(self) -> list[Offer]:
         """Make every offer the router finds now; return those Redis accepted."""
@@ -253,12 +254,12 @@ class QueueService:
     # ----- what the queue looks like ---------------------------------------------------
 
     def hotline_open(self, now: float | None = None) -> bool:
-        """Open while any lawyer's shift covers now (or always, before any roster exists)."""
-        now = self.clock() if now is None else now
-        lawyers = self.router.lawyers.values()
-        if self.settings.open_without_roster and not any(lw.roster for lw in lawyers):
-            return True
-        return any(lw.on_roster(now, self.tz) for lw in lawyers)
+        return roster.hotline_open(
+            self.router.lawyers.values(),
+            self.clock() if now is None else now,
+            self.tz,
+            self.settings.open_without_roster,
+        )
 
     async def waiting(self) -> list[WaitingContact]:
         now = self.clock()
