@@ -44,6 +44,8 @@ class Contact:
     ended_at: float | None = None
     # What the voice menu or terminal recorded (menu path, village...), opaque here.
     attrs: Mapping[str, str] = field(default_factory=dict)
+    # Lawyers who declined or missed this contact: offered it again only as a last resort.
+    declined_by: frozenset[str] = frozenset()
 
     @property
     def queue(self) -> Service:
@@ -68,6 +70,7 @@ class Contact:
             "answered_at": _num(self.answered_at),
             "ended_at": _num(self.ended_at),
             "attrs": json.dumps(dict(self.attrs), ensure_ascii=False),
+            "declined_by": _id_list(self.declined_by),
         }
 
     @classmethod
@@ -89,6 +92,7 @@ class Contact:
             answered_at=_opt_float(h.get("answered_at")),
             ended_at=_opt_float(h.get("ended_at")),
             attrs=json.loads(h.get("attrs") or "{}"),
+            declined_by=_parse_id_list(h.get("declined_by", "")),
         )
 
 
@@ -148,6 +152,7 @@ class Lawyer:
     state_since: float = 0.0
     offer: str | None = None
     load: Mapping[Channel, int] = field(default_factory=dict)
+    # End of pending wrap-up; 0 when none (cleared only by finishWrapup).
     wrapup_until: float = 0.0
     # When the lawyer last became free: the longest idle is offered first.
     idle_since: float = 0.0
@@ -161,6 +166,8 @@ class Lawyer:
         if self.state != LawyerState.AVAILABLE and self.state != LawyerState.BUSY:
             return False
         if self.presence != Presence.AVAILABLE or self.offer is not None:
+            return False
+        if self.wrapup_until:  # wrap-up of an earlier contact is still pending
             return False
         if self.load.get(channel, 0) >= self.capacity.get(channel, 0):
             return False
@@ -179,8 +186,7 @@ class Lawyer:
             "name": self.name,
             "services": json.dumps({str(k): v for k, v in self.services.items()}),
             "domains": json.dumps({str(k): v for k, v in self.domains.items()}),
-            # Delimited on both sides so Lua can test membership with string.find.
-            "languages": "," + ",".join(sorted(self.languages)) + ",",
+            "languages": _id_list(self.languages),
             "cap_voice": str(self.capacity.get(Channel.VOICE, 0)),
             "cap_video": str(self.capacity.get(Channel.VIDEO, 0)),
             "roster": json.dumps([s.to_json() for s in self.roster]),
@@ -193,7 +199,7 @@ class Lawyer:
             name=h.get("name", ""),
             services={Service(k): int(v) for k, v in json.loads(h.get("services", "{}")).items()},
             domains={Domain(k): int(v) for k, v in json.loads(h.get("domains", "{}")).items()},
-            languages=frozenset(x for x in h.get("languages", "").split(",") if x),
+            languages=_parse_id_list(h.get("languages", "")),
             capacity={
                 Channel.VOICE: int(h.get("cap_voice", 0)),
                 Channel.VIDEO: int(h.get("cap_video", 0)),
@@ -212,6 +218,15 @@ class Lawyer:
             idle_since=float(h.get("idle_since", 0)),
             missed=int(h.get("missed", 0)),
         )
+
+
+def _id_list(ids: frozenset[str]) -> str:
+    """Comma-delimited on both sides, so Lua can test membership with string.find."""
+    return "," + ",".join(sorted(ids)) + "," if ids else ""
+
+
+def _parse_id_list(text: str) -> frozenset[str]:
+    return frozenset(x for x in text.split(",") if x)
 
 
 def _num(x: float | None) -> str:

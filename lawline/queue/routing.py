@@ -12,8 +12,9 @@ The rules (see RoutingSettings):
 - the domain requirement relaxes in timed steps per service queue;
 - a contact that asked for a named lawyer waits for them alone for a while;
 - contacts are ordered by seconds waited plus the green-channel boost;
-- among eligible lawyers: the citizen's chosen lawyer, then best domain
-  proficiency, then best service proficiency, then the longest idle.
+- among eligible lawyers: anyone who has not declined or missed this contact,
+  then the citizen's chosen lawyer, then best domain proficiency, then best
+  service proficiency, then the longest idle.
 
 `now` must not go backwards for one Router; earlier values are treated as the
 latest seen.
@@ -186,12 +187,14 @@ class Router:
         self.advance(now)
         now = self._now
         candidates = self._free.get((contact.channel, contact.language, contact.service), ())
-        best: tuple[tuple[int, int, int, float, str], Lawyer] | None = None
+        best: tuple[tuple[int, int, int, int, float, str], Lawyer] | None = None
         for lid in candidates:
             lawyer = self.lawyers[lid]
             if not self.eligible(lawyer, contact, now):
                 continue
             rank = (
+                # Whoever declined or missed it gets it back only if nobody else is free.
+                1 if lid in contact.declined_by else 0,
                 0 if contact.preferred_lawyer == lid else 1,
                 -(lawyer.domains.get(contact.domain, 0) if contact.domain else 0),
                 -lawyer.services.get(contact.service, 0),
@@ -203,7 +206,13 @@ class Router:
         return None if best is None else best[1]
 
     def plan(self, now: float) -> list[Offer]:
-        """Offers for every free lawyer that has an eligible contact, most urgent first.
+        """Offers for every free lawyer that has an eligible contact.
+
+        Contacts are served most urgent first, each by the best free lawyer for it.
+        With few contacts that is a walk down the queue. With a backlog, walking
+        10,000 contacts would be wasted work: each free lawyer nominates the most
+        urgent contact they could take, and the nominated contacts are then served
+        in order, each by its best free lawyer, until no free lawyer has one left.
 
         The router assumes the offers it returns are made: their contacts leave the
         waiting set and their lawyers hold an offer. When Redis refuses one, the
@@ -211,20 +220,27 @@ class Router:
         """
         self.advance(now)
         now = self._now
-        free = [self.lawyers[lid] for lid in self._free_lawyers]
-        if not free or not self.contacts:
+        if not self._free_lawyers or not self.contacts:
             return []
+        if len(self.contacts) <= len(self._free_lawyers):
+            return self._serve(sorted(self.contacts.values(), key=self._order), now)
         offers: list[Offer] = []
-        if len(self.contacts) <= len(free):
-            for contact in sorted(self.contacts.values(), key=self._order):
-                lawyer = self.best_lawyer_for(contact, now)
-                if lawyer is not None:
-                    offers.append(self.assign(contact.id, lawyer.id))
-        else:
-            for lawyer in sorted(free, key=lambda lw: (lw.idle_since, lw.id)):
-                contact = self.best_contact_for(self.lawyers[lawyer.id], now)
+        while True:
+            nominated = {}
+            for lid in self._free_lawyers:
+                contact = self.best_contact_for(self.lawyers[lid], now)
                 if contact is not None:
-                    offers.append(self.assign(contact.id, lawyer.id))
+                    nominated[contact.id] = contact
+            if not nominated:
+                return offers
+            offers += self._serve(sorted(nominated.values(), key=self._order), now)
+
+    def _serve(self, contacts: list[Contact], now: float) -> list[Offer]:
+        offers = []
+        for contact in contacts:
+            lawyer = self.best_lawyer_for(contact, now)
+            if lawyer is not None:
+                offers.append(self.assign(contact.id, lawyer.id))
         return offers
 
     def assign(self, contact_id: str, lawyer_id: str) -> Offer:

@@ -76,12 +76,12 @@ class QueueService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        pending, self._tasks = set(self._tasks), []
+        while pending:
+            # Ask again until they are gone: a client library may swallow one cancel.
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
 
     async def resync(self) -> None:
         """Rebuild the router from Redis and follow the stream from that point."""
@@ -138,8 +138,10 @@ class QueueService:
 
     async def _route_loop(self) -> None:
         while True:
+            # Not asyncio.wait_for: on 3.11 it can swallow a cancel that races the event.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.tick_s)
+                async with asyncio.timeout(self.tick_s):
+                    await self._dirty.wait()
             self._dirty.clear()
             try:
                 await self.route_once()

@@ -22,9 +22,11 @@ if load < 0 then
 end
 redis.call('HINCRBY', lkey, 'handled', 1)
 local until_ = math.max(now + tonumber(ARGV[4]), tonumber(redis.call('HGET', lkey, 'wrapup_until')) or 0)
-redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))
 if until_ > now then
+  redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))
   redis.call('ZADD', KEYS[2], until_, c[2])
+else
+  redis.call('HSET', lkey, 'wrapup_until', 0)  -- no wrap-up configured
 end
 refresh_lawyer(lkey, now)
 local stats = ARGV[3] .. ':stats:' .. c[5]

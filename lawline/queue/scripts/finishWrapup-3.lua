@@ -7,9 +7,12 @@
 --@include common
 local now = tonumber(ARGV[1])
 local until_ = tonumber(redis.call('HGET', KEYS[1], 'wrapup_until')) or 0
-if until_ == 0 or (ARGV[4] ~= '1' and until_ > now) then
+if until_ == 0 then
   redis.call('ZREM', KEYS[2], ARGV[3])
   return 0
+end
+if ARGV[4] ~= '1' and until_ > now then
+  return 0  -- extended since the sweeper looked; its new deadline is scheduled
 end
 redis.call('HSET', KEYS[1], 'wrapup_until', 0)
 redis.call('ZREM', KEYS[2], ARGV[3])

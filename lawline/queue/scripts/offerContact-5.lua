@@ -18,7 +18,7 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
 end
 local l = redis.call('HMGET', KEYS[2], 'presence', 'offer', 'wrapup_until', 'languages',
   'load_voice', 'load_video', 'cap_voice', 'cap_video')
-if l[1] ~= 'available' or (l[2] and l[2] ~= '') or (tonumber(l[3]) or 0) > now then
+if l[1] ~= 'available' or (l[2] and l[2] ~= '') or (tonumber(l[3]) or 0) ~= 0 then
   return -3
 end
 if not string.find(l[4] or '', ',' .. c[3] .. ',', 1, true) then

@@ -1,7 +1,8 @@
 --[[
   An offer is declined, times out, or its lawyer vanished: the contact goes back to
-  the queue with its original entry time. Missed offers (timeouts) count towards
-  the automatic break.
+  the queue with its original entry time, remembering who passed it over so it
+  goes to a colleague first. Missed offers (timeouts) count towards the
+  automatic break.
   KEYS[1] contact hash   KEYS[2] lawyer hash   KEYS[3] offers zset   KEYS[4] waiting zset
   KEYS[5] events stream
   ARGV[1] now   ARGV[2] events maxlen   ARGV[3] lawyer id   ARGV[4] reason: rejected|timeout|gone
@@ -20,6 +21,13 @@ if ARGV[4] == 'timeout' and tonumber(c[3]) > now then
   return -2
 end
 requeue(KEYS[1], KEYS[4], KEYS[3], c[4])
+local declined = redis.call('HGET', KEYS[1], 'declined_by') or ''
+if not string.find(declined, ',' .. ARGV[3] .. ',', 1, true) then
+  if declined == '' then
+    declined = ','
+  end
+  redis.call('HSET', KEYS[1], 'declined_by', declined .. ARGV[3] .. ',')
+end
 redis.call('HINCRBY', ARGV[6] .. ':stats:' .. c[5], 'offers_' .. ARGV[4], 1)
 local result = 1
 redis.call('HSET', KEYS[2], 'offer', '')

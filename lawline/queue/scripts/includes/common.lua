@@ -40,8 +40,8 @@ local function refresh_lawyer(lkey, now)
     state = 'offered'
   elseif load > 0 then
     state = 'busy'
-  elseif (tonumber(l[5]) or 0) > now then
-    state = 'wrapup'
+  elseif (tonumber(l[5]) or 0) ~= 0 then
+    state = 'wrapup'  -- until finishWrapup clears it
   elseif presence == 'available' then
     state = 'available'
   elseif presence == 'break' then

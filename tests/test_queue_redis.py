@@ -1,0 +1,638 @@
+"""The queue against a real redis-server: QueueStore's Lua scripts and QueueService.
+
+Time is a fake clock the tests move by hand; routing passes and timer sweeps are
+called directly (`route()`, `sweep()`), except where a running service is the
+point (Redis restarts) or several OS processes share one Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from lawline.config import Settings
+from lawline.queue.service import QueueService
+from lawline.queue.skills import Domain, GreenReason, Presence, Service
+from lawline.queue.store import QueueStore, decode_event
+from lawline.redis_server import EmbeddedRedis
+from tests.queue_churn_worker import churn_lawyers
+from tests.queue_helpers import (
+    T0,
+    FakeClock,
+    Harness,
+    check_consistent,
+    contact,
+    dump_state,
+    harness,
+    lawyer,
+    replay_events,
+    routing_settings,
+    stop_service,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+@pytest.fixture
+async def q(clean_redis_url: str) -> AsyncIterator[Harness]:
+    async with harness(clean_redis_url) as h:
+        yield h
+
+
+async def offered_events(h: Harness, contact_id: str) -> list[dict[str, str]]:
+    return [
+        json.loads(e["contact"])
+        for e in await h.events()
+        if e["type"] == "contact.offered" and json.loads(e["contact"])["id"] == contact_id
+    ]
+
+
+# ----- one contact's life -------------------------------------------------------------------
+
+
+async def test_offer_accept_end_wrapup_and_available_again(q: Harness) -> None:
+    await q.add_lawyer(lawyer("wang", domains={Domain.LABOUR: 4}))
+    await q.add(contact("wages-1", q.clock(), domain=Domain.LABOUR))
+
+    assert await q.route() == [("wages-1", "wang")]
+    c = await q.contact_hash("wages-1")
+    assert (c["state"], c["lawyer"], float(c["offer_deadline"])) == ("offered", "wang", T0 + 15)
+    assert (await q.lawyer_hash("wang"))["state"] == "offered"
+    offer_event = (await q.events())[-1]
+    assert offer_event["type"] == "contact.offered"
+    assert json.loads(offer_event["lawyer"])["offer"] == "wages-1"
+
+    q.clock.advance(5)
+    assert await q.service.accept("wages-1", "wang")
+    c, lw = await q.contact_hash("wages-1"), await q.lawyer_hash("wang")
+    assert (c["state"], float(c["answered_at"])) == ("connected", T0 + 5)
+    assert (lw["state"], lw["load_voice"], lw["offer"]) == ("busy", "1", "")
+    assert not await q.service.accept("wages-1", "wang"), "an offer is accepted once"
+
+    q.clock.advance(120)
+    assert await q.service.end("wages-1", "caller") == 1
+    assert await q.service.end("wages-1", "lawyer") == 0
+    c, lw = await q.contact_hash("wages-1"), await q.lawyer_hash("wang")
+    assert (c["state"], c["ended_by"]) == ("ended", "caller")
+    assert (lw["state"], lw["load_voice"], float(lw["wrapup_until"])) == ("wrapup", "0", T0 + 185)
+
+    await q.add(contact("wages-2", q.clock(), domain=Domain.LABOUR))
+    assert await q.route() == [], "no offer during wrap-up"
+    q.clock.t = T0 + 184.9
+    await q.sweep()
+    assert await q.route() == []
+    assert (await q.lawyer_hash("wang"))["state"] == "wrapup"
+    q.clock.t = T0 + 185
+    await q.sweep()
+    assert (await q.lawyer_hash("wang"))["state"] == "available"
+    assert await q.route() == [("wages-2", "wang")]
+    types = [
+        e["type"]
+        for e in await q.events()
+        if json.loads(e.get("contact", "{}")).get("id") == "wages-1"
+    ]
+    assert types == ["contact.entered", "contact.offered", "contact.answered", "contact.ended"]
+
+
+async def test_ready_ends_wrapup_early(q: Harness) -> None:
+    await q.add_lawyer(lawyer("li"))
+    await q.add(contact("a", q.clock()))
+    await q.route()
+    assert await q.service.accept("a", "li")
+    assert await q.service.end("a", "lawyer") == 1
+    await q.add(contact("b", q.clock()))
+    assert await q.route() == []
+    q.clock.advance(10)
+    assert await q.service.ready("li")
+    assert await q.route() == [("b", "li")]
+
+
+async def test_reject_requeues_with_original_entry_and_offers_to_someone_else(
+    q: Harness,
+) -> None:
+    await q.add_lawyer(lawyer("zhao"))
+    await q.add(contact("first", T0))
+    assert await q.route() == [("first", "zhao")]
+    q.clock.advance(10)
+    await q.add_lawyer(lawyer("qian"))
+    q.clock.advance(3)
+    assert await q.service.reject("first", "zhao")
+    await q.pump()
+
+    c = await q.contact_hash("first")
+    assert (c["state"], c["lawyer"], float(c["entered_at"])) == ("waiting", "", T0)
+    assert await q.redis.zscore(q.store.waiting_key, "first") == T0
+    requeued = (await q.events())[-1]
+    assert (requeued["type"], requeued["reason"]) == ("contact.requeued", "rejected")
+    # A later caller stays behind: the place in the queue was kept.
+    await q.add(contact("second", q.clock()))
+    assert [(w.contact.id, w.position) for w in await q.service.waiting()] == [
+        ("first", 1),
+        ("second", 2),
+    ]
+    assert ("first", "qian") in await q.route()
+    assert (await q.lawyer_hash("zhao"))["missed"] == "0", "a declined offer is not a missed one"
+    assert (await q.store.stats(Service.CONSULTATION))["offers_rejected"] == 1
+
+
+async def test_a_declined_contact_goes_to_another_free_lawyer_not_back(q: Harness) -> None:
+    await q.add_lawyer(lawyer("expert", domains={Domain.LABOUR: 5}))
+    await q.add_lawyer(lawyer("generalist", domains={Domain.LABOUR: 3}))
+    await q.add(contact("wages", T0, domain=Domain.LABOUR))
+    assert await q.route() == [("wages", "expert")]
+    q.clock.advance(2)
+    assert await q.service.reject("wages", "expert")
+    assert await q.route() == [("wages", "generalist")]
+
+
+async def test_offer_timeouts_requeue_and_missed_offers_in_a_row_mean_a_break(
+    q: Harness,
+) -> None:
+    await q.add_lawyer(lawyer("sun"))
+    await q.add(contact("caller", T0))
+    for missed in (1, 2, 3):
+        assert await q.route() == [("caller", "sun")]
+        deadline = float((await q.contact_hash("caller"))["offer_deadline"])
+        q.clock.advance(14.9)
+        await q.sweep()
+        assert (await q.contact_hash("caller"))["state"] == "offered", "not before the deadline"
+        q.clock.t = deadline
+        await q.sweep()
+        c, lw = await q.contact_hash("caller"), await q.lawyer_hash("sun")
+        assert (c["state"], float(c["entered_at"])) == ("waiting", T0)
+        assert lw["missed"] == str(missed)
+        if missed < 3:
+            assert (lw["presence"], lw["state"]) == ("available", "available")
+    assert (lw["presence"], lw["state"], lw["break_reason"]) == ("break", "break", "missed offers")
+    assert await q.route() == [], "nobody left on duty"
+    assert (await q.store.stats(Service.CONSULTATION))["offers_timeout"] == 3
+    assert await q.service.set_presence("sun", Presence.AVAILABLE) == 1
+    assert (await q.lawyer_hash("sun"))["missed"] == "0"
+    assert await q.route() == [("caller", "sun")]
+
+
+async def test_an_answered_offer_resets_the_missed_count(clean_redis_url: str) -> None:
+    settings = routing_settings(max_missed_offers=2, console_timeout_s=86_400)
+    async with harness(clean_redis_url, settings) as q:
+        await _miss_answer_miss_answer(q)
+
+
+async def _miss_answer_miss_answer(q: Harness) -> None:
+    await q.add_lawyer(lawyer("zhou"))
+    for i in range(3):
+        await q.add(contact(f"c{i}", T0 + i))
+    for cid in ("c0", "c1"):
+        assert await q.route() == [(cid, "zhou")]
+        q.clock.advance(15)
+        await q.sweep()
+        assert await q.route() == [(cid, "zhou")]
+        assert await q.service.accept(cid, "zhou")
+        assert await q.service.end(cid, "caller") == 1
+        assert await q.service.ready("zhou")
+    lw = await q.lawyer_hash("zhou")
+    assert (lw["presence"], lw["missed"]) == ("available", "0")
+
+
+@pytest.mark.parametrize("presence", [Presence.OFFLINE, Presence.BREAK])
+async def test_lawyer_leaving_with_an_offer_puts_the_contact_back_at_once(
+    q: Harness, presence: Presence
+) -> None:
+    await q.add_lawyer(lawyer("wu"))
+    await q.add(contact("caller", T0))
+    assert await q.route() == [("caller", "wu")]
+    await q.add_lawyer(lawyer("zheng"))
+    q.clock.advance(4)
+    assert await q.service.set_presence("wu", presence, "lunch") == 1
+    await q.pump()
+    c, lw = await q.contact_hash("caller"), await q.lawyer_hash("wu")
+    assert (c["state"], float(c["entered_at"])) == ("waiting", T0)
+    assert (lw["state"], lw["offer"], lw["missed"]) == (presence.value, "", "0")
+    assert await q.route() == [("caller", "zheng")]
+
+
+async def test_a_silent_console_is_taken_offline_and_its_offer_requeued(
+    clean_redis_url: str,
+) -> None:
+    async with harness(clean_redis_url, routing_settings(offer_timeout_s=600)) as q:
+        await q.add_lawyer(lawyer("feng"))
+        await q.add(contact("caller", T0))
+        assert await q.route() == [("caller", "feng")]
+        await q.add_lawyer(lawyer("chen"))
+
+        q.clock.advance(10)
+        await q.service.console_seen("feng")
+        await q.service.console_seen("chen")
+        q.clock.advance(20)  # feng last heard from exactly 20 s ago
+        await q.sweep()
+        assert (await q.lawyer_hash("feng"))["presence"] == "available"
+        assert (await q.contact_hash("caller"))["state"] == "offered"
+        await q.service.console_seen("chen")
+
+        q.clock.advance(1)
+        await q.sweep()
+        lw, c = await q.lawyer_hash("feng"), await q.contact_hash("caller")
+        assert (lw["presence"], lw["state"], lw["break_reason"]) == (
+            "offline",
+            "offline",
+            "console lost",
+        )
+        assert (c["state"], float(c["entered_at"]), lw["missed"]) == ("waiting", T0, "0")
+        assert (await q.lawyer_hash("chen"))["presence"] == "available"
+        assert await q.route() == [("caller", "chen")]
+
+
+async def test_a_silent_console_mid_call_keeps_the_call(clean_redis_url: str) -> None:
+    async with harness(clean_redis_url, routing_settings()) as q:
+        await q.add_lawyer(lawyer("han"))
+        await q.add(contact("caller", T0))
+        await q.route()
+        assert await q.service.accept("caller", "han")
+        q.clock.advance(60)
+        await q.sweep()
+        lw = await q.lawyer_hash("han")
+        assert (lw["presence"], lw["state"]) == ("offline", "busy")
+        assert (await q.contact_hash("caller"))["state"] == "connected"
+        assert await q.service.end("caller", "caller") == 1
+
+
+async def test_caller_hangs_up_while_waiting(q: Harness) -> None:
+    await q.add(contact("impatient", T0))
+    q.clock.advance(42)
+    assert await q.service.abandon("impatient") == 1
+    assert await q.service.abandon("impatient") == 0
+    await q.pump()
+    c = await q.contact_hash("impatient")
+    assert (c["state"], float(c["ended_at"])) == ("abandoned", T0 + 42)
+    assert await q.redis.zcard(q.store.waiting_key) == 0
+    assert await q.service.waiting() == []
+    await q.add_lawyer(lawyer("lu"))
+    assert await q.route() == []
+    stats = await q.store.stats(Service.CONSULTATION)
+    assert (stats["abandoned"], stats["wait_abandoned_s"]) == (1, 42)
+
+
+async def test_caller_hangs_up_while_offered_frees_the_lawyer_without_a_miss(
+    q: Harness,
+) -> None:
+    await q.add_lawyer(lawyer("lu"))
+    await q.add(contact("impatient", T0))
+    await q.add(contact("patient", T0 + 1))
+    assert await q.route() == [("impatient", "lu")]
+    q.clock.advance(5)
+    assert await q.service.abandon("impatient") == 1
+    await q.pump()
+    lw = await q.lawyer_hash("lu")
+    assert (lw["state"], lw["offer"], lw["missed"]) == ("available", "", "0")
+    assert await q.redis.zcard(q.store.offers_key) == 0
+    assert not await q.service.accept("impatient", "lu")
+    assert await q.route() == [("patient", "lu")]
+    # A connected contact cannot be abandoned: it is ended.
+    assert await q.service.accept("patient", "lu")
+    assert await q.service.abandon("patient") == -1
+    assert await q.service.abandon("nobody") == -2
+    assert (await q.store.stats(Service.CONSULTATION)).get("offers_timeout", 0) == 0
+
+
+async def test_a_callback_request_keeps_the_place_and_the_offer_says_callback(
+    q: Harness,
+) -> None:
+    await q.add(contact("elder", T0))
+    await q.add(contact("younger", T0 + 5))
+    q.clock.advance(30)
+    assert await q.service.request_callback("elder", "+86 13900000000") == 1
+    assert await q.service.request_callback("elder", "+86 13900000000") == 0
+    await q.pump()
+    assert [(w.contact.id, w.position) for w in await q.service.waiting()] == [
+        ("elder", 1),
+        ("younger", 2),
+    ]
+    assert (await q.contact_hash("elder"))["callback_number"] == "+86 13900000000"
+    await q.add_lawyer(lawyer("ma"))
+    assert await q.route() == [("elder", "ma")]
+    [offered] = await offered_events(q, "elder")
+    assert offered["callback"] == "1"
+    event = (await q.redis.xrevrange(q.store.events_key, count=1))[0]
+    decoded = decode_event(*event)
+    assert decoded.contact is not None and decoded.contact.callback
+    assert await q.service.request_callback("nobody", "1") == -1
+
+
+async def test_adding_the_same_contact_twice_changes_nothing(q: Harness) -> None:
+    c = contact("retry", T0)
+    assert await q.service.add_contact(c)
+    assert not await q.service.add_contact(c)
+    await q.add_lawyer(lawyer("he"))
+    assert await q.route() == [("retry", "he")]
+    q.clock.advance(3)
+    assert not await q.service.add_contact(contact("retry", q.clock()))
+    await q.pump()
+    h = await q.contact_hash("retry")
+    assert (h["state"], float(h["entered_at"])) == ("offered", T0)
+    assert await q.redis.zcard(q.store.waiting_key) == 0
+    entered = [e for e in await q.events() if e["type"] == "contact.entered"]
+    assert len(entered) == 1
+    assert (await q.store.stats(Service.CONSULTATION))["entered"] == 1
+
+
+async def test_queue_figures_match_what_happened(q: Harness) -> None:
+    await q.add_lawyer(lawyer("xu"))
+    await q.add(contact("quick", T0))
+    q.clock.advance(5)
+    assert await q.route() == [("quick", "xu")]
+    assert await q.service.accept("quick", "xu")  # waited 5 s: within the service level
+    q.clock.t = T0 + 10
+    await q.add(contact("slow", T0 + 10))
+    q.clock.t = T0 + 20
+    await q.add(contact("gone", T0 + 20))
+    q.clock.t = T0 + 50
+    assert await q.service.abandon("gone") == 1
+    q.clock.t = T0 + 105
+    assert await q.service.end("quick", "caller") == 1  # talked 100 s
+    q.clock.t = T0 + 165
+    await q.sweep()
+    assert await q.route() == [("slow", "xu")]
+    q.clock.t = T0 + 170
+    assert await q.service.accept("slow", "xu")  # waited 160 s
+    q.clock.t = T0 + 230
+    assert await q.service.end("slow", "lawyer") == 1  # talked 60 s
+    await q.add(contact("now", T0 + 230))
+    q.clock.t = T0 + 237
+
+    fig = (await q.service.queue_figures())[Service.CONSULTATION]
+    assert fig["entered"] == 4
+    assert (fig["answered"], fig["abandoned"], fig["answered_in_sl"]) == (2, 1, 1)
+    assert fig["service_level"] == pytest.approx(1 / 3)
+    assert fig["answer_rate"] == pytest.approx(2 / 3)
+    assert fig["handled"] == 2
+    assert fig["average_handle_s"] == pytest.approx((100 + 60) / 2 + 60)
+    assert fig["average_wait_s"] == pytest.approx((5 + 160) / 2)
+    assert (fig["waiting"], fig["longest_wait_s"]) == (1, 7)
+    idle = (await q.service.queue_figures())[Service.LEGAL_AID]
+    assert (idle["answered"], idle["service_level"], idle["answer_rate"]) == (0, None, None)
+    # The caller now waiting hears an estimate from the measured handle time.
+    [w] = await q.service.waiting()
+    assert (w.contact.id, w.position, w.waited_s) == ("now", 1, 7)
+    assert w.estimated_wait_s == pytest.approx(140)
+
+    figures = await q.service.lawyer_figures("xu")
+    assert figures is not None
+    assert figures["handled"] == 2
+    assert figures["seconds_busy"] == pytest.approx(100 + 60)
+
+
+async def test_waiting_gives_positions_and_an_estimate_only_when_someone_is_on_duty(
+    q: Harness,
+) -> None:
+    await q.add(contact("a", T0))
+    await q.add(contact("b", T0 + 10))
+    await q.add(contact("herder", T0 + 20, language="mn"))
+    await q.add(contact("old-man", T0 + 25, green=GreenReason.ELDERLY))
+    q.clock.t = T0 + 30
+    before = {w.contact.id: w for w in await q.service.waiting()}
+    assert {k: (w.position, w.estimated_wait_s) for k, w in before.items()} == {
+        "old-man": (1, None),
+        "a": (2, None),
+        "b": (3, None),
+        "herder": (1, None),
+    }
+    assert before["a"].waited_s == 30
+    # On break or offline is not on duty.
+    await q.add_lawyer(lawyer("off-1"), Presence.BREAK)
+    await q.add_lawyer(lawyer("off-2", languages={"mn"}), Presence.OFFLINE)
+    assert all(w.estimated_wait_s is None for w in await q.service.waiting())
+    # Two on duty for Mandarin: default handle time 300 s shared between them.
+    await q.add_lawyer(lawyer("on-1"))
+    await q.add_lawyer(lawyer("on-2"))
+    after = {w.contact.id: w.estimated_wait_s for w in await q.service.waiting()}
+    assert after == {"old-man": 150, "a": 300, "b": 450, "herder": None}
+    assert (await q.service.position_of("b")) is not None
+    assert (await q.service.position_of("nobody")) is None
+
+
+async def test_a_lawyer_in_wrapup_on_a_second_line_does_not_hold_up_the_queue(
+    q: Harness,
+) -> None:
+    await q.add_lawyer(lawyer("two-lines", domains={Domain.LABOUR: 5}, voice=2))
+    for cid in ("first", "second"):
+        await q.add(contact(cid, q.clock(), domain=Domain.LABOUR))
+        assert await q.route() == [(cid, "two-lines")]
+        assert await q.service.accept(cid, "two-lines")
+    q.clock.advance(100)
+    assert await q.service.end("first", "caller") == 1  # wrap-up of 60 s, second call on
+    await q.add_lawyer(lawyer("colleague", domains={Domain.LABOUR: 3}))
+    await q.add(contact("third", q.clock(), domain=Domain.LABOUR))
+    for _ in range(3):
+        q.clock.advance(1)
+        await q.route()
+    assert (await q.contact_hash("third"))["state"] == "offered"
+
+
+async def test_stop_returns_right_after_an_event(clean_redis_url: str) -> None:
+    """Shutting lawline down on a busy hotline: an event was just folded in."""
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    service = QueueService(QueueStore(redis), Settings(), tick_s=5, sweep_s=5)
+    await service.start()
+    try:
+        await service.add_contact(contact("caller", time.time()))
+        [event] = await service.store.read_events("0-0")
+        await asyncio.sleep(0.2)  # the loops are idle, waiting for work
+        service.apply(event)
+        stopping = asyncio.ensure_future(service.stop())
+        done, _ = await asyncio.wait([stopping], timeout=3)  # a bound for a hang
+        assert done, "stop() hangs"
+    finally:
+        await stop_service(service)
+        await redis.aclose()
+
+
+# ----- several processes on one Redis ---------------------------------------------------------
+
+
+async def test_three_processes_routing_at_once_keep_the_queue_consistent(
+    clean_redis_url: str,
+) -> None:
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        store = QueueStore(redis)
+        for lw in churn_lawyers():
+            await store.upsert_lawyer(lw, time.time())
+            await store.set_presence(lw.id, Presence.AVAILABLE, time.time())
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.queue_churn_worker",
+                clean_redis_url,
+                str(worker),
+                str(1000 + worker),
+                "150",
+                cwd=REPO,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for worker in range(3)
+        ]
+        outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 120)
+        for p, (_, err) in zip(procs, outputs, strict=True):
+            assert p.returncode == 0, err.decode()
+        summaries = [json.loads(out) for out, _ in outputs]
+
+        entries = await redis.xrange(store.events_key, "-", "+")
+        replay = replay_events(entries)
+        assert replay.violations == []
+        # The run did what it was meant to: offers raced, were answered, declined, timed out.
+        assert replay.counts["contact.offered"] >= 5, replay.counts
+        assert replay.counts["contact.answered"] >= 2, replay.counts
+        assert replay.counts["contact.requeued"] >= 1, replay.counts
+
+        assert await check_consistent(redis) == []
+        # Nobody got lost: every contact entered is in Redis, in the state the stream says.
+        added = {cid for s in summaries for cid in s["added"]}
+        assert len(added) == replay.counts["contact.entered"]
+        for cid in added:
+            h = await store.get_contact_hash(cid)
+            assert h, f"{cid} vanished"
+            assert h["state"] == replay.contacts[cid]["state"], cid
+            assert h.get("lawyer", "") == replay.contacts[cid].get("lawyer", ""), cid
+        for lw in churn_lawyers():
+            h = await store.get_lawyer_hash(lw.id)
+            seen = replay.lawyers[lw.id]
+            for name in ("presence", "state", "offer", "load_voice", "load_video", "missed"):
+                assert h[name] == seen[name], (lw.id, name)
+    finally:
+        await redis.aclose()
+
+
+# ----- Redis restarts -----------------------------------------------------------------------
+
+
+async def _busy_queue(q: Harness) -> None:
+    """Contacts connected, offered, waiting and waiting for a callback; lawyers in each state."""
+    q.clock.t = T0 + 30
+    await q.add_lawyer(lawyer("d-wrapup"))
+    await q.add(contact("done", T0 - 300))
+    assert await q.route() == [("done", "d-wrapup")]
+    assert await q.service.accept("done", "d-wrapup")
+    assert await q.service.end("done", "caller") == 1
+    await q.add_lawyer(lawyer("a-talks", domains={Domain.LABOUR: 5}))
+    await q.add_lawyer(lawyer("b-offered", languages={"zh", "mn"}))
+    await q.add_lawyer(lawyer("c-break"), Presence.BREAK)
+    await q.add(contact("wages", T0, domain=Domain.LABOUR))
+    await q.add(contact("herder", T0 + 1, language="mn"))
+    assert sorted(await q.route()) == [("herder", "b-offered"), ("wages", "a-talks")]
+    assert await q.service.accept("wages", "a-talks")
+    for i in range(3):
+        await q.add(contact(f"waiting-{i}", T0 + 10 + i, service=Service.LEGAL_AID))
+    await q.add(contact("abandoned", T0 + 20))
+    assert await q.service.abandon("abandoned") == 1
+    assert await q.service.request_callback("waiting-2", "+86 13700000000") == 1
+    await q.pump()
+
+
+def _crash(server: EmbeddedRedis, how: str) -> None:
+    if how == "restart":
+        server.restart()
+    else:
+        server.kill()
+        server.start()
+
+
+async def _retry(call: Callable[[], Awaitable[T]]) -> T:
+    """A console or API call made just as Redis comes back may need a second try."""
+    for _ in range(50):
+        try:
+            return await call()
+        except RedisConnectionError:
+            await asyncio.sleep(0.1)
+    return await call()
+
+
+@pytest.mark.parametrize("how", ["restart", "kill"])
+async def test_every_contact_and_lawyer_survives_a_redis_restart(
+    redis_server: EmbeddedRedis, how: str
+) -> None:
+    async with harness(redis_server.url) as q:
+        await _busy_queue(q)
+        before = await dump_state(q.redis)
+        await asyncio.to_thread(_crash, redis_server, how)
+
+        fresh = Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            assert await dump_state(fresh) == before
+            assert await check_consistent(fresh) == []
+        finally:
+            await fresh.aclose()
+
+        # The same client and scripts go on working on the reloaded state.
+        await _retry(q.pump)
+        await q.add_lawyer(lawyer("e-new", services={Service.LEGAL_AID: 2}))
+        assert await q.route() == [("waiting-0", "e-new")]
+        assert await q.service.accept("herder", "b-offered")
+        assert await q.service.end("wages", "caller") == 1
+        assert await check_consistent(q.redis) == []
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str, limit_s: float = 20) -> None:
+    """Wait for something a running service does by itself (a bound, not a timing claim)."""
+    for _ in range(int(limit_s / 0.02)):
+        try:
+            if await check():
+                return
+        except RedisConnectionError:
+            pass
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.mark.parametrize("how", ["restart", "kill"])
+async def test_a_running_service_recovers_from_a_redis_restart(
+    redis_server: EmbeddedRedis, how: str
+) -> None:
+    clock = FakeClock()
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    store = QueueStore(redis)
+    service = QueueService(store, Settings(), clock=clock, tick_s=0.05, sweep_s=0.05)
+    await service.start()
+    try:
+        await service.upsert_lawyer(lawyer("a"))
+        await service.set_presence("a", Presence.AVAILABLE)
+        for i in range(3):
+            await service.add_contact(contact(f"c{i}", T0 + i))
+
+        async def c0_offered() -> bool:
+            return (await store.get_lawyer_hash("a")).get("offer") == "c0"
+
+        await _until(c0_offered, "c0 offered to a")
+        assert await service.accept("c0", "a")
+
+        await asyncio.to_thread(_crash, redis_server, how)
+
+        clock.advance(5)
+        await _retry(lambda: service.upsert_lawyer(lawyer("b")))
+        await _retry(lambda: service.set_presence("b", Presence.AVAILABLE))
+
+        async def c1_offered_to_b() -> bool:
+            return (await store.get_lawyer_hash("b")).get("offer") == "c1"
+
+        await _until(c1_offered_to_b, "the oldest waiting contact offered to the new lawyer")
+        assert (await store.get_contact_hash("c0"))["state"] == "connected"
+        assert (await store.get_contact_hash("c2"))["state"] == "waiting"
+
+        async def router_current() -> bool:
+            return set(service.router.contacts) == {"c2"}
+
+        await _until(router_current, "the router holds exactly the waiting contacts")
+        assert await check_consistent(redis) == []
+    finally:
+        await stop_service(service)
+        await redis.aclose()
