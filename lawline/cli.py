@@ -76,6 +76,19 @@ def token(
     typer.echo(issue_token(principal, secret, ttl_s=days * 86400))
 
 
+@app.command()
+def prompts(
+    force: Annotated[bool, typer.Option(help="Rebuild every prompt.")] = False,
+) -> None:
+    """Build the default Mandarin voice prompts into data_dir/prompts."""
+    from lawline.config import Settings
+    from lawline.telephony import prompts as voice
+
+    settings = Settings()
+    built = voice.build(settings.built_prompts_dir, force=force)
+    typer.echo(f"{built} prompts built in {settings.built_prompts_dir}")
+
+
 def _console() -> Console:
     console = Console(highlight=False)
     if not console.is_terminal:

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from lawline.queue.skills import Service
+from lawline.telephony.menu import Menu, default_menu
 
 
 class RelaxStep(BaseModel):
@@ -82,6 +83,13 @@ class RoutingSettings(BaseModel):
         return self.queues.get(service, self.default_policy)
 
 
+class TelephonySettings(BaseModel):
+    # The centre's own recordings, by prompt id (main_menu.wav...); missing ones
+    # fall back to lawline's generated Mandarin defaults in data_dir/prompts.
+    prompts_dir: Path | None = None
+    menu: Menu = Field(default_factory=default_menu)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAWLINE_", env_nested_delimiter="__", extra="forbid"
@@ -104,6 +112,11 @@ class Settings(BaseSettings):
     # Keep consoles working when nobody is rostered (a fresh install has no roster).
     open_without_roster: bool = True
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    telephony: TelephonySettings = Field(default_factory=TelephonySettings)
+
+    @property
+    def built_prompts_dir(self) -> Path:
+        return self.data_dir / "prompts"
 
     @classmethod
     def settings_customise_sources(

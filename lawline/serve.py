@@ -87,6 +87,7 @@ def run(settings: Settings, console: Console, app_factory: AppFactory | None = N
     code = 0
     with StopRequest().installed() as stop:
         try:
+            build_prompts(settings, console)
             redis_url = settings.redis_url
             if redis_url is None:
                 try:
@@ -106,6 +107,21 @@ def run(settings: Settings, console: Console, app_factory: AppFactory | None = N
     if stop.signal is not None:
         log.info("stopped on %s", signal.Signals(stop.signal).name)
     return code
+
+
+def build_prompts(settings: Settings, console: Console) -> None:
+    """Generate the default voice prompts (only those whose text changed)."""
+    from rich.progress import Progress
+
+    from lawline.telephony import prompts
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("building voice prompts", total=None)
+        built = prompts.build(
+            settings.built_prompts_dir,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(f"[green]✓[/] voice prompts [dim]({built} built)[/]")
 
 
 def start_embedded_redis(data_dir: Path) -> EmbeddedRedis:

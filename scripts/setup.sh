@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages lawline needs; add new ones here, one a line.
 APT_PACKAGES=(
     redis-server # lawline runs its own private redis-server (never the system one)
+    espeak-ng    # speaks the default Mandarin voice prompts
+    sox          # converts prompts, measures audio in tests
 )
 
 PYTHON="${PYTHON:-python3.11}"

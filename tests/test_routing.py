@@ -681,3 +681,15 @@ def test_relax_steps_are_accepted_exactly_when_they_only_loosen(
     else:
         with pytest.raises(ValidationError):
             QueuePolicy.model_validate({"steps": steps})
+
+
+def test_a_contact_updated_with_a_later_window_stays_held_for_its_lawyer() -> None:
+    """Found by the property test: an update must not be released by its old window."""
+    r = router(preferred_lawyer_s=30)
+    r.upsert_lawyer(mk_lawyer("chosen"))
+    r.upsert_lawyer(mk_lawyer("other"))
+    first = mk_contact("c", T0 - 30, preferred="chosen")
+    r.upsert_contact(first)
+    r.upsert_contact(replace(first, entered_at=T0))
+    assert r.best_contact_for(r.lawyers["other"], T0 + 1) is None
+    assert r.best_contact_for(r.lawyers["other"], T0 + 31) is not None

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from lawline.queue.skills import (
@@ -194,17 +195,23 @@ class Lawyer:
 
     @classmethod
     def from_hash(cls, h: Mapping[str, str]) -> Lawyer:
+        services, domains, languages, roster = _profile(
+            h.get("services", "{}"),
+            h.get("domains", "{}"),
+            h.get("languages", ""),
+            h.get("roster", "[]"),
+        )
         return cls(
             id=h["id"],
             name=h.get("name", ""),
-            services={Service(k): int(v) for k, v in json.loads(h.get("services", "{}")).items()},
-            domains={Domain(k): int(v) for k, v in json.loads(h.get("domains", "{}")).items()},
-            languages=_parse_id_list(h.get("languages", "")),
+            services=services,
+            domains=domains,
+            languages=languages,
             capacity={
                 Channel.VOICE: int(h.get("cap_voice", 0)),
                 Channel.VIDEO: int(h.get("cap_video", 0)),
             },
-            roster=tuple(Shift.from_json(s) for s in json.loads(h.get("roster", "[]"))),
+            roster=roster,
             presence=Presence(h.get("presence", "offline")),
             break_reason=h.get("break_reason", ""),
             state=LawyerState(h.get("state", "offline")),
@@ -218,6 +225,20 @@ class Lawyer:
             idle_since=float(h.get("idle_since", 0)),
             missed=int(h.get("missed", 0)),
         )
+
+
+@lru_cache(maxsize=8192)
+def _profile(
+    services: str, domains: str, languages: str, roster: str
+) -> tuple[Mapping[Service, int], Mapping[Domain, int], frozenset[str], tuple[Shift, ...]]:
+    """Parse a lawyer's profile fields. Every event carries them unchanged, so the
+    parsed form is cached on the raw text (callers must not mutate what it returns)."""
+    return (
+        {Service(k): int(v) for k, v in json.loads(services).items()},
+        {Domain(k): int(v) for k, v in json.loads(domains).items()},
+        _parse_id_list(languages),
+        tuple(Shift.from_json(s) for s in json.loads(roster)),
+    )
 
 
 def _id_list(ids: frozenset[str]) -> str:

@@ -74,8 +74,10 @@ class Router:
         # Contacts still inside their chosen lawyer's window, by that lawyer.
         self._held: dict[str, set[str]] = defaultdict(set)
         self._release: list[tuple[float, str]] = []  # heap of (window ends, contact id)
-        # Lawyers able to take an offer now, by the queues they serve.
-        self._free: dict[QueueKey, set[str]] = defaultdict(set)
+        # Lawyers able to take an offer now, by the queues they serve, best first:
+        # per legal domain those who have it (most proficient first), and everyone.
+        self._free_by_domain: dict[QueueKey, dict[Domain, SortedList]] = defaultdict(dict)
+        self._free_any: dict[QueueKey, SortedList] = defaultdict(SortedList)
         self._free_lawyers: set[str] = set()
 
     # ----- keeping the picture up to date -------------------------------------------
@@ -100,22 +102,48 @@ class Router:
         if old.preferred_lawyer and contact_id in self._held.get(old.preferred_lawyer, ()):
             self._held[old.preferred_lawyer].discard(contact_id)
             return  # its stale release-heap entry is skipped when popped
-        group = self._group_of(old)
+        key = (old.channel, old.language, old.service)
+        groups = self._groups[key]
+        group_key = (old.domain, self._boost(old))
+        group = groups[group_key]
         group.discard((old.entered_at, old.id))
+        if not group:  # keep only non-empty groups: best_contact_for walks them all
+            del groups[group_key]
+            if not groups:
+                del self._groups[key]
 
     def upsert_lawyer(self, lawyer: Lawyer) -> None:
         self.remove_lawyer(lawyer.id)
         self.lawyers[lawyer.id] = lawyer
         for key in self._queues_of(lawyer):
-            self._free[key].add(lawyer.id)
             self._free_lawyers.add(lawyer.id)
+            for entries, entry in self._free_entries(key, lawyer, create=True):
+                entries.add(entry)
 
     def remove_lawyer(self, lawyer_id: str) -> None:
         old = self.lawyers.pop(lawyer_id, None)
-        if old is not None:
-            self._free_lawyers.discard(lawyer_id)
-            for key in self._queues_of(old):
-                self._free[key].discard(lawyer_id)
+        if old is None or lawyer_id not in self._free_lawyers:
+            return
+        self._free_lawyers.discard(lawyer_id)
+        for key in self._queues_of(old):
+            for entries, entry in self._free_entries(key, old, create=False):
+                entries.discard(entry)
+
+    def _free_entries(
+        self, key: QueueKey, lw: Lawyer, create: bool
+    ) -> Iterator[tuple[SortedList, tuple[object, ...]]]:
+        """The free-lawyer indexes this lawyer belongs in for one queue, with its entry."""
+        service_level = -lw.services.get(key[2], 0)
+        yield self._free_any[key], (service_level, lw.idle_since, lw.id)
+        by_domain = self._free_by_domain[key]
+        for domain, level in lw.domains.items():
+            if level >= 1:
+                entries = by_domain.get(domain)
+                if entries is None:
+                    if not create:
+                        continue
+                    entries = by_domain[domain] = SortedList()
+                yield entries, (-level, service_level, lw.idle_since, lw.id)
 
     def advance(self, now: float) -> None:
         """Move the clock on: release contacts whose chosen lawyer's window has passed."""
@@ -125,6 +153,8 @@ class Router:
             contact = self.contacts.get(cid)
             if contact is None or contact.preferred_lawyer is None:
                 continue
+            if self._window_end(contact) > self._now:
+                continue  # a stale entry from an earlier version of this contact
             held = self._held[contact.preferred_lawyer]
             if cid in held:
                 held.discard(cid)
@@ -151,6 +181,8 @@ class Router:
         self.advance(now)
         now = self._now
         best: tuple[float, float, str] | None = None
+        held = self._held.get(lawyer.id, ())
+        proficiency = lawyer.domains
         for ch in Channel:
             if not lawyer.can_take(ch):
                 continue
@@ -158,61 +190,79 @@ class Router:
                 for svc, level in lawyer.services.items():
                     if level < 1:
                         continue
-                    for cid in self._held.get(lawyer.id, ()):
+                    for cid in held:
                         c = self.contacts[cid]
                         if (c.channel, c.language, c.service) == (ch, lang, svc):
                             cand = (self.priority(c), c.entered_at, cid)
-                            best = cand if best is None or cand < best else best
+                            if best is None or cand < best:
+                                best = cand
                     groups = self._groups.get((ch, lang, svc))
                     if not groups:
                         continue
                     thresholds = self._threshold[svc]
                     for (domain, boost), entries in groups.items():
-                        if not entries:
-                            continue
-                        wait_needed = (
-                            0.0 if domain is None else thresholds[lawyer.domains.get(domain, 0)]
-                        )
-                        if wait_needed is None:
-                            continue
+                        # The oldest entry is the most urgent and the first to qualify.
                         entered, cid = entries[0]
-                        if now - entered < wait_needed:
-                            continue
+                        if domain is not None:
+                            wait_needed = thresholds[proficiency.get(domain, 0)]
+                            if wait_needed is None or now - entered < wait_needed:
+                                continue
                         cand = (entered - boost, entered, cid)
-                        best = cand if best is None or cand < best else best
+                        if best is None or cand < best:
+                            best = cand
         return None if best is None else self.contacts[best[2]]
 
     def best_lawyer_for(self, contact: Contact, now: float) -> Lawyer | None:
-        """The best free lawyer for this contact now, or None."""
+        """The best free lawyer for this contact now, or None.
+
+        The free-lawyer indexes are ordered by the ranking itself, so this reads
+        their heads: domain proficiency only lowers the wait a lawyer needs, so
+        once one lawyer in the domain index needs more wait than the contact has,
+        every one after them does too.
+        """
         self.advance(now)
         now = self._now
-        candidates = self._free.get((contact.channel, contact.language, contact.service), ())
-        best: tuple[tuple[int, int, int, int, float, str], Lawyer] | None = None
-        for lid in candidates:
-            lawyer = self.lawyers[lid]
-            if not self.eligible(lawyer, contact, now):
-                continue
-            rank = (
-                # Whoever declined or missed it gets it back only if nobody else is free.
-                1 if lid in contact.declined_by else 0,
-                0 if contact.preferred_lawyer == lid else 1,
-                -(lawyer.domains.get(contact.domain, 0) if contact.domain else 0),
-                -lawyer.services.get(contact.service, 0),
-                lawyer.idle_since,
-                lid,
-            )
-            if best is None or rank < best[0]:
-                best = (rank, lawyer)
-        return None if best is None else best[1]
+        key = (contact.channel, contact.language, contact.service)
+        preferred = contact.preferred_lawyer
+        if preferred is not None and self._in_window(contact, now):
+            lawyer = self.lawyers.get(preferred)
+            ok = lawyer is not None and preferred in self._free_lawyers
+            return lawyer if ok and self.eligible(lawyer, contact, now) else None
+        if (
+            preferred in self._free_lawyers
+            and preferred not in contact.declined_by
+            and self.eligible(self.lawyers[preferred], contact, now)
+        ):
+            return self.lawyers[preferred]
+        waited = now - contact.entered_at
+        fallback: Lawyer | None = None  # someone who passed this contact over before
+        if contact.domain is not None:
+            thresholds = self._threshold[contact.service]
+            for level, *_, lid in self._free_by_domain[key].get(contact.domain, ()):
+                needed = thresholds[-level]
+                if needed is None or waited < needed:
+                    break
+                if lid not in contact.declined_by:
+                    return self.lawyers[lid]
+                fallback = fallback or self.lawyers[lid]
+            needed = thresholds[0]
+            if needed is None or waited < needed:
+                return fallback  # nobody without the domain qualifies yet
+        for *_, lid in self._free_any.get(key, ()):
+            if lid not in contact.declined_by:
+                return self.lawyers[lid]
+            fallback = fallback or self.lawyers[lid]
+        return fallback
 
-    def plan(self, now: float) -> list[Offer]:
-        """Offers for every free lawyer that has an eligible contact.
+    def plan(self, now: float, limit: int | None = None) -> list[Offer]:
+        """Offers for free lawyers that have an eligible contact; at most `limit` of them.
 
-        Contacts are served most urgent first, each by the best free lawyer for it.
-        With few contacts that is a walk down the queue. With a backlog, walking
-        10,000 contacts would be wasted work: each free lawyer nominates the most
-        urgent contact they could take, and the nominated contacts are then served
-        in order, each by its best free lawyer, until no free lawyer has one left.
+        Each contact offered goes to the best free lawyer for it. With few
+        contacts waiting, they are taken most urgent first. With a backlog,
+        walking 10,000 contacts would be wasted work: instead each free lawyer,
+        longest idle first, finds the most urgent contact they may take, and that
+        contact goes to whichever free lawyer ranks best for it (usually the same
+        one). A caller that gets exactly `limit` offers should call again.
 
         The router assumes the offers it returns are made: their contacts leave the
         waiting set and their lawyers hold an offer. When Redis refuses one, the
@@ -222,25 +272,25 @@ class Router:
         now = self._now
         if not self._free_lawyers or not self.contacts:
             return []
-        if len(self.contacts) <= len(self._free_lawyers):
-            return self._serve(sorted(self.contacts.values(), key=self._order), now)
+        cap = limit if limit is not None else len(self._free_lawyers)
         offers: list[Offer] = []
-        while True:
-            nominated = {}
-            for lid in self._free_lawyers:
+        if len(self.contacts) <= len(self._free_lawyers):
+            for contact in sorted(self.contacts.values(), key=self._order):
+                if len(offers) >= cap:
+                    break
+                lawyer = self.best_lawyer_for(contact, now)
+                if lawyer is not None:
+                    offers.append(self.assign(contact.id, lawyer.id))
+            return offers
+        by_idle = sorted(self._free_lawyers, key=lambda lid: (self.lawyers[lid].idle_since, lid))
+        for lid in by_idle:
+            # Loops only when a better-placed colleague took this lawyer's pick.
+            while lid in self._free_lawyers and len(offers) < cap:
                 contact = self.best_contact_for(self.lawyers[lid], now)
-                if contact is not None:
-                    nominated[contact.id] = contact
-            if not nominated:
-                return offers
-            offers += self._serve(sorted(nominated.values(), key=self._order), now)
-
-    def _serve(self, contacts: list[Contact], now: float) -> list[Offer]:
-        offers = []
-        for contact in contacts:
-            lawyer = self.best_lawyer_for(contact, now)
-            if lawyer is not None:
-                offers.append(self.assign(contact.id, lawyer.id))
+                if contact is None:
+                    break
+                best = self.best_lawyer_for(contact, now) or self.lawyers[lid]
+                offers.append(self.assign(contact.id, best.id))
         return offers
 
     def assign(self, contact_id: str, lawyer_id: str) -> Offer:

@@ -31,6 +31,9 @@ from lawline.queue.store import Event, OfferResult, QueueStore
 log = logging.getLogger(__name__)
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+# Offers per routing pass: a burst (the morning shift arriving) is routed in slices so
+# the event loop keeps serving consoles in between.
+PASS_LIMIT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +155,11 @@ class QueueService:
     async def route_once(self) -> list[Offer]:
         """Make every offer the router finds now; return those Redis accepted."""
         now = self.clock()
-        planned = self.router.plan(now)
+        planned = self.router.plan(now, limit=PASS_LIMIT)
         if not planned:
             return []
+        if len(planned) == PASS_LIMIT:
+            self._dirty.set()  # more to do: come straight back after this slice
         deadline = now + self.routing.offer_timeout_s
         results = await self.store.offer_many(
             [(o.contact_id, o.lawyer_id) for o in planned], now, deadline
