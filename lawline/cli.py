@@ -89,6 +89,29 @@ def prompts(
     typer.echo(f"{built} prompts built in {settings.built_prompts_dir}")
 
 
+@app.command("telephony-worker")
+def telephony_worker(
+    sip_port: Annotated[int | None, typer.Option(help="SIP port (default: sip_port).")] = None,
+    rtp_port: Annotated[int, typer.Option(help="First RTP port of this worker.")] = 40000,
+    name: Annotated[str, typer.Option(help="This worker's name in the record.")] = "worker-1",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Answer 12348 calls with one pjsua2 user agent (up to 4 calls)."""
+    import asyncio
+
+    from lawline.config import Settings
+    from lawline.logs import setup_logging
+    from lawline.telephony.sip import SipConfig
+    from lawline.telephony.worker import run_worker
+
+    setup_logging(log_level)
+    settings = Settings()
+    if settings.redis_url is None:
+        raise typer.BadParameter("set LAWLINE_REDIS_URL: a worker joins a running lawline")
+    sip = SipConfig(host=settings.sip_host, port=sip_port or settings.sip_port, rtp_port=rtp_port)
+    asyncio.run(run_worker(settings, settings.redis_url, sip, name))
+
+
 def _console() -> Console:
     console = Console(highlight=False)
     if not console.is_terminal:

@@ -88,6 +88,8 @@ class TelephonySettings(BaseModel):
     # fall back to lawline's generated Mandarin defaults in data_dir/prompts.
     prompts_dir: Path | None = None
     menu: Menu = Field(default_factory=default_menu)
+    # No RTP from a caller for this long: the line is dead even without a BYE.
+    rtp_timeout_s: float = Field(default=30, gt=0)
 
 
 class Settings(BaseSettings):

@@ -9,6 +9,7 @@ APT_PACKAGES=(
     redis-server # lawline runs its own private redis-server (never the system one)
     espeak-ng    # speaks the default Mandarin voice prompts
     sox          # converts prompts, measures audio in tests
+    sip-tester   # SIPp: the callers in the telephony tests
 )
 
 PYTHON="${PYTHON:-python3.11}"

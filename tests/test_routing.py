@@ -693,3 +693,28 @@ def test_a_contact_updated_with_a_later_window_stays_held_for_its_lawyer() -> No
     r.upsert_contact(replace(first, entered_at=T0))
     assert r.best_contact_for(r.lawyers["other"], T0 + 1) is None
     assert r.best_contact_for(r.lawyers["other"], T0 + 31) is not None
+
+
+def test_under_overload_each_lawyer_still_gets_their_most_urgent_contact() -> None:
+    """More lawyers free than MATCH_LIMIT: passes go lawyer by lawyer, urgency kept."""
+    from lawline.queue.routing import MATCH_LIMIT
+
+    r = router()
+    domains = list(Domain)
+    for i in range(MATCH_LIMIT + 20):
+        r.upsert_lawyer(
+            mk_lawyer(f"L{i:03}", domains={domains[i % len(domains)]: 1 + i % 5}, idle_since=T0 - i)
+        )
+    for i in range(400):
+        r.upsert_contact(mk_contact(f"C{i:03}", T0 - i % 120, domain=domains[i % 7]))
+    now = T0 + 1
+    before_contacts = dict(r.contacts)
+    before_lawyers = dict(r.lawyers)
+    offers = r.plan(now)
+    assert len(offers) == MATCH_LIMIT + 20
+    taken = {o.contact_id for o in offers}
+    for o in offers:
+        lw, got = before_lawyers[o.lawyer_id], before_contacts[o.contact_id]
+        for other in before_contacts.values():
+            if other.id not in taken and r.eligible(lw, other, now):
+                assert r._order(other) > r._order(got), f"{lw.id} passed over {other.id}"

@@ -33,6 +33,10 @@ from lawline.config import QueuePolicy, RoutingSettings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.skills import Channel, ContactState, Domain, Service
 
+# Free lawyers above which a backlog pass stops matching contacts to their best
+# lawyer (quadratic at worst) and goes lawyer by lawyer.
+MATCH_LIMIT = 64
+
 # A queue in the contact-centre sense: contacts that compete for the same lawyers.
 QueueKey = tuple[Channel, str, Service]
 # Within a queue, contacts of one domain and one boost are ordered by entry time,
@@ -257,12 +261,16 @@ class Router:
     def plan(self, now: float, limit: int | None = None) -> list[Offer]:
         """Offers for free lawyers that have an eligible contact; at most `limit` of them.
 
-        Each contact offered goes to the best free lawyer for it. With few
-        contacts waiting, they are taken most urgent first. With a backlog,
-        walking 10,000 contacts would be wasted work: instead each free lawyer,
-        longest idle first, finds the most urgent contact they may take, and that
-        contact goes to whichever free lawyer ranks best for it (usually the same
-        one). A caller that gets exactly `limit` offers should call again.
+        Two promises: a lawyer is offered the most urgent contact they may take, and a
+        contact goes to the best free lawyer for it. With few contacts waiting, they
+        are served most urgent first. With a backlog, walking 10,000 contacts would be
+        wasted work: each free lawyer nominates the most urgent contact they may take,
+        the most urgent nominee goes to its best free lawyer, and only the lawyers who
+        had nominated it look again (`_match`). Under overload (more than
+        MATCH_LIMIT lawyers free at once, which only happens when routing falls
+        behind) a pass goes lawyer by lawyer instead, longest idle first, and keeps
+        only the first promise. A caller that gets exactly `limit` offers should call
+        again.
 
         The router assumes the offers it returns are made: their contacts leave the
         waiting set and their lawyers hold an offer. When Redis refuses one, the
@@ -282,15 +290,46 @@ class Router:
                 if lawyer is not None:
                     offers.append(self.assign(contact.id, lawyer.id))
             return offers
-        by_idle = sorted(self._free_lawyers, key=lambda lid: (self.lawyers[lid].idle_since, lid))
-        for lid in by_idle:
-            # Loops only when a better-placed colleague took this lawyer's pick.
-            while lid in self._free_lawyers and len(offers) < cap:
-                contact = self.best_contact_for(self.lawyers[lid], now)
-                if contact is None:
-                    break
-                best = self.best_lawyer_for(contact, now) or self.lawyers[lid]
-                offers.append(self.assign(contact.id, best.id))
+        if len(self._free_lawyers) <= MATCH_LIMIT:
+            return self._match(now, cap)
+        for lid in sorted(self._free_lawyers, key=lambda i: (self.lawyers[i].idle_since, i)):
+            if len(offers) >= cap:
+                break
+            contact = self.best_contact_for(self.lawyers[lid], now)
+            if contact is not None:
+                offers.append(self.assign(contact.id, lid))
+        return offers
+
+    def _match(self, now: float, cap: int) -> list[Offer]:
+        """Serve the most urgent nominated contact first, each by its best free lawyer."""
+        nominee: dict[str, str] = {}
+        nominators: dict[str, set[str]] = defaultdict(set)
+        heap: list[tuple[float, float, str]] = []
+
+        def nominate(lid: str) -> None:
+            contact = self.best_contact_for(self.lawyers[lid], now)
+            if contact is not None:
+                nominee[lid] = contact.id
+                nominators[contact.id].add(lid)
+                heapq.heappush(heap, self._order(contact))
+
+        for lid in list(self._free_lawyers):
+            nominate(lid)
+        offers: list[Offer] = []
+        while heap and len(offers) < cap:
+            cid = heapq.heappop(heap)[2]
+            if not nominators.get(cid) or cid not in self.contacts:
+                continue  # served already, or nobody nominates it any more
+            best = self.best_lawyer_for(self.contacts[cid], now)
+            assert best is not None  # its nominators may take it
+            looked_here = nominators.pop(cid)
+            other = nominee.pop(best.id, None)
+            if other is not None and other != cid:
+                nominators[other].discard(best.id)
+            offers.append(self.assign(cid, best.id))
+            for lid in looked_here - {best.id}:
+                nominee.pop(lid, None)
+                nominate(lid)
         return offers
 
     def assign(self, contact_id: str, lawyer_id: str) -> Offer:

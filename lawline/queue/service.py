@@ -70,13 +70,15 @@ class QueueService:
 
     # ----- lifecycle --------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, route: bool = True) -> None:
+        """Follow the queue; with route=False (telephony workers) only follow, never route."""
         await self.resync()
-        self._tasks = [
-            asyncio.create_task(self._follow_events(), name="queue-events"),
-            asyncio.create_task(self._route_loop(), name="queue-route"),
-            asyncio.create_task(self._sweep_loop(), name="queue-sweep"),
-        ]
+        self._tasks = [asyncio.create_task(self._follow_events(), name="queue-events")]
+        if route:
+            self._tasks += [
+                asyncio.create_task(self._route_loop(), name="queue-route"),
+                asyncio.create_task(self._sweep_loop(), name="queue-sweep"),
+            ]
 
     async def stop(self) -> None:
         pending, self._tasks = set(self._tasks), []

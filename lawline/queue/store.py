@@ -219,6 +219,16 @@ class QueueStore:
         keys = [self.contact_key(contact_id), self.events_key]
         return int(await self._call("requestCallback", keys, [now, EVENTS_MAXLEN, number]))
 
+    async def rate(self, contact_id: str, score: int, now: float) -> int:
+        """1 stored, 0 already rated, -1 never connected."""
+        keys = [self.contact_key(contact_id), self.events_key]
+        return int(await self._call("rateContact", keys, [now, EVENTS_MAXLEN, score]))
+
+    async def call_event(self, kind: str, now: float, **fields: str) -> None:
+        """A telephony fact for the record (menu choices...): one XADD, atomic on its own."""
+        entry = {"type": kind, "at": f"{now:.6f}", **fields}
+        await self.redis.xadd(self.events_key, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+
     async def get_contact(self, contact_id: str) -> Contact | None:
         h = await self.redis.hgetall(self.contact_key(contact_id))
         return Contact.from_hash(h) if h else None

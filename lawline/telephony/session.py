@@ -1,0 +1,289 @@
+"""One call on a worker: carries out its CallFlow's actions with pjsua2 and the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pjsua2 as pj
+
+from lawline.queue.model import Contact
+from lawline.queue.skills import Channel, ContactState
+from lawline.telephony import flow as f
+from lawline.telephony.sip import CallEvents, GatewayCall, Player
+
+if TYPE_CHECKING:
+    from lawline.telephony.worker import TelephonyWorker
+
+log = logging.getLogger(__name__)
+_NUMBER = re.compile(r"sip:\+?([0-9]+)@")
+
+
+def caller_number(remote_uri: str) -> str:
+    """The calling number the trunk gave, or '' when it hid it."""
+    m = _NUMBER.search(remote_uri)
+    return m.group(1) if m else ""
+
+
+class CallSession:
+    def __init__(self, worker: TelephonyWorker, call: GatewayCall) -> None:
+        self.worker = worker
+        self.call = call
+        self.loop = worker.loop
+        self.flow = f.CallFlow(worker.settings.telephony.menu)
+        info = call.getInfo()
+        self.caller = caller_number(info.remoteUri)
+        self.contact_id: str | None = None
+        self.started = False
+        self.ended = False
+        self._player: Player | None = None
+        self._play_seq = 0
+        self._recorder: pj.AudioMediaRecorder | None = None
+        self._voicemail: Path | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_rx = -1
+        self._rx_idle_s = 0.0
+        call.events = self
+
+    # ----- pjsua2 callbacks (main thread, inside libHandleEvents) ---------------------
+
+    def on_state(self, state: int, status: int) -> None:
+        if state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
+            # Media first, while the call still exists; the queue after, on the loop.
+            self.ended = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._stop_player()
+            if self._recorder is not None:
+                self._stop_recording_on_hangup()
+            self.loop.create_task(self._hung_up())
+
+    def on_media_active(self) -> None:
+        if not self.started:
+            self.started = True
+            self._do(self.flow.start(self.loop.time(), self.worker.hotline_open()))
+
+    def on_dtmf(self, digit: str) -> None:
+        self._do(self.flow.digit(digit, self.loop.time()))
+
+    # ----- queue events, from the worker -------------------------------------------------
+
+    def on_contact(self, contact: Contact, event_type: str) -> None:
+        now = self.loop.time()
+        if event_type == "contact.answered":
+            self._do(self.flow.answered(now))
+        elif event_type == "contact.ended" and contact.state == ContactState.ENDED:
+            self._do(self.flow.lawyer_ended(now))
+
+    # ----- carrying out actions ----------------------------------------------------------
+
+    def _do(self, actions: list[f.Action]) -> None:
+        for action in actions:
+            self._do_one(action)
+        self._arm_timer()
+
+    def _do_one(self, a: f.Action) -> None:
+        if self.ended:
+            return
+        if isinstance(a, f.Play):
+            self._play([self.worker.prompt(p) for p in a.prompts], loop=False)
+        elif isinstance(a, f.HoldMusic):
+            self._play([self.worker.prompt("hold_music")], loop=True)
+        elif isinstance(a, f.ConnectLawyer):
+            self._stop_player()
+        elif isinstance(a, f.MenuChoice):
+            self.loop.create_task(
+                self.worker.queue.store.call_event(
+                    "call.menu",
+                    self.worker.queue.clock(),
+                    node=a.node,
+                    digit=a.digit,
+                    call=self.worker.name,
+                )
+            )
+        elif isinstance(a, f.Enqueue):
+            self.loop.create_task(self._enqueue(a))
+        elif isinstance(a, f.RequestCallback):
+            if self.contact_id:
+                self.loop.create_task(
+                    self.worker.queue.request_callback(self.contact_id, self.caller)
+                )
+        elif isinstance(a, f.SaveRating):
+            if self.contact_id:
+                self.loop.create_task(
+                    self.worker.queue.store.rate(
+                        self.contact_id, a.score, self.worker.queue.clock()
+                    )
+                )
+        elif isinstance(a, f.Record):
+            self._start_recording(a.max_s)
+        elif isinstance(a, f.StopRecording):
+            self._stop_recording()
+        elif isinstance(a, f.LeaveVoicemail):
+            self.loop.create_task(self._leave_voicemail(a))
+        elif isinstance(a, f.Hangup):
+            self._hangup(a.reason)
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        at = self.flow.next_timer()
+        if at is not None and not self.ended:
+            self._timer = self.loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.loop.create_task(self._timer_with_position())
+
+    async def _timer_with_position(self) -> None:
+        if self.flow.phase == f.Phase.QUEUED and self.contact_id:
+            waiting = await self.worker.queue.position_of(self.contact_id)
+            if waiting is not None:
+                self.flow.queue_position(waiting.position, waiting.estimated_wait_s)
+        self._do(self.flow.timer(self.loop.time()))
+
+    # ----- media ---------------------------------------------------------------------
+
+    def _play(self, files: list[Path], loop: bool) -> None:
+        self._stop_player()
+        audio = self.call.audio()
+        if audio is None:
+            return
+        self._play_seq += 1
+        seq = self._play_seq  # not the player itself: no player <-> callback cycle
+        player = Player(self.loop, lambda: self._prompt_ended(seq))
+        options = 0 if loop else pj.PJMEDIA_FILE_NO_LOOP
+        if len(files) == 1:
+            player.createPlayer(str(files[0]), options)
+        else:
+            player.createPlaylist([str(p) for p in files], "prompts", options)
+        player.startTransmit(audio)
+        self._player = player
+
+    def _prompt_ended(self, seq: int) -> None:
+        if seq == self._play_seq and self._player is not None and not self.ended:
+            self._do(self.flow.prompt_done(self.loop.time()))
+
+    def _stop_player(self) -> None:
+        if self._player is not None:
+            self.worker.media_grace.retire(self._player, self.call.audio())
+            self._player = None
+
+    def _start_recording(self, max_s: float) -> None:
+        audio = self.call.audio()
+        if audio is None:
+            return
+        self._voicemail = self.worker.voicemail_dir / f"{uuid.uuid4().hex}.wav"
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(str(self._voicemail))
+        audio.startTransmit(recorder)
+        self._recorder = recorder
+        self.loop.call_later(max_s, self._recording_timeout)
+
+    def _recording_timeout(self) -> None:
+        if self._recorder is not None:
+            self._stop_recording()
+
+    def _stop_recording(self) -> None:
+        if self._recorder is None:
+            return
+        self.worker.media_grace.retire(self._recorder, self.call.audio())
+        self._recorder = None
+        self._do(self.flow.recording_done(self.loop.time()))
+
+    # ----- queue ---------------------------------------------------------------------
+
+    async def _enqueue(self, a: f.Enqueue) -> None:
+        contact = Contact(
+            id=uuid.uuid4().hex,
+            channel=Channel.VOICE,
+            service=a.route.service,
+            domain=a.route.domain,
+            language=a.route.language or "zh",
+            caller=self.caller,
+            green=a.route.green,
+            entered_at=self.worker.queue.clock(),
+            attrs={"menu": a.menu_path, "worker": self.worker.name},
+        )
+        self.contact_id = contact.id
+        self.worker.track(contact.id, self)
+        await self.worker.queue.add_contact(contact)
+        if self.ended:  # hung up while the contact was being entered
+            await self._leave_queue()
+
+    async def _leave_voicemail(self, a: f.LeaveVoicemail) -> None:
+        if self._voicemail is None:
+            return
+        contact = Contact(
+            id=uuid.uuid4().hex,
+            channel=Channel.VOICE,
+            service=self.worker.settings.telephony.menu.nodes[
+                self.worker.settings.telephony.menu.start
+            ].default.service,
+            language="zh",
+            caller=self.caller,
+            callback=True,
+            entered_at=self.worker.queue.clock(),
+            attrs={"menu": a.menu_path, "voicemail": str(self._voicemail)},
+        )
+        await self.worker.queue.add_contact(contact)
+        await self.worker.queue.request_callback(contact.id, self.caller)
+
+    async def _hung_up(self) -> None:
+        """The line is gone (BYE, or we hung up): the queue must not keep a ghost."""
+        try:
+            await self._leave_queue()
+        finally:
+            # Break the call <-> session cycle so the Call is released here, now that
+            # DISCONNECTED has run, not by the garbage collector at some later moment.
+            self.call.events = CallEvents()
+            self.worker.forget(self)
+
+    def _stop_recording_on_hangup(self) -> None:
+        assert self._recorder is not None
+        self.worker.media_grace.retire(self._recorder, None)
+        self._recorder = None
+        self.ended = False  # let the flow finish its record of the message
+        actions = self.flow.recording_done(self.loop.time())
+        self.ended = True
+        for a in actions:
+            if isinstance(a, f.LeaveVoicemail):
+                self.loop.create_task(self._leave_voicemail(a))
+
+    async def _leave_queue(self) -> None:
+        if self.contact_id is None or self.flow.callback:
+            return
+        queue = self.worker.queue
+        contact = await queue.store.get_contact(self.contact_id)
+        if contact is None:
+            return
+        if contact.state in (ContactState.WAITING, ContactState.OFFERED):
+            await queue.abandon(self.contact_id, "caller hung up")
+        elif contact.state == ContactState.CONNECTED:
+            await queue.end(self.contact_id, "caller")
+
+    def _hangup(self, reason: str) -> None:
+        log.info("hanging up", extra={"reason": reason, "contact": self.contact_id})
+        op = pj.CallOpParam()
+        op.statusCode = 200
+        with contextlib.suppress(pj.Error):
+            self.call.hangup(op)
+
+    def check_line(self, interval_s: float, timeout_s: float) -> None:
+        """Called every interval: no RTP for timeout_s means the line died without a BYE."""
+        if self.ended or not self.started:
+            return
+        rx = self.call.received_packets()
+        if rx != self._last_rx:
+            self._last_rx, self._rx_idle_s = rx, 0.0
+            return
+        self._rx_idle_s += interval_s
+        if self._rx_idle_s >= timeout_s:
+            log.warning("no RTP from caller, ending the call", extra={"contact": self.contact_id})
+            self._hangup("line dead")

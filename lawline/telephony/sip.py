@@ -1,0 +1,173 @@
+"""pjsua2, set up the way this gateway needs it, and thin subclasses that forward.
+
+Facts this module is built around (measured with the pjsua2-python wheel):
+- one process holds at most 4 calls (compiled in), so a centre runs several
+  workers behind a SIP front;
+- `threadCnt = 0` and `mainThreadOnly = True`: every SIP callback runs inside
+  `libHandleEvents`, which the worker calls from its asyncio loop, so call state
+  needs no locks;
+- the null audio device with `sndAutoCloseTime = -1`: otherwise its clock stops
+  when idle and call slots leak until every new call gets 488;
+- media callbacks (a player reaching its end) come from the media clock
+  thread: they only post to the asyncio loop;
+- a player or recorder still connected to the conference bridge is stopped
+  both ways and kept alive a moment before it is dropped (deleting it at once
+  crashed the process under churn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pjsua2 as pj
+
+log = logging.getLogger(__name__)
+
+# Codecs a telephone network offers; G.722 when the trunk has it. Others are off.
+CODEC_PRIORITY = {"PCMA/8000": 250, "PCMU/8000": 240, "G722/16000": 200}
+# Keep a stopped player or recorder this long before letting it be destroyed.
+MEDIA_GRACE_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    host: str = "127.0.0.1"
+    port: int = 5060
+    rtp_port: int = 40000
+    rtp_port_range: int = 400
+    log_level: int = 1
+
+
+def create_endpoint(cfg: SipConfig) -> pj.Endpoint:
+    ep = pj.Endpoint()
+    ep.libCreate()
+    ep_cfg = pj.EpConfig()
+    ep_cfg.uaConfig.threadCnt = 0
+    ep_cfg.uaConfig.mainThreadOnly = True
+    ep_cfg.uaConfig.maxCalls = 4
+    ep_cfg.uaConfig.userAgent = "lawline"
+    ep_cfg.logConfig.level = cfg.log_level
+    ep_cfg.logConfig.consoleLevel = cfg.log_level
+    ep_cfg.medConfig.sndAutoCloseTime = -1
+    ep_cfg.medConfig.noVad = True
+    ep.libInit(ep_cfg)
+    ep.audDevManager().setNullDev()
+    for kind in (pj.PJSIP_TRANSPORT_UDP, pj.PJSIP_TRANSPORT_TCP):
+        tc = pj.TransportConfig()
+        tc.port = cfg.port
+        tc.boundAddress = cfg.host
+        tc.publicAddress = cfg.host
+        ep.transportCreate(kind, tc)
+    ep.libStart()
+    for codec in ep.codecEnum2():
+        # Ids carry the channel count ("PCMA/8000/1").
+        name = "/".join(codec.codecId.split("/")[:2])
+        ep.codecSetPriority(codec.codecId, CODEC_PRIORITY.get(name, 0))
+    return ep
+
+
+def account_config(cfg: SipConfig, number: str) -> pj.AccountConfig:
+    ac = pj.AccountConfig()
+    ac.idUri = f"sip:{number}@{cfg.host}:{cfg.port}"
+    media = ac.mediaConfig.transportConfig
+    media.port = cfg.rtp_port
+    media.portRange = cfg.rtp_port_range
+    # Advertise the address we bind: never let pjsua pick another interface.
+    media.boundAddress = cfg.host
+    media.publicAddress = cfg.host
+    return ac
+
+
+class Account(pj.Account):
+    def __init__(self, on_incoming: Callable[[int], None]) -> None:
+        super().__init__()
+        self._on_incoming = on_incoming
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        self._on_incoming(prm.callId)
+
+
+class CallEvents:
+    """What a GatewayCall reports; the session implements it."""
+
+    def on_state(self, state: int, status: int) -> None: ...
+    def on_media_active(self) -> None: ...
+    def on_dtmf(self, digit: str) -> None: ...
+
+
+class GatewayCall(pj.Call):
+    """A pjsua2 call that forwards its callbacks; state lives in the session."""
+
+    def __init__(self, acc: pj.Account, call_id: int) -> None:
+        super().__init__(acc, call_id)
+        self.events: CallEvents = CallEvents()
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        ci = self.getInfo()
+        self.events.on_state(ci.state, ci.lastStatusCode)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        if self.audio() is not None:
+            self.events.on_media_active()
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        # RFC 4733 events and SIP INFO (application/dtmf-relay) both arrive here.
+        self.events.on_dtmf(prm.digit)
+
+    def audio(self) -> pj.AudioMedia | None:
+        try:
+            ci = self.getInfo()
+        except pj.Error:  # the call is already gone
+            return None
+        for i, mi in enumerate(ci.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                return self.getAudioMedia(i)
+        return None
+
+    def received_packets(self) -> int:
+        """RTP packets received so far on the audio stream (dead-line detection)."""
+        try:
+            return int(self.getStreamStat(0).rtcp.rxStat.pkt)
+        except pj.Error:
+            return 0
+
+
+class Player(pj.AudioMediaPlayer):
+    """A prompt or playlist player whose end is reported on the asyncio loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_end: Callable[[], None]) -> None:
+        super().__init__()
+        self._loop = loop
+        self._on_end = on_end
+
+    def onEof2(self) -> None:
+        # Media clock thread: hand over, do nothing else here.
+        self._loop.call_soon_threadsafe(self._on_end)
+
+
+class MediaGrace:
+    """Stopped players and recorders, kept alive a moment before they are dropped.
+
+    Owned by the worker, so shutdown can release them all before libDestroy
+    (one released after it trips a pjmedia assertion).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._kept: dict[int, pj.AudioMedia] = {}
+
+    def retire(self, port: pj.AudioMedia, call_audio: pj.AudioMedia | None) -> None:
+        """Disconnect a player or recorder both ways; drop it after the grace period."""
+        if call_audio is not None:
+            for a, b in ((port, call_audio), (call_audio, port)):
+                with contextlib.suppress(pj.Error):
+                    a.stopTransmit(b)
+        self._kept[id(port)] = port
+        self._loop.call_later(MEDIA_GRACE_S, self._kept.pop, id(port), None)
+
+    def release_all(self) -> None:
+        self._kept.clear()

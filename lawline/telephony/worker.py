@@ -1,0 +1,191 @@
+"""A telephony worker process: one pjsua2 user agent answering 12348 calls.
+
+The asyncio loop drives pjsua2 (`libHandleEvents` every few milliseconds, all
+SIP callbacks on this thread) and follows the queue's event stream, so a call's
+session hears when a lawyer answers or ends its contact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import re
+from pathlib import Path
+
+import pjsua2 as pj
+
+from lawline.config import Settings
+from lawline.queue.service import QueueService
+from lawline.queue.store import Event, QueueStore
+from lawline.telephony.prompts import resolve
+from lawline.telephony.session import CallSession
+from lawline.telephony.sip import (
+    Account,
+    CallEvents,
+    GatewayCall,
+    MediaGrace,
+    SipConfig,
+    account_config,
+    create_endpoint,
+)
+from lawline.web.app import connect_redis
+
+log = logging.getLogger(__name__)
+
+PUMP_S = 0.005
+LINE_CHECK_S = 5.0
+_DIALLED = re.compile(r"sip:([^@;>]+)@")
+
+
+class TelephonyWorker:
+    def __init__(self, settings: Settings, redis_url: str, sip: SipConfig, name: str) -> None:
+        self.settings = settings
+        self.redis_url = redis_url
+        self.sip = sip
+        self.name = name
+        self.voicemail_dir = settings.data_dir / "voicemail"
+        self.loop = asyncio.get_event_loop()
+        self.queue: QueueService
+        self.sessions: dict[GatewayCall, CallSession] = {}
+        self._by_contact: dict[str, CallSession] = {}
+        self._rejected: set[GatewayCall] = set()
+        self.media_grace = MediaGrace(self.loop)
+        self._ep: pj.Endpoint | None = None
+        self._account: Account | None = None
+
+    # ----- what sessions use ------------------------------------------------------
+
+    def prompt(self, prompt_id: str) -> Path:
+        tel = self.settings.telephony
+        return resolve(prompt_id, tel.prompts_dir, self.settings.built_prompts_dir)
+
+    def hotline_open(self) -> bool:
+        return self.queue.hotline_open()
+
+    def track(self, contact_id: str, session: CallSession) -> None:
+        self._by_contact[contact_id] = session
+
+    def forget(self, session: CallSession) -> None:
+        # Dropping the last reference releases the pjsua2 Call, after DISCONNECTED.
+        self.sessions.pop(session.call, None)
+        if session.contact_id is not None:
+            self._by_contact.pop(session.contact_id, None)
+
+    # ----- running ----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.media_grace = MediaGrace(self.loop)
+        self.voicemail_dir.mkdir(parents=True, exist_ok=True)
+        redis = connect_redis(self.redis_url)
+        self.queue = QueueService(QueueStore(redis, self.settings.redis_prefix), self.settings)
+        await self.queue.start(route=False)
+        self._ep = create_endpoint(self.sip)
+        self._account = Account(self._incoming)
+        self._account.create(account_config(self.sip, self.settings.service_numbers[0]))
+        log.info("telephony worker listening", extra={"sip": f"{self.sip.host}:{self.sip.port}"})
+        tasks = [
+            asyncio.create_task(self._pump(stop)),
+            asyncio.create_task(self._follow_contacts()),
+            asyncio.create_task(self._check_lines()),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # Their cancellation tracebacks hold frames: let go before pjsua goes.
+            tasks.clear()
+            await self._shutdown()
+            await self.queue.stop()
+            await redis.aclose()
+
+    async def _pump(self, stop: asyncio.Event) -> None:
+        assert self._ep is not None
+        while not stop.is_set():
+            self._ep.libHandleEvents(0)
+            await asyncio.sleep(PUMP_S)
+
+    async def _follow_contacts(self) -> None:
+        async with self.queue.subscribe() as events:
+            while True:
+                self._dispatch(await events.get())
+
+    # No session is kept in a local of the long-running loops above and below: a frame
+    # holding one would keep its pjsua2 Call alive past libDestroy.
+    def _dispatch(self, ev: Event) -> None:
+        if ev.contact is not None and ev.contact.id in self._by_contact:
+            self._by_contact[ev.contact.id].on_contact(ev.contact, ev.type)
+
+    async def _check_lines(self) -> None:
+        while True:
+            await asyncio.sleep(LINE_CHECK_S)
+            self._check_all_lines()
+
+    def _check_all_lines(self) -> None:
+        for session in list(self.sessions.values()):
+            session.check_line(LINE_CHECK_S, self.settings.telephony.rtp_timeout_s)
+
+    async def _shutdown(self) -> None:
+        assert self._ep is not None
+        self._ep.hangupAllCalls()
+        for _ in range(100):  # let BYEs go out and DISCONNECTED callbacks run
+            self._ep.libHandleEvents(10)
+            if not self.sessions:
+                break
+            await asyncio.sleep(0.01)
+        self.sessions.clear()
+        self._rejected.clear()
+        self.media_grace.release_all()
+        gc.collect()  # every Call and player released before the library goes
+        self._account = None
+        self._ep.libDestroy()
+        self._ep = None
+
+    # ----- incoming calls -----------------------------------------------------------
+
+    def _incoming(self, call_id: int) -> None:
+        assert self._account is not None
+        call = GatewayCall(self._account, call_id)
+        info = call.getInfo()
+        dialled = _DIALLED.search(info.localUri)
+        op = pj.CallOpParam()
+        if dialled is None or dialled.group(1) not in self.settings.service_numbers:
+            # Not a number this hotline answers.
+            op.statusCode = pj.PJSIP_SC_NOT_FOUND
+            log.info("rejected call to an unknown number", extra={"to": info.localUri})
+            # Kept like any call until DISCONNECTED: a Call released earlier trips pjsua.
+            self._rejected.add(call)
+            call.events = _Release(self._rejected, call)
+            call.hangup(op)
+            return
+        session = CallSession(self, call)
+        self.sessions[call] = session
+        op.statusCode = pj.PJSIP_SC_OK
+        call.answer(op)
+
+
+class _Release(CallEvents):
+    """For a rejected call: let go of it once pjsua is done with it."""
+
+    def __init__(self, holder: set[GatewayCall], call: GatewayCall) -> None:
+        self.holder, self.call = holder, call
+
+    def on_state(self, state: int, status: int) -> None:
+        if state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.call.events = CallEvents()  # no cycle: released when discarded
+            asyncio.get_running_loop().call_soon(self.holder.discard, self.call)
+
+
+async def run_worker(settings: Settings, redis_url: str, sip: SipConfig, name: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(asyncio.CancelledError):
+        await TelephonyWorker(settings, redis_url, sip, name).run(stop)

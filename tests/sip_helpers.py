@@ -1,0 +1,208 @@
+"""Real SIP peers for tests: a telephony worker process and SIPp callers, on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PCAPS = Path("/usr/share/sip-tester")
+CALLER = "13800138000"
+
+_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="{name}">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:{caller}@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 53655765 2353687637 IN IP4 [local_ip]
+s=-
+c=IN IP4 [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="{status}"{final}/>
+"""
+_ACK = """  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: sip:{caller}@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+  ]]></send>
+"""
+_BYE = """  <send retrans="500"><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} BYE
+Contact: sip:{caller}@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+"""
+_EXPECT_BYE = """  <recv request="BYE" timeout="{timeout_ms}"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+  ]]></send>
+"""
+_INFO = """  <send retrans="500"><![CDATA[
+INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Contact: sip:{caller}@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={key}
+Duration=160
+  ]]></send>
+  <recv response="200"/>
+"""
+_TAIL = "</scenario>\n"
+
+
+def _dtmf_pcap(key: str) -> Path:
+    name = {"#": "pound", "*": "star"}.get(key, key)
+    return PCAPS / f"dtmf_2833_{name}.pcap"
+
+
+def scenario(name: str, steps: list[tuple[str, object]], answered: bool = True) -> str:
+    """SIPp XML: INVITE, then steps: ("keys", "12") as RFC 4733 events (SIPp's pcaps: a
+    repeated key is not a new event), ("info", "11") as SIP INFO, ("pause", ms),
+    ("audio", "file.pcap"),
+    and at last ("bye", None) to hang up or ("expect_bye", ms) for lawline to hang up."""
+    fmt = {"caller": CALLER, "name": name}
+    if not answered:
+        status = steps[0][1]
+        return _HEAD.format(status=status, final="", **fmt) + _TAIL
+    xml = _HEAD.format(status=200, final=' rtd="true"', **fmt) + _ACK.format(**fmt)
+    cseq = 1
+    for kind, arg in steps:
+        if kind == "info":
+            # SIP INFO digits: each its own request, so repeated keys stay distinct.
+            for key in str(arg):
+                cseq += 1
+                xml += _INFO.format(cseq=cseq, key=key, **fmt)
+                xml += '  <pause milliseconds="300"/>\n'
+        elif kind == "keys":
+            for key in str(arg):
+                xml += (
+                    f'  <nop><action><exec play_pcap_audio="{_dtmf_pcap(key)}"/></action></nop>\n'
+                )
+                xml += '  <pause milliseconds="400"/>\n'
+        elif kind == "pause":
+            xml += f'  <pause milliseconds="{arg}"/>\n'
+        elif kind == "audio":
+            xml += f'  <nop><action><exec play_pcap_audio="{PCAPS / str(arg)}"/></action></nop>\n'
+        elif kind == "bye":
+            xml += _BYE.format(cseq=cseq + 1, **fmt)
+        elif kind == "expect_bye":
+            xml += _EXPECT_BYE.format(timeout_ms=arg)
+        else:
+            raise ValueError(kind)
+    return xml + _TAIL
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Worker:
+    sip_port: int
+    proc: subprocess.Popen[str]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def telephony_worker(tmp: Path, redis_url: str, prompts_dir: Path, **env: str) -> Iterator[Worker]:
+    """A real `lawline telephony-worker` process; stopped with SIGTERM afterwards."""
+    sip_port = free_udp_port()
+    log = tmp / "worker.log"
+    full_env = {
+        **os.environ,
+        "LAWLINE_DATA_DIR": str(tmp / "data"),
+        "LAWLINE_REDIS_URL": redis_url,
+        "LAWLINE_TELEPHONY__PROMPTS_DIR": str(prompts_dir),
+        **env,
+    }
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lawline", "telephony-worker",
+             "--sip-port", str(sip_port), "--rtp-port", str(20000 + sip_port % 20000)],
+            env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    worker = Worker(sip_port, proc, log)
+    deadline = time.monotonic() + 30
+    while "telephony worker listening" not in worker.output():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start:\n{worker.output()}")
+        time.sleep(0.05)
+    try:
+        yield worker
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, f"worker exited {proc.returncode}:\n{worker.output()}"
+
+
+def run_sipp(
+    tmp: Path, worker: Worker, xml: str, number: str = "12348"
+) -> subprocess.CompletedProcess[str]:
+    """Run one SIPp call against the worker; exit code 0 means the scenario held."""
+    path = tmp / "scenario.xml"
+    path.write_text(xml)
+    return subprocess.run(
+        ["sipp", "-sf", str(path), "-s", number, f"127.0.0.1:{worker.sip_port}",
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
+         "-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"],
+        cwd=tmp, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip

@@ -1,0 +1,152 @@
+"""The 12348 voice gateway against real peers: a pjsua2 worker process, SIPp callers,
+a real redis-server, and (for the survey) a duty lawyer driven through the real queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from lawline.config import RoutingSettings, Settings
+from lawline.queue.model import Lawyer
+from lawline.queue.service import QueueService
+from lawline.queue.skills import Domain, Presence, Service
+from lawline.queue.store import QueueStore
+from lawline.telephony import prompts
+from tests.sip_helpers import CALLER, Worker, run_sipp, scenario, telephony_worker
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is installed by scripts/setup.sh"
+)
+
+
+@pytest.fixture(scope="module")
+def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prompts")
+    prompts.build(out)
+    return out
+
+
+@pytest.fixture
+def worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir) as w:
+        yield w
+
+
+@pytest.fixture
+async def redis(clean_redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(clean_redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+async def events(redis: Redis) -> list[dict[str, str]]:
+    return [fields for _, fields in await redis.xrange("ll:events")]
+
+
+async def only_contact(redis: Redis) -> dict[str, str]:
+    [key] = await redis.keys("ll:contact:*")
+    return await redis.hgetall(key)
+
+
+def sipp(tmp: Path, worker: Worker, steps: list[tuple[str, object]], **kw: str) -> None:
+    result = run_sipp(tmp, worker, scenario("call", steps), **kw)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+async def test_caller_chooses_legal_aid_then_hangs_up_while_waiting(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    await asyncio.to_thread(
+        sipp, tmp_path, worker, [("pause", 500), ("keys", "2"), ("pause", 2500), ("bye", None)]
+    )
+    contact = await only_contact(redis)
+    assert contact["service"] == "legal_aid"
+    assert contact["caller"] == CALLER
+    assert json.loads(contact["attrs"])["menu"] == "main:2"
+    # Hung up before a lawyer answered: abandoned, not left waiting as a ghost.
+    assert contact["state"] == "abandoned"
+    assert await redis.zcard("ll:waiting") == 0
+    kinds = [e["type"] for e in await events(redis)]
+    assert kinds == ["call.menu", "contact.entered", "contact.abandoned"]
+
+
+async def test_consultation_submenu_and_green_channel(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    await asyncio.to_thread(
+        sipp, tmp_path, worker,
+        [("pause", 500), ("info", "84"), ("pause", 500), ("info", "11"), ("pause", 2000),
+         ("bye", None)],
+    )  # fmt: skip
+    contact = await only_contact(redis)
+    assert (contact["service"], contact["domain"], contact["green"]) == (
+        "consultation", "labour", "migrant_wages",
+    )  # fmt: skip
+    assert json.loads(contact["attrs"])["menu"] == "main:8 green:4 main:1 consultation:1"
+
+
+async def test_unknown_number_is_refused_with_404(tmp_path: Path, worker: Worker) -> None:
+    result = await asyncio.to_thread(
+        run_sipp, tmp_path, worker, scenario("wrong", [("status", 404)], answered=False), "99999"
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+async def test_key_1_while_waiting_books_a_callback_and_lawline_hangs_up(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    await asyncio.to_thread(
+        sipp, tmp_path, worker,
+        [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"), ("expect_bye", 20000)],
+    )  # fmt: skip
+    contact = await only_contact(redis)
+    # The caller is gone but keeps their place: still waiting, marked for a callback.
+    assert (contact["state"], contact["callback"]) == ("waiting", "1")
+    assert contact["callback_number"] == CALLER
+    assert await redis.zcard("ll:waiting") == 1
+
+
+async def test_after_the_lawyer_ends_the_caller_rates_the_service(
+    tmp_path: Path, worker: Worker, redis: Redis, clean_redis_url: str
+) -> None:
+    settings = Settings(routing=RoutingSettings(wrapup_s=0))
+    queue = QueueService(QueueStore(redis), settings)
+    await queue.upsert_lawyer(
+        Lawyer(id="wang", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5})
+    )
+    await queue.set_presence("wang", Presence.AVAILABLE)
+    await queue.start()
+
+    async def duty_lawyer() -> None:
+        """Accepts the first offer, talks for a second, ends the conversation."""
+        async with queue.subscribe() as evs:
+            while True:
+                ev = await evs.get()
+                if ev.type == "contact.offered" and ev.contact is not None:
+                    assert await queue.accept(ev.contact.id, "wang")
+                    await asyncio.sleep(1)
+                    assert await queue.end(ev.contact.id, "lawyer") == 1
+                    return
+
+    lawyer = asyncio.create_task(duty_lawyer())
+    try:
+        await asyncio.to_thread(
+            sipp, tmp_path, worker,
+            # Menu 1-1 (labour), talk, then the survey: press 4 and lawline says goodbye.
+            [("pause", 500), ("info", "11"), ("pause", 7000), ("keys", "4"),
+             ("expect_bye", 20000)],
+        )  # fmt: skip
+        await asyncio.wait_for(lawyer, 5)
+    finally:
+        lawyer.cancel()
+        await queue.stop()
+    contact = await only_contact(redis)
+    assert (contact["state"], contact["rating"]) == ("ended", "4")
+    kinds = [e["type"] for e in await events(redis)]
+    assert kinds[-3:] == ["contact.answered", "contact.ended", "contact.rated"]
