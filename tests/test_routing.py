@@ -30,6 +30,7 @@ from lawline.queue.skills import (
     Presence,
     Service,
 )
+from tests.queue_helpers import contact
 
 T0 = 1_700_000_000.0
 LAWYER_IDS = ["L0", "L1", "L2", "L3", "L4"]
@@ -122,27 +123,8 @@ def mk_lawyer(
     )
 
 
-def mk_contact(
-    cid: str,
-    entered_at: float,
-    *,
-    service: Service = Service.CONSULTATION,
-    domain: Domain | None = None,
-    language: str = "zh",
-    channel: Channel = Channel.VOICE,
-    green: GreenReason | None = None,
-    preferred: str | None = None,
-) -> Contact:
-    return Contact(
-        id=cid,
-        channel=channel,
-        service=service,
-        language=language,
-        entered_at=entered_at,
-        domain=domain,
-        green=green,
-        preferred_lawyer=preferred,
-    )
+def mk_contact(cid: str, entered_at: float, *, preferred: str | None = None, **kw: Any) -> Contact:
+    return contact(cid, entered_at, preferred_lawyer=preferred, **kw)
 
 
 @st.composite
