@@ -35,10 +35,7 @@ o=caller 53655765 2353687637 IN IP4 [local_ip]
 s=-
 c=IN IP4 [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
+m=audio [media_port] RTP/AVP {media}
   ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
@@ -105,12 +102,17 @@ def _dtmf_pcap(key: str) -> Path:
     return PCAPS / f"dtmf_2833_{name}.pcap"
 
 
-def scenario(name: str, steps: list[tuple[str, object]], answered: bool = True) -> str:
+G711A = "8 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"
+
+
+def scenario(
+    name: str, steps: list[tuple[str, object]], answered: bool = True, media: str = G711A
+) -> str:
     """SIPp XML: INVITE, then steps: ("keys", "12") as RFC 4733 events (SIPp's pcaps: a
     repeated key is not a new event), ("info", "11") as SIP INFO, ("pause", ms),
     ("audio", "file.pcap"),
     and at last ("bye", None) to hang up or ("expect_bye", ms) for lawline to hang up."""
-    fmt = {"caller": CALLER, "name": name}
+    fmt = {"caller": CALLER, "name": name, "media": media}
     if not answered:
         status = steps[0][1]
         return _HEAD.format(status=status, final="", **fmt) + _TAIL

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -150,3 +152,71 @@ async def test_after_the_lawyer_ends_the_caller_rates_the_service(
     assert (contact["state"], contact["rating"]) == ("ended", "4")
     kinds = [e["type"] for e in await events(redis)]
     assert kinds[-3:] == ["contact.answered", "contact.ended", "contact.rated"]
+
+
+async def test_no_common_codec_gets_488(tmp_path: Path, worker: Worker) -> None:
+    gsm_only = "3\na=rtpmap:3 GSM/8000"
+    xml = scenario("gsm", [("status", 488)], answered=False, media=gsm_only)
+    result = await asyncio.to_thread(run_sipp, tmp_path, worker, xml)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+async def test_wrong_keys_three_times_then_general_consultation(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    await asyncio.to_thread(
+        sipp, tmp_path, worker, [("pause", 500), ("info", "70*"), ("pause", 2000), ("bye", None)]
+    )
+    contact = await only_contact(redis)
+    assert (contact["service"], contact["domain"]) == ("consultation", "")
+    assert json.loads(contact["attrs"])["menu"] == "main:7? main:0? main:*?"
+
+
+async def test_malformed_sip_does_not_stop_the_worker(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    garbage = [
+        b"\x00\xff garbage \r\n\r\n",
+        b"INVITE sip:12348@127.0.0.1 SIP/2.0\r\nVia: nonsense\r\n\r\n",
+        b"INVITE sip:12348@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\nv=0",
+        b"BYE sip:12348@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <sip:12348@127.0.0.1>;tag=2\r\nCall-ID: nobody\r\n"
+        b"CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for packet in garbage:
+            s.sendto(packet, ("127.0.0.1", worker.sip_port))
+    await asyncio.sleep(0.5)
+    assert worker.proc.poll() is None, worker.output()
+    await asyncio.to_thread(
+        sipp, tmp_path, worker, [("pause", 500), ("keys", "4"), ("pause", 1500), ("bye", None)]
+    )
+    assert (await only_contact(redis))["service"] == "notarisation"
+
+
+async def test_after_hours_the_caller_leaves_a_voice_message(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    # A roster that covers no time at all: the hotline is closed.
+    await redis.hset("ll:lawyer:night", mapping={"id": "night", "roster": json.dumps(
+        [{"weekdays": [0], "start": "03:00", "end": "03:00"}]
+    )})  # fmt: skip
+    await redis.sadd("ll:lawyers", "night")
+    with telephony_worker(
+        tmp_path, clean_redis_url, prompts_dir, LAWLINE_OPEN_WITHOUT_ROSTER="false"
+    ) as w:
+        await asyncio.to_thread(
+            sipp, tmp_path, w,
+            [("pause", 1000), ("keys", "1"), ("pause", 9000), ("audio", "g711a.pcap"),
+             ("pause", 4000), ("info", "#"), ("expect_bye", 20000)],
+        )  # fmt: skip
+    contact = await only_contact(redis)
+    assert (contact["state"], contact["callback"]) == ("waiting", "1")
+    message = Path(json.loads(contact["attrs"])["voicemail"])
+    info = subprocess.run(["soxi", "-D", str(message)], capture_output=True, text=True)
+    assert float(info.stdout) > 3, "the recording holds the caller's message"
+    stat = subprocess.run(["sox", str(message), "-n", "stat"], capture_output=True, text=True)
+    rms = float(
+        next(ln for ln in stat.stderr.splitlines() if "RMS     amplitude" in ln).split(":")[1]
+    )
+    assert rms > 0.001, "the recording is not silence"

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 
@@ -46,6 +47,8 @@ class CallSession:
         self._recorder: pj.AudioMediaRecorder | None = None
         self._voicemail: Path | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._recording_limit: asyncio.TimerHandle | None = None
+        self._last_op: asyncio.Task[None] | None = None
         self._last_rx = -1
         self._rx_idle_s = 0.0
         call.events = self
@@ -61,7 +64,7 @@ class CallSession:
             self._stop_player()
             if self._recorder is not None:
                 self._stop_recording_on_hangup()
-            self.loop.create_task(self._hung_up())
+            self._in_order(self._hung_up())
 
     def on_media_active(self) -> None:
         if not self.started:
@@ -82,6 +85,20 @@ class CallSession:
 
     # ----- carrying out actions ----------------------------------------------------------
 
+    def _in_order(self, op: Coroutine[Any, Any, object]) -> None:
+        """Run a queue operation after this call's earlier ones: its record stays in order."""
+        previous = self._last_op
+
+        async def after() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                await op
+            except Exception:
+                log.exception("queue operation failed", extra={"contact": self.contact_id})
+
+        self._last_op = self.loop.create_task(after())
+
     def _do(self, actions: list[f.Action]) -> None:
         for action in actions:
             self._do_one(action)
@@ -97,7 +114,7 @@ class CallSession:
         elif isinstance(a, f.ConnectLawyer):
             self._stop_player()
         elif isinstance(a, f.MenuChoice):
-            self.loop.create_task(
+            self._in_order(
                 self.worker.queue.store.call_event(
                     "call.menu",
                     self.worker.queue.clock(),
@@ -107,15 +124,13 @@ class CallSession:
                 )
             )
         elif isinstance(a, f.Enqueue):
-            self.loop.create_task(self._enqueue(a))
+            self._in_order(self._enqueue(a))
         elif isinstance(a, f.RequestCallback):
             if self.contact_id:
-                self.loop.create_task(
-                    self.worker.queue.request_callback(self.contact_id, self.caller)
-                )
+                self._in_order(self.worker.queue.request_callback(self.contact_id, self.caller))
         elif isinstance(a, f.SaveRating):
             if self.contact_id:
-                self.loop.create_task(
+                self._in_order(
                     self.worker.queue.store.rate(
                         self.contact_id, a.score, self.worker.queue.clock()
                     )
@@ -125,7 +140,7 @@ class CallSession:
         elif isinstance(a, f.StopRecording):
             self._stop_recording()
         elif isinstance(a, f.LeaveVoicemail):
-            self.loop.create_task(self._leave_voicemail(a))
+            self._in_order(self._leave_voicemail(a))
         elif isinstance(a, f.Hangup):
             self._hangup(a.reason)
 
@@ -184,7 +199,8 @@ class CallSession:
         recorder.createRecorder(str(self._voicemail))
         audio.startTransmit(recorder)
         self._recorder = recorder
-        self.loop.call_later(max_s, self._recording_timeout)
+        # Kept to cancel: a pending handle would keep this session (and its Call) alive.
+        self._recording_limit = self.loop.call_later(max_s, self._recording_timeout)
 
     def _recording_timeout(self) -> None:
         if self._recorder is not None:
@@ -193,6 +209,7 @@ class CallSession:
     def _stop_recording(self) -> None:
         if self._recorder is None:
             return
+        self._cancel_recording_limit()
         self.worker.media_grace.retire(self._recorder, self.call.audio())
         self._recorder = None
         self._do(self.flow.recording_done(self.loop.time()))
@@ -243,10 +260,17 @@ class CallSession:
             # Break the call <-> session cycle so the Call is released here, now that
             # DISCONNECTED has run, not by the garbage collector at some later moment.
             self.call.events = CallEvents()
+            self._last_op = None
             self.worker.forget(self)
+
+    def _cancel_recording_limit(self) -> None:
+        if self._recording_limit is not None:
+            self._recording_limit.cancel()
+            self._recording_limit = None
 
     def _stop_recording_on_hangup(self) -> None:
         assert self._recorder is not None
+        self._cancel_recording_limit()
         self.worker.media_grace.retire(self._recorder, None)
         self._recorder = None
         self.ended = False  # let the flow finish its record of the message
@@ -254,7 +278,7 @@ class CallSession:
         self.ended = True
         for a in actions:
             if isinstance(a, f.LeaveVoicemail):
-                self.loop.create_task(self._leave_voicemail(a))
+                self._in_order(self._leave_voicemail(a))
 
     async def _leave_queue(self) -> None:
         if self.contact_id is None or self.flow.callback:
