@@ -90,6 +90,10 @@ class TelephonySettings(BaseModel):
     menu: Menu = Field(default_factory=default_menu)
     # No RTP from a caller for this long: the line is dead even without a BYE.
     rtp_timeout_s: float = Field(default=30, gt=0)
+    # Telephony workers `lawline serve` runs (each at most 4 calls); 0: none.
+    workers: int = Field(default=1, ge=0)
+    # First RTP port; each worker takes its own range above it.
+    rtp_port: int = Field(default=40000, gt=1024)
 
 
 class Settings(BaseSettings):

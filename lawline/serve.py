@@ -25,6 +25,7 @@ from rich.table import Table
 
 from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis, EmbeddedRedisError
+from lawline.telephony.supervisor import WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ async def _serve(
 ) -> int:
     """Run uvicorn (and the Redis supervisor) until it stops; returns the exit code."""
     supervisor = asyncio.create_task(embedded.supervise()) if embedded else None
+    workers: asyncio.Task[None] | None = None
     try:
         with step(console, "starting the queue service and HTTP API"):
             server = _make_server(settings, redis_url, app_factory)
@@ -147,6 +149,8 @@ async def _serve(
             server.should_exit = stop.signal is not None
             serving = asyncio.create_task(_uvicorn(server))
             await _until_started(server, serving)
+        if server.started and settings.telephony.workers:
+            workers = asyncio.create_task(WorkerSupervisor(settings, redis_url).run())
         if server.started:
             rows = endpoint_rows(settings, _http_base(server), redis_url, embedded)
             print_endpoints(console, rows)
@@ -154,6 +158,11 @@ async def _serve(
     except _StartFailed as exc:
         return exc.code
     finally:
+        # Workers first: they end their calls' contacts in Redis on the way out.
+        if workers is not None:
+            workers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await workers
         # Before stop(): the supervisor must not bring Redis back.
         if supervisor is not None:
             supervisor.cancel()
@@ -221,7 +230,13 @@ def endpoint_rows(
         ("API docs", f"{http_base}/docs", ""),
         ("Metrics", f"{http_base}/metrics", ""),
         ("Console", f"{http_base}/console", "not yet available"),
-        ("SIP", f"sip:{number}@{settings.sip_host}:{settings.sip_port}", "not yet started"),
+        (
+            "SIP",
+            f"sip:{number}@{settings.sip_host}:{settings.sip_port}",
+            f"{settings.telephony.workers} telephony worker(s)"
+            if settings.telephony.workers
+            else "telephony off (telephony.workers = 0)",
+        ),
         ("Redis", redact_url(redis_url), redis_note),
     ]
 

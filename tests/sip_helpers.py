@@ -197,13 +197,14 @@ def telephony_worker(tmp: Path, redis_url: str, prompts_dir: Path, **env: str) -
 
 
 def run_sipp(
-    tmp: Path, worker: Worker, xml: str, number: str = "12348"
+    tmp: Path, target: Worker | int, xml: str, number: str = "12348"
 ) -> subprocess.CompletedProcess[str]:
     """Run one SIPp call against the worker; exit code 0 means the scenario held."""
+    port = target if isinstance(target, int) else target.sip_port
     path = tmp / "scenario.xml"
     path.write_text(xml)
     return subprocess.run(
-        ["sipp", "-sf", str(path), "-s", number, f"127.0.0.1:{worker.sip_port}",
+        ["sipp", "-sf", str(path), "-s", number, f"127.0.0.1:{port}",
          "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
          "-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"],
         cwd=tmp, capture_output=True, text=True, timeout=90,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from lawline import __version__
@@ -20,6 +19,7 @@ from lawline.cli import app
 from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis
 from lawline.serve import endpoint_rows, redact_url
+from tests.sip_helpers import free_udp_port, run_sipp, scenario
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -114,6 +114,8 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         **os.environ,
         "LAWLINE_DATA_DIR": str(tmp_path / "var"),
         "LAWLINE_HTTP_PORT": str(port),
+        "LAWLINE_SIP_PORT": str(free_udp_port()),
+        "LAWLINE_TELEPHONY__RTP_PORT": str(20000 + port % 20000),
         "PYTHONPATH": str(REPO),
     }
 
@@ -124,10 +126,15 @@ def _stub_command(tmp_path: Path) -> list[str]:
     return [sys.executable, str(launcher), "serve"]
 
 
-def _serve_and_stop(command: list[str], tmp_path: Path) -> tuple[str, str]:
+def _serve_and_stop(
+    command: list[str],
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    while_up: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> tuple[str, str]:
     """Run `serve` until /metrics answers, SIGTERM it, check it left nothing behind."""
-    port = _free_port()
-    env = _env(tmp_path, port)
+    env = env or _env(tmp_path, _free_port())
+    port = int(env["LAWLINE_HTTP_PORT"])
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
@@ -150,6 +157,8 @@ def _serve_and_stop(command: list[str], tmp_path: Path) -> tuple[str, str]:
             if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(redis_pids) == 1
+        if while_up is not None:
+            while_up(proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, err_path.read_text()
     finally:
@@ -189,9 +198,27 @@ def test_serve_failing_to_start_stops_its_redis(tmp_path: Path) -> None:
         pass
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("lawline.web.app") is None,
-    reason="lawline.web.app.create_app is not written yet",
-)
 def test_serve_end_to_end(tmp_path: Path) -> None:
-    _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path)
+    """The real app, and its telephony worker answering SIP on the configured port."""
+    env = _env(tmp_path, _free_port())
+
+    def check_sip(proc: subprocess.Popen[bytes]) -> None:
+        workers = [
+            pid
+            for pid in _children(proc.pid)
+            if b"telephony-worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 1
+        # A call to a number this hotline does not serve: the worker itself says 404.
+        xml = scenario("wrong", [("status", 404)], answered=False)
+        deadline = time.monotonic() + 30
+        while True:
+            result = run_sipp(tmp_path, int(env["LAWLINE_SIP_PORT"]), xml, "99999")
+            if result.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # the worker may still be starting
+        assert result.returncode == 0, result.stdout[-2000:]
+        check_sip.workers = workers  # type: ignore[attr-defined]
+
+    _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path, env, check_sip)
+    assert not any(_alive(pid) for pid in check_sip.workers)  # type: ignore[attr-defined]
