@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,69 +23,18 @@ from pathlib import Path
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
 
-SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="bench">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: bench <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:bench@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
+# The SIPp scenario builder the telephony tests use (run from anywhere).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.sip_helpers import free_udp_port, scenario
 
-v=0
-o=bench 1 1 IN IP4 [local_ip]
-s=-
-c=IN IP4 [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: bench <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: sip:bench@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-  ]]></send>
-  {middle}
-  <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: bench <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: sip:bench@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"""
-SHORT = '<pause milliseconds="200"/>'
-HELD = (
-    '<nop><action><exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/></action></nop>'
-    '<pause milliseconds="{ms}"/>'
-)
+# Short calls for set-up time; held calls with the caller sending G.711 for CPU.
+SHORT = scenario("short", [("pause", 200), ("bye", None)])
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def held_calls(seconds: float) -> str:
+    return scenario(
+        "held", [("audio", "g711a.pcap"), ("pause", int(seconds * 1000)), ("bye", None)]
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -101,13 +49,13 @@ def cpu_mhz() -> float:
     return float("nan")
 
 
-def sipp(work: Path, port: int, middle: str, calls: int, rate: float, limit: int) -> Path:
-    scenario = work / "bench.xml"
-    scenario.write_text(SCENARIO.replace("{middle}", middle))
+def sipp(work: Path, port: int, xml: str, calls: int, rate: float, limit: int) -> Path:
+    path = work / "bench.xml"
+    path.write_text(xml)
     for old in work.glob("bench_*_rtt.csv"):
         old.unlink()
     subprocess.run(
-        ["sipp", "-sf", str(scenario), "-s", "12348", f"127.0.0.1:{port}",
+        ["sipp", "-sf", str(path), "-s", "12348", f"127.0.0.1:{port}",
          "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
          "-m", str(calls), "-r", str(rate), "-l", str(limit), "-nostdin",
          "-trace_rtt", "-rtt_freq", "1", "-timeout", "120s"],
@@ -177,9 +125,7 @@ def run(work: Path, port: int, pid: int, args: argparse.Namespace) -> str:
     idle = (cpu_seconds(pid) - idle_start) / (time.monotonic() - t0)
 
     # Four calls (a worker's most) held, greeting playing, caller sending G.711.
-    (work / "bench.xml").write_text(
-        SCENARIO.replace("{middle}", HELD.format(ms=int(args.hold_s * 1000)))
-    )
+    (work / "bench.xml").write_text(held_calls(args.hold_s))
     held = subprocess.Popen(
         ["sipp", "-sf", str(work / "bench.xml"), "-s", "12348", f"127.0.0.1:{port}",
          "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
