@@ -3,11 +3,16 @@ a real redis-server, and (for the survey) a duty lawyer driven through the real 
 
 from __future__ import annotations
 
+import array
 import asyncio
 import json
+import math
 import shutil
 import socket
+import statistics
 import subprocess
+import sys
+import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,7 +25,14 @@ from lawline.queue.service import QueueService
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.telephony import prompts
-from tests.sip_helpers import CALLER, Worker, run_sipp, scenario, telephony_worker
+from tests.sip_helpers import (
+    CALLER,
+    Worker,
+    free_udp_port,
+    run_sipp,
+    scenario,
+    telephony_worker,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is installed by scripts/setup.sh"
@@ -220,3 +232,46 @@ async def test_after_hours_the_caller_leaves_a_voice_message(
         next(ln for ln in stat.stderr.splitlines() if "RMS     amplitude" in ln).split(":")[1]
     )
     assert rms > 0.001, "the recording is not silence"
+
+
+def envelope(path: Path, frame_s: float = 0.02) -> list[float]:
+    """Loudness per 20 ms frame of a 16-bit mono WAV."""
+    with wave.open(str(path)) as w:
+        rate, samples = w.getframerate(), array.array("h", w.readframes(w.getnframes()))
+    n = int(rate * frame_s)
+    return [
+        math.sqrt(sum(x * x for x in samples[i : i + n]) / n) for i in range(0, len(samples) - n, n)
+    ]
+
+
+def best_correlation(heard: list[float], prompt: list[float], max_lag: int = 75) -> float:
+    """Highest Pearson correlation of the two envelopes, the prompt starting up to 1.5 s late."""
+    best = -1.0
+    for lag in range(max_lag):
+        a = heard[lag : lag + len(prompt)]
+        b = prompt[: len(a)]
+        if len(a) < 100:
+            break
+        best = max(best, statistics.correlation(a, b))
+    return best
+
+
+async def test_the_caller_really_hears_the_greeting(
+    tmp_path: Path, worker: Worker, prompts_dir: Path
+) -> None:
+    """A real softphone records the call; what it heard is the greeting, not silence."""
+    heard = tmp_path / "heard.wav"
+    caller = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+         f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "6", str(free_udp_port())],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert caller.returncode == 0, caller.stdout[-2000:]
+    heard_env = envelope(heard)
+    assert max(heard_env) > 1000, "the caller heard silence"
+    greeting = best_correlation(heard_env, envelope(prompts_dir / "welcome.wav"))
+    other = best_correlation(heard_env, envelope(prompts_dir / "survey.wav"))
+    # G.711 and the bridge change the samples, not the shape of the speech.
+    assert greeting > 0.7, f"heard audio does not follow the greeting (r={greeting:.2f})"
+    assert greeting > other + 0.2, f"greeting r={greeting:.2f}, another prompt r={other:.2f}"
