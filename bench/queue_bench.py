@@ -524,7 +524,7 @@ async def _fill(
         t = time.time()
         c = pop.contact_for(lw, t)
         assert await store.add_contact(c, t)
-        result = await store.offer(c.id, lw.id, t, t + routing.offer_timeout_s)
+        [result] = await store.offer_many([(c.id, lw.id)], t, t + routing.offer_timeout_s)
         assert result == OfferResult.OFFERED, result
         assert await store.accept(c.id, lw.id, t, routing.service_level_s)
         busy.append((c.id, lw.id))

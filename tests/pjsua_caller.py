@@ -12,6 +12,8 @@ import time
 
 import pjsua2 as pj
 
+from lawline.telephony.sip import SipConfig, account_config, create_endpoint
+
 
 class Call(pj.Call):
     def __init__(self, acc: pj.Account, out: str) -> None:
@@ -41,30 +43,11 @@ class Call(pj.Call):
 
 def main() -> int:
     uri, out, seconds, sip_port = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.logConfig.level = 1
-    cfg.logConfig.consoleLevel = 1
-    cfg.medConfig.sndAutoCloseTime = -1
-    ep.libInit(cfg)
-    ep.audDevManager().setNullDev()
-    tc = pj.TransportConfig()
-    tc.port = sip_port
-    tc.boundAddress = tc.publicAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
-    ep.libStart()
-    for codec in ep.codecEnum2():  # a telephone: G.711 only
-        ep.codecSetPriority(codec.codecId, 200 if codec.codecId.startswith("PCMA/") else 0)
-    ac = pj.AccountConfig()
-    ac.idUri = f"sip:13800138000@127.0.0.1:{sip_port}"
-    ac.mediaConfig.transportConfig.port = sip_port + 2
-    ac.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-    ac.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
+    # The same pjsua2 set-up as the worker (G.711 first, null audio device, one thread).
+    cfg = SipConfig(port=sip_port, rtp_port=sip_port + 2, rtp_port_range=10)
+    ep = create_endpoint(cfg)
     acc = pj.Account()
-    acc.create(ac)
+    acc.create(account_config(cfg, "13800138000"))
     call = Call(acc, out)
     call.makeCall(uri, pj.CallOpParam(True))
     end = time.monotonic() + seconds

@@ -24,33 +24,6 @@ from tests.sip_helpers import free_udp_port, run_sipp, scenario
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
-# Serves the real `lawline serve` with a stand-in create_app, so the start-up
-# and stop sequence is tested before (and apart from) the real web app.
-STUB_LAUNCHER = """
-import sys, types
-import redis
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
-
-def create_app(settings, redis_url):
-    app = FastAPI()
-
-    @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics() -> str:
-        ok = redis.Redis.from_url(redis_url).ping()
-        return f"stub_redis_up {int(ok)}\\n"
-
-    return app
-
-import lawline.web
-module = types.ModuleType("lawline.web.app")
-module.create_app = create_app
-sys.modules["lawline.web.app"] = module
-
-from lawline.cli import app
-app(prog_name="lawline")
-"""
-
 
 def test_version() -> None:
     result = runner.invoke(app, ["version"])
@@ -120,12 +93,6 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
     }
 
 
-def _stub_command(tmp_path: Path) -> list[str]:
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(STUB_LAUNCHER)
-    return [sys.executable, str(launcher), "serve"]
-
-
 def _serve_and_stop(
     command: list[str],
     tmp_path: Path,
@@ -173,17 +140,13 @@ def _serve_and_stop(
     return stdout, stderr
 
 
-def test_serve_starts_and_stops_cleanly_with_stub_app(tmp_path: Path) -> None:
-    _serve_and_stop(_stub_command(tmp_path), tmp_path)
-
-
 def test_serve_failing_to_start_stops_its_redis(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            _stub_command(tmp_path),
+            [sys.executable, "-m", "lawline", "serve"],
             cwd=tmp_path,
             env=_env(tmp_path, port),
             stdin=subprocess.DEVNULL,

@@ -140,11 +140,6 @@ class QueueStore:
         ]
         return await self._call("addContact", keys, [now, EVENTS_MAXLEN, *fields]) == 1
 
-    async def offer(self, contact_id: str, lawyer_id: str, now: float, deadline: float) -> int:
-        return await self._call(
-            "offerContact", *self._offer_args(contact_id, lawyer_id, now, deadline)
-        )
-
     async def offer_many(
         self, offers: Sequence[tuple[str, str]], now: float, deadline: float
     ) -> list[OfferResult]:

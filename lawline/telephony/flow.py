@@ -120,7 +120,9 @@ Action = (
 
 @dataclass(frozen=True, slots=True)
 class FlowTimings:
-    # Position announcements while waiting, every this many seconds.
+    # Position announcements while waiting: the first once the caller has heard
+    # they are queued, then every announce_every_s.
+    first_announce_s: float = 15
     announce_every_s: float = 45
     survey_no_input_s: float = 10
     closed_no_input_s: float = 10
@@ -292,8 +294,7 @@ class CallFlow:
             route = route.model_copy(update={"green": self.green})
         self.phase = Phase.QUEUED
         self._timer_after_prompt = None
-        # The first announcement comes once the caller has heard they are queued.
-        self._deadline = now + min(self.timings.announce_every_s, 15)
+        self._deadline = now + self.timings.first_announce_s
         return [Enqueue(route, self.menu_path), *self._queued_prompt(now)]
 
     def _queued_prompt(self, now: float) -> list[Action]:

@@ -61,6 +61,11 @@ class Menu(BaseModel):
     # Seconds to wait for a key after the prompt ends.
     no_input_s: float = Field(default=8, gt=0)
 
+    @property
+    def default_route(self) -> Route:
+        """Where a caller goes who chose nothing: the start node's default."""
+        return self.nodes[self.start].default
+
     @model_validator(mode="after")
     def _targets_exist(self) -> Self:
         if self.start not in self.nodes:

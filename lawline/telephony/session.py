@@ -240,9 +240,7 @@ class CallSession:
         contact = Contact(
             id=uuid.uuid4().hex,
             channel=Channel.VOICE,
-            service=self.worker.settings.telephony.menu.nodes[
-                self.worker.settings.telephony.menu.start
-            ].default.service,
+            service=self.worker.settings.telephony.menu.default_route.service,
             language="zh",
             caller=self.caller,
             callback=True,

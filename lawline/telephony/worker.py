@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import re
+import signal
 from pathlib import Path
 
 import pjsua2 as pj
@@ -19,6 +20,7 @@ import pjsua2 as pj
 from lawline.config import Settings
 from lawline.queue.service import QueueService
 from lawline.queue.store import Event, QueueStore
+from lawline.redis_client import connect_redis
 from lawline.telephony.prompts import resolve
 from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
@@ -30,7 +32,6 @@ from lawline.telephony.sip import (
     account_config,
     create_endpoint,
 )
-from lawline.web.app import connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,6 @@ class _Release(CallEvents):
 async def run_worker(settings: Settings, redis_url: str, sip: SipConfig, name: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    import signal
-
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(asyncio.CancelledError):
