@@ -94,6 +94,14 @@ class TelephonySettings(BaseModel):
     workers: int = Field(default=1, ge=0)
     # First RTP port; each worker takes its own range above it.
     rtp_port: int = Field(default=40000, gt=1024)
+    # The carrier's SIP trunk (host:port) that callbacks are dialled through.
+    # Empty: back to where the caller's call came from.
+    trunk: str = ""
+    # A callback that rings out unanswered is tried again after callback_retry_s,
+    # at most callback_attempts times in all.
+    callback_attempts: int = Field(default=3, ge=1)
+    callback_retry_s: float = Field(default=300, ge=0)
+    dial_timeout_s: float = Field(default=45, gt=0)
 
 
 class Settings(BaseSettings):

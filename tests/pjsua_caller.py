@@ -11,15 +11,14 @@ import sys
 import time
 
 import pjsua2 as pj
+from softphone import RecordingCall  # run as a script: tests/ is on sys.path
 
 from lawline.telephony.sip import SipConfig, account_config, create_endpoint
 
 
-class Call(pj.Call):
+class Call(RecordingCall):
     def __init__(self, acc: pj.Account, out: str) -> None:
-        super().__init__(acc)
-        self.out = out
-        self.recorder: pj.AudioMediaRecorder | None = None
+        super().__init__(acc, out)
         self.answered = False
         self.disconnected = False
 
@@ -29,16 +28,6 @@ class Call(pj.Call):
             self.answered = True
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        # Keep the CallInfo alive while reading its media: SWIG frees a temporary at once.
-        info = self.getInfo()
-        for i, mi in enumerate(info.media):
-            active = mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE
-            if active and self.recorder is None:
-                self.recorder = pj.AudioMediaRecorder()
-                self.recorder.createRecorder(self.out)
-                self.getAudioMedia(i).startTransmit(self.recorder)
 
 
 def main() -> int:

@@ -16,56 +16,61 @@ from pathlib import Path
 PCAPS = Path("/usr/share/sip-tester")
 CALLER = "13800138000"
 
-_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="{name}">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:{caller}@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
+_START = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n'
+_SDP = """v=0
 o=caller 53655765 2353687637 IN IP4 [local_ip]
 s=-
 c=IN IP4 [media_ip]
 t=0 0
 m=audio [media_port] RTP/AVP {media}
-  ]]></send>
-  <recv response="100" optional="true"/>
+"""
+
+
+def _request(
+    method: str,
+    cseq: int | str,
+    in_dialog: bool,
+    body_type: str = "",
+    body: str = "",
+    retrans: bool = True,
+) -> str:
+    """One request the caller sends; SIPp fills in the [bracketed] parts, format() the
+    {braced} ones."""
+    head = [
+        f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+        "From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]",
+        "To: <sip:[service]@[remote_ip]:[remote_port]>" + ("[peer_tag_param]" if in_dialog else ""),
+        "Call-ID: [call_id]",
+        f"CSeq: {cseq} {method}",
+        "Contact: sip:{caller}@[local_ip]:[local_port]",
+        "Max-Forwards: 70",
+    ]
+    if body:
+        head += [f"Content-Type: {body_type}", "Content-Length: [len]", "", body.rstrip("\n")]
+    else:
+        head += ["Content-Length: 0"]
+    attr = ' retrans="500"' if retrans else ""
+    return f"  <send{attr}><![CDATA[\n" + "\n".join(head) + "\n  ]]></send>\n"
+
+
+_ANSWER = """  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
-  <recv response="{status}"{final}/>
+  <recv response="{status}"{final}>{check}</recv>
 """
-_ACK = """  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: sip:{caller}@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-  ]]></send>
-"""
-_BYE = """  <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: {cseq} BYE
-Contact: sip:{caller}@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-"""
+_ACK = _request("ACK", 1, in_dialog=True, retrans=False)
+# The ACK that carries the caller's SDP answer after an INVITE without SDP.
+_ACK_SDP = _request("ACK", 1, in_dialog=True, body_type="application/sdp", body=_SDP, retrans=False)
+_OK = '  <recv response="200"/>\n'
+_BYE = _request("BYE", "{cseq}", in_dialog=True) + _OK
+_INFO = _request(
+    "INFO", "{cseq}", in_dialog=True, body_type="application/dtmf-relay",
+    body="Signal={key}\nDuration=160",
+) + _OK  # fmt: skip
+# Fails the scenario unless the 200 OK's SDP matches the regular expression.
+_CHECK = (
+    '<action><ereg regexp="{regexp}" search_in="body" check_it="true" assign_to="sdp"/></action>'
+)
 _EXPECT_BYE = """  <recv request="BYE" timeout="{timeout_ms}"/>
   <send><![CDATA[
 SIP/2.0 200 OK
@@ -76,23 +81,6 @@ SIP/2.0 200 OK
 [last_CSeq:]
 Content-Length: 0
   ]]></send>
-"""
-_INFO = """  <send retrans="500"><![CDATA[
-INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: {cseq} INFO
-Contact: sip:{caller}@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Type: application/dtmf-relay
-Content-Length: [len]
-
-Signal={key}
-Duration=160
-  ]]></send>
-  <recv response="200"/>
 """
 _TAIL = "</scenario>\n"
 
@@ -106,17 +94,31 @@ G711A = "8 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:
 
 
 def scenario(
-    name: str, steps: list[tuple[str, object]], answered: bool = True, media: str = G711A
+    name: str,
+    steps: list[tuple[str, object]],
+    answered: bool = True,
+    media: str = G711A,
+    answer_sdp: str = "",
+    delayed_offer: bool = False,
 ) -> str:
     """SIPp XML: INVITE, then steps: ("keys", "12") as RFC 4733 events (SIPp's pcaps: a
     repeated key is not a new event), ("info", "11") as SIP INFO, ("pause", ms),
     ("audio", "file.pcap"),
-    and at last ("bye", None) to hang up or ("expect_bye", ms) for lawline to hang up."""
+    and at last ("bye", None) to hang up or ("expect_bye", ms) for lawline to hang up.
+    answer_sdp: a regular expression lawline's SDP must match. delayed_offer: an INVITE
+    without SDP; `media` then goes in the ACK."""
     fmt = {"caller": CALLER, "name": name, "media": media}
+    check = _CHECK.format(regexp=answer_sdp) if answer_sdp else ""
+    # SIPp refuses a scenario whose variables are assigned but never read.
+    tail = '  <Reference variables="sdp"/>\n' + _TAIL if answer_sdp else _TAIL
+    sdp = "" if delayed_offer else _SDP
+    invite = _request("INVITE", 1, in_dialog=False, body_type="application/sdp", body=sdp)
+    xml = (_START + invite).format(**fmt)
     if not answered:
         status = steps[0][1]
-        return _HEAD.format(status=status, final="", **fmt) + _TAIL
-    xml = _HEAD.format(status=200, final=' rtd="true"', **fmt) + _ACK.format(**fmt)
+        return xml + _ANSWER.format(status=status, final="", check=check) + tail
+    xml += _ANSWER.format(status=200, final=' rtd="true"', check=check)
+    xml += (_ACK_SDP if delayed_offer else _ACK).format(**fmt)
     cseq = 1
     for kind, arg in steps:
         if kind == "info":
@@ -141,7 +143,7 @@ def scenario(
             xml += _EXPECT_BYE.format(timeout_ms=arg)
         else:
             raise ValueError(kind)
-    return xml + _TAIL
+    return xml + tail
 
 
 def free_udp_port() -> int:
@@ -197,15 +199,16 @@ def telephony_worker(tmp: Path, redis_url: str, prompts_dir: Path, **env: str) -
 
 
 def run_sipp(
-    tmp: Path, target: Worker | int, xml: str, number: str = "12348"
+    tmp: Path, target: Worker | int, xml: str, number: str = "12348", transport: str = "u1"
 ) -> subprocess.CompletedProcess[str]:
-    """Run one SIPp call against the worker; exit code 0 means the scenario held."""
+    """Run one SIPp call against the worker; exit code 0 means the scenario held.
+    transport: SIPp's -t, "u1" UDP or "t1" TCP."""
     port = target if isinstance(target, int) else target.sip_port
     path = tmp / "scenario.xml"
     path.write_text(xml)
     return subprocess.run(
         ["sipp", "-sf", str(path), "-s", number, f"127.0.0.1:{port}",
-         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()), "-t", transport,
          "-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"],
         cwd=tmp, capture_output=True, text=True, timeout=90,
     )  # fmt: skip

@@ -201,6 +201,24 @@ def test_answered_connects_and_the_survey_follows_the_lawyer() -> None:
     assert c.of(Hangup) == [Hangup("rated")]
 
 
+def test_answered_callback_says_who_calls_then_connects_and_ends_in_the_survey() -> None:
+    c = Caller.__new__(Caller)
+    c.flow, c.now, c.heard, c.actions = CallFlow(default_menu()), 1000.0, [], []
+    c._take(c.flow.start_callback(c.now))
+    assert c.heard == ["callback_connected"]
+    assert not c.of(ConnectLawyer), "the lawyer is connected after the greeting"
+    c.press("1")  # keys while the greeting plays mean nothing
+    assert not c.of(RequestCallback)
+    c.finish_prompt()
+    assert c.of(ConnectLawyer)
+    c.wait(600)
+    assert c.heard == ["callback_connected"], "no queue announcements in a callback"
+    c._take(c.flow.lawyer_ended(c.now))
+    c.finish_prompt()
+    c.press("5")
+    assert c.of(SaveRating) == [SaveRating(5)]
+
+
 def test_survey_wrong_keys_then_a_rating() -> None:
     c = answered_caller()
     c._take(c.flow.lawyer_ended(c.now))

@@ -327,6 +327,68 @@ async def test_a_callback_request_keeps_the_place_and_the_offer_says_callback(
     assert await q.service.request_callback("nobody", "1") == -1
 
 
+async def test_an_unanswered_callback_frees_the_lawyer_then_retries_at_its_old_place(
+    q: Harness,
+) -> None:
+    await q.add(contact("elder", T0))
+    assert await q.service.request_callback("elder", "13900000000") == 1
+    await q.add_lawyer(lawyer("ma"))
+    assert await q.route() == [("elder", "ma")]
+    q.clock.advance(2)
+    assert await q.service.accept("elder", "ma")
+    q.clock.advance(20)  # rang out
+    assert await q.service.callback_failed("elder", "no answer") == 1
+    await q.pump()
+    # The lawyer is free at once and no conversation or answer is counted.
+    lawyer_h = await q.lawyer_hash("ma")
+    assert (lawyer_h["state"], lawyer_h.get("handled", "0")) == ("available", "0")
+    assert (await q.store.stats(Service.CONSULTATION)).get("answered", 0) == 0
+    h = await q.contact_hash("elder")
+    assert (h["state"], h["callback_attempts"], h["last_attempt_result"]) == (
+        "scheduled", "1", "no answer",
+    )  # fmt: skip
+    # A newer caller is served while the callback waits for its retry time.
+    await q.add(contact("newer", q.clock()))
+    assert await q.route() == [("newer", "ma")]
+    assert await q.service.reject("newer", "ma")
+    q.clock.advance(q.service.settings.telephony.callback_retry_s)
+    await q.sweep()
+    first, *_ = await q.service.waiting()
+    assert first.contact.id == "elder", "back at its old place, ahead of the newer caller"
+    assert (await q.contact_hash("elder"))["state"] in ("waiting", "offered")
+
+
+async def test_a_callback_unanswered_every_time_is_given_up(q: Harness) -> None:
+    await q.add(contact("away", T0))
+    assert await q.service.request_callback("away", "13900000000") == 1
+    await q.add_lawyer(lawyer("ma"))
+    attempts = q.service.settings.telephony.callback_attempts
+    for attempt in range(1, attempts + 1):
+        assert await q.route() == [("away", "ma")]
+        assert await q.service.accept("away", "ma")
+        result = await q.service.callback_failed("away", "busy")
+        assert result == (2 if attempt == attempts else 1)
+        q.clock.advance(q.service.settings.telephony.callback_retry_s)
+        await q.sweep()
+    h = await q.contact_hash("away")
+    assert (h["state"], h["ended_by"], h["callback_attempts"]) == (
+        "abandoned", "callback not answered", str(attempts),
+    )  # fmt: skip
+    assert (await q.store.stats(Service.CONSULTATION))["abandoned"] == 1
+    assert await q.service.callback_failed("away", "busy") == -1
+    # Only a connected callback can fail: a plain call ends the normal way.
+    await q.add(contact("plain", q.clock()))
+    assert await q.route() == [("plain", "ma")]
+    assert await q.service.accept("plain", "ma")
+    assert await q.service.callback_failed("plain", "busy") == -1
+
+
+async def test_an_undecodable_event_is_skipped_not_fatal(q: Harness) -> None:
+    await q.redis.xadd(q.store.events_key, {"type": "contact.entered", "contact": "{broken"})
+    await q.add(contact("after", T0))
+    assert [w.contact.id for w in await q.service.waiting()] == ["after"]
+
+
 async def test_adding_the_same_contact_twice_changes_nothing(q: Harness) -> None:
     c = contact("retry", T0)
     assert await q.service.add_contact(c)

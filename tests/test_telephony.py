@@ -15,6 +15,7 @@ import sys
 import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -23,7 +24,7 @@ from lawline.config import RoutingSettings, Settings
 from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Domain, Presence, Service
-from lawline.queue.store import QueueStore
+from lawline.queue.store import Event, QueueStore
 from lawline.telephony import prompts
 from tests.sip_helpers import (
     CALLER,
@@ -68,8 +69,10 @@ async def only_contact(redis: Redis) -> dict[str, str]:
     return await redis.hgetall(key)
 
 
-def sipp(tmp: Path, worker: Worker, steps: list[tuple[str, object]], **kw: str) -> None:
-    result = run_sipp(tmp, worker, scenario("call", steps), **kw)
+def sipp(
+    tmp: Path, worker: Worker, steps: list[tuple[str, object]], transport: str = "u1", **kw: Any
+) -> None:
+    result = run_sipp(tmp, worker, scenario("call", steps, **kw), transport=transport)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
@@ -115,13 +118,8 @@ async def test_unknown_number_is_refused_with_404(tmp_path: Path, worker: Worker
 async def test_key_1_while_waiting_books_a_callback_and_lawline_hangs_up(
     tmp_path: Path, worker: Worker, redis: Redis
 ) -> None:
-    await asyncio.to_thread(
-        sipp, tmp_path, worker,
-        [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"), ("expect_bye", 20000)],
-    )  # fmt: skip
+    await book_callback(tmp_path, worker, redis)
     contact = await only_contact(redis)
-    # The caller is gone but keeps their place: still waiting, marked for a callback.
-    assert (contact["state"], contact["callback"]) == ("waiting", "1")
     assert contact["callback_number"] == CALLER
     assert await redis.zcard("ll:waiting") == 1
 
@@ -164,6 +162,48 @@ async def test_after_the_lawyer_ends_the_caller_rates_the_service(
     assert (contact["state"], contact["rating"]) == ("ended", "4")
     kinds = [e["type"] for e in await events(redis)]
     assert kinds[-3:] == ["contact.answered", "contact.ended", "contact.rated"]
+
+
+WIDEBAND = "9 8 101\na=rtpmap:9 G722/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000"
+
+
+@pytest.mark.parametrize(
+    "form, key, service",
+    [
+        # SIP over TCP from the trunk works like UDP.
+        ({"transport": "t1", "answer_sdp": "PCMA/8000"}, "4", "notarisation"),
+        # G.722 first, G.711 as fall-back: lawline takes the wideband codec.
+        ({"media": WIDEBAND, "answer_sdp": "m=audio [0-9]+ RTP/AVP 9 "}, "2", "legal_aid"),
+        # An INVITE without SDP: lawline's 200 OK makes the offer, the ACK answers.
+        ({"delayed_offer": True, "answer_sdp": "PCMA/8000"}, "3", "mediation"),
+    ],
+    ids=["tcp", "g722", "invite-without-sdp"],
+)
+async def test_every_form_of_call_a_trunk_sends_reaches_the_menu(
+    tmp_path: Path, worker: Worker, redis: Redis, form: dict[str, Any], key: str, service: str
+) -> None:
+    await asyncio.to_thread(
+        sipp, tmp_path, worker, [("pause", 500), ("info", key), ("pause", 1500), ("bye", None)],
+        **form,
+    )  # fmt: skip
+    contact = await only_contact(redis)
+    assert (contact["service"], contact["state"]) == (service, "abandoned")
+
+
+async def test_a_line_gone_dead_without_a_bye_leaves_no_ghost_in_the_queue(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    # The caller's phone sends no RTP at all after choosing (SIP INFO needs none).
+    with telephony_worker(
+        tmp_path, clean_redis_url, prompts_dir, LAWLINE_TELEPHONY__RTP_TIMEOUT_S="2"
+    ) as w:
+        await asyncio.to_thread(
+            sipp, tmp_path, w, [("pause", 500), ("info", "2"), ("expect_bye", 30000)]
+        )
+    contact = await only_contact(redis)
+    assert (contact["state"], contact["ended_by"]) == ("abandoned", "caller hung up")
+    assert await redis.zcard("ll:waiting") == 0
+    assert "no RTP from caller" in w.output()
 
 
 async def test_no_common_codec_gets_488(tmp_path: Path, worker: Worker) -> None:
@@ -275,3 +315,132 @@ async def test_the_caller_really_hears_the_greeting(
     # G.711 and the bridge change the samples, not the shape of the speech.
     assert greeting > 0.7, f"heard audio does not follow the greeting (r={greeting:.2f})"
     assert greeting > other + 0.2, f"greeting r={greeting:.2f}, another prompt r={other:.2f}"
+
+
+class Callee:
+    """The citizen's phone for callbacks: tests/pjsua_callee.py as a process."""
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.port = free_udp_port()
+        self.heard = tmp / "callee.wav"
+        script = Path(__file__).parent / "pjsua_callee.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(self.port), str(self.heard), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:  # pjlib's own start-up lines come first
+            if line.strip() == "ready":
+                break
+        else:
+            raise RuntimeError("the callee softphone did not start")
+
+    def finish(self) -> tuple[int, str]:
+        out, _ = self.proc.communicate(timeout=70)
+        return self.proc.returncode, out
+
+
+async def next_event(evs: asyncio.Queue[Event], kind: str) -> Event:
+    while (ev := await asyncio.wait_for(evs.get(), 20)).type != kind:
+        pass
+    return ev
+
+
+async def book_callback(tmp_path: Path, worker: Worker, redis: Redis) -> str:
+    """A caller chooses mediation, presses 1 while waiting, and is hung up on."""
+    await asyncio.to_thread(
+        sipp, tmp_path, worker,
+        [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"), ("expect_bye", 20000)],
+    )  # fmt: skip
+    contact = await only_contact(redis)
+    # The caller is gone but keeps their place: still waiting, marked for a callback.
+    assert (contact["state"], contact["callback"]) == ("waiting", "1")
+    return contact["id"]
+
+
+async def mediator_on_duty(redis: Redis, settings: Settings) -> QueueService:
+    queue = QueueService(QueueStore(redis), settings)
+    await queue.upsert_lawyer(Lawyer(id="li", services={Service.MEDIATION: 4}))
+    await queue.set_presence("li", Presence.AVAILABLE)
+    await queue.start()
+    return queue
+
+
+async def test_a_lawyer_accepts_a_callback_and_lawline_rings_the_caller_back(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    callee = Callee(tmp_path, "answer", "--key", "5")
+    trunk = f"127.0.0.1:{callee.port}"
+    with telephony_worker(
+        tmp_path, clean_redis_url, prompts_dir, LAWLINE_TELEPHONY__TRUNK=trunk
+    ) as w:
+        contact_id = await book_callback(tmp_path, w, redis)
+        queue = await mediator_on_duty(redis, Settings(routing=RoutingSettings(wrapup_s=0)))
+        try:
+            async with queue.subscribe() as evs:
+                await next_event(evs, "contact.offered")
+                assert await queue.accept(contact_id, "li")
+                await next_event(evs, "call.callback_answered")
+                # The whole greeting, then the lawyer talks a moment.
+                greeting = prompts_dir / "callback_connected.wav"
+                with wave.open(str(greeting)) as g:
+                    await asyncio.sleep(g.getnframes() / g.getframerate() + 2)
+                assert await queue.end(contact_id, "lawyer") == 1
+            # The callee keeps pressing 5: ignored while talking, the rating in the survey.
+            code, out = await asyncio.to_thread(callee.finish)
+        finally:
+            await queue.stop()
+    assert code == 0, out
+    contact = await only_contact(redis)
+    assert (contact["state"], contact["rating"], contact["callback_attempts"]) == (
+        "ended", "5", "0",
+    )  # fmt: skip
+    kinds = [e["type"] for e in await events(redis)]
+    dialled = kinds.index("call.callback_dialled")
+    assert kinds.index("contact.answered") < dialled < kinds.index("call.callback_answered")
+    assert kinds[-2:] == ["contact.ended", "contact.rated"]
+    [dial] = [e for e in await events(redis) if e["type"] == "call.callback_dialled"]
+    assert dial["uri"] == f"sip:{CALLER}@{trunk}"
+    # What the citizen heard first is lawline saying who calls back.
+    heard = envelope(callee.heard)
+    r = best_correlation(heard, envelope(prompts_dir / "callback_connected.wav"))
+    assert r > 0.7, f"callback greeting not heard (r={r:.2f})"
+
+
+async def test_an_unanswered_callback_frees_the_lawyer_and_is_tried_again(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    callee = Callee(tmp_path, "busy", "--calls", "2")
+    env = {
+        "LAWLINE_TELEPHONY__TRUNK": f"127.0.0.1:{callee.port}",
+        "LAWLINE_TELEPHONY__CALLBACK_RETRY_S": "1",
+        "LAWLINE_TELEPHONY__CALLBACK_ATTEMPTS": "2",
+    }
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
+        contact_id = await book_callback(tmp_path, w, redis)
+        queue = await mediator_on_duty(redis, Settings(routing=RoutingSettings(wrapup_s=0)))
+        seen: list[str] = []
+        try:
+            async with queue.subscribe() as evs:
+                while "contact.abandoned" not in seen:
+                    ev = await asyncio.wait_for(evs.get(), 30)
+                    seen.append(ev.type)
+                    if ev.type == "contact.offered":
+                        assert await queue.accept(contact_id, "li")
+                    if ev.type == "contact.callback_failed":
+                        # Busy: the lawyer is free at once, no conversation counted.
+                        assert ev.lawyer is not None and ev.lawyer.state == "available"
+                        assert ev.contact is not None and ev.contact.state == "scheduled"
+            code, out = await asyncio.to_thread(callee.finish)
+        finally:
+            await queue.stop()
+    assert code == 0 and out.count("refused") == 2, out
+    contact = await only_contact(redis)
+    assert (contact["state"], contact["ended_by"], contact["callback_attempts"]) == (
+        "abandoned", "callback not answered", "2",
+    )  # fmt: skip
+    assert contact["last_attempt_result"] == "busy"
+    assert seen.count("contact.requeued") == 1
+    stats = await redis.hgetall("ll:stats:mediation")
+    assert stats.get("answered", "0") == "0", "an unanswered callback is no answered call"
+    assert stats["abandoned"] == "1"

@@ -38,6 +38,9 @@ class Contact:
     green: GreenReason | None = None
     preferred_lawyer: str | None = None
     callback: bool = False
+    # Where to call back (the number the trunk gave) and the dial-outs tried so far.
+    callback_number: str = ""
+    callback_attempts: int = 0
     state: ContactState = ContactState.WAITING
     lawyer: str | None = None
     offer_deadline: float | None = None
@@ -65,6 +68,8 @@ class Contact:
             "green": self.green or "",
             "preferred_lawyer": self.preferred_lawyer or "",
             "callback": "1" if self.callback else "0",
+            "callback_number": self.callback_number,
+            "callback_attempts": str(self.callback_attempts),
             "state": self.state,
             "lawyer": self.lawyer or "",
             "offer_deadline": _num(self.offer_deadline),
@@ -87,6 +92,8 @@ class Contact:
             green=GreenReason(h["green"]) if h.get("green") else None,
             preferred_lawyer=h.get("preferred_lawyer") or None,
             callback=h.get("callback") == "1",
+            callback_number=h.get("callback_number", ""),
+            callback_attempts=int(h.get("callback_attempts") or 0),
             state=ContactState(h.get("state", "waiting")),
             lawyer=h.get("lawyer") or None,
             offer_deadline=_opt_float(h.get("offer_deadline")),

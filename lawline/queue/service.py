@@ -196,7 +196,8 @@ class QueueService:
                 await self.sweep_once()
 
     async def sweep_once(self) -> None:
-        """Act on timers that are due: offer timeouts, wrap-up ends, silent consoles."""
+        """Act on timers that are due: offer timeouts, callback retries, wrap-up ends,
+        silent consoles."""
         now = self.clock()
         expired = await self.store.due(self.store.offers_key, now)
         for cid, lawyer_id in zip(expired, await self.store.offered_to(expired), strict=True):
@@ -204,6 +205,8 @@ class QueueService:
                 await self.store.reject(
                     cid, lawyer_id, now, "timeout", self.routing.max_missed_offers
                 )
+        for contact_id in await self.store.due(self.store.callbacks_key, now):
+            await self.store.retry_callback(contact_id, now)
         for lawyer_id in await self.store.due(self.store.wrapups_key, now):
             await self.store.finish_wrapup(lawyer_id, now, ready=False)
         stale_before = now - self.routing.console_timeout_s
@@ -236,6 +239,19 @@ class QueueService:
 
     async def request_callback(self, contact_id: str, number: str) -> int:
         return await self.store.request_callback(contact_id, number, self.clock())
+
+    async def callback_failed(self, contact_id: str, reason: str) -> int:
+        """A dial-out went unanswered: retry later, or give up after the last attempt."""
+        now = self.clock()
+        tel = self.settings.telephony
+        return await self.store.callback_failed(
+            contact_id,
+            now,
+            now + tel.callback_retry_s,
+            tel.callback_attempts,
+            reason,
+            self.routing.service_level_s,
+        )
 
     async def set_presence(self, lawyer_id: str, presence: Presence, reason: str = "") -> int:
         return await self.store.set_presence(lawyer_id, presence, self.clock(), reason)

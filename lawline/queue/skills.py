@@ -63,5 +63,7 @@ class ContactState(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"
+    # A callback whose dial-out failed, waiting for its retry time (not in the queue).
+    SCHEDULED = "scheduled"
     ENDED = "ended"
     ABANDONED = "abandoned"

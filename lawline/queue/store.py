@@ -20,6 +20,7 @@ Key layout under the prefix P (default `ll`):
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from redis.exceptions import NoScriptError
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.skills import Presence, Service
 
+log = logging.getLogger(__name__)
 _INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
 EVENTS_MAXLEN = 200_000
 
@@ -112,6 +114,7 @@ class QueueStore:
         self.wrapups_key = f"{prefix}:wrapups"
         self.consoles_key = f"{prefix}:consoles"
         self.lawyers_key = f"{prefix}:lawyers"
+        self.callbacks_key = f"{prefix}:callbacks"
 
     def contact_key(self, contact_id: str) -> str:
         return f"{self.prefix}:contact:{contact_id}"
@@ -214,6 +217,34 @@ class QueueStore:
         keys = [self.contact_key(contact_id), self.events_key]
         return int(await self._call("requestCallback", keys, [now, EVENTS_MAXLEN, number]))
 
+    async def claim_dialout(self, contact: Contact, worker: str) -> bool:
+        """One worker, and only one, places this attempt of a callback."""
+        key = f"{self.prefix}:dialout:{contact.id}:{contact.callback_attempts}"
+        return bool(await self.redis.set(key, worker, nx=True, ex=3600))
+
+    async def callback_failed(
+        self,
+        contact_id: str,
+        now: float,
+        retry_at: float,
+        attempts: int,
+        reason: str,
+        sl_s: float,
+    ) -> int:
+        """1 scheduled for a retry, 2 given up after the last attempt, -1 not applicable."""
+        keys = [self.contact_key(contact_id), self.callbacks_key, self.events_key]
+        args = [now, EVENTS_MAXLEN, self.prefix, retry_at, attempts, reason, sl_s]
+        return int(await self._call("callbackFailed", keys, args))
+
+    async def retry_callback(self, contact_id: str, now: float) -> bool:
+        keys = [
+            self.contact_key(contact_id),
+            self.callbacks_key,
+            self.waiting_key,
+            self.events_key,
+        ]
+        return await self._call("retryCallback", keys, [now, EVENTS_MAXLEN, contact_id]) == 1
+
     async def rate(self, contact_id: str, score: int, now: float) -> int:
         """1 stored, 0 already rated, -1 never connected."""
         keys = [self.contact_key(contact_id), self.events_key]
@@ -302,7 +333,15 @@ class QueueStore:
         if not reply:
             return []
         _, entries = reply[0]
-        return [decode_event(eid, fields) for eid, fields in entries]
+        events = []
+        for eid, fields in entries:
+            try:
+                events.append(decode_event(eid, fields))
+            except (KeyError, ValueError, TypeError):
+                # One bad entry (another version, a hand-made XADD) must not stop a follower.
+                log.error("undecodable queue event skipped", extra={"id": eid, "fields": fields})
+                events.append(Event(eid, "invalid", 0.0, None, None, "", fields))
+        return events
 
     async def stats(self, service: Service) -> dict[str, float]:
         raw = await self.redis.hgetall(self.stats_key(service))

@@ -9,7 +9,8 @@ of the menu testable without a phone.
 Phases:
   MENU      the voice menu; ends in a route (into the queue)
   QUEUED    waiting: hold music, position announcements, key 1 for a callback
-  BRIDGED   talking to the lawyer (the bridge is the worker's business)
+  BRIDGED   talking to the lawyer (the bridge is the worker's business); a
+            callback starts here: the lawyer accepted it and lawline dialled out
   SURVEY    1-5 satisfaction rating after the lawyer ends
   CLOSED    outside duty hours: a message, key 1 to leave a voice message
   VOICEMAIL recording that message
@@ -167,6 +168,11 @@ class CallFlow:
             wait_after=self.menu.no_input_s,
         )
 
+    def start_callback(self, now: float) -> list[Action]:
+        """A dialled-out callback was answered: say who calls, then the lawyer."""
+        self.phase = Phase.BRIDGED
+        return self._play(now, ("callback_connected",))
+
     def digit(self, d: str, now: float) -> list[Action]:
         if self.phase == Phase.MENU:
             return self._menu_digit(d, now)
@@ -193,6 +199,8 @@ class CallFlow:
             return [Hangup(self._done_reason)]
         if self.phase == Phase.QUEUED:
             return [HoldMusic()]
+        if self.phase == Phase.BRIDGED:
+            return [ConnectLawyer()]  # after the callback's greeting
         if self.phase == Phase.VOICEMAIL:
             self._deadline = None
             return [Record(self.timings.voicemail_max_s)]
@@ -225,6 +233,7 @@ class CallFlow:
             return []
         self.phase = Phase.BRIDGED
         self._deadline = self._timer_after_prompt = None
+        self._playing = False  # what played is cut off, its end never reported
         return [ConnectLawyer()]
 
     def lawyer_ended(self, now: float) -> list[Action]:

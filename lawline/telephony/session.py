@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"sip:\+?([0-9]+)@")
+_CONTACT = re.compile(r"sips?:(?:[^@;>]+@)?([^;>]+)([^>]*)")
+# Why a dial-out failed, by final SIP status; others are recorded as "sip NNN".
+_DIAL_FAILURES = {
+    486: "busy",
+    600: "busy",
+    603: "declined",
+    408: "no answer",
+    480: "no answer",
+    487: "no answer",  # lawline gave up ringing
+    404: "unreachable",
+    0: "unreachable",
+}
 
 
 def caller_number(remote_uri: str) -> str:
@@ -31,16 +43,43 @@ def caller_number(remote_uri: str) -> str:
     return m.group(1) if m else ""
 
 
+def reply_route(remote_contact: str) -> str:
+    """host:port (and transport) of the peer that sent the call: where a callback goes
+    when no trunk is configured."""
+    m = _CONTACT.search(remote_contact)
+    if m is None:
+        return ""
+    return m.group(1) + (";transport=tcp" if "transport=tcp" in m.group(2).lower() else "")
+
+
+def dial_failure(status: int) -> str:
+    return _DIAL_FAILURES.get(status, f"sip {status}")
+
+
 class CallSession:
-    def __init__(self, worker: TelephonyWorker, call: GatewayCall) -> None:
+    """A caller's call (answered by lawline) or a callback (dialled out by lawline, for a
+    contact a lawyer has accepted: `callback` is that contact)."""
+
+    def __init__(
+        self, worker: TelephonyWorker, call: GatewayCall, callback: Contact | None = None
+    ) -> None:
         self.worker = worker
         self.call = call
         self.loop = worker.loop
         self.flow = f.CallFlow(worker.settings.telephony.menu)
-        info = call.getInfo()
-        self.caller = caller_number(info.remoteUri)
+        self.outbound = callback is not None
         self.contact_id: str | None = None
+        if callback is not None:
+            self.caller = callback.callback_number or callback.caller
+            self.contact_id = callback.id
+            self.reply_route = ""
+        else:
+            info = call.getInfo()
+            self.caller = caller_number(info.remoteUri)
+            self.reply_route = reply_route(info.remoteContact)
         self.started = False
+        self._status = 0
+        self._dial_timer: asyncio.TimerHandle | None = None
         self.ended = False
         self._player: Player | None = None
         self._play_seq = 0
@@ -56,9 +95,11 @@ class CallSession:
     # ----- pjsua2 callbacks (main thread, inside libHandleEvents) ---------------------
 
     def on_state(self, state: int, status: int) -> None:
+        self._status = status
         if state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
             # Media first, while the call still exists; the queue after, on the loop.
             self.ended = True
+            self._cancel_dial_timer()
             if self._timer is not None:
                 self._timer.cancel()
             self._stop_player()
@@ -67,8 +108,14 @@ class CallSession:
             self._in_order(self._hung_up())
 
     def on_media_active(self) -> None:
-        if not self.started:
-            self.started = True
+        if self.started:
+            return
+        self.started = True
+        if self.outbound:
+            self._cancel_dial_timer()
+            self._in_order(self._record("call.callback_answered"))
+            self._do(self.flow.start_callback(self.loop.time()))
+        else:
             self._do(self.flow.start(self.loop.time(), self.worker.hotline_open()))
 
     def on_dtmf(self, digit: str) -> None:
@@ -81,7 +128,38 @@ class CallSession:
         if event_type == "contact.answered":
             self._do(self.flow.answered(now))
         elif event_type == "contact.ended" and contact.state == ContactState.ENDED:
+            if self.outbound and not self.started:
+                self._hangup("the lawyer stopped the callback")  # still ringing
             self._do(self.flow.lawyer_ended(now))
+
+    # ----- dialling out a callback -----------------------------------------------------
+
+    def dial(self, uri: str, timeout_s: float) -> bool:
+        """Place the callback; False if pjsua refused it at once (no DISCONNECTED follows)."""
+        try:
+            self.call.makeCall(uri, pj.CallOpParam(True))
+        except pj.Error as exc:
+            log.warning("callback could not be placed", extra={"uri": uri, "error": exc.info()})
+            return False
+        self._dial_timer = self.loop.call_later(timeout_s, self._ring_timeout)
+        self._in_order(self._record("call.callback_dialled", uri=uri))
+        return True
+
+    def _ring_timeout(self) -> None:
+        self._dial_timer = None
+        if not self.started:
+            self._hangup("callback not answered")
+
+    def _cancel_dial_timer(self) -> None:
+        if self._dial_timer is not None:
+            self._dial_timer.cancel()
+            self._dial_timer = None
+
+    async def _record(self, kind: str, **fields: str) -> None:
+        queue = self.worker.queue
+        await queue.store.call_event(
+            kind, queue.clock(), contact_id=self.contact_id or "", call=self.worker.name, **fields
+        )
 
     # ----- carrying out actions ----------------------------------------------------------
 
@@ -226,7 +304,7 @@ class CallSession:
             caller=self.caller,
             green=a.route.green,
             entered_at=self.worker.queue.clock(),
-            attrs={"menu": a.menu_path, "worker": self.worker.name},
+            attrs={"menu": a.menu_path, "worker": self.worker.name, "trunk": self.reply_route},
         )
         self.contact_id = contact.id
         self.worker.track(contact.id, self)
@@ -245,7 +323,11 @@ class CallSession:
             caller=self.caller,
             callback=True,
             entered_at=self.worker.queue.clock(),
-            attrs={"menu": a.menu_path, "voicemail": str(self._voicemail)},
+            attrs={
+                "menu": a.menu_path,
+                "voicemail": str(self._voicemail),
+                "trunk": self.reply_route,
+            },
         )
         await self.worker.queue.add_contact(contact)
         await self.worker.queue.request_callback(contact.id, self.caller)
@@ -282,6 +364,10 @@ class CallSession:
         if self.contact_id is None or self.flow.callback:
             return
         queue = self.worker.queue
+        if self.outbound and not self.started:
+            # Rang out, busy or unreachable: the lawyer is freed, the callback tried later.
+            await queue.callback_failed(self.contact_id, dial_failure(self._status))
+            return
         contact = await queue.store.get_contact(self.contact_id)
         if contact is None:
             return

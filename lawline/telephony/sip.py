@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Codecs a telephone network offers; G.722 when the trunk has it. Others are off.
 CODEC_PRIORITY = {"PCMA/8000": 250, "PCMU/8000": 240, "G722/16000": 200}
+# Calls one pjsua2 process holds (compiled into the wheel; more is ignored).
+MAX_CALLS = 4
 # Keep a stopped player or recorder this long before letting it be destroyed.
 MEDIA_GRACE_S = 2.0
 
@@ -48,7 +50,7 @@ def create_endpoint(cfg: SipConfig) -> pj.Endpoint:
     ep_cfg = pj.EpConfig()
     ep_cfg.uaConfig.threadCnt = 0
     ep_cfg.uaConfig.mainThreadOnly = True
-    ep_cfg.uaConfig.maxCalls = 4
+    ep_cfg.uaConfig.maxCalls = MAX_CALLS
     ep_cfg.uaConfig.userAgent = "lawline"
     ep_cfg.logConfig.level = cfg.log_level
     ep_cfg.logConfig.consoleLevel = cfg.log_level

@@ -18,12 +18,15 @@ from pathlib import Path
 import pjsua2 as pj
 
 from lawline.config import Settings
+from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
+from lawline.queue.skills import Channel
 from lawline.queue.store import Event, QueueStore
 from lawline.redis_client import connect_redis
 from lawline.telephony.prompts import resolve
 from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
+    MAX_CALLS,
     Account,
     CallEvents,
     GatewayCall,
@@ -52,6 +55,7 @@ class TelephonyWorker:
         self.sessions: dict[GatewayCall, CallSession] = {}
         self._by_contact: dict[str, CallSession] = {}
         self._rejected: set[GatewayCall] = set()
+        self._dialling: set[asyncio.Task[None]] = set()
         self.media_grace = MediaGrace(self.loop)
         self._ep: pj.Endpoint | None = None
         self._account: Account | None = None
@@ -95,6 +99,7 @@ class TelephonyWorker:
         try:
             await stop.wait()
         finally:
+            tasks += self._dialling
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -118,8 +123,50 @@ class TelephonyWorker:
     # No session is kept in a local of the long-running loops above and below: a frame
     # holding one would keep its pjsua2 Call alive past libDestroy.
     def _dispatch(self, ev: Event) -> None:
-        if ev.contact is not None and ev.contact.id in self._by_contact:
+        if ev.contact is None:
+            return
+        if ev.contact.id in self._by_contact:
             self._by_contact[ev.contact.id].on_contact(ev.contact, ev.type)
+        elif (
+            ev.type == "contact.answered"
+            and ev.contact.callback
+            and ev.contact.channel == Channel.VOICE
+        ):
+            task = self.loop.create_task(self._dial_back(ev.contact))
+            self._dialling.add(task)
+            task.add_done_callback(self._dialling.discard)
+
+    # ----- callbacks: a lawyer accepted a caller who asked to be called back -----------
+
+    def lines_in_use(self) -> int:
+        return len(self.sessions) + len(self._rejected)
+
+    async def _dial_back(self, contact: Contact) -> None:
+        """Dial the caller back, if this worker wins the attempt (every worker sees it)."""
+        tel = self.settings.telephony
+        deadline = self.loop.time() + tel.dial_timeout_s
+        while self.lines_in_use() >= MAX_CALLS and self.loop.time() < deadline:
+            await asyncio.sleep(1)  # another worker with a free line may take it first
+        if not await self.queue.store.claim_dialout(contact, self.name):
+            return
+        route = tel.trunk or contact.attrs.get("trunk", "")
+        number = contact.callback_number or contact.caller
+        if self.lines_in_use() >= MAX_CALLS or not route or not number or self._account is None:
+            reason = "no free line" if route and number else "nowhere to dial"
+            await self.queue.callback_failed(contact.id, reason)
+            return
+        self._place_callback(contact, f"sip:{number}@{route}")
+
+    def _place_callback(self, contact: Contact, uri: str) -> None:
+        assert self._account is not None
+        call = GatewayCall(self._account, pj.PJSUA_INVALID_ID)
+        session = CallSession(self, call, callback=contact)
+        self.sessions[call] = session
+        self.track(contact.id, session)
+        if not session.dial(uri, self.settings.telephony.dial_timeout_s):
+            call.events = CallEvents()
+            self.forget(session)
+            self.loop.create_task(self.queue.callback_failed(contact.id, "could not dial"))
 
     async def _check_lines(self) -> None:
         while True:

@@ -1,0 +1,25 @@
+"""What the test softphones (pjsua_caller.py, pjsua_callee.py) share: a call that
+records what it hears."""
+
+from __future__ import annotations
+
+import pjsua2 as pj
+
+
+class RecordingCall(pj.Call):
+    """Records the call's incoming audio to `out` from the moment media is up."""
+
+    def __init__(self, acc: pj.Account, out: str, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(acc, call_id)
+        self.out = out
+        self.recorder: pj.AudioMediaRecorder | None = None
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        # Keep the CallInfo alive while reading its media: SWIG frees a temporary at once.
+        info = self.getInfo()
+        for i, mi in enumerate(info.media):
+            active = mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+            if active and self.recorder is None:
+                self.recorder = pj.AudioMediaRecorder()
+                self.recorder.createRecorder(self.out)
+                self.getAudioMedia(i).startTransmit(self.recorder)
