@@ -104,6 +104,31 @@ class TelephonySettings(BaseModel):
     dial_timeout_s: float = Field(default=45, gt=0)
 
 
+class AccountSettings(BaseModel):
+    # Sign-in sessions: an http-only cookie naming a session kept in Redis.
+    session_ttl_s: float = Field(default=12 * 3600, gt=0)
+    # Secure cookies need HTTPS (browsers also accept them from http://localhost).
+    cookie_secure: bool = True
+    # Wrong passwords in a row before the account is locked, and for how long.
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_s: float = Field(default=900, ge=0)
+
+
+class IceServer(BaseModel):
+    urls: list[str]
+    username: str = ""
+    credential: str = ""
+
+
+class WebRTCSettings(BaseModel):
+    # STUN/TURN servers for consoles and terminals; none by default (lawline never
+    # asks a public STUN server unless one is configured here).
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # Addresses lawline's WebRTC peers offer as host candidates. Empty: every
+    # interface (loopback left out). ["127.0.0.1"]: media stays on this machine.
+    host_addresses: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAWLINE_", env_nested_delimiter="__", extra="forbid"
@@ -125,12 +150,21 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Keep consoles working when nobody is rostered (a fresh install has no roster).
     open_without_roster: bool = True
+    # Users and case records (SQLAlchemy URL). Empty: SQLite in data_dir/lawline.db;
+    # production: postgresql+psycopg://...
+    database_url: str = ""
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
 
     @property
     def built_prompts_dir(self) -> Path:
         return self.data_dir / "prompts"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'lawline.db'}"
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,8 @@ APT_PACKAGES=(
     espeak-ng    # speaks the default Mandarin voice prompts
     sox          # converts prompts, measures audio in tests
     sip-tester   # SIPp: the callers in the telephony tests
+    chromium     # the duty lawyer's browser in the console tests (headless)
+    iproute2     # `ip netns`: browser tests run in a namespace with only loopback
 )
 
 PYTHON="${PYTHON:-python3.11}"
