@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from lawline import __version__
+
+if TYPE_CHECKING:
+    from lawline.accounts.service import Accounts
 
 app = typer.Typer(
     name="lawline",
@@ -110,6 +114,85 @@ def telephony_worker(
         raise typer.BadParameter("set LAWLINE_REDIS_URL: a worker joins a running lawline")
     sip = SipConfig(host=settings.sip_host, port=sip_port or settings.sip_port, rtp_port=rtp_port)
     asyncio.run(run_worker(settings, settings.redis_url, sip, name))
+
+
+user_app = typer.Typer(
+    help="The people who sign in: lawyers, mediators, supervisors, admins.",
+    no_args_is_help=True,
+)
+app.add_typer(user_app, name="user")
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
+def _accounts() -> Accounts:
+    """The accounts over the configured database, brought to the newest schema first."""
+    from lawline.accounts.service import Accounts
+    from lawline.config import Settings
+    from lawline.db import make_engine, session_factory, upgrade
+
+    settings = Settings()
+    upgrade(settings.database)
+    return Accounts(session_factory(make_engine(settings.database))(), settings.accounts)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="Username; a lawyer's is their lawyer id.")],
+    role: Annotated[str, typer.Option(help="admin, supervisor, lawyer or mediator.")],
+    display_name: Annotated[str, typer.Option(help="Name shown in the console.")] = "",
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a user (the first admin is made this way: lawline has no default users)."""
+    from datetime import UTC, datetime
+
+    from lawline.accounts.service import AccountError
+
+    password = _password(password_stdin)
+    try:
+        _accounts().add_user(name, role, password, datetime.now(UTC), display_name)
+    except AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"user {name} added ({role})")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: Annotated[str, typer.Argument(help="Username.")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Set a user's password (this also lifts a lock-out)."""
+    from lawline.accounts.service import AccountError
+
+    password = _password(password_stdin)
+    try:
+        _accounts().set_password(name, password)
+    except AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"password of {name} changed")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Every user, with role and whether disabled or locked out."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    for user in _accounts().users():
+        flags = ["disabled"] if user.disabled else []
+        if user.locked_until is not None and user.locked_until > now:
+            flags.append(f"locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
+        typer.echo(f"{user.username}\t{user.role}\t{user.display_name}\t{' '.join(flags)}")
 
 
 def _console() -> Console:

@@ -2,11 +2,14 @@
 
 Run as a process (pjsua2 allows one endpoint per process):
     python tests/pjsua_caller.py sip:12348@127.0.0.1:PORT out.wav SECONDS LOCAL_SIP_PORT
-Exits 0 when the call was answered and the recording written.
+        [--play say.wav]
+Stays on the line SECONDS at most (less if lawline hangs up); with --play it says
+that file, looped. Exits 0 when the call was answered and the recording written.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -17,8 +20,8 @@ from lawline.telephony.sip import SipConfig, account_config, create_endpoint
 
 
 class Call(RecordingCall):
-    def __init__(self, acc: pj.Account, out: str) -> None:
-        super().__init__(acc, out)
+    def __init__(self, acc: pj.Account, out: str, play: str) -> None:
+        super().__init__(acc, out, play=play)
         self.answered = False
         self.disconnected = False
 
@@ -31,13 +34,20 @@ class Call(RecordingCall):
 
 
 def main() -> int:
-    uri, out, seconds, sip_port = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("uri")
+    ap.add_argument("out")
+    ap.add_argument("seconds", type=float)
+    ap.add_argument("sip_port", type=int)
+    ap.add_argument("--play", default="")
+    args = ap.parse_args()
+    uri, out, seconds, sip_port = args.uri, args.out, args.seconds, args.sip_port
     # The same pjsua2 set-up as the worker (G.711 first, null audio device, one thread).
     cfg = SipConfig(port=sip_port, rtp_port=sip_port + 2, rtp_port_range=10)
     ep = create_endpoint(cfg)
     acc = pj.Account()
     acc.create(account_config(cfg, "13800138000"))
-    call = Call(acc, out)
+    call = Call(acc, out, args.play)
     call.makeCall(uri, pj.CallOpParam(True))
     end = time.monotonic() + seconds
     while time.monotonic() < end and not call.disconnected:
@@ -49,7 +59,7 @@ def main() -> int:
             ep.libHandleEvents(10)
             if call.disconnected:
                 break
-    call.recorder = None
+    call.recorder = call.player = None
     del call
     del acc
     ep.libDestroy()

@@ -1,5 +1,5 @@
 """What the test softphones (pjsua_caller.py, pjsua_callee.py) share: a call that
-records what it hears."""
+records what it hears and, if given a WAV file, says it (looped)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import pjsua2 as pj
 class RecordingCall(pj.Call):
     """Records the call's incoming audio to `out` from the moment media is up."""
 
-    def __init__(self, acc: pj.Account, out: str, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+    def __init__(
+        self, acc: pj.Account, out: str, call_id: int = pj.PJSUA_INVALID_ID, play: str = ""
+    ) -> None:
         super().__init__(acc, call_id)
         self.out = out
+        self.play = play
         self.recorder: pj.AudioMediaRecorder | None = None
+        self.player: pj.AudioMediaPlayer | None = None
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         # Keep the CallInfo alive while reading its media: SWIG frees a temporary at once.
@@ -23,3 +27,7 @@ class RecordingCall(pj.Call):
                 self.recorder = pj.AudioMediaRecorder()
                 self.recorder.createRecorder(self.out)
                 self.getAudioMedia(i).startTransmit(self.recorder)
+                if self.play:
+                    self.player = pj.AudioMediaPlayer()
+                    self.player.createPlayer(self.play)  # looped
+                    self.player.startTransmit(self.getAudioMedia(i))

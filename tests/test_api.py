@@ -87,8 +87,8 @@ async def test_lawyer_takes_a_call_from_offer_to_wrapup(lawline: Running) -> Non
         assert figures["handled"] == 1
         assert figures["service_level"] == 1.0
         lawyer = (await http.get("/api/lawyers/wang")).json()
-        # The console closed: the lawyer is off duty.
-        assert lawyer["state"] == "offline"
+        # The console closed a moment ago: no offers until it comes back (or goes off duty).
+        assert (lawyer["state"], lawyer["break_reason"]) == ("break", "console reconnecting")
 
 
 async def test_declined_offer_goes_back_to_the_queue(lawline: Running) -> None:
@@ -120,7 +120,68 @@ async def test_closing_the_console_mid_offer_returns_the_contact_at_once(
                 break
             await asyncio.sleep(0.05)
         assert state == "waiting"
-        assert (await http.get("/api/lawyers/wang")).json()["state"] == "offline"
+        assert (await http.get("/api/lawyers/wang")).json()["state"] == "break"
+    # The console comes back: on duty again, and the call is offered again.
+    async with lawline.console("wang") as ws:
+        assert (await next_frame(ws, "hello"))["lawyer"]["state"] == "available"
+        assert (await next_frame(ws, "offer"))["contact"]["id"] == contact["id"]
+
+
+async def test_a_console_that_stays_away_is_taken_off_duty(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, secret_key="test-secret", routing=RoutingSettings(console_timeout_s=1)
+    )
+    async with running_lawline(settings, clean_redis_url) as lawline:
+        await _add_lawyer(lawline)
+        async with lawline.console("wang") as ws:
+            await _on_duty(ws)
+        async with lawline.client("boss", Role.SUPERVISOR) as http:
+            for _ in range(100):
+                state = (await http.get("/api/lawyers/wang")).json()["state"]
+                if state == "offline":
+                    break
+                await asyncio.sleep(0.05)
+            assert state == "offline"
+
+
+async def test_a_reloaded_console_gets_its_call_back_and_offers_show_earlier_contacts(
+    lawline: Running,
+) -> None:
+    await _add_lawyer(lawline)
+    async with lawline.console("wang") as ws:
+        await _on_duty(ws)
+        first = await _add_call(lawline)
+        await next_frame(ws, "offer")
+        await ws.send(json.dumps({"type": "accept", "contact_id": first["id"]}))
+        await next_frame(ws, "connected")
+        form = {"service": "consultation", "domain": "labour", "summary": "拖欠工资三个月",
+                "disposition": "referred_legal_aid", "advice": "申请劳动仲裁"}  # fmt: skip
+        await ws.send(json.dumps({"type": "case", "contact_id": first["id"], "form": form}))
+        assert (await next_frame(ws, "result"))["ok"]
+    # The console reloads mid-call: the call is still there.
+    async with lawline.console("wang") as ws:
+        hello = await next_frame(ws, "hello")
+        assert hello["call"]["id"] == first["id"]
+        assert hello["lawyer"]["talking"] == first["id"]
+        await ws.send(json.dumps({"type": "end", "contact_id": first["id"]}))
+        await next_frame(ws, "ended")
+        # The same citizen calls again: the offer shows who handled them and how.
+        second = await _add_call(lawline)
+        offer = await next_frame(ws, "offer")
+        assert offer["contact"]["id"] == second["id"]
+        [earlier] = offer["history"]
+        assert (earlier["id"], earlier["lawyer"], earlier["disposition"]) == (
+            first["id"], "wang", "referred_legal_aid",
+        )  # fmt: skip
+        assert earlier["summary"] == "拖欠工资三个月"
+        # A form for a contact not (yet) connected, or a bad one, is refused.
+        bad = {"type": "case", "contact_id": second["id"], "form": form}
+        await ws.send(json.dumps(bad))
+        assert (await next_frame(ws, "result"))["message"] == "this contact is not connected"
+        await ws.send(json.dumps({**bad, "form": {"service": "astrology"}}))
+        assert "service" in (await next_frame(ws, "error"))["message"]
 
 
 async def test_garbage_on_the_console_socket_gets_errors_not_a_crash(lawline: Running) -> None:

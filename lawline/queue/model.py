@@ -162,6 +162,9 @@ class Lawyer:
     load: Mapping[Channel, int] = field(default_factory=dict)
     # End of pending wrap-up; 0 when none (cleared only by finishWrapup).
     wrapup_until: float = 0.0
+    # The contact the lawyer is talking to now, if any (their console shows it again
+    # after a reload).
+    talking: str | None = None
     # When the lawyer last became free: the longest idle is offered first.
     idle_since: float = 0.0
     missed: int = 0
@@ -229,6 +232,7 @@ class Lawyer:
                 Channel.VIDEO: int(h.get("load_video", 0)),
             },
             wrapup_until=float(h.get("wrapup_until", 0)),
+            talking=h.get("talking") or None,
             idle_since=float(h.get("idle_since", 0)),
             missed=int(h.get("missed", 0)),
         )

@@ -122,6 +122,10 @@ class QueueStore:
     def lawyer_key(self, lawyer_id: str) -> str:
         return f"{self.prefix}:lawyer:{lawyer_id}"
 
+    def history_key(self, number: str) -> str:
+        """Every contact from one number, by entry time: first-contact accountability."""
+        return f"{self.prefix}:history:{number}"
+
     def stats_key(self, service: Service | str) -> str:
         return f"{self.prefix}:stats:{service}"
 
@@ -140,6 +144,7 @@ class QueueStore:
             self.waiting_key,
             self.stats_key(contact.service),
             self.events_key,
+            self.history_key(contact.caller) if contact.caller else "",
         ]
         return await self._call("addContact", keys, [now, EVENTS_MAXLEN, *fields]) == 1
 
@@ -249,6 +254,19 @@ class QueueStore:
         """1 stored, 0 already rated, -1 never connected."""
         keys = [self.contact_key(contact_id), self.events_key]
         return int(await self._call("rateContact", keys, [now, EVENTS_MAXLEN, score]))
+
+    async def save_case(self, contact_id: str, lawyer_id: str, form: str, now: float) -> int:
+        """1 saved, -1 not this lawyer's contact, -2 not connected or ended."""
+        keys = [self.contact_key(contact_id), self.events_key]
+        return int(await self._call("saveCase", keys, [now, EVENTS_MAXLEN, lawyer_id, form]))
+
+    async def history(self, number: str, limit: int = 20) -> list[dict[str, str]]:
+        """The latest contacts from this number, newest first, as stored."""
+        ids = await self.redis.zrevrange(self.history_key(number), 0, limit - 1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hgetall(self.contact_key(cid))
+            return [h for h in await pipe.execute() if h]
 
     async def call_event(self, kind: str, now: float, **fields: str) -> None:
         """A telephony fact for the record (menu choices...): one XADD, atomic on its own."""

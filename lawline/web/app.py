@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,26 +10,38 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import lawline
+from lawline.accounts.sessions import SessionStore
 from lawline.config import Settings
+from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
-from lawline.web import api, console, metrics
+from lawline.video.signalling import BridgeClient
+from lawline.web import api, console, metrics, pages, session_api
 from lawline.web.auth import load_or_create_secret
 
 
 def create_app(settings: Settings, redis_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The schema first: a database from an older lawline is brought up to date.
+        await asyncio.to_thread(upgrade, settings.database)
+        engine = make_engine(settings.database)
+        app.state.db = session_factory(engine)
         redis = connect_redis(redis_url)
+        app.state.sessions = SessionStore(
+            redis, settings.redis_prefix, settings.accounts.session_ttl_s
+        )
         queue = QueueService(QueueStore(redis, settings.redis_prefix), settings)
         await queue.start()
         app.state.queue = queue
+        app.state.bridge = BridgeClient(redis, settings.redis_prefix)
         try:
             yield
         finally:
             await queue.stop()
             await redis.aclose()
+            engine.dispose()
 
     app = FastAPI(
         title="lawline",
@@ -40,6 +53,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.state.secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     app.state.open_consoles = Counter()
     app.include_router(api.router)
+    app.include_router(session_api.router)
     app.include_router(console.router)
     app.include_router(metrics.router)
+    pages.install(app)
     return app

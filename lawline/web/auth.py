@@ -1,10 +1,12 @@
-"""Who is calling the API: signed tokens and the role checks routes declare.
+"""Who is calling the API: sign-in sessions, signed tokens, and the role checks routes declare.
 
-A token is `payload.signature`, both base64url: the payload names the subject
-(a lawyer id, a worker name) and the role, and when the token expires; the
-signature is HMAC-SHA256 with the deployment's secret key. Telephony workers
-and terminals use long-lived service tokens; the console will sign lawyers in
-with passwords and carry the same token in an http-only cookie.
+People sign in with a password (`web/session_api.py`) and carry a session id in
+the http-only `lawline_session` cookie; the session is kept in Redis
+(`accounts/sessions.py`), so signing out ends it everywhere. lawline's own
+processes (telephony workers, terminals) and scripts use service tokens:
+`payload.signature`, both base64url, the payload naming the subject (a worker
+name, a lawyer id) and the role and when the token expires, the signature
+HMAC-SHA256 with the deployment's secret key.
 """
 
 from __future__ import annotations
@@ -15,23 +17,16 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from fastapi import HTTPException, Request, WebSocket, status
 
+from lawline.accounts.roles import Role
+from lawline.accounts.sessions import SessionStore
+
 COOKIE_NAME = "lawline_session"
-
-
-class Role(StrEnum):
-    LAWYER = "lawyer"
-    MEDIATOR = "mediator"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-    # lawline's own processes: telephony workers and terminal gateways enter contacts.
-    GATEWAY = "gateway"
 
 
 STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -105,31 +100,56 @@ def load_or_create_secret(configured: str, data_dir: Path) -> str:
     return secret
 
 
-def _token_from(conn: Request | WebSocket) -> str | None:
+def _bearer(conn: Request | WebSocket) -> str | None:
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    if COOKIE_NAME in conn.cookies:
-        return conn.cookies[COOKIE_NAME]
-    # Browsers cannot set headers on a websocket; the console passes the token in the URL.
-    return conn.query_params.get("token")
+    return None
 
 
-def authenticate(conn: Request | WebSocket) -> Principal:
-    token = _token_from(conn)
-    if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+def _from_token(conn: Request | WebSocket, token: str) -> Principal:
     try:
         return verify_token(token, conn.app.state.secret)
     except InvalidToken as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
 
 
-def require(*roles: Role) -> Callable[[Request], Principal]:
+def authenticate(conn: Request | WebSocket) -> Principal:
+    """Service tokens only (Bearer header or `?token=`): for code that cannot await.
+
+    A signed-in person's cookie needs a Redis look-up: use `authenticate_async`.
+    """
+    token = _bearer(conn) or conn.query_params.get("token")
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    return _from_token(conn, token)
+
+
+async def authenticate_async(conn: Request | WebSocket) -> Principal:
+    """Who this is: a service token (Bearer header or `?token=`), else the session cookie.
+
+    Websockets carry the cookie in their handshake, so a signed-in console needs
+    nothing more; programs that cannot set headers on a websocket use `?token=`.
+    A credential given explicitly wins over the cookie the browser always sends.
+    """
+    token = _bearer(conn) or conn.query_params.get("token")
+    if token:
+        return _from_token(conn, token)
+    session_id = conn.cookies.get(COOKIE_NAME)
+    if not session_id:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    sessions: SessionStore = conn.app.state.sessions
+    signed_in = await sessions.get(session_id)
+    if signed_in is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "your session has ended: sign in again")
+    return Principal(signed_in.username, signed_in.role)
+
+
+def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting only these roles (none given: anyone signed in)."""
 
-    def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate_async(request)
         if roles and principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
         return principal

@@ -1,21 +1,30 @@
 """The lawyer console's websocket: offers out, accept/reject in.
 
 Protocol (JSON text frames). From lawline:
-  hello           {lawyer, offer|null}           on connect: the state to show
-  offer           {contact, deadline, waited_s}  a contact offered to this lawyer
+  hello           {lawyer, offer|null, call|null} on connect: the state to show (a
+                                                  reloaded console gets its call back)
+  offer           {contact, deadline, waited_s, history}  a contact offered to this
+                  lawyer; history: earlier contacts from the same number, who handled them
   offer_withdrawn {contact_id, reason}           timed out, caller hung up, went elsewhere
   connected       {contact}                      the accepted contact is now talking
   ended           {contact}                      the conversation is over (wrap-up starts)
   state           {lawyer}                       the lawyer's state changed
+  webrtc_answer   {contact_id, sdp}              lawline's answer to the console's offer
   result          {request, ok, message}         the answer to each request below
   error           {message}                      a frame lawline could not understand
   pong            {}
 From the console:
   accept {contact_id} | reject {contact_id} | end {contact_id}
+  webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call (again
+                                  after a reload: it replaces the earlier one)
+  hold {contact_id, on}           the caller hears hold music, not the lawyer
+  case {contact_id, form}         save the case form (CaseForm), during or after the call
   state {state: available|break|offline, reason} | ready {} | ping {}
 Every frame from the console counts as a sign of life; the console pings every
-few seconds, and one silent for `console_timeout_s` is taken offline. Closing
-the socket takes the lawyer offline at once and returns their offer to the queue.
+few seconds. Closing the socket returns an offer to the queue at once and pauses
+new offers; a call in progress goes on. A console back within `console_timeout_s`
+(a reload, a short network loss) carries on as before; a lawyer who stays away
+longer is taken off duty.
 """
 
 from __future__ import annotations
@@ -31,10 +40,11 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
 from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
-from lawline.queue.skills import Presence
+from lawline.queue.skills import ContactState, Presence
 from lawline.queue.store import Event
-from lawline.web.auth import Role, authenticate, mask_number
-from lawline.web.schemas import ContactOut, LawyerOut
+from lawline.video.signalling import BridgeClient, BridgeError
+from lawline.web.auth import Role, authenticate_async, mask_number
+from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -43,6 +53,10 @@ router = APIRouter()
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+
+
+# The break reason while a lawyer's console is away (reloading, network lost).
+CONSOLE_AWAY = "console reconnecting"
 
 
 class BadFrame(ValueError):
@@ -58,9 +72,12 @@ def _contact_json(contact: Contact) -> dict[str, Any]:
 class ConsoleSession:
     """One open console of one lawyer."""
 
-    def __init__(self, ws: WebSocket, queue: QueueService, lawyer_id: str) -> None:
+    def __init__(
+        self, ws: WebSocket, queue: QueueService, bridge: BridgeClient, lawyer_id: str
+    ) -> None:
         self.ws = ws
         self.queue = queue
+        self.bridge = bridge
         self.lawyer_id = lawyer_id
         self.offer_id: str | None = None
 
@@ -82,22 +99,56 @@ class ConsoleSession:
 
     async def _hello(self) -> None:
         await self.queue.console_seen(self.lawyer_id)
-        lawyer = await self.queue.store.get_lawyer(self.lawyer_id)
+        store = self.queue.store
+        lawyer = await store.get_lawyer(self.lawyer_id)
         assert lawyer is not None
-        offer = None
+        if lawyer.presence == Presence.BREAK and lawyer.break_reason == CONSOLE_AWAY:
+            await self.queue.set_presence(self.lawyer_id, Presence.AVAILABLE)
+            lawyer = await store.get_lawyer(self.lawyer_id)
+            assert lawyer is not None
+        offer = call = None
         if lawyer.offer:
-            contact = await self.queue.store.get_contact(lawyer.offer)
+            contact = await store.get_contact(lawyer.offer)
             if contact is not None:
                 self.offer_id = contact.id
-                offer = self._offer_json(contact)
-        await self._send("hello", lawyer=LawyerOut.of(lawyer).model_dump(mode="json"), offer=offer)
+                offer = await self._offer_json(contact)
+        if lawyer.talking:
+            contact = await store.get_contact(lawyer.talking)
+            if contact is not None and contact.state == ContactState.CONNECTED:
+                call = _contact_json(contact)
+        lawyer_json = LawyerOut.of(lawyer).model_dump(mode="json")
+        await self._send("hello", lawyer=lawyer_json, offer=offer, call=call)
 
-    def _offer_json(self, contact: Contact) -> dict[str, Any]:
+    async def _offer_json(self, contact: Contact) -> dict[str, Any]:
         return {
             "contact": _contact_json(contact),
             "deadline": contact.offer_deadline,
             "waited_s": self.queue.clock() - contact.entered_at,
+            "history": await self._history(contact),
         }
+
+    async def _history(self, contact: Contact) -> list[dict[str, Any]]:
+        """Earlier contacts from the same number: who handled them, how it ended."""
+        if not contact.caller:
+            return []
+        earlier = []
+        for h in await self.queue.store.history(contact.caller, limit=11):
+            if h["id"] == contact.id:
+                continue
+            case = json.loads(h.get("case") or "{}")
+            earlier.append(
+                {
+                    "id": h["id"],
+                    "entered_at": float(h["entered_at"]),
+                    "service": h["service"],
+                    "domain": h.get("domain", ""),
+                    "state": h.get("state", ""),
+                    "lawyer": h.get("lawyer", ""),
+                    "disposition": case.get("disposition"),
+                    "summary": case.get("summary", ""),
+                }
+            )
+        return earlier[:10]
 
     async def _send(self, kind: str, **fields: Any) -> None:
         await self.ws.send_text(json.dumps({"type": kind, **fields}, ensure_ascii=False))
@@ -111,7 +162,7 @@ class ConsoleSession:
         mine = c is not None and c.lawyer == self.lawyer_id
         if ev.type == "contact.offered" and c is not None and mine:
             self.offer_id = c.id
-            await self._send("offer", **self._offer_json(c))
+            await self._send("offer", **await self._offer_json(c))
         elif c is not None and c.id == self.offer_id and ev.type != "contact.offered":
             if ev.type in ("contact.requeued", "contact.abandoned"):
                 await self._send("offer_withdrawn", contact_id=c.id, reason=ev.reason)
@@ -148,12 +199,38 @@ class ConsoleSession:
             await self._result(kind, ok, "" if ok else "this offer is no longer yours")
         elif kind == "end":
             cid = _contact_id(frame)
-            contact = await q.store.get_contact(cid)
-            if contact is None or contact.lawyer != me:
+            if not await self._is_mine(cid):
                 await self._result(kind, False, "this contact is not yours")
                 return
             ok = await q.end(cid, "lawyer") >= 0
             await self._result(kind, ok, "" if ok else "the contact is not connected")
+        elif kind == "webrtc_offer":
+            cid, sdp = _contact_id(frame), frame.get("sdp")
+            if not isinstance(sdp, str) or not sdp:
+                raise BadFrame("'webrtc_offer' needs an 'sdp' string")
+            try:
+                reply = await self.bridge.request(cid, "offer", lawyer_id=me, sdp=sdp)
+            except BridgeError as exc:
+                await self._result(kind, False, str(exc))
+                return
+            await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
+        elif kind == "hold":
+            cid = _contact_id(frame)
+            if not await self._is_mine(cid):
+                await self._result(kind, False, "this contact is not yours")
+                return
+            try:
+                await self.bridge.request(cid, "hold", on=bool(frame.get("on")))
+            except BridgeError as exc:
+                await self._result(kind, False, str(exc))
+                return
+            await self._result(kind, True)
+        elif kind == "case":
+            cid = _contact_id(frame)
+            form = CaseForm.model_validate(frame.get("form"))
+            saved = await q.store.save_case(cid, me, form.model_dump_json(), q.clock())
+            messages = {-1: "this contact is not yours", -2: "this contact is not connected"}
+            await self._result(kind, saved == 1, messages.get(saved, ""))
         elif kind == "state":
             presence = Presence(frame.get("state"))
             await q.set_presence(me, presence, str(frame.get("reason", ""))[:200])
@@ -162,6 +239,10 @@ class ConsoleSession:
             await self._result(kind, await q.ready(me))
         else:
             raise BadFrame(f"unknown frame type {kind!r}")
+
+    async def _is_mine(self, contact_id: str) -> bool:
+        contact = await self.queue.store.get_contact(contact_id)
+        return contact is not None and contact.lawyer == self.lawyer_id
 
     async def _result(self, request: str, ok: bool, message: str = "") -> None:
         await self._send("result", request=request, ok=ok, message=message)
@@ -183,7 +264,7 @@ def _explain(exc: Exception) -> str:
 @router.websocket("/api/console/ws")
 async def console_ws(ws: WebSocket) -> None:
     try:
-        principal = authenticate(ws)
+        principal = await authenticate_async(ws)
     except HTTPException as exc:
         await ws.close(code=CLOSE_UNAUTHORIZED, reason=str(exc.detail))
         return
@@ -199,13 +280,22 @@ async def console_ws(ws: WebSocket) -> None:
     open_consoles: Counter[str] = ws.app.state.open_consoles
     open_consoles[lawyer_id] += 1
     try:
-        await ConsoleSession(ws, queue, lawyer_id).run()
+        await ConsoleSession(ws, queue, ws.app.state.bridge, lawyer_id).run()
     except WebSocketDisconnect:
         pass
     finally:
         open_consoles[lawyer_id] -= 1
         if open_consoles[lawyer_id] <= 0:
             del open_consoles[lawyer_id]
-            # The console vanished: whatever was offered goes back to the queue now.
-            await queue.set_presence(lawyer_id, Presence.OFFLINE, "console closed")
-            log.info("console closed, lawyer taken offline", extra={"lawyer": lawyer_id})
+            await _console_gone(queue, lawyer_id)
+
+
+async def _console_gone(queue: QueueService, lawyer_id: str) -> None:
+    """The last console of this lawyer closed. Whatever was offered goes back to the
+    queue now and no new offer goes to a console that is not there: the lawyer is put
+    on a break the console lifts when it comes back. A call in progress goes on; a
+    lawyer who stays away longer than `console_timeout_s` is taken off duty."""
+    lawyer = await queue.store.get_lawyer(lawyer_id)
+    if lawyer is not None and lawyer.presence == Presence.AVAILABLE:
+        await queue.set_presence(lawyer_id, Presence.BREAK, CONSOLE_AWAY)
+    log.info("console closed", extra={"lawyer": lawyer_id})

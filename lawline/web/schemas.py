@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -111,6 +112,8 @@ class LawyerOut(BaseModel):
     state_since: float
     offer: str | None
     load: dict[Channel, int]
+    talking: str | None = None
+    wrapup_until: float = 0.0
 
     @classmethod
     def of(cls, lw: Lawyer) -> LawyerOut:
@@ -128,6 +131,8 @@ class LawyerOut(BaseModel):
             state_since=lw.state_since,
             offer=lw.offer,
             load=dict(lw.load),
+            talking=lw.talking,
+            wrapup_until=lw.wrapup_until,
         )
 
 
@@ -207,3 +212,28 @@ class ContactOut(BaseModel):
 class Outcome(BaseModel):
     ok: bool
     message: str = ""
+
+
+class Disposition(StrEnum):
+    """How the lawyer closed the contact (办结方式)."""
+
+    ANSWERED = "answered"
+    REFERRED_LEGAL_AID = "referred_legal_aid"
+    REFERRED_MEDIATION = "referred_mediation"
+    REFERRED_NOTARY = "referred_notary"
+    REFERRED_COURT = "referred_court"
+    APPOINTMENT = "appointment"
+    CALLBACK_NEEDED = "callback_needed"
+
+
+class CaseForm(BaseModel):
+    """The case form a lawyer fills in during the call and saves in wrap-up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Service
+    domain: Domain | None = None
+    summary: str = Field(default="", max_length=4000)
+    disposition: Disposition | None = None
+    # What the citizen was told (答复内容): the record of the advice given.
+    advice: str = Field(default="", max_length=4000)

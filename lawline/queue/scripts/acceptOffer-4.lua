@@ -13,7 +13,7 @@ if c[1] ~= 'offered' or c[2] ~= ARGV[3] then
 end
 redis.call('HSET', KEYS[1], 'state', 'connected', 'answered_at', fmt_time(now), 'offer_deadline', '')
 redis.call('ZREM', KEYS[3], c[5])
-redis.call('HSET', KEYS[2], 'offer', '', 'missed', 0)
+redis.call('HSET', KEYS[2], 'offer', '', 'missed', 0, 'talking', c[5])
 redis.call('HINCRBY', KEYS[2], 'load_' .. c[3], 1)
 refresh_lawyer(KEYS[2], now)
 local waited = now - tonumber(c[4])

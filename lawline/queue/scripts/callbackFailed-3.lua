@@ -16,6 +16,9 @@ if c[1] ~= 'connected' or c[6] ~= '1' then
 end
 -- The lawyer never talked to anyone: take back the answer accept counted.
 local lkey = ARGV[3] .. ':lawyer:' .. c[2]
+if redis.call('HGET', lkey, 'talking') == c[4] then
+  redis.call('HSET', lkey, 'talking', '')
+end
 local load = redis.call('HINCRBY', lkey, 'load_' .. c[3], -1)
 if load < 0 then
   redis.call('HSET', lkey, 'load_' .. c[3], 0)

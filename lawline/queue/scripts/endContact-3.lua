@@ -7,7 +7,7 @@
 ]]
 --@include common
 local now = tonumber(ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'state', 'lawyer', 'channel', 'answered_at', 'service')
+local c = redis.call('HMGET', KEYS[1], 'state', 'lawyer', 'channel', 'answered_at', 'service', 'id')
 if c[1] == 'ended' then
   return 0
 end
@@ -16,6 +16,9 @@ if c[1] ~= 'connected' then
 end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', fmt_time(now), 'ended_by', ARGV[5])
 local lkey = ARGV[3] .. ':lawyer:' .. c[2]
+if redis.call('HGET', lkey, 'talking') == c[6] then  -- only the contact they are talking on
+  redis.call('HSET', lkey, 'talking', '')
+end
 local load = redis.call('HINCRBY', lkey, 'load_' .. c[3], -1)
 if load < 0 then
   redis.call('HSET', lkey, 'load_' .. c[3], 0)

@@ -1,0 +1,1 @@
+"""Accounts: the people who sign in, their passwords, and their sign-in sessions."""

@@ -1,0 +1,42 @@
+"""Alembic's entry point: run the migrations on lawline's database."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+import lawline.accounts.models  # noqa: F401  (registers the tables autogenerate compares)
+from lawline.db import Base, make_engine
+
+config = context.config
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from lawline.config import Settings
+
+    return Settings().database
+
+
+def _run(connection: Connection) -> None:
+    # Batch mode: SQLite cannot ALTER most things, so Alembic copies the table instead.
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(url=_url(), target_metadata=Base.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+elif (given := config.attributes.get("connection")) is not None:
+    _run(given)  # lawline.db.upgrade passes its own connection
+else:
+    engine = make_engine(_url())
+    try:
+        with engine.begin() as connection:
+            _run(connection)
+    finally:
+        engine.dispose()

@@ -1,0 +1,55 @@
+"""The browser pages: sign-in and the duty lawyer's console (static files, no build step).
+
+The pages talk to lawline only through the API under /api and the console
+websocket; everything they show comes from there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from lawline.web.auth import Principal, require
+
+STATIC = Path(__file__).parent / "static"
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/console")
+
+
+@router.get("/login")
+async def login_page() -> FileResponse:
+    return FileResponse(STATIC / "login.html")
+
+
+@router.get("/console")
+async def console_page() -> FileResponse:
+    # Signed-out visitors are sent to /login by the page itself (its API calls get 401).
+    return FileResponse(STATIC / "console.html")
+
+
+@router.get("/api/webrtc/config")
+async def webrtc_config(
+    request: Request, _: Annotated[Principal, Depends(require())]
+) -> dict[str, Any]:
+    """The browser's RTCConfiguration: lawline's ICE servers, never a browser default."""
+    servers = request.app.state.settings.webrtc.ice_servers
+    return {
+        "iceServers": [
+            {"urls": s.urls, **({"username": s.username, "credential": s.credential}
+                                if s.username else {})}
+            for s in servers
+        ]
+    }  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

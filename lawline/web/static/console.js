@@ -1,0 +1,444 @@
+// The duty lawyer's console: one websocket to lawline (offers, state, signalling)
+// and one WebRTC audio connection per accepted call, to the telephony worker that
+// holds the caller's line. Everything shown comes from lawline's frames; a reload
+// or a short network loss reconnects and gets the same state back.
+"use strict";
+
+const LABELS = {
+  service: {
+    consultation: "法律咨询", legal_aid: "法律援助", mediation: "人民调解",
+    notarisation: "公证及其他", complaint: "投诉建议",
+  },
+  domain: {
+    labour: "劳动争议", marriage_family: "婚姻家庭", land_homestead: "土地与宅基地",
+    housing_demolition: "房屋拆迁", traffic: "交通事故", lending_contracts: "民间借贷与合同",
+    consumer: "消费者权益", social_security: "社会保障", neighbour: "邻里纠纷", other: "其他",
+  },
+  state: {
+    offline: "未上岗", available: "空闲，等待来电", offered: "来电振铃", busy: "通话中",
+    wrapup: "话后整理", break: "小休",
+  },
+  green: { elderly: "老年人", disabled: "残疾人", minor: "未成年人", migrant_wages: "农民工讨薪" },
+  channel: { voice: "12348 电话", video: "村居视频终端" },
+  disposition: {
+    answered: "已解答", referred_legal_aid: "转法律援助", referred_mediation: "转人民调解",
+    referred_notary: "转公证", referred_court: "建议诉讼", appointment: "已预约面谈",
+    callback_needed: "需回访",
+  },
+  contactState: { ended: "已办结", abandoned: "未接通", connected: "通话中", waiting: "排队中" },
+};
+
+const $ = (id) => document.getElementById(id);
+const console_ = {
+  ws: null,
+  lawyer: null,
+  offer: null,        // {contact, deadline, waited_s, history}
+  call: null,         // the connected contact
+  caseContact: null,  // the contact the case form belongs to
+  pc: null,
+  localStream: null,
+  remoteStream: null,
+  meter: null,
+  muted: false,
+  held: false,
+  retryMs: 500,
+};
+window.lawlineConsole = console_;  // for the browser tests and for support staff
+
+// ----- the websocket ------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/api/console/ws`);
+  console_.ws = ws;
+  ws.onopen = () => {
+    console_.retryMs = 500;
+    setLink(true);
+  };
+  ws.onmessage = (event) => {
+    let frame;
+    try { frame = JSON.parse(event.data); } catch { return; }
+    (handlers[frame.type] || (() => {}))(frame);
+  };
+  ws.onclose = (event) => {
+    setLink(false);
+    if (event.code === 4401) { location.href = "/login"; return; }
+    if (event.code === 4403 || event.code === 4404) { toast(event.reason || "无权使用工作台。"); return; }
+    // Back quickly: lawline keeps duty and the call for a short while.
+    setTimeout(connect, console_.retryMs);
+    console_.retryMs = Math.min(console_.retryMs * 2, 5000);
+  };
+}
+
+function send(type, fields = {}) {
+  if (console_.ws && console_.ws.readyState === WebSocket.OPEN) {
+    console_.ws.send(JSON.stringify({ type, ...fields }));
+    return true;
+  }
+  toast("与服务器的连接已中断，正在重连…");
+  return false;
+}
+
+// A sign of life every few seconds: a console silent for long is taken off duty.
+setInterval(() => {
+  if (console_.ws && console_.ws.readyState === WebSocket.OPEN) send("ping");
+}, 5000);
+
+const handlers = {
+  hello(f) {
+    renderLawyer(f.lawyer);
+    if (f.offer) showOffer(f.offer); else hideOffer();
+    if (f.call) startCall(f.call);  // a reload mid-call: audio again, same call
+    loadFigures();
+  },
+  offer(f) { showOffer(f); },
+  offer_withdrawn(f) {
+    if (console_.offer && console_.offer.contact.id === f.contact_id) hideOffer();
+    if (f.reason === "timeout") toast("来电未在时限内接听，已转给其他律师。");
+  },
+  connected(f) { hideOffer(); startCall(f.contact); },
+  ended(f) {
+    if (console_.call && console_.call.id === f.contact.id) endCall();
+    loadFigures();
+  },
+  webrtc_answer(f) {
+    if (console_.pc && console_.call && console_.call.id === f.contact_id) {
+      console_.pc.setRemoteDescription({ type: "answer", sdp: f.sdp })
+        .catch((e) => setAudioStatus(`音频连接失败：${e}`));
+    }
+  },
+  state(f) { renderLawyer(f.lawyer); },
+  result(f) {
+    if (f.request === "case" && f.ok) {
+      $("case-saved").textContent = `已保存 ${new Date().toLocaleTimeString("zh-CN")}`;
+    }
+    if (!f.ok) toast(explain(f));
+  },
+  error(f) { toast(`服务器无法处理请求：${f.message}`); },
+  pong() {},
+};
+
+function explain(result) {
+  const known = {
+    "this offer is no longer yours": "该来电已不再分配给您（可能已超时或来电人已挂机）。",
+    "this contact is not yours": "该来电不属于您。",
+    "the contact is not connected": "通话已结束。",
+  };
+  return known[result.message] || `操作未成功：${result.message || result.request}`;
+}
+
+// ----- duty state -----------------------------------------------------------------------
+
+function renderLawyer(lawyer) {
+  console_.lawyer = lawyer;
+  $("who").textContent = `${lawyer.name || lawyer.id}`;
+  const el = $("state");
+  el.dataset.state = lawyer.state;
+  el.textContent = LABELS.state[lawyer.state] || lawyer.state;
+  $("state-detail").textContent = lawyer.state === "break" && lawyer.break_reason
+    ? `（${lawyer.break_reason}）` : "";
+  const wrapping = lawyer.state === "wrapup" || (lawyer.wrapup_until > 0 && !lawyer.talking);
+  $("wrapup").hidden = !wrapping;
+  $("ready").hidden = !wrapping;
+  $("go-available").disabled = lawyer.presence === "available";
+}
+
+async function loadFigures() {
+  if (!console_.lawyer) return;
+  const r = await fetch(`/api/lawyers/${encodeURIComponent(console_.lawyer.id)}/figures`);
+  if (!r.ok) return;
+  const f = await r.json();
+  const minutes = (s) => Math.round((s || 0) / 60);
+  const rows = [
+    ["接听量（累计）", f.handled],
+    ["通话时长（分钟）", minutes(f.seconds_busy)],
+    ["空闲时长（分钟）", minutes(f.seconds_available)],
+    ["话后整理（分钟）", minutes(f.seconds_wrapup)],
+  ];
+  $("figures").innerHTML = rows.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+}
+
+$("go-available").onclick = () => send("state", { state: "available" });
+$("go-break").onclick = () => send("state", { state: "break", reason: $("break-reason").value });
+$("go-offline").onclick = () => send("state", { state: "offline" });
+$("ready").onclick = () => send("ready");
+$("sign-out").onclick = async () => {
+  await fetch("/api/session", { method: "DELETE" });
+  location.href = "/login";
+};
+
+// ----- an offer ----------------------------------------------------------------------------
+
+let ringTimer = null;
+
+function describe(contact) {
+  const parts = [LABELS.service[contact.service] || contact.service];
+  if (contact.domain) parts.push(LABELS.domain[contact.domain] || contact.domain);
+  if (contact.language === "mn") parts.push("蒙古语");
+  return parts.join(" · ");
+}
+
+function showOffer(offer) {
+  console_.offer = offer;
+  const c = offer.contact;
+  $("offer").hidden = false;
+  $("offer-summary").innerHTML = escapeHtml(describe(c))
+    + (c.green ? `<span class="green">绿色通道 ${escapeHtml(LABELS.green[c.green] || c.green)}</span>` : "")
+    + (c.callback ? `<span class="green">预约回电</span>` : "");
+  const waitedMin = Math.floor(offer.waited_s / 60), waitedSec = Math.round(offer.waited_s % 60);
+  $("offer-detail").textContent = `${LABELS.channel[c.channel] || c.channel} · 来电号码 ${c.caller || "未显示"}`
+    + ` · 已等待 ${waitedMin} 分 ${waitedSec} 秒`
+    + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "");
+  renderHistory(offer.history || []);
+  startRinging(offer.deadline);
+}
+
+// "main:1 consultation:1" -> "1 → 1"; a wrong key shows as "7？", no key as "（无）".
+function menuKeys(path) {
+  return path.split(" ").map((step) => {
+    const key = step.split(":")[1] || "";
+    return key === "timeout" ? "（无）" : key;
+  }).join(" → ");
+}
+
+function renderHistory(history) {
+  if (!history.length) {
+    $("offer-history").innerHTML = `<p class="sub">该号码此前无来电记录。</p>`;
+    return;
+  }
+  const rows = history.map((h) => `<tr><td>${new Date(h.entered_at * 1000).toLocaleString("zh-CN")}</td>`
+    + `<td>${escapeHtml(LABELS.service[h.service] || h.service)}</td>`
+    + `<td>${escapeHtml(h.lawyer || "—")}</td>`
+    + `<td>${escapeHtml(LABELS.disposition[h.disposition] || LABELS.contactState[h.state] || h.state)}</td>`
+    + `<td>${escapeHtml(h.summary || "")}</td></tr>`).join("");
+  $("offer-history").innerHTML = `<p>此前来电（首问负责）：</p><table><thead><tr><th>时间</th>`
+    + `<th>服务</th><th>承办律师</th><th>结果</th><th>摘要</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function hideOffer() {
+  console_.offer = null;
+  $("offer").hidden = true;
+  stopRinging();
+}
+
+function startRinging(deadline) {
+  stopRinging();
+  const tick = () => {
+    const left = Math.max(0, Math.round(deadline - Date.now() / 1000));
+    $("offer-countdown").textContent = `${left} 秒内接听`;
+    beep();
+  };
+  tick();
+  ringTimer = setInterval(tick, 1000);
+}
+
+function stopRinging() {
+  if (ringTimer) clearInterval(ringTimer);
+  ringTimer = null;
+}
+
+let audioCtx = null;
+function beep() {
+  // Two short tones a second: heard even with the tab in the background.
+  try {
+    audioCtx = audioCtx || new AudioContext();
+    for (const [at, hz] of [[0, 440], [0.25, 480]]) {
+      const osc = audioCtx.createOscillator(), gain = audioCtx.createGain();
+      osc.frequency.value = hz;
+      gain.gain.value = 0.08;
+      osc.connect(gain).connect(audioCtx.destination);
+      osc.start(audioCtx.currentTime + at);
+      osc.stop(audioCtx.currentTime + at + 0.2);
+    }
+  } catch { /* no audio output: the card still flashes */ }
+}
+
+$("accept").onclick = () => console_.offer && send("accept", { contact_id: console_.offer.contact.id });
+$("decline").onclick = () => console_.offer && send("reject", { contact_id: console_.offer.contact.id });
+
+// ----- the call -------------------------------------------------------------------------
+
+let callTimer = null;
+
+async function startCall(contact) {
+  const again = console_.call && console_.call.id === contact.id;
+  console_.call = contact;
+  $("call").hidden = false;
+  $("call-summary").textContent = `${describe(contact)} · ${contact.caller || "未显示号码"}`;
+  if (!again) {
+    openCaseForm(contact);
+    const started = contact.answered_at ? contact.answered_at * 1000 : Date.now();
+    clearInterval(callTimer);
+    callTimer = setInterval(() => {
+      const s = Math.round((Date.now() - started) / 1000);
+      $("call-timer").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    }, 1000);
+  }
+  await connectAudio(contact);
+}
+
+function iceComplete(pc) {
+  // lawline answers without trickle ICE: send the offer with every candidate in it.
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+    setTimeout(resolve, 3000);
+  });
+}
+
+async function connectAudio(contact) {
+  closeAudio();
+  setAudioStatus("正在接通音频…");
+  try {
+    console_.localStream = console_.localStream
+      || await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+  } catch (e) {
+    setAudioStatus("无法使用麦克风，请检查浏览器权限。");
+    return;
+  }
+  const pc = new RTCPeerConnection(window.LAWLINE_RTC_CONFIG || { iceServers: [] });
+  console_.pc = pc;
+  for (const track of console_.localStream.getAudioTracks()) {
+    track.enabled = !console_.muted;
+    pc.addTrack(track, console_.localStream);
+  }
+  pc.ontrack = (event) => {
+    const stream = event.streams[0] || new MediaStream([event.track]);
+    console_.remoteStream = stream;
+    // Chrome plays a remote WebRTC stream through WebAudio only if an element plays it too.
+    $("remote-audio").srcObject = stream;
+    console_.meter = new LevelMeter(stream, $("caller-level"));
+  };
+  pc.onconnectionstatechange = () => {
+    const labels = { connected: "音频已接通", connecting: "正在接通音频…", failed: "音频连接失败",
+      disconnected: "音频中断，正在恢复…" };
+    setAudioStatus(labels[pc.connectionState] || "");
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceComplete(pc);
+  if (console_.pc !== pc) return;  // replaced meanwhile
+  send("webrtc_offer", { contact_id: contact.id, sdp: pc.localDescription.sdp });
+}
+
+function closeAudio() {
+  if (console_.meter) console_.meter.stop();
+  console_.meter = null;
+  if (console_.pc) console_.pc.close();
+  console_.pc = null;
+  console_.remoteStream = null;
+}
+
+function endCall() {
+  closeAudio();
+  clearInterval(callTimer);
+  console_.call = null;
+  console_.held = false;
+  $("hold").setAttribute("aria-pressed", "false");
+  $("call").hidden = true;
+  setAudioStatus("");
+}
+
+function setAudioStatus(text) { $("audio-status").textContent = text; }
+
+$("mute").onclick = () => {
+  console_.muted = !console_.muted;
+  if (console_.localStream) console_.localStream.getAudioTracks().forEach((t) => { t.enabled = !console_.muted; });
+  $("mute").setAttribute("aria-pressed", String(console_.muted));
+  $("mute").textContent = console_.muted ? "取消静音" : "静音";
+};
+$("hold").onclick = () => {
+  if (!console_.call) return;
+  console_.held = !console_.held;
+  send("hold", { contact_id: console_.call.id, on: console_.held });
+  $("hold").setAttribute("aria-pressed", String(console_.held));
+  $("hold").textContent = console_.held ? "恢复通话" : "保持";
+};
+$("hang-up").onclick = () => console_.call && send("end", { contact_id: console_.call.id });
+
+// The caller's loudness, and the strongest frequency (what the tests check).
+class LevelMeter {
+  constructor(stream, meterEl) {
+    this.ctx = new AudioContext();
+    this.analyser = this.ctx.createAnalyser();
+    this.analyser.fftSize = 4096;
+    this.source = this.ctx.createMediaStreamSource(stream);
+    this.source.connect(this.analyser);
+    this.samples = new Float32Array(this.analyser.fftSize);
+    this.spectrum = new Float32Array(this.analyser.frequencyBinCount);
+    this.timer = setInterval(() => { meterEl.value = Math.min(1, this.rms() * 4); }, 200);
+  }
+  rms() {
+    this.analyser.getFloatTimeDomainData(this.samples);
+    let sum = 0;
+    for (const x of this.samples) sum += x * x;
+    return Math.sqrt(sum / this.samples.length);
+  }
+  peakHz() {
+    this.analyser.getFloatFrequencyData(this.spectrum);
+    let best = 0;
+    for (let i = 1; i < this.spectrum.length; i++) if (this.spectrum[i] > this.spectrum[best]) best = i;
+    return best * this.ctx.sampleRate / this.analyser.fftSize;
+  }
+  stop() { clearInterval(this.timer); this.ctx.close(); }
+}
+
+// ----- the case form -----------------------------------------------------------------------
+
+function openCaseForm(contact) {
+  console_.caseContact = contact;
+  $("case").hidden = false;
+  $("case-service").value = contact.service;
+  $("case-domain").value = contact.domain || "";
+  $("case-disposition").value = "answered";
+  $("case-summary").value = "";
+  $("case-advice").value = "";
+  $("case-saved").textContent = "";
+}
+
+$("case-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!console_.caseContact) return;
+  const form = {
+    service: $("case-service").value,
+    domain: $("case-domain").value || null,
+    disposition: $("case-disposition").value,
+    summary: $("case-summary").value,
+    advice: $("case-advice").value,
+  };
+  send("case", { contact_id: console_.caseContact.id, form });
+});
+
+// ----- small things ---------------------------------------------------------------------
+
+function setLink(up) {
+  const el = $("link");
+  el.dataset.link = up ? "up" : "down";
+  el.textContent = up ? "已连接" : "连接中断，正在重连…";
+}
+
+let toastTimer = null;
+function toast(text) {
+  const el = $("toast");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch]));
+}
+
+async function start() {
+  // ICE servers come from lawline's settings, never a browser default.
+  try {
+    const r = await fetch("/api/session");
+    if (r.status === 401) { location.href = "/login"; return; }
+    const rtc = await fetch("/api/webrtc/config");
+    if (rtc.ok) window.LAWLINE_RTC_CONFIG = await rtc.json();
+  } catch { /* the websocket's reconnect loop reports the network */ }
+  connect();
+}
+start();

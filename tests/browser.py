@@ -1,0 +1,80 @@
+"""Headless Chromium (Debian's `chromium`) driven by Playwright, for the console tests.
+
+Chromium's WebRTC offers only loopback candidates when it runs in a network
+namespace that has nothing but `lo`, which is how scripts/test.sh runs the suite
+(LAWLINE_TEST_NETNS is set there). Outside one it would offer this machine's
+other addresses too, so these tests skip there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+CHROMIUM = shutil.which("chromium")
+
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or not os.environ.get("LAWLINE_TEST_NETNS"),
+    reason="needs Debian chromium and a loopback-only network namespace (scripts/test.sh)",
+)
+
+
+def tone(path: Path, hz: int, seconds: float = 60, rate: int = 48000) -> Path:
+    """A sine tone WAV made with sox: what a fake microphone or a caller says."""
+    subprocess.run(
+        ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path),
+         "synth", str(seconds), "sine", str(hz), "vol", "0.5"],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+@asynccontextmanager
+async def chromium(microphone: Path | None = None) -> AsyncIterator[Browser]:
+    """A headless Chromium with a fake microphone (this WAV, looped) and speakers."""
+    assert CHROMIUM is not None
+    args = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        "--allow-loopback-in-peer-connection",
+        # Host candidates as plain addresses, not mDNS names nobody here resolves.
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--autoplay-policy=no-user-gesture-required",
+        "--no-sandbox",  # tests run as root
+    ]
+    if microphone is not None:
+        args.append(f"--use-file-for-fake-audio-capture={microphone}")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    await page.goto(f"{base}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login")
+    await page.wait_for_url(f"{base}/console")
+    await page.wait_for_selector('#link[data-link="up"]')
+
+
+def add_user(data_dir: Path, username: str, role: str, password: str) -> None:
+    """`lawline user add`, as an administrator would run it."""
+    env = {**os.environ, "LAWLINE_DATA_DIR": str(data_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "lawline", "user", "add", username, "--role", role,
+         "--password-stdin"],
+        input=password + "\n", env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,223 @@
+"""The duty lawyer's console in a real browser: headless Chromium signs in, goes on
+duty, takes a real SIP call with audio both ways, reloads mid-call, hangs up and
+saves the case. Everything runs on loopback in the test network namespace."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import json
+import math
+import subprocess
+import sys
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page
+from redis.asyncio import Redis
+
+from lawline.config import AccountSettings, RoutingSettings, Settings, WebRTCSettings
+from lawline.telephony import prompts
+from lawline.web.auth import Role
+from tests.browser import add_user, chromium, needs_browser, sign_in, tone
+from tests.lawline_server import Running, running_lawline
+from tests.sip_helpers import Worker, free_udp_port, telephony_worker
+
+pytestmark = needs_browser
+
+PASSWORD = "zhiban-2026-lvshi"
+WANG = {
+    "id": "wang",
+    "name": "王律师",
+    "services": {"consultation": 4},
+    "domains": {"labour": 5},
+    "languages": ["zh"],
+}
+CALLER_HZ, LAWYER_HZ = 600, 1400
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        routing=RoutingSettings(offer_timeout_s=60, wrapup_s=120, console_timeout_s=3),
+        accounts=AccountSettings(cookie_secure=True),
+        webrtc=WebRTCSettings(host_addresses=["127.0.0.1"]),
+    )
+    add_user(tmp_path, "wang", "lawyer", PASSWORD)
+    async with running_lawline(settings, clean_redis_url) as running:
+        async with running.client("boss", Role.SUPERVISOR) as http:
+            r = await http.post("/api/lawyers", json=WANG)
+            assert r.status_code == 201, r.text
+        yield running
+
+
+def browser_base(lawline: Running) -> str:
+    # Browsers keep Secure cookies over plain http only for localhost.
+    return lawline.base.replace("127.0.0.1", "localhost")
+
+
+async def on_duty(page: Page, lawline: Running) -> None:
+    await sign_in(page, browser_base(lawline), "wang", PASSWORD)
+    await page.click("#go-available")
+    await page.wait_for_selector('#state[data-state="available"]')
+
+
+async def contact_state(lawline: Running, contact_id: str) -> str:
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        return (await http.get(f"/api/contacts/{contact_id}")).json()["state"]
+
+
+async def lawyer_state(lawline: Running) -> str:
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        return (await http.get("/api/lawyers/wang")).json()["state"]
+
+
+async def eventually(check: object, want: str, seconds: float = 10) -> None:
+    got = None
+    for _ in range(int(seconds / 0.1)):
+        got = await check()  # type: ignore[operator]
+        if got == want:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"wanted {want!r}, still {got!r}")
+
+
+async def test_closing_the_browser_mid_offer_returns_the_contact_to_the_queue(
+    lawline: Running,
+) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await on_duty(page, lawline)
+        async with lawline.client("worker-1", Role.GATEWAY) as http:
+            r = await http.post("/api/contacts", json={
+                "channel": "voice", "service": "consultation", "domain": "labour",
+                "caller": "13800138000", "green": "elderly", "attrs": {"menu": "main:1"},
+            })  # fmt: skip
+            assert r.status_code == 201, r.text
+            contact_id = r.json()["id"]
+        await page.wait_for_selector("#offer:not([hidden])")
+        offer = await page.inner_text("#offer")
+        assert "法律咨询" in offer and "劳动争议" in offer and "绿色通道" in offer
+        assert "8000" in offer and "13800138000" not in offer, "the number is masked"
+    # The browser is gone: the offer goes back to the queue at once ...
+    await eventually(lambda: contact_state(lawline, contact_id), "waiting", 5)
+    # ... and a lawyer who does not come back is taken off duty.
+    await eventually(lambda: lawyer_state(lawline), "offline", 10)
+
+
+# ----- a real call ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prompts")
+    prompts.build(out)
+    return out
+
+
+@pytest.fixture
+def worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
+    env = {"LAWLINE_WEBRTC__HOST_ADDRESSES": '["127.0.0.1"]'}
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
+        yield w
+
+
+async def peak_hz(page: Page) -> float:
+    return float(await page.evaluate("lawlineConsole.meter ? lawlineConsole.meter.peakHz() : 0"))
+
+
+async def hears(page: Page, hz: float, seconds: float = 15) -> bool:
+    """The browser's analyser finds this tone strongest in the caller's audio."""
+    for _ in range(int(seconds / 0.25)):
+        if abs(await peak_hz(page) - hz) < 30:
+            return True
+        await asyncio.sleep(0.25)
+    return False
+
+
+def seconds_of_tone(wav: Path, hz: float) -> int:
+    """How many whole seconds of a recording are dominated by this tone (Goertzel power
+    at hz against the second's total power)."""
+    with wave.open(str(wav)) as w:
+        rate = w.getframerate()
+        samples = array.array("h", w.readframes(w.getnframes()))
+    found = 0
+    for start in range(0, len(samples) - rate, rate):
+        second = samples[start : start + rate]
+        total = sum(x * x for x in second) or 1
+        k = 2 * math.cos(2 * math.pi * hz / rate)
+        s1 = s2 = 0.0
+        for x in second:
+            s1, s2 = x + k * s1 - s2, s1
+        power = (s1 * s1 + s2 * s2 - k * s1 * s2) * 2 / len(second)
+        if power / total > 0.5 and total / len(second) > 100 * 100:
+            found += 1
+    return found
+
+
+async def test_a_lawyer_takes_a_real_call_in_the_browser(
+    lawline: Running, worker: Worker, tmp_path: Path, clean_redis_url: str
+) -> None:
+    caller_says = tone(tmp_path / "caller.wav", CALLER_HZ, rate=16000)
+    lawyer_says = tone(tmp_path / "lawyer.wav", LAWYER_HZ)
+    heard = tmp_path / "caller-heard.wav"
+    async with chromium(microphone=lawyer_says) as browser:
+        page = await browser.new_page()
+        await on_duty(page, lawline)
+        # A citizen dials 12348 and says nothing to the menu: general consultation.
+        caller = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+             f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "90",
+             str(free_udp_port()), "--play", str(caller_says)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            await page.wait_for_selector("#offer:not([hidden])", timeout=60_000)
+            await page.click("#accept")
+            await page.wait_for_selector("#call:not([hidden])")
+            await page.wait_for_function(
+                "document.getElementById('audio-status').textContent === '音频已接通'",
+                timeout=20_000,
+            )
+            assert await hears(page, CALLER_HZ), f"browser hears {await peak_hz(page)} Hz"
+            await asyncio.sleep(3)  # the caller hears the lawyer a while
+
+            # A reload mid-call: the console comes back to the same call, with audio.
+            await page.reload()
+            await page.wait_for_selector("#call:not([hidden])")
+            assert await hears(page, CALLER_HZ), "audio after a reload"
+
+            # The lawyer notes the case, hangs up, and saves it in wrap-up.
+            await page.fill("#case-summary", "欠薪三个月，用人单位拒付")
+            await page.select_option("#case-disposition", "referred_legal_aid")
+            await page.fill("#case-advice", "可申请劳动仲裁，并可申请法律援助")
+            await page.click("#hang-up")
+            await page.wait_for_selector("#wrapup:not([hidden])")
+            await page.click("#case-save")
+            await page.wait_for_function(
+                "document.getElementById('case-saved').textContent.startsWith('已保存')"
+            )
+            await page.click("#ready")
+            await page.wait_for_selector('#state[data-state="available"]')
+        except BaseException:
+            caller.kill()
+            raise
+    # The survey follows; nobody answers it, lawline says goodbye and hangs up.
+    out, _ = await asyncio.to_thread(caller.communicate, timeout=120)
+    assert caller.returncode == 0, out[-2000:]
+    # What the caller heard while talking is the lawyer's microphone, not silence.
+    assert seconds_of_tone(heard, LAWYER_HZ) >= 3, "the caller did not hear the lawyer"
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        [key] = [k for k in await redis.keys("ll:contact:*")]
+        contact = await redis.hgetall(key)
+    finally:
+        await redis.aclose()
+    assert contact["state"] == "ended"
+    case = json.loads(contact["case"])
+    assert case["disposition"] == "referred_legal_aid"
+    assert case["summary"] == "欠薪三个月，用人单位拒付"
