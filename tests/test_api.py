@@ -184,6 +184,28 @@ async def test_a_reloaded_console_gets_its_call_back_and_offers_show_earlier_con
         assert "service" in (await next_frame(ws, "error"))["message"]
 
 
+async def test_a_lawyer_hands_a_call_to_a_colleague_with_a_note(lawline: Running) -> None:
+    await _add_lawyer(lawline)
+    await _add_lawyer(lawline, {**LABOUR_LAWYER, "id": "zhao", "name": "赵律师"})
+    async with lawline.console("wang") as wang:
+        await _on_duty(wang)
+        contact = await _add_call(lawline)
+        await next_frame(wang, "offer")
+        await wang.send(json.dumps({"type": "accept", "contact_id": contact["id"]}))
+        await next_frame(wang, "connected")
+        async with lawline.console("zhao") as zhao:
+            await _on_duty(zhao)
+            await wang.send(json.dumps({
+                "type": "transfer", "contact_id": contact["id"], "to_lawyer": "zhao",
+                "note": "工伤问题，转赵律师",
+            }))  # fmt: skip
+            assert (await next_frame(wang, "result"))["ok"]
+            assert (await next_frame(wang, "ended"))["contact"]["id"] == contact["id"]
+            offer = await next_frame(zhao, "offer")
+            assert offer["contact"]["id"] == contact["id"]
+            assert offer["contact"]["attrs"]["notes"] == "wang: 工伤问题，转赵律师"
+
+
 async def test_garbage_on_the_console_socket_gets_errors_not_a_crash(lawline: Running) -> None:
     await _add_lawyer(lawline)
     async with lawline.console("wang") as ws:

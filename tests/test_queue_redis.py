@@ -383,6 +383,43 @@ async def test_a_callback_unanswered_every_time_is_given_up(q: Harness) -> None:
     assert await q.service.callback_failed("plain", "busy") == -1
 
 
+async def test_a_transfer_to_a_named_colleague_keeps_the_place_and_carries_a_note(
+    q: Harness,
+) -> None:
+    await q.add(contact("early", T0))
+    await q.add_lawyer(lawyer("wang"))
+    assert await q.route() == [("early", "wang")]
+    assert await q.service.accept("early", "wang")
+    await q.add(contact("later", T0 + 10))
+    await q.add_lawyer(lawyer("zhao"))
+    q.clock.advance(120)
+    note = "工伤认定，请赵律师接手"
+    assert await q.service.transfer("early", "li", note, to_lawyer="zhao") == -1, "not li's"
+    assert await q.service.transfer("early", "wang", note, to_lawyer="nobody") == -2
+    assert await q.route() == [("later", "zhao")]
+    await q.add_lawyer(lawyer("li"))
+    assert await q.service.transfer("early", "wang", note, to_lawyer="zhao") == 1
+    await q.pump()
+    h = await q.contact_hash("early")
+    assert (h["state"], h["preferred_lawyer"], float(h["entered_at"])) == ("waiting", "zhao", T0)
+    assert json.loads(h["attrs"])["notes"] == f"wang: {note}"
+    assert (await q.lawyer_hash("wang"))["state"] == "wrapup"
+    assert await q.route() == [], "li is free but the contact waits for zhao"
+    assert await q.service.reject("later", "zhao")
+    assert sorted(await q.route()) == [("early", "zhao"), ("later", "li")]
+    assert (await q.store.stats(Service.CONSULTATION))["transferred"] == 1
+
+
+async def test_a_transfer_back_to_another_queue_goes_to_anyone_there(q: Harness) -> None:
+    await q.add(contact("caller", T0))
+    await q.add_lawyer(lawyer("wang"))
+    await q.add_lawyer(lawyer("aid", services={Service.LEGAL_AID: 3}))
+    assert await q.route() == [("caller", "wang")]
+    assert await q.service.accept("caller", "wang")
+    assert await q.service.transfer("caller", "wang", "符合援助条件", to_service=Service.LEGAL_AID)
+    assert await q.route() == [("caller", "aid")]
+
+
 async def test_an_undecodable_event_is_skipped_not_fatal(q: Harness) -> None:
     await q.redis.xadd(q.store.events_key, {"type": "contact.entered", "contact": "{broken"})
     await q.add(contact("after", T0))

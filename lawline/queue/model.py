@@ -50,6 +50,8 @@ class Contact:
     attrs: Mapping[str, str] = field(default_factory=dict)
     # Lawyers who declined or missed this contact: offered it again only as a last resort.
     declined_by: frozenset[str] = frozenset()
+    # Handed on by a lawyer at this time: a named colleague's window starts here.
+    transferred_at: float | None = None
 
     @property
     def queue(self) -> Service:
@@ -77,6 +79,7 @@ class Contact:
             "ended_at": _num(self.ended_at),
             "attrs": json.dumps(dict(self.attrs), ensure_ascii=False),
             "declined_by": _id_list(self.declined_by),
+            "transferred_at": _num(self.transferred_at),
         }
 
     @classmethod
@@ -101,6 +104,7 @@ class Contact:
             ended_at=_opt_float(h.get("ended_at")),
             attrs=json.loads(h.get("attrs") or "{}"),
             declined_by=_parse_id_list(h.get("declined_by", "")),
+            transferred_at=_opt_float(h.get("transferred_at")),
         )
 
 

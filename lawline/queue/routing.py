@@ -371,7 +371,8 @@ class Router:
         return self.settings.green_boost_s if c.green else 0.0
 
     def _window_end(self, c: Contact) -> float:
-        return c.entered_at + self.settings.preferred_lawyer_s
+        # A contact handed to a named colleague waits for them from the transfer on.
+        return (c.transferred_at or c.entered_at) + self.settings.preferred_lawyer_s
 
     def _in_window(self, c: Contact, now: float) -> bool:
         return c.preferred_lawyer is not None and now < self._window_end(c)

@@ -240,6 +240,25 @@ class QueueService:
     async def request_callback(self, contact_id: str, number: str) -> int:
         return await self.store.request_callback(contact_id, number, self.clock())
 
+    async def transfer(
+        self,
+        contact_id: str,
+        lawyer_id: str,
+        note: str,
+        to_lawyer: str | None = None,
+        to_service: Service | None = None,
+    ) -> int:
+        """Hand a connected contact on; see transferContact.lua for the results."""
+        return await self.store.transfer(
+            contact_id,
+            lawyer_id,
+            self.clock(),
+            self.routing.wrapup_s,
+            to_lawyer or "",
+            to_service or "",
+            note,
+        )
+
     async def callback_failed(self, contact_id: str, reason: str) -> int:
         """A dial-out went unanswered: retry later, or give up after the last attempt."""
         now = self.clock()

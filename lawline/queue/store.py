@@ -255,6 +255,21 @@ class QueueStore:
         keys = [self.contact_key(contact_id), self.events_key]
         return int(await self._call("rateContact", keys, [now, EVENTS_MAXLEN, score]))
 
+    async def transfer(
+        self,
+        contact_id: str,
+        lawyer_id: str,
+        now: float,
+        wrapup_s: float,
+        to_lawyer: str,
+        to_service: str,
+        note: str,
+    ) -> int:
+        """1 transferred, -1 not this lawyer's connected contact, -2 no such target lawyer."""
+        keys = [self.contact_key(contact_id), self.waiting_key, self.wrapups_key, self.events_key]
+        args = [now, EVENTS_MAXLEN, self.prefix, wrapup_s, lawyer_id, to_lawyer, to_service, note]
+        return int(await self._call("transferContact", keys, args))
+
     async def save_case(self, contact_id: str, lawyer_id: str, form: str, now: float) -> int:
         """1 saved, -1 not this lawyer's contact, -2 not connected or ended."""
         keys = [self.contact_key(contact_id), self.events_key]

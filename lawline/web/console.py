@@ -18,6 +18,8 @@ From the console:
   webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call (again
                                   after a reload: it replaces the earlier one)
   hold {contact_id, on}           the caller hears hold music, not the lawyer
+  transfer {contact_id, note, to_lawyer?, to_service?}  hand the caller on to a named
+                                  colleague or back to a service queue, with a note
   case {contact_id, form}         save the case form (CaseForm), during or after the call
   state {state: available|break|offline, reason} | ready {} | ping {}
 Every frame from the console counts as a sign of life; the console pings every
@@ -38,9 +40,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
-from lawline.queue.model import Contact
+from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
-from lawline.queue.skills import ContactState, Presence
+from lawline.queue.skills import ContactState, Presence, Service
 from lawline.queue.store import Event
 from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.web.auth import Role, authenticate_async, mask_number
@@ -171,8 +173,13 @@ class ConsoleSession:
             await self._send("connected", contact=_contact_json(c))
         elif ev.type == "contact.ended" and c is not None and mine:
             await self._send("ended", contact=_contact_json(c))
-        if ev.lawyer is not None and ev.lawyer.id == self.lawyer_id:
+        elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
+            await self._send("ended", contact=_contact_json(c))  # handed on: over for them
+        if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
+
+    def _mine(self, lawyer: Lawyer | None) -> bool:
+        return lawyer is not None and lawyer.id == self.lawyer_id
 
     async def _read(self) -> None:
         while True:
@@ -225,6 +232,14 @@ class ConsoleSession:
                 await self._result(kind, False, str(exc))
                 return
             await self._result(kind, True)
+        elif kind == "transfer":
+            cid = _contact_id(frame)
+            note = str(frame.get("note", ""))[:1000]
+            to_lawyer = frame.get("to_lawyer") or None
+            to_service = Service(frame["to_service"]) if frame.get("to_service") else None
+            done = await q.transfer(cid, me, note, to_lawyer=to_lawyer, to_service=to_service)
+            messages = {-1: "this contact is not yours", -2: "no such lawyer"}
+            await self._result(kind, done == 1, messages.get(done, ""))
         elif kind == "case":
             cid = _contact_id(frame)
             form = CaseForm.model_validate(frame.get("form"))

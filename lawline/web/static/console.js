@@ -123,6 +123,7 @@ function explain(result) {
     "this offer is no longer yours": "该来电已不再分配给您（可能已超时或来电人已挂机）。",
     "this contact is not yours": "该来电不属于您。",
     "the contact is not connected": "通话已结束。",
+    "no such lawyer": "没有这个律师工号。",
   };
   return known[result.message] || `操作未成功：${result.message || result.request}`;
 }
@@ -189,6 +190,7 @@ function showOffer(offer) {
   $("offer-detail").textContent = `${LABELS.channel[c.channel] || c.channel} · 来电号码 ${c.caller || "未显示"}`
     + ` · 已等待 ${waitedMin} 分 ${waitedSec} 秒`
     + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "");
+  $("offer-notes").textContent = c.attrs && c.attrs.notes ? `转接说明：${c.attrs.notes}` : "";
   renderHistory(offer.history || []);
   startRinging(offer.deadline);
 }
@@ -356,6 +358,19 @@ $("hold").onclick = () => {
   $("hold").textContent = console_.held ? "恢复通话" : "保持";
 };
 $("hang-up").onclick = () => console_.call && send("end", { contact_id: console_.call.id });
+$("transfer-open").onclick = () => { $("transfer-form").hidden = false; $("transfer-note").focus(); };
+$("transfer-cancel").onclick = () => { $("transfer-form").hidden = true; };
+$("transfer-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!console_.call) return;
+  send("transfer", {
+    contact_id: console_.call.id,
+    to_lawyer: $("transfer-lawyer").value.trim() || null,
+    to_service: $("transfer-service").value || null,
+    note: $("transfer-note").value,
+  });
+  $("transfer-form").hidden = true;
+});
 
 // The caller's loudness, and the strongest frequency (what the tests check).
 class LevelMeter {
