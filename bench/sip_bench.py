@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cpu import cpu_mhz, cpu_seconds  # bench/ is on sys.path when run as a script
+
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
 
@@ -35,18 +37,6 @@ def held_calls(seconds: float) -> str:
     return scenario(
         "held", [("audio", "g711a.pcap"), ("pause", int(seconds * 1000)), ("bye", None)]
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_mhz() -> float:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("cpu MHz"):
-            return float(line.split(":")[1])
-    return float("nan")
 
 
 def sipp(work: Path, port: int, xml: str, calls: int, rate: float, limit: int) -> Path:

@@ -102,6 +102,7 @@ def telephony_worker(
 ) -> None:
     """Answer 12348 calls with one pjsua2 user agent (up to 4 calls)."""
     import asyncio
+    import faulthandler
 
     from lawline.config import Settings
     from lawline.logs import setup_logging
@@ -113,6 +114,8 @@ def telephony_worker(
     if settings.redis_url is None:
         raise typer.BadParameter("set LAWLINE_REDIS_URL: a worker joins a running lawline")
     sip = SipConfig(host=settings.sip_host, port=sip_port or settings.sip_port, rtp_port=rtp_port)
+    # pjsua aborts on a broken invariant: leave the Python stack of that moment in the log.
+    faulthandler.enable()
     asyncio.run(run_worker(settings, settings.redis_url, sip, name))
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis as AsyncRedis
 
 from lawline.redis_server import EmbeddedRedis
+from lawline.telephony import prompts
+from tests.sip_helpers import Worker, telephony_worker
 
 
 @pytest.fixture
@@ -37,9 +40,33 @@ def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 @pytest.fixture
 def clean_redis_url(shared_redis: EmbeddedRedis) -> str:
     """The shared redis-server's URL, emptied for this test."""
-    client = redis.Redis.from_url(shared_redis.url)
+    client = SyncRedis.from_url(shared_redis.url)
     try:
         client.flushall()
     finally:
         client.close()
     return shared_redis.url
+
+
+@pytest.fixture
+async def redis(clean_redis_url: str) -> AsyncIterator[AsyncRedis]:
+    """A client of the shared, emptied redis-server (decoded strings)."""
+    client = AsyncRedis.from_url(clean_redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """lawline's generated voice prompts, built once for the run."""
+    out = tmp_path_factory.mktemp("prompts")
+    prompts.build(out)
+    return out
+
+
+@pytest.fixture
+def bridge_worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
+    """A telephony worker whose WebRTC peers offer only 127.0.0.1."""
+    env = {"LAWLINE_WEBRTC__HOST_ADDRESSES": '["127.0.0.1"]'}
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
+        yield w

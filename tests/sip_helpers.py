@@ -152,6 +152,12 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def rtp_port(sip_port: int) -> int:
+    """The first of a worker's 400 RTP ports: below the kernel's ephemeral range
+    (32768+), where the free SIP ports come from, so the two never collide."""
+    return 10000 + (sip_port % 50) * 400
+
+
 @dataclass
 class Worker:
     sip_port: int
@@ -177,7 +183,7 @@ def telephony_worker(tmp: Path, redis_url: str, prompts_dir: Path, **env: str) -
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lawline", "telephony-worker",
-             "--sip-port", str(sip_port), "--rtp-port", str(20000 + sip_port % 20000)],
+             "--sip-port", str(sip_port), "--rtp-port", str(rtp_port(sip_port))],
             env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
     worker = Worker(sip_port, proc, log)

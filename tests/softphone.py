@@ -3,6 +3,8 @@ records what it hears and, if given a WAV file, says it (looped)."""
 
 from __future__ import annotations
 
+import time
+
 import pjsua2 as pj
 
 
@@ -17,6 +19,7 @@ class RecordingCall(pj.Call):
         self.play = play
         self.recorder: pj.AudioMediaRecorder | None = None
         self.player: pj.AudioMediaPlayer | None = None
+        self.media_at: float | None = None
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         # Keep the CallInfo alive while reading its media: SWIG frees a temporary at once.
@@ -27,6 +30,8 @@ class RecordingCall(pj.Call):
                 self.recorder = pj.AudioMediaRecorder()
                 self.recorder.createRecorder(self.out)
                 self.getAudioMedia(i).startTransmit(self.recorder)
+                self.media_at = time.monotonic()
+                print(f"media {self.media_at}", flush=True)
                 if self.play:
                     self.player = pj.AudioMediaPlayer()
                     self.player.createPlayer(self.play)  # looped

@@ -86,6 +86,8 @@ async def test_lawyer_takes_a_call_from_offer_to_wrapup(lawline: Running) -> Non
         assert figures["answered"] == 1
         assert figures["handled"] == 1
         assert figures["service_level"] == 1.0
+        today = (await http.get("/api/lawyers/wang/figures")).json()
+        assert today["today_handled"] == 1 and today["today_talk_s"] >= 0
         lawyer = (await http.get("/api/lawyers/wang")).json()
         # The console closed a moment ago: no offers until it comes back (or goes off duty).
         assert (lawyer["state"], lawyer["break_reason"]) == ("break", "console reconnecting")

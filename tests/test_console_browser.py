@@ -11,7 +11,7 @@ import math
 import subprocess
 import sys
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +19,10 @@ from playwright.async_api import Page
 from redis.asyncio import Redis
 
 from lawline.config import AccountSettings, RoutingSettings, Settings, WebRTCSettings
-from lawline.telephony import prompts
 from lawline.web.auth import Role
 from tests.browser import add_user, chromium, needs_browser, sign_in, tone
 from tests.lawline_server import Running, running_lawline
-from tests.sip_helpers import Worker, free_udp_port, telephony_worker
+from tests.sip_helpers import Worker, free_udp_port
 
 pytestmark = needs_browser
 
@@ -112,18 +111,10 @@ async def test_closing_the_browser_mid_offer_returns_the_contact_to_the_queue(
 # ----- a real call ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("prompts")
-    prompts.build(out)
-    return out
-
-
 @pytest.fixture
-def worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
-    env = {"LAWLINE_WEBRTC__HOST_ADDRESSES": '["127.0.0.1"]'}
-    with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
-        yield w
+def worker(bridge_worker: Worker) -> Worker:
+    """A worker whose WebRTC peers offer only 127.0.0.1 (conftest)."""
+    return bridge_worker
 
 
 async def peak_hz(page: Page) -> float:
@@ -168,11 +159,11 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
     async with chromium(microphone=lawyer_says) as browser:
         page = await browser.new_page()
         await on_duty(page, lawline)
-        # A citizen dials 12348 and says nothing to the menu: general consultation.
+        # A citizen dials 12348 and chooses 1 (consultation), 1 (labour).
         caller = subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
              f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "90",
-             str(free_udp_port()), "--play", str(caller_says)],
+             str(free_udp_port()), "--play", str(caller_says), "--keys", "11"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:

@@ -219,6 +219,19 @@ def test_answered_callback_says_who_calls_then_connects_and_ends_in_the_survey()
     assert c.of(SaveRating) == [SaveRating(5)]
 
 
+def test_a_transferred_caller_waits_again_then_the_next_lawyer_connects() -> None:
+    c = answered_caller()
+    c._take(c.flow.transferred(c.now))
+    assert c.heard[-1] == "transferring"
+    c.finish_prompt()
+    assert isinstance(c.actions[-1], HoldMusic)
+    c.wait(20)
+    assert c.heard[-1] == "callback_offer", "announcements again while waiting"
+    c._take(c.flow.answered(c.now))
+    assert len(c.of(ConnectLawyer)) == 2
+    assert c.flow.transferred(c.now + 1) != [] and c.flow.phase == Phase.QUEUED
+
+
 def test_survey_wrong_keys_then_a_rating() -> None:
     c = answered_caller()
     c._take(c.flow.lawyer_ended(c.now))

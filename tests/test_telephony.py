@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
-from lawline.telephony import prompts
 from tests.sip_helpers import (
     CALLER,
     Worker,
@@ -40,24 +39,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("prompts")
-    prompts.build(out)
-    return out
-
-
 @pytest.fixture
 def worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
     with telephony_worker(tmp_path, clean_redis_url, prompts_dir) as w:
         yield w
-
-
-@pytest.fixture
-async def redis(clean_redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(clean_redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def events(redis: Redis) -> list[dict[str, str]]:
@@ -204,6 +189,28 @@ async def test_a_line_gone_dead_without_a_bye_leaves_no_ghost_in_the_queue(
     assert (contact["state"], contact["ended_by"]) == ("abandoned", "caller hung up")
     assert await redis.zcard("ll:waiting") == 0
     assert "no RTP from caller" in w.output()
+
+
+async def test_a_worker_stopped_with_a_caller_waiting_hangs_up_and_leaves_no_ghost(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir) as w:
+        caller = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+             f"sip:12348@127.0.0.1:{w.sip_port}", str(tmp_path / "heard.wav"), "60",
+             str(free_udp_port()), "--keys", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for _ in range(200):
+            if await redis.zcard("ll:waiting") == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await redis.zcard("ll:waiting") == 1, "the caller is queued"
+    # The worker exited cleanly (the fixture checks): the caller was hung up on ...
+    out, _ = await asyncio.to_thread(caller.communicate, timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    # ... and left the queue.
+    assert (await only_contact(redis))["state"] == "abandoned"
 
 
 async def test_no_common_codec_gets_488(tmp_path: Path, worker: Worker) -> None:

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -368,6 +369,25 @@ class QueueService:
     async def lawyer_figures(self, lawyer_id: str) -> dict[str, float | str] | None:
         """Seconds in each state (the current one counted up to now) and contacts handled."""
         return (await self.all_lawyer_figures([lawyer_id])).get(lawyer_id)
+
+    async def lawyer_today(self, lawyer_id: str) -> dict[str, float]:
+        """Today's work (local day): conversations finished and their talk time, from the
+        event stream since midnight."""
+        now = self.clock()
+        local = datetime.fromtimestamp(now, self.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        after = f"{int(midnight * 1000)}-0"
+        handled, talk_s = 0, 0.0
+        while events := await self.store.read_events(after, count=1000):
+            for ev in events:
+                after = ev.id
+                finished = ev.type in ("contact.ended", "contact.transferred")
+                if not finished or ev.lawyer is None or ev.lawyer.id != lawyer_id:
+                    continue
+                handled += 1
+                if ev.contact is not None and ev.contact.answered_at is not None:
+                    talk_s += ev.at - ev.contact.answered_at
+        return {"today_handled": handled, "today_talk_s": talk_s}
 
     async def all_lawyer_figures(self, lawyer_ids: list[str]) -> dict[str, dict[str, float | str]]:
         async with self.store.redis.pipeline(transaction=False) as pipe:

@@ -2,7 +2,7 @@
 
 No SIP and no clock of its own: the telephony worker feeds it what happened
 (`start`, `digit`, `prompt_done`, `timer`, `queue_position`, `answered`,
-`lawyer_ended`, `recording_done`) with the time, and carries out the actions it
+`lawyer_ended`, `transferred`, `recording_done`) with the time, and carries out the actions it
 returns. `next_timer()` says when to call `timer` next. This keeps every path
 of the menu testable without a phone.
 
@@ -235,6 +235,14 @@ class CallFlow:
         self._deadline = self._timer_after_prompt = None
         self._playing = False  # what played is cut off, its end never reported
         return [ConnectLawyer()]
+
+    def transferred(self, now: float) -> list[Action]:
+        """The lawyer handed the caller on: they wait again (same place, hold music)."""
+        if self.phase != Phase.BRIDGED:
+            return []
+        self.phase = Phase.QUEUED
+        self._deadline = now + self.timings.first_announce_s
+        return self._play(now, ("transferring",))
 
     def lawyer_ended(self, now: float) -> list[Action]:
         if self.phase != Phase.BRIDGED:

@@ -1,4 +1,11 @@
-"""One call on a worker: carries out its CallFlow's actions with pjsua2 and the queue."""
+"""One call on a worker: carries out its CallFlow's actions with pjsua2 and the queue.
+
+Once the lawyer is connected (ConnectLawyer) the caller hears silence until the
+lawyer's browser sends its offer; the session then connects that Bridge to the
+call's audio, both ways. Hold disconnects it and loops the hold music; a new
+offer (console reloaded) replaces it; the lawyer ending or the caller hanging
+up closes it.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from lawline.telephony import flow as f
 from lawline.telephony.sip import CallEvents, GatewayCall, Player
 
 if TYPE_CHECKING:
+    from lawline.telephony.bridge import Bridge
     from lawline.telephony.worker import TelephonyWorker
 
 log = logging.getLogger(__name__)
@@ -90,6 +98,10 @@ class CallSession:
         self._last_op: asyncio.Task[None] | None = None
         self._last_rx = -1
         self._rx_idle_s = 0.0
+        # The lawyer's browser; it carries audio once the lawyer is connected, off hold.
+        self.bridge: Bridge | None = None
+        self._lawyer_connected = False
+        self.on_hold = False
         call.events = self
 
     # ----- pjsua2 callbacks (main thread, inside libHandleEvents) ---------------------
@@ -103,12 +115,14 @@ class CallSession:
             if self._timer is not None:
                 self._timer.cancel()
             self._stop_player()
+            self.end_bridge()
             if self._recorder is not None:
                 self._stop_recording_on_hangup()
             self._in_order(self._hung_up())
 
     def on_media_active(self) -> None:
         if self.started:
+            self._wire()  # media changed (re-INVITE): make sure the bridge is connected
             return
         self.started = True
         if self.outbound:
@@ -128,9 +142,16 @@ class CallSession:
         if event_type == "contact.answered":
             self._do(self.flow.answered(now))
         elif event_type == "contact.ended" and contact.state == ContactState.ENDED:
+            self._lawyer_connected = self.on_hold = False
+            self.end_bridge()  # before the survey plays
             if self.outbound and not self.started:
                 self._hangup("the lawyer stopped the callback")  # still ringing
             self._do(self.flow.lawyer_ended(now))
+        elif event_type == "contact.transferred":
+            # Handed on to a colleague or a queue: waiting again, with hold music.
+            self._lawyer_connected = self.on_hold = False
+            self.end_bridge()
+            self._do(self.flow.transferred(now))
 
     # ----- dialling out a callback -----------------------------------------------------
 
@@ -191,6 +212,8 @@ class CallSession:
             self._play([self.worker.prompt("hold_music")], loop=True)
         elif isinstance(a, f.ConnectLawyer):
             self._stop_player()
+            self._lawyer_connected = True
+            self._wire()
         elif isinstance(a, f.MenuChoice):
             self._in_order(
                 self.worker.queue.store.call_event(
@@ -292,6 +315,49 @@ class CallSession:
         self._recorder = None
         self._do(self.flow.recording_done(self.loop.time()))
 
+    # ----- the lawyer's browser -------------------------------------------------------
+
+    def attach_bridge(self, bridge: Bridge) -> None:
+        """The lawyer's browser answered, maybe again (console reloaded): use this bridge."""
+        self.end_bridge()
+        self.bridge = bridge
+        bridge.on_end = self._bridge_ended
+        self._wire()
+
+    def hold(self, on: bool) -> str:
+        """Hold music to the caller, or the lawyer back; '' when done, else why not."""
+        if self.ended or not self._lawyer_connected:
+            return "the caller is not talking to a lawyer"
+        if on != self.on_hold:
+            self.on_hold = on
+            if on:
+                if self.bridge is not None:
+                    self.bridge.disconnect(self.call.audio())
+                self._play([self.worker.prompt("hold_music")], loop=True)
+            else:
+                self._stop_player()
+                self._wire()
+        return ""
+
+    def end_bridge(self) -> None:
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:
+            bridge.on_end = None  # no session <-> bridge cycle left behind
+            self.worker.close_bridge(bridge, self.call.audio())
+
+    def _wire(self) -> None:
+        """Connect the bridge to the call, once everything it needs is there."""
+        if self.bridge is None or not self._lawyer_connected or self.on_hold or self.ended:
+            return
+        audio = self.call.audio()
+        if audio is not None:
+            self.bridge.connect(audio)
+
+    def _bridge_ended(self, bridge: Bridge) -> None:
+        # The browser's connection failed or closed: the caller waits in silence for a new one.
+        if bridge is self.bridge:
+            self.end_bridge()
+
     # ----- queue ---------------------------------------------------------------------
 
     async def _enqueue(self, a: f.Enqueue) -> None:
@@ -307,7 +373,7 @@ class CallSession:
             attrs={"menu": a.menu_path, "worker": self.worker.name, "trunk": self.reply_route},
         )
         self.contact_id = contact.id
-        self.worker.track(contact.id, self)
+        await self.worker.track(contact.id, self)
         await self.worker.queue.add_contact(contact)
         if self.ended:  # hung up while the contact was being entered
             await self._leave_queue()

@@ -90,6 +90,11 @@ class Account(pj.Account):
         self._on_incoming = on_incoming
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        if prm.callId < 0:
+            # pjsua already refused it (no RTP port could be bound): a Call object for
+            # it would trip an assertion and abort the worker.
+            log.error("incoming call without a call slot, refused by pjsua")
+            return
         self._on_incoming(prm.callId)
 
 

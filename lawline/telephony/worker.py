@@ -2,7 +2,9 @@
 
 The asyncio loop drives pjsua2 (`libHandleEvents` every few milliseconds, all
 SIP callbacks on this thread) and follows the queue's event stream, so a call's
-session hears when a lawyer answers or ends its contact.
+session hears when a lawyer answers or ends its contact. It also serves the
+bridge requests of the web process (`bridge_rpc.py`): the lawyer's browser
+offers WebRTC, and the session bridges it to the call (`bridge.py`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import gc
 import logging
 import re
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import pjsua2 as pj
+from redis.asyncio import Redis
 
 from lawline.config import Settings
 from lawline.queue.model import Contact
@@ -23,6 +28,8 @@ from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel
 from lawline.queue.store import Event, QueueStore
 from lawline.redis_client import connect_redis
+from lawline.telephony.bridge import Bridge
+from lawline.telephony.bridge_rpc import serve_requests
 from lawline.telephony.prompts import resolve
 from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
@@ -35,11 +42,13 @@ from lawline.telephony.sip import (
     account_config,
     create_endpoint,
 )
+from lawline.video.signalling import line_key
 
 log = logging.getLogger(__name__)
 
 PUMP_S = 0.005
 LINE_CHECK_S = 5.0
+LINE_KEY_TTL_S = 86400
 _DIALLED = re.compile(r"sip:([^@;>]+)@")
 
 
@@ -52,10 +61,15 @@ class TelephonyWorker:
         self.voicemail_dir = settings.data_dir / "voicemail"
         self.loop = asyncio.get_event_loop()
         self.queue: QueueService
+        self.redis: Redis
         self.sessions: dict[GatewayCall, CallSession] = {}
         self._by_contact: dict[str, CallSession] = {}
         self._rejected: set[GatewayCall] = set()
         self._dialling: set[asyncio.Task[None]] = set()
+        # Line-key writes (the last per contact, so its delete comes after it) and
+        # bridges being closed: shutdown waits for both.
+        self._line_ops: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.media_grace = MediaGrace(self.loop)
         self._ep: pj.Endpoint | None = None
         self._account: Account | None = None
@@ -69,14 +83,54 @@ class TelephonyWorker:
     def hotline_open(self) -> bool:
         return self.queue.hotline_open()
 
-    def track(self, contact_id: str, session: CallSession) -> None:
+    def track(self, contact_id: str, session: CallSession) -> asyncio.Task[None]:
+        """Follow this contact; the task sets its line key (await it before the contact
+        is entered, so a lawyer who accepts finds the line)."""
         self._by_contact[contact_id] = session
+        # The web process finds the worker holding a call here, to send the browser's offer.
+        key = line_key(self.settings.redis_prefix, contact_id)
+        task = self._in_background(self.redis.set(key, self.name, ex=LINE_KEY_TTL_S))
+        self._line_ops[contact_id] = task
+        return task
 
     def forget(self, session: CallSession) -> None:
         # Dropping the last reference releases the pjsua2 Call, after DISCONNECTED.
         self.sessions.pop(session.call, None)
         if session.contact_id is not None:
             self._by_contact.pop(session.contact_id, None)
+            set_op = self._line_ops.pop(session.contact_id, None)
+            self._in_background(self._clear_line(session.contact_id, set_op))
+
+    async def _clear_line(self, contact_id: str, set_op: asyncio.Task[None] | None) -> None:
+        if set_op is not None:
+            await asyncio.gather(set_op, return_exceptions=True)
+        await self.redis.delete(line_key(self.settings.redis_prefix, contact_id))
+
+    def session_for(self, contact_id: str) -> CallSession | None:
+        session = self._by_contact.get(contact_id)
+        return None if session is None or session.ended else session
+
+    def close_bridge(self, bridge: Bridge, call_audio: pj.AudioMedia | None) -> None:
+        """Disconnect a bridge from its call now; its port goes to MediaGrace after its peer
+        connection has closed."""
+        bridge.disconnect(call_audio)
+        self._in_background(self._close_bridge(bridge))
+
+    async def _close_bridge(self, bridge: Bridge) -> None:
+        await bridge.close()
+        self.media_grace.retire(bridge.port, None)
+
+    def _in_background(self, op: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
+        async def logged() -> None:
+            try:
+                await op
+            except Exception:
+                log.exception("background operation failed")
+
+        task = self.loop.create_task(logged())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     # ----- running ----------------------------------------------------------------
 
@@ -84,7 +138,8 @@ class TelephonyWorker:
         self.loop = asyncio.get_running_loop()
         self.media_grace = MediaGrace(self.loop)
         self.voicemail_dir.mkdir(parents=True, exist_ok=True)
-        redis = connect_redis(self.redis_url)
+        redis = self.redis = connect_redis(self.redis_url)
+        listen = connect_redis(self.redis_url)  # BLPOP holds its connection
         self.queue = QueueService(QueueStore(redis, self.settings.redis_prefix), self.settings)
         await self.queue.start(route=False)
         self._ep = create_endpoint(self.sip)
@@ -95,6 +150,7 @@ class TelephonyWorker:
             asyncio.create_task(self._pump(stop)),
             asyncio.create_task(self._follow_contacts()),
             asyncio.create_task(self._check_lines()),
+            asyncio.create_task(serve_requests(self, listen)),
         ]
         try:
             await stop.wait()
@@ -107,6 +163,7 @@ class TelephonyWorker:
             tasks.clear()
             await self._shutdown()
             await self.queue.stop()
+            await listen.aclose()
             await redis.aclose()
 
     async def _pump(self, stop: asyncio.Event) -> None:
@@ -177,8 +234,16 @@ class TelephonyWorker:
         for session in list(self.sessions.values()):
             session.check_line(LINE_CHECK_S, self.settings.telephony.rtp_timeout_s)
 
+    def _end_all_bridges(self) -> None:
+        # Its own frame: a session left in a local of _shutdown would outlive libDestroy.
+        for session in list(self.sessions.values()):
+            session.end_bridge()
+
     async def _shutdown(self) -> None:
         assert self._ep is not None
+        # Peer connections first, while their calls and ports still exist.
+        self._end_all_bridges()
+        await asyncio.gather(*self._background, return_exceptions=True)
         self._ep.hangupAllCalls()
         for _ in range(100):  # let BYEs go out and DISCONNECTED callbacks run
             self._ep.libHandleEvents(10)
@@ -187,6 +252,8 @@ class TelephonyWorker:
             await asyncio.sleep(0.01)
         self.sessions.clear()
         self._rejected.clear()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._line_ops.clear()
         self.media_grace.release_all()
         gc.collect()  # every Call and player released before the library goes
         self._account = None

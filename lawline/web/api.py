@@ -235,12 +235,12 @@ async def end_wrapup(lawyer_id: str, queue: Queue, principal: Anyone) -> Outcome
 
 @router.get("/lawyers/{lawyer_id}/figures")
 async def lawyer_figures(lawyer_id: str, queue: Queue, principal: Anyone) -> dict[str, float | str]:
-    """Seconds in each state and contacts handled."""
+    """Seconds in each state and contacts handled (in all), and today's handled and talk time."""
     require_self_or_staff(principal, lawyer_id)
     figures = await queue.lawyer_figures(lawyer_id)
     if figures is None:
         raise _not_found("lawyer")
-    return figures
+    return figures | await queue.lawyer_today(lawyer_id)
 
 
 async def _lawyer_out(queue: QueueService, lawyer_id: str) -> LawyerOut:

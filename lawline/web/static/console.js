@@ -84,6 +84,8 @@ setInterval(() => {
   if (console_.ws && console_.ws.readyState === WebSocket.OPEN) send("ping");
 }, 5000);
 
+let audioRetries = 0;
+
 const handlers = {
   hello(f) {
     renderLawyer(f.lawyer);
@@ -102,6 +104,7 @@ const handlers = {
     loadFigures();
   },
   webrtc_answer(f) {
+    audioRetries = 0;
     if (console_.pc && console_.call && console_.call.id === f.contact_id) {
       console_.pc.setRemoteDescription({ type: "answer", sdp: f.sdp })
         .catch((e) => setAudioStatus(`音频连接失败：${e}`));
@@ -109,6 +112,14 @@ const handlers = {
   },
   state(f) { renderLawyer(f.lawyer); },
   result(f) {
+    if (f.request === "webrtc_offer" && !f.ok && console_.call && audioRetries < 10) {
+      // The line may not be ready yet (a callback still ringing out): try again shortly.
+      audioRetries += 1;
+      setAudioStatus("正在等待线路接通…");
+      const call = console_.call;
+      setTimeout(() => { if (console_.call === call) connectAudio(call); }, 1000);
+      return;
+    }
     if (f.request === "case" && f.ok) {
       $("case-saved").textContent = `已保存 ${new Date().toLocaleTimeString("zh-CN")}`;
     }
@@ -130,6 +141,8 @@ function explain(result) {
 
 // ----- duty state -----------------------------------------------------------------------
 
+let wrapupTimer = null;
+
 function renderLawyer(lawyer) {
   console_.lawyer = lawyer;
   $("who").textContent = `${lawyer.name || lawyer.id}`;
@@ -141,6 +154,15 @@ function renderLawyer(lawyer) {
   const wrapping = lawyer.state === "wrapup" || (lawyer.wrapup_until > 0 && !lawyer.talking);
   $("wrapup").hidden = !wrapping;
   $("ready").hidden = !wrapping;
+  clearInterval(wrapupTimer);
+  if (wrapping) {
+    const tick = () => {
+      const left = Math.max(0, Math.round(lawyer.wrapup_until - Date.now() / 1000));
+      $("wrapup-countdown").textContent = lawyer.wrapup_until > 0 ? `剩余 ${left} 秒` : "";
+    };
+    tick();
+    wrapupTimer = setInterval(tick, 1000);
+  }
   $("go-available").disabled = lawyer.presence === "available";
 }
 
@@ -151,10 +173,10 @@ async function loadFigures() {
   const f = await r.json();
   const minutes = (s) => Math.round((s || 0) / 60);
   const rows = [
-    ["接听量（累计）", f.handled],
-    ["通话时长（分钟）", minutes(f.seconds_busy)],
-    ["空闲时长（分钟）", minutes(f.seconds_available)],
-    ["话后整理（分钟）", minutes(f.seconds_wrapup)],
+    ["今日接听", f.today_handled],
+    ["今日通话（分钟）", minutes(f.today_talk_s)],
+    ["累计接听", f.handled],
+    ["累计话后整理（分钟）", minutes(f.seconds_wrapup)],
   ];
   $("figures").innerHTML = rows.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
 }
@@ -268,6 +290,7 @@ async function startCall(contact) {
   $("call").hidden = false;
   $("call-summary").textContent = `${describe(contact)} · ${contact.caller || "未显示号码"}`;
   if (!again) {
+    audioRetries = 0;
     openCaseForm(contact);
     const started = contact.answered_at ? contact.answered_at * 1000 : Date.now();
     clearInterval(callTimer);

@@ -1,0 +1,140 @@
+"""The worker's side of the bridge signalling: requests from the web process over Redis.
+
+The contract (keys, kinds, replies) is in lawline/video/signalling.py. Each
+request runs in its own task, so a slow offer (ICE gathering with a STUN
+server) holds up no other call; a bad request gets {"ok": false, "error"} and
+never stops the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+
+from lawline.queue.skills import ContactState
+from lawline.telephony.bridge import Bridge
+from lawline.video.signalling import blpop_one, reply_key, rpc_key
+
+if TYPE_CHECKING:
+    from lawline.telephony.worker import TelephonyWorker
+
+log = logging.getLogger(__name__)
+
+REPLY_TTL_S = 60
+BLPOP_S = 1
+# An id in a request that is not valid JSON, so even that gets its error reply.
+_ID = re.compile(r'"id"\s*:\s*"([^"\\]{1,100})"')
+
+
+class Refused(Exception):
+    """A request this worker does not carry out; the message goes back as the error."""
+
+
+async def serve_requests(worker: TelephonyWorker, listen: Redis) -> None:
+    """BLPOP this worker's request list (on `listen`, a connection of its own) forever."""
+    key = rpc_key(worker.settings.redis_prefix, worker.name)
+    running: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            try:
+                raw = await blpop_one(listen, key, BLPOP_S)
+            except Exception:  # Redis gone for longer than the client's retries
+                log.exception("cannot read bridge requests; trying again")
+                await asyncio.sleep(BLPOP_S)
+                continue
+            if raw is not None:
+                task = asyncio.create_task(_answer(worker, raw))
+                running.add(task)
+                task.add_done_callback(running.discard)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _answer(worker: TelephonyWorker, raw: str) -> None:
+    request_id = ""
+    try:
+        request = json.loads(raw)
+        if not isinstance(request, dict) or not isinstance(request.get("id"), str):
+            raise Refused("a request is a JSON object with a string id")
+        request_id = request["id"][:100]
+        reply: dict[str, Any] = {"ok": True, "error": "", **await _carry_out(worker, request)}
+    except json.JSONDecodeError:
+        reply = {"ok": False, "error": "the request is not JSON"}
+    except Refused as exc:
+        reply = {"ok": False, "error": str(exc)}
+    except Exception as exc:
+        log.exception("bridge request failed", extra={"request": raw[:200]})
+        reply = {"ok": False, "error": f"failed: {exc}"}
+    if not request_id:
+        m = _ID.search(raw)
+        if m is None:
+            log.warning("bridge request without an id ignored", extra={"request": raw[:200]})
+            return
+        request_id = m.group(1)
+    key = reply_key(worker.settings.redis_prefix, request_id)
+    try:
+        async with worker.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, json.dumps(reply))
+            pipe.expire(key, REPLY_TTL_S)
+            await pipe.execute()
+    except Exception:
+        log.exception("could not reply to a bridge request", extra={"id": request_id})
+
+
+async def _carry_out(worker: TelephonyWorker, request: dict[str, Any]) -> dict[str, Any]:
+    kind, contact_id = request.get("kind"), request.get("contact_id")
+    if not isinstance(contact_id, str):
+        raise Refused("contact_id missing")
+    if kind == "offer":
+        return {"sdp": await _offer(worker, contact_id, request)}
+    if kind == "hold":
+        _hold(worker, contact_id, request)
+        return {}
+    raise Refused(f"unknown kind {kind!r}")
+
+
+async def _offer(worker: TelephonyWorker, contact_id: str, request: dict[str, Any]) -> str:
+    lawyer_id, sdp = request.get("lawyer_id"), request.get("sdp")
+    if not isinstance(lawyer_id, str) or not isinstance(sdp, str):
+        raise Refused("an offer needs lawyer_id and sdp")
+    if worker.session_for(contact_id) is None:
+        raise Refused("this worker holds no call for that contact")
+    contact = await worker.queue.store.get_contact(contact_id)
+    if contact is None or contact.state != ContactState.CONNECTED:
+        raise Refused("the contact is not connected to a lawyer")
+    if contact.lawyer != lawyer_id:
+        raise Refused("the contact is connected to another lawyer")
+    bridge = Bridge(worker.settings.webrtc, f"bridge-{contact_id[:12]}")
+    try:
+        answer = await bridge.answer(sdp)
+    except Exception as exc:
+        worker.close_bridge(bridge, None)
+        raise Refused(f"could not answer the offer: {exc}") from exc
+    except BaseException:  # cancelled: the worker is stopping
+        worker.close_bridge(bridge, None)
+        raise
+    session = worker.session_for(contact_id)
+    if session is None:  # hung up while the answer was made
+        worker.close_bridge(bridge, None)
+        raise Refused("the call has ended")
+    session.attach_bridge(bridge)
+    return answer
+
+
+def _hold(worker: TelephonyWorker, contact_id: str, request: dict[str, Any]) -> None:
+    on = request.get("on")
+    if not isinstance(on, bool):
+        raise Refused("hold needs on: true or false")
+    session = worker.session_for(contact_id)
+    if session is None:
+        raise Refused("this worker holds no call for that contact")
+    why = session.hold(on)
+    if why:
+        raise Refused(why)

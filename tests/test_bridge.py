@@ -1,0 +1,387 @@
+"""The bridge between a caller and the duty lawyer's browser, against real peers: a pjsua2
+worker process, a pjsua2 softphone saying a tone (tests/pjsua_caller.py), a duty lawyer
+accepting through the real queue, and an aiortc peer in place of the browser saying a
+tone of another pitch. All on 127.0.0.1; audio is told apart by frequency (Goertzel)."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aioice.ice
+import pytest
+from aiortc import RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from redis.asyncio import Redis
+
+from lawline.config import RoutingSettings, Settings, WebRTCSettings
+from lawline.queue.model import Lawyer
+from lawline.queue.service import QueueService
+from lawline.queue.skills import Domain, Presence, Service
+from lawline.queue.store import Event, QueueStore
+from lawline.video.signalling import BridgeClient, BridgeError
+from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
+from tests.sip_helpers import Worker, free_udp_port
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"
+)
+
+CALLER_HZ = 440  # what the caller says
+LAWYER_HZ = 1200  # what the lawyer's browser says
+RELOADED_HZ = 1800  # what the browser says after the console is reloaded
+HOLD_MUSIC_HZ = (523, 659, 784)  # the notes of the hold_music prompt
+LOOPBACK = WebRTCSettings(host_addresses=["127.0.0.1"])
+
+
+# ----- audio ---------------------------------------------------------------------------
+
+
+def share(x: Sequence[int], rate: int, hz: float) -> float:
+    """Share of the window's power at `hz` (Goertzel): about 1 for a pure tone at hz."""
+    k = 2 * math.cos(2 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for v in x:
+        s1, s2 = v + k * s1 - s2, s1
+    energy = sum(v * v for v in x)
+    return 2 * (s1 * s1 + s2 * s2 - k * s1 * s2) / len(x) / energy if energy else 0.0
+
+
+def rms(x: Sequence[int]) -> float:
+    return math.sqrt(sum(v * v for v in x) / len(x)) if x else 0.0
+
+
+def windows(x: Sequence[int], rate: int, seconds: float = 0.1) -> list[Sequence[int]]:
+    n = int(rate * seconds)
+    return [x[i : i + n] for i in range(0, len(x) - n + 1, n)]
+
+
+def tone_in(x: Sequence[int], rate: int, hz: float) -> float:
+    """Share of 100 ms windows that are loud and mostly `hz`: 1.0 is clean, unbroken tone."""
+    ws = windows(x, rate)
+    assert ws, "no audio at all in that stretch"
+    return sum(rms(w) > 300 and share(w, rate, hz) > 0.5 for w in ws) / len(ws)
+
+
+def make_tone(path: Path, hz: int, rate: int) -> Path:
+    subprocess.run(
+        ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path),
+         "synth", "10", "sine", str(hz), "vol", "0.3"],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+# ----- the peers -----------------------------------------------------------------------
+
+
+class Caller:
+    """The citizen: tests/pjsua_caller.py as a process, choosing labour consultation (1-1)."""
+
+    def __init__(self, tmp: Path, worker: Worker, tone: Path) -> None:
+        self.heard_wav = tmp / "caller-heard.wav"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+             f"sip:12348@127.0.0.1:{worker.sip_port}", str(self.heard_wav), "90",
+             str(free_udp_port()), "--play", str(tone), "--keys", "11"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.media_at = 0.0
+        self.output = ""
+
+    def wait_media(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("media "):
+                self.media_at = float(line.split()[1])
+                return
+        raise RuntimeError("the caller's media never came up")
+
+    def hang_up(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=30)
+        self.output = out
+        assert self.proc.returncode == 0, out[-2000:]
+
+    def heard(self, t0: float, t1: float) -> tuple[list[int], int]:
+        """What the caller heard between two time.monotonic() instants (after hang_up)."""
+        with wave.open(str(self.heard_wav)) as w:
+            rate = w.getframerate()
+            samples = array.array("h", w.readframes(w.getnframes()))
+        a, b = (int((t - self.media_at) * rate) for t in (t0, t1))
+        return list(samples[max(0, a) : b]), rate
+
+
+async def record_track(track: MediaStreamTrack, heard: list[tuple[float, list[int]]]) -> None:
+    """Collect a remote audio track's samples (first channel) with their arrival times."""
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        channels = len(frame.layout.channels)
+        pcm = array.array("h", bytes(frame.planes[0])[: frame.samples * channels * 2])
+        heard.append((time.monotonic(), list(pcm[::channels])))
+
+
+class Browser:
+    """An aiortc peer in place of the lawyer's console: says a tone, keeps what it hears."""
+
+    def __init__(self, tone: Path) -> None:
+        self.pc = create_peer_connection(LOOPBACK)
+        self.player = MediaPlayer(str(tone), loop=True)
+        assert self.player.audio is not None
+        self.pc.addTrack(self.player.audio)
+        self.frames: list[tuple[float, list[int]]] = []  # arrival time, left channel 48 kHz
+        self._reader: asyncio.Task[None] | None = None
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._reader = asyncio.get_running_loop().create_task(self._read(track))
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        await record_track(track, self.frames)
+
+    async def connect(self, client: BridgeClient, contact_id: str, lawyer: str) -> None:
+        """Offer (after gathering: no trickle), through the web's BridgeClient, and answer."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await client.request(
+            contact_id, "offer", lawyer_id=lawyer, sdp=self.pc.localDescription.sdp
+        )
+        await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+
+    def heard(self, t0: float, t1: float) -> list[int]:
+        return [s for t, pcm in self.frames if t0 <= t < t1 for s in pcm]
+
+    async def close(self) -> None:
+        await self.pc.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+# ----- fixtures ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker(bridge_worker: Worker) -> Worker:
+    """A worker whose WebRTC peers offer only 127.0.0.1 (conftest)."""
+    return bridge_worker
+
+
+@pytest.fixture
+def client(redis: Redis) -> BridgeClient:
+    return BridgeClient(redis, "ll")
+
+
+@pytest.fixture
+async def queue(redis: Redis) -> AsyncIterator[QueueService]:
+    """The queue with one duty lawyer, wang, for labour consultations; started by the test."""
+    service = QueueService(QueueStore(redis), Settings(routing=RoutingSettings(wrapup_s=0)))
+    await service.upsert_lawyer(
+        Lawyer(id="wang", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5})
+    )
+    yield service
+    await service.stop()
+
+
+async def next_event(evs: asyncio.Queue[Event], kind: str) -> Event:
+    while (ev := await asyncio.wait_for(evs.get(), 30)).type != kind:
+        pass
+    return ev
+
+
+async def call_answered_by_wang(
+    tmp: Path, worker: Worker, queue: QueueService
+) -> tuple[Caller, str]:
+    """A caller says CALLER_HZ, chooses labour consultation, and wang accepts."""
+    caller = Caller(tmp, worker, make_tone(tmp / "caller.wav", CALLER_HZ, 16000))
+    await queue.set_presence("wang", Presence.AVAILABLE)
+    await queue.start()
+    async with queue.subscribe() as evs:
+        await asyncio.to_thread(caller.wait_media)
+        contact = (await next_event(evs, "contact.offered")).contact
+        assert contact is not None
+        assert await queue.accept(contact.id, "wang")
+    return caller, contact.id
+
+
+async def settle(seconds: float = 3.0) -> tuple[float, float]:
+    """Let audio flow; the stretch to judge, leaving out the first second (set-up)."""
+    start = time.monotonic()
+    await asyncio.sleep(seconds)
+    return start + 1.0, time.monotonic()
+
+
+# ----- tests ---------------------------------------------------------------------------
+
+
+async def test_peers_ask_no_stun_server_and_offer_only_the_configured_addresses() -> None:
+    assert rtc_configuration(WebRTCSettings()).iceServers == []  # not aiortc's Google STUN
+    pc = create_peer_connection(LOOPBACK)
+    try:
+        pc.addTransceiver("audio")
+        await pc.setLocalDescription(await pc.createOffer())
+        found = [ln for ln in pc.localDescription.sdp.splitlines() if ln.startswith("a=candidate")]
+        assert found and all(" 127.0.0.1 " in c and "typ host" in c for c in found), found
+    finally:
+        await pc.close()
+    use_host_addresses([])  # back to aioice's own choice: every interface but loopback
+    try:
+        assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+    finally:
+        use_host_addresses(LOOPBACK.host_addresses)
+
+
+async def test_caller_and_lawyer_hear_each_other(
+    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, redis: Redis
+) -> None:
+    caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
+    browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
+    try:
+        await browser.connect(client, contact_id, "wang")
+        t0, t1 = await settle()
+        assert await queue.end(contact_id, "lawyer") == 1
+        await asyncio.sleep(1.5)  # the bridge goes, the survey plays
+        ended = time.monotonic()
+        await asyncio.sleep(1.5)
+    finally:
+        await browser.close()
+        await asyncio.to_thread(caller.hang_up)
+
+    to_lawyer = browser.heard(t0, t1)
+    assert rms(to_lawyer) > 1000, "the browser heard silence"
+    assert tone_in(to_lawyer, 48000, CALLER_HZ) > 0.9, "the caller's tone is not clean"
+    to_caller, rate = caller.heard(t0, t1)
+    assert rms(to_caller) > 1000, "the caller heard silence"
+    assert tone_in(to_caller, rate, LAWYER_HZ) > 0.9, "the lawyer's tone is not clean"
+    # After the lawyer ends: no more of the browser, the survey instead.
+    survey, rate = caller.heard(ended, ended + 1.5)
+    assert rms(survey) > 300 and tone_in(survey, rate, LAWYER_HZ) == 0
+    assert "bridge closed" in worker.output()
+    assert not await redis.exists(f"ll:line:{contact_id}"), "the line key outlived the call"
+
+
+async def test_a_reloaded_console_offers_again_and_the_call_keeps_its_audio(
+    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, redis: Redis
+) -> None:
+    caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
+    first = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
+    second = Browser(make_tone(tmp_path / "reloaded.wav", RELOADED_HZ, 48000))
+    try:
+        await first.connect(client, contact_id, "wang")
+        a0, a1 = await settle()
+        await second.connect(client, contact_id, "wang")
+        b0, b1 = await settle()
+        # The first peer connection was closed by the worker: nothing more reaches it.
+        assert not first.heard(b0, b1)
+        assert (await redis.hget(f"ll:contact:{contact_id}", "state")) == "connected"
+    finally:
+        await first.close()
+        await second.close()
+        await asyncio.to_thread(caller.hang_up)
+    assert tone_in(first.heard(a0, a1), 48000, CALLER_HZ) > 0.9
+    assert tone_in(second.heard(b0, b1), 48000, CALLER_HZ) > 0.9
+    before, rate = caller.heard(a0, a1)
+    after, _ = caller.heard(b0, b1)
+    assert tone_in(before, rate, LAWYER_HZ) > 0.9
+    assert tone_in(after, rate, RELOADED_HZ) > 0.9, "the caller does not hear the new console"
+    assert tone_in(after, rate, LAWYER_HZ) == 0
+
+
+async def test_hold_plays_music_to_the_caller_instead_of_the_lawyer(
+    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient
+) -> None:
+    caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
+    browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
+    try:
+        await browser.connect(client, contact_id, "wang")
+        t0, t1 = await settle(2)
+        await client.request(contact_id, "hold", on=True)
+        h0, h1 = await settle(4)
+        await client.request(contact_id, "hold", on=False)
+        u0, u1 = await settle(3)
+    finally:
+        await browser.close()
+        await asyncio.to_thread(caller.hang_up)
+    before, rate = caller.heard(t0, t1)
+    held, _ = caller.heard(h0, h1)
+    after, _ = caller.heard(u0, u1)
+    assert tone_in(before, rate, LAWYER_HZ) > 0.9
+    assert tone_in(held, rate, LAWYER_HZ) == 0, "the caller on hold hears the lawyer"
+    music = [w for w in windows(held, rate) if rms(w) > 300]
+    assert len(music) > len(windows(held, rate)) / 4, "the caller on hold hears silence"
+    notes = [sum(share(w, rate, hz) for hz in HOLD_MUSIC_HZ) > 0.5 for w in music]
+    assert sum(notes) >= 0.75 * len(notes), "what the caller on hold hears is not the music"
+    assert tone_in(after, rate, LAWYER_HZ) > 0.9, "off hold, the lawyer is not heard again"
+
+
+async def test_garbage_requests_get_an_error_and_the_worker_carries_on(
+    worker: Worker, redis: Redis, client: BridgeClient
+) -> None:
+    garbage = [
+        "not json at all",
+        '{"id": "broken", "kind": ',  # no JSON, but the id can still be answered
+        '[1, 2, 3]',
+        '{"id": "dance", "kind": "dance", "contact_id": "c1"}',
+        '{"id": "nocontact", "kind": "offer"}',
+        '{"id": "badhold", "kind": "hold", "contact_id": "c1", "on": "yes"}',
+        '{"id": "badoffer", "kind": "offer", "contact_id": "c1", "lawyer_id": "wang"}',
+    ]  # fmt: skip
+    for raw in garbage:
+        await redis.lpush("ll:rpc:worker-1", raw)
+    errors = {}
+    for request_id in ("broken", "dance", "nocontact", "badhold", "badoffer"):
+        popped = await redis.blpop([f"ll:rpc:reply:{request_id}"], timeout=10)
+        assert popped is not None, f"no reply to {request_id}"
+        reply = json.loads(popped[1])
+        assert reply["ok"] is False and reply["error"]
+        errors[request_id] = reply["error"]
+    assert "not JSON" in errors["broken"] and "dance" in errors["dance"]
+    assert worker.proc.poll() is None, worker.output()
+    # Still serving: a well-formed request for a call it does not hold is refused.
+    await redis.set("ll:line:c1", "worker-1")
+    with pytest.raises(BridgeError, match="holds no call"):
+        await client.request("c1", "hold", on=True)
+    with pytest.raises(BridgeError, match="no telephony worker holds"):
+        await client.request("nobody", "hold", on=True)
+
+
+async def test_offers_are_refused_unless_the_call_is_connected_to_that_lawyer(
+    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, redis: Redis
+) -> None:
+    # Nobody on duty yet: the caller waits.
+    caller = Caller(tmp_path, worker, make_tone(tmp_path / "caller.wav", CALLER_HZ, 16000))
+    browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
+    try:
+        await asyncio.to_thread(caller.wait_media)
+        async with queue.subscribe() as evs:
+            await queue.start()
+            contact = (await next_event(evs, "contact.entered")).contact
+            assert contact is not None
+            assert await redis.get(f"ll:line:{contact.id}") == "worker-1"
+            with pytest.raises(BridgeError, match="not connected"):
+                await client.request(contact.id, "offer", lawyer_id="wang", sdp="v=0")
+            await queue.set_presence("wang", Presence.AVAILABLE)
+            await next_event(evs, "contact.offered")
+            assert await queue.accept(contact.id, "wang")
+        with pytest.raises(BridgeError, match="another lawyer"):
+            await client.request(contact.id, "offer", lawyer_id="li", sdp="v=0")
+        # Wang's own offer is answered.
+        await browser.connect(client, contact.id, "wang")
+        t0, t1 = await settle(2)
+    finally:
+        await browser.close()
+        await asyncio.to_thread(caller.hang_up)
+    assert tone_in(browser.heard(t0, t1), 48000, CALLER_HZ) > 0.9
