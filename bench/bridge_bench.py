@@ -54,7 +54,7 @@ from lawline.video.webrtc import create_peer_connection
 
 # The test helpers (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.sip_helpers import free_udp_port
+from tests.sip_helpers import free_sip_port
 from tests.test_bridge import make_tone, record_track, rms, share, windows
 
 CALLER_HZ, LAWYER_HZ = 440, 1200
@@ -202,7 +202,7 @@ class WorkerProc:
 
 
 def start_worker(work: Path, name: str, redis_url: str, rtp: int) -> WorkerProc:
-    log, sip_port = work / f"{name}.log", free_udp_port()
+    log, sip_port = work / f"{name}.log", free_sip_port()
     env = {
         **os.environ,
         "LAWLINE_DATA_DIR": str(work / "data"),
@@ -264,7 +264,7 @@ async def run_n(n: int, work: Path, redis_url: str, seconds: float) -> dict[str,
                 sip_port = workers[i % nw].sip_port  # callers spread over the workers
                 caller = subprocess.Popen(
                     [sys.executable, str(ROOT / "tests" / "pjsua_caller.py"),
-                     f"sip:12348@127.0.0.1:{sip_port}", str(wav), "120", str(free_udp_port()),
+                     f"sip:12348@127.0.0.1:{sip_port}", str(wav), "120", str(free_sip_port()),
                      "--play", str(tone), "--keys", "11"],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                 )  # fmt: skip

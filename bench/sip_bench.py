@@ -27,7 +27,7 @@ from lawline.telephony import prompts
 
 # The SIPp scenario builder the telephony tests use (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.sip_helpers import free_udp_port, scenario
+from tests.sip_helpers import free_sip_port, scenario
 
 # Short calls for set-up time; held calls with the caller sending G.711 for CPU.
 SHORT = scenario("short", [("pause", 200), ("bye", None)])
@@ -46,7 +46,7 @@ def sipp(work: Path, port: int, xml: str, calls: int, rate: float, limit: int) -
         old.unlink()
     subprocess.run(
         ["sipp", "-sf", str(path), "-s", "12348", f"127.0.0.1:{port}",
-         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_sip_port()),
          "-m", str(calls), "-r", str(rate), "-l", str(limit), "-nostdin",
          "-trace_rtt", "-rtt_freq", "1", "-timeout", "120s"],
         cwd=work, capture_output=True, timeout=180,
@@ -79,7 +79,7 @@ def main() -> None:
         work = Path(tmp)
         prompts.build(work / "prompts")
         with EmbeddedRedis(work / "redis", appendfsync="everysec") as redis:
-            sip_port = free_udp_port()
+            sip_port = free_sip_port()
             env = {
                 **os.environ,
                 "LAWLINE_DATA_DIR": str(work / "data"),
@@ -118,7 +118,7 @@ def run(work: Path, port: int, pid: int, args: argparse.Namespace) -> str:
     (work / "bench.xml").write_text(held_calls(args.hold_s))
     held = subprocess.Popen(
         ["sipp", "-sf", str(work / "bench.xml"), "-s", "12348", f"127.0.0.1:{port}",
-         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_sip_port()),
          "-m", "4", "-r", "4", "-l", "4", "-nostdin", "-timeout", "120s"],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -229,7 +229,7 @@ def endpoint_rows(
         ("HTTP API", f"{http_base}/api", ""),
         ("API docs", f"{http_base}/docs", ""),
         ("Metrics", f"{http_base}/metrics", ""),
-        ("Console", f"{http_base}/console", "not yet available"),
+        ("Console", f"{http_base}/", "sign in; first user: lawline user add NAME --role admin"),
         (
             "SIP",
             f"sip:{number}@{settings.sip_host}:{settings.sip_port}",

@@ -146,10 +146,22 @@ def scenario(
     return xml + tail
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_sip_port() -> int:
+    """A port free on 127.0.0.1 for both UDP and TCP: a SIP user agent (the worker, a
+    test softphone) listens on both, and a port free for one may be taken for the other."""
+    for _ in range(100):
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+        ):
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both UDP and TCP")
 
 
 def rtp_port(sip_port: int) -> int:
@@ -171,7 +183,7 @@ class Worker:
 @contextmanager
 def telephony_worker(tmp: Path, redis_url: str, prompts_dir: Path, **env: str) -> Iterator[Worker]:
     """A real `lawline telephony-worker` process; stopped with SIGTERM afterwards."""
-    sip_port = free_udp_port()
+    sip_port = free_sip_port()
     log = tmp / "worker.log"
     full_env = {
         **os.environ,
@@ -214,7 +226,7 @@ def run_sipp(
     path.write_text(xml)
     return subprocess.run(
         ["sipp", "-sf", str(path), "-s", number, f"127.0.0.1:{port}",
-         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()), "-t", transport,
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_sip_port()), "-t", transport,
          "-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"],
         cwd=tmp, capture_output=True, text=True, timeout=90,
     )  # fmt: skip

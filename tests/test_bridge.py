@@ -32,7 +32,7 @@ from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
 from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
-from tests.sip_helpers import Worker, free_udp_port
+from tests.sip_helpers import Worker, free_sip_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"
@@ -94,7 +94,7 @@ class Caller:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
              f"sip:12348@127.0.0.1:{worker.sip_port}", str(self.heard_wav), "90",
-             str(free_udp_port()), "--play", str(tone), "--keys", "11"],
+             str(free_sip_port()), "--play", str(tone), "--keys", "11"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.media_at = 0.0

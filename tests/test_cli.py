@@ -19,7 +19,7 @@ from lawline.cli import app
 from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis
 from lawline.serve import endpoint_rows, redact_url
-from tests.sip_helpers import free_udp_port, rtp_port, run_sipp, scenario
+from tests.sip_helpers import free_sip_port, rtp_port, run_sipp, scenario
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -87,7 +87,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         **os.environ,
         "LAWLINE_DATA_DIR": str(tmp_path / "var"),
         "LAWLINE_HTTP_PORT": str(port),
-        "LAWLINE_SIP_PORT": str(free_udp_port()),
+        "LAWLINE_SIP_PORT": str(free_sip_port()),
         "LAWLINE_TELEPHONY__RTP_PORT": str(rtp_port(port)),
         "PYTHONPATH": str(REPO),
     }

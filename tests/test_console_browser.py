@@ -22,7 +22,7 @@ from lawline.config import AccountSettings, RoutingSettings, Settings, WebRTCSet
 from lawline.web.auth import Role
 from tests.browser import add_user, chromium, needs_browser, sign_in, tone
 from tests.lawline_server import Running, running_lawline
-from tests.sip_helpers import Worker, free_udp_port
+from tests.sip_helpers import Worker, free_sip_port
 
 pytestmark = needs_browser
 
@@ -163,7 +163,7 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
         caller = subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
              f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "90",
-             str(free_udp_port()), "--play", str(caller_says), "--keys", "11"],
+             str(free_sip_port()), "--play", str(caller_says), "--keys", "11"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:

@@ -28,7 +28,7 @@ from lawline.queue.store import Event, QueueStore
 from tests.sip_helpers import (
     CALLER,
     Worker,
-    free_udp_port,
+    free_sip_port,
     run_sipp,
     scenario,
     telephony_worker,
@@ -198,7 +198,7 @@ async def test_a_worker_stopped_with_a_caller_waiting_hangs_up_and_leaves_no_gho
         caller = subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
              f"sip:12348@127.0.0.1:{w.sip_port}", str(tmp_path / "heard.wav"), "60",
-             str(free_udp_port()), "--keys", "2"],
+             str(free_sip_port()), "--keys", "2"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         for _ in range(200):
@@ -311,7 +311,7 @@ async def test_the_caller_really_hears_the_greeting(
     caller = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
-         f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "6", str(free_udp_port())],
+         f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "6", str(free_sip_port())],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert caller.returncode == 0, caller.stdout[-2000:]
@@ -328,7 +328,7 @@ class Callee:
     """The citizen's phone for callbacks: tests/pjsua_callee.py as a process."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
-        self.port = free_udp_port()
+        self.port = free_sip_port()
         self.heard = tmp / "callee.wav"
         script = Path(__file__).parent / "pjsua_callee.py"
         self.proc = subprocess.Popen(
