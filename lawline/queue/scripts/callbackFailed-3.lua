@@ -16,13 +16,7 @@ if c[1] ~= 'connected' or c[6] ~= '1' then
 end
 -- The lawyer never talked to anyone: take back the answer accept counted.
 local lkey = ARGV[3] .. ':lawyer:' .. c[2]
-if redis.call('HGET', lkey, 'talking') == c[4] then
-  redis.call('HSET', lkey, 'talking', '')
-end
-local load = redis.call('HINCRBY', lkey, 'load_' .. c[3], -1)
-if load < 0 then
-  redis.call('HSET', lkey, 'load_' .. c[3], 0)
-end
+release_lawyer(lkey, c[3], c[4])
 refresh_lawyer(lkey, now)
 local stats = ARGV[3] .. ':stats:' .. c[5]
 local waited = tonumber(c[9]) - tonumber(c[8])

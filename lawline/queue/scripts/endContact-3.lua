@@ -16,21 +16,8 @@ if c[1] ~= 'connected' then
 end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', fmt_time(now), 'ended_by', ARGV[5])
 local lkey = ARGV[3] .. ':lawyer:' .. c[2]
-if redis.call('HGET', lkey, 'talking') == c[6] then  -- only the contact they are talking on
-  redis.call('HSET', lkey, 'talking', '')
-end
-local load = redis.call('HINCRBY', lkey, 'load_' .. c[3], -1)
-if load < 0 then
-  redis.call('HSET', lkey, 'load_' .. c[3], 0)
-end
-redis.call('HINCRBY', lkey, 'handled', 1)
-local until_ = math.max(now + tonumber(ARGV[4]), tonumber(redis.call('HGET', lkey, 'wrapup_until')) or 0)
-if until_ > now then
-  redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))
-  redis.call('ZADD', KEYS[2], until_, c[2])
-else
-  redis.call('HSET', lkey, 'wrapup_until', 0)  -- no wrap-up configured
-end
+release_lawyer(lkey, c[3], c[6])
+start_wrapup(lkey, KEYS[2], c[2], now, tonumber(ARGV[4]))
 refresh_lawyer(lkey, now)
 local stats = ARGV[3] .. ':stats:' .. c[5]
 redis.call('HINCRBY', stats, 'handled', 1)

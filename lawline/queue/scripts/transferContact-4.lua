@@ -19,19 +19,8 @@ if ARGV[6] ~= '' and redis.call('EXISTS', ARGV[3] .. ':lawyer:' .. ARGV[6]) == 0
   return -2
 end
 local lkey = ARGV[3] .. ':lawyer:' .. c[2]
-if redis.call('HGET', lkey, 'talking') == c[6] then
-  redis.call('HSET', lkey, 'talking', '')
-end
-local load = redis.call('HINCRBY', lkey, 'load_' .. c[3], -1)
-if load < 0 then
-  redis.call('HSET', lkey, 'load_' .. c[3], 0)
-end
-redis.call('HINCRBY', lkey, 'handled', 1)
-local until_ = now + tonumber(ARGV[4])
-if until_ > now then
-  redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))
-  redis.call('ZADD', KEYS[3], until_, c[2])
-end
+release_lawyer(lkey, c[3], c[6])
+start_wrapup(lkey, KEYS[3], c[2], now, tonumber(ARGV[4]))
 refresh_lawyer(lkey, now)
 local stats = ARGV[3] .. ':stats:' .. c[5]
 redis.call('HINCRBY', stats, 'transferred', 1)

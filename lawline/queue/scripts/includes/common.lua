@@ -73,3 +73,26 @@ local function requeue(ckey, waiting_key, offers_key, cid)
   redis.call('ZREM', offers_key, cid)
   redis.call('ZADD', waiting_key, entered, cid)
 end
+
+-- The lawyer is no longer on this contact: one less in hand on its channel.
+local function release_lawyer(lkey, channel, contact_id)
+  if redis.call('HGET', lkey, 'talking') == contact_id then
+    redis.call('HSET', lkey, 'talking', '')
+  end
+  if redis.call('HINCRBY', lkey, 'load_' .. channel, -1) < 0 then
+    redis.call('HSET', lkey, 'load_' .. channel, 0)
+  end
+end
+
+-- After a conversation: one more handled, and wrap-up until now + wrapup_s (a later
+-- wrap-up still pending is kept); none configured: no wrap-up.
+local function start_wrapup(lkey, wrapups_key, lawyer_id, now, wrapup_s)
+  redis.call('HINCRBY', lkey, 'handled', 1)
+  local until_ = math.max(now + wrapup_s, tonumber(redis.call('HGET', lkey, 'wrapup_until')) or 0)
+  if until_ > now then
+    redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))
+    redis.call('ZADD', wrapups_key, until_, lawyer_id)
+  else
+    redis.call('HSET', lkey, 'wrapup_until', 0)
+  end
+end
