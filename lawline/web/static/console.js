@@ -29,6 +29,16 @@ const LABELS = {
 };
 
 const $ = (id) => document.getElementById(id);
+
+// The form's choices come from LABELS: one list of names for the whole page.
+function fillSelect(id, labels, first = null) {
+  const options = first ? [first, ...Object.entries(labels)] : Object.entries(labels);
+  $(id).innerHTML = options.map(([value, label]) => `<option value="${value}">${label}</option>`).join("");
+}
+fillSelect("case-service", LABELS.service);
+fillSelect("case-domain", LABELS.domain, ["", "（未分类）"]);
+fillSelect("case-disposition", LABELS.disposition);
+fillSelect("transfer-service", LABELS.service, ["", "（同一队列）"]);
 const console_ = {
   ws: null,
   lawyer: null,
