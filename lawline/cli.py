@@ -119,6 +119,32 @@ def telephony_worker(
     asyncio.run(run_worker(settings, settings.redis_url, sip, name))
 
 
+@app.command()
+def transcriber(
+    port: Annotated[int, typer.Option(help="Port on --host to listen on.")] = 2700,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    model: Annotated[
+        Path | None, typer.Option(help="Vosk model directory (default: the configured one).")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="Decoding threads.")] = 1,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Recognise speech for the bridges: a vosk-server compatible websocket server."""
+    import asyncio
+
+    from lawline.config import Settings
+    from lawline.logs import setup_logging
+    from lawline.transcripts.server import ModelMissing, run_transcriber
+
+    setup_logging(log_level)
+    path = model or Settings().model_path
+    try:
+        asyncio.run(run_transcriber(path, host, port, threads))
+    except ModelMissing as exc:
+        typer.echo(f"error: {exc}; see `lawline models fetch`", err=True)
+        raise typer.Exit(2) from exc
+
+
 user_app = typer.Typer(
     help="The people who sign in: lawyers, mediators, supervisors, admins.",
     no_args_is_help=True,
@@ -196,6 +222,67 @@ def user_list() -> None:
         if user.locked_until is not None and user.locked_until > now:
             flags.append(f"locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
         typer.echo(f"{user.username}\t{user.role}\t{user.display_name}\t{' '.join(flags)}")
+
+
+models_app = typer.Typer(
+    help="The Vosk speech model live transcription needs.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    url: Annotated[
+        str | None, typer.Option(help="Zip to download (default: transcripts.model_url).")
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(min=0, help="Expected zip size in bytes (default: transcripts.model_size)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing model.")] = False,
+) -> None:
+    """Download the Vosk model zip, check it and install it at the configured model path."""
+    from lawline.config import Settings
+    from lawline.transcripts.models import FetchError, TerminalProgress, fetch_model
+
+    settings = Settings()
+    t = settings.transcripts
+    source = url or t.model_url
+    # model_size is the size of the configured zip, not of another one named by --url.
+    if size is None and source == t.model_url and t.model_size > 0:
+        size = t.model_size
+    dest = settings.model_path
+    try:
+        with TerminalProgress(source.rsplit("/", 1)[-1]) as progress:
+            fetched = fetch_model(source, dest, size=size, force=force, progress=progress.callback)
+    except (FetchError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if fetched.already_there:
+        typer.echo(f"a valid Vosk model is already at {dest} (--force replaces it)")
+        return
+    if not fetched.size_checked:
+        typer.echo(
+            "warning: the size could not be checked (no --size, model_size or Content-Length)",
+            err=True,
+        )
+    typer.echo(f"Vosk model installed at {dest} ({fetched.received} bytes downloaded)")
+
+
+@models_app.command("status")
+def models_status() -> None:
+    """Where the model is, whether it is a valid Vosk model (exit 1 if not), its URL."""
+    from lawline.config import Settings
+    from lawline.transcripts.models import model_problem
+
+    settings = Settings()
+    problem = model_problem(settings.model_path)
+    typer.echo(f"model path: {settings.model_path}")
+    typer.echo("valid Vosk model: " + ("yes" if problem is None else f"no ({problem})"))
+    typer.echo(f"model url: {settings.transcripts.model_url}")
+    if problem is not None:
+        raise typer.Exit(1)
 
 
 def _console() -> Console:

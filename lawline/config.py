@@ -129,6 +129,57 @@ class WebRTCSettings(BaseModel):
     host_addresses: list[str] = Field(default_factory=list)
 
 
+def _default_alert_phrases() -> dict[str, list[str]]:
+    # The public-opinion duty's watch list: a final utterance containing any of these
+    # (spaces ignored) raises an alert to supervisors at once. Centres edit it.
+    return {
+        "self_harm": ["不想活了", "活不下去了", "想自杀", "跳楼", "喝农药", "寻死"],
+        "wage_arrears": ["拖欠工资", "欠薪", "讨薪", "工资一直没发", "包工头跑了", "几十个工人"],
+        "group_petition": ["集体上访", "联名上访", "去北京上访", "一起去上访", "堵路", "围堵"],
+        "violence": ["杀了他", "砍死", "打死他", "同归于尽", "炸药", "报复他"],
+    }
+
+
+# The official Vosk Chinese model (large: best accuracy; the small one is 42 MB).
+DEFAULT_MODEL_URL = "https://alphacephei.com/vosk/models/vosk-model-cn-0.22.zip"
+
+
+class TranscriptSettings(BaseModel):
+    # False: no live transcription at all (consoles say so).
+    enabled: bool = True
+    # The Vosk model directory. None: data_dir/models/<name of model_url's zip>.
+    model_path: Path | None = None
+    # Where `lawline models fetch` gets the model (a deployment with internet), and
+    # the size it must have in bytes (0: take the server's Content-Length).
+    model_url: str = DEFAULT_MODEL_URL
+    model_size: int = Field(default=0, ge=0)
+    # Transcribers speaking vosk-server's websocket protocol (ws://host:2700), e.g. a
+    # farm of vosk-server machines. Empty: `lawline serve` runs its own.
+    urls: list[str] = Field(default_factory=list)
+    # lawline's own transcriber processes (one model each): 0 is one per core.
+    processes: int = Field(default=0, ge=0)
+    # Their first port on 127.0.0.1 (then +1, +2...), and decoding threads each.
+    port: int = Field(default=2700, gt=1024)
+    threads: int = Field(default=1, ge=1)
+    # The model's sample rate: audio is resampled (soxr) to it before recognition.
+    sample_rate: int = Field(default=16_000)
+    # Voice-activity decision: a pause this long ends an utterance and gets its final
+    # text; 0-3, how readily sound is taken for noise rather than speech.
+    silence_ms: int = Field(default=600, ge=100, le=5000)
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    # Speech longer than this is cut into utterances anyway.
+    max_utterance_s: float = Field(default=20, gt=1)
+    # Keep each leg's audio (Opus, 16 kbit/s) with the contact in data_dir/recordings.
+    record_audio: bool = False
+    alert_phrases: dict[str, list[str]] = Field(default_factory=_default_alert_phrases)
+
+    @model_validator(mode="after")
+    def _rate_known(self) -> Self:
+        if self.sample_rate not in (8000, 16000, 32000, 48000):
+            raise ValueError("sample_rate must be 8000, 16000, 32000 or 48000")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAWLINE_", env_nested_delimiter="__", extra="forbid"
@@ -157,10 +208,24 @@ class Settings(BaseSettings):
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
+    transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
 
     @property
     def built_prompts_dir(self) -> Path:
         return self.data_dir / "prompts"
+
+    @property
+    def model_path(self) -> Path:
+        """The Vosk model in use: configured, or where `lawline models fetch` puts it."""
+        t = self.transcripts
+        if t.model_path is not None:
+            return t.model_path
+        name = t.model_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zip")
+        return self.data_dir / "models" / name
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
 
     @property
     def database(self) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -23,9 +25,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lawline.children import Children
 from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis, EmbeddedRedisError
-from lawline.telephony.supervisor import WorkerSupervisor
+from lawline.telephony.supervisor import worker_supervisor
+from lawline.transcripts.supervisor import TranscriberPlan, transcriber_plan
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +146,8 @@ async def _serve(
     """Run uvicorn (and the Redis supervisor) until it stops; returns the exit code."""
     supervisor = asyncio.create_task(embedded.supervise()) if embedded else None
     workers: asyncio.Task[None] | None = None
+    transcribers: asyncio.Task[None] | None = None
+    plan = transcriber_plan(settings)
     try:
         with step(console, "starting the queue service and HTTP API"):
             server = _make_server(settings, redis_url, app_factory)
@@ -149,20 +155,27 @@ async def _serve(
             server.should_exit = stop.signal is not None
             serving = asyncio.create_task(_uvicorn(server))
             await _until_started(server, serving)
+        if server.started and plan.children:
+            transcribers = asyncio.create_task(
+                Children("transcriber", plan.children, os.environ).run()
+            )
         if server.started and settings.telephony.workers:
-            workers = asyncio.create_task(WorkerSupervisor(settings, redis_url).run())
+            env = {"LAWLINE_TRANSCRIPTS__URLS": json.dumps(plan.urls)}
+            workers = asyncio.create_task(worker_supervisor(settings, redis_url, env).run())
         if server.started:
-            rows = endpoint_rows(settings, _http_base(server), redis_url, embedded)
+            rows = endpoint_rows(settings, _http_base(server), redis_url, embedded, plan)
             print_endpoints(console, rows)
         return await serving
     except _StartFailed as exc:
         return exc.code
     finally:
-        # Workers first: they end their calls' contacts in Redis on the way out.
-        if workers is not None:
-            workers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await workers
+        # Workers first: they end their calls' contacts in Redis on the way out, and
+        # take the last finals from the transcribers.
+        for children in (workers, transcribers):
+            if children is not None:
+                children.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await children
         # Before stop(): the supervisor must not bring Redis back.
         if supervisor is not None:
             supervisor.cancel()
@@ -220,7 +233,11 @@ def _http_base(server: uvicorn.Server) -> str:
 
 
 def endpoint_rows(
-    settings: Settings, http_base: str, redis_url: str, embedded: EmbeddedRedis | None
+    settings: Settings,
+    http_base: str,
+    redis_url: str,
+    embedded: EmbeddedRedis | None,
+    plan: TranscriberPlan | None = None,
 ) -> list[tuple[str, str, str]]:
     """(what, where, note) for each thing lawline listens on or talks to."""
     number = settings.service_numbers[0] if settings.service_numbers else "12348"
@@ -238,7 +255,23 @@ def endpoint_rows(
             else "telephony off (telephony.workers = 0)",
         ),
         ("Redis", redact_url(redis_url), redis_note),
+        *_transcriber_rows(settings, plan),
     ]
+
+
+def _transcriber_rows(
+    settings: Settings, plan: TranscriberPlan | None
+) -> list[tuple[str, str, str]]:
+    if plan is None:
+        return []
+    if not plan.urls:
+        return [("Transcription", "off", plan.off_reason)]
+    note = (
+        f"{len(plan.children)} transcriber(s), model {settings.model_path}"
+        if plan.children
+        else "external vosk-server farm"
+    )
+    return [("Transcription", ", ".join(plan.urls), note)]
 
 
 def print_endpoints(console: Console, rows: list[tuple[str, str, str]]) -> None:

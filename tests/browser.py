@@ -19,6 +19,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from lawline.config import AccountSettings, RoutingSettings, Settings, WebRTCSettings
+from lawline.web.auth import Role
+from tests.lawline_server import Running, running_lawline
+
 CHROMIUM = shutil.which("chromium")
 
 needs_browser = pytest.mark.skipif(
@@ -78,3 +82,34 @@ def add_user(data_dir: Path, username: str, role: str, password: str) -> None:
         input=password + "\n", env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+PASSWORD = "zhiban-2026-lvshi"
+WANG = {
+    "id": "wang",
+    "name": "王律师",
+    "services": {"consultation": 4},
+    "domains": {"labour": 5},
+    "languages": ["zh"],
+}
+
+
+@asynccontextmanager
+async def lawline_with_wang(
+    tmp_path: Path, redis_url: str, routing: RoutingSettings
+) -> AsyncIterator[Running]:
+    """The real app with one duty lawyer, wang (a lawyer account and a queue record),
+    its WebRTC on loopback and Secure cookies (browsers accept them from localhost)."""
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        routing=routing,
+        accounts=AccountSettings(cookie_secure=True),
+        webrtc=WebRTCSettings(host_addresses=["127.0.0.1"]),
+    )
+    add_user(tmp_path, "wang", "lawyer", PASSWORD)
+    async with running_lawline(settings, redis_url) as running:
+        async with running.client("boss", Role.SUPERVISOR) as http:
+            r = await http.post("/api/lawyers", json=WANG)
+            assert r.status_code == 201, r.text
+        yield running

@@ -183,5 +183,59 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout[-2000:]
         check_sip.workers = workers  # type: ignore[attr-defined]
 
-    _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path, env, check_sip)
+    serve = [sys.executable, "-m", "lawline", "serve"]
+    stdout, _ = _serve_and_stop(serve, tmp_path, env, check_sip)
+    assert "Transcription" in stdout and "no Vosk model" in stdout  # off, and why
     assert not any(_alive(pid) for pid in check_sip.workers)  # type: ignore[attr-defined]
+
+
+def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: Path) -> None:
+    """With a Vosk model at the configured path, serve starts one transcriber process per
+    core on loopback, keeps them up, and stops them on exit."""
+    from websockets.sync.client import connect
+
+    from lawline.transcripts.protocol import EOF_MESSAGE, config_message
+    from tests.speech import KO_MODEL
+
+    cores = os.cpu_count() or 1
+    first = _free_port()
+    env = {
+        **_env(tmp_path, _free_port()),
+        "LAWLINE_TELEPHONY__WORKERS": "0",
+        "LAWLINE_TRANSCRIPTS__MODEL_PATH": str(KO_MODEL),
+        "LAWLINE_TRANSCRIPTS__PORT": str(first),
+    }
+
+    def transcribers(proc: subprocess.Popen[bytes]) -> list[int]:
+        return [
+            pid
+            for pid in _children(proc.pid)
+            if b"transcriber" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
+    def answers(port: int, seconds: float = 60) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                with connect(f"ws://127.0.0.1:{port}", open_timeout=2) as ws:
+                    ws.send(config_message(16000))
+                    ws.send(bytes(3200))
+                    ws.recv(timeout=10)
+                    ws.send(EOF_MESSAGE)
+                    return "text" in ws.recv(timeout=10)
+            except (OSError, TimeoutError):
+                time.sleep(0.2)
+        return False
+
+    def check(proc: subprocess.Popen[bytes]) -> None:
+        assert all(answers(first + i) for i in range(cores))
+        pids = transcribers(proc)
+        assert len(pids) == cores
+        os.kill(pids[0], signal.SIGKILL)
+        time.sleep(0.5)
+        assert answers(first), "a killed transcriber was not restarted"
+        check.pids = transcribers(proc)  # type: ignore[attr-defined]
+
+    stdout, _ = _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path, env, check)
+    assert f"ws://127.0.0.1:{first}" in stdout
+    assert not any(_alive(pid) for pid in check.pids)  # type: ignore[attr-defined]

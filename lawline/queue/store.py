@@ -15,6 +15,7 @@ Key layout under the prefix P (default `ll`):
   P:consoles     zset    lawyer ids by when their console was last heard from
   P:stats:SVC    hash    counters of one service queue
   P:events       stream  every change, for routers, consoles, wallboard and ledger
+  P:alerts       list    public-opinion alerts raised from transcripts, newest first
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from lawline.queue.skills import Presence, Service
 log = logging.getLogger(__name__)
 _INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
 EVENTS_MAXLEN = 200_000
+ALERTS_KEPT = 1000
 
 
 def load_script_sources() -> dict[str, str]:
@@ -115,6 +117,7 @@ class QueueStore:
         self.consoles_key = f"{prefix}:consoles"
         self.lawyers_key = f"{prefix}:lawyers"
         self.callbacks_key = f"{prefix}:callbacks"
+        self.alerts_key = f"{prefix}:alerts"
 
     def contact_key(self, contact_id: str) -> str:
         return f"{self.prefix}:contact:{contact_id}"
@@ -254,6 +257,15 @@ class QueueStore:
         """1 stored, 0 already rated, -1 never connected."""
         keys = [self.contact_key(contact_id), self.events_key]
         return int(await self._call("rateContact", keys, [now, EVENTS_MAXLEN, score]))
+
+    async def raise_alert(self, contact_id: str, alert_json: str, now: float) -> bool:
+        """A public-opinion alert on this contact: event `transcript.alert` and P:alerts."""
+        keys = [self.contact_key(contact_id), self.events_key, self.alerts_key]
+        args = [now, EVENTS_MAXLEN, alert_json, ALERTS_KEPT]
+        return int(await self._call("raiseAlert", keys, args)) == 1
+
+    async def recent_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
+        return [json.loads(a) for a in await self.redis.lrange(self.alerts_key, 0, limit - 1)]
 
     async def transfer(
         self,

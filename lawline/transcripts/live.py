@@ -1,0 +1,248 @@
+"""One conversation's live transcript: both legs, from audio to stored text.
+
+The bridge feeds each leg's audio as it has it (`feed`, any rate, with the time it
+arrived); per leg, a soxr resampler brings it to the model's rate, lawline's
+voice-activity decision (`vad.py`) cuts it into utterances, and each utterance
+goes to a transcriber (`client.py`). Partials, finals with times, gaps and
+status changes go, in order, to a sink (Redis: `store.py`); finals are checked
+against the alert phrases. The same audio can be recorded per leg.
+
+Times are seconds from the transcript's start. A leg whose audio stops for a
+while (hold) has its utterance ended and its clock moved on, so its times stay
+those of the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import soxr
+
+from lawline.transcripts.client import TranscriberPool, Utterance
+from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.recording import LegRecorder
+from lawline.transcripts.text import AlertMatch, AlertRules
+from lawline.transcripts.vad import FRAME_MS, Change, VadSettings, VoiceActivity
+
+log = logging.getLogger(__name__)
+
+GAP_S = 0.5  # audio arriving this much later than its samples account for: a gap
+FINAL_TIMEOUT_S = 10.0  # at close, how long an utterance may take to give its final
+MAX_GAP_FILL_S = 600.0  # silence written into a recording for a gap, at most
+
+
+class TranscriptSink(Protocol):
+    async def started(self, contact_id: str, started_at: float, **meta: str) -> float: ...
+    async def segment(self, contact_id: str, seg: Segment) -> None: ...
+    async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool: ...
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    rate: int = 16_000  # the model's sample rate
+    vad: VadSettings = field(default_factory=VadSettings)
+    max_utterance_s: float = 20.0  # a longer stretch of speech is cut here
+    alerts: AlertRules = field(default_factory=lambda: AlertRules({}))
+    recordings_dir: Path | None = None  # None: audio is not kept
+
+
+class LegTranscriber:
+    """One speaker's audio, cut into utterances."""
+
+    def __init__(
+        self, leg: Leg, settings: LiveSettings, pool: TranscriberPool | None,
+        emit: Callable[[Segment], None], recorder: LegRecorder | None,
+    ) -> None:  # fmt: skip
+        self.leg = leg
+        self.settings = settings
+        self.rate = settings.rate
+        self.pool = pool
+        self.emit = emit
+        self.recorder = recorder
+        self.vad = VoiceActivity(settings.vad)
+        self.frame_bytes = self.vad.frame_bytes
+        self.preroll: deque[bytes] = deque(maxlen=max(1, settings.vad.preroll_ms // FRAME_MS))
+        self._resamplers: dict[int, soxr.ResampleStream] = {}
+        self._pending = bytearray()  # model-rate audio short of a whole VAD frame
+        self.origin: float | None = None  # leg time of sample 0
+        self.samples = 0  # model-rate samples taken into frames
+        self.utterance: Utterance | None = None
+        self._utterance_frames = 0
+        self._closing: list[Utterance] = []
+        self._seq = 0
+
+    @property
+    def now(self) -> float:
+        """Leg time of the next sample."""
+        return (self.origin or 0.0) + self.samples / self.rate
+
+    def feed(self, pcm: bytes, rate: int, at: float) -> None:
+        """`pcm`: 16-bit mono at `rate`; `at`: transcript time its last sample arrived."""
+        audio = self._resample(pcm, rate)
+        if self.origin is None:
+            self.origin = at - len(pcm) / 2 / rate
+        else:
+            late = at - (self.now + (len(self._pending) + len(audio)) / 2 / self.rate)
+            if late > GAP_S:
+                self._skip(late)
+        self._pending += audio
+        fb = self.frame_bytes
+        while len(self._pending) >= fb:
+            frame = bytes(self._pending[:fb])
+            del self._pending[:fb]
+            self._frame(frame)
+
+    def _resample(self, pcm: bytes, rate: int) -> bytes:
+        if rate == self.rate:
+            return pcm
+        rs = self._resamplers.get(rate)
+        if rs is None:
+            rs = self._resamplers[rate] = soxr.ResampleStream(rate, self.rate, 1, dtype="int16")
+        return rs.resample_chunk(np.frombuffer(pcm, dtype=np.int16)).tobytes()
+
+    def _skip(self, seconds: float) -> None:
+        """The audio stopped for a while: close the utterance, move the clock on."""
+        self._end_utterance()
+        self.vad.force_end()
+        self.preroll.clear()
+        self._pending.clear()
+        if self.recorder is not None:
+            fill = int(min(seconds, MAX_GAP_FILL_S) * self.rate)
+            for i in range(0, fill, self.rate):
+                self.recorder.write(bytes(2 * min(self.rate, fill - i)))
+        self.origin = (self.origin or 0.0) + seconds
+
+    def _frame(self, frame: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.write(frame)
+        start = self.now
+        self.samples += len(frame) // 2
+        change = self.vad.push(frame)
+        if self.utterance is not None:
+            self.utterance.send(frame)
+            self._utterance_frames += 1
+            if change is Change.ENDED:
+                self._end_utterance()
+            elif self._utterance_frames * FRAME_MS >= self.settings.max_utterance_s * 1000:
+                self._end_utterance()
+                self._begin(self.now, [])  # still speaking: carry on in a new one
+            return
+        self.preroll.append(frame)
+        if change is Change.STARTED:
+            frames = list(self.preroll)
+            self.preroll.clear()
+            self._begin(start - (len(frames) - 1) * FRAME_MS / 1000, frames)
+
+    def _begin(self, start: float, frames: list[bytes]) -> None:
+        if self.pool is None:
+            return
+        self.utterance = Utterance(self.leg, start, self.rate, self.pool, self.emit, self._next)
+        self._utterance_frames = len(frames)
+        for f in frames:
+            self.utterance.send(f)
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _end_utterance(self) -> None:
+        u, self.utterance = self.utterance, None
+        if u is not None:
+            u.finish()
+            self._closing.append(u)
+            u.task.add_done_callback(lambda _t, u=u: self._closing.remove(u))
+
+    async def close(self) -> None:
+        """Hang-up: force the final of what was being said, then wait for every final."""
+        self._end_utterance()
+        for u in list(self._closing):
+            await u.wait(FINAL_TIMEOUT_S)
+        if self.recorder is not None:
+            self.recorder.close()
+
+
+class LiveTranscript:
+    """Both legs of one conversation. Use on one event loop: `feed` from the bridge,
+    `close` when the conversation ends."""
+
+    def __init__(
+        self, contact_id: str, settings: LiveSettings, pool: TranscriberPool | None,
+        sink: TranscriptSink, started_at: float, off_reason: str = "",
+    ) -> None:  # fmt: skip
+        self.contact_id = contact_id
+        self.settings = settings
+        self.sink = sink
+        self.started_at = started_at
+        self.on = pool is not None
+        self.off_reason = off_reason if pool is None else ""
+        self._out: asyncio.Queue[Segment | None] = asyncio.Queue()
+        self.legs: dict[Leg, LegTranscriber] = {}
+        self.recordings: dict[Leg, Path] = {}
+        for leg in Leg:
+            recorder = self._recorder(leg)
+            self.legs[leg] = LegTranscriber(leg, settings, pool, self._out.put_nowait, recorder)
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+        self.closed = False
+
+    def _recorder(self, leg: Leg) -> LegRecorder | None:
+        root = self.settings.recordings_dir
+        if root is None:
+            return None
+        # One file per part: a transferred contact has one per lawyer who took it.
+        path = root / f"{self.contact_id}-{int(self.started_at)}-{leg.value}.ogg"
+        try:
+            rec = LegRecorder(path, self.settings.rate)
+        except Exception:
+            log.exception("cannot record this leg", extra={"contact": self.contact_id})
+            return None
+        self.recordings[leg] = path
+        return rec
+
+    def feed(self, leg: Leg, pcm: bytes, rate: int, now: float) -> None:
+        if self.closed or not pcm or not (self.on or self.recordings):
+            return
+        self.legs[leg].feed(pcm, rate, now - self.started_at)
+
+    async def _write(self) -> None:
+        meta = {f"recording:{p.stem}": str(p) for p in self.recordings.values()}
+        status = Segment(Kind.STATUS, None, "on" if self.on else f"off: {self.off_reason}")
+        shift = 0.0
+        try:
+            # A contact transferred to a colleague has its transcript go on: times stay
+            # those of the first part's start.
+            first = await self.sink.started(self.contact_id, self.started_at, **meta)
+            shift = self.started_at - first
+            await self.sink.segment(self.contact_id, status)
+        except Exception:
+            log.exception("transcript not started in the store", extra={"contact": self.contact_id})
+        while (seg := await self._out.get()) is not None:
+            if shift:
+                seg = replace(seg, start=seg.start + shift, end=seg.end + shift)
+            try:
+                await self.sink.segment(self.contact_id, seg)
+                if seg.kind == Kind.FINAL:
+                    for match in self.settings.alerts.match(seg.text):
+                        await self.sink.alert(self.contact_id, seg, match)
+            except Exception:
+                # Redis away: this segment is lost to the record, the call goes on.
+                log.exception("transcript segment not stored", extra={
+                    "contact": self.contact_id, "kind": seg.kind.value,
+                })  # fmt: skip
+
+    async def close(self) -> None:
+        """Finals for whatever was being said, every segment written, recordings closed."""
+        if self.closed:
+            return
+        self.closed = True
+        await asyncio.gather(*(leg.close() for leg in self.legs.values()))
+        self._out.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer

@@ -1,0 +1,52 @@
+"""What a transcript is made of: who said what, and when."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Leg(StrEnum):
+    """Who is speaking: each side of a conversation is recognised on its own."""
+
+    CITIZEN = "citizen"
+    LAWYER = "lawyer"
+
+
+class Kind(StrEnum):
+    PARTIAL = "partial"  # the sentence being spoken so far: replaces the previous partial
+    FINAL = "final"  # one finished utterance: appended to the record
+    GAP = "gap"  # part of a leg could not be transcribed (a transcriber died)
+    STATUS = "status"  # transcription on or off, and why
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One item of a transcript. Times are seconds from the transcript's start (when
+    the lawyer was connected); `text` is tidied (no spaces inside Chinese)."""
+
+    kind: Kind
+    leg: Leg | None
+    text: str = ""
+    start: float = 0.0
+    end: float = 0.0
+    seq: int = 0  # per leg, finals only: orders and de-duplicates them
+    resent: bool = False  # GAP: the lost audio was sent again to another transcriber
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["start"], d["end"] = round(self.start, 2), round(self.end, 2)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Segment:
+        return cls(
+            kind=Kind(d["kind"]),
+            leg=Leg(d["leg"]) if d.get("leg") else None,
+            text=str(d.get("text", "")),
+            start=float(d.get("start", 0.0)),
+            end=float(d.get("end", 0.0)),
+            seq=int(d.get("seq", 0)),
+            resent=bool(d.get("resent", False)),
+        )

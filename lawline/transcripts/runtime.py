@@ -1,0 +1,49 @@
+"""Transcription as a process uses it: the configured transcribers, the live
+settings, and the store, behind one `start(contact)`."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from lawline.config import Settings
+from lawline.queue.store import QueueStore
+from lawline.transcripts.client import TranscriberPool
+from lawline.transcripts.live import LiveSettings, LiveTranscript
+from lawline.transcripts.store import TranscriptStore
+from lawline.transcripts.supervisor import off_reason
+from lawline.transcripts.text import AlertRules
+from lawline.transcripts.vad import VadSettings
+
+log = logging.getLogger(__name__)
+
+
+def live_settings(settings: Settings) -> LiveSettings:
+    t = settings.transcripts
+    return LiveSettings(
+        rate=t.sample_rate,
+        vad=VadSettings(
+            rate=t.sample_rate, aggressiveness=t.vad_aggressiveness, silence_ms=t.silence_ms
+        ),
+        max_utterance_s=t.max_utterance_s,
+        alerts=AlertRules(t.alert_phrases),
+        recordings_dir=settings.recordings_dir if t.record_audio else None,
+    )
+
+
+class Transcription:
+    def __init__(self, settings: Settings, store: QueueStore) -> None:
+        t = settings.transcripts
+        urls = t.urls if t.enabled else []
+        self.pool = TranscriberPool(urls) if urls else None
+        self.off_reason = "" if self.pool else off_reason(settings)
+        self.settings = live_settings(settings)
+        self.store = TranscriptStore(store)
+        if self.pool is None:
+            log.warning("live transcription is off", extra={"reason": self.off_reason})
+
+    def start(self, contact_id: str, now: float | None = None) -> LiveTranscript:
+        return LiveTranscript(
+            contact_id, self.settings, self.pool, self.store,
+            time.time() if now is None else now, self.off_reason,
+        )  # fmt: skip

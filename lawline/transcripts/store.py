@@ -1,0 +1,105 @@
+"""Transcripts in Redis: stored per contact, streamed live to whoever watches it.
+
+  P:transcript:ID       stream  the contact's finals, gaps and status changes, in order
+  P:transcript-meta:ID  hash    started_at, status, recording:NAME -> path of each leg's audio
+  P:live:ID             pubsub  every segment as it happens, partials included
+
+Partials are only published: they are replaced a few times a second and the
+record needs only the finals. The ledger (the case database) takes the stream
+over when the contact ends; until then the keys live for `TRANSCRIPT_TTL_S`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+from lawline.queue.store import QueueStore
+from lawline.transcripts.model import Kind, Segment
+from lawline.transcripts.text import AlertMatch
+
+TRANSCRIPT_TTL_S = 30 * 24 * 3600
+LIVE_PATTERN = "live:*"
+
+
+class TranscriptStore:
+    def __init__(
+        self, queue_store: QueueStore, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.queue_store = queue_store
+        self.redis: Redis = queue_store.redis
+        self.prefix = queue_store.prefix
+        self.clock = clock
+
+    def transcript_key(self, contact_id: str) -> str:
+        return f"{self.prefix}:transcript:{contact_id}"
+
+    def meta_key(self, contact_id: str) -> str:
+        return f"{self.prefix}:transcript-meta:{contact_id}"
+
+    def live_channel(self, contact_id: str) -> str:
+        return f"{self.prefix}:live:{contact_id}"
+
+    @property
+    def live_pattern(self) -> str:
+        return f"{self.prefix}:{LIVE_PATTERN}"
+
+    def contact_of_channel(self, channel: str) -> str:
+        return channel.removeprefix(f"{self.prefix}:live:")
+
+    async def started(self, contact_id: str, started_at: float, **meta: str) -> float:
+        """Record a transcript's start; returns the start of the contact's first part
+        (a transferred contact's transcript goes on from there)."""
+        key = self.meta_key(contact_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "started_at", repr(started_at))
+            if meta:
+                pipe.hset(key, mapping=meta)
+            pipe.expire(key, TRANSCRIPT_TTL_S)
+            pipe.hget(key, "started_at")
+            *_, first = await pipe.execute()
+        return float(first)
+
+    async def segment(self, contact_id: str, seg: Segment) -> None:
+        data = json.dumps(seg.to_json(), ensure_ascii=False)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if seg.kind != Kind.PARTIAL:
+                key = self.transcript_key(contact_id)
+                pipe.xadd(key, {"segment": data})
+                pipe.expire(key, TRANSCRIPT_TTL_S)
+            if seg.kind == Kind.STATUS:
+                pipe.hset(self.meta_key(contact_id), "status", data)
+            pipe.publish(self.live_channel(contact_id), data)
+            await pipe.execute()
+
+    async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool:
+        now = self.clock()
+        alert = {
+            "contact_id": contact_id,
+            "category": match.category,
+            "phrase": match.phrase,
+            "leg": seg.leg.value if seg.leg else "",
+            "text": seg.text,
+            "start": round(seg.start, 2),
+            "at": now,
+        }
+        return await self.queue_store.raise_alert(
+            contact_id, json.dumps(alert, ensure_ascii=False), now
+        )
+
+    async def read(self, contact_id: str) -> tuple[dict[str, Any], list[Segment]]:
+        """The stored transcript: its meta (started_at, recordings...) and its segments."""
+        meta = await self.redis.hgetall(self.meta_key(contact_id))
+        entries = await self.redis.xrange(self.transcript_key(contact_id))
+        segments = [Segment.from_json(json.loads(f["segment"])) for _, f in entries]
+        out: dict[str, Any] = {k: v for k, v in meta.items() if not k.startswith("recording:")}
+        out["recordings"] = sorted(v for k, v in meta.items() if k.startswith("recording:"))
+        if "started_at" in out:
+            out["started_at"] = float(out["started_at"])
+        if "status" in out:
+            out["status"] = json.loads(out["status"])
+        return out, segments
