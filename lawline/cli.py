@@ -127,6 +127,9 @@ def transcriber(
         Path | None, typer.Option(help="Vosk model directory (default: the configured one).")
     ] = None,
     threads: Annotated[int, typer.Option(help="Decoding threads.")] = 1,
+    max_streams: Annotated[
+        int, typer.Option(help="Utterances decoded at once; more are refused.")
+    ] = 3,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Recognise speech for the bridges: a vosk-server compatible websocket server."""
@@ -139,7 +142,7 @@ def transcriber(
     setup_logging(log_level)
     path = model or Settings().model_path
     try:
-        asyncio.run(run_transcriber(path, host, port, threads))
+        asyncio.run(run_transcriber(path, host, port, threads, max_streams))
     except ModelMissing as exc:
         typer.echo(f"error: {exc}; see `lawline models fetch`", err=True)
         raise typer.Exit(2) from exc

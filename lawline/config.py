@@ -161,6 +161,10 @@ class TranscriptSettings(BaseModel):
     # Their first port on 127.0.0.1 (then +1, +2...), and decoding threads each.
     port: int = Field(default=2700, gt=1024)
     threads: int = Field(default=1, ge=1)
+    # Utterances one transcriber decodes at once; more are refused (and tried on
+    # another, else left untranscribed with a gap) rather than all falling behind.
+    # One core keeps up with about 2 continuous speakers on the small Korean model.
+    streams_per_process: int = Field(default=3, ge=1)
     # The model's sample rate: audio is resampled (soxr) to it before recognition.
     sample_rate: int = Field(default=16_000)
     # Voice-activity decision: a pause this long ends an utterance and gets its final

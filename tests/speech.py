@@ -64,11 +64,13 @@ class TranscriberProcess:
 
 
 @contextlib.contextmanager
-def transcriber(model: Path = KO_MODEL, port: int | None = None) -> Iterator[TranscriberProcess]:
+def transcriber(
+    model: Path = KO_MODEL, port: int | None = None, max_streams: int = 3
+) -> Iterator[TranscriberProcess]:
     """`lawline transcriber` in its own process, as `lawline serve` runs it."""
     port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lawline", "transcriber",
+        [sys.executable, "-m", "lawline", "transcriber", "--max-streams", str(max_streams),
          "--port", str(port), "--model", str(model)],
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

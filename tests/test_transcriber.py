@@ -90,6 +90,48 @@ async def test_the_transcriber_speaks_vosk_servers_protocol(
     assert all(0 <= w["start"] < w["end"] <= len(pcm) / 2 / RATE + 0.1 for w in words)
 
 
+async def test_each_connection_has_its_own_times_though_recognisers_are_reused(
+    asr: TranscriberProcess, voices: dict[Leg, bytes]
+) -> None:
+    """The transcriber keeps recognisers between utterances (building one is costly);
+    word times still start from each connection's own first sample."""
+    pcm = voices[Leg.LAWYER]
+    firsts = []
+    for _ in range(3):
+        async with connect(asr.url) as ws:
+            await ws.send(config_message(RATE))
+            await ws.send(pcm)
+            await ws.recv()
+            await ws.send(EOF_MESSAGE)
+            words = [w for r in (json.loads(await ws.recv()),) for w in r.get("result", [])]
+        assert words and words[-1]["end"] <= len(pcm) / 2 / RATE + 0.1
+        firsts.append(words[0]["start"])
+    assert max(firsts) - min(firsts) < 0.3  # the same audio, the same times each time
+
+
+async def test_a_full_transcriber_refuses_more_streams_and_says_why(
+    voices: dict[Leg, bytes], store: TranscriptStore
+) -> None:
+    with transcriber(max_streams=1) as one:
+        async with connect(one.url) as first:
+            await first.send(config_message(RATE))
+            async with connect(one.url) as second:
+                with pytest.raises(ConnectionClosed) as refused:
+                    await second.recv()
+            assert refused.value.rcvd is not None and refused.value.rcvd.code == 1013
+        # Both speakers at once on a transcriber that takes one: what it cannot take is
+        # reported as a gap (not re-sent: nowhere to send it), the rest is transcribed.
+        t0 = time.time()
+        live = LiveTranscript("c1", LiveSettings(), TranscriberPool([one.url]), store, t0)
+        plan = [(Leg.CITIZEN, 0.5, voices[Leg.CITIZEN]), (Leg.LAWYER, 0.5, voices[Leg.LAWYER])]
+        await feed_live(live, plan, t0, tail_s=1.0)
+        await live.close()
+    _, stored = await store.read("c1")
+    finals = [s for s in stored if s.kind == Kind.FINAL]
+    gaps = [s for s in stored if s.kind == Kind.GAP]
+    assert finals and gaps and not any(g.resent for g in gaps)
+
+
 async def test_garbage_on_the_transcriber_socket_gets_a_clear_close(
     asr: TranscriberProcess,
 ) -> None:

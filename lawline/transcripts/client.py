@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.frames import CloseCode
 
 from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import (
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 REPLY_TIMEOUT_S = 10.0  # a transcriber silent this long is taken for dead
 CONNECT_TIMEOUT_S = 3.0
 MAX_SEND_S = 0.5  # audio sent in one frame at most (vosk-server answers each frame)
+MAX_ATTEMPTS = 3  # transcribers tried for one utterance before it is given up
+BUSY_RETRY_S = 1.0  # a transcriber that refused a stream as full is skipped this long
 FAILURES = (OSError, TimeoutError, WebSocketException, ProtocolError)
 
 
@@ -61,8 +64,19 @@ class TranscriberPool:
         self._down_until[url] = self.clock() + self.retry_after_s
         log.warning("transcriber failed; using others", extra={"url": url})
 
+    def full(self, url: str) -> None:
+        """It refused a stream (1013): busy, not dead; left alone for a moment only."""
+        self._down_until[url] = self.clock() + BUSY_RETRY_S
+        log.info("transcriber full; using others", extra={"url": url})
+
 
 Emit = Callable[[Segment], None]
+
+
+def _refused_as_full(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionClosed) and (
+        exc.rcvd is not None and exc.rcvd.code == CloseCode.TRY_AGAIN_LATER
+    )
 
 
 class Utterance:
@@ -86,6 +100,7 @@ class Utterance:
         self._base = start  # leg time of _unfinalised[0]
         self._heard = start  # leg time of the end of what was sent
         self._partial = ""
+        self._streamed = False  # audio sent on the current connection
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def send(self, frame: bytes) -> None:
@@ -96,23 +111,29 @@ class Utterance:
 
     async def _run(self) -> None:
         failed: str | None = None
-        while True:
+        lost = False  # audio went to a transcriber that then failed: a gap to report
+        for _ in range(MAX_ATTEMPTS):
             url = self.pool.pick(avoid=failed)
             if url is None:
                 await self._give_up()
                 return
             self.pool.load[url] += 1
             try:
-                if await self._stream(url, resend=failed is not None):
+                if await self._stream(url, resend=lost):
                     return
             except FAILURES as exc:
-                log.warning("utterance lost its transcriber", extra={
-                    "leg": self.leg.value, "url": url, "error": str(exc)[:200],
-                })  # fmt: skip
-                self.pool.failed(url)
+                if _refused_as_full(exc):
+                    self.pool.full(url)
+                else:
+                    log.warning("utterance lost its transcriber", extra={
+                        "leg": self.leg.value, "url": url, "error": str(exc)[:200],
+                    })  # fmt: skip
+                    self.pool.failed(url)
                 failed = url
+                lost = lost or self._streamed
             finally:
                 self.pool.load[url] -= 1
+        await self._give_up()
 
     async def _stream(self, url: str, resend: bool) -> bool:
         """Carry the utterance over one connection; True once its final is out."""
@@ -123,6 +144,7 @@ class Utterance:
             if resend:  # reported once a transcriber took the lost audio again
                 self._report_gap(resent=True)
             conn_base, sent = self._base, 0
+            self._streamed = False
             backlog = bytes(self._unfinalised)
             for i in range(0, len(backlog), self._max_bytes):
                 sent += await self._exchange(ws, backlog[i : i + self._max_bytes], conn_base, sent)
@@ -141,6 +163,7 @@ class Utterance:
 
     async def _exchange(self, ws: ClientConnection, chunk: bytes, base: float, sent: int) -> int:
         await ws.send(chunk)
+        self._streamed = True
         n = len(chunk) // 2
         self._heard = base + (sent + n) / self.rate
         self._on_reply(await self._recv(ws), base)

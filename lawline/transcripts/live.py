@@ -163,8 +163,7 @@ class LegTranscriber:
     async def close(self) -> None:
         """Hang-up: force the final of what was being said, then wait for every final."""
         self._end_utterance()
-        for u in list(self._closing):
-            await u.wait(FINAL_TIMEOUT_S)
+        await asyncio.gather(*(u.wait(FINAL_TIMEOUT_S) for u in list(self._closing)))
         if self.recorder is not None:
             self.recorder.close()
 

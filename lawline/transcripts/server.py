@@ -45,10 +45,49 @@ def check_model(path: Path) -> None:
             raise ModelMissing(f"{path} is not a Vosk model (no {part})")
 
 
-class Transcriber:
-    """One loaded model, shared by every connection of this process."""
+class Recognizer:
+    """A KaldiRecognizer kept for the next connection: building one costs about 75 ms of
+    CPU on a small model, and lawline opens a connection per utterance. Vosk's word
+    times run on across Reset(), so each use's times are moved back to its own start."""
 
-    def __init__(self, model_path: Path, threads: int = 1, max_streams: int = 64) -> None:
+    def __init__(self, rec: Any, rate: int) -> None:
+        self.rec = rec
+        self.rate = rate
+        self.fed = 0  # samples taken over the recogniser's whole life
+        self.base = 0.0  # seconds: where this connection's audio began
+
+    def begin(self) -> None:
+        self.base = self.fed / self.rate
+
+    def accept(self, pcm: bytes) -> str:
+        self.fed += len(pcm) // 2
+        rec = self.rec
+        return self._own_times(rec.Result() if rec.AcceptWaveform(pcm) else rec.PartialResult())
+
+    def final(self) -> str:
+        return self._own_times(self.rec.FinalResult())
+
+    def reset(self) -> None:
+        self.rec.Reset()
+
+    def _own_times(self, reply: str) -> str:
+        if not self.base or '"result"' not in reply:
+            return reply
+        obj = json.loads(reply)
+        for w in obj.get("result") or []:
+            w["start"] = round(w["start"] - self.base, 6)
+            w["end"] = round(w["end"] - self.base, 6)
+        return json.dumps(obj, ensure_ascii=False)
+
+
+class Transcriber:
+    """One loaded model, shared by every connection of this process.
+
+    At most `max_streams` connections at once: past that a connection is closed with
+    1013 (try again later) at once, so a bridge tries another transcriber, rather than
+    every stream of an overloaded one falling behind together."""
+
+    def __init__(self, model_path: Path, threads: int = 1, max_streams: int = 3) -> None:
         import vosk  # here, so that importing lawline never needs the native library
 
         check_model(model_path)
@@ -59,6 +98,7 @@ class Transcriber:
         self.max_streams = max_streams
         self.streams = 0
         self.default_rate = 16_000
+        self._idle: dict[tuple[int, bool], list[Recognizer]] = {}
 
     async def handle(self, ws: ServerConnection) -> None:
         if self.streams >= self.max_streams:
@@ -72,37 +112,60 @@ class Transcriber:
         finally:
             self.streams -= 1
 
+    async def _recognizer(self, rate: int, words: bool) -> Recognizer:
+        idle = self._idle.get((rate, words))
+        if idle:
+            r = idle.pop()
+        else:
+            loop = asyncio.get_running_loop()
+            make = self._vosk.KaldiRecognizer
+            rec = await loop.run_in_executor(self.pool, make, self.model, rate)
+            rec.SetWords(words)
+            r = Recognizer(rec, rate)
+        r.begin()
+        return r
+
+    def _keep(self, r: Recognizer, words: bool) -> None:
+        idle = self._idle.setdefault((r.rate, words), [])
+        if len(idle) < self.max_streams:
+            r.reset()
+            idle.append(r)
+
     async def _recognise(self, ws: ServerConnection) -> None:
         loop = asyncio.get_running_loop()
-        rec: Any = None
+        rec: Recognizer | None = None
         rate, words = self.default_rate, True
-        async for message in ws:
-            if isinstance(message, str):
-                if is_eof(message):
-                    final = "" if rec is None else await loop.run_in_executor(
-                        self.pool, rec.FinalResult
-                    )
-                    await ws.send(final or '{"text" : ""}')
-                    await ws.close()
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    if is_eof(message):
+                        final = "" if rec is None else await loop.run_in_executor(
+                            self.pool, rec.final
+                        )
+                        await ws.send(final or '{"text" : ""}')
+                        await ws.close()
+                        return
+                    try:
+                        rate, words = _configure(message, rate, words, rec is not None)
+                    except ValueError as exc:
+                        await ws.close(CloseCode.INVALID_DATA, str(exc)[:120])
+                        return
+                    continue
+                if len(message) > MAX_CHUNK_BYTES or len(message) % 2:
+                    why = "audio is 16-bit PCM in frames under 1 MB"
+                    await ws.close(CloseCode.INVALID_DATA, why)
                     return
+                if rec is None:
+                    rec = await self._recognizer(rate, words)
                 try:
-                    rate, words = _configure(message, rate, words, rec is not None)
-                except ValueError as exc:
-                    await ws.close(CloseCode.INVALID_DATA, str(exc)[:120])
-                    return
-                continue
-            if len(message) > MAX_CHUNK_BYTES or len(message) % 2:
-                await ws.close(CloseCode.INVALID_DATA, "audio is 16-bit PCM in frames under 1 MB")
-                return
-            if rec is None:
-                rec = self._vosk.KaldiRecognizer(self.model, rate)
-                rec.SetWords(words)
-            reply = await loop.run_in_executor(self.pool, _accept, rec, message)
-            await ws.send(reply)
-
-
-def _accept(rec: Any, pcm: bytes) -> str:
-    return rec.Result() if rec.AcceptWaveform(pcm) else rec.PartialResult()
+                    reply = await loop.run_in_executor(self.pool, rec.accept, message)
+                except asyncio.CancelledError:
+                    rec = None  # its thread may still be decoding: not to be reused
+                    raise
+                await ws.send(reply)
+        finally:
+            if rec is not None:
+                self._keep(rec, words)
 
 
 def _configure(message: str, rate: int, words: bool, started: bool) -> tuple[int, bool]:
@@ -124,9 +187,11 @@ def _configure(message: str, rate: int, words: bool, started: bool) -> tuple[int
     return rate, words
 
 
-async def run_transcriber(model_path: Path, host: str, port: int, threads: int = 1) -> None:
+async def run_transcriber(
+    model_path: Path, host: str, port: int, threads: int = 1, max_streams: int = 3
+) -> None:
     """Serve until SIGTERM or SIGINT."""
-    transcriber = Transcriber(model_path, threads)
+    transcriber = Transcriber(model_path, threads, max_streams)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -32,7 +32,7 @@ def transcriber_plan(settings: Settings, cores: int | None = None) -> Transcribe
     children = [
         Child(f"transcriber-{i + 1}", [
             "transcriber", "--port", str(p), "--model", str(settings.model_path),
-            "--threads", str(t.threads),
+            "--threads", str(t.threads), "--max-streams", str(t.streams_per_process),
         ])
         for i, p in enumerate(ports)
     ]
