@@ -181,6 +181,9 @@ class Sink:
     async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool:
         return False
 
+    async def closed(self, contact_id: str) -> None:
+        pass
+
 
 @dataclass
 class Stream:

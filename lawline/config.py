@@ -184,6 +184,23 @@ class TranscriptSettings(BaseModel):
         return self
 
 
+class CaseSettings(BaseModel):
+    # Time-limited completion: days from opening to the deadline, by triage class.
+    deadline_days: dict[str, float] = Field(
+        default_factory=lambda: {"simple": 1, "general": 7, "complex": 30}
+    )
+    # Events another lawline process took but did not finish (it died) are taken
+    # over by the ledger after this long.
+    claim_idle_s: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _every_class(self) -> Self:
+        missing = {"simple", "general", "complex"} - set(self.deadline_days)
+        if missing:
+            raise ValueError(f"deadline_days needs simple, general and complex ({missing})")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAWLINE_", env_nested_delimiter="__", extra="forbid"
@@ -213,6 +230,7 @@ class Settings(BaseSettings):
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
+    cases: CaseSettings = Field(default_factory=CaseSettings)
 
     @property
     def built_prompts_dir(self) -> Path:

@@ -12,6 +12,7 @@ APT_PACKAGES=(
     sip-tester   # SIPp: the callers in the telephony tests
     chromium     # the duty lawyer's browser in the console tests (headless)
     iproute2     # `ip netns`: browser tests run in a namespace with only loopback
+    postgresql   # the case database's tests run on a private PostgreSQL cluster too
 )
 
 PYTHON="${PYTHON:-python3.11}"

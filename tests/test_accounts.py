@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,41 +175,11 @@ def test_migrations_run_twice_cleanly(tmp_path: Path) -> None:
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0001",)
+                ("0002",)
             ]
             assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 0
     finally:
         engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A private PostgreSQL cluster (run as the postgres user: it refuses root)."""
-    pytest.importorskip("psycopg", reason="no PostgreSQL driver installed")
-    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
-        pytest.skip("no PostgreSQL server installed")
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    # Not under tmp_path: the postgres user cannot enter root's pytest directories.
-    with tempfile.TemporaryDirectory(prefix="lawline-pg-") as root:
-        if as_user:
-            shutil.chown(root, "postgres")
-        data, port = f"{root}/data", _free_port()
-        run: dict[str, Any] = {"check": True, "capture_output": True, "timeout": 60}
-        subprocess.run([*as_user, "initdb", "-D", data, "-A", "trust", "-U", "lawline"], **run)
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-        # A log file of its own: the server would otherwise hold our output pipe open.
-        start = ["pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"]
-        subprocess.run([*as_user, *start], **run)
-        try:
-            yield f"postgresql+psycopg://lawline@127.0.0.1:{port}/postgres"
-        finally:
-            subprocess.run([*as_user, "pg_ctl", "-D", data, "-m", "immediate", "stop"], **run)
 
 
 def test_migrations_and_accounts_on_postgresql(postgres_url: str) -> None:

@@ -250,7 +250,9 @@ async def test_a_phrase_on_the_watch_list_alerts_supervisors_at_once(
     events = await redis.xrange("ll:events", f"{int(t1 * 1000)}-0")
     raised = [e for _, e in events if e["type"] == "transcript.alert"]
     assert len(raised) == 1 and json.loads(raised[0]["contact"])["id"] == "c1"
-    assert await redis.xlen("ll:events") == events_before + 1
+    # The alert, then the transcript's end for the ledger: nothing else.
+    assert await redis.xlen("ll:events") == events_before + 2
+    assert [e["type"] for _, e in events][-1] == "transcript.closed"
 
 
 async def test_a_dying_transcriber_hands_its_streams_to_another_and_says_so(

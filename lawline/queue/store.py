@@ -264,6 +264,11 @@ class QueueStore:
         args = [now, EVENTS_MAXLEN, alert_json, ALERTS_KEPT]
         return int(await self._call("raiseAlert", keys, args)) == 1
 
+    async def transcript_closed(self, contact_id: str, now: float) -> bool:
+        """The contact's transcript is complete: event `transcript.closed` for the ledger."""
+        keys = [self.contact_key(contact_id), self.events_key]
+        return int(await self._call("closeTranscript", keys, [now, EVENTS_MAXLEN])) == 1
+
     async def recent_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         return [json.loads(a) for a in await self.redis.lrange(self.alerts_key, 0, limit - 1)]
 

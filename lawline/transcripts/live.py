@@ -43,6 +43,7 @@ class TranscriptSink(Protocol):
     async def started(self, contact_id: str, started_at: float, **meta: str) -> float: ...
     async def segment(self, contact_id: str, seg: Segment) -> None: ...
     async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool: ...
+    async def closed(self, contact_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -245,3 +246,7 @@ class LiveTranscript:
         self._out.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
+        try:
+            await self.sink.closed(self.contact_id)
+        except Exception:
+            log.exception("transcript end not announced", extra={"contact": self.contact_id})

@@ -91,6 +91,14 @@ class TranscriptStore:
             contact_id, json.dumps(alert, ensure_ascii=False), now
         )
 
+    async def closed(self, contact_id: str) -> None:
+        await self.queue_store.transcript_closed(contact_id, self.clock())
+
+    async def read_entries(self, contact_id: str) -> list[tuple[str, Segment]]:
+        """The stored segments with their stream ids (the ledger's idempotency key)."""
+        entries = await self.redis.xrange(self.transcript_key(contact_id))
+        return [(i, Segment.from_json(json.loads(f["segment"]))) for i, f in entries]
+
     async def read(self, contact_id: str) -> tuple[dict[str, Any], list[Segment]]:
         """The stored transcript: its meta (started_at, recordings...) and its segments."""
         meta = await self.redis.hgetall(self.meta_key(contact_id))

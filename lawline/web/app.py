@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 import lawline
 from lawline.accounts.sessions import SessionStore
+from lawline.cases.ingest import LedgerIngest
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.service import QueueService
@@ -18,7 +20,7 @@ from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
 from lawline.transcripts.store import TranscriptStore
 from lawline.video.signalling import BridgeClient
-from lawline.web import api, console, metrics, pages, session_api, transcripts
+from lawline.web import api, cases_api, console, metrics, pages, session_api, transcripts
 from lawline.web.auth import load_or_create_secret
 from lawline.web.transcripts import LiveFeed
 
@@ -41,9 +43,18 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
+        ledger = LedgerIngest(
+            redis, queue.store.events_key, app.state.db, app.state.transcripts,
+            claim_idle_s=settings.cases.claim_idle_s,
+        )  # fmt: skip
+        app.state.ledger = ledger
+        ingesting = asyncio.create_task(ledger.run(), name="ledger-ingest")
         try:
             yield
         finally:
+            ingesting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ingesting
             await app.state.live.stop()
             await queue.stop()
             await redis.aclose()
@@ -62,6 +73,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(session_api.router)
     app.include_router(console.router)
     app.include_router(transcripts.router)
+    app.include_router(cases_api.router)
     app.include_router(metrics.router)
     pages.install(app)
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import lawline.accounts.models  # noqa: F401  (registers the tables autogenerate compares)
+# Register the tables autogenerate compares.
+import lawline.accounts.models
+import lawline.cases.models  # noqa: F401
 from lawline.db import Base, make_engine
 
 config = context.config

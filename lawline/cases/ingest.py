@@ -1,0 +1,225 @@
+"""Every contact into the ledger, from the event stream, exactly once in effect.
+
+The ledger reads `P:events` as the consumer group `ledger`: each web process is
+one consumer. A batch is applied in one database transaction and acknowledged
+(XACK) only after it committed, so a process killed mid-batch leaves its events
+pending; the next consumer to start (or any other, after `claim_idle_s`) claims
+them and applies them again. Applying is idempotent: a timeline row is keyed by
+the event's stream id, a transcript line by its own stream id, and a contact row
+changes only for an event newer than the last one applied to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lawline.cases.models import ContactEvent, LedgerContact, TranscriptLine
+from lawline.transcripts.model import Kind, Segment
+from lawline.transcripts.store import TranscriptStore
+
+log = logging.getLogger(__name__)
+
+GROUP = "ledger"
+BATCH = 200
+BLOCK_MS = 1000
+RETRY_S = 1.0
+
+Entry = tuple[str, Mapping[str, str]]
+# Transcript lines to store with a `transcript.closed` event: (stream id, segment).
+Lines = Sequence[tuple[str, Segment]]
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _stream_key(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _when(value: str | float | None) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
+
+
+def apply_event(
+    session: Session, event_id: str, fields: Mapping[str, str], lines: Lines = ()
+) -> bool:
+    """Fold one event into the ledger; False if it carries no contact (nothing to do)."""
+    raw = fields.get("contact")
+    if not raw:
+        return False
+    c: dict[str, Any] = json.loads(raw)
+    cid = c["id"]
+    row = session.get(LedgerContact, cid)
+    if row is None:
+        row = LedgerContact(id=cid, recordings=[], last_event_id="0-0")
+        session.add(row)
+    if _stream_key(event_id) > _stream_key(row.last_event_id):
+        _update(row, c, event_id, fields)
+    etype = fields["type"]
+    if session.get(ContactEvent, event_id) is None:
+        session.add(ContactEvent(
+            event_id=event_id, contact_id=cid, at=_when(fields["at"]), type=etype,
+            lawyer=c.get("lawyer") or None, state=c.get("state", ""),
+            reason=fields.get("reason", "")[:200],
+        ))  # fmt: skip
+        session.flush()
+    if etype == "contact.answered":
+        # First-contact accountability: the lawyer of the earliest answer, whatever
+        # order the events arrive in.
+        first = session.scalars(
+            select(ContactEvent)
+            .where(ContactEvent.contact_id == cid, ContactEvent.type == "contact.answered")
+            .order_by(ContactEvent.at)
+            .limit(1)
+        ).first()
+        if first is not None:
+            row.first_lawyer = first.lawyer
+    if etype == "transcript.closed":
+        _store_lines(session, cid, lines)
+    return True
+
+
+def _update(row: LedgerContact, c: Mapping[str, Any], event_id: str, f: Mapping[str, str]) -> None:
+    attrs = json.loads(c.get("attrs") or "{}")
+    row.channel = c["channel"]
+    row.service = c["service"]
+    row.domain = c.get("domain", "")
+    row.language = c["language"]
+    row.caller = c.get("caller", "")
+    row.green = c.get("green", "")
+    row.callback = c.get("callback") == "1"
+    row.state = c["state"]
+    row.entered_at = _when(c["entered_at"])  # type: ignore[assignment]
+    row.answered_at = _when(c.get("answered_at"))
+    row.ended_at = _when(c.get("ended_at"))
+    row.lawyer = c.get("lawyer") or None
+    row.rating = int(c["rating"]) if c.get("rating") else None
+    row.menu_path = str(attrs.get("menu_path", ""))[:64]
+    row.case_form = json.loads(c["case"]) if c.get("case") else None
+    if f["type"] in ("contact.ended", "contact.abandoned"):
+        row.end_reason = f.get("reason", "")[:100]
+    row.last_event_id = event_id
+
+
+def _store_lines(session: Session, cid: str, lines: Lines) -> None:
+    have = set(
+        session.scalars(select(TranscriptLine.entry_id).where(TranscriptLine.contact_id == cid))
+    )
+    for entry_id, seg in lines:
+        if entry_id in have or seg.kind not in (Kind.FINAL, Kind.GAP):
+            continue
+        session.add(TranscriptLine(
+            contact_id=cid, entry_id=entry_id, kind=seg.kind.value,
+            leg=seg.leg.value if seg.leg else "", start=seg.start, end=seg.end, text=seg.text,
+        ))  # fmt: skip
+
+
+class LedgerIngest:
+    """One consumer of the ledger group; `run` until cancelled."""
+
+    def __init__(
+        self, redis: Redis, events_key: str, sessions: sessionmaker[Session],
+        transcripts: TranscriptStore, consumer: str | None = None, claim_idle_s: float = 30.0,
+    ) -> None:  # fmt: skip
+        self.redis = redis
+        self.events_key = events_key
+        self.sessions = sessions
+        self.transcripts = transcripts
+        self.consumer = consumer or consumer_name()
+        self.claim_idle_ms = int(claim_idle_s * 1000)
+        self.applied = 0
+
+    async def ensure_group(self) -> None:
+        try:
+            # From the stream's beginning: the ledger takes in what happened before it.
+            await self.redis.xgroup_create(self.events_key, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.ensure_group()
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("ledger ingest failed; retrying")
+                await asyncio.sleep(RETRY_S)
+
+    async def _consume(self) -> None:
+        # Our own pending entries first (a restart under the same name), then new ones;
+        # now and then, entries a dead consumer left pending.
+        await self._drain_own_pending()
+        while True:
+            await self._claim_abandoned()
+            got = await self.redis.xreadgroup(
+                GROUP, self.consumer, {self.events_key: ">"}, count=BATCH, block=BLOCK_MS
+            )
+            for _, entries in got or []:
+                await self.apply(entries)
+
+    async def _drain_own_pending(self) -> None:
+        while True:
+            got = await self.redis.xreadgroup(
+                GROUP, self.consumer, {self.events_key: "0"}, count=BATCH
+            )
+            entries = [e for _, es in got or [] for e in es if e[1]]
+            if not entries:
+                return
+            await self.apply(entries)
+
+    async def _claim_abandoned(self) -> None:
+        start = "0-0"
+        while True:
+            nxt, entries, *_ = await self.redis.xautoclaim(
+                self.events_key, GROUP, self.consumer, self.claim_idle_ms, start, count=BATCH
+            )
+            live = [e for e in entries if e[1]]
+            if live:
+                log.warning("ledger: taking over events another process left", extra={
+                    "count": len(live),
+                })  # fmt: skip
+                await self.apply(live)
+            if nxt in ("0-0", b"0-0") or not entries:
+                return
+            start = nxt
+
+    async def apply(self, entries: Sequence[Entry]) -> None:
+        """Apply a batch in one transaction, then acknowledge it."""
+        lines: dict[str, Lines] = {}
+        for _, f in entries:
+            if f.get("type") == "transcript.closed" and f.get("contact"):
+                cid = json.loads(f["contact"])["id"]
+                lines[cid] = await self.transcripts.read_entries(cid)
+        await asyncio.to_thread(self._apply_sync, entries, lines)
+        await self.redis.xack(self.events_key, GROUP, *[i for i, _ in entries])
+        self.applied += len(entries)
+
+    def _apply_sync(self, entries: Sequence[Entry], lines: Mapping[str, Lines]) -> None:
+        with self.sessions() as session, session.begin():
+            for event_id, fields in entries:
+                try:
+                    cid = json.loads(fields["contact"])["id"] if fields.get("contact") else ""
+                    with session.begin_nested():
+                        apply_event(session, event_id, fields, lines.get(cid, ()))
+                except (KeyError, ValueError, TypeError):
+                    # One malformed event must not stop the ledger: skip it, say so.
+                    log.exception("ledger: event skipped", extra={"event": event_id})

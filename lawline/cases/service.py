@@ -1,0 +1,228 @@
+"""Cases: opened from a contact, owned, handed over, followed up, closed.
+
+Plain functions over a database session, time passed in; every read and change of
+a case is written to the audit trail in the same transaction. Access: a lawyer
+works on the cases they own; supervisors and admins on all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lawline.cases.models import AuditEntry, Case, CaseNote, Handover, LedgerContact
+from lawline.config import CaseSettings
+
+
+class Triage(StrEnum):
+    """How much a matter needs (分类): it sets the deadline."""
+
+    SIMPLE = "simple"
+    GENERAL = "general"
+    COMPLEX = "complex"
+
+
+class Referral(StrEnum):
+    """Where a matter is sent on (转办)."""
+
+    NONE = ""
+    LEGAL_AID_CENTRE = "legal_aid_centre"
+    MEDIATION_COMMITTEE = "mediation_committee"
+    NOTARY = "notary"
+    COURT = "court"
+    OTHER_AGENCY = "other_agency"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CaseError(ValueError):
+    """A request on a case that cannot be carried out; the message says why."""
+
+
+class NotFound(CaseError):
+    pass
+
+
+class Forbidden(CaseError):
+    pass
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a lawyer id, or staff (supervisors, admins) who see every case."""
+
+    id: str
+    staff: bool = False
+
+
+@dataclass(frozen=True)
+class CaseFields:
+    triage: Triage
+    service: str
+    domain: str = ""
+    summary: str = ""
+    told: str = ""
+    disposition: str = ""
+    referral_to: Referral = Referral.NONE
+    referral_body: str = ""
+    citizen_name: str = ""
+
+
+def _audit(session: Session, actor: Actor, action: str, case_id: str, now: datetime,
+           detail: str = "") -> None:  # fmt: skip
+    session.add(AuditEntry(at=now, actor=actor.id, action=action, case_id=case_id,
+                           detail=detail[:1000]))  # fmt: skip
+
+
+def _may_work_on(actor: Actor, case: Case) -> None:
+    if not actor.staff and case.owner != actor.id:
+        raise Forbidden("this case is not yours")
+
+
+def open_case(
+    session: Session, contact_id: str, fields: CaseFields, actor: Actor, now: datetime,
+    settings: CaseSettings, join: str | None = None,
+) -> Case:  # fmt: skip
+    """Open a case from a contact (or join the contact to an earlier case of the same
+    citizen). The owner is the lawyer who first took the contact, whoever opens it."""
+    contact = session.get(LedgerContact, contact_id)
+    if contact is None:
+        raise NotFound("no such contact in the ledger (yet)")
+    if not actor.staff and actor.id not in (contact.first_lawyer, contact.lawyer):
+        raise Forbidden("this contact is not yours")
+    if contact.case_id is not None:
+        raise CaseError(f"this contact is already in case {contact.case_id}")
+    if join is not None:
+        case = get_case(session, join, actor, now, audit=False)
+        if case.citizen_number and contact.caller and case.citizen_number != contact.caller:
+            raise CaseError("that case is another citizen's")
+        contact.case_id = case.id
+        _audit(session, actor, "join", case.id, now, f"contact {contact_id}")
+        return case
+    owner = contact.first_lawyer or contact.lawyer or actor.id
+    case = Case(
+        id=_case_number(now),
+        citizen_number=contact.caller,
+        citizen_name=fields.citizen_name,
+        owner=owner,
+        opened_by=actor.id,
+        opened_at=now,
+        triage=fields.triage.value,
+        service=fields.service,
+        domain=fields.domain,
+        summary=fields.summary,
+        told=fields.told,
+        disposition=fields.disposition,
+        referral_to=fields.referral_to.value,
+        referral_body=fields.referral_body,
+        deadline=now + timedelta(days=settings.deadline_days[fields.triage.value]),
+        status=CaseStatus.OPEN.value,
+    )
+    session.add(case)
+    session.flush()
+    contact.case_id = case.id
+    _audit(session, actor, "open", case.id, now, f"contact {contact_id}")
+    return case
+
+
+def _case_number(now: datetime) -> str:
+    """Readable and unique: the day it was opened and a random part."""
+    return f"{now:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+
+
+def get_case(session: Session, case_id: str, actor: Actor, now: datetime,
+             audit: bool = True) -> Case:  # fmt: skip
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("no such case")
+    _may_work_on(actor, case)
+    if audit:
+        _audit(session, actor, "read", case.id, now)
+    return case
+
+
+def update_case(session: Session, case_id: str, changes: dict[str, object], actor: Actor,
+                now: datetime, settings: CaseSettings) -> Case:  # fmt: skip
+    case = get_case(session, case_id, actor, now, audit=False)
+    if case.status == CaseStatus.CLOSED:
+        raise CaseError("the case is closed")
+    for name, value in changes.items():
+        if name == "triage":
+            triage = Triage(str(value))
+            case.triage = triage.value
+            case.deadline = case.opened_at + timedelta(days=settings.deadline_days[triage.value])
+        elif name == "referral_to":
+            case.referral_to = Referral(str(value)).value
+        elif name in ("service", "domain", "summary", "told", "disposition",
+                      "referral_body", "citizen_name"):  # fmt: skip
+            setattr(case, name, value)
+        else:
+            raise CaseError(f"{name} cannot be changed here")
+    _audit(session, actor, "update", case.id, now, ", ".join(sorted(changes)))
+    return case
+
+
+def hand_over(session: Session, case_id: str, to_lawyer: str, reason: str, actor: Actor,
+              now: datetime) -> Handover:  # fmt: skip
+    """The formal hand-over: the only way a case changes owner, and it is recorded."""
+    case = get_case(session, case_id, actor, now, audit=False)
+    if to_lawyer == case.owner:
+        raise CaseError("the case is already theirs")
+    if not reason.strip():
+        raise CaseError("a hand-over needs a reason")
+    h = Handover(case_id=case.id, at=now, from_lawyer=case.owner, to_lawyer=to_lawyer,
+                 by=actor.id, reason=reason)  # fmt: skip
+    session.add(h)
+    case.owner = to_lawyer
+    _audit(session, actor, "handover", case.id, now, f"to {to_lawyer}")
+    return h
+
+
+def add_note(session: Session, case_id: str, text: str, actor: Actor, now: datetime) -> CaseNote:
+    case = get_case(session, case_id, actor, now, audit=False)
+    note = CaseNote(case_id=case.id, at=now, author=actor.id, text=text)
+    session.add(note)
+    _audit(session, actor, "note", case.id, now)
+    return note
+
+
+def close_case(session: Session, case_id: str, disposition: str, actor: Actor,
+               now: datetime) -> Case:  # fmt: skip
+    case = get_case(session, case_id, actor, now, audit=False)
+    if case.status == CaseStatus.CLOSED:
+        raise CaseError("the case is closed already")
+    case.status = CaseStatus.CLOSED.value
+    case.closed_at = now
+    if disposition:
+        case.disposition = disposition
+    _audit(session, actor, "close", case.id, now)
+    return case
+
+
+def list_cases(session: Session, actor: Actor, now: datetime, status: CaseStatus | None = None,
+               overdue: bool = False, owner: str | None = None,
+               limit: int = 200) -> Sequence[Case]:  # fmt: skip
+    """A lawyer's own cases, or (staff) anyone's; overdue: open past the deadline."""
+    q = select(Case).order_by(Case.deadline).limit(limit)
+    if not actor.staff:
+        q = q.where(Case.owner == actor.id)
+    elif owner:
+        q = q.where(Case.owner == owner)
+    if status is not None:
+        q = q.where(Case.status == status.value)
+    if overdue:
+        q = q.where(Case.status == CaseStatus.OPEN.value, Case.deadline < now)
+    return session.scalars(q).all()
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    return case.status == CaseStatus.OPEN and case.deadline < now

@@ -1,0 +1,344 @@
+"""The case ledger over HTTP: contacts as recorded, and cases (thin routes over
+lawline/cases/service.py). A lawyer works on their own cases and contacts;
+supervisors and admins on all. Every case read or change is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lawline.cases import service as cases
+from lawline.cases.models import (
+    AuditEntry,
+    Case,
+    CaseNote,
+    ContactEvent,
+    Handover,
+    LedgerContact,
+    TranscriptLine,
+)
+from lawline.cases.service import Actor, CaseFields, CaseStatus, Referral, Triage
+from lawline.queue.skills import Domain, Service
+from lawline.web.auth import STAFF_ROLES, Principal, Role, mask_number, require
+from lawline.web.schemas import Disposition
+
+router = APIRouter(prefix="/api")
+Anyone = Annotated[Principal, Depends(require())]
+Staff = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+T = TypeVar("T")
+
+
+def _actor(p: Principal) -> Actor:
+    return Actor(p.subject, staff=p.role in STAFF_ROLES)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _db(request: Request, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction in a worker thread; CaseError becomes 4xx."""
+    db: sessionmaker[Session] = request.app.state.db
+
+    def run() -> T:
+        with db() as session, session.begin():
+            return work(session)
+
+    try:
+        return await run_in_threadpool(run)
+    except cases.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except cases.Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except cases.CaseError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+# ----- bodies ---------------------------------------------------------------------------
+
+
+class CaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: str = Field(min_length=1, max_length=64)
+    # Join the contact to this earlier case of the same citizen instead of opening one.
+    join_case: str | None = None
+    triage: Triage = Triage.GENERAL
+    service: Service = Service.CONSULTATION
+    domain: Domain | None = None
+    citizen_name: str = Field(default="", max_length=100)
+    summary: str = Field(default="", max_length=4000)
+    told: str = Field(default="", max_length=4000, description="what the citizen was told")
+    disposition: Disposition | None = None
+    referral_to: Referral = Referral.NONE
+    referral_body: str = Field(default="", max_length=200)
+
+
+class CasePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    triage: Triage | None = None
+    service: Service | None = None
+    domain: Domain | None = None
+    citizen_name: str | None = Field(default=None, max_length=100)
+    summary: str | None = Field(default=None, max_length=4000)
+    told: str | None = Field(default=None, max_length=4000)
+    disposition: Disposition | None = None
+    referral_to: Referral | None = None
+    referral_body: str | None = Field(default=None, max_length=200)
+
+
+class HandoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_lawyer: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disposition: Disposition | None = None
+
+
+class CaseOut(BaseModel):
+    id: str
+    citizen_number: str
+    citizen_name: str
+    owner: str
+    opened_by: str
+    opened_at: datetime
+    triage: str
+    service: str
+    domain: str
+    summary: str
+    told: str
+    disposition: str
+    referral_to: str
+    referral_body: str
+    deadline: datetime
+    overdue: bool
+    status: str
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, case: Case, now: datetime) -> CaseOut:
+        fields = {k: getattr(case, k) for k in cls.model_fields if k != "overdue"}
+        return cls(**fields, overdue=cases.is_overdue(case, now))
+
+
+class CaseDetail(CaseOut):
+    contacts: list[str]
+    notes: list[dict[str, Any]]
+    handovers: list[dict[str, Any]]
+
+
+# ----- the ledger's contacts -------------------------------------------------------------
+
+
+def _contact_json(c: LedgerContact, staff: bool) -> dict[str, Any]:
+    return {
+        "id": c.id, "channel": c.channel, "service": c.service, "domain": c.domain,
+        "language": c.language, "caller": c.caller if staff else mask_number(c.caller),
+        "green": c.green, "callback": c.callback, "state": c.state,
+        "entered_at": c.entered_at, "answered_at": c.answered_at, "ended_at": c.ended_at,
+        "first_lawyer": c.first_lawyer, "lawyer": c.lawyer, "end_reason": c.end_reason,
+        "rating": c.rating, "menu_path": c.menu_path, "case_form": c.case_form,
+        "recordings": c.recordings if staff else [], "case_id": c.case_id,
+    }  # fmt: skip
+
+
+@router.get("/ledger/contacts/{contact_id}")
+async def ledger_contact(contact_id: str, request: Request, p: Anyone) -> dict[str, Any]:
+    """One contact as recorded: its timeline and its transcript."""
+    actor = _actor(p)
+
+    def work(s: Session) -> dict[str, Any]:
+        c = s.get(LedgerContact, contact_id)
+        if c is None:
+            raise cases.NotFound("no such contact in the ledger")
+        if not actor.staff and actor.id not in (c.first_lawyer, c.lawyer):
+            raise cases.Forbidden("this contact is not yours")
+        events = s.scalars(select(ContactEvent).where(ContactEvent.contact_id == contact_id)
+                           .order_by(ContactEvent.at, ContactEvent.event_id)).all()  # fmt: skip
+        lines = s.scalars(select(TranscriptLine).where(TranscriptLine.contact_id == contact_id)
+                          .order_by(TranscriptLine.start)).all()  # fmt: skip
+        return _contact_json(c, actor.staff) | {
+            "timeline": [{"at": e.at, "type": e.type, "lawyer": e.lawyer, "state": e.state,
+                          "reason": e.reason} for e in events],
+            "transcript": [{"kind": t.kind, "leg": t.leg, "start": t.start, "end": t.end,
+                            "text": t.text} for t in lines],
+        }  # fmt: skip
+
+    return await _db(request, work)
+
+
+@router.get("/ledger/contacts")
+async def ledger_contacts(
+    request: Request,
+    p: Anyone,
+    number: Annotated[str | None, Query(max_length=32)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    lawyer: Annotated[str | None, Query(max_length=64)] = None,
+    service: Service | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Contacts as recorded, newest first: a lawyer's own, or (staff) anyone's."""
+    actor = _actor(p)
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        q = select(LedgerContact).order_by(LedgerContact.entered_at.desc()).limit(limit)
+        if not actor.staff:
+            q = q.where(LedgerContact.first_lawyer == actor.id)
+        elif lawyer:
+            q = q.where(LedgerContact.first_lawyer == lawyer)
+        if number:
+            q = q.where(LedgerContact.caller == number)
+        if since:
+            q = q.where(LedgerContact.entered_at >= since)
+        if until:
+            q = q.where(LedgerContact.entered_at < until)
+        if service:
+            q = q.where(LedgerContact.service == service.value)
+        return [_contact_json(c, actor.staff) for c in s.scalars(q)]
+
+    return await _db(request, work)
+
+
+# ----- cases ---------------------------------------------------------------------------
+
+
+@router.post("/cases", status_code=status.HTTP_201_CREATED)
+async def open_case(body: CaseIn, request: Request, p: Anyone) -> CaseOut:
+    """Open a case from a contact (the owner is the lawyer who first took it), or join
+    the contact to an earlier case of the same citizen (`join_case`)."""
+    now, actor = _now(), _actor(p)
+    fields = CaseFields(
+        triage=body.triage, service=body.service.value,
+        domain=body.domain.value if body.domain else "", summary=body.summary, told=body.told,
+        disposition=body.disposition.value if body.disposition else "",
+        referral_to=body.referral_to, referral_body=body.referral_body,
+        citizen_name=body.citizen_name,
+    )  # fmt: skip
+    settings = request.app.state.settings.cases
+
+    def work(s: Session) -> CaseOut:
+        case = cases.open_case(s, body.contact_id, fields, actor, now, settings, body.join_case)
+        return CaseOut.of(case, now)
+
+    return await _db(request, work)
+
+
+@router.get("/cases")
+async def list_cases(
+    request: Request,
+    p: Anyone,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    overdue: bool = False,
+    owner: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[CaseOut]:
+    """A lawyer's own cases, soonest deadline first; staff see all (or one owner's).
+    `overdue=true`: open cases past their deadline."""
+    now, actor = _now(), _actor(p)
+
+    def work(s: Session) -> list[CaseOut]:
+        found = cases.list_cases(s, actor, now, status_, overdue, owner)
+        return [CaseOut.of(c, now) for c in found]
+
+    return await _db(request, work)
+
+
+@router.get("/cases/{case_id}")
+async def get_case(case_id: str, request: Request, p: Anyone) -> CaseDetail:
+    now, actor = _now(), _actor(p)
+
+    def work(s: Session) -> CaseDetail:
+        case = cases.get_case(s, case_id, actor, now)
+        contacts = s.scalars(select(LedgerContact.id).where(LedgerContact.case_id == case_id))
+        notes = s.scalars(select(CaseNote).where(CaseNote.case_id == case_id)
+                          .order_by(CaseNote.at)).all()  # fmt: skip
+        handovers = s.scalars(select(Handover).where(Handover.case_id == case_id)
+                              .order_by(Handover.at)).all()  # fmt: skip
+        return CaseDetail(
+            **CaseOut.of(case, now).model_dump(),
+            contacts=list(contacts),
+            notes=[{"at": n.at, "author": n.author, "text": n.text} for n in notes],
+            handovers=[{"at": h.at, "from": h.from_lawyer, "to": h.to_lawyer, "by": h.by,
+                        "reason": h.reason} for h in handovers],
+        )  # fmt: skip
+
+    return await _db(request, work)
+
+
+@router.patch("/cases/{case_id}")
+async def update_case(case_id: str, body: CasePatch, request: Request, p: Anyone) -> CaseOut:
+    now, actor = _now(), _actor(p)
+    changes = {k: (v.value if hasattr(v, "value") else v)
+               for k, v in body.model_dump(exclude_unset=True).items()}  # fmt: skip
+    settings = request.app.state.settings.cases
+
+    def work(s: Session) -> CaseOut:
+        return CaseOut.of(cases.update_case(s, case_id, changes, actor, now, settings), now)
+
+    return await _db(request, work)
+
+
+@router.post("/cases/{case_id}/handover")
+async def hand_over(case_id: str, body: HandoverIn, request: Request, p: Anyone) -> CaseOut:
+    """Formally hand the case to another lawyer: the new owner, recorded with a reason."""
+    now, actor = _now(), _actor(p)
+
+    def work(s: Session) -> CaseOut:
+        cases.hand_over(s, case_id, body.to_lawyer, body.reason, actor, now)
+        return CaseOut.of(cases.get_case(s, case_id, Actor(actor.id, True), now, False), now)
+
+    return await _db(request, work)
+
+
+@router.post("/cases/{case_id}/notes", status_code=status.HTTP_201_CREATED)
+async def add_note(case_id: str, body: NoteIn, request: Request, p: Anyone) -> dict[str, Any]:
+    now, actor = _now(), _actor(p)
+
+    def work(s: Session) -> dict[str, Any]:
+        n = cases.add_note(s, case_id, body.text, actor, now)
+        return {"at": n.at, "author": n.author, "text": n.text}
+
+    return await _db(request, work)
+
+
+@router.post("/cases/{case_id}/close")
+async def close_case(case_id: str, body: CloseIn, request: Request, p: Anyone) -> CaseOut:
+    now, actor = _now(), _actor(p)
+    disposition = body.disposition.value if body.disposition else ""
+
+    def work(s: Session) -> CaseOut:
+        return CaseOut.of(cases.close_case(s, case_id, disposition, actor, now), now)
+
+    return await _db(request, work)
+
+
+@router.get("/cases/{case_id}/audit")
+async def case_audit(case_id: str, request: Request, _: Staff) -> list[dict[str, Any]]:
+    """Who read or changed this case, when."""
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id)
+                         .order_by(AuditEntry.at, AuditEntry.id)).all()  # fmt: skip
+        return [{"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail}
+                for a in rows]  # fmt: skip
+
+    return await _db(request, work)

@@ -1,0 +1,308 @@
+"""The case ledger on a real app, a real Redis and both databases (SQLite and a private
+PostgreSQL): contacts recorded from the event stream, cases owned and followed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy import func, select
+
+from lawline.cases.ingest import GROUP, LedgerIngest
+from lawline.cases.models import ContactEvent, LedgerContact
+from lawline.config import CaseSettings, RoutingSettings, Settings
+from lawline.db import make_engine, session_factory, upgrade
+from lawline.queue.store import QueueStore
+from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.store import TranscriptStore
+from lawline.web.auth import Role
+from tests.lawline_server import Running, next_frame, running_lawline
+from tests.queue_helpers import T0, contact
+
+NUMBER = "13800138000"
+LAWYER = {
+    "name": "王律师",
+    "services": {"consultation": 4, "legal_aid": 3},
+    "domains": {"labour": 5},
+    "languages": ["zh"],
+}
+CALL = {"channel": "voice", "service": "consultation", "domain": "labour", "caller": NUMBER}
+
+
+@pytest.fixture
+async def lawline(
+    clean_redis_url: str, tmp_path: Path, database_url: str
+) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        database_url=database_url,
+        routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
+        cases=CaseSettings(deadline_days={"simple": 0, "general": 7, "complex": 30}),
+    )
+    async with running_lawline(settings, clean_redis_url) as running:
+        async with running.client("boss", Role.SUPERVISOR) as http:
+            for lid in ("wang", "zhao"):
+                r = await http.post("/api/lawyers", json={**LAWYER, "id": lid})
+                assert r.status_code == 201, r.text
+        yield running
+
+
+async def on_duty(ws: Any) -> None:
+    await next_frame(ws, "hello")
+    await ws.send(json.dumps({"type": "state", "state": "available"}))
+    assert (await next_frame(ws, "result"))["ok"]
+
+
+async def a_call_handed_on(lawline: Running, clean_redis_url: str) -> str:
+    """A citizen calls; wang answers and transfers to zhao, who answers; the call ends,
+    the citizen rates it 4; its transcript is stored. Returns the contact id."""
+    async with lawline.console("wang") as wang:
+        await on_duty(wang)
+        async with lawline.client("worker-1", Role.GATEWAY) as http:
+            r = await http.post("/api/contacts", json=CALL)
+            cid = r.json()["id"]
+        await next_frame(wang, "offer")
+        await wang.send(json.dumps({"type": "accept", "contact_id": cid}))
+        await next_frame(wang, "connected")
+        async with lawline.console("zhao") as zhao:
+            await on_duty(zhao)
+            await wang.send(json.dumps({"type": "transfer", "contact_id": cid,
+                                        "to_lawyer": "zhao", "note": "工伤"}))  # fmt: skip
+            await next_frame(zhao, "offer")
+            await zhao.send(json.dumps({"type": "accept", "contact_id": cid}))
+            await next_frame(zhao, "connected")
+            form = {"service": "consultation", "domain": "labour", "summary": "欠薪三个月"}
+            await zhao.send(json.dumps({"type": "case", "contact_id": cid, "form": form}))
+            assert (await next_frame(zhao, "result"))["ok"]
+            await zhao.send(json.dumps({"type": "end", "contact_id": cid}))
+            await next_frame(zhao, "ended")
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        store = TranscriptStore(QueueStore(redis))
+        now = time.time()
+        await store.started(cid, now)
+        await store.segment(cid, Segment(Kind.FINAL, Leg.CITIZEN, "老板拖欠工资三个月", 1.0, 3.5))
+        await store.segment(cid, Segment(Kind.FINAL, Leg.LAWYER, "可以申请劳动仲裁", 4.0, 6.0))
+        await store.queue_store.rate(cid, 4, now)
+        await store.closed(cid)
+    finally:
+        await redis.aclose()
+    return cid
+
+
+async def recorded(lawline: Running, cid: str, want: Any, seconds: float = 15) -> dict[str, Any]:
+    """The ledger's record of a contact, once `want(record)` holds."""
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        for _ in range(int(seconds / 0.1)):
+            r = await http.get(f"/api/ledger/contacts/{cid}")
+            if r.status_code == 200 and want(r.json()):
+                return r.json()
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the ledger never had it: {r.status_code} {r.text[:500]}")
+
+
+async def test_a_call_is_recorded_owned_and_followed_to_its_case(
+    lawline: Running, clean_redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cid = await a_call_handed_on(lawline, clean_redis_url)
+    c = await recorded(lawline, cid, lambda c: c["transcript"] and c["rating"])
+    assert c["caller"] == NUMBER and c["state"] == "ended" and c["rating"] == 4
+    # First-contact accountability: wang took it first, zhao ended it.
+    assert (c["first_lawyer"], c["lawyer"]) == ("wang", "zhao")
+    types = [e["type"] for e in c["timeline"]]
+    assert types[:4] == ["contact.entered", "contact.offered", "contact.answered",
+                         "contact.transferred"]  # fmt: skip
+    assert types.count("contact.answered") == 2 and "contact.ended" in types
+    assert c["case_form"]["summary"] == "欠薪三个月"
+    assert [(t["leg"], t["text"]) for t in c["transcript"]] == [
+        ("citizen", "老板拖欠工资三个月"), ("lawyer", "可以申请劳动仲裁")]  # fmt: skip
+
+    # zhao opens the case in wrap-up; wang owns it (first contact).
+    async with lawline.client("zhao", Role.LAWYER) as zhao:
+        r = await zhao.post("/api/cases", json={"contact_id": cid, "triage": "general",
+                                                "summary": "欠薪", "told": "带劳动合同"})
+        assert r.status_code == 201, r.text
+        case = r.json()
+        assert case["owner"] == "wang" and case["opened_by"] == "zhao"
+        opened = datetime.fromisoformat(case["opened_at"])
+        assert datetime.fromisoformat(case["deadline"]) - opened == timedelta(days=7)
+        assert (await zhao.get(f"/api/cases/{case['id']}")).status_code == 403
+        bad = await zhao.post("/api/cases", json={"contact_id": cid, "triage": "urgent"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "triage"
+        again = await zhao.post("/api/cases", json={"contact_id": cid})
+        assert again.status_code == 409  # one contact, one case
+    async with lawline.client("wang", Role.LAWYER) as wang:
+        assert [x["id"] for x in (await wang.get("/api/cases")).json()] == [case["id"]]
+        r = await wang.post(f"/api/cases/{case['id']}/notes", json={"text": "已电话回访"})
+        assert r.status_code == 201
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.post(f"/api/cases/{case['id']}/handover",
+                            json={"to_lawyer": "zhao", "reason": "王律师休假"})  # fmt: skip
+        assert r.status_code == 200 and r.json()["owner"] == "zhao"
+        detail = (await boss.get(f"/api/cases/{case['id']}")).json()
+        assert detail["contacts"] == [cid]
+        assert detail["handovers"][0]["from"] == "wang" and detail["notes"][0]["author"] == "wang"
+        audit = [(a["actor"], a["action"]) for a in
+                 (await boss.get(f"/api/cases/{case['id']}/audit")).json()]  # fmt: skip
+        assert audit == [("zhao", "open"), ("wang", "note"), ("boss", "handover"),
+                         ("boss", "read")]  # fmt: skip
+    # Citizens' numbers never reach the logs.
+    assert NUMBER not in caplog.text
+    assert not [r for r in caplog.records if NUMBER in _fields_of(r)]
+
+
+def _fields_of(record: logging.LogRecord) -> str:
+    """Every field a structured log line carries, as text."""
+    out = []
+    for value in record.__dict__.values():
+        try:
+            out.append(str(value))
+        except Exception:  # a field that cannot be shown cannot leak either
+            continue
+    return " ".join(out)
+
+
+async def test_overdue_cases_are_flagged_and_a_citizens_later_contact_joins_their_case(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    first = await a_call_handed_on(lawline, clean_redis_url)
+    second = await a_call_handed_on(lawline, clean_redis_url)
+    for cid in (first, second):
+        await recorded(lawline, cid, lambda c: c["transcript"])
+    async with lawline.client("wang", Role.LAWYER) as wang:
+        r = await wang.post("/api/cases", json={"contact_id": first, "triage": "simple"})
+        case = r.json()
+        r = await wang.post("/api/cases", json={"contact_id": second, "join_case": case["id"]})
+        assert r.status_code == 201 and r.json()["id"] == case["id"]
+        await asyncio.sleep(0.05)  # simple: due at once in this centre's settings
+        [overdue] = (await wang.get("/api/cases", params={"overdue": "true"})).json()
+        assert overdue["id"] == case["id"] and overdue["overdue"]
+        r = await wang.post(f"/api/cases/{case['id']}/close", json={"disposition": "answered"})
+        assert r.json()["status"] == "closed" and not r.json()["overdue"]
+        assert (await wang.get("/api/cases", params={"overdue": "true"})).json() == []
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        detail = (await boss.get(f"/api/cases/{case['id']}")).json()
+        assert sorted(detail["contacts"]) == sorted([first, second])
+
+
+async def _fill(redis: Redis, n: int) -> None:
+    """n contacts entering and leaving: 2n events on the stream."""
+    store = QueueStore(redis)
+    for i in range(n):
+        assert await store.add_contact(contact(f"k{i:04d}", T0 + i), T0 + i)
+        await store.abandon(f"k{i:04d}", T0 + i + 1, "caller hung up")
+
+
+def _counts(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            return (
+                s.scalar(select(func.count()).select_from(LedgerContact)) or 0,
+                s.scalar(select(func.count()).select_from(ContactEvent)) or 0,
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_replaying_the_stream_adds_nothing(redis: Redis, database_url: str) -> None:
+    upgrade(database_url)
+    await _fill(redis, 50)
+    engine = make_engine(database_url)
+    ingest = LedgerIngest(redis, "ll:events", session_factory(engine),
+                          TranscriptStore(QueueStore(redis)), consumer="a")  # fmt: skip
+    try:
+        await ingest.ensure_group()
+        entries = await redis.xrange("ll:events")
+        await ingest.apply(entries)
+        assert _counts(database_url) == (50, 100)
+        await ingest.apply(entries)  # a replay, say after a crash before XACK
+        await ingest.apply(list(reversed(entries)))  # or out of order
+        assert _counts(database_url) == (50, 100)
+        with session_factory(engine)() as s:
+            assert {c.state for c in s.scalars(select(LedgerContact))} == {"abandoned"}
+    finally:
+        engine.dispose()
+
+
+CONSUMER = """
+import asyncio, sys
+from redis.asyncio import Redis
+from lawline.cases.ingest import LedgerIngest
+from lawline.db import make_engine, session_factory
+from lawline.queue.store import QueueStore
+from lawline.transcripts.store import TranscriptStore
+
+async def main():
+    redis = Redis.from_url(sys.argv[1], decode_responses=True)
+    sessions = session_factory(make_engine(sys.argv[2]))
+    ingest = LedgerIngest(redis, "ll:events", sessions, TranscriptStore(QueueStore(redis)),
+                          consumer="doomed")
+    print("consuming", flush=True)
+    await ingest.run()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
+    redis: Redis, clean_redis_url: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    await _fill(redis, 300)
+    # Hold the database's write lock: the doomed consumer reads a batch from the stream
+    # and then waits to commit it, holding it unacknowledged, when it is killed.
+    lock = sqlite3.connect(tmp_path / "ledger.db", timeout=0)
+    lock.execute("BEGIN EXCLUSIVE")
+    proc = subprocess.Popen([sys.executable, "-c", CONSUMER, clean_redis_url, url],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "consuming"
+        pending = 0
+        for _ in range(200):
+            with contextlib.suppress(ResponseError):  # its group may not exist yet
+                pending = (await redis.xpending("ll:events", GROUP))["pending"]
+            if pending:
+                break
+            await asyncio.sleep(0.05)
+        assert pending > 0, "the consumer never took a batch"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        lock.rollback()
+        lock.close()
+    assert _counts(url) == (0, 0)  # it died before committing anything
+    engine = make_engine(url)
+    ingest = LedgerIngest(redis, "ll:events", session_factory(engine),
+                          TranscriptStore(QueueStore(redis)), consumer="heir",
+                          claim_idle_s=0.1)  # fmt: skip
+    task = asyncio.create_task(ingest.run())
+    try:
+        for _ in range(200):
+            if _counts(url) == (300, 600):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        engine.dispose()
+    assert _counts(url) == (300, 600)
+    assert (await redis.xpending("ll:events", GROUP))["pending"] == 0
