@@ -184,6 +184,23 @@ class TranscriptSettings(BaseModel):
         return self
 
 
+class StarRule(BaseModel):
+    """A lawyer whose ratings average at least `min_average` has `stars` (1-5)."""
+
+    stars: int = Field(ge=1, le=5)
+    min_average: float = Field(ge=1, le=5)
+
+
+def _default_stars() -> list[StarRule]:
+    return [
+        StarRule(stars=5, min_average=4.8),
+        StarRule(stars=4, min_average=4.5),
+        StarRule(stars=3, min_average=4.0),
+        StarRule(stars=2, min_average=3.0),
+        StarRule(stars=1, min_average=1.0),
+    ]
+
+
 class CaseSettings(BaseModel):
     # Time-limited completion: days from opening to the deadline, by triage class.
     deadline_days: dict[str, float] = Field(
@@ -192,6 +209,10 @@ class CaseSettings(BaseModel):
     # Events another lawline process took but did not finish (it died) are taken
     # over by the ledger after this long.
     claim_idle_s: float = Field(default=30, gt=0)
+    # Five-level star grading from the citizens' ratings (quality evaluation): the
+    # first rule a lawyer's average meets, once they have `min_ratings` ratings.
+    stars: list[StarRule] = Field(default_factory=_default_stars)
+    min_ratings: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _every_class(self) -> Self:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 import logging
 import signal
@@ -13,10 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -52,7 +56,9 @@ async def lawline(
         secret_key="test-secret",
         database_url=database_url,
         routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
-        cases=CaseSettings(deadline_days={"simple": 0, "general": 7, "complex": 30}),
+        cases=CaseSettings(
+            deadline_days={"simple": 0, "general": 7, "complex": 30}, min_ratings=1
+        ),
     )
     async with running_lawline(settings, clean_redis_url) as running:
         async with running.client("boss", Role.SUPERVISOR) as http:
@@ -306,3 +312,111 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
         engine.dispose()
     assert _counts(url) == (300, 600)
     assert (await redis.xpending("ll:events", GROUP))["pending"] == 0
+
+
+async def said(clean_redis_url: str, cid: str, number: str, *lines: str) -> None:
+    """A contact that entered and left, whose caller said these lines."""
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        qs = QueueStore(redis)
+        now = time.time()
+        c = contact(cid, now)
+        assert await qs.add_contact(replace(c, caller=number), now)
+        await qs.abandon(cid, now + 1, "caller hung up")
+        store = TranscriptStore(qs)
+        await store.started(cid, now)
+        for i, text in enumerate(lines):
+            await store.segment(cid, Segment(Kind.FINAL, Leg.CITIZEN, text, i * 3.0, i * 3.0 + 2))
+        await store.closed(cid)
+    finally:
+        await redis.aclose()
+
+
+async def found(lawline: Running, **params: str) -> list[str]:
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.get("/api/ledger/contacts", params=params)
+        assert r.status_code == 200, r.text
+        return sorted(c["id"] for c in r.json())
+
+
+async def test_contacts_are_found_by_what_was_said_and_who_called(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    await said(clean_redis_url, "wages", "13900000001", "老板拖欠工资三个月了", "一共12个工人")
+    await said(clean_redis_url, "divorce", "13900000002", "我想离婚", "孩子的抚养费怎么算")
+    await said(clean_redis_url, "silent", "13900000003")
+    await recorded(lawline, "silent", lambda c: c["state"] == "abandoned")
+    for cid in ("wages", "divorce"):
+        await recorded(lawline, cid, lambda c: c["transcript"])
+    assert await found(lawline, words="工资") == ["wages"]  # two characters are enough
+    assert await found(lawline, words="抚养费") == ["divorce"]
+    assert await found(lawline, words="拖欠 工资") == ["wages"]  # spaces do not matter
+    assert await found(lawline, words="资工") == []  # but the order does
+    assert await found(lawline, words="12个工人") == ["wages"]
+    assert await found(lawline, words="离婚", number="13900000001") == []
+    assert await found(lawline, number="13900000003") == ["silent"]
+    assert await found(lawline, state="abandoned", words="想") == ["divorce"]
+    async with lawline.client("wang", Role.LAWYER) as wang:
+        r = await wang.post("/api/cases", json={"contact_id": "wages"})
+        assert r.status_code == 403  # not a contact wang took
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.post("/api/cases", json={"contact_id": "wages", "citizen_name": "李大山"})
+        assert r.status_code == 201, r.text
+    assert await found(lawline, name="大山") == ["wages"]
+
+
+async def test_monthly_export_figures_grades_and_a_legal_aid_application(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    handled = await a_call_handed_on(lawline, clean_redis_url)
+    await said(clean_redis_url, "gone", "13900000009")
+    await recorded(lawline, handled, lambda c: c["rating"])
+    await recorded(lawline, "gone", lambda c: c["state"] == "abandoned")
+    now = datetime.now(UTC)
+    month = {
+        "since": (now - timedelta(days=1)).isoformat(),
+        "until": (now + timedelta(hours=1)).isoformat(),
+    }
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.get("/api/ledger/export", params={**month, "format": "csv"})
+        assert r.status_code == 200, r.text
+        rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
+        assert rows[0][:2] == ["编号", "来电时间"] and len(rows) == 3
+        assert {row[0] for row in rows[1:]} == {handled, "gone"}
+        r = await boss.get("/api/ledger/export", params=month)
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+        assert sheet.max_row == 3 and sheet["K1"].value == "首接律师"
+        assert sorted(str(sheet.cell(i, 11).value) for i in (2, 3)) == ["None", "wang"]
+        earlier = {"since": "2020-01-01T00:00:00+08:00", "until": "2020-02-01T00:00:00+08:00"}
+        r = await boss.get("/api/ledger/export", params={**earlier, "format": "csv"})
+        assert len(list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))) == 1
+        backwards = {"since": month["until"], "until": month["since"]}
+        assert (await boss.get("/api/ledger/figures", params=backwards)).status_code == 422
+
+        f = (await boss.get("/api/ledger/figures", params=month)).json()
+        assert (f["contacts"], f["answered"], f["abandoned"]) == (2, 1, 1)
+        assert f["answer_rate"] == 0.5 and f["consultations"] == 1
+        assert f["satisfaction"] == 1.0 and f["average_rating"] == 4
+        assert f["per_lawyer"]["zhao"]["answered"] == 1
+        assert f["per_domain"]["labour"]["contacts"] == 1
+
+        [grade] = (await boss.get("/api/grades")).json()
+        assert grade == {"lawyer": "zhao", "ratings": 1, "average_rating": 4.0, "stars": 3}
+
+    async with lawline.client("wang", Role.LAWYER) as wang:
+        assert (await wang.get("/api/ledger/export", params=month)).status_code == 403
+        case = (await wang.post("/api/cases", json={"contact_id": handled})).json()
+        applicant = {"applicant_name": "李大山", "id_number": "110105194912310021",
+                     "exemptions": ["migrant_wages"]}  # fmt: skip
+        r = await wang.post(f"/api/cases/{case['id']}/legal-aid", json=applicant)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "id_number"
+        r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
+                            json={**applicant, "id_number": "11010519491231002x"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert r.json()["exemptions"] == ["migrant_wages"] and not r.json()["means_test"]
+        bad = {**applicant, "id_number": "11010519491231002X", "exemptions": ["rich"]}
+        r = await wang.post(f"/api/cases/{case['id']}/legal-aid", json=bad)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-2] == "exemptions"
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        audit = (await boss.get(f"/api/cases/{case['id']}/audit")).json()
+        assert [a["action"] for a in audit] == ["open", "legal_aid"]

@@ -25,7 +25,8 @@ from redis.exceptions import ResponseError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lawline.cases.models import ContactEvent, LedgerContact, TranscriptLine
+from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, TranscriptLine
+from lawline.cases.search import search_body
 from lawline.transcripts.model import Kind, Segment
 from lawline.transcripts.store import TranscriptStore
 
@@ -128,6 +129,18 @@ def _store_lines(session: Session, cid: str, lines: Lines) -> None:
             contact_id=cid, entry_id=entry_id, kind=seg.kind.value,
             leg=seg.leg.value if seg.leg else "", start=seg.start, end=seg.end, text=seg.text,
         ))  # fmt: skip
+    session.flush()
+    finals = session.scalars(
+        select(TranscriptLine.text)
+        .where(TranscriptLine.contact_id == cid, TranscriptLine.kind == Kind.FINAL.value)
+        .order_by(TranscriptLine.start)
+    )
+    body = search_body(finals)
+    row = session.get(ContactSearch, cid)
+    if row is None:
+        session.add(ContactSearch(contact_id=cid, body=body))
+    elif row.body != body:
+        row.body = body
 
 
 class LedgerIngest:

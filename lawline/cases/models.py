@@ -9,6 +9,8 @@
   accountability), triage, deadline (time-limited completion), what the citizen
   was told (one-time notification), disposition and referral.
 - `case_handovers`, `case_notes`: formal hand-overs and follow-ups.
+- `contact_search`: the transcript tokenised for full-text search.
+- `legal_aid_applications`: started from a case, with the means-test exemption.
 - `audit_log`: who read or changed which case, when.
 """
 
@@ -78,6 +80,15 @@ class TranscriptLine(Base):
     text: Mapped[str] = mapped_column(Text, default="")
 
 
+class ContactSearch(Base):
+    """The transcript as the full-text index takes it (see cases/search.py)."""
+
+    __tablename__ = "contact_search"
+
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
 class Case(Base):
     __tablename__ = "cases"
 
@@ -131,3 +142,20 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))  # read, open, update, handover...
     case_id: Mapped[str] = mapped_column(String(32), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class LegalAidApplication(Base):
+    __tablename__ = "legal_aid_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(String(18))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    facts: Mapped[str] = mapped_column(Text, default="")
+    # Why the means test is waived (elderly, disabled, minor, migrant_wages), if it is.
+    exemptions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="submitted")

@@ -16,7 +16,14 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lawline.cases.models import AuditEntry, Case, CaseNote, Handover, LedgerContact
+from lawline.cases.models import (
+    AuditEntry,
+    Case,
+    CaseNote,
+    Handover,
+    LedgerContact,
+    LegalAidApplication,
+)
 from lawline.config import CaseSettings
 
 
@@ -222,6 +229,44 @@ def list_cases(session: Session, actor: Actor, now: datetime, status: CaseStatus
     if overdue:
         q = q.where(Case.status == CaseStatus.OPEN.value, Case.deadline < now)
     return session.scalars(q).all()
+
+
+class Exemption(StrEnum):
+    """Why an applicant needs no means test for legal aid (免于经济困难审查)."""
+
+    ELDERLY = "elderly"
+    DISABLED = "disabled"
+    MINOR = "minor"
+    MIGRANT_WAGES = "migrant_wages"  # a migrant worker claiming unpaid wages
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def valid_id_number(number: str) -> bool:
+    """A resident ID number (GB 11643): 17 digits and a check character."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    check = "10X98765432"[total % 11]
+    return number[17].upper() == check
+
+
+def start_legal_aid(
+    session: Session, case_id: str, applicant: dict[str, object],
+    exemptions: Sequence[Exemption], actor: Actor, now: datetime,
+) -> LegalAidApplication:  # fmt: skip
+    case = get_case(session, case_id, actor, now, audit=False)
+    if case.status == CaseStatus.CLOSED:
+        raise CaseError("the case is closed")
+    app = LegalAidApplication(
+        case_id=case.id, created_at=now, created_by=actor.id,
+        exemptions=[e.value for e in exemptions], status="submitted", **applicant,
+    )  # fmt: skip
+    session.add(app)
+    session.flush()
+    _audit(session, actor, "legal_aid", case.id, now, f"application {app.id}")
+    return app
 
 
 def is_overdue(case: Case, now: datetime) -> bool:

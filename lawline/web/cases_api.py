@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lawline.cases import reports
 from lawline.cases import service as cases
 from lawline.cases.models import (
     AuditEntry,
@@ -24,6 +27,7 @@ from lawline.cases.models import (
     LedgerContact,
     TranscriptLine,
 )
+from lawline.cases.search import matching_contacts
 from lawline.cases.service import Actor, CaseFields, CaseStatus, Referral, Triage
 from lawline.queue.skills import Domain, Service
 from lawline.web.auth import STAFF_ROLES, Principal, Role, mask_number, require
@@ -114,6 +118,28 @@ class CloseIn(BaseModel):
     disposition: Disposition | None = None
 
 
+class LegalAidIn(BaseModel):
+    """A legal-aid application started from a case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    applicant_name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(description="resident ID number, 18 characters")
+    phone: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=300)
+    facts: str = Field(default="", max_length=8000)
+    exemptions: list[cases.Exemption] = Field(
+        default_factory=list, description="why the means test is waived"
+    )
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, v: str) -> str:
+        if not cases.valid_id_number(v):
+            raise ValueError("not a valid resident ID number (18 characters, check digit)")
+        return v.upper()
+
+
 class CaseOut(BaseModel):
     id: str
     citizen_number: str
@@ -195,9 +221,15 @@ async def ledger_contacts(
     until: datetime | None = None,
     lawyer: Annotated[str | None, Query(max_length=64)] = None,
     service: Service | None = None,
+    domain: Domain | None = None,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    name: Annotated[str | None, Query(max_length=100, description="citizen's name")] = None,
+    words: Annotated[str | None, Query(max_length=200, description="said in the call")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    """Contacts as recorded, newest first: a lawyer's own, or (staff) anyone's."""
+    """Contacts as recorded, newest first: a lawyer's own, or (staff) anyone's. Search
+    by number, dates, lawyer, service, domain, state, the citizen's name (from their
+    cases) and words in the transcript."""
     actor = _actor(p)
 
     def work(s: Session) -> list[dict[str, Any]]:
@@ -214,6 +246,15 @@ async def ledger_contacts(
             q = q.where(LedgerContact.entered_at < until)
         if service:
             q = q.where(LedgerContact.service == service.value)
+        if domain:
+            q = q.where(LedgerContact.domain == domain.value)
+        if state:
+            q = q.where(LedgerContact.state == state)
+        if name:
+            named = select(Case.id).where(Case.citizen_name.contains(name, autoescape=True))
+            q = q.where(LedgerContact.case_id.in_(named))
+        if words:
+            q = q.where(LedgerContact.id.in_(matching_contacts(s, words)))
         return [_contact_json(c, actor.staff) for c in s.scalars(q)]
 
     return await _db(request, work)
@@ -342,3 +383,68 @@ async def case_audit(case_id: str, request: Request, _: Staff) -> list[dict[str,
                 for a in rows]  # fmt: skip
 
     return await _db(request, work)
+
+
+@router.post("/cases/{case_id}/legal-aid", status_code=status.HTTP_201_CREATED)
+async def start_legal_aid(
+    case_id: str, body: LegalAidIn, request: Request, p: Anyone
+) -> dict[str, Any]:
+    """Start a legal-aid application from the case, with the applicant's details."""
+    now, actor = _now(), _actor(p)
+    applicant = body.model_dump(exclude={"exemptions"})
+
+    def work(s: Session) -> dict[str, Any]:
+        app = cases.start_legal_aid(s, case_id, applicant, body.exemptions, actor, now)
+        return {"id": app.id, "case_id": app.case_id, "status": app.status,
+                "exemptions": app.exemptions, "means_test": not app.exemptions}  # fmt: skip
+
+    return await _db(request, work)
+
+
+# ----- reports ---------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _range(since: datetime, until: datetime) -> None:
+    if until <= since:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "until must be after since")
+
+
+@router.get("/ledger/export", response_model=None)
+async def export_ledger(
+    request: Request,
+    _: Staff,
+    since: datetime,
+    until: datetime,
+    format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx",
+) -> Response:
+    """The ledger of every contact that entered in [since, until), for the monthly report."""
+    _range(since, until)
+    tz = ZoneInfo(request.app.state.settings.timezone)
+
+    def work(s: Session) -> bytes:
+        rows = reports.ledger_rows(s, since, until)
+        return reports.to_csv(rows).encode() if format == "csv" else reports.to_xlsx(rows, tz)
+
+    body = await _db(request, work)
+    name = f"ledger-{since:%Y%m%d}-{until:%Y%m%d}.{format}"
+    media = "text/csv; charset=utf-8" if format == "csv" else XLSX
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+@router.get("/ledger/figures")
+async def ledger_figures(
+    request: Request, _: Staff, since: datetime, until: datetime
+) -> dict[str, Any]:
+    """The figures centres publish, for [since, until)."""
+    _range(since, until)
+    return await _db(request, lambda s: reports.figures(s, since, until))
+
+
+@router.get("/grades")
+async def lawyer_grades(request: Request, _: Staff) -> list[dict[str, Any]]:
+    """Each rated lawyer's ratings and star level (five levels, rules in `cases.stars`)."""
+    settings = request.app.state.settings.cases
+    return await _db(request, lambda s: list(reports.grades(s, settings)))

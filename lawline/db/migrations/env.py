@@ -22,9 +22,20 @@ def _url() -> str:
     return Settings().database
 
 
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """What autogenerate compares: not the full-text index's own tables and index, which
+    the migrations make per database (see versions/0003)."""
+    return not (name or "").startswith(("contact_search_fts", "ix_contact_search_body_tsv"))
+
+
 def _run(connection: Connection) -> None:
     # Batch mode: SQLite cannot ALTER most things, so Alembic copies the table instead.
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        include_object=_ours,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,159 @@
+"""What a centre reports each month: the ledger for a date range (CSV, XLSX), the
+figures it publishes (consultations, legal-aid cases, mediations, answer rate,
+satisfaction, per lawyer and per domain), and the lawyers' star grades."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lawline.cases.models import Case, LedgerContact
+from lawline.config import CaseSettings
+
+COLUMNS = [
+    ("id", "编号"), ("entered_at", "来电时间"), ("channel", "渠道"), ("service", "服务类型"),
+    ("domain", "法律领域"), ("caller", "来电号码"), ("green", "绿色通道"), ("state", "状态"),
+    ("waited_s", "等待(秒)"), ("talk_s", "通话(秒)"), ("first_lawyer", "首接律师"),
+    ("lawyer", "办理律师"), ("rating", "评价"), ("case_id", "案件编号"),
+    ("disposition", "办结方式"), ("end_reason", "结束原因"),
+]  # fmt: skip
+ANSWERED = ("connected", "ended")
+
+
+def _seconds(a: datetime | None, b: datetime | None) -> float | None:
+    return round((b - a).total_seconds(), 1) if a and b else None
+
+
+def ledger_rows(session: Session, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+    """Every contact that entered in [since, until), oldest first, with its case."""
+    q = (
+        select(LedgerContact, Case.disposition)
+        .outerjoin(Case, LedgerContact.case_id == Case.id)
+        .where(LedgerContact.entered_at >= since, LedgerContact.entered_at < until)
+        .order_by(LedgerContact.entered_at)
+        .execution_options(yield_per=1000)
+    )
+    for c, disposition in session.execute(q):
+        yield {
+            "id": c.id, "entered_at": c.entered_at, "channel": c.channel, "service": c.service,
+            "domain": c.domain, "caller": c.caller, "green": c.green, "state": c.state,
+            "waited_s": _seconds(c.entered_at, c.answered_at or c.ended_at),
+            "talk_s": _seconds(c.answered_at, c.ended_at), "first_lawyer": c.first_lawyer,
+            "lawyer": c.lawyer, "rating": c.rating, "case_id": c.case_id,
+            "disposition": disposition or (c.case_form or {}).get("disposition") or "",
+            "end_reason": c.end_reason,
+        }  # fmt: skip
+
+
+def to_csv(rows: Iterator[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens UTF-8 CSV as Chinese only with the BOM
+    w = csv.writer(out)
+    w.writerow([title for _, title in COLUMNS])
+    for r in rows:
+        w.writerow(["" if r[k] is None else _cell(r[k]) for k, _ in COLUMNS])
+    return out.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
+
+
+def to_xlsx(rows: Iterator[dict[str, Any]], tz: Any) -> bytes:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台帐")
+    ws.append([title for _, title in COLUMNS])
+    for r in rows:
+        ws.append([
+            r[k].astimezone(tz).replace(tzinfo=None) if isinstance(r[k], datetime) else r[k]
+            for k, _ in COLUMNS
+        ])  # fmt: skip
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def figures(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    """The centre's published indicators for [since, until)."""
+    totals: dict[str, float] = defaultdict(float)
+    lawyers: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    domains: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    ratings: list[int] = []
+    for r in ledger_rows(session, since, until):
+        totals["contacts"] += 1
+        answered = r["state"] in ANSWERED and r["first_lawyer"] is not None
+        outcome = "answered" if answered else r["state"] if r["state"] == "abandoned" else "other"
+        totals[outcome] += 1
+        if r["service"] == "consultation" and answered:
+            totals["consultations"] += 1
+        if r["service"] == "mediation":
+            totals["mediations"] += 1
+        if r["rating"]:
+            ratings.append(r["rating"])
+        d = domains[r["domain"] or "unknown"]
+        d["contacts"] += 1
+        d["answered"] += answered
+        if answered:
+            lw = lawyers[r["lawyer"] or r["first_lawyer"]]
+            lw["answered"] += 1
+            lw["talk_s"] += r["talk_s"] or 0
+            if r["rating"]:
+                lw["ratings"] += 1
+                lw["rating_sum"] += r["rating"]
+    legal_aid = session.scalar(
+        select(func.count()).select_from(Case).where(
+            Case.opened_at >= since, Case.opened_at < until,
+            (Case.service == "legal_aid") | (Case.referral_to == "legal_aid_centre"),
+        )
+    )  # fmt: skip
+    handled = totals["answered"] + totals["abandoned"]
+    return {
+        "since": since, "until": until,
+        "contacts": int(totals["contacts"]), "answered": int(totals["answered"]),
+        "abandoned": int(totals["abandoned"]),
+        "answer_rate": totals["answered"] / handled if handled else None,
+        "consultations": int(totals["consultations"]), "legal_aid_cases": int(legal_aid or 0),
+        "mediations": int(totals["mediations"]),
+        "ratings": len(ratings),
+        "satisfaction": sum(x >= 4 for x in ratings) / len(ratings) if ratings else None,
+        "average_rating": sum(ratings) / len(ratings) if ratings else None,
+        "per_lawyer": {
+            k: {"answered": int(v["answered"]), "talk_s": v["talk_s"],
+                "average_rating": v["rating_sum"] / v["ratings"] if v["ratings"] else None}
+            for k, v in sorted(lawyers.items())
+        },
+        "per_domain": {k: {"contacts": int(v["contacts"]), "answered": int(v["answered"])}
+                       for k, v in sorted(domains.items())},
+    }  # fmt: skip
+
+
+def stars_for(average: float, count: int, settings: CaseSettings) -> int | None:
+    if count < settings.min_ratings:
+        return None  # too few ratings to grade fairly
+    for rule in sorted(settings.stars, key=lambda r: -r.min_average):
+        if average >= rule.min_average:
+            return rule.stars
+    return None
+
+
+def grades(session: Session, settings: CaseSettings) -> Sequence[dict[str, Any]]:
+    """Every rated lawyer's ratings (all time) and star level, best first."""
+    q = (
+        select(LedgerContact.lawyer, func.count(), func.avg(LedgerContact.rating))
+        .where(LedgerContact.rating.is_not(None), LedgerContact.lawyer.is_not(None))
+        .group_by(LedgerContact.lawyer)
+    )
+    out = [
+        {"lawyer": lawyer, "ratings": n, "average_rating": float(avg),
+         "stars": stars_for(float(avg), n, settings)}
+        for lawyer, n, avg in session.execute(q)
+    ]  # fmt: skip
+    return sorted(out, key=lambda g: (-(g["stars"] or 0), -g["average_rating"]))

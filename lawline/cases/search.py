@@ -1,0 +1,55 @@
+"""Words in transcripts, found on SQLite and PostgreSQL alike.
+
+Chinese has no spaces, and neither database's full-text search segments it. So
+the indexed text is the transcript with every Han character a token of its own
+(Latin words and numbers stay whole, lower-cased), and a search is a *phrase*
+query over the same tokens: "工资" is the token 工 followed by 资. That finds any
+run of characters, two-character words included, on SQLite's FTS5 (table
+`contact_search_fts`, kept in step with `contact_search` by triggers) and on
+PostgreSQL's text search (a GIN index over to_tsvector('simple', body)).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import Session
+
+from lawline.cases.models import ContactSearch
+
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def tokens(words: str) -> list[str]:
+    """Han characters one by one; runs of other letters and digits as words."""
+    out = []
+    for m in _TOKEN.finditer(unicodedata.normalize("NFKC", words).lower()):
+        t = m.group()
+        out.extend(_HAN.findall(t) if _HAN.search(t) else [t])
+    return out
+
+
+def search_body(texts: Iterable[str]) -> str:
+    return " ".join(t for s in texts for t in tokens(s))
+
+
+def matching_contacts(session: Session, words: str) -> Select[tuple[str]]:
+    """The ids of contacts whose transcript holds these words, in this order."""
+    phrase = " ".join(tokens(words))
+    if not phrase:
+        return select(ContactSearch.contact_id).where(text("1 = 0"))
+    if session.get_bind().dialect.name == "postgresql":
+        return select(ContactSearch.contact_id).where(
+            text("to_tsvector('simple', contact_search.body) @@ phraseto_tsquery('simple', :q)")
+        ).params(q=phrase)
+    # FTS5: a double-quoted string is a phrase; tokens hold no quotes.
+    return select(ContactSearch.contact_id).where(
+        text(
+            "contact_search.rowid IN (SELECT rowid FROM contact_search_fts "
+            "WHERE contact_search_fts MATCH :q)"
+        )
+    ).params(q=f'"{phrase}"')
