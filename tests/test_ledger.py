@@ -321,10 +321,10 @@ async def said(clean_redis_url: str, cid: str, number: str, *lines: str) -> None
         qs = QueueStore(redis)
         now = time.time()
         c = contact(cid, now)
-        assert await qs.add_contact(replace(c, caller=number), now)
+        assert await qs.add_contact(replace(c, caller=number, attrs={"menu": "1-1"}), now)
         await qs.abandon(cid, now + 1, "caller hung up")
         store = TranscriptStore(qs)
-        await store.started(cid, now)
+        await store.started(cid, now, **{f"recording:{cid}-citizen": f"/rec/{cid}-citizen.ogg"})
         for i, text in enumerate(lines):
             await store.segment(cid, Segment(Kind.FINAL, Leg.CITIZEN, text, i * 3.0, i * 3.0 + 2))
         await store.closed(cid)
@@ -347,7 +347,9 @@ async def test_contacts_are_found_by_what_was_said_and_who_called(
     await said(clean_redis_url, "silent", "13900000003")
     await recorded(lawline, "silent", lambda c: c["state"] == "abandoned")
     for cid in ("wages", "divorce"):
-        await recorded(lawline, cid, lambda c: c["transcript"])
+        c = await recorded(lawline, cid, lambda c: c["transcript"])
+        # What the menu recorded and where the audio is, with the contact.
+        assert c["menu_path"] == "1-1" and c["recordings"] == [f"/rec/{cid}-citizen.ogg"]
     assert await found(lawline, words="工资") == ["wages"]  # two characters are enough
     assert await found(lawline, words="抚养费") == ["divorce"]
     assert await found(lawline, words="拖欠 工资") == ["wages"]  # spaces do not matter

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,14 @@ Entry = tuple[str, Mapping[str, str]]
 Lines = Sequence[tuple[str, Segment]]
 
 
+@dataclass(frozen=True)
+class TranscriptCopy:
+    """What a `transcript.closed` event brings from Redis into the ledger."""
+
+    lines: Lines = ()
+    recordings: Sequence[str] = ()
+
+
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -58,8 +67,9 @@ def _when(value: str | float | None) -> datetime | None:
 
 
 def apply_event(
-    session: Session, event_id: str, fields: Mapping[str, str], lines: Lines = ()
-) -> bool:
+    session: Session, event_id: str, fields: Mapping[str, str],
+    transcript: TranscriptCopy | None = None,
+) -> bool:  # fmt: skip
     """Fold one event into the ledger; False if it carries no contact (nothing to do)."""
     raw = fields.get("contact")
     if not raw:
@@ -91,8 +101,11 @@ def apply_event(
         ).first()
         if first is not None:
             row.first_lawyer = first.lawyer
-    if etype == "transcript.closed":
-        _store_lines(session, cid, lines)
+    if etype == "transcript.closed" and transcript is not None:
+        _store_lines(session, cid, transcript.lines)
+        new = [p for p in transcript.recordings if p not in row.recordings]
+        if new:
+            row.recordings = [*row.recordings, *new]
     return True
 
 
@@ -111,7 +124,9 @@ def _update(row: LedgerContact, c: Mapping[str, Any], event_id: str, f: Mapping[
     row.ended_at = _when(c.get("ended_at"))
     row.lawyer = c.get("lawyer") or None
     row.rating = int(c["rating"]) if c.get("rating") else None
-    row.menu_path = str(attrs.get("menu_path", ""))[:64]
+    row.menu_path = str(attrs.get("menu", ""))[:64]
+    if attrs.get("voicemail") and attrs["voicemail"] not in row.recordings:
+        row.recordings = [*row.recordings, attrs["voicemail"]]  # an after-hours message
     row.case_form = json.loads(c["case"]) if c.get("case") else None
     if f["type"] in ("contact.ended", "contact.abandoned"):
         row.end_reason = f.get("reason", "")[:100]
@@ -217,22 +232,27 @@ class LedgerIngest:
 
     async def apply(self, entries: Sequence[Entry]) -> None:
         """Apply a batch in one transaction, then acknowledge it."""
-        lines: dict[str, Lines] = {}
+        copies: dict[str, TranscriptCopy] = {}
         for _, f in entries:
             if f.get("type") == "transcript.closed" and f.get("contact"):
                 cid = json.loads(f["contact"])["id"]
-                lines[cid] = await self.transcripts.read_entries(cid)
-        await asyncio.to_thread(self._apply_sync, entries, lines)
+                meta, _ = await self.transcripts.read(cid)
+                copies[cid] = TranscriptCopy(
+                    await self.transcripts.read_entries(cid), meta.get("recordings", [])
+                )
+        await asyncio.to_thread(self._apply_sync, entries, copies)
         await self.redis.xack(self.events_key, GROUP, *[i for i, _ in entries])
         self.applied += len(entries)
 
-    def _apply_sync(self, entries: Sequence[Entry], lines: Mapping[str, Lines]) -> None:
+    def _apply_sync(
+        self, entries: Sequence[Entry], copies: Mapping[str, TranscriptCopy]
+    ) -> None:
         with self.sessions() as session, session.begin():
             for event_id, fields in entries:
                 try:
                     cid = json.loads(fields["contact"])["id"] if fields.get("contact") else ""
                     with session.begin_nested():
-                        apply_event(session, event_id, fields, lines.get(cid, ()))
+                        apply_event(session, event_id, fields, copies.get(cid))
                 except (KeyError, ValueError, TypeError):
                     # One malformed event must not stop the ledger: skip it, say so.
                     log.exception("ledger: event skipped", extra={"event": event_id})
