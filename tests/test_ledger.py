@@ -159,6 +159,9 @@ async def test_a_call_is_recorded_owned_and_followed_to_its_case(
         assert r.status_code == 201
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
         r = await boss.post(f"/api/cases/{case['id']}/handover",
+                            json={"to_lawyer": "nobody", "reason": "笔误"})  # fmt: skip
+        assert r.status_code == 422 and r.json()["detail"] == "no such lawyer"
+        r = await boss.post(f"/api/cases/{case['id']}/handover",
                             json={"to_lawyer": "zhao", "reason": "王律师休假"})  # fmt: skip
         assert r.status_code == 200 and r.json()["owner"] == "zhao"
         detail = (await boss.get(f"/api/cases/{case['id']}")).json()
@@ -422,3 +425,5 @@ async def test_monthly_export_figures_grades_and_a_legal_aid_application(
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
         audit = (await boss.get(f"/api/cases/{case['id']}/audit")).json()
         assert [a["action"] for a in audit] == ["open", "legal_aid"]
+        [aid] = (await boss.get(f"/api/cases/{case['id']}")).json()["legal_aid"]
+        assert aid["applicant_name"] == "李大山" and aid["exemptions"] == ["migrant_wages"]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.cases import reports
@@ -25,6 +25,7 @@ from lawline.cases.models import (
     ContactEvent,
     Handover,
     LedgerContact,
+    LegalAidApplication,
     TranscriptLine,
 )
 from lawline.cases.search import matching_contacts
@@ -170,6 +171,7 @@ class CaseDetail(CaseOut):
     contacts: list[str]
     notes: list[dict[str, Any]]
     handovers: list[dict[str, Any]]
+    legal_aid: list[dict[str, Any]]
 
 
 # ----- the ledger's contacts -------------------------------------------------------------
@@ -197,7 +199,10 @@ async def ledger_contact(contact_id: str, request: Request, p: Anyone) -> dict[s
         if c is None:
             raise cases.NotFound("no such contact in the ledger")
         if not actor.staff and actor.id not in (c.first_lawyer, c.lawyer):
-            raise cases.Forbidden("this contact is not yours")
+            # The owner of the case it belongs to (after a hand-over, a joined call) may.
+            case = s.get(Case, c.case_id) if c.case_id else None
+            if case is None or case.owner != actor.id:
+                raise cases.Forbidden("this contact is not yours")
         events = s.scalars(select(ContactEvent).where(ContactEvent.contact_id == contact_id)
                            .order_by(ContactEvent.at, ContactEvent.event_id)).all()  # fmt: skip
         lines = s.scalars(select(TranscriptLine).where(TranscriptLine.contact_id == contact_id)
@@ -235,7 +240,9 @@ async def ledger_contacts(
     def work(s: Session) -> list[dict[str, Any]]:
         q = select(LedgerContact).order_by(LedgerContact.entered_at.desc()).limit(limit)
         if not actor.staff:
-            q = q.where(LedgerContact.first_lawyer == actor.id)
+            q = q.where(
+                or_(LedgerContact.first_lawyer == actor.id, LedgerContact.lawyer == actor.id)
+            )
         elif lawyer:
             q = q.where(LedgerContact.first_lawyer == lawyer)
         if number:
@@ -314,12 +321,18 @@ async def get_case(case_id: str, request: Request, p: Anyone) -> CaseDetail:
                           .order_by(CaseNote.at)).all()  # fmt: skip
         handovers = s.scalars(select(Handover).where(Handover.case_id == case_id)
                               .order_by(Handover.at)).all()  # fmt: skip
+        aid = s.scalars(select(LegalAidApplication)
+                        .where(LegalAidApplication.case_id == case_id)
+                        .order_by(LegalAidApplication.created_at)).all()  # fmt: skip
         return CaseDetail(
             **CaseOut.of(case, now).model_dump(),
             contacts=list(contacts),
             notes=[{"at": n.at, "author": n.author, "text": n.text} for n in notes],
             handovers=[{"at": h.at, "from": h.from_lawyer, "to": h.to_lawyer, "by": h.by,
                         "reason": h.reason} for h in handovers],
+            legal_aid=[{"id": a.id, "created_at": a.created_at, "created_by": a.created_by,
+                        "applicant_name": a.applicant_name, "exemptions": a.exemptions,
+                        "status": a.status} for a in aid],
         )  # fmt: skip
 
     return await _db(request, work)
@@ -342,6 +355,8 @@ async def update_case(case_id: str, body: CasePatch, request: Request, p: Anyone
 async def hand_over(case_id: str, body: HandoverIn, request: Request, p: Anyone) -> CaseOut:
     """Formally hand the case to another lawyer: the new owner, recorded with a reason."""
     now, actor = _now(), _actor(p)
+    if await request.app.state.queue.store.get_lawyer(body.to_lawyer) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such lawyer")
 
     def work(s: Session) -> CaseOut:
         cases.hand_over(s, case_id, body.to_lawyer, body.reason, actor, now)

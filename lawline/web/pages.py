@@ -1,5 +1,5 @@
-"""The browser pages: sign-in, the duty lawyer's console and the supervisors' alerts
-(static files, no build step).
+"""The browser pages: sign-in, the duty lawyer's console, the supervisors' alerts and
+the case ledger (static files, no build step).
 
 The pages talk to lawline only through the API under /api and the console
 websocket; everything they show comes from there.
@@ -40,6 +40,14 @@ async def console_page() -> FileResponse:
 async def supervisor_page() -> FileResponse:
     """Supervisors' page: the public-opinion alerts raised from live transcripts."""
     return FileResponse(STATIC / "supervisor.html")
+
+
+@router.get("/cases")
+async def cases_page() -> FileResponse:
+    """The case ledger: a lawyer's cases (staff: everyone's), one case with its contacts,
+    notes, hand-over, closing and legal aid; for staff the ledger search, the monthly
+    export and figures, and the lawyers' star grades. Routed by the URL's #fragment."""
+    return FileResponse(STATIC / "cases.html")
 
 
 @router.get("/api/webrtc/config")

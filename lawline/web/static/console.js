@@ -4,29 +4,7 @@
 // or a short network loss reconnects and gets the same state back.
 "use strict";
 
-const LABELS = {
-  service: {
-    consultation: "法律咨询", legal_aid: "法律援助", mediation: "人民调解",
-    notarisation: "公证及其他", complaint: "投诉建议",
-  },
-  domain: {
-    labour: "劳动争议", marriage_family: "婚姻家庭", land_homestead: "土地与宅基地",
-    housing_demolition: "房屋拆迁", traffic: "交通事故", lending_contracts: "民间借贷与合同",
-    consumer: "消费者权益", social_security: "社会保障", neighbour: "邻里纠纷", other: "其他",
-  },
-  state: {
-    offline: "未上岗", available: "空闲，等待来电", offered: "来电振铃", busy: "通话中",
-    wrapup: "话后整理", break: "小休",
-  },
-  green: { elderly: "老年人", disabled: "残疾人", minor: "未成年人", migrant_wages: "农民工讨薪" },
-  channel: { voice: "12348 电话", video: "村居视频终端" },
-  disposition: {
-    answered: "已解答", referred_legal_aid: "转法律援助", referred_mediation: "转人民调解",
-    referred_notary: "转公证", referred_court: "建议诉讼", appointment: "已预约面谈",
-    callback_needed: "需回访",
-  },
-  contactState: { ended: "已办结", abandoned: "未接通", connected: "通话中", waiting: "排队中" },
-};
+// LABELS (the names of services, domains, dispositions...) come from labels.js.
 
 const $ = (id) => document.getElementById(id);
 
@@ -39,12 +17,16 @@ fillSelect("case-service", LABELS.service);
 fillSelect("case-domain", LABELS.domain, ["", "（未分类）"]);
 fillSelect("case-disposition", LABELS.disposition);
 fillSelect("transfer-service", LABELS.service, ["", "（同一队列）"]);
+fillSelect("open-triage", LABELS.triage);
+fillSelect("open-referral", LABELS.referral);
+$("open-triage").value = "general";
 const console_ = {
   ws: null,
   lawyer: null,
   offer: null,        // {contact, deadline, waited_s, history}
   call: null,         // the connected contact
   caseContact: null,  // the contact the case form belongs to
+  histories: {},      // contact id -> the caller's earlier contacts (from its offer)
   pc: null,
   localStream: null,
   remoteStream: null,
@@ -111,6 +93,7 @@ const handlers = {
   connected(f) { hideOffer(); startCall(f.contact); },
   ended(f) {
     if (console_.call && console_.call.id === f.contact.id) endCall();
+    if (console_.caseContact && console_.caseContact.id === f.contact.id) showOpenCase();
     loadFigures();
   },
   webrtc_answer(f) {
@@ -223,6 +206,7 @@ function describe(contact) {
 function showOffer(offer) {
   console_.offer = offer;
   const c = offer.contact;
+  console_.histories = { [c.id]: offer.history || [] };
   $("offer").hidden = false;
   $("offer-summary").innerHTML = escapeHtml(describe(c))
     + (c.green ? `<span class="green">绿色通道 ${escapeHtml(LABELS.green[c.green] || c.green)}</span>` : "")
@@ -513,6 +497,7 @@ function openCaseForm(contact) {
   $("case-summary").value = "";
   $("case-advice").value = "";
   $("case-saved").textContent = "";
+  resetOpenCase();
 }
 
 $("case-form").addEventListener("submit", (event) => {
@@ -527,6 +512,173 @@ $("case-form").addEventListener("submit", (event) => {
   };
   send("case", { contact_id: console_.caseContact.id, form });
 });
+
+// ----- cases: the overdue badge, and 立案 in wrap-up ------------------------------------------
+
+// How many of my cases are past their deadline, on the link to /cases.
+async function loadOverdue() {
+  let cases;
+  try {
+    const r = await fetch("/api/cases?overdue=true");
+    if (!r.ok) return;
+    cases = await r.json();
+  } catch { return; }
+  const badge = $("overdue-badge");
+  badge.textContent = cases.length ? `逾期 ${cases.length}` : "";
+  badge.hidden = !cases.length;
+  $("cases-link").title = cases.length ? `${cases.length} 件案件已超过办理期限` : "没有逾期案件";
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const openCase = { touched: new Set(), busy: false };
+
+function resetOpenCase() {
+  $("open-case").hidden = true;
+  openCase.touched.clear();
+  document.querySelector('input[name="open-mode"][value="new"]').checked = true;
+  $("open-new").hidden = false;
+  $("open-join").hidden = true;
+  $("open-triage").value = "general";
+  for (const id of ["open-name", "open-told", "open-referral-body", "open-join-case"]) $(id).value = "";
+  $("open-referral").value = "";
+  $("open-join-pick-label").hidden = true;
+  $("open-join-hint").hidden = true;
+  $("open-case-send").disabled = false;
+  $("open-case-send").textContent = "立案";
+  setOpenResult("");
+}
+
+// 立案 is offered once the call is over, pre-filled from the case form above.
+function showOpenCase() {
+  $("open-case").hidden = false;
+  prefillOpenCase();
+  suggestCases(console_.caseContact);
+}
+
+function prefillOpenCase() {
+  if (!openCase.touched.has("open-told")) $("open-told").value = $("case-advice").value;
+  if (!openCase.touched.has("open-referral")) {
+    $("open-referral").value = REFERRAL_OF_DISPOSITION[$("case-disposition").value] || "";
+  }
+}
+$("case-advice").addEventListener("input", prefillOpenCase);
+$("case-disposition").addEventListener("change", prefillOpenCase);
+for (const id of ["open-told", "open-referral"]) {
+  $(id).addEventListener("input", () => openCase.touched.add(id));
+}
+for (const radio of document.querySelectorAll('input[name="open-mode"]')) {
+  radio.addEventListener("change", () => {
+    const join = radio.value === "join" && radio.checked;
+    $("open-new").hidden = join;
+    $("open-join").hidden = !join;
+    $("open-case-send").textContent = join ? "并入案件" : "立案";
+  });
+}
+$("open-join-pick").addEventListener("change", () => { $("open-join-case").value = $("open-join-pick").value; });
+
+// The caller's earlier contacts (in the offer) lead to their cases: those open and mine
+// are offered to join. (A lawyer sees only the calls they took and the cases they own.)
+async function suggestCases(contact) {
+  const history = console_.histories[contact.id] || [];
+  if (!history.length) return;
+  const caseIds = new Set((await Promise.all(history.map(async (h) => {
+    try {
+      const r = await fetch(`/api/ledger/contacts/${encodeURIComponent(h.id)}`);
+      return r.ok ? (await r.json()).case_id : null;
+    } catch { return null; }
+  }))).filter(Boolean));
+  if (!caseIds.size) return;
+  const r = await fetch("/api/cases?status=open");
+  if (!r.ok || console_.caseContact !== contact) return;
+  const theirs = (await r.json()).filter((c) => caseIds.has(c.id));
+  if (!theirs.length) return;
+  $("open-join-pick").innerHTML = `<option value="">（请选择）</option>` + theirs.map((c) =>
+    `<option value="${escapeHtml(c.id)}">${escapeHtml(c.id)} · ${escapeHtml(c.citizen_name || "未填姓名")} · `
+    + `${escapeHtml(c.summary.slice(0, 30))}</option>`).join("");
+  $("open-join-pick-label").hidden = false;
+  $("open-join-hint").textContent = `该来电人有 ${theirs.length} 件由您承办、尚在办理中的案件，可选择“并入”。`;
+  $("open-join-hint").hidden = false;
+}
+
+function setOpenResult(html, error = false) {
+  const el = $("open-case-result");
+  el.innerHTML = html;
+  el.className = error ? "error" : "";
+}
+
+const OPEN_ERRORS = {
+  "no such case": "没有这个案件编号，请核对。",
+  "this case is not yours": "该案件不是您承办的，无法并入。",
+  "that case is another citizen's": "该案件属于其他来电人，不能并入。",
+  "this contact is not yours": "本次来电不是您接听的，不能立案。",
+  "no such contact in the ledger (yet)": "本次来电尚未记入台帐，请稍后再试。",
+};
+
+function openCaseError(detail) {
+  if (typeof detail !== "string") return "填写有误，请检查后重试。";
+  const already = detail.match(/^this contact is already in case (.+)$/);
+  if (already) return `本次来电已在案件 ${escapeHtml(already[1])} 中。`;
+  return OPEN_ERRORS[detail] || `立案未成功：${escapeHtml(detail)}`;
+}
+
+$("open-case-send").onclick = async () => {
+  const contact = console_.caseContact;
+  if (!contact || openCase.busy) return;
+  const join = document.querySelector('input[name="open-mode"]:checked').value === "join";
+  const body = { contact_id: contact.id };
+  if (join) {
+    body.join_case = $("open-join-case").value.trim();
+    if (!body.join_case) { setOpenResult("请填写要并入的案件编号。", true); $("open-join-case").focus(); return; }
+  } else {
+    Object.assign(body, {
+      triage: $("open-triage").value,
+      service: $("case-service").value,
+      domain: $("case-domain").value || null,
+      disposition: $("case-disposition").value || null,
+      summary: $("case-summary").value,
+      citizen_name: $("open-name").value.trim(),
+      told: $("open-told").value,
+      referral_to: $("open-referral").value,
+      referral_body: $("open-referral-body").value.trim(),
+    });
+  }
+  openCase.busy = true;
+  $("open-case-send").disabled = true;
+  setOpenResult("正在立案…");
+  try {
+    // The ledger is written from the event stream: the contact may take a moment to be there.
+    for (let attempt = 0; ; attempt++) {
+      const r = await fetch("/api/cases", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (r.status === 401) { location.href = "/login"; return; }
+      const answer = await r.json().catch(() => ({}));
+      if (r.ok) {
+        const link = `<a href="/cases#case/${encodeURIComponent(answer.id)}" target="_blank" rel="noopener">${escapeHtml(answer.id)}</a>`;
+        const due = new Date(answer.deadline).toLocaleString("zh-CN");
+        setOpenResult(join ? `已并入案件 ${link}。` : `已立案，案件编号 ${link}，办理期限 ${escapeHtml(due)}。`);
+        $("open-case-send").textContent = join ? "已并入" : "已立案";
+        loadOverdue();
+        return;
+      }
+      const notYet = (r.status === 404 && answer.detail === "no such contact in the ledger (yet)")
+        || (r.status === 403 && answer.detail === "this contact is not yours");
+      if (notYet && attempt < 8) {
+        setOpenResult("来电记录正在记入台帐，请稍候…");
+        await sleep(1000);
+        continue;
+      }
+      setOpenResult(openCaseError(answer.detail), true);
+      $("open-case-send").disabled = false;
+      return;
+    }
+  } catch {
+    setOpenResult("无法连接服务器，请稍后重试。", true);
+    $("open-case-send").disabled = false;
+  } finally {
+    openCase.busy = false;
+  }
+};
 
 // ----- small things ---------------------------------------------------------------------
 
@@ -554,6 +706,8 @@ async function start() {
   try {
     const r = await fetch("/api/session");
     if (r.status === 401) { location.href = "/login"; return; }
+    loadOverdue();
+    setInterval(loadOverdue, 60_000);
     const rtc = await fetch("/api/webrtc/config");
     if (rtc.ok) window.LAWLINE_RTC_CONFIG = await rtc.json();
   } catch { /* the websocket's reconnect loop reports the network */ }

@@ -1,0 +1,60 @@
+// The Chinese names of lawline's values: one list for every page (the console and the
+// case ledger), so a service, domain or disposition is called the same everywhere.
+"use strict";
+
+const LABELS = {
+  service: {
+    consultation: "法律咨询", legal_aid: "法律援助", mediation: "人民调解",
+    notarisation: "公证及其他", complaint: "投诉建议",
+  },
+  domain: {
+    labour: "劳动争议", marriage_family: "婚姻家庭", land_homestead: "土地与宅基地",
+    housing_demolition: "房屋拆迁", traffic: "交通事故", lending_contracts: "民间借贷与合同",
+    consumer: "消费者权益", social_security: "社会保障", neighbour: "邻里纠纷", other: "其他",
+  },
+  state: {
+    offline: "未上岗", available: "空闲，等待来电", offered: "来电振铃", busy: "通话中",
+    wrapup: "话后整理", break: "小休",
+  },
+  green: { elderly: "老年人", disabled: "残疾人", minor: "未成年人", migrant_wages: "农民工讨薪" },
+  channel: { voice: "12348 电话", video: "村居视频终端" },
+  disposition: {
+    answered: "已解答", referred_legal_aid: "转法律援助", referred_mediation: "转人民调解",
+    referred_notary: "转公证", referred_court: "建议诉讼", appointment: "已预约面谈",
+    callback_needed: "需回访",
+  },
+  contactState: { ended: "已办结", abandoned: "未接通", connected: "通话中", waiting: "排队中" },
+  // The case ledger.
+  triage: { simple: "简易", general: "一般", complex: "复杂" },
+  referral: {
+    "": "不转办", legal_aid_centre: "法律援助中心", mediation_committee: "人民调解委员会",
+    notary: "公证机构", court: "人民法院", other_agency: "其他部门",
+  },
+  // The same four groups as the green channel: no means test for legal aid.
+  exemption: { elderly: "老年人", disabled: "残疾人", minor: "未成年人", migrant_wages: "农民工讨薪" },
+  caseStatus: { open: "办理中", closed: "已办结" },
+  event: {
+    "contact.entered": "进入排队", "contact.offered": "分配给律师", "contact.answered": "律师接听",
+    "contact.transferred": "转接", "contact.requeued": "退回排队", "contact.ended": "通话结束",
+    "contact.abandoned": "来电人挂断（未接通）", "contact.callback": "预约回电",
+    "contact.callback_failed": "回电未接通", "contact.case_saved": "保存案件记录",
+    "contact.rated": "来电人评价", "call.menu": "语音菜单选择", "call.callback_dialled": "拨出回电",
+    "call.callback_answered": "回电接通", "transcript.closed": "转写结束", "transcript.alert": "舆情预警",
+  },
+  audit: {
+    open: "立案", join: "并入来电", read: "查阅", update: "修改", handover: "移交", note: "跟进记录",
+    close: "办结", legal_aid: "法律援助申请",
+  },
+  leg: { citizen: "来电人", lawyer: "律师" },
+  // Why a contact moved on (a transfer's reason is the lawyer's own note, shown as is).
+  reason: {
+    lawyer: "律师挂断", caller: "来电人挂断", "caller hung up": "来电人挂断",
+    timeout: "超时未接听", rejected: "律师拒接", gone: "律师已离线",
+  },
+};
+
+// A disposition that sends the matter on suggests where to (立案 pre-fills it).
+const REFERRAL_OF_DISPOSITION = {
+  referred_legal_aid: "legal_aid_centre", referred_mediation: "mediation_committee",
+  referred_notary: "notary", referred_court: "court",
+};
