@@ -66,71 +66,119 @@ def _when(value: str | float | None) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class _Event:
+    """One stream entry, checked and decoded before anything is written."""
+
+    id: str
+    key: tuple[int, int]
+    type: str
+    at: datetime
+    reason: str
+    cid: str
+    lawyer: str | None
+    state: str
+    values: dict[str, Any]  # the contact's columns as this event saw them
+    voicemail: str
+
+
+def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
+    """None for an event without a contact; KeyError/ValueError/TypeError if malformed."""
+    raw = fields.get("contact")
+    if not raw:
+        return None
+    c: dict[str, Any] = json.loads(raw)
+    attrs = json.loads(c.get("attrs") or "{}")
+    values = {
+        "channel": str(c["channel"]), "service": str(c["service"]),
+        "domain": c.get("domain", ""), "language": str(c["language"]),
+        "caller": c.get("caller", ""), "green": c.get("green", ""),
+        "callback": c.get("callback") == "1", "state": str(c["state"]),
+        "entered_at": _when(c["entered_at"]), "answered_at": _when(c.get("answered_at")),
+        "ended_at": _when(c.get("ended_at")), "lawyer": c.get("lawyer") or None,
+        "rating": int(c["rating"]) if c.get("rating") else None,
+        "menu_path": str(attrs.get("menu", ""))[:64],
+        "case_form": json.loads(c["case"]) if c.get("case") else None,
+    }  # fmt: skip
+    if fields["type"] in ("contact.ended", "contact.abandoned"):
+        values["end_reason"] = fields.get("reason", "")[:100]
+    at = _when(fields["at"])
+    if at is None or values["entered_at"] is None:
+        raise ValueError("an event and its contact need times")
+    return _Event(
+        id=event_id, key=_stream_key(event_id), type=fields["type"], at=at,
+        reason=fields.get("reason", "")[:200], cid=str(c["id"]), lawyer=values["lawyer"],
+        state=values["state"], values=values, voicemail=str(attrs.get("voicemail", "")),
+    )  # fmt: skip
+
+
+def apply_batch(
+    session: Session, entries: Sequence[Entry],
+    copies: Mapping[str, TranscriptCopy] | None = None,
+) -> int:  # fmt: skip
+    """Fold stream entries into the ledger in one go (a few queries per batch, not per
+    event); returns how many carried a contact. Malformed entries are logged and skipped."""
+    events = []
+    for event_id, fields in entries:
+        try:
+            e = _parse(event_id, fields)
+        except (KeyError, ValueError, TypeError):
+            # One malformed event must not stop the ledger: skip it, say so.
+            log.exception("ledger: event skipped", extra={"event": event_id})
+            continue
+        if e is not None:
+            events.append(e)
+    if not events:
+        return 0
+    events.sort(key=lambda e: e.key)
+    ids = {e.cid for e in events}
+    known = session.scalars(select(LedgerContact).where(LedgerContact.id.in_(ids)))
+    rows = {r.id: r for r in known}
+    have = set(session.scalars(
+        select(ContactEvent.event_id).where(ContactEvent.event_id.in_([e.id for e in events]))
+    ))  # fmt: skip
+    for e in events:  # the contacts first: the timelines refer to them
+        row = rows.get(e.cid)
+        if row is None:
+            row = rows[e.cid] = LedgerContact(id=e.cid, recordings=[], last_event_id="0-0")
+            session.add(row)
+        if e.key > _stream_key(row.last_event_id):
+            for name, value in e.values.items():
+                setattr(row, name, value)
+            row.last_event_id = e.id
+        if e.voicemail and e.voicemail not in row.recordings:
+            row.recordings = [*row.recordings, e.voicemail]  # an after-hours message
+        if e.type == "contact.answered" and (
+            row.first_answer_event is None or e.key < _stream_key(row.first_answer_event)
+        ):
+            # First-contact accountability: the lawyer of the earliest answer, whatever
+            # order the events arrive in.
+            row.first_lawyer, row.first_answer_event = e.lawyer, e.id
+    session.flush()  # these tables relate by foreign key only: no ordering by the ORM
+    for e in events:
+        if e.id not in have:
+            have.add(e.id)
+            session.add(ContactEvent(
+                event_id=e.id, contact_id=e.cid, at=e.at, type=e.type, lawyer=e.lawyer,
+                state=e.state, reason=e.reason,
+            ))  # fmt: skip
+        copy = (copies or {}).get(e.cid)
+        if e.type == "transcript.closed" and copy is not None:
+            row = rows[e.cid]
+            _store_lines(session, e.cid, copy.lines)
+            new = [p for p in copy.recordings if p not in row.recordings]
+            if new:
+                row.recordings = [*row.recordings, *new]
+    return len(events)
+
+
 def apply_event(
     session: Session, event_id: str, fields: Mapping[str, str],
     transcript: TranscriptCopy | None = None,
 ) -> bool:  # fmt: skip
     """Fold one event into the ledger; False if it carries no contact (nothing to do)."""
-    raw = fields.get("contact")
-    if not raw:
-        return False
-    c: dict[str, Any] = json.loads(raw)
-    cid = c["id"]
-    row = session.get(LedgerContact, cid)
-    if row is None:
-        row = LedgerContact(id=cid, recordings=[], last_event_id="0-0")
-        session.add(row)
-    if _stream_key(event_id) > _stream_key(row.last_event_id):
-        _update(row, c, event_id, fields)
-    etype = fields["type"]
-    if session.get(ContactEvent, event_id) is None:
-        session.add(ContactEvent(
-            event_id=event_id, contact_id=cid, at=_when(fields["at"]), type=etype,
-            lawyer=c.get("lawyer") or None, state=c.get("state", ""),
-            reason=fields.get("reason", "")[:200],
-        ))  # fmt: skip
-        session.flush()
-    if etype == "contact.answered":
-        # First-contact accountability: the lawyer of the earliest answer, whatever
-        # order the events arrive in.
-        first = session.scalars(
-            select(ContactEvent)
-            .where(ContactEvent.contact_id == cid, ContactEvent.type == "contact.answered")
-            .order_by(ContactEvent.at)
-            .limit(1)
-        ).first()
-        if first is not None:
-            row.first_lawyer = first.lawyer
-    if etype == "transcript.closed" and transcript is not None:
-        _store_lines(session, cid, transcript.lines)
-        new = [p for p in transcript.recordings if p not in row.recordings]
-        if new:
-            row.recordings = [*row.recordings, *new]
-    return True
-
-
-def _update(row: LedgerContact, c: Mapping[str, Any], event_id: str, f: Mapping[str, str]) -> None:
-    attrs = json.loads(c.get("attrs") or "{}")
-    row.channel = c["channel"]
-    row.service = c["service"]
-    row.domain = c.get("domain", "")
-    row.language = c["language"]
-    row.caller = c.get("caller", "")
-    row.green = c.get("green", "")
-    row.callback = c.get("callback") == "1"
-    row.state = c["state"]
-    row.entered_at = _when(c["entered_at"])  # type: ignore[assignment]
-    row.answered_at = _when(c.get("answered_at"))
-    row.ended_at = _when(c.get("ended_at"))
-    row.lawyer = c.get("lawyer") or None
-    row.rating = int(c["rating"]) if c.get("rating") else None
-    row.menu_path = str(attrs.get("menu", ""))[:64]
-    if attrs.get("voicemail") and attrs["voicemail"] not in row.recordings:
-        row.recordings = [*row.recordings, attrs["voicemail"]]  # an after-hours message
-    row.case_form = json.loads(c["case"]) if c.get("case") else None
-    if f["type"] in ("contact.ended", "contact.abandoned"):
-        row.end_reason = f.get("reason", "")[:100]
-    row.last_event_id = event_id
+    copies = {json.loads(fields["contact"])["id"]: transcript} if transcript else None
+    return apply_batch(session, [(event_id, fields)], copies) == 1
 
 
 def _store_lines(session: Session, cid: str, lines: Lines) -> None:
@@ -248,11 +296,4 @@ class LedgerIngest:
         self, entries: Sequence[Entry], copies: Mapping[str, TranscriptCopy]
     ) -> None:
         with self.sessions() as session, session.begin():
-            for event_id, fields in entries:
-                try:
-                    cid = json.loads(fields["contact"])["id"] if fields.get("contact") else ""
-                    with session.begin_nested():
-                        apply_event(session, event_id, fields, copies.get(cid))
-                except (KeyError, ValueError, TypeError):
-                    # One malformed event must not stop the ledger: skip it, say so.
-                    log.exception("ledger: event skipped", extra={"event": event_id})
+            apply_batch(session, entries, copies)

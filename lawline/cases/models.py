@@ -41,6 +41,7 @@ class LedgerContact(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The first lawyer who took it (owner of what follows), and the last one.
     first_lawyer: Mapped[str | None] = mapped_column(String(64), index=True)
+    first_answer_event: Mapped[str | None] = mapped_column(String(32))  # whose answer it was
     lawyer: Mapped[str | None] = mapped_column(String(64))
     end_reason: Mapped[str] = mapped_column(String(100), default="", server_default="")
     rating: Mapped[int | None] = mapped_column(Integer)

@@ -1,4 +1,5 @@
-"""Full-text search of transcripts (both databases) and legal-aid applications.
+"""Full-text search of transcripts (both databases), legal-aid applications, and the
+event that made a contact's first lawyer (so replays in any order keep the right one).
 
 Revision ID: 0003
 Revises: 0002
@@ -36,6 +37,8 @@ PG_INDEX = (
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("first_answer_event", sa.String(length=32), nullable=True))
     op.create_table(
         "contact_search",
         sa.Column("contact_id", sa.String(length=64), nullable=False),
@@ -81,3 +84,5 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER {name}")
         op.execute("DROP TABLE contact_search_fts")
     op.drop_table("contact_search")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_column("first_answer_event")
