@@ -220,6 +220,7 @@ class LedgerIngest:
         self.consumer = consumer or consumer_name()
         self.claim_idle_ms = int(claim_idle_s * 1000)
         self.applied = 0
+        self._stopping = False
 
     async def ensure_group(self) -> None:
         try:
@@ -229,8 +230,13 @@ class LedgerIngest:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    def stop(self) -> None:
+        """Finish the batch in hand and return from `run` (within BLOCK_MS). Cancelling
+        alone is not enough: redis-py can lose a cancel that lands in a blocking read."""
+        self._stopping = True
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.ensure_group()
                 await self._consume()
@@ -244,7 +250,7 @@ class LedgerIngest:
         # Our own pending entries first (a restart under the same name), then new ones;
         # now and then, entries a dead consumer left pending.
         await self._drain_own_pending()
-        while True:
+        while not self._stopping:
             await self._claim_abandoned()
             got = await self.redis.xreadgroup(
                 GROUP, self.consumer, {self.events_key: ">"}, count=BATCH, block=BLOCK_MS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,8 @@ from lawline.video.signalling import BridgeClient
 from lawline.web import api, cases_api, console, metrics, pages, session_api, transcripts
 from lawline.web.auth import load_or_create_secret
 from lawline.web.transcripts import LiveFeed
+
+STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
 
 
 def create_app(settings: Settings, redis_url: str) -> FastAPI:
@@ -52,9 +53,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         try:
             yield
         finally:
+            ledger.stop()
             ingesting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ingesting
+            await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
             await app.state.live.stop()
             await queue.stop()
             await redis.aclose()

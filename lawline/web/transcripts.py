@@ -48,8 +48,8 @@ class LiveFeed:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # redis-py can lose a cancel inside a blocking read: do not wait forever.
+            await asyncio.wait({self._task}, timeout=5.0)
 
     @contextlib.asynccontextmanager
     async def watch(self, contact_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
