@@ -269,9 +269,15 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
         await expect(cases.locator("#note-text-error")).to_have_text("请填写跟进内容。")
         # Lawyers see no audit trail.
         assert await cases.is_hidden("#audit-card")
+        # The owner hands over by picking a colleague by name.
+        await expect(cases.locator('#lawyer-ids option[value="zhao"]')).to_have_text("赵律师")
 
     async with lawline.client("wang", Role.LAWYER) as wang:
         detail = (await wang.get(f"/api/cases/{case_id}")).json()
+        colleagues = (await wang.get("/api/colleagues")).json()
+        # Names and who is on duty, nothing of their skills or figures.
+        assert {"id": "zhao", "name": "赵律师", "state": "offline"} in colleagues
+        assert (await wang.get("/api/lawyers")).status_code == 403
     assert detail["contacts"] == [cid] and detail["triage"] == "simple"
     assert detail["referral_to"] == "legal_aid_centre" and detail["told"] == advice
 

@@ -153,10 +153,17 @@ async def test_a_call_is_recorded_owned_and_followed_to_its_case(
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "triage"
         again = await zhao.post("/api/cases", json={"contact_id": cid})
         assert again.status_code == 409  # one contact, one case
+        # One rule for numbers: zhao answered the call but does not own its case.
+        seen = (await zhao.get(f"/api/ledger/contacts/{cid}")).json()["caller"]
+        assert seen == "*******" + NUMBER[-4:]
     async with lawline.client("wang", Role.LAWYER) as wang:
         assert [x["id"] for x in (await wang.get("/api/cases")).json()] == [case["id"]]
         r = await wang.post(f"/api/cases/{case['id']}/notes", json={"text": "已电话回访"})
         assert r.status_code == 201
+        # ... the owner, who follows the case up, sees the whole number.
+        assert (await wang.get(f"/api/ledger/contacts/{cid}")).json()["caller"] == NUMBER
+        listed = (await wang.get("/api/ledger/contacts")).json()
+        assert [x["caller"] for x in listed] == [NUMBER]
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
         r = await boss.post(f"/api/cases/{case['id']}/handover",
                             json={"to_lawyer": "nobody", "reason": "笔误"})  # fmt: skip

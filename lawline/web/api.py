@@ -20,6 +20,7 @@ from lawline.web.auth import (
 )
 from lawline.web.schemas import (
     CallbackIn,
+    ColleagueOut,
     ContactIn,
     ContactOut,
     LawyerIn,
@@ -177,6 +178,14 @@ async def hotline(queue: Queue) -> dict[str, bool]:
 async def list_lawyers(queue: Queue, _: Staff) -> list[LawyerOut]:
     lawyers = sorted(queue.router.lawyers.values(), key=lambda lw: lw.id)
     return [LawyerOut.of(lw) for lw in lawyers]
+
+
+@router.get("/colleagues")
+async def list_colleagues(queue: Queue, _: Anyone) -> list[ColleagueOut]:
+    """Who a lawyer can transfer a call or hand a case to: names and whether they are on
+    duty, nothing of their skills or figures."""
+    lawyers = sorted(queue.router.lawyers.values(), key=lambda lw: lw.id)
+    return [ColleagueOut(id=lw.id, name=lw.name, state=lw.state) for lw in lawyers]
 
 
 @router.post("/lawyers", status_code=status.HTTP_201_CREATED)

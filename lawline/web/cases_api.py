@@ -177,16 +177,27 @@ class CaseDetail(CaseOut):
 # ----- the ledger's contacts -------------------------------------------------------------
 
 
-def _contact_json(c: LedgerContact, staff: bool) -> dict[str, Any]:
+def _contact_json(c: LedgerContact, staff: bool, owner_of_case: bool) -> dict[str, Any]:
+    # One rule for citizens' numbers: supervisors see them, and so does the lawyer who
+    # owns the case a contact belongs to (they follow it up); everywhere else, a lawyer
+    # sees the last four digits, as on an offer.
+    reveal = staff or owner_of_case
     return {
         "id": c.id, "channel": c.channel, "service": c.service, "domain": c.domain,
-        "language": c.language, "caller": c.caller if staff else mask_number(c.caller),
+        "language": c.language, "caller": c.caller if reveal else mask_number(c.caller),
         "green": c.green, "callback": c.callback, "state": c.state,
         "entered_at": c.entered_at, "answered_at": c.answered_at, "ended_at": c.ended_at,
         "first_lawyer": c.first_lawyer, "lawyer": c.lawyer, "end_reason": c.end_reason,
         "rating": c.rating, "menu_path": c.menu_path, "case_form": c.case_form,
         "recordings": c.recordings if staff else [], "case_id": c.case_id,
     }  # fmt: skip
+
+
+def _owned_cases(s: Session, actor: Actor, case_ids: set[str]) -> set[str | None]:
+    if actor.staff or not case_ids:
+        return set()
+    q = select(Case.id).where(Case.id.in_(case_ids), Case.owner == actor.id)
+    return set(s.scalars(q))
 
 
 @router.get("/ledger/contacts/{contact_id}")
@@ -198,16 +209,16 @@ async def ledger_contact(contact_id: str, request: Request, p: Anyone) -> dict[s
         c = s.get(LedgerContact, contact_id)
         if c is None:
             raise cases.NotFound("no such contact in the ledger")
-        if not actor.staff and actor.id not in (c.first_lawyer, c.lawyer):
-            # The owner of the case it belongs to (after a hand-over, a joined call) may.
-            case = s.get(Case, c.case_id) if c.case_id else None
-            if case is None or case.owner != actor.id:
-                raise cases.Forbidden("this contact is not yours")
+        case = s.get(Case, c.case_id) if c.case_id else None
+        owner = case is not None and case.owner == actor.id
+        # The owner of the case it belongs to (after a hand-over, a joined call) may read it.
+        if not actor.staff and not owner and actor.id not in (c.first_lawyer, c.lawyer):
+            raise cases.Forbidden("this contact is not yours")
         events = s.scalars(select(ContactEvent).where(ContactEvent.contact_id == contact_id)
                            .order_by(ContactEvent.at, ContactEvent.event_id)).all()  # fmt: skip
         lines = s.scalars(select(TranscriptLine).where(TranscriptLine.contact_id == contact_id)
                           .order_by(TranscriptLine.start)).all()  # fmt: skip
-        return _contact_json(c, actor.staff) | {
+        return _contact_json(c, actor.staff, owner) | {
             "timeline": [{"at": e.at, "type": e.type, "lawyer": e.lawyer, "state": e.state,
                           "reason": e.reason} for e in events],
             "transcript": [{"kind": t.kind, "leg": t.leg, "start": t.start, "end": t.end,
@@ -262,7 +273,9 @@ async def ledger_contacts(
             q = q.where(LedgerContact.case_id.in_(named))
         if words:
             q = q.where(LedgerContact.id.in_(matching_contacts(s, words)))
-        return [_contact_json(c, actor.staff) for c in s.scalars(q)]
+        found = s.scalars(q).all()
+        owned = _owned_cases(s, actor, {c.case_id for c in found if c.case_id})
+        return [_contact_json(c, actor.staff, c.case_id in owned) for c in found]
 
     return await _db(request, work)
 

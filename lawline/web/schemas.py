@@ -98,6 +98,12 @@ class LawyerPatch(BaseModel):
     roster: list[ShiftIn] | None = None
 
 
+class ColleagueOut(BaseModel):
+    id: str
+    name: str
+    state: LawyerState
+
+
 class LawyerOut(BaseModel):
     id: str
     name: str

@@ -690,8 +690,14 @@ async function start() {
       for (const lw of lawyers.body) page.lawyers[lw.id] = lw.name;
       const options = lawyers.body.map((lw) => `<option value="${esc(lw.id)}">${esc(lw.name || lw.id)}（${esc(lw.id)}）</option>`);
       $("list-owner").innerHTML = `<option value="">全部律师</option>${options.join("")}`;
-      $("lawyer-ids").innerHTML = lawyers.body.map((lw) => `<option value="${esc(lw.id)}">${esc(lw.name)}</option>`).join("");
     }
+  }
+  // Everyone may pick a colleague to hand a case to (names only, no figures).
+  const colleagues = await api("/api/colleagues");
+  if (colleagues.ok) {
+    for (const c of colleagues.body) page.lawyers[c.id] = c.name || page.lawyers[c.id];
+    $("lawyer-ids").innerHTML = colleagues.body
+      .map((c) => `<option value="${esc(c.id)}">${esc(c.name || c.id)}</option>`).join("");
   }
   route();
 }

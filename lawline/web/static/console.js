@@ -445,14 +445,32 @@ $("hold").onclick = () => {
   $("hold").textContent = console_.held ? "恢复通话" : "保持";
 };
 $("hang-up").onclick = () => console_.call && send("end", { contact_id: console_.call.id });
-$("transfer-open").onclick = () => { $("transfer-form").hidden = false; $("transfer-note").focus(); };
+// Colleagues to transfer to, on duty first, with what they are doing now.
+async function fillColleagues() {
+  const r = await fetch("/api/colleagues");
+  if (!r.ok) return;
+  const me = console_.lawyer && console_.lawyer.id;
+  const onDuty = (c) => (c.state === "offline" ? 1 : 0);
+  const others = (await r.json()).filter((c) => c.id !== me)
+    .sort((a, b) => onDuty(a) - onDuty(b) || a.id.localeCompare(b.id));
+  const options = others.map((c) => {
+    const label = `${c.name || c.id}（${c.id}，${LABELS.state[c.state] || c.state}）`;
+    return `<option value="${escapeHtml(c.id)}">${escapeHtml(label)}</option>`;
+  });
+  $("transfer-lawyer").innerHTML = `<option value="">（不指定）</option>${options.join("")}`;
+}
+$("transfer-open").onclick = async () => {
+  $("transfer-form").hidden = false;
+  $("transfer-note").focus();
+  await fillColleagues();
+};
 $("transfer-cancel").onclick = () => { $("transfer-form").hidden = true; };
 $("transfer-form").addEventListener("submit", (event) => {
   event.preventDefault();
   if (!console_.call) return;
   send("transfer", {
     contact_id: console_.call.id,
-    to_lawyer: $("transfer-lawyer").value.trim() || null,
+    to_lawyer: $("transfer-lawyer").value || null,
     to_service: $("transfer-service").value || null,
     note: $("transfer-note").value,
   });
