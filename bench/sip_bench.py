@@ -7,11 +7,19 @@ Run by hand: .venv/bin/python bench/sip_bench.py
   greeting while SIPp sends G.711 audio, per held call and in MHz of this CPU,
   beside Asterisk's published ~100 G.711 calls per GHz (10 MHz per call).
 Everything on 127.0.0.1; a private redis-server; prompts built into a temp dir.
+
+With --front: Kamailio in front of a pool of workers, as `lawline serve` runs them:
+- set-up through Kamailio at 10, 30 and 50 new calls per second (p50/p99);
+- held calls: --held callers (default 100) in the menu and then the queue at once,
+  each sending G.711; how many were answered and queued, a softphone among them
+  checking it hears audio, and CPU per held call (all workers and Kamailio);
+- where the limit comes from: calls per worker, CPU left, and Kamailio's share.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,6 +35,7 @@ from lawline.telephony import prompts
 
 # The SIPp scenario builder the telephony tests use (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.front_helpers import Pool, routed, sip_pool
 from tests.sip_helpers import free_sip_port, scenario
 
 # Short calls for set-up time; held calls with the caller sending G.711 for CPU.
@@ -73,7 +82,15 @@ def main() -> None:
     parser.add_argument("--rates", default="5,10,20", help="new calls per second")
     parser.add_argument("--seconds", type=float, default=10, help="per rate")
     parser.add_argument("--hold-s", type=float, default=15, help="CPU window with 4 calls")
+    parser.add_argument("--front", action="store_true", help="through Kamailio to a pool")
+    parser.add_argument("--held", type=int, default=100, help="simultaneous calls (--front)")
+    parser.add_argument("--workers", type=int, default=0, help="pool size; 0: held/4 + 1")
     args = parser.parse_args()
+    if args.front:
+        if args.rates == "5,10,20":
+            args.rates = "10,30,50"
+        print(run_front(args))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -141,6 +158,125 @@ def run(work: Path, port: int, pid: int, args: argparse.Namespace) -> str:
         f" = {mhz:.0f} MHz of this CPU (Asterisk's published figure: ~10 MHz per call)"
     )
     parts.append(f"idle_cpu={idle:.1%} per_held_call={per_call:.2%} mhz_per_call={mhz:.0f}")
+    return " | ".join(parts)
+
+
+def _pids(pool: Pool) -> list[int]:
+    """Every process of the pool: workers, Kamailio and Kamailio's own forks."""
+    roots = {p.pid for p in pool.children.procs.values()}
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                pgid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            except (OSError, IndexError, ValueError):
+                continue
+            if pgid in roots:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):  # a Kamailio fork that ended
+            total += cpu_seconds(pid)
+    return total
+
+
+def run_front(args: argparse.Namespace) -> str:
+    import wave
+    from array import array
+
+    workers = args.workers or args.held // 4 + 1
+    parts = [f"workers={workers}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        prompts.build(work / "prompts")
+        with (
+            EmbeddedRedis(work / "redis", appendfsync="everysec") as redis,
+            sip_pool(work, redis.url, work / "prompts", workers=workers,
+                     invites_per_s=200, pike_requests=100000) as pool,
+        ):  # fmt: skip
+            kamailio = [
+                pid for pid in _pids(pool) if pid not in
+                {p.pid for n, p in pool.children.procs.items() if n != "kamailio"}
+            ]  # fmt: skip
+            print(f"{'calls/s':>8} {'calls':>6} {'answered':>8} {'p50 ms':>8} {'p99 ms':>8}")
+            for rate in (float(r) for r in args.rates.split(",")):
+                calls = int(rate * args.seconds)
+                times = setup_times_ms(
+                    sipp(work, pool.port, routed(SHORT), calls, rate, limit=workers * 4)
+                )
+                p50, p99 = pct(times, 50), pct(times, 99)
+                print(f"{rate:>8.0f} {calls:>6} {len(times):>8} {p50:>8.2f} {p99:>8.2f}")
+                parts.append(f"setup@{rate:g}/s p50_ms={p50:.2f} p99_ms={p99:.2f} n={len(times)}")
+            time.sleep(3)
+            pids = _pids(pool)
+            idle_start, t0 = _cpu(pids), time.monotonic()
+            time.sleep(5)
+            idle = (_cpu(pids) - idle_start) / (time.monotonic() - t0)
+
+            hold_s = args.hold_s + args.held / 10 + 10
+            xml = routed(scenario("held", [
+                ("audio", "g711a.pcap"), ("pause", 500), ("keys", "2"),
+                ("pause", int(hold_s * 1000)), ("bye", None),
+            ]))  # fmt: skip
+            (work / "held.xml").write_text(xml)
+            held = subprocess.Popen(
+                ["sipp", "-sf", str(work / "held.xml"), "-s", "12348",
+                 f"127.0.0.1:{pool.port}", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+                 "-p", str(free_sip_port()), "-m", str(args.held), "-r", "10",
+                 "-l", str(args.held), "-nostdin", "-timeout", f"{int(hold_s + 120)}s"],
+                cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            from redis import Redis
+
+            client = Redis.from_url(redis.url)
+            ramp_end = time.monotonic() + args.held / 10 + 8
+            while time.monotonic() < ramp_end:
+                time.sleep(1)
+            queued = int(client.zcard("ll:waiting"))
+            heard = work / "heard.wav"
+            softphone = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" /
+                 "pjsua_caller.py"), f"sip:12348@127.0.0.1:{pool.port}", str(heard), "8",
+                 str(free_sip_port()), "--keys", "2"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            busy_start, t0 = _cpu(pids), time.monotonic()
+            kam_start = _cpu(kamailio)
+            time.sleep(max(1.0, args.hold_s - 5))
+            span = time.monotonic() - t0
+            busy = (_cpu(pids) - busy_start) / span
+            kam = (_cpu(kamailio) - kam_start) / span
+            softphone.wait(timeout=60)
+            loud = 0.0
+            if heard.exists():
+                with wave.open(str(heard)) as w:
+                    samples = array("h", w.readframes(w.getnframes()))
+                loud = max((abs(x) for x in samples[len(samples) // 3 :]), default=0)
+            out, _ = held.communicate(timeout=hold_s + 180)
+            ok = next((ln.split()[3] for ln in out.splitlines()
+                       if ln.strip().startswith("Successful call")), "?")  # fmt: skip
+            failed = next((ln.split()[3] for ln in out.splitlines()
+                           if ln.strip().startswith("Failed call")), "?")  # fmt: skip
+            client.close()
+    cores = os.cpu_count() or 1
+    per_call = (busy - idle) / max(1, args.held)
+    print(f"held: {args.held} offered, {queued} queued at once, SIPp {ok} ok / {failed} failed;"
+          f" softphone among them heard peak {loud:.0f} (silence < 1000)")
+    print(f"CPU (all workers + Kamailio, share of one core): idle {idle:.0%}, holding {busy:.0%}"
+          f" of {cores * 100}%; per held call {per_call:.2%} = {per_call * cpu_mhz():.0f} MHz;"
+          f" Kamailio {kam:.1%}")
+    limit = (
+        "CPU" if busy > 0.85 * cores else
+        "calls per worker (4) x workers" if queued >= workers * 4 - 4 else "neither: raise --held"
+    )  # fmt: skip
+    print(f"limit: {limit}; CPU-bound estimate {int(cores * 0.85 / max(per_call, 1e-6))} calls")
+    parts += [f"held={args.held} queued={queued} ok={ok} failed={failed} heard_peak={loud:.0f}",
+              f"idle_cpu={idle:.0%} busy_cpu={busy:.0%} per_call={per_call:.2%}"
+              f" kamailio={kam:.1%} limit={limit}"]  # fmt: skip
     return " | ".join(parts)
 
 

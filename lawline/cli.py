@@ -96,6 +96,10 @@ def prompts(
 @app.command("telephony-worker")
 def telephony_worker(
     sip_port: Annotated[int | None, typer.Option(help="SIP port (default: sip_port).")] = None,
+    sip_host: Annotated[str | None, typer.Option(help="SIP address (default: sip_host).")] = None,
+    media_host: Annotated[
+        str | None, typer.Option(help="RTP address (default: the SIP address).")
+    ] = None,
     rtp_port: Annotated[int, typer.Option(help="First RTP port of this worker.")] = 40000,
     name: Annotated[str, typer.Option(help="This worker's name in the record.")] = "worker-1",
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
@@ -113,7 +117,12 @@ def telephony_worker(
     settings = Settings()
     if settings.redis_url is None:
         raise typer.BadParameter("set LAWLINE_REDIS_URL: a worker joins a running lawline")
-    sip = SipConfig(host=settings.sip_host, port=sip_port or settings.sip_port, rtp_port=rtp_port)
+    sip = SipConfig(
+        host=sip_host or settings.sip_host,
+        port=sip_port or settings.sip_port,
+        rtp_port=rtp_port,
+        media_host=media_host or "",
+    )
     # pjsua aborts on a broken invariant: leave the Python stack of that moment in the log.
     faulthandler.enable()
     asyncio.run(run_worker(settings, settings.redis_url, sip, name))

@@ -28,6 +28,7 @@ from rich.table import Table
 from lawline.children import Children
 from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis, EmbeddedRedisError
+from lawline.telephony.front import FrontConfigError, worker_count
 from lawline.telephony.supervisor import worker_supervisor
 from lawline.transcripts.supervisor import TranscriberPlan, transcriber_plan
 
@@ -159,9 +160,16 @@ async def _serve(
             transcribers = asyncio.create_task(
                 Children("transcriber", plan.children, os.environ).run()
             )
-        if server.started and settings.telephony.workers:
+        if server.started and worker_count(settings):
             env = {"LAWLINE_TRANSCRIPTS__URLS": json.dumps(plan.urls)}
-            workers = asyncio.create_task(worker_supervisor(settings, redis_url, env).run())
+            try:
+                telephony = worker_supervisor(settings, redis_url, env)
+            except FrontConfigError as exc:
+                console.print(f"[red]SIP front: {escape(str(exc))}[/]")
+                server.should_exit = True
+                await serving
+                return 1
+            workers = asyncio.create_task(telephony.run())
         if server.started:
             rows = endpoint_rows(settings, _http_base(server), redis_url, embedded, plan)
             print_endpoints(console, rows)
@@ -232,6 +240,17 @@ def _http_base(server: uvicorn.Server) -> str:
     return f"http://{host}:{port}"
 
 
+def _sip_note(settings: Settings) -> str:
+    count = worker_count(settings)
+    if not count:
+        return "telephony off (telephony.workers = 0)"
+    if not settings.telephony.front.enabled:
+        return f"{count} telephony worker(s), no SIP front"
+    front = settings.telephony.front
+    trunks = ", ".join(front.trunks)
+    return f"Kamailio, {count} telephony worker(s) behind it; INVITEs from {trunks}"
+
+
 def endpoint_rows(
     settings: Settings,
     http_base: str,
@@ -247,13 +266,7 @@ def endpoint_rows(
         ("API docs", f"{http_base}/docs", ""),
         ("Metrics", f"{http_base}/metrics", ""),
         ("Console", f"{http_base}/", "sign in; first user: lawline user add NAME --role admin"),
-        (
-            "SIP",
-            f"sip:{number}@{settings.sip_host}:{settings.sip_port}",
-            f"{settings.telephony.workers} telephony worker(s)"
-            if settings.telephony.workers
-            else "telephony off (telephony.workers = 0)",
-        ),
+        ("SIP", f"sip:{number}@{settings.sip_host}:{settings.sip_port}", _sip_note(settings)),
         ("Redis", redact_url(redis_url), redis_note),
         *_transcriber_rows(settings, plan),
     ]

@@ -162,8 +162,13 @@ def test_serve_failing_to_start_stops_its_redis(tmp_path: Path) -> None:
 
 
 def test_serve_end_to_end(tmp_path: Path) -> None:
-    """The real app, and its telephony worker answering SIP on the configured port."""
+    """The real app, and Kamailio on the configured SIP port in front of its telephony
+    workers, whose answer comes through it."""
+    from tests.front_helpers import free_port_run
+
     env = _env(tmp_path, _free_port())
+    env["LAWLINE_TELEPHONY__WORKERS"] = "2"
+    env["LAWLINE_TELEPHONY__FRONT__WORKER_PORT"] = str(free_port_run(2))
 
     def check_sip(proc: subprocess.Popen[bytes]) -> None:
         workers = [
@@ -171,7 +176,13 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
             for pid in _children(proc.pid)
             if b"telephony-worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
-        assert len(workers) == 1
+        assert len(workers) == 2
+        workers += [
+            pid
+            for pid in _children(proc.pid)
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"/usr/sbin/kamailio")
+        ]
+        assert len(workers) == 3, "Kamailio runs as one of serve's children"
         # A call to a number this hotline does not serve: the worker itself says 404.
         xml = scenario("wrong", [("status", 404)], answered=False)
         deadline = time.monotonic() + 30

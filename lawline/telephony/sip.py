@@ -42,6 +42,9 @@ class SipConfig:
     rtp_port: int = 40000
     rtp_port_range: int = 400
     log_level: int = 1
+    # Where RTP binds and what SDP advertises; empty: host. Behind the SIP front,
+    # SIP is on loopback and media on the public address.
+    media_host: str = ""
 
 
 def create_endpoint(cfg: SipConfig) -> pj.Endpoint:
@@ -79,8 +82,8 @@ def account_config(cfg: SipConfig, number: str) -> pj.AccountConfig:
     media.port = cfg.rtp_port
     media.portRange = cfg.rtp_port_range
     # Advertise the address we bind: never let pjsua pick another interface.
-    media.boundAddress = cfg.host
-    media.publicAddress = cfg.host
+    media.boundAddress = cfg.media_host or cfg.host
+    media.publicAddress = cfg.media_host or cfg.host
     return ac
 
 

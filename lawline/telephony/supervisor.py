@@ -1,42 +1,50 @@
-"""The telephony workers `lawline serve` runs.
+"""The telephony workers `lawline serve` runs, and the SIP front before them.
 
 Each worker is `lawline telephony-worker` with its own SIP port and RTP port
-range, joined to the same Redis. A worker that dies is started again; its
-callers' contacts were already abandoned by the line dropping (or will be, by
-the caller's own BYE reaching nobody and the queue seeing no more of them).
+range, joined to the same Redis. Behind the front (the default) the workers'
+SIP is on loopback and Kamailio answers on sip_host:sip_port; their RTP is on
+sip_host, so media goes straight between the trunk and the worker. A worker or
+Kamailio that dies is started again; a restarted worker first ends the contacts
+of the calls it held (see TelephonyWorker.release_lost_lines).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from lawline.children import Child, Children
 from lawline.config import Settings
+from lawline.telephony.front import WorkerAddress, prepare_front, worker_addresses
 
-RTP_PORTS_PER_WORKER = 400
 
-
-def worker_children(settings: Settings) -> list[Child]:
-    """One worker on the configured SIP port for now; a pool behind a SIP front comes next."""
-    tel = settings.telephony
+def worker_children(settings: Settings, workers: list[WorkerAddress]) -> list[Child]:
     return [
-        Child(f"worker-{i + 1}", [
-            "telephony-worker", "--name", f"worker-{i + 1}",
-            "--sip-port", str(settings.sip_port + i),
-            "--rtp-port", str(tel.rtp_port + i * RTP_PORTS_PER_WORKER),
+        Child(w.name, [
+            "telephony-worker", "--name", w.name,
+            "--sip-host", w.sip_host, "--sip-port", str(w.sip_port),
+            "--media-host", settings.sip_host, "--rtp-port", str(w.rtp_port),
         ])
-        for i in range(tel.workers)
-    ]
+        for w in workers
+    ]  # fmt: skip
 
 
 def worker_supervisor(
-    settings: Settings, redis_url: str, extra_env: Mapping[str, str] | None = None
+    settings: Settings,
+    redis_url: str,
+    extra_env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
 ) -> Children:
+    """Workers, then Kamailio in front of them (stopped first, started last)."""
     env = {
         **os.environ,
         "LAWLINE_REDIS_URL": redis_url,
         "LAWLINE_DATA_DIR": str(settings.data_dir),
         **(extra_env or {}),
     }
-    return Children("telephony worker", worker_children(settings), env)
+    workers = worker_addresses(settings)
+    children = worker_children(settings, workers)
+    if settings.telephony.front.enabled and workers:
+        children.append(prepare_front(settings, workers).child)
+    return Children("telephony", children, env, log_dir)

@@ -23,7 +23,7 @@ import pjsua2 as pj
 from redis.asyncio import Redis
 
 from lawline.config import Settings
-from lawline.queue.model import Contact
+from lawline.queue.model import Contact, ContactState
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel
 from lawline.queue.store import Event, QueueStore
@@ -51,6 +51,11 @@ PUMP_S = 0.005
 LINE_CHECK_S = 5.0
 LINE_KEY_TTL_S = 86400
 _DIALLED = re.compile(r"sip:([^@;>]+)@")
+
+
+def held_lines_key(prefix: str, worker: str) -> str:
+    """The contacts whose calls a worker holds (kept for when it dies holding them)."""
+    return f"{prefix}:worker-lines:{worker}"
 
 
 class TelephonyWorker:
@@ -90,8 +95,7 @@ class TelephonyWorker:
         is entered, so a lawyer who accepts finds the line)."""
         self._by_contact[contact_id] = session
         # The web process finds the worker holding a call here, to send the browser's offer.
-        key = line_key(self.settings.redis_prefix, contact_id)
-        task = self.in_background(self.redis.set(key, self.name, ex=LINE_KEY_TTL_S))
+        task = self.in_background(self._set_line(contact_id))
         self._line_ops[contact_id] = task
         return task
 
@@ -103,10 +107,45 @@ class TelephonyWorker:
             set_op = self._line_ops.pop(session.contact_id, None)
             self.in_background(self._clear_line(session.contact_id, set_op))
 
+    async def _set_line(self, contact_id: str) -> None:
+        prefix = self.settings.redis_prefix
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(line_key(prefix, contact_id), self.name, ex=LINE_KEY_TTL_S)
+            pipe.sadd(held_lines_key(prefix, self.name), contact_id)
+            await pipe.execute()
+
     async def _clear_line(self, contact_id: str, set_op: asyncio.Task[None] | None) -> None:
         if set_op is not None:
             await asyncio.gather(set_op, return_exceptions=True)
-        await self.redis.delete(line_key(self.settings.redis_prefix, contact_id))
+        prefix = self.settings.redis_prefix
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(line_key(prefix, contact_id))
+            pipe.srem(held_lines_key(prefix, self.name), contact_id)
+            await pipe.execute()
+
+    async def release_lost_lines(self) -> int:
+        """Contacts whose calls this worker held when it last died: their lines are gone,
+        so they leave the queue (abandoned) or their conversation ends. Returns how many."""
+        prefix = self.settings.redis_prefix
+        held = held_lines_key(prefix, self.name)
+        released = 0
+        for contact_id in await self.redis.smembers(held):
+            contact_id = contact_id.decode() if isinstance(contact_id, bytes) else contact_id
+            contact = await self.queue.store.get_contact(contact_id)
+            if contact is not None and contact.state in (
+                ContactState.WAITING, ContactState.OFFERED
+            ):
+                await self.queue.abandon(contact_id, "line lost: telephony worker died")
+                released += 1
+            elif contact is not None and contact.state == ContactState.CONNECTED:
+                await self.queue.end(contact_id, "line lost")
+                released += 1
+            await self.redis.delete(line_key(prefix, contact_id))
+            await self.redis.srem(held, contact_id)
+        if released:
+            log.warning("ended the contacts of calls lost when this worker died",
+                        extra={"contacts": released})  # fmt: skip
+        return released
 
     def session_for(self, contact_id: str) -> CallSession | None:
         session = self._by_contact.get(contact_id)
@@ -144,6 +183,7 @@ class TelephonyWorker:
         listen = connect_redis(self.redis_url)  # BLPOP holds its connection
         self.queue = QueueService(QueueStore(redis, self.settings.redis_prefix), self.settings)
         await self.queue.start(route=False)
+        await self.release_lost_lines()
         self.transcription = Transcription(self.settings, self.queue.store)
         self._ep = create_endpoint(self.sip)
         self._account = Account(self._incoming)

@@ -1,0 +1,183 @@
+"""A node's SIP side as `lawline serve` runs it: Kamailio in front of a pool of real
+telephony workers (the same supervisor serve uses), and SIPp callers through it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lawline.children import Children
+from lawline.config import Settings
+from lawline.telephony.front import worker_addresses
+from lawline.telephony.supervisor import worker_supervisor
+from tests.sip_helpers import free_sip_port, rtp_port
+
+
+def _free_both(host: str, port: int) -> bool:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+    ):
+        try:
+            tcp.bind((host, port))
+            udp.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """The first of `count` consecutive ports free for UDP and TCP (the workers')."""
+    for _ in range(200):
+        first = free_sip_port()
+        if all(_free_both(host, first + i) for i in range(count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def routed(xml: str) -> str:
+    """A scenario for calls through a proxy: keep the 200's Record-Route and send the
+    ACK, BYE and INFO to the callee's Contact along that route."""
+    answer = '<recv response="200" rtd="true">'
+    xml = xml.replace(answer, answer[:-1] + ' rrs="true">')
+    out = []
+    for block in xml.split("<send"):
+        if "[peer_tag_param]" in block:
+            block = re.sub(r"\n(\w+) sip:\[service\]@\[remote_ip\]:\[remote_port\] SIP/2.0",
+                           r"\n\1 [next_url] SIP/2.0", block, count=1)
+            block = block.replace("Max-Forwards: 70", "[routes]\nMax-Forwards: 70", 1)
+        out.append(block)
+    return "<send".join(out)
+
+
+@dataclass
+class Pool:
+    settings: Settings
+    children: Children
+    log_dir: Path
+    host: str
+    port: int
+    stopped: list[str] = field(default_factory=list)
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name.replace('/', '_')}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def kamailio_log(self) -> str:
+        return self.log("kamailio")
+
+    def worker_names(self) -> list[str]:
+        return [w.name for w in worker_addresses(self.settings)]
+
+    def pid(self, name: str) -> int:
+        return self.children.procs[name].pid
+
+
+def wait_for(check: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def sip_pool(
+    tmp: Path,
+    redis_url: str,
+    prompts_dir: Path,
+    workers: int = 2,
+    host: str = "127.0.0.1",
+    node: str = "node-a",
+    **front: Any,
+) -> Iterator[Pool]:
+    """Kamailio on host:<free port>, `workers` telephony workers on loopback behind it."""
+    port = free_sip_port()
+    first = free_port_run(workers)
+    settings = Settings(
+        data_dir=tmp / node,
+        redis_url=redis_url,
+        sip_host=host,
+        sip_port=port,
+        telephony={
+            "workers": workers, "node": node, "rtp_port": rtp_port(first),
+            "front": {"worker_port": first, "probe_interval_s": 1, **front},
+        },
+    )  # fmt: skip
+    log_dir = tmp / f"{node}-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = {"LAWLINE_TELEPHONY__PROMPTS_DIR": str(prompts_dir), "LAWLINE_TELEPHONY__NODE": node}
+    children = worker_supervisor(settings, redis_url, env, log_dir)
+    pool = Pool(settings, children, log_dir, host, port)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(children.run())
+
+    def supervise() -> None:
+        with suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=supervise, daemon=True)
+    thread.start()
+    try:
+        for name in pool.worker_names():
+            wait_for(lambda n=name: "telephony worker listening" in pool.log(n), f"{name} up")
+        wait_for(lambda: "Listening on" in pool.kamailio_log(), "Kamailio up")
+        # Kamailio's first probes may go out before the workers listened: those workers
+        # are back in the set after the next probe that they answer.
+        time.sleep(2 * pool.settings.telephony.front.probe_interval_s + 1)
+        yield pool
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=60)
+        loop.close()
+
+
+def sipp(
+    tmp: Path,
+    pool: Pool,
+    xml: str,
+    calls: int = 1,
+    rate: float = 10,
+    local_ip: str = "127.0.0.1",
+    number: str = "12348",
+    extra: tuple[str, ...] = (),
+    timeout: float = 120,
+    name: str = "scenario",
+) -> subprocess.CompletedProcess[str]:
+    """SIPp from local_ip to the pool's front: `calls` calls at `rate` per second."""
+    path = tmp / f"{name}.xml"
+    path.write_text(xml)
+    return subprocess.run(
+        ["sipp", "-sf", str(path), "-s", number, f"{pool.host}:{pool.port}",
+         "-i", local_ip, "-mi", local_ip, "-p", str(free_sip_port()),
+         "-mp", str(free_port_run(4, local_ip)), "-t", "u1",
+         "-m", str(calls), "-l", str(calls), "-r", str(rate),
+         "-timeout", f"{int(timeout - 20)}s", "-timeout_error", "-nostdin", *extra],
+        cwd=tmp, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def sipp_async(
+    tmp: Path, pool: Pool, xml: str, name: str, **kw: Any
+) -> subprocess.Popen[str]:
+    """Like sipp(), started in the background."""
+    path = tmp / f"{name}.xml"
+    path.write_text(xml)
+    calls = kw.get("calls", 1)
+    return subprocess.Popen(
+        ["sipp", "-sf", str(path), "-s", "12348", f"{pool.host}:{pool.port}",
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_sip_port()),
+         "-mp", str(free_port_run(4)), "-t", "u1",
+         "-m", str(calls), "-l", str(calls), "-r", str(kw.get("rate", 10)),
+         "-timeout", "100s", "-timeout_error", "-nostdin"],
+        cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip

@@ -1,0 +1,238 @@
+"""One SIP address for many workers: Kamailio in front of real telephony workers, as
+`lawline serve` runs them, with SIPp and pjsua2 callers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.front_helpers import routed, sip_pool, sipp, sipp_async
+from tests.sip_helpers import free_sip_port, scenario
+from tests.test_telephony import envelope
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("sipp") is None or shutil.which("kamailio") is None,
+    reason="SIPp and Kamailio are installed by scripts/setup.sh",
+)
+
+QUEUED = [("pause", 500), ("keys", "2"), ("pause", 9000), ("bye", None)]
+
+
+async def lines(redis: Redis) -> dict[str, str]:
+    """contact id -> the worker holding its call."""
+    return {k.split(":")[-1]: await redis.get(k) for k in await redis.keys("ll:line:*")}
+
+
+async def test_calls_spread_over_the_workers_and_the_call_beyond_capacity_gets_503(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=2) as pool:
+        full = sipp_async(tmp_path, pool, routed(scenario("queued", QUEUED)), "queued",
+                          calls=8, rate=8)  # fmt: skip
+        for _ in range(300):
+            if await redis.zcard("ll:waiting") == 8 or full.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        held = await lines(redis)
+        assert await redis.zcard("ll:waiting") == 8, "eight callers queued through the front"
+        # Call load: four calls on each worker, not eight on one.
+        assert sorted(held.values()) == sorted(pool.worker_names() * 4)
+        extra = await asyncio.to_thread(
+            sipp, tmp_path, pool, scenario("busy", [("status", 503)], answered=False),
+            name="busy",
+        )
+        assert extra.returncode == 0, extra.stdout[-2000:] + extra.stderr[-2000:]
+        out, _ = await asyncio.to_thread(full.communicate, timeout=90)
+        # The ninth caller changed nothing for the eight already connected.
+        assert full.returncode == 0, out[-3000:]
+        assert "every worker is full or down" in pool.kamailio_log()
+    await asyncio.sleep(1)
+    assert await redis.zcard("ll:waiting") == 0
+
+
+def call_held(seconds: int) -> list[tuple[str, object]]:
+    return [("pause", 500), ("keys", "2"), ("pause", seconds * 1000), ("bye", None)]
+
+
+async def contact_state(redis: Redis, contact_id: str) -> str | None:
+    return await redis.hget(f"ll:contact:{contact_id}", "state")
+
+
+async def until(check: object, what: str, timeout: float = 60) -> None:
+    for _ in range(int(timeout * 10)):
+        if await check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_worker_killed_mid_call_leaves_no_ghost_and_rejoins_when_restarted(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=2) as pool:
+        first = pool.worker_names()[0]
+        held = sipp_async(tmp_path, pool, routed(scenario("held", call_held(25))), "held",
+                          calls=4, rate=10)  # fmt: skip
+        await until(lambda: _waiting(redis, 4), "four callers queued")
+        on_first = [c for c, w in (await lines(redis)).items() if w == first]
+        assert len(on_first) == 2, "call load put two calls on each worker"
+        os.kill(pool.pid(first), signal.SIGKILL)
+        # Restarted, the worker ends the contacts of the calls it lost: abandoned, no ghosts.
+        for contact_id in on_first:
+            await until(
+                lambda c=contact_id: _state_is(redis, c, "abandoned"), "lost calls abandoned"
+            )
+        assert await redis.zcard("ll:waiting") == 2, "the other worker's callers still wait"
+        assert pool.log(first).count("telephony worker listening") == 2, "restarted"
+        await asyncio.sleep(3)  # the restarted worker answers Kamailio's probe again
+        more = sipp_async(tmp_path, pool, routed(scenario("more", call_held(4))), "more",
+                          calls=4, rate=10)  # fmt: skip
+        await until(lambda: _waiting(redis, 6), "new calls queued")
+        served_by = [w for c, w in (await lines(redis)).items() if c not in on_first]
+        assert served_by.count(first) >= 1, "the restarted worker takes calls again"
+        out, _ = await asyncio.to_thread(more.communicate, timeout=90)
+        assert more.returncode == 0, out[-2000:]
+        held.kill()
+        held.wait()
+
+
+async def _waiting(redis: Redis, n: int) -> bool:
+    return int(await redis.zcard("ll:waiting")) == n
+
+
+async def _state_is(redis: Redis, contact_id: str, state: str) -> bool:
+    return await contact_state(redis, contact_id) == state
+
+
+async def test_kamailio_killed_is_restarted_and_calls_keep_their_media(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """Media goes straight between caller and worker: a call set up before Kamailio
+    dies keeps its audio, and ends cleanly through the restarted Kamailio."""
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        heard = tmp_path / "heard.wav"
+        caller = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+             f"sip:12348@127.0.0.1:{pool.port}", str(heard), "16", str(free_sip_port()),
+             "--keys", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        await until(lambda: _waiting(redis, 1), "the caller queued")
+        old = pool.pid("kamailio")
+        os.kill(old, signal.SIGKILL)
+        await until(_async(lambda: pool.pid("kamailio") != old), "Kamailio restarted")
+        await until(
+            _async(lambda: pool.kamailio_log().count("Listening on") == 2), "Kamailio listening"
+        )
+        out, _ = await asyncio.to_thread(caller.communicate, timeout=90)
+        assert caller.returncode == 0, out[-2000:]
+        loud = envelope(heard)
+        # The last 6 s of the call came after Kamailio was killed: hold music, not silence.
+        assert max(loud[-300:]) > 1000, "the caller heard silence after Kamailio died"
+        # The caller's BYE went through the new Kamailio: the contact left the queue.
+        await until(lambda: _waiting(redis, 0), "the caller left the queue")
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def run() -> bool:
+        return check()
+
+    return run
+
+
+def _send(src: str, dst: tuple[str, int], message: bytes, wait_s: float = 2) -> bytes | None:
+    """One UDP datagram from src; the first line of the answer, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((src, 0))
+        s.settimeout(wait_s)
+        s.sendto(message, dst)
+        try:
+            return s.recv(4096).split(b"\r\n")[0]
+        except TimeoutError:
+            return None
+
+
+def _options(src: str, user_agent: str = "trunk", call_id: str = "probe") -> bytes:
+    return (
+        f"OPTIONS sip:12348@127.0.0.1 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {src}:5060;rport;branch=z9hG4bK-{call_id}\r\n"
+        f"From: <sip:scan@{src}>;tag=1\r\nTo: <sip:12348@127.0.0.1>\r\n"
+        f"Call-ID: {call_id}@{src}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {user_agent}\r\n"
+        f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_the_edge_blocks_scanners_floods_malformed_sip_and_strangers(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1,
+                  pike_requests=20, pike_window_s=2, invites_per_s=3) as pool:  # fmt: skip
+        front = (pool.host, pool.port)
+        assert _send("127.0.0.5", front, _options("127.0.0.5")) == b"SIP/2.0 200 OK"
+        # A scanner hears nothing at all.
+        scan = _options("127.0.0.6", "friendly-scanner", "scan")
+        assert _send("127.0.0.6", front, scan) is None
+        # A NUL byte in a header, even from the trunk: dropped before any worker sees it.
+        nul = _options("127.0.0.1", call_id="nul").replace(b"Call-ID: nul", b"Call-ID: n\x00ul")
+        assert _send("127.0.0.1", front, nul) is None
+        # An INVITE from an address that is not a trunk: 403.
+        stranger = await asyncio.to_thread(
+            sipp, tmp_path, pool, scenario("stranger", [("status", 403)], answered=False),
+            local_ip="127.0.0.7", name="stranger",
+        )
+        assert stranger.returncode == 0, stranger.stdout[-2000:]
+        # An OPTIONS flood from one address: blocked, while the trunk's caller is served.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood:
+            flood.bind(("127.0.0.9", 0))
+            for i in range(300):
+                flood.sendto(_options("127.0.0.9", call_id=f"f{i}"), front)
+        assert _send("127.0.0.9", front, _options("127.0.0.9", call_id="after")) is None
+        served = await asyncio.to_thread(
+            sipp, tmp_path, pool, routed(scenario("served", call_held(1))), name="served"
+        )
+        assert served.returncode == 0, served.stdout[-2000:]
+        await asyncio.sleep(1.5)
+        # More new calls a second than the cap: the excess is refused with 503 at once.
+        burst = await asyncio.to_thread(
+            sipp, tmp_path, pool, routed(scenario("burst", [("bye", None)])), calls=4,
+            rate=100, name="burst",
+        )
+        assert burst.returncode != 0, "four calls in one second all passed a cap of three"
+        log = pool.kamailio_log()
+        assert "blocked: scanner user agent [friendly-scanner] from 127.0.0.6" in log
+        assert "blocked: NUL byte in OPTIONS from 127.0.0.1" in log
+        assert "blocked: INVITE from 127.0.0.7" in log
+        assert "blocked: flood from 127.0.0.9" in log
+        assert "refused: more than 3 new calls a second" in log
+        assert "127.0.0.1" not in log.split("blocked: flood from", 1)[1].split("\n")[0]
+
+
+async def test_two_nodes_share_one_redis_and_either_serves_a_call(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """Two lawline nodes on one machine (127.0.0.2 and 127.0.0.3), each its own
+    Kamailio and workers, one queue: the carrier may send a call to either."""
+    with (
+        sip_pool(tmp_path, clean_redis_url, prompts_dir, 1, "127.0.0.2", "node-a") as a,
+        sip_pool(tmp_path, clean_redis_url, prompts_dir, 1, "127.0.0.3", "node-b") as b,
+    ):
+        calls = [
+            sipp_async(tmp_path, node, routed(scenario("held", call_held(6))), f"held-{i}")
+            for i, node in enumerate((a, b))
+        ]
+        await until(lambda: _waiting(redis, 2), "one caller queued through each node")
+        assert sorted((await lines(redis)).values()) == ["node-a/worker-1", "node-b/worker-1"]
+        for proc in calls:
+            out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
+            assert proc.returncode == 0, out[-2000:]
+    await until(lambda: _waiting(redis, 0), "both callers left the queue")
