@@ -81,19 +81,27 @@ class Decoded:
     guards: list[str] = field(default_factory=list)
 
 
+def _needed(unit: int, repeats: int) -> int:
+    # One character said four times is speech (对对对对, 谢谢谢谢); a loop goes on.
+    return 2 * repeats if unit == 1 else repeats
+
+
 def find_loop(text: str, repeats: int = LOOP_REPEATS, max_unit: int = LOOP_MAX_UNIT) -> str | None:
     """The unit a text repeats `repeats` times in a row or more, if any."""
     for unit in range(1, max_unit + 1):
-        m = re.search(rf"(.{{{unit}}})\1{{{repeats - 1},}}", text, re.DOTALL)
+        n = _needed(unit, repeats)
+        m = re.search(rf"(.{{{unit}}})\1{{{n - 1},}}", text, re.DOTALL)
         if m and m.group(1).strip(" ，。,.、"):
             return m.group(1)
     return None
 
 
 def collapse_loops(text: str, repeats: int = LOOP_REPEATS, max_unit: int = LOOP_MAX_UNIT) -> str:
-    """Every run of a unit repeated `repeats` times or more, cut to one occurrence."""
-    for unit in range(max_unit, 0, -1):
-        text = re.sub(rf"(.{{{unit}}})\1{{{repeats - 1},}}", r"\1", text, flags=re.DOTALL)
+    """Every run of a unit repeated `repeats` times or more, cut to one occurrence
+    (shortest units first: a word looped twelve times is also a longer unit looped)."""
+    for unit in range(1, max_unit + 1):
+        n = _needed(unit, repeats)
+        text = re.sub(rf"(.{{{unit}}})\1{{{n - 1},}}", r"\1", text, flags=re.DOTALL)
     return text
 
 
