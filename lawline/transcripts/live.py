@@ -194,8 +194,8 @@ class LegTranscriber:
         """Hang-up: force the final of what was being said, then wait for every final."""
         self._end_utterance()
         timeout = FINAL_TIMEOUT_S
-        if self.engines is not None:
-            timeout = max(timeout, self.engines.final_timeout_s + FINAL_TIMEOUT_S)
+        if self.engines is not None:  # an utterance engine's queue may hold it longer
+            timeout = max(timeout, self.engines.final_timeout_s)
         await asyncio.gather(*(u.wait(timeout) for u in list(self._closing)))
         if self.recorder is not None:
             self.recorder.close()
