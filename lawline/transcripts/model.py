@@ -19,6 +19,7 @@ class Kind(StrEnum):
     FINAL = "final"  # one finished utterance: appended to the record
     GAP = "gap"  # part of a leg could not be transcribed (a transcriber died)
     STATUS = "status"  # transcription on or off, and why
+    LISTENING = "listening"  # a speaker is talking; their text comes when they pause
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import time
 from lawline.config import Settings
 from lawline.queue.store import QueueStore
 from lawline.transcripts.client import TranscriberPool
+from lawline.transcripts.engines import Engines
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.supervisor import off_reason
@@ -34,16 +35,22 @@ def live_settings(settings: Settings) -> LiveSettings:
 class Transcription:
     def __init__(self, settings: Settings, store: QueueStore) -> None:
         t = settings.transcripts
-        urls = t.urls if t.enabled else []
-        self.pool = TranscriberPool(urls) if urls else None
-        self.off_reason = "" if self.pool else off_reason(settings)
+        vosk = TranscriberPool(t.urls) if t.enabled and t.urls else None
+        whisper = TranscriberPool(t.whisper.urls) if t.enabled and t.whisper.urls else None
+        self.engines = Engines(t.engines, vosk, whisper, t.whisper.final_timeout_s)
+        self.pool = vosk
+        self.off_reason = "" if self.engines.any else off_reason(settings)
         self.settings = live_settings(settings)
         self.store = TranscriptStore(store)
-        if self.pool is None:
+        if not self.engines.any:
             log.warning("live transcription is off", extra={"reason": self.off_reason})
 
-    def start(self, contact_id: str, now: float | None = None) -> LiveTranscript:
+    def start(
+        self, contact_id: str, now: float | None = None, language: str = "zh"
+    ) -> LiveTranscript:
+        engines = self.engines.for_language(language)
+        reason = self.off_reason or f"no speech engine for the language {language!r}"
         return LiveTranscript(
-            contact_id, self.settings, self.pool, self.store,
-            time.time() if now is None else now, self.off_reason,
+            contact_id, self.settings, engines, self.store,
+            time.time() if now is None else now, reason,
         )  # fmt: skip

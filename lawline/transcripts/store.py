@@ -67,7 +67,7 @@ class TranscriptStore:
     async def segment(self, contact_id: str, seg: Segment) -> None:
         data = json.dumps(seg.to_json(), ensure_ascii=False)
         async with self.redis.pipeline(transaction=False) as pipe:
-            if seg.kind != Kind.PARTIAL:
+            if seg.kind not in (Kind.PARTIAL, Kind.LISTENING):
                 key = self.transcript_key(contact_id)
                 pipe.xadd(key, {"segment": data})
                 pipe.expire(key, TRANSCRIPT_TTL_S)

@@ -401,6 +401,11 @@ function addSegment(s) {
     $("transcript-status").textContent = s.text === "on" ? "转写中" : `转写已关闭：${s.text.replace(/^off: /, "")}`;
     return;
   }
+  if (s.kind === "listening") {  // no words until the speaker pauses: say we are listening
+    const el = $(`partial-${s.leg}`);
+    if (el) el.textContent = `${SPEAKERS[s.leg]}：正在听…`;
+    return;
+  }
   if (s.kind === "partial") {
     const el = $(`partial-${s.leg}`);
     if (el) el.textContent = s.text ? `${SPEAKERS[s.leg]}：${s.text}…` : "";

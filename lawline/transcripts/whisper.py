@@ -1,0 +1,205 @@
+"""Whisper (faster-whisper on CTranslate2) decoding one finished utterance.
+
+Whisper base is far better at Mandarin than any Vosk model installable here, but
+it has known ways of going wrong, each guarded against:
+
+- loops (one word repeated to the end of the window): faster-whisper's own
+  temperature fallback re-decodes when the compression ratio says so (not on a
+  low mean log probability: on telephone-quality audio that re-decoded nearly
+  every utterance at every temperature, four times the work for the same text);
+  a loop that survives it is found in the text
+  (`find_loop`), decoded once more with repetition penalties, and if it is still
+  there collapsed to one occurrence;
+- dropped text (decoding stops before the speech does): when the last segment
+  ends well before the audio, the rest is decoded on its own and appended;
+- text made up over silence: segments Whisper itself takes for no speech are
+  dropped, and so are the subtitle credits it learnt from video;
+- traditional characters: the text is converted to simplified (OpenCC).
+
+Numbers stay as spoken and written (三个月) unless `numbers="digits"`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from lawline.transcripts.text import tidy
+
+RATE = 16_000  # Whisper's own rate
+TAIL_S = 2.0  # speech left undecoded after the last segment: decoded again on its own
+MIN_TAIL_S = 0.5
+LOOP_REPEATS = 4  # a unit this many times in a row is a loop
+LOOP_MAX_UNIT = 10  # characters
+FALLBACK_TEMPERATURES = (0.0, 0.4, 0.8)
+# What Whisper writes over silence or music, learnt from subtitled video.
+CREDITS = re.compile(
+    r"(字幕|subtitles?|amara|点赞|订阅|轉發|转发|打赏|明镜|栏目|感谢观看|謝謝觀看|謝謝收看)",
+    re.IGNORECASE,
+)
+
+
+class ModelMissing(FileNotFoundError):
+    pass
+
+
+def check_whisper_model(path: Path) -> None:
+    """A CTranslate2 Whisper model directory: model.bin, config.json and a tokenizer."""
+    if not path.is_dir():
+        raise ModelMissing(f"no Whisper model at {path}")
+    for part in ("model.bin", "config.json", "tokenizer.json"):
+        if not (path / part).is_file():
+            raise ModelMissing(f"{path} is not a CTranslate2 Whisper model (no {part})")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    language: str = "zh"
+    beam_size: int = 5
+    # Words the decoder should expect (a legal glossary): given as the prompt.
+    prompt: str = ""
+    script: Literal["simplified", "as-decoded"] = "simplified"
+    numbers: Literal["as-spoken", "digits"] = "as-spoken"
+    compression_ratio_threshold: float = 2.4
+    log_prob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+
+
+@dataclass
+class Decoded:
+    text: str
+    audio_s: float
+    compute_s: float = 0.0
+    # What the guards did: "tail" (dropped text decoded again), "loop" (re-decoded),
+    # "collapsed" (a loop cut to one), "credits" or "no-speech" (segments dropped).
+    guards: list[str] = field(default_factory=list)
+
+
+def _needed(unit: int, repeats: int) -> int:
+    # One character said four times is speech (对对对对, 谢谢谢谢); a loop goes on.
+    return 2 * repeats if unit == 1 else repeats
+
+
+def find_loop(text: str, repeats: int = LOOP_REPEATS, max_unit: int = LOOP_MAX_UNIT) -> str | None:
+    """The unit a text repeats `repeats` times in a row or more, if any."""
+    for unit in range(1, max_unit + 1):
+        n = _needed(unit, repeats)
+        m = re.search(rf"(.{{{unit}}})\1{{{n - 1},}}", text, re.DOTALL)
+        if m and m.group(1).strip(" ，。,.、"):
+            return m.group(1)
+    return None
+
+
+def collapse_loops(text: str, repeats: int = LOOP_REPEATS, max_unit: int = LOOP_MAX_UNIT) -> str:
+    """Every run of a unit repeated `repeats` times or more, cut to one occurrence
+    (shortest units first: a word looped twelve times is also a longer unit looped)."""
+    for unit in range(1, max_unit + 1):
+        n = _needed(unit, repeats)
+        text = re.sub(rf"(.{{{unit}}})\1{{{n - 1},}}", r"\1", text, flags=re.DOTALL)
+    return text
+
+
+def pcm_to_float(pcm: bytes, rate: int) -> np.ndarray:
+    """16-bit mono PCM at `rate` as Whisper's float32 audio at 16 kHz."""
+    audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+    if rate != RATE:
+        import soxr
+
+        audio = soxr.resample(audio, rate, RATE)
+    return audio
+
+
+class WhisperDecoder:
+    """One loaded model; `decode` one utterance at a time (CTranslate2 uses `threads`)."""
+
+    def __init__(
+        self, model_path: Path, threads: int = 1, compute_type: str = "int8",
+        settings: DecodeSettings | None = None,
+    ) -> None:  # fmt: skip
+        from faster_whisper import WhisperModel  # here: importing lawline stays light
+
+        check_whisper_model(model_path)
+        self.model = WhisperModel(
+            str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads,
+            num_workers=1,
+        )  # fmt: skip
+        self.settings = settings or DecodeSettings()
+
+    @cached_property
+    def _to_simplified(self) -> Any:
+        import opencc
+
+        return opencc.OpenCC("t2s")
+
+    def decode(self, pcm: bytes, rate: int) -> Decoded:
+        started = time.perf_counter()
+        audio = pcm_to_float(pcm, rate)
+        result = Decoded("", len(audio) / RATE)
+        text, last_end = self._transcribe(audio, result)
+        if result.audio_s - last_end > TAIL_S and text:
+            tail_text, _ = self._transcribe(audio[int(last_end * RATE) :], result)
+            if tail_text:
+                result.guards.append("tail")
+                text += tail_text
+        if find_loop(text):
+            result.guards.append("loop")
+            text, _ = self._transcribe(audio, result, avoid_repeats=True)
+            if find_loop(text):
+                result.guards.append("collapsed")
+                text = collapse_loops(text)
+        result.text = self.finish_text(text)
+        result.compute_s = time.perf_counter() - started
+        return result
+
+    def _transcribe(
+        self, audio: np.ndarray, result: Decoded, avoid_repeats: bool = False
+    ) -> tuple[str, float]:
+        """The text of `audio`, and where its last kept segment ends (seconds)."""
+        if len(audio) < MIN_TAIL_S * RATE:
+            return "", 0.0
+        s = self.settings
+        extra: dict[str, Any] = {}
+        if avoid_repeats:
+            extra = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
+        segments, _info = self.model.transcribe(
+            audio,
+            language=s.language,
+            beam_size=s.beam_size,
+            temperature=list(FALLBACK_TEMPERATURES[1:] if avoid_repeats else FALLBACK_TEMPERATURES),
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            log_prob_threshold=None,  # fallback on loops only; silence is judged below
+            no_speech_threshold=None,
+            condition_on_previous_text=False,  # a loop must not feed the next window
+            initial_prompt=s.prompt or None,
+            vad_filter=False,  # lawline's own voice-activity decision cut the utterance
+            **extra,
+        )
+        parts: list[str] = []
+        last_end = 0.0
+        for seg in segments:
+            silent = seg.no_speech_prob > s.no_speech_threshold
+            if silent and seg.avg_logprob < s.log_prob_threshold:
+                result.guards.append("no-speech")
+                continue
+            if CREDITS.search(seg.text):
+                result.guards.append("credits")
+                continue
+            parts.append(seg.text.strip())
+            last_end = max(last_end, float(seg.end))
+        return "".join(parts), last_end
+
+    def finish_text(self, text: str) -> str:
+        """The decoded text as the ledger keeps it: simplified, numbers as configured."""
+        if self.settings.script == "simplified":
+            text = self._to_simplified.convert(text)
+        if self.settings.numbers == "digits":
+            import cn2an
+
+            text = cn2an.transform(text, "cn2an")
+        return tidy(text)
