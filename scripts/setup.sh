@@ -13,6 +13,7 @@ APT_PACKAGES=(
     chromium     # the duty lawyer's browser in the console tests (headless)
     iproute2     # `ip netns`: browser tests run in a namespace with only loopback
     postgresql   # the case database's tests run on a private PostgreSQL cluster too
+    coturn       # TURN relay started by the village terminal tests (never as a service)
 )
 
 PYTHON="${PYTHON:-python3.11}"

@@ -19,7 +19,17 @@ from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
 from lawline.transcripts.store import TranscriptStore
 from lawline.video.signalling import BridgeClient
-from lawline.web import api, cases_api, console, metrics, pages, session_api, transcripts
+from lawline.web import (
+    api,
+    cases_api,
+    console,
+    metrics,
+    pages,
+    session_api,
+    terminal,
+    terminals_api,
+    transcripts,
+)
 from lawline.web.auth import load_or_create_secret
 from lawline.web.transcripts import LiveFeed
 
@@ -73,6 +83,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(session_api.router)
     app.include_router(console.router)
+    app.include_router(terminal.router)
+    app.include_router(terminals_api.router)
     app.include_router(transcripts.router)
     app.include_router(cases_api.router)
     app.include_router(metrics.router)

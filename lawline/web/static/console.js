@@ -28,6 +28,7 @@ const console_ = {
   caseContact: null,  // the contact the case form belongs to
   histories: {},      // contact id -> the caller's earlier contacts (from its offer)
   pc: null,
+  video: null,        // the VideoCall of a call from a village terminal
   localStream: null,
   remoteStream: null,
   meter: null,
@@ -120,6 +121,11 @@ const handlers = {
   },
   error(f) { toast(`服务器无法处理请求：${f.message}`); },
   pong() {},
+  video_signal(f) {
+    if (console_.video && console_.call && console_.call.id === f.contact_id) {
+      console_.video.handle(f).catch((e) => setVideoStatus(`视频连接出错：${e}`));
+    }
+  },
   transcript_backlog(f) {
     showTranscript(f.contact_id);
     if (f.status) addSegment(f.status);
@@ -291,7 +297,12 @@ async function startCall(contact) {
   const again = console_.call && console_.call.id === contact.id;
   console_.call = contact;
   $("call").hidden = false;
-  $("call-summary").textContent = `${describe(contact)} · ${contact.caller || "未显示号码"}`;
+  const video = contact.channel === "video";
+  const from = video
+    ? `视频终端 ${contact.attrs.township || ""} ${contact.attrs.village || ""}`
+    : contact.caller || "未显示号码";
+  $("call-summary").textContent = `${describe(contact)} · ${from}`;
+  $("video").hidden = !video;
   if (!again) {
     audioRetries = 0;
     openCaseForm(contact);
@@ -302,7 +313,50 @@ async function startCall(contact) {
       $("call-timer").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     }, 1000);
   }
-  await connectAudio(contact);
+  if (video) await connectVideo(contact); else await connectAudio(contact);
+}
+
+// ----- a video call from a village terminal ------------------------------------------------
+// Peer to peer with the terminal; lawline relays the signalling (video_signal frames).
+
+function setVideoStatus(text) { $("video-status").textContent = text; }
+
+async function connectVideo(contact) {
+  closeVideo();
+  setVideoStatus("正在接通视频…");
+  let rtc = window.LAWLINE_RTC_CONFIG || { iceServers: [] };
+  try {
+    // Fresh TURN credentials for every call: they are short-lived.
+    const r = await fetch("/api/webrtc/config");
+    if (r.ok) rtc = await r.json();
+  } catch { /* keep the last configuration */ }
+  const media = (await (await fetch("/api/webrtc/media")).json().catch(() => ({}))) || {};
+  const call = new VideoCall({
+    role: "lawyer",
+    rtc,
+    frameRate: media.frame_rate,
+    iceTimeoutS: media.ice_timeout_s,
+    videoStallS: media.video_stall_s,
+    send: (signal) => send("video_signal", { contact_id: contact.id, ...signal }),
+    status: setVideoStatus,
+    failed: (text) => { setVideoStatus(text); toast(text); },
+    localVideo: $("own-video"),
+    remoteVideo: $("resident-video"),
+  });
+  console_.video = call;
+  try {
+    await call.start();
+  } catch (e) {
+    call.fail(`无法使用摄像头和麦克风：${e.name || e}`);
+    return;
+  }
+  if (console_.video !== call) { call.close(); return; }
+  send("video_signal", { contact_id: contact.id, kind: "ready" });
+}
+
+function closeVideo() {
+  if (console_.video) console_.video.close();
+  console_.video = null;
 }
 
 function iceComplete(pc) {
@@ -360,6 +414,8 @@ function closeAudio() {
 
 function endCall() {
   closeAudio();
+  closeVideo();
+  $("video").hidden = true;
   clearInterval(callTimer);
   console_.call = null;
   console_.held = false;
@@ -434,6 +490,9 @@ function addSegment(s) {
 $("mute").onclick = () => {
   console_.muted = !console_.muted;
   if (console_.localStream) console_.localStream.getAudioTracks().forEach((t) => { t.enabled = !console_.muted; });
+  if (console_.video && console_.video.stream) {
+    console_.video.stream.getAudioTracks().forEach((t) => { t.enabled = !console_.muted; });
+  }
   $("mute").setAttribute("aria-pressed", String(console_.muted));
   $("mute").textContent = console_.muted ? "取消静音" : "静音";
 };
