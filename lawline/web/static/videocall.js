@@ -51,7 +51,14 @@ class VideoCall {
     if (this.o.localVideo) this.o.localVideo.srcObject = this.stream;
     const pc = new RTCPeerConnection(this.o.rtc || { iceServers: [] });
     this.pc = pc;
-    for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
+    for (const track of this.stream.getTracks()) {
+      // Keep the picture sharp (a document held up to the camera must stay legible): when
+      // the link or the CPU is short, the browser lowers the frame rate, not the size.
+      // Its bitrate adaptation stays on.
+      if (track.kind === "video") track.contentHint = "detail";
+      const sender = pc.addTrack(track, this.stream);
+      if (track.kind === "video") this.keepResolution(sender);
+    }
     if (!this.stream.getVideoTracks().length) {
       // No camera: still receive the other side's video.
       pc.addTransceiver("video", { direction: "recvonly" });
@@ -68,6 +75,14 @@ class VideoCall {
       if (pc.connectionState === "connected") this.connected();
     };
     this.statsTimer = setInterval(() => this.watchVideo(), 1000);
+  }
+
+  keepResolution(sender) {
+    try {
+      const params = sender.getParameters();
+      params.degradationPreference = "maintain-resolution";
+      sender.setParameters(params).catch(() => {});
+    } catch { /* older browsers: the content hint alone */ }
   }
 
   // Set-top boxes decode H.264 in hardware: put it first where the browser has it.
