@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ def base_of(lawline: Running) -> str:
     return lawline.base.replace("127.0.0.1", "localhost")
 
 
+@asynccontextmanager
 async def start_lawline(
     tmp_path: Path, redis_url: str, webrtc: WebRTCSettings | None = None, **terminals: Any
 ) -> AsyncIterator[tuple[Running, str]]:
@@ -67,7 +69,7 @@ async def start_lawline(
 
 @pytest.fixture
 async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Running, str]]:
-    async for running in start_lawline(tmp_path, clean_redis_url):
+    async with start_lawline(tmp_path, clean_redis_url) as running:
         yield running
 
 

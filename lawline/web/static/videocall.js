@@ -18,6 +18,7 @@ class VideoCall {
     this.everConnected = false;
     this.closed = false;
     this.restarts = 0;
+    this.iceStates = [];        // every ICE state seen, for support staff and the tests
     this.offered = false;
     this.deadline = null;       // ICE must be connected by then, or the session fails
     this.disconnectTimer = null;
@@ -121,6 +122,7 @@ class VideoCall {
 
   iceChanged() {
     const state = this.pc.iceConnectionState;
+    this.iceStates.push(state);
     if (state === "disconnected" || state === "failed") {
       this.o.status("网络不稳定，正在恢复连接…");
       if (!this.deadline) this.armDeadline();
