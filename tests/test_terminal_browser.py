@@ -21,11 +21,14 @@ from lawline.config import (
     RoutingSettings,
     Settings,
     TerminalSettings,
+    TranscriptSettings,
     WebRTCSettings,
 )
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, add_user, chromium, needs_browser, sign_in
 from tests.lawline_server import Running, running_lawline
+from tests.speech import CITIZEN_SAYS, LAWYER_SAYS, transcriber
+from tests.test_transcripts_browser import looped_speech
 
 pytestmark = needs_browser
 
@@ -47,9 +50,11 @@ def base_of(lawline: Running) -> str:
 
 @asynccontextmanager
 async def start_lawline(
-    tmp_path: Path, redis_url: str, webrtc: WebRTCSettings | None = None, **terminals: Any
-) -> AsyncIterator[tuple[Running, str]]:
+    tmp_path: Path, redis_url: str, webrtc: WebRTCSettings | None = None,
+    transcribers: list[str] | None = None, **terminals: Any,
+) -> AsyncIterator[tuple[Running, str]]:  # fmt: skip
     settings = Settings(
+        transcripts=TranscriptSettings(urls=transcribers or []),
         data_dir=tmp_path,
         secret_key="test-secret",
         routing=RoutingSettings(offer_timeout_s=60, wrapup_s=120, console_timeout_s=10),
@@ -208,3 +213,47 @@ async def test_a_revoked_terminal_is_refused_with_a_clear_message(
         assert await page.text_content("#message-title") == "此终端已停用"
         assert "revoked" in (await page.text_content("#message-text") or "")
         assert await page.is_hidden("#call")
+
+
+async def test_both_voices_are_transcribed_live_in_the_console_and_kept(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    """Each fake microphone speaks (real Korean speech, the one complete model here) and
+    the lawyer's browser sends both voices to lawline, which transcribes them per
+    speaker: finals from both on the console as they talk, and in the record."""
+    resident = looped_speech(CITIZEN_SAYS, tmp_path / "resident.wav", 48000, pause_s=2.0)
+    lawyer = looped_speech(LAWYER_SAYS, tmp_path / "lawyer.wav", 48000, pause_s=2.5)
+    with transcriber() as asr:
+        async with start_lawline(tmp_path, clean_redis_url, transcribers=[asr.url]) as (
+            running, token
+        ):  # fmt: skip
+            base = base_of(running)
+            async with chromium(microphone=resident) as terminal_browser, chromium(
+                microphone=lawyer
+            ) as lawyer_browser:
+                console = await lawyer_browser.new_page()
+                await lawyer_on_duty(console, base)
+                terminal = await terminal_browser.new_page()
+                await open_terminal(terminal, base, token)
+                await press_and_accept(terminal, console)
+                await console.wait_for_selector("#transcript:not([hidden])", timeout=30_000)
+                for leg in ("citizen", "lawyer"):
+                    await console.wait_for_selector(
+                        f'#transcript-lines li[data-leg="{leg}"][data-kind="final"]',
+                        timeout=90_000,
+                    )
+                assert await console.text_content("#transcript-status") == "转写中"
+                contact_id = await terminal.evaluate("window.lawlineTerminal.contactId")
+                await console.click("#hang-up")
+                await terminal.wait_for_selector("#screen-rating:not([hidden])", timeout=30_000)
+            # Stored per speaker, and copied into the ledger once closed.
+            async with running.client("boss", Role.SUPERVISOR) as http:
+                for _ in range(150):
+                    r = await http.get(f"/api/ledger/contacts/{contact_id}")
+                    lines = r.json().get("transcript", []) if r.status_code == 200 else []
+                    finals = [line for line in lines if line["kind"] == "final"]
+                    if {line["leg"] for line in finals} == {"citizen", "lawyer"}:
+                        break
+                    await asyncio.sleep(0.2)
+            assert {line["leg"] for line in finals} == {"citizen", "lawyer"}, r.text
+            assert all(line["text"].strip() for line in finals)

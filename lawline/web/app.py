@@ -17,8 +17,10 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
+from lawline.transcripts.runtime import Transcription
 from lawline.transcripts.store import TranscriptStore
 from lawline.video.signalling import BridgeClient
+from lawline.video.tap import VideoTranscripts
 from lawline.web import (
     api,
     cases_api,
@@ -60,9 +62,16 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         )  # fmt: skip
         app.state.ledger = ledger
         ingesting = asyncio.create_task(ledger.run(), name="ledger-ingest")
+        app.state.video_transcripts = VideoTranscripts(
+            queue, settings.webrtc, Transcription(settings, queue.store)
+        )
+        following = asyncio.create_task(app.state.video_transcripts.run(), name="video-taps")
         try:
             yield
         finally:
+            following.cancel()
+            await asyncio.wait({following}, timeout=STOP_TIMEOUT_S)
+            await asyncio.wait_for(app.state.video_transcripts.stop(), STOP_TIMEOUT_S * 3)
             ledger.stop()
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)

@@ -11,6 +11,7 @@ Protocol (JSON text frames). From lawline:
   state           {lawyer}                       the lawyer's state changed
   webrtc_answer   {contact_id, sdp}              lawline's answer to the console's offer
   video_signal    {contact_id, kind, ...}        from the village terminal of a video call
+  tap_answer      {contact_id, sdp}              lawline's answer to a tap_offer
   transcript_backlog {contact_id, status, segments}  the call's transcript so far (on
                                                   connect, and after a reload)
   transcript      {contact_id, segment}          live: a partial replaces the leg's last
@@ -25,6 +26,8 @@ From the console:
                                   after a reload: it replaces the earlier one)
   video_signal {contact_id, kind, ...}  a video session's signalling, relayed to the
                                   terminal (lawline/video/relay.py lists the kinds)
+  tap_offer {contact_id, sdp, legs: {mid: citizen|lawyer}}  a video call's two voices
+                                  for the transcript (lawline/video/tap.py), complete offer
   hold {contact_id, on}           the caller hears hold music, not the lawyer
   transfer {contact_id, note, to_lawyer?, to_service?}  hand the caller on to a named
                                   colleague or back to a service queue, with a note
@@ -52,8 +55,10 @@ from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
+from lawline.transcripts.model import Leg
 from lawline.video import relay
 from lawline.video.signalling import BridgeClient, BridgeError
+from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Role, authenticate_async, mask_number
 from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
 from lawline.web.transcripts import LiveFeed
@@ -256,6 +261,21 @@ class ConsoleSession:
         store = self.queue.store
         await relay.publish(store.redis, store.prefix, "terminal", terminal, message)
 
+    async def _tap_offer(self, frame: dict[str, Any]) -> None:
+        cid, sdp, legs = _contact_id(frame), frame.get("sdp"), frame.get("legs")
+        if not isinstance(sdp, str) or not sdp or not isinstance(legs, dict):
+            raise BadFrame("'tap_offer' needs an 'sdp' string and 'legs' {mid: speaker}")
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED or contact.channel != Channel.VIDEO
+        ):  # fmt: skip
+            await self._result("tap_offer", False, "this contact is not your video call")
+            return
+        taps: VideoTranscripts = self.ws.app.state.video_transcripts
+        answer = await taps.offer(cid, sdp, {str(m): Leg(v) for m, v in legs.items()})
+        await self._send("tap_answer", contact_id=cid, sdp=answer)
+
     def _mine(self, lawyer: Lawyer | None) -> bool:
         return lawyer is not None and lawyer.id == self.lawyer_id
 
@@ -301,6 +321,8 @@ class ConsoleSession:
             await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
         elif kind == "video_signal":
             await self._video_signal(frame)
+        elif kind == "tap_offer":
+            await self._tap_offer(frame)
         elif kind == "hold":
             cid = _contact_id(frame)
             if not await self._is_mine(cid):

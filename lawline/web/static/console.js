@@ -29,6 +29,7 @@ const console_ = {
   histories: {},      // contact id -> the caller's earlier contacts (from its offer)
   pc: null,
   video: null,        // the VideoCall of a call from a village terminal
+  tap: null,          // its voices to lawline, for the transcript
   localStream: null,
   remoteStream: null,
   meter: null,
@@ -121,6 +122,11 @@ const handlers = {
   },
   error(f) { toast(`服务器无法处理请求：${f.message}`); },
   pong() {},
+  tap_answer(f) {
+    if (console_.tap && console_.call && console_.call.id === f.contact_id) {
+      console_.tap.setRemoteDescription({ type: "answer", sdp: f.sdp }).catch(() => {});
+    }
+  },
   video_signal(f) {
     if (console_.video && console_.call && console_.call.id === f.contact_id) {
       console_.video.handle(f).catch((e) => setVideoStatus(`视频连接出错：${e}`));
@@ -342,6 +348,7 @@ async function connectVideo(contact) {
     failed: (text) => { setVideoStatus(text); toast(text); },
     localVideo: $("own-video"),
     remoteVideo: $("resident-video"),
+    connected: () => connectTap(contact, call),
   });
   console_.video = call;
   try {
@@ -354,9 +361,32 @@ async function connectVideo(contact) {
   send("video_signal", { contact_id: contact.id, kind: "ready" });
 }
 
+// Both voices of the video call to lawline for the transcript (the picture never goes
+// there): the lawyer's microphone and the resident's audio as received, one audio-only
+// connection, lawline told which is whom.
+async function connectTap(contact, call) {
+  if (console_.tap || !call.pc || !call.stream) return;
+  const mine = call.stream.getAudioTracks()[0];
+  const receiver = call.pc.getReceivers().find((r) => r.track && r.track.kind === "audio");
+  if (!mine || !receiver) return;
+  const pc = new RTCPeerConnection(window.LAWLINE_RTC_CONFIG || { iceServers: [] });
+  console_.tap = pc;
+  const lawyer = pc.addTransceiver(mine, { direction: "sendonly" });
+  const citizen = pc.addTransceiver(receiver.track, { direction: "sendonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceComplete(pc);
+  if (console_.tap !== pc) return;
+  send("tap_offer", {
+    contact_id: contact.id, sdp: pc.localDescription.sdp,
+    legs: { [lawyer.mid]: "lawyer", [citizen.mid]: "citizen" },
+  });
+}
+
 function closeVideo() {
   if (console_.video) console_.video.close();
   console_.video = null;
+  if (console_.tap) console_.tap.close();
+  console_.tap = null;
 }
 
 function iceComplete(pc) {

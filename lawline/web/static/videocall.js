@@ -8,7 +8,7 @@
 // eslint-disable-next-line no-unused-vars
 class VideoCall {
   // options: {role: "terminal"|"lawyer", rtc, frameRate, iceTimeoutS, videoStallS,
-  //   send(signal), status(text), failed(text), localVideo, remoteVideo}
+  //   send(signal), status(text), failed(text), localVideo, remoteVideo, connected()?}
   constructor(options) {
     this.o = options;
     this.pc = null;
@@ -112,6 +112,7 @@ class VideoCall {
   }
 
   connected() {
+    if (this.o.connected) this.o.connected();
     clearTimeout(this.deadline);
     this.deadline = null;
     if (this.everConnected) this.o.status(this.audioOnly ? "网络已恢复（仅语音）" : "网络已恢复");
