@@ -257,3 +257,34 @@ async def test_both_voices_are_transcribed_live_in_the_console_and_kept(
                     await asyncio.sleep(0.2)
             assert {line["leg"] for line in finals} == {"citizen", "lawyer"}, r.text
             assert all(line["text"].strip() for line in finals)
+
+
+async def test_when_no_picture_gets_through_both_screens_go_audio_only(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    """The terminal's picture stops reaching the lawyer (here its sender stops: a link
+    too weak to carry video cannot be made to starve Chromium's encoder reliably, and
+    what the lawyer's side sees is the same, no new frames). After video_stall_s both
+    screens say the call is audio only, and the voices keep flowing."""
+    async with start_lawline(tmp_path, clean_redis_url, video_stall_s=4) as (running, token):
+        base = base_of(running)
+        async with chromium() as terminal_browser, chromium() as lawyer_browser:
+            console = await lawyer_browser.new_page()
+            await lawyer_on_duty(console, base)
+            terminal = await terminal_browser.new_page()
+            await open_terminal(terminal, base, token)
+            await press_and_accept(terminal, console)
+            await wait_for_4k(console, "lawyer")
+            await terminal.evaluate("""() => {
+              for (const s of window.lawlineTerminal.call.pc.getSenders())
+                if (s.track && s.track.kind === "video") s.replaceTrack(null);
+            }""")
+            for page, status in ((console, "#video-status"), (terminal, "#talk-status")):
+                await page.wait_for_function(
+                    f"document.querySelector('{status}').textContent.includes('仅语音')",
+                    timeout=60_000,
+                )
+            assert await console.evaluate("window.lawlineConsole.video.audioOnly")
+            assert await terminal.evaluate("window.lawlineTerminal.call.audioOnly")
+            await audio_grows(console, "lawyer")
+            await audio_grows(terminal, "terminal")

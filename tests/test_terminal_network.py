@@ -44,6 +44,14 @@ pytestmark = [
 TURN_SECRET = "relay-secret-for-tests"
 
 
+# The ICE username fragment the lawyer's browser answered with (new at every restart).
+UFRAG_JS = """() => {
+  const d = window.lawlineTerminal.call.pc.remoteDescription;
+  const m = d && d.sdp.match(/a=ice-ufrag:(\\S+)/);
+  return m ? m[1] : null;
+}"""
+
+
 @contextmanager
 def two_apart() -> Iterator[tuple[str, str]]:
     """The terminal's and the lawyer's namespaces (loopback only, for now)."""
@@ -121,6 +129,19 @@ async def test_the_call_survives_a_few_seconds_of_network_loss_at_the_terminal(
             await decoding(console, "lawyer")
             assert await terminal.is_visible("#screen-talk")
             assert await console.is_visible("#video")
+
+            # The lawyer's side asks for an ICE restart (as on 'failed'): the terminal
+            # renegotiates with new ICE credentials and the pictures keep moving.
+            before = await terminal.evaluate(UFRAG_JS)
+            await console.evaluate("window.lawlineConsole.video.restartIce()")
+            for _ in range(60):
+                if await terminal.evaluate(UFRAG_JS) not in (before, None):
+                    break
+                await asyncio.sleep(0.5)
+            assert await terminal.evaluate(UFRAG_JS) not in (before, None)
+            await decoding(terminal, "terminal")
+            await decoding(console, "lawyer")
+            assert await contact_state(running, contact_id) == "connected"
             assert await contact_state(running, contact_id) == "connected"
 
 
