@@ -7,7 +7,8 @@ Protocol (JSON text frames). From lawline:
   hello    {terminal, services, rtc, media, call|null}  on connect; rtc is the
            RTCConfiguration (TURN credentials issued now), media the camera's frame rate
            and the timeouts; call the contact in hand after a reconnect
-  waiting  {contact_id, position, estimated_wait_s|null}  the place in the queue, repeated
+  waiting  {contact_id, position, estimated_wait_s|null, handed_on?}  the place in the
+           queue, repeated; handed_on: the lawyer handed the resident on, wait again
   connected {contact_id, lawyer: {id, name}}             a lawyer accepted: start video
   signal   {contact_id, kind, ...}                       from the lawyer's browser
            (lawline/video/relay.py lists the kinds)
@@ -148,7 +149,7 @@ class TerminalSession:
                 if ev.type == "contact.transferred" and c.state != ContactState.ENDED:
                     # Handed on to a colleague or back to a queue: wait again.
                     await self._send("waiting", contact_id=c.id, position=None,
-                                     estimated_wait_s=None)  # fmt: skip
+                                     estimated_wait_s=None, handed_on=True)  # fmt: skip
                     continue
                 self.contact_id = None
                 await self.queue.store.redis.delete(self._contact_key)

@@ -226,7 +226,8 @@ function showOffer(offer) {
   const waitedMin = Math.floor(offer.waited_s / 60), waitedSec = Math.round(offer.waited_s % 60);
   $("offer-detail").textContent = `${LABELS.channel[c.channel] || c.channel} · 来电号码 ${c.caller || "未显示"}`
     + ` · 已等待 ${waitedMin} 分 ${waitedSec} 秒`
-    + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "");
+    + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "")
+    + (c.attrs && c.attrs.village ? ` · ${c.attrs.township || ""} ${c.attrs.village}` : "");
   $("offer-notes").textContent = c.attrs && c.attrs.notes ? `转接说明：${c.attrs.notes}` : "";
   renderHistory(offer.history || []);
   startRinging(offer.deadline);
@@ -309,6 +310,7 @@ async function startCall(contact) {
     : contact.caller || "未显示号码";
   $("call-summary").textContent = `${describe(contact)} · ${from}`;
   $("video").hidden = !video;
+  $("hold").hidden = video;  // hold music is for phone calls
   if (!again) {
     audioRetries = 0;
     openCaseForm(contact);

@@ -144,6 +144,12 @@ const handlers = {
     }
   },
   waiting(f) {
+    if (term.screen === "talk") {
+      // A place computed just before the answer may arrive after it: only a hand-over
+      // to another lawyer or queue ends the talk and waits again.
+      if (!f.handed_on) return;
+      endTalk();
+    }
     term.contactId = f.contact_id;
     if (term.screen !== "waiting") show("waiting");
     $("position").textContent = f.position == null ? "…" : String(Math.max(0, f.position - 1));
