@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 SIGNAL_KINDS = frozenset({"ready", "description", "candidate", "restart", "notice"})
 MAX_SIGNAL_BYTES = 64_000  # an SDP with many candidates is a few kB
@@ -57,8 +58,14 @@ async def listen(
     q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(1000)
 
     async def pump() -> None:
-        async for m in pubsub.listen():
-            if m.get("type") == "message":
+        me = asyncio.current_task()
+        while True:
+            m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            # redis-py can swallow a cancellation landing in its read (see
+            # signalling.blpop_one): look for one after every read.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
+            if m is not None and m.get("type") == "message":
                 data = m["data"]
                 q.put_nowait(json.loads(data.decode() if isinstance(data, bytes) else data))
 
@@ -67,7 +74,18 @@ async def listen(
         yield q
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        with contextlib.suppress(Exception):
-            await pubsub.aclose()
+        # Unsubscribing takes a round trip: done in the background, so a closing
+        # websocket's own clean-up (a console going away) is not held up by it.
+        closing = asyncio.create_task(_close(task, pubsub))
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()  # held until done (tasks are weakly referenced)
+
+
+async def _close(pump: asyncio.Task[None], pubsub: PubSub) -> None:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(pump, 5)
+    with contextlib.suppress(Exception):
+        await pubsub.aclose()
