@@ -294,6 +294,75 @@ def user_list() -> None:
         typer.echo(f"{user.username}\t{user.role}\t{user.display_name}\t{' '.join(flags)}")
 
 
+terminal_app = typer.Typer(
+    help="Village video terminals: enrol one (its device token), list, revoke.",
+    no_args_is_help=True,
+)
+app.add_typer(terminal_app, name="terminal")
+
+
+def _terminal_db() -> Any:
+    from lawline.config import Settings
+    from lawline.db import make_engine, session_factory, upgrade
+
+    settings = Settings()
+    upgrade(settings.database)
+    return session_factory(make_engine(settings.database))
+
+
+@terminal_app.command("add")
+def terminal_add(
+    terminal_id: Annotated[str, typer.Argument(help="The terminal's id, e.g. dalai-cun-1.")],
+    village: Annotated[str, typer.Option(help="Its village (村).")],
+    township: Annotated[str, typer.Option(help="Its township (乡镇).")],
+    language: Annotated[str, typer.Option(help="Its residents' default language.")] = "zh",
+) -> None:
+    """Enrol a terminal and print its device token (shown only this once)."""
+    from datetime import UTC, datetime
+
+    from lawline.config import Settings
+    from lawline.terminals.registry import TerminalError, enrol
+
+    if language not in Settings().languages:
+        typer.echo(f"error: language {language!r} is not served here", err=True)
+        raise typer.Exit(1)
+    try:
+        with _terminal_db()() as session, session.begin():
+            enrolled = enrol(session, terminal_id, village, township, language, datetime.now(UTC))
+    except TerminalError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"terminal {terminal_id} enrolled; open /terminal#token={enrolled.token} on it once")
+    typer.echo(enrolled.token)
+
+
+@terminal_app.command("list")
+def terminal_list() -> None:
+    """Every terminal: id, village, township, language, revoked or not."""
+    from lawline.terminals.registry import terminals
+
+    with _terminal_db()() as session:
+        for t in terminals(session):
+            revoked = f"revoked {t.revoked_at:%Y-%m-%d %H:%M} UTC" if t.revoked_at else ""
+            typer.echo(f"{t.id}\t{t.village}\t{t.township}\t{t.language}\t{revoked}")
+
+
+@terminal_app.command("revoke")
+def terminal_revoke(terminal_id: Annotated[str, typer.Argument(help="The terminal's id.")]) -> None:
+    """Refuse this terminal's token from now on (stolen or retired)."""
+    from datetime import UTC, datetime
+
+    from lawline.terminals.registry import TerminalError, revoke
+
+    try:
+        with _terminal_db()() as session, session.begin():
+            revoke(session, terminal_id, datetime.now(UTC))
+    except TerminalError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"terminal {terminal_id} revoked")
+
+
 models_app = typer.Typer(
     help="The speech models live transcription needs (Vosk; Whisper for finals).",
     no_args_is_help=True,

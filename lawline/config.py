@@ -168,6 +168,27 @@ class WebRTCSettings(BaseModel):
     # Addresses lawline's WebRTC peers offer as host candidates. Empty: every
     # interface (loopback left out). ["127.0.0.1"]: media stays on this machine.
     host_addresses: list[str] = Field(default_factory=list)
+    # TURN relays for terminals behind NAT (coturn with `use-auth-secret`), e.g.
+    # ["turn:turn.example.org:3478?transport=udp"]. Browsers get credentials lawline
+    # issues (TURN REST style: short-lived, signed with turn_secret), never a password.
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str = ""  # coturn's static-auth-secret
+    turn_ttl_s: int = Field(default=3600, gt=0)  # how long issued credentials last
+
+
+class TerminalSettings(BaseModel):
+    """Village video terminals (视频终端)."""
+
+    # The camera is asked for this frame rate (ideal); 3840x2160 is always asked for.
+    frame_rate: int = Field(default=30, ge=1, le=60)
+    # No media path between terminal and lawyer after this long: the session fails with
+    # a message on both screens instead of hanging (no TURN where one is needed, say).
+    ice_timeout_s: float = Field(default=30, gt=0)
+    # No video frame received in this long while connected: both screens fall back to
+    # audio only and say so.
+    video_stall_s: float = Field(default=15, gt=0)
+    # How often a waiting terminal is told its place and estimated wait.
+    waiting_update_s: float = Field(default=3, gt=0)
 
 
 def _default_alert_phrases() -> dict[str, list[str]]:
@@ -369,6 +390,7 @@ class Settings(BaseSettings):
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
+    terminals: TerminalSettings = Field(default_factory=TerminalSettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
 

@@ -148,6 +148,9 @@ async def _serve(
     workers: asyncio.Task[None] | None = None
     transcribers: asyncio.Task[None] | None = None
     plan = transcriber_plan(settings)
+    # The web process transcribes video calls (lawline/video/tap.py): same transcribers.
+    transcripts = settings.transcripts.model_copy(update={"urls": plan.urls})
+    settings = settings.model_copy(update={"transcripts": transcripts})
     try:
         with step(console, "starting the queue service and HTTP API"):
             server = _make_server(settings, redis_url, app_factory)

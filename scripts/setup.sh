@@ -14,6 +14,7 @@ APT_PACKAGES=(
     iproute2     # `ip netns`: browser tests run in a namespace with only loopback
     postgresql   # the case database's tests run on a private PostgreSQL cluster too
     kamailio     # the SIP front: one address, a pool of telephony workers behind it
+    coturn       # TURN relay started by the village terminal tests (never as a service)
 )
 
 PYTHON="${PYTHON:-python3.11}"

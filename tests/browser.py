@@ -42,22 +42,27 @@ def tone(path: Path, hz: int, seconds: float = 60, rate: int = 48000) -> Path:
 
 
 @asynccontextmanager
-async def chromium(microphone: Path | None = None) -> AsyncIterator[Browser]:
-    """A headless Chromium with a fake microphone (this WAV, looped) and speakers."""
+async def chromium(
+    microphone: Path | None = None, executable: Path | None = None, loopback: bool = True
+) -> AsyncIterator[Browser]:
+    """A headless Chromium with a fake microphone (this WAV, looped) and speakers.
+    `executable`: a launcher of its own (tests/netns.py runs one in a namespace);
+    loopback False: WebRTC offers no loopback candidates (the namespace's links only)."""
     assert CHROMIUM is not None
     args = [
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
-        "--allow-loopback-in-peer-connection",
         # Host candidates as plain addresses, not mDNS names nobody here resolves.
         "--disable-features=WebRtcHideLocalIpsWithMdns",
         "--autoplay-policy=no-user-gesture-required",
         "--no-sandbox",  # tests run as root
     ]
+    if loopback:
+        args.append("--allow-loopback-in-peer-connection")
     if microphone is not None:
         args.append(f"--use-file-for-fake-audio-capture={microphone}")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = await pw.chromium.launch(executable_path=executable or CHROMIUM, args=args)
         try:
             yield browser
         finally:

@@ -175,7 +175,7 @@ def test_migrations_run_twice_cleanly(tmp_path: Path) -> None:
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0003",)
+                ("0004",)
             ]
             assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 0
     finally:

@@ -98,6 +98,7 @@ def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
         "ended_at": _when(c.get("ended_at")), "lawyer": c.get("lawyer") or None,
         "rating": int(c["rating"]) if c.get("rating") else None,
         "menu_path": str(attrs.get("menu", ""))[:64],
+        "origin": _origin(attrs),
         "case_form": json.loads(c["case"]) if c.get("case") else None,
     }  # fmt: skip
     if fields["type"] in ("contact.ended", "contact.abandoned"):
@@ -110,6 +111,12 @@ def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
         reason=fields.get("reason", "")[:200], cid=str(c["id"]), lawyer=values["lawyer"],
         state=values["state"], values=values, voicemail=str(attrs.get("voicemail", "")),
     )  # fmt: skip
+
+
+def _origin(attrs: Mapping[str, Any]) -> str:
+    """The village and township of a contact from a village terminal, else empty."""
+    parts = [str(attrs.get(k, "")).strip() for k in ("village", "township")]
+    return ", ".join(p for p in parts if p)[:210]
 
 
 def apply_batch(

@@ -46,6 +46,8 @@ class LedgerContact(Base):
     end_reason: Mapped[str] = mapped_column(String(100), default="", server_default="")
     rating: Mapped[int | None] = mapped_column(Integer)
     menu_path: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # Where a video session came from: "village, township" of its terminal.
+    origin: Mapped[str] = mapped_column(String(210), default="", server_default="")
     # The case form the lawyer saved during or after the call (JSON), as saved.
     case_form: Mapped[dict[str, object] | None] = mapped_column(JSON)
     recordings: Mapped[list[str]] = mapped_column(JSON, default=list)

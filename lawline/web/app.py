@@ -17,9 +17,21 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
+from lawline.transcripts.runtime import Transcription
 from lawline.transcripts.store import TranscriptStore
 from lawline.video.signalling import BridgeClient
-from lawline.web import api, cases_api, console, metrics, pages, session_api, transcripts
+from lawline.video.tap import VideoTranscripts
+from lawline.web import (
+    api,
+    cases_api,
+    console,
+    metrics,
+    pages,
+    session_api,
+    terminal,
+    terminals_api,
+    transcripts,
+)
 from lawline.web.auth import load_or_create_secret
 from lawline.web.transcripts import LiveFeed
 
@@ -50,9 +62,16 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         )  # fmt: skip
         app.state.ledger = ledger
         ingesting = asyncio.create_task(ledger.run(), name="ledger-ingest")
+        app.state.video_transcripts = VideoTranscripts(
+            queue, settings.webrtc, Transcription(settings, queue.store)
+        )
+        following = asyncio.create_task(app.state.video_transcripts.run(), name="video-taps")
         try:
             yield
         finally:
+            following.cancel()
+            await asyncio.wait({following}, timeout=STOP_TIMEOUT_S)
+            await asyncio.wait_for(app.state.video_transcripts.stop(), STOP_TIMEOUT_S * 3)
             ledger.stop()
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
@@ -73,6 +92,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(session_api.router)
     app.include_router(console.router)
+    app.include_router(terminal.router)
+    app.include_router(terminals_api.router)
     app.include_router(transcripts.router)
     app.include_router(cases_api.router)
     app.include_router(metrics.router)

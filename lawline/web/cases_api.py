@@ -188,7 +188,8 @@ def _contact_json(c: LedgerContact, staff: bool, owner_of_case: bool) -> dict[st
         "green": c.green, "callback": c.callback, "state": c.state,
         "entered_at": c.entered_at, "answered_at": c.answered_at, "ended_at": c.ended_at,
         "first_lawyer": c.first_lawyer, "lawyer": c.lawyer, "end_reason": c.end_reason,
-        "rating": c.rating, "menu_path": c.menu_path, "case_form": c.case_form,
+        "rating": c.rating, "menu_path": c.menu_path, "origin": c.origin,
+        "case_form": c.case_form,
         "recordings": c.recordings if staff else [], "case_id": c.case_id,
     }  # fmt: skip
 

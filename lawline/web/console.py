@@ -10,6 +10,8 @@ Protocol (JSON text frames). From lawline:
   ended           {contact}                      the conversation is over (wrap-up starts)
   state           {lawyer}                       the lawyer's state changed
   webrtc_answer   {contact_id, sdp}              lawline's answer to the console's offer
+  video_signal    {contact_id, kind, ...}        from the village terminal of a video call
+  tap_answer      {contact_id, sdp}              lawline's answer to a tap_offer
   transcript_backlog {contact_id, status, segments}  the call's transcript so far (on
                                                   connect, and after a reload)
   transcript      {contact_id, segment}          live: a partial replaces the leg's last
@@ -22,6 +24,10 @@ From the console:
   accept {contact_id} | reject {contact_id} | end {contact_id}
   webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call (again
                                   after a reload: it replaces the earlier one)
+  video_signal {contact_id, kind, ...}  a video session's signalling, relayed to the
+                                  terminal (lawline/video/relay.py lists the kinds)
+  tap_offer {contact_id, sdp, legs: {mid: citizen|lawyer}}  a video call's two voices
+                                  for the transcript (lawline/video/tap.py), complete offer
   hold {contact_id, on}           the caller hears hold music, not the lawyer
   transfer {contact_id, note, to_lawyer?, to_service?}  hand the caller on to a named
                                   colleague or back to a service queue, with a note
@@ -47,9 +53,12 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
-from lawline.queue.skills import ContactState, Presence, Service
+from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
+from lawline.transcripts.model import Leg
+from lawline.video import relay
 from lawline.video.signalling import BridgeClient, BridgeError
+from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Role, authenticate_async, mask_number
 from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
 from lawline.web.transcripts import LiveFeed
@@ -99,12 +108,17 @@ class ConsoleSession:
             self._call_changed.set()
 
     async def run(self) -> None:
-        async with self.queue.subscribe() as events:
+        redis, prefix = self.queue.store.redis, self.queue.store.prefix
+        async with (
+            self.queue.subscribe() as events,
+            relay.listen(redis, prefix, "lawyer", self.lawyer_id) as signals,
+        ):
             await self._hello()
             tasks = [
                 asyncio.create_task(self._read()),
                 asyncio.create_task(self._forward(events)),
                 asyncio.create_task(self._follow_transcript()),
+                asyncio.create_task(self._forward_signals(signals)),
             ]
             try:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -169,8 +183,8 @@ class ConsoleSession:
             )
         return earlier[:10]
 
-    async def _send(self, kind: str, **fields: Any) -> None:
-        await self.ws.send_text(json.dumps({"type": kind, **fields}, ensure_ascii=False))
+    async def _send(self, frame_type: str, **fields: Any) -> None:
+        await self.ws.send_text(json.dumps({"type": frame_type, **fields}, ensure_ascii=False))
 
     async def _forward(self, events: asyncio.Queue[Event]) -> None:
         while True:
@@ -227,6 +241,41 @@ class ConsoleSession:
                 finally:
                     changed.cancel()
 
+    async def _forward_signals(self, signals: asyncio.Queue[dict[str, Any]]) -> None:
+        """A video call's signalling from its terminal (the call in hand only)."""
+        while True:
+            message = await signals.get()
+            if message.get("contact_id") == self.call_id:
+                await self._send("video_signal", **message)
+
+    async def _video_signal(self, frame: dict[str, Any]) -> None:
+        cid = _contact_id(frame)
+        contact = await self.queue.store.get_contact(cid)
+        if contact is None or contact.lawyer != self.lawyer_id:
+            await self._result("video_signal", False, "this contact is not yours")
+            return
+        terminal = contact.attrs.get("terminal")
+        if contact.channel != Channel.VIDEO or not terminal:
+            raise BadFrame("video_signal is for video calls from a terminal")
+        message = {**relay.clean_signal(frame), "contact_id": cid, "from": "lawyer"}
+        store = self.queue.store
+        await relay.publish(store.redis, store.prefix, "terminal", terminal, message)
+
+    async def _tap_offer(self, frame: dict[str, Any]) -> None:
+        cid, sdp, legs = _contact_id(frame), frame.get("sdp"), frame.get("legs")
+        if not isinstance(sdp, str) or not sdp or not isinstance(legs, dict):
+            raise BadFrame("'tap_offer' needs an 'sdp' string and 'legs' {mid: speaker}")
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED or contact.channel != Channel.VIDEO
+        ):  # fmt: skip
+            await self._result("tap_offer", False, "this contact is not your video call")
+            return
+        taps: VideoTranscripts = self.ws.app.state.video_transcripts
+        answer = await taps.offer(cid, sdp, {str(m): Leg(v) for m, v in legs.items()})
+        await self._send("tap_answer", contact_id=cid, sdp=answer)
+
     def _mine(self, lawyer: Lawyer | None) -> bool:
         return lawyer is not None and lawyer.id == self.lawyer_id
 
@@ -270,6 +319,10 @@ class ConsoleSession:
                 await self._result(kind, False, str(exc))
                 return
             await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
+        elif kind == "video_signal":
+            await self._video_signal(frame)
+        elif kind == "tap_offer":
+            await self._tap_offer(frame)
         elif kind == "hold":
             cid = _contact_id(frame)
             if not await self._is_mine(cid):

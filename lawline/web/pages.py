@@ -7,6 +7,7 @@ websocket; everything they show comes from there.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from lawline.video.turn import browser_rtc_config
 from lawline.web.auth import Principal, require
 
 STATIC = Path(__file__).parent / "static"
@@ -50,19 +52,34 @@ async def cases_page() -> FileResponse:
     return FileResponse(STATIC / "cases.html")
 
 
+@router.get("/terminal")
+async def terminal_page() -> FileResponse:
+    """The village video terminal's page (full screen on the set-top box). It signs in
+    with its device token, given once as /terminal#token=... and kept by the box."""
+    return FileResponse(STATIC / "terminal.html")
+
+
 @router.get("/api/webrtc/config")
 async def webrtc_config(
-    request: Request, _: Annotated[Principal, Depends(require())]
+    request: Request, principal: Annotated[Principal, Depends(require())]
 ) -> dict[str, Any]:
-    """The browser's RTCConfiguration: lawline's ICE servers, never a browser default."""
-    servers = request.app.state.settings.webrtc.ice_servers
+    """The browser's RTCConfiguration: lawline's ICE servers, never a browser default,
+    with TURN credentials issued for this person (short-lived)."""
+    settings = request.app.state.settings.webrtc
+    return browser_rtc_config(settings, principal.subject, time.time())
+
+
+@router.get("/api/webrtc/media")
+async def webrtc_media(
+    request: Request, _: Annotated[Principal, Depends(require())]
+) -> dict[str, float]:
+    """What a video call from a terminal asks of the camera, and its timeouts."""
+    t = request.app.state.settings.terminals
     return {
-        "iceServers": [
-            {"urls": s.urls, **({"username": s.username, "credential": s.credential}
-                                if s.username else {})}
-            for s in servers
-        ]
-    }  # fmt: skip
+        "frame_rate": t.frame_rate,
+        "ice_timeout_s": t.ice_timeout_s,
+        "video_stall_s": t.video_stall_s,
+    }
 
 
 def install(app: FastAPI) -> None:

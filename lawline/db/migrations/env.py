@@ -7,7 +7,8 @@ from sqlalchemy import Connection
 
 # Register the tables autogenerate compares.
 import lawline.accounts.models
-import lawline.cases.models  # noqa: F401
+import lawline.cases.models
+import lawline.terminals.models  # noqa: F401
 from lawline.db import Base, make_engine
 
 config = context.config

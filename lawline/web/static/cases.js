@@ -384,6 +384,7 @@ function contactHtml(c) {
     ["结束时间", whenExact(c.ended_at)],
     ["绿色通道", label("green", c.green, "否")],
     ["语音菜单", c.menu_path || "—"],
+    ["来自视频终端", c.origin || "—"],
     ["来电人评价", c.rating ? `${stars(c.rating)}（${c.rating} 分）` : "未评价"],
   ];
   if (form.summary) facts.push(["通话记录摘要", form.summary]);

@@ -28,6 +28,8 @@ const console_ = {
   caseContact: null,  // the contact the case form belongs to
   histories: {},      // contact id -> the caller's earlier contacts (from its offer)
   pc: null,
+  video: null,        // the VideoCall of a call from a village terminal
+  tap: null,          // its voices to lawline, for the transcript
   localStream: null,
   remoteStream: null,
   meter: null,
@@ -120,6 +122,16 @@ const handlers = {
   },
   error(f) { toast(`服务器无法处理请求：${f.message}`); },
   pong() {},
+  tap_answer(f) {
+    if (console_.tap && console_.call && console_.call.id === f.contact_id) {
+      console_.tap.setRemoteDescription({ type: "answer", sdp: f.sdp }).catch(() => {});
+    }
+  },
+  video_signal(f) {
+    if (console_.video && console_.call && console_.call.id === f.contact_id) {
+      console_.video.handle(f).catch((e) => setVideoStatus(`视频连接出错：${e}`));
+    }
+  },
   transcript_backlog(f) {
     showTranscript(f.contact_id);
     if (f.status) addSegment(f.status);
@@ -214,7 +226,8 @@ function showOffer(offer) {
   const waitedMin = Math.floor(offer.waited_s / 60), waitedSec = Math.round(offer.waited_s % 60);
   $("offer-detail").textContent = `${LABELS.channel[c.channel] || c.channel} · 来电号码 ${c.caller || "未显示"}`
     + ` · 已等待 ${waitedMin} 分 ${waitedSec} 秒`
-    + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "");
+    + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "")
+    + (c.attrs && c.attrs.village ? ` · ${c.attrs.township || ""} ${c.attrs.village}` : "");
   $("offer-notes").textContent = c.attrs && c.attrs.notes ? `转接说明：${c.attrs.notes}` : "";
   renderHistory(offer.history || []);
   startRinging(offer.deadline);
@@ -291,7 +304,13 @@ async function startCall(contact) {
   const again = console_.call && console_.call.id === contact.id;
   console_.call = contact;
   $("call").hidden = false;
-  $("call-summary").textContent = `${describe(contact)} · ${contact.caller || "未显示号码"}`;
+  const video = contact.channel === "video";
+  const from = video
+    ? `视频终端 ${contact.attrs.township || ""} ${contact.attrs.village || ""}`
+    : contact.caller || "未显示号码";
+  $("call-summary").textContent = `${describe(contact)} · ${from}`;
+  $("video").hidden = !video;
+  $("hold").hidden = video;  // hold music is for phone calls
   if (!again) {
     audioRetries = 0;
     openCaseForm(contact);
@@ -302,7 +321,74 @@ async function startCall(contact) {
       $("call-timer").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     }, 1000);
   }
-  await connectAudio(contact);
+  if (video) await connectVideo(contact); else await connectAudio(contact);
+}
+
+// ----- a video call from a village terminal ------------------------------------------------
+// Peer to peer with the terminal; lawline relays the signalling (video_signal frames).
+
+function setVideoStatus(text) { $("video-status").textContent = text; }
+
+async function connectVideo(contact) {
+  closeVideo();
+  setVideoStatus("正在接通视频…");
+  let rtc = window.LAWLINE_RTC_CONFIG || { iceServers: [] };
+  try {
+    // Fresh TURN credentials for every call: they are short-lived.
+    const r = await fetch("/api/webrtc/config");
+    if (r.ok) rtc = await r.json();
+  } catch { /* keep the last configuration */ }
+  const media = (await (await fetch("/api/webrtc/media")).json().catch(() => ({}))) || {};
+  const call = new VideoCall({
+    role: "lawyer",
+    rtc,
+    frameRate: media.frame_rate,
+    iceTimeoutS: media.ice_timeout_s,
+    videoStallS: media.video_stall_s,
+    send: (signal) => send("video_signal", { contact_id: contact.id, ...signal }),
+    status: setVideoStatus,
+    failed: (text) => { setVideoStatus(text); toast(text); },
+    localVideo: $("own-video"),
+    remoteVideo: $("resident-video"),
+    connected: () => connectTap(contact, call),
+  });
+  console_.video = call;
+  try {
+    await call.start();
+  } catch (e) {
+    call.fail(`无法使用摄像头和麦克风：${e.name || e}`);
+    return;
+  }
+  if (console_.video !== call) { call.close(); return; }
+  send("video_signal", { contact_id: contact.id, kind: "ready" });
+}
+
+// Both voices of the video call to lawline for the transcript (the picture never goes
+// there): the lawyer's microphone and the resident's audio as received, one audio-only
+// connection, lawline told which is whom.
+async function connectTap(contact, call) {
+  if (console_.tap || !call.pc || !call.stream) return;
+  const mine = call.stream.getAudioTracks()[0];
+  const receiver = call.pc.getReceivers().find((r) => r.track && r.track.kind === "audio");
+  if (!mine || !receiver) return;
+  const pc = new RTCPeerConnection(window.LAWLINE_RTC_CONFIG || { iceServers: [] });
+  console_.tap = pc;
+  const lawyer = pc.addTransceiver(mine, { direction: "sendonly" });
+  const citizen = pc.addTransceiver(receiver.track, { direction: "sendonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceComplete(pc);
+  if (console_.tap !== pc) return;
+  send("tap_offer", {
+    contact_id: contact.id, sdp: pc.localDescription.sdp,
+    legs: { [lawyer.mid]: "lawyer", [citizen.mid]: "citizen" },
+  });
+}
+
+function closeVideo() {
+  if (console_.video) console_.video.close();
+  console_.video = null;
+  if (console_.tap) console_.tap.close();
+  console_.tap = null;
 }
 
 function iceComplete(pc) {
@@ -360,6 +446,8 @@ function closeAudio() {
 
 function endCall() {
   closeAudio();
+  closeVideo();
+  $("video").hidden = true;
   clearInterval(callTimer);
   console_.call = null;
   console_.held = false;
@@ -439,6 +527,9 @@ function addSegment(s) {
 $("mute").onclick = () => {
   console_.muted = !console_.muted;
   if (console_.localStream) console_.localStream.getAudioTracks().forEach((t) => { t.enabled = !console_.muted; });
+  if (console_.video && console_.video.stream) {
+    console_.video.stream.getAudioTracks().forEach((t) => { t.enabled = !console_.muted; });
+  }
   $("mute").setAttribute("aria-pressed", String(console_.muted));
   $("mute").textContent = console_.muted ? "取消静音" : "静音";
 };

@@ -1,0 +1,294 @@
+"""A village video terminal's websocket: one button's worth of queue, and signalling.
+
+The terminal signs in with its device token (`?token=`); a revoked or unknown
+token is refused at connect (close 4403 / 4401 with the reason).
+
+Protocol (JSON text frames). From lawline:
+  hello    {terminal, services, rtc, media, call|null}  on connect; rtc is the
+           RTCConfiguration (TURN credentials issued now), media the camera's frame rate
+           and the timeouts; call the contact in hand after a reconnect
+  waiting  {contact_id, position, estimated_wait_s|null, handed_on?}  the place in the
+           queue, repeated; handed_on: the lawyer handed the resident on, wait again
+  connected {contact_id, lawyer: {id, name}}             a lawyer accepted: start video
+  signal   {contact_id, kind, ...}                       from the lawyer's browser
+           (lawline/video/relay.py lists the kinds)
+  ended    {contact_id, reason}                          the talk is over (or never began)
+  result   {request, ok, message}                        the answer to call, rate, hangup
+  error    {message} | pong {}
+From the terminal:
+  call {service} | cancel {} | hangup {} | rate {score: 1-5}
+  signal {kind, ...}    to the lawyer talking to this terminal | ping {}
+Closing the socket while waiting gives the place up; during a talk it goes on (the
+page reconnects and gets the call back in `hello`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
+
+from lawline.queue.model import Contact
+from lawline.queue.service import QueueService
+from lawline.queue.skills import Channel, ContactState, Service
+from lawline.queue.store import Event
+from lawline.terminals.models import Terminal
+from lawline.terminals.registry import TerminalRefused, check_token
+from lawline.video import relay
+from lawline.video.turn import browser_rtc_config
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+# Kept a day: a reconnecting terminal finds the contact it was in.
+CONTACT_KEY_TTL_S = 86400
+
+
+class BadFrame(ValueError):
+    pass
+
+
+class TerminalSession:
+    """One open websocket of one terminal."""
+
+    def __init__(self, ws: WebSocket, queue: QueueService, terminal: Terminal) -> None:
+        self.ws = ws
+        self.queue = queue
+        self.terminal = terminal
+        self.settings = ws.app.state.settings
+        self.prefix: str = self.settings.redis_prefix
+        self.contact_id: str | None = None
+        self.last_contact_id: str | None = None  # the one a rating belongs to
+
+    @property
+    def _contact_key(self) -> str:
+        return f"{self.prefix}:terminal:{self.terminal.id}"
+
+    async def run(self) -> None:
+        redis = self.queue.store.redis
+        async with (
+            self.queue.subscribe() as events,
+            relay.listen(redis, self.prefix, "terminal", self.terminal.id) as signals,
+        ):
+            await self._hello()
+            tasks = [
+                asyncio.create_task(self._read()),
+                asyncio.create_task(self._forward(events)),
+                asyncio.create_task(self._forward_signals(signals)),
+                asyncio.create_task(self._tell_waiting()),
+            ]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                for t in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                        await t
+        await self._gone()
+
+    async def _hello(self) -> None:
+        call = None
+        held = await self.queue.store.redis.get(self._contact_key)
+        contact = await self.queue.store.get_contact(held) if held else None
+        if contact is not None and contact.state in (
+            ContactState.WAITING, ContactState.OFFERED, ContactState.CONNECTED
+        ):  # fmt: skip
+            self.contact_id = self.last_contact_id = contact.id
+            call = {"contact_id": contact.id, "state": contact.state}
+            if contact.state == ContactState.CONNECTED:
+                call["lawyer"] = await self._lawyer_json(contact.lawyer)
+        t, s = self.terminal, self.settings
+        await self._send(
+            "hello",
+            terminal={"id": t.id, "village": t.village, "township": t.township,
+                      "language": t.language},
+            services=[str(x) for x in Service],
+            rtc=browser_rtc_config(s.webrtc, f"terminal-{t.id}", time.time()),
+            media={"frame_rate": s.terminals.frame_rate,
+                   "ice_timeout_s": s.terminals.ice_timeout_s,
+                   "video_stall_s": s.terminals.video_stall_s},
+            call=call,
+        )  # fmt: skip
+
+    async def _lawyer_json(self, lawyer_id: str | None) -> dict[str, str]:
+        lawyer = await self.queue.store.get_lawyer(lawyer_id) if lawyer_id else None
+        if lawyer is None:
+            return {"id": lawyer_id or "", "name": ""}
+        return {"id": lawyer.id, "name": lawyer.name}
+
+    async def _send(self, frame_type: str, **fields: Any) -> None:
+        await self.ws.send_text(json.dumps({"type": frame_type, **fields}, ensure_ascii=False))
+
+    async def _result(self, request: str, ok: bool, message: str = "") -> None:
+        await self._send("result", request=request, ok=ok, message=message)
+
+    # ----- the queue -----------------------------------------------------------------
+
+    async def _forward(self, events: asyncio.Queue[Event]) -> None:
+        while True:
+            ev = await events.get()
+            c = ev.contact
+            if c is None or c.id != self.contact_id:
+                continue
+            if ev.type == "contact.answered":
+                await self._send(
+                    "connected", contact_id=c.id, lawyer=await self._lawyer_json(c.lawyer)
+                )
+            elif ev.type in ("contact.ended", "contact.abandoned", "contact.transferred"):
+                if ev.type == "contact.transferred" and c.state != ContactState.ENDED:
+                    # Handed on to a colleague or back to a queue: wait again.
+                    await self._send("waiting", contact_id=c.id, position=None,
+                                     estimated_wait_s=None, handed_on=True)  # fmt: skip
+                    continue
+                self.contact_id = None
+                await self.queue.store.redis.delete(self._contact_key)
+                await self._send("ended", contact_id=c.id, reason=ev.reason or ev.type)
+
+    async def _tell_waiting(self) -> None:
+        """The place and the estimated wait, in large characters on the waiting screen."""
+        while True:
+            await asyncio.sleep(self.settings.terminals.waiting_update_s)
+            if self.contact_id is not None:
+                await self._send_place(self.contact_id)
+
+    async def _send_place(self, contact_id: str) -> None:
+        w = await self.queue.position_of(contact_id)
+        if w is not None:
+            await self._send(
+                "waiting", contact_id=contact_id, position=w.position,
+                estimated_wait_s=w.estimated_wait_s,
+            )  # fmt: skip
+
+    # ----- signalling ----------------------------------------------------------------
+
+    async def _forward_signals(self, signals: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            message = await signals.get()
+            if message.get("contact_id") == self.contact_id:
+                await self._send("signal", **message)
+
+    # ----- frames from the terminal --------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            text = await self.ws.receive_text()
+            try:
+                frame = json.loads(text)
+                if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                    raise BadFrame("a frame is a JSON object with a string 'type'")
+                await self._handle(frame)
+            except (ValueError, KeyError, TypeError) as exc:
+                message = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                await self._send("error", message=message)
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            await self._send("pong")
+        elif kind == "call":
+            await self._call(Service(frame.get("service", Service.CONSULTATION)))
+        elif kind in ("cancel", "hangup"):
+            await self._hang_up(kind)
+        elif kind == "signal":
+            await self._signal(frame)
+        elif kind == "rate":
+            score = frame.get("score")
+            if not isinstance(score, int) or not 1 <= score <= 5:
+                raise BadFrame("a rating is a whole number from 1 to 5")
+            if self.last_contact_id is None:
+                await self._result(kind, False, "nothing to rate")
+                return
+            done = await self.queue.store.rate(self.last_contact_id, score, self.queue.clock())
+            messages = {0: "already rated", -1: "the talk never began"}
+            await self._result(kind, done == 1, messages.get(done, ""))
+        else:
+            raise BadFrame(f"unknown frame type {kind!r}")
+
+    async def _call(self, service: Service) -> None:
+        if self.contact_id is not None:
+            await self._result("call", False, "already waiting or talking")
+            return
+        t = self.terminal
+        contact = Contact(
+            id=uuid.uuid4().hex, channel=Channel.VIDEO, service=service, domain=None,
+            language=t.language, caller="", green=None, preferred_lawyer=None,
+            attrs={"terminal": t.id, "village": t.village, "township": t.township},
+            entered_at=self.queue.clock(),
+        )  # fmt: skip
+        self.contact_id = self.last_contact_id = contact.id
+        await self.queue.store.redis.set(self._contact_key, contact.id, ex=CONTACT_KEY_TTL_S)
+        await self.queue.add_contact(contact)
+        await self._result("call", True)
+        await self._send_place(contact.id)
+
+    async def _hang_up(self, request: str) -> None:
+        cid = self.contact_id
+        if cid is None:
+            await self._result(request, False, "no talk in progress")
+            return
+        contact = await self.queue.store.get_contact(cid)
+        if contact is not None and contact.state == ContactState.CONNECTED:
+            await self.queue.end(cid, "caller")
+        else:
+            await self.queue.abandon(cid, "resident left the terminal")
+        await self._result(request, True)
+
+    async def _signal(self, frame: dict[str, Any]) -> None:
+        cid = self.contact_id
+        contact = await self.queue.store.get_contact(cid) if cid else None
+        if contact is None or contact.state != ContactState.CONNECTED or not contact.lawyer:
+            raise BadFrame("no lawyer is talking to this terminal")
+        message = {**relay.clean_signal(frame), "contact_id": contact.id, "from": "terminal"}
+        await relay.publish(self.queue.store.redis, self.prefix, "lawyer", contact.lawyer, message)
+
+    async def _gone(self) -> None:
+        """The socket closed: a resident still waiting gives the place up; a talk goes on."""
+        cid = self.contact_id
+        contact = await self.queue.store.get_contact(cid) if cid else None
+        if contact is not None and contact.state in (ContactState.WAITING, ContactState.OFFERED):
+            await self.queue.abandon(contact.id, "terminal went away")
+            await self.queue.store.redis.delete(self._contact_key)
+
+
+async def _check(ws: WebSocket, token: str) -> Terminal:
+    db: sessionmaker[Session] = ws.app.state.db
+
+    def run() -> Terminal:
+        with db() as session:
+            terminal = check_token(session, token)
+            session.expunge(terminal)
+            return terminal
+
+    return await run_in_threadpool(run)
+
+
+@router.websocket("/api/terminal/ws")
+async def terminal_ws(ws: WebSocket) -> None:
+    # Accepted first, then closed with the reason: a browser sees a close code and reason
+    # only on an accepted websocket (a refused handshake is just "1006" to the page).
+    await ws.accept()
+    token = ws.query_params.get("token", "")
+    if not token:
+        await ws.close(code=CLOSE_UNAUTHORIZED, reason="this terminal has no device token")
+        return
+    try:
+        terminal = await _check(ws, token)
+    except TerminalRefused as exc:
+        revoked = "revoked" in str(exc)
+        await ws.close(code=CLOSE_FORBIDDEN if revoked else CLOSE_UNAUTHORIZED, reason=str(exc))
+        log.info("terminal refused", extra={"reason": str(exc)})
+        return
+    log.info("terminal connected", extra={"terminal": terminal.id})
+    with contextlib.suppress(WebSocketDisconnect):
+        await TerminalSession(ws, ws.app.state.queue, terminal).run()

@@ -1,0 +1,95 @@
+"""Terminal enrolment over HTTP (admins only): thin routes over terminals/registry.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from lawline.terminals import registry
+from lawline.terminals.models import Terminal
+from lawline.web.auth import Principal, Role, require
+
+router = APIRouter(prefix="/api/terminals")
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+T = TypeVar("T")
+
+
+class TerminalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    village: str = Field(min_length=1, max_length=100)
+    township: str = Field(min_length=1, max_length=100)
+    language: str = "zh"
+
+
+class TerminalOut(BaseModel):
+    id: str
+    village: str
+    township: str
+    language: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, t: Terminal) -> TerminalOut:
+        return cls(
+            id=t.id, village=t.village, township=t.township, language=t.language,
+            created_at=t.created_at, revoked_at=t.revoked_at,
+        )  # fmt: skip
+
+
+class EnrolledOut(TerminalOut):
+    token: str  # shown this once: lawline keeps only its hash
+
+
+async def _db(request: Request, work: Callable[[Session], T]) -> T:
+    db: sessionmaker[Session] = request.app.state.db
+
+    def run() -> T:
+        with db() as session, session.begin():
+            return work(session)
+
+    try:
+        return await run_in_threadpool(run)
+    except registry.NoSuchTerminal as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except registry.TerminalExists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except registry.TerminalError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def enrol_terminal(body: TerminalIn, request: Request, _: Admin) -> EnrolledOut:
+    """Enrol a terminal; the answer carries its device token, shown only this once."""
+    languages = request.app.state.settings.languages
+    if body.language not in languages:
+        raise HTTPException(422, f"language {body.language!r} is not served here")
+
+    def work(s: Session) -> EnrolledOut:
+        e = registry.enrol(s, body.id, body.village, body.township, body.language, _now())
+        return EnrolledOut(**TerminalOut.of(e.terminal).model_dump(), token=e.token)
+
+    return await _db(request, work)
+
+
+@router.get("")
+async def list_terminals(request: Request, _: Admin) -> list[TerminalOut]:
+    return await _db(request, lambda s: [TerminalOut.of(t) for t in registry.terminals(s)])
+
+
+@router.post("/{terminal_id}/revoke")
+async def revoke_terminal(terminal_id: str, request: Request, _: Admin) -> TerminalOut:
+    """A stolen or retired terminal: its token is refused from now on."""
+    return await _db(request, lambda s: TerminalOut.of(registry.revoke(s, terminal_id, _now())))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

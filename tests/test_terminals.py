@@ -1,0 +1,242 @@
+"""Village terminals without a browser: enrolment (CLI and REST, admins only), the
+device token, revocation refused at connect, the terminal's queue protocol against
+a lawyer's console, signalling relayed both ways, the rating, where the contact came
+from in the ledger, and TURN credentials. Real server, real Redis, real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from lawline.config import RoutingSettings, Settings, WebRTCSettings
+from lawline.video.turn import turn_credential
+from lawline.web.auth import Role
+from tests.lawline_server import Running, next_frame, running_lawline
+
+VIDEO_LAWYER = {
+    "id": "li",
+    "name": "李律师",
+    "services": {"consultation": 4},
+    "domains": {"land_homestead": 5},
+    "languages": ["zh"],
+    "capacity": {"voice": 1, "video": 1},
+}
+VOICE_ONLY_LAWYER = {**VIDEO_LAWYER, "id": "zhao", "name": "赵律师", "capacity": {"voice": 1}}
+TERMINAL = {"id": "dalai-1", "village": "大赖村", "township": "大赖镇", "language": "zh"}
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
+        webrtc=WebRTCSettings(
+            turn_urls=["turn:127.0.0.1:3478?transport=udp"], turn_secret="relay-secret"
+        ),
+    )
+    async with running_lawline(settings, clean_redis_url) as running:
+        yield running
+
+
+async def enrol(lawline: Running, body: dict[str, str] = TERMINAL) -> str:
+    async with lawline.client("root", Role.ADMIN) as http:
+        r = await http.post("/api/terminals", json=body)
+        assert r.status_code == 201, r.text
+        return str(r.json()["token"])
+
+
+def terminal_ws(lawline: Running, token: str) -> Any:
+    ws_base = lawline.base.replace("http://", "ws://")
+    return websockets.connect(f"{ws_base}/api/terminal/ws?token={token}", open_timeout=10)
+
+
+async def send(ws: Any, frame_type: str, **fields: Any) -> None:
+    await ws.send(json.dumps({"type": frame_type, **fields}))
+
+
+async def test_only_admins_enrol_and_the_token_is_stored_as_a_hash(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.post("/api/terminals", json=TERMINAL)
+        assert r.status_code == 403
+    token = await enrol(lawline)
+    assert token.startswith("dalai-1.") and len(token) > 40
+    async with lawline.client("root", Role.ADMIN) as http:
+        again = await http.post("/api/terminals", json=TERMINAL)
+        assert again.status_code == 409
+        bad = await http.post("/api/terminals", json={**TERMINAL, "id": "x", "language": "fr"})
+        assert bad.status_code == 422
+        listed = (await http.get("/api/terminals")).json()
+    assert [(t["id"], t["village"], t["revoked_at"]) for t in listed] == [
+        ("dalai-1", "大赖村", None)
+    ]
+    assert "token" not in listed[0]
+    with sqlite3.connect(tmp_path / "lawline.db") as db:
+        stored = db.execute("SELECT token_hash FROM terminals").fetchall()
+    assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
+
+
+async def test_a_revoked_or_unknown_token_is_refused_at_connect(lawline: Running) -> None:
+    token = await enrol(lawline)
+    async with terminal_ws(lawline, token) as ws:
+        hello = await next_frame(ws, "hello")
+        assert hello["terminal"]["village"] == "大赖村"
+    async with lawline.client("root", Role.ADMIN) as http:
+        r = await http.post("/api/terminals/dalai-1/revoke")
+        assert r.status_code == 200 and r.json()["revoked_at"]
+        assert (await http.post("/api/terminals/nope/revoke")).status_code == 404
+    for bad, code, words in [
+        (token, 4403, "revoked"),
+        (token[:-3] + "abc", 4401, "unknown"),
+        ("", 4401, "no device token"),
+    ]:
+        async with terminal_ws(lawline, bad) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == code
+        assert words in closed.value.rcvd.reason
+
+
+def test_cli_enrols_lists_and_revokes(tmp_path: Path) -> None:
+    env = {**os.environ, "LAWLINE_DATA_DIR": str(tmp_path)}
+
+    def lawline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lawline", "terminal", *args],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    added = lawline("add", "xin-2", "--village", "新民村", "--township", "兴安镇")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().splitlines()[-1]
+    assert token.startswith("xin-2.")
+    assert lawline("add", "xin-2", "--village", "a", "--township", "b").returncode == 1
+    listed = lawline("list")
+    assert "xin-2\t新民村\t兴安镇\tzh\t" in listed.stdout
+    assert "revoked" not in listed.stdout
+    assert lawline("revoke", "xin-2").returncode == 0
+    assert "revoked" in lawline("list").stdout
+    missing = lawline("revoke", "nope")
+    assert missing.returncode == 1 and "no terminal nope" in missing.stderr
+
+
+async def test_a_video_contact_reaches_only_a_lawyer_with_video_capacity(
+    lawline: Running,
+) -> None:
+    token = await enrol(lawline)
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        for body in (VOICE_ONLY_LAWYER, VIDEO_LAWYER):
+            assert (await http.post("/api/lawyers", json=body)).status_code == 201
+    async with (
+        lawline.console("zhao") as zhao,
+        terminal_ws(lawline, token) as terminal,
+    ):
+        await next_frame(zhao, "hello")
+        await send(zhao, "state", state="available")
+        await next_frame(terminal, "hello")
+        await send(terminal, "call", service="consultation")
+        assert (await next_frame(terminal, "result"))["ok"]
+        waiting = await next_frame(terminal, "waiting")
+        assert waiting["position"] == 1
+        with pytest.raises(TimeoutError):
+            await next_frame(zhao, "offer", timeout=3)  # no video capacity: no offer
+        async with lawline.console("li") as li:
+            await next_frame(li, "hello")
+            await send(li, "state", state="available")
+            offer = await next_frame(li, "offer")
+            contact = offer["contact"]
+            assert contact["channel"] == "video"
+            assert contact["attrs"] == {
+                "terminal": "dalai-1", "village": "大赖村", "township": "大赖镇"
+            }  # fmt: skip
+            await send(li, "accept", contact_id=contact["id"])
+            connected = await next_frame(terminal, "connected")
+            assert connected["lawyer"] == {"id": "li", "name": "李律师"}
+            await next_frame(li, "connected")
+
+            # Signalling relayed both ways, untouched.
+            await send(li, "video_signal", contact_id=contact["id"], kind="ready")
+            assert (await next_frame(terminal, "signal"))["kind"] == "ready"
+            sdp = {"type": "offer", "sdp": "v=0\r\n(an offer)\r\n"}
+            await send(terminal, "signal", kind="description", description=sdp)
+            relayed = await next_frame(li, "video_signal")
+            assert relayed["description"] == sdp and relayed["contact_id"] == contact["id"]
+            cand = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
+            await send(li, "video_signal", contact_id=contact["id"], kind="candidate",
+                       candidate=cand)  # fmt: skip
+            assert (await next_frame(terminal, "signal"))["candidate"] == cand
+            await send(terminal, "signal", kind="bogus")
+            assert "kind" in (await next_frame(terminal, "error"))["message"]
+
+            await send(terminal, "hangup")
+            ended = await next_frame(terminal, "ended")
+            assert ended["contact_id"] == contact["id"]
+            await next_frame(li, "ended")
+            await send(terminal, "rate", score=5)
+            assert (await next_frame(terminal, "result"))["ok"]
+            await send(terminal, "rate", score=9)
+            assert "1 to 5" in (await next_frame(terminal, "error"))["message"]
+
+    # The ledger shows where it came from, and the rating.
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        for _ in range(100):
+            r = await http.get(f"/api/ledger/contacts/{contact['id']}")
+            if r.status_code == 200 and r.json().get("rating") == 5:
+                break
+            await asyncio.sleep(0.1)
+        recorded = r.json()
+    assert recorded["origin"] == "大赖村, 大赖镇"
+    assert recorded["channel"] == "video" and recorded["rating"] == 5
+
+
+async def test_leaving_while_waiting_gives_the_place_up(lawline: Running) -> None:
+    token = await enrol(lawline)
+    async with terminal_ws(lawline, token) as terminal:
+        await next_frame(terminal, "hello")
+        await send(terminal, "call", service="legal_aid")
+        contact_id = (await next_frame(terminal, "waiting"))["contact_id"]
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        for _ in range(100):
+            state = (await http.get(f"/api/contacts/{contact_id}")).json()["state"]
+            if state == "abandoned":
+                break
+            await asyncio.sleep(0.1)
+    assert state == "abandoned"
+
+
+async def test_turn_credentials_are_short_lived_and_signed(lawline: Running) -> None:
+    token = await enrol(lawline)
+    async with terminal_ws(lawline, token) as ws:
+        rtc = (await next_frame(ws, "hello"))["rtc"]
+    (turn,) = rtc["iceServers"]
+    assert turn["urls"] == ["turn:127.0.0.1:3478?transport=udp"]
+    expiry, who = turn["username"].split(":")
+    assert who == "terminal-dalai-1"
+    assert 0 < int(expiry) - __import__("time").time() <= 3600
+    expected = hmac.new(b"relay-secret", turn["username"].encode(), hashlib.sha1).digest()
+    assert turn["credential"] == base64.b64encode(expected).decode()
+    assert "relay-secret" not in json.dumps(rtc)
+    async with lawline.client("li", Role.LAWYER) as http:
+        console_rtc = (await http.get("/api/webrtc/config")).json()
+    assert console_rtc["iceServers"][0]["username"].endswith(":li")
+    # The scheme coturn's use-auth-secret checks (RFC-less TURN REST draft).
+    user, password = turn_credential("s", "x", now=1000, ttl_s=60)
+    assert user == "1060:x"
+    assert password == base64.b64encode(hmac.new(b"s", b"1060:x", hashlib.sha1).digest()).decode()
