@@ -74,3 +74,17 @@ async def next_frame(ws: Any, kind: str, timeout: float = 10) -> dict[str, Any]:
                 return frame
 
     return await asyncio.wait_for(read(), timeout)
+
+
+async def next_frames(ws: Any, kinds: set[str], timeout: float = 10) -> dict[str, dict[str, Any]]:
+    """The first frame of each of these types, in whatever order they come."""
+
+    async def read() -> dict[str, dict[str, Any]]:
+        got: dict[str, dict[str, Any]] = {}
+        while got.keys() != kinds:
+            frame = json.loads(await ws.recv())
+            if frame["type"] in kinds:
+                got.setdefault(frame["type"], frame)
+        return got
+
+    return await asyncio.wait_for(read(), timeout)

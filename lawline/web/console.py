@@ -404,15 +404,21 @@ async def console_ws(ws: WebSocket) -> None:
         open_consoles[lawyer_id] -= 1
         if open_consoles[lawyer_id] <= 0:
             del open_consoles[lawyer_id]
-            await _console_gone(queue, lawyer_id)
+            await _console_gone(queue, lawyer_id, open_consoles)
 
 
-async def _console_gone(queue: QueueService, lawyer_id: str) -> None:
+async def _console_gone(queue: QueueService, lawyer_id: str, open_consoles: Counter[str]) -> None:
     """The last console of this lawyer closed. Whatever was offered goes back to the
     queue now and no new offer goes to a console that is not there: the lawyer is put
     on a break the console lifts when it comes back. A call in progress goes on; a
     lawyer who stays away longer than `console_timeout_s` is taken off duty."""
     lawyer = await queue.store.get_lawyer(lawyer_id)
+    if open_consoles[lawyer_id]:
+        return  # a reload: the new console is already here
     if lawyer is not None and lawyer.presence == Presence.AVAILABLE:
         await queue.set_presence(lawyer_id, Presence.BREAK, CONSOLE_AWAY)
+        if open_consoles[lawyer_id]:
+            # The new console said hello while the break was being set: lift it, as that
+            # hello would have, or the lawyer would sit on a break with a console open.
+            await queue.set_presence(lawyer_id, Presence.AVAILABLE)
     log.info("console closed", extra={"lawyer": lawyer_id})
