@@ -36,7 +36,7 @@ and the rest of apply_batch), written with executemany and no reads. Before that
 bench checks on a small year of its own that the bulk-loaded rows equal the real path's.
 
 Searches run the query of GET /api/ledger/contacts as a supervisor does (newest first,
-limit 100; `caller == number`, or `id IN matching_contacts(words)`), each in its own
+limit 100; `caller == number`, or `said_in(words)`), each in its own
 session and transaction, the rows loaded as ORM objects (no HTTP, no JSON). Numbers are
 those of random voice contacts (so frequent callers come up more often); phrases are
 2- and 4-character, common and rare, 4 of each kind, each searched in turn (in random
@@ -99,7 +99,7 @@ from lawline.cases.ingest import (
 )
 from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, TranscriptLine
 from lawline.cases.reports import figures, ledger_rows, to_csv, to_xlsx
-from lawline.cases.search import matching_contacts, search_body
+from lawline.cases.search import matching_contacts, said_in, search_body
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState, Domain, GreenReason, Service
@@ -749,7 +749,7 @@ def contacts_query(s: Session, number: str | None = None, words: str | None = No
     if number:
         q = q.where(LedgerContact.caller == number)
     if words:
-        q = q.where(LedgerContact.id.in_(matching_contacts(s, words)))
+        q = said_in(s, q, words)
     return q
 
 

@@ -375,6 +375,14 @@ async def test_contacts_are_found_by_what_was_said_and_who_called(
         r = await boss.post("/api/cases", json={"contact_id": "wages", "citizen_name": "李大山"})
         assert r.status_code == 201, r.text
     assert await found(lawline, name="大山") == ["wages"]
+    # Newest first, and a limit keeps the newest.
+    await said(clean_redis_url, "wages-again", "13900000004", "工资还是没有发")
+    await recorded(lawline, "wages-again", lambda c: c["transcript"])
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        newest = (await http.get("/api/ledger/contacts", params={"words": "工资"})).json()
+        assert [c["id"] for c in newest] == ["wages-again", "wages"]
+        one = await http.get("/api/ledger/contacts", params={"words": "工资", "limit": 1})
+        assert [c["id"] for c in one.json()] == ["wages-again"]
 
 
 async def test_monthly_export_figures_grades_and_a_legal_aid_application(

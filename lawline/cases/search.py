@@ -15,10 +15,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, column, false, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
-from lawline.cases.models import ContactSearch
+from lawline.cases.models import ContactSearch, LedgerContact
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -53,3 +53,32 @@ def matching_contacts(session: Session, words: str) -> Select[tuple[str]]:
             "WHERE contact_search_fts MATCH :q)"
         )
     ).params(q=f'"{phrase}"')
+
+
+_FTS = table("contact_search_fts", column("rowid"))
+
+
+def said_in(session: Session, query: Select[tuple[LedgerContact]], words: str,
+            ) -> Select[tuple[LedgerContact]]:  # fmt: skip
+    """`query` (contacts, with its LIMIT) narrowed to those whose transcript holds these
+    words, newest first.
+
+    On SQLite the full-text index drives the query, in the order transcripts were
+    stored, newest first (FTS5 walks its rowids backwards), so LIMIT stops it after the
+    newest matches instead of matching every transcript first: a phrase said in a
+    third of all calls took 65 ms that way on 50,000 contacts, 0.8 ms this way. The
+    order is then that of the transcripts' storing, which is the contacts' order but for
+    calls that overlapped. PostgreSQL's planner chooses for itself."""
+    phrase = " ".join(tokens(words))
+    if not phrase:
+        return query.where(false())
+    if session.get_bind().dialect.name == "postgresql":
+        return query.where(LedgerContact.id.in_(matching_contacts(session, words)))
+    return (
+        query.join(ContactSearch, ContactSearch.contact_id == LedgerContact.id)
+        .join(_FTS, _FTS.c.rowid == literal_column("contact_search.rowid"))
+        .where(text("contact_search_fts MATCH :q"))
+        .params(q=f'"{phrase}"')
+        .order_by(None)
+        .order_by(_FTS.c.rowid.desc())
+    )

@@ -28,7 +28,7 @@ from lawline.cases.models import (
     LegalAidApplication,
     TranscriptLine,
 )
-from lawline.cases.search import matching_contacts
+from lawline.cases.search import said_in
 from lawline.cases.service import Actor, CaseFields, CaseStatus, Referral, Triage
 from lawline.queue.skills import Domain, Service
 from lawline.web.auth import STAFF_ROLES, Principal, Role, mask_number, require
@@ -273,8 +273,8 @@ async def ledger_contacts(
             named = select(Case.id).where(Case.citizen_name.contains(name, autoescape=True))
             q = q.where(LedgerContact.case_id.in_(named))
         if words:
-            q = q.where(LedgerContact.id.in_(matching_contacts(s, words)))
-        found = s.scalars(q).all()
+            q = said_in(s, q, words)
+        found = sorted(s.scalars(q), key=lambda c: c.entered_at, reverse=True)
         owned = _owned_cases(s, actor, {c.case_id for c in found if c.case_id})
         return [_contact_json(c, actor.staff, c.case_id in owned) for c in found]
 
