@@ -10,11 +10,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from lawline.cases import reports
 from lawline.cases import service as cases
@@ -32,6 +31,7 @@ from lawline.cases.search import said_in
 from lawline.cases.service import Actor, CaseFields, CaseStatus, Referral, Triage
 from lawline.queue.skills import Domain, Service
 from lawline.web.auth import STAFF_ROLES, Principal, Role, mask_number, require
+from lawline.web.db import in_transaction
 from lawline.web.schemas import Disposition
 
 router = APIRouter(prefix="/api")
@@ -48,22 +48,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# Most specific first: NotFound and Forbidden are CaseErrors too.
+_ERRORS = {
+    cases.NotFound: status.HTTP_404_NOT_FOUND,
+    cases.Forbidden: status.HTTP_403_FORBIDDEN,
+    cases.CaseError: status.HTTP_409_CONFLICT,
+}
+
+
 async def _db(request: Request, work: Callable[[Session], T]) -> T:
     """Run `work` in one transaction in a worker thread; CaseError becomes 4xx."""
-    db: sessionmaker[Session] = request.app.state.db
-
-    def run() -> T:
-        with db() as session, session.begin():
-            return work(session)
-
-    try:
-        return await run_in_threadpool(run)
-    except cases.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except cases.Forbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except cases.CaseError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return await in_transaction(request, work, _ERRORS)
 
 
 # ----- bodies ---------------------------------------------------------------------------

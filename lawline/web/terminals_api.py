@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from lawline.terminals import registry
 from lawline.terminals.models import Terminal
 from lawline.web.auth import Principal, Role, require
+from lawline.web.db import in_transaction
 
 router = APIRouter(prefix="/api/terminals")
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
@@ -49,21 +49,16 @@ class EnrolledOut(TerminalOut):
     token: str  # shown this once: lawline keeps only its hash
 
 
+# Most specific first: both are TerminalErrors too.
+_ERRORS = {
+    registry.NoSuchTerminal: status.HTTP_404_NOT_FOUND,
+    registry.TerminalExists: status.HTTP_409_CONFLICT,
+    registry.TerminalError: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+
 async def _db(request: Request, work: Callable[[Session], T]) -> T:
-    db: sessionmaker[Session] = request.app.state.db
-
-    def run() -> T:
-        with db() as session, session.begin():
-            return work(session)
-
-    try:
-        return await run_in_threadpool(run)
-    except registry.NoSuchTerminal as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except registry.TerminalExists as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except registry.TerminalError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+    return await in_transaction(request, work, _ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
