@@ -53,7 +53,7 @@ class EnrolledOut(TerminalOut):
 _ERRORS = {
     registry.NoSuchTerminal: status.HTTP_404_NOT_FOUND,
     registry.TerminalExists: status.HTTP_409_CONFLICT,
-    registry.TerminalError: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    registry.TerminalError: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 
