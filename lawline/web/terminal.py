@@ -44,6 +44,7 @@ from lawline.terminals.models import Terminal
 from lawline.terminals.registry import TerminalRefused, check_token
 from lawline.video import relay
 from lawline.video.turn import browser_rtc_config
+from lawline.web.tasks import until_first_ends
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -81,20 +82,12 @@ class TerminalSession:
             relay.listen(redis, self.prefix, "terminal", self.terminal.id) as signals,
         ):
             await self._hello()
-            tasks = [
-                asyncio.create_task(self._read()),
-                asyncio.create_task(self._forward(events)),
-                asyncio.create_task(self._forward_signals(signals)),
-                asyncio.create_task(self._tell_waiting()),
-            ]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for t in tasks:
-                    t.cancel()
-                for t in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                        await t
+            await until_first_ends(
+                self._read(),
+                self._forward(events),
+                self._forward_signals(signals),
+                self._tell_waiting(),
+            )
         await self._gone()
 
     async def _hello(self) -> None:
