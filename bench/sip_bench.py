@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +41,7 @@ from tests.front_helpers import Pool, routed, sip_pool
 from tests.sip_helpers import free_sip_port, scenario
 
 # Short calls for set-up time; held calls with the caller sending G.711 for CPU.
+PCAP_S = 7  # SIPp's g711a.pcap: 7.05 s of speech
 SHORT = scenario("short", [("pause", 200), ("bye", None)])
 
 
@@ -61,6 +64,17 @@ def sipp(work: Path, port: int, xml: str, calls: int, rate: float, limit: int) -
         cwd=work, capture_output=True, timeout=180,
     )  # fmt: skip
     return next(work.glob("bench_*_rtt.csv"), work / "missing.csv")
+
+
+def sipp_totals(screen: str) -> tuple[int, int]:
+    """Successful and failed calls from SIPp's last screen. Its rows are
+    `Successful call | <last period> | <cumulated>`: the cumulated column counts."""
+    totals = {}
+    for line in screen.splitlines():
+        m = re.match(r"\s*(Successful|Failed) call\s*\|\s*\d+\s*\|\s*(\d+)", line)
+        if m:
+            totals[m.group(1)] = int(m.group(2))
+    return totals.get("Successful", -1), totals.get("Failed", -1)
 
 
 def setup_times_ms(rtt_csv: Path) -> list[float]:
@@ -218,9 +232,14 @@ def run_front(args: argparse.Namespace) -> str:
             idle = (_cpu(pids) - idle_start) / (time.monotonic() - t0)
 
             hold_s = args.hold_s + args.held / 10 + 10
+            # The caller talks the whole time (SIPp's pcap is 7 s, played again and
+            # again): a line silent for rtp_timeout_s is taken for dead and hung up.
+            talking = [("audio", "g711a.pcap"), ("pause", PCAP_S * 1000)] * math.ceil(
+                hold_s / PCAP_S
+            )
             xml = routed(scenario("held", [
                 ("audio", "g711a.pcap"), ("pause", 500), ("keys", "2"),
-                ("pause", int(hold_s * 1000)), ("bye", None),
+                ("pause", PCAP_S * 1000 - 500), *talking, ("bye", None),
             ]))  # fmt: skip
             (work / "held.xml").write_text(xml)
             held = subprocess.Popen(
@@ -257,10 +276,9 @@ def run_front(args: argparse.Namespace) -> str:
                     samples = array("h", w.readframes(w.getnframes()))
                 loud = max((abs(x) for x in samples[len(samples) // 3 :]), default=0)
             out, _ = held.communicate(timeout=hold_s + 180)
-            ok = next((ln.split()[3] for ln in out.splitlines()
-                       if ln.strip().startswith("Successful call")), "?")  # fmt: skip
-            failed = next((ln.split()[3] for ln in out.splitlines()
-                           if ln.strip().startswith("Failed call")), "?")  # fmt: skip
+            ok, failed = sipp_totals(out)
+            if failed:
+                print("SIPp's last screen:\n" + "\n".join(out.splitlines()[-40:]))
             client.close()
     cores = os.cpu_count() or 1
     per_call = (busy - idle) / max(1, args.held)

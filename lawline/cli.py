@@ -128,6 +128,25 @@ def telephony_worker(
     asyncio.run(run_worker(settings, settings.redis_url, sip, name))
 
 
+@app.command("sip-accounts")
+def sip_accounts(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Keep the SIP front's copy of the terminals' SIP credentials up to date (serve runs it)."""
+    import signal
+    import threading
+
+    from lawline.config import Settings
+    from lawline.logs import setup_logging
+    from lawline.telephony.front_accounts import run_sync
+
+    setup_logging(log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run_sync(Settings(), stop)
+
+
 @app.command()
 def transcriber(
     port: Annotated[int, typer.Option(help="Port on --host to listen on.")] = 2700,
@@ -295,7 +314,7 @@ def user_list() -> None:
 
 
 terminal_app = typer.Typer(
-    help="Village video terminals: enrol one (its device token), list, revoke.",
+    help="Village terminals (video, or SIP phones): enrol one, list, revoke.",
     no_args_is_help=True,
 )
 app.add_typer(terminal_app, name="terminal")
@@ -316,24 +335,57 @@ def terminal_add(
     village: Annotated[str, typer.Option(help="Its village (村).")],
     township: Annotated[str, typer.Option(help="Its township (乡镇).")],
     language: Annotated[str, typer.Option(help="Its residents' default language.")] = "zh",
+    sip: Annotated[
+        bool, typer.Option(help="Also SIP credentials, for a SIP phone that registers.")
+    ] = False,
 ) -> None:
-    """Enrol a terminal and print its device token (shown only this once)."""
+    """Enrol a terminal and print its device token (and SIP password), shown only once."""
     from datetime import UTC, datetime
 
     from lawline.config import Settings
     from lawline.terminals.registry import TerminalError, enrol
 
-    if language not in Settings().languages:
+    settings = Settings()
+    if language not in settings.languages:
         typer.echo(f"error: language {language!r} is not served here", err=True)
         raise typer.Exit(1)
+    realm = settings.telephony.front.realm if sip else None
     try:
         with _terminal_db()() as session, session.begin():
-            enrolled = enrol(session, terminal_id, village, township, language, datetime.now(UTC))
+            enrolled = enrol(session, terminal_id, village, township, language,
+                             datetime.now(UTC), sip_realm=realm)  # fmt: skip
     except TerminalError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"terminal {terminal_id} enrolled; open /terminal#token={enrolled.token} on it once")
     typer.echo(enrolled.token)
+    if enrolled.sip_password:
+        _echo_sip(settings, terminal_id, enrolled.sip_password)
+
+
+def _echo_sip(settings: Any, terminal_id: str, password: str) -> None:
+    host, port = settings.sip_host, settings.sip_port
+    typer.echo(f"SIP: register sip:{terminal_id}@{host}:{port}, user {terminal_id}, "
+               f"realm {settings.telephony.front.realm}, password (shown once):")  # fmt: skip
+    typer.echo(password)
+
+
+@terminal_app.command("sip-password")
+def terminal_sip_password(
+    terminal_id: Annotated[str, typer.Argument(help="The terminal's id.")],
+) -> None:
+    """Give a terminal new SIP credentials (the old password stops working)."""
+    from lawline.config import Settings
+    from lawline.terminals.registry import TerminalError, issue_sip_password
+
+    settings = Settings()
+    try:
+        with _terminal_db()() as session, session.begin():
+            password = issue_sip_password(session, terminal_id, settings.telephony.front.realm)
+    except TerminalError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    _echo_sip(settings, terminal_id, password)
 
 
 @terminal_app.command("list")
@@ -344,7 +396,8 @@ def terminal_list() -> None:
     with _terminal_db()() as session:
         for t in terminals(session):
             revoked = f"revoked {t.revoked_at:%Y-%m-%d %H:%M} UTC" if t.revoked_at else ""
-            typer.echo(f"{t.id}\t{t.village}\t{t.township}\t{t.language}\t{revoked}")
+            sip = "sip" if t.sip_ha1 else ""
+            typer.echo(f"{t.id}\t{t.village}\t{t.township}\t{t.language}\t{sip}\t{revoked}")
 
 
 @terminal_app.command("revoke")

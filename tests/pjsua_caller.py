@@ -2,10 +2,14 @@
 
 Run as a process (pjsua2 allows one endpoint per process):
     python tests/pjsua_caller.py URI OUT.wav SECONDS LOCAL_SIP_PORT [--play SAY.wav] [--keys 11]
+        [--user ID --password PW [--register HOST:PORT]] [--host ADDRESS]
 Once media is up it prints "media T" (T: time.monotonic() when recording started, so
 another process can place what was heard in time), loops SAY.wav into the call,
 records what it hears to OUT.wav, presses KEYS (RFC 4733) a second later, and hangs up
 after SECONDS, on SIGTERM, or when lawline does. Exits 0 if the call was answered.
+As a SIP terminal (--user, --password) it answers digest challenges; with --register
+it first registers there and prints "registered STATUS" (exit 2 unless 200).
+The call's final status is printed as "ended STATUS".
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ class Call(RecordingCall):
             self.answered = True
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
+            print(f"ended {self.getInfo().lastStatusCode}", flush=True)
+
+
+class Terminal(pj.Account):
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: int | None = None
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        if prm.code // 100 != 1:
+            self.status = prm.code
 
 
 def main() -> int:
@@ -43,12 +58,32 @@ def main() -> int:
     ap.add_argument("sip_port", type=int)
     ap.add_argument("--play", default="")
     ap.add_argument("--keys", default="")
+    ap.add_argument("--user", default="")
+    ap.add_argument("--password", default="")
+    ap.add_argument("--register", default="")
+    ap.add_argument("--host", default="127.0.0.1", help="address to call from")
     args = ap.parse_args()
     # The same pjsua2 set-up as the worker (G.711 first, null audio device, one thread).
-    cfg = SipConfig(port=args.sip_port, rtp_port=args.sip_port + 2, rtp_port_range=10)
+    cfg = SipConfig(
+        host=args.host, port=args.sip_port, rtp_port=args.sip_port + 2, rtp_port_range=10
+    )
     ep = create_endpoint(cfg)
-    acc = pj.Account()
-    acc.create(account_config(cfg, "13800138000"))
+    acc = Terminal()
+    ac = account_config(cfg, args.user or "13800138000")
+    if args.user:
+        ac.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
+    if args.register:
+        ac.regConfig.registrarUri = f"sip:{args.register}"
+    acc.create(ac)
+    if args.register:
+        deadline = time.monotonic() + 10
+        while acc.status is None and time.monotonic() < deadline:
+            ep.libHandleEvents(10)
+        print(f"registered {acc.status}", flush=True)
+        if acc.status != 200:
+            del acc
+            ep.libDestroy()
+            return 2
     call = Call(acc, args.out, args.play)
     call.makeCall(args.uri, pj.CallOpParam(True))
     end = time.monotonic() + args.seconds

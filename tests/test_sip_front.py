@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -11,12 +12,16 @@ import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.front_helpers import routed, sip_pool, sipp, sipp_async
+from lawline.db import make_engine, session_factory, upgrade
+from lawline.telephony.front_accounts import TABLE, accounts_dir
+from lawline.terminals.registry import enrol, revoke
+from tests.front_helpers import Pool, routed, sip_pool, sipp, sipp_async
 from tests.sip_helpers import free_sip_port, scenario
 from tests.test_telephony import envelope
 
@@ -185,9 +190,10 @@ async def test_the_edge_blocks_scanners_floods_malformed_sip_and_strangers(
         # A NUL byte in a header, even from the trunk: dropped before any worker sees it.
         nul = _options("127.0.0.1", call_id="nul").replace(b"Call-ID: nul", b"Call-ID: n\x00ul")
         assert _send("127.0.0.1", front, nul) is None
-        # An INVITE from an address that is not a trunk: 403.
+        # An INVITE from an address that is not a trunk, without a terminal's password:
+        # challenged (407), and it goes no further.
         stranger = await asyncio.to_thread(
-            sipp, tmp_path, pool, scenario("stranger", [("status", 403)], answered=False),
+            sipp, tmp_path, pool, scenario("stranger", [("status", 407)], answered=False),
             local_ip="127.0.0.7", name="stranger",
         )
         assert stranger.returncode == 0, stranger.stdout[-2000:]
@@ -211,7 +217,7 @@ async def test_the_edge_blocks_scanners_floods_malformed_sip_and_strangers(
         log = pool.kamailio_log()
         assert "blocked: scanner user agent [friendly-scanner] from 127.0.0.6" in log
         assert "blocked: NUL byte in OPTIONS from 127.0.0.1" in log
-        assert "blocked: INVITE from 127.0.0.7" in log
+        assert "challenged: INVITE from 127.0.0.7" in log
         assert "blocked: flood from 127.0.0.9" in log
         assert "refused: more than 3 new calls a second" in log
         assert "127.0.0.1" not in log.split("blocked: flood from", 1)[1].split("\n")[0]
@@ -236,3 +242,80 @@ async def test_two_nodes_share_one_redis_and_either_serves_a_call(
             out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
             assert proc.returncode == 0, out[-2000:]
     await until(lambda: _waiting(redis, 0), "both callers left the queue")
+
+TERMINAL_IP = "127.0.0.8"  # a village room's SIP phone: not a trunk
+
+
+def _softphone(pool: Pool, tmp: Path, user: str, password: str, *extra: str) -> list[str]:
+    """pjsua2 as a SIP terminal of the village room: registers with the front, then calls."""
+    return [
+        sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+        f"sip:12348@{pool.host}:{pool.port}", str(tmp / f"{user}.wav"), "6",
+        str(free_sip_port()), "--user", user, "--password", password, "--host", TERMINAL_IP,
+        *extra,
+    ]  # fmt: skip
+
+
+def _accounts(pool: Pool) -> str:
+    path = accounts_dir(pool.settings) / TABLE
+    return path.read_text() if path.exists() else ""
+
+
+async def test_a_sip_terminal_registers_and_calls_with_its_password_until_revoked(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """A SIP phone in a village legal room: digest authentication at the front, its
+    village on the contact, and its revocation effective without a restart."""
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        url = pool.settings.database
+        upgrade(url)
+        sessions = session_factory(make_engine(url))
+        with sessions() as s, s.begin():
+            password = enrol(
+                s,
+                "dalai-1",
+                "大赉村",
+                "兴安镇",
+                "zh",
+                datetime.now(UTC),
+                sip_realm=pool.settings.telephony.front.realm,
+            ).sip_password
+        await until(_async(lambda: "dalai-1:" in _accounts(pool)), "the front's accounts synced")
+        registrar = f"{pool.host}:{pool.port}"
+
+        wrong = await asyncio.to_thread(
+            subprocess.run, _softphone(pool, tmp_path, "dalai-1", "not-it", "--register",
+                                       registrar),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert wrong.returncode == 2 and "registered 401" in wrong.stdout, wrong.stdout[-2000:]
+
+        caller = subprocess.Popen(
+            _softphone(pool, tmp_path, "dalai-1", password, "--register", registrar,
+                       "--keys", "2"),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        await until(lambda: _waiting(redis, 1), "the terminal's caller queued")
+        (contact_id,) = await redis.zrange("ll:waiting", 0, -1)
+        attrs = json.loads(await redis.hget(f"ll:contact:{contact_id}", "attrs") or "{}")
+        assert (attrs["terminal"], attrs["village"], attrs["township"]) == (
+            "dalai-1",
+            "大赉村",
+            "兴安镇",
+        ), "the contact says which village room called"
+        out, _ = await asyncio.to_thread(caller.communicate, timeout=60)
+        assert caller.returncode == 0 and "registered 200" in out, out[-2000:]
+
+        with sessions() as s, s.begin():
+            revoke(s, "dalai-1", datetime.now(UTC))
+        await until(_async(lambda: "dalai-1:" not in _accounts(pool)), "the revocation synced")
+        refused = await asyncio.to_thread(
+            subprocess.run, _softphone(pool, tmp_path, "dalai-1", password),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert refused.returncode == 1, refused.stdout[-2000:]
+        assert "ended 407" in refused.stdout, refused.stdout[-2000:]
+        log = pool.kamailio_log()
+        assert f"registered: terminal dalai-1 from {TERMINAL_IP}" in log
+        assert "blocked: bad SIP credentials" in log and "[dalai-1]" in log
+    assert await redis.zcard("ll:waiting") == 0

@@ -23,6 +23,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from lawline.config import RoutingSettings, Settings, WebRTCSettings
+from lawline.terminals.registry import sip_ha1
 from lawline.video.turn import turn_credential
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
@@ -90,6 +91,28 @@ async def test_only_admins_enrol_and_the_token_is_stored_as_a_hash(
     with sqlite3.connect(tmp_path / "lawline.db") as db:
         stored = db.execute("SELECT token_hash FROM terminals").fetchall()
     assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
+
+
+async def test_an_admin_gives_a_sip_phone_its_credentials_once_and_only_ha1_is_kept(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("root", Role.ADMIN) as http:
+        r = await http.post("/api/terminals", json={**TERMINAL, "sip": True})
+        assert r.status_code == 201 and r.json()["sip"] is True
+        first = r.json()["sip_password"]
+        renewed = (await http.post("/api/terminals/dalai-1/sip-password")).json()
+        assert renewed["realm"] == "lawline" and renewed["sip_password"] != first
+        listed = (await http.get("/api/terminals")).json()
+        assert listed[0]["sip"] is True and "sip_password" not in listed[0]
+        await http.post("/api/terminals/dalai-1/revoke")
+        again = await http.post("/api/terminals/dalai-1/sip-password")
+        assert again.status_code == 422 and "revoked" in again.text
+        missing = await http.post("/api/terminals/nope/sip-password")
+        assert missing.status_code == 404
+    with sqlite3.connect(tmp_path / "lawline.db") as db:
+        [(realm, ha1)] = db.execute("SELECT sip_realm, sip_ha1 FROM terminals").fetchall()
+    # The digest HA1 of the renewed password, never the password itself.
+    assert realm == "lawline" and ha1 == sip_ha1("dalai-1", "lawline", renewed["sip_password"])
 
 
 async def test_a_revoked_or_unknown_token_is_refused_at_connect(lawline: Running) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -29,12 +32,23 @@ from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in
 from tests.lawline_server import Running
 from tests.sip_helpers import Worker, free_sip_port, telephony_worker
-from tests.speech import CITIZEN_SAYS, LAWYER_SAYS, TranscriberProcess, speak, transcriber
+from tests.speech import (
+    CITIZEN_SAYS,
+    LAWYER_SAYS,
+    TranscriberProcess,
+    decoder,
+    speak,
+    speak_mandarin,
+    transcriber,
+)
 
 
-def looped_speech(text: str, out: Path, rate: int, pause_s: float) -> Path:
+def looped_speech(
+    text: str, out: Path, rate: int, pause_s: float, mandarin: bool = False
+) -> Path:
     """Speech followed by a pause: played in a loop, a speaker who talks and stops."""
-    said = speak(text, out.with_name(out.stem + "-once.wav"), rate=rate)
+    voice = speak_mandarin if mandarin else speak
+    said = voice(text, out.with_name(out.stem + "-once.wav"), rate=rate)
     subprocess.run(["sox", "-q", str(said), str(out), "pad", "0", str(pause_s)], check=True)
     return out
 
@@ -81,21 +95,22 @@ WATCH = """() => {
 }"""
 
 
-@needs_browser
-async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
-    lawline: Running, worker: Worker, tmp_path: Path, clean_redis_url: str
-) -> None:
-    citizen = looped_speech(CITIZEN_SAYS, tmp_path / "citizen.wav", 16000, pause_s=2.0)
-    lawyer = looped_speech(LAWYER_SAYS, tmp_path / "lawyer.wav", 48000, pause_s=2.5)
+@asynccontextmanager
+async def answered_call(
+    lawline: Running, sip_port: int, tmp_path: Path, citizen: Path,
+    microphone: Path | None = None,
+) -> AsyncIterator[Page]:  # fmt: skip
+    """Wang signs in and goes available, a softphone calls 12348 saying `citizen` (looped),
+    and Wang accepts with the console watched (WATCH); the caller is gone afterwards."""
     base = lawline.base.replace("127.0.0.1", "localhost")  # Secure cookies on localhost
-    async with chromium(microphone=lawyer) as browser:
+    async with chromium(microphone=microphone) as browser:
         page = await browser.new_page()
         await sign_in(page, base, "wang", PASSWORD)
         await page.click("#go-available")
         await page.wait_for_selector('#state[data-state="available"]')
         caller = subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
-             f"sip:12348@127.0.0.1:{worker.sip_port}", str(tmp_path / "heard.wav"), "90",
+             f"sip:12348@127.0.0.1:{sip_port}", str(tmp_path / "heard.wav"), "90",
              str(free_sip_port()), "--play", str(citizen), "--keys", "11"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -103,27 +118,35 @@ async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
             await page.wait_for_selector("#offer:not([hidden])", timeout=60_000)
             await page.evaluate(WATCH)
             await page.click("#accept")
-            await page.wait_for_selector("#transcript:not([hidden])", timeout=20_000)
-            for leg in ("citizen", "lawyer"):
-                await page.wait_for_selector(
-                    f'#transcript-lines li[data-leg="{leg}"][data-kind="final"]', timeout=40_000
-                )
-            assert await page.text_content("#transcript-status") == "转写中"
-            await page.click("#hang-up")
-            await page.wait_for_selector("#wrapup:not([hidden])")
-            await asyncio.sleep(2)  # the finals forced by the hang-up
-            shown = await page.evaluate("window.shown")
-            cid = await page.evaluate("transcript.contact")
-            srt = await page.evaluate(
-                f"fetch('/api/contacts/{cid}/transcript?format=srt').then(r => r.text())"
-            )
-            # The transcript stays on screen through wrap-up.
-            assert not await page.is_hidden("#transcript")
-        except BaseException:
+            yield page
+        finally:
             caller.kill()
-            raise
-    caller.kill()
-    caller.wait()
+            caller.wait()
+
+
+@needs_browser
+async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
+    lawline: Running, worker: Worker, tmp_path: Path, clean_redis_url: str
+) -> None:
+    citizen = looped_speech(CITIZEN_SAYS, tmp_path / "citizen.wav", 16000, pause_s=2.0)
+    lawyer = looped_speech(LAWYER_SAYS, tmp_path / "lawyer.wav", 48000, pause_s=2.5)
+    async with answered_call(lawline, worker.sip_port, tmp_path, citizen, lawyer) as page:
+        await page.wait_for_selector("#transcript:not([hidden])", timeout=20_000)
+        for leg in ("citizen", "lawyer"):
+            await page.wait_for_selector(
+                f'#transcript-lines li[data-leg="{leg}"][data-kind="final"]', timeout=40_000
+            )
+        assert await page.text_content("#transcript-status") == "转写中"
+        await page.click("#hang-up")
+        await page.wait_for_selector("#wrapup:not([hidden])")
+        await asyncio.sleep(2)  # the finals forced by the hang-up
+        shown = await page.evaluate("window.shown")
+        cid = await page.evaluate("transcript.contact")
+        srt = await page.evaluate(
+            f"fetch('/api/contacts/{cid}/transcript?format=srt').then(r => r.text())"
+        )
+        # The transcript stays on screen through wrap-up.
+        assert not await page.is_hidden("#transcript")
 
     for leg, label in (("citizen", "来电人"), ("lawyer", "律师")):
         mine = [s for s in shown if s["leg"] == leg]
@@ -144,6 +167,46 @@ async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
     assert all(0 <= s.start < s.end for s in finals)
     assert len([s for s in shown if s["kind"] == "final"]) == len(finals)
     assert srt.count(" --> ") == len(finals) and "来电人：" in srt and "律师：" in srt
+
+
+@pytest.fixture
+def whisper_worker(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path
+) -> Iterator[Worker]:
+    """A worker whose only engine is a Whisper decoder: no Vosk model for Mandarin."""
+    with decoder() as whisper:
+        env = {
+            "LAWLINE_WEBRTC__HOST_ADDRESSES": '["127.0.0.1"]',
+            "LAWLINE_TRANSCRIPTS__WHISPER__URLS": json.dumps([whisper.url]),
+        }
+        with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
+            yield w
+
+
+@needs_browser
+async def test_without_partials_the_console_says_it_is_listening_then_shows_the_sentence(
+    lawline: Running, whisper_worker: Worker, tmp_path: Path
+) -> None:
+    """Mandarin with no Vosk model: while the caller talks the console says it is
+    listening (no words yet), and Whisper's sentence replaces the sign when they pause."""
+    citizen = looped_speech("我想咨询劳动仲裁的问题。", tmp_path / "citizen.wav", 16000,
+                            pause_s=3.0, mandarin=True)  # fmt: skip
+    async with answered_call(lawline, whisper_worker.sip_port, tmp_path, citizen) as page:
+        await page.wait_for_selector(
+            '#transcript-lines li[data-leg="citizen"][data-kind="final"]', timeout=90_000
+        )
+        shown = await page.evaluate("window.shown")
+        await page.click("#hang-up")
+    citizen_shown = [s for s in shown if s["leg"] == "citizen"]
+    kinds = [s["kind"] for s in citizen_shown]
+    assert "partial" in kinds and "final" in kinds, kinds
+    sign = citizen_shown[kinds.index("partial")]
+    final = citizen_shown[kinds.index("final")]
+    assert sign["text"] == "来电人：正在听…", "no words before the pause, only the sign"
+    assert sign["at"] < final["at"]
+    assert "来电人" in final["text"] and "正在听" not in final["text"]
+    said = final["text"].split("来电人", 1)[1]
+    assert re.search(r"[\u4e00-\u9fff]{4}", said), final  # Whisper's Mandarin
 
 
 async def test_an_alert_reaches_the_supervisors_feed_at_once(

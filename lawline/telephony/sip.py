@@ -88,7 +88,9 @@ def account_config(cfg: SipConfig, number: str) -> pj.AccountConfig:
 
 
 class Account(pj.Account):
-    def __init__(self, on_incoming: Callable[[int], None]) -> None:
+    """on_incoming gets the call's id and the INVITE as received."""
+
+    def __init__(self, on_incoming: Callable[[int, str], None]) -> None:
         super().__init__()
         self._on_incoming = on_incoming
 
@@ -98,7 +100,7 @@ class Account(pj.Account):
             # it would trip an assertion and abort the worker.
             log.error("incoming call without a call slot, refused by pjsua")
             return
-        self._on_incoming(prm.callId)
+        self._on_incoming(prm.callId, prm.rdata.wholeMsg)
 
 
 class CallEvents:

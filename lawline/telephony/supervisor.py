@@ -36,7 +36,7 @@ def worker_supervisor(
     extra_env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
 ) -> Children:
-    """Workers, then Kamailio in front of them (stopped first, started last)."""
+    """Workers, then Kamailio in front of them and the keeper of its SIP accounts."""
     env = {
         **os.environ,
         "LAWLINE_REDIS_URL": redis_url,
@@ -47,4 +47,6 @@ def worker_supervisor(
     children = worker_children(settings, workers)
     if settings.telephony.front.enabled and workers:
         children.append(prepare_front(settings, workers).child)
+        # The terminals' SIP credentials, from the database to Kamailio's table.
+        children.append(Child("sip-accounts", ["sip-accounts"]))
     return Children("telephony", children, env, log_dir)

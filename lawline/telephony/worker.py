@@ -31,7 +31,7 @@ from lawline.redis_client import connect_redis
 from lawline.telephony.bridge import Bridge
 from lawline.telephony.bridge_rpc import serve_requests
 from lawline.telephony.prompts import resolve
-from lawline.telephony.session import CallSession
+from lawline.telephony.session import CallSession, terminal_origin
 from lawline.telephony.sip import (
     MAX_CALLS,
     Account,
@@ -47,7 +47,12 @@ from lawline.video.signalling import line_key
 
 log = logging.getLogger(__name__)
 
+# pjsua runs in this loop. With calls it is polled every PUMP_S, so SIP, keys and
+# prompt ends are handled within a few ms. Without, the loop waits in pjsua's own
+# poll for up to IDLE_POLL_MS: a new INVITE is taken the moment it arrives, and the
+# dozens of idle workers a node needs for 100 calls do not burn a core polling.
 PUMP_S = 0.005
+IDLE_POLL_MS = 20
 LINE_CHECK_S = 5.0
 LINE_KEY_TTL_S = 86400
 _DIALLED = re.compile(r"sip:([^@;>]+)@")
@@ -212,8 +217,14 @@ class TelephonyWorker:
     async def _pump(self, stop: asyncio.Event) -> None:
         assert self._ep is not None
         while not stop.is_set():
-            self._ep.libHandleEvents(0)
-            await asyncio.sleep(PUMP_S)
+            if self.lines_in_use():
+                self._ep.libHandleEvents(0)
+                await asyncio.sleep(PUMP_S)
+            else:
+                # The loop's other work (queue events, bridge requests) waits this long
+                # at most: nothing it does for an idle worker is that urgent.
+                self._ep.libHandleEvents(IDLE_POLL_MS)
+                await asyncio.sleep(0)
 
     async def _follow_contacts(self) -> None:
         async with self.queue.subscribe() as events:
@@ -306,7 +317,7 @@ class TelephonyWorker:
 
     # ----- incoming calls -----------------------------------------------------------
 
-    def _incoming(self, call_id: int) -> None:
+    def _incoming(self, call_id: int, invite: str) -> None:
         assert self._account is not None
         call = GatewayCall(self._account, call_id)
         info = call.getInfo()
@@ -321,7 +332,9 @@ class TelephonyWorker:
             call.events = _Release(self._rejected, call)
             call.hangup(op)
             return
-        session = CallSession(self, call)
+        # Behind the front only: there, the front alone can have named the terminal.
+        trusted = self.settings.telephony.front.enabled
+        session = CallSession(self, call, origin=terminal_origin(invite) if trusted else None)
         self.sessions[call] = session
         op.statusCode = pj.PJSIP_SC_OK
         call.answer(op)

