@@ -20,6 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import websockets
+from alembic.script import ScriptDirectory
 from argon2 import PasswordHasher
 from fastapi import FastAPI, WebSocket
 
@@ -174,8 +175,11 @@ def test_migrations_run_twice_cleanly(tmp_path: Path) -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
+            # The newest revision in lawline/db/migrations, whatever its number.
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert head is not None and head >= "0005"
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0004",)
+                (head,)
             ]
             assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 0
     finally:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from lawline.config import Settings
 from lawline.terminals.models import Terminal
 
@@ -64,19 +66,14 @@ def write_table(directory: Path, text: str) -> bool:
     return True
 
 
-def sync_once(settings: Settings) -> int:
+def sync_once(settings: Settings, sessions: sessionmaker[Session]) -> int:
     """Write the table from the database; the number of terminals it lets in."""
-    from lawline.db import make_engine, session_factory
     from lawline.terminals.registry import sip_terminals
 
-    engine = make_engine(settings.database)
-    try:
-        with session_factory(engine)() as session:
-            terminals = sip_terminals(session)
-            realm = settings.telephony.front.realm
-            text, stale = subscriber_table(terminals, realm)
-    finally:
-        engine.dispose()
+    with sessions() as session:
+        terminals = sip_terminals(session)
+        realm = settings.telephony.front.realm
+        text, stale = subscriber_table(terminals, realm)
     if write_table(accounts_dir(settings), text):
         log.info("SIP terminal accounts written", extra={"terminals": len(terminals) - len(stale)})
         if stale:
@@ -96,10 +93,14 @@ def ensure_table(directory: Path) -> None:
 def run_sync(settings: Settings, stop: threading.Event) -> None:
     """Keep the table in step with the database until stopped. A database that is
     away leaves the last table in place: terminals keep working meanwhile."""
+    from lawline.db import make_engine, session_factory
+
+    engine = make_engine(settings.database)
+    sessions = session_factory(engine)
     failing = False
     while not stop.is_set():
         try:
-            sync_once(settings)
+            sync_once(settings, sessions)
             if failing:
                 log.info("SIP terminal accounts: database reachable again")
             failing = False
@@ -109,3 +110,4 @@ def run_sync(settings: Settings, stop: threading.Event) -> None:
                             extra={"error": str(exc)[:300]})  # fmt: skip
             failing = True
         stop.wait(settings.telephony.front.accounts_sync_s)
+    engine.dispose()
