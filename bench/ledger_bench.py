@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import glob
 import hashlib
 import heapq
 import io
@@ -68,10 +67,7 @@ import math
 import os
 import pstats
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,6 +100,10 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState, Domain, GreenReason, Service
 from lawline.transcripts.model import Kind, Leg, Segment
+
+# The private PostgreSQL cluster the tests use (run from anywhere).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.postgres import have_postgres, private_postgres
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR_START = datetime(2025, 1, 1, tzinfo=TZ)
@@ -383,37 +383,6 @@ class Stream:
 
 
 # ----- the databases -------------------------------------------------------------------
-
-
-def _pg_tool(name: str) -> str | None:
-    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found if isinstance(found, str) else (found[-1] if found else None)
-
-
-@contextlib.contextmanager
-def private_postgres() -> Iterator[str]:
-    """A private PostgreSQL cluster (fsync=off) on a free loopback port; its base URL.
-    As the postgres user when run as root (the server refuses root)."""
-    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        raise SystemExit("no PostgreSQL server installed (scripts/setup.sh installs it)")
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    with tempfile.TemporaryDirectory(prefix="ledger-bench-pg-") as root:
-        if as_user:
-            shutil.chown(root, "postgres")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        data = f"{root}/data"
-        run: dict[str, Any] = {"check": True, "capture_output": True, "timeout": 120}
-        subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "lawline"], **run)
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        start = [pg_ctl, "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"]
-        subprocess.run([*as_user, *start], **run)
-        try:
-            yield f"postgresql+psycopg://lawline@127.0.0.1:{port}"
-        finally:
-            subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "fast", "stop"], **run)
 
 
 @contextlib.contextmanager
@@ -1036,7 +1005,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if args.postgres_url:
                     server, how = args.postgres_url, "the server of --postgres-url"
                 else:
-                    server = stack.enter_context(private_postgres())
+                    if not have_postgres():
+                        raise SystemExit("no PostgreSQL server installed (scripts/setup.sh)")
+                    server = stack.enter_context(private_postgres("ledger-bench-pg-"))
                     how = "a private cluster, initdb's settings but fsync=off"
                 with postgres_database(server, args.keep) as url:
                     engine = make_engine(url)

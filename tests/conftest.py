@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
@@ -19,6 +12,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
+from tests.postgres import have_postgres, private_postgres
 from tests.sip_helpers import Worker, telephony_worker
 
 
@@ -80,39 +74,14 @@ def bridge_worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> It
         yield w
 
 
-def _pg_tool(name: str) -> str | None:
-    """PATH first, then Debian's versioned directory (not on PATH)."""
-    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found if isinstance(found, str) else (found[-1] if found else None)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A private PostgreSQL cluster for the run (as the postgres user: it refuses root),
-    on a free loopback port; yields its base URL."""
+    """A private PostgreSQL cluster for the run; yields its base URL."""
     pytest.importorskip("psycopg", reason="no PostgreSQL driver installed")
-    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
-    if initdb is None or pg_ctl is None:
+    if not have_postgres():
         pytest.skip("no PostgreSQL server installed (scripts/setup.sh installs it)")
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    # Not under pytest's tmp: the postgres user cannot enter root's directories.
-    with tempfile.TemporaryDirectory(prefix="lawline-pg-") as root:
-        if as_user:
-            shutil.chown(root, "postgres")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        data = f"{root}/data"
-        run: dict[str, Any] = {"check": True, "capture_output": True, "timeout": 60}
-        subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "lawline"], **run)
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        # A log file of its own: the server would otherwise hold our output pipe open.
-        start = [pg_ctl, "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"]
-        subprocess.run([*as_user, *start], **run)
-        try:
-            yield f"postgresql+psycopg://lawline@127.0.0.1:{port}"
-        finally:
-            subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], **run)
+    with private_postgres("lawline-pg-", stop="immediate", timeout_s=60) as url:
+        yield url
 
 
 @pytest.fixture

@@ -159,6 +159,13 @@ async def press_and_accept(terminal: Page, console: Page) -> None:
     await console.wait_for_selector("#video:not([hidden])", timeout=60_000)
 
 
+async def connect(terminal: Page, console: Page, base: str, token: str) -> None:
+    """The lawyer on duty, the terminal opened with its token, a call between them."""
+    await lawyer_on_duty(console, base)
+    await open_terminal(terminal, base, token)
+    await press_and_accept(terminal, console)
+
+
 async def test_a_resident_talks_to_a_lawyer_in_4k_and_rates_the_talk(
     lawline: tuple[Running, str],
 ) -> None:
@@ -166,11 +173,9 @@ async def test_a_resident_talks_to_a_lawyer_in_4k_and_rates_the_talk(
     base = base_of(running)
     async with chromium() as terminal_browser, chromium() as lawyer_browser:
         console = await lawyer_browser.new_page()
-        await lawyer_on_duty(console, base)
         terminal = await terminal_browser.new_page()
-        await open_terminal(terminal, base, token)
+        await connect(terminal, console, base, token)
         assert await terminal.evaluate("location.hash") == ""  # the token is not left in view
-        await press_and_accept(terminal, console)
         assert "大赖村" in (await console.text_content("#call-summary") or "")
 
         for page, which in ((console, "lawyer"), (terminal, "terminal")):
@@ -232,10 +237,8 @@ async def test_both_voices_are_transcribed_live_in_the_console_and_kept(
                 microphone=lawyer
             ) as lawyer_browser:
                 console = await lawyer_browser.new_page()
-                await lawyer_on_duty(console, base)
                 terminal = await terminal_browser.new_page()
-                await open_terminal(terminal, base, token)
-                await press_and_accept(terminal, console)
+                await connect(terminal, console, base, token)
                 await console.wait_for_selector("#transcript:not([hidden])", timeout=30_000)
                 for leg in ("citizen", "lawyer"):
                     await console.wait_for_selector(
@@ -270,10 +273,8 @@ async def test_when_no_picture_gets_through_both_screens_go_audio_only(
         base = base_of(running)
         async with chromium() as terminal_browser, chromium() as lawyer_browser:
             console = await lawyer_browser.new_page()
-            await lawyer_on_duty(console, base)
             terminal = await terminal_browser.new_page()
-            await open_terminal(terminal, base, token)
-            await press_and_accept(terminal, console)
+            await connect(terminal, console, base, token)
             await wait_for_4k(console, "lawyer")
             await terminal.evaluate("""() => {
               for (const s of window.lawlineTerminal.call.pc.getSenders())

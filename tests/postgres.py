@@ -1,0 +1,54 @@
+"""A private PostgreSQL cluster on a free loopback port, for the tests (conftest's
+postgres_server) and the ledger bench: nothing depends on a server already running."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+
+def pg_tool(name: str) -> str | None:
+    """PATH first, then Debian's versioned directory (not on PATH)."""
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def have_postgres() -> bool:
+    return pg_tool("initdb") is not None and pg_tool("pg_ctl") is not None
+
+
+@contextmanager
+def private_postgres(
+    prefix: str, stop: Literal["fast", "immediate"] = "fast", timeout_s: float = 120
+) -> Iterator[str]:
+    """A cluster (fsync off) in a temporary directory; its base URL. As the postgres
+    user when run as root: the server refuses root."""
+    initdb, pg_ctl = pg_tool("initdb"), pg_tool("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        raise RuntimeError("no PostgreSQL server installed (scripts/setup.sh installs it)")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    # Not under pytest's tmp: the postgres user cannot enter root's directories.
+    with tempfile.TemporaryDirectory(prefix=prefix) as root:
+        if as_user:
+            shutil.chown(root, "postgres")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        data = f"{root}/data"
+        run: dict[str, Any] = {"check": True, "capture_output": True, "timeout": timeout_s}
+        subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "lawline"], **run)
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # A log file of its own: the server would otherwise hold our output pipe open.
+        start = [pg_ctl, "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"]
+        subprocess.run([*as_user, *start], **run)
+        try:
+            yield f"postgresql+psycopg://lawline@127.0.0.1:{port}"
+        finally:
+            subprocess.run([*as_user, pg_ctl, "-D", data, "-m", stop, "stop"], **run)
