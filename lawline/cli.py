@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from lawline import __version__
+from lawline.private_files import private_umask
 
 if TYPE_CHECKING:
     from lawline.accounts.service import Accounts
@@ -21,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+app.callback()(private_umask)  # what lawline writes (database, secrets...) is 0600
 
 # Wide enough for the endpoint table when output goes to a file or journal.
 _PIPE_WIDTH = 160

@@ -1,12 +1,23 @@
-"""Logging for lawline processes: JSON lines for machines, rich for people."""
+"""Logging for lawline processes: JSON lines for machines, rich for people.
+
+No citizen's number and no credential reaches a log line. Code logs masked
+numbers and ids, not tokens; `Redactor`, on every handler lawline installs, is
+the last line of defence for what slips through (a library's message, an
+exception's text, a URL): it masks runs that look like telephone numbers and
+anything token-shaped, and `redact_access_path` drops query strings from
+uvicorn's access log (terminal tokens, ledger searches by number and name).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 from rich.console import Console
 from rich.logging import RichHandler
+
+from lawline.phone_numbers import mask_number
 
 try:
     from pythonjsonlogger.json import JsonFormatter
@@ -16,6 +27,85 @@ except ImportError:  # python-json-logger < 3.1
 # Marks the handler we install, so a second call replaces it and leaves others
 # (pytest's log capture, say) alone.
 _MARK = "_lawline_handler"
+HIDDEN = "***"
+
+# A telephone number: 7 or more digits (a local number has 7 or 8; with the
+# area code or a mobile 11; with +86 13), optionally after +. Not part of a
+# longer word or hex id (ASCII letters and digits around it), not a Redis stream
+# id (1733150000000-0), not either side of a decimal point (a float time). Times,
+# ports, pids and counts have fewer digits. Chinese characters may touch it.
+_PHONE = re.compile(r"(?<![A-Za-z0-9+])(?<!\d\.)\+?\d{7,}(?![A-Za-z0-9])(?!-\d)(?!\.\d)")
+# Credentials by name: `?token=`, `#token=`, `&password=`, `lawline_session=` (a
+# cookie), `"token": "..."` (JSON), `Bearer ...`, and a URL's password.
+_CREDENTIAL_NAMES = r"(?:access_token|token|password|passwd|secret_key|secret|lawline_session)"
+_CREDENTIALS = (
+    re.compile(rf"(?i)(\b{_CREDENTIAL_NAMES}=)[^\s&#;,\"'<>]+"),
+    re.compile(rf"(?i)([\"']{_CREDENTIAL_NAMES}[\"']\s*:\s*[\"'])[^\"']+"),
+    re.compile(r"(?i)(\bBearer\s+)[^\s\"',;]+"),
+    re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)"),
+)
+# LogRecord's own attributes; the rest were passed with extra= and are logged too.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    """`text` with telephone-number-like runs masked and credentials hidden."""
+    for pattern in _CREDENTIALS:
+        text = pattern.sub(rf"\g<1>{HIDDEN}", text)
+    return _PHONE.sub(lambda m: mask_number(m.group()), text)
+
+
+def redact_access_path(path: str) -> str:
+    """A request target without its query string (which may hold tokens and searches)."""
+    path, query_mark, _ = path.partition("?")
+    return path + (f"?{HIDDEN}" if query_mark else "")
+
+
+class Redactor(logging.Filter):
+    """Masks numbers and credentials in a record before any handler formats it."""
+
+    _exception_formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access":
+            _redact_access_record(record)
+        record.msg = redact(_message(record))
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS and isinstance(value, str):
+                setattr(record, key, redact(value))
+        if record.exc_info:
+            # Formatted here so its text is redacted too (the traceback is kept as text).
+            text = self._exception_formatter.formatException(record.exc_info)
+            record.exc_text = redact(text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the format
+        return f"{record.msg} {record.args!r}"
+
+
+def _redact_access_record(record: logging.LogRecord) -> None:
+    # uvicorn's access record: (client address, method, path with query, HTTP version, status).
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+        record.args = (*args[:2], redact_access_path(args[2]), *args[3:])
+
+
+class _AccessQueryFilter(logging.Filter):
+    """On the `uvicorn.access` logger: no handler (ours or another) sees a query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _redact_access_record(record)
+        return True
 
 
 def _drop_color_message(record: logging.LogRecord) -> bool:
@@ -37,9 +127,11 @@ def setup_logging(level: int | str = "INFO", json: bool | None = None) -> None:
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )
-        handler.addFilter(_drop_color_message)
     else:
         handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=True)
+    # Before formatting: rich would otherwise print the coloured copy, unredacted.
+    handler.addFilter(_drop_color_message)
+    handler.addFilter(Redactor())
     setattr(handler, _MARK, True)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
@@ -47,3 +139,6 @@ def setup_logging(level: int | str = "INFO", json: bool | None = None) -> None:
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _AccessQueryFilter) for f in access.filters):
+        access.addFilter(_AccessQueryFilter())

@@ -2,6 +2,11 @@
 
 A fresh install needs no Redis set up by hand: `lawline serve` runs one of these
 under its data dir unless `redis_url` names an external server.
+
+Whoever can write to lawline's Redis can write a session key and be admin, so the
+server listens on a unix socket in a 0700 folder (no TCP port) and requires a
+password generated on first start, kept 0600 in the data dir and handed to
+redis-server in a 0600 config file (never on the command line, which `ps` shows).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +26,8 @@ from types import TracebackType
 from typing import IO, Literal, Self
 
 import redis
+
+from lawline.private_files import private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +49,9 @@ class EmbeddedRedisError(RuntimeError):
 class EmbeddedRedis:
     """One private redis-server child process with its own data dir.
 
-    It listens either on 127.0.0.1:`port` (0 picks a free port once; restarts keep
-    it) or, with `unix_socket=True`, only on `redis.sock` in the data dir.
+    It listens only on `sock/redis.sock` in the data dir (0700), or with
+    `unix_socket=False` on 127.0.0.1:`port` (0 picks a free port once; restarts keep
+    it). Either way it requires the password in `password` (made on first start).
 
     Call `start()` from a thread that outlives the server: the child is asked to
     get SIGTERM when that thread ends, so a killed lawline leaves no orphan.
@@ -53,7 +62,7 @@ class EmbeddedRedis:
         data_dir: Path,
         *,
         port: int = 0,
-        unix_socket: bool = False,
+        unix_socket: bool = True,
         appendfsync: AppendFsync = "always",
         executable: str = "redis-server",
         start_timeout_s: float = 30.0,
@@ -66,7 +75,10 @@ class EmbeddedRedis:
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.log_path = self.data_dir / "redis.log"
-        self.socket_path = self.data_dir / "redis.sock"
+        self.socket_path = self.data_dir / "sock" / "redis.sock"
+        self.password_path = self.data_dir / "password"
+        self.config_path = self.data_dir / "redis.conf"
+        self._password: str | None = None
         self._port = port
         self._auto_port = port == 0 and not unix_socket
         self._proc: subprocess.Popen[bytes] | None = None
@@ -79,11 +91,19 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
+        """The URL clients connect with; it carries the password."""
+        if self._password is None:
+            raise EmbeddedRedisError("the password is read on start(); call start() first")
         if self.unix_socket:
-            return f"unix://{self.socket_path}?db=0"
+            return f"unix://:{self._password}@{self.socket_path}?db=0"
         if self._port == 0:
             raise EmbeddedRedisError("the port is picked on start(); call start() first")
-        return f"redis://127.0.0.1:{self._port}/0"
+        return f"redis://:{self._password}@127.0.0.1:{self._port}/0"
+
+    @property
+    def where(self) -> str:
+        """Where it listens, without the password (for logs)."""
+        return str(self.socket_path) if self.unix_socket else f"127.0.0.1:{self._port}"
 
     @property
     def running(self) -> bool:
@@ -113,7 +133,7 @@ class EmbeddedRedis:
                 self._release_lock()
             raise
         self._wanted = True
-        log.info("private redis-server %s listening on %s", self.pid, self.url)
+        log.info("private redis-server %s listening on %s", self.pid, self.where)
 
     def stop(self) -> None:
         """SHUTDOWN (flushes the AOF), wait, and SIGKILL only if it hangs."""
@@ -167,7 +187,7 @@ class EmbeddedRedis:
                 log.exception("restarting private redis-server failed")
                 delay = min(delay * 2, max_backoff_s)
                 continue
-            log.warning("private redis-server %s restarted on %s", self.pid, self.url)
+            log.warning("private redis-server %s restarted on %s", self.pid, self.where)
             delay = interval_s
 
     def __enter__(self) -> Self:
@@ -189,12 +209,26 @@ class EmbeddedRedis:
             raise EmbeddedRedisError(
                 f"{self.executable} not found; run scripts/setup.sh or apt-get install redis-server"
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         if self.unix_socket and len(os.fsencode(self.socket_path)) > _MAX_UNIX_PATH:
             raise EmbeddedRedisError(
                 f"unix socket path {self.socket_path} is too long; use a shorter data dir"
             )
         self._take_lock()
+        private_dir(self.socket_path.parent)
+        self._password = self._read_or_make_password()
+        # requirepass from a file: a command line is readable by every local user.
+        write_private(self.config_path, f"requirepass {self._password}\n")
+
+    def _read_or_make_password(self) -> str:
+        """The same password across restarts, so clients keep their URL."""
+        if self.password_path.exists():
+            password = self.password_path.read_text().strip()
+            if password:
+                return password
+        password = secrets.token_urlsafe(32)
+        write_private(self.password_path, password + "\n")
+        return password
 
     def _take_lock(self) -> None:
         """Hold a lock on the data dir, shared with the child, so two servers never
@@ -230,6 +264,7 @@ class EmbeddedRedis:
         return [
             *prefix,
             self.executable,
+            str(self.config_path),
             *listen,
             "--dir", str(self.data_dir),
             "--logfile", str(self.log_path),

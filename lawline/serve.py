@@ -26,6 +26,7 @@ from rich.table import Table
 
 from lawline.children import Children
 from lawline.config import Settings
+from lawline.private_files import private_dir, private_umask
 from lawline.redis_server import EmbeddedRedis, EmbeddedRedisError
 from lawline.telephony.front import FrontConfigError, worker_count
 from lawline.telephony.supervisor import worker_supervisor
@@ -88,6 +89,23 @@ def step(console: Console, name: str) -> Iterator[None]:
 
 def run(settings: Settings, console: Console, app_factory: AppFactory | None = None) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
+    previous_umask = private_umask()
+    try:
+        prepare_data_dir(settings)
+        return _run(settings, console, app_factory)
+    finally:
+        os.umask(previous_umask)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """data_dir and the folders lawline writes in it are 0700 (an older install's too)."""
+    data = settings.data_dir
+    for folder in (data, data / "redis", data / "kamailio", data / "voicemail",
+                   settings.built_prompts_dir, settings.recordings_dir):  # fmt: skip
+        private_dir(folder)
+
+
+def _run(settings: Settings, console: Console, app_factory: AppFactory | None) -> int:
     embedded: EmbeddedRedis | None = None
     code = 0
     with StopRequest().installed() as stop:

@@ -33,3 +33,59 @@ def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert record["level"] == "INFO"
     assert record["logger"] == "lawline.test"
     assert "color_message" not in record
+
+
+NUMBER = "+8613800138000"
+TOKEN = "dev-tok.En_123456"
+
+
+def _logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+
+def test_numbers_and_credentials_are_masked_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", json=True)
+    log = logging.getLogger("lawline.test")
+    log.info("caller %s rang sip:%s@127.0.0.1", NUMBER, NUMBER[3:], extra={"caller": NUMBER})
+    log.info("来电%s，回拨%s", NUMBER[3:], "04711234567")
+    log.warning("terminal connected: /api/terminal/ws?token=%s#token=%s", TOKEN, TOKEN)
+    log.warning("headers Authorization: Bearer %s, cookie lawline_session=%s", TOKEN, TOKEN)
+    log.warning("undecodable event %s", {"token": TOKEN, "password": TOKEN})
+    log.info("redis at unix://:%s@/var/redis/sock/redis.sock?db=0", TOKEN)
+    try:
+        raise ValueError(f"bad caller {NUMBER}")
+    except ValueError:
+        log.exception("dial failed")
+    text = capsys.readouterr().err
+    assert text.count("\n") == 7
+    for secret in (NUMBER, NUMBER[-7:], "4711234567"[-7:], TOKEN):
+        assert secret not in text
+    # The last four digits stay, so a person can still tell two callers apart.
+    assert "*8000" in text and "ValueError: bad caller" in text
+
+
+def test_ordinary_figures_are_left_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", json=True)
+    message = (
+        "stream 1764702424123-0 acked at 1764702424.1234567 after 0.1234567 s; pid 32768, "
+        "port 5060, 2026-12-02 19:07:04, contact 3f2a1234567b, 12348 answered 250000 calls"
+    )
+    logging.getLogger("lawline.test").info(message)
+    assert _logged(capsys)[0]["message"] == message
+
+
+def test_access_log_has_no_query_string(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", json=True)
+    access = logging.getLogger("uvicorn.access")
+    access.setLevel("INFO")
+    # The record uvicorn's access log writes: client, method, target, HTTP version, status.
+    access.info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1:40000",
+        "GET",
+        "/api/cases/search?name=%E5%BC%A0%E4%B8%89&number=13800138000&token=abc",
+        "1.1",
+        200,
+    )
+    [record] = _logged(capsys)
+    assert record["message"] == '127.0.0.1:40000 - "GET /api/cases/search?*** HTTP/1.1" 200'

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,10 +27,54 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_url_is_a_loopback_port(redis_server: EmbeddedRedis) -> None:
-    assert redis_server.url.startswith("redis://127.0.0.1:")
-    assert redis_server.running
+def _listening_tcp_ports(pid: int) -> list[str]:
+    """TCP ports the process listens on, as `ss` sees them (any address)."""
+    out = subprocess.run(
+        ["ss", "-Hltnp"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return [line.split()[3] for line in out if f"pid={pid}," in line]
+
+
+def test_private_redis_is_a_unix_socket_with_a_password(redis_server: EmbeddedRedis) -> None:
+    """A local user or an SSRF cannot reach it; a process that finds the socket needs the
+    password, which only lawline's user can read."""
+    pid = redis_server.pid
+    assert pid is not None
+    assert redis_server.url.startswith("unix://")
     assert _client(redis_server.url).ping()
+    assert _listening_tcp_ports(pid) == []
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(port=6379, socket_timeout=2).ping()
+    without_password = redis.Redis(unix_socket_path=str(redis_server.socket_path))
+    with pytest.raises(redis.AuthenticationError):
+        without_password.set("lawline:session:forged", "admin")
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(unix_socket_path=str(redis_server.socket_path), password="guess").ping()
+    assert stat.S_IMODE(redis_server.socket_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(redis_server.socket_path.stat().st_mode) & 0o077 == 0
+    for secret_file in (redis_server.password_path, redis_server.config_path):
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    # Not on the command line, which every local user can read.
+    password = redis_server.password_path.read_text().strip()
+    assert password not in Path(f"/proc/{pid}/cmdline").read_text()
+
+
+def test_password_survives_restart(redis_server: EmbeddedRedis) -> None:
+    url = redis_server.url
+    redis_server.stop()
+    redis_server.start()
+    assert redis_server.url == url
+    assert _client(url).ping()
+
+
+def test_tcp_on_request_is_loopback_with_a_password(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path / "redis", unix_socket=False) as server:
+        assert server.url.startswith("redis://:")
+        assert "@127.0.0.1:" in server.url
+        assert _client(server.url).ping()
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port, socket_timeout=2).set("k", "v")
 
 
 def test_data_survives_restart(redis_server: EmbeddedRedis) -> None:
@@ -68,7 +114,7 @@ def test_port_taken_is_a_clear_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = EmbeddedRedis(tmp_path / "redis", port=port)
+        server = EmbeddedRedis(tmp_path / "redis", port=port, unix_socket=False)
         with pytest.raises(EmbeddedRedisError, match="Address already in use"):
             server.start()
         assert not server.running
