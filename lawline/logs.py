@@ -5,7 +5,8 @@ numbers and ids, not tokens; `Redactor`, on every handler lawline installs, is
 the last line of defence for what slips through (a library's message, an
 exception's text, a URL): it masks runs that look like telephone numbers and
 anything token-shaped, and `redact_access_path` drops query strings from
-uvicorn's access log (terminal tokens, ledger searches by number and name).
+uvicorn's access and websocket lines (terminal tokens, ledger searches by number
+and name), keeping the client, method, path, status and time.
 """
 
 from __future__ import annotations
@@ -67,8 +68,7 @@ class Redactor(logging.Filter):
     _exception_formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "uvicorn.access":
-            _redact_access_record(record)
+        _redact_request_targets(record)
         record.msg = redact(_message(record))
         record.args = None
         for key, value in list(vars(record).items()):
@@ -93,18 +93,22 @@ def _message(record: logging.LogRecord) -> str:
         return f"{record.msg} {record.args!r}"
 
 
-def _redact_access_record(record: logging.LogRecord) -> None:
-    # uvicorn's access record: (client address, method, path with query, HTTP version, status).
-    args = record.args
-    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-        record.args = (*args[:2], redact_access_path(args[2]), *args[3:])
+def _redact_request_targets(record: logging.LogRecord) -> None:
+    # uvicorn logs the request target with its query as an argument: the access log's
+    # (client, method, target, HTTP version, status), and a websocket handshake's
+    # (client, target) on `uvicorn.error`.
+    if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
+        record.args = tuple(
+            redact_access_path(a) if isinstance(a, str) and a.startswith("/") else a
+            for a in record.args
+        )
 
 
-class _AccessQueryFilter(logging.Filter):
-    """On the `uvicorn.access` logger: no handler (ours or another) sees a query string."""
+class _RequestTargetFilter(logging.Filter):
+    """On uvicorn's loggers: no handler (ours or another) sees a query string."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        _redact_access_record(record)
+        _redact_request_targets(record)
         return True
 
 
@@ -139,6 +143,7 @@ def setup_logging(level: int | str = "INFO", json: bool | None = None) -> None:
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _AccessQueryFilter) for f in access.filters):
-        access.addFilter(_AccessQueryFilter())
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RequestTargetFilter) for f in logger.filters):
+            logger.addFilter(_RequestTargetFilter())

@@ -89,3 +89,13 @@ def test_access_log_has_no_query_string(capsys: pytest.CaptureFixture[str]) -> N
     )
     [record] = _logged(capsys)
     assert record["message"] == '127.0.0.1:40000 - "GET /api/cases/search?*** HTTP/1.1" 200'
+
+
+def test_websocket_handshake_line_has_no_query_string(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", json=True)
+    # What uvicorn's websocket protocol logs on `uvicorn.error` when it accepts one.
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" [accepted]', "127.0.0.1:40001", "/api/terminal/ws?tok=abcdef"
+    )
+    [record] = _logged(capsys)
+    assert record["message"] == '127.0.0.1:40001 - "WebSocket /api/terminal/ws?***" [accepted]'
