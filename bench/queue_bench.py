@@ -932,7 +932,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             probe = client(1)
             print(
                 f"lawline/queue sources {_sources_digest()}: {args.lawyers} lawyers,"
-                f" redis-server pid {server.pid} on {server.url}"
+                f" redis-server pid {server.pid} on {server.where}"
                 f" (appendfsync {args.fsync}), loop {args.loop}, redis-py socket_timeout"
                 f" {probe.connection_pool.connection_kwargs.get('socket_timeout', 'default')},"
                 f" {args.pool} connections",

@@ -218,7 +218,12 @@ class EmbeddedRedis:
         private_dir(self.socket_path.parent)
         self._password = self._read_or_make_password()
         # requirepass from a file: a command line is readable by every local user.
-        write_private(self.config_path, f"requirepass {self._password}\n")
+        write_private(
+            self.config_path,
+            f"requirepass {self._password}\n"
+            # ps shows "redis-server lawline", not the socket's path under data_dir.
+            'proc-title-template "{title} lawline {server-mode}"\n',
+        )
 
     def _read_or_make_password(self) -> str:
         """The same password across restarts, so clients keep their URL."""

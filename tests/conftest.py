@@ -1,4 +1,5 @@
-"""Shared fixtures: real, private redis-servers (each starts in about 50 ms)."""
+"""Shared fixtures: real, private redis-servers (each starts in about 50 ms), each on a
+unix socket in a 0700 folder with a generated password, as `lawline serve` runs its own."""
 
 from __future__ import annotations
 
