@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -72,8 +73,8 @@ class Redactor(logging.Filter):
         record.msg = redact(_message(record))
         record.args = None
         for key, value in list(vars(record).items()):
-            if key not in _RECORD_FIELDS and isinstance(value, str):
-                setattr(record, key, redact(value))
+            if key not in _RECORD_FIELDS:
+                setattr(record, key, _redact_value(value))
         if record.exc_info:
             # Formatted here so its text is redacted too (the traceback is kept as text).
             text = self._exception_formatter.formatException(record.exc_info)
@@ -84,6 +85,17 @@ class Redactor(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def _redact_value(value: Any) -> Any:
+    """An extra field: its text redacted, inside dicts and lists too (JSON keeps them)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
 
 
 def _message(record: logging.LogRecord) -> str:

@@ -46,7 +46,12 @@ def _logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
 def test_numbers_and_credentials_are_masked_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging("INFO", json=True)
     log = logging.getLogger("lawline.test")
-    log.info("caller %s rang sip:%s@127.0.0.1", NUMBER, NUMBER[3:], extra={"caller": NUMBER})
+    log.info(
+        "caller %s rang sip:%s@127.0.0.1",
+        NUMBER,
+        NUMBER[3:],
+        extra={"caller": NUMBER, "contact": {"numbers": [NUMBER], "waited_s": 3}},
+    )
     log.info("来电%s，回拨%s", NUMBER[3:], "04711234567")
     log.warning("terminal connected: /api/terminal/ws?token=%s#token=%s", TOKEN, TOKEN)
     log.warning("headers Authorization: Bearer %s, cookie lawline_session=%s", TOKEN, TOKEN)
@@ -62,6 +67,7 @@ def test_numbers_and_credentials_are_masked_everywhere(capsys: pytest.CaptureFix
         assert secret not in text
     # The last four digits stay, so a person can still tell two callers apart.
     assert "*8000" in text and "ValueError: bad caller" in text
+    assert json.loads(text.splitlines()[0])["contact"]["waited_s"] == 3
 
 
 def test_ordinary_figures_are_left_alone(capsys: pytest.CaptureFixture[str]) -> None:
