@@ -1,8 +1,9 @@
 """What a county's logs must never hold, and who may read what lawline writes.
 
 One real `lawline serve` (private Redis, Kamailio in front of a telephony worker, the
-HTTP API) takes calls from a known number through the SIP front (four wait in the
-queue and hang up, a fifth is turned away because the worker is full), a village
+HTTP API) takes calls from a known number through the SIP front (a duty lawyer
+answers one on the console, fills in its case form and hangs up; then four wait in
+the queue and hang up, and a fifth is turned away because the worker is full), a village
 terminal connects with its device token, a supervisor's service token and an admin's
 session cookie search the ledger by number and by name. Then every log is read:
 serve's stdout and stderr (lawline's and uvicorn's lines, Kamailio's, the workers'),
@@ -26,13 +27,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
-from tests.front_helpers import free_port_run, routed, sipp
+from tests.front_helpers import free_port_run, routed, sipp, sipp_async
 from tests.sip_helpers import CALLER, free_sip_port, rtp_port, scenario
 
 pytestmark = pytest.mark.skipif(
@@ -44,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 NUMBER = "15947113579"  # the caller, as the trunk sends it
 NAME = "乌云其木格"  # a citizen's name searched for in the ledger
 ADMIN_PASSWORD = "correct horse battery staple 12348"
+# Menu 2 (legal aid), then the lawyer talks until they hang up (and the survey ends).
+ANSWERED = [("pause", 500), ("keys", "2"), ("expect_bye", 90000)]
 # Kamailio's own log lines (`-E`): " 3(31257) NOTICE: kamailio: <script>: ...".
 KAMAILIO_LINE = re.compile(r"^\s*\d+\(\d+\) [A-Z]+: ")
 # Menu 2 (legal aid): the caller waits in the queue, then hangs up.
@@ -89,12 +93,50 @@ def _terminal_hello(base: str, token: str) -> dict[str, object]:
     return frame
 
 
+def _frame(ws: ClientConnection, kind: str, timeout: float = 60) -> dict[str, Any]:
+    """The next frame of this type from a console (others are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if frame.get("type") == kind:
+            return dict(frame)
+
+
+def _answered_call(tmp: Path, sip_port: int, base: str, lawyer_cookie: str) -> None:
+    """A call from NUMBER that the duty lawyer takes on their console, writes the case
+    form for (the citizen's name in its summary) and hangs up."""
+    front = SimpleNamespace(host="127.0.0.1", port=sip_port)
+    _wait_until(lambda: _worker_answers(tmp, front), "the telephony worker behind the front")
+    ws_url = base.replace("http://", "ws://") + "/api/console/ws"
+    cookie = {"Cookie": f"lawline_session={lawyer_cookie}"}
+    with connect(ws_url, origin=base, additional_headers=cookie, open_timeout=10) as ws:  # type: ignore[arg-type]
+        _frame(ws, "hello")
+        ws.send(json.dumps({"type": "state", "state": "available"}))
+        assert _frame(ws, "result")["ok"]
+        xml = _from_number(scenario("answered", ANSWERED))
+        caller = sipp_async(tmp, front, xml, "answered")  # type: ignore[arg-type]
+        try:
+            contact_id = _frame(ws, "offer")["contact"]["id"]
+            ws.send(json.dumps({"type": "accept", "contact_id": contact_id}))
+            _frame(ws, "connected")
+            form = {"service": "legal_aid", "summary": f"{NAME}：工地欠薪三个月"}
+            ws.send(json.dumps({"type": "case", "contact_id": contact_id, "form": form}))
+            ws.send(json.dumps({"type": "end", "contact_id": contact_id}))
+            _frame(ws, "ended")
+            ws.send(json.dumps({"type": "state", "state": "offline"}))
+            out, _ = caller.communicate(timeout=120)
+            assert caller.returncode == 0, out[-3000:]
+        finally:
+            if caller.poll() is None:
+                caller.kill()
+                caller.wait()
+
+
 def _calls(tmp: Path, sip_port: int) -> int:
     """Five calls from NUMBER at once to a worker with four lines: four wait in the queue
     and hang up, the fifth is turned away by the front (503, which Kamailio logs).
     Returns how many were answered."""
     front = SimpleNamespace(host="127.0.0.1", port=sip_port)
-    _wait_until(lambda: _worker_answers(tmp, front), "the telephony worker behind the front")
     held = sipp(tmp, front, _from_number(scenario("held", HELD)), calls=5, name="held")  # type: ignore[arg-type]
     answered = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", held.stdout)
     assert answered is not None and int(answered.group(1)) >= 1, held.stdout[-3000:]
@@ -130,6 +172,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     _lawline(env, "user", "add", "root", "--role", "admin", "--password-stdin",
              stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
+    _lawline(env, "user", "add", "wang", "--role", "lawyer", "--password-stdin",
+             stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
     device_token = _lawline(
         env, "terminal", "add", "dalai-1", "--village", "大赖村", "--township", "大赖镇"
     ).splitlines()[-1]
@@ -149,9 +193,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             assert signed_in.status_code == 200, signed_in.text
             cookie = signed_in.cookies["lawline_session"]
+            wang = httpx.post(
+                f"{base}/api/session", json={"username": "wang", "password": ADMIN_PASSWORD}
+            )
+            assert wang.status_code == 200, wang.text
+            lawyer_cookie = wang.cookies["lawline_session"]
+            boss = {"Authorization": f"Bearer {service_token}"}
+            profile = {"id": "wang", "name": "王律师", "services": {"legal_aid": 4}}
+            added = http.post("/api/lawyers", json=profile, headers=boss)
+            assert added.status_code == 201, added.text
 
             assert _terminal_hello(base, device_token)["type"] == "hello"
-            answered = _calls(tmp, sip_port)
+            _answered_call(tmp, sip_port, base, lawyer_cookie)
+            answered = 1 + _calls(tmp, sip_port)
 
             def recorded() -> bool:
                 # A supervisor's script, its token in the query as some tools send it.
@@ -187,6 +241,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "the citizen's name, JSON-escaped": json.dumps(NAME)[1:-1],
             "the terminal's device token": device_token,
             "the session cookie": cookie,
+            "the lawyer's session cookie": lawyer_cookie,
             "the service token": service_token,
         },
     )
