@@ -223,9 +223,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, err_path.read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed step: stop serve as an operator would
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     logs = {"serve's stdout": out_path.read_text(), "serve's stderr": err_path.read_text()}
     for path in data_dir.rglob("*.log"):
         logs[str(path.relative_to(data_dir))] = path.read_text(errors="replace")
