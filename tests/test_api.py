@@ -312,7 +312,8 @@ async def test_metrics_expose_the_queue_figures(lawline: Running) -> None:
     async with lawline.client("worker-1", Role.GATEWAY) as http:
         contact = await _add_call(lawline, CALL | {"service": "mediation"})
         await http.post(f"/api/contacts/{contact['id']}/abandon")
-        text = (await http.get("/metrics")).text
+    async with lawline.client("prometheus", Role.SCRAPER) as scraper:
+        text = (await scraper.get("/metrics")).text
     assert 'lawline_queue_waiting{queue="consultation"} 1.0' in text
     assert 'lawline_queue_contacts_total{outcome="abandoned",queue="mediation"} 1.0' in text
     assert 'lawline_queue_answer_rate_ratio{queue="mediation"} 0.0' in text

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 import lawline
 from lawline.accounts.sessions import SessionStore
+from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.cases.ingest import LedgerIngest
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
@@ -49,6 +50,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.sessions = SessionStore(
             redis, settings.redis_prefix, settings.accounts.session_ttl_s
         )
+        app.state.sign_in_throttle = SignInThrottle(redis, settings.redis_prefix, settings.accounts)
         queue = QueueService(QueueStore(redis, settings.redis_prefix), settings)
         await queue.start()
         app.state.queue = queue
@@ -89,6 +91,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     app.state.open_consoles = Counter()
+    app.state.password_gate = PasswordGate(
+        settings.accounts.concurrent_password_checks, settings.accounts.waiting_password_checks
+    )
     app.include_router(api.router)
     app.include_router(session_api.router)
     app.include_router(console.router)
