@@ -34,6 +34,7 @@ from lawline.web import (
     transcripts,
 )
 from lawline.web.auth import load_or_create_secret
+from lawline.web.security_headers import SecurityHeaders
 from lawline.web.transcripts import LiveFeed
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
@@ -87,7 +88,12 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         version=lawline.__version__,
         summary="12348 public legal service hotline: duty-lawyer queue API",
         lifespan=lifespan,
+        # /docs is lawline's own page over vendored Swagger UI (pages.py): no CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     app.state.open_consoles = Counter()
