@@ -235,7 +235,7 @@ async def test_garbage_on_the_console_socket_gets_errors_not_a_crash(lawline: Ru
 async def test_signed_out_and_wrong_role_are_refused(lawline: Running) -> None:
     await _add_lawyer(lawline)
     await _add_lawyer(lawline, LABOUR_LAWYER | {"id": "li"})
-    async with lawline.client("nobody", Role.LAWYER) as http:
+    async with lawline.client("nobody", Role.GATEWAY) as http:
         http.headers.pop("Authorization")
         assert (await http.get("/api/queues")).status_code == 401
         http.headers["Authorization"] = "Bearer forged.token"
