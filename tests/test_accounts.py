@@ -403,6 +403,28 @@ async def test_ending_a_credential_is_announced_to_every_web_process(lawline: Ru
                 assert (await li.get("/api/session")).status_code == 401
 
 
+async def test_changing_ones_own_password_ends_every_other_session(lawline: Running) -> None:
+    async with (
+        revocations(lawline.redis_url) as heard,
+        await sign_in(lawline, "wang") as desk,
+        await sign_in(lawline, "wang") as phone,
+    ):
+        wrong = {"password": "guess", "new_password": "a new password"}
+        assert (await desk.put("/api/session/password", json=wrong)).status_code == 401
+        weak = {"password": PASSWORD, "new_password": "short"}
+        assert (await desk.put("/api/session/password", json=weak)).status_code == 422
+        change = {"password": PASSWORD, "new_password": "a new password"}
+        r = await desk.put("/api/session/password", json=change)
+        assert r.status_code == 200, r.text
+        assert await heard.next() == ("user", "wang")
+        # The other sign-in has ended; this browser carries on with the new cookie.
+        assert (await phone.get("/api/session")).status_code == 401
+        assert (await desk.get("/api/session")).status_code == 401  # the old cookie
+        new_cookie = set_cookie(r).split(";")[0]
+        assert (await desk.get("/api/session", headers={"Cookie": new_cookie})).is_success
+    await (await sign_in(lawline, "wang", "a new password")).aclose()
+
+
 # ----- who may see what -------------------------------------------------------------
 
 

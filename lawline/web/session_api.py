@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
+from lawline.accounts.roles import SERVICE_ROLES
 from lawline.accounts.service import (
     MAX_PASSWORD_LENGTH,
     AccountError,
@@ -43,6 +44,13 @@ T = TypeVar("T")
 class SignInIn(BaseModel):
     username: str = Field(max_length=64)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class Me(BaseModel):
@@ -110,6 +118,13 @@ async def _accounts(request: Request, work: Callable[[Accounts], T]) -> T:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
+def check_password_or_422(password: str) -> None:
+    try:
+        check_password(password)
+    except AccountError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+
 def _sessions(request: Request) -> SessionStore:
     return request.app.state.sessions
 
@@ -126,43 +141,45 @@ def _source(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/session")
-async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
-    """Password sign-in: sets the http-only session cookie. 401 for a wrong password, an
-    unknown or disabled account and one locked from this address alike; 429 for an
-    address that has guessed too often; 503 when too many sign-ins wait to be checked."""
+async def _with_password(
+    request: Request, username: str, password: str, then: Callable[[Accounts, User], T]
+) -> T:
+    """`then(accounts, user)` if this is the user's password, through the sign-in throttle
+    and the bound on argon2 work; else the same 401 whatever the reason."""
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     source = _source(request)
-    verdict = await throttle.attempt(body.username, source)
+    verdict = await throttle.attempt(username, source)
     if verdict is Verdict.SOURCE_BLOCKED:
-        retry = str(int(throttle.settings.lockout_s))
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "too many failed sign-ins from this address: try again later",
-            headers={"Retry-After": retry},
+            headers={"Retry-After": str(int(throttle.settings.lockout_s))},
         )
     if verdict is Verdict.SLOW:
         await asyncio.sleep(throttle.settings.account_delay_s)
 
-    def verify(accounts: Accounts) -> Me:
+    def verify(accounts: Accounts) -> T:
         if verdict is Verdict.LOCKED:
             # The same work and the same answer as a wrong password.
-            accounts.waste_a_check(body.password)
+            accounts.waste_a_check(password)
             raise WrongPassword("wrong username or password")
-        user = accounts.verify(body.username, body.password)
-        return Me(username=user.username, display_name=user.display_name, role=Role(user.role))
+        return then(accounts, accounts.verify(username, password))
 
     gate: PasswordGate = request.app.state.password_gate
     try:
         async with gate:
-            me = await _accounts(request, verify)
+            result = await _accounts(request, verify)
     except VerifierBusy:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "too many sign-ins at once: try again in a moment",
             headers={"Retry-After": "1"},
         ) from None
-    await throttle.succeeded(body.username, source)
+    await throttle.succeeded(username, source)
+    return result
+
+
+async def _new_session(request: Request, response: Response, me: Me) -> None:
     sessions = _sessions(request)
     if (old := request.cookies.get(COOKIE_NAME)) and await sessions.delete(old):
         # Signing in again replaces this browser's session.
@@ -176,6 +193,41 @@ async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
         path="/",
         secure=request.app.state.settings.accounts.cookie_secure,
     )
+
+
+def _me(user: User) -> Me:
+    return Me(username=user.username, display_name=user.display_name, role=Role(user.role))
+
+
+@router.post("/session")
+async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
+    """Password sign-in: sets the http-only session cookie. 401 for a wrong password, an
+    unknown or disabled account and one locked from this address alike; 429 for an
+    address that has guessed too often; 503 when too many sign-ins wait to be checked."""
+    me = await _with_password(request, body.username, body.password, lambda _, user: _me(user))
+    await _new_session(request, response, me)
+    return me
+
+
+@router.put("/session/password")
+async def change_password(
+    body: PasswordChange, request: Request, response: Response, principal: Anyone
+) -> Me:
+    """A person changes their own password, giving the current one: every session of
+    theirs ends (open consoles close) and this browser gets a new one."""
+    if principal.role in SERVICE_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a service token has no password")
+    check_password_or_422(body.new_password)
+
+    def change(accounts: Accounts, user: User) -> Me:
+        return _me(accounts.set_password(user.username, body.new_password))
+
+    me = await _with_password(request, principal.subject, body.password, change)
+    sessions = _sessions(request)
+    await sessions.delete_user(me.username)
+    await announce(sessions.redis, sessions.prefix, "user", me.username)
+    await request.app.state.sign_in_throttle.clear(me.username)
+    await _new_session(request, response, me)
     return me
 
 
