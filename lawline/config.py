@@ -170,6 +170,9 @@ class AccountSettings(BaseModel):
     # more are answered 503 at once.
     concurrent_password_checks: int = Field(default=2, ge=1)
     waiting_password_checks: int = Field(default=16, ge=0)
+    # An address an account signed in from is its known desk this long: its checks
+    # get a lane of their own, so a flood of guesses does not keep the lawyer out.
+    known_desk_days: float = Field(default=30, gt=0)
     # Service tokens (`lawline token`): default and longest life.
     token_days: float = Field(default=1, gt=0)
     max_token_days: float = Field(default=90, gt=0)

@@ -691,3 +691,17 @@ async def test_service_tokens_are_for_services_short_lived_and_revocable(
             assert await heard.next() == ("token", claims["jti"])
         r = await http.get("/metrics", headers=scraper)
         assert r.status_code == 401 and "revoked" in r.text
+
+
+def test_the_throttle_locks_a_pair_slows_an_account_and_refuses_a_source() -> None:
+    from lawline.accounts.throttle import Counts, Verdict, decide
+
+    limits = AccountSettings(max_failed_logins=5, account_slow_after=20, source_max_failures=50)
+    # Counts include the attempt being decided: the 6th try after 5 failures is locked.
+    assert decide(Counts(pair=5, account=5, source=5), limits) is Verdict.CHECK
+    assert decide(Counts(pair=6, account=6, source=6), limits) is Verdict.LOCKED
+    assert decide(Counts(pair=1, account=21, source=1), limits) is Verdict.SLOW
+    # Not from where the account signed in lately: the lawyer's own desk.
+    assert decide(Counts(1, 21, 1, known_desk=True), limits) is Verdict.CHECK
+    assert decide(Counts(pair=6, account=21, source=6), limits) is Verdict.LOCKED
+    assert decide(Counts(pair=1, account=1, source=51), limits) is Verdict.SOURCE_BLOCKED

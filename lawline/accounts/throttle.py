@@ -7,11 +7,17 @@ each counter living `lockout_s` after the attempt that last raised it:
                      address lock the account *from that address only*; the
                      lawyer at their own desk (another address) still signs in.
   account            more than `account_slow_after` failures from anywhere slow
-                     every attempt on it by `account_delay_s`: a guesser spread
-                     over many addresses is slowed, never given a lock-out.
+                     every attempt on it by `account_delay_s` (but from its
+                     known desks, below): a guesser spread over many addresses
+                     is slowed, never given a lock-out.
   source             more than `source_max_failures` failures from one address,
                      whatever the accounts, and it is refused (429) for a while:
                      one address cannot try every username.
+
+An address an account signed in from lately (`known_desk_days`) is a known
+desk: its checks have a lane of their own in the bound on argon2 work
+(`PasswordGate`), so a flood of guesses does not keep the lawyer out either.
+An attempt refused unchecked (busy) is not counted as a failure.
 
 A locked pair is answered exactly like a wrong password, after the same argon2
 work, and unknown usernames are counted like real ones, so neither the status,
@@ -52,6 +58,8 @@ class Counts:
     pair: int
     account: int
     source: int
+    # This account signed in from this address lately: the lawyer's own desk.
+    known_desk: bool = False
 
 
 def decide(counts: Counts, settings: AccountSettings) -> Verdict:
@@ -60,7 +68,7 @@ def decide(counts: Counts, settings: AccountSettings) -> Verdict:
         return Verdict.SOURCE_BLOCKED
     if counts.pair > settings.max_failed_logins:
         return Verdict.LOCKED
-    if counts.account > settings.account_slow_after:
+    if counts.account > settings.account_slow_after and not counts.known_desk:
         return Verdict.SLOW
     return Verdict.CHECK
 
@@ -76,21 +84,32 @@ class SignInThrottle:
         self.redis = redis
         self.prefix = prefix
         self.settings = settings
-        self._attempt: AsyncScript = redis.register_script(_script("signInAttempt-3.lua"))
-        self._succeeded: AsyncScript = redis.register_script(_script("signInSucceeded-3.lua"))
+        self._attempt: AsyncScript = redis.register_script(_script("signInAttempt-4.lua"))
+        self._refund: AsyncScript = redis.register_script(_script("signInRefund-4.lua"))
 
     def _keys(self, username: str, source: str) -> list[str]:
         p = f"{self.prefix}:signin"
-        return [f"{p}:pair:{username}:{source}", f"{p}:account:{username}", f"{p}:source:{source}"]
+        return [
+            f"{p}:pair:{username}:{source}",
+            f"{p}:account:{username}",
+            f"{p}:source:{source}",
+            f"{p}:known:{username}:{source}",
+        ]
 
-    async def attempt(self, username: str, source: str) -> Verdict:
+    async def attempt(self, username: str, source: str) -> tuple[Verdict, Counts]:
         """Count this attempt (before its password is checked) and say what to do with it."""
         window_ms = int(self.settings.lockout_s * 1000)
-        counts = await self._attempt(keys=self._keys(username, source), args=[window_ms])
-        return decide(Counts(*(int(n) for n in counts)), self.settings)
+        got = await self._attempt(keys=self._keys(username, source), args=[window_ms])
+        counts = Counts(int(got[0]), int(got[1]), int(got[2]), bool(int(got[3])))
+        return decide(counts, self.settings), counts
 
     async def succeeded(self, username: str, source: str) -> None:
-        await self._succeeded(keys=self._keys(username, source))
+        known_ms = int(self.settings.known_desk_days * 86400 * 1000)
+        await self._refund(keys=self._keys(username, source), args=["right", known_ms])
+
+    async def unchecked(self, username: str, source: str) -> None:
+        """The attempt was refused before its password was checked: it does not count."""
+        await self._refund(keys=self._keys(username, source), args=["unchecked", 0])
 
     async def clear(self, username: str) -> None:
         """Lift every lock on this account (a new password is how an admin unlocks)."""
@@ -117,9 +136,21 @@ class PasswordGate:
 
     At most `concurrent` checks run at once (each takes tens of milliseconds and
     64 MiB); at most `waiting` more wait for a turn. Beyond that a sign-in is
-    refused at once (503) instead of queueing without bound.
+    refused at once (503) instead of queueing without bound. One more check at
+    a time, with its own short queue, is kept for known desks (an account and
+    an address it signed in from lately), so a flood of guesses does not shut
+    the lawyers at their own desks out.
     """
 
+    def __init__(self, concurrent: int, waiting: int) -> None:
+        self._lanes = {False: _Lane(concurrent, waiting), True: _Lane(1, min(waiting, 4))}
+
+    def admit(self, known_desk: bool) -> _Lane:
+        """The lane for an attempt: use it as `async with gate.admit(...)`."""
+        return self._lanes[known_desk]
+
+
+class _Lane:
     def __init__(self, concurrent: int, waiting: int) -> None:
         self._slots = asyncio.Semaphore(concurrent)
         self._limit = concurrent + waiting

@@ -148,7 +148,7 @@ async def _with_password(
     and the bound on argon2 work; else the same 401 whatever the reason."""
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     source = _source(request)
-    verdict = await throttle.attempt(username, source)
+    verdict, counts = await throttle.attempt(username, source)
     if verdict is Verdict.SOURCE_BLOCKED:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -167,9 +167,10 @@ async def _with_password(
 
     gate: PasswordGate = request.app.state.password_gate
     try:
-        async with gate:
+        async with gate.admit(counts.known_desk):
             result = await _accounts(request, verify)
     except VerifierBusy:
+        await throttle.unchecked(username, source)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "too many sign-ins at once: try again in a moment",
