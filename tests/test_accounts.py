@@ -254,6 +254,8 @@ async def test_a_stranger_cannot_lock_a_lawyer_out_of_their_own_desk(
         for _ in range(3):
             assert (await attempt(stranger, "nobody", "guess")).status_code == 401
         unknown = await attempt(stranger, "nobody", PASSWORD)
+        # A name no account can have is refused as such, and counts nowhere.
+        assert (await attempt(stranger, "wang:*", PASSWORD)).status_code == 422
         wrong = await attempt(desk, "wang", "guess")
         assert (locked.status_code, locked.content) == (unknown.status_code, unknown.content)
         assert (locked.status_code, locked.content) == (wrong.status_code, wrong.content)

@@ -25,7 +25,8 @@ from lawline.accounts.roles import USER_ROLES, Role
 from lawline.config import AccountSettings
 
 # The same rule as lawyer ids: a lawyer's username is their id in the queue.
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 

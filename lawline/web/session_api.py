@@ -21,6 +21,7 @@ from lawline.accounts.models import User
 from lawline.accounts.roles import SERVICE_ROLES
 from lawline.accounts.service import (
     MAX_PASSWORD_LENGTH,
+    USERNAME_PATTERN,
     AccountError,
     Accounts,
     NoSuchUser,
@@ -42,7 +43,8 @@ T = TypeVar("T")
 
 
 class SignInIn(BaseModel):
-    username: str = Field(max_length=64)
+    # The rule of usernames: a name that cannot exist is refused (422) before any counting.
+    username: str = Field(pattern=USERNAME_PATTERN)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 

@@ -3,6 +3,7 @@ const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 const messages = {
   401: "用户名或密码不正确。",
+  422: "用户名或密码不正确。",
   429: "本机登录失败次数过多，请稍后再试或联系管理员。",
   503: "登录的人太多，请稍候几秒再试。",
 };
