@@ -712,3 +712,6 @@ def test_the_throttle_locks_a_pair_slows_an_account_and_refuses_a_source() -> No
     assert decide(Counts(1, 21, 1, known_desk=True), limits) is Verdict.CHECK
     assert decide(Counts(pair=6, account=21, source=6), limits) is Verdict.LOCKED
     assert decide(Counts(pair=1, account=1, source=51), limits) is Verdict.SOURCE_BLOCKED
+    # A centre's lawyers behind one address: a known desk is not blocked for the others.
+    assert decide(Counts(1, 1, 51, known_desk=True), limits) is Verdict.CHECK
+    assert decide(Counts(6, 1, 51, known_desk=True), limits) is Verdict.LOCKED

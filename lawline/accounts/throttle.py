@@ -11,8 +11,9 @@ each counter living `lockout_s` after the attempt that last raised it:
                      known desks, below): a guesser spread over many addresses
                      is slowed, never given a lock-out.
   source             more than `source_max_failures` failures from one address,
-                     whatever the accounts, and it is refused (429) for a while:
-                     one address cannot try every username.
+                     whatever the accounts, and it is refused (429) for a while
+                     (but for the accounts it is a known desk of): one address
+                     cannot try every username.
 
 An address an account signed in from lately (`known_desk_days`) is a known
 desk: its checks have a lane of their own in the bound on argon2 work
@@ -64,7 +65,8 @@ class Counts:
 
 def decide(counts: Counts, settings: AccountSettings) -> Verdict:
     """What to do with an attempt, given the counts including it (a plain function)."""
-    if counts.source > settings.source_max_failures:
+    # A known desk is spared: a centre's lawyers may share one address (NAT).
+    if counts.source > settings.source_max_failures and not counts.known_desk:
         return Verdict.SOURCE_BLOCKED
     if counts.pair > settings.max_failed_logins:
         return Verdict.LOCKED
