@@ -64,23 +64,86 @@ def serve(
     raise typer.Exit(run(settings, _console()))
 
 
-@app.command()
-def token(
-    subject: Annotated[str, typer.Argument(help="A lawyer id, or a name for a gateway.")],
-    role: Annotated[str, typer.Option(help="lawyer, mediator, supervisor, admin or gateway.")],
-    days: Annotated[float, typer.Option(help="How long the token is valid.")] = 30,
-) -> None:
-    """Print a signed API token (for telephony workers, terminals and scripts)."""
-    from lawline.config import Settings
-    from lawline.web.auth import Principal, Role, issue_token, load_or_create_secret
+token_app = typer.Typer(
+    help="Service tokens for lawline's own processes: gateways, workers, the metrics scraper.",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
 
-    try:
-        principal = Principal(subject, Role(role))
-    except ValueError:
-        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+
+@token_app.command("issue")
+def token_issue(
+    subject: Annotated[str, typer.Argument(help="A name for the process, e.g. prometheus.")],
+    role: Annotated[str, typer.Option(help="gateway, worker or scraper.")],
+    days: Annotated[
+        float | None, typer.Option(help="How long it is valid (default: token_days).")
+    ] = None,
+) -> None:
+    """Print a signed service token; its id (for `lawline token revoke`) goes to stderr.
+    People do not get tokens: they sign in."""
+    from lawline.accounts.roles import SERVICE_ROLES
+    from lawline.config import Settings
+    from lawline.web.auth import Principal, Role, issue_token, load_or_create_secret, verify_token
+
+    if role not in SERVICE_ROLES:
+        raise typer.BadParameter(
+            f"a token's role is one of {', '.join(SERVICE_ROLES)}, not {role!r} "
+            "(people sign in instead)",
+            param_hint="--role",
+        )
     settings = Settings()
+    days = settings.accounts.token_days if days is None else days
+    if not 0 < days <= settings.accounts.max_token_days:
+        raise typer.BadParameter(
+            f"between 0 and max_token_days ({settings.accounts.max_token_days:g})",
+            param_hint="--days",
+        )
     secret = load_or_create_secret(settings.secret_key, settings.data_dir)
-    typer.echo(issue_token(principal, secret, ttl_s=days * 86400))
+    token = issue_token(Principal(subject, Role(role)), secret, ttl_s=days * 86400)
+    typer.echo(f"token id {verify_token(token, secret).token_id} (valid {days:g} days)", err=True)
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The id printed when it was issued.")],
+) -> None:
+    """Revoke a service token at once, on every web process."""
+    from lawline.config import Settings
+    from lawline.web.auth import InvalidToken, revoke_token
+
+    settings = Settings()
+    keep_s = settings.accounts.max_token_days * 86400
+    try:
+        with _redis(settings) as redis:
+            revoke_token(redis, settings.redis_prefix, token_id, keep_s)
+    except InvalidToken as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"token {token_id} revoked")
+
+
+def _redis(settings: Any) -> Any:
+    """lawline's Redis, for commands that must reach the running hotline."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    url = settings.redis_url
+    socket = settings.data_dir / "redis" / "redis.sock"
+    if url is None and socket.exists():
+        url = f"unix://{socket}"
+    if url is None:
+        typer.echo(
+            "error: cannot reach lawline's Redis: set LAWLINE_REDIS_URL (redis_url)", err=True
+        )
+        raise typer.Exit(2)
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        redis.ping()
+    except RedisError as exc:
+        typer.echo(f"error: cannot reach lawline's Redis: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return redis
 
 
 @app.command()
@@ -291,28 +354,32 @@ def user_passwd(
     name: Annotated[str, typer.Argument(help="Username.")],
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Set a user's password (this also lifts a lock-out)."""
+    """Set a user's password: their sessions end and sign-in locks are lifted."""
     from lawline.accounts.service import AccountError
+    from lawline.accounts.sessions import end_user_sessions
+    from lawline.accounts.throttle import clear_sync
+    from lawline.config import Settings
+    from lawline.revocation import announce_sync
 
+    settings = Settings()
     password = _password(password_stdin)
-    try:
-        _accounts().set_password(name, password)
-    except AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"password of {name} changed")
+    with _redis(settings) as redis:  # reached first: a new password must end the sessions
+        try:
+            _accounts().set_password(name, password)
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        ended = end_user_sessions(redis, settings.redis_prefix, name)
+        announce_sync(redis, settings.redis_prefix, "user", name)
+        clear_sync(redis, settings.redis_prefix, name)
+    typer.echo(f"password of {name} changed; {ended} sessions ended, sign-in locks lifted")
 
 
 @user_app.command("list")
 def user_list() -> None:
-    """Every user, with role and whether disabled or locked out."""
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
+    """Every user, with role and whether disabled."""
     for user in _accounts().users():
         flags = ["disabled"] if user.disabled else []
-        if user.locked_until is not None and user.locked_until > now:
-            flags.append(f"locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
         typer.echo(f"{user.username}\t{user.role}\t{user.display_name}\t{' '.join(flags)}")
 
 

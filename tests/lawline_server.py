@@ -14,10 +14,13 @@ import httpx
 import uvicorn
 import websockets
 from fastapi import FastAPI
+from redis import Redis as SyncRedis
 
+from lawline.accounts.roles import SERVICE_ROLES
+from lawline.accounts.sessions import SessionStore, new_session, session_key, user_sessions_key
 from lawline.config import Settings
 from lawline.web.app import create_app
-from lawline.web.auth import Principal, Role, issue_token
+from lawline.web.auth import COOKIE_NAME, Principal, Role, issue_token
 
 
 def free_port() -> int:
@@ -30,19 +33,41 @@ def free_port() -> int:
 class Running:
     app: FastAPI
     base: str
+    redis_url: str
 
     def token(self, subject: str, role: Role) -> str:
+        """A service token (gateway, worker, scraper): people have sessions instead."""
         return issue_token(Principal(subject, role), self.app.state.secret, ttl_s=3600)
 
+    def session(self, username: str, role: Role) -> str:
+        """A sign-in session for a person, as if they had signed in (no user row needed)."""
+        store: SessionStore = self.app.state.sessions
+        session_id, value = new_session(username, role)
+        with SyncRedis.from_url(self.redis_url, decode_responses=True) as redis:
+            redis.set(session_key(store.prefix, session_id), value, px=store.ttl_ms)
+            redis.sadd(user_sessions_key(store.prefix, username), session_id)
+        return session_id
+
+    def credentials(self, subject: str, role: Role) -> dict[str, str]:
+        """The headers a request of this principal carries: a token or a session cookie."""
+        if role in SERVICE_ROLES:
+            return {"Authorization": f"Bearer {self.token(subject, role)}"}
+        return {"Cookie": f"{COOKIE_NAME}={self.session(subject, role)}"}
+
     def client(self, subject: str, role: Role) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {self.token(subject, role)}"}
+        headers = self.credentials(subject, role)
         return httpx.AsyncClient(base_url=self.base, headers=headers, timeout=10)
 
-    def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
+    def websocket(self, path: str, subject: str, role: Role) -> Any:
         ws_base = self.base.replace("http://", "ws://")
         return websockets.connect(
-            f"{ws_base}/api/console/ws?token={self.token(lawyer_id, role)}", open_timeout=10
+            f"{ws_base}{path}",
+            additional_headers=self.credentials(subject, role),
+            open_timeout=10,
         )
+
+    def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
+        return self.websocket("/api/console/ws", lawyer_id, role)
 
 
 @asynccontextmanager
@@ -58,7 +83,7 @@ async def running_lawline(settings: Settings, redis_url: str) -> AsyncIterator[R
             task.result()  # raises what stopped it
         await asyncio.sleep(0.02)
     try:
-        yield Running(app, f"http://127.0.0.1:{port}")
+        yield Running(app, f"http://127.0.0.1:{port}", redis_url)
     finally:
         server.should_exit = True
         await task

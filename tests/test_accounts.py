@@ -7,12 +7,17 @@ file; `lawline user add` runs as a real subprocess.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +28,11 @@ import websockets
 from alembic.script import ScriptDirectory
 from argon2 import PasswordHasher
 from fastapi import FastAPI, WebSocket
+from redis.asyncio import Redis as AsyncRedis
 
-from lawline.accounts.service import AccountError, AccountLocked, Accounts, WrongPassword
+from lawline import revocation
+from lawline.accounts.service import AccountError, Accounts, WrongPassword
+from lawline.accounts.sessions import session_ref
 from lawline.config import AccountSettings, RoutingSettings, Settings
 from lawline.db import alembic_config, make_engine, session_factory, upgrade
 from lawline.web.app import create_app
@@ -92,7 +100,7 @@ def test_only_an_argon2_hash_is_stored(accounts: Accounts) -> None:
     stored = accounts.session.execute(sa.text("SELECT password_hash FROM users")).scalar_one()
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
-    assert accounts.verify("wang", PASSWORD, NOW).display_name == "王律师"
+    assert accounts.verify("wang", PASSWORD).display_name == "王律师"
 
 
 def test_bad_names_passwords_and_roles_are_refused(accounts: Accounts) -> None:
@@ -118,34 +126,11 @@ def test_a_hash_made_with_old_parameters_is_renewed_at_sign_in(accounts: Account
     old.add_user("wang", "lawyer", PASSWORD, NOW)
     before = accounts.get("wang").password_hash  # type: ignore[union-attr]
     assert "m=8," in before
-    accounts.verify("wang", PASSWORD, NOW)
+    accounts.verify("wang", PASSWORD)
     after = accounts.get("wang").password_hash  # type: ignore[union-attr]
     assert after != before and "m=65536," in after
-    accounts.verify("wang", PASSWORD, NOW)
+    accounts.verify("wang", PASSWORD)
     assert accounts.get("wang").password_hash == after  # type: ignore[union-attr]
-
-
-def test_lock_out_after_repeated_failures_then_unlock(accounts: Accounts) -> None:
-    accounts.add_user("wang", "lawyer", PASSWORD, NOW)
-    # Failures are counted in a row: a success starts the count again.
-    for _ in range(2):
-        with pytest.raises(WrongPassword):
-            accounts.verify("wang", "guess", NOW)
-    accounts.verify("wang", PASSWORD, NOW)
-    for _ in range(3):
-        with pytest.raises(WrongPassword):
-            accounts.verify("wang", "guess", NOW)
-    # Locked: even the right password is refused, until lockout_s has passed.
-    with pytest.raises(AccountLocked) as locked:
-        accounts.verify("wang", PASSWORD, NOW + timedelta(seconds=59))
-    assert locked.value.retry_after_s == 1
-    assert accounts.verify("wang", PASSWORD, NOW + timedelta(seconds=60)).username == "wang"
-    # An admin's new password lifts a lock-out at once.
-    for _ in range(3):
-        with pytest.raises(WrongPassword):
-            accounts.verify("wang", "guess", NOW)
-    accounts.set_password("wang", "a new password")
-    accounts.verify("wang", "a new password", NOW)
 
 
 def test_unknown_and_disabled_users_cost_a_hash_like_anyone(accounts: Accounts) -> None:
@@ -161,7 +146,7 @@ def test_unknown_and_disabled_users_cost_a_hash_like_anyone(accounts: Accounts) 
     counting.update("wang", disabled=True)
     for name in ("nobody", "wang"):
         with pytest.raises(WrongPassword, match="wrong username or password"):
-            counting.verify(name, PASSWORD, NOW)
+            counting.verify(name, PASSWORD)
     assert Counting.checks == 2
 
 
@@ -196,14 +181,11 @@ def test_migrations_and_accounts_on_postgresql(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     try:
         with session_factory(engine)() as session:
-            accounts = Accounts(session, AccountSettings(max_failed_logins=1, lockout_s=60))
+            accounts = Accounts(session, AccountSettings())
             accounts.add_user("wang", "lawyer", PASSWORD, NOW)
             with pytest.raises(WrongPassword):
-                accounts.verify("wang", "guess", NOW)
-            with pytest.raises(AccountLocked):
-                accounts.verify("wang", PASSWORD, NOW)
-            user = accounts.verify("wang", PASSWORD, NOW + timedelta(minutes=2))
-            assert user.created_at == NOW
+                accounts.verify("wang", "guess")
+            assert accounts.verify("wang", PASSWORD).created_at == NOW
     finally:
         engine.dispose()
     # The models and the migrations describe the same schema.
@@ -238,30 +220,117 @@ async def test_sign_in_sets_a_secure_http_only_cookie(lawline: Running) -> None:
         assert (await wang.get("/api/queues")).status_code == 200
 
 
-async def test_wrong_password_is_401_and_lock_out_is_423(
+def from_address(lawline: Running, address: str) -> httpx.AsyncClient:
+    """A client whose connections come from this loopback address (127.0.0.0/8 is all lo)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=lawline.base, transport=transport, timeout=10)
+
+
+async def attempt(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await http.post("/api/session", json={"username": username, "password": password})
+
+
+async def test_a_stranger_cannot_lock_a_lawyer_out_of_their_own_desk(
     clean_redis_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(tmp_path, max_failed_logins=3, lockout_s=1)
+    settings = _settings(tmp_path, max_failed_logins=3, lockout_s=60)
     add_user(settings, "wang", "lawyer")
     async with (
         running_lawline(settings, clean_redis_url) as lawline,
-        httpx.AsyncClient(base_url=lawline.base) as http,
+        from_address(lawline, "127.0.0.2") as stranger,
+        from_address(lawline, "127.0.0.3") as desk,
     ):
-
-        async def attempt(password: str, username: str = "wang") -> httpx.Response:
-            body = {"username": username, "password": password}
-            return await http.post("/api/session", json=body)
-
-        r = await attempt("guess", "nobody")
-        assert r.status_code == 401 and "wrong username or password" in r.text
-        assert "set-cookie" not in r.headers
         for _ in range(3):
-            assert (await attempt("guess")).status_code == 401
-        r = await attempt(PASSWORD)
-        assert r.status_code == 423 and "locked" in r.text
-        assert r.headers["retry-after"] == "1"
-        await asyncio.sleep(1.1)
-        assert (await attempt(PASSWORD)).status_code == 200
+            assert (await attempt(stranger, "wang", "guess")).status_code == 401
+        # Locked from the stranger's address: even the right password gets a wrong
+        # password's answer there...
+        locked = await attempt(stranger, "wang", PASSWORD)
+        assert locked.status_code == 401 and "set-cookie" not in locked.headers
+        # ...while the lawyer at their own desk signs in.
+        r = await attempt(desk, "wang", PASSWORD)
+        assert r.status_code == 200 and set_cookie(r)
+
+        # An unknown username is counted, locked and answered exactly like a real one.
+        for _ in range(3):
+            assert (await attempt(stranger, "nobody", "guess")).status_code == 401
+        unknown = await attempt(stranger, "nobody", PASSWORD)
+        # A name no account can have is refused as such, and counts nowhere.
+        assert (await attempt(stranger, "wang:*", PASSWORD)).status_code == 422
+        wrong = await attempt(desk, "wang", "guess")
+        assert (locked.status_code, locked.content) == (unknown.status_code, unknown.content)
+        assert (locked.status_code, locked.content) == (wrong.status_code, wrong.content)
+        assert "retry-after" not in locked.headers and "retry-after" not in unknown.headers
+
+        # An admin's new password lifts the lock.
+        root_session = lawline.session("root", Role.ADMIN)
+        async with httpx.AsyncClient(
+            base_url=lawline.base, headers={"Cookie": f"{COOKIE_NAME}={root_session}"}
+        ) as root:
+            r = await root.patch("/api/users/wang", json={"password": "a new password"})
+            assert r.status_code == 200, r.text
+        assert (await attempt(stranger, "wang", "a new password")).status_code == 200
+
+
+async def test_one_address_guessing_many_accounts_is_refused_not_the_accounts(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, max_failed_logins=3, source_max_failures=4)
+    add_user(settings, "wang", "lawyer")
+    async with (
+        running_lawline(settings, clean_redis_url) as lawline,
+        from_address(lawline, "127.0.0.4") as scanner,
+        from_address(lawline, "127.0.0.5") as desk,
+    ):
+        for name in ("wang", "li", "zhao", "qian"):
+            assert (await attempt(scanner, name, "guess")).status_code == 401
+        r = await attempt(scanner, "sun", "guess")
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        assert (await attempt(scanner, "wang", PASSWORD)).status_code == 429
+        assert (await attempt(desk, "wang", PASSWORD)).status_code == 200
+
+
+async def test_guesses_from_many_addresses_slow_an_account_but_never_lock_it(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, max_failed_logins=2, account_slow_after=4, account_delay_s=0.5)
+    add_user(settings, "wang", "lawyer")
+    async with running_lawline(settings, clean_redis_url) as lawline:
+        for n in range(2, 5):  # three addresses, two guesses each: none locks
+            async with from_address(lawline, f"127.0.1.{n}") as guesser:
+                for _ in range(2):
+                    assert (await attempt(guesser, "wang", "guess")).status_code == 401
+        async with from_address(lawline, "127.0.1.9") as desk:
+            started = time.monotonic()
+            r = await attempt(desk, "wang", PASSWORD)
+            assert r.status_code == 200
+            assert time.monotonic() - started >= 0.5  # slowed, not refused
+
+
+async def test_a_flood_of_sign_ins_is_refused_at_once_beyond_the_password_checks(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    settings = _settings(
+        tmp_path, concurrent_password_checks=1, waiting_password_checks=1,
+        max_failed_logins=100, source_max_failures=100, account_slow_after=100,
+    )  # fmt: skip
+    add_user(settings, "wang", "lawyer")
+    async with (
+        running_lawline(settings, clean_redis_url) as lawline,
+        from_address(lawline, "127.0.0.6") as flood,
+        from_address(lawline, "127.0.0.7") as desk,
+    ):
+        assert (await attempt(desk, "wang", PASSWORD)).status_code == 200  # their desk
+        guesses = [attempt(flood, "wang", f"guess {n}") for n in range(20)]
+        *answers, at_desk = await asyncio.gather(*guesses, attempt(desk, "wang", PASSWORD))
+        codes = sorted(r.status_code for r in answers)
+        assert set(codes) == {401, 503}, codes
+        busy = [r for r in answers if r.status_code == 503]
+        assert all(r.headers["retry-after"] == "1" for r in busy)
+        # At most one check running and one waiting: most of the flood was refused...
+        assert codes.count(503) >= 10, codes
+        # ...while the lawyer, at the desk they signed in from before, got in.
+        assert at_desk.status_code == 200
+        assert (await attempt(flood, "wang", PASSWORD)).status_code == 200
 
 
 async def test_sign_out_makes_the_old_cookie_useless(lawline: Running) -> None:
@@ -294,6 +363,73 @@ async def test_a_session_ends_after_session_ttl_unused(
         # ...and left alone, it ends.
         await asyncio.sleep(0.7)
         assert (await wang.get("/api/session")).status_code == 401
+
+
+class Heard:
+    def __init__(self, pubsub: Any) -> None:
+        self.pubsub = pubsub
+
+    async def next(self, timeout: float = 5) -> tuple[str, str] | None:
+        """The next announcement on the revocation channel (None: a malformed one)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                if message is not None:
+                    return revocation.parse(message["data"])
+
+
+@asynccontextmanager
+async def revocations(redis_url: str) -> AsyncIterator[Heard]:
+    """Listen on `{prefix}:revoked` as every web process does."""
+    redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(revocation.channel("ll"))
+    try:
+        yield Heard(pubsub)
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()
+
+
+async def test_ending_a_credential_is_announced_to_every_web_process(lawline: Running) -> None:
+    async with revocations(lawline.redis_url) as heard:
+        wang = await sign_in(lawline, "wang")
+        async with wang:
+            session_id = wang.headers["Cookie"].split("=", 1)[1]
+            assert (await wang.delete("/api/session")).status_code == 204
+        # The session's reference, never its id (a bearer secret).
+        assert await heard.next() == ("session", session_ref(session_id))
+        async with await sign_in(lawline, "root") as root:
+            for change in ({"disabled": True}, {"disabled": False, "password": "new pw 123"}):
+                r = await root.patch("/api/users/wang", json=change)
+                assert r.status_code == 200, r.text
+                assert await heard.next() == ("user", "wang")
+            async with await sign_in(lawline, "li") as li:
+                assert (await root.patch("/api/users/li", json={"role": "mediator"})).is_success
+                assert await heard.next() == ("user", "li")
+                assert (await li.get("/api/session")).status_code == 401
+
+
+async def test_changing_ones_own_password_ends_every_other_session(lawline: Running) -> None:
+    async with (
+        revocations(lawline.redis_url) as heard,
+        await sign_in(lawline, "wang") as desk,
+        await sign_in(lawline, "wang") as phone,
+    ):
+        wrong = {"password": "guess", "new_password": "a new password"}
+        assert (await desk.put("/api/session/password", json=wrong)).status_code == 401
+        weak = {"password": PASSWORD, "new_password": "short"}
+        assert (await desk.put("/api/session/password", json=weak)).status_code == 422
+        change = {"password": PASSWORD, "new_password": "a new password"}
+        r = await desk.put("/api/session/password", json=change)
+        assert r.status_code == 200, r.text
+        assert await heard.next() == ("user", "wang")
+        # The other sign-in has ended; this browser carries on with the new cookie.
+        assert (await phone.get("/api/session")).status_code == 401
+        assert (await desk.get("/api/session")).status_code == 401  # the old cookie
+        new_cookie = set_cookie(r).split(";")[0]
+        assert (await desk.get("/api/session", headers={"Cookie": new_cookie})).is_success
+    await (await sign_in(lawline, "wang", "a new password")).aclose()
 
 
 # ----- who may see what -------------------------------------------------------------
@@ -440,9 +576,15 @@ async def test_a_websocket_authenticates_with_the_session_cookie(
 # ----- the command line -------------------------------------------------------------
 
 
-def _lawline(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _lawline(
+    tmp_path: Path, *args: str, stdin: str = "", redis_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LAWLINE_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env["LAWLINE_SECRET_KEY"] = "test-secret"  # the running app's, from _settings
     env.pop("LAWLINE_DATABASE_URL", None)
+    env.pop("LAWLINE_REDIS_URL", None)
+    if redis_url is not None:
+        env["LAWLINE_REDIS_URL"] = redis_url
     return subprocess.run(
         [sys.executable, "-m", "lawline", *args],
         cwd=tmp_path,
@@ -466,15 +608,23 @@ async def test_first_admin_from_the_command_line(clean_redis_url: str, tmp_path:
     listed = await asyncio.to_thread(_lawline, tmp_path, "user", "list")
     assert listed.stdout.split("\n")[0].split("\t")[:3] == ["root", "admin", "管理员"]
 
-    async with running_lawline(_settings(tmp_path), clean_redis_url) as lawline:
+    async with (
+        running_lawline(_settings(tmp_path), clean_redis_url) as lawline,
+        revocations(clean_redis_url) as heard,
+    ):
         async with await sign_in(lawline, "root") as root:
             me = (await root.get("/api/session")).json()
             assert me == {"username": "root", "display_name": "管理员", "role": "admin"}
             # No default users: only the one the command made.
             assert [u["username"] for u in (await root.get("/api/users")).json()] == ["root"]
-        passwd = ["user", "passwd", "root", "--password-stdin"]
-        done = await asyncio.to_thread(_lawline, tmp_path, *passwd, stdin="another one\n")
-        assert done.returncode == 0, done.stderr
+            # A new password from the command line ends the sessions at once, everywhere.
+            passwd = ["user", "passwd", "root", "--password-stdin"]
+            done = await asyncio.to_thread(
+                _lawline, tmp_path, *passwd, stdin="another one\n", redis_url=clean_redis_url
+            )
+            assert done.returncode == 0, done.stderr
+            assert (await root.get("/api/session")).status_code == 401
+        assert await heard.next() == ("user", "root")
         await (await sign_in(lawline, "root", "another one")).aclose()
 
 
@@ -493,7 +643,75 @@ def test_user_add_prompts_for_the_password_twice(
     assert "Repeat" in result.output
     engine = make_engine(f"sqlite:///{tmp_path / 'lawline.db'}")
     with session_factory(engine)() as session:
-        assert (
-            Accounts(session, AccountSettings()).verify("boss", PASSWORD, NOW).role == "supervisor"
-        )
+        assert Accounts(session, AccountSettings()).verify("boss", PASSWORD).role == "supervisor"
     engine.dispose()
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _old_style_token(subject: str, role: str, secret: str = "test-secret") -> str:
+    """A token as lawline signed them before people had sessions: any role, no id."""
+    payload = json.dumps({"sub": subject, "role": role, "exp": int(time.time()) + 3600}).encode()
+    sig = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    return f"{b64(payload)}.{b64(sig)}"
+
+
+async def test_service_tokens_are_for_services_short_lived_and_revocable(
+    lawline: Running, tmp_path: Path
+) -> None:
+    refused = await asyncio.to_thread(_lawline, tmp_path, "token", "issue", "boss", "--role",
+                                      "supervisor")  # fmt: skip
+    assert refused.returncode != 0 and "sign in" in refused.stderr
+    issued = await asyncio.to_thread(_lawline, tmp_path, "token", "issue", "prometheus", "--role",
+                                     "scraper")  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    claims = _claims(token)
+    assert claims["role"] == "scraper" and issued.stderr.startswith(f"token id {claims['jti']}")
+    assert 86400 - 60 < claims["exp"] - time.time() <= 86400  # one day unless --days
+
+    async with httpx.AsyncClient(base_url=lawline.base) as http:
+        # /metrics names every lawyer: a scraper's token or an admin only.
+        assert (await http.get("/metrics")).status_code == 401
+        async with await sign_in(lawline, "wang") as wang:
+            assert (await wang.get("/metrics")).status_code == 403
+        scraper = {"Authorization": f"Bearer {token}"}
+        r = await http.get("/metrics", headers=scraper)
+        assert r.status_code == 200 and "lawline_lawyers" in r.text
+        # A scraper's token opens nothing else.
+        assert (await http.get("/api/queues", headers=scraper)).status_code == 403
+        # Tokens naming a person's role are no longer honoured, however well signed.
+        for role in ("supervisor", "admin", "lawyer"):
+            forged = {"Authorization": f"Bearer {_old_style_token('boss', role)}"}
+            assert (await http.get("/api/queues", headers=forged)).status_code == 401
+
+        async with revocations(lawline.redis_url) as heard:
+            done = await asyncio.to_thread(
+                _lawline, tmp_path, "token", "revoke", claims["jti"],
+                redis_url=lawline.redis_url,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert await heard.next() == ("token", claims["jti"])
+        r = await http.get("/metrics", headers=scraper)
+        assert r.status_code == 401 and "revoked" in r.text
+
+
+def test_the_throttle_locks_a_pair_slows_an_account_and_refuses_a_source() -> None:
+    from lawline.accounts.throttle import Counts, Verdict, decide
+
+    limits = AccountSettings(max_failed_logins=5, account_slow_after=20, source_max_failures=50)
+    # Counts include the attempt being decided: the 6th try after 5 failures is locked.
+    assert decide(Counts(pair=5, account=5, source=5), limits) is Verdict.CHECK
+    assert decide(Counts(pair=6, account=6, source=6), limits) is Verdict.LOCKED
+    assert decide(Counts(pair=1, account=21, source=1), limits) is Verdict.SLOW
+    # Not from where the account signed in lately: the lawyer's own desk.
+    assert decide(Counts(1, 21, 1, known_desk=True), limits) is Verdict.CHECK
+    assert decide(Counts(pair=6, account=21, source=6), limits) is Verdict.LOCKED
+    assert decide(Counts(pair=1, account=1, source=51), limits) is Verdict.SOURCE_BLOCKED
+    # A centre's lawyers behind one address: a known desk is not blocked for the others.
+    assert decide(Counts(1, 1, 51, known_desk=True), limits) is Verdict.CHECK
+    assert decide(Counts(6, 1, 51, known_desk=True), limits) is Verdict.LOCKED

@@ -235,7 +235,7 @@ async def test_garbage_on_the_console_socket_gets_errors_not_a_crash(lawline: Ru
 async def test_signed_out_and_wrong_role_are_refused(lawline: Running) -> None:
     await _add_lawyer(lawline)
     await _add_lawyer(lawline, LABOUR_LAWYER | {"id": "li"})
-    async with lawline.client("nobody", Role.LAWYER) as http:
+    async with lawline.client("nobody", Role.GATEWAY) as http:
         http.headers.pop("Authorization")
         assert (await http.get("/api/queues")).status_code == 401
         http.headers["Authorization"] = "Bearer forged.token"
@@ -312,7 +312,8 @@ async def test_metrics_expose_the_queue_figures(lawline: Running) -> None:
     async with lawline.client("worker-1", Role.GATEWAY) as http:
         contact = await _add_call(lawline, CALL | {"service": "mediation"})
         await http.post(f"/api/contacts/{contact['id']}/abandon")
-        text = (await http.get("/metrics")).text
+    async with lawline.client("prometheus", Role.SCRAPER) as scraper:
+        text = (await scraper.get("/metrics")).text
     assert 'lawline_queue_waiting{queue="consultation"} 1.0' in text
     assert 'lawline_queue_contacts_total{outcome="abandoned",queue="mediation"} 1.0' in text
     assert 'lawline_queue_answer_rate_ratio{queue="mediation"} 0.0' in text

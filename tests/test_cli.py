@@ -99,7 +99,7 @@ def _serve_and_stop(
     env: dict[str, str] | None = None,
     while_up: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> tuple[str, str]:
-    """Run `serve` until /metrics answers, SIGTERM it, check it left nothing behind."""
+    """Run `serve` until the API answers, SIGTERM it, check it left nothing behind."""
     env = env or _env(tmp_path, _free_port())
     port = int(env["LAWLINE_HTTP_PORT"])
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
@@ -111,9 +111,9 @@ def _serve_and_stop(
         deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, f"serve exited early:\n{err_path.read_text()}"
-            assert time.monotonic() < deadline, f"/metrics never answered:\n{err_path.read_text()}"
+            assert time.monotonic() < deadline, f"the API never answered:\n{err_path.read_text()}"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 from redis.asyncio import Redis
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from lawline.config import RoutingSettings
@@ -217,19 +216,16 @@ async def test_without_partials_the_console_says_it_is_listening_then_shows_the_
 async def test_an_alert_reaches_the_supervisors_feed_at_once(
     lawline: Running, clean_redis_url: str
 ) -> None:
-    ws_base = lawline.base.replace("http://", "ws://")
     redis = Redis.from_url(clean_redis_url, decode_responses=True)
     try:
         store = TranscriptStore(QueueStore(redis))
         contact = Contact(id="c9", service=Service.CONSULTATION, channel=Channel.VOICE,
                           language="zh", entered_at=time.time(), caller="13900000000")  # fmt: skip
         await store.queue_store.add_contact(contact, time.time())
-        lawyer_url = f"{ws_base}/api/supervisor/ws?token={lawline.token('wang', Role.LAWYER)}"
         with pytest.raises(InvalidStatus, match="403"):  # a lawyer is not a supervisor
-            async with connect(lawyer_url):
+            async with lawline.websocket("/api/supervisor/ws", "wang", Role.LAWYER):
                 pass
-        boss = f"{ws_base}/api/supervisor/ws?token={lawline.token('boss', Role.SUPERVISOR)}"
-        async with connect(boss) as ws:
+        async with lawline.websocket("/api/supervisor/ws", "boss", Role.SUPERVISOR) as ws:
             await asyncio.sleep(0.3)
             said = Segment(Kind.FINAL, Leg.CITIZEN, "我们几十个工人的工资一直没发", 12.0, 14.5)
             await store.alert("c9", said, AlertMatch("wage_arrears", "工资一直没发"))

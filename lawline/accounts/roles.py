@@ -10,9 +10,13 @@ class Role(StrEnum):
     MEDIATOR = "mediator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
-    # lawline's own processes: telephony workers and terminal gateways enter contacts.
-    GATEWAY = "gateway"
+    # lawline's own processes and tools, which carry service tokens:
+    GATEWAY = "gateway"  # terminal gateways and scripts that enter contacts
+    WORKER = "worker"  # telephony workers
+    SCRAPER = "scraper"  # Prometheus, reading /metrics
 
 
-# Roles a person's account may have; GATEWAY is only ever a service token's.
+# Roles a person's account may have; people sign in and hold sessions, never tokens.
 USER_ROLES = (Role.LAWYER, Role.MEDIATOR, Role.SUPERVISOR, Role.ADMIN)
+# Roles a service token may carry; no person's role is ever one of these.
+SERVICE_ROLES = (Role.GATEWAY, Role.WORKER, Role.SCRAPER)

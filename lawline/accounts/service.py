@@ -2,21 +2,21 @@
 
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's
 low-memory profile) and rehashed at sign-in when those defaults change.
-`max_failed_logins` wrong passwords in a row lock the account for
-`lockout_s`; while locked even the right password is refused.
+Guessing is throttled per account and source address in Redis, before the
+password is checked (accounts/throttle.py); the users table's old
+`failed_logins`/`locked_until` columns are no longer used.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,8 @@ from lawline.accounts.roles import USER_ROLES, Role
 from lawline.config import AccountSettings
 
 # The same rule as lawyer ids: a lawyer's username is their id in the queue.
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
@@ -44,18 +45,6 @@ class UserExists(AccountError):
 
 class WrongPassword(AccountError):
     """Unknown user, wrong password or disabled account: deliberately not told apart."""
-
-
-class AccountLocked(AccountError):
-    def __init__(self, until: datetime, now: datetime) -> None:
-        self.until = until
-        self.retry_after_s = max(1, math.ceil((until - now).total_seconds()))
-        wait = (
-            f"{math.ceil(self.retry_after_s / 60)} min"
-            if self.retry_after_s >= 60
-            else f"{self.retry_after_s} s"
-        )
-        super().__init__(f"too many wrong passwords: the account is locked, try again in {wait}")
 
 
 @cache
@@ -126,11 +115,9 @@ class Accounts:
         return user
 
     def set_password(self, username: str, password: str) -> User:
-        """A new password; also lifts a lock-out (it is how an admin unlocks someone)."""
+        """A new password (the caller also ends their sessions and lifts sign-in locks)."""
         user = self._existing(username)
         user.password_hash = self.hasher.hash(check_password(password))
-        user.failed_logins = 0
-        user.locked_until = None
         self.session.commit()
         return user
 
@@ -151,43 +138,29 @@ class Accounts:
         self.session.commit()
         return user
 
-    def verify(self, username: str, password: str, now: datetime) -> User:
-        """The user, if this is their password; else WrongPassword or AccountLocked."""
+    def verify(self, username: str, password: str) -> User:
+        """The user, if this is their password; else WrongPassword (unknown, disabled and
+        wrong alike, each after one argon2 check)."""
         user = self.get(username)
         if user is None or user.disabled:
-            self._check(_unknown_user_hash(self.hasher), password)
+            self.waste_a_check(password)
             raise WrongPassword("wrong username or password")
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLocked(user.locked_until, now)
         if not self._check(user.password_hash, password):
-            self._failed(user, now)
             raise WrongPassword("wrong username or password")
-        user.failed_logins = 0
-        user.locked_until = None
         if self.hasher.check_needs_rehash(user.password_hash):
             user.password_hash = self.hasher.hash(password)
-        self.session.commit()
+            self.session.commit()
         return user
+
+    def waste_a_check(self, password: str) -> None:
+        """The argon2 work of a real check, for answers that must take as long as one."""
+        self._check(_unknown_user_hash(self.hasher), password)
 
     def _check(self, password_hash: str, password: str) -> bool:
         try:
             return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-
-    def _failed(self, user: User, now: datetime) -> None:
-        # Counted in the database, not in Python: simultaneous guesses all count.
-        self.session.execute(
-            update(User)
-            .where(User.username == user.username)
-            .values(failed_logins=User.failed_logins + 1)
-        )
-        self.session.refresh(user)
-        if user.failed_logins >= self.settings.max_failed_logins:
-            # A fresh count after the lock-out: the full number of tries again.
-            user.failed_logins = 0
-            user.locked_until = now + timedelta(seconds=self.settings.lockout_s)
-        self.session.commit()
 
     def _existing(self, username: str) -> User:
         user = self.get(username)

@@ -5,14 +5,19 @@ itself lives here, so signing out, disabling a user or changing their role
 ends it at once on every process. Keys under the prefix P:
   P:session:ID        string  JSON {sub, role}; expires after session_ttl_s unused
   P:sessions:USERNAME set     the user's session ids (stale ones pruned at sign-in)
+
+A session's id is a bearer secret, so it is never announced or logged: what
+names a session outside this store is its reference, `session_ref(id)`, a hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from lawline.accounts.roles import Role
@@ -24,6 +29,39 @@ class SignIn:
     role: Role
 
 
+def session_ref(session_id: str) -> str:
+    """What names a session where its id must not appear (revocations, sockets)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:32]
+
+
+def new_session(username: str, role: Role) -> tuple[str, str]:
+    """A fresh session id and the value stored under it."""
+    value = json.dumps({"sub": username, "role": role}, separators=(",", ":"))
+    return secrets.token_urlsafe(32), value
+
+
+def session_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}:session:{session_id}"
+
+
+def user_sessions_key(prefix: str, username: str) -> str:
+    return f"{prefix}:sessions:{username}"
+
+
+def end_user_sessions(redis: SyncRedis, prefix: str, username: str) -> int:
+    """`SessionStore.delete_user` for the command line, which has no event loop."""
+    user_key = user_sessions_key(prefix, username)
+    ids = redis.smembers(user_key)
+    if not ids:
+        return 0
+    with redis.pipeline(transaction=True) as pipe:
+        for session_id in ids:
+            pipe.delete(session_key(prefix, session_id))
+        pipe.srem(user_key, *ids)
+        results = pipe.execute()
+    return sum(results[:-1])
+
+
 class SessionStore:
     def __init__(self, redis: Redis, prefix: str, ttl_s: float) -> None:
         self.redis = redis
@@ -31,16 +69,15 @@ class SessionStore:
         self.ttl_ms = int(ttl_s * 1000)
 
     def _key(self, session_id: str) -> str:
-        return f"{self.prefix}:session:{session_id}"
+        return session_key(self.prefix, session_id)
 
     def _user_key(self, username: str) -> str:
-        return f"{self.prefix}:sessions:{username}"
+        return user_sessions_key(self.prefix, username)
 
     async def create(self, username: str, role: Role) -> str:
-        session_id = secrets.token_urlsafe(32)
+        session_id, value = new_session(username, role)
         user_key = self._user_key(username)
         await self._prune(user_key)
-        value = json.dumps({"sub": username, "role": role}, separators=(",", ":"))
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(session_id), value, px=self.ttl_ms)
             pipe.sadd(user_key, session_id)
@@ -57,11 +94,16 @@ class SessionStore:
         claims = json.loads(value)
         return SignIn(str(claims["sub"]), Role(claims["role"]))
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, session_id: str) -> bool:
+        """End one session; False if it had already ended."""
+        if not session_id or len(session_id) > 100:
+            return False
         key = self._key(session_id)
         value = await self.redis.getdel(key)
-        if value is not None:
-            await self.redis.srem(self._user_key(json.loads(value)["sub"]), session_id)
+        if value is None:
+            return False
+        await self.redis.srem(self._user_key(json.loads(value)["sub"]), session_id)
+        return True
 
     async def delete_user(self, username: str) -> int:
         """End every session of this user (disabled, new role, new password)."""

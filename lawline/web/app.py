@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 import lawline
 from lawline.accounts.sessions import SessionStore
+from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.cases.ingest import LedgerIngest
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
@@ -33,6 +34,7 @@ from lawline.web import (
     transcripts,
 )
 from lawline.web.auth import load_or_create_secret
+from lawline.web.security_headers import SecurityHeaders
 from lawline.web.transcripts import LiveFeed
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
@@ -49,6 +51,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.sessions = SessionStore(
             redis, settings.redis_prefix, settings.accounts.session_ttl_s
         )
+        app.state.sign_in_throttle = SignInThrottle(redis, settings.redis_prefix, settings.accounts)
         queue = QueueService(QueueStore(redis, settings.redis_prefix), settings)
         await queue.start()
         app.state.queue = queue
@@ -85,10 +88,18 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         version=lawline.__version__,
         summary="12348 public legal service hotline: duty-lawyer queue API",
         lifespan=lifespan,
+        # /docs is lawline's own page over vendored Swagger UI (pages.py): no CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     app.state.open_consoles = Counter()
+    app.state.password_gate = PasswordGate(
+        settings.accounts.concurrent_password_checks, settings.accounts.waiting_password_checks
+    )
     app.include_router(api.router)
     app.include_router(session_api.router)
     app.include_router(console.router)

@@ -1,12 +1,16 @@
-"""Who is calling the API: sign-in sessions, signed tokens, and the role checks routes declare.
+"""Who is calling the API: sign-in sessions, service tokens, and the role checks routes declare.
 
-People sign in with a password (`web/session_api.py`) and carry a session id in
-the http-only `lawline_session` cookie; the session is kept in Redis
-(`accounts/sessions.py`), so signing out ends it everywhere. lawline's own
-processes (telephony workers, terminals) and scripts use service tokens:
-`payload.signature`, both base64url, the payload naming the subject (a worker
-name, a lawyer id) and the role and when the token expires, the signature
-HMAC-SHA256 with the deployment's secret key.
+People (lawyers, mediators, supervisors, admins) sign in with a password
+(`web/session_api.py`) and carry a session id in the http-only `lawline_session`
+cookie; the session is kept in Redis (`accounts/sessions.py`), so signing out,
+a new role or password, or a disabled account ends it everywhere at once.
+
+lawline's own processes and tools (gateways, telephony workers, the metrics
+scraper) use service tokens, and only they: `payload.signature`, both base64url,
+the payload naming the subject, a service role, when it expires and its id
+(`jti`), the signature HMAC-SHA256 with the deployment's secret key. A token is
+revoked by its id (`lawline token revoke`): the id is kept in Redis until the
+token could no longer be valid, and checked at every request.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -22,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import HTTPException, Request, WebSocket, status
+from redis import Redis as SyncRedis
 
-from lawline.accounts.roles import Role
-from lawline.accounts.sessions import SessionStore
+from lawline import revocation
+from lawline.accounts.roles import SERVICE_ROLES, Role
+from lawline.accounts.sessions import SessionStore, session_ref
 from lawline.phone_numbers import mask_number  # noqa: F401  (re-exported for the routes)
 
 COOKIE_NAME = "lawline_session"
@@ -35,12 +42,17 @@ STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who made a request, and with which credential (so revoking it can find the sockets
+    it opened): a sign-in session's reference (`session_ref`) or a service token's id."""
+
     subject: str
     role: Role
+    session: str | None = None
+    token_id: str | None = None
 
     def sees_all(self) -> bool:
         """Supervisors, admins and lawline's own processes see every contact in full."""
-        return self.role in STAFF_ROLES or self.role == Role.GATEWAY
+        return self.role in STAFF_ROLES or self.role in (Role.GATEWAY, Role.WORKER)
 
 
 def _b64(data: bytes) -> str:
@@ -51,22 +63,38 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_token(principal: Principal, secret: str, ttl_s: float, now: float | None = None) -> str:
-    now = time.time() if now is None else now
-    payload = json.dumps(
-        {"sub": principal.subject, "role": principal.role, "exp": int(now + ttl_s)},
-        separators=(",", ":"),
-    ).encode()
-    sig = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(sig)}"
-
-
 class InvalidToken(ValueError):
     pass
 
 
-def verify_token(token: str, secret: str, now: float | None = None) -> Principal:
+_TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_TOKEN_LENGTH = 1024
+
+
+def issue_token(principal: Principal, secret: str, ttl_s: float, now: float | None = None) -> str:
+    """A service token for one of lawline's own processes, with a fresh id (`jti`)."""
+    if principal.role not in SERVICE_ROLES:
+        raise InvalidToken(f"tokens are for {', '.join(SERVICE_ROLES)}; people sign in")
     now = time.time() if now is None else now
+    claims = {
+        "sub": principal.subject,
+        "role": principal.role,
+        "exp": int(now + ttl_s),
+        "jti": secrets.token_urlsafe(12),
+    }
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    sig = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(sig)}"
+
+
+def verify_token(token: str, secret: str, now: float | None = None) -> Principal:
+    """The token's principal (with its id) if signed, unexpired and for a service role.
+
+    Whether its id was revoked is asked of Redis by `authenticate_async`.
+    """
+    now = time.time() if now is None else now
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed token")
     try:
         payload_b64, sig_b64 = token.split(".")
         payload = _unb64(payload_b64)
@@ -78,13 +106,31 @@ def verify_token(token: str, secret: str, now: float | None = None) -> Principal
         raise InvalidToken("bad signature")
     try:
         claims = json.loads(payload)
-        principal = Principal(str(claims["sub"]), Role(claims["role"]))
+        role = Role(claims["role"])
+        token_id = str(claims["jti"])
+        principal = Principal(str(claims["sub"]), role, token_id=token_id)
         expires = float(claims["exp"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken("malformed token") from exc
+    # Tokens signed before people had sessions named person roles: never honoured now.
+    if role not in SERVICE_ROLES or not _TOKEN_ID.match(token_id):
+        raise InvalidToken("not a service token")
     if expires < now:
         raise InvalidToken("token expired")
     return principal
+
+
+def revoked_token_key(prefix: str, token_id: str) -> str:
+    """Present while that token is revoked; it expires once the token could not be valid."""
+    return f"{prefix}:token-revoked:{token_id}"
+
+
+def revoke_token(redis: SyncRedis, prefix: str, token_id: str, keep_s: float) -> None:
+    """Revoke a service token by its id (the command line's `lawline token revoke`)."""
+    if not _TOKEN_ID.match(token_id):
+        raise InvalidToken("a token id is 8-64 letters, digits, '-' or '_'")
+    redis.set(revoked_token_key(prefix, token_id), "1", px=int(keep_s * 1000))
+    revocation.announce_sync(redis, prefix, "token", token_id)
 
 
 def load_or_create_secret(configured: str, data_dir: Path) -> str:
@@ -108,22 +154,17 @@ def _bearer(conn: Request | WebSocket) -> str | None:
     return None
 
 
-def _from_token(conn: Request | WebSocket, token: str) -> Principal:
+async def _from_token(conn: Request | WebSocket, token: str) -> Principal:
     try:
-        return verify_token(token, conn.app.state.secret)
+        principal = verify_token(token, conn.app.state.secret)
     except InvalidToken as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
-
-
-def authenticate(conn: Request | WebSocket) -> Principal:
-    """Service tokens only (Bearer header or `?token=`): for code that cannot await.
-
-    A signed-in person's cookie needs a Redis look-up: use `authenticate_async`.
-    """
-    token = _bearer(conn) or conn.query_params.get("token")
-    if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
-    return _from_token(conn, token)
+    assert principal.token_id is not None
+    sessions: SessionStore = conn.app.state.sessions
+    key = revoked_token_key(sessions.prefix, principal.token_id)
+    if await sessions.redis.exists(key):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token revoked")
+    return principal
 
 
 async def authenticate_async(conn: Request | WebSocket) -> Principal:
@@ -135,7 +176,7 @@ async def authenticate_async(conn: Request | WebSocket) -> Principal:
     """
     token = _bearer(conn) or conn.query_params.get("token")
     if token:
-        return _from_token(conn, token)
+        return await _from_token(conn, token)
     session_id = conn.cookies.get(COOKIE_NAME)
     if not session_id:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
@@ -143,15 +184,17 @@ async def authenticate_async(conn: Request | WebSocket) -> Principal:
     signed_in = await sessions.get(session_id)
     if signed_in is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "your session has ended: sign in again")
-    return Principal(signed_in.username, signed_in.role)
+    return Principal(signed_in.username, signed_in.role, session=session_ref(session_id))
 
 
 def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency admitting only these roles (none given: anyone signed in)."""
+    """A dependency admitting only these roles (none given: anyone signed in, and lawline's
+    gateways and workers; a scraper's token opens /metrics only)."""
+    allowed = frozenset(roles) if roles else frozenset(Role) - {Role.SCRAPER}
 
     async def dependency(request: Request) -> Principal:
         principal = await authenticate_async(request)
-        if roles and principal.role not in roles:
+        if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
         return principal
 

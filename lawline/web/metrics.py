@@ -2,20 +2,25 @@
 
 The counters live in Redis (shared by every lawline process), so each scrape
 reads them there instead of keeping per-process copies that would disagree.
+The figures name every lawyer (their usernames), so only a scraper's service
+token (`lawline token prometheus --role scraper`, sent as a Bearer header:
+Prometheus' `authorization` setting) or an admin may read them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from lawline.queue.service import QueueService
 from lawline.queue.skills import LawyerState
+from lawline.web.auth import Principal, Role, require
 
 router = APIRouter()
 
@@ -103,7 +108,9 @@ async def gather(queue: QueueService) -> list[Metric]:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
+async def metrics(
+    request: Request, _: Annotated[Principal, Depends(require(Role.SCRAPER, Role.ADMIN))]
+) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Figures(await gather(request.app.state.queue)))  # type: ignore[arg-type]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

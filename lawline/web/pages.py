@@ -59,6 +59,12 @@ async def terminal_page() -> FileResponse:
     return FileResponse(STATIC / "terminal.html")
 
 
+@router.get("/docs")
+async def api_docs() -> FileResponse:
+    """The API's documentation: Swagger UI served from lawline (no internet needed)."""
+    return FileResponse(STATIC / "docs.html")
+
+
 @router.get("/api/webrtc/config")
 async def webrtc_config(
     request: Request, principal: Annotated[Principal, Depends(require())]

@@ -7,6 +7,7 @@ loop that serves every console.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
@@ -17,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
+from lawline.accounts.roles import SERVICE_ROLES
 from lawline.accounts.service import (
     MAX_PASSWORD_LENGTH,
+    USERNAME_PATTERN,
     AccountError,
-    AccountLocked,
     Accounts,
     NoSuchUser,
     UserExists,
@@ -28,8 +30,10 @@ from lawline.accounts.service import (
     check_password,
     check_role,
 )
-from lawline.accounts.sessions import SessionStore
+from lawline.accounts.sessions import SessionStore, session_ref
+from lawline.accounts.throttle import PasswordGate, SignInThrottle, Verdict, VerifierBusy
 from lawline.config import Settings
+from lawline.revocation import announce
 from lawline.web.auth import COOKIE_NAME, Principal, Role, require
 
 router = APIRouter(prefix="/api")
@@ -39,8 +43,16 @@ T = TypeVar("T")
 
 
 class SignInIn(BaseModel):
-    username: str = Field(max_length=64)
+    # The rule of usernames: a name that cannot exist is refused (422) before any counting.
+    username: str = Field(pattern=USERNAME_PATTERN)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class Me(BaseModel):
@@ -74,7 +86,6 @@ class UserOut(BaseModel):
     display_name: str
     role: Role
     disabled: bool
-    locked_until: datetime | None
     created_at: datetime
 
     @classmethod
@@ -84,7 +95,6 @@ class UserOut(BaseModel):
             display_name=user.display_name,
             role=Role(user.role),
             disabled=user.disabled,
-            locked_until=user.locked_until,
             created_at=user.created_at,
         )
 
@@ -104,12 +114,15 @@ async def _accounts(request: Request, work: Callable[[Accounts], T]) -> T:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except UserExists as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except AccountLocked as exc:
-        raise HTTPException(
-            status.HTTP_423_LOCKED, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
-        ) from exc
     except WrongPassword as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
+    except AccountError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+
+def check_password_or_422(password: str) -> None:
+    try:
+        check_password(password)
     except AccountError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
@@ -125,18 +138,55 @@ def _now() -> datetime:
 # ----- signing in and out -----------------------------------------------------------
 
 
-@router.post("/session")
-async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
-    """Password sign-in: sets the http-only session cookie. 401 wrong, 423 locked out."""
+def _source(request: Request) -> str:
+    # The TCP peer as uvicorn reports it (see accounts/throttle.py on proxies).
+    return request.client.host if request.client else "unknown"
 
-    def verify(accounts: Accounts) -> Me:
-        user = accounts.verify(body.username, body.password, _now())
-        return Me(username=user.username, display_name=user.display_name, role=Role(user.role))
 
-    me = await _accounts(request, verify)
+async def _with_password(
+    request: Request, username: str, password: str, then: Callable[[Accounts, User], T]
+) -> T:
+    """`then(accounts, user)` if this is the user's password, through the sign-in throttle
+    and the bound on argon2 work; else the same 401 whatever the reason."""
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    source = _source(request)
+    verdict, counts = await throttle.attempt(username, source)
+    if verdict is Verdict.SOURCE_BLOCKED:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed sign-ins from this address: try again later",
+            headers={"Retry-After": str(int(throttle.settings.lockout_s))},
+        )
+    if verdict is Verdict.SLOW:
+        await asyncio.sleep(throttle.settings.account_delay_s)
+
+    def verify(accounts: Accounts) -> T:
+        if verdict is Verdict.LOCKED:
+            # The same work and the same answer as a wrong password.
+            accounts.waste_a_check(password)
+            raise WrongPassword("wrong username or password")
+        return then(accounts, accounts.verify(username, password))
+
+    gate: PasswordGate = request.app.state.password_gate
+    try:
+        async with gate.admit(counts.known_desk):
+            result = await _accounts(request, verify)
+    except VerifierBusy:
+        await throttle.unchecked(username, source)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "too many sign-ins at once: try again in a moment",
+            headers={"Retry-After": "1"},
+        ) from None
+    await throttle.succeeded(username, source)
+    return result
+
+
+async def _new_session(request: Request, response: Response, me: Me) -> None:
     sessions = _sessions(request)
-    if old := request.cookies.get(COOKIE_NAME):
-        await sessions.delete(old)  # signing in again replaces this browser's session
+    if (old := request.cookies.get(COOKIE_NAME)) and await sessions.delete(old):
+        # Signing in again replaces this browser's session.
+        await announce(sessions.redis, sessions.prefix, "session", session_ref(old))
     session_id = await sessions.create(me.username, me.role)
     response.set_cookie(
         COOKIE_NAME,
@@ -146,6 +196,41 @@ async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
         path="/",
         secure=request.app.state.settings.accounts.cookie_secure,
     )
+
+
+def _me(user: User) -> Me:
+    return Me(username=user.username, display_name=user.display_name, role=Role(user.role))
+
+
+@router.post("/session")
+async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
+    """Password sign-in: sets the http-only session cookie. 401 for a wrong password, an
+    unknown or disabled account and one locked from this address alike; 429 for an
+    address that has guessed too often; 503 when too many sign-ins wait to be checked."""
+    me = await _with_password(request, body.username, body.password, lambda _, user: _me(user))
+    await _new_session(request, response, me)
+    return me
+
+
+@router.put("/session/password")
+async def change_password(
+    body: PasswordChange, request: Request, response: Response, principal: Anyone
+) -> Me:
+    """A person changes their own password, giving the current one: every session of
+    theirs ends (open consoles close) and this browser gets a new one."""
+    if principal.role in SERVICE_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a service token has no password")
+    check_password_or_422(body.new_password)
+
+    def change(accounts: Accounts, user: User) -> Me:
+        return _me(accounts.set_password(user.username, body.new_password))
+
+    me = await _with_password(request, principal.subject, body.password, change)
+    sessions = _sessions(request)
+    await sessions.delete_user(me.username)
+    await announce(sessions.redis, sessions.prefix, "user", me.username)
+    await request.app.state.sign_in_throttle.clear(me.username)
+    await _new_session(request, response, me)
     return me
 
 
@@ -162,7 +247,10 @@ async def who_am_i(request: Request, principal: Anyone) -> Me:
 async def sign_out(request: Request, response: Response) -> None:
     """Ends this browser's session everywhere; signing out twice is harmless."""
     if session_id := request.cookies.get(COOKIE_NAME):
-        await _sessions(request).delete(session_id)
+        sessions = _sessions(request)
+        if await sessions.delete(session_id):
+            # Its open websockets close too (each web process listens).
+            await announce(sessions.redis, sessions.prefix, "session", session_ref(session_id))
     response.delete_cookie(
         COOKIE_NAME,
         path="/",
@@ -210,5 +298,9 @@ async def update_user(username: str, body: UserPatch, request: Request, me: Admi
     out = await _accounts(request, update)
     if body.role is not None or body.disabled or body.password is not None:
         # Sessions carry the role, and a reset password may mean a stolen one.
-        await _sessions(request).delete_user(username)
+        sessions = _sessions(request)
+        await sessions.delete_user(username)
+        await announce(sessions.redis, sessions.prefix, "user", username)
+    if body.password is not None:
+        await request.app.state.sign_in_throttle.clear(username)  # how an admin unlocks
     return out
