@@ -433,6 +433,9 @@ async def test_monthly_export_figures_grades_and_a_legal_aid_application(
         r = await wang.post(f"/api/cases/{case['id']}/legal-aid", json=applicant)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "id_number"
         r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
+                            json={**applicant, "phone": "=1+2"})  # fmt: skip
+        assert r.status_code == 422 and "phone" in r.text
+        r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
                             json={**applicant, "id_number": "11010519491231002x"})  # fmt: skip
         assert r.status_code == 201, r.text
         assert r.json()["exemptions"] == ["migrant_wages"] and not r.json()["means_test"]
