@@ -124,8 +124,8 @@ def _caller(c: Mapping[str, Any]) -> str:
 
 
 def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
-    """None for an event without a contact; Poison (or KeyError, ValueError, TypeError,
-    OverflowError) if it is malformed or does not fit the ledger."""
+    """None for an event without a contact; Poison (or KeyError, ValueError...) if it is
+    malformed or does not fit the ledger."""
     raw = fields.get("contact")
     if not raw:
         return None
@@ -186,7 +186,7 @@ def decode(entries: Sequence[Entry]) -> tuple[list[_Event], list[tuple[str, str]
     for event_id, fields in entries:
         try:
             e = _parse(event_id, fields)
-        except (KeyError, ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # decoding is pure: whatever fails is this event's fault
             rejected.append((event_id, reject_reason(exc)))
             continue
         if e is not None:
