@@ -92,6 +92,7 @@ from lawline.cases.ingest import (
     TranscriptCopy,
     _parse,
     _stream_key,
+    decode,
 )
 from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, TranscriptLine
 from lawline.cases.reports import figures, ledger_rows, to_csv, to_xlsx
@@ -608,7 +609,9 @@ def ingest(
         t0 = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        ledger._apply_sync(batch, copies)
+        events, rejected = decode(batch)
+        skipped.update(reason for _, reason in rejected)
+        ledger._apply_sync(events, copies)
         if profiler is not None:
             profiler.disable()
         r.ingest_s += time.perf_counter() - t0

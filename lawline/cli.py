@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from lawline import __version__
+from lawline import __version__, retention_cli
 from lawline.private_files import private_umask
 
 if TYPE_CHECKING:
@@ -299,6 +299,8 @@ def asr_eval(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
+
+app.add_typer(retention_cli.app, name="retention")
 
 user_app = typer.Typer(
     help="The people who sign in: lawyers, mediators, supervisors, admins.",

@@ -382,6 +382,20 @@ def _default_stars() -> list[StarRule]:
     ]
 
 
+class RetentionSettings(BaseModel):
+    """How long citizens' data is kept once a contact has ended, applied by `lawline
+    retention purge` (run it daily from cron or a systemd timer). Days; 0 keeps it for
+    ever, the default: how long is the centre's records policy to decide, not lawline's."""
+
+    # Each leg's audio and after-hours voicemail (files under data_dir).
+    recordings_days: int = Field(default=0, ge=0)
+    # The transcript text in the ledger (and its full-text index).
+    transcripts_days: int = Field(default=0, ge=0)
+    # A ledger contact's caller number and case form; the contact itself, its times,
+    # lawyers and rating stay for the figures.
+    contact_details_days: int = Field(default=0, ge=0)
+
+
 class CaseSettings(BaseModel):
     # Time-limited completion: days from opening to the deadline, by triage class.
     deadline_days: dict[str, float] = Field(
@@ -394,6 +408,7 @@ class CaseSettings(BaseModel):
     # first rule a lawyer's average meets, once they have `min_ratings` ratings.
     stars: list[StarRule] = Field(default_factory=_default_stars)
     min_ratings: int = Field(default=10, ge=1)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _every_class(self) -> Self:

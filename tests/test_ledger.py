@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
+from lawline.cases import reports
 from lawline.cases.ingest import GROUP, LedgerIngest
 from lawline.cases.models import ContactEvent, LedgerContact
 from lawline.config import CaseSettings, RoutingSettings, Settings
@@ -221,7 +222,8 @@ async def _fill(redis: Redis, n: int) -> None:
     """n contacts entering and leaving: 2n events on the stream."""
     store = QueueStore(redis)
     for i in range(n):
-        assert await store.add_contact(contact(f"k{i:04d}", T0 + i), T0 + i)
+        c = replace(contact(f"k{i:04d}", T0 + i), caller=f"1380013{i:04d}")
+        assert await store.add_contact(c, T0 + i)
         await store.abandon(f"k{i:04d}", T0 + i + 1, "caller hung up")
 
 
@@ -431,6 +433,9 @@ async def test_monthly_export_figures_grades_and_a_legal_aid_application(
         r = await wang.post(f"/api/cases/{case['id']}/legal-aid", json=applicant)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "id_number"
         r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
+                            json={**applicant, "phone": "=1+2"})  # fmt: skip
+        assert r.status_code == 422 and "phone" in r.text
+        r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
                             json={**applicant, "id_number": "11010519491231002x"})  # fmt: skip
         assert r.status_code == 201, r.text
         assert r.json()["exemptions"] == ["migrant_wages"] and not r.json()["means_test"]
@@ -442,3 +447,103 @@ async def test_monthly_export_figures_grades_and_a_legal_aid_application(
         assert [a["action"] for a in audit] == ["open", "legal_aid"]
         [aid] = (await boss.get(f"/api/cases/{case['id']}")).json()["legal_aid"]
         assert aid["applicant_name"] == "李大山" and aid["exemptions"] == ["migrant_wages"]
+
+
+async def test_numbers_are_checked_where_they_enter(lawline: Running) -> None:
+    long_number = "1" * 40  # fits the API's 40 characters, not the ledger's 32
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        for bad in (long_number, '"+86999" <sip:T1@host>', "=1+2", "++86138"):
+            r = await http.post("/api/contacts", json={**CALL, "caller": bad})
+            assert r.status_code == 422, r.text
+            assert "telephone number is up to 20 digits" in r.text
+        r = await http.post("/api/contacts", json={**CALL, "caller": "+86 138-0013-8000"})
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        assert r.json()["caller"] == "+8613800138000"  # as the ledger will keep it
+        for bad in ("=HYPERLINK(1)", long_number, "12"):
+            r = await http.post(f"/api/contacts/{cid}/callback", json={"number": bad})
+            assert r.status_code == 422, r.text
+        r = await http.post(f"/api/contacts/{cid}/callback", json={"number": "138 0013 8000"})
+        assert r.json()["ok"], r.text
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.get("/api/ledger/contacts", params={"number": "=1+2"})
+        assert r.status_code == 422 and "number" in r.text
+        r = await boss.get("/api/ledger/contacts", params={"number": "+86 138 0013 8000"})
+        assert r.status_code == 200
+
+
+async def test_an_export_holds_no_live_formula(lawline: Running, clean_redis_url: str) -> None:
+    """Text from callers and lawyers reaches the monthly export; a spreadsheet must show
+    it as text, never run it, and a number must still read as the number."""
+    hostile = {
+        "eq": '=HYPERLINK("http://127.0.0.1/x","点此")', "at": "@SUM(1+1)",
+        "minus": "-2+3+cmd|' /C calc'!A0", "tab": "\t=1+1", "cr": "\r=1+1",
+        "plus": "+1+cmd|' /C calc'!A0",
+    }  # fmt: skip
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        qs = QueueStore(redis)
+        now = time.time()
+        for i, (cid, reason) in enumerate(hostile.items()):
+            c = replace(contact(cid, now + i), caller="+8613800138000")
+            assert await qs.add_contact(c, now + i)
+            await qs.abandon(cid, now + i + 0.5, reason)  # the hang-up's reason, as given
+    finally:
+        await redis.aclose()
+    for cid in hostile:
+        await recorded(lawline, cid, lambda c: c["state"] == "abandoned")
+    day = {"since": datetime.fromtimestamp(now - 60, UTC).isoformat(),
+           "until": datetime.fromtimestamp(now + 60, UTC).isoformat()}  # fmt: skip
+    reason_col = [k for k, _ in reports.COLUMNS].index("end_reason")
+    caller_col = [k for k, _ in reports.COLUMNS].index("caller")
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.get("/api/ledger/export", params={**day, "format": "csv"})
+        rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"), newline="")))[1:]
+        assert {row[0]: row[reason_col] for row in rows} == {
+            cid: "'" + reason for cid, reason in hostile.items()
+        }
+        assert {row[caller_col] for row in rows} == {"'+8613800138000"}
+        r = await boss.get("/api/ledger/export", params=day)
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+        got = {}
+        for row in sheet.iter_rows(min_row=2):
+            got[row[0].value] = row[reason_col].value
+            assert row[reason_col].data_type == "s" and row[caller_col].data_type == "s"
+            assert row[caller_col].value == "+8613800138000"  # reads as the number
+        # (XML keeps a carriage return as a line feed)
+        assert got == {cid: "'" + reason.replace("\r", "\n") for cid, reason in hostile.items()}
+
+
+async def test_reads_of_the_ledger_are_audited(lawline: Running, clean_redis_url: str) -> None:
+    await said(clean_redis_url, "wages", "13900000001", "老板拖欠工资三个月了")
+    await recorded(lawline, "wages", lambda c: c["transcript"])
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.post("/api/cases", json={"contact_id": "wages", "citizen_name": "李大山"})
+        assert r.status_code == 201
+    async with lawline.client("chen", Role.SUPERVISOR) as chen:
+        assert (await chen.get("/api/ledger/contacts/wages")).status_code == 200
+        assert (await chen.get("/api/contacts/wages/transcript",
+                               params={"format": "txt"})).status_code == 200  # fmt: skip
+        r = await chen.get("/api/ledger/contacts", params={
+            "number": "13900000001", "name": "李大山", "words": "工资", "service": "consultation",
+        })  # fmt: skip
+        assert [c["id"] for c in r.json()] == ["wages"]
+        now = datetime.now(UTC)
+        month = {"since": (now - timedelta(days=1)).isoformat(),
+                 "until": (now + timedelta(hours=1)).isoformat(), "format": "csv"}  # fmt: skip
+        assert (await chen.get("/api/ledger/export", params=month)).status_code == 200
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        trail = (await boss.get("/api/audit", params={"actor": "chen"})).json()
+        assert (await boss.get("/api/audit", params={"limit": 0})).status_code == 422
+    rows = {a["action"]: a["detail"] for a in trail}
+    assert set(rows) == {"contact.read", "transcript.read", "ledger.search", "ledger.export"}
+    assert rows["contact.read"] == "contact wages"
+    assert rows["transcript.read"] == "contact wages txt"
+    search = rows["ledger.search"]
+    assert "service=consultation" in search and "number=*******0001" in search
+    assert "found=1" in search and "name=h:" in search and "words=h:" in search
+    for term in ("13900000001", "李大山", "大山", "工资"):
+        assert term not in search
+    assert "csv rows=1" in rows["ledger.export"]
+    async with lawline.client("wang", Role.LAWYER) as wang:
+        assert (await wang.get("/api/audit")).status_code == 403

@@ -7,6 +7,14 @@ pending; the next consumer to start (or any other, after `claim_idle_s`) claims
 them and applies them again. Applying is idempotent: a timeline row is keyed by
 the event's stream id, a transcript line by its own stream id, and a contact row
 changes only for an event newer than the last one applied to it.
+
+One bad event never halts the ledger. Every event is checked before anything is
+written (a caller must be a number, every text fits its column); one that fails,
+or that the database still refuses when the batch is retried event by event, is
+set aside on the dead-letter stream `P:events:dead` (its id, the reason and its
+raw fields), counted, logged by id and reason only, and acknowledged with the
+rest. A database that is unreachable or locked is not the event's fault: the
+batch stays pending and is tried again.
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, TranscriptLine
 from lawline.cases.search import search_body
+from lawline.phone_numbers import normalise_number
 from lawline.transcripts.model import Kind, Segment
 from lawline.transcripts.store import TranscriptStore
 
@@ -37,6 +47,7 @@ GROUP = "ledger"
 BATCH = 200
 BLOCK_MS = 1000
 RETRY_S = 1.0
+DEAD_MAXLEN = 100_000  # the dead-letter stream is bounded too (approximately)
 
 Entry = tuple[str, Mapping[str, str]]
 # Transcript lines to store with a `transcript.closed` event: (stream id, segment).
@@ -82,20 +93,59 @@ class _Event:
     voicemail: str
 
 
+class Poison(ValueError):
+    """An event the ledger cannot take; the message names the field, never its value."""
+
+
+# The longest text each contact column holds (lawline/cases/models.py).
+_WIDTHS = {
+    "id": 64, "channel": 16, "service": 32, "domain": 32, "language": 8, "green": 32,
+    "state": 16, "lawyer": 64,
+}  # fmt: skip
+
+
+def _text(c: Mapping[str, Any], name: str, default: str | None = None) -> str:
+    value = c[name] if default is None else c.get(name, default)
+    if not isinstance(value, str):
+        raise Poison(f"{name} is not text")
+    if len(value) > _WIDTHS[name]:
+        raise Poison(f"{name} is longer than {_WIDTHS[name]} characters")
+    return value
+
+
+def _caller(c: Mapping[str, Any]) -> str:
+    raw = c.get("caller", "")
+    if not isinstance(raw, str):
+        raise Poison("caller is not text")
+    try:
+        return normalise_number(raw)
+    except ValueError as exc:  # its message never repeats the value
+        raise Poison(f"caller: {exc}") from None
+
+
 def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
-    """None for an event without a contact; KeyError/ValueError/TypeError if malformed."""
+    """None for an event without a contact; Poison (or KeyError, ValueError...) if it is
+    malformed or does not fit the ledger."""
     raw = fields.get("contact")
     if not raw:
         return None
+    if len(event_id) > 32:
+        raise Poison("the event id is longer than 32 characters")
+    if len(fields["type"]) > 40:
+        raise Poison("type is longer than 40 characters")
     c: dict[str, Any] = json.loads(raw)
+    if not isinstance(c, dict):
+        raise Poison("the contact is not an object")
     attrs = json.loads(c.get("attrs") or "{}")
+    if not isinstance(attrs, dict):
+        raise Poison("the contact's attrs are not an object")
     values = {
-        "channel": str(c["channel"]), "service": str(c["service"]),
-        "domain": c.get("domain", ""), "language": str(c["language"]),
-        "caller": c.get("caller", ""), "green": c.get("green", ""),
-        "callback": c.get("callback") == "1", "state": str(c["state"]),
+        "channel": _text(c, "channel"), "service": _text(c, "service"),
+        "domain": _text(c, "domain", ""), "language": _text(c, "language"),
+        "caller": _caller(c), "green": _text(c, "green", ""),
+        "callback": c.get("callback") == "1", "state": _text(c, "state"),
         "entered_at": _when(c["entered_at"]), "answered_at": _when(c.get("answered_at")),
-        "ended_at": _when(c.get("ended_at")), "lawyer": c.get("lawyer") or None,
+        "ended_at": _when(c.get("ended_at")), "lawyer": _text(c, "lawyer", "") or None,
         "rating": int(c["rating"]) if c.get("rating") else None,
         "menu_path": str(attrs.get("menu", ""))[:64],
         "origin": _origin(attrs),
@@ -108,7 +158,7 @@ def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
         raise ValueError("an event and its contact need times")
     return _Event(
         id=event_id, key=_stream_key(event_id), type=fields["type"], at=at,
-        reason=fields.get("reason", "")[:200], cid=str(c["id"]), lawyer=values["lawyer"],
+        reason=fields.get("reason", "")[:200], cid=_text(c, "id"), lawyer=values["lawyer"],
         state=values["state"], values=values, voicemail=str(attrs.get("voicemail", "")),
     )  # fmt: skip
 
@@ -119,25 +169,49 @@ def _origin(attrs: Mapping[str, Any]) -> str:
     return ", ".join(p for p in parts if p)[:210]
 
 
+def reject_reason(exc: Exception) -> str:
+    """Why an event was set aside, safe to log: our own messages name the field, never
+    its value; anything else (a decoder's or the database's message may quote the
+    value) is named by its kind only."""
+    if isinstance(exc, Poison):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return f"malformed: no {exc.args[0] if exc.args else 'field'}"[:200]
+    return f"malformed ({type(exc).__name__})"
+
+
+def decode(entries: Sequence[Entry]) -> tuple[list[_Event], list[tuple[str, str]]]:
+    """The events to apply, oldest first, and the rejected ones as (event id, reason)."""
+    events, rejected = [], []
+    for event_id, fields in entries:
+        try:
+            e = _parse(event_id, fields)
+        except Exception as exc:  # decoding is pure: whatever fails is this event's fault
+            rejected.append((event_id, reject_reason(exc)))
+            continue
+        if e is not None:
+            events.append(e)
+    events.sort(key=lambda e: e.key)
+    return events, rejected
+
+
 def apply_batch(
     session: Session, entries: Sequence[Entry],
     copies: Mapping[str, TranscriptCopy] | None = None,
 ) -> int:  # fmt: skip
     """Fold stream entries into the ledger in one go (a few queries per batch, not per
-    event); returns how many carried a contact. Malformed entries are logged and skipped."""
-    events = []
-    for event_id, fields in entries:
-        try:
-            e = _parse(event_id, fields)
-        except (KeyError, ValueError, TypeError):
-            # One malformed event must not stop the ledger: skip it, say so.
-            log.exception("ledger: event skipped", extra={"event": event_id})
-            continue
-        if e is not None:
-            events.append(e)
+    event); returns how many carried a contact. Malformed entries are skipped here: the
+    ingester sets them aside before it calls this."""
+    return apply_events(session, decode(entries)[0], copies)
+
+
+def apply_events(
+    session: Session, events: Sequence[_Event],
+    copies: Mapping[str, TranscriptCopy] | None = None,
+) -> int:  # fmt: skip
+    """Fold decoded events (oldest first) into the ledger; returns how many."""
     if not events:
         return 0
-    events.sort(key=lambda e: e.key)
     ids = {e.cid for e in events}
     known = session.scalars(select(LedgerContact).where(LedgerContact.id.in_(ids)))
     rows = {r.id: r for r in known}
@@ -184,8 +258,9 @@ def apply_event(
     transcript: TranscriptCopy | None = None,
 ) -> bool:  # fmt: skip
     """Fold one event into the ledger; False if it carries no contact (nothing to do)."""
-    copies = {json.loads(fields["contact"])["id"]: transcript} if transcript else None
-    return apply_batch(session, [(event_id, fields)], copies) == 1
+    events, _ = decode([(event_id, fields)])
+    copies = {e.cid: transcript for e in events} if transcript else None
+    return apply_events(session, events, copies) == 1
 
 
 def _store_lines(session: Session, cid: str, lines: Lines) -> None:
@@ -227,6 +302,7 @@ class LedgerIngest:
         self.consumer = consumer or consumer_name()
         self.claim_idle_ms = int(claim_idle_s * 1000)
         self.applied = 0
+        self.set_aside = 0
         self._stopping = False
 
     async def ensure_group(self) -> None:
@@ -292,21 +368,77 @@ class LedgerIngest:
             start = nxt
 
     async def apply(self, entries: Sequence[Entry]) -> None:
-        """Apply a batch in one transaction, then acknowledge it."""
+        """Apply a batch in one transaction (event by event if the database refuses the
+        batch), set aside what cannot be applied, then acknowledge them all."""
+        events, rejected = decode(entries)
         copies: dict[str, TranscriptCopy] = {}
-        for _, f in entries:
-            if f.get("type") == "transcript.closed" and f.get("contact"):
-                cid = json.loads(f["contact"])["id"]
-                meta, _ = await self.transcripts.read(cid)
-                copies[cid] = TranscriptCopy(
-                    await self.transcripts.read_entries(cid), meta.get("recordings", [])
+        for e in events:
+            if e.type == "transcript.closed" and e.cid not in copies:
+                meta, _ = await self.transcripts.read(e.cid)
+                copies[e.cid] = TranscriptCopy(
+                    await self.transcripts.read_entries(e.cid), meta.get("recordings", [])
                 )
-        await asyncio.to_thread(self._apply_sync, entries, copies)
+        rejected += await asyncio.to_thread(self._apply_sync, events, copies)
+        if rejected:
+            await self._set_aside(entries, rejected)
         await self.redis.xack(self.events_key, GROUP, *[i for i, _ in entries])
         self.applied += len(entries)
 
     def _apply_sync(
-        self, entries: Sequence[Entry], copies: Mapping[str, TranscriptCopy]
-    ) -> None:
-        with self.sessions() as session, session.begin():
-            apply_batch(session, entries, copies)
+        self, events: Sequence[_Event], copies: Mapping[str, TranscriptCopy]
+    ) -> list[tuple[str, str]]:
+        """Apply the batch; if the database refuses it, each event on its own. Returns
+        the events it refused for good, with why. A database that cannot be reached or
+        is locked refuses nothing for good: that error propagates, the batch stays
+        pending and is tried again."""
+        try:
+            with self.sessions() as session, session.begin():
+                apply_events(session, events, copies)
+            return []
+        except (OperationalError, InterfaceError):
+            raise
+        except SQLAlchemyError:
+            log.warning("ledger: the database refused a batch; applying it event by event",
+                        extra={"count": len(events)})  # fmt: skip
+        refused = []
+        for e in events:
+            try:
+                with self.sessions() as session, session.begin():
+                    apply_events(session, [e], copies)
+            except (OperationalError, InterfaceError):
+                raise
+            except SQLAlchemyError as exc:
+                refused.append((e.id, f"the database refused it ({type(exc).__name__})"))
+        return refused
+
+    async def _set_aside(self, entries: Sequence[Entry], rejected: Sequence[tuple[str, str]]
+                         ) -> None:  # fmt: skip
+        """Each rejected event to the dead-letter stream, counted, logged without its
+        content (it may hold a number or a name)."""
+        raw = dict(entries)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for event_id, reason in rejected:
+                pipe.xadd(dead_letter_key(self.events_key), {
+                    "event_id": event_id, "reason": reason,
+                    "fields": json.dumps(dict(raw[event_id]), ensure_ascii=False),
+                }, maxlen=DEAD_MAXLEN, approximate=True)  # fmt: skip
+            pipe.incrby(dead_count_key(self.events_key), len(rejected))
+            await pipe.execute()
+        for event_id, reason in rejected:
+            log.warning("ledger: event set aside", extra={"event": event_id, "reason": reason})
+        self.set_aside += len(rejected)
+
+
+def dead_letter_key(events_key: str) -> str:
+    """Where events the ledger could not take are kept: `P:events:dead`."""
+    return f"{events_key}:dead"
+
+
+def dead_count_key(events_key: str) -> str:
+    """How many events were ever set aside (a counter shared by every process)."""
+    return f"{events_key}:dead:count"
+
+
+async def dead_letter_total(redis: Redis, events_key: str) -> int:
+    """For /metrics: events set aside by the ledger, all processes, since the start."""
+    return int(await redis.get(dead_count_key(events_key)) or 0)

@@ -1,6 +1,13 @@
 """What a centre reports each month: the ledger for a date range (CSV, XLSX), the
 figures it publishes (consultations, legal-aid cases, mediations, answer rate,
-satisfaction, per lawyer and per domain), and the lawyers' star grades."""
+satisfaction, per lawyer and per domain), and the lawyers' star grades.
+
+Text in an export is never a live formula (CSV injection, OWASP): a spreadsheet
+takes a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return as a
+formula, and the text comes from callers and lawyers. In the CSV such a cell gets
+a leading single quote; in the XLSX every text cell is written as a string, and one
+that is not a plain telephone number gets the quote too, so "+8613800138000" still
+reads as the number it is."""
 
 from __future__ import annotations
 
@@ -12,11 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lawline.cases.models import Case, LedgerContact
 from lawline.config import CaseSettings
+from lawline.phone_numbers import normalise_number
 
 COLUMNS = [
     ("id", "编号"), ("entered_at", "来电时间"), ("channel", "渠道"), ("service", "服务类型"),
@@ -26,6 +35,19 @@ COLUMNS = [
     ("disposition", "办结方式"), ("end_reason", "结束原因"),
 ]  # fmt: skip
 ANSWERED = ("connected", "ended")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """Text a spreadsheet shows as it is: one that could start a formula gets a quote."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return normalise_number(text) == text != ""
+    except ValueError:
+        return False
 
 
 def _seconds(a: datetime | None, b: datetime | None) -> float | None:
@@ -53,6 +75,19 @@ def ledger_rows(session: Session, since: datetime, until: datetime) -> Iterator[
         }  # fmt: skip
 
 
+class Counted(Iterator[dict[str, Any]]):
+    """Rows passed through as they come, counted (for the export's audit line)."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __next__(self) -> dict[str, Any]:
+        row = next(self.rows)
+        self.count += 1
+        return row
+
+
 def to_csv(rows: Iterator[dict[str, Any]]) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # Excel opens UTF-8 CSV as Chinese only with the BOM
@@ -64,7 +99,19 @@ def to_csv(rows: Iterator[dict[str, Any]]) -> str:
 
 
 def _cell(v: Any) -> Any:
-    return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
+    if isinstance(v, datetime):
+        return v.isoformat(timespec="seconds")
+    return inert(v) if isinstance(v, str) else v
+
+
+def _xlsx_cell(ws: Any, v: Any, tz: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.astimezone(tz).replace(tzinfo=None)
+    if not isinstance(v, str):
+        return v
+    cell = WriteOnlyCell(ws, value=v if _is_number(v) else inert(v))
+    cell.data_type = "s"  # text, never a formula, whatever it starts with
+    return cell
 
 
 def to_xlsx(rows: Iterator[dict[str, Any]], tz: Any) -> bytes:
@@ -72,10 +119,7 @@ def to_xlsx(rows: Iterator[dict[str, Any]], tz: Any) -> bytes:
     ws = wb.create_sheet("台帐")
     ws.append([title for _, title in COLUMNS])
     for r in rows:
-        ws.append([
-            r[k].astimezone(tz).replace(tzinfo=None) if isinstance(r[k], datetime) else r[k]
-            for k, _ in COLUMNS
-        ])  # fmt: skip
+        ws.append([_xlsx_cell(ws, r[k], tz) for k, _ in COLUMNS])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lawline.cases import reports
 from lawline.cases import service as cases
+from lawline.cases.audit import Read, record_read, search_detail
 from lawline.cases.models import (
     AuditEntry,
     Case,
@@ -29,10 +30,11 @@ from lawline.cases.models import (
 )
 from lawline.cases.search import said_in
 from lawline.cases.service import Actor, CaseFields, CaseStatus, Referral, Triage
+from lawline.phone_numbers import normalise_number
 from lawline.queue.skills import Domain, Service
 from lawline.web.auth import STAFF_ROLES, Principal, Role, mask_number, require
 from lawline.web.db import in_transaction
-from lawline.web.schemas import Disposition
+from lawline.web.schemas import Disposition, check_number
 
 router = APIRouter(prefix="/api")
 Anyone = Annotated[Principal, Depends(require())]
@@ -59,6 +61,12 @@ _ERRORS = {
 async def _db(request: Request, work: Callable[[Session], T]) -> T:
     """Run `work` in one transaction in a worker thread; CaseError becomes 4xx."""
     return await in_transaction(request, work, _ERRORS)
+
+
+async def audit_read(request: Request, p: Principal, action: Read, detail: str) -> None:
+    """An audit row for a read served from elsewhere (a stored transcript in Redis)."""
+    now = _now()
+    await _db(request, lambda s: record_read(s, p.subject, action, now, detail))
 
 
 # ----- bodies ---------------------------------------------------------------------------
@@ -121,7 +129,7 @@ class LegalAidIn(BaseModel):
 
     applicant_name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(description="resident ID number, 18 characters")
-    phone: str = Field(default="", max_length=32)
+    phone: str = Field(default="", max_length=32, description="digits, optionally after '+'")
     address: str = Field(default="", max_length=300)
     facts: str = Field(default="", max_length=8000)
     exemptions: list[cases.Exemption] = Field(
@@ -134,6 +142,8 @@ class LegalAidIn(BaseModel):
         if not cases.valid_id_number(v):
             raise ValueError("not a valid resident ID number (18 characters, check digit)")
         return v.upper()
+
+    _phone = field_validator("phone")(check_number)
 
 
 class CaseOut(BaseModel):
@@ -198,8 +208,8 @@ def _owned_cases(s: Session, actor: Actor, case_ids: set[str]) -> set[str | None
 
 @router.get("/ledger/contacts/{contact_id}")
 async def ledger_contact(contact_id: str, request: Request, p: Anyone) -> dict[str, Any]:
-    """One contact as recorded: its timeline and its transcript."""
-    actor = _actor(p)
+    """One contact as recorded: its timeline and its transcript (the read is audited)."""
+    now, actor = _now(), _actor(p)
 
     def work(s: Session) -> dict[str, Any]:
         c = s.get(LedgerContact, contact_id)
@@ -214,6 +224,7 @@ async def ledger_contact(contact_id: str, request: Request, p: Anyone) -> dict[s
                            .order_by(ContactEvent.at, ContactEvent.event_id)).all()  # fmt: skip
         lines = s.scalars(select(TranscriptLine).where(TranscriptLine.contact_id == contact_id)
                           .order_by(TranscriptLine.start)).all()  # fmt: skip
+        record_read(s, actor.id, Read.CONTACT, now, f"contact {contact_id}")
         return _contact_json(c, actor.staff, owner) | {
             "timeline": [{"at": e.at, "type": e.type, "lawyer": e.lawyer, "state": e.state,
                           "reason": e.reason} for e in events],
@@ -241,8 +252,17 @@ async def ledger_contacts(
 ) -> list[dict[str, Any]]:
     """Contacts as recorded, newest first: a lawyer's own, or (staff) anyone's. Search
     by number, dates, lawyer, service, domain, state, the citizen's name (from their
-    cases) and words in the transcript."""
-    actor = _actor(p)
+    cases) and words in the transcript. Audited, the number masked, name and words
+    hashed."""
+    now, actor = _now(), _actor(p)
+    if number is not None:
+        try:
+            number = normalise_number(number)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"number: {exc}") from None
+    filters = {"since": since, "until": until, "lawyer": lawyer, "service": service,
+               "domain": domain, "state": state, "limit": limit}  # fmt: skip
+    detail = search_detail(filters, request.app.state.secret, number, name, words)
 
     def work(s: Session) -> list[dict[str, Any]]:
         q = select(LedgerContact).order_by(LedgerContact.entered_at.desc()).limit(limit)
@@ -271,6 +291,7 @@ async def ledger_contacts(
             q = said_in(s, q, words)
         found = sorted(s.scalars(q), key=lambda c: c.entered_at, reverse=True)
         owned = _owned_cases(s, actor, {c.case_id for c in found if c.case_id})
+        record_read(s, actor.id, Read.SEARCH, now, f"{detail} found={len(found)}")
         return [_contact_json(c, actor.staff, c.case_id in owned) for c in found]
 
     return await _db(request, work)
@@ -409,6 +430,32 @@ async def case_audit(case_id: str, request: Request, _: Staff) -> list[dict[str,
     return await _db(request, work)
 
 
+@router.get("/audit")
+async def audit_trail(
+    request: Request,
+    _: Staff,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    """Who read or changed what, newest first: cases, ledger contacts, transcripts,
+    searches and exports."""
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        q = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+        if actor:
+            q = q.where(AuditEntry.actor == actor)
+        if action:
+            q = q.where(AuditEntry.action == action)
+        if since:
+            q = q.where(AuditEntry.at >= since)
+        return [{"at": a.at, "actor": a.actor, "action": a.action, "case_id": a.case_id,
+                 "detail": a.detail} for a in s.scalars(q)]  # fmt: skip
+
+    return await _db(request, work)
+
+
 @router.post("/cases/{case_id}/legal-aid", status_code=status.HTTP_201_CREATED)
 async def start_legal_aid(
     case_id: str, body: LegalAidIn, request: Request, p: Anyone
@@ -438,18 +485,23 @@ def _range(since: datetime, until: datetime) -> None:
 @router.get("/ledger/export", response_model=None)
 async def export_ledger(
     request: Request,
-    _: Staff,
+    p: Staff,
     since: datetime,
     until: datetime,
     format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx",
 ) -> Response:
-    """The ledger of every contact that entered in [since, until), for the monthly report."""
+    """The ledger of every contact that entered in [since, until), for the monthly report
+    (audited: who exported which range)."""
     _range(since, until)
     tz = ZoneInfo(request.app.state.settings.timezone)
+    now = _now()
 
     def work(s: Session) -> bytes:
-        rows = reports.ledger_rows(s, since, until)
-        return reports.to_csv(rows).encode() if format == "csv" else reports.to_xlsx(rows, tz)
+        rows = reports.Counted(reports.ledger_rows(s, since, until))
+        body = reports.to_csv(rows).encode() if format == "csv" else reports.to_xlsx(rows, tz)
+        detail = f"{since.isoformat()}..{until.isoformat()} {format} rows={rows.count}"
+        record_read(s, p.subject, Read.EXPORT, now, detail)
+        return body
 
     body = await _db(request, work)
     name = f"ledger-{since:%Y%m%d}-{until:%Y%m%d}.{format}"

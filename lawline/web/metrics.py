@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from lawline.cases.ingest import dead_letter_total
 from lawline.queue.service import QueueService
 from lawline.queue.skills import LawyerState
 from lawline.web.auth import Principal, Role, require
@@ -101,9 +102,13 @@ async def gather(queue: QueueService) -> list[Metric]:
         labels=[],
     )
     conflicts.add_metric([], queue.offer_conflicts)
+    dead = CounterMetricFamily(
+        "lawline_ledger_events_set_aside", "Events the ledger could not take (P:events:dead)"
+    )
+    dead.add_metric([], await dead_letter_total(queue.store.redis, queue.store.events_key))
     return [
         waiting, longest, sl, rate, aht, contacts, offers, states, seconds, handled,
-        router_offers, conflicts,
+        router_offers, conflicts, dead,
     ]  # fmt: skip
 
 

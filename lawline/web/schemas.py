@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from lawline.phone_numbers import normalise_number
 from lawline.queue.model import Contact, Lawyer, Shift
 from lawline.queue.skills import (
     Channel,
@@ -20,7 +21,12 @@ from lawline.queue.skills import (
 )
 
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+def check_number(value: str) -> str:
+    """A citizen's number as `normalise_number` takes it (digits, an optional leading +,
+    bounded); the error never repeats the value."""
+    return normalise_number(value)
 
 
 def _check_id(value: str | None) -> str | None:
@@ -159,25 +165,27 @@ class ContactIn(BaseModel):
     service: Service
     domain: Domain | None = None
     language: str = "zh"
-    caller: str = Field(default="", max_length=40)
+    caller: str = Field(default="", max_length=40, description="digits, optionally after '+'")
     green: GreenReason | None = None
     preferred_lawyer: str | None = None
     attrs: dict[str, str] = Field(default_factory=dict)
 
     _id = field_validator("id", "preferred_lawyer")(_check_id)
+    _caller = field_validator("caller")(check_number)
 
 
 class CallbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: str
+    number: str = Field(min_length=3, max_length=40, description="digits, optionally after '+'")
 
     @field_validator("number")
     @classmethod
     def _number(cls, v: str) -> str:
-        if not _NUMBER.match(v):
-            raise ValueError("a callback number is 3-20 digits, optionally after '+'")
-        return v
+        number = normalise_number(v)
+        if len(number.lstrip("+")) < 3:
+            raise ValueError("a callback number has at least 3 digits")
+        return number
 
 
 class ContactOut(BaseModel):

@@ -21,10 +21,12 @@ from fastapi.websockets import WebSocketDisconnect
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from lawline.cases.audit import Read
 from lawline.queue.service import QueueService
 from lawline.transcripts import export
 from lawline.transcripts.store import TranscriptStore
 from lawline.web.auth import Principal, Role, authenticate_async, require
+from lawline.web.cases_api import audit_read
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -121,6 +123,7 @@ async def get_transcript(
     if not principal.sees_all() and contact.lawyer != principal.subject:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this contact is not yours")
     meta, segments = await transcripts.read(contact_id)
+    await audit_read(request, principal, Read.TRANSCRIPT, f"contact {contact_id} {format}")
     if format == "json":
         return {"contact_id": contact_id, **meta, "segments": [s.to_json() for s in segments]}
     if format == "txt":

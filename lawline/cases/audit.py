@@ -1,0 +1,59 @@
+"""The audit trail of reads outside a case: a ledger contact, a transcript, a search
+of the ledger, an export (reads and changes of a case are audited in service.py).
+
+A row names who read and what (`contact <id>`, the export's range). A search is
+written without the citizen's details in clear: a number masked to its last four
+digits, a name or words said in a call as a keyed hash, so the same search shows as
+the same value without anyone reading the name from the trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from lawline.cases.models import AuditEntry
+from lawline.phone_numbers import mask_number
+
+
+class Read(StrEnum):
+    """What kind of read a row records."""
+
+    CONTACT = "contact.read"
+    TRANSCRIPT = "transcript.read"
+    SEARCH = "ledger.search"
+    EXPORT = "ledger.export"
+
+
+def record_read(
+    session: Session, actor: str, action: Read, now: datetime, detail: str, case_id: str = ""
+) -> None:
+    """One audit row, in the reader's transaction."""
+    session.add(AuditEntry(at=now, actor=actor, action=action.value, case_id=case_id,
+                           detail=detail[:1000]))  # fmt: skip
+
+
+def keyed_hash(text: str, secret: str) -> str:
+    """A short keyed hash: equal terms match, the term itself cannot be read back."""
+    digest = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    return f"h:{digest[:16]}"
+
+
+def search_detail(
+    filters: Mapping[str, object], secret: str, number: str | None = None,
+    name: str | None = None, words: str | None = None,
+) -> str:  # fmt: skip
+    """A search as the audit trail keeps it: filters in clear, personal terms not."""
+    parts = [f"{k}={v}" for k, v in filters.items() if v not in (None, "")]
+    if number:
+        parts.append(f"number={mask_number(number)}")
+    if name:
+        parts.append(f"name={keyed_hash(name, secret)}")
+    if words:
+        parts.append(f"words={keyed_hash(words, secret)}")
+    return " ".join(parts)
