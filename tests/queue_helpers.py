@@ -112,7 +112,7 @@ class Harness:
         await self.pump()
 
     async def add_lawyer(self, profile: Lawyer, presence: Presence = Presence.AVAILABLE) -> None:
-        assert await self.service.upsert_lawyer(profile)
+        assert await self.service.create_lawyer(profile)
         assert await self.service.set_presence(profile.id, presence) == 1
         await self.pump()
 

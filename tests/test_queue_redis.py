@@ -564,7 +564,7 @@ async def test_three_processes_routing_at_once_keep_the_queue_consistent(
     try:
         store = QueueStore(redis)
         for lw in churn_lawyers():
-            await store.upsert_lawyer(lw, time.time())
+            await store.create_lawyer(lw, time.time())
             await store.set_presence(lw.id, Presence.AVAILABLE, time.time())
         procs = [
             await asyncio.create_subprocess_exec(
@@ -703,7 +703,7 @@ async def test_a_running_service_recovers_from_a_redis_restart(
     service = QueueService(store, Settings(), clock=clock, tick_s=0.05, sweep_s=0.05)
     await service.start()
     try:
-        await service.upsert_lawyer(lawyer("a"))
+        await service.create_lawyer(lawyer("a"))
         await service.set_presence("a", Presence.AVAILABLE)
         for i in range(3):
             await service.add_contact(contact(f"c{i}", T0 + i))
@@ -717,7 +717,7 @@ async def test_a_running_service_recovers_from_a_redis_restart(
         await asyncio.to_thread(_crash, redis_server, how)
 
         clock.advance(5)
-        await _retry(lambda: service.upsert_lawyer(lawyer("b")))
+        await _retry(lambda: service.create_lawyer(lawyer("b")))
         await _retry(lambda: service.set_presence("b", Presence.AVAILABLE))
 
         async def c1_offered_to_b() -> bool:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -219,7 +219,11 @@ class QueueService:
     # ----- operations (the API, the telephony workers and the consoles call these) ---
 
     async def add_contact(self, contact: Contact) -> bool:
-        return await self.store.add_contact(contact, self.clock())
+        return await self.store.add_contact(contact, self.clock(), self._keep_s)
+
+    @property
+    def _keep_s(self) -> float:
+        return self.routing.ended_contact_ttl_s
 
     async def accept(self, contact_id: str, lawyer_id: str) -> bool:
         return await self.store.accept(
@@ -233,13 +237,29 @@ class QueueService:
         return result > 0
 
     async def end(self, contact_id: str, ended_by: str) -> int:
-        return await self.store.end(contact_id, self.clock(), self.routing.wrapup_s, ended_by)
+        return await self.store.end(
+            contact_id, self.clock(), self.routing.wrapup_s, ended_by, self._keep_s
+        )
 
     async def abandon(self, contact_id: str, reason: str = "caller hung up") -> int:
-        return await self.store.abandon(contact_id, self.clock(), reason)
+        return await self.store.abandon(contact_id, self.clock(), reason, self._keep_s)
+
+    async def line_gone(self, contact_id: str, reason: str, ended_by: str = "caller") -> int:
+        """The caller's line is gone: abandon the contact if it waits or is offered
+        (`reason`), end it if connected (`ended_by`), in one step. 1 abandoned, 2 ended,
+        0 nothing to do, -2 unknown."""
+        return await self.store.line_gone(
+            contact_id, self.clock(), reason, ended_by, self.routing.wrapup_s, self._keep_s
+        )
 
     async def request_callback(self, contact_id: str, number: str) -> int:
-        return await self.store.request_callback(contact_id, number, self.clock())
+        """1 marked, 0 already a callback, -1 no longer waiting, -3 this number has had
+        its callbacks for today (RoutingSettings.callbacks_per_number_per_day)."""
+        now = self.clock()
+        day = datetime.fromtimestamp(now, self.tz).strftime("%Y%m%d")
+        return await self.store.request_callback(
+            contact_id, number, now, day, self.routing.callbacks_per_number_per_day
+        )
 
     async def transfer(
         self,
@@ -271,6 +291,7 @@ class QueueService:
             tel.callback_attempts,
             reason,
             self.routing.service_level_s,
+            self._keep_s,
         )
 
     async def set_presence(self, lawyer_id: str, presence: Presence, reason: str = "") -> int:
@@ -280,8 +301,13 @@ class QueueService:
         """The lawyer ends wrap-up early."""
         return await self.store.finish_wrapup(lawyer_id, self.clock(), ready=True)
 
-    async def upsert_lawyer(self, lawyer: Lawyer) -> bool:
-        return await self.store.upsert_lawyer(lawyer, self.clock())
+    async def create_lawyer(self, lawyer: Lawyer) -> bool:
+        """False, and nothing changed, if a lawyer with this id exists."""
+        return await self.store.create_lawyer(lawyer, self.clock())
+
+    async def update_lawyer(self, lawyer_id: str, fields: Mapping[str, str]) -> bool:
+        """Change some profile fields (Lawyer.to_hash names); False if no such lawyer."""
+        return await self.store.update_lawyer(lawyer_id, fields, self.clock())
 
     async def console_seen(self, lawyer_id: str) -> None:
         await self.store.console_seen(lawyer_id, self.clock())

@@ -485,13 +485,7 @@ class CallSession:
             # Rang out, busy or unreachable: the lawyer is freed, the callback tried later.
             await queue.callback_failed(self.contact_id, dial_failure(self._status))
             return
-        contact = await queue.store.get_contact(self.contact_id)
-        if contact is None:
-            return
-        if contact.state in (ContactState.WAITING, ContactState.OFFERED):
-            await queue.abandon(self.contact_id, "caller hung up")
-        elif contact.state == ContactState.CONNECTED:
-            await queue.end(self.contact_id, "caller")
+        await queue.line_gone(self.contact_id, "caller hung up", ended_by="caller")
 
     def _hangup(self, reason: str) -> None:
         log.info("hanging up", extra={"reason": reason, "contact": self.contact_id})
