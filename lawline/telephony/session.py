@@ -259,7 +259,7 @@ class CallSession:
             self._in_order(self._enqueue(a))
         elif isinstance(a, f.RequestCallback):
             if self.contact_id:
-                self._in_order(self.worker.queue.request_callback(self.contact_id, self.caller))
+                self._in_order(self._request_callback(self.contact_id))
         elif isinstance(a, f.SaveRating):
             if self.contact_id:
                 self._in_order(
@@ -428,6 +428,13 @@ class CallSession:
         await self.worker.queue.add_contact(contact)
         if self.ended:  # hung up while the contact was being entered
             await self._leave_queue()
+
+    async def _request_callback(self, contact_id: str) -> None:
+        if await self.worker.queue.request_callback(contact_id, self.caller) == -3:
+            # This number's callbacks for today are used up; the caller is hanging up,
+            # so the contact must not wait for a callback that will not come.
+            log.info("callback refused: the number's daily callbacks are used up")
+            await self.worker.queue.line_gone(contact_id, "callback refused: daily cap")
 
     async def _leave_voicemail(self, a: f.LeaveVoicemail) -> None:
         if self._voicemail is None:
