@@ -184,10 +184,22 @@ class QueueStore:
 
     # ----- contacts ---------------------------------------------------------------
 
-    async def add_contact(
-        self, contact: Contact, now: float, keep_s: float = KEEP_ENDED_S
-    ) -> bool:
+    async def add_contact(self, contact: Contact, now: float, keep_s: float = KEEP_ENDED_S) -> bool:
         """Enter a contact; False if a contact with this id exists already."""
+        return await self._call("addContact", *self._add_args(contact, now, keep_s)) == 1
+
+    async def add_many(
+        self, contacts: Sequence[Contact], now: float, keep_s: float = KEEP_ENDED_S
+    ) -> list[bool]:
+        """Enter several contacts in one round trip (a gateway's burst); each stays atomic."""
+        return [
+            r == 1
+            for r in await self._pipelined(
+                "addContact", [self._add_args(c, now, keep_s) for c in contacts]
+            )
+        ]
+
+    def _add_args(self, contact: Contact, now: float, keep_s: float) -> tuple[list[str], list[Any]]:
         fields = [x for kv in contact.to_hash().items() for x in kv]
         keys = [
             self.contact_key(contact.id),
@@ -197,29 +209,34 @@ class QueueStore:
             # No number: a key of the same slot that the script leaves alone.
             self.history_key(contact.caller) if contact.caller else self.history_key(""),
         ]
-        args = [now, EVENTS_MAXLEN, int(keep_s), *fields]
-        return await self._call("addContact", keys, args) == 1
+        return keys, [now, EVENTS_MAXLEN, int(keep_s), *fields]
 
-    async def offer_many(
-        self, offers: Sequence[tuple[str, str]], now: float, deadline: float
-    ) -> list[OfferResult]:
-        """Commit several routing decisions in one round trip; each stays atomic.
+    async def _pipelined(
+        self, name: str, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """One script called several times in one round trip, each call atomic.
 
         Plain EVALSHA in the pipeline: redis-py's script pipelining asks SCRIPT
         EXISTS first on every call, a second round trip on the hottest path.
         """
-        script = self._scripts["offerContact"]
+        script = self._scripts[name]
         for _ in range(2):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for contact_id, lawyer_id in offers:
-                    keys, args = self._offer_args(contact_id, lawyer_id, now, deadline)
+                for keys, args in calls:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
                 try:
-                    return [OfferResult(r) for r in await pipe.execute()]
+                    return list(await pipe.execute())
                 except NoScriptError:
                     # Redis restarted and lost its script cache; nothing ran.
                     await self.redis.script_load(script.script)
-        raise RuntimeError("offerContact script could not be loaded")
+        raise RuntimeError(f"{name} script could not be loaded")
+
+    async def offer_many(
+        self, offers: Sequence[tuple[str, str]], now: float, deadline: float
+    ) -> list[OfferResult]:
+        """Commit several routing decisions in one round trip; each stays atomic."""
+        calls = [self._offer_args(c, lw, now, deadline) for c, lw in offers]
+        return [OfferResult(r) for r in await self._pipelined("offerContact", calls)]
 
     def _offer_args(
         self, contact_id: str, lawyer_id: str, now: float, deadline: float
