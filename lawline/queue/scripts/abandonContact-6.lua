@@ -12,35 +12,20 @@
 ]]
 --@include common
 local now = tonumber(ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'state', 'lawyer', 'entered_at', 'id', 'service')
-if not c[1] then
+local c = hmget(KEYS[1], CONTACT_ENDING_FIELDS)
+if not c.state then
   return -2
 end
-if c[1] == 'ended' or c[1] == 'abandoned' then
+if c.state == 'ended' or c.state == 'abandoned' then
   return 0
 end
-if c[1] == 'connected' then
+if c.state == 'connected' then
   return -1
 end
-if refs_stale(c[2], c[5], ARGV[4], ARGV[5]) then
+if refs_stale(c.lawyer, c.service, ARGV[4], ARGV[5]) then
   return STALE
 end
-local fields = {}
-if c[1] == 'offered' then
-  redis.call('HSET', KEYS[5], 'offer', '')
-  refresh_lawyer(KEYS[5], now)
-  fields = {'lawyer', lawyer_json(KEYS[5])}
-end
-redis.call('ZREM', KEYS[2], c[4])
-redis.call('ZREM', KEYS[3], c[4])
-redis.call('HSET', KEYS[1], 'state', 'abandoned', 'ended_at', fmt_time(now), 'lawyer', '',
-  'offer_deadline', '', 'ended_by', ARGV[3])
-redis.call('HINCRBY', KEYS[6], 'abandoned', 1)
-redis.call('HINCRBYFLOAT', KEYS[6], 'wait_abandoned_s', now - tonumber(c[3]))
-expire_contact(KEYS[1], ARGV[6])
-fields[#fields + 1] = 'contact'
-fields[#fields + 1] = contact_json(KEYS[1])
-fields[#fields + 1] = 'reason'
-fields[#fields + 1] = ARGV[3]
-emit(KEYS[4], ARGV[2], 'contact.abandoned', now, fields)
+local k = {contact = KEYS[1], waiting = KEYS[2], offers = KEYS[3], events = KEYS[4],
+  lawyer = KEYS[5], stats = KEYS[6]}
+abandon_contact(k, c, now, ARGV[3], ARGV[2], ARGV[6])
 return 1

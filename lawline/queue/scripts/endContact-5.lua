@@ -10,23 +10,17 @@
 ]]
 --@include common
 local now = tonumber(ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'state', 'lawyer', 'channel', 'answered_at', 'service', 'id')
-if c[1] == 'ended' then
+local c = hmget(KEYS[1], CONTACT_ENDING_FIELDS)
+if c.state == 'ended' then
   return 0
 end
-if c[1] ~= 'connected' then
+if c.state ~= 'connected' then
   return -1
 end
-if refs_stale(c[2], c[5], ARGV[5], ARGV[6]) then
+if refs_stale(c.lawyer, c.service, ARGV[5], ARGV[6]) then
   return STALE
 end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', fmt_time(now), 'ended_by', ARGV[3])
-release_lawyer(KEYS[4], c[3], c[6])
-start_wrapup(KEYS[4], KEYS[2], c[2], now, tonumber(ARGV[4]))
-refresh_lawyer(KEYS[4], now)
-redis.call('HINCRBY', KEYS[5], 'handled', 1)
-redis.call('HINCRBYFLOAT', KEYS[5], 'talk_s', now - tonumber(c[4]))
-expire_contact(KEYS[1], ARGV[7])
-emit(KEYS[3], ARGV[2], 'contact.ended', now,
-  {'contact', contact_json(KEYS[1]), 'lawyer', lawyer_json(KEYS[4]), 'reason', ARGV[3]})
+local k = {contact = KEYS[1], wrapups = KEYS[2], events = KEYS[3], lawyer = KEYS[4],
+  stats = KEYS[5]}
+end_contact(k, c, now, ARGV[3], ARGV[4], ARGV[2], ARGV[7])
 return 1

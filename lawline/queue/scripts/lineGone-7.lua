@@ -17,45 +17,21 @@
 ]]
 --@include common
 local now = tonumber(ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'state', 'lawyer', 'entered_at', 'id', 'service',
-  'channel', 'answered_at')
-if not c[1] then
+local c = hmget(KEYS[1], CONTACT_ENDING_FIELDS)
+if not c.state then
   return -2
 end
-if c[1] ~= 'waiting' and c[1] ~= 'offered' and c[1] ~= 'connected' then
+if c.state ~= 'waiting' and c.state ~= 'offered' and c.state ~= 'connected' then
   return 0
 end
-if refs_stale(c[2], c[5], ARGV[3], ARGV[4]) then
+if refs_stale(c.lawyer, c.service, ARGV[3], ARGV[4]) then
   return STALE
 end
-if c[1] == 'connected' then
-  redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', fmt_time(now), 'ended_by', ARGV[6])
-  release_lawyer(KEYS[6], c[6], c[4])
-  start_wrapup(KEYS[6], KEYS[4], c[2], now, tonumber(ARGV[7]))
-  refresh_lawyer(KEYS[6], now)
-  redis.call('HINCRBY', KEYS[7], 'handled', 1)
-  redis.call('HINCRBYFLOAT', KEYS[7], 'talk_s', now - tonumber(c[7]))
-  expire_contact(KEYS[1], ARGV[8])
-  emit(KEYS[5], ARGV[2], 'contact.ended', now,
-    {'contact', contact_json(KEYS[1]), 'lawyer', lawyer_json(KEYS[6]), 'reason', ARGV[6]})
+local k = {contact = KEYS[1], waiting = KEYS[2], offers = KEYS[3], wrapups = KEYS[4],
+  events = KEYS[5], lawyer = KEYS[6], stats = KEYS[7]}
+if c.state == 'connected' then
+  end_contact(k, c, now, ARGV[6], ARGV[7], ARGV[2], ARGV[8])
   return 2
 end
-local fields = {}
-if c[1] == 'offered' then
-  redis.call('HSET', KEYS[6], 'offer', '')
-  refresh_lawyer(KEYS[6], now)
-  fields = {'lawyer', lawyer_json(KEYS[6])}
-end
-redis.call('ZREM', KEYS[2], c[4])
-redis.call('ZREM', KEYS[3], c[4])
-redis.call('HSET', KEYS[1], 'state', 'abandoned', 'ended_at', fmt_time(now), 'lawyer', '',
-  'offer_deadline', '', 'ended_by', ARGV[5])
-redis.call('HINCRBY', KEYS[7], 'abandoned', 1)
-redis.call('HINCRBYFLOAT', KEYS[7], 'wait_abandoned_s', now - tonumber(c[3]))
-expire_contact(KEYS[1], ARGV[8])
-fields[#fields + 1] = 'contact'
-fields[#fields + 1] = contact_json(KEYS[1])
-fields[#fields + 1] = 'reason'
-fields[#fields + 1] = ARGV[5]
-emit(KEYS[5], ARGV[2], 'contact.abandoned', now, fields)
+abandon_contact(k, c, now, ARGV[5], ARGV[2], ARGV[8])
 return 1

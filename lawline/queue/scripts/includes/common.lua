@@ -177,3 +177,54 @@ local function start_wrapup(lkey, wrapups_key, lawyer_id, now, wrapup_s)
     redis.call('HSET', lkey, 'wrapup_until', 0)
   end
 end
+
+-- The named fields of a hash as a table (missing ones nil).
+local function hmget(key, names)
+  local values = redis.call('HMGET', key, unpack(names))
+  local t = {}
+  for i, name in ipairs(names) do
+    t[name] = values[i]
+  end
+  return t
+end
+
+local CONTACT_ENDING_FIELDS = {'state', 'lawyer', 'entered_at', 'answered_at', 'id', 'service',
+  'channel'}
+
+-- A waiting or offered contact is given up (the caller left): off the queue, an offer
+-- withdrawn with nothing counted against the lawyer. c: hmget(CONTACT_ENDING_FIELDS);
+-- k: the contact, waiting, offers, lawyer (its offer's), stats and events keys.
+local function abandon_contact(k, c, now, reason, maxlen, keep_s)
+  local fields = {}
+  if c.state == 'offered' then
+    redis.call('HSET', k.lawyer, 'offer', '')
+    refresh_lawyer(k.lawyer, now)
+    fields = {'lawyer', lawyer_json(k.lawyer)}
+  end
+  redis.call('ZREM', k.waiting, c.id)
+  redis.call('ZREM', k.offers, c.id)
+  redis.call('HSET', k.contact, 'state', 'abandoned', 'ended_at', fmt_time(now), 'lawyer', '',
+    'offer_deadline', '', 'ended_by', reason)
+  redis.call('HINCRBY', k.stats, 'abandoned', 1)
+  redis.call('HINCRBYFLOAT', k.stats, 'wait_abandoned_s', now - tonumber(c.entered_at))
+  expire_contact(k.contact, keep_s)
+  fields[#fields + 1] = 'contact'
+  fields[#fields + 1] = contact_json(k.contact)
+  fields[#fields + 1] = 'reason'
+  fields[#fields + 1] = reason
+  emit(k.events, maxlen, 'contact.abandoned', now, fields)
+end
+
+-- A connected contact ends: its lawyer goes to wrap-up. c: hmget(CONTACT_ENDING_FIELDS);
+-- k: the contact, wrapups, lawyer, stats and events keys.
+local function end_contact(k, c, now, ended_by, wrapup_s, maxlen, keep_s)
+  redis.call('HSET', k.contact, 'state', 'ended', 'ended_at', fmt_time(now), 'ended_by', ended_by)
+  release_lawyer(k.lawyer, c.channel, c.id)
+  start_wrapup(k.lawyer, k.wrapups, c.lawyer, now, tonumber(wrapup_s))
+  refresh_lawyer(k.lawyer, now)
+  redis.call('HINCRBY', k.stats, 'handled', 1)
+  redis.call('HINCRBYFLOAT', k.stats, 'talk_s', now - tonumber(c.answered_at))
+  expire_contact(k.contact, keep_s)
+  emit(k.events, maxlen, 'contact.ended', now,
+    {'contact', contact_json(k.contact), 'lawyer', lawyer_json(k.lawyer), 'reason', ended_by})
+end
