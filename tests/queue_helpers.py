@@ -139,11 +139,14 @@ def routing_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def harness(
-    url: str, settings: Settings | None = None, clock: FakeClock | None = None
+    url: str,
+    settings: Settings | None = None,
+    clock: FakeClock | None = None,
+    prefix: str = "ll",
 ) -> AsyncIterator[Harness]:
     redis = Redis.from_url(url, decode_responses=True)
     try:
-        store = QueueStore(redis)
+        store = QueueStore(redis, prefix)
         clock = clock or FakeClock()
         # Consoles count as alive unless a test's settings say otherwise: tests that move
         # the clock by minutes would otherwise see every lawyer's console time out.

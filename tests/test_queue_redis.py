@@ -11,13 +11,14 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from lawline.config import Settings
 from lawline.queue.service import QueueService
@@ -1043,3 +1044,80 @@ async def test_the_snapshot_reads_again_when_a_contact_joins_while_it_reads(q: H
     assert [lw.id for lw in snap.lawyers] == ["lu"]
     last = (await q.redis.xrevrange(q.store.events_key, count=1))[0][0]
     assert snap.last_event_id == last
+
+
+@pytest.fixture
+def cluster_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A one-node Redis Cluster owning every slot, on loopback: it refuses a script whose
+    declared keys are in different slots, as a real cluster does."""
+    import socket
+    import subprocess
+
+    from redis import Redis as SyncRedis
+
+    from tests.processes import stop_process
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(ports[0]),
+         "--cluster-enabled", "yes", "--cluster-port", str(ports[1]),
+         "--cluster-config-file", str(tmp_path / "nodes.conf"), "--dir", str(tmp_path),
+         "--save", "", "--appendonly", "no", "--logfile", str(tmp_path / "redis.log")],
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{ports[0]}"
+    try:
+        client = SyncRedis.from_url(url, decode_responses=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+                break
+            except RedisConnectionError:
+                assert time.monotonic() < deadline, "redis-server (cluster) did not start"
+                time.sleep(0.05)
+        while "cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+            assert time.monotonic() < deadline, "the cluster did not come up"
+            time.sleep(0.05)
+        client.close()
+        yield url
+    finally:
+        stop_process(proc)
+
+
+async def test_the_queue_runs_on_a_redis_cluster_with_a_hash_tagged_prefix(
+    cluster_redis_url: str,
+) -> None:
+    async with harness(cluster_redis_url, prefix="{ll}") as q:
+        await q.add_lawyer(lawyer("lu", services={Service.CONSULTATION: 3, Service.LEGAL_AID: 3}))
+        await q.add_lawyer(lawyer("ma"))
+        for i, cid in enumerate(("a", "b", "c", "d")):
+            await q.add(contact(cid, T0 + i))
+        assert len(await q.route()) == 2
+        offered = {cid: (await q.contact_hash(cid))["lawyer"] for cid in ("a", "b")}
+        assert await q.service.reject("a", offered["a"])
+        assert await q.service.accept("b", offered["b"])
+        assert await q.service.request_callback("c", "13900000000") == 1
+        assert await q.service.set_presence(offered["a"], Presence.BREAK) == 1
+        assert await q.service.transfer("b", offered["b"], "n", to_service=Service.LEGAL_AID) == 1
+        await q.route()
+        assert await q.service.line_gone("d", "caller hung up") == 1
+        for cid in ("a", "b", "c"):
+            h = await q.contact_hash(cid)
+            if h["state"] == "offered":
+                assert await q.service.accept(cid, h["lawyer"])
+            assert await q.service.line_gone(cid, "caller hung up") in (1, 2)
+        await q.service.update_lawyer("lu", {"name": "Lu"})
+        await q.sweep()
+        await q.service.resync()
+        assert await check_consistent(q.redis, "{ll}") == []
+    # Without the tag a script's keys fall in different slots: the cluster refuses it.
+    client = Redis.from_url(cluster_redis_url, decode_responses=True)
+    try:
+        with pytest.raises(ResponseError, match="same slot"):
+            await QueueStore(client, "ll").add_contact(contact("x", T0), T0)
+    finally:
+        await client.aclose()
