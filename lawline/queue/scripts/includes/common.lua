@@ -28,8 +28,10 @@ end
 
 -- The ledger (lawline/cases/ingest.py GROUP) copies every contact from the stream.
 local LEDGER_GROUP = 'ledger'
--- Entries dropped per append at most, so one append stays cheap after a long backlog.
-local TRIM_BATCH = 1000
+-- Trim once the stream is this many entries over its cap, by at most this many: one
+-- append in a hundred reads a hundred entries, and a backlog left by a ledger that was
+-- down drains a hundred per append.
+local TRIM_BATCH = 100
 
 -- The oldest id the ledger still needs: its oldest pending entry, or the first one it
 -- has not been given yet. nil when there is no ledger group.
@@ -59,7 +61,7 @@ end
 local function trim_events(events_key, maxlen)
   maxlen = tonumber(maxlen)
   local excess = redis.call('XLEN', events_key) - maxlen
-  if excess <= 0 then
+  if excess < TRIM_BATCH then
     return
   end
   local floor = ledger_floor(events_key)
