@@ -26,8 +26,8 @@ from lawline.config import Settings
 from lawline.queue import estimate, roster
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.routing import Offer, Router
-from lawline.queue.skills import LawyerState, Presence, Service
-from lawline.queue.store import Event, OfferResult, QueueStore
+from lawline.queue.skills import ContactState, LawyerState, Presence, Service
+from lawline.queue.store import Event, OfferResult, QueueStore, Refs
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class QueueService:
         self._dirty = asyncio.Event()
         self._listeners: set[asyncio.Queue[Event]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        # Each live contact's lawyer and service as the stream last told: the keys the
+        # scripts need, without reading them first (a script refuses if they are stale).
+        self._refs: dict[str, Refs] = {}
         self.offers_made = 0
         self.offer_conflicts = 0
 
@@ -99,6 +102,7 @@ class QueueService:
         for contact in snap.contacts:
             router.upsert_contact(contact)
         self.router = router
+        self._refs = {c.id: (c.lawyer or "", c.service) for c in snap.contacts}
         self._last_event_id = snap.last_event_id
         self._dirty.set()
 
@@ -132,6 +136,11 @@ class QueueService:
         self._last_event_id = event.id
         if event.contact is not None:
             self.router.upsert_contact(event.contact)
+            c = event.contact
+            if c.state in (ContactState.ENDED, ContactState.ABANDONED):
+                self._refs.pop(c.id, None)
+            else:
+                self._refs[c.id] = (c.lawyer or "", c.service)
         if event.lawyer is not None:
             self.router.upsert_lawyer(event.lawyer)
         self._dirty.set()
@@ -204,7 +213,12 @@ class QueueService:
         for cid, lawyer_id in zip(expired, await self.store.offered_to(expired), strict=True):
             if lawyer_id:
                 await self.store.reject(
-                    cid, lawyer_id, now, "timeout", self.routing.max_missed_offers
+                    cid,
+                    lawyer_id,
+                    now,
+                    "timeout",
+                    self.routing.max_missed_offers,
+                    self._refs.get(cid),
                 )
         for contact_id in await self.store.due(self.store.callbacks_key, now):
             await self.store.retry_callback(contact_id, now)
@@ -227,29 +241,51 @@ class QueueService:
 
     async def accept(self, contact_id: str, lawyer_id: str) -> bool:
         return await self.store.accept(
-            contact_id, lawyer_id, self.clock(), self.routing.service_level_s
+            contact_id,
+            lawyer_id,
+            self.clock(),
+            self.routing.service_level_s,
+            self._refs.get(contact_id),
         )
 
     async def reject(self, contact_id: str, lawyer_id: str) -> bool:
         result = await self.store.reject(
-            contact_id, lawyer_id, self.clock(), "rejected", self.routing.max_missed_offers
+            contact_id,
+            lawyer_id,
+            self.clock(),
+            "rejected",
+            self.routing.max_missed_offers,
+            self._refs.get(contact_id),
         )
         return result > 0
 
     async def end(self, contact_id: str, ended_by: str) -> int:
         return await self.store.end(
-            contact_id, self.clock(), self.routing.wrapup_s, ended_by, self._keep_s
+            contact_id,
+            self.clock(),
+            self.routing.wrapup_s,
+            ended_by,
+            self._keep_s,
+            self._refs.get(contact_id),
         )
 
     async def abandon(self, contact_id: str, reason: str = "caller hung up") -> int:
-        return await self.store.abandon(contact_id, self.clock(), reason, self._keep_s)
+        return await self.store.abandon(
+            contact_id, self.clock(), reason, self._keep_s, self._refs.get(contact_id)
+        )
 
     async def line_gone(self, contact_id: str, reason: str, ended_by: str = "caller") -> int:
         """The caller's line is gone: abandon the contact if it waits or is offered
         (`reason`), end it if connected (`ended_by`), in one step. 1 abandoned, 2 ended,
         0 nothing to do, -2 unknown."""
         return await self.store.line_gone(
-            contact_id, self.clock(), reason, ended_by, self.routing.wrapup_s, self._keep_s
+            contact_id,
+            self.clock(),
+            reason,
+            ended_by,
+            self.routing.wrapup_s,
+            self._keep_s,
+            self._refs.get(contact_id),
         )
 
     async def request_callback(self, contact_id: str, number: str) -> int:
@@ -278,6 +314,7 @@ class QueueService:
             to_lawyer or "",
             to_service or "",
             note,
+            self._refs.get(contact_id),
         )
 
     async def callback_failed(self, contact_id: str, reason: str) -> int:
@@ -292,6 +329,7 @@ class QueueService:
             reason,
             self.routing.service_level_s,
             self._keep_s,
+            self._refs.get(contact_id),
         )
 
     async def set_presence(self, lawyer_id: str, presence: Presence, reason: str = "") -> int:

@@ -60,6 +60,8 @@ KEEP_ENDED_S = 3 * 86400
 # The answer of a script whose declared keys no longer match the data it checks.
 STALE = -99
 STALE_RETRIES = 50
+# A contact's lawyer and service, from which a script's data-dependent keys are built.
+Refs = tuple[str, str]
 SNAPSHOT_RETRIES = 50
 
 
@@ -166,20 +168,24 @@ class QueueStore:
         name: str,
         contact_id: str,
         keys_args: Callable[[str, str], tuple[list[str], list[Any]]],
+        refs: Refs | None = None,
     ) -> int:
         """Run a script whose keys depend on the contact's lawyer and service.
 
-        `keys_args(lawyer_id, service)` builds KEYS and ARGV from what was just read;
-        the script answers STALE if the contact changed since, and we read again.
+        `keys_args(lawyer_id, service)` builds KEYS and ARGV from `refs` (what the caller
+        believes, from the event stream) or else from what is read now; the script
+        answers STALE if the contact is not so, and we read and try again.
         """
         for _ in range(STALE_RETRIES):
-            lawyer_id, service = await self.redis.hmget(
-                self.contact_key(contact_id), "lawyer", "service"
-            )
-            keys, args = keys_args(lawyer_id or "", service or "")
-            result = int(await self._call(name, keys, args))
+            if refs is None:
+                lawyer_id, service = await self.redis.hmget(
+                    self.contact_key(contact_id), "lawyer", "service"
+                )
+                refs = (lawyer_id or "", service or "")
+            result = int(await self._call(name, *keys_args(*refs)))
             if result != STALE:
                 return result
+            refs = None
         raise RuntimeError(f"{name}: contact kept changing under it")
 
     # ----- contacts ---------------------------------------------------------------
@@ -250,7 +256,9 @@ class QueueStore:
         ]
         return keys, [now, EVENTS_MAXLEN, lawyer_id, deadline]
 
-    async def accept(self, contact_id: str, lawyer_id: str, now: float, sl_s: float) -> bool:
+    async def accept(
+        self, contact_id: str, lawyer_id: str, now: float, sl_s: float, refs: Refs | None = None
+    ) -> bool:
         def build(_: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
                 self.contact_key(contact_id),
@@ -261,10 +269,16 @@ class QueueStore:
             ]
             return keys, [now, EVENTS_MAXLEN, lawyer_id, sl_s, service]
 
-        return await self._call_on_contact("acceptOffer", contact_id, build) == 1
+        return await self._call_on_contact("acceptOffer", contact_id, build, refs) == 1
 
     async def reject(
-        self, contact_id: str, lawyer_id: str, now: float, reason: str, max_missed: int
+        self,
+        contact_id: str,
+        lawyer_id: str,
+        now: float,
+        reason: str,
+        max_missed: int,
+        refs: Refs | None = None,
     ) -> int:
         """Back to the queue. 1 requeued, 2 and lawyer put on break, <0 not applicable."""
 
@@ -279,7 +293,7 @@ class QueueStore:
             ]
             return keys, [now, EVENTS_MAXLEN, lawyer_id, reason, max_missed, service]
 
-        return await self._call_on_contact("rejectOffer", contact_id, build)
+        return await self._call_on_contact("rejectOffer", contact_id, build, refs)
 
     async def end(
         self,
@@ -288,6 +302,7 @@ class QueueStore:
         wrapup_s: float,
         ended_by: str,
         keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
     ) -> int:
         """1 ended, 0 already ended, -1 not connected."""
 
@@ -302,10 +317,15 @@ class QueueStore:
             args = [now, EVENTS_MAXLEN, ended_by, wrapup_s, lawyer_id, service, int(keep_s)]
             return keys, args
 
-        return await self._call_on_contact("endContact", contact_id, build)
+        return await self._call_on_contact("endContact", contact_id, build, refs)
 
     async def abandon(
-        self, contact_id: str, now: float, reason: str, keep_s: float = KEEP_ENDED_S
+        self,
+        contact_id: str,
+        now: float,
+        reason: str,
+        keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
     ) -> int:
         """1 abandoned, 0 already over, -1 connected (end it instead), -2 unknown."""
 
@@ -320,7 +340,7 @@ class QueueStore:
             ]
             return keys, [now, EVENTS_MAXLEN, reason, lawyer_id, service, int(keep_s)]
 
-        return await self._call_on_contact("abandonContact", contact_id, build)
+        return await self._call_on_contact("abandonContact", contact_id, build, refs)
 
     async def line_gone(
         self,
@@ -330,6 +350,7 @@ class QueueStore:
         ended_by: str,
         wrapup_s: float,
         keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
     ) -> int:
         """The caller's line is gone, whatever the contact's state now: 1 abandoned
         (with `reason`), 2 ended (by `ended_by`), 0 nothing to do, -2 unknown."""
@@ -347,7 +368,7 @@ class QueueStore:
             args = [now, EVENTS_MAXLEN, lawyer_id, service, reason, ended_by, wrapup_s]
             return keys, [*args, int(keep_s)]
 
-        return await self._call_on_contact("lineGone", contact_id, build)
+        return await self._call_on_contact("lineGone", contact_id, build, refs)
 
     async def request_callback(
         self, contact_id: str, number: str, now: float, day: str, per_day: int
@@ -377,6 +398,7 @@ class QueueStore:
         reason: str,
         sl_s: float,
         keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
     ) -> int:
         """1 scheduled for a retry, 2 given up after the last attempt, -1 not applicable."""
 
@@ -391,7 +413,7 @@ class QueueStore:
             args = [now, EVENTS_MAXLEN, lawyer_id, retry_at, attempts, reason, sl_s, service]
             return keys, [*args, int(keep_s)]
 
-        return await self._call_on_contact("callbackFailed", contact_id, build)
+        return await self._call_on_contact("callbackFailed", contact_id, build, refs)
 
     async def retry_callback(self, contact_id: str, now: float) -> bool:
         keys = [
@@ -430,6 +452,7 @@ class QueueStore:
         to_lawyer: str,
         to_service: str,
         note: str,
+        refs: Refs | None = None,
     ) -> int:
         """1 transferred, -1 not this lawyer's connected contact, -2 no such target lawyer."""
 
@@ -446,7 +469,7 @@ class QueueStore:
             args = [now, EVENTS_MAXLEN, service, wrapup_s, lawyer_id, to_lawyer, to_service]
             return keys, [*args, note]
 
-        return await self._call_on_contact("transferContact", contact_id, build)
+        return await self._call_on_contact("transferContact", contact_id, build, refs)
 
     async def save_case(self, contact_id: str, lawyer_id: str, form: str, now: float) -> int:
         """1 saved, -1 not this lawyer's contact, -2 not connected or ended."""
