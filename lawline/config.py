@@ -401,6 +401,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Shared state of all lawline processes. None: start a private redis-server.
     redis_url: str | None = None
+    # On a Redis Cluster give it a hash tag ("{ll}"): each queue script's keys share a slot.
     redis_prefix: str = "ll"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
