@@ -252,7 +252,7 @@ async def run_n(n: int, work: Path, redis_url: str, seconds: float) -> dict[str,
             lawyer = Lawyer(
                 id=f"lawyer{i}", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5}
             )
-            await queue.upsert_lawyer(lawyer)
+            await queue.create_lawyer(lawyer)
             await queue.set_presence(lawyer.id, Presence.AVAILABLE)
         await queue.start()
         client = BridgeClient(redis, "ll")

@@ -63,7 +63,7 @@ from lawline.queue.model import Contact, Lawyer, Shift
 from lawline.queue.routing import Offer, QueueKey, Router
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, Domain, GreenReason, Presence, Service
-from lawline.queue.store import EVENTS_MAXLEN, Event, OfferResult, QueueStore
+from lawline.queue.store import Event, OfferResult, QueueStore
 from lawline.redis_server import EmbeddedRedis
 
 # ----- the population ------------------------------------------------------------------
@@ -210,18 +210,6 @@ class Population:
 # ----- the simulated consoles and telephony ---------------------------------------------
 
 
-def _add_args(store: QueueStore, contact: Contact, now: float) -> tuple[list[str], list[Any]]:
-    """QueueStore.add_contact's keys and arguments, to send it in a pipeline."""
-    keys = [
-        store.contact_key(contact.id),
-        store.waiting_key,
-        store.stats_key(contact.service),
-        store.events_key,
-    ]
-    fields = [x for kv in contact.to_hash().items() for x in kv]
-    return keys, [now, EVENTS_MAXLEN, *fields]
-
-
 def _id_ms(stream_id: str) -> float:
     return float(stream_id.split("-", 1)[0])
 
@@ -358,7 +346,7 @@ class Driver:
         """New callers ring in whenever the queue in Redis is short of the level.
 
         One task on its own connection, like a telephony gateway: it puts callers
-        through as addContact script calls in one pipeline per top-up, each still
+        through with QueueStore.add_many, one pipeline per top-up, each still
         atomic, so the waiting level holds even when the consoles' calls back up.
         """
         store = self.telephony
@@ -368,12 +356,7 @@ class Driver:
             if short <= 0:
                 continue
             now = self.svc.clock()
-            async with store.redis.pipeline(transaction=False) as pipe:
-                for _ in range(short):
-                    await store._call(
-                        "addContact", *_add_args(store, self.pop.contact(now), now), client=pipe
-                    )
-                await pipe.execute()
+            await store.add_many([self.pop.contact(now) for _ in range(short)], now)
 
     async def _end(self, contact_id: str, lawyer_id: str) -> None:
         if await self.svc.end(contact_id, "lawyer") != 1:
@@ -514,7 +497,7 @@ async def _fill(
     """Lawyers on duty and all busy, then `level` callers waiting (no router running yet)."""
     routing = settings.routing
     now = time.time()
-    await _run_all(lambda lw=lw: store.upsert_lawyer(lw, now) for lw in pop.lawyers)
+    await _run_all(lambda lw=lw: store.create_lawyer(lw, now) for lw in pop.lawyers)
     await _run_all(
         lambda lw=lw: store.set_presence(lw.id, Presence.AVAILABLE, now) for lw in pop.lawyers
     )

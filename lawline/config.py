@@ -76,6 +76,12 @@ class RoutingSettings(BaseModel):
     console_timeout_s: float = Field(default=20, gt=0)
     # Average handle time assumed for wait estimates before any call is handled.
     default_handle_s: float = Field(default=300, gt=0)
+    # Callbacks one number may ask for per local day (a caller cannot make the hotline
+    # dial someone over and over).
+    callbacks_per_number_per_day: int = Field(default=3, ge=1, le=100)
+    # An ended or abandoned contact's copy in Redis, and a number's contact history, are
+    # kept this long (the ledger keeps the record); 0: for ever.
+    ended_contact_ttl_s: int = Field(default=3 * 86400, ge=0)
     default_policy: QueuePolicy = Field(default_factory=QueuePolicy)
     queues: dict[Service, QueuePolicy] = Field(default_factory=dict)
 
@@ -427,6 +433,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Shared state of all lawline processes. None: start a private redis-server.
     redis_url: str | None = None
+    # On a Redis Cluster give it a hash tag ("{ll}"): each queue script's keys share a slot.
     redis_prefix: str = "ll"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

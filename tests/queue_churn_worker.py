@@ -142,7 +142,8 @@ async def churn(url: str, worker: int, seed: int, ops: int) -> dict[str, Any]:
                 # A profile change: new skills, same capacity.
                 profile = next(lw for lw in churn_lawyers() if lw.id == lid)
                 levels = {svc: rng.randint(1, 5) for svc in profile.services}
-                note("upsert", await service.upsert_lawyer(profile.with_changes(services=levels)))
+                changed = profile.with_changes(services=levels).to_hash()
+                note("update", await service.update_lawyer(lid, changed))
             # Consoles of lawyers on duty keep saying they are alive (most of the time).
             for other in LAWYER_IDS:
                 if rng.random() < 0.3:

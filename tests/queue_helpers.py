@@ -112,7 +112,7 @@ class Harness:
         await self.pump()
 
     async def add_lawyer(self, profile: Lawyer, presence: Presence = Presence.AVAILABLE) -> None:
-        assert await self.service.upsert_lawyer(profile)
+        assert await self.service.create_lawyer(profile)
         assert await self.service.set_presence(profile.id, presence) == 1
         await self.pump()
 
@@ -139,11 +139,14 @@ def routing_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def harness(
-    url: str, settings: Settings | None = None, clock: FakeClock | None = None
+    url: str,
+    settings: Settings | None = None,
+    clock: FakeClock | None = None,
+    prefix: str = "ll",
 ) -> AsyncIterator[Harness]:
     redis = Redis.from_url(url, decode_responses=True)
     try:
-        store = QueueStore(redis)
+        store = QueueStore(redis, prefix)
         clock = clock or FakeClock()
         # Consoles count as alive unless a test's settings say otherwise: tests that move
         # the clock by minutes would otherwise see every lawyer's console time out.

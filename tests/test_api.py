@@ -319,3 +319,48 @@ async def test_metrics_expose_the_queue_figures(lawline: Running) -> None:
     assert 'lawline_queue_answer_rate_ratio{queue="mediation"} 0.0' in text
     assert 'lawline_lawyers{state="offline"} 1.0' in text
     assert 'lawline_lawyer_state_seconds_total{lawyer="wang",state="offline"}' in text
+
+
+async def test_creating_an_existing_lawyer_is_refused_and_changes_nothing(
+    lawline: Running,
+) -> None:
+    await _add_lawyer(lawline)
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.post(
+            "/api/lawyers", json=LABOUR_LAWYER | {"name": "someone else", "domains": {}}
+        )
+        assert r.status_code == 409 and "PATCH" in r.text
+        wang = (await http.get("/api/lawyers/wang")).json()
+        assert (wang["name"], wang["domains"]) == ("王律师", {"labour": 5})
+        # PATCH changes the named fields only.
+        r = await http.patch("/api/lawyers/wang", json={"capacity": {"voice": 2}})
+        assert r.status_code == 200, r.text
+        wang = (await http.get("/api/lawyers/wang")).json()
+        assert (wang["name"], wang["domains"], wang["capacity"]) == (
+            "王律师", {"labour": 5}, {"voice": 2, "video": 0},
+        )  # fmt: skip
+        r = await http.patch("/api/lawyers/wang", json={"languages": ["fr"]})
+        assert r.status_code == 422
+        assert (await http.patch("/api/lawyers/ghost", json={"name": "x"})).status_code == 404
+
+
+async def test_a_number_asking_for_too_many_callbacks_in_a_day_is_refused(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        routing=RoutingSettings(callbacks_per_number_per_day=2),
+    )
+    async with (
+        running_lawline(settings, clean_redis_url) as lawline,
+        lawline.client("worker-1", Role.GATEWAY) as http,
+    ):
+        for i in range(3):
+            contact = (await http.post("/api/contacts", json=CALL)).json()
+            r = await http.post(
+                f"/api/contacts/{contact['id']}/callback", json={"number": "13800138000"}
+            )
+            assert r.status_code == (429 if i == 2 else 200), r.text
+        assert "callbacks today" in r.text
+        assert (await http.get(f"/api/contacts/{contact['id']}")).json()["callback"] is False

@@ -189,7 +189,7 @@ def client(redis: Redis) -> BridgeClient:
 async def queue(redis: Redis) -> AsyncIterator[QueueService]:
     """The queue with one duty lawyer, wang, for labour consultations; started by the test."""
     service = QueueService(QueueStore(redis), Settings(routing=RoutingSettings(wrapup_s=0)))
-    await service.upsert_lawyer(
+    await service.create_lawyer(
         Lawyer(id="wang", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5})
     )
     yield service

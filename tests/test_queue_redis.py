@@ -11,13 +11,14 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from lawline.config import Settings
 from lawline.queue.service import QueueService
@@ -564,7 +565,7 @@ async def test_three_processes_routing_at_once_keep_the_queue_consistent(
     try:
         store = QueueStore(redis)
         for lw in churn_lawyers():
-            await store.upsert_lawyer(lw, time.time())
+            await store.create_lawyer(lw, time.time())
             await store.set_presence(lw.id, Presence.AVAILABLE, time.time())
         procs = [
             await asyncio.create_subprocess_exec(
@@ -703,7 +704,7 @@ async def test_a_running_service_recovers_from_a_redis_restart(
     service = QueueService(store, Settings(), clock=clock, tick_s=0.05, sweep_s=0.05)
     await service.start()
     try:
-        await service.upsert_lawyer(lawyer("a"))
+        await service.create_lawyer(lawyer("a"))
         await service.set_presence("a", Presence.AVAILABLE)
         for i in range(3):
             await service.add_contact(contact(f"c{i}", T0 + i))
@@ -717,7 +718,7 @@ async def test_a_running_service_recovers_from_a_redis_restart(
         await asyncio.to_thread(_crash, redis_server, how)
 
         clock.advance(5)
-        await _retry(lambda: service.upsert_lawyer(lawyer("b")))
+        await _retry(lambda: service.create_lawyer(lawyer("b")))
         await _retry(lambda: service.set_presence("b", Presence.AVAILABLE))
 
         async def c1_offered_to_b() -> bool:
@@ -735,3 +736,395 @@ async def test_a_running_service_recovers_from_a_redis_restart(
     finally:
         await stop_service(service)
         await redis.aclose()
+
+
+# ----- safe to deploy: atomic line loss, declared keys, the ledger's stream, retention ---------
+
+
+def _before_script(
+    store: QueueStore, names: set[str], action: Callable[[], Awaitable[object]]
+) -> None:
+    """Run `action` once, just before the first of these scripts is called: another process
+    acting between whatever the caller read and what it writes, deterministically."""
+    call = store._call
+    pending = [action]
+
+    async def interleaved(name: str, *args: object, **kwargs: object) -> object:
+        if name in names and pending:
+            await pending.pop()()
+        return await call(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    store._call = interleaved  # type: ignore[method-assign]
+
+
+async def test_a_lawyer_accepting_as_the_line_goes_is_not_left_talking_to_no_one(
+    q: Harness, clean_redis_url: str
+) -> None:
+    """The telephony worker restarting finds the line of an offered contact gone; the lawyer
+    accepts at that very moment. The contact must end (the lawyer to wrap-up), not stay
+    connected to a caller who is not there."""
+    from lawline.telephony.sip import SipConfig
+    from lawline.telephony.worker import TelephonyWorker, held_lines_key
+
+    await q.add_lawyer(lawyer("lu"))
+    await q.add(contact("gone", T0))
+    assert await q.route() == [("gone", "lu")]
+    worker = TelephonyWorker(q.service.settings, clean_redis_url, SipConfig(), "node/worker-1")
+    worker.redis, worker.queue = q.redis, q.service
+    await q.redis.sadd(held_lines_key(q.store.prefix, worker.name), "gone")
+    q.clock.advance(3)
+    _before_script(
+        q.store,
+        {"abandonContact", "endContact", "lineGone"},
+        lambda: q.store.accept("gone", "lu", q.clock(), 15),
+    )
+    assert await worker.release_lost_lines() == 1
+    await q.pump()
+    c = await q.contact_hash("gone")
+    assert (c["state"], c.get("ended_by")) == ("ended", "line lost")
+    lw = await q.lawyer_hash("lu")
+    assert (lw["state"], lw["load_voice"], lw["talking"]) == ("wrapup", "0", "")
+    assert await check_consistent(q.redis) == []
+
+
+async def test_the_line_gone_abandons_a_waiting_or_offered_contact_and_ends_a_connected_one(
+    q: Harness,
+) -> None:
+    await q.add_lawyer(lawyer("lu"))
+    await q.add_lawyer(lawyer("ma"), Presence.BREAK)
+    for cid in ("offered", "waiting"):
+        await q.add(contact(cid, q.clock.advance(1)))
+    assert await q.route() == [("offered", "lu")]
+    assert await q.service.line_gone("waiting", "caller hung up") == 1
+    assert await q.service.line_gone("offered", "caller hung up") == 1
+    assert (await q.lawyer_hash("lu"))["state"] == "available"
+    await q.add(contact("talking", q.clock.advance(1)))
+    assert await q.route() == [("talking", "lu")]
+    assert await q.service.accept("talking", "lu")
+    q.clock.advance(30)
+    assert await q.service.line_gone("talking", "caller hung up", ended_by="caller") == 2
+    for cid in ("waiting", "offered", "talking"):
+        assert await q.service.line_gone(cid, "again") == 0, "over already: nothing changes"
+    assert await q.service.line_gone("nobody", "x") == -2
+    states = {
+        cid: (await q.contact_hash(cid))["state"] for cid in ("waiting", "offered", "talking")
+    }
+    assert states == {"waiting": "abandoned", "offered": "abandoned", "talking": "ended"}
+    stats = await q.store.stats(Service.CONSULTATION)
+    assert (stats["abandoned"], stats["handled"], stats["talk_s"]) == (2, 1, 30)
+    assert await check_consistent(q.redis) == []
+
+
+async def test_a_contact_changed_between_the_read_and_the_script_is_read_again(q: Harness) -> None:
+    """The store declares the stats key of the contact's queue; a transfer to another queue in
+    between makes the script refuse, and the store retries with the new key."""
+    await q.add_lawyer(lawyer("lu", services={Service.CONSULTATION: 3, Service.LEGAL_AID: 3}))
+    await q.add(contact("moved", T0))
+    assert await q.route() == [("moved", "lu")]
+    assert await q.service.accept("moved", "lu")
+    transfer = q.service.transfer("moved", "lu", "for legal aid", to_service=Service.LEGAL_AID)
+    _before_script(q.store, {"lineGone"}, lambda: transfer)
+    assert await q.service.line_gone("moved", "caller hung up") == 1
+    assert (await q.store.stats(Service.LEGAL_AID))["abandoned"] == 1
+    assert "abandoned" not in await q.store.stats(Service.CONSULTATION)
+
+
+class _Monitor:
+    """What redis-server says it ran (MONITOR), script commands included, in order."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.lines: list[tuple[str, list[str]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> _Monitor:
+        self._task = asyncio.create_task(self._read())
+        await self._ready.wait()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        # A marker: everything before it has been seen once it arrives.
+        client = Redis.from_url(self.url, decode_responses=True)
+        await client.echo("monitor-end")
+        await client.aclose()
+        assert self._task is not None
+        await asyncio.wait_for(self._task, 30)
+
+    async def _read(self) -> None:
+        import re
+
+        kw = Redis.from_url(self.url).connection_pool.connection_kwargs
+        if kw.get("path"):
+            reader, writer = await asyncio.open_unix_connection(kw["path"], limit=1 << 24)
+        else:
+            reader, writer = await asyncio.open_connection(kw["host"], kw["port"], limit=1 << 24)
+        writer.write(b"MONITOR\r\n")
+        await reader.readline()  # +OK
+        self._ready.set()
+        arg = re.compile(r'"((?:[^"\\]|\\.)*)"')
+        line_re = re.compile(r"^\+[\d.]+ \[\d+ ([^\]]+)\] (.*)$")
+        while True:
+            raw = (await reader.readline()).decode().rstrip("\r\n")
+            m = line_re.match(raw)
+            if not m:
+                continue
+            args = [
+                a.encode("latin-1", "backslashreplace").decode("unicode_escape")
+                for a in arg.findall(m.group(2))
+            ]
+            if [a.lower() for a in args] == ["echo", "monitor-end"]:
+                break
+            self.lines.append((m.group(1), args))
+        writer.close()
+
+
+async def test_every_key_a_script_touches_is_declared(
+    q: Harness, clean_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a Redis Cluster a script may only touch the keys it declares. Every script runs
+    here (a contact's whole life, callbacks, transfer, presence, snapshot) under MONITOR:
+    each key its commands touch must be one of its KEYS."""
+    async with _Monitor(clean_redis_url) as mon:
+        await q.add_lawyer(lawyer("lu", services={Service.CONSULTATION: 3, Service.LEGAL_AID: 3}))
+        await q.add_lawyer(lawyer("ma"))
+        await q.add(contact("a", T0))
+        await q.add(contact("b", T0 + 1))
+        await q.add(contact("c", T0 + 2))
+        assert len(await q.route()) == 2
+        assert await q.service.reject("a", (await q.contact_hash("a"))["lawyer"])
+        assert await q.service.set_presence("ma", Presence.BREAK) == 1
+        await q.route()
+        for cid in ("a", "b"):
+            h = await q.contact_hash(cid)
+            if h["state"] == "offered":
+                assert await q.service.accept(cid, h["lawyer"])
+        assert await q.service.request_callback("c", "13900000000") == 1
+        talking = [cid for cid in ("a", "b") if (await q.contact_hash(cid))["state"] == "connected"]
+        assert talking
+        h = await q.contact_hash(talking[0])
+        assert (
+            await q.service.transfer(talking[0], h["lawyer"], "n", to_service=Service.LEGAL_AID)
+            == 1
+        )
+        await q.service.line_gone("c", "caller hung up")
+        for cid in ("a", "b"):
+            await q.service.abandon(cid, "gone")
+        await q.service.set_presence("ma", Presence.AVAILABLE)
+        await q.add(contact("d", q.clock.advance(1)))
+        made = await q.route()
+        assert made
+        cid, lid = made[0]
+        assert await q.service.accept(cid, lid)
+        await q.store.save_case(cid, lid, "{}", q.clock())
+        await q.store.raise_alert(cid, "{}", q.clock())
+        await q.store.transcript_closed(cid, q.clock())
+        assert await q.service.end(cid, "lawyer") == 1
+        await q.store.rate(cid, 5, q.clock())
+        q.clock.advance(600)
+        await q.sweep()
+        await q.add(contact("e", q.clock()))
+        await q.store.request_callback("e", "1", q.clock(), "20231115", 3)
+        await q.route()
+        h = await q.contact_hash("e")
+        assert await q.service.accept("e", h["lawyer"])
+        assert await q.service.callback_failed("e", "busy") == 1
+        q.clock.advance(q.service.settings.telephony.callback_retry_s)
+        await q.sweep()
+        await q.service.update_lawyer("lu", {"name": "Lu"})
+        await q.store.snapshot()
+        # The stream's trim, with a ledger that has some pending.
+        monkeypatch.setattr("lawline.queue.store.EVENTS_MAXLEN", 10)
+        await q.redis.xgroup_create(q.store.events_key, "ledger", id="0")
+        await q.redis.xreadgroup("ledger", "web-1", {q.store.events_key: ">"}, count=3)
+        await _fill(q, 120)
+    declared: list[str] | None = None
+    script = ""
+    checked: set[str] = set()
+    for who, args in mon.lines:
+        if who != "lua":
+            if args and args[0].lower() in ("evalsha", "eval", "evalsha_ro", "eval_ro"):
+                declared = args[3 : 3 + int(args[2])]
+                script = args[1]
+            else:
+                declared = None
+            continue
+        assert declared is not None, f"a script command outside a script: {args}"
+        for key in await q.redis.command_getkeys(*args):
+            assert key in declared, f"script {script[:8]} touched {key} not in KEYS {declared}"
+        checked.add(args[0].upper())
+    assert {"HSET", "XADD", "ZADD", "HINCRBY", "EXPIRE", "XINFO", "XPENDING", "XTRIM"} <= checked
+
+
+async def _fill(q: Harness, n: int) -> None:
+    for _ in range(n):
+        assert await q.store.transcript_closed("c", q.clock.advance(0.001))
+
+
+async def test_the_stream_is_never_trimmed_past_what_the_ledger_has_not_acknowledged(
+    q: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lawline.queue.store.EVENTS_MAXLEN", 10)
+    await q.add(contact("c", T0))
+    events = q.store.events_key
+    await q.redis.xgroup_create(events, "ledger", id="0")
+    await _fill(q, 20)
+    # The ledger reads 15 and acknowledges 5 of them; the rest stay pending.
+    [(_, read)] = await q.redis.xreadgroup("ledger", "web-1", {events: ">"}, count=15)
+    await q.redis.xack(events, "ledger", *[eid for eid, _ in read[:5]])
+    await _fill(q, 500)
+    kept = {eid for eid, _ in await q.redis.xrange(events, "-", "+")}
+    assert {eid for eid, _ in read[5:]} <= kept, "pending entries must still be readable"
+    # Nothing the ledger has not been given yet is lost either: it reads all of it.
+    unread = 0
+    while reply := await q.redis.xreadgroup("ledger", "web-1", {events: ">"}, count=1000):
+        unread += len(reply[0][1])
+        await q.redis.xack(events, "ledger", *[eid for eid, _ in reply[0][1]])
+    assert unread == 1 + 20 + 500 - 15
+    # Once everything is acknowledged the cap applies again (trimmed by batches of 100).
+    await q.redis.xack(events, "ledger", *[eid for eid, _ in read[5:]])
+    await _fill(q, 10)
+    assert await q.redis.xlen(events) < 10 + 100
+
+
+async def test_without_a_ledger_group_the_stream_keeps_its_cap(
+    q: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lawline.queue.store.EVENTS_MAXLEN", 10)
+    await q.add(contact("c", T0))
+    await _fill(q, 1000)
+    # Approximate trimming drops whole stream nodes (100 entries by default).
+    assert await q.redis.xlen(q.store.events_key) < 300
+
+
+async def test_callbacks_to_one_number_are_capped_per_day(clean_redis_url: str) -> None:
+    settings = routing_settings(console_timeout_s=86_400, callbacks_per_number_per_day=2)
+    async with harness(clean_redis_url, settings) as q:
+        for i in range(4):
+            await q.add(contact(f"c{i}", T0 + i))
+        assert await q.service.request_callback("c0", "13900000000") == 1
+        assert await q.service.request_callback("c0", "13900000000") == 0, "the same, again"
+        assert await q.service.request_callback("c1", "13900000000") == 1
+        assert await q.service.request_callback("c2", "13900000000") == -3
+        assert (await q.contact_hash("c2"))["callback"] == "0"
+        assert await q.service.request_callback("c2", "13800000000") == 1, "another number"
+        q.clock.advance(86_400)  # the next day
+        assert await q.service.request_callback("c3", "13900000000") == 1
+        ttl = [await q.redis.ttl(k) for k in await q.redis.keys("ll:callbacks-day:*")]
+        assert ttl and all(0 < t <= 2 * 86_400 for t in ttl)
+
+
+async def test_ended_contacts_and_a_numbers_history_expire(clean_redis_url: str) -> None:
+    settings = routing_settings(console_timeout_s=86_400, ended_contact_ttl_s=4000)
+    async with harness(clean_redis_url, settings) as q:
+        await q.add_lawyer(lawyer("lu"))
+        await q.add(contact("talked", T0))
+        await q.add(contact("left", T0 + 1))
+        assert await q.route() == [("talked", "lu")]
+        assert await q.service.accept("talked", "lu")
+        assert await q.redis.ttl(q.store.contact_key("talked")) == -1, "live: kept"
+        history = q.store.history_key("+86-talked")
+        assert 3900 < await q.redis.ttl(history) <= 4000
+        assert await q.service.end("talked", "lawyer") == 1
+        assert await q.service.abandon("left") == 1
+        for cid in ("talked", "left"):
+            assert 3900 < await q.redis.ttl(q.store.contact_key(cid)) <= 4000
+    # 0 keeps them for ever.
+    settings = routing_settings(console_timeout_s=86_400, ended_contact_ttl_s=0)
+    async with harness(clean_redis_url, settings) as q:
+        await q.add(contact("kept", T0 + 2))
+        assert await q.service.line_gone("kept", "caller hung up") == 1
+        assert await q.redis.ttl(q.store.contact_key("kept")) == -1
+        assert await q.redis.ttl(q.store.history_key("+86-kept")) == -1
+
+
+async def test_the_snapshot_reads_again_when_a_contact_joins_while_it_reads(q: Harness) -> None:
+    await q.add_lawyer(lawyer("lu"), Presence.BREAK)
+    await q.add(contact("first", T0))
+    _before_script(
+        q.store,
+        {"snapshot"},
+        lambda: q.store.add_contact(contact("late", T0 + 1), T0 + 1),
+    )
+    snap = await q.store.snapshot()
+    assert [c.id for c in snap.contacts] == ["first", "late"]
+    assert [lw.id for lw in snap.lawyers] == ["lu"]
+    last = (await q.redis.xrevrange(q.store.events_key, count=1))[0][0]
+    assert snap.last_event_id == last
+
+
+@pytest.fixture
+def cluster_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A one-node Redis Cluster owning every slot, on loopback: it refuses a script whose
+    declared keys are in different slots, as a real cluster does."""
+    import socket
+    import subprocess
+
+    from redis import Redis as SyncRedis
+
+    from tests.processes import stop_process
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(ports[0]),
+         "--cluster-enabled", "yes", "--cluster-port", str(ports[1]),
+         "--cluster-config-file", str(tmp_path / "nodes.conf"), "--dir", str(tmp_path),
+         "--save", "", "--appendonly", "no", "--logfile", str(tmp_path / "redis.log")],
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{ports[0]}"
+    try:
+        client = SyncRedis.from_url(url, decode_responses=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+                break
+            except RedisConnectionError:
+                assert time.monotonic() < deadline, "redis-server (cluster) did not start"
+                time.sleep(0.05)
+        while "cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+            assert time.monotonic() < deadline, "the cluster did not come up"
+            time.sleep(0.05)
+        client.close()
+        yield url
+    finally:
+        stop_process(proc)
+
+
+async def test_the_queue_runs_on_a_redis_cluster_with_a_hash_tagged_prefix(
+    cluster_redis_url: str,
+) -> None:
+    async with harness(cluster_redis_url, prefix="{ll}") as q:
+        await q.add_lawyer(lawyer("lu", services={Service.CONSULTATION: 3, Service.LEGAL_AID: 3}))
+        await q.add_lawyer(lawyer("ma"))
+        for i, cid in enumerate(("a", "b", "c", "d")):
+            await q.add(contact(cid, T0 + i))
+        assert len(await q.route()) == 2
+        offered = {cid: (await q.contact_hash(cid))["lawyer"] for cid in ("a", "b")}
+        assert await q.service.reject("a", offered["a"])
+        assert await q.service.accept("b", offered["b"])
+        assert await q.service.request_callback("c", "13900000000") == 1
+        assert await q.service.set_presence(offered["a"], Presence.BREAK) == 1
+        assert await q.service.transfer("b", offered["b"], "n", to_service=Service.LEGAL_AID) == 1
+        await q.route()
+        assert await q.service.line_gone("d", "caller hung up") == 1
+        for cid in ("a", "b", "c"):
+            h = await q.contact_hash(cid)
+            if h["state"] == "offered":
+                assert await q.service.accept(cid, h["lawyer"])
+            assert await q.service.line_gone(cid, "caller hung up") in (1, 2)
+        await q.service.update_lawyer("lu", {"name": "Lu"})
+        await q.sweep()
+        await q.service.resync()
+        assert await check_consistent(q.redis, "{ll}") == []
+    # Without the tag a script's keys fall in different slots: the cluster refuses it.
+    client = Redis.from_url(cluster_redis_url, decode_responses=True)
+    try:
+        with pytest.raises(ResponseError, match="same slot"):
+            await QueueStore(client, "ll").add_contact(contact("x", T0), T0)
+    finally:
+        await client.aclose()

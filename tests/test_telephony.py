@@ -120,7 +120,7 @@ async def test_after_the_lawyer_ends_the_caller_rates_the_service(
 ) -> None:
     settings = Settings(routing=RoutingSettings(wrapup_s=0))
     queue = QueueService(QueueStore(redis), settings)
-    await queue.upsert_lawyer(
+    await queue.create_lawyer(
         Lawyer(id="wang", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5})
     )
     await queue.set_presence("wang", Presence.AVAILABLE)
@@ -373,7 +373,7 @@ async def book_callback(tmp_path: Path, worker: Worker, redis: Redis) -> str:
 
 async def mediator_on_duty(redis: Redis, settings: Settings) -> QueueService:
     queue = QueueService(QueueStore(redis), settings)
-    await queue.upsert_lawyer(Lawyer(id="li", services={Service.MEDIATION: 4}))
+    await queue.create_lawyer(Lawyer(id="li", services={Service.MEDIATION: 4}))
     await queue.set_presence("li", Presence.AVAILABLE)
     await queue.start()
     return queue

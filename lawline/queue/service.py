@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -26,8 +26,8 @@ from lawline.config import Settings
 from lawline.queue import estimate, roster
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.routing import Offer, Router
-from lawline.queue.skills import LawyerState, Presence, Service
-from lawline.queue.store import Event, OfferResult, QueueStore
+from lawline.queue.skills import ContactState, LawyerState, Presence, Service
+from lawline.queue.store import Event, OfferResult, QueueStore, Refs
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class QueueService:
         self._dirty = asyncio.Event()
         self._listeners: set[asyncio.Queue[Event]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        # Each live contact's lawyer and service as the stream last told: the keys the
+        # scripts need, without reading them first (a script refuses if they are stale).
+        self._refs: dict[str, Refs] = {}
         self.offers_made = 0
         self.offer_conflicts = 0
 
@@ -99,6 +102,7 @@ class QueueService:
         for contact in snap.contacts:
             router.upsert_contact(contact)
         self.router = router
+        self._refs = {c.id: (c.lawyer or "", c.service) for c in snap.contacts}
         self._last_event_id = snap.last_event_id
         self._dirty.set()
 
@@ -132,6 +136,11 @@ class QueueService:
         self._last_event_id = event.id
         if event.contact is not None:
             self.router.upsert_contact(event.contact)
+            c = event.contact
+            if c.state in (ContactState.ENDED, ContactState.ABANDONED):
+                self._refs.pop(c.id, None)
+            else:
+                self._refs[c.id] = (c.lawyer or "", c.service)
         if event.lawyer is not None:
             self.router.upsert_lawyer(event.lawyer)
         self._dirty.set()
@@ -204,7 +213,12 @@ class QueueService:
         for cid, lawyer_id in zip(expired, await self.store.offered_to(expired), strict=True):
             if lawyer_id:
                 await self.store.reject(
-                    cid, lawyer_id, now, "timeout", self.routing.max_missed_offers
+                    cid,
+                    lawyer_id,
+                    now,
+                    "timeout",
+                    self.routing.max_missed_offers,
+                    self._refs.get(cid),
                 )
         for contact_id in await self.store.due(self.store.callbacks_key, now):
             await self.store.retry_callback(contact_id, now)
@@ -219,27 +233,69 @@ class QueueService:
     # ----- operations (the API, the telephony workers and the consoles call these) ---
 
     async def add_contact(self, contact: Contact) -> bool:
-        return await self.store.add_contact(contact, self.clock())
+        return await self.store.add_contact(contact, self.clock(), self._keep_s)
+
+    @property
+    def _keep_s(self) -> float:
+        return self.routing.ended_contact_ttl_s
 
     async def accept(self, contact_id: str, lawyer_id: str) -> bool:
         return await self.store.accept(
-            contact_id, lawyer_id, self.clock(), self.routing.service_level_s
+            contact_id,
+            lawyer_id,
+            self.clock(),
+            self.routing.service_level_s,
+            self._refs.get(contact_id),
         )
 
     async def reject(self, contact_id: str, lawyer_id: str) -> bool:
         result = await self.store.reject(
-            contact_id, lawyer_id, self.clock(), "rejected", self.routing.max_missed_offers
+            contact_id,
+            lawyer_id,
+            self.clock(),
+            "rejected",
+            self.routing.max_missed_offers,
+            self._refs.get(contact_id),
         )
         return result > 0
 
     async def end(self, contact_id: str, ended_by: str) -> int:
-        return await self.store.end(contact_id, self.clock(), self.routing.wrapup_s, ended_by)
+        return await self.store.end(
+            contact_id,
+            self.clock(),
+            self.routing.wrapup_s,
+            ended_by,
+            self._keep_s,
+            self._refs.get(contact_id),
+        )
 
     async def abandon(self, contact_id: str, reason: str = "caller hung up") -> int:
-        return await self.store.abandon(contact_id, self.clock(), reason)
+        return await self.store.abandon(
+            contact_id, self.clock(), reason, self._keep_s, self._refs.get(contact_id)
+        )
+
+    async def line_gone(self, contact_id: str, reason: str, ended_by: str = "caller") -> int:
+        """The caller's line is gone: abandon the contact if it waits or is offered
+        (`reason`), end it if connected (`ended_by`), in one step. 1 abandoned, 2 ended,
+        0 nothing to do, -2 unknown."""
+        return await self.store.line_gone(
+            contact_id,
+            self.clock(),
+            reason,
+            ended_by,
+            self.routing.wrapup_s,
+            self._keep_s,
+            self._refs.get(contact_id),
+        )
 
     async def request_callback(self, contact_id: str, number: str) -> int:
-        return await self.store.request_callback(contact_id, number, self.clock())
+        """1 marked, 0 already a callback, -1 no longer waiting, -3 this number has had
+        its callbacks for today (RoutingSettings.callbacks_per_number_per_day)."""
+        now = self.clock()
+        day = datetime.fromtimestamp(now, self.tz).strftime("%Y%m%d")
+        return await self.store.request_callback(
+            contact_id, number, now, day, self.routing.callbacks_per_number_per_day
+        )
 
     async def transfer(
         self,
@@ -258,6 +314,7 @@ class QueueService:
             to_lawyer or "",
             to_service or "",
             note,
+            self._refs.get(contact_id),
         )
 
     async def callback_failed(self, contact_id: str, reason: str) -> int:
@@ -271,6 +328,8 @@ class QueueService:
             tel.callback_attempts,
             reason,
             self.routing.service_level_s,
+            self._keep_s,
+            self._refs.get(contact_id),
         )
 
     async def set_presence(self, lawyer_id: str, presence: Presence, reason: str = "") -> int:
@@ -280,8 +339,13 @@ class QueueService:
         """The lawyer ends wrap-up early."""
         return await self.store.finish_wrapup(lawyer_id, self.clock(), ready=True)
 
-    async def upsert_lawyer(self, lawyer: Lawyer) -> bool:
-        return await self.store.upsert_lawyer(lawyer, self.clock())
+    async def create_lawyer(self, lawyer: Lawyer) -> bool:
+        """False, and nothing changed, if a lawyer with this id exists."""
+        return await self.store.create_lawyer(lawyer, self.clock())
+
+    async def update_lawyer(self, lawyer_id: str, fields: Mapping[str, str]) -> bool:
+        """Change some profile fields (Lawyer.to_hash names); False if no such lawyer."""
+        return await self.store.update_lawyer(lawyer_id, fields, self.clock())
 
     async def console_seen(self, lawyer_id: str) -> None:
         await self.store.console_seen(lawyer_id, self.clock())

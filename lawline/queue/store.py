@@ -5,6 +5,18 @@ they declare (BullMQ's convention); each opens with its KEYS, ARGV and return
 codes. A line `--@include NAME` pastes `scripts/includes/NAME.lua` in. Python
 only loads and calls them: no read-modify-write from here.
 
+Every key a script touches is in its KEYS, never built inside it, so the scripts
+are correct on a Redis Cluster. Where a key depends on data (the lawyer a contact
+is offered to, its queue's stats, the contact a lawyer is offered), the store reads
+that data, declares the keys, and the script re-checks the data: if it changed in
+between, the script changes nothing and answers STALE, and the store reads again.
+A script's keys must also share one hash slot on a cluster: give the prefix a hash
+tag (`redis_prefix = "{ll}"`), which puts all of lawline's keys in one slot (one
+shard carries the queue; it is small). A single Redis needs no tag.
+
+The event stream is trimmed near EVENTS_MAXLEN, but never past an entry the
+`ledger` consumer group has not acknowledged (includes/common.lua `trim_events`).
+
 Key layout under the prefix P (default `ll`):
   P:contact:ID   hash    a contact (model.Contact.to_hash plus state fields)
   P:lawyer:ID    hash    a lawyer (model.Lawyer.to_hash plus state and time-in-state)
@@ -15,6 +27,8 @@ Key layout under the prefix P (default `ll`):
   P:consoles     zset    lawyer ids by when their console was last heard from
   P:stats:SVC    hash    counters of one service queue
   P:events       stream  every change, for routers, consoles, wallboard and ledger
+  P:history:NUM  zset    contacts from one number (expires: retention)
+  P:callbacks-day:NUM:YYYYMMDD  string  callbacks asked for by one number that day
   P:alerts       list    public-opinion alerts raised from transcripts, newest first
 """
 
@@ -23,7 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
@@ -40,6 +54,15 @@ log = logging.getLogger(__name__)
 _INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
 EVENTS_MAXLEN = 200_000
 ALERTS_KEPT = 1000
+# Seconds an ended contact's hash and a number's history stay in Redis (the ledger
+# has the record by then); RoutingSettings.ended_contact_ttl_s sets it for a service.
+KEEP_ENDED_S = 3 * 86400
+# The answer of a script whose declared keys no longer match the data it checks.
+STALE = -99
+STALE_RETRIES = 50
+# A contact's lawyer and service, from which a script's data-dependent keys are built.
+Refs = tuple[str, str]
+SNAPSHOT_RETRIES = 50
 
 
 def load_script_sources() -> dict[str, str]:
@@ -132,45 +155,94 @@ class QueueStore:
     def stats_key(self, service: Service | str) -> str:
         return f"{self.prefix}:stats:{service}"
 
+    def callbacks_day_key(self, number: str, day: str) -> str:
+        return f"{self.prefix}:callbacks-day:{number}:{day}"
+
     async def _call(
         self, name: str, keys: Sequence[str], args: Sequence[Any], client: Any = None
     ) -> Any:
         return await self._scripts[name](keys=list(keys), args=list(args), client=client)
 
+    async def _call_on_contact(
+        self,
+        name: str,
+        contact_id: str,
+        keys_args: Callable[[str, str], tuple[list[str], list[Any]]],
+        refs: Refs | None = None,
+    ) -> int:
+        """Run a script whose keys depend on the contact's lawyer and service.
+
+        `keys_args(lawyer_id, service)` builds KEYS and ARGV from `refs` (what the caller
+        believes, from the event stream) or else from what is read now; the script
+        answers STALE if the contact is not so, and we read and try again.
+        """
+        for _ in range(STALE_RETRIES):
+            if refs is None:
+                lawyer_id, service = await self.redis.hmget(
+                    self.contact_key(contact_id), "lawyer", "service"
+                )
+                refs = (lawyer_id or "", service or "")
+            result = int(await self._call(name, *keys_args(*refs)))
+            if result != STALE:
+                return result
+            refs = None
+        raise RuntimeError(f"{name}: contact kept changing under it")
+
     # ----- contacts ---------------------------------------------------------------
 
-    async def add_contact(self, contact: Contact, now: float) -> bool:
+    async def add_contact(self, contact: Contact, now: float, keep_s: float = KEEP_ENDED_S) -> bool:
         """Enter a contact; False if a contact with this id exists already."""
+        return await self._call("addContact", *self._add_args(contact, now, keep_s)) == 1
+
+    async def add_many(
+        self, contacts: Sequence[Contact], now: float, keep_s: float = KEEP_ENDED_S
+    ) -> list[bool]:
+        """Enter several contacts in one round trip (a gateway's burst); each stays atomic."""
+        return [
+            r == 1
+            for r in await self._pipelined(
+                "addContact", [self._add_args(c, now, keep_s) for c in contacts]
+            )
+        ]
+
+    def _add_args(self, contact: Contact, now: float, keep_s: float) -> tuple[list[str], list[Any]]:
         fields = [x for kv in contact.to_hash().items() for x in kv]
         keys = [
             self.contact_key(contact.id),
             self.waiting_key,
             self.stats_key(contact.service),
             self.events_key,
-            self.history_key(contact.caller) if contact.caller else "",
+            # No number: a key of the same slot that the script leaves alone.
+            self.history_key(contact.caller) if contact.caller else self.history_key(""),
         ]
-        return await self._call("addContact", keys, [now, EVENTS_MAXLEN, *fields]) == 1
+        return keys, [now, EVENTS_MAXLEN, int(keep_s), *fields]
 
-    async def offer_many(
-        self, offers: Sequence[tuple[str, str]], now: float, deadline: float
-    ) -> list[OfferResult]:
-        """Commit several routing decisions in one round trip; each stays atomic.
+    async def _pipelined(
+        self, name: str, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """One script called several times in one round trip, each call atomic.
 
         Plain EVALSHA in the pipeline: redis-py's script pipelining asks SCRIPT
         EXISTS first on every call, a second round trip on the hottest path.
         """
-        script = self._scripts["offerContact"]
+        script = self._scripts[name]
         for _ in range(2):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for contact_id, lawyer_id in offers:
-                    keys, args = self._offer_args(contact_id, lawyer_id, now, deadline)
+                for keys, args in calls:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
                 try:
-                    return [OfferResult(r) for r in await pipe.execute()]
+                    return list(await pipe.execute())
                 except NoScriptError:
                     # Redis restarted and lost its script cache; nothing ran.
                     await self.redis.script_load(script.script)
-        raise RuntimeError("offerContact script could not be loaded")
+        raise RuntimeError(f"{name} script could not be loaded")
+
+    async def offer_many(
+        self, offers: Sequence[tuple[str, str]], now: float, deadline: float
+    ) -> list[OfferResult]:
+        """Commit several routing decisions in one round trip; each stays atomic."""
+        calls = [self._offer_args(c, lw, now, deadline) for c, lw in offers]
+        return [OfferResult(r) for r in await self._pipelined("offerContact", calls)]
 
     def _offer_args(
         self, contact_id: str, lawyer_id: str, now: float, deadline: float
@@ -184,46 +256,133 @@ class QueueStore:
         ]
         return keys, [now, EVENTS_MAXLEN, lawyer_id, deadline]
 
-    async def accept(self, contact_id: str, lawyer_id: str, now: float, sl_s: float) -> bool:
-        keys = [
-            self.contact_key(contact_id),
-            self.lawyer_key(lawyer_id),
-            self.offers_key,
-            self.events_key,
-        ]
-        args = [now, EVENTS_MAXLEN, lawyer_id, sl_s, self.prefix]
-        return await self._call("acceptOffer", keys, args) == 1
+    async def accept(
+        self, contact_id: str, lawyer_id: str, now: float, sl_s: float, refs: Refs | None = None
+    ) -> bool:
+        def build(_: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.lawyer_key(lawyer_id),
+                self.offers_key,
+                self.events_key,
+                self.stats_key(service),
+            ]
+            return keys, [now, EVENTS_MAXLEN, lawyer_id, sl_s, service]
+
+        return await self._call_on_contact("acceptOffer", contact_id, build, refs) == 1
 
     async def reject(
-        self, contact_id: str, lawyer_id: str, now: float, reason: str, max_missed: int
+        self,
+        contact_id: str,
+        lawyer_id: str,
+        now: float,
+        reason: str,
+        max_missed: int,
+        refs: Refs | None = None,
     ) -> int:
         """Back to the queue. 1 requeued, 2 and lawyer put on break, <0 not applicable."""
+
+        def build(_: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.lawyer_key(lawyer_id),
+                self.offers_key,
+                self.waiting_key,
+                self.events_key,
+                self.stats_key(service),
+            ]
+            return keys, [now, EVENTS_MAXLEN, lawyer_id, reason, max_missed, service]
+
+        return await self._call_on_contact("rejectOffer", contact_id, build, refs)
+
+    async def end(
+        self,
+        contact_id: str,
+        now: float,
+        wrapup_s: float,
+        ended_by: str,
+        keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
+    ) -> int:
+        """1 ended, 0 already ended, -1 not connected."""
+
+        def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.wrapups_key,
+                self.events_key,
+                self.lawyer_key(lawyer_id),
+                self.stats_key(service),
+            ]
+            args = [now, EVENTS_MAXLEN, ended_by, wrapup_s, lawyer_id, service, int(keep_s)]
+            return keys, args
+
+        return await self._call_on_contact("endContact", contact_id, build, refs)
+
+    async def abandon(
+        self,
+        contact_id: str,
+        now: float,
+        reason: str,
+        keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
+    ) -> int:
+        """1 abandoned, 0 already over, -1 connected (end it instead), -2 unknown."""
+
+        def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.waiting_key,
+                self.offers_key,
+                self.events_key,
+                self.lawyer_key(lawyer_id),
+                self.stats_key(service),
+            ]
+            return keys, [now, EVENTS_MAXLEN, reason, lawyer_id, service, int(keep_s)]
+
+        return await self._call_on_contact("abandonContact", contact_id, build, refs)
+
+    async def line_gone(
+        self,
+        contact_id: str,
+        now: float,
+        reason: str,
+        ended_by: str,
+        wrapup_s: float,
+        keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
+    ) -> int:
+        """The caller's line is gone, whatever the contact's state now: 1 abandoned
+        (with `reason`), 2 ended (by `ended_by`), 0 nothing to do, -2 unknown."""
+
+        def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.waiting_key,
+                self.offers_key,
+                self.wrapups_key,
+                self.events_key,
+                self.lawyer_key(lawyer_id),
+                self.stats_key(service),
+            ]
+            args = [now, EVENTS_MAXLEN, lawyer_id, service, reason, ended_by, wrapup_s]
+            return keys, [*args, int(keep_s)]
+
+        return await self._call_on_contact("lineGone", contact_id, build, refs)
+
+    async def request_callback(
+        self, contact_id: str, number: str, now: float, day: str, per_day: int
+    ) -> int:
+        """1 marked, 0 already a callback, -1 no longer waiting, -3 this number has had
+        `per_day` callbacks on `day` (the local date, YYYYMMDD) already."""
         keys = [
             self.contact_key(contact_id),
-            self.lawyer_key(lawyer_id),
-            self.offers_key,
-            self.waiting_key,
             self.events_key,
+            self.callbacks_day_key(number, day),
         ]
-        args = [now, EVENTS_MAXLEN, lawyer_id, reason, max_missed, self.prefix]
-        return int(await self._call("rejectOffer", keys, args))
-
-    async def end(self, contact_id: str, now: float, wrapup_s: float, ended_by: str) -> int:
-        """1 ended, 0 already ended, -1 not connected."""
-        keys = [self.contact_key(contact_id), self.wrapups_key, self.events_key]
-        args = [now, EVENTS_MAXLEN, self.prefix, wrapup_s, ended_by]
-        return int(await self._call("endContact", keys, args))
-
-    async def abandon(self, contact_id: str, now: float, reason: str) -> int:
-        """1 abandoned, 0 already over, -1 connected (end it instead), -2 unknown."""
-        keys = [self.contact_key(contact_id), self.waiting_key, self.offers_key, self.events_key]
-        args = [now, EVENTS_MAXLEN, self.prefix, reason]
-        return int(await self._call("abandonContact", keys, args))
-
-    async def request_callback(self, contact_id: str, number: str, now: float) -> int:
-        """1 marked, 0 already a callback, -1 no longer waiting."""
-        keys = [self.contact_key(contact_id), self.events_key]
-        return int(await self._call("requestCallback", keys, [now, EVENTS_MAXLEN, number]))
+        # The counter outlives its day by one, whatever the time zone.
+        args = [now, EVENTS_MAXLEN, number, per_day, 2 * 86400]
+        return int(await self._call("requestCallback", keys, args))
 
     async def claim_dialout(self, contact: Contact, worker: str) -> bool:
         """One worker, and only one, places this attempt of a callback."""
@@ -238,11 +397,23 @@ class QueueStore:
         attempts: int,
         reason: str,
         sl_s: float,
+        keep_s: float = KEEP_ENDED_S,
+        refs: Refs | None = None,
     ) -> int:
         """1 scheduled for a retry, 2 given up after the last attempt, -1 not applicable."""
-        keys = [self.contact_key(contact_id), self.callbacks_key, self.events_key]
-        args = [now, EVENTS_MAXLEN, self.prefix, retry_at, attempts, reason, sl_s]
-        return int(await self._call("callbackFailed", keys, args))
+
+        def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.callbacks_key,
+                self.events_key,
+                self.lawyer_key(lawyer_id),
+                self.stats_key(service),
+            ]
+            args = [now, EVENTS_MAXLEN, lawyer_id, retry_at, attempts, reason, sl_s, service]
+            return keys, [*args, int(keep_s)]
+
+        return await self._call_on_contact("callbackFailed", contact_id, build, refs)
 
     async def retry_callback(self, contact_id: str, now: float) -> bool:
         keys = [
@@ -281,11 +452,24 @@ class QueueStore:
         to_lawyer: str,
         to_service: str,
         note: str,
+        refs: Refs | None = None,
     ) -> int:
         """1 transferred, -1 not this lawyer's connected contact, -2 no such target lawyer."""
-        keys = [self.contact_key(contact_id), self.waiting_key, self.wrapups_key, self.events_key]
-        args = [now, EVENTS_MAXLEN, self.prefix, wrapup_s, lawyer_id, to_lawyer, to_service, note]
-        return int(await self._call("transferContact", keys, args))
+
+        def build(_: str, service: str) -> tuple[list[str], list[Any]]:
+            keys = [
+                self.contact_key(contact_id),
+                self.waiting_key,
+                self.wrapups_key,
+                self.events_key,
+                self.lawyer_key(lawyer_id),
+                self.stats_key(service),
+                self.lawyer_key(to_lawyer),
+            ]
+            args = [now, EVENTS_MAXLEN, service, wrapup_s, lawyer_id, to_lawyer, to_service]
+            return keys, [*args, note]
+
+        return await self._call_on_contact("transferContact", contact_id, build, refs)
 
     async def save_case(self, contact_id: str, lawyer_id: str, form: str, now: float) -> int:
         """1 saved, -1 not this lawyer's contact, -2 not connected or ended."""
@@ -303,7 +487,8 @@ class QueueStore:
     async def call_event(self, kind: str, now: float, **fields: str) -> None:
         """A telephony fact for the record (menu choices...): one XADD, atomic on its own."""
         entry = {"type": kind, "at": f"{now:.6f}", **fields}
-        await self.redis.xadd(self.events_key, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+        # No trim here: the scripts' appends trim, minding what the ledger still needs.
+        await self.redis.xadd(self.events_key, entry)
 
     async def get_contact(self, contact_id: str) -> Contact | None:
         h = await self.redis.hgetall(self.contact_key(contact_id))
@@ -314,11 +499,18 @@ class QueueStore:
 
     # ----- lawyers ----------------------------------------------------------------
 
-    async def upsert_lawyer(self, lawyer: Lawyer, now: float) -> bool:
-        """Create or update a lawyer's profile; True if created."""
+    async def create_lawyer(self, lawyer: Lawyer, now: float) -> bool:
+        """A new lawyer, off duty; False (and nothing changed) if the id exists."""
         fields = [x for kv in lawyer.to_hash().items() for x in kv]
         keys = [self.lawyer_key(lawyer.id), self.lawyers_key, self.events_key]
-        return await self._call("upsertLawyer", keys, [now, EVENTS_MAXLEN, *fields]) == 1
+        return await self._call("createLawyer", keys, [now, EVENTS_MAXLEN, *fields]) == 1
+
+    async def update_lawyer(self, lawyer_id: str, fields: Mapping[str, str], now: float) -> bool:
+        """Change these profile fields (Lawyer.to_hash names) of an existing lawyer;
+        False if there is no such lawyer."""
+        flat = [x for kv in fields.items() for x in kv]
+        keys = [self.lawyer_key(lawyer_id), self.events_key]
+        return await self._call("updateLawyer", keys, [now, EVENTS_MAXLEN, *flat]) == 1
 
     async def set_presence(
         self,
@@ -329,15 +521,21 @@ class QueueStore:
         stale_before: float = 0.0,
     ) -> int:
         """1 changed, 0 the console was heard from after `stale_before`, -1 unknown lawyer."""
-        keys = [
-            self.lawyer_key(lawyer_id),
-            self.offers_key,
-            self.waiting_key,
-            self.events_key,
-            self.consoles_key,
-        ]
-        args = [now, EVENTS_MAXLEN, self.prefix, presence, reason, stale_before]
-        return int(await self._call("setPresence", keys, args))
+        for _ in range(STALE_RETRIES):
+            offer = await self.redis.hget(self.lawyer_key(lawyer_id), "offer") or ""
+            keys = [
+                self.lawyer_key(lawyer_id),
+                self.offers_key,
+                self.waiting_key,
+                self.events_key,
+                self.consoles_key,
+                self.contact_key(offer),
+            ]
+            args = [now, EVENTS_MAXLEN, offer, presence, reason, stale_before]
+            result = int(await self._call("setPresence", keys, args))
+            if result != STALE:
+                return result
+        raise RuntimeError("setPresence: the lawyer's offer kept changing under it")
 
     async def finish_wrapup(self, lawyer_id: str, now: float, ready: bool) -> bool:
         keys = [self.lawyer_key(lawyer_id), self.wrapups_key, self.events_key]
@@ -368,13 +566,34 @@ class QueueStore:
             return [r or None for r in await pipe.execute()]
 
     async def snapshot(self) -> Snapshot:
-        keys = [self.waiting_key, self.lawyers_key, self.events_key]
-        last_id, contacts, lawyers = await self._call("snapshot", keys, [self.prefix])
-        return Snapshot(
-            last_event_id=last_id,
-            contacts=[Contact.from_hash(_pairs(c)) for c in contacts if c],
-            lawyers=[Lawyer.from_hash(_pairs(lw)) for lw in lawyers if lw],
-        )
+        """The waiting contacts and every lawyer, with the stream position they are
+        current to. The script must declare each hash it reads, so the ids are read
+        first; it refuses (and we read again) if an id joined a set in between."""
+        for _ in range(SNAPSHOT_RETRIES):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zrange(self.waiting_key, 0, -1)
+                pipe.smembers(self.lawyers_key)
+                contact_ids, lawyer_ids = await pipe.execute()
+            lawyer_ids = sorted(lawyer_ids)
+            keys = [
+                self.waiting_key,
+                self.lawyers_key,
+                self.events_key,
+                *(self.contact_key(c) for c in contact_ids),
+                *(self.lawyer_key(lw) for lw in lawyer_ids),
+            ]
+            reply = await self._call(
+                "snapshot", keys, [len(contact_ids), *contact_ids, *lawyer_ids]
+            )
+            if reply[0] == "retry":
+                continue
+            last_id, contacts, lawyers = reply
+            return Snapshot(
+                last_event_id=last_id,
+                contacts=[Contact.from_hash(_pairs(c)) for c in contacts if c],
+                lawyers=[Lawyer.from_hash(_pairs(lw)) for lw in lawyers if lw],
+            )
+        raise RuntimeError("snapshot: the queue kept changing while it was read")
 
     async def read_events(
         self, after_id: str, block_ms: int | None = None, count: int = 1000

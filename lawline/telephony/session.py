@@ -259,7 +259,7 @@ class CallSession:
             self._in_order(self._enqueue(a))
         elif isinstance(a, f.RequestCallback):
             if self.contact_id:
-                self._in_order(self.worker.queue.request_callback(self.contact_id, self.caller))
+                self._in_order(self._request_callback(self.contact_id))
         elif isinstance(a, f.SaveRating):
             if self.contact_id:
                 self._in_order(
@@ -429,6 +429,13 @@ class CallSession:
         if self.ended:  # hung up while the contact was being entered
             await self._leave_queue()
 
+    async def _request_callback(self, contact_id: str) -> None:
+        if await self.worker.queue.request_callback(contact_id, self.caller) == -3:
+            # This number's callbacks for today are used up; the caller is hanging up,
+            # so the contact must not wait for a callback that will not come.
+            log.info("callback refused: the number's daily callbacks are used up")
+            await self.worker.queue.line_gone(contact_id, "callback refused: daily cap")
+
     async def _leave_voicemail(self, a: f.LeaveVoicemail) -> None:
         if self._voicemail is None:
             return
@@ -485,13 +492,7 @@ class CallSession:
             # Rang out, busy or unreachable: the lawyer is freed, the callback tried later.
             await queue.callback_failed(self.contact_id, dial_failure(self._status))
             return
-        contact = await queue.store.get_contact(self.contact_id)
-        if contact is None:
-            return
-        if contact.state in (ContactState.WAITING, ContactState.OFFERED):
-            await queue.abandon(self.contact_id, "caller hung up")
-        elif contact.state == ContactState.CONNECTED:
-            await queue.end(self.contact_id, "caller")
+        await queue.line_gone(self.contact_id, "caller hung up", ended_by="caller")
 
     def _hangup(self, reason: str) -> None:
         log.info("hanging up", extra={"reason": reason, "contact": self.contact_id})

@@ -23,7 +23,7 @@ import pjsua2 as pj
 from redis.asyncio import Redis
 
 from lawline.config import Settings
-from lawline.queue.model import Contact, ContactState
+from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel
 from lawline.queue.store import Event, QueueStore
@@ -136,15 +136,10 @@ class TelephonyWorker:
         released = 0
         for contact_id in await self.redis.smembers(held):
             contact_id = contact_id.decode() if isinstance(contact_id, bytes) else contact_id
-            contact = await self.queue.store.get_contact(contact_id)
-            if contact is not None and contact.state in (
-                ContactState.WAITING, ContactState.OFFERED
-            ):
-                await self.queue.abandon(contact_id, "line lost: telephony worker died")
-                released += 1
-            elif contact is not None and contact.state == ContactState.CONNECTED:
-                await self.queue.end(contact_id, "line lost")
-                released += 1
+            gone = await self.queue.line_gone(
+                contact_id, "line lost: telephony worker died", ended_by="line lost"
+            )
+            released += gone > 0
             await self.redis.delete(line_key(prefix, contact_id))
             await self.redis.srem(held, contact_id)
         if released:

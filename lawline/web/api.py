@@ -126,6 +126,11 @@ async def get_contact(contact_id: str, queue: Queue, principal: Anyone) -> Conta
 async def request_callback(contact_id: str, body: CallbackIn, queue: Queue, _: Gateway) -> Outcome:
     """The caller hangs up but keeps their place; a lawyer will call them back."""
     result = await queue.request_callback(contact_id, body.number)
+    if result == -3:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "this number has had as many callbacks today as the hotline gives one number",
+        )
     if result < 0:
         raise _conflict("the contact is no longer waiting")
     return Outcome(ok=True, message="already a callback" if result == 0 else "")
@@ -191,7 +196,7 @@ async def list_colleagues(queue: Queue, _: Anyone) -> list[ColleagueOut]:
 @router.post("/lawyers", status_code=status.HTTP_201_CREATED)
 async def create_lawyer(body: LawyerIn, queue: Queue, _: Staff) -> LawyerOut:
     _check_languages(queue, body.languages)
-    if not await queue.upsert_lawyer(body.to_lawyer()):
+    if not await queue.create_lawyer(body.to_lawyer()):
         raise _conflict(f"lawyer {body.id} exists: change them with PATCH")
     return await _lawyer_out(queue, body.id)
 
@@ -220,8 +225,23 @@ async def update_lawyer(lawyer_id: str, body: LawyerPatch, queue: Queue, _: Staf
         }
     )
     _check_languages(queue, merged.languages)
-    await queue.upsert_lawyer(merged.to_lawyer())
+    # Only the fields the request names are written: a concurrent change of others stays.
+    profile = merged.to_lawyer().to_hash()
+    changed = {f: profile[f] for name in body.model_fields_set for f in _PROFILE_FIELDS[name]}
+    if not await queue.update_lawyer(lawyer_id, changed):
+        raise _not_found("lawyer")
     return await _lawyer_out(queue, lawyer_id)
+
+
+# LawyerPatch field -> the stored profile fields (Lawyer.to_hash) it sets.
+_PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "services": ("services",),
+    "domains": ("domains",),
+    "languages": ("languages",),
+    "capacity": ("cap_voice", "cap_video"),
+    "roster": ("roster",),
+}
 
 
 @router.put("/lawyers/{lawyer_id}/state")

@@ -230,11 +230,7 @@ class TerminalSession:
         if cid is None:
             await self._result(request, False, "no talk in progress")
             return
-        contact = await self.queue.store.get_contact(cid)
-        if contact is not None and contact.state == ContactState.CONNECTED:
-            await self.queue.end(cid, "caller")
-        else:
-            await self.queue.abandon(cid, "resident left the terminal")
+        await self.queue.line_gone(cid, "resident left the terminal", ended_by="caller")
         await self._result(request, True)
 
     async def _signal(self, frame: dict[str, Any]) -> None:

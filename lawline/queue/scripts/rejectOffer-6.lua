@@ -4,12 +4,13 @@
   goes to a colleague first. Missed offers (timeouts) count towards the
   automatic break.
   KEYS[1] contact hash   KEYS[2] lawyer hash   KEYS[3] offers zset   KEYS[4] waiting zset
-  KEYS[5] events stream
+  KEYS[5] events stream   KEYS[6] the contact's queue stats hash
   ARGV[1] now   ARGV[2] events maxlen   ARGV[3] lawyer id   ARGV[4] reason: rejected|timeout|gone
   ARGV[5] missed offers in a row that put the lawyer on break
-  ARGV[6] key prefix (for the queue's stats hash)
+  ARGV[6] service KEYS[6] was built from
   Returns 1 requeued, 2 requeued and the lawyer put on break; -1 the offer is not this
-  lawyer's any more; -2 (timeout only) the offer has not expired yet.
+  lawyer's any more; -2 (timeout only) the offer has not expired yet;
+  -99 (STALE) the contact's service changed: read again.
 ]]
 --@include common
 local now = tonumber(ARGV[1])
@@ -20,6 +21,9 @@ end
 if ARGV[4] == 'timeout' and tonumber(c[3]) > now then
   return -2
 end
+if refs_stale(c[2], c[5], ARGV[3], ARGV[6]) then
+  return STALE
+end
 requeue(KEYS[1], KEYS[4], KEYS[3], c[4])
 local declined = redis.call('HGET', KEYS[1], 'declined_by') or ''
 if not string.find(declined, ',' .. ARGV[3] .. ',', 1, true) then
@@ -28,7 +32,7 @@ if not string.find(declined, ',' .. ARGV[3] .. ',', 1, true) then
   end
   redis.call('HSET', KEYS[1], 'declined_by', declined .. ARGV[3] .. ',')
 end
-redis.call('HINCRBY', ARGV[6] .. ':stats:' .. c[5], 'offers_' .. ARGV[4], 1)
+redis.call('HINCRBY', KEYS[6], 'offers_' .. ARGV[4], 1)
 local result = 1
 redis.call('HSET', KEYS[2], 'offer', '')
 if ARGV[4] == 'timeout' then

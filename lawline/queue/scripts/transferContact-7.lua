@@ -3,10 +3,13 @@
   service queue, with a note for whoever answers next. The caller waits again at
   their old place (hold music); the lawyer goes to wrap-up as after any conversation.
   KEYS[1] contact hash   KEYS[2] waiting zset   KEYS[3] wrapups zset   KEYS[4] events stream
-  ARGV[1] now   ARGV[2] events maxlen   ARGV[3] key prefix   ARGV[4] wrap-up seconds
+  KEYS[5] the handing lawyer's hash   KEYS[6] the contact's queue stats hash
+  KEYS[7] the target lawyer's hash (P:lawyer: when none)
+  ARGV[1] now   ARGV[2] events maxlen   ARGV[3] the contact's service KEYS[6] was built from   ARGV[4] wrap-up seconds
   ARGV[5] the lawyer handing it on   ARGV[6] to this lawyer ('' any)
   ARGV[7] to this service queue ('' the same)   ARGV[8] the note
-  Returns 1 transferred; -1 not this lawyer's connected contact; -2 no such target lawyer.
+  Returns 1 transferred; -1 not this lawyer's connected contact; -2 no such target lawyer;
+  -99 (STALE) the contact's service changed: read again.
 ]]
 --@include common
 local now = tonumber(ARGV[1])
@@ -15,14 +18,17 @@ local c = redis.call('HMGET', KEYS[1], 'state', 'lawyer', 'channel', 'answered_a
 if c[1] ~= 'connected' or c[2] ~= ARGV[5] then
   return -1
 end
-if ARGV[6] ~= '' and redis.call('EXISTS', ARGV[3] .. ':lawyer:' .. ARGV[6]) == 0 then
+if refs_stale(c[2], c[5], ARGV[5], ARGV[3]) then
+  return STALE
+end
+if ARGV[6] ~= '' and redis.call('EXISTS', KEYS[7]) == 0 then
   return -2
 end
-local lkey = ARGV[3] .. ':lawyer:' .. c[2]
+local lkey = KEYS[5]
 release_lawyer(lkey, c[3], c[6])
 start_wrapup(lkey, KEYS[3], c[2], now, tonumber(ARGV[4]))
 refresh_lawyer(lkey, now)
-local stats = ARGV[3] .. ':stats:' .. c[5]
+local stats = KEYS[6]
 redis.call('HINCRBY', stats, 'transferred', 1)
 redis.call('HINCRBYFLOAT', stats, 'talk_s', now - tonumber(c[4]))
 -- The notes travel with the contact, oldest first.

@@ -3,10 +3,12 @@
   console offline). Anything offered to a lawyer who leaves goes back to the queue.
   KEYS[1] lawyer hash   KEYS[2] offers zset   KEYS[3] waiting zset   KEYS[4] events stream
   KEYS[5] consoles zset (lawyer id -> when their console was last heard from)
-  ARGV[1] now   ARGV[2] events maxlen   ARGV[3] key prefix (for the offered contact's hash)
+  KEYS[6] the hash of the contact offered to the lawyer (P:contact: when none)
+  ARGV[1] now   ARGV[2] events maxlen   ARGV[3] the offer KEYS[6] was built from ('' none)
   ARGV[4] presence: available|break|offline   ARGV[5] break reason
   ARGV[6] only if the console was last heard from before this time (0: unconditionally)
-  Returns 1 changed; 0 heard from since (nothing changed); -1 no such lawyer.
+  Returns 1 changed; 0 heard from since (nothing changed); -1 no such lawyer;
+  -99 (STALE) the lawyer's offer changed: read again.
 ]]
 --@include common
 local now = tonumber(ARGV[1])
@@ -14,6 +16,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local l = redis.call('HMGET', KEYS[1], 'offer', 'id')
+if (l[1] or '') ~= ARGV[3] then
+  return STALE
+end
 local stale_before = tonumber(ARGV[6])
 local seen = tonumber(redis.call('ZSCORE', KEYS[5], l[2]))
 if stale_before > 0 and (seen or 0) >= stale_before then
@@ -21,7 +26,7 @@ if stale_before > 0 and (seen or 0) >= stale_before then
 end
 local fields = {}
 if ARGV[4] ~= 'available' and l[1] and l[1] ~= '' then
-  local ckey = ARGV[3] .. ':contact:' .. l[1]
+  local ckey = KEYS[6]
   requeue(ckey, KEYS[3], KEYS[2], l[1])
   redis.call('HSET', KEYS[1], 'offer', '')
   fields = {'contact', contact_json(ckey), 'reason', 'gone'}
