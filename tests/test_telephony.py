@@ -457,3 +457,32 @@ async def test_an_unanswered_callback_frees_the_lawyer_and_is_tried_again(
     stats = await redis.hgetall("ll:stats:mediation")
     assert stats.get("answered", "0") == "0", "an unanswered callback is no answered call"
     assert stats["abandoned"] == "1"
+
+
+async def test_a_display_name_cannot_name_the_caller(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    """The number is the From URI's user part: a display name that looks like a SIP
+    URI changes nothing, so a callback cannot be pointed at someone else's phone."""
+    xml = scenario("spoof", [("pause", 500), ("keys", "2"), ("pause", 1500), ("bye", None)])
+    spoofed = xml.replace("From: caller <sip:", 'From: "sip:+8699912345678@x" <sip:')
+    assert spoofed != xml
+    result = await asyncio.to_thread(run_sipp, tmp_path, worker, spoofed)
+    assert result.returncode == 0, result.stdout[-2000:]
+    contact = await only_contact(redis)
+    assert contact["caller"] == CALLER
+
+
+async def test_a_caller_uri_that_is_no_number_is_taken_as_withheld(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    xml = scenario("odd", [("pause", 500), ("keys", "2"), ("pause", 1500), ("bye", None)])
+    odd = xml.replace(f"From: caller <sip:{CALLER}",
+                      f'From: "sip:+8699912345678@x" <sip:{"9" * 45}')  # fmt: skip
+    assert odd != xml
+    result = await asyncio.to_thread(run_sipp, tmp_path, worker, odd)
+    assert result.returncode == 0, result.stdout[-2000:]
+    contact = await only_contact(redis)
+    assert contact["caller"] == ""
+    assert await redis.hget("ll:telephony:counts", "invalid_caller_number") == "1"
+    assert "9" * 45 not in worker.output() and "8699912345678" not in worker.output()
