@@ -534,3 +534,41 @@ async def test_no_caller_number_in_the_fronts_or_the_workers_logs(
         logs = pool.kamailio_log() + "".join(pool.log(w) for w in pool.worker_names())
         assert CALLER not in logs and stranger_number not in logs
         assert "[..5678]" in pool.kamailio_log(), "the last four digits, for support"
+
+
+_MESSAGE_ELSEWHERE = """  <send><![CDATA[
+MESSAGE sip:12348@127.0.0.1:{port} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 MESSAGE
+[routes]
+Max-Forwards: 70
+Content-Type: text/plain
+Content-Length: [len]
+
+toll fraud
+  ]]></send>
+"""
+
+
+async def test_a_caller_cannot_steer_its_own_dialog_elsewhere(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """A real call through the front, with the front's Record-Route: an in-dialog
+    request the caller aims at another address is dropped, while the worker's own
+    BYE (lawline hangs up after the callback is booked) still reaches the caller."""
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        target = _listen()
+        steps = [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"),
+                 ("expect_bye", 20000)]  # fmt: skip
+        xml = routed(scenario("elsewhere", steps))
+        ack_end = xml.index("]]></send>", xml.index("\nACK ")) + len("]]></send>\n")
+        message = _MESSAGE_ELSEWHERE.format(port=target.getsockname()[1], caller=CALLER)
+        xml = xml[:ack_end] + message + xml[ack_end:]
+        call = await asyncio.to_thread(sipp, tmp_path, pool, xml, name="elsewhere")
+        assert call.returncode == 0, call.stdout[-2000:] + call.stderr[-2000:]
+        assert _received(target, 0.5) == [], "the caller's request went where it pointed"
+        target.close()
+        assert "blocked: MESSAGE in a dialog of this front to elsewhere" in pool.kamailio_log()
