@@ -371,7 +371,12 @@ async def test_forged_in_dialog_requests_from_a_stranger_reach_nobody(
         worker_port = pool.settings.telephony.front.worker_port
         target = _listen()
         elsewhere = f"12348@127.0.0.1:{target.getsockname()[1]}"
-        routes = [f"<sip:{front};lr>", f"<sip:{front};lr;llm=0123456789abcdef0123456789abcdef>"]
+        routes = [
+            f"<sip:{front};lr>",
+            f"<sip:{front};lr;llm=0123456789abcdef0123456789abcdef>",
+            # The front, then the address the request should reach next.
+            f"<sip:{front};lr>,<sip:127.0.0.1:{target.getsockname()[1]};lr>",
+        ]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
             attacker.bind((STRANGER, 0))
             attacker.settimeout(0.2)
