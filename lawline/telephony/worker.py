@@ -23,7 +23,7 @@ import pjsua2 as pj
 from redis.asyncio import Redis
 
 from lawline.config import Settings
-from lawline.phone_numbers import mask_number
+from lawline.phone_numbers import mask_number, normalise_number
 from lawline.queue.model import Contact, ContactState
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel
@@ -266,7 +266,15 @@ class TelephonyWorker:
         if not await self.queue.store.claim_dialout(contact, self.name):
             return
         route = tel.trunk or contact.attrs.get("trunk", "")
-        number = contact.callback_number or contact.caller
+        try:
+            # It becomes the user part of the URI dialled: digits only, whoever stored it.
+            number = normalise_number(contact.callback_number or contact.caller)
+        except ValueError:
+            self.count("undialable_callback_number")
+            log.warning("callback number is not a telephone number: not dialled",
+                        extra={"contact": contact.id})  # fmt: skip
+            await self.queue.callback_failed(contact.id, "not a telephone number")
+            return
         if self.lines_in_use() >= MAX_CALLS or not route or not number or self._account is None:
             reason = "no free line" if route and number else "nowhere to dial"
             await self.queue.callback_failed(contact.id, reason)
