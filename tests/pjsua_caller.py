@@ -2,7 +2,7 @@
 
 Run as a process (pjsua2 allows one endpoint per process):
     python tests/pjsua_caller.py URI OUT.wav SECONDS LOCAL_SIP_PORT [--play SAY.wav] [--keys 11]
-        [--user ID --password PW [--register HOST:PORT]] [--host ADDRESS]
+        [--user ID --password PW [--register HOST:PORT]] [--host ADDRESS] [--header N=V]
 Once media is up it prints "media T" (T: time.monotonic() when recording started, so
 another process can place what was heard in time), loops SAY.wav into the call,
 records what it hears to OUT.wav, presses KEYS (RFC 4733) a second later, and hangs up
@@ -50,6 +50,12 @@ class Terminal(pj.Account):
             self.status = prm.code
 
 
+def _header(name: str, value: str) -> pj.SipHeader:
+    h = pj.SipHeader()
+    h.hName, h.hValue = name, value
+    return h
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("uri")
@@ -62,6 +68,8 @@ def main() -> int:
     ap.add_argument("--password", default="")
     ap.add_argument("--register", default="")
     ap.add_argument("--host", default="127.0.0.1", help="address to call from")
+    ap.add_argument("--header", action="append", default=[],
+                    help="NAME=VALUE added to the INVITE as written (a CRLF folds it)")  # fmt: skip
     args = ap.parse_args()
     # The same pjsua2 set-up as the worker (G.711 first, null audio device, one thread).
     cfg = SipConfig(
@@ -85,7 +93,11 @@ def main() -> int:
             ep.libDestroy()
             return 2
     call = Call(acc, args.out, args.play)
-    call.makeCall(args.uri, pj.CallOpParam(True))
+    op = pj.CallOpParam(True)
+    for header in args.header:
+        name, _, value = header.partition("=")
+        op.txOption.headers.append(_header(name, value))
+    call.makeCall(args.uri, op)
     end = time.monotonic() + args.seconds
     # SIGTERM: hang up properly, so the recording is complete and lawline sees a BYE.
     stop: list[int] = []

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lawline.telephony.front_accounts import COLUMNS, TABLE, subscriber_table, write_table
-from lawline.telephony.session import terminal_origin
 from lawline.terminals.models import Terminal
 from lawline.terminals.registry import sip_ha1
 
@@ -51,14 +50,3 @@ def test_a_rewrite_within_the_same_second_still_moves_the_mtime(tmp_path: Path) 
     # db_text notices a change by whole seconds of mtime.
     assert int(os.stat(tmp_path / TABLE).st_mtime) > int(first)
     assert (tmp_path / TABLE).read_text() == "two\n"
-
-
-def test_the_worker_reads_the_terminal_the_front_named() -> None:
-    invite = (
-        "INVITE sip:12348@127.0.0.1:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n"
-        "x-lawline-terminal: dalai-1\r\nX-Lawline-Village: %E5%A4%A7%E8%B5%89%E6%9D%91\r\n"
-        "X-Lawline-Township: \r\nContent-Length: 0\r\n\r\nX-Lawline-Terminal: body\r\n"
-    )
-    assert terminal_origin(invite) == {"terminal": "dalai-1", "village": "大赉村"}
-    trunk = "INVITE sip:12348@x SIP/2.0\r\nX-Lawline-Village: x\r\n\r\n"
-    assert terminal_origin(trunk) == {}, "a village without a terminal is not an origin"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -11,7 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.telephony.front_accounts import TABLE, accounts_dir
 from lawline.terminals.registry import enrol, revoke
 from tests.front_helpers import Pool, routed, sip_pool, sipp, sipp_async
-from tests.sip_helpers import free_sip_port, scenario
+from tests.sip_helpers import CALLER, free_sip_port, scenario
 from tests.test_telephony import envelope
 
 pytestmark = pytest.mark.skipif(
@@ -317,5 +320,260 @@ async def test_a_sip_terminal_registers_and_calls_with_its_password_until_revoke
         assert "ended 407" in refused.stdout, refused.stdout[-2000:]
         log = pool.kamailio_log()
         assert f"registered: terminal dalai-1 from {TERMINAL_IP}" in log
-        assert "blocked: bad SIP credentials" in log and "[dalai-1]" in log
+        assert "blocked: bad SIP credentials" in log and "[..ai-1]" in log, "masked user part"
     assert await redis.zcard("ll:waiting") == 0
+
+
+# ----- forged and replayed requests, folded headers, personal data in logs -------------
+
+STRANGER = "127.0.0.7"  # not a trunk, not an enrolled terminal
+
+
+def _listen(host: str = "127.0.0.1") -> socket.socket:
+    """A UDP port a forged request might be relayed to."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, 0))
+    s.settimeout(0.2)
+    return s
+
+
+def _received(sock: socket.socket, within_s: float) -> list[bytes]:
+    """Every datagram that arrives within the window (after the front has decided)."""
+    got, deadline = [], time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with suppress(TimeoutError):
+            got.append(sock.recv(65535))
+    return got
+
+
+def _in_dialog(method: str, src: tuple[str, int], target: str, route: str, n: int) -> bytes:
+    """A request that claims to belong to a dialog: a To tag and a Route naming the front."""
+    body = "hello" if method == "MESSAGE" else ""
+    ctype = "Content-Type: text/plain\r\n" if body else ""
+    return (
+        f"{method} sip:{target} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {src[0]}:{src[1]};rport;branch=z9hG4bK-forged{n}\r\n"
+        f"Route: {route}\r\n"
+        f"From: <sip:attacker@{src[0]}>;tag=f{n}\r\nTo: <sip:{target}>;tag=t{n}\r\n"
+        f"Call-ID: forged{n}@{src[0]}\r\nCSeq: 1 {method}\r\n"
+        f"Contact: <sip:attacker@{src[0]}:{src[1]}>\r\nMax-Forwards: 70\r\n"
+        f"{ctype}Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+async def test_forged_in_dialog_requests_from_a_stranger_reach_nobody(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """An INVITE or MESSAGE with a To tag and a Route naming the front, from an address
+    that is no trunk: not relayed to the address it names, nor to a worker."""
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        front = f"{pool.host}:{pool.port}"
+        worker_port = pool.settings.telephony.front.worker_port
+        target = _listen()
+        elsewhere = f"12348@127.0.0.1:{target.getsockname()[1]}"
+        routes = [
+            f"<sip:{front};lr>",
+            f"<sip:{front};lr;llm=0123456789abcdef0123456789abcdef>",
+            # The front, then the address the request should reach next.
+            f"<sip:{front};lr>,<sip:127.0.0.1:{target.getsockname()[1]};lr>",
+        ]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+            attacker.bind((STRANGER, 0))
+            attacker.settimeout(0.2)
+            src = attacker.getsockname()
+            n = 0
+            for method in ("INVITE", "MESSAGE", "BYE"):
+                for to in (elsewhere, f"12348@127.0.0.1:{worker_port}"):
+                    for route in routes:
+                        n += 1
+                        message = _in_dialog(method, src, to, route, n)
+                        attacker.sendto(message, (pool.host, pool.port))
+            # Anything relayed arrives at the listener; a worker would answer (481).
+            relayed: list[bytes] = []
+            await until(
+                _async(lambda: bool(relayed.extend(_received(target, 0.1)) or relayed)
+                       or pool.kamailio_log().count("within no dialog") >= n),
+                "the front's decision on every forged request",
+            )  # fmt: skip
+            assert relayed + _received(target, 0.5) == [], "a forged request was relayed"
+            assert _received(attacker, 0.5) == [], "a forged request reached someone"
+        target.close()
+        log = pool.kamailio_log()
+        for method in ("INVITE", "MESSAGE", "BYE"):
+            assert f"blocked: {method} within no dialog of this front from {STRANGER}" in log
+        # A real call through the front still has its in-dialog requests relayed.
+        served = await asyncio.to_thread(
+            sipp, tmp_path, pool, routed(scenario("served", call_held(1))), name="served"
+        )
+        assert served.returncode == 0, served.stdout[-2000:]
+
+
+async def test_a_trunk_call_folded_x_lawline_headers_name_no_village(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """A continuation line is part of the header before it (RFC 3261 7.3.1): folded
+    X-Lawline-* lines pass the front's strip, but the worker believes only what the
+    front signed, so the trunk's caller cannot claim a village room. The trunk's
+    P-Asserted-Identity names the caller."""
+    folded = "Subject=hello\r\n X-Lawline-Terminal: dalai-1\r\n X-Lawline-Village: %E5%A4%A7"
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        caller = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+             f"sip:12348@{pool.host}:{pool.port}", str(tmp_path / "heard.wav"), "8",
+             str(free_sip_port()), "--keys", "2", "--header", folded,
+             "--header", "P-Asserted-Identity=<sip:+8613900001111@carrier.example>"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        await until(lambda: _waiting(redis, 1), "the trunk's caller queued")
+        (contact_id,) = await redis.zrange("ll:waiting", 0, -1)
+        contact = await redis.hgetall(f"ll:contact:{contact_id}")
+        attrs = json.loads(contact.get("attrs") or "{}")
+        assert "village" not in attrs and "terminal" not in attrs, attrs
+        assert contact["caller"] == "+8613900001111", "the trunk asserted who calls"
+        out, _ = await asyncio.to_thread(caller.communicate, timeout=90)
+        assert caller.returncode == 0, out[-2000:]
+
+
+def _digest(
+    user: str, password: str, realm: str, nonce: str, uri: str, method: str, nc: str
+) -> str:
+    ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
+    cnonce = "0a4f113b"
+    response = hashlib.md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    return (
+        f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+        f'response="{response}", algorithm=MD5, qop=auth, nc={nc}, cnonce="{cnonce}"'
+    )
+
+
+def _register(src: tuple[str, int], front: str, user: str, cseq: int, auth: str = "") -> bytes:
+    extra = f"Authorization: {auth}\r\n" if auth else ""
+    return (
+        f"REGISTER sip:{front} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {src[0]}:{src[1]};rport;branch=z9hG4bK-reg{cseq}\r\n"
+        f"From: <sip:{user}@{front}>;tag=r1\r\nTo: <sip:{user}@{front}>\r\n"
+        f"Call-ID: replay@{src[0]}\r\nCSeq: {cseq} REGISTER\r\n"
+        f"Contact: <sip:{user}@{src[0]}:{src[1]}>\r\nExpires: 600\r\n{extra}"
+        f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _final(sock: socket.socket, within_s: float = 5) -> str:
+    """The first final response (status line and headers), or '' if none came."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with suppress(TimeoutError):
+            text = sock.recv(65535).decode(errors="replace")
+            if not text.startswith("SIP/2.0 1"):
+                return text
+    return ""
+
+
+async def test_a_replayed_digest_authorization_is_refused(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """A REGISTER captured on the wire, sent again with its Authorization unchanged:
+    challenged again, not accepted (nonce-count / one-time nonces)."""
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        realm = pool.settings.telephony.front.realm
+        upgrade(pool.settings.database)
+        sessions = session_factory(make_engine(pool.settings.database))
+        with sessions() as s, s.begin():
+            password = enrol(s, "dalai-2", "大赉村", "兴安镇", "zh", datetime.now(UTC),
+                             sip_realm=realm).sip_password  # fmt: skip
+        await until(_async(lambda: "dalai-2:" in _accounts(pool)), "the front's accounts synced")
+        front = f"{pool.host}:{pool.port}"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+            phone.bind((TERMINAL_IP, 0))
+            phone.settimeout(0.2)
+            src = phone.getsockname()
+            phone.sendto(_register(src, front, "dalai-2", 1), (pool.host, pool.port))
+            challenge = _final(phone)
+            assert challenge.startswith("SIP/2.0 401"), challenge
+            nonce = challenge.split('nonce="', 1)[1].split('"', 1)[0]
+            auth = _digest("dalai-2", password, realm, nonce, f"sip:{front}", "REGISTER",
+                           "00000001")  # fmt: skip
+            phone.sendto(_register(src, front, "dalai-2", 2, auth), (pool.host, pool.port))
+            first = _final(phone)
+            assert first.startswith("SIP/2.0 200"), first
+            # The same Authorization again, as an eavesdropper would send it.
+            phone.sendto(_register(src, front, "dalai-2", 3, auth), (pool.host, pool.port))
+            replayed = _final(phone)
+            assert replayed.startswith("SIP/2.0 401"), replayed
+            # The phone itself goes on: the next nonce-count is accepted.
+            auth2 = _digest("dalai-2", password, realm, nonce, f"sip:{front}", "REGISTER",
+                            "00000002")  # fmt: skip
+            phone.sendto(_register(src, front, "dalai-2", 4, auth2), (pool.host, pool.port))
+            assert _final(phone).startswith("SIP/2.0 200")
+
+
+async def test_no_caller_number_in_the_fronts_or_the_workers_logs(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """A trunk's call from a known number, and a stranger whose From is a number and
+    whose credentials are wrong: neither number is in any log line."""
+    stranger_number = "13912345678"
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        served = await asyncio.to_thread(
+            sipp, tmp_path, pool, routed(scenario("served", call_held(1))), name="served"
+        )
+        assert served.returncode == 0, served.stdout[-2000:]
+        front = f"{pool.host}:{pool.port}"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((STRANGER, 0))
+            s.settimeout(0.2)
+            src = s.getsockname()
+            invite = (
+                f"INVITE sip:12348@{front} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {src[0]}:{src[1]};rport;branch=z9hG4bK-s1\r\n"
+                f"From: <sip:{stranger_number}@{src[0]}>;tag=s1\r\nTo: <sip:12348@{front}>\r\n"
+                f"Call-ID: stranger@{src[0]}\r\nCSeq: 1 INVITE\r\n"
+                f'Proxy-Authorization: Digest username="{stranger_number}", realm="lawline", '
+                f'nonce="00", uri="sip:12348@{front}", response="00"\r\n'
+                f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+            s.sendto(invite, (pool.host, pool.port))
+            assert _final(s).startswith("SIP/2.0 407")
+        await until(_async(lambda: "bad SIP credentials" in pool.kamailio_log()), "logged")
+        logs = pool.kamailio_log() + "".join(pool.log(w) for w in pool.worker_names())
+        assert CALLER not in logs and stranger_number not in logs
+        assert "[..5678]" in pool.kamailio_log(), "the last four digits, for support"
+
+
+_MESSAGE_ELSEWHERE = """  <send><![CDATA[
+MESSAGE sip:12348@127.0.0.1:{port} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: caller <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 MESSAGE
+[routes]
+Max-Forwards: 70
+Content-Type: text/plain
+Content-Length: [len]
+
+toll fraud
+  ]]></send>
+"""
+
+
+async def test_a_caller_cannot_steer_its_own_dialog_elsewhere(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """A real call through the front, with the front's Record-Route: an in-dialog
+    request the caller aims at another address is dropped, while the worker's own
+    BYE (lawline hangs up after the callback is booked) still reaches the caller."""
+    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
+        target = _listen()
+        steps = [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"),
+                 ("expect_bye", 20000)]  # fmt: skip
+        xml = routed(scenario("elsewhere", steps))
+        ack_end = xml.index("]]></send>", xml.index("\nACK ")) + len("]]></send>\n")
+        message = _MESSAGE_ELSEWHERE.format(port=target.getsockname()[1], caller=CALLER)
+        xml = xml[:ack_end] + message + xml[ack_end:]
+        call = await asyncio.to_thread(sipp, tmp_path, pool, xml, name="elsewhere")
+        assert call.returncode == 0, call.stdout[-2000:] + call.stderr[-2000:]
+        assert _received(target, 0.5) == [], "the caller's request went where it pointed"
+        target.close()
+        assert "blocked: MESSAGE in a dialog of this front to elsewhere" in pool.kamailio_log()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import json
 import math
 import shutil
@@ -457,3 +458,59 @@ async def test_an_unanswered_callback_frees_the_lawyer_and_is_tried_again(
     stats = await redis.hgetall("ll:stats:mediation")
     assert stats.get("answered", "0") == "0", "an unanswered callback is no answered call"
     assert stats["abandoned"] == "1"
+
+
+async def test_a_display_name_cannot_name_the_caller(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    """The number is the From URI's user part: a display name that looks like a SIP
+    URI changes nothing, so a callback cannot be pointed at someone else's phone."""
+    xml = scenario("spoof", [("pause", 500), ("keys", "2"), ("pause", 1500), ("bye", None)])
+    spoofed = xml.replace("From: caller <sip:", 'From: "sip:+8699912345678@x" <sip:')
+    assert spoofed != xml
+    result = await asyncio.to_thread(run_sipp, tmp_path, worker, spoofed)
+    assert result.returncode == 0, result.stdout[-2000:]
+    contact = await only_contact(redis)
+    assert contact["caller"] == CALLER
+
+
+async def test_a_caller_uri_that_is_no_number_is_taken_as_withheld(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    xml = scenario("odd", [("pause", 500), ("keys", "2"), ("pause", 1500), ("bye", None)])
+    odd = xml.replace(f"From: caller <sip:{CALLER}",
+                      f'From: "sip:+8699912345678@x" <sip:{"9" * 45}')  # fmt: skip
+    assert odd != xml
+    result = await asyncio.to_thread(run_sipp, tmp_path, worker, odd)
+    assert result.returncode == 0, result.stdout[-2000:]
+    contact = await only_contact(redis)
+    assert contact["caller"] == ""
+    assert await redis.hget("ll:telephony:counts", "invalid_caller_number") == "1"
+    assert "9" * 45 not in worker.output() and "8699912345678" not in worker.output()
+
+
+async def test_a_stored_callback_number_that_is_no_number_is_never_dialled(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
+) -> None:
+    """The number becomes the user part of the URI lawline dials: whatever wrote it into
+    the queue, one that is not a telephone number is refused, not dialled."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as trunk:
+        trunk.bind(("127.0.0.1", 0))
+        trunk.settimeout(0.2)
+        env = {"LAWLINE_TELEPHONY__TRUNK": f"127.0.0.1:{trunk.getsockname()[1]}"}
+        with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
+            contact_id = await book_callback(tmp_path, w, redis)
+            await redis.hset(f"ll:contact:{contact_id}", "callback_number", "1@evil.example;x")
+            queue = await mediator_on_duty(redis, Settings(routing=RoutingSettings(wrapup_s=0)))
+            try:
+                async with queue.subscribe() as evs:
+                    await next_event(evs, "contact.offered")
+                    assert await queue.accept(contact_id, "li")
+                    await next_event(evs, "contact.callback_failed")
+            finally:
+                await queue.stop()
+            with contextlib.suppress(TimeoutError):
+                assert not trunk.recv(65535), "lawline dialled it"
+    contact = await only_contact(redis)
+    assert contact["last_attempt_result"] == "not a telephone number"
+    assert await redis.hget("ll:telephony:counts", "undialable_callback_number") == "1"

@@ -21,6 +21,7 @@ from pathlib import Path
 from lawline.children import Child
 from lawline.config import Settings
 from lawline.telephony.front_accounts import accounts_dir, ensure_table
+from lawline.telephony.front_trust import front_secret
 from lawline.telephony.sip import MAX_CALLS
 
 RTP_PORTS_PER_WORKER = 400
@@ -137,6 +138,8 @@ def render(settings: Settings, workers: list[WorkerAddress], dispatcher_path: Pa
         # Signs the digest nonces; a new one at every start only makes terminals
         # answer one more challenge.
         "auth_secret": secrets.token_hex(16),
+        # Signs what the front tells the workers and its Record-Route (front_trust.py).
+        "front_secret": front_secret(settings),
     })  # fmt: skip
 
 
@@ -157,10 +160,13 @@ def prepare_front(settings: Settings, workers: list[WorkerAddress]) -> Front:
     root = (settings.data_dir / "kamailio").resolve()  # Kamailio reads -P from /
     run_dir = root / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)  # the config holds the front's secret
     dispatcher_path = root / "dispatcher.list"
     dispatcher_path.write_text(dispatcher_list(workers))
     ensure_table(accounts_dir(settings))
     config = root / "kamailio.cfg"
+    config.touch(mode=0o600)
+    config.chmod(0o600)
     config.write_text(render(settings, workers, dispatcher_path))
     args = [
         binary, "-f", str(config), "-DD", "-E",  # foreground, log to stderr

@@ -17,14 +17,15 @@ import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import pjsua2 as pj
 
+from lawline.phone_numbers import mask_number, normalise_number
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState
 from lawline.telephony import flow as f
 from lawline.telephony.sip import CallEvents, GatewayCall, Player
+from lawline.telephony.sip_message import address_user
 
 if TYPE_CHECKING:
     from lawline.telephony.bridge import Bridge
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from lawline.transcripts.live import LiveTranscript
 
 log = logging.getLogger(__name__)
-_NUMBER = re.compile(r"sip:\+?([0-9]+)@")
 _CONTACT = re.compile(r"sips?:(?:[^@;>]+@)?([^;>]+)([^>]*)")
 # Why a dial-out failed, by final SIP status; others are recorded as "sip NNN".
 _DIAL_FAILURES = {
@@ -47,28 +47,15 @@ _DIAL_FAILURES = {
 }
 
 
-def caller_number(remote_uri: str) -> str:
-    """The calling number the trunk gave, or '' when it hid it."""
-    m = _NUMBER.search(remote_uri)
-    return m.group(1) if m else ""
-
-
-_TERMINAL_HEADERS = {"x-lawline-terminal": "terminal", "x-lawline-village": "village",
-                     "x-lawline-township": "township"}  # fmt: skip
-
-
-def terminal_origin(invite: str) -> dict[str, str]:
-    """The SIP terminal a call came from, as the front named it after checking its
-    password (X-Lawline-* headers, percent-encoded): terminal id, village, township.
-    Empty for a call from a trunk."""
-    origin: dict[str, str] = {}
-    head = invite.split("\r\n\r\n", 1)[0]
-    for line in head.split("\r\n")[1:]:
-        name, colon, value = line.partition(":")
-        key = _TERMINAL_HEADERS.get(name.strip().lower())
-        if colon and key and value.strip():
-            origin[key] = unquote(value.strip())[:100]
-    return origin if origin.get("terminal") else {}
+def caller_number(address: str) -> str | None:
+    """The calling number in a From (pjsua's remote URI) or P-Asserted-Identity value:
+    its URI's user part, '' when there is none (withheld), None when it is not a
+    telephone number. The display name is never read: `"sip:+86999@x" <sip:T1@h>`
+    does not make the call +86999's."""
+    try:
+        return normalise_number(address_user(address))
+    except ValueError:
+        return None
 
 
 def reply_route(remote_contact: str) -> str:
@@ -90,7 +77,7 @@ class CallSession:
 
     def __init__(
         self, worker: TelephonyWorker, call: GatewayCall, callback: Contact | None = None,
-        origin: dict[str, str] | None = None,
+        origin: dict[str, str] | None = None, asserted: str = "",
     ) -> None:  # fmt: skip
         self.worker = worker
         self.call = call
@@ -106,7 +93,13 @@ class CallSession:
             self.reply_route = ""
         else:
             info = call.getInfo()
-            self.caller = caller_number(info.remoteUri)
+            # A trunk's P-Asserted-Identity (only when the front vouched for the trunk),
+            # else From; a number that is not one is taken as withheld.
+            number = caller_number(asserted or info.remoteUri)
+            if number is None:
+                worker.count("invalid_caller_number")
+                log.warning("caller number is not a telephone number: taken as withheld")
+            self.caller = number or ""
             self.reply_route = reply_route(info.remoteContact)
         self.started = False
         self._status = 0
@@ -191,7 +184,9 @@ class CallSession:
         try:
             self.call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            log.warning("callback could not be placed", extra={"uri": uri, "error": exc.info()})
+            log.warning("callback could not be placed",
+                        extra={"number": mask_number(self.caller), "status": exc.status,
+                               "reason": exc.reason[:200]})  # fmt: skip
             return False
         self._dial_timer = self.loop.call_later(timeout_s, self._ring_timeout)
         self._in_order(self._record("call.callback_dialled", uri=uri))

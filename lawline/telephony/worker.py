@@ -23,15 +23,17 @@ import pjsua2 as pj
 from redis.asyncio import Redis
 
 from lawline.config import Settings
-from lawline.queue.model import Contact
+from lawline.phone_numbers import mask_number, normalise_number
+from lawline.queue.model import Contact, ContactState
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel
 from lawline.queue.store import Event, QueueStore
 from lawline.redis_client import connect_redis
 from lawline.telephony.bridge import Bridge
 from lawline.telephony.bridge_rpc import serve_requests
+from lawline.telephony.front_trust import front_secret, signed_origin
 from lawline.telephony.prompts import resolve
-from lawline.telephony.session import CallSession, terminal_origin
+from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
     MAX_CALLS,
     Account,
@@ -42,6 +44,7 @@ from lawline.telephony.sip import (
     account_config,
     create_endpoint,
 )
+from lawline.telephony.sip_message import headers, values
 from lawline.transcripts.runtime import Transcription
 from lawline.video.signalling import line_key
 
@@ -84,6 +87,8 @@ class TelephonyWorker:
         self.media_grace = MediaGrace(self.loop)
         self._ep: pj.Endpoint | None = None
         self._account: Account | None = None
+        # Behind the front only: its signature is what the worker trusts in an INVITE.
+        self._front_secret = front_secret(settings) if settings.telephony.front.enabled else None
         self.transcription: Transcription
 
     # ----- what sessions use ------------------------------------------------------
@@ -256,7 +261,15 @@ class TelephonyWorker:
         if not await self.queue.store.claim_dialout(contact, self.name):
             return
         route = tel.trunk or contact.attrs.get("trunk", "")
-        number = contact.callback_number or contact.caller
+        try:
+            # It becomes the user part of the URI dialled: digits only, whoever stored it.
+            number = normalise_number(contact.callback_number or contact.caller)
+        except ValueError:
+            self.count("undialable_callback_number")
+            log.warning("callback number is not a telephone number: not dialled",
+                        extra={"contact": contact.id})  # fmt: skip
+            await self.queue.callback_failed(contact.id, "not a telephone number")
+            return
         if self.lines_in_use() >= MAX_CALLS or not route or not number or self._account is None:
             reason = "no free line" if route and number else "nowhere to dial"
             await self.queue.callback_failed(contact.id, reason)
@@ -321,18 +334,41 @@ class TelephonyWorker:
         if dialled is None or dialled.group(1) not in self.settings.service_numbers:
             # Not a number this hotline answers.
             op.statusCode = pj.PJSIP_SC_NOT_FOUND
-            log.info("rejected call to an unknown number", extra={"to": info.localUri})
+            log.info(
+                "rejected call to an unknown number",
+                extra={"dialled": mask_number(dialled.group(1)) if dialled else ""},
+            )
             # Kept like any call until DISCONNECTED: a Call released earlier trips pjsua.
             self._rejected.add(call)
             call.events = _Release(self._rejected, call)
             call.hangup(op)
             return
-        # Behind the front only: there, the front alone can have named the terminal.
-        trusted = self.settings.telephony.front.enabled
-        session = CallSession(self, call, origin=terminal_origin(invite) if trusted else None)
+        origin, asserted = self._vouched(invite)
+        session = CallSession(self, call, origin=origin, asserted=asserted)
         self.sessions[call] = session
         op.statusCode = pj.PJSIP_SC_OK
         call.answer(op)
+
+    def _vouched(self, invite: str) -> tuple[dict[str, str], str]:
+        """What the front vouches for: the SIP terminal a call came from, or for a trunk's
+        call its P-Asserted-Identity. Nothing without the front, or unsigned."""
+        if self._front_secret is None:
+            return {}, ""
+        fields = headers(invite)
+        origin = signed_origin(self._front_secret, fields)
+        if origin is None:
+            self.count("unsigned_invite")
+            log.warning("INVITE not signed by the SIP front: its X-Lawline headers ignored")
+            return {}, ""
+        if origin:
+            return origin, ""
+        asserted = values(fields, "p-asserted-identity")
+        return {}, asserted[0] if asserted else ""
+
+    def count(self, what: str) -> None:
+        """One more of something odd the workers saw, kept in Redis for /metrics."""
+        key = f"{self.settings.redis_prefix}:telephony:counts"
+        self.in_background(self.redis.hincrby(key, what, 1))
 
 
 class _Release(CallEvents):
