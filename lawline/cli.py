@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -414,6 +414,22 @@ def terminal_revoke(terminal_id: Annotated[str, typer.Argument(help="The termina
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"terminal {terminal_id} revoked")
+    _announce_revoked("terminal", terminal_id)
+
+
+def _announce_revoked(kind: Literal["user", "session", "token", "terminal"], ident: str) -> None:
+    """Tell the running web processes, which close the credential's open websockets."""
+    from redis import Redis
+
+    from lawline.config import Settings
+    from lawline.revocation import announce_sync
+
+    settings = Settings()
+    if settings.redis_url is None:
+        typer.echo("(no redis_url set: a socket already open is refused at its next connect)")
+        return
+    with Redis.from_url(settings.redis_url) as redis:
+        announce_sync(redis, settings.redis_prefix, kind, ident)
 
 
 models_app = typer.Typer(

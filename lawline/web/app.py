@@ -33,6 +33,7 @@ from lawline.web import (
     transcripts,
 )
 from lawline.web.auth import load_or_create_secret
+from lawline.web.hub import SocketHub
 from lawline.web.transcripts import LiveFeed
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
@@ -56,6 +57,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
+        app.state.hub = SocketHub(redis, settings.redis_prefix, settings.sockets)
+        app.state.hub.start()
         ledger = LedgerIngest(
             redis, queue.store.events_key, app.state.db, app.state.transcripts,
             claim_idle_s=settings.cases.claim_idle_s,
@@ -76,6 +79,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
             await app.state.live.stop()
+            await app.state.hub.stop()
             await queue.stop()
             await redis.aclose()
             engine.dispose()
