@@ -40,8 +40,10 @@ class Running:
 
     def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
         ws_base = self.base.replace("http://", "ws://")
+        # The token in a header, not the URL: access logs keep URLs.
+        headers = {"Authorization": f"Bearer {self.token(lawyer_id, role)}"}
         return websockets.connect(
-            f"{ws_base}/api/console/ws?token={self.token(lawyer_id, role)}", open_timeout=10
+            f"{ws_base}/api/console/ws", additional_headers=headers, open_timeout=10
         )
 
 
