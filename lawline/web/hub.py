@@ -9,7 +9,10 @@ Every open console, terminal and supervisor feed registers a `Ticket`: who opene
   (`P:signal:*`, see video/relay.py) and to the revocation channel (revocation.py),
   and fans what arrives out in memory. A socket costs no Redis connection, so 2,000
   idle village boxes leave the pool to sign-in, routing and the ledger;
-- ends the sockets a revoked credential opened (close 4401, or 4403 for a terminal).
+- ends the sockets a revoked credential opened (close 4401, or 4403 for a terminal);
+- hands each queue event to the terminals whose contact it is about, so an idle
+  terminal is not woken by every event of the county (consoles, which care about
+  most events, subscribe to the queue themselves).
 
 A session is named by `session_ref` (a SHA-256 of the cookie's session id, never the
 id itself), a service token by its `jti` claim (or a SHA-256 of the whole token).
@@ -35,6 +38,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lawline import revocation
 from lawline.config import SocketSettings
+from lawline.queue.service import QueueService
+from lawline.queue.store import Event
 from lawline.video import relay
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
 SIGNAL_QUEUE = 200  # relayed signals a socket may fall behind by before it is closed
+EVENT_QUEUE = 200  # a terminal's own contact's events it may fall behind by
+HUB_EVENT_QUEUE = 100_000  # queue events the hub itself may fall behind by
 RESUBSCRIBE_S = 1.0
 
 
@@ -72,6 +79,8 @@ class Ticket:
     address: str
     terminal: str | None = None
     channel: str | None = None  # the signalling channel it receives, if any
+    contact: str | None = None  # a terminal's contact: the queue events it receives
+    events: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(EVENT_QUEUE))
     signals: asyncio.Queue[dict[str, Any]] = field(
         default_factory=lambda: asyncio.Queue(SIGNAL_QUEUE)
     )
@@ -104,10 +113,11 @@ class SocketHub:
         self.limits = limits
         self._tickets: set[Ticket] = set()
         self._by_channel: dict[str, set[Ticket]] = defaultdict(set)
+        self._by_contact: dict[str, set[Ticket]] = defaultdict(set)
         self._per_credential: Counter[str] = Counter()
         self._per_user: Counter[str] = Counter()
         self._per_address: Counter[str] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.subscribed = asyncio.Event()
         self.refused: Counter[str] = Counter()  # by which cap
         self.closed_behind: Counter[str] = Counter()  # by socket kind
@@ -115,16 +125,20 @@ class SocketHub:
 
     # ----- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="socket-hub")
+    def start(self, queue: QueueService) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._run(), name="socket-hub"),
+            loop.create_task(self._follow_queue(queue), name="socket-hub-queue"),
+        ]
 
     async def stop(self) -> None:
         for ticket in list(self._tickets):
             ticket.end(1001, "lawline is restarting")
-        if self._task is not None:
-            self._task.cancel()
-            # redis-py can lose a cancel inside a blocking read: do not wait forever.
-            await asyncio.wait({self._task}, timeout=5.0)
+        for task in self._tasks:
+            task.cancel()
+        # redis-py can lose a cancel inside a blocking read: do not wait forever.
+        await asyncio.wait(self._tasks, timeout=5.0)
 
     # ----- sockets ---------------------------------------------------------------------
 
@@ -158,6 +172,7 @@ class SocketHub:
 
     def _release(self, ticket: Ticket) -> None:
         self._tickets.discard(ticket)
+        self._unfollow(ticket)
         _decrement(self._per_credential, ticket.credential)
         if ticket.user is not None:
             _decrement(self._per_user, ticket.user)
@@ -168,6 +183,22 @@ class SocketHub:
                 listeners.discard(ticket)
                 if not listeners:
                     del self._by_channel[ticket.channel]
+
+    def follow_contact(self, ticket: Ticket, contact_id: str | None) -> None:
+        """From now on, this socket gets the queue events of this contact (None: none)."""
+        self._unfollow(ticket)
+        ticket.contact = contact_id
+        if contact_id is not None and ticket in self._tickets:
+            self._by_contact[contact_id].add(ticket)
+
+    def _unfollow(self, ticket: Ticket) -> None:
+        if ticket.contact is None:
+            return
+        followers = self._by_contact.get(ticket.contact)
+        if followers is not None:
+            followers.discard(ticket)
+            if not followers:
+                del self._by_contact[ticket.contact]
 
     def signal_channel(self, side: str, who: str) -> str:
         return relay.channel(self.prefix, side, who)
@@ -181,6 +212,31 @@ class SocketHub:
         ticket.end(CLOSE_TRY_AGAIN, f"fell behind ({what}): reconnect")
 
     # ----- what arrives from Redis ------------------------------------------------------
+
+    async def _follow_queue(self, queue: QueueService) -> None:
+        while True:
+            async with queue.subscribe(HUB_EVENT_QUEUE) as events:
+                while not events.overflowed.is_set():
+                    getter = asyncio.ensure_future(events.get())
+                    overflow = asyncio.ensure_future(events.overflowed.wait())
+                    await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
+                    overflow.cancel()
+                    if getter.done():
+                        self._hand_on(getter.result())
+                    else:
+                        getter.cancel()
+            # Too far behind to know what each terminal missed: they all resync.
+            for ticket in [t for t in self._tickets if t.contact is not None]:
+                self.fell_behind(ticket, "events")
+
+    def _hand_on(self, event: Event) -> None:
+        if event.contact is None:
+            return
+        for ticket in list(self._by_contact.get(event.contact.id, ())):
+            try:
+                ticket.events.put_nowait(event)
+            except asyncio.QueueFull:
+                self.fell_behind(ticket, "events")
 
     async def _run(self) -> None:
         while True:

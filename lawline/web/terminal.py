@@ -40,7 +40,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.queue.model import Contact
-from lawline.queue.service import EventQueue, QueueService
+from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, ContactState, Service
 from lawline.queue.store import Event
 from lawline.terminals.models import Terminal
@@ -77,39 +77,44 @@ class TerminalSession:
         self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.settings = ws.app.state.settings
         self.prefix: str = self.settings.redis_prefix
-        self.contact_id: str | None = None
+        self.hub: SocketHub = ws.app.state.hub
         self.last_contact_id: str | None = None  # the one a rating belongs to
+
+    @property
+    def contact_id(self) -> str | None:
+        """The contact in hand: the queue events of this one reach this socket."""
+        return self.ticket.contact
+
+    @contact_id.setter
+    def contact_id(self, contact_id: str | None) -> None:
+        self.hub.follow_contact(self.ticket, contact_id)
 
     @property
     def _contact_key(self) -> str:
         return f"{self.prefix}:terminal:{self.terminal.id}"
 
     async def run(self) -> None:
-        async with self.queue.subscribe() as events:
-            await self._hello()
-            await until_first_ends(
-                self._read(),
-                self._forward(events),
-                self._forward_signals(self.ticket.signals),
-                self._tell_waiting(),
-                self._fall_behind(events),
-                self.ticket.wait_ended(),
-            )
+        await self._hello()
+        await until_first_ends(
+            self._read(),
+            self._forward(self.ticket.events),
+            self._forward_signals(self.ticket.signals),
+            self._tell_waiting(),
+            self.ticket.wait_ended(),
+        )
         await self._gone()
-
-    async def _fall_behind(self, events: EventQueue) -> None:
-        await events.overflowed.wait()
-        hub: SocketHub = self.ws.app.state.hub
-        hub.fell_behind(self.ticket, "events")
 
     async def _hello(self) -> None:
         call = None
         held = await self.queue.store.redis.get(self._contact_key)
+        self.contact_id = held  # following it first: no event falls between
         contact = await self.queue.store.get_contact(held) if held else None
-        if contact is not None and contact.state in (
+        if contact is None or contact.state not in (
             ContactState.WAITING, ContactState.OFFERED, ContactState.CONNECTED
         ):  # fmt: skip
-            self.contact_id = self.last_contact_id = contact.id
+            self.contact_id = None
+        else:
+            self.last_contact_id = contact.id
             call = {"contact_id": contact.id, "state": contact.state}
             if contact.state == ContactState.CONNECTED:
                 call["lawyer"] = await self._lawyer_json(contact.lawyer)
