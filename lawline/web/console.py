@@ -58,7 +58,7 @@ from lawline.transcripts.model import Leg
 from lawline.video import relay
 from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.tap import VideoTranscripts
-from lawline.web.auth import Role, authenticate_async, mask_number
+from lawline.web.auth import Principal, Role, authenticate_async, mask_number
 from lawline.web.hub import SocketHub, Ticket, TooManySockets
 from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
 from lawline.web.tasks import until_first_ends
@@ -408,9 +408,21 @@ async def console_ws(ws: WebSocket) -> None:
     )  # fmt: skip
     try:
         async with hub.open(ticket):
+            # Again, now that a revocation would reach this socket: one announced since
+            # the first check is not missed.
+            if not await _still(ws, principal):
+                await ws.close(CLOSE_UNAUTHORIZED, "your sign-in has ended: sign in again")
+                return
             await _run_console(ws, queue, lawyer_id, ticket)
     except TooManySockets as exc:
         await ws.close(code=exc.code, reason=exc.reason)
+
+
+async def _still(ws: WebSocket, principal: Principal) -> bool:
+    try:
+        return await authenticate_async(ws) == principal
+    except HTTPException:
+        return False
 
 
 async def _run_console(ws: WebSocket, queue: QueueService, lawyer_id: str, ticket: Ticket) -> None:

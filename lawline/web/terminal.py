@@ -326,9 +326,14 @@ async def terminal_ws(ws: WebSocket) -> None:
         )  # fmt: skip
         try:
             async with hub.open(ticket):
+                # Checked again now that a revocation would reach it: one announced
+                # between the first check and here is not missed.
+                await _check(ws, token)
                 log.info("terminal connected", extra={"terminal": terminal.id})
                 await TerminalSession(ws, ws.app.state.queue, terminal, ticket).run()
                 if ticket.ended.is_set():
                     await ws.close(code=ticket.code, reason=ticket.reason)
         except TooManySockets as exc:
             await ws.close(code=exc.code, reason=exc.reason)
+        except TerminalRefused as exc:
+            await ws.close(code=CLOSE_FORBIDDEN, reason=str(exc))
