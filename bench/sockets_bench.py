@@ -126,8 +126,9 @@ class Consoles:
             frame = json.loads(text)
             if frame["type"] == "offer":
                 cid = frame["contact"]["id"]
-                waiter = self.offered.get(cid)
-                if waiter is not None and not waiter.done():
+                # The offer may come before the POST's answer: the time is kept either way.
+                waiter = self.offered.setdefault(cid, asyncio.get_running_loop().create_future())
+                if not waiter.done():
                     waiter.set_result(time.perf_counter())
                 await ws.send(json.dumps({"type": "accept", "contact_id": cid}))
             elif frame["type"] == "connected":
