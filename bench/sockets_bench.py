@@ -2,7 +2,7 @@
 
 Run by hand from the project root:
 
-    .venv/bin/python bench/sockets_bench.py                 # 500, then 2,000 terminals
+    .venv/bin/python bench/sockets_bench.py                 # 0, 500, then 2,000 terminals
     .venv/bin/python bench/sockets_bench.py --levels 100 --consoles 20 --samples 20
 
 What runs: a private redis-server, and ONE web process (`lawline.web.app` on uvicorn,
@@ -79,9 +79,24 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def p99_ms(samples: Sequence[float]) -> float:
+def pct_ms(samples: Sequence[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+def argon2_ms(samples: int = 10) -> float:
+    """One password check alone, here and now (argon2-cffi's defaults, as lawline's):
+    most of a sign-in's time, and what CPU contention stretches."""
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher()
+    hashed = hasher.hash(PASSWORD)
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        hasher.verify(hashed, PASSWORD)
+        times.append(time.perf_counter() - t0)
+    return pct_ms(times, 0.5)
 
 
 def prepare_db(url: str, terminals: int) -> list[str]:
@@ -150,7 +165,9 @@ async def open_terminals(ws_base: str, tokens: list[str]) -> list[Any]:
     return list(await asyncio.gather(*(one(t) for t in tokens)))
 
 
-async def measure(base: str, consoles: Consoles, samples: int) -> tuple[float, float]:
+async def measure(
+    base: str, consoles: Consoles, samples: int
+) -> tuple[list[float], list[float]]:
     signins: list[float] = []
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for _ in range(samples):
@@ -171,7 +188,7 @@ async def measure(base: str, consoles: Consoles, samples: int) -> tuple[float, f
             waiter = consoles.offered.setdefault(cid, asyncio.get_running_loop().create_future())
             offers.append(await asyncio.wait_for(waiter, 30) - t0)
             await asyncio.sleep(0.05)  # one call at a time: latency, not throughput
-    return p99_ms(signins), p99_ms(offers)
+    return signins, offers
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -227,8 +244,15 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(2)  # let the connects' garbage settle before reading RSS
                 signin, offer = await measure(base, consoles, args.samples)
                 print(
+                    f"  p50: signin_ms={pct_ms(signin, 0.5):.0f} "
+                    f"offer_ms={pct_ms(offer, 0.5):.0f} (one argon2 check alone: "
+                    f"{await asyncio.to_thread(argon2_ms):.0f} ms; load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+                print(
                     f"terminals={level} rss_mb={rss_mb(server.pid):.0f} "
-                    f"signin_p99_ms={signin:.0f} offer_p99_ms={offer:.0f}",
+                    f"signin_p99_ms={pct_ms(signin, 0.99):.0f} "
+                    f"offer_p99_ms={pct_ms(offer, 0.99):.0f}",
                     flush=True,
                 )
             for ws in terminals + consoles.sockets:
@@ -240,7 +264,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--levels", type=int, nargs="+", default=[500, 2000])
+    parser.add_argument("--levels", type=int, nargs="+", default=[0, 500, 2000])
     parser.add_argument("--consoles", type=int, default=200)
     parser.add_argument("--samples", type=int, default=100)
     asyncio.run(run(parser.parse_args()))
