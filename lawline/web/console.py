@@ -410,7 +410,7 @@ async def console_ws(ws: WebSocket) -> None:
         async with hub.open(ticket):
             # Again, now that a revocation would reach this socket: one announced since
             # the first check is not missed.
-            if not await _still(ws, principal):
+            if not await _still_signed_in(ws, principal):
                 await ws.close(CLOSE_UNAUTHORIZED, "your sign-in has ended: sign in again")
                 return
             await _run_console(ws, queue, lawyer_id, ticket)
@@ -418,7 +418,7 @@ async def console_ws(ws: WebSocket) -> None:
         await ws.close(code=exc.code, reason=exc.reason)
 
 
-async def _still(ws: WebSocket, principal: Principal) -> bool:
+async def _still_signed_in(ws: WebSocket, principal: Principal) -> bool:
     try:
         return await authenticate_async(ws) == principal
     except HTTPException:

@@ -216,15 +216,9 @@ class SocketHub:
     async def _follow_queue(self, queue: QueueService) -> None:
         while True:
             async with queue.subscribe(HUB_EVENT_QUEUE) as events:
+                # It overflows only when full, so a get() then returns at once.
                 while not events.overflowed.is_set():
-                    getter = asyncio.ensure_future(events.get())
-                    overflow = asyncio.ensure_future(events.overflowed.wait())
-                    await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
-                    overflow.cancel()
-                    if getter.done():
-                        self._hand_on(getter.result())
-                    else:
-                        getter.cancel()
+                    self._hand_on(await events.get())
             # Too far behind to know what each terminal missed: they all resync.
             for ticket in [t for t in self._tickets if t.contact is not None]:
                 self.fell_behind(ticket, "events")
