@@ -5,8 +5,11 @@ open sockets, Origin, and a console that falls behind. Real server, real Redis."
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -240,3 +243,41 @@ async def test_a_console_that_falls_behind_is_closed_to_resync(
             hello = await next_frame(console, "hello")
             assert hello["lawyer"]["id"] == "wang"
     await redis.aclose()
+
+
+def token_with_id(subject: str, role: Role, jti: str) -> str:
+    """A service token carrying an id (`jti`), signed as lawline signs its tokens."""
+    claims = {"sub": subject, "role": role, "exp": int(time.time() + 600), "jti": jti}
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    sig = hmac.new(b"test-secret", payload, hashlib.sha256).digest()
+    return ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in (payload, sig))
+
+
+async def test_a_revoked_service_token_loses_the_supervisors_feed_it_opened(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    ws_base = lawline.base.replace("http://", "ws://")
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+
+    def feed(token: str) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        return websockets.connect(f"{ws_base}/api/supervisor/ws", additional_headers=headers)
+
+    try:
+        async with (
+            feed(token_with_id("boss", Role.SUPERVISOR, "t-1")) as revoked,
+            feed(token_with_id("boss", Role.SUPERVISOR, "t-2")) as kept,
+        ):
+            # The feed says nothing on connect: wait for the process to hold both.
+            hub = lawline.app.state.hub
+            async with asyncio.timeout(5):
+                while hub.open_count("supervisor") < 2:
+                    await asyncio.sleep(0.01)
+            await revocation.announce(redis, "ll", "token", "t-1")
+            code, _ = await closed_with(revoked, timeout=5)
+            assert code == 4401
+            await revocation.announce(redis, "ll", "user", "boss")
+            code, _ = await closed_with(kept, timeout=5)
+            assert code == 4401
+    finally:
+        await redis.aclose()

@@ -58,7 +58,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
         app.state.hub = SocketHub(redis, settings.redis_prefix, settings.sockets)
-        app.state.hub.start(queue)
+        await app.state.hub.start(queue)
         ledger = LedgerIngest(
             redis, queue.store.events_key, app.state.db, app.state.transcripts,
             claim_idle_s=settings.cases.claim_idle_s,

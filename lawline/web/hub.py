@@ -125,12 +125,15 @@ class SocketHub:
 
     # ----- lifecycle -------------------------------------------------------------------
 
-    def start(self, queue: QueueService) -> None:
+    async def start(self, queue: QueueService, timeout_s: float = 10.0) -> None:
+        """Subscribed before it returns: no socket is accepted that a revocation would miss."""
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._run(), name="socket-hub"),
             loop.create_task(self._follow_queue(queue), name="socket-hub-queue"),
         ]
+        async with asyncio.timeout(timeout_s):
+            await self.subscribed.wait()
 
     async def stop(self) -> None:
         for ticket in list(self._tickets):
@@ -199,6 +202,9 @@ class SocketHub:
             followers.discard(ticket)
             if not followers:
                 del self._by_contact[ticket.contact]
+
+    def open_count(self, kind: str) -> int:
+        return sum(1 for t in self._tickets if t.kind == kind)
 
     def signal_channel(self, side: str, who: str) -> str:
         return relay.channel(self.prefix, side, who)
