@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -123,15 +123,19 @@ def token_revoke(
     typer.echo(f"token {token_id} revoked")
 
 
+def _redis_url(settings: Any) -> str | None:
+    """`redis_url`, or the private Redis `lawline serve` runs under `data_dir`."""
+    from lawline.redis_server import running_url
+
+    return settings.redis_url or running_url(settings.data_dir / "redis")
+
+
 def _redis(settings: Any) -> Any:
     """lawline's Redis, for commands that must reach the running hotline."""
     from redis import Redis
     from redis.exceptions import RedisError
 
-    url = settings.redis_url
-    socket = settings.data_dir / "redis" / "redis.sock"
-    if url is None and socket.exists():
-        url = f"unix://{socket}"
+    url = _redis_url(settings)
     if url is None:
         typer.echo(
             "error: cannot reach lawline's Redis: set LAWLINE_REDIS_URL (redis_url)", err=True
@@ -486,6 +490,27 @@ def terminal_revoke(terminal_id: Annotated[str, typer.Argument(help="The termina
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"terminal {terminal_id} revoked")
+    _announce_revoked("terminal", terminal_id)
+
+
+def _announce_revoked(kind: Literal["user", "session", "token", "terminal"], ident: str) -> None:
+    """Tell the running web processes, which close the credential's open websockets."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from lawline.config import Settings
+    from lawline.revocation import announce_sync
+
+    settings = Settings()
+    url = _redis_url(settings)
+    if url is None:
+        typer.echo("(lawline is not running here: a socket is refused at its next connect)")
+        return
+    try:
+        with Redis.from_url(url) as redis:
+            announce_sync(redis, settings.redis_prefix, kind, ident)
+    except RedisError:
+        typer.echo("(lawline's Redis is not reachable: a socket is refused at its next connect)")
 
 
 models_app = typer.Typer(

@@ -220,6 +220,22 @@ class TerminalSettings(BaseModel):
     waiting_update_s: float = Field(default=3, gt=0)
 
 
+class SocketSettings(BaseModel):
+    """Websockets of one web process: consoles, village terminals, supervisors' feeds."""
+
+    # Open sockets per credential (a sign-in, a service token, a terminal's device token),
+    # per user, and per source address (a township's boxes may share one NAT address).
+    per_credential: int = Field(default=4, ge=1)
+    per_user: int = Field(default=8, ge=1)
+    per_address: int = Field(default=256, ge=1)
+    # Queue events a console may fall behind by before it is closed (1013) to resync.
+    console_queue: int = Field(default=10_000, ge=10)
+    # A terminal sends its device token in its first frame within this long.
+    auth_timeout_s: float = Field(default=10, gt=0)
+    # Origins, besides the page's own, whose pages may open websockets here.
+    allowed_origins: list[str] = Field(default_factory=list)
+
+
 def _default_alert_phrases() -> dict[str, list[str]]:
     # The public-opinion duty's watch list: a final utterance containing any of these
     # (spaces ignored) raises an alert to supervisors at once. Centres edit it.
@@ -454,6 +470,7 @@ class Settings(BaseSettings):
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
+    sockets: SocketSettings = Field(default_factory=SocketSettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
 

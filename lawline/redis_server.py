@@ -376,3 +376,13 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the private redis-server `lawline serve` runs for this data dir, if it
+    has ever run: what the command line uses to reach a running hotline."""
+    server = EmbeddedRedis(data_dir)
+    if not server.socket_path.exists() or not server.password_path.exists():
+        return None
+    password = server.password_path.read_text().strip()
+    return f"unix://:{password}@{server.socket_path}?db=0" if password else None

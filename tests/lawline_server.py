@@ -60,11 +60,10 @@ class Running:
 
     def websocket(self, path: str, subject: str, role: Role) -> Any:
         ws_base = self.base.replace("http://", "ws://")
-        return websockets.connect(
-            f"{ws_base}{path}",
-            additional_headers=self.credentials(subject, role),
-            open_timeout=10,
-        )
+        # Credentials in headers, never the URL (access logs keep URLs); a cookie is
+        # honoured only with the page's own Origin, as a browser sends it.
+        headers = self.credentials(subject, role) | {"Origin": self.base}
+        return websockets.connect(f"{ws_base}{path}", additional_headers=headers, open_timeout=10)
 
     def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
         return self.websocket("/api/console/ws", lawyer_id, role)

@@ -90,6 +90,39 @@ async def test_closing_the_browser_mid_offer_returns_the_contact_to_the_queue(
     await eventually(lambda: lawyer_state(lawline), "offline", 10)
 
 
+async def test_a_console_closed_for_falling_behind_comes_back_and_gets_offers(
+    lawline: Running, redis: Redis
+) -> None:
+    # A queue this small overflows at the burst below (a console too slow to keep up
+    # with its events, as a stalled tab would be).
+    lawline.app.state.settings.sockets.console_queue = 10
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await on_duty(page, lawline)
+        await page.evaluate("window.lawlineConsole.ws.firstSocket = true")
+        events_key = lawline.app.state.queue.store.events_key
+        [(_, fields)] = await redis.xrevrange(events_key, count=1)
+        async with redis.pipeline(transaction=True) as pipe:
+            for _ in range(50):
+                pipe.xadd(events_key, fields)
+            await pipe.execute()
+        # Closed (1013) and reconnected by the page on its own, on duty again.
+        await page.wait_for_function(
+            "() => !window.lawlineConsole.ws.firstSocket"
+            " && window.lawlineConsole.ws.readyState === WebSocket.OPEN",
+            timeout=10_000,
+        )
+        assert lawline.app.state.hub.closed_behind["console"] == 1
+        await page.wait_for_selector('#state[data-state="available"]')
+        async with lawline.client("worker-1", Role.GATEWAY) as http:
+            r = await http.post("/api/contacts", json={
+                "channel": "voice", "service": "consultation", "domain": "labour",
+                "caller": "13800138000",
+            })  # fmt: skip
+            assert r.status_code == 201, r.text
+        await page.wait_for_selector("#offer:not([hidden])", timeout=10_000)
+
+
 # ----- a real call ------------------------------------------------------------------------
 
 

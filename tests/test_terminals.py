@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,14 @@ async def enrol(lawline: Running, body: dict[str, str] = TERMINAL) -> str:
         return str(r.json()["token"])
 
 
-def terminal_ws(lawline: Running, token: str) -> Any:
+@asynccontextmanager
+async def terminal_ws(lawline: Running, token: str) -> AsyncIterator[Any]:
+    """A terminal's socket, signed in as the page does: the device token in the first
+    frame, never in the URL."""
     ws_base = lawline.base.replace("http://", "ws://")
-    return websockets.connect(f"{ws_base}/api/terminal/ws?token={token}", open_timeout=10)
+    async with websockets.connect(f"{ws_base}/api/terminal/ws", open_timeout=10) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        yield ws
 
 
 async def send(ws: Any, frame_type: str, **fields: Any) -> None:

@@ -45,6 +45,14 @@ class WaitingContact:
     estimated_wait_s: float | None
 
 
+class EventQueue(asyncio.Queue[Event]):
+    """A listener's events; `overflowed` is set once it fell behind and was cut off."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.overflowed = asyncio.Event()
+
+
 class QueueService:
     def __init__(
         self,
@@ -148,8 +156,10 @@ class QueueService:
             try:
                 q.put_nowait(event)
             except asyncio.QueueFull:
-                # A listener that cannot keep up is cut off; it reconnects and reloads.
+                # A listener that cannot keep up is cut off (and told, to reconnect and reload).
                 self._listeners.discard(q)
+                if isinstance(q, EventQueue):
+                    q.overflowed.set()
 
     async def _route_loop(self) -> None:
         while True:
@@ -351,9 +361,9 @@ class QueueService:
         await self.store.console_seen(lawyer_id, self.clock())
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[asyncio.Queue[Event]]:
+    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[EventQueue]:
         """Every event this process sees, from now on, until the block exits."""
-        q: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        q = EventQueue(maxsize)
         self._listeners.add(q)
         try:
             yield q

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from lawline.config import Settings
 from lawline.phone_numbers import mask_number, normalise_number
-from lawline.queue.model import Contact, ContactState
+from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel
 from lawline.queue.store import Event, QueueStore

@@ -34,6 +34,7 @@ from lawline.web import (
     transcripts,
 )
 from lawline.web.auth import load_or_create_secret
+from lawline.web.hub import SocketHub
 from lawline.web.security_headers import SecurityHeaders
 from lawline.web.transcripts import LiveFeed
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
+        app.state.hub = SocketHub(redis, settings.redis_prefix, settings.sockets)
+        await app.state.hub.start(queue)
         ledger = LedgerIngest(
             redis, queue.store.events_key, app.state.db, app.state.transcripts,
             claim_idle_s=settings.cases.claim_idle_s,
@@ -79,6 +82,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
             await app.state.live.stop()
+            await app.state.hub.stop()
             await queue.stop()
             await redis.aclose()
             engine.dispose()

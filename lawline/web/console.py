@@ -51,17 +51,19 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
 from lawline.queue.model import Contact, Lawyer
-from lawline.queue.service import QueueService
+from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
 from lawline.transcripts.model import Leg
 from lawline.video import relay
 from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.tap import VideoTranscripts
-from lawline.web.auth import Role, authenticate_async, mask_number
+from lawline.web.auth import Principal, Role, authenticate_async, mask_number
+from lawline.web.hub import SocketHub, Ticket, TooManySockets
 from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
 from lawline.web.tasks import until_first_ends
 from lawline.web.transcripts import LiveFeed
+from lawline.web.ws_access import bearer, client_address, credential_of, origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -90,12 +92,14 @@ class ConsoleSession:
     """One open console of one lawyer."""
 
     def __init__(
-        self, ws: WebSocket, queue: QueueService, bridge: BridgeClient, lawyer_id: str
-    ) -> None:
+        self, ws: WebSocket, queue: QueueService, bridge: BridgeClient, lawyer_id: str,
+        ticket: Ticket,
+    ) -> None:  # fmt: skip
         self.ws = ws
         self.queue = queue
         self.bridge = bridge
         self.lawyer_id = lawyer_id
+        self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.offer_id: str | None = None
         # The contact being talked to (or last talked to, through wrap-up: the final of
         # the last utterance comes after the end): its live transcript is forwarded.
@@ -108,18 +112,24 @@ class ConsoleSession:
             self._call_changed.set()
 
     async def run(self) -> None:
-        redis, prefix = self.queue.store.redis, self.queue.store.prefix
-        async with (
-            self.queue.subscribe() as events,
-            relay.listen(redis, prefix, "lawyer", self.lawyer_id) as signals,
-        ):
+        limit = self.ws.app.state.settings.sockets.console_queue
+        async with self.queue.subscribe(limit) as events:
             await self._hello()
             await until_first_ends(
                 self._read(),
                 self._forward(events),
                 self._follow_transcript(),
-                self._forward_signals(signals),
+                self._forward_signals(self.ticket.signals),
+                self._fall_behind(events),
+                self.ticket.wait_ended(),
             )
+
+    async def _fall_behind(self, events: EventQueue) -> None:
+        """Offers missed while deaf would time out on an "available" lawyer: a console
+        whose events overflowed is closed (1013) to reconnect and resync with `hello`."""
+        await events.overflowed.wait()
+        hub: SocketHub = self.ws.app.state.hub
+        hub.fell_behind(self.ticket, "events")
 
     async def _hello(self) -> None:
         await self.queue.console_seen(self.lawyer_id)
@@ -372,6 +382,11 @@ def _explain(exc: Exception) -> str:
 
 @router.websocket("/api/console/ws")
 async def console_ws(ws: WebSocket) -> None:
+    settings = ws.app.state.settings
+    explicit = bool(bearer(ws) or ws.query_params.get("token"))
+    if not origin_allowed(ws, settings.sockets.allowed_origins, explicit):
+        await ws.close(code=CLOSE_FORBIDDEN, reason="not from this site's pages")
+        return
     try:
         principal = await authenticate_async(ws)
     except HTTPException as exc:
@@ -386,10 +401,37 @@ async def console_ws(ws: WebSocket) -> None:
         await ws.close(code=CLOSE_NOT_FOUND, reason="no such lawyer")
         return
     await ws.accept()
+    hub: SocketHub = ws.app.state.hub
+    ticket = Ticket(
+        "console", lawyer_id, credential_of(ws), client_address(ws),
+        channel=hub.signal_channel("lawyer", lawyer_id),
+    )  # fmt: skip
+    try:
+        async with hub.open(ticket):
+            # Again, now that a revocation would reach this socket: one announced since
+            # the first check is not missed.
+            if not await _still_signed_in(ws, principal):
+                await ws.close(CLOSE_UNAUTHORIZED, "your sign-in has ended: sign in again")
+                return
+            await _run_console(ws, queue, lawyer_id, ticket)
+    except TooManySockets as exc:
+        await ws.close(code=exc.code, reason=exc.reason)
+
+
+async def _still_signed_in(ws: WebSocket, principal: Principal) -> bool:
+    try:
+        return await authenticate_async(ws) == principal
+    except HTTPException:
+        return False
+
+
+async def _run_console(ws: WebSocket, queue: QueueService, lawyer_id: str, ticket: Ticket) -> None:
     open_consoles: Counter[str] = ws.app.state.open_consoles
     open_consoles[lawyer_id] += 1
     try:
-        await ConsoleSession(ws, queue, ws.app.state.bridge, lawyer_id).run()
+        await ConsoleSession(ws, queue, ws.app.state.bridge, lawyer_id, ticket).run()
+        if ticket.ended.is_set():
+            await ws.close(code=ticket.code, reason=ticket.reason)
     except WebSocketDisconnect:
         pass
     finally:

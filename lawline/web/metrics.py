@@ -118,4 +118,5 @@ async def metrics(
 ) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Figures(await gather(request.app.state.queue)))  # type: ignore[arg-type]
+    registry.register(_Figures(list(request.app.state.hub.figures())))  # type: ignore[arg-type]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

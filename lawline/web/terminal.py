@@ -1,7 +1,9 @@
 """A village video terminal's websocket: one button's worth of queue, and signalling.
 
-The terminal signs in with its device token (`?token=`); a revoked or unknown
-token is refused at connect (close 4403 / 4401 with the reason).
+The terminal signs in with its device token in its first frame, `auth {token}`
+(never in the URL, which access logs keep); a revoked or unknown token is refused
+(close 4403 / 4401 with the reason), as is a socket that says nothing in
+`sockets.auth_timeout_s`. Revoking the terminal later closes its open socket (4403).
 
 Protocol (JSON text frames). From lawline:
   hello    {terminal, services, rtc, media, call|null}  on connect; rtc is the
@@ -16,6 +18,7 @@ Protocol (JSON text frames). From lawline:
   result   {request, ok, message}                        the answer to call, rate, hangup
   error    {message} | pong {}
 From the terminal:
+  auth {token}          first, and only first: the device token
   call {service} | cancel {} | hangup {} | rate {score: 1-5}
   signal {kind, ...}    to the lawyer talking to this terminal | ping {}
 Closing the socket while waiting gives the place up; during a talk it goes on (the
@@ -44,13 +47,16 @@ from lawline.terminals.models import Terminal
 from lawline.terminals.registry import TerminalRefused, check_token
 from lawline.video import relay
 from lawline.video.turn import browser_rtc_config
+from lawline.web.hub import SocketHub, Ticket, TooManySockets
 from lawline.web.tasks import until_first_ends
+from lawline.web.ws_access import client_address, origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+MAX_TOKEN = 200  # `{id}.{secret}`: an id of up to 64 and 43 characters of secret
 # Kept a day: a reconnecting terminal finds the contact it was in.
 CONTACT_KEY_TTL_S = 86400
 
@@ -62,42 +68,53 @@ class BadFrame(ValueError):
 class TerminalSession:
     """One open websocket of one terminal."""
 
-    def __init__(self, ws: WebSocket, queue: QueueService, terminal: Terminal) -> None:
+    def __init__(
+        self, ws: WebSocket, queue: QueueService, terminal: Terminal, ticket: Ticket
+    ) -> None:
         self.ws = ws
         self.queue = queue
         self.terminal = terminal
+        self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.settings = ws.app.state.settings
         self.prefix: str = self.settings.redis_prefix
-        self.contact_id: str | None = None
+        self.hub: SocketHub = ws.app.state.hub
         self.last_contact_id: str | None = None  # the one a rating belongs to
+
+    @property
+    def contact_id(self) -> str | None:
+        """The contact in hand: the queue events of this one reach this socket."""
+        return self.ticket.contact
+
+    @contact_id.setter
+    def contact_id(self, contact_id: str | None) -> None:
+        self.hub.follow_contact(self.ticket, contact_id)
 
     @property
     def _contact_key(self) -> str:
         return f"{self.prefix}:terminal:{self.terminal.id}"
 
     async def run(self) -> None:
-        redis = self.queue.store.redis
-        async with (
-            self.queue.subscribe() as events,
-            relay.listen(redis, self.prefix, "terminal", self.terminal.id) as signals,
-        ):
-            await self._hello()
-            await until_first_ends(
-                self._read(),
-                self._forward(events),
-                self._forward_signals(signals),
-                self._tell_waiting(),
-            )
+        await self._hello()
+        await until_first_ends(
+            self._read(),
+            self._forward(self.ticket.events),
+            self._forward_signals(self.ticket.signals),
+            self._tell_waiting(),
+            self.ticket.wait_ended(),
+        )
         await self._gone()
 
     async def _hello(self) -> None:
         call = None
         held = await self.queue.store.redis.get(self._contact_key)
+        self.contact_id = held  # following it first: no event falls between
         contact = await self.queue.store.get_contact(held) if held else None
-        if contact is not None and contact.state in (
+        if contact is None or contact.state not in (
             ContactState.WAITING, ContactState.OFFERED, ContactState.CONNECTED
         ):  # fmt: skip
-            self.contact_id = self.last_contact_id = contact.id
+            self.contact_id = None
+        else:
+            self.last_contact_id = contact.id
             call = {"contact_id": contact.id, "state": contact.state}
             if contact.state == ContactState.CONNECTED:
                 call["lawyer"] = await self._lawyer_json(contact.lawyer)
@@ -262,22 +279,57 @@ async def _check(ws: WebSocket, token: str) -> Terminal:
     return await run_in_threadpool(run)
 
 
+async def _device_token(ws: WebSocket, timeout_s: float) -> str:
+    """The token of the first frame, `auth {token}`; "" if none came in time."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            frame = json.loads(await ws.receive_text())
+    except (TimeoutError, ValueError, KeyError):  # KeyError: a binary frame
+        return ""
+    if not isinstance(frame, dict) or frame.get("type") != "auth":
+        return ""
+    token = frame.get("token")
+    return token if isinstance(token, str) and len(token) <= MAX_TOKEN else ""
+
+
 @router.websocket("/api/terminal/ws")
 async def terminal_ws(ws: WebSocket) -> None:
+    settings = ws.app.state.settings.sockets
+    # The device token is explicit (not a cookie): a terminal need not be a browser.
+    if not origin_allowed(ws, settings.allowed_origins, explicit_credential=True):
+        await ws.close(code=CLOSE_FORBIDDEN, reason="not from this site's pages")
+        return
     # Accepted first, then closed with the reason: a browser sees a close code and reason
     # only on an accepted websocket (a refused handshake is just "1006" to the page).
     await ws.accept()
-    token = ws.query_params.get("token", "")
-    if not token:
-        await ws.close(code=CLOSE_UNAUTHORIZED, reason="this terminal has no device token")
-        return
-    try:
-        terminal = await _check(ws, token)
-    except TerminalRefused as exc:
-        revoked = "revoked" in str(exc)
-        await ws.close(code=CLOSE_FORBIDDEN if revoked else CLOSE_UNAUTHORIZED, reason=str(exc))
-        log.info("terminal refused", extra={"reason": str(exc)})
-        return
-    log.info("terminal connected", extra={"terminal": terminal.id})
     with contextlib.suppress(WebSocketDisconnect):
-        await TerminalSession(ws, ws.app.state.queue, terminal).run()
+        token = await _device_token(ws, settings.auth_timeout_s)
+        if not token:
+            await ws.close(code=CLOSE_UNAUTHORIZED, reason="this terminal has no device token")
+            return
+        try:
+            terminal = await _check(ws, token)
+        except TerminalRefused as exc:
+            revoked = "revoked" in str(exc)
+            code = CLOSE_FORBIDDEN if revoked else CLOSE_UNAUTHORIZED
+            await ws.close(code=code, reason=str(exc))
+            log.info("terminal refused", extra={"reason": str(exc)})
+            return
+        hub: SocketHub = ws.app.state.hub
+        ticket = Ticket(
+            "terminal", None, f"terminal:{terminal.id}", client_address(ws),
+            terminal=terminal.id, channel=hub.signal_channel("terminal", terminal.id),
+        )  # fmt: skip
+        try:
+            async with hub.open(ticket):
+                # Checked again now that a revocation would reach it: one announced
+                # between the first check and here is not missed.
+                await _check(ws, token)
+                log.info("terminal connected", extra={"terminal": terminal.id})
+                await TerminalSession(ws, ws.app.state.queue, terminal, ticket).run()
+                if ticket.ended.is_set():
+                    await ws.close(code=ticket.code, reason=ticket.reason)
+        except TooManySockets as exc:
+            await ws.close(code=exc.code, reason=exc.reason)
+        except TerminalRefused as exc:
+            await ws.close(code=CLOSE_FORBIDDEN, reason=str(exc))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from lawline import revocation
 from lawline.terminals import registry
 from lawline.terminals.models import Terminal
 from lawline.web.auth import Principal, Role, require
@@ -107,8 +108,12 @@ async def list_terminals(request: Request, _: Admin) -> list[TerminalOut]:
 
 @router.post("/{terminal_id}/revoke")
 async def revoke_terminal(terminal_id: str, request: Request, _: Admin) -> TerminalOut:
-    """A stolen or retired terminal: its token is refused from now on."""
-    return await _db(request, lambda s: TerminalOut.of(registry.revoke(s, terminal_id, _now())))
+    """A stolen or retired terminal: its token is refused from now on, and its open
+    websockets, on every web process, are closed."""
+    out = await _db(request, lambda s: TerminalOut.of(registry.revoke(s, terminal_id, _now())))
+    queue = request.app.state.queue
+    await revocation.announce(queue.store.redis, queue.store.prefix, "terminal", terminal_id)
+    return out
 
 
 def _now() -> datetime:

@@ -27,6 +27,8 @@ from lawline.transcripts import export
 from lawline.transcripts.store import TranscriptStore
 from lawline.web.auth import Principal, Role, authenticate_async, require
 from lawline.web.cases_api import audit_read
+from lawline.web.hub import SocketHub, Ticket, TooManySockets
+from lawline.web.ws_access import bearer, client_address, credential_of, origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -147,6 +149,11 @@ async def recent_alerts(
 @router.websocket("/supervisor/ws")
 async def supervisor_ws(ws: WebSocket) -> None:
     """Supervisors' live feed: {type: "alert", alert, contact} the moment one is raised."""
+    settings = ws.app.state.settings.sockets
+    explicit = bool(bearer(ws) or ws.query_params.get("token"))
+    if not origin_allowed(ws, settings.allowed_origins, explicit):
+        await ws.close(code=4403, reason="not from this site's pages")
+        return
     try:
         principal = await authenticate_async(ws)
     except HTTPException as exc:
@@ -156,15 +163,28 @@ async def supervisor_ws(ws: WebSocket) -> None:
         await ws.close(code=4403, reason="for supervisors")
         return
     await ws.accept()
+    hub: SocketHub = ws.app.state.hub
+    ticket = Ticket("supervisor", principal.subject, credential_of(ws), client_address(ws))
+    try:
+        async with hub.open(ticket):
+            await _alerts(ws, ticket)
+            if ticket.ended.is_set():
+                await ws.close(code=ticket.code, reason=ticket.reason)
+    except TooManySockets as exc:
+        await ws.close(code=exc.code, reason=exc.reason)
+
+
+async def _alerts(ws: WebSocket, ticket: Ticket) -> None:
     queue: QueueService = ws.app.state.queue
     try:
         async with queue.subscribe() as events:
             reader = asyncio.create_task(_drain(ws))
+            ended = asyncio.create_task(ticket.wait_ended())
             try:
                 while not reader.done():
                     getter = asyncio.create_task(events.get())
                     done, _ = await asyncio.wait(
-                        {getter, reader}, return_when=asyncio.FIRST_COMPLETED
+                        {getter, reader, ended}, return_when=asyncio.FIRST_COMPLETED
                     )
                     if getter not in done:
                         getter.cancel()
@@ -179,6 +199,7 @@ async def supervisor_ws(ws: WebSocket) -> None:
                         }, ensure_ascii=False))  # fmt: skip
             finally:
                 reader.cancel()
+                ended.cancel()
     except WebSocketDisconnect:
         pass
 

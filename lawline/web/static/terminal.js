@@ -96,9 +96,14 @@ function message(title, text) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/api/terminal/ws?token=${encodeURIComponent(token())}`);
+  // The device token goes in the first frame, never in the URL (access logs keep URLs).
+  const ws = new WebSocket(`${scheme}://${location.host}/api/terminal/ws`);
   term.ws = ws;
-  ws.onopen = () => { term.retryMs = 500; setLink(true); };
+  ws.onopen = () => {
+    ws.send(JSON.stringify({ type: "auth", token: token() }));
+    term.retryMs = 500;
+    setLink(true);
+  };
   ws.onmessage = (event) => {
     let frame;
     try { frame = JSON.parse(event.data); } catch { return; }
