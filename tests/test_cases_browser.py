@@ -175,7 +175,7 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
         page = await browser.new_page()
         await sign_in(page, browser_base(lawline), "wang", PASSWORD)
         # Nothing overdue yet: the link to the cases has no badge.
-        await page.wait_for_function("document.getElementById('cases-link').title !== ''")
+        await page.wait_for_function("() => document.getElementById('cases-link').title !== ''")
         assert await page.is_hidden("#overdue-badge")
         await page.click("#go-available")
         await page.wait_for_selector('#state[data-state="available"]')

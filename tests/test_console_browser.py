@@ -186,13 +186,13 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
             await page.click("#accept")
             await page.wait_for_selector("#call:not([hidden])")
             await page.wait_for_function(
-                "document.getElementById('audio-status').textContent === '音频已接通'",
+                "() => document.getElementById('audio-status').textContent === '音频已接通'",
                 timeout=20_000,
             )
             assert await hears(page, CALLER_HZ), f"browser hears {await peak_hz(page)} Hz"
             # This worker has no transcriber: the console says so, and why; the call goes on.
             await page.wait_for_function(
-                "document.getElementById('transcript-status').textContent"
+                "() => document.getElementById('transcript-status').textContent"
                 ".startsWith('转写已关闭：no Vosk model at')"
             )
             await asyncio.sleep(3)  # the caller hears the lawyer a while
@@ -210,7 +210,7 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
             await page.wait_for_selector("#wrapup:not([hidden])")
             await page.click("#case-save")
             await page.wait_for_function(
-                "document.getElementById('case-saved').textContent.startsWith('已保存')"
+                "() => document.getElementById('case-saved').textContent.startsWith('已保存')"
             )
             await page.click("#ready")
             await page.wait_for_selector('#state[data-state="available"]')

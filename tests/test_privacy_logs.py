@@ -86,8 +86,9 @@ def _answers(url: str) -> bool:
 
 def _terminal_hello(base: str, token: str) -> dict[str, object]:
     """Connect as the village box does and read the first frame."""
-    ws_url = base.replace("http://", "ws://") + f"/api/terminal/ws?token={token}"
+    ws_url = base.replace("http://", "ws://") + "/api/terminal/ws"
     with connect(ws_url, origin=base, open_timeout=10) as ws:  # type: ignore[arg-type]
+        ws.send(json.dumps({"type": "auth", "token": token}))
         frame = json.loads(ws.recv(timeout=10))
     assert isinstance(frame, dict)
     return frame
@@ -177,7 +178,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     device_token = _lawline(
         env, "terminal", "add", "dalai-1", "--village", "大赖村", "--township", "大赖镇"
     ).splitlines()[-1]
-    service_token = _lawline(env, "token", "boss", "--role", "supervisor").strip()
+    service_token = _lawline(env, "token", "issue", "prometheus", "--role", "scraper").strip()
     base = f"http://127.0.0.1:{http_port}"
     out_path, err_path = tmp / "serve.stdout", tmp / "serve.stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -198,22 +199,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             assert wang.status_code == 200, wang.text
             lawyer_cookie = wang.cookies["lawline_session"]
-            boss = {"Authorization": f"Bearer {service_token}"}
             profile = {"id": "wang", "name": "王律师", "services": {"legal_aid": 4}}
-            added = http.post("/api/lawyers", json=profile, headers=boss)
+            added = http.post("/api/lawyers", json=profile)
             assert added.status_code == 201, added.text
 
             assert _terminal_hello(base, device_token)["type"] == "hello"
             _answered_call(tmp, sip_port, base, lawyer_cookie)
             _calls(tmp, sip_port)
 
+            # A scraper, its token in the query as some tools send it.
+            scraped = http.get(
+                "/metrics",
+                params={"token": service_token},
+                headers={"Authorization": f"Bearer {service_token}"},
+            )
+            assert scraped.status_code == 200, scraped.text
+
             def recorded() -> bool:
-                # A supervisor's script, its token in the query as some tools send it.
-                found = http.get(
-                    "/api/ledger/contacts",
-                    params={"number": NUMBER, "token": service_token},
-                    headers={"Authorization": f"Bearer {service_token}"},
-                )
+                found = http.get("/api/ledger/contacts", params={"number": NUMBER})
                 assert found.status_code == 200, found.text
                 return any(c["state"] == "ended" for c in found.json())
 

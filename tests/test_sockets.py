@@ -5,11 +5,7 @@ open sockets, Origin, and a console that falls behind. Real server, real Redis."
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -137,11 +133,12 @@ async def test_one_credential_or_address_cannot_hold_more_than_its_share(
     settings = _settings(tmp_path, per_credential=2, per_address=5)
     async with running_lawline(settings, clean_redis_url) as lawline, AsyncExitStack() as stack:
         await add_lawyer(lawline)
-        # A stolen token opening socket after socket: the third is refused, with why.
+        # A stolen session opening socket after socket: the third is refused, with why.
+        stolen = lawline.session("wang", Role.LAWYER)
         for _ in range(2):
-            ws = await stack.enter_async_context(lawline.console("wang"))
+            ws = await stack.enter_async_context(cookie_console(lawline, stolen, lawline.base))
             await next_frame(ws, "hello")
-        async with lawline.console("wang") as extra:
+        async with cookie_console(lawline, stolen, lawline.base) as extra:
             code, reason = await closed_with(extra)
         assert (code, reason) == (4429, "too many open sockets for this credential")
         # From one address, every socket counts, whatever its credential.
@@ -246,39 +243,32 @@ async def test_a_console_that_falls_behind_is_closed_to_resync(
     await redis.aclose()
 
 
-def token_with_id(subject: str, role: Role, jti: str) -> str:
-    """A service token carrying an id (`jti`), signed as lawline signs its tokens."""
-    claims = {"sub": subject, "role": role, "exp": int(time.time() + 600), "jti": jti}
-    payload = json.dumps(claims, separators=(",", ":")).encode()
-    sig = hmac.new(b"test-secret", payload, hashlib.sha256).digest()
-    return ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in (payload, sig))
-
-
-async def test_a_revoked_service_token_loses_the_supervisors_feed_it_opened(
-    lawline: Running, clean_redis_url: str
+async def test_signing_out_or_being_disabled_closes_the_supervisors_feed(
+    clean_redis_url: str, tmp_path: Path
 ) -> None:
-    ws_base = lawline.base.replace("http://", "ws://")
-    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    settings = _settings(tmp_path)
+    add_user(settings, "boss", "supervisor")
+    async with running_lawline(settings, clean_redis_url) as lawline:
+        ws_base = lawline.base.replace("http://", "ws://")
 
-    def feed(token: str) -> Any:
-        headers = {"Authorization": f"Bearer {token}"}
-        return websockets.connect(f"{ws_base}/api/supervisor/ws", additional_headers=headers)
+        def feed(session_id: str) -> Any:
+            headers = {"Cookie": f"{COOKIE_NAME}={session_id}", "Origin": lawline.base}
+            return websockets.connect(f"{ws_base}/api/supervisor/ws", additional_headers=headers)
 
-    try:
-        async with (
-            feed(token_with_id("boss", Role.SUPERVISOR, "t-1")) as revoked,
-            feed(token_with_id("boss", Role.SUPERVISOR, "t-2")) as kept,
-        ):
+        first, second = [await sign_in_cookie(lawline, "boss") for _ in range(2)]
+        async with feed(first) as signed_out, feed(second) as disabled:
             # The feed says nothing on connect: wait for the process to hold both.
             hub = lawline.app.state.hub
             async with asyncio.timeout(5):
                 while hub.open_count("supervisor") < 2:
                     await asyncio.sleep(0.01)
-            await revocation.announce(redis, "ll", "token", "t-1")
-            code, _ = await closed_with(revoked, timeout=5)
+            async with httpx.AsyncClient(base_url=lawline.base, timeout=5) as http:
+                out = await http.delete("/api/session", cookies={COOKIE_NAME: first})
+                assert out.status_code == 204, out.text
+            code, _ = await closed_with(signed_out, timeout=5)
             assert code == 4401
-            await revocation.announce(redis, "ll", "user", "boss")
-            code, _ = await closed_with(kept, timeout=5)
+            async with lawline.client("root", Role.ADMIN) as admin:
+                r = await admin.patch("/api/users/boss", json={"disabled": True})
+                assert r.status_code == 200, r.text
+            code, _ = await closed_with(disabled, timeout=5)
             assert code == 4401
-    finally:
-        await redis.aclose()

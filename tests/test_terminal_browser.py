@@ -193,7 +193,7 @@ async def test_a_resident_talks_to_a_lawyer_in_4k_and_rates_the_talk(
         await terminal.keyboard.press("ArrowLeft")  # five stars to start with: now four
         await terminal.keyboard.press("Enter")
         await terminal.wait_for_function(
-            "document.getElementById('rating-hint').textContent.includes('谢谢')"
+            "() => document.getElementById('rating-hint').textContent.includes('谢谢')"
         )
     async with running.client("boss", Role.SUPERVISOR) as http:
         for _ in range(100):
@@ -282,7 +282,7 @@ async def test_when_no_picture_gets_through_both_screens_go_audio_only(
             }""")
             for page, status in ((console, "#video-status"), (terminal, "#talk-status")):
                 await page.wait_for_function(
-                    f"document.querySelector('{status}').textContent.includes('仅语音')",
+                    f"() => document.querySelector('{status}').textContent.includes('仅语音')",
                     timeout=60_000,
                 )
             assert await console.evaluate("window.lawlineConsole.video.audioOnly")

@@ -233,7 +233,7 @@ async def test_without_turn_the_call_fails_with_a_clear_message_on_both_screens(
             assert await terminal.text_content("#message-title") == "视频连接失败"
             assert "没有可用的网络通路" in (await terminal.text_content("#message-text") or "")
             await console.wait_for_function(
-                "document.getElementById('toast').textContent.includes('没有可用的网络通路')",
+                "() => document.getElementById('toast').textContent.includes('没有可用的网络通路')",
                 timeout=30_000,
             )
             for _ in range(100):

@@ -3,7 +3,7 @@
 The counters live in Redis (shared by every lawline process), so each scrape
 reads them there instead of keeping per-process copies that would disagree.
 The figures name every lawyer (their usernames), so only a scraper's service
-token (`lawline token prometheus --role scraper`, sent as a Bearer header:
+token (`lawline token issue prometheus --role scraper`, sent as a Bearer header:
 Prometheus' `authorization` setting) or an admin may read them.
 """
 
@@ -106,10 +106,23 @@ async def gather(queue: QueueService) -> list[Metric]:
         "lawline_ledger_events_set_aside", "Events the ledger could not take (P:events:dead)"
     )
     dead.add_metric([], await dead_letter_total(queue.store.redis, queue.store.events_key))
+    odd_calls = CounterMetricFamily(
+        "lawline_telephony_refused",
+        "What the telephony workers refused to believe or dial (invalid_caller_number, "
+        "unsigned_invite, undialable_callback_number)",
+        labels=["what"],
+    )
+    counts = await queue.store.redis.hgetall(f"{queue.store.prefix}:telephony:counts")
+    for what, n in sorted(counts.items()):
+        odd_calls.add_metric([_text(what)], float(n))
     return [
         waiting, longest, sl, rate, aht, contacts, offers, states, seconds, handled,
-        router_offers, conflicts, dead,
+        router_offers, conflicts, dead, odd_calls,
     ]  # fmt: skip
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @router.get("/metrics", include_in_schema=False)
