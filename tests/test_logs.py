@@ -22,6 +22,22 @@ def _restore_root_logger() -> Iterator[None]:
     root.setLevel(level)
 
 
+@pytest.fixture(autouse=True)
+def _uvicorn_loggers_as_serve_leaves_them() -> Iterator[None]:
+    """uvicorn run in-process by earlier tests gives its loggers handlers of their own
+    and stops them propagating; `lawline serve` leaves them to the root's handlers."""
+    names = ("uvicorn", "uvicorn.access", "uvicorn.error")
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [(lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    for logger in loggers:
+        logger.handlers, logger.propagate, logger.disabled = [], True, False
+        logger.setLevel(logging.NOTSET)
+    yield
+    for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
+
+
 def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging("INFO", json=True)
     setup_logging("INFO", json=True)  # a second call replaces, not doubles, the handler

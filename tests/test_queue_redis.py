@@ -859,6 +859,10 @@ class _Monitor:
             reader, writer = await asyncio.open_unix_connection(kw["path"], limit=1 << 24)
         else:
             reader, writer = await asyncio.open_connection(kw["host"], kw["port"], limit=1 << 24)
+        if kw.get("password"):  # lawline's Redis always has one; RESP, so any byte may pass
+            password = str(kw["password"]).encode()
+            writer.write(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password))
+            assert (await reader.readline()).startswith(b"+OK"), "AUTH refused"
         writer.write(b"MONITOR\r\n")
         await reader.readline()  # +OK
         self._ready.set()
