@@ -172,8 +172,29 @@ def test_key_1_while_waiting_requests_a_callback_and_hangs_up() -> None:
     c.press("3")
     c.press("1")
     assert c.of(RequestCallback)
+    assert "callback_taken" not in c.heard, "told only once the queue has taken it"
+    c._take(c.flow.callback_result(c.now, taken=True))
     assert c.heard[-1] == "callback_taken"
+    assert c.flow.callback
+    c.finish_prompt()
     assert c.of(Hangup) == [Hangup("callback requested")]
+    c.press("1")
+    assert len(c.of(RequestCallback)) == 1
+
+
+def test_a_refused_callback_keeps_the_caller_waiting_without_the_offer() -> None:
+    c = Caller()
+    c.finish_prompt()
+    c.press("3")
+    c.press("1")
+    c._take(c.flow.callback_result(c.now, taken=False))
+    assert c.heard[-1] == "callback_refused"
+    assert not c.flow.callback, "the contact is abandoned if they hang up now"
+    c.finish_prompt()
+    assert not c.of(Hangup)
+    c.flow.queue_position(2, None)
+    c.wait(45 * 2)
+    assert c.heard[-1] == "wait_unknown", "announcements go on, without the callback offer"
     c.press("1")
     assert len(c.of(RequestCallback)) == 1
 

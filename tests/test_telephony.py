@@ -15,8 +15,10 @@ import subprocess
 import sys
 import wave
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
@@ -114,6 +116,26 @@ async def test_key_1_while_waiting_books_a_callback_and_lawline_hangs_up(
     contact = await only_contact(redis)
     assert contact["callback_number"] == CALLER
     assert await redis.zcard("ll:waiting") == 1
+
+
+async def test_a_number_over_its_daily_callbacks_is_told_so_and_keeps_waiting(
+    tmp_path: Path, worker: Worker, redis: Redis
+) -> None:
+    # This number has asked for today's callbacks already (as three earlier calls would).
+    day = datetime.now(ZoneInfo(Settings().timezone)).strftime("%Y%m%d")
+    await redis.set(f"ll:callbacks-day:{CALLER}:{day}", 3)
+    # Key 1 while waiting; lawline does not hang up: the caller hangs up 6 s later.
+    await asyncio.to_thread(
+        sipp, tmp_path, worker,
+        [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"), ("pause", 6000),
+         ("bye", None)],
+    )  # fmt: skip
+    # No callback was booked, so hanging up abandons the call (no ghost waits for one).
+    async with asyncio.timeout(10):
+        while (contact := await only_contact(redis))["state"] == "waiting":
+            await asyncio.sleep(0.05)
+    assert (contact["state"], contact.get("callback", "0")) == ("abandoned", "0")
+    assert await redis.zcard("ll:waiting") == 0
 
 
 async def test_after_the_lawyer_ends_the_caller_rates_the_service(

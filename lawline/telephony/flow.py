@@ -1,10 +1,10 @@
 """One 12348 call from answer to hang-up, as a plain state machine.
 
 No SIP and no clock of its own: the telephony worker feeds it what happened
-(`start`, `digit`, `prompt_done`, `timer`, `queue_position`, `answered`,
-`lawyer_ended`, `transferred`, `recording_done`) with the time, and carries out the actions it
-returns. `next_timer()` says when to call `timer` next. This keeps every path
-of the menu testable without a phone.
+(`start`, `digit`, `prompt_done`, `timer`, `queue_position`, `callback_result`,
+`answered`, `lawyer_ended`, `transferred`, `recording_done`) with the time, and
+carries out the actions it returns. `next_timer()` says when to call `timer`
+next. This keeps every path of the menu testable without a phone.
 
 Phases:
   MENU      the voice menu; ends in a route (into the queue)
@@ -67,7 +67,7 @@ class Enqueue:
 
 @dataclass(frozen=True, slots=True)
 class RequestCallback:
-    """The caller keeps their place and will be called back."""
+    """Ask the queue to call the caller back; its answer comes as `callback_result`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +148,8 @@ class CallFlow:
     path: list[str] = field(default_factory=list)
     position: int | None = None
     estimated_wait_s: float | None = None
-    callback: bool = False
+    callback: bool = False  # a callback is taken: the caller hangs up, the contact waits
+    _callback_asked: bool = False  # key 1 pressed: asked once, never offered again
     _done_reason: str = "flow ended"
     # When the timer fires, and whether it waits for the current prompt to end first.
     _deadline: float | None = None
@@ -176,9 +177,9 @@ class CallFlow:
     def digit(self, d: str, now: float) -> list[Action]:
         if self.phase == Phase.MENU:
             return self._menu_digit(d, now)
-        if self.phase == Phase.QUEUED and d == "1" and not self.callback:
-            self.callback = True
-            return [RequestCallback(), *self._leave(now, "callback requested", ("callback_taken",))]
+        if self.phase == Phase.QUEUED and d == "1" and not self._callback_asked:
+            self._callback_asked = True
+            return [RequestCallback()]
         if self.phase == Phase.SURVEY:
             return self._survey_digit(d, now)
         if self.phase == Phase.CLOSED and d == "1":
@@ -227,6 +228,16 @@ class CallFlow:
 
     def queue_position(self, position: int, estimated_wait_s: float | None) -> None:
         self.position, self.estimated_wait_s = position, estimated_wait_s
+
+    def callback_result(self, now: float, taken: bool) -> list[Action]:
+        """The queue's answer to RequestCallback: taken, the caller is told and hangs
+        up; refused (the number's callbacks for today are used up), they wait on."""
+        if self.phase != Phase.QUEUED or not self._callback_asked:
+            return []
+        if taken:
+            self.callback = True
+            return self._leave(now, "callback requested", ("callback_taken",))
+        return self._play(now, ("callback_refused",))
 
     def answered(self, now: float) -> list[Action]:
         if self.phase != Phase.QUEUED:
@@ -330,7 +341,7 @@ class CallFlow:
             else:
                 minutes = max(1, round(self.estimated_wait_s / 60))
                 prompts += ("wait_about", _number(minutes), "wait_minutes")
-        return (*prompts, "callback_offer")
+        return prompts if self._callback_asked else (*prompts, "callback_offer")
 
     def _survey_digit(self, d: str, now: float) -> list[Action]:
         if d in "12345" and len(d) == 1:

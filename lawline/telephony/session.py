@@ -253,8 +253,7 @@ class CallSession:
         elif isinstance(a, f.Enqueue):
             self._in_order(self._enqueue(a))
         elif isinstance(a, f.RequestCallback):
-            if self.contact_id:
-                self._in_order(self._request_callback(self.contact_id))
+            self._in_order(self._request_callback())
         elif isinstance(a, f.SaveRating):
             if self.contact_id:
                 self._in_order(
@@ -424,12 +423,16 @@ class CallSession:
         if self.ended:  # hung up while the contact was being entered
             await self._leave_queue()
 
-    async def _request_callback(self, contact_id: str) -> None:
-        if await self.worker.queue.request_callback(contact_id, self.caller) == -3:
-            # This number's callbacks for today are used up; the caller is hanging up,
-            # so the contact must not wait for a callback that will not come.
-            log.info("callback refused: the number's daily callbacks are used up")
-            await self.worker.queue.line_gone(contact_id, "callback refused: daily cap")
+    async def _request_callback(self) -> None:
+        """Ask for the callback, then tell the caller: taken (they hang up) or refused
+        because the number's callbacks for today are used up (they keep waiting)."""
+        taken = False
+        if self.contact_id is not None:
+            taken = await self.worker.queue.request_callback(self.contact_id, self.caller) != -3
+            if not taken:
+                log.info("callback refused: the number's daily callbacks are used up")
+        if not self.ended:
+            self._do(self.flow.callback_result(self.loop.time(), taken))
 
     async def _leave_voicemail(self, a: f.LeaveVoicemail) -> None:
         if self._voicemail is None:
