@@ -39,13 +39,15 @@ from typing import Any
 
 import httpx
 import websockets
+from redis import Redis as SyncRedis
 
 from lawline.accounts.service import Accounts
+from lawline.accounts.sessions import new_session, session_key, user_sessions_key
 from lawline.config import AccountSettings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.redis_server import EmbeddedRedis
 from lawline.terminals.registry import enrol
-from lawline.web.auth import Principal, Role, issue_token
+from lawline.web.auth import COOKIE_NAME, Principal, Role, issue_token
 
 SECRET = "bench-secret"
 PASSWORD = "correct horse battery"
@@ -116,6 +118,16 @@ def prepare_db(url: str, terminals: int) -> list[str]:
         engine.dispose()
 
 
+def sign_in(redis_url: str, username: str, role: Role) -> dict[str, str]:
+    """Headers of a browser signed in as this person: a session written as sign-in writes
+    it (people have sessions, never service tokens), and the page's own Origin."""
+    session_id, value = new_session(username, role)
+    with SyncRedis.from_url(redis_url) as redis:
+        redis.set(session_key("ll", session_id), value, ex=7200)
+        redis.sadd(user_sessions_key("ll", username), session_id)
+    return {"Cookie": f"{COOKIE_NAME}={session_id}"}
+
+
 class Consoles:
     """Lawyer consoles that accept every offer at once and end the call straight away."""
 
@@ -124,13 +136,12 @@ class Consoles:
         self.sockets: list[Any] = []
         self.tasks: list[asyncio.Task[None]] = []
 
-    async def open(self, ws_base: str, lawyer_ids: list[str]) -> None:
+    async def open(self, ws_base: str, lawyer_ids: list[str], redis_url: str) -> None:
+        origin = ws_base.replace("ws://", "http://")
         for lid in lawyer_ids:
-            token = issue_token(Principal(lid, Role.LAWYER), SECRET, ttl_s=7200)
+            headers = sign_in(redis_url, lid, Role.LAWYER) | {"Origin": origin}
             ws = await websockets.connect(
-                f"{ws_base}/api/console/ws",
-                additional_headers={"Authorization": f"Bearer {token}"},
-                open_timeout=30,
+                f"{ws_base}/api/console/ws", additional_headers=headers, open_timeout=30
             )
             self.sockets.append(ws)
             await ws.send(json.dumps({"type": "state", "state": "available"}))
@@ -226,9 +237,8 @@ async def run(args: argparse.Namespace) -> None:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit("the web process did not start")
                     await asyncio.sleep(0.2)
-            boss = issue_token(Principal("boss", Role.SUPERVISOR), SECRET, ttl_s=7200)
             lawyer_ids = [f"lawyer-{i}" for i in range(args.consoles)]
-            headers = {"Authorization": f"Bearer {boss}"}
+            headers = sign_in(redis_server.url, "boss", Role.SUPERVISOR)
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
                 for lid in lawyer_ids:
                     body = {"id": lid, "name": lid, "services": {"consultation": 3},
@@ -236,7 +246,7 @@ async def run(args: argparse.Namespace) -> None:
                     r = await http.post("/api/lawyers", json=body)
                     assert r.status_code == 201, r.text
             consoles = Consoles()
-            await consoles.open(ws_base, lawyer_ids)
+            await consoles.open(ws_base, lawyer_ids, redis_server.url)
             print(f"consoles={args.consoles} rss_mb={rss_mb(server.pid):.0f}", flush=True)
             terminals: list[Any] = []
             for level in levels:
