@@ -263,7 +263,8 @@ async def test_signing_out_or_being_disabled_closes_the_supervisors_feed(
                 while hub.open_count("supervisor") < 2:
                     await asyncio.sleep(0.01)
             async with httpx.AsyncClient(base_url=lawline.base, timeout=5) as http:
-                out = await http.delete("/api/session", cookies={COOKIE_NAME: first})
+                http.cookies.set(COOKIE_NAME, first)
+                out = await http.delete("/api/session")
                 assert out.status_code == 204, out.text
             code, _ = await closed_with(signed_out, timeout=5)
             assert code == 4401
