@@ -510,6 +510,10 @@ async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> None
         f"{per_stream}, peak {top.rss:.0f} MB (N={top.n})"
         + ("" if code == 0 else f"; transcriber exit code {code}")
     )
+    print(
+        f"streams_carried={k.n if k else 0} rtf={first.rtf:.3f} rtf_voiced={first.rtf_voiced:.3f}"
+        f" idle_rss_mb={idle:.0f} peak_rss_mb={top.rss:.0f} finals={first.finals}/{first.utts}"
+    )
 
 
 def carried(r: Result) -> bool:

@@ -381,6 +381,7 @@ def main() -> None:
                 )
     ok = [r["n"] for r in results if r["clean_min"] >= CLEAN and r["received_min"] >= CLEAN]
     print(f"largest N with clean audio both ways: {max(ok) if ok else 0}")
+    print(f"clean_calls={max(ok) if ok else 0}")
 
 
 if __name__ == "__main__":

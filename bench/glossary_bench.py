@@ -1,7 +1,7 @@
 """Does the legal glossary, given to Whisper as its prompt or as hotwords, help?
 Run by hand:
 
-    .venv/bin/python bench/glossary_bench.py
+    .venv/bin/python bench/glossary_bench.py [--sentences N]
 
 Character error rate without the glossary, with it as the prompt and with it as
 hotwords, on sentences that use glossary
@@ -14,6 +14,7 @@ repeats this with `lawline asr eval` on its own recordings.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -54,22 +55,29 @@ def cer(decoder: WhisperDecoder, clips: list[tuple[str, bytes]]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sentences", type=int, default=0, help="of each kind (0: all)")
+    args = parser.parse_args()
+    n = args.sentences or None
     assert not any(w in s for w in LEGAL_GLOSSARY for s in NOT_IN_PROMPT)
     with tempfile.TemporaryDirectory() as d:
         clips = {
             name: [(s, pcm_of(speak_mandarin(s, Path(d) / f"{name}{i}.wav")) + silence(0.3))
                    for i, s in enumerate(sentences)]
-            for name, sentences in (("in", IN_PROMPT), ("out", NOT_IN_PROMPT))
+            for name, sentences in (("in", IN_PROMPT[:n]), ("out", NOT_IN_PROMPT[:n]))
         }  # fmt: skip
     prompt = "，".join(LEGAL_GLOSSARY) + "。"
     plain = WhisperDecoder(WHISPER_MODEL, threads=2)
     prompted = WhisperDecoder(WHISPER_MODEL, threads=2, settings=DecodeSettings(prompt=prompt))
     hinted = WhisperDecoder(WHISPER_MODEL, threads=2, settings=DecodeSettings(hotwords=prompt))
+    figures = []
     print("sentences            without        as prompt               as hotwords")
     for name, label in (("in", "glossary words"), ("out", "no glossary words")):
         a, b, c = (cer(d, clips[name]) for d in (plain, prompted, hinted))
         print(f"{label:<20} cer={a:.3f}      cer={b:.3f} ({b - a:+.3f})"
               f"      cer={c:.3f} ({c - a:+.3f})")
+        figures += [f"{name}_plain={a:.3f}", f"{name}_prompt={b:.3f}", f"{name}_hotwords={c:.3f}"]
+    print(" ".join(figures))
 
 
 if __name__ == "__main__":

@@ -899,7 +899,7 @@ def summary(results: Sequence[Result]) -> str:
     parts = []
     for r in results:
         parts.append(
-            f"{r.name} contacts={r.total} real_path={r.contacts} eps={r.eps:.0f} cps={r.cps:.0f}"
+            f"db={r.name} contacts={r.total} real_path={r.contacts} eps={r.eps:.0f} cps={r.cps:.0f}"
             f" number_p50_ms={pct(r.phone_ms, 0.5):.2f} number_p99_ms={pct(r.phone_ms, 0.99):.2f}"
             f" phrase_p50_ms={pct(r.all_phrase_ms(), 0.5):.1f}"
             f" phrase_p99_ms={pct(r.all_phrase_ms(), 0.99):.1f}"
@@ -909,9 +909,9 @@ def summary(results: Sequence[Result]) -> str:
     if len(results) == 2:
         a, b = results
         parts.append(
-            f"{b.name}/{a.name}: ingest x{b.cps / a.cps:.2f},"
-            f" phrase p50 x{pct(b.all_phrase_ms(), 0.5) / pct(a.all_phrase_ms(), 0.5):.2f},"
-            f" export csv x{b.csv_s / a.csv_s:.2f}"
+            f"ratio={b.name}/{a.name} ingest_x={b.cps / a.cps:.2f}"
+            f" phrase_p50_x={pct(b.all_phrase_ms(), 0.5) / pct(a.all_phrase_ms(), 0.5):.2f}"
+            f" export_csv_x={b.csv_s / a.csv_s:.2f}"
         )
     return " | ".join(parts)
 

@@ -139,7 +139,7 @@ def run(work: Path, port: int, pid: int, args: argparse.Namespace) -> str:
         times = setup_times_ms(sipp(work, port, SHORT, calls, rate, limit=4))
         p50, p99 = pct(times, 50), pct(times, 99)
         print(f"{rate:>8.0f} {calls:>6} {len(times):>8} {p50:>8.2f} {p99:>8.2f}")
-        parts.append(f"setup@{rate:g}/s p50_ms={p50:.2f} p99_ms={p99:.2f} n={len(times)}")
+        parts.append(f"calls_per_s={rate:g} p50_ms={p50:.2f} p99_ms={p99:.2f} n={len(times)}")
 
     idle_start, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(5)
@@ -224,7 +224,9 @@ def run_front(args: argparse.Namespace) -> str:
                 )
                 p50, p99 = pct(times, 50), pct(times, 99)
                 print(f"{rate:>8.0f} {calls:>6} {len(times):>8} {p50:>8.2f} {p99:>8.2f}")
-                parts.append(f"setup@{rate:g}/s p50_ms={p50:.2f} p99_ms={p99:.2f} n={len(times)}")
+                parts.append(
+                    f"calls_per_s={rate:g} p50_ms={p50:.2f} p99_ms={p99:.2f} n={len(times)}"
+                )
             time.sleep(3)
             pids = _pids(pool)
             idle_start, t0 = _cpu(pids), time.monotonic()

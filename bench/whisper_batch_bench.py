@@ -1,6 +1,6 @@
 """Would decoding queued utterances together save Whisper compute? Run by hand:
 
-    .venv/bin/python bench/whisper_batch_bench.py [--threads 2]
+    .venv/bin/python bench/whisper_batch_bench.py [--threads 2] [--batches 1,2,4,8]
 
 Eight short Mandarin utterances (espeak-ng's pinyin voice), decoded one by one
 (faster-whisper's transcribe, beam 5, temperature 0, no guards) and as one batch
@@ -37,10 +37,12 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", default="1,2,4,8", help="batch sizes, at most 8")
     args = ap.parse_args()
+    sizes = [int(x) for x in args.batches.split(",")]
     with tempfile.TemporaryDirectory() as d:
         audio = [pcm_to_float(pcm_of(speak_mandarin(s, Path(d) / f"{i}.wav")), RATE)
-                 for i, s in enumerate(SAID)]  # fmt: skip
+                 for i, s in enumerate(SAID[: max(sizes)])]  # fmt: skip
     decoder = WhisperDecoder(WHISPER_MODEL, threads=args.threads)
     model = decoder.model
 
@@ -65,7 +67,8 @@ def main() -> None:
     one(audio[0])  # warm up
     print(f"audio: {', '.join(f'{len(a) / RATE:.1f}' for a in audio)} s; {args.threads} threads")
     print(f"{'batch':>5} {'one by one s/utt':>17} {'batched s/utt':>14} {'ratio':>6}")
-    for n in (1, 2, 4, 8):
+    figures = []
+    for n in sizes:
         t = time.perf_counter()
         singles = [one(a) for a in audio[:n]]
         alone = (time.perf_counter() - t) / n
@@ -73,8 +76,10 @@ def main() -> None:
         together = batch(audio[:n])
         batched = (time.perf_counter() - t) / n
         print(f"{n:>5} {alone:>17.2f} {batched:>14.2f} {batched / alone:>6.2f}")
+        figures += [f"alone{n}_s={alone:.2f}", f"batched{n}_s={batched:.2f}"]
     print("last texts, one by one:", [decoder.finish_text(x) for x in singles[:3]])
     print("last texts, batched:   ", [decoder.finish_text(x) for x in together[:3]])
+    print(" ".join(figures))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""Every bench in bench/ runs once at a smoke size, so a bench that rots fails the build.
+
+Each script runs as its own process, as a person runs it, with the smallest arguments
+that still go through its whole path (tiny N, a second or two per level). What is
+checked is only that it finished and that its last line is its `key=value` figures: the
+figures themselves are for people reading a full-size run, not for a test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# script -> smoke arguments. Every script in bench/ (but the shared cpu.py) must be here.
+SMOKE: dict[str, list[str]] = {
+    "queue_bench.py": [
+        "--lawyers", "20", "--levels", "10", "--rate", "50", "--duration-s", "1",
+        "--warmup-s", "0.5", "--part", "0.5", "--part-duration-s", "1", "--backlog-s", "5",
+    ],
+    "ledger_bench.py": ["--contacts", "300", "--searches", "2"],
+    "signin_bench.py": ["--flood", "5", "--rounds", "1", "--sources", "2"],
+    "sockets_bench.py": ["--levels", "2", "--consoles", "2", "--samples", "3"],
+    "sip_bench.py": ["--rates", "5", "--seconds", "1", "--hold-s", "4"],
+    "bridge_bench.py": ["--calls", "1", "--seconds", "2"],
+    "video_bench.py": ["--presses", "1", "--sessions", "1", "--seconds", "2"],
+    "asr_bench.py": ["--streams", "1", "--seconds", "8", "--connections", "2"],
+    "glossary_bench.py": ["--sentences", "1"],
+    "whisper_batch_bench.py": ["--batches", "1,2"],
+}  # fmt: skip
+
+NOT_A_BENCH = {"cpu.py"}
+TIMEOUT_S = 240
+FIGURE = re.compile(r"[a-z][a-z0-9_]*=\S+")
+
+
+def figures(line: str) -> dict[str, str]:
+    """`a=1 b=2 | a=3` -> its figures; any other word means the line is not figures."""
+    words = [w for w in line.split() if w != "|"]
+    bad = [w for w in words if not FIGURE.fullmatch(w)]
+    assert words and not bad, f"last line is not key=value figures: {line!r}"
+    return dict(w.split("=", 1) for w in words)
+
+
+def test_every_bench_has_a_smoke_run() -> None:
+    scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - NOT_A_BENCH
+    assert scripts == set(SMOKE)
+
+
+@pytest.mark.parametrize("script", sorted(SMOKE))
+def test_bench_runs_at_smoke_size(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *SMOKE[script]],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{tail}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines, f"{script} printed nothing:\n{tail}"
+    found = figures(lines[-1])
+    assert any(re.fullmatch(r"-?[0-9.]+%?", v) for v in found.values()), found
