@@ -879,7 +879,10 @@ def figures_line(results: Sequence[Result]) -> str:
         text = f"waiting={r.level} aps={r.aps:.0f} p50_ms={r.pct(0.5):.2f} p99_ms={r.pct(0.99):.2f}"
         part = next((x for x in results if x.level == r.level and x.label == "part"), None)
         if part is not None:
-            text += f" at_{part.rate:g}/s:p50_ms={part.pct(0.5):.2f},p99_ms={part.pct(0.99):.2f}"
+            text += (
+                f" part_rate={part.rate:g} part_p50_ms={part.pct(0.5):.2f}"
+                f" part_p99_ms={part.pct(0.99):.2f}"
+            )
         parts.append(text)
     return " | ".join(parts)
 

@@ -185,7 +185,7 @@ async def run(args: argparse.Namespace) -> None:
                 await off_duty([first])
 
                 idle = await cpu_over(args.seconds)
-                largest = 0
+                largest, per = 0, float("nan")
                 for n in sessions:
                     group = pairs[:n]
                     await on_duty(group)
@@ -203,6 +203,11 @@ async def run(args: argparse.Namespace) -> None:
                         largest = n
                 print(f"largest number of simultaneous 4K sessions carried: {largest}"
                       f" (of {sessions})")  # fmt: skip
+                print(
+                    f"press_p50_ms={statistics.median(times):.0f}"
+                    f" press_p95_ms={pct(times, 0.95):.0f} idle_cpu_pct={idle:.1f}"
+                    f" cpu_pct_per_session={per:.2f} sessions_4k={largest}"
+                )
                 await terminals.close()
                 await lawyers.close()
 
