@@ -289,14 +289,15 @@ def run_front(args: argparse.Namespace) -> str:
     print(f"CPU (all workers + Kamailio, share of one core): idle {idle:.0%}, holding {busy:.0%}"
           f" of {cores * 100}%; per held call {per_call:.2%} = {per_call * cpu_mhz():.0f} MHz;"
           f" Kamailio {kam:.1%}")
-    limit = (
-        "CPU" if busy > 0.85 * cores else
-        "calls per worker (4) x workers" if queued >= workers * 4 - 4 else "neither: raise --held"
+    limit_key, limit = (
+        ("cpu", "CPU") if busy > 0.85 * cores else
+        ("calls_per_worker", "calls per worker (4) x workers") if queued >= workers * 4 - 4
+        else ("neither", "neither: raise --held")
     )  # fmt: skip
     print(f"limit: {limit}; CPU-bound estimate {int(cores * 0.85 / max(per_call, 1e-6))} calls")
     parts += [f"held={args.held} queued={queued} ok={ok} failed={failed} heard_peak={loud:.0f}",
               f"idle_cpu={idle:.0%} busy_cpu={busy:.0%} per_call={per_call:.2%}"
-              f" kamailio={kam:.1%} limit={limit}"]  # fmt: skip
+              f" kamailio={kam:.1%} limit={limit_key}"]  # fmt: skip
     return " | ".join(parts)
 
 
