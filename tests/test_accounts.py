@@ -350,19 +350,28 @@ async def test_sign_out_makes_the_old_cookie_useless(lawline: Running) -> None:
 async def test_a_session_ends_after_session_ttl_unused(
     clean_redis_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(tmp_path, session_ttl_s=0.5)
+    ttl = 1.0
+    settings = _settings(tmp_path, session_ttl_s=ttl)
     add_user(settings, "wang", "lawyer")
+    redis = AsyncRedis.from_url(clean_redis_url, decode_responses=True)
     async with (
         running_lawline(settings, clean_redis_url) as lawline,
         await sign_in(lawline, "wang") as wang,
     ):
-        # In use, it lives on past its time to live...
-        for _ in range(4):
-            await asyncio.sleep(0.25)
+        key = f"ll:session:{wang.headers['Cookie'].split('=', 1)[1]}"
+        # In use, it lives on past its time to live: time passing while the lawyer works
+        # is the behaviour under test, so this sleep stays (a request every ttl/4).
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5 * ttl:
+            await asyncio.sleep(ttl / 4)
             assert (await wang.get("/api/session")).status_code == 200
-        # ...and left alone, it ends.
-        await asyncio.sleep(0.7)
+        # ...and left alone, it ends: wait for Redis to drop it (EXISTS leaves the TTL be).
+        deadline = time.monotonic() + 10 * ttl
+        while await redis.exists(key):
+            assert time.monotonic() < deadline, "the unused session never expired"
+            await asyncio.sleep(0.05)
         assert (await wang.get("/api/session")).status_code == 401
+    await redis.aclose()
 
 
 class Heard:

@@ -59,6 +59,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; empty once it has gone (or is a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -221,7 +229,7 @@ def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: 
         return [
             pid
             for pid in _children(proc.pid)
-            if b"transcriber" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"transcriber" in _cmdline(pid)
         ]
 
     def answers(port: int, seconds: float = 60) -> bool:
@@ -243,8 +251,12 @@ def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: 
         pids = transcribers(proc)
         assert len(pids) == cores
         os.kill(pids[0], signal.SIGKILL)
-        time.sleep(0.5)
-        assert answers(first), "a killed transcriber was not restarted"
+        # Wait for the supervisor to put a new process in the dead one's place.
+        deadline = time.monotonic() + 60
+        while pids[0] in (now := transcribers(proc)) or len(now) < cores:
+            assert time.monotonic() < deadline, "a killed transcriber was not restarted"
+            time.sleep(0.1)
+        assert answers(first), "the restarted transcriber does not answer"
         check.pids = transcribers(proc)  # type: ignore[attr-defined]
 
     stdout, _ = _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path, env, check)

@@ -64,8 +64,7 @@ async def test_calls_spread_over_the_workers_and_the_call_beyond_capacity_gets_5
         # The ninth caller changed nothing for the eight already connected.
         assert full.returncode == 0, out[-3000:]
         assert "every worker is full or down" in pool.kamailio_log()
-    await asyncio.sleep(1)
-    assert await redis.zcard("ll:waiting") == 0
+    await until(lambda: _waiting(redis, 0), "the callers who hung up leave the queue", 10)
 
 
 def call_held(seconds: int) -> list[tuple[str, object]]:

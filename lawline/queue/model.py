@@ -53,11 +53,6 @@ class Contact:
     # Handed on by a lawyer at this time: a named colleague's window starts here.
     transferred_at: float | None = None
 
-    @property
-    def queue(self) -> Service:
-        """Figures are kept per service queue."""
-        return self.service
-
     def to_hash(self) -> dict[str, str]:
         return {
             "id": self.id,

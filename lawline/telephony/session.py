@@ -475,9 +475,7 @@ class CallSession:
         self._cancel_recording_limit()
         self.worker.media_grace.retire(self._recorder, None)
         self._recorder = None
-        self.ended = False  # let the flow finish its record of the message
         actions = self.flow.recording_done(self.loop.time())
-        self.ended = True
         for a in actions:
             if isinstance(a, f.LeaveVoicemail):
                 self._in_order(self._leave_voicemail(a))
