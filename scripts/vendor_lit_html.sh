@@ -5,6 +5,11 @@
 # own files by relative path, so they load as they are. lit-html renders from tagged
 # template literals (values are escaped by construction) with no eval, new Function or
 # inline script, so the pages' Content-Security-Policy ("script-src 'self'") holds.
+# Why lit-html rather than Preact with htm: one package with no dependencies (htm needs
+# Preact beside it, found through an import map, an inline script the policy forbids,
+# or rewritten imports), templates that are the pages' own HTML with ${} holes, and no
+# virtual DOM: it updates only the parts whose values changed, so the page's own
+# elements (forms, videos) are left alone.
 set -euo pipefail
 VERSION="${1:-3.3.3}"
 DEST="$(cd "$(dirname "$0")/.." && pwd)/lawline/web/static/vendor/lit-html"
