@@ -236,7 +236,7 @@ async def test_a_console_that_falls_behind_is_closed_to_resync(
             code, _ = await closed_with(console, timeout=5)
             assert code == 1013
         assert lawline.app.state.hub.closed_behind["console"] == 1
-        # It comes back (console.js reconnects on any other code) and is told the state.
+        # It comes back (the console page reconnects on any other code) and is told the state.
         async with lawline.console("wang") as console:
             hello = await next_frame(console, "hello")
             assert hello["lawyer"]["id"] == "wang"

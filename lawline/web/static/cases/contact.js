@@ -5,6 +5,7 @@ import { clock, label, stars, when, whenExact } from "../lib/format.js";
 import { LABELS } from "../lib/labels.js";
 import { api, explain, who } from "./page.js";
 
+// The API's answer ({ok, status, body}) for one contact of the ledger.
 export async function loadContact(cid) {
   return api(`/api/ledger/contacts/${encodeURIComponent(cid)}`);
 }

@@ -40,6 +40,7 @@ export function setLink(up, upText, downText) {
   el.textContent = up ? upText : downText;
 }
 
+// The header's sign-out button: the session ends on the server, then the sign-in page.
 export async function signOut() {
   await fetch("/api/session", { method: "DELETE" });
   location.href = "/login";
