@@ -100,7 +100,7 @@ from lawline.cases.search import matching_contacts, said_in, search_body
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState, Domain, GreenReason, Service
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 
 # The private PostgreSQL cluster the tests use (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -29,7 +29,7 @@ from lawline.config import (
     WebRTCSettings,
 )
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, WANG, add_user, chromium, needs_browser, sign_in

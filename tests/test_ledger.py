@@ -32,7 +32,7 @@ from lawline.cases.models import ContactEvent, LedgerContact
 from lawline.config import CaseSettings, RoutingSettings, Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline

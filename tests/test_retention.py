@@ -20,7 +20,7 @@ from lawline.cases.ingest import LedgerIngest
 from lawline.cases.models import AuditEntry, ContactSearch, LedgerContact, TranscriptLine
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from tests.queue_helpers import contact
 

@@ -23,9 +23,9 @@ from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
 from lawline.transcripts.runtime import Transcription, live_settings
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import AlertRules, compact
 from tests.speech import (

@@ -24,7 +24,7 @@ from lawline.config import RoutingSettings
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import AlertMatch
 from lawline.web.auth import Role

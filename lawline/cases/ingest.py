@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, TranscriptLine
 from lawline.cases.search import search_body
 from lawline.phone_numbers import normalise_number
-from lawline.transcripts.model import Kind, Segment
+from lawline.transcripts.segments import Kind, Segment
 from lawline.transcripts.store import TranscriptStore
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Segment
+from lawline.transcripts.segments import Kind, Segment
 from lawline.transcripts.text import AlertMatch
 
 TRANSCRIPT_TTL_S = 30 * 24 * 3600

@@ -54,7 +54,7 @@ from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
-from lawline.transcripts.model import Leg
+from lawline.transcripts.segments import Leg
 from lawline.video import relay
 from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.tap import VideoTranscripts
