@@ -184,36 +184,11 @@ async def update_lawyer(lawyer_id: str, body: LawyerPatch, queue: QueueDep, _: S
     current = await queue.store.get_lawyer(lawyer_id)
     if current is None:
         raise _not_found("lawyer")
-    merged = LawyerIn.model_validate(
-        {
-            "id": lawyer_id,
-            "name": current.name,
-            "services": current.services,
-            "domains": current.domains,
-            "languages": sorted(current.languages),
-            "capacity": current.capacity,
-            "roster": [s.to_json() for s in current.roster],
-            **body.model_dump(exclude_unset=True),
-        }
-    )
+    merged = body.applied_to(current)
     _check_languages(queue, merged.languages)
-    # Only the fields the request names are written: a concurrent change of others stays.
-    profile = merged.to_lawyer().to_hash()
-    changed = {f: profile[f] for name in body.model_fields_set for f in _PROFILE_FIELDS[name]}
-    if not await queue.update_lawyer(lawyer_id, changed):
+    if not await queue.update_lawyer(lawyer_id, body.profile_changes(merged)):
         raise _not_found("lawyer")
     return await _lawyer_out(queue, lawyer_id)
-
-
-# LawyerPatch field -> the stored profile fields (Lawyer.to_hash) it sets.
-_PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
-    "name": ("name",),
-    "services": ("services",),
-    "domains": ("domains",),
-    "languages": ("languages",),
-    "capacity": ("cap_voice", "cap_video"),
-    "roster": ("roster",),
-}
 
 
 @router.put("/lawyers/{lawyer_id}/state")

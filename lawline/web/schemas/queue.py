@@ -89,6 +89,38 @@ class LawyerPatch(BaseModel):
     capacity: dict[Channel, int] | None = None
     roster: list[ShiftIn] | None = None
 
+    def applied_to(self, current: Lawyer) -> LawyerIn:
+        """The whole profile: the lawyer's as stored, with what this patch names."""
+        return LawyerIn.model_validate(
+            {
+                "id": current.id,
+                "name": current.name,
+                "services": current.services,
+                "domains": current.domains,
+                "languages": sorted(current.languages),
+                "capacity": current.capacity,
+                "roster": [s.to_json() for s in current.roster],
+                **self.model_dump(exclude_unset=True),
+            }
+        )
+
+    def profile_changes(self, merged: LawyerIn) -> dict[str, str]:
+        """The stored profile fields this patch sets, and only those: a concurrent change
+        of the others stays."""
+        profile = merged.to_lawyer().to_hash()
+        return {f: profile[f] for name in self.model_fields_set for f in _PROFILE_FIELDS[name]}
+
+
+# LawyerPatch field -> the stored profile fields (Lawyer.to_hash) it sets.
+_PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "services": ("services",),
+    "domains": ("domains",),
+    "languages": ("languages",),
+    "capacity": ("cap_voice", "cap_video"),
+    "roster": ("roster",),
+}
+
 
 class ColleagueOut(BaseModel):
     id: str
