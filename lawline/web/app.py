@@ -35,8 +35,8 @@ from lawline.web import (
 )
 from lawline.web.auth import load_or_create_secret
 from lawline.web.hub import SocketHub
+from lawline.web.live_feed import LiveFeed
 from lawline.web.security_headers import SecurityHeaders
-from lawline.web.transcripts import LiveFeed
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
 

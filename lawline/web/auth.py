@@ -33,6 +33,7 @@ from lawline import revocation
 from lawline.accounts.roles import SERVICE_ROLES, Role
 from lawline.accounts.sessions import SessionStore, session_ref
 from lawline.phone_numbers import mask_number  # noqa: F401  (re-exported for the routes)
+from lawline.queue.model import Contact
 
 COOKIE_NAME = "lawline_session"
 
@@ -53,6 +54,10 @@ class Principal:
     def sees_all(self) -> bool:
         """Supervisors, admins and lawline's own processes see every contact in full."""
         return self.role in STAFF_ROLES or self.role in (Role.GATEWAY, Role.WORKER)
+
+    def may_read_call(self, contact: Contact) -> bool:
+        """A live contact (and its transcript): whoever sees all, and its lawyer."""
+        return self.sees_all() or contact.lawyer == self.subject
 
 
 def _b64(data: bytes) -> str:

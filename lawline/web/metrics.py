@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -21,7 +20,7 @@ from prometheus_client.metrics_core import Metric
 from lawline.cases.ingest import dead_letter_total
 from lawline.queue.service import QueueService
 from lawline.queue.skills import LawyerState
-from lawline.web.auth import Principal, Role, require
+from lawline.web.deps import HubDep, QueueDep, Scraper
 
 router = APIRouter()
 
@@ -126,10 +125,8 @@ def _text(value: str | bytes) -> str:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(
-    request: Request, _: Annotated[Principal, Depends(require(Role.SCRAPER, Role.ADMIN))]
-) -> Response:
+async def metrics(queue: QueueDep, hub: HubDep, _: Scraper) -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Figures(await gather(request.app.state.queue)))  # type: ignore[arg-type]
-    registry.register(_Figures(list(request.app.state.hub.figures())))  # type: ignore[arg-type]
+    registry.register(_Figures(await gather(queue)))  # type: ignore[arg-type]
+    registry.register(_Figures(list(hub.figures())))  # type: ignore[arg-type]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
