@@ -28,7 +28,6 @@ import opencc
 import pytest
 from redis.asyncio import Redis
 
-from lawline.config import LanguageEngines, ModelSource
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
@@ -38,6 +37,7 @@ from lawline.transcripts.evaluate import edit_distance, normalise
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.models import FetchError
+from lawline.transcripts.settings import LanguageEngines, ModelSource
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.whisper import (
     Decoded,
