@@ -6,8 +6,9 @@ inside functions and `if TYPE_CHECKING:` blocks. A deferred import hides a cycle
 the interpreter, not from the reader, so it counts here too.
 
 `from lawline.a import b` is an edge to `lawline.a.b` when that is a module, else to
-`lawline.a`. Parent packages' `__init__` files are not added as edges: lawline's are
-docstrings only (checked below), so importing a submodule runs nothing of them.
+`lawline.a`. Importing `lawline.a.b` also runs `lawline/a/__init__.py`, so it is an
+edge to the package `lawline.a` as well, except from inside that package (its
+`__init__` has already run, or is the one importing its own submodules).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent / "lawline"
+LAWLINE = Path(__file__).resolve().parent.parent / "lawline"
 
 # Cycles being broken elsewhere, each as its sorted module names; empty when none.
 KNOWN_CYCLES: set[tuple[str, ...]] = {
@@ -25,15 +26,15 @@ KNOWN_CYCLES: set[tuple[str, ...]] = {
 }
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+def _module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+def _modules(root: Path) -> dict[str, Path]:
+    return {_module_name(root, p): p for p in sorted(root.rglob("*.py"))}
 
 
 def _imported(name: str, path: Path, modules: dict[str, Path]) -> Iterator[str]:
@@ -54,13 +55,27 @@ def _imported(name: str, path: Path, modules: dict[str, Path]) -> Iterator[str]:
                 yield submodule if submodule in modules else source
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Each lawline module and the lawline modules it imports."""
-    modules = _modules()
+def _with_packages(name: str, target: str) -> Iterator[str]:
+    """`target` and the packages above it whose `__init__` importing it runs."""
+    yield target
+    parts = target.split(".")
+    for n in range(1, len(parts)):
+        package = ".".join(parts[:n])
+        if name != package and not name.startswith(package + "."):
+            yield package
+
+
+def import_graph(root: Path = LAWLINE) -> dict[str, set[str]]:
+    """Each module of the package at `root` and the modules of it that it imports."""
+    modules = _modules(root)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        targets = {t for t in _imported(name, path, modules) if t in modules and t != name}
-        graph[name] = targets
+        graph[name] = {
+            t
+            for imported in _imported(name, path, modules)
+            for t in _with_packages(name, imported)
+            if t in modules and t != name
+        }
     return graph
 
 
@@ -118,15 +133,19 @@ def _cycle_through(graph: dict[str, set[str]], component: set[str]) -> list[str]
     raise AssertionError("a strongly connected component without a cycle")
 
 
-def reaches(graph: dict[str, set[str]], start: str) -> set[str]:
-    seen = {start}
-    todo = [start]
-    while todo:
-        for w in graph[todo.pop()]:
-            if w not in seen:
-                seen.add(w)
-                todo.append(w)
-    return seen
+def path_between(graph: dict[str, set[str]], start: str, end: str) -> list[str] | None:
+    """The shortest import chain from `start` to `end`; None when it does not reach it."""
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following: list[str] = []
+        for v in frontier:
+            for w in sorted(graph[v]):
+                if w not in paths:
+                    paths[w] = [*paths[v], w]
+                    following.append(w)
+        frontier = following
+    return paths.get(end)
 
 
 def test_no_import_cycle_among_lawline_modules() -> None:
@@ -138,20 +157,45 @@ def test_no_import_cycle_among_lawline_modules() -> None:
 def test_the_routing_core_does_not_reach_the_settings_loader() -> None:
     graph = import_graph()
     for core in ("routing", "model", "skills", "estimate"):
-        reached = reaches(graph, f"lawline.queue.{core}")
-        assert "lawline.config" not in reached, core
+        chain = path_between(graph, f"lawline.queue.{core}", "lawline.config")
+        assert chain is None, " -> ".join(chain)
 
 
-def test_the_graph_sees_relative_and_deferred_imports() -> None:
+def test_blocks_are_imported_from_their_packages() -> None:
+    # lawline.config still holds every block (it assembles them), so an old
+    # `from lawline.config import RoutingSettings` would work and hide where it lives.
+    repo = LAWLINE.parent
+    old_paths = []
+    for path in sorted([*LAWLINE.rglob("*.py"), *(repo / "tests").glob("*.py"),
+                        *(repo / "bench").glob("*.py")]):  # fmt: skip
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "lawline.config":
+                blocks = [a.name for a in node.names if a.name != "Settings"]
+                if blocks:
+                    old_paths.append(f"{path.relative_to(repo)}:{node.lineno} {blocks}")
+    assert not old_paths, "import these from their package's settings.py:\n" + "\n".join(old_paths)
+
+
+def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
     # The checker itself: a cycle it cannot see is a cycle it cannot report.
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
-    graph = import_graph()
-    assert "lawline.config" in graph["lawline.cli"]  # imported inside functions only
-
-
-def test_package_inits_run_nothing_of_lawline() -> None:
-    # What lets the graph leave out the parent-package edges.
-    graph = import_graph()
-    for name, path in _modules().items():
-        if path.name == "__init__.py":
-            assert not graph[name], name
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "top.py": "def f() -> None:\n    from pkg.sub import deep\n",
+        "typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.top\n",
+        "sub/__init__.py": "from . import deep\n",
+        "sub/deep.py": "from ..typed import x\nfrom . import sibling\n",
+        "sub/sibling.py": "",
+    }
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    assert import_graph(pkg) == {
+        "pkg": set(),
+        "pkg.top": {"pkg.sub", "pkg.sub.deep"},  # inside a function; runs sub/__init__
+        "pkg.typed": {"pkg.top"},  # for type checkers only
+        "pkg.sub": {"pkg.sub.deep"},  # its own submodule: no edge back to itself
+        "pkg.sub.deep": {"pkg.typed", "pkg.sub.sibling"},  # relative, up and beside
+        "pkg.sub.sibling": set(),
+    }
