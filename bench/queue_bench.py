@@ -58,10 +58,11 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from lawline.config import RoutingSettings, Settings
+from lawline.config import Settings
 from lawline.queue.model import Contact, Lawyer, Shift
 from lawline.queue.routing import Offer, QueueKey, Router
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Channel, Domain, GreenReason, Presence, Service
 from lawline.queue.store import Event, OfferResult, QueueStore
 from lawline.redis_server import EmbeddedRedis

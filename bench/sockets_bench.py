@@ -43,7 +43,7 @@ from redis import Redis as SyncRedis
 
 from lawline.accounts.service import Accounts
 from lawline.accounts.sessions import new_session, session_key, user_sessions_key
-from lawline.config import AccountSettings
+from lawline.accounts.settings import AccountSettings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.redis_server import EmbeddedRedis
 from lawline.terminals.registry import enrol

@@ -33,8 +33,10 @@ from redis.asyncio import Redis as AsyncRedis
 from lawline import revocation
 from lawline.accounts.service import AccountError, Accounts, WrongPassword
 from lawline.accounts.sessions import session_ref
-from lawline.config import AccountSettings, RoutingSettings, Settings
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
 from lawline.db import alembic_config, make_engine, session_factory, upgrade
+from lawline.queue.settings import RoutingSettings
 from lawline.web.app import create_app
 from lawline.web.auth import COOKIE_NAME, Role, authenticate_async
 from tests import lawline_server

@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Page
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings
+from lawline.queue.settings import RoutingSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in, tone
 from tests.lawline_server import Running

@@ -29,8 +29,10 @@ from sqlalchemy import func, select
 from lawline.cases import reports
 from lawline.cases.ingest import GROUP, LedgerIngest
 from lawline.cases.models import ContactEvent, LedgerContact
-from lawline.config import CaseSettings, RoutingSettings, Settings
+from lawline.cases.settings import CaseSettings
+from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.store import QueueStore
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore

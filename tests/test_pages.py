@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lawline.config import RoutingSettings
+from lawline.queue.settings import RoutingSettings
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in
 from tests.lawline_server import Running
 

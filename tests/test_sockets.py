@@ -20,9 +20,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from lawline import revocation
 from lawline.accounts.sessions import session_ref
-from lawline.config import RoutingSettings, Settings, SocketSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
 from lawline.terminals.registry import enrol
 from lawline.web.auth import COOKIE_NAME, Role
+from lawline.web.settings import SocketSettings
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.test_accounts import PASSWORD, add_user, set_cookie
 from tests.test_terminals import terminal_ws

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from lawline.config import Settings, TranscriptSettings
+from lawline.config import Settings
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
@@ -26,6 +26,7 @@ from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
 from lawline.transcripts.runtime import Transcription, live_settings
 from lawline.transcripts.segments import Kind, Leg, Segment
+from lawline.transcripts.settings import TranscriptSettings
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import AlertRules, compact
 from tests.speech import (

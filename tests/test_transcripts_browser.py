@@ -20,8 +20,8 @@ from playwright.async_api import Page
 from redis.asyncio import Redis
 from websockets.exceptions import InvalidStatus
 
-from lawline.config import RoutingSettings
 from lawline.queue.model import Contact
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
 from lawline.transcripts.segments import Kind, Leg, Segment

@@ -28,7 +28,6 @@ import opencc
 import pytest
 from redis.asyncio import Redis
 
-from lawline.config import LanguageEngines, ModelSource
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
@@ -37,6 +36,7 @@ from lawline.transcripts.engines import Engines, LegEngines
 from lawline.transcripts.evaluate import edit_distance, normalise
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.segments import Kind, Leg, Segment
+from lawline.transcripts.settings import LanguageEngines, ModelSource
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.vosk_fetch import FetchError
 from lawline.transcripts.whisper import (

@@ -42,7 +42,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from lawline.config import AccountSettings
+from lawline.accounts.settings import AccountSettings
 
 
 class Verdict(Enum):

@@ -25,7 +25,7 @@ from lawline.cases.models import (
     LedgerContact,
     LegalAidApplication,
 )
-from lawline.config import CaseSettings
+from lawline.cases.settings import CaseSettings
 
 
 class Triage(StrEnum):

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from lawline.config import ModelSource
+from lawline.transcripts.settings import ModelSource
 from lawline.transcripts.vosk_fetch import FetchError, install
 from lawline.transcripts.whisper import MODEL_FILES, ModelMissing, check_whisper_model
 

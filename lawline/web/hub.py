@@ -37,10 +37,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lawline import revocation
-from lawline.config import SocketSettings
 from lawline.queue.service import QueueService
 from lawline.queue.store import Event
 from lawline.video import relay
+from lawline.web.settings import SocketSettings
 
 log = logging.getLogger(__name__)
 
