@@ -43,6 +43,9 @@ class WaitingContact:
     position: int
     waited_s: float
     estimated_wait_s: float | None
+    # Lawyers on duty for its queue (Router.staffed): none means no estimate, and a
+    # terminal says plainly that nobody is there to answer.
+    staffed: int = 0
 
 
 class EventQueue(asyncio.Queue[Event]):
@@ -380,6 +383,16 @@ class QueueService:
             self.settings.open_without_roster,
         )
 
+    def duty_hours(self, contact: Contact) -> list[dict[str, object]]:
+        """The shifts of the lawyers who could serve this contact's queue (roster.duty_hours)."""
+        return roster.duty_hours(
+            lw
+            for lw in self.router.lawyers.values()
+            if lw.capacity.get(contact.channel, 0) > 0
+            and contact.language in lw.languages
+            and lw.services.get(contact.service, 0) >= 1
+        )
+
     async def waiting(self) -> list[WaitingContact]:
         now = self.clock()
         handle = {svc: await self._handle_s(svc) for svc in Service}
@@ -390,7 +403,9 @@ class QueueService:
             if key not in staffed:
                 staffed[key] = self.router.staffed(key)  # type: ignore[arg-type]
             ewt = estimate.estimated_wait_s(position, staffed[key], handle[contact.service])
-            out.append(WaitingContact(contact, position, now - contact.entered_at, ewt))
+            out.append(
+                WaitingContact(contact, position, now - contact.entered_at, ewt, staffed[key])
+            )
         return out
 
     async def position_of(self, contact_id: str) -> WaitingContact | None:
