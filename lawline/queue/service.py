@@ -383,6 +383,10 @@ class QueueService:
             self.settings.open_without_roster,
         )
 
+    def staffed_for(self, contact: Contact) -> int:
+        """Lawyers on duty for this contact's queue (Router.staffed)."""
+        return self.router.staffed((contact.channel, contact.language, contact.service))
+
     def duty_hours(self, contact: Contact) -> list[dict[str, object]]:
         """The shifts of the lawyers who could serve this contact's queue (roster.duty_hours)."""
         return roster.duty_hours(

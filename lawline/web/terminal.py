@@ -9,10 +9,11 @@ Protocol (JSON text frames). From lawline:
   hello    {terminal, services, rtc, media, call|null}  on connect; rtc is the
            RTCConfiguration (TURN credentials issued now), media the camera's frame rate
            and the timeouts; call the contact in hand after a reconnect
-  waiting  {contact_id, position, estimated_wait_s|null, lawyers_on_duty, hotline_open,
+  waiting  {contact_id, position|null, estimated_wait_s|null, lawyers_on_duty, hotline_open,
            duty_hours, callback, handed_on?}  the place in the queue, repeated.
-           lawyers_on_duty 0 or hotline_open false (the phone menu's rules: the roster,
-           Router.staffed): nobody can answer now, the page says so and offers a callback;
+           lawyers_on_duty 0 (Router.staffed, which leaves the phone menu's estimate
+           unknown): nobody can answer now, the page says so and offers a callback, and
+           hotline_open (the roster, as the phone menu's closed message) picks the words;
            duty_hours the shifts of the lawyers serving this queue (roster.duty_hours);
            callback: one is registered; handed_on: the lawyer handed the resident on
   connected {contact_id, lawyer: {id, name}, callback}   a lawyer accepted: start video
@@ -199,13 +200,26 @@ class TerminalSession:
 
     async def _send_place(self, contact_id: str) -> None:
         w = await self.queue.position_of(contact_id)
+        position: int | None
+        wait_s: float | None
         if w is not None:
-            await self._send(
-                "waiting", contact_id=contact_id, position=w.position,
-                estimated_wait_s=w.estimated_wait_s, lawyers_on_duty=w.staffed,
-                hotline_open=self.queue.hotline_open(),
-                duty_hours=self.queue.duty_hours(w.contact), callback=w.contact.callback,
-            )  # fmt: skip
+            contact, staffed = w.contact, w.staffed
+            position, wait_s = w.position, w.estimated_wait_s
+        else:
+            # Not among the router's waiting contacts: entered a moment ago (the stream not
+            # read yet: no place known), or being offered to a lawyer now (next, no wait).
+            got = await self.queue.store.get_contact(contact_id)
+            if got is None or got.state not in (ContactState.WAITING, ContactState.OFFERED):
+                return
+            contact, staffed = got, self.queue.staffed_for(got)
+            position, wait_s = (1, 0.0) if got.state == ContactState.OFFERED else (None, None)
+            if got.state == ContactState.OFFERED:
+                staffed = max(1, staffed)  # the lawyer it is offered to is there
+        await self._send(
+            "waiting", contact_id=contact_id, position=position, estimated_wait_s=wait_s,
+            lawyers_on_duty=staffed, hotline_open=self.queue.hotline_open(),
+            duty_hours=self.queue.duty_hours(contact), callback=contact.callback,
+        )  # fmt: skip
 
     # ----- signalling ----------------------------------------------------------------
 

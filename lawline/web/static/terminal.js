@@ -218,7 +218,7 @@ const handlers = {
     term.contactId = f.contact_id;
     if (term.screen !== "waiting") show("waiting");
     if (f.handed_on) { showWaitMode("queue"); return; }
-    const nobody = f.hotline_open === false || f.lawyers_on_duty === 0;
+    const nobody = f.lawyers_on_duty === 0;  // the roster only picks the words below
     showWaitMode(f.callback ? "callback" : nobody ? "nobody" : "queue");
     $("nobody-title").textContent = f.hotline_open === false ? "现在不是值班时间" : "现在没有值班律师可以接听";
     $("duty-hours").textContent = `律师值班时间：${dutyHours(f.duty_hours || [])}`;
