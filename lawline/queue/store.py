@@ -23,7 +23,7 @@ Key layout under the prefix P (default `ll`):
   P:lawyers      set     every lawyer id
   P:waiting      zset    waiting contact ids by entry time
   P:offers       zset    offered contact ids by offer deadline
-  P:wrapups      zset    lawyer ids by end of wrap-up
+  P:wrapups      zset    lawyer ids by end of wrap-up (延长整理 moves it: extendWrapup)
   P:consoles     zset    lawyer ids by when their console was last heard from
   P:stats:SVC    hash    counters of one service queue
   P:events       stream  every change, for routers, consoles, wallboard and ledger
@@ -541,6 +541,13 @@ class QueueStore:
         keys = [self.lawyer_key(lawyer_id), self.wrapups_key, self.events_key]
         args = [now, EVENTS_MAXLEN, lawyer_id, "1" if ready else "0"]
         return await self._call("finishWrapup", keys, args) == 1
+
+    async def extend_wrapup(self, lawyer_id: str, now: float, extend_s: float, allowed: int) -> int:
+        """1 the wrap-up's end moved on by `extend_s`; 0 not in wrap-up; -1 it has been
+        extended `allowed` times already."""
+        keys = [self.lawyer_key(lawyer_id), self.wrapups_key, self.events_key]
+        args = [now, EVENTS_MAXLEN, lawyer_id, extend_s, allowed]
+        return int(await self._call("extendWrapup", keys, args))
 
     async def console_seen(self, lawyer_id: str, now: float) -> None:
         """The lawyer's console is alive (a plain ZADD is atomic on its own)."""
