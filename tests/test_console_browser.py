@@ -365,3 +365,23 @@ async def test_a_lawyer_extends_wrapup_and_finds_the_call_in_their_recent_calls(
         assert await link.get_attribute("target") == "_blank"
         await page.click("#ready")
         await page.wait_for_selector('#state[data-state="available"]')
+
+
+async def test_every_page_asks_for_the_chinese_fonts_of_windows_kylin_apple_and_android(
+    lawline: Running,
+) -> None:
+    """Without a CJK font every character is a box: each page names one of each system's
+    (this machine has none, so what is checked is the stack the page asks for)."""
+    async with chromium() as browser:
+        page = await browser.new_page()
+        for path in ("/login", "/console", "/cases", "/terminal"):
+            if path == "/console":
+                await sign_in(page, browser_base(lawline), "wang", PASSWORD)
+            else:
+                await page.goto(f"{browser_base(lawline)}{path}")
+            stack = await page.evaluate("() => getComputedStyle(document.body).fontFamily")
+            for font in ("Microsoft YaHei", "SimHei", "Noto Sans CJK SC", "Source Han Sans SC",
+                         "WenQuanYi Micro Hei", "PingFang SC", "Noto Sans SC",
+                         "Droid Sans Fallback"):  # fmt: skip
+                assert font in stack, (path, font, stack)
+            assert stack.rstrip().endswith("sans-serif"), stack
