@@ -33,7 +33,3 @@ class TranscriptKeys:
     def every_live(self) -> str:
         """pattern `P:live:*`: every contact's live channel (one PSUBSCRIBE per process)."""
         return self.live("*")
-
-    def contact_of_live(self, channel: str) -> str:
-        """The contact id a `live` channel is named after."""
-        return channel.removeprefix(self.live(""))

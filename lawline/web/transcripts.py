@@ -81,7 +81,7 @@ class LiveFeed:
                 await asyncio.sleep(RESUBSCRIBE_S)
 
     def _dispatch(self, channel: str, data: str) -> None:
-        listeners = self._listeners.get(self.store.keys.contact_of_live(channel))
+        listeners = self._listeners.get(channel.removeprefix(self.store.keys.live("")))
         if not listeners:
             return
         try:
