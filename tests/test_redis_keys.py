@@ -13,7 +13,8 @@ import inspect
 import re
 from pathlib import Path
 
-LAWLINE = Path(__file__).resolve().parents[1] / "lawline"
+ROOT = Path(__file__).resolve().parents[1]
+LAWLINE = ROOT / "lawline"
 
 # Still building the telephony workers' own keys (P:line:, P:rpc:, P:rpc:reply:,
 # P:worker-lines:): they move to telephony/keys.py, and then leave this list.
@@ -78,6 +79,19 @@ def test_no_key_name_is_built_outside_a_keys_module() -> None:
             if BUILT_BY_HAND.search(line):
                 offenders.append(f"lawline/{rel}:{n}: {line.strip()}")
     assert not offenders, "name these keys in a keys module:\n" + "\n".join(offenders)
+
+
+def test_benches_call_the_store_and_take_its_key_names() -> None:
+    """A bench with its own copy of a script's KEYS and ARGV measures something the
+    product no longer does once the script changes (the queue bench once did)."""
+    own_calls = re.compile(r"register_script\(|\.evalsha\(|\.eval\(|\.fcall\(")
+    offenders = [
+        f"bench/{path.name}:{n}: {line.strip()}"
+        for path in sorted((ROOT / "bench").glob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if BUILT_BY_HAND.search(line) or own_calls.search(line)
+    ]
+    assert not offenders, "call the store's own functions and keys:\n" + "\n".join(offenders)
 
 
 def test_the_check_catches_the_usual_ways_of_building_a_key() -> None:
