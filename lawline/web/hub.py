@@ -106,7 +106,7 @@ class SocketHub:
     def __init__(self, redis: Redis, prefix: str, limits: SocketSettings) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.revoked = AccountKeys(prefix).revoked
+        self.revoked_channel = AccountKeys(prefix).revoked
         self.video_keys = VideoKeys(prefix)
         self.limits = limits
         self._tickets: set[Ticket] = set()
@@ -240,7 +240,7 @@ class SocketHub:
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.revoked)
+                    await pubsub.subscribe(self.revoked_channel)
                     await pubsub.psubscribe(self.video_keys.signals)
                     self.subscribed.set()
                     async for message in pubsub.listen():
@@ -254,7 +254,7 @@ class SocketHub:
                 await asyncio.sleep(RESUBSCRIBE_S)
 
     def dispatch(self, channel: str, data: str) -> None:
-        if channel == self.revoked:
+        if channel == self.revoked_channel:
             parsed = revocation.parse(data)
             if parsed is None:
                 log.warning("malformed revocation skipped")
