@@ -26,7 +26,7 @@ local function id_less(a, b)
   return am < bm or (am == bm and as < bs)
 end
 
--- The ledger (lawline/cases/ingest.py GROUP) copies every contact from the stream.
+-- The ledger (group lawline/queue/keys.py LEDGER_GROUP) copies every contact from the stream.
 local LEDGER_GROUP = 'ledger'
 -- Trim once the stream is this many entries over its cap, by at most this many: one
 -- append in a hundred reads a hundred entries, and a backlog left by a ledger that was
@@ -171,6 +171,7 @@ end
 -- wrap-up still pending is kept); none configured: no wrap-up.
 local function start_wrapup(lkey, wrapups_key, lawyer_id, now, wrapup_s)
   redis.call('HINCRBY', lkey, 'handled', 1)
+  redis.call('HSET', lkey, 'wrapup_extensions', 0)  -- each wrap-up may be extended afresh
   local until_ = math.max(now + wrapup_s, tonumber(redis.call('HGET', lkey, 'wrapup_until')) or 0)
   if until_ > now then
     redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))
