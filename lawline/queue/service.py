@@ -349,6 +349,14 @@ class QueueService:
         """The lawyer ends wrap-up early."""
         return await self.store.finish_wrapup(lawyer_id, self.clock(), ready=True)
 
+    async def extend_wrapup(self, lawyer_id: str) -> int:
+        """More wrap-up time (`routing.wrapup_extend_s`, `wrapup_extensions` times at
+        most): 1 extended, 0 not in wrap-up, -1 none left."""
+        r = self.routing
+        return await self.store.extend_wrapup(
+            lawyer_id, self.clock(), r.wrapup_extend_s, r.wrapup_extensions
+        )
+
     async def create_lawyer(self, lawyer: Lawyer) -> bool:
         """False, and nothing changed, if a lawyer with this id exists."""
         return await self.store.create_lawyer(lawyer, self.clock())
@@ -482,4 +490,5 @@ def _lawyer_figures(h: dict[str, str], now: float) -> dict[str, float | str]:
     out: dict[str, float | str] = {f"seconds_{k}": v for k, v in times.items()}
     out["state"] = current
     out["handled"] = float(h.get("handled", 0))
+    out["wrapups_extended"] = float(h.get("wrapups_extended", 0))
     return out
