@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lawline import centre_time
 from lawline.accounts.settings import AccountSettings
 from lawline.cases.settings import CaseSettings
 from lawline.queue.settings import RoutingSettings
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     sip_port: int = 5060
     service_numbers: list[str] = Field(default_factory=lambda: ["12348"])
     languages: list[str] = Field(default_factory=lambda: ["zh", "mn"])
+    # The centre's time zone (IANA name): every date a person sees, case numbers,
+    # "today" and a report's days are on this clock, whatever the server's or browser's.
     timezone: str = "Asia/Shanghai"
     # Signs console and API tokens. Empty: generated once and kept in data_dir.
     secret_key: str = ""
@@ -65,6 +69,17 @@ class Settings(BaseSettings):
     sockets: SocketSettings = Field(default_factory=SocketSettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        centre_time.zone(name)  # ValueError names the bad value
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The centre's time zone (see `lawline.centre_time`)."""
+        return centre_time.zone(self.timezone)
 
     @property
     def built_prompts_dir(self) -> Path:

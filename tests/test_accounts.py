@@ -215,7 +215,8 @@ async def test_sign_in_sets_a_secure_http_only_cookie(lawline: Running) -> None:
     async with httpx.AsyncClient(base_url=lawline.base) as http:
         r = await http.post("/api/session", json={"username": "wang", "password": PASSWORD})
     assert r.status_code == 200
-    assert r.json() == {"username": "wang", "display_name": "", "role": "lawyer"}
+    assert r.json() == {"username": "wang", "display_name": "", "role": "lawyer",
+                        "time_zone": "Asia/Shanghai"}
     attributes = {a.strip().lower() for a in set_cookie(r).split(";")[1:]}
     assert {"httponly", "secure", "samesite=strict", "path=/"} <= attributes
     async with await sign_in(lawline, "wang") as wang:
@@ -626,7 +627,8 @@ async def test_first_admin_from_the_command_line(clean_redis_url: str, tmp_path:
     ):
         async with await sign_in(lawline, "root") as root:
             me = (await root.get("/api/session")).json()
-            assert me == {"username": "root", "display_name": "管理员", "role": "admin"}
+            assert me == {"username": "root", "display_name": "管理员", "role": "admin",
+                          "time_zone": "Asia/Shanghai"}
             # No default users: only the one the command made.
             assert [u["username"] for u in (await root.get("/api/users")).json()] == ["root"]
             # A new password from the command line ends the sessions at once, everywhere.

@@ -199,6 +199,7 @@ async def test_a_lawyer_hands_a_call_to_a_colleague_with_a_note(lawline: Running
         await next_frame(wang, "offer")
         await wang.send(json.dumps({"type": "accept", "contact_id": contact["id"]}))
         await next_frame(wang, "connected")
+        await asyncio.sleep(0.5)  # wang and the caller talk
         async with lawline.console("zhao") as zhao:
             await _on_duty(zhao)
             await wang.send(json.dumps({
@@ -212,6 +213,10 @@ async def test_a_lawyer_hands_a_call_to_a_colleague_with_a_note(lawline: Running
             offer = await next_frame(zhao, "offer")
             assert offer["contact"]["id"] == contact["id"]
             assert offer["contact"]["attrs"]["notes"] == "wang: 工伤问题，转赵律师"
+    # The talk before the hand-over is wang's, in today's figures.
+    async with lawline.client("wang", Role.LAWYER) as http:
+        today = (await http.get("/api/lawyers/wang/figures")).json()
+    assert today["today_handled"] == 1 and today["today_talk_s"] >= 0.5
 
 
 async def test_garbage_on_the_console_socket_gets_errors_not_a_crash(lawline: Running) -> None:

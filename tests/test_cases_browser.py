@@ -13,8 +13,10 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -29,6 +31,7 @@ from lawline.queue.store import QueueStore
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.video.settings import WebRTCSettings
+from lawline.web import cases_api
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, WANG, add_user, chromium, needs_browser, sign_in
 from tests.lawline_server import Running, next_frame, running_lawline
@@ -503,3 +506,68 @@ async def test_a_supervisor_searches_the_ledger_hands_over_and_downloads_the_mon
         await nothing.save_as(tmp_path / nothing.suggested_filename)
         empty = openpyxl.load_workbook(tmp_path / nothing.suggested_filename).active
         assert empty is not None and empty.max_row == 1
+
+
+# ----- the centre's clock -----------------------------------------------------------------
+
+
+async def test_a_pc_set_to_new_york_time_still_reads_beijing_times_and_days(
+    lawline: Running, clean_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call at 00:05 and a case opened at 00:08 on 3 December, Beijing time (still
+    2 December in UTC, and 11:08 the day before in New York): the ledger's pages show
+    the centre's times, search its days and report its month, whatever the PC's zone."""
+    beijing = ZoneInfo("Asia/Shanghai")
+    called = datetime(2026, 12, 3, 0, 5, tzinfo=beijing).timestamp()
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        qs = QueueStore(redis)
+        assert await qs.add_contact(replace(contact("night", called), caller=NUMBER), called)
+        await qs.abandon("night", called + 30, "caller hung up")
+    finally:
+        await redis.aclose()
+    await recorded(lawline, "night", lambda c: c["state"] == "abandoned")
+    opened = datetime(2026, 12, 3, 0, 8, tzinfo=beijing)
+    monkeypatch.setattr(cases_api, "_now", lambda: opened.astimezone(UTC))
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.post("/api/cases", json={"contact_id": "night", "triage": "complex"})
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+    assert case_id.startswith("20261203-")
+
+    async with chromium() as browser:
+        context = await browser.new_context(timezone_id="America/New_York")
+        page = await context.new_page()
+        zone = await page.evaluate("() => Intl.DateTimeFormat().resolvedOptions().timeZone")
+        assert zone == "America/New_York"
+        await sign_in_as_boss(page, lawline)
+        await page.goto(f"{browser_base(lawline)}/cases#case/{case_id}")
+        await page.wait_for_selector("#case-body:not([hidden])")
+        await expect(page.locator("#case-id")).to_have_text(case_id)
+        await expect(page.locator("#case-fields")).to_contain_text("2026/12/03 00:08")
+        assert "2026/12/02" not in await page.inner_text("#case-fields")
+
+        # The search's days are Beijing's days.
+        await page.click('nav a[data-view="search"]')
+        found = page.locator("#search-rows tr")
+        for day, count in (("2026-12-03", 1), ("2026-12-02", 0)):
+            await page.fill("#search-since", day)
+            await page.fill("#search-until", day)
+            await page.click("#search-send")
+            await expect(found).to_have_count(count)
+        await page.fill("#search-since", "2026-12-03")
+        await page.fill("#search-until", "2026-12-03")
+        await page.click("#search-send")
+        await expect(found.first).to_contain_text("2026/12/03 00:05")
+
+        # So is the month: December holds the call, November does not.
+        await page.click('nav a[data-view="reports"]')
+        figures = page.locator("#figures-rows")
+        await page.fill("#report-month", "2026-12")
+        await expect(page.locator("#figures-title")).to_have_text("2026 年 12 月数据")
+        await expect(figures.locator("tr", has_text="来电总数")).to_contain_text("1")
+        href = await page.get_attribute("#export-csv", "href")
+        assert href is not None and "since=2026-12-01&until=2026-12-31" in href
+        await page.fill("#report-month", "2026-11")
+        await expect(page.locator("#figures-title")).to_have_text("2026 年 11 月数据")
+        await expect(figures.locator("tr", has_text="来电总数")).to_contain_text("0")

@@ -105,3 +105,11 @@ def test_a_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> N
 def test_relax_steps_may_only_loosen(steps: list[dict[str, object]], says: str) -> None:
     with pytest.raises(ValidationError, match=says):
         QueuePolicy.model_validate({"steps": steps})
+
+
+def test_the_centres_time_zone_must_be_one_zoneinfo_knows() -> None:
+    assert str(Settings().zone) == "Asia/Shanghai"
+    assert str(Settings(timezone="Asia/Urumqi").zone) == "Asia/Urumqi"
+    for bad in ("Beijing", "Mars/Base", "../../etc/passwd", ""):
+        with pytest.raises(ValidationError, match="time zone"):
+            Settings(timezone=bad)

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page
@@ -232,6 +234,53 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
     case = json.loads(contact["case"])
     assert case["disposition"] == "referred_legal_aid"
     assert case["summary"] == "欠薪三个月，用人单位拒付"
+
+
+async def test_todays_talk_time_counts_two_short_calls(lawline: Running) -> None:
+    """Two calls of a couple of seconds: the duty panel shows their talk time (a new
+    centre's first test calls once read 0 minutes), the same figure the API gives. The
+    PC is set to New York time; the second offer's history shows the first call at its
+    Beijing time."""
+    entered: list[float] = []
+    async with chromium() as browser:
+        context = await browser.new_context(timezone_id="America/New_York")
+        page = await context.new_page()
+        await on_duty(page, lawline)
+        for _ in range(2):
+            async with lawline.client("worker-1", Role.GATEWAY) as http:
+                r = await http.post("/api/contacts", json={
+                    "channel": "voice", "service": "consultation", "domain": "labour",
+                    "caller": "13800138000",
+                })  # fmt: skip
+                assert r.status_code == 201, r.text
+                contact_id = r.json()["id"]
+                entered.append(r.json()["entered_at"])
+            await page.wait_for_selector("#offer:not([hidden])")
+            if len(entered) == 2:  # the same number called before: its earlier call
+                first = datetime.fromtimestamp(entered[0], ZoneInfo("Asia/Shanghai"))
+                history = await page.inner_text("#offer-history")
+                assert first.strftime("%Y/%m/%d %H:%M") in history, history
+            await page.click("#accept")
+            await page.wait_for_selector("#call:not([hidden])")
+            await asyncio.sleep(2)  # the conversation itself: two seconds of talk
+            async with lawline.client("worker-1", Role.GATEWAY) as http:
+                r = await http.post(f"/api/contacts/{contact_id}/end")  # the caller hangs up
+                assert r.status_code == 200, r.text
+            await page.wait_for_selector("#ready:not([hidden])")
+            await page.click("#ready")
+            await page.wait_for_selector('#state[data-state="available"]')
+        async with lawline.client("wang", Role.LAWYER) as http:
+            today = (await http.get("/api/lawyers/wang/figures")).json()
+        assert today["today_handled"] == 2 and today["today_talk_s"] >= 4
+        shown = f"{round(today['today_talk_s'])}秒"
+        await page.wait_for_function(
+            """([want]) => [...document.querySelectorAll('#figures div')].some((d) =>
+              d.querySelector('dt').textContent === '今日通话时长'
+              && d.querySelector('dd').textContent === want)""",
+            arg=[shown],
+        )
+        figures = await page.inner_text("#figures")
+        assert "今日接听\n2" in figures and "0分钟" not in figures
 
 
 # ----- the desk: layout, wrap-up time, my recent calls -----------------------------------

@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -37,6 +38,7 @@ from lawline.queue.settings import RoutingSettings
 from lawline.queue.store import QueueStore
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
+from lawline.web import cases_api
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.queue_helpers import T0, contact
@@ -551,3 +553,93 @@ async def test_reads_of_the_ledger_are_audited(lawline: Running, clean_redis_url
     assert "csv rows=1" in rows["ledger.export"]
     async with lawline.client("wang", Role.LAWYER) as wang:
         assert (await wang.get("/api/audit")).status_code == 403
+
+
+# ----- the centre's days ----------------------------------------------------------------
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing(*when: int) -> float:
+    return datetime(*when, tzinfo=BEIJING).timestamp()  # type: ignore[misc]
+
+
+async def entered(clean_redis_url: str, moments: dict[str, float]) -> None:
+    """Contacts that entered (and were abandoned) at these moments."""
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        qs = QueueStore(redis)
+        for cid, at in moments.items():
+            assert await qs.add_contact(replace(contact(cid, at), caller=NUMBER), at)
+            await qs.abandon(cid, at + 1, "caller hung up")
+    finally:
+        await redis.aclose()
+
+
+async def test_a_case_opened_at_0008_beijing_time_is_numbered_that_day(
+    lawline: Running, clean_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3 December 00:08 in Beijing is still 2 December in UTC: the number takes the
+    centre's date."""
+    await entered(clean_redis_url, {"night": beijing(2026, 12, 3, 0, 5)})
+    await recorded(lawline, "night", lambda c: c["state"] == "abandoned")
+    opened = datetime(2026, 12, 3, 0, 8, tzinfo=BEIJING)
+    monkeypatch.setattr(cases_api, "_now", lambda: opened.astimezone(UTC))
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.post("/api/cases", json={"contact_id": "night"})
+        assert r.status_code == 201, r.text
+        assert r.json()["id"].startswith("20261203-")
+        assert datetime.fromisoformat(r.json()["opened_at"]) == opened
+
+
+async def test_plain_dates_are_whole_days_in_the_centres_time_zone(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    """?since=2026-12-01&until=2026-12-31 is December in Beijing: its first and last
+    minutes in, the minutes either side out; times carry their offset (or are read on
+    the centre's clock); a bad value is a 422 that says what to give."""
+    await entered(clean_redis_url, {
+        "nov-last": beijing(2026, 11, 30, 23, 59), "dec-first": beijing(2026, 12, 1, 0, 1),
+        "dec-last": beijing(2026, 12, 31, 23, 59), "jan-first": beijing(2027, 1, 1, 0, 1),
+    })  # fmt: skip
+    await recorded(lawline, "jan-first", lambda c: c["state"] == "abandoned")
+    december = {"since": "2026-12-01", "until": "2026-12-31"}
+    entered_col = [k for k, _ in reports.COLUMNS].index("entered_at")
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.get("/api/ledger/export", params={**december, "format": "csv"})
+        assert r.status_code == 200, r.text
+        assert 'filename="ledger-20261201-20261231.csv"' in r.headers["content-disposition"]
+        rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))[1:]
+        assert {row[0]: row[entered_col] for row in rows} == {
+            "dec-first": "2026-12-01 00:01:00", "dec-last": "2026-12-31 23:59:00",
+        }  # fmt: skip
+        r = await boss.get("/api/ledger/export", params=december)
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+        assert sheet.cell(2, entered_col + 1).value == datetime(2026, 12, 1, 0, 1)
+
+        f = (await boss.get("/api/ledger/figures", params=december)).json()
+        assert (f["contacts"], f["abandoned"]) == (2, 2)
+        for since, until in [
+            ("2026-12-01T00:00:00+08:00", "2027-01-01T00:00:00+08:00"),
+            ("2026-11-30T16:00:00Z", "2026-12-31T16:00:00Z"),
+            ("2026-12-01T00:00:00 08:00", "2027-01-01 00:00"),  # an unescaped "+"; no offset
+        ]:
+            r = await boss.get("/api/ledger/figures", params={"since": since, "until": until})
+            assert r.json()["contacts"] == 2, (since, until, r.text)
+        one_day = {"since": "2026-12-31", "until": "2026-12-31"}
+        r = await boss.get("/api/ledger/contacts", params=one_day)
+        assert [c["id"] for c in r.json()] == ["dec-last"]
+        r = await boss.get("/api/ledger/contacts", params={"until": "2026-11-30"})
+        assert [c["id"] for c in r.json()] == ["nov-last"]
+
+        for bad in ("2026-13-01", "yesterday", "1764518400", "0001-01-01", "2026-12-01T25:00",
+                    "2026-12-01" + "0" * 50):  # fmt: skip
+            for path in ("/api/ledger/export", "/api/ledger/figures"):
+                r = await boss.get(path, params={**december, "since": bad})
+                assert r.status_code == 422, (path, bad, r.text)
+                assert "give a date" in r.text or "1970 to 2999" in r.text
+            r = await boss.get("/api/ledger/contacts", params={"until": bad})
+            assert r.status_code == 422, (bad, r.text)
+        backwards = {"since": "2026-12-31", "until": "2026-12-01"}
+        r = await boss.get("/api/ledger/export", params=backwards)
+        assert r.status_code == 422 and "until must be after since" in r.text

@@ -15,7 +15,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from openpyxl import Workbook
@@ -23,6 +23,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lawline import centre_time
 from lawline.cases.models import Case, LedgerContact
 from lawline.cases.settings import CaseSettings
 from lawline.phone_numbers import normalise_number
@@ -88,23 +89,23 @@ class Counted(Iterator[dict[str, Any]]):
         return row
 
 
-def to_csv(rows: Iterator[dict[str, Any]]) -> str:
+def to_csv(rows: Iterator[dict[str, Any]], tz: tzinfo) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # Excel opens UTF-8 CSV as Chinese only with the BOM
     w = csv.writer(out)
     w.writerow([title for _, title in COLUMNS])
     for r in rows:
-        w.writerow(["" if r[k] is None else _cell(r[k]) for k, _ in COLUMNS])
+        w.writerow(["" if r[k] is None else _cell(r[k], tz) for k, _ in COLUMNS])
     return out.getvalue()
 
 
-def _cell(v: Any) -> Any:
+def _cell(v: Any, tz: tzinfo) -> Any:
     if isinstance(v, datetime):
-        return v.isoformat(timespec="seconds")
+        return centre_time.readable(v, tz)  # the centre's clock, as the XLSX shows it
     return inert(v) if isinstance(v, str) else v
 
 
-def _xlsx_cell(ws: Any, v: Any, tz: Any) -> Any:
+def _xlsx_cell(ws: Any, v: Any, tz: tzinfo) -> Any:
     if isinstance(v, datetime):
         return v.astimezone(tz).replace(tzinfo=None)
     if not isinstance(v, str):
@@ -114,7 +115,7 @@ def _xlsx_cell(ws: Any, v: Any, tz: Any) -> Any:
     return cell
 
 
-def to_xlsx(rows: Iterator[dict[str, Any]], tz: Any) -> bytes:
+def to_xlsx(rows: Iterator[dict[str, Any]], tz: tzinfo) -> bytes:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("台帐")
     ws.append([title for _, title in COLUMNS])

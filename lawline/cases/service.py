@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lawline import centre_time
 from lawline.cases.access import Actor, may_read_contact, may_work_on
 from lawline.cases.models import (
     AuditEntry,
@@ -90,7 +91,7 @@ def deadline(opened_at: datetime, triage: Triage, settings: CaseSettings) -> dat
 
 def open_case(
     session: Session, contact_id: str, fields: CaseFields, actor: Actor, now: datetime,
-    settings: CaseSettings, join: str | None = None,
+    settings: CaseSettings, join: str | None = None, *, tz: tzinfo,
 ) -> Case:  # fmt: skip
     """Open a case from a contact (or join the contact to an earlier case of the same
     citizen). The owner is the lawyer who first took the contact, whoever opens it."""
@@ -110,7 +111,7 @@ def open_case(
         return case
     owner = contact.first_lawyer or contact.lawyer or actor.id
     case = Case(
-        id=_case_number(now),
+        id=_case_number(now, tz),
         citizen_number=contact.caller,
         citizen_name=fields.citizen_name,
         owner=owner,
@@ -134,9 +135,9 @@ def open_case(
     return case
 
 
-def _case_number(now: datetime) -> str:
-    """Readable and unique: the day it was opened and a random part."""
-    return f"{now:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+def _case_number(now: datetime, tz: tzinfo) -> str:
+    """Readable and unique: the day it was opened (the centre's day) and a random part."""
+    return f"{centre_time.day_stamp(now, tz)}-{uuid.uuid4().hex[:8]}"
 
 
 def get_case(session: Session, case_id: str, actor: Actor, now: datetime,

@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lawline import centre_time
 from lawline.config import Settings
 from lawline.queue import estimate, roster
 from lawline.queue.model import Contact, Lawyer
@@ -305,7 +305,7 @@ class QueueService:
         """1 marked, 0 already a callback, -1 no longer waiting, -3 this number has had
         its callbacks for today (RoutingSettings.callbacks_per_number_per_day)."""
         now = self.clock()
-        day = datetime.fromtimestamp(now, self.tz).strftime("%Y%m%d")
+        day = centre_time.day_stamp(now, self.tz)
         return await self.store.request_callback(
             contact_id, number, now, day, self.routing.callbacks_per_number_per_day
         )
@@ -472,11 +472,10 @@ class QueueService:
         return (await self.all_lawyer_figures([lawyer_id])).get(lawyer_id)
 
     async def lawyer_today(self, lawyer_id: str) -> dict[str, float]:
-        """Today's work (local day): conversations finished and their talk time, from the
-        event stream since midnight."""
+        """Today's work (the centre's day): conversations finished or handed on and their
+        talk time, from the event stream since the centre's midnight."""
         now = self.clock()
-        local = datetime.fromtimestamp(now, self.tz)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        midnight = centre_time.day_start(centre_time.today(now, self.tz), self.tz).timestamp()
         after = f"{int(midnight * 1000)}-0"
         handled, talk_s = 0, 0.0
         while events := await self.store.read_events(after, count=1000):
@@ -486,7 +485,9 @@ class QueueService:
                 if not finished or ev.lawyer is None or ev.lawyer.id != lawyer_id:
                     continue
                 handled += 1
-                if ev.contact is not None and ev.contact.answered_at is not None:
+                if ev.type == "contact.transferred":  # answered_at is cleared by then
+                    talk_s += float(ev.raw.get("talk_s") or 0)
+                elif ev.contact is not None and ev.contact.answered_at is not None:
                     talk_s += ev.at - ev.contact.answered_at
         return {"today_handled": handled, "today_talk_s": talk_s}
 

@@ -6,14 +6,14 @@ case read or change is audited."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from lawline import centre_time
 from lawline.cases import audit, ledger, reports
 from lawline.cases import service as cases
 from lawline.cases.access import Actor
@@ -39,6 +39,7 @@ from lawline.web.schemas.cases import (
     ledger_contact_json,
     note_json,
 )
+from lawline.web.schemas.fields import DayOrTime
 
 router = APIRouter(prefix="/api")
 T = TypeVar("T")
@@ -90,10 +91,11 @@ async def ledger_contact(contact_id: str, db: DbDep, p: Anyone) -> dict[str, Any
 async def ledger_contacts(
     db: DbDep,
     secret: SecretDep,
+    settings: SettingsDep,
     p: Anyone,
     number: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DayOrTime | None = None,
+    until: DayOrTime | None = None,
     lawyer: Annotated[str | None, Query(max_length=64)] = None,
     service: Service | None = None,
     domain: Domain | None = None,
@@ -107,16 +109,19 @@ async def ledger_contacts(
     cases) and words in the transcript. Audited, the number masked, name and words
     hashed."""
     now, actor = _now(), _actor(p)
+    tz = settings.zone
+    start = None if since is None else centre_time.moment(since, tz)
+    end = None if until is None else centre_time.moment(until, tz, end=True)
     if number is not None:
         try:
             number = normalise_number(number)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"number: {exc}") from None
-    filters = {"since": since, "until": until, "lawyer": lawyer, "service": service,
+    filters = {"since": start, "until": end, "lawyer": lawyer, "service": service,
                "domain": domain, "state": state, "limit": limit}  # fmt: skip
     detail = search_detail(filters, secret, number, name, words)
     query = ledger.ContactQuery(
-        number=number, since=since, until=until, lawyer=lawyer,
+        number=number, since=start, until=end, lawyer=lawyer,
         service=service.value if service else None, domain=domain.value if domain else None,
         state=state, name=name, words=words, limit=limit,
     )  # fmt: skip
@@ -160,7 +165,8 @@ async def open_case(body: CaseIn, db: DbDep, settings: SettingsDep, p: Anyone) -
 
     def work(s: Session) -> CaseOut:
         case = cases.open_case(
-            s, body.contact_id, fields, actor, now, settings.cases, body.join_case
+            s, body.contact_id, fields, actor, now, settings.cases, body.join_case,
+            tz=settings.zone,
         )
         return CaseOut.of(case, now)
 
@@ -256,17 +262,19 @@ async def case_audit(case_id: str, db: DbDep, _: Staff) -> list[dict[str, Any]]:
 @router.get("/audit")
 async def audit_trail(
     db: DbDep,
+    settings: SettingsDep,
     _: Staff,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
+    since: DayOrTime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """Who read or changed what, newest first: cases, ledger contacts, transcripts,
     searches and exports."""
+    start = None if since is None else centre_time.moment(since, settings.zone)
 
     def work(s: Session) -> list[dict[str, Any]]:
-        return [audit_json(a, with_case=True) for a in audit.trail(s, actor, action, since, limit)]
+        return [audit_json(a, with_case=True) for a in audit.trail(s, actor, action, start, limit)]
 
     return await _db(db, work)
 
@@ -290,9 +298,12 @@ async def start_legal_aid(case_id: str, body: LegalAidIn, db: DbDep, p: Anyone) 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _range(since: datetime, until: datetime) -> None:
-    if until <= since:
+def _range(since: DayOrTime, until: DayOrTime, settings: SettingsDep) -> tuple[datetime, datetime]:
+    """[since, until) in UTC: plain dates are whole days of the centre's (until's too)."""
+    start, end = centre_time.span(since, until, settings.zone)
+    if end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "until must be after since")
+    return start, end
 
 
 @router.get("/ledger/export", response_model=None)
@@ -300,35 +311,40 @@ async def export_ledger(
     db: DbDep,
     settings: SettingsDep,
     p: Staff,
-    since: datetime,
-    until: datetime,
+    since: DayOrTime,
+    until: DayOrTime,
     format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx",
 ) -> Response:
     """The ledger of every contact that entered in [since, until), for the monthly report
-    (audited: who exported which range)."""
-    _range(since, until)
-    tz = ZoneInfo(settings.timezone)
+    (audited: who exported which range). Plain dates are whole days in the centre's time
+    zone, until's included: since=2026-12-01&until=2026-12-31 is December."""
+    start, end = _range(since, until, settings)
+    tz = settings.zone
     now = _now()
 
     def work(s: Session) -> bytes:
-        rows = reports.Counted(reports.ledger_rows(s, since, until))
-        body = reports.to_csv(rows).encode() if format == "csv" else reports.to_xlsx(rows, tz)
-        detail = f"{since.isoformat()}..{until.isoformat()} {format} rows={rows.count}"
+        rows = reports.Counted(reports.ledger_rows(s, start, end))
+        body = reports.to_csv(rows, tz).encode() if format == "csv" else reports.to_xlsx(rows, tz)
+        detail = f"{start.isoformat()}..{end.isoformat()} {format} rows={rows.count}"
         record_read(s, p.subject, Read.EXPORT, now, detail)
         return body
 
     body = await _db(db, work)
-    name = f"ledger-{since:%Y%m%d}-{until:%Y%m%d}.{format}"
+    last = end - timedelta(microseconds=1)  # the range's last day, for the file's name
+    name = f"ledger-{centre_time.day_stamp(start, tz)}-{centre_time.day_stamp(last, tz)}.{format}"
     media = "text/csv; charset=utf-8" if format == "csv" else XLSX
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @router.get("/ledger/figures")
-async def ledger_figures(db: DbDep, _: Staff, since: datetime, until: datetime) -> dict[str, Any]:
-    """The figures centres publish, for [since, until)."""
-    _range(since, until)
-    return await _db(db, lambda s: reports.figures(s, since, until))
+async def ledger_figures(
+    db: DbDep, settings: SettingsDep, _: Staff, since: DayOrTime, until: DayOrTime
+) -> dict[str, Any]:
+    """The figures centres publish, for [since, until) (plain dates: whole days in the
+    centre's time zone, until's included)."""
+    start, end = _range(since, until, settings)
+    return await _db(db, lambda s: reports.figures(s, start, end))
 
 
 @router.get("/grades")

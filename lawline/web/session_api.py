@@ -171,8 +171,9 @@ async def _new_session(
     )
 
 
-def _me(user: User) -> Me:
-    return Me(username=user.username, display_name=user.display_name, role=Role(user.role))
+def _me(user: User, settings: Settings) -> Me:
+    return Me(username=user.username, display_name=user.display_name, role=Role(user.role),
+              time_zone=settings.timezone)  # fmt: skip
 
 
 @router.post("/session")
@@ -187,7 +188,7 @@ async def sign_in(
     unknown or disabled account and one locked from this address alike; 429 for an
     address that has guessed too often; 503 when too many sign-ins wait to be checked."""
     me = await _with_password(
-        request, check, body.username, body.password, lambda _, user: _me(user)
+        request, check, body.username, body.password, lambda _, user: _me(user, check.settings)
     )
     await _new_session(request, response, sessions, check.settings, me)
     return me
@@ -209,7 +210,7 @@ async def change_password(
     check_password_or_422(body.new_password)
 
     def change(accounts: Accounts, user: User) -> Me:
-        return _me(accounts.set_password(user.username, body.new_password))
+        return _me(accounts.set_password(user.username, body.new_password), check.settings)
 
     me = await _with_password(request, check, principal.subject, body.password, change)
     await sessions.delete_user(me.username)
@@ -224,8 +225,10 @@ async def who_am_i(db: DbDep, settings: SettingsDep, principal: Anyone) -> Me:
     """Who is signed in (a service token's subject has no display name)."""
     user = await _accounts(db, settings, lambda a: a.get(principal.subject))
     if user is None or principal.role == Role.GATEWAY:
-        return Me(username=principal.subject, display_name="", role=principal.role)
-    return Me(username=user.username, display_name=user.display_name, role=principal.role)
+        return Me(username=principal.subject, display_name="", role=principal.role,
+                  time_zone=settings.timezone)  # fmt: skip
+    return Me(username=user.username, display_name=user.display_name, role=principal.role,
+              time_zone=settings.timezone)  # fmt: skip
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)

@@ -30,7 +30,8 @@ start_wrapup(lkey, KEYS[3], c[2], now, tonumber(ARGV[4]))
 refresh_lawyer(lkey, now)
 local stats = KEYS[6]
 redis.call('HINCRBY', stats, 'transferred', 1)
-redis.call('HINCRBYFLOAT', stats, 'talk_s', now - tonumber(c[4]))
+local talk_s = now - tonumber(c[4])
+redis.call('HINCRBYFLOAT', stats, 'talk_s', talk_s)
 -- The notes travel with the contact, oldest first.
 local attrs = cjson.decode(c[8] or '{}')
 local notes = attrs['notes'] or ''
@@ -46,6 +47,8 @@ redis.call('HSET', KEYS[1], 'state', 'waiting', 'lawyer', '', 'answered_at', '',
   'service', service, 'preferred_lawyer', ARGV[6], 'attrs', cjson.encode(attrs),
   'transferred_by', c[2], 'transferred_at', fmt_time(now), 'declined_by', c[2] .. ',')
 redis.call('ZADD', KEYS[2], c[7], c[6])
+-- answered_at is cleared for whoever answers next: the event keeps this lawyer's talk.
 emit(KEYS[4], ARGV[2], 'contact.transferred', now,
-  {'contact', contact_json(KEYS[1]), 'lawyer', lawyer_json(lkey), 'reason', ARGV[8]})
+  {'contact', contact_json(KEYS[1]), 'lawyer', lawyer_json(lkey), 'reason', ARGV[8],
+   'talk_s', fmt_time(talk_s)})
 return 1

@@ -28,6 +28,8 @@ class Me(BaseModel):
     username: str
     display_name: str
     role: Role
+    # The centre's time zone: the pages show every time on this clock, not the browser's.
+    time_zone: str
 
 
 class UserIn(BaseModel):

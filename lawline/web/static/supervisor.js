@@ -2,6 +2,7 @@
 // top and marked fresh. (A file of its own: the pages' Content-Security-Policy runs no
 // inline script.)
 import { $, draw, html, setLink } from "./lib/dom.js";
+import { setZone, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
 import { Socket } from "./lib/socket.js";
 import { repeat } from "./vendor/lit-html/directives/repeat.js";
@@ -19,13 +20,16 @@ function add(alert, fresh) {
 }
 
 function alertTemplate({ alert, fresh }) {
-  const when = new Date(alert.at * 1000).toLocaleTimeString("zh-CN");
+  const when = timeOfDay(alert.at);
   return html`<li data-category=${alert.category} class=${fresh ? "fresh" : ""}><strong>${when} ${
     CATEGORIES[alert.category] || alert.category}（“${alert.phrase}”）</strong><div>${
     LABELS.leg[alert.leg] || ""}：${alert.text} · 来电 ${alert.contact_id}</div></li>`;
 }
 
 async function start() {
+  const me = await fetch("/api/session");
+  if (me.status === 401) { location.href = "/login"; return; }
+  if (me.ok) setZone((await me.json()).time_zone);  // alerts' times on the centre's clock
   const r = await fetch("/api/alerts?limit=100");
   if (r.status === 401) { location.href = "/login"; return; }
   if (r.ok) for (const a of (await r.json()).reverse()) add(a, false);

@@ -4,6 +4,7 @@
 // #list, #case/<id>, #search, #reports, each a module of its own (list.js, case.js,
 // search.js, reports.js). Everything shown comes from the API under /api.
 import { $, draw, fillSelect, html, signOut, toast } from "../lib/dom.js";
+import { setZone } from "../lib/format.js";
 import { LABELS } from "../lib/labels.js";
 import { showCase, wireCase } from "./case.js";
 import { showList, wireList } from "./list.js";
@@ -43,6 +44,7 @@ async function start() {
   const me = await api("/api/session");
   if (!me.ok) { if (me.status !== 401) toast(explain(me), 8000); return; }
   page.me = me.body;
+  setZone(me.body.time_zone);  // every time on this page on the centre's clock
   page.staff = STAFF.includes(me.body.role);
   $("who").textContent = me.body.display_name || me.body.username;
   if (me.body.display_name) page.lawyers[me.body.username] = me.body.display_name;

@@ -1,13 +1,15 @@
 // Monthly reports (staff): the month's export, its figures (per lawyer, per domain),
 // and the lawyers' star grades from the callers' ratings.
 import { $, draw, html } from "../lib/dom.js";
-import { label, minutes, OFFSET, stars, thisMonth } from "../lib/format.js";
+import { label, minutes, stars, thisMonth } from "../lib/format.js";
 import { api, explain, setView, who } from "./page.js";
 
+// A month as plain dates, first and last day: lawline reads them as whole days of the
+// centre's, whatever this PC's time zone.
 function monthRange(ym) {
   const [y, m] = ym.split("-").map(Number);
-  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
-  return { since: `${ym}-01T00:00:00${OFFSET}`, until: `${next}-01T00:00:00${OFFSET}` };
+  const last = new Date(Date.UTC(y, m, 0)).getUTCDate();  // day 0 of the next month
+  return { since: `${ym}-01`, until: `${ym}-${String(last).padStart(2, "0")}` };
 }
 
 export function showReports() {

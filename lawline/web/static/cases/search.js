@@ -1,7 +1,7 @@
 // The ledger search (staff): contacts by number, name, dates, lawyer, service, domain,
 // state or words said, each opening to its details in place.
 import { $, draw, html, nothing } from "../lib/dom.js";
-import { DAY_MS, label, OFFSET, stars, when } from "../lib/format.js";
+import { label, stars, when } from "../lib/format.js";
 import { contactBody, loadContact } from "./contact.js";
 import { showFieldErrors } from "./fields.js";
 import { api, explain, say, setView, who } from "./page.js";
@@ -14,9 +14,6 @@ export function showSearch() {
   $("search-number").focus();
 }
 
-// A day in the centre's time, as an instant the API understands.
-function dayStart(date) { return new Date(`${date}T00:00:00${OFFSET}`); }
-
 async function find(event) {
   event.preventDefault();
   const form = new FormData(event.target);
@@ -24,9 +21,7 @@ async function find(event) {
   for (const [k, v] of form.entries()) {
     const value = String(v).trim();
     if (!value) continue;
-    if (k === "since") params.set("since", dayStart(value).toISOString());
-    else if (k === "until") params.set("until", new Date(dayStart(value).getTime() + DAY_MS).toISOString());
-    else params.set(k, value);
+    params.set(k, value);  // dates stay plain: lawline reads them as the centre's whole days
   }
   say("search-summary", "正在查询…");
   const res = await api(`/api/ledger/contacts?${params}`);

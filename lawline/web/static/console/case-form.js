@@ -2,6 +2,7 @@
 // to lawline, and once the call is over 立案 (open a case in the ledger, or join one of
 // the caller's open cases). Also the overdue badge on the link to the case ledger.
 import { $, draw, fillSelect, html, nothing } from "../lib/dom.js";
+import { timeOfDay, when } from "../lib/format.js";
 import { LABELS, REFERRAL_OF_DISPOSITION } from "../lib/labels.js";
 import { refreshRecent } from "./recent.js";
 import { send, state } from "./state.js";
@@ -33,7 +34,7 @@ export function openCaseForm(contact) {
 }
 
 export function caseSaved() {
-  $("case-saved").textContent = `已保存 ${new Date().toLocaleTimeString("zh-CN")}`;
+  $("case-saved").textContent = `已保存 ${timeOfDay()}`;
 }
 
 // How many of my cases are past their deadline, on the link to /cases.
@@ -130,7 +131,7 @@ function openCaseError(detail) {
 function opened(answer, join) {
   const link = html`<a href="/cases#case/${encodeURIComponent(answer.id)}" target="_blank"
     rel="noopener">${answer.id}</a>`;
-  const due = new Date(answer.deadline).toLocaleString("zh-CN");
+  const due = when(answer.deadline);
   return join ? html`已并入案件 ${link}。` : html`已立案，案件编号 ${link}，办理期限 ${due}。`;
 }
 

@@ -1,7 +1,7 @@
 // The duty panel: the lawyer's state (available, on a break, in wrap-up...), today's
 // figures, and the buttons that change the state.
 import { $, draw, html } from "../lib/dom.js";
-import { minutes } from "../lib/format.js";
+import { duration } from "../lib/format.js";
 import { LABELS } from "../lib/labels.js";
 import { send, state } from "./state.js";
 
@@ -49,9 +49,9 @@ export async function loadFigures() {
   const f = await r.json();
   const rows = [
     ["今日接听", f.today_handled],
-    ["今日通话（分钟）", minutes(f.today_talk_s)],
+    ["今日通话时长", duration(f.today_talk_s)],  // 3分12秒: short calls never round to 0
     ["累计接听", f.handled],
-    ["累计话后整理（分钟）", minutes(f.seconds_wrapup)],
+    ["累计话后整理时长", duration(f.seconds_wrapup)],
     ["延长整理（次）", f.wrapups_extended],
   ];
   draw($("figures"), rows.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`));

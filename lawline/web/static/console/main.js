@@ -6,6 +6,7 @@
 // village terminal's call), transcript.js, case-form.js, recent.js (my recent calls);
 // state.js is what they share.
 import { $, setLink, signOut, toast } from "../lib/dom.js";
+import { setZone } from "../lib/format.js";
 import { Socket } from "../lib/socket.js";
 import { audioAnswered, audioRefused, endCall, startCall, wireCall } from "./call.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
@@ -106,6 +107,7 @@ async function start() {
   try {
     const r = await fetch("/api/session");
     if (r.status === 401) { location.href = "/login"; return; }
+    if (r.ok) setZone((await r.json()).time_zone);  // before any frame is shown
     loadOverdue();
     setInterval(loadOverdue, 60_000);
     const rtc = await fetch("/api/webrtc/config");

@@ -1,6 +1,7 @@
 // An offered contact: who is calling about what, how long they waited, the caller's
 // earlier contacts (first-contact ownership), a countdown and a ring until answered.
 import { $, draw, html, nothing } from "../lib/dom.js";
+import { when } from "../lib/format.js";
 import { LABELS } from "../lib/labels.js";
 import { send, state } from "./state.js";
 
@@ -44,7 +45,7 @@ function historyTemplate(history) {
   if (!history.length) return html`<p class="sub">该号码此前无来电记录。</p>`;
   return html`<p>此前来电（首问负责）：</p><table><thead><tr><th>时间</th>
     <th>服务</th><th>承办律师</th><th>结果</th><th>摘要</th></tr></thead><tbody>${history.map((h) => html`<tr>
-      <td>${new Date(h.entered_at * 1000).toLocaleString("zh-CN")}</td>
+      <td>${when(h.entered_at)}</td>
       <td>${LABELS.service[h.service] || h.service}</td>
       <td>${h.lawyer || "—"}</td>
       <td>${LABELS.disposition[h.disposition] || LABELS.contactState[h.state] || h.state}</td>
