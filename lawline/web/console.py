@@ -16,7 +16,8 @@ Protocol (JSON text frames). From lawline:
                                                   connect, and after a reload)
   transcript      {contact_id, segment}          live: a partial replaces the leg's last
                                                   partial, a final is appended, a gap or a
-                                                  status (on / off: why) is shown
+                                                  status (TranscriptStatus: on, ended,
+                                                  or why there is none) is shown
   result          {request, ok, message}         the answer to each request below
   error           {message}                      a frame lawline could not understand
   pong            {}
