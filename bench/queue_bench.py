@@ -353,7 +353,7 @@ class Driver:
         store = self.telephony
         while True:
             await asyncio.sleep(0.005)
-            short = self.level - await store.redis.zcard(store.waiting_key)
+            short = self.level - await store.redis.zcard(store.keys.waiting)
             if short <= 0:
                 continue
             now = self.svc.clock()
@@ -408,7 +408,7 @@ class Driver:
         svc = self.svc
         while True:
             self.m.waiting.append(len(svc.router.contacts))
-            info = await svc.store.redis.xinfo_stream(svc.store.events_key)
+            info = await svc.store.redis.xinfo_stream(svc.store.keys.events)
             last = info["last-generated-id"]
             self.m.lag_ms.append(_id_ms(last) - _id_ms(svc._last_event_id))
             await asyncio.sleep(0.05)

@@ -130,7 +130,7 @@ class Harness:
     async def events(self) -> list[dict[str, Any]]:
         return [
             {"id": eid, **fields}
-            for eid, fields in await self.redis.xrange(self.store.events_key, "-", "+")
+            for eid, fields in await self.redis.xrange(self.store.keys.events, "-", "+")
         ]
 
 

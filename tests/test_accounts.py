@@ -31,6 +31,7 @@ from fastapi import FastAPI, WebSocket
 from redis.asyncio import Redis as AsyncRedis
 
 from lawline import revocation
+from lawline.accounts.keys import AccountKeys
 from lawline.accounts.service import AccountError, Accounts, WrongPassword
 from lawline.accounts.sessions import session_ref
 from lawline.accounts.settings import AccountSettings
@@ -394,7 +395,7 @@ async def revocations(redis_url: str) -> AsyncIterator[Heard]:
     """Listen on `{prefix}:revoked` as every web process does."""
     redis = AsyncRedis.from_url(redis_url, decode_responses=True)
     pubsub = redis.pubsub()
-    await pubsub.subscribe(revocation.channel("ll"))
+    await pubsub.subscribe(AccountKeys("ll").revoked)
     try:
         yield Heard(pubsub)
     finally:

@@ -229,7 +229,7 @@ async def test_a_console_that_falls_behind_is_closed_to_resync(
             assert (await next_frame(console, "result"))["ok"]
             # More events at once than the console's queue holds (a burst it cannot drain
             # in time): it would miss offers and stay "available".
-            events_key = lawline.app.state.queue.store.events_key
+            events_key = lawline.app.state.queue.store.keys.events
             [(_, fields)] = await redis.xrevrange(events_key, count=1)
             async with redis.pipeline(transaction=True) as pipe:
                 for _ in range(50):

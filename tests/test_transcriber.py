@@ -179,7 +179,7 @@ async def test_each_leg_is_transcribed_apart_with_partials_then_timed_finals(
     asr: TranscriberProcess, voices: dict[Leg, bytes], store: TranscriptStore, redis: Redis
 ) -> None:
     seen: list[Segment] = []
-    listener = asyncio.create_task(live_segments(redis, store.live_channel("c1"), seen))
+    listener = asyncio.create_task(live_segments(redis, store.keys.live("c1"), seen))
     await asyncio.sleep(0.2)
     t0 = time.time()
     live = LiveTranscript("c1", LiveSettings(), TranscriberPool([asr.url]), store, t0)

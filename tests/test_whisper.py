@@ -184,7 +184,7 @@ async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_firs
     redis: Redis,
 ) -> None:  # fmt: skip
     seen: list[Segment] = []
-    listener = asyncio.create_task(live_segments(redis, store.live_channel("c1"), seen))
+    listener = asyncio.create_task(live_segments(redis, store.keys.live("c1"), seen))
     await asyncio.sleep(0.2)
     t0 = time.time()
     live = LiveTranscript("c1", LiveSettings(), whisper_only(whisper.url), store, t0)

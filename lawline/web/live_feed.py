@@ -55,7 +55,7 @@ class LiveFeed:
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(self.store.live_pattern)
+                    await pubsub.psubscribe(self.store.keys.every_live)
                     async for message in pubsub.listen():
                         if message["type"] == "pmessage":
                             self._dispatch(message["channel"], message["data"])
@@ -66,7 +66,7 @@ class LiveFeed:
                 await asyncio.sleep(RESUBSCRIBE_S)
 
     def _dispatch(self, channel: str, data: str) -> None:
-        listeners = self._listeners.get(self.store.contact_of_channel(channel))
+        listeners = self._listeners.get(channel.removeprefix(self.store.keys.live("")))
         if not listeners:
             return
         try:

@@ -104,14 +104,14 @@ async def gather(queue: QueueService) -> list[Metric]:
     dead = CounterMetricFamily(
         "lawline_ledger_events_set_aside", "Events the ledger could not take (P:events:dead)"
     )
-    dead.add_metric([], await dead_letter_total(queue.store.redis, queue.store.events_key))
+    dead.add_metric([], await dead_letter_total(queue.store.redis, queue.store.keys))
     odd_calls = CounterMetricFamily(
         "lawline_telephony_refused",
         "What the telephony workers refused to believe or dial (invalid_caller_number, "
         "unsigned_invite, undialable_callback_number)",
         labels=["what"],
     )
-    counts = await queue.store.redis.hgetall(f"{queue.store.prefix}:telephony:counts")
+    counts = await queue.store.redis.hgetall(queue.store.keys.telephony_counts)
     for what, n in sorted(counts.items()):
         odd_calls.add_metric([_text(what)], float(n))
     return [

@@ -44,6 +44,7 @@ from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, ContactState, Service
 from lawline.queue.store import Event
+from lawline.terminals.keys import TerminalKeys
 from lawline.terminals.models import Terminal
 from lawline.terminals.registry import TerminalRefused, check_token
 from lawline.video import relay
@@ -106,7 +107,7 @@ class TerminalSession:
 
     @property
     def _contact_key(self) -> str:
-        return f"{self.prefix}:terminal:{self.terminal.id}"
+        return TerminalKeys(self.prefix).contact(self.terminal.id)
 
     async def run(self) -> None:
         await self._hello()
