@@ -183,6 +183,8 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
         )  # fmt: skip
         try:
             await page.wait_for_selector("#offer:not([hidden])", timeout=60_000)
+            # What the caller chose, in words.
+            assert "语音菜单：法律咨询 › 劳动争议" in await page.text_content("#offer-detail")
             await page.click("#accept")
             await page.wait_for_selector("#call:not([hidden])")
             await page.wait_for_function(
