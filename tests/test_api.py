@@ -365,3 +365,67 @@ async def test_a_number_asking_for_too_many_callbacks_in_a_day_is_refused(
             assert r.status_code == (429 if i == 2 else 200), r.text
         assert "callbacks today" in r.text
         assert (await http.get(f"/api/contacts/{contact['id']}")).json()["callback"] is False
+
+
+async def _take_call(lawline: Running, lawyer_id: str, form: dict[str, Any] | None) -> str:
+    """One call answered and ended by this lawyer, the case form saved if given."""
+    async with lawline.console(lawyer_id) as ws:
+        await _on_duty(ws)
+        contact = await _add_call(lawline)
+        await next_frame(ws, "offer")
+        await ws.send(json.dumps({"type": "accept", "contact_id": contact["id"]}))
+        await next_frame(ws, "connected")
+        if form is not None:
+            await ws.send(json.dumps({"type": "case", "contact_id": contact["id"], "form": form}))
+            assert (await next_frame(ws, "result"))["ok"]
+        await ws.send(json.dumps({"type": "end", "contact_id": contact["id"]}))
+        await next_frame(ws, "ended")
+        await ws.send(json.dumps({"type": "state", "state": "offline"}))
+        assert (await next_frame(ws, "result"))["ok"]
+    return str(contact["id"])
+
+
+async def _my_contacts(lawline: Running, who: str, role: Role, want: int) -> list[dict[str, Any]]:
+    """The list once the ledger has taken `want` contacts in (it follows the event stream)."""
+    async with lawline.client(who, role) as http:
+        for _ in range(100):
+            r = await http.get("/api/ledger/my-contacts")
+            assert r.status_code == 200, r.text
+            if len(r.json()) >= want:
+                return list(r.json())
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{who} still sees {r.json()}")
+
+
+async def test_a_lawyer_lists_only_their_own_recent_calls_with_outcome_and_case(
+    lawline: Running,
+) -> None:
+    await _add_lawyer(lawline)
+    await _add_lawyer(lawline, {**LABOUR_LAWYER, "id": "zhao", "name": "赵律师"})
+    form = {"service": "consultation", "summary": "欠薪三个月", "disposition": "referred_legal_aid"}
+    first = await _take_call(lawline, "wang", form)
+    second = await _take_call(lawline, "wang", None)
+    zhaos = await _take_call(lawline, "zhao", None)
+
+    mine = await _my_contacts(lawline, "wang", Role.LAWYER, 2)
+    assert [c["id"] for c in mine] == [second, first], "newest first, wang's only"
+    assert mine[1]["disposition"] == "referred_legal_aid" and mine[1]["summary"] == "欠薪三个月"
+    assert mine[0]["disposition"] is None and mine[0]["case_url"] is None
+    assert mine[1]["caller"] == "*******8000", "the number masked: no case of theirs yet"
+    assert [c["id"] for c in await _my_contacts(lawline, "zhao", Role.LAWYER, 1)] == [zhaos]
+    # A supervisor's own list is their own calls (none), not everyone's.
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        assert (await boss.get("/api/ledger/my-contacts")).json() == []
+
+    async with lawline.client("wang", Role.LAWYER) as wang:
+        r = await wang.post("/api/cases", json={"contact_id": first, "citizen_name": "张三"})
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+        [_, opened] = (await wang.get("/api/ledger/my-contacts")).json()
+        assert opened["case_url"] == f"/cases#case/{case_id}"
+        assert opened["caller"] == "13800138000", "the owner of the case sees the number"
+        assert len((await wang.get("/api/ledger/my-contacts?limit=1")).json()) == 1
+        for bad in ("0", "51", "x"):
+            r = await wang.get(f"/api/ledger/my-contacts?limit={bad}")
+            assert r.status_code == 422, r.text
+        assert "limit" in r.text

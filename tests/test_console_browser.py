@@ -240,3 +240,156 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
     case = json.loads(contact["case"])
     assert case["disposition"] == "referred_legal_aid"
     assert case["summary"] == "欠薪三个月，用人单位拒付"
+
+
+# ----- the desk: layout, wrap-up time, my recent calls -----------------------------------
+
+
+async def video_call_taken(lawline: Running, page: Page) -> str:
+    """Wang (given a video line) takes a village terminal's video call in the console."""
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        r = await http.patch("/api/lawyers/wang", json={"capacity": {"voice": 1, "video": 1}})
+        assert r.status_code == 200, r.text
+    await on_duty(page, lawline)
+    async with lawline.client("worker-1", Role.GATEWAY) as http:
+        r = await http.post("/api/contacts", json={
+            "channel": "video", "service": "consultation", "domain": "labour",
+            "attrs": {"terminal": "t-1", "village": "石门村", "township": "城关镇"},
+        })  # fmt: skip
+        assert r.status_code == 201, r.text
+        contact_id = str(r.json()["id"])
+    await page.wait_for_selector("#offer:not([hidden])")
+    await page.click("#accept")
+    for panel in ("#call", "#video", "#transcript", "#case"):
+        await page.wait_for_selector(f"{panel}:not([hidden])")
+    return contact_id
+
+
+async def box(page: Page, selector: str) -> dict[str, float]:
+    found = await page.locator(selector).bounding_box()
+    assert found is not None, f"{selector} is not shown"
+    return found
+
+
+async def test_during_a_video_call_call_transcript_and_case_form_are_all_in_view(
+    lawline: Running,
+) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        await video_call_taken(lawline, page)
+        boxes = {s: await box(page, s) for s in ("#call", "#transcript", "#case")}
+        for selector, b in boxes.items():
+            assert b["x"] >= 0 and b["y"] >= 0, (selector, b)
+            assert b["x"] + b["width"] <= 1440 and b["y"] + b["height"] <= 900, (selector, b)
+        # Side by side, not one below the other, and each big enough to use.
+        assert boxes["#case"]["x"] >= boxes["#call"]["x"] + boxes["#call"]["width"]
+        assert boxes["#transcript"]["height"] >= 150
+        assert (await box(page, "#resident-video"))["width"] >= 480
+        assert (await box(page, "#case-summary"))["width"] >= 300
+        assert await page.evaluate("() => document.documentElement.scrollHeight") <= 900
+
+
+async def test_on_a_phone_the_header_wraps_whole_words_not_a_character_per_line(
+    lawline: Running,
+) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await on_duty(page, lawline)
+        await page.wait_for_function("() => document.getElementById('who').textContent !== ''")
+        # How many lines each item's text takes (a range's boxes, one or more per line).
+        items = await page.evaluate("""() => [...document.querySelectorAll(
+            'header strong, header #who, header a, header .pill, header button')]
+            .map((el) => { const range = document.createRange(); range.selectNodeContents(el);
+              const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+              return [el.id || el.tagName, el.textContent.trim(), tops.size,
+                el.getBoundingClientRect().width]; })""")
+        assert len(items) == 5, items
+        for name, text, lines, width in items:
+            assert lines == 1, f"{name} {text!r} takes {lines} lines ({width} px wide)"
+        header = await box(page, "header")
+        assert header["height"] <= 150, header
+        assert await page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+async def seconds_left(page: Page) -> int:
+    text = await page.inner_text("#wrapup-countdown")
+    assert text.startswith("剩余 "), text
+    return int(text.split()[1])
+
+
+async def test_a_lawyer_extends_wrapup_and_finds_the_call_in_their_recent_calls(
+    lawline: Running,
+) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        contact_id = await video_call_taken(lawline, page)
+        await page.fill("#case-summary", "欠薪三个月，用人单位拒付")
+        await page.select_option("#case-disposition", "referred_legal_aid")
+        await page.click("#hang-up")
+        await page.wait_for_selector("#wrapup:not([hidden])")
+        assert await page.inner_text("#extend-wrapup") == "延长整理（+60 秒）"
+        assert await page.inner_text("#extend-left") == "本次还可延长 2 次"
+        before = await seconds_left(page)
+        assert 100 <= before <= 120, before
+
+        await page.click("#extend-wrapup")
+        await page.wait_for_function(
+            "() => document.getElementById('extend-left').textContent === '本次还可延长 1 次'"
+        )
+        assert await seconds_left(page) >= before + 50
+        await page.click("#extend-wrapup")
+        await page.wait_for_function(
+            "() => document.getElementById('extend-left').textContent === '本次已不能再延长'"
+        )
+        assert await page.is_disabled("#extend-wrapup")
+        assert await seconds_left(page) >= before + 110
+        # Counted: the lawyer's figures and /metrics.
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#figures div')].some((d) =>"
+            " d.textContent.replace(/\\s/g, '') === '延长整理（次）2')"
+        )
+        async with lawline.client("prometheus", Role.SCRAPER) as scraper:
+            text = (await scraper.get("/metrics")).text
+        assert 'lawline_lawyer_wrapup_extensions_total{lawyer="wang"} 2.0' in text
+
+        # The call in "my recent calls", with its outcome once the form is saved ...
+        await page.click("#case-save")
+        row = f'#recent-list li[data-contact="{contact_id}"]'
+        await page.wait_for_function(
+            f"() => {{ const o = document.querySelector('{row} .outcome');"
+            " return o && o.textContent === '转法律援助'; }",
+            timeout=15_000,
+        )
+        item = await page.inner_text(row)
+        assert "法律咨询 · 劳动争议" in item and "欠薪三个月" in item and "未立案" in item
+        assert "石门村" in item
+        # ... and a link to its case once one is opened.
+        await page.click("#open-case-send")
+        link = page.locator(f"{row} a.case-link")
+        await link.wait_for(timeout=15_000)
+        assert await link.inner_text() == "查看案件"
+        href = await link.get_attribute("href")
+        assert href is not None and href.startswith("/cases#case/")
+        assert await link.get_attribute("target") == "_blank"
+        await page.click("#ready")
+        await page.wait_for_selector('#state[data-state="available"]')
+
+
+async def test_every_page_asks_for_the_chinese_fonts_of_windows_kylin_apple_and_android(
+    lawline: Running,
+) -> None:
+    """Without a CJK font every character is a box: each page names one of each system's
+    (this machine has none, so what is checked is the stack the page asks for)."""
+    async with chromium() as browser:
+        page = await browser.new_page()
+        for path in ("/login", "/console", "/cases", "/terminal"):
+            if path == "/console":
+                await sign_in(page, browser_base(lawline), "wang", PASSWORD)
+            else:
+                await page.goto(f"{browser_base(lawline)}{path}")
+            stack = await page.evaluate("() => getComputedStyle(document.body).fontFamily")
+            for font in ("Microsoft YaHei", "SimHei", "Noto Sans CJK SC", "Source Han Sans SC",
+                         "WenQuanYi Micro Hei", "PingFang SC", "Noto Sans SC",
+                         "Droid Sans Fallback"):  # fmt: skip
+                assert font in stack, (path, font, stack)
+            assert stack.rstrip().endswith("sans-serif"), stack

@@ -118,6 +118,53 @@ async def test_ready_ends_wrapup_early(q: Harness) -> None:
     assert await q.route() == [("b", "li")]
 
 
+async def test_a_lawyer_extends_wrapup_a_configured_number_of_times(
+    clean_redis_url: str,
+) -> None:
+    settings = routing_settings(
+        console_timeout_s=86_400, wrapup_s=60, wrapup_extend_s=90, wrapup_extensions=2
+    )
+    async with harness(clean_redis_url, settings) as q:
+        await q.add_lawyer(lawyer("li"))
+        assert await q.service.extend_wrapup("li") == 0, "nothing to extend before a call"
+        await q.add(contact("a", q.clock()))
+        await q.route()
+        assert await q.service.accept("a", "li")
+        q.clock.advance(30)
+        assert await q.service.end("a", "lawyer") == 1
+        assert float((await q.lawyer_hash("li"))["wrapup_until"]) == T0 + 90
+
+        q.clock.advance(50)
+        assert await q.service.extend_wrapup("li") == 1
+        assert await q.service.extend_wrapup("li") == 1
+        assert await q.service.extend_wrapup("li") == -1, "two extensions, not three"
+        lw = await q.lawyer_hash("li")
+        assert (float(lw["wrapup_until"]), lw["wrapup_extensions"]) == (T0 + 270, "2")
+        assert await q.redis.zscore(q.store.keys.wrapups, "li") == T0 + 270
+        extended = [e for e in await q.events() if e["type"] == "lawyer.wrapup_extended"]
+        assert [json.loads(e["lawyer"])["wrapup_until"] for e in extended] == [
+            f"{T0 + 180:.6f}",
+            f"{T0 + 270:.6f}",
+        ]
+
+        # The old deadline passes and nothing happens; the new one ends it.
+        await q.add(contact("b", q.clock()))
+        q.clock.t = T0 + 269
+        await q.sweep()
+        assert await q.route() == [] and (await q.lawyer_hash("li"))["state"] == "wrapup"
+        q.clock.t = T0 + 270
+        await q.sweep()
+        assert await q.route() == [("b", "li")]
+        assert (await q.service.lawyer_figures("li"))["wrapups_extended"] == 2  # type: ignore[index]
+
+        # The next wrap-up may be extended afresh.
+        assert await q.service.accept("b", "li")
+        assert await q.service.end("b", "caller") == 1
+        assert await q.service.extend_wrapup("li") == 1
+        assert (await q.lawyer_hash("li"))["wrapup_extensions"] == "1"
+        assert (await q.service.lawyer_figures("li"))["wrapups_extended"] == 3  # type: ignore[index]
+
+
 async def test_reject_requeues_with_original_entry_and_offers_to_someone_else(
     q: Harness,
 ) -> None:
@@ -924,6 +971,7 @@ async def test_every_key_a_script_touches_is_declared(
         await q.store.raise_alert(cid, "{}", q.clock())
         await q.store.transcript_closed(cid, q.clock())
         assert await q.service.end(cid, "lawyer") == 1
+        assert await q.service.extend_wrapup(lid) == 1
         await q.store.rate(cid, 5, q.clock())
         q.clock.advance(600)
         await q.sweep()

@@ -6,7 +6,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from lawline.queue.model import Lawyer, Shift
-from lawline.queue.roster import hotline_open
+from lawline.queue.roster import duty_hours, hotline_open
 
 TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = frozenset(range(5))
@@ -46,3 +46,15 @@ def test_a_centre_without_any_roster() -> None:
     lawyers = [Lawyer(id="a"), Lawyer(id="b")]
     assert hotline_open(lawyers, at("2026-11-23T03:00"), TZ, open_without_roster=True)
     assert not hotline_open(lawyers, at("2026-11-23T03:00"), TZ, open_without_roster=False)
+
+
+def test_duty_hours_merge_the_shifts_by_time_of_day() -> None:
+    """What a village terminal tells a resident when nobody is on duty."""
+    weekend = Shift(frozenset({5, 6}), time(8, 30), time(17, 30))
+    lawyers = [Lawyer(id="a", roster=(DAY,)), Lawyer(id="b", roster=(NIGHT, weekend)),
+               Lawyer(id="c")]  # fmt: skip
+    assert duty_hours(lawyers) == [
+        {"weekdays": [0, 1, 2, 3, 4, 5, 6], "start": "08:30", "end": "17:30"},
+        {"weekdays": [4], "start": "22:00", "end": "06:00"},
+    ]
+    assert duty_hours([Lawyer(id="c")]) == []

@@ -16,8 +16,10 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import websockets
@@ -250,6 +252,65 @@ async def test_leaving_while_waiting_gives_the_place_up(lawline: Running) -> Non
                 break
             await asyncio.sleep(0.1)
     assert state == "abandoned"
+
+
+async def test_with_nobody_on_duty_the_terminal_says_so_and_is_rung_back(
+    lawline: Running,
+) -> None:
+    """Outside every shift the terminal hears what the phone menu would tell a caller:
+    closed, nobody to answer, the duty hours; it books a callback, may go away (the place
+    is kept), and when a lawyer accepts, the terminal is rung: `connected` with callback."""
+    not_today = (datetime.now(ZoneInfo("Asia/Shanghai")).weekday() + 3) % 7
+    shift = {"weekdays": [not_today], "start": "09:00", "end": "17:00"}
+    token = await enrol(lawline)
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        body = {**VIDEO_LAWYER, "roster": [shift]}
+        assert (await http.post("/api/lawyers", json=body)).status_code == 201
+    async with terminal_ws(lawline, token) as terminal:
+        await next_frame(terminal, "hello")
+        await send(terminal, "call", service="consultation")
+        waiting = await next_frame(terminal, "waiting")
+        assert waiting["lawyers_on_duty"] == 0 and waiting["estimated_wait_s"] is None
+        assert waiting["hotline_open"] is False and waiting["callback"] is False
+        assert waiting["duty_hours"] == [shift]
+        contact_id = waiting["contact_id"]
+        await send(terminal, "callback")
+        assert (await next_frame(terminal, "result"))["ok"]
+        assert (await next_frame(terminal, "waiting"))["callback"] is True
+    # The resident went home: the place is kept as a callback.
+    async with lawline.client("boss", Role.SUPERVISOR) as http:
+        contact = (await http.get(f"/api/contacts/{contact_id}")).json()
+    assert contact["state"] == "waiting" and contact["callback"] is True
+    async with terminal_ws(lawline, token) as terminal:
+        hello = await next_frame(terminal, "hello")
+        assert hello["call"] == {"contact_id": contact_id, "state": "waiting", "callback": True}
+        async with lawline.console("li") as li:
+            await next_frame(li, "hello")
+            await send(li, "state", state="available")
+            offer = await next_frame(li, "offer")
+            assert offer["contact"]["id"] == contact_id and offer["contact"]["callback"]
+            await send(li, "accept", contact_id=contact_id)
+            connected = await next_frame(terminal, "connected")
+            assert connected["callback"] is True and connected["lawyer"]["name"] == "李律师"
+
+
+async def test_a_terminal_s_callbacks_have_the_phone_s_daily_cap(lawline: Running) -> None:
+    token = await enrol(lawline)
+    async with terminal_ws(lawline, token) as terminal:
+        await next_frame(terminal, "hello")
+        for _ in range(3):  # RoutingSettings.callbacks_per_number_per_day
+            await send(terminal, "call", service="consultation")
+            assert (await next_frame(terminal, "result"))["ok"]
+            await send(terminal, "callback")
+            assert (await next_frame(terminal, "result"))["ok"]
+            await send(terminal, "cancel")
+            assert (await next_frame(terminal, "result"))["ok"]
+            await next_frame(terminal, "ended")
+        await send(terminal, "call", service="consultation")
+        assert (await next_frame(terminal, "result"))["ok"]
+        await send(terminal, "callback")
+        refused = await next_frame(terminal, "result")
+        assert refused["request"] == "callback" and not refused["ok"]
 
 
 async def test_turn_credentials_are_short_lived_and_signed(lawline: Running) -> None:

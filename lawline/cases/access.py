@@ -3,11 +3,14 @@
 A lawyer works on the cases they own; supervisors and admins (staff) on all. A
 contact as recorded is read by staff, by the lawyers who took it, and by the owner
 of the case it belongs to (after a hand-over, or a later call joined to the case).
+Everyone's list of their own recent calls holds only the contacts they took.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, or_
 
 from lawline.cases.models import Case, LedgerContact
 
@@ -27,6 +30,11 @@ def may_work_on(actor: Actor, case: Case) -> bool:
 def may_read_contact(actor: Actor, contact: LedgerContact, case_owner: str | None = None) -> bool:
     """Staff; the lawyer who first took it or the last one; the owner of its case."""
     return actor.staff or actor.id in (contact.first_lawyer, contact.lawyer, case_owner)
+
+
+def took_contact(lawyer_id: str) -> ColumnElement[bool]:
+    """The contacts a lawyer took, first or last: a lawyer's own list and searches."""
+    return or_(LedgerContact.first_lawyer == lawyer_id, LedgerContact.lawyer == lawyer_id)
 
 
 def sees_number(actor: Actor, owns_case: bool) -> bool:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lawline.cases.access import Actor, may_read_contact, sees_number
+from lawline.cases.access import Actor, may_read_contact, sees_number, took_contact
 from lawline.cases.audit import Read, record_read
 from lawline.cases.models import Case, ContactEvent, LedgerContact, TranscriptLine
 from lawline.cases.search import said_in
@@ -71,7 +71,7 @@ def search_contacts(
     `audit_detail` (the search, its personal terms masked) and how many were found."""
     q = select(LedgerContact).order_by(LedgerContact.entered_at.desc()).limit(query.limit)
     if not actor.staff:
-        q = q.where(or_(LedgerContact.first_lawyer == actor.id, LedgerContact.lawyer == actor.id))
+        q = q.where(took_contact(actor.id))
     elif query.lawyer:
         q = q.where(LedgerContact.first_lawyer == query.lawyer)
     if query.number:
@@ -95,6 +95,15 @@ def search_contacts(
     owned = _owned_cases(session, actor, {c.case_id for c in found if c.case_id})
     record_read(session, actor.id, Read.SEARCH, now, f"{audit_detail} found={len(found)}")
     return [ContactRecord(c, sees_number(actor, c.case_id in owned)) for c in found]
+
+
+def recent_contacts(
+    session: Session, actor: Actor, limit: int, now: datetime
+) -> list[ContactRecord]:
+    """The contacts this person took themselves, newest first (staff too see only their
+    own here: it is a lawyer's list of their calls, not the ledger search). Audited."""
+    own = Actor(actor.id)
+    return search_contacts(session, ContactQuery(limit=limit), own, now, f"recent limit={limit}")
 
 
 def _owned_cases(session: Session, actor: Actor, case_ids: set[str]) -> set[str | None]:

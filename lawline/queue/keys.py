@@ -46,7 +46,7 @@ class QueueKeys:
 
     @property
     def wrapups(self) -> str:
-        """zset `P:wrapups`: lawyer ids by end of wrap-up; no TTL."""
+        """zset `P:wrapups`: lawyer ids by end of wrap-up (延长整理 moves it); no TTL."""
         return f"{self.prefix}:wrapups"
 
     @property

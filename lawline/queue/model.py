@@ -161,6 +161,8 @@ class Lawyer:
     load: Mapping[Channel, int] = field(default_factory=dict)
     # End of pending wrap-up; 0 when none (cleared only by finishWrapup).
     wrapup_until: float = 0.0
+    # Times the pending wrap-up was extended (延长整理).
+    wrapup_extensions: int = 0
     # The contact the lawyer is talking to now, if any (their console shows it again
     # after a reload).
     talking: str | None = None
@@ -231,6 +233,7 @@ class Lawyer:
                 Channel.VIDEO: int(h.get("load_video", 0)),
             },
             wrapup_until=float(h.get("wrapup_until", 0)),
+            wrapup_extensions=int(h.get("wrapup_extensions", 0)),
             talking=h.get("talking") or None,
             idle_since=float(h.get("idle_since", 0)),
             missed=int(h.get("missed", 0)),

@@ -21,3 +21,18 @@ def hotline_open(
     if open_without_roster and not any(lw.roster for lw in lawyers):
         return True
     return any(lw.on_roster(now, tz) for lw in lawyers)
+
+
+def duty_hours(lawyers: Iterable[Lawyer]) -> list[dict[str, object]]:
+    """When these lawyers are on duty, for telling a resident when to come back: their
+    shifts merged by time of day, e.g. [{"weekdays": [0, 1, 2, 3, 4], "start": "08:30",
+    "end": "17:30"}], earliest first."""
+    days: dict[tuple[str, str], set[int]] = {}
+    for lawyer in lawyers:
+        for shift in lawyer.roster:
+            start, end = shift.start.strftime("%H:%M"), shift.end.strftime("%H:%M")
+            days.setdefault((start, end), set()).update(shift.weekdays)
+    return [
+        {"weekdays": sorted(d), "start": start, "end": end}
+        for (start, end), d in sorted(days.items())
+    ]

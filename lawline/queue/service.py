@@ -43,6 +43,9 @@ class WaitingContact:
     position: int
     waited_s: float
     estimated_wait_s: float | None
+    # Lawyers on duty for its queue (Router.staffed): none means no estimate, and a
+    # terminal says plainly that nobody is there to answer.
+    staffed: int = 0
 
 
 class EventQueue(asyncio.Queue[Event]):
@@ -349,6 +352,14 @@ class QueueService:
         """The lawyer ends wrap-up early."""
         return await self.store.finish_wrapup(lawyer_id, self.clock(), ready=True)
 
+    async def extend_wrapup(self, lawyer_id: str) -> int:
+        """More wrap-up time (`routing.wrapup_extend_s`, `wrapup_extensions` times at
+        most): 1 extended, 0 not in wrap-up, -1 none left."""
+        r = self.routing
+        return await self.store.extend_wrapup(
+            lawyer_id, self.clock(), r.wrapup_extend_s, r.wrapup_extensions
+        )
+
     async def create_lawyer(self, lawyer: Lawyer) -> bool:
         """False, and nothing changed, if a lawyer with this id exists."""
         return await self.store.create_lawyer(lawyer, self.clock())
@@ -380,6 +391,20 @@ class QueueService:
             self.settings.open_without_roster,
         )
 
+    def staffed_for(self, contact: Contact) -> int:
+        """Lawyers on duty for this contact's queue (Router.staffed)."""
+        return self.router.staffed((contact.channel, contact.language, contact.service))
+
+    def duty_hours(self, contact: Contact) -> list[dict[str, object]]:
+        """The shifts of the lawyers who could serve this contact's queue (roster.duty_hours)."""
+        return roster.duty_hours(
+            lw
+            for lw in self.router.lawyers.values()
+            if lw.capacity.get(contact.channel, 0) > 0
+            and contact.language in lw.languages
+            and lw.services.get(contact.service, 0) >= 1
+        )
+
     async def waiting(self) -> list[WaitingContact]:
         now = self.clock()
         handle = {svc: await self._handle_s(svc) for svc in Service}
@@ -390,7 +415,9 @@ class QueueService:
             if key not in staffed:
                 staffed[key] = self.router.staffed(key)  # type: ignore[arg-type]
             ewt = estimate.estimated_wait_s(position, staffed[key], handle[contact.service])
-            out.append(WaitingContact(contact, position, now - contact.entered_at, ewt))
+            out.append(
+                WaitingContact(contact, position, now - contact.entered_at, ewt, staffed[key])
+            )
         return out
 
     async def position_of(self, contact_id: str) -> WaitingContact | None:
@@ -481,4 +508,5 @@ def _lawyer_figures(h: dict[str, str], now: float) -> dict[str, float | str]:
     out: dict[str, float | str] = {f"seconds_{k}": v for k, v in times.items()}
     out["state"] = current
     out["handled"] = float(h.get("handled", 0))
+    out["wrapups_extended"] = float(h.get("wrapups_extended", 0))
     return out

@@ -52,6 +52,9 @@ class RoutingSettings(BaseModel):
     # Offers missed in a row before a lawyer is put on break (like app_queue autopause).
     max_missed_offers: int = Field(default=3, ge=1)
     wrapup_s: float = Field(default=60, ge=0)
+    # A lawyer may extend a wrap-up (延长整理) by this much, this many times per wrap-up.
+    wrapup_extend_s: float = Field(default=60, gt=0, le=3600)
+    wrapup_extensions: int = Field(default=2, ge=0, le=10)
     # Seconds added to a green-channel contact's wait when ordering the queue.
     green_boost_s: float = Field(default=120, ge=0)
     # A contact that asked for a named lawyer waits this long for them alone.

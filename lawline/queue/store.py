@@ -508,6 +508,13 @@ class QueueStore:
         args = [now, EVENTS_MAXLEN, lawyer_id, "1" if ready else "0"]
         return await self._call("finishWrapup", keys, args) == 1
 
+    async def extend_wrapup(self, lawyer_id: str, now: float, extend_s: float, allowed: int) -> int:
+        """1 the wrap-up's end moved on by `extend_s`; 0 not in wrap-up; -1 it has been
+        extended `allowed` times already."""
+        keys = [self.keys.lawyer(lawyer_id), self.keys.wrapups, self.keys.events]
+        args = [now, EVENTS_MAXLEN, lawyer_id, extend_s, allowed]
+        return int(await self._call("extendWrapup", keys, args))
+
     async def console_seen(self, lawyer_id: str, now: float) -> None:
         """The lawyer's console is alive (a plain ZADD is atomic on its own)."""
         await self.redis.zadd(self.keys.consoles, {lawyer_id: now}, xx=True)

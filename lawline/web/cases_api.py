@@ -33,6 +33,7 @@ from lawline.web.schemas.cases import (
     HandoverIn,
     LegalAidIn,
     NoteIn,
+    RecentContactOut,
     audit_json,
     contact_timeline_json,
     ledger_contact_json,
@@ -126,6 +127,20 @@ async def ledger_contacts(
     def work(s: Session) -> list[dict[str, Any]]:
         found = ledger.search_contacts(s, query, actor, now, detail)
         return [ledger_contact_json(r, actor.staff, settings.telephony.menu) for r in found]
+
+    return await _db(db, work)
+
+
+@router.get("/ledger/my-contacts")
+async def my_recent_contacts(
+    db: DbDep, p: Anyone, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> list[RecentContactOut]:
+    """The contacts the signed-in person took themselves, newest first, with how each
+    ended and a link to its case (a lawyer's recent calls; audited as a search)."""
+    now, actor = _now(), _actor(p)
+
+    def work(s: Session) -> list[RecentContactOut]:
+        return [RecentContactOut.of(r) for r in ledger.recent_contacts(s, actor, limit, now)]
 
     return await _db(db, work)
 

@@ -1,8 +1,9 @@
 """The lawyer console's websocket: offers out, accept/reject in.
 
 Protocol (JSON text frames). From lawline:
-  hello           {lawyer, offer|null, call|null} on connect: the state to show (a
-                                                  reloaded console gets its call back)
+  hello           {lawyer, offer|null, call|null, wrapup} on connect: the state to show
+                  (a reloaded console gets its call back); wrapup: {extend_s,
+                  extensions} what 延长整理 adds and how often per wrap-up
   offer           {contact, deadline, waited_s, history}  a contact offered to this
                   lawyer; history: earlier contacts from the same number, who handled them
   offer_withdrawn {contact_id, reason}           timed out, caller hung up, went elsewhere
@@ -34,6 +35,8 @@ From the console:
                                   colleague or back to a service queue, with a note
   case {contact_id, form}         save the case form (CaseForm), during or after the call
   state {state: available|break|offline, reason} | ready {} | ping {}
+  extend_wrapup {}                more wrap-up time (routing.wrapup_extend_s, at most
+                                  routing.wrapup_extensions times per wrap-up)
 Every frame from the console counts as a sign of life; the console pings every
 few seconds. Closing the socket returns an offer to the queue at once and pauses
 new offers; a call in progress goes on. A console back within `console_timeout_s`
@@ -159,6 +162,7 @@ class ConsoleSession:
             "case": self._case,
             "state": self._state,
             "ready": self._ready,
+            "extend_wrapup": self._extend_wrapup,
         }
 
     def _set_call(self, contact_id: str | None) -> None:
@@ -209,7 +213,9 @@ class ConsoleSession:
                 call = _contact_json(contact, self.services.menu)
                 self._set_call(contact.id)
         lawyer_json = LawyerOut.of(lawyer).model_dump(mode="json")
-        await self._send("hello", lawyer=lawyer_json, offer=offer, call=call)
+        r = self.queue.routing
+        wrapup = {"extend_s": r.wrapup_extend_s, "extensions": r.wrapup_extensions}
+        await self._send("hello", lawyer=lawyer_json, offer=offer, call=call, wrapup=wrapup)
 
     async def _offer_json(self, contact: Contact) -> dict[str, Any]:
         return {
@@ -408,6 +414,11 @@ class ConsoleSession:
 
     async def _ready(self, frame: Frame) -> None:
         await self._result("ready", await self.queue.ready(self.lawyer_id))
+
+    async def _extend_wrapup(self, frame: Frame) -> None:
+        result = await self.queue.extend_wrapup(self.lawyer_id)
+        messages = {0: "not in wrap-up", -1: "no wrap-up extension left"}
+        await self._result("extend_wrapup", result == 1, messages.get(result, ""))
 
     async def _is_mine(self, contact_id: str) -> bool:
         contact = await self.queue.store.get_contact(contact_id)

@@ -85,11 +85,17 @@ async def gather(queue: QueueService) -> list[Metric]:
     handled = CounterMetricFamily(
         "lawline_lawyer_contacts_handled", "Contacts each lawyer handled", labels=["lawyer"]
     )
+    extended = CounterMetricFamily(
+        "lawline_lawyer_wrapup_extensions",
+        "Times each lawyer extended a wrap-up (routing.wrapup_extend_s each)",
+        labels=["lawyer"],
+    )
     per_lawyer = await queue.all_lawyer_figures(sorted(lw.id for lw in lawyers))
     for lid, f in per_lawyer.items():
         for state in LawyerState:
             seconds.add_metric([lid, state], float(f[f"seconds_{state}"]))
         handled.add_metric([lid], float(f["handled"]))
+        extended.add_metric([lid], float(f["wrapups_extended"]))
 
     router_offers = CounterMetricFamily(
         "lawline_router_offers", "Offers this process committed", labels=[]
@@ -115,7 +121,7 @@ async def gather(queue: QueueService) -> list[Metric]:
     for what, n in sorted(counts.items()):
         odd_calls.add_metric([_text(what)], float(n))
     return [
-        waiting, longest, sl, rate, aht, contacts, offers, states, seconds, handled,
+        waiting, longest, sl, rate, aht, contacts, offers, states, seconds, handled, extended,
         router_offers, conflicts, dead, odd_calls,
     ]  # fmt: skip
 

@@ -9,9 +9,15 @@ Protocol (JSON text frames). From lawline:
   hello    {terminal, services, rtc, media, call|null}  on connect; rtc is the
            RTCConfiguration (TURN credentials issued now), media the camera's frame rate
            and the timeouts; call the contact in hand after a reconnect
-  waiting  {contact_id, position, estimated_wait_s|null, handed_on?}  the place in the
-           queue, repeated; handed_on: the lawyer handed the resident on, wait again
-  connected {contact_id, lawyer: {id, name}}             a lawyer accepted: start video
+  waiting  {contact_id, position|null, estimated_wait_s|null, lawyers_on_duty, hotline_open,
+           duty_hours, callback, handed_on?}  the place in the queue, repeated.
+           lawyers_on_duty 0 (Router.staffed, which leaves the phone menu's estimate
+           unknown): nobody can answer now, the page says so and offers a callback, and
+           hotline_open (the roster, as the phone menu's closed message) picks the words;
+           duty_hours the shifts of the lawyers serving this queue (roster.duty_hours);
+           callback: one is registered; handed_on: the lawyer handed the resident on
+  connected {contact_id, lawyer: {id, name}, callback}   a lawyer accepted: start video
+           (callback: ringing the terminal back)
   signal   {contact_id, kind, ...}                       from the lawyer's browser
            (lawline/video/relay.py lists the kinds)
   ended    {contact_id, reason}                          the talk is over (or never began)
@@ -20,9 +26,11 @@ Protocol (JSON text frames). From lawline:
 From the terminal:
   auth {token}          first, and only first: the device token
   call {service} | cancel {} | hangup {} | rate {score: 1-5}
+  callback {}           while waiting: keep the place, ring this terminal when a lawyer
+                        accepts (the phone's 预约回电, same daily cap per terminal)
   signal {kind, ...}    to the lawyer talking to this terminal | ping {}
-Closing the socket while waiting gives the place up; during a talk it goes on (the
-page reconnects and gets the call back in `hello`).
+Closing the socket while waiting gives the place up, unless a callback is registered;
+during a talk it goes on (the page reconnects and gets the call back in `hello`).
 """
 
 from __future__ import annotations
@@ -91,6 +99,7 @@ class TerminalSession:
             "ping": self._ping,
             "call": self._call,
             "cancel": self._hang_up,
+            "callback": self._callback,
             "hangup": self._hang_up,
             "signal": self._signal,
             "rate": self._rate,
@@ -131,7 +140,8 @@ class TerminalSession:
             self.contact_id = None
         else:
             self.last_contact_id = contact.id
-            call = {"contact_id": contact.id, "state": contact.state}
+            call = {"contact_id": contact.id, "state": contact.state,
+                    "callback": contact.callback}  # fmt: skip
             if contact.state == ContactState.CONNECTED:
                 call["lawyer"] = await self._lawyer_json(contact.lawyer)
         t, s = self.terminal, self.settings
@@ -169,8 +179,9 @@ class TerminalSession:
                 continue
             if ev.type == "contact.answered":
                 await self._send(
-                    "connected", contact_id=c.id, lawyer=await self._lawyer_json(c.lawyer)
-                )
+                    "connected", contact_id=c.id, lawyer=await self._lawyer_json(c.lawyer),
+                    callback=c.callback,
+                )  # fmt: skip
             elif ev.type in ("contact.ended", "contact.abandoned", "contact.transferred"):
                 if ev.type == "contact.transferred" and c.state != ContactState.ENDED:
                     # Handed on to a colleague or back to a queue: wait again.
@@ -190,11 +201,26 @@ class TerminalSession:
 
     async def _send_place(self, contact_id: str) -> None:
         w = await self.queue.position_of(contact_id)
+        position: int | None
+        wait_s: float | None
         if w is not None:
-            await self._send(
-                "waiting", contact_id=contact_id, position=w.position,
-                estimated_wait_s=w.estimated_wait_s,
-            )  # fmt: skip
+            contact, staffed = w.contact, w.staffed
+            position, wait_s = w.position, w.estimated_wait_s
+        else:
+            # Not among the router's waiting contacts: entered a moment ago (the stream not
+            # read yet: no place known), or being offered to a lawyer now (next, no wait).
+            got = await self.queue.store.get_contact(contact_id)
+            if got is None or got.state not in (ContactState.WAITING, ContactState.OFFERED):
+                return
+            contact, staffed = got, self.queue.staffed_for(got)
+            position, wait_s = (1, 0.0) if got.state == ContactState.OFFERED else (None, None)
+            if got.state == ContactState.OFFERED:
+                staffed = max(1, staffed)  # the lawyer it is offered to is there
+        await self._send(
+            "waiting", contact_id=contact_id, position=position, estimated_wait_s=wait_s,
+            lawyers_on_duty=staffed, hotline_open=self.queue.hotline_open(),
+            duty_hours=self.queue.duty_hours(contact), callback=contact.callback,
+        )  # fmt: skip
 
     # ----- signalling ----------------------------------------------------------------
 
@@ -238,6 +264,18 @@ class TerminalSession:
         await self._result("call", True)
         await self._send_place(contact.id)
 
+    async def _callback(self, frame: Frame) -> None:
+        """Ring this terminal back: the contact keeps its place as a callback, as a phone
+        caller's does (key 1), under the same daily cap, counted per terminal."""
+        cid = self.contact_id
+        done = -1 if cid is None else await self.queue.request_callback(
+            cid, f"terminal:{self.terminal.id}"
+        )  # fmt: skip
+        messages = {-1: "not waiting", -3: "callbacks for today are used up"}
+        await self._result("callback", done in (0, 1), messages.get(done, ""))
+        if cid is not None and done in (0, 1):
+            await self._send_place(cid)
+
     async def _hang_up(self, frame: Frame) -> None:
         request = frame["type"]  # cancel (while waiting) or hangup
         cid = self.contact_id
@@ -256,10 +294,12 @@ class TerminalSession:
         await relay.publish(self.queue.store.redis, self.prefix, "lawyer", contact.lawyer, message)
 
     async def _gone(self) -> None:
-        """The socket closed: a resident still waiting gives the place up; a talk goes on."""
+        """The socket closed: a resident still waiting gives the place up; a talk, or a
+        callback to this terminal, goes on."""
         cid = self.contact_id
         contact = await self.queue.store.get_contact(cid) if cid else None
-        if contact is not None and contact.state in (ContactState.WAITING, ContactState.OFFERED):
+        waiting = (ContactState.WAITING, ContactState.OFFERED)
+        if contact is not None and contact.state in waiting and not contact.callback:
             await self.queue.abandon(contact.id, "terminal went away")
             await self.queue.store.redis.delete(self._contact_key)
 

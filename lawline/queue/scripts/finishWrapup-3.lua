@@ -14,7 +14,7 @@ end
 if ARGV[4] ~= '1' and until_ > now then
   return 0  -- extended since the sweeper looked; its new deadline is scheduled
 end
-redis.call('HSET', KEYS[1], 'wrapup_until', 0)
+redis.call('HSET', KEYS[1], 'wrapup_until', 0, 'wrapup_extensions', 0)
 redis.call('ZREM', KEYS[2], ARGV[3])
 refresh_lawyer(KEYS[1], now)
 emit(KEYS[3], ARGV[2], 'lawyer.ready', now, {'lawyer', lawyer_json(KEYS[1])})

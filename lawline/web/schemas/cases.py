@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -188,3 +189,38 @@ def contact_timeline_json(record: ContactRecord) -> dict[str, Any]:
         "transcript": [{"kind": t.kind, "leg": t.leg, "start": t.start, "end": t.end,
                         "text": t.text} for t in record.transcript],
     }  # fmt: skip
+
+
+class RecentContactOut(BaseModel):
+    """One of a lawyer's own recent contacts: what it was, how it ended, its case."""
+
+    id: str
+    channel: str
+    service: str
+    domain: str
+    state: str
+    entered_at: datetime
+    ended_at: datetime | None
+    caller: str
+    origin: str
+    # From the case form the lawyer saved (None: no form saved).
+    disposition: str | None
+    summary: str
+    case_id: str | None
+    case_url: str | None
+
+    @classmethod
+    def of(cls, record: ContactRecord) -> RecentContactOut:
+        c = record.contact
+        form = c.case_form if isinstance(c.case_form, dict) else {}
+        disposition = form.get("disposition")
+        return cls(
+            id=c.id, channel=c.channel, service=c.service, domain=c.domain, state=c.state,
+            entered_at=c.entered_at, ended_at=c.ended_at,
+            caller=c.caller if record.full_number else mask_number(c.caller),
+            origin=c.origin,
+            disposition=disposition if isinstance(disposition, str) else None,
+            summary=str(form.get("summary") or "")[:200],
+            case_id=c.case_id,
+            case_url=f"/cases#case/{quote(c.case_id, safe='')}" if c.case_id else None,
+        )  # fmt: skip

@@ -144,6 +144,7 @@ class LawyerOut(BaseModel):
     load: dict[Channel, int]
     talking: str | None = None
     wrapup_until: float = 0.0
+    wrapup_extensions: int = 0
 
     @classmethod
     def of(cls, lw: Lawyer) -> LawyerOut:
@@ -163,6 +164,7 @@ class LawyerOut(BaseModel):
             load=dict(lw.load),
             talking=lw.talking,
             wrapup_until=lw.wrapup_until,
+            wrapup_extensions=lw.wrapup_extensions,
         )
 
 

@@ -171,6 +171,7 @@ end
 -- wrap-up still pending is kept); none configured: no wrap-up.
 local function start_wrapup(lkey, wrapups_key, lawyer_id, now, wrapup_s)
   redis.call('HINCRBY', lkey, 'handled', 1)
+  redis.call('HSET', lkey, 'wrapup_extensions', 0)  -- each wrap-up may be extended afresh
   local until_ = math.max(now + wrapup_s, tonumber(redis.call('HGET', lkey, 'wrapup_until')) or 0)
   if until_ > now then
     redis.call('HSET', lkey, 'wrapup_until', fmt_time(until_))

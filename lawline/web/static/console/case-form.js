@@ -3,6 +3,7 @@
 // the caller's open cases). Also the overdue badge on the link to the case ledger.
 import { $, draw, fillSelect, html, nothing } from "../lib/dom.js";
 import { LABELS, REFERRAL_OF_DISPOSITION } from "../lib/labels.js";
+import { refreshRecent } from "./recent.js";
 import { send, state } from "./state.js";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -167,6 +168,7 @@ async function sendOpenCase() {
       const answer = await r.json().catch(() => ({}));
       if (r.ok) {
         setOpenResult(opened(answer, join));
+        refreshRecent();
         $("open-case-send").textContent = join ? "已并入" : "已立案";
         loadOverdue();
         return;

@@ -18,6 +18,7 @@ export function renderLawyer(lawyer) {
   const wrapping = lawyer.state === "wrapup" || (lawyer.wrapup_until > 0 && !lawyer.talking);
   $("wrapup").hidden = !wrapping;
   $("ready").hidden = !wrapping;
+  renderExtension(lawyer);
   clearInterval(wrapupTimer);
   if (wrapping) {
     const tick = () => {
@@ -30,6 +31,17 @@ export function renderLawyer(lawyer) {
   $("go-available").disabled = lawyer.presence === "available";
 }
 
+// 延长整理: how much more time one press gives, and how many presses are left.
+function renderExtension(lawyer) {
+  const rules = state.wrapupRules || { extend_s: 0, extensions: 0 };
+  const left = Math.max(0, rules.extensions - (lawyer.wrapup_extensions || 0));
+  $("extend-wrapup").hidden = !rules.extensions;
+  $("extend-wrapup").disabled = left === 0;
+  $("extend-wrapup").textContent = `延长整理（+${Math.round(rules.extend_s)} 秒）`;
+  $("extend-left").textContent = !rules.extensions ? ""
+    : left ? `本次还可延长 ${left} 次` : "本次已不能再延长";
+}
+
 export async function loadFigures() {
   if (!state.lawyer) return;
   const r = await fetch(`/api/lawyers/${encodeURIComponent(state.lawyer.id)}/figures`);
@@ -40,6 +52,7 @@ export async function loadFigures() {
     ["今日通话（分钟）", minutes(f.today_talk_s)],
     ["累计接听", f.handled],
     ["累计话后整理（分钟）", minutes(f.seconds_wrapup)],
+    ["延长整理（次）", f.wrapups_extended],
   ];
   draw($("figures"), rows.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`));
 }
@@ -49,4 +62,5 @@ export function wireDuty() {
   $("go-break").onclick = () => send("state", { state: "break", reason: $("break-reason").value });
   $("go-offline").onclick = () => send("state", { state: "offline" });
   $("ready").onclick = () => send("ready");
+  $("extend-wrapup").onclick = () => send("extend_wrapup");
 }

@@ -3,13 +3,15 @@
 // holds the caller's line. Everything shown comes from lawline's frames; a reload
 // or a short network loss reconnects and gets the same state back.
 // The panels are modules of their own: duty.js, offer.js, call.js (and video.js for a
-// village terminal's call), transcript.js, case-form.js; state.js is what they share.
+// village terminal's call), transcript.js, case-form.js, recent.js (my recent calls);
+// state.js is what they share.
 import { $, setLink, signOut, toast } from "../lib/dom.js";
 import { Socket } from "../lib/socket.js";
 import { audioAnswered, audioRefused, endCall, startCall, wireCall } from "./call.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
 import { loadFigures, renderLawyer, wireDuty } from "./duty.js";
 import { hideOffer, showOffer, wireOffer } from "./offer.js";
+import { refreshRecent, wireRecent } from "./recent.js";
 import { send, state } from "./state.js";
 import { addSegment, showTranscript } from "./transcript.js";
 import { tapAnswered, videoSignal } from "./video.js";
@@ -21,6 +23,8 @@ function explain(result) {
     "this contact is not yours": "该来电不属于您。",
     "the contact is not connected": "通话已结束。",
     "no such lawyer": "没有这个律师工号。",
+    "not in wrap-up": "当前不在话后整理中。",
+    "no wrap-up extension left": "本次话后整理已不能再延长。",
   };
   return known[result.message] || `操作未成功：${result.message || result.request}`;
 }
@@ -28,7 +32,9 @@ function explain(result) {
 // What each frame from lawline does to the page.
 const handlers = {
   hello(f) {
+    state.wrapupRules = f.wrapup;
     renderLawyer(f.lawyer);
+    refreshRecent();
     if (f.offer) showOffer(f.offer); else hideOffer();
     if (f.call) startCall(f.call);  // a reload mid-call: audio again, same call
     loadFigures();
@@ -43,12 +49,18 @@ const handlers = {
     if (state.call && state.call.id === f.contact.id) endCall();
     if (state.caseContact && state.caseContact.id === f.contact.id) showOpenCase();
     loadFigures();
+    refreshRecent();
   },
   webrtc_answer: audioAnswered,
-  state(f) { renderLawyer(f.lawyer); },
+  state(f) {
+    const was = state.lawyer && state.lawyer.state;
+    renderLawyer(f.lawyer);
+    if (was === "wrapup" && f.lawyer.state !== "wrapup") refreshRecent();
+    if (f.lawyer.wrapup_extensions) loadFigures();
+  },
   result(f) {
     if (f.request === "webrtc_offer" && !f.ok && audioRefused()) return;
-    if (f.request === "case" && f.ok) caseSaved();
+    if (f.request === "case" && f.ok) { caseSaved(); refreshRecent(); }
     if (!f.ok) toast(explain(f));
   },
   error(f) { toast(`服务器无法处理请求：${f.message}`); },
@@ -88,6 +100,7 @@ async function start() {
   wireOffer();
   wireCall();
   wireCaseForm();
+  wireRecent();
   $("sign-out").onclick = signOut;
   // ICE servers come from lawline's settings, never a browser default.
   try {

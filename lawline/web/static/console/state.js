@@ -5,6 +5,7 @@ export const state = {
   socket: null,       // the lib/socket.js Socket (main.js opens it)
   get ws() { return this.socket && this.socket.ws; },
   lawyer: null,
+  wrapupRules: null,  // {extend_s, extensions}: what 延长整理 gives (hello)
   offer: null,        // {contact, deadline, waited_s, history}
   call: null,         // the connected contact
   caseContact: null,  // the contact the case form belongs to
