@@ -42,6 +42,8 @@ LABELS: dict[str, dict[str, str]] = {
     "exemption": {"elderly": "老年人", "disabled": "残疾人", "minor": "未成年人",
                   "migrant_wages": "农民工讨薪"},
     "caseStatus": {"open": "办理中", "closed": "已办结"},
+    # The citizen's 1-5 rating: the words the phone survey reads out.
+    "rating": {"1": "非常不满意", "2": "不满意", "3": "一般", "4": "满意", "5": "非常满意"},
     "event": {
         "contact.entered": "进入排队", "contact.offered": "分配给律师",
         "contact.answered": "律师接听", "contact.transferred": "转接",
