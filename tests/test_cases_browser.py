@@ -120,7 +120,8 @@ async def a_call_abandoned(redis_url: str, cid: str, number: str, *said: str) ->
     try:
         qs = QueueStore(redis)
         now = time.time()
-        assert await qs.add_contact(replace(contact(cid, now), caller=number), now)
+        menu = {"menu": "main:1 consultation:1"}  # as the voice menu records it
+        assert await qs.add_contact(replace(contact(cid, now), caller=number, attrs=menu), now)
         await qs.abandon(cid, now + 1, "caller hung up")
         store = TranscriptStore(qs)
         await store.started(cid, now)
@@ -443,6 +444,11 @@ async def test_a_supervisor_searches_the_ledger_hands_over_and_downloads_the_mon
         await cases.click("#search-send")
         await expect(found).to_have_count(1)
         await expect(found.first).to_contain_text("未接通")
+        # What they chose in the voice menu, in words, not the menu's internal names.
+        await found.first.locator("button.show-contact").click()
+        detail = cases.locator("#search-rows tr.contact-detail")
+        await expect(detail.locator("dd", has_text="›")).to_have_text("法律咨询 › 劳动争议")
+        await expect(detail).not_to_contain_text("consultation")
         await cases.fill("#search-words", "工资")
         await cases.click("#search-send")
         await expect(cases.locator("#search-summary")).to_have_text("没有找到符合条件的来电记录。")

@@ -185,6 +185,8 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
         )  # fmt: skip
         try:
             await page.wait_for_selector("#offer:not([hidden])", timeout=60_000)
+            # What the caller chose, in words.
+            assert "语音菜单：法律咨询 › 劳动争议" in await page.text_content("#offer-detail")
             await page.click("#accept")
             await page.wait_for_selector("#call:not([hidden])")
             await page.wait_for_function(
@@ -192,10 +194,11 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
                 timeout=20_000,
             )
             assert await hears(page, CALLER_HZ), f"browser hears {await peak_hz(page)} Hz"
-            # This worker has no transcriber: the console says so, and why; the call goes on.
+            # This worker has no transcriber: the console says so, and why, in words (no
+            # path, no English); the call goes on.
             await page.wait_for_function(
                 "() => document.getElementById('transcript-status').textContent"
-                ".startsWith('转写已关闭：no Vosk model at')"
+                " === '转写不可用：语音识别模型未安装，请联系管理员'"
             )
             await asyncio.sleep(3)  # the caller hears the lawyer a while
 
@@ -210,6 +213,11 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
             await page.fill("#case-advice", "可申请劳动仲裁，并可申请法律援助")
             await page.click("#hang-up")
             await page.wait_for_selector("#wrapup:not([hidden])")
+            # The transcript card no longer claims anything is being transcribed.
+            await page.wait_for_function(
+                "() => document.getElementById('transcript-status').textContent"
+                " === '转写已结束'"
+            )
             await page.click("#case-save")
             await page.wait_for_function(
                 "() => document.getElementById('case-saved').textContent.startsWith('已保存')"

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import logging
+import re
 import signal
 import sqlite3
 import subprocess
@@ -35,6 +36,7 @@ from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.keys import LEDGER_GROUP, QueueKeys
 from lawline.queue.settings import RoutingSettings
+from lawline.queue.skills import Channel, Domain, GreenReason, Service
 from lawline.queue.store import QueueStore
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
@@ -413,8 +415,8 @@ async def test_monthly_export_figures_grades_and_a_legal_aid_application(
         assert {row[0] for row in rows[1:]} == {handled, "gone"}
         r = await boss.get("/api/ledger/export", params=month)
         sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
-        assert sheet.max_row == 3 and sheet["K1"].value == "首接律师"
-        assert sorted(str(sheet.cell(i, 11).value) for i in (2, 3)) == ["None", "wang"]
+        assert sheet.max_row == 3 and sheet["M1"].value == "首接律师"
+        assert sorted(str(sheet.cell(i, 13).value) for i in (2, 3)) == ["None", "wang"]
         earlier = {"since": "2020-01-01T00:00:00+08:00", "until": "2020-02-01T00:00:00+08:00"}
         r = await boss.get("/api/ledger/export", params={**earlier, "format": "csv"})
         assert len(list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))) == 1
@@ -518,6 +520,54 @@ async def test_an_export_holds_no_live_formula(lawline: Running, clean_redis_url
             assert row[caller_col].value == "+8613800138000"  # reads as the number
         # (XML keeps a carriage return as a line feed)
         assert got == {cid: "'" + reason.replace("\r", "\n") for cid, reason in hostile.items()}
+
+
+async def test_an_export_reads_in_the_centres_words_with_village_and_township(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    """The export the centre hands to the justice bureau: Chinese values under the
+    Chinese headers (the pages' words), and where a video call came from."""
+    redis = Redis.from_url(clean_redis_url, decode_responses=True)
+    try:
+        qs = QueueStore(redis)
+        now = time.time()
+        video = contact("village", now, channel=Channel.VIDEO, domain=Domain.LABOUR,
+                        green=GreenReason.ELDERLY)  # fmt: skip
+        place = {"terminal": "t1", "village": "石门村", "township": "城关镇"}
+        assert await qs.add_contact(replace(video, caller=NUMBER, attrs=place), now)
+        await qs.abandon("village", now + 1, "caller hung up")
+        phone = contact("phone", now + 2, service=Service.LEGAL_AID)
+        assert await qs.add_contact(replace(phone, caller=NUMBER), now + 2)
+        await qs.abandon("phone", now + 3, "line lost: telephony worker died")
+    finally:
+        await redis.aclose()
+    for cid in ("village", "phone"):
+        await recorded(lawline, cid, lambda c: c["state"] == "abandoned")
+    day = {"since": datetime.fromtimestamp(now - 60, UTC).isoformat(),
+           "until": datetime.fromtimestamp(now + 60, UTC).isoformat()}  # fmt: skip
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        r = await boss.get("/api/ledger/export", params={**day, "format": "csv"})
+        header, *rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"), newline="")))
+        csv_rows = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+        r = await boss.get("/api/ledger/export", params=day)
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+        assert sheet.title == "台账"
+        header, *rows = [[c.value for c in row] for row in sheet.iter_rows()]
+        xlsx_rows = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    for got in (csv_rows, xlsx_rows):
+        v, p = got["village"], got["phone"]
+        assert (v["渠道"], v["乡镇"], v["村"]) == ("村居视频终端", "城关镇", "石门村")
+        assert (v["服务类型"], v["法律领域"], v["绿色通道"]) == ("法律咨询", "劳动争议", "老年人")
+        assert (v["状态"], v["结束原因"]) == ("未接通", "来电人挂断")
+        assert (p["渠道"], p["服务类型"], p["结束原因"]) == (
+            "12348 电话", "法律援助", "线路中断（话务进程重启）"
+        )
+        assert not p["乡镇"] and not p["村"]
+        # No English code anywhere a person reads (ids and numbers aside).
+        for row in (v, p):
+            for title, value in row.items():
+                if title not in ("编号", "来电号码", "来电时间") and isinstance(value, str):
+                    assert not re.search(r"[A-Za-z]", value), (title, value)
 
 
 async def test_reads_of_the_ledger_are_audited(lawline: Running, clean_redis_url: str) -> None:

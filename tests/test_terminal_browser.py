@@ -188,6 +188,11 @@ async def test_a_resident_talks_to_a_lawyer_in_4k_and_rates_the_talk(
             assert got["connection"] == "connected"
             assert got["codec"] == "video/H264", got
             await audio_grows(page, which)
+        # No speech model here: the lawyer is told so in words, never a path.
+        await console.wait_for_function(
+            "() => document.getElementById('transcript-status').textContent"
+            " === '转写不可用：语音识别模型未安装，请联系管理员'"
+        )
 
         contact_id = await terminal.evaluate("window.lawlineTerminal.contactId")
         # The resident hangs up with the remote (and says yes), then gives four stars.

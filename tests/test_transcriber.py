@@ -29,6 +29,7 @@ from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.settings import TranscriptSettings
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import AlertRules, compact
+from tests.lawline_server import free_port
 from tests.speech import (
     CITIZEN_SAYS,
     LAWYER_SAYS,
@@ -191,7 +192,9 @@ async def test_each_leg_is_transcribed_apart_with_partials_then_timed_finals(
 
     meta, stored = await store.read("c1")
     assert meta["started_at"] == pytest.approx(t0)
-    assert meta["status"]["text"] == "on"
+    # On while a transcriber answered, ended once the call is over.
+    assert [s.text for s in stored if s.kind == Kind.STATUS] == ["on", "ended"]
+    assert meta["status"]["text"] == "ended"
     finals = {leg: [s for s in stored if s.kind == Kind.FINAL and s.leg == leg] for leg in Leg}
     for leg, start, pcm in plan:
         assert finals[leg], f"no final for the {leg} leg"
@@ -295,8 +298,22 @@ async def test_without_a_model_calls_go_on_and_the_record_says_why(
     live.feed(Leg.CITIZEN, voices[Leg.CITIZEN], RATE, time.time())
     await live.close()
     meta, stored = await store.read("c1")
-    want = f"off: no Vosk model at {settings.model_path}"
-    assert meta["status"]["text"] == want and [s.text for s in stored] == [want]
+    # Why, as a code the console words; the model's path stays in the log.
+    assert [s.text for s in stored] == ["no_model", "ended"]
+    assert meta["status"]["text"] == "ended"
+
+
+async def test_transcribers_nobody_runs_are_not_called_on(
+    tmp_path: Path, store: TranscriptStore, voices: dict[Leg, bytes]
+) -> None:
+    """Transcribers configured but not running: the console must not say 转写中."""
+    dead = f"ws://127.0.0.1:{free_port()}"
+    settings = Settings(data_dir=tmp_path, transcripts=TranscriptSettings(urls=[dead]))
+    live = Transcription(settings, store.queue_store).start("c1")
+    live.feed(Leg.CITIZEN, voices[Leg.CITIZEN], RATE, time.time())
+    await live.close()
+    _, stored = await store.read("c1")
+    assert [s.text for s in stored if s.kind == Kind.STATUS] == ["unreachable", "ended"]
 
 
 async def test_each_leg_is_recorded_compressed_when_the_centre_says_so(

@@ -141,6 +141,11 @@ async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
         assert await page.text_content("#transcript-status") == "转写中"
         await page.click("#hang-up")
         await page.wait_for_selector("#wrapup:not([hidden])")
+        # Once the last finals are in, the card says the transcript is over.
+        await page.wait_for_function(
+            "() => document.getElementById('transcript-status').textContent === '转写已结束'",
+            timeout=30_000,
+        )
         await asyncio.sleep(2)  # the finals forced by the hang-up
         shown = await page.evaluate("window.shown")
         cid = await page.evaluate("lawlineConsole.transcript.contact")

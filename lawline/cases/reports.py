@@ -7,7 +7,10 @@ takes a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return as a
 formula, and the text comes from callers and lawyers. In the CSV such a cell gets
 a leading single quote; in the XLSX every text cell is written as a string, and one
 that is not a plain telephone number gets the quote too, so "+8613800138000" still
-reads as the number it is."""
+reads as the number it is.
+
+Values are in the centre's words (`lawline/labels.py`, the same as the pages): the
+justice bureau reads 劳动争议 and 来电人挂断, never `labour` or `caller hung up`."""
 
 from __future__ import annotations
 
@@ -26,15 +29,22 @@ from sqlalchemy.orm import Session
 from lawline import centre_time
 from lawline.cases.models import Case, LedgerContact
 from lawline.cases.settings import CaseSettings
+from lawline.labels import label
 from lawline.phone_numbers import normalise_number
 
 COLUMNS = [
-    ("id", "编号"), ("entered_at", "来电时间"), ("channel", "渠道"), ("service", "服务类型"),
+    ("id", "编号"), ("entered_at", "来电时间"), ("channel", "渠道"), ("township", "乡镇"),
+    ("village", "村"), ("service", "服务类型"),
     ("domain", "法律领域"), ("caller", "来电号码"), ("green", "绿色通道"), ("state", "状态"),
     ("waited_s", "等待(秒)"), ("talk_s", "通话(秒)"), ("first_lawyer", "首接律师"),
     ("lawyer", "办理律师"), ("rating", "评价"), ("case_id", "案件编号"),
     ("disposition", "办结方式"), ("end_reason", "结束原因"),
 ]  # fmt: skip
+# The label group of each column whose values are codes.
+LABELLED = {
+    "channel": "channel", "service": "service", "domain": "domain", "green": "green",
+    "state": "contactState", "disposition": "disposition", "end_reason": "reason",
+}  # fmt: skip
 ANSWERED = ("connected", "ended")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -55,6 +65,12 @@ def _seconds(a: datetime | None, b: datetime | None) -> float | None:
     return round((b - a).total_seconds(), 1) if a and b else None
 
 
+def _place(origin: str) -> tuple[str, str]:
+    """(village, township) of a ledger origin, "village, township" (cases/ingest.py)."""
+    village, _, township = origin.rpartition(", ")
+    return (village, township) if village else (township, "")
+
+
 def ledger_rows(session: Session, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
     """Every contact that entered in [since, until), oldest first, with its case."""
     q = (
@@ -65,6 +81,7 @@ def ledger_rows(session: Session, since: datetime, until: datetime) -> Iterator[
         .execution_options(yield_per=1000)
     )
     for c, disposition in session.execute(q):
+        village, township = _place(c.origin or "")
         yield {
             "id": c.id, "entered_at": c.entered_at, "channel": c.channel, "service": c.service,
             "domain": c.domain, "caller": c.caller, "green": c.green, "state": c.state,
@@ -72,8 +89,13 @@ def ledger_rows(session: Session, since: datetime, until: datetime) -> Iterator[
             "talk_s": _seconds(c.answered_at, c.ended_at), "first_lawyer": c.first_lawyer,
             "lawyer": c.lawyer, "rating": c.rating, "case_id": c.case_id,
             "disposition": disposition or (c.case_form or {}).get("disposition") or "",
-            "end_reason": c.end_reason,
+            "end_reason": c.end_reason, "village": village, "township": township,
         }  # fmt: skip
+
+
+def _in_words(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as a person reads it: each code column in the centre's words."""
+    return row | {k: label(group, row[k]) for k, group in LABELLED.items()}
 
 
 class Counted(Iterator[dict[str, Any]]):
@@ -94,7 +116,7 @@ def to_csv(rows: Iterator[dict[str, Any]], tz: tzinfo) -> str:
     out.write("\ufeff")  # Excel opens UTF-8 CSV as Chinese only with the BOM
     w = csv.writer(out)
     w.writerow([title for _, title in COLUMNS])
-    for r in rows:
+    for r in map(_in_words, rows):
         w.writerow(["" if r[k] is None else _cell(r[k], tz) for k, _ in COLUMNS])
     return out.getvalue()
 
@@ -117,9 +139,9 @@ def _xlsx_cell(ws: Any, v: Any, tz: tzinfo) -> Any:
 
 def to_xlsx(rows: Iterator[dict[str, Any]], tz: tzinfo) -> bytes:
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台帐")
+    ws = wb.create_sheet("台账")
     ws.append([title for _, title in COLUMNS])
-    for r in rows:
+    for r in map(_in_words, rows):
         ws.append([_xlsx_cell(ws, r[k], tz) for k, _ in COLUMNS])
     out = io.BytesIO()
     wb.save(out)

@@ -10,7 +10,10 @@ from typing import Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from lawline.labels import LABELS
 from lawline.queue.skills import Domain, GreenReason, Service
+
+STEP = " › "  # between two choices of a path in words
 
 
 class Route(BaseModel):
@@ -29,6 +32,8 @@ class Key(BaseModel):
     route: Route | None = None
     # Marks the caller for the green channel (and goes to `goto` or `route`).
     green: GreenReason | None = None
+    # The choice in words (the ledger shows it); none: said by its route or node.
+    label: str = Field(default="", max_length=40)
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -39,6 +44,8 @@ class Key(BaseModel):
 
 class Node(BaseModel):
     prompt: str = Field(description="Prompt id, a file in the prompts directory")
+    # What a caller chose by going here, in words (e.g. 法律咨询).
+    label: str = Field(default="", max_length=40)
     keys: dict[str, Key]
     # Where a caller goes who presses nothing, or keeps pressing wrong keys.
     default: Route
@@ -66,6 +73,29 @@ class Menu(BaseModel):
         """Where a caller goes who chose nothing: the start node's default."""
         return self.nodes[self.start].default
 
+    def choice_words(self, node: str, digit: str) -> str:
+        """One key pressed at one node, as the caller chose it: e.g. 劳动争议."""
+        if digit == "timeout":
+            return "未按键"
+        if digit.endswith("?"):
+            return f"无效按键 {digit[:-1]}"
+        key = self.nodes[node].keys.get(digit) if node in self.nodes else None
+        if key is None:
+            return f"按键 {digit}"  # a menu changed since: the key at least
+        if key.label:
+            return key.label
+        if key.green is not None:
+            return LABELS["green"][key.green.value]
+        if key.route is not None:
+            return _route_words(key.route)
+        target = self.nodes.get(key.goto or "")
+        return target.label if target is not None and target.label else f"按键 {digit}"
+
+    def path_words(self, path: str) -> str:
+        """A recorded menu path ('main:1 consultation:1') in words: 法律咨询 › 劳动争议."""
+        steps = [step.partition(":") for step in path.split()]
+        return STEP.join(self.choice_words(node, digit) for node, _, digit in steps if digit)
+
     @model_validator(mode="after")
     def _targets_exist(self) -> Self:
         if self.start not in self.nodes:
@@ -75,6 +105,16 @@ class Menu(BaseModel):
                 if key.goto is not None and key.goto not in self.nodes:
                     raise ValueError(f"key {digit} of {name!r} goes to unknown {key.goto!r}")
         return self
+
+
+def _route_words(route: Route) -> str:
+    words = (
+        LABELS["domain"][route.domain.value] if route.domain is not None
+        else LABELS["service"][route.service.value]
+    )  # fmt: skip
+    if route.language and route.language != "zh":
+        words += f"（{LABELS['language'].get(route.language, route.language)}）"
+    return words
 
 
 CONSULTATION = Route(service=Service.CONSULTATION)
@@ -104,6 +144,7 @@ def default_menu() -> Menu:
             ),
             "consultation": Node(
                 prompt="domain_menu",
+                label=LABELS["service"]["consultation"],
                 keys={
                     "1": consult(Domain.LABOUR),
                     "2": consult(Domain.MARRIAGE_FAMILY),
@@ -116,6 +157,7 @@ def default_menu() -> Menu:
             ),
             "green": Node(
                 prompt="green_menu",
+                label="绿色通道",
                 keys={
                     "1": green(GreenReason.ELDERLY),
                     "2": green(GreenReason.DISABLED),

@@ -64,6 +64,21 @@ class TranscriberPool:
         self._down_until[url] = self.clock() + self.retry_after_s
         log.warning("transcriber failed; using others", extra={"url": url})
 
+    async def reachable(self) -> bool:
+        """Whether a transcriber answers at all: opened and closed, each tried once. The
+        console says 转写中 only when one does."""
+        tried: set[str] = set()
+        while (url := self.pick()) is not None and url not in tried:
+            tried.add(url)
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    ws = await connect(url, open_timeout=CONNECT_TIMEOUT_S)
+                    await ws.close()
+                return True
+            except FAILURES:
+                self.failed(url)
+        return False
+
     def full(self, url: str) -> None:
         """It refused a stream (1013): busy, not dead; left alone for a moment only."""
         self._down_until[url] = self.clock() + BUSY_RETRY_S

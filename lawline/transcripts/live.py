@@ -31,7 +31,7 @@ import soxr
 from lawline.transcripts.client import TranscriberPool, Utterance
 from lawline.transcripts.engines import LegEngines
 from lawline.transcripts.recording import LegRecorder
-from lawline.transcripts.segments import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment, TranscriptStatus
 from lawline.transcripts.text import AlertMatch, AlertRules
 from lawline.transcripts.vad import FRAME_MS, Change, VadSettings, VoiceActivity
 
@@ -208,7 +208,7 @@ class LiveTranscript:
     def __init__(
         self, contact_id: str, settings: LiveSettings,
         engines: LegEngines | TranscriberPool | None, sink: TranscriptSink,
-        started_at: float, off_reason: str = "",
+        started_at: float, off_reason: TranscriptStatus = TranscriptStatus.NO_TRANSCRIBER,
     ) -> None:  # fmt: skip
         if isinstance(engines, TranscriberPool):  # one streaming engine for everything
             engines = LegEngines(engines)
@@ -216,8 +216,10 @@ class LiveTranscript:
         self.settings = settings
         self.sink = sink
         self.started_at = started_at
+        self.engines = engines
         self.on = engines is not None
-        self.off_reason = off_reason if engines is None else ""
+        self.off_reason = off_reason
+        self.status: TranscriptStatus | None = None  # the last one written
         self._out: asyncio.Queue[Segment | None] = asyncio.Queue()
         self.legs: dict[Leg, LegTranscriber] = {}
         self.recordings: dict[Leg, Path] = {}
@@ -248,14 +250,13 @@ class LiveTranscript:
 
     async def _write(self) -> None:
         meta = {f"recording:{p.stem}": str(p) for p in self.recordings.values()}
-        status = Segment(Kind.STATUS, None, "on" if self.on else f"off: {self.off_reason}")
         shift = 0.0
         try:
             # A contact transferred to a colleague has its transcript go on: times stay
             # those of the first part's start.
             first = await self.sink.started(self.contact_id, self.started_at, **meta)
             shift = self.started_at - first
-            await self.sink.segment(self.contact_id, status)
+            await self._set_status(await self._first_status())
         except Exception:
             log.exception("transcript not started in the store", extra={"contact": self.contact_id})
         while (seg := await self._out.get()) is not None:
@@ -266,11 +267,35 @@ class LiveTranscript:
                 if seg.kind == Kind.FINAL:
                     for match in self.settings.alerts.match(seg.text):
                         await self.sink.alert(self.contact_id, seg, match)
+                await self._follow_status(seg)
             except Exception:
                 # Redis away: this segment is lost to the record, the call goes on.
                 log.exception("transcript segment not stored", extra={
                     "contact": self.contact_id, "kind": seg.kind.value,
                 })  # fmt: skip
+        with contextlib.suppress(Exception):  # the record is kept without it
+            await self._set_status(TranscriptStatus.ENDED)
+
+    async def _first_status(self) -> TranscriptStatus:
+        """On only if a transcriber answers now; else why not."""
+        if self.engines is None:
+            return self.off_reason
+        if await self.engines.finals.reachable():
+            return TranscriptStatus.ON
+        log.warning("no transcriber answers", extra={"contact": self.contact_id})
+        return TranscriptStatus.UNREACHABLE
+
+    async def _follow_status(self, seg: Segment) -> None:
+        """The status stays true: text coming in is on, an utterance no transcriber
+        took is unreachable."""
+        if seg.kind == Kind.GAP and not seg.resent and self.status == TranscriptStatus.ON:
+            await self._set_status(TranscriptStatus.UNREACHABLE)
+        elif seg.kind == Kind.FINAL and self.status == TranscriptStatus.UNREACHABLE:
+            await self._set_status(TranscriptStatus.ON)
+
+    async def _set_status(self, status: TranscriptStatus) -> None:
+        self.status = status
+        await self.sink.segment(self.contact_id, Segment(Kind.STATUS, None, status.value))
 
     async def close(self) -> None:
         """Finals for whatever was being said, every segment written, recordings closed."""

@@ -11,6 +11,7 @@ from lawline.queue.store import QueueStore
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines
 from lawline.transcripts.live import LiveSettings, LiveTranscript
+from lawline.transcripts.segments import TranscriptStatus
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.supervisor import off_reason
 from lawline.transcripts.text import AlertRules
@@ -39,17 +40,17 @@ class Transcription:
         whisper = TranscriberPool(t.whisper.urls) if t.enabled and t.whisper.urls else None
         self.engines = Engines(t.engines, vosk, whisper, t.whisper.final_timeout_s)
         self.pool = vosk
-        self.off_reason = "" if self.engines.any else off_reason(settings)
+        self.off_status, detail = off_reason(settings)
         self.settings = live_settings(settings)
         self.store = TranscriptStore(store)
         if not self.engines.any:
-            log.warning("live transcription is off", extra={"reason": self.off_reason})
+            log.warning("live transcription is off", extra={"reason": detail})
 
     def start(
         self, contact_id: str, now: float | None = None, language: str = "zh"
     ) -> LiveTranscript:
         engines = self.engines.for_language(language)
-        reason = self.off_reason or f"no speech engine for the language {language!r}"
+        reason = self.off_status if not self.engines.any else TranscriptStatus.NO_LANGUAGE
         return LiveTranscript(
             contact_id, self.settings, engines, self.store,
             time.time() if now is None else now, reason,

@@ -18,8 +18,20 @@ class Kind(StrEnum):
     PARTIAL = "partial"  # the sentence being spoken so far: replaces the previous partial
     FINAL = "final"  # one finished utterance: appended to the record
     GAP = "gap"  # part of a leg could not be transcribed (a transcriber died)
-    STATUS = "status"  # transcription on or off, and why
+    STATUS = "status"  # text: a TranscriptStatus
     LISTENING = "listening"  # a speaker is talking; their text comes when they pause
+
+
+class TranscriptStatus(StrEnum):
+    """What the console says of a transcript (its words: `lawline/labels.py`)."""
+
+    ON = "on"  # a transcriber answers
+    ENDED = "ended"  # the conversation is over
+    DISABLED = "disabled"  # turned off in the settings
+    NO_MODEL = "no_model"  # the speech model is not installed
+    NO_TRANSCRIBER = "no_transcriber"  # none running
+    NO_LANGUAGE = "no_language"  # no engine for the conversation's language
+    UNREACHABLE = "unreachable"  # configured, but none answers
 
 
 @dataclass(frozen=True, slots=True)

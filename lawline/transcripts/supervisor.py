@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from lawline.children import Child
 from lawline.config import Settings
+from lawline.transcripts.segments import TranscriptStatus
 from lawline.transcripts.server import ModelMissing, check_model
 from lawline.transcripts.whisper import ModelMissing as WhisperMissing
 from lawline.transcripts.whisper import check_whisper_model
@@ -83,12 +84,13 @@ def _whisper(settings: Settings, cores: int) -> tuple[list[str], list[Child]]:
     return [f"ws://127.0.0.1:{p}" for p in ports], children
 
 
-def off_reason(settings: Settings) -> str:
-    """Why a process given no transcriber URLs has no transcription."""
+def off_reason(settings: Settings) -> tuple[TranscriptStatus, str]:
+    """Why a process given no transcriber URLs has no transcription: what the console
+    says, and the detail for the log (a path, never shown to a lawyer)."""
     if not settings.transcripts.enabled:
-        return "transcription is turned off in the settings"
+        return TranscriptStatus.DISABLED, "transcription is turned off in the settings"
     try:
         check_model(settings.model_path)
     except ModelMissing as exc:
-        return str(exc)
-    return "no transcriber is running"
+        return TranscriptStatus.NO_MODEL, str(exc)
+    return TranscriptStatus.NO_TRANSCRIBER, "no transcriber is running"

@@ -76,13 +76,15 @@ async def audit_read(db: DbDep, p: Principal, action: Read, detail: str) -> None
 
 
 @router.get("/ledger/contacts/{contact_id}")
-async def ledger_contact(contact_id: str, db: DbDep, p: Anyone) -> dict[str, Any]:
+async def ledger_contact(
+    contact_id: str, db: DbDep, p: Anyone, settings: SettingsDep
+) -> dict[str, Any]:
     """One contact as recorded: its timeline and its transcript (the read is audited)."""
-    now, actor = _now(), _actor(p)
+    now, actor, menu = _now(), _actor(p), settings.telephony.menu
 
     def work(s: Session) -> dict[str, Any]:
         record = ledger.read_contact(s, contact_id, actor, now)
-        return ledger_contact_json(record, actor.staff) | contact_timeline_json(record)
+        return ledger_contact_json(record, actor.staff, menu) | contact_timeline_json(record)
 
     return await _db(db, work)
 
@@ -93,6 +95,7 @@ async def ledger_contacts(
     secret: SecretDep,
     settings: SettingsDep,
     p: Anyone,
+    settings: SettingsDep,
     number: Annotated[str | None, Query(max_length=32)] = None,
     since: DayOrTime | None = None,
     until: DayOrTime | None = None,
@@ -128,7 +131,7 @@ async def ledger_contacts(
 
     def work(s: Session) -> list[dict[str, Any]]:
         found = ledger.search_contacts(s, query, actor, now, detail)
-        return [ledger_contact_json(r, actor.staff) for r in found]
+        return [ledger_contact_json(r, actor.staff, settings.telephony.menu) for r in found]
 
     return await _db(db, work)
 

@@ -17,7 +17,8 @@ Protocol (JSON text frames). From lawline:
                                                   connect, and after a reload)
   transcript      {contact_id, segment}          live: a partial replaces the leg's last
                                                   partial, a final is appended, a gap or a
-                                                  status (on / off: why) is shown
+                                                  status (TranscriptStatus: on, ended,
+                                                  or why there is none) is shown
   result          {request, ok, message}         the answer to each request below
   error           {message}                      a frame lawline could not understand
   pong            {}
@@ -49,7 +50,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect
@@ -58,6 +59,7 @@ from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
+from lawline.telephony.menu import Menu, default_menu
 from lawline.transcripts.segments import Leg
 from lawline.video import relay
 from lawline.video.signalling import BridgeClient, BridgeError
@@ -100,9 +102,11 @@ CLOSE_NOT_FOUND = 4404
 CONSOLE_AWAY = "console reconnecting"
 
 
-def _contact_json(contact: Contact) -> dict[str, Any]:
+def _contact_json(contact: Contact, menu: Menu) -> dict[str, Any]:
+    """The contact as the console shows it; its menu choices in words (法律咨询 › 劳动争议)."""
     return ContactOut.of(contact, mask_number(contact.caller)).model_dump(mode="json") | {
-        "attrs": dict(contact.attrs)
+        "attrs": dict(contact.attrs),
+        "menu_words": menu.path_words(str(contact.attrs.get("menu", ""))),
     }
 
 
@@ -116,13 +120,16 @@ class ConsoleServices:
     live: LiveFeed
     taps: VideoTranscripts
     event_limit: int  # queue events it may fall behind by (sockets.console_queue)
+    menu: Menu = field(default_factory=default_menu)  # says a contact's menu path in words
 
 
 def console_services(
     queue: QueueDep, bridge: BridgeDep, hub: HubDep, live: LiveFeedDep,
     taps: VideoTranscriptsDep, settings: SettingsDep,
 ) -> ConsoleServices:  # fmt: skip
-    return ConsoleServices(queue, bridge, hub, live, taps, settings.sockets.console_queue)
+    return ConsoleServices(
+        queue, bridge, hub, live, taps, settings.sockets.console_queue, settings.telephony.menu
+    )
 
 
 class ConsoleSession:
@@ -203,7 +210,7 @@ class ConsoleSession:
         if lawyer.talking:
             contact = await store.get_contact(lawyer.talking)
             if contact is not None and contact.state == ContactState.CONNECTED:
-                call = _contact_json(contact)
+                call = _contact_json(contact, self.services.menu)
                 self._set_call(contact.id)
         lawyer_json = LawyerOut.of(lawyer).model_dump(mode="json")
         r = self.queue.routing
@@ -212,7 +219,7 @@ class ConsoleSession:
 
     async def _offer_json(self, contact: Contact) -> dict[str, Any]:
         return {
-            "contact": _contact_json(contact),
+            "contact": _contact_json(contact, self.services.menu),
             "deadline": contact.offer_deadline,
             "waited_s": self.queue.clock() - contact.entered_at,
             "history": await self._history(contact),
@@ -259,12 +266,13 @@ class ConsoleSession:
                 await self._send("offer_withdrawn", contact_id=c.id, reason=ev.reason)
             self.offer_id = None
         if ev.type == "contact.answered" and c is not None and mine:
-            await self._send("connected", contact=_contact_json(c))
+            await self._send("connected", contact=_contact_json(c, self.services.menu))
             self._set_call(c.id)
         elif ev.type == "contact.ended" and c is not None and mine:
-            await self._send("ended", contact=_contact_json(c))
+            await self._send("ended", contact=_contact_json(c, self.services.menu))
         elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
-            await self._send("ended", contact=_contact_json(c))  # handed on: over for them
+            # Handed on: over for them.
+            await self._send("ended", contact=_contact_json(c, self.services.menu))
         if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
 

@@ -15,6 +15,7 @@ from lawline.cases.models import AuditEntry, Case, CaseNote
 from lawline.cases.service import CaseRecord, Referral, Triage
 from lawline.phone_numbers import mask_number
 from lawline.queue.skills import Domain, Service
+from lawline.telephony.menu import Menu
 from lawline.web.schemas.fields import Disposition, check_number
 
 
@@ -162,9 +163,10 @@ def audit_json(a: AuditEntry, with_case: bool = False) -> dict[str, Any]:
     return {"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail}
 
 
-def ledger_contact_json(record: ContactRecord, staff: bool) -> dict[str, Any]:
+def ledger_contact_json(record: ContactRecord, staff: bool, menu: Menu) -> dict[str, Any]:
     """A contact as recorded; the number masked unless `record.full_number`, the
-    recordings for staff only; with its timeline and transcript if it was read alone."""
+    recordings for staff only; with its timeline and transcript if it was read alone.
+    `menu_words`: the caller's menu choices in words (法律咨询 › 劳动争议)."""
     c = record.contact
     return {
         "id": c.id, "channel": c.channel, "service": c.service, "domain": c.domain,
@@ -173,7 +175,8 @@ def ledger_contact_json(record: ContactRecord, staff: bool) -> dict[str, Any]:
         "green": c.green, "callback": c.callback, "state": c.state,
         "entered_at": c.entered_at, "answered_at": c.answered_at, "ended_at": c.ended_at,
         "first_lawyer": c.first_lawyer, "lawyer": c.lawyer, "end_reason": c.end_reason,
-        "rating": c.rating, "menu_path": c.menu_path, "origin": c.origin,
+        "rating": c.rating, "menu_path": c.menu_path,
+        "menu_words": menu.path_words(c.menu_path), "origin": c.origin,
         "case_form": c.case_form,
         "recordings": c.recordings if staff else [], "case_id": c.case_id,
     }  # fmt: skip

@@ -30,7 +30,7 @@ function contactTemplate(c) {
     ["接听时间", whenExact(c.answered_at)],
     ["结束时间", whenExact(c.ended_at)],
     ["绿色通道", label("green", c.green, "否")],
-    ["语音菜单", c.menu_path || "—"],
+    ["语音菜单", c.menu_words || "—"],
     ["来自视频终端", c.origin || "—"],
     ["来电人评价", c.rating ? `${stars(c.rating)}（${c.rating} 分）` : "未评价"],
   ];

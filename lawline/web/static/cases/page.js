@@ -70,7 +70,7 @@ const DETAILS = {
   "the case is already theirs": "该案件已由这位律师承办。",
   "a hand-over needs a reason": "请填写移交原因。",
   "this contact is not yours": "该来电由其他律师接听，您无权查看详情。",
-  "no such contact in the ledger": "台帐中没有该来电记录。",
+  "no such contact in the ledger": "台账中没有该来电记录。",
   "until must be after since": "结束日期须晚于开始日期。",
 };
 

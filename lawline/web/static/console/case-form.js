@@ -118,7 +118,7 @@ const OPEN_ERRORS = {
   "this case is not yours": "该案件不是您承办的，无法并入。",
   "that case is another citizen's": "该案件属于其他来电人，不能并入。",
   "this contact is not yours": "本次来电不是您接听的，不能立案。",
-  "no such contact in the ledger (yet)": "本次来电尚未记入台帐，请稍后再试。",
+  "no such contact in the ledger (yet)": "本次来电尚未记入台账，请稍后再试。",
 };
 
 function openCaseError(detail) {
@@ -177,7 +177,7 @@ async function sendOpenCase() {
       const notYet = (r.status === 404 && answer.detail === "no such contact in the ledger (yet)")
         || (r.status === 403 && answer.detail === "this contact is not yours");
       if (notYet && attempt < 8) {
-        setOpenResult("来电记录正在记入台帐，请稍候…");
+        setOpenResult("来电记录正在记入台账，请稍候…");
         await sleep(1000);
         continue;
       }

@@ -26,19 +26,11 @@ export function showOffer(offer) {
   const waitedMin = Math.floor(offer.waited_s / 60), waitedSec = Math.round(offer.waited_s % 60);
   $("offer-detail").textContent = `${LABELS.channel[c.channel] || c.channel} · 来电号码 ${c.caller || "未显示"}`
     + ` · 已等待 ${waitedMin} 分 ${waitedSec} 秒`
-    + (c.attrs && c.attrs.menu ? ` · 语音菜单按键：${menuKeys(c.attrs.menu)}` : "")
+    + (c.menu_words ? ` · 语音菜单：${c.menu_words}` : "")
     + (c.attrs && c.attrs.village ? ` · ${c.attrs.township || ""} ${c.attrs.village}` : "");
   $("offer-notes").textContent = c.attrs && c.attrs.notes ? `转接说明：${c.attrs.notes}` : "";
   draw($("offer-history"), historyTemplate(offer.history || []));
   startRinging(offer.deadline);
-}
-
-// "main:1 consultation:1" -> "1 → 1"; a wrong key shows as "7？", no key as "（无）".
-function menuKeys(path) {
-  return path.split(" ").map((step) => {
-    const key = step.split(":")[1] || "";
-    return key === "timeout" ? "（无）" : key;
-  }).join(" → ");
 }
 
 function historyTemplate(history) {

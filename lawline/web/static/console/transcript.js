@@ -29,7 +29,9 @@ export function showTranscript(contactId) {
 
 export function addSegment(s) {
   if (s.kind === "status") {
-    $("transcript-status").textContent = s.text === "on" ? "转写中" : `转写已关闭：${s.text.replace(/^off: /, "")}`;
+    // Only what is true, in words: on, over, or why there is none (never a path).
+    const words = LABELS.transcriptStatus;
+    $("transcript-status").textContent = words[s.text] || words.unknown;
     return;
   }
   const partial = $(`partial-${s.leg}`);

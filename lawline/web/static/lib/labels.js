@@ -16,6 +16,7 @@ export const LABELS = {
   },
   green: { elderly: "老年人", disabled: "残疾人", minor: "未成年人", migrant_wages: "农民工讨薪" },
   channel: { voice: "12348 电话", video: "村居视频终端" },
+  language: { zh: "普通话", mn: "蒙古语" },
   disposition: {
     answered: "已解答", referred_legal_aid: "转法律援助", referred_mediation: "转人民调解",
     referred_notary: "转公证", referred_court: "建议诉讼", appointment: "已预约面谈",
@@ -50,6 +51,16 @@ export const LABELS = {
   reason: {
     lawyer: "律师挂断", caller: "来电人挂断", "caller hung up": "来电人挂断",
     timeout: "超时未接听", rejected: "律师拒接", gone: "律师已离线",
+    "resident left the terminal": "村民离开视频终端", "terminal went away": "视频终端断开",
+    "line lost": "线路中断", "line lost: telephony worker died": "线路中断（话务进程重启）",
+  },
+  // The live transcript's state (lawline/transcripts/live.py): true, in words, no internals.
+  transcriptStatus: {
+    on: "转写中", ended: "转写已结束", disabled: "转写已关闭：本中心未开启通话转写",
+    no_model: "转写不可用：语音识别模型未安装，请联系管理员",
+    no_transcriber: "转写不可用：转写服务未运行，请联系管理员",
+    no_language: "转写不可用：暂不支持该语种",
+    unreachable: "转写中断：无法连接转写服务，请联系管理员", unknown: "转写不可用",
   },
 };
 
