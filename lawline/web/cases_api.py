@@ -95,7 +95,6 @@ async def ledger_contacts(
     secret: SecretDep,
     settings: SettingsDep,
     p: Anyone,
-    settings: SettingsDep,
     number: Annotated[str | None, Query(max_length=32)] = None,
     since: DayOrTime | None = None,
     until: DayOrTime | None = None,
