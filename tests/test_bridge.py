@@ -30,7 +30,7 @@ from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
-from lawline.video.signalling import BridgeClient, BridgeError
+from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
 from tests.sip_helpers import Worker, free_sip_port
 

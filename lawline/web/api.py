@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
+from lawline.queue.intake import Origin, new_contact
 from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import ContactState, Service
@@ -76,17 +77,12 @@ async def add_contact(body: ContactIn, queue: Queue, principal: Gateway) -> Cont
             f"language {body.language!r} is not served here "
             f"(configured: {', '.join(queue.settings.languages)})",
         )
-    contact = Contact(
-        id=body.id or uuid.uuid4().hex,
-        channel=body.channel,
-        service=body.service,
-        domain=body.domain,
-        language=body.language,
-        caller=body.caller,
-        green=body.green,
-        preferred_lawyer=body.preferred_lawyer,
-        attrs=body.attrs,
+    contact = new_contact(
+        body,
+        Origin(body.channel, body.caller, body.attrs),
+        contact_id=body.id or uuid.uuid4().hex,
         entered_at=queue.clock(),
+        preferred_lawyer=body.preferred_lawyer,
     )
     await queue.add_contact(contact)
     stored = await queue.store.get_contact(contact.id)

@@ -54,9 +54,9 @@ from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
+from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.transcripts.model import Leg
 from lawline.video import relay
-from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Principal, Role, authenticate_async, mask_number
 from lawline.web.hub import SocketHub, Ticket, TooManySockets
