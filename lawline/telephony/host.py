@@ -8,7 +8,7 @@ worker, so each can be driven on its own (tests/test_call_session.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lawline.queue.service import QueueService
     from lawline.telephony.bridge import Bridge
     from lawline.telephony.session import CallSession
-    from lawline.telephony.sip import MediaGrace
+    from lawline.telephony.sip import MediaGrace, Player
     from lawline.transcripts.live import LiveTranscript
 
 
@@ -41,6 +41,10 @@ class CallHost(Protocol):
 
     def prompt(self, prompt_id: str) -> Path:
         """The audio file of a prompt."""
+        ...
+
+    def player(self, files: list[Path], repeat: bool, on_end: Callable[[], None]) -> Player:
+        """A player of these prompts (sip.prompt_player); on_end when played through."""
         ...
 
     def hotline_open(self) -> bool: ...

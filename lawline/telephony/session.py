@@ -277,12 +277,7 @@ class CallSession:
             return
         self._play_seq += 1
         seq = self._play_seq  # not the player itself: no player <-> callback cycle
-        player = Player(self.loop, lambda: self._prompt_ended(seq))
-        options = 0 if loop else pj.PJMEDIA_FILE_NO_LOOP
-        if len(files) == 1:
-            player.createPlayer(str(files[0]), options)
-        else:
-            player.createPlaylist([str(p) for p in files], "prompts", options)
+        player = self.host.player(files, loop, lambda: self._prompt_ended(seq))
         player.startTransmit(audio)
         self._player = player
 

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +42,11 @@ from lawline.telephony.sip import (
     CallEvents,
     GatewayCall,
     MediaGrace,
+    Player,
     SipConfig,
     account_config,
     create_endpoint,
+    prompt_player,
 )
 from lawline.telephony.sip_message import dialled_user
 from lawline.transcripts.runtime import Transcription
@@ -96,6 +98,9 @@ class TelephonyWorker:
     def prompt(self, prompt_id: str) -> Path:
         tel = self.settings.telephony
         return resolve(prompt_id, tel.prompts_dir, self.settings.built_prompts_dir)
+
+    def player(self, files: list[Path], repeat: bool, on_end: Callable[[], None]) -> Player:
+        return prompt_player(self.loop, files, repeat, on_end)
 
     def hotline_open(self) -> bool:
         return self.queue.hotline_open()
