@@ -101,7 +101,8 @@ async def test_a_worker_killed_mid_call_leaves_no_ghost_and_rejoins_when_restart
             )
         assert await redis.zcard("ll:waiting") == 2, "the other worker's callers still wait"
         assert pool.log(first).count("telephony worker listening") == 2, "restarted"
-        await asyncio.sleep(3)  # the restarted worker answers Kamailio's probe again
+        since = time.monotonic()
+        await until(_async(lambda: pool.in_the_set(first, since)), "the worker back in the set")
         more = sipp_async(tmp_path, pool, routed(scenario("more", call_held(4))), "more",
                           calls=4, rate=10)  # fmt: skip
         await until(lambda: _waiting(redis, 6), "new calls queued")

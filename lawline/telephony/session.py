@@ -1,5 +1,8 @@
 """One call on a worker: carries out its CallFlow's actions with pjsua2 and the queue.
 
+What it needs of the worker holding the call is `CallHost` (host.py): prompts and
+players, the loop, the queue, transcript start, background tasks.
+
 Once the lawyer is connected (ConnectLawyer) the caller hears silence until the
 lawyer's browser sends its offer; the session then connects that Bridge to the
 call's audio, both ways. Hold disconnects it and loops the hold music; a new
