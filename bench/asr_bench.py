@@ -64,8 +64,8 @@ from websockets.asyncio.client import connect
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import LegEngines
 from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.text import AlertMatch
 
 RATE = 16_000

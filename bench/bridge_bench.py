@@ -42,14 +42,16 @@ from aiortc.mediastreams import MediaStreamError
 from cpu import cpu_mhz, cpu_seconds  # bench/ is on sys.path when run as a script
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings, Settings, WebRTCSettings
+from lawline.config import Settings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
 from lawline.telephony.bridge_wire import BridgeClient
+from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection
 
 # The test helpers (run from anywhere).

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lawline.config import LEGAL_GLOSSARY
 from lawline.transcripts.evaluate import edit_distance, normalise
+from lawline.transcripts.vocabulary import LEGAL_GLOSSARY
 from lawline.transcripts.whisper import DecodeSettings, WhisperDecoder
 from tests.speech import WHISPER_MODEL, pcm_of, silence, speak_mandarin
 

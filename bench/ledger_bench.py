@@ -98,9 +98,10 @@ from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, Tra
 from lawline.cases.reports import figures, ledger_rows, to_csv, to_xlsx
 from lawline.cases.search import matching_contacts, said_in, search_body
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.queue.keys import QueueKeys
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState, Domain, GreenReason, Service
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 
 # The private PostgreSQL cluster the tests use (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -582,7 +583,7 @@ def ingest(
     BATCH at a time; those of the ones before through the BulkLoader."""
     stream = Stream(year, seed)
     # Only its sessions are used by _apply_sync: no Redis, no transcript store.
-    ledger = LedgerIngest(None, "", sessions, None)  # type: ignore[arg-type]
+    ledger = LedgerIngest(None, QueueKeys(""), sessions, None)  # type: ignore[arg-type]
     bulk = BulkLoader(sessions)
     bulk_below = year.n - measure
     skipped = Counter[str]()

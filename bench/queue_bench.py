@@ -58,10 +58,11 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from lawline.config import RoutingSettings, Settings
+from lawline.config import Settings
 from lawline.queue.model import Contact, Lawyer, Shift
 from lawline.queue.routing import Offer, QueueKey, Router
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Channel, Domain, GreenReason, Presence, Service
 from lawline.queue.store import Event, OfferResult, QueueStore
 from lawline.redis_server import EmbeddedRedis
@@ -352,7 +353,7 @@ class Driver:
         store = self.telephony
         while True:
             await asyncio.sleep(0.005)
-            short = self.level - await store.redis.zcard(store.waiting_key)
+            short = self.level - await store.redis.zcard(store.keys.waiting)
             if short <= 0:
                 continue
             now = self.svc.clock()
@@ -407,7 +408,7 @@ class Driver:
         svc = self.svc
         while True:
             self.m.waiting.append(len(svc.router.contacts))
-            info = await svc.store.redis.xinfo_stream(svc.store.events_key)
+            info = await svc.store.redis.xinfo_stream(svc.store.keys.events)
             last = info["last-generated-id"]
             self.m.lag_ms.append(_id_ms(last) - _id_ms(svc._last_event_id))
             await asyncio.sleep(0.05)

@@ -27,7 +27,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lawline.config import AccountSettings, Settings
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis
 from tests.lawline_server import running_lawline
 from tests.test_accounts import PASSWORD, add_user

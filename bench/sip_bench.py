@@ -32,6 +32,7 @@ from pathlib import Path
 
 from cpu import cpu_mhz, cpu_seconds  # bench/ is on sys.path when run as a script
 
+from lawline.queue.keys import QueueKeys
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
 
@@ -257,7 +258,7 @@ def run_front(args: argparse.Namespace) -> str:
             ramp_end = time.monotonic() + args.held / 10 + 8
             while time.monotonic() < ramp_end:
                 time.sleep(1)
-            queued = int(client.zcard("ll:waiting"))
+            queued = int(client.zcard(QueueKeys("ll").waiting))
             heard = work / "heard.wav"
             softphone = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" /

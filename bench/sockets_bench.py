@@ -39,12 +39,13 @@ from typing import Any
 
 import httpx
 import websockets
-from redis import Redis as SyncRedis
 
 from lawline.accounts.service import Accounts
-from lawline.accounts.sessions import new_session, session_key, user_sessions_key
-from lawline.config import AccountSettings
+from lawline.accounts.sessions import SessionStore
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.redis_client import connect_redis
 from lawline.redis_server import EmbeddedRedis
 from lawline.terminals.registry import enrol
 from lawline.web.auth import COOKIE_NAME, Principal, Role, issue_token
@@ -118,13 +119,16 @@ def prepare_db(url: str, terminals: int) -> list[str]:
         engine.dispose()
 
 
-def sign_in(redis_url: str, username: str, role: Role) -> dict[str, str]:
-    """Headers of a browser signed in as this person: a session written as sign-in writes
-    it (people have sessions, never service tokens), and the page's own Origin."""
-    session_id, value = new_session(username, role)
-    with SyncRedis.from_url(redis_url) as redis:
-        redis.set(session_key("ll", session_id), value, ex=7200)
-        redis.sadd(user_sessions_key("ll", username), session_id)
+async def sign_in(redis_url: str, username: str, role: Role) -> dict[str, str]:
+    """Headers of a browser signed in as this person: a session made by the sign-in's own
+    SessionStore.create (people have sessions, never service tokens)."""
+    settings = Settings()
+    redis = connect_redis(redis_url)
+    try:
+        store = SessionStore(redis, settings.redis_prefix, settings.accounts.session_ttl_s)
+        session_id = await store.create(username, role)
+    finally:
+        await redis.aclose()
     return {"Cookie": f"{COOKIE_NAME}={session_id}"}
 
 
@@ -139,7 +143,7 @@ class Consoles:
     async def open(self, ws_base: str, lawyer_ids: list[str], redis_url: str) -> None:
         origin = ws_base.replace("ws://", "http://")
         for lid in lawyer_ids:
-            headers = sign_in(redis_url, lid, Role.LAWYER) | {"Origin": origin}
+            headers = await sign_in(redis_url, lid, Role.LAWYER) | {"Origin": origin}
             ws = await websockets.connect(
                 f"{ws_base}/api/console/ws", additional_headers=headers, open_timeout=30
             )
@@ -238,7 +242,7 @@ async def run(args: argparse.Namespace) -> None:
                         raise SystemExit("the web process did not start")
                     await asyncio.sleep(0.2)
             lawyer_ids = [f"lawyer-{i}" for i in range(args.consoles)]
-            headers = sign_in(redis_server.url, "boss", Role.SUPERVISOR)
+            headers = await sign_in(redis_server.url, "boss", Role.SUPERVISOR)
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
                 for lid in lawyer_ids:
                     body = {"id": lid, "name": lid, "services": {"consultation": 3},

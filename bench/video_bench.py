@@ -36,14 +36,12 @@ from playwright.async_api import Browser, Page, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lawline.config import (
-    AccountSettings,
-    RoutingSettings,
-    Settings,
-    TerminalSettings,
-    WebRTCSettings,
-)
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
 from lawline.redis_server import EmbeddedRedis
+from lawline.terminals.settings import TerminalSettings
+from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, add_user, sign_in
 from tests.lawline_server import Running, running_lawline

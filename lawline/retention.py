@@ -1,6 +1,6 @@
 """Retention: citizens' data kept no longer than the centre's policy says.
 
-`purge` applies `cases.retention` (lawline/config.py) to what lawline keeps once a
+`purge` applies `cases.retention` (lawline/cases/settings.py) to what lawline keeps once a
 contact has ended: the call audio and voicemail files under data_dir, the
 transcript text in the ledger (and its search index), and a ledger contact's
 caller number and case form. A contact is past a period when it ended (or, never
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from lawline.cases.models import AuditEntry, ContactSearch, LedgerContact, TranscriptLine
-from lawline.config import RetentionSettings
+from lawline.cases.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
 

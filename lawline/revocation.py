@@ -3,7 +3,7 @@
 When a user is disabled, changes role or password, a sign-in session ends, a
 service token is revoked or a village terminal is revoked, the change is
 written where it is checked at the next request (SQL, Redis) and announced on
-one pub/sub channel, `{prefix}:revoked`. Each web process holds one
+one pub/sub channel, `P:revoked` (accounts/keys.py). Each web process holds one
 subscription to it and closes the open websockets the credential opened, so a
 revoked user or terminal loses its sockets within a moment, not at their next
 reconnect.
@@ -23,12 +23,10 @@ from typing import Literal
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from lawline.accounts.keys import AccountKeys
+
 Kind = Literal["user", "session", "token", "terminal"]
 KINDS: frozenset[str] = frozenset({"user", "session", "token", "terminal"})
-
-
-def channel(prefix: str) -> str:
-    return f"{prefix}:revoked"
 
 
 def message(kind: Kind, ident: str) -> str:
@@ -49,9 +47,9 @@ def parse(data: str | bytes) -> tuple[Kind, str] | None:
 
 
 async def announce(redis: Redis, prefix: str, kind: Kind, ident: str) -> None:
-    await redis.publish(channel(prefix), message(kind, ident))
+    await redis.publish(AccountKeys(prefix).revoked, message(kind, ident))
 
 
 def announce_sync(redis: SyncRedis, prefix: str, kind: Kind, ident: str) -> None:
     """For the command line, which has no event loop."""
-    redis.publish(channel(prefix), message(kind, ident))
+    redis.publish(AccountKeys(prefix).revoked, message(kind, ident))

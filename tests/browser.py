@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from lawline.config import AccountSettings, RoutingSettings, Settings, WebRTCSettings
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
+from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
 from tests.lawline_server import Running, running_lawline
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from redis import Redis as SyncRedis
 
 from lawline.accounts.roles import SERVICE_ROLES
-from lawline.accounts.sessions import SessionStore, new_session, session_key, user_sessions_key
+from lawline.accounts.sessions import SessionStore, new_session
 from lawline.config import Settings
 from lawline.web.app import create_app
 from lawline.web.auth import COOKIE_NAME, Principal, Role, issue_token
@@ -44,8 +44,8 @@ class Running:
         store: SessionStore = self.app.state.sessions
         session_id, value = new_session(username, role)
         with SyncRedis.from_url(self.redis_url, decode_responses=True) as redis:
-            redis.set(session_key(store.prefix, session_id), value, px=store.ttl_ms)
-            redis.sadd(user_sessions_key(store.prefix, username), session_id)
+            redis.set(store.keys.session(session_id), value, px=store.ttl_ms)
+            redis.sadd(store.keys.user_sessions(username), session_id)
         return session_id
 
     def credentials(self, subject: str, role: Role) -> dict[str, str]:

@@ -18,9 +18,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings, Settings
+from lawline.config import Settings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Channel, Domain, GreenReason, Presence, Service
 from lawline.queue.store import QueueStore
 from tests.queue_helpers import stop_service

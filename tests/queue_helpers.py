@@ -12,9 +12,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings, Settings
+from lawline.config import Settings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Channel, Domain, GreenReason, Presence, Service
 from lawline.queue.store import QueueStore
 
@@ -129,7 +130,7 @@ class Harness:
     async def events(self) -> list[dict[str, Any]]:
         return [
             {"id": eid, **fields}
-            for eid, fields in await self.redis.xrange(self.store.events_key, "-", "+")
+            for eid, fields in await self.redis.xrange(self.store.keys.events, "-", "+")
         ]
 
 

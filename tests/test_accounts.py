@@ -31,10 +31,13 @@ from fastapi import FastAPI, WebSocket
 from redis.asyncio import Redis as AsyncRedis
 
 from lawline import revocation
+from lawline.accounts.keys import AccountKeys
 from lawline.accounts.service import AccountError, Accounts, WrongPassword
 from lawline.accounts.sessions import session_ref
-from lawline.config import AccountSettings, RoutingSettings, Settings
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
 from lawline.db import alembic_config, make_engine, session_factory, upgrade
+from lawline.queue.settings import RoutingSettings
 from lawline.web.app import create_app
 from lawline.web.auth import COOKIE_NAME, Role, authenticate_async
 from tests import lawline_server
@@ -392,7 +395,7 @@ async def revocations(redis_url: str) -> AsyncIterator[Heard]:
     """Listen on `{prefix}:revoked` as every web process does."""
     redis = AsyncRedis.from_url(redis_url, decode_responses=True)
     pubsub = redis.pubsub()
-    await pubsub.subscribe(revocation.channel("ll"))
+    await pubsub.subscribe(AccountKeys("ll").revoked)
     try:
         yield Heard(pubsub)
     finally:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import websockets
 
-from lawline.config import RoutingSettings, Settings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, next_frames, running_lawline
 

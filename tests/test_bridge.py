@@ -25,12 +25,14 @@ from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings, Settings, WebRTCSettings
+from lawline.config import Settings
 from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
 from lawline.telephony.bridge_wire import BridgeClient, BridgeError
+from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
 from tests.sip_helpers import Worker, free_sip_port
 

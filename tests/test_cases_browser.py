@@ -21,16 +21,14 @@ import pytest
 from playwright.async_api import Page, expect
 from redis.asyncio import Redis
 
-from lawline.config import (
-    AccountSettings,
-    CaseSettings,
-    RoutingSettings,
-    Settings,
-    WebRTCSettings,
-)
+from lawline.accounts.settings import AccountSettings
+from lawline.cases.settings import CaseSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
+from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, WANG, add_user, chromium, needs_browser, sign_in
 from tests.lawline_server import Running, next_frame, running_lawline

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import typer
 from typer.testing import CliRunner
 
 from lawline import __version__
@@ -262,3 +263,23 @@ def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: 
     stdout, _ = _serve_and_stop([sys.executable, "-m", "lawline", "serve"], tmp_path, env, check)
     assert f"ws://127.0.0.1:{first}" in stdout
     assert not any(_alive(pid) for pid in check.pids)  # type: ignore[attr-defined]
+
+
+def test_every_command_is_offered() -> None:
+    # The commands live in one module per group (lawline/cli/); each must be assembled here.
+    offered = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert list(offered) == [
+        "version",
+        "serve",
+        "prompts",
+        "telephony-worker",
+        "sip-accounts",
+        "transcriber",
+        "decoder",
+        "token",
+        "asr",
+        "retention",
+        "user",
+        "terminal",
+        "models",
+    ]

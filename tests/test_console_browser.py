@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Page
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings
+from lawline.queue.settings import RoutingSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in, tone
 from tests.lawline_server import Running
@@ -100,7 +100,7 @@ async def test_a_console_closed_for_falling_behind_comes_back_and_gets_offers(
         page = await browser.new_page()
         await on_duty(page, lawline)
         await page.evaluate("window.lawlineConsole.ws.firstSocket = true")
-        events_key = lawline.app.state.queue.store.events_key
+        events_key = lawline.app.state.queue.store.keys.events
         [(_, fields)] = await redis.xrevrange(events_key, count=1)
         async with redis.pipeline(transaction=True) as pipe:
             for _ in range(50):

@@ -27,12 +27,15 @@ from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
 from lawline.cases import reports
-from lawline.cases.ingest import GROUP, LedgerIngest
+from lawline.cases.ingest import LedgerIngest
 from lawline.cases.models import ContactEvent, LedgerContact
-from lawline.config import CaseSettings, RoutingSettings, Settings
+from lawline.cases.settings import CaseSettings
+from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.queue.keys import LEDGER_GROUP, QueueKeys
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
@@ -243,7 +246,7 @@ async def test_replaying_the_stream_adds_nothing(redis: Redis, database_url: str
     upgrade(database_url)
     await _fill(redis, 50)
     engine = make_engine(database_url)
-    ingest = LedgerIngest(redis, "ll:events", session_factory(engine),
+    ingest = LedgerIngest(redis, QueueKeys("ll"), session_factory(engine),
                           TranscriptStore(QueueStore(redis)), consumer="a")  # fmt: skip
     try:
         await ingest.ensure_group()
@@ -264,13 +267,14 @@ import asyncio, sys
 from redis.asyncio import Redis
 from lawline.cases.ingest import LedgerIngest
 from lawline.db import make_engine, session_factory
+from lawline.queue.keys import QueueKeys
 from lawline.queue.store import QueueStore
 from lawline.transcripts.store import TranscriptStore
 
 async def main():
     redis = Redis.from_url(sys.argv[1], decode_responses=True)
     sessions = session_factory(make_engine(sys.argv[2]))
-    ingest = LedgerIngest(redis, "ll:events", sessions, TranscriptStore(QueueStore(redis)),
+    ingest = LedgerIngest(redis, QueueKeys("ll"), sessions, TranscriptStore(QueueStore(redis)),
                           consumer="doomed")
     print("consuming", flush=True)
     await ingest.run()
@@ -296,7 +300,7 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
         pending = 0
         for _ in range(200):
             with contextlib.suppress(ResponseError):  # its group may not exist yet
-                pending = (await redis.xpending("ll:events", GROUP))["pending"]
+                pending = (await redis.xpending("ll:events", LEDGER_GROUP))["pending"]
             if pending:
                 break
             await asyncio.sleep(0.05)
@@ -308,7 +312,7 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
         lock.close()
     assert _counts(url) == (0, 0)  # it died before committing anything
     engine = make_engine(url)
-    ingest = LedgerIngest(redis, "ll:events", session_factory(engine),
+    ingest = LedgerIngest(redis, QueueKeys("ll"), session_factory(engine),
                           TranscriptStore(QueueStore(redis)), consumer="heir",
                           claim_idle_s=0.1)  # fmt: skip
     task = asyncio.create_task(ingest.run())
@@ -323,7 +327,7 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
         await asyncio.gather(task, return_exceptions=True)
         engine.dispose()
     assert _counts(url) == (300, 600)
-    assert (await redis.xpending("ll:events", GROUP))["pending"] == 0
+    assert (await redis.xpending("ll:events", LEDGER_GROUP))["pending"] == 0
 
 
 async def said(clean_redis_url: str, cid: str, number: str, *lines: str) -> None:

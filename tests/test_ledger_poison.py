@@ -15,9 +15,10 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from lawline.cases.ingest import GROUP, LedgerIngest, dead_letter_key
+from lawline.cases.ingest import LedgerIngest
 from lawline.cases.models import LedgerContact
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.queue.keys import LEDGER_GROUP, QueueKeys
 from lawline.queue.store import QueueStore
 from lawline.transcripts.store import TranscriptStore
 from tests.queue_helpers import T0, contact
@@ -71,11 +72,11 @@ async def test_a_poisoned_event_is_set_aside_and_the_ledger_goes_on(
         # retried event by event.
         nul = replace(contact("nul", T0 + 30), caller="13800138000")
         assert await store.add_contact(nul, T0 + 30)
-        await redis.hset(store.contact_key("nul"), "domain", "lab\x00our")
+        await redis.hset(store.keys.contact("nul"), "domain", "lab\x00our")
         await store.abandon("nul", T0 + 31, "caller hung up")
 
     engine = make_engine(database_url)
-    ingest = LedgerIngest(redis, "ll:events", session_factory(engine),
+    ingest = LedgerIngest(redis, QueueKeys("ll"), session_factory(engine),
                           TranscriptStore(store), consumer="one")  # fmt: skip
     task = asyncio.create_task(ingest.run())
     try:
@@ -95,10 +96,10 @@ async def test_a_poisoned_event_is_set_aside_and_the_ledger_goes_on(
         await _call(store, "later", T0 + 40)
         await until(lambda: "later" in _ids(database_url))
         for _ in range(400):
-            if (await redis.xpending("ll:events", GROUP))["pending"] == 0:
+            if (await redis.xpending("ll:events", LEDGER_GROUP))["pending"] == 0:
                 break
             await asyncio.sleep(0.05)
-        assert (await redis.xpending("ll:events", GROUP))["pending"] == 0
+        assert (await redis.xpending("ll:events", LEDGER_GROUP))["pending"] == 0
         if database_url.startswith("postgresql"):
             refused = [d for d in dead.values() if "database refused" in d["reason"]]
             assert len(refused) == 1, dead
@@ -117,7 +118,7 @@ async def test_a_poisoned_event_is_set_aside_and_the_ledger_goes_on(
 
 
 async def _dead(redis: Redis) -> dict[str, dict[str, str]]:
-    return {f["event_id"]: f for _, f in await redis.xrange(dead_letter_key("ll:events"))}
+    return {f["event_id"]: f for _, f in await redis.xrange(QueueKeys("ll").dead_events)}
 
 
 def _fields_of(record: logging.LogRecord) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lawline.config import RoutingSettings
+from lawline.queue.settings import RoutingSettings
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in
 from tests.lawline_server import Running
 
@@ -22,7 +22,7 @@ async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running
 
 async def test_pages_files_and_the_api_send_a_content_security_policy(lawline: Running) -> None:
     async with httpx.AsyncClient(base_url=lawline.base) as http:
-        paths = ["/login", "/console", "/cases", "/terminal", "/docs", "/static/console.js",
+        paths = ["/login", "/console", "/cases", "/terminal", "/docs", "/static/console/main.js",
                  "/static/swagger-ui/swagger-ui-bundle.js", "/openapi.json",
                  "/api/session"]  # fmt: skip
         for path in paths:

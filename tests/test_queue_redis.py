@@ -132,7 +132,7 @@ async def test_reject_requeues_with_original_entry_and_offers_to_someone_else(
 
     c = await q.contact_hash("first")
     assert (c["state"], c["lawyer"], float(c["entered_at"])) == ("waiting", "", T0)
-    assert await q.redis.zscore(q.store.waiting_key, "first") == T0
+    assert await q.redis.zscore(q.store.keys.waiting, "first") == T0
     requeued = (await q.events())[-1]
     assert (requeued["type"], requeued["reason"]) == ("contact.requeued", "rejected")
     # A later caller stays behind: the place in the queue was kept.
@@ -274,7 +274,7 @@ async def test_caller_hangs_up_while_waiting(q: Harness) -> None:
     await q.pump()
     c = await q.contact_hash("impatient")
     assert (c["state"], float(c["ended_at"])) == ("abandoned", T0 + 42)
-    assert await q.redis.zcard(q.store.waiting_key) == 0
+    assert await q.redis.zcard(q.store.keys.waiting) == 0
     assert await q.service.waiting() == []
     await q.add_lawyer(lawyer("lu"))
     assert await q.route() == []
@@ -294,7 +294,7 @@ async def test_caller_hangs_up_while_offered_frees_the_lawyer_without_a_miss(
     await q.pump()
     lw = await q.lawyer_hash("lu")
     assert (lw["state"], lw["offer"], lw["missed"]) == ("available", "", "0")
-    assert await q.redis.zcard(q.store.offers_key) == 0
+    assert await q.redis.zcard(q.store.keys.offers) == 0
     assert not await q.service.accept("impatient", "lu")
     assert await q.route() == [("patient", "lu")]
     # A connected contact cannot be abandoned: it is ended.
@@ -322,7 +322,7 @@ async def test_a_callback_request_keeps_the_place_and_the_offer_says_callback(
     assert await q.route() == [("elder", "ma")]
     [offered] = await offered_events(q, "elder")
     assert offered["callback"] == "1"
-    event = (await q.redis.xrevrange(q.store.events_key, count=1))[0]
+    event = (await q.redis.xrevrange(q.store.keys.events, count=1))[0]
     decoded = decode_event(*event)
     assert decoded.contact is not None and decoded.contact.callback
     assert await q.service.request_callback("nobody", "1") == -1
@@ -422,7 +422,7 @@ async def test_a_transfer_back_to_another_queue_goes_to_anyone_there(q: Harness)
 
 
 async def test_an_undecodable_event_is_skipped_not_fatal(q: Harness) -> None:
-    await q.redis.xadd(q.store.events_key, {"type": "contact.entered", "contact": "{broken"})
+    await q.redis.xadd(q.store.keys.events, {"type": "contact.entered", "contact": "{broken"})
     await q.add(contact("after", T0))
     assert [w.contact.id for w in await q.service.waiting()] == ["after"]
 
@@ -438,7 +438,7 @@ async def test_adding_the_same_contact_twice_changes_nothing(q: Harness) -> None
     await q.pump()
     h = await q.contact_hash("retry")
     assert (h["state"], float(h["entered_at"])) == ("offered", T0)
-    assert await q.redis.zcard(q.store.waiting_key) == 0
+    assert await q.redis.zcard(q.store.keys.waiting) == 0
     entered = [e for e in await q.events() if e["type"] == "contact.entered"]
     assert len(entered) == 1
     assert (await q.store.stats(Service.CONSULTATION))["entered"] == 1
@@ -587,7 +587,7 @@ async def test_three_processes_routing_at_once_keep_the_queue_consistent(
             assert p.returncode == 0, err.decode()
         summaries = [json.loads(out) for out, _ in outputs]
 
-        entries = await redis.xrange(store.events_key, "-", "+")
+        entries = await redis.xrange(store.keys.events, "-", "+")
         replay = replay_events(entries)
         assert replay.violations == []
         # The run did what it was meant to: offers raced, were answered, declined, timed out.
@@ -763,14 +763,14 @@ async def test_a_lawyer_accepting_as_the_line_goes_is_not_left_talking_to_no_one
     """The telephony worker restarting finds the line of an offered contact gone; the lawyer
     accepts at that very moment. The contact must end (the lawyer to wrap-up), not stay
     connected to a caller who is not there."""
-    from lawline.telephony.keys import held_lines_key
+    from lawline.telephony.keys import TelephonyKeys
     from lawline.telephony.lines import HeldLines
 
     await q.add_lawyer(lawyer("lu"))
     await q.add(contact("gone", T0))
     assert await q.route() == [("gone", "lu")]
     lines = HeldLines(q.redis, q.store.prefix, "node/worker-1")
-    await q.redis.sadd(held_lines_key(q.store.prefix, lines.worker), "gone")
+    await q.redis.sadd(TelephonyKeys(q.store.prefix).held_lines(lines.worker), "gone")
     q.clock.advance(3)
     _before_script(
         q.store,
@@ -938,8 +938,8 @@ async def test_every_key_a_script_touches_is_declared(
         await q.store.snapshot()
         # The stream's trim, with a ledger that has some pending.
         monkeypatch.setattr("lawline.queue.store.EVENTS_MAXLEN", 10)
-        await q.redis.xgroup_create(q.store.events_key, "ledger", id="0")
-        await q.redis.xreadgroup("ledger", "web-1", {q.store.events_key: ">"}, count=3)
+        await q.redis.xgroup_create(q.store.keys.events, "ledger", id="0")
+        await q.redis.xreadgroup("ledger", "web-1", {q.store.keys.events: ">"}, count=3)
         await _fill(q, 120)
     declared: list[str] | None = None
     script = ""
@@ -969,7 +969,7 @@ async def test_the_stream_is_never_trimmed_past_what_the_ledger_has_not_acknowle
 ) -> None:
     monkeypatch.setattr("lawline.queue.store.EVENTS_MAXLEN", 10)
     await q.add(contact("c", T0))
-    events = q.store.events_key
+    events = q.store.keys.events
     await q.redis.xgroup_create(events, "ledger", id="0")
     await _fill(q, 20)
     # The ledger reads 15 and acknowledges 5 of them; the rest stay pending.
@@ -997,7 +997,7 @@ async def test_without_a_ledger_group_the_stream_keeps_its_cap(
     await q.add(contact("c", T0))
     await _fill(q, 1000)
     # Approximate trimming drops whole stream nodes (100 entries by default).
-    assert await q.redis.xlen(q.store.events_key) < 300
+    assert await q.redis.xlen(q.store.keys.events) < 300
 
 
 async def test_callbacks_to_one_number_are_capped_per_day(clean_redis_url: str) -> None:
@@ -1025,20 +1025,20 @@ async def test_ended_contacts_and_a_numbers_history_expire(clean_redis_url: str)
         await q.add(contact("left", T0 + 1))
         assert await q.route() == [("talked", "lu")]
         assert await q.service.accept("talked", "lu")
-        assert await q.redis.ttl(q.store.contact_key("talked")) == -1, "live: kept"
-        history = q.store.history_key("+86-talked")
+        assert await q.redis.ttl(q.store.keys.contact("talked")) == -1, "live: kept"
+        history = q.store.keys.history("+86-talked")
         assert 3900 < await q.redis.ttl(history) <= 4000
         assert await q.service.end("talked", "lawyer") == 1
         assert await q.service.abandon("left") == 1
         for cid in ("talked", "left"):
-            assert 3900 < await q.redis.ttl(q.store.contact_key(cid)) <= 4000
+            assert 3900 < await q.redis.ttl(q.store.keys.contact(cid)) <= 4000
     # 0 keeps them for ever.
     settings = routing_settings(console_timeout_s=86_400, ended_contact_ttl_s=0)
     async with harness(clean_redis_url, settings) as q:
         await q.add(contact("kept", T0 + 2))
         assert await q.service.line_gone("kept", "caller hung up") == 1
-        assert await q.redis.ttl(q.store.contact_key("kept")) == -1
-        assert await q.redis.ttl(q.store.history_key("+86-kept")) == -1
+        assert await q.redis.ttl(q.store.keys.contact("kept")) == -1
+        assert await q.redis.ttl(q.store.keys.history("+86-kept")) == -1
 
 
 async def test_the_snapshot_reads_again_when_a_contact_joins_while_it_reads(q: Harness) -> None:
@@ -1052,7 +1052,7 @@ async def test_the_snapshot_reads_again_when_a_contact_joins_while_it_reads(q: H
     snap = await q.store.snapshot()
     assert [c.id for c in snap.contacts] == ["first", "late"]
     assert [lw.id for lw in snap.lawyers] == ["lu"]
-    last = (await q.redis.xrevrange(q.store.events_key, count=1))[0][0]
+    last = (await q.redis.xrevrange(q.store.keys.events, count=1))[0][0]
     assert snap.last_event_id == last
 
 

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from lawline.cases.ingest import LedgerIngest
 from lawline.cases.models import AuditEntry, ContactSearch, LedgerContact, TranscriptLine
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.queue.keys import QueueKeys
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from tests.queue_helpers import contact
 
@@ -40,7 +41,7 @@ async def _contact(
     audio.write_bytes(b"OggS")
     os.utime(audio, (ended, ended))
     assert await qs.add_contact(replace(contact(cid, ended - 60), caller=number), ended - 60)
-    await redis.hset(qs.contact_key(cid), "case", json.dumps(FORM, ensure_ascii=False))
+    await redis.hset(qs.keys.contact(cid), "case", json.dumps(FORM, ensure_ascii=False))
     await qs.abandon(cid, ended, "caller hung up")
     store = TranscriptStore(qs)
     await store.started(cid, ended - 60, **{f"recording:{cid}-citizen": str(audio),
@@ -82,7 +83,7 @@ async def test_purge_applies_each_retention_period(
     os.utime(orphan, (now - 40 * DAY, now - 40 * DAY))
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    ingest = LedgerIngest(redis, "ll:events", sessions, TranscriptStore(QueueStore(redis)))
+    ingest = LedgerIngest(redis, QueueKeys("ll"), sessions, TranscriptStore(QueueStore(redis)))
     await ingest.ensure_group()
     await ingest.apply(await redis.xrange("ll:events"))
 

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lawline.config import QueuePolicy, RelaxStep, RoutingSettings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.routing import Offer, Router
+from lawline.queue.settings import QueuePolicy, RelaxStep, RoutingSettings
 from lawline.queue.skills import (
     Channel,
     ContactState,

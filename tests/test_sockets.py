@@ -20,9 +20,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from lawline import revocation
 from lawline.accounts.sessions import session_ref
-from lawline.config import RoutingSettings, Settings, SocketSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
 from lawline.terminals.registry import enrol
 from lawline.web.auth import COOKIE_NAME, Role
+from lawline.web.settings import SocketSettings
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.test_accounts import PASSWORD, add_user, set_cookie
 from tests.test_terminals import terminal_ws
@@ -227,7 +229,7 @@ async def test_a_console_that_falls_behind_is_closed_to_resync(
             assert (await next_frame(console, "result"))["ok"]
             # More events at once than the console's queue holds (a burst it cannot drain
             # in time): it would miss offers and stay "available".
-            events_key = lawline.app.state.queue.store.events_key
+            events_key = lawline.app.state.queue.store.keys.events
             [(_, fields)] = await redis.xrevrange(events_key, count=1)
             async with redis.pipeline(transaction=True) as pipe:
                 for _ in range(50):
@@ -236,7 +238,7 @@ async def test_a_console_that_falls_behind_is_closed_to_resync(
             code, _ = await closed_with(console, timeout=5)
             assert code == 1013
         assert lawline.app.state.hub.closed_behind["console"] == 1
-        # It comes back (console.js reconnects on any other code) and is told the state.
+        # It comes back (the console page reconnects on any other code) and is told the state.
         async with lawline.console("wang") as console:
             hello = await next_frame(console, "hello")
             assert hello["lawyer"]["id"] == "wang"

@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
-from lawline.config import RoutingSettings, Settings
+from lawline.config import Settings
 from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
 from tests.sip_helpers import (

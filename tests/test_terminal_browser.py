@@ -16,14 +16,12 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-from lawline.config import (
-    AccountSettings,
-    RoutingSettings,
-    Settings,
-    TerminalSettings,
-    TranscriptSettings,
-    WebRTCSettings,
-)
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
+from lawline.terminals.settings import TerminalSettings
+from lawline.transcripts.settings import TranscriptSettings
+from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, add_user, chromium, needs_browser, sign_in
 from tests.lawline_server import Running, running_lawline

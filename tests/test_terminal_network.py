@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-from lawline.config import WebRTCSettings
+from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
 from tests import netns
 from tests.browser import CHROMIUM, chromium, needs_browser

@@ -23,8 +23,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from lawline.config import RoutingSettings, Settings, WebRTCSettings
+from lawline.config import Settings
+from lawline.queue.settings import RoutingSettings
 from lawline.terminals.registry import sip_ha1
+from lawline.video.settings import WebRTCSettings
 from lawline.video.turn import turn_credential
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline

@@ -17,15 +17,16 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from lawline.config import Settings, TranscriptSettings
+from lawline.config import Settings
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
 from lawline.transcripts.runtime import Transcription, live_settings
+from lawline.transcripts.segments import Kind, Leg, Segment
+from lawline.transcripts.settings import TranscriptSettings
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import AlertRules, compact
 from tests.speech import (
@@ -177,7 +178,7 @@ async def test_each_leg_is_transcribed_apart_with_partials_then_timed_finals(
     asr: TranscriberProcess, voices: dict[Leg, bytes], store: TranscriptStore, redis: Redis
 ) -> None:
     seen: list[Segment] = []
-    listener = asyncio.create_task(live_segments(redis, store.live_channel("c1"), seen))
+    listener = asyncio.create_task(live_segments(redis, store.keys.live("c1"), seen))
     await asyncio.sleep(0.2)
     t0 = time.time()
     live = LiveTranscript("c1", LiveSettings(), TranscriberPool([asr.url]), store, t0)

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lawline.transcripts import export
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import EOF_MESSAGE, ProtocolError, is_eof, parse_reply
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.text import AlertRules, tidy
 from lawline.transcripts.vad import Change, VadSettings, VoiceActivity
 from tests.speech import CITIZEN_SAYS, RATE, pcm_of, silence, speak

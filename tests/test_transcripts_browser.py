@@ -20,11 +20,11 @@ from playwright.async_api import Page
 from redis.asyncio import Redis
 from websockets.exceptions import InvalidStatus
 
-from lawline.config import RoutingSettings
 from lawline.queue.model import Contact
+from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import AlertMatch
 from lawline.web.auth import Role
@@ -89,7 +89,10 @@ WATCH = """() => {
       .observe(el, {childList: true, characterData: true, subtree: true});
   }
   new MutationObserver((changes) => {
-    for (const c of changes) for (const li of c.addedNodes) note(li.dataset.kind, li);
+    for (const c of changes) for (const li of c.addedNodes) {
+      // Elements only: not the comment markers lit-html places between rendered lines.
+      if (li.nodeType === Node.ELEMENT_NODE) note(li.dataset.kind, li);
+    }
   }).observe(document.getElementById("transcript-lines"), {childList: true});
 }"""
 
@@ -140,7 +143,7 @@ async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
         await page.wait_for_selector("#wrapup:not([hidden])")
         await asyncio.sleep(2)  # the finals forced by the hang-up
         shown = await page.evaluate("window.shown")
-        cid = await page.evaluate("transcript.contact")
+        cid = await page.evaluate("lawlineConsole.transcript.contact")
         srt = await page.evaluate(
             f"fetch('/api/contacts/{cid}/transcript?format=srt').then(r => r.text())"
         )

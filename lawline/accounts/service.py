@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from lawline.accounts.models import User
 from lawline.accounts.roles import USER_ROLES, Role
-from lawline.config import AccountSettings
+from lawline.accounts.settings import AccountSettings
 
 # The same rule as lawyer ids: a lawyer's username is their id in the queue.
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"

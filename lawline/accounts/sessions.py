@@ -2,7 +2,7 @@
 
 The browser holds only a random id (the `lawline_session` cookie); the session
 itself lives here, so signing out, disabling a user or changing their role
-ends it at once on every process. Keys under the prefix P:
+ends it at once on every process. Keys (accounts/keys.py):
   P:session:ID        string  JSON {sub, role}; expires after session_ttl_s unused
   P:sessions:USERNAME set     the user's session ids (stale ones pruned at sign-in)
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from lawline.accounts.keys import AccountKeys
 from lawline.accounts.roles import Role
 
 
@@ -40,23 +41,16 @@ def new_session(username: str, role: Role) -> tuple[str, str]:
     return secrets.token_urlsafe(32), value
 
 
-def session_key(prefix: str, session_id: str) -> str:
-    return f"{prefix}:session:{session_id}"
-
-
-def user_sessions_key(prefix: str, username: str) -> str:
-    return f"{prefix}:sessions:{username}"
-
-
 def end_user_sessions(redis: SyncRedis, prefix: str, username: str) -> int:
     """`SessionStore.delete_user` for the command line, which has no event loop."""
-    user_key = user_sessions_key(prefix, username)
+    keys = AccountKeys(prefix)
+    user_key = keys.user_sessions(username)
     ids = redis.smembers(user_key)
     if not ids:
         return 0
     with redis.pipeline(transaction=True) as pipe:
         for session_id in ids:
-            pipe.delete(session_key(prefix, session_id))
+            pipe.delete(keys.session(session_id))
         pipe.srem(user_key, *ids)
         results = pipe.execute()
     return sum(results[:-1])
@@ -67,19 +61,14 @@ class SessionStore:
         self.redis = redis
         self.prefix = prefix
         self.ttl_ms = int(ttl_s * 1000)
-
-    def _key(self, session_id: str) -> str:
-        return session_key(self.prefix, session_id)
-
-    def _user_key(self, username: str) -> str:
-        return user_sessions_key(self.prefix, username)
+        self.keys = AccountKeys(prefix)
 
     async def create(self, username: str, role: Role) -> str:
         session_id, value = new_session(username, role)
-        user_key = self._user_key(username)
+        user_key = self.keys.user_sessions(username)
         await self._prune(user_key)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._key(session_id), value, px=self.ttl_ms)
+            pipe.set(self.keys.session(session_id), value, px=self.ttl_ms)
             pipe.sadd(user_key, session_id)
             await pipe.execute()
         return session_id
@@ -88,7 +77,7 @@ class SessionStore:
         """The session's user, and its time to live starts again (it is in use)."""
         if not session_id or len(session_id) > 100:
             return None
-        value = await self.redis.getex(self._key(session_id), px=self.ttl_ms)
+        value = await self.redis.getex(self.keys.session(session_id), px=self.ttl_ms)
         if value is None:
             return None
         claims = json.loads(value)
@@ -98,22 +87,22 @@ class SessionStore:
         """End one session; False if it had already ended."""
         if not session_id or len(session_id) > 100:
             return False
-        key = self._key(session_id)
+        key = self.keys.session(session_id)
         value = await self.redis.getdel(key)
         if value is None:
             return False
-        await self.redis.srem(self._user_key(json.loads(value)["sub"]), session_id)
+        await self.redis.srem(self.keys.user_sessions(json.loads(value)["sub"]), session_id)
         return True
 
     async def delete_user(self, username: str) -> int:
         """End every session of this user (disabled, new role, new password)."""
-        user_key = self._user_key(username)
+        user_key = self.keys.user_sessions(username)
         ids = await self.redis.smembers(user_key)
         if not ids:
             return 0
         async with self.redis.pipeline(transaction=True) as pipe:
             for session_id in ids:
-                pipe.delete(self._key(session_id))
+                pipe.delete(self.keys.session(session_id))
             # Only these ids: a session begun meanwhile keeps its entry.
             pipe.srem(user_key, *ids)
             results = await pipe.execute()
@@ -126,7 +115,7 @@ class SessionStore:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for session_id in ids:
-                pipe.exists(self._key(session_id))
+                pipe.exists(self.keys.session(session_id))
             alive = await pipe.execute()
         stale = [sid for sid, n in zip(ids, alive, strict=True) if not n]
         if stale:

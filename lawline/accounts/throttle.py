@@ -42,7 +42,8 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from lawline.config import AccountSettings
+from lawline.accounts.keys import AccountKeys
+from lawline.accounts.settings import AccountSettings
 
 
 class Verdict(Enum):
@@ -80,22 +81,21 @@ def _script(name: str) -> str:
 
 
 class SignInThrottle:
-    """The counters in Redis, under `{prefix}:signin:`."""
+    """The counters in Redis (accounts/keys.py `AccountKeys.signin_*`)."""
 
     def __init__(self, redis: Redis, prefix: str, settings: AccountSettings) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.keys = AccountKeys(prefix)
         self.settings = settings
         self._attempt: AsyncScript = redis.register_script(_script("signInAttempt-4.lua"))
         self._refund: AsyncScript = redis.register_script(_script("signInRefund-4.lua"))
 
     def _keys(self, username: str, source: str) -> list[str]:
-        p = f"{self.prefix}:signin"
         return [
-            f"{p}:pair:{username}:{source}",
-            f"{p}:account:{username}",
-            f"{p}:source:{source}",
-            f"{p}:known:{username}:{source}",
+            self.keys.signin_pair(username, source),
+            self.keys.signin_account(username),
+            self.keys.signin_source(source),
+            self.keys.signin_known(username, source),
         ]
 
     async def attempt(self, username: str, source: str) -> tuple[Verdict, Counts]:
@@ -115,18 +115,15 @@ class SignInThrottle:
 
     async def clear(self, username: str) -> None:
         """Lift every lock on this account (a new password is how an admin unlocks)."""
-        keys = [k async for k in self.redis.scan_iter(match=_pairs(self.prefix, username))]
-        await self.redis.delete(f"{self.prefix}:signin:account:{username}", *keys)
-
-
-def _pairs(prefix: str, username: str) -> str:
-    return f"{prefix}:signin:pair:{username}:*"
+        pairs = [k async for k in self.redis.scan_iter(match=self.keys.signin_pairs(username))]
+        await self.redis.delete(self.keys.signin_account(username), *pairs)
 
 
 def clear_sync(redis: SyncRedis, prefix: str, username: str) -> None:
     """`SignInThrottle.clear` for the command line, which has no event loop."""
-    keys = list(redis.scan_iter(match=_pairs(prefix, username)))
-    redis.delete(f"{prefix}:signin:account:{username}", *keys)
+    keys = AccountKeys(prefix)
+    pairs = list(redis.scan_iter(match=keys.signin_pairs(username)))
+    redis.delete(keys.signin_account(username), *pairs)
 
 
 class VerifierBusy(Exception):

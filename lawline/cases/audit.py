@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lawline.cases.models import AuditEntry
@@ -57,3 +58,23 @@ def search_detail(
     if words:
         parts.append(f"words={keyed_hash(words, secret)}")
     return " ".join(parts)
+
+
+def case_trail(session: Session, case_id: str) -> Sequence[AuditEntry]:
+    """Who read or changed this case, oldest first."""
+    return session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id)
+                           .order_by(AuditEntry.at, AuditEntry.id)).all()  # fmt: skip
+
+
+def trail(
+    session: Session, actor: str | None, action: str | None, since: datetime | None, limit: int
+) -> Sequence[AuditEntry]:
+    """Who read or changed what, newest first, narrowed to one actor, action, period."""
+    q = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    if actor:
+        q = q.where(AuditEntry.actor == actor)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    return session.scalars(q).all()

@@ -38,12 +38,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, TranscriptLine
 from lawline.cases.search import search_body
 from lawline.phone_numbers import normalise_number
-from lawline.transcripts.model import Kind, Segment
+from lawline.queue.keys import LEDGER_GROUP, QueueKeys
+from lawline.transcripts.segments import Kind, Segment
 from lawline.transcripts.store import TranscriptStore
 
 log = logging.getLogger(__name__)
 
-GROUP = "ledger"
 BATCH = 200
 BLOCK_MS = 1000
 RETRY_S = 1.0
@@ -292,11 +292,11 @@ class LedgerIngest:
     """One consumer of the ledger group; `run` until cancelled."""
 
     def __init__(
-        self, redis: Redis, events_key: str, sessions: sessionmaker[Session],
+        self, redis: Redis, keys: QueueKeys, sessions: sessionmaker[Session],
         transcripts: TranscriptStore, consumer: str | None = None, claim_idle_s: float = 30.0,
     ) -> None:  # fmt: skip
         self.redis = redis
-        self.events_key = events_key
+        self.keys = keys
         self.sessions = sessions
         self.transcripts = transcripts
         self.consumer = consumer or consumer_name()
@@ -308,7 +308,7 @@ class LedgerIngest:
     async def ensure_group(self) -> None:
         try:
             # From the stream's beginning: the ledger takes in what happened before it.
-            await self.redis.xgroup_create(self.events_key, GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(self.keys.events, LEDGER_GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -336,7 +336,7 @@ class LedgerIngest:
         while not self._stopping:
             await self._claim_abandoned()
             got = await self.redis.xreadgroup(
-                GROUP, self.consumer, {self.events_key: ">"}, count=BATCH, block=BLOCK_MS
+                LEDGER_GROUP, self.consumer, {self.keys.events: ">"}, count=BATCH, block=BLOCK_MS
             )
             for _, entries in got or []:
                 await self.apply(entries)
@@ -344,7 +344,7 @@ class LedgerIngest:
     async def _drain_own_pending(self) -> None:
         while True:
             got = await self.redis.xreadgroup(
-                GROUP, self.consumer, {self.events_key: "0"}, count=BATCH
+                LEDGER_GROUP, self.consumer, {self.keys.events: "0"}, count=BATCH
             )
             entries = [e for _, es in got or [] for e in es if e[1]]
             if not entries:
@@ -355,7 +355,8 @@ class LedgerIngest:
         start = "0-0"
         while True:
             nxt, entries, *_ = await self.redis.xautoclaim(
-                self.events_key, GROUP, self.consumer, self.claim_idle_ms, start, count=BATCH
+                self.keys.events, LEDGER_GROUP, self.consumer, self.claim_idle_ms, start,
+                count=BATCH,
             )
             live = [e for e in entries if e[1]]
             if live:
@@ -381,7 +382,7 @@ class LedgerIngest:
         rejected += await asyncio.to_thread(self._apply_sync, events, copies)
         if rejected:
             await self._set_aside(entries, rejected)
-        await self.redis.xack(self.events_key, GROUP, *[i for i, _ in entries])
+        await self.redis.xack(self.keys.events, LEDGER_GROUP, *[i for i, _ in entries])
         self.applied += len(entries)
 
     def _apply_sync(
@@ -418,27 +419,17 @@ class LedgerIngest:
         raw = dict(entries)
         async with self.redis.pipeline(transaction=True) as pipe:
             for event_id, reason in rejected:
-                pipe.xadd(dead_letter_key(self.events_key), {
+                pipe.xadd(self.keys.dead_events, {
                     "event_id": event_id, "reason": reason,
                     "fields": json.dumps(dict(raw[event_id]), ensure_ascii=False),
                 }, maxlen=DEAD_MAXLEN, approximate=True)  # fmt: skip
-            pipe.incrby(dead_count_key(self.events_key), len(rejected))
+            pipe.incrby(self.keys.dead_events_count, len(rejected))
             await pipe.execute()
         for event_id, reason in rejected:
             log.warning("ledger: event set aside", extra={"event": event_id, "reason": reason})
         self.set_aside += len(rejected)
 
 
-def dead_letter_key(events_key: str) -> str:
-    """Where events the ledger could not take are kept: `P:events:dead`."""
-    return f"{events_key}:dead"
-
-
-def dead_count_key(events_key: str) -> str:
-    """How many events were ever set aside (a counter shared by every process)."""
-    return f"{events_key}:dead:count"
-
-
-async def dead_letter_total(redis: Redis, events_key: str) -> int:
+async def dead_letter_total(redis: Redis, keys: QueueKeys) -> int:
     """For /metrics: events set aside by the ledger, all processes, since the start."""
-    return int(await redis.get(dead_count_key(events_key)) or 0)
+    return int(await redis.get(keys.dead_events_count) or 0)

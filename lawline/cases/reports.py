@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lawline.cases.models import Case, LedgerContact
-from lawline.config import CaseSettings
+from lawline.cases.settings import CaseSettings
 from lawline.phone_numbers import normalise_number
 
 COLUMNS = [

@@ -1,8 +1,8 @@
 """Cases: opened from a contact, owned, handed over, followed up, closed.
 
 Plain functions over a database session, time passed in; every read and change of
-a case is written to the audit trail in the same transaction. Access: a lawyer
-works on the cases they own; supervisors and admins on all.
+a case is written to the audit trail in the same transaction. Who may do what is
+in access.py.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lawline.cases.access import Actor, may_read_contact, may_work_on
 from lawline.cases.models import (
     AuditEntry,
     Case,
@@ -24,7 +25,7 @@ from lawline.cases.models import (
     LedgerContact,
     LegalAidApplication,
 )
-from lawline.config import CaseSettings
+from lawline.cases.settings import CaseSettings
 
 
 class Triage(StrEnum):
@@ -64,14 +65,6 @@ class Forbidden(CaseError):
 
 
 @dataclass(frozen=True)
-class Actor:
-    """Who acts: a lawyer id, or staff (supervisors, admins) who see every case."""
-
-    id: str
-    staff: bool = False
-
-
-@dataclass(frozen=True)
 class CaseFields:
     triage: Triage
     service: str
@@ -90,9 +83,9 @@ def _audit(session: Session, actor: Actor, action: str, case_id: str, now: datet
                            detail=detail[:1000]))  # fmt: skip
 
 
-def _may_work_on(actor: Actor, case: Case) -> None:
-    if not actor.staff and case.owner != actor.id:
-        raise Forbidden("this case is not yours")
+def deadline(opened_at: datetime, triage: Triage, settings: CaseSettings) -> datetime:
+    """When a case must be dealt with: its triage sets the days from its opening."""
+    return opened_at + timedelta(days=settings.deadline_days[triage.value])
 
 
 def open_case(
@@ -104,7 +97,7 @@ def open_case(
     contact = session.get(LedgerContact, contact_id)
     if contact is None:
         raise NotFound("no such contact in the ledger (yet)")
-    if not actor.staff and actor.id not in (contact.first_lawyer, contact.lawyer):
+    if not may_read_contact(actor, contact):
         raise Forbidden("this contact is not yours")
     if contact.case_id is not None:
         raise CaseError(f"this contact is already in case {contact.case_id}")
@@ -131,7 +124,7 @@ def open_case(
         disposition=fields.disposition,
         referral_to=fields.referral_to.value,
         referral_body=fields.referral_body,
-        deadline=now + timedelta(days=settings.deadline_days[fields.triage.value]),
+        deadline=deadline(now, fields.triage, settings),
         status=CaseStatus.OPEN.value,
     )
     session.add(case)
@@ -151,10 +144,37 @@ def get_case(session: Session, case_id: str, actor: Actor, now: datetime,
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound("no such case")
-    _may_work_on(actor, case)
+    if not may_work_on(actor, case):
+        raise Forbidden("this case is not yours")
     if audit:
         _audit(session, actor, "read", case.id, now)
     return case
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case with all that hangs on it, oldest first."""
+
+    case: Case
+    contacts: list[str]
+    notes: Sequence[CaseNote]
+    handovers: Sequence[Handover]
+    legal_aid: Sequence[LegalAidApplication]
+
+
+def case_record(session: Session, case_id: str, actor: Actor, now: datetime) -> CaseRecord:
+    """The case (the read is audited), its contacts, notes, hand-overs, legal-aid
+    applications."""
+    case = get_case(session, case_id, actor, now)
+    contacts = session.scalars(select(LedgerContact.id).where(LedgerContact.case_id == case_id))
+    notes = session.scalars(select(CaseNote).where(CaseNote.case_id == case_id)
+                            .order_by(CaseNote.at)).all()  # fmt: skip
+    handovers = session.scalars(select(Handover).where(Handover.case_id == case_id)
+                                .order_by(Handover.at)).all()  # fmt: skip
+    aid = session.scalars(select(LegalAidApplication)
+                          .where(LegalAidApplication.case_id == case_id)
+                          .order_by(LegalAidApplication.created_at)).all()  # fmt: skip
+    return CaseRecord(case, list(contacts), notes, handovers, aid)
 
 
 def update_case(session: Session, case_id: str, changes: dict[str, object], actor: Actor,
@@ -166,7 +186,7 @@ def update_case(session: Session, case_id: str, changes: dict[str, object], acto
         if name == "triage":
             triage = Triage(str(value))
             case.triage = triage.value
-            case.deadline = case.opened_at + timedelta(days=settings.deadline_days[triage.value])
+            case.deadline = deadline(case.opened_at, triage, settings)
         elif name == "referral_to":
             case.referral_to = Referral(str(value)).value
         elif name in ("service", "domain", "summary", "told", "disposition",

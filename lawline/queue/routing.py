@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from sortedcontainers import SortedList
 
-from lawline.config import QueuePolicy, RoutingSettings
 from lawline.queue.model import Contact, Lawyer
+from lawline.queue.settings import QueuePolicy, RoutingSettings
 from lawline.queue.skills import Channel, ContactState, Domain, Service
 
 # Free lawyers above which a backlog pass stops matching contacts to their best

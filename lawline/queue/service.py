@@ -219,7 +219,7 @@ class QueueService:
         """Act on timers that are due: offer timeouts, callback retries, wrap-up ends,
         silent consoles."""
         now = self.clock()
-        expired = await self.store.due(self.store.offers_key, now)
+        expired = await self.store.due(self.store.keys.offers, now)
         for cid, lawyer_id in zip(expired, await self.store.offered_to(expired), strict=True):
             if lawyer_id:
                 await self.store.reject(
@@ -230,12 +230,12 @@ class QueueService:
                     self.routing.max_missed_offers,
                     self._refs.get(cid),
                 )
-        for contact_id in await self.store.due(self.store.callbacks_key, now):
+        for contact_id in await self.store.due(self.store.keys.callbacks, now):
             await self.store.retry_callback(contact_id, now)
-        for lawyer_id in await self.store.due(self.store.wrapups_key, now):
+        for lawyer_id in await self.store.due(self.store.keys.wrapups, now):
             await self.store.finish_wrapup(lawyer_id, now, ready=False)
         stale_before = now - self.routing.console_timeout_s
-        for lawyer_id in await self.store.due(self.store.consoles_key, stale_before):
+        for lawyer_id in await self.store.due(self.store.keys.consoles, stale_before):
             await self.store.set_presence(
                 lawyer_id, Presence.OFFLINE, now, "console lost", stale_before=stale_before
             )
@@ -466,7 +466,7 @@ class QueueService:
     async def all_lawyer_figures(self, lawyer_ids: list[str]) -> dict[str, dict[str, float | str]]:
         async with self.store.redis.pipeline(transaction=False) as pipe:
             for lid in lawyer_ids:
-                pipe.hgetall(self.store.lawyer_key(lid))
+                pipe.hgetall(self.store.keys.lawyer(lid))
             hashes = await pipe.execute()
         now = self.clock()
         return {

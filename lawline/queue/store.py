@@ -15,21 +15,9 @@ tag (`redis_prefix = "{ll}"`), which puts all of lawline's keys in one slot (one
 shard carries the queue; it is small). A single Redis needs no tag.
 
 The event stream is trimmed near EVENTS_MAXLEN, but never past an entry the
-`ledger` consumer group has not acknowledged (includes/common.lua `trim_events`).
+LEDGER_GROUP consumer group has not acknowledged (includes/common.lua `trim_events`).
 
-Key layout under the prefix P (default `ll`):
-  P:contact:ID   hash    a contact (model.Contact.to_hash plus state fields)
-  P:lawyer:ID    hash    a lawyer (model.Lawyer.to_hash plus state and time-in-state)
-  P:lawyers      set     every lawyer id
-  P:waiting      zset    waiting contact ids by entry time
-  P:offers       zset    offered contact ids by offer deadline
-  P:wrapups      zset    lawyer ids by end of wrap-up
-  P:consoles     zset    lawyer ids by when their console was last heard from
-  P:stats:SVC    hash    counters of one service queue
-  P:events       stream  every change, for routers, consoles, wallboard and ledger
-  P:history:NUM  zset    contacts from one number (expires: retention)
-  P:callbacks-day:NUM:YYYYMMDD  string  callbacks asked for by one number that day
-  P:alerts       list    public-opinion alerts raised from transcripts, newest first
+Every key is named in keys.py (`QueueKeys`), with its type and lifetime.
 """
 
 from __future__ import annotations
@@ -47,6 +35,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from lawline.queue.keys import QueueKeys
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.skills import Presence, Service
 
@@ -133,30 +122,7 @@ class QueueStore:
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(src) for name, src in load_script_sources().items()
         }
-        self.events_key = f"{prefix}:events"
-        self.waiting_key = f"{prefix}:waiting"
-        self.offers_key = f"{prefix}:offers"
-        self.wrapups_key = f"{prefix}:wrapups"
-        self.consoles_key = f"{prefix}:consoles"
-        self.lawyers_key = f"{prefix}:lawyers"
-        self.callbacks_key = f"{prefix}:callbacks"
-        self.alerts_key = f"{prefix}:alerts"
-
-    def contact_key(self, contact_id: str) -> str:
-        return f"{self.prefix}:contact:{contact_id}"
-
-    def lawyer_key(self, lawyer_id: str) -> str:
-        return f"{self.prefix}:lawyer:{lawyer_id}"
-
-    def history_key(self, number: str) -> str:
-        """Every contact from one number, by entry time: first-contact accountability."""
-        return f"{self.prefix}:history:{number}"
-
-    def stats_key(self, service: Service | str) -> str:
-        return f"{self.prefix}:stats:{service}"
-
-    def callbacks_day_key(self, number: str, day: str) -> str:
-        return f"{self.prefix}:callbacks-day:{number}:{day}"
+        self.keys = QueueKeys(prefix)
 
     async def _call(
         self, name: str, keys: Sequence[str], args: Sequence[Any], client: Any = None
@@ -179,7 +145,7 @@ class QueueStore:
         for _ in range(STALE_RETRIES):
             if refs is None:
                 lawyer_id, service = await self.redis.hmget(
-                    self.contact_key(contact_id), "lawyer", "service"
+                    self.keys.contact(contact_id), "lawyer", "service"
                 )
                 refs = (lawyer_id or "", service or "")
             result = int(await self._call(name, *keys_args(*refs)))
@@ -208,12 +174,12 @@ class QueueStore:
     def _add_args(self, contact: Contact, now: float, keep_s: float) -> tuple[list[str], list[Any]]:
         fields = [x for kv in contact.to_hash().items() for x in kv]
         keys = [
-            self.contact_key(contact.id),
-            self.waiting_key,
-            self.stats_key(contact.service),
-            self.events_key,
+            self.keys.contact(contact.id),
+            self.keys.waiting,
+            self.keys.stats(contact.service),
+            self.keys.events,
             # No number: a key of the same slot that the script leaves alone.
-            self.history_key(contact.caller) if contact.caller else self.history_key(""),
+            self.keys.history(contact.caller) if contact.caller else self.keys.history(""),
         ]
         return keys, [now, EVENTS_MAXLEN, int(keep_s), *fields]
 
@@ -248,11 +214,11 @@ class QueueStore:
         self, contact_id: str, lawyer_id: str, now: float, deadline: float
     ) -> tuple[list[str], list[Any]]:
         keys = [
-            self.contact_key(contact_id),
-            self.lawyer_key(lawyer_id),
-            self.waiting_key,
-            self.offers_key,
-            self.events_key,
+            self.keys.contact(contact_id),
+            self.keys.lawyer(lawyer_id),
+            self.keys.waiting,
+            self.keys.offers,
+            self.keys.events,
         ]
         return keys, [now, EVENTS_MAXLEN, lawyer_id, deadline]
 
@@ -261,11 +227,11 @@ class QueueStore:
     ) -> bool:
         def build(_: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.lawyer_key(lawyer_id),
-                self.offers_key,
-                self.events_key,
-                self.stats_key(service),
+                self.keys.contact(contact_id),
+                self.keys.lawyer(lawyer_id),
+                self.keys.offers,
+                self.keys.events,
+                self.keys.stats(service),
             ]
             return keys, [now, EVENTS_MAXLEN, lawyer_id, sl_s, service]
 
@@ -284,12 +250,12 @@ class QueueStore:
 
         def build(_: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.lawyer_key(lawyer_id),
-                self.offers_key,
-                self.waiting_key,
-                self.events_key,
-                self.stats_key(service),
+                self.keys.contact(contact_id),
+                self.keys.lawyer(lawyer_id),
+                self.keys.offers,
+                self.keys.waiting,
+                self.keys.events,
+                self.keys.stats(service),
             ]
             return keys, [now, EVENTS_MAXLEN, lawyer_id, reason, max_missed, service]
 
@@ -308,11 +274,11 @@ class QueueStore:
 
         def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.wrapups_key,
-                self.events_key,
-                self.lawyer_key(lawyer_id),
-                self.stats_key(service),
+                self.keys.contact(contact_id),
+                self.keys.wrapups,
+                self.keys.events,
+                self.keys.lawyer(lawyer_id),
+                self.keys.stats(service),
             ]
             args = [now, EVENTS_MAXLEN, ended_by, wrapup_s, lawyer_id, service, int(keep_s)]
             return keys, args
@@ -331,12 +297,12 @@ class QueueStore:
 
         def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.waiting_key,
-                self.offers_key,
-                self.events_key,
-                self.lawyer_key(lawyer_id),
-                self.stats_key(service),
+                self.keys.contact(contact_id),
+                self.keys.waiting,
+                self.keys.offers,
+                self.keys.events,
+                self.keys.lawyer(lawyer_id),
+                self.keys.stats(service),
             ]
             return keys, [now, EVENTS_MAXLEN, reason, lawyer_id, service, int(keep_s)]
 
@@ -357,13 +323,13 @@ class QueueStore:
 
         def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.waiting_key,
-                self.offers_key,
-                self.wrapups_key,
-                self.events_key,
-                self.lawyer_key(lawyer_id),
-                self.stats_key(service),
+                self.keys.contact(contact_id),
+                self.keys.waiting,
+                self.keys.offers,
+                self.keys.wrapups,
+                self.keys.events,
+                self.keys.lawyer(lawyer_id),
+                self.keys.stats(service),
             ]
             args = [now, EVENTS_MAXLEN, lawyer_id, service, reason, ended_by, wrapup_s]
             return keys, [*args, int(keep_s)]
@@ -376,9 +342,9 @@ class QueueStore:
         """1 marked, 0 already a callback, -1 no longer waiting, -3 this number has had
         `per_day` callbacks on `day` (the local date, YYYYMMDD) already."""
         keys = [
-            self.contact_key(contact_id),
-            self.events_key,
-            self.callbacks_day_key(number, day),
+            self.keys.contact(contact_id),
+            self.keys.events,
+            self.keys.callbacks_day(number, day),
         ]
         # The counter outlives its day by one, whatever the time zone.
         args = [now, EVENTS_MAXLEN, number, per_day, 2 * 86400]
@@ -386,7 +352,7 @@ class QueueStore:
 
     async def claim_dialout(self, contact: Contact, worker: str) -> bool:
         """One worker, and only one, places this attempt of a callback."""
-        key = f"{self.prefix}:dialout:{contact.id}:{contact.callback_attempts}"
+        key = self.keys.dialout(contact.id, contact.callback_attempts)
         return bool(await self.redis.set(key, worker, nx=True, ex=3600))
 
     async def callback_failed(
@@ -404,11 +370,11 @@ class QueueStore:
 
         def build(lawyer_id: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.callbacks_key,
-                self.events_key,
-                self.lawyer_key(lawyer_id),
-                self.stats_key(service),
+                self.keys.contact(contact_id),
+                self.keys.callbacks,
+                self.keys.events,
+                self.keys.lawyer(lawyer_id),
+                self.keys.stats(service),
             ]
             args = [now, EVENTS_MAXLEN, lawyer_id, retry_at, attempts, reason, sl_s, service]
             return keys, [*args, int(keep_s)]
@@ -417,31 +383,31 @@ class QueueStore:
 
     async def retry_callback(self, contact_id: str, now: float) -> bool:
         keys = [
-            self.contact_key(contact_id),
-            self.callbacks_key,
-            self.waiting_key,
-            self.events_key,
+            self.keys.contact(contact_id),
+            self.keys.callbacks,
+            self.keys.waiting,
+            self.keys.events,
         ]
         return await self._call("retryCallback", keys, [now, EVENTS_MAXLEN, contact_id]) == 1
 
     async def rate(self, contact_id: str, score: int, now: float) -> int:
         """1 stored, 0 already rated, -1 never connected."""
-        keys = [self.contact_key(contact_id), self.events_key]
+        keys = [self.keys.contact(contact_id), self.keys.events]
         return int(await self._call("rateContact", keys, [now, EVENTS_MAXLEN, score]))
 
     async def raise_alert(self, contact_id: str, alert_json: str, now: float) -> bool:
         """A public-opinion alert on this contact: event `transcript.alert` and P:alerts."""
-        keys = [self.contact_key(contact_id), self.events_key, self.alerts_key]
+        keys = [self.keys.contact(contact_id), self.keys.events, self.keys.alerts]
         args = [now, EVENTS_MAXLEN, alert_json, ALERTS_KEPT]
         return int(await self._call("raiseAlert", keys, args)) == 1
 
     async def transcript_closed(self, contact_id: str, now: float) -> bool:
         """The contact's transcript is complete: event `transcript.closed` for the ledger."""
-        keys = [self.contact_key(contact_id), self.events_key]
+        keys = [self.keys.contact(contact_id), self.keys.events]
         return int(await self._call("closeTranscript", keys, [now, EVENTS_MAXLEN])) == 1
 
     async def recent_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
-        return [json.loads(a) for a in await self.redis.lrange(self.alerts_key, 0, limit - 1)]
+        return [json.loads(a) for a in await self.redis.lrange(self.keys.alerts, 0, limit - 1)]
 
     async def transfer(
         self,
@@ -458,13 +424,13 @@ class QueueStore:
 
         def build(_: str, service: str) -> tuple[list[str], list[Any]]:
             keys = [
-                self.contact_key(contact_id),
-                self.waiting_key,
-                self.wrapups_key,
-                self.events_key,
-                self.lawyer_key(lawyer_id),
-                self.stats_key(service),
-                self.lawyer_key(to_lawyer),
+                self.keys.contact(contact_id),
+                self.keys.waiting,
+                self.keys.wrapups,
+                self.keys.events,
+                self.keys.lawyer(lawyer_id),
+                self.keys.stats(service),
+                self.keys.lawyer(to_lawyer),
             ]
             args = [now, EVENTS_MAXLEN, service, wrapup_s, lawyer_id, to_lawyer, to_service]
             return keys, [*args, note]
@@ -473,43 +439,43 @@ class QueueStore:
 
     async def save_case(self, contact_id: str, lawyer_id: str, form: str, now: float) -> int:
         """1 saved, -1 not this lawyer's contact, -2 not connected or ended."""
-        keys = [self.contact_key(contact_id), self.events_key]
+        keys = [self.keys.contact(contact_id), self.keys.events]
         return int(await self._call("saveCase", keys, [now, EVENTS_MAXLEN, lawyer_id, form]))
 
     async def history(self, number: str, limit: int = 20) -> list[dict[str, str]]:
         """The latest contacts from this number, newest first, as stored."""
-        ids = await self.redis.zrevrange(self.history_key(number), 0, limit - 1)
+        ids = await self.redis.zrevrange(self.keys.history(number), 0, limit - 1)
         async with self.redis.pipeline(transaction=False) as pipe:
             for cid in ids:
-                pipe.hgetall(self.contact_key(cid))
+                pipe.hgetall(self.keys.contact(cid))
             return [h for h in await pipe.execute() if h]
 
     async def call_event(self, kind: str, now: float, **fields: str) -> None:
         """A telephony fact for the record (menu choices...): one XADD, atomic on its own."""
         entry = {"type": kind, "at": f"{now:.6f}", **fields}
         # No trim here: the scripts' appends trim, minding what the ledger still needs.
-        await self.redis.xadd(self.events_key, entry)
+        await self.redis.xadd(self.keys.events, entry)
 
     async def get_contact(self, contact_id: str) -> Contact | None:
-        h = await self.redis.hgetall(self.contact_key(contact_id))
+        h = await self.redis.hgetall(self.keys.contact(contact_id))
         return Contact.from_hash(h) if h else None
 
     async def get_contact_hash(self, contact_id: str) -> dict[str, str]:
-        return await self.redis.hgetall(self.contact_key(contact_id))
+        return await self.redis.hgetall(self.keys.contact(contact_id))
 
     # ----- lawyers ----------------------------------------------------------------
 
     async def create_lawyer(self, lawyer: Lawyer, now: float) -> bool:
         """A new lawyer, off duty; False (and nothing changed) if the id exists."""
         fields = [x for kv in lawyer.to_hash().items() for x in kv]
-        keys = [self.lawyer_key(lawyer.id), self.lawyers_key, self.events_key]
+        keys = [self.keys.lawyer(lawyer.id), self.keys.lawyers, self.keys.events]
         return await self._call("createLawyer", keys, [now, EVENTS_MAXLEN, *fields]) == 1
 
     async def update_lawyer(self, lawyer_id: str, fields: Mapping[str, str], now: float) -> bool:
         """Change these profile fields (Lawyer.to_hash names) of an existing lawyer;
         False if there is no such lawyer."""
         flat = [x for kv in fields.items() for x in kv]
-        keys = [self.lawyer_key(lawyer_id), self.events_key]
+        keys = [self.keys.lawyer(lawyer_id), self.keys.events]
         return await self._call("updateLawyer", keys, [now, EVENTS_MAXLEN, *flat]) == 1
 
     async def set_presence(
@@ -522,14 +488,14 @@ class QueueStore:
     ) -> int:
         """1 changed, 0 the console was heard from after `stale_before`, -1 unknown lawyer."""
         for _ in range(STALE_RETRIES):
-            offer = await self.redis.hget(self.lawyer_key(lawyer_id), "offer") or ""
+            offer = await self.redis.hget(self.keys.lawyer(lawyer_id), "offer") or ""
             keys = [
-                self.lawyer_key(lawyer_id),
-                self.offers_key,
-                self.waiting_key,
-                self.events_key,
-                self.consoles_key,
-                self.contact_key(offer),
+                self.keys.lawyer(lawyer_id),
+                self.keys.offers,
+                self.keys.waiting,
+                self.keys.events,
+                self.keys.consoles,
+                self.keys.contact(offer),
             ]
             args = [now, EVENTS_MAXLEN, offer, presence, reason, stale_before]
             result = int(await self._call("setPresence", keys, args))
@@ -538,16 +504,16 @@ class QueueStore:
         raise RuntimeError("setPresence: the lawyer's offer kept changing under it")
 
     async def finish_wrapup(self, lawyer_id: str, now: float, ready: bool) -> bool:
-        keys = [self.lawyer_key(lawyer_id), self.wrapups_key, self.events_key]
+        keys = [self.keys.lawyer(lawyer_id), self.keys.wrapups, self.keys.events]
         args = [now, EVENTS_MAXLEN, lawyer_id, "1" if ready else "0"]
         return await self._call("finishWrapup", keys, args) == 1
 
     async def console_seen(self, lawyer_id: str, now: float) -> None:
         """The lawyer's console is alive (a plain ZADD is atomic on its own)."""
-        await self.redis.zadd(self.consoles_key, {lawyer_id: now}, xx=True)
+        await self.redis.zadd(self.keys.consoles, {lawyer_id: now}, xx=True)
 
     async def get_lawyer_hash(self, lawyer_id: str) -> dict[str, str]:
-        return await self.redis.hgetall(self.lawyer_key(lawyer_id))
+        return await self.redis.hgetall(self.keys.lawyer(lawyer_id))
 
     async def get_lawyer(self, lawyer_id: str) -> Lawyer | None:
         h = await self.get_lawyer_hash(lawyer_id)
@@ -562,7 +528,7 @@ class QueueStore:
     async def offered_to(self, contact_ids: Sequence[str]) -> list[str | None]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for cid in contact_ids:
-                pipe.hget(self.contact_key(cid), "lawyer")
+                pipe.hget(self.keys.contact(cid), "lawyer")
             return [r or None for r in await pipe.execute()]
 
     async def snapshot(self) -> Snapshot:
@@ -571,16 +537,16 @@ class QueueStore:
         first; it refuses (and we read again) if an id joined a set in between."""
         for _ in range(SNAPSHOT_RETRIES):
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zrange(self.waiting_key, 0, -1)
-                pipe.smembers(self.lawyers_key)
+                pipe.zrange(self.keys.waiting, 0, -1)
+                pipe.smembers(self.keys.lawyers)
                 contact_ids, lawyer_ids = await pipe.execute()
             lawyer_ids = sorted(lawyer_ids)
             keys = [
-                self.waiting_key,
-                self.lawyers_key,
-                self.events_key,
-                *(self.contact_key(c) for c in contact_ids),
-                *(self.lawyer_key(lw) for lw in lawyer_ids),
+                self.keys.waiting,
+                self.keys.lawyers,
+                self.keys.events,
+                *(self.keys.contact(c) for c in contact_ids),
+                *(self.keys.lawyer(lw) for lw in lawyer_ids),
             ]
             reply = await self._call(
                 "snapshot", keys, [len(contact_ids), *contact_ids, *lawyer_ids]
@@ -598,7 +564,7 @@ class QueueStore:
     async def read_events(
         self, after_id: str, block_ms: int | None = None, count: int = 1000
     ) -> list[Event]:
-        reply = await self.redis.xread({self.events_key: after_id}, count=count, block=block_ms)
+        reply = await self.redis.xread({self.keys.events: after_id}, count=count, block=block_ms)
         if not reply:
             return []
         _, entries = reply[0]
@@ -613,7 +579,7 @@ class QueueStore:
         return events
 
     async def stats(self, service: Service) -> dict[str, float]:
-        raw = await self.redis.hgetall(self.stats_key(service))
+        raw = await self.redis.hgetall(self.keys.stats(service))
         return {k: float(v) for k, v in raw.items()}
 
 

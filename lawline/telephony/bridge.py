@@ -34,9 +34,9 @@ import pjsua2 as pj
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from lawline.config import WebRTCSettings
 from lawline.transcripts.live import LiveTranscript
-from lawline.transcripts.model import Leg
+from lawline.transcripts.segments import Leg
+from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from lawline.queue.skills import ContactState
 from lawline.telephony.bridge import Bridge
 from lawline.telephony.bridge_wire import HOLD, OFFER, blpop_one, request_id_of, send_reply
 from lawline.telephony.host import BridgeHost
-from lawline.telephony.keys import rpc_key
+from lawline.telephony.keys import TelephonyKeys
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Refused(Exception):
 
 async def serve_requests(worker: BridgeHost, listen: Redis) -> None:
     """BLPOP this worker's request list (on `listen`, a connection of its own) forever."""
-    key = rpc_key(worker.settings.redis_prefix, worker.name)
+    key = TelephonyKeys(worker.settings.redis_prefix).rpc(worker.name)
     running: set[asyncio.Task[None]] = set()
     try:
         while True:

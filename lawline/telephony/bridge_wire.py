@@ -26,7 +26,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from lawline.telephony.keys import line_key, reply_key, rpc_key
+from lawline.telephony.keys import TelephonyKeys
 
 OFFER = "offer"
 HOLD = "hold"
@@ -64,7 +64,7 @@ def request_id_of(request: object, raw: str) -> str:
 
 
 async def send_reply(redis: Redis, prefix: str, request_id: str, reply: dict[str, Any]) -> None:
-    key = reply_key(prefix, request_id)
+    key = TelephonyKeys(prefix).reply(request_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lpush(key, json.dumps(reply))
         pipe.expire(key, REPLY_TTL_S)
@@ -82,19 +82,20 @@ class BridgeClient:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.keys = TelephonyKeys(prefix)
 
     async def request(
         self, contact_id: str, kind: str, timeout_s: float = 10.0, **fields: Any
     ) -> dict[str, Any]:
         """Send one request to the worker holding the call; its reply when ok is true."""
-        worker = await self.redis.get(line_key(self.prefix, contact_id))
+        worker = await self.redis.get(self.keys.line(contact_id))
         if not worker:
             raise BridgeError(f"no telephony worker holds the call of contact {contact_id}")
         worker = _text(worker)
         request_id = uuid.uuid4().hex
         request = {**fields, "id": request_id, "kind": kind, "contact_id": contact_id}
-        await self.redis.lpush(rpc_key(self.prefix, worker), json.dumps(request))
-        popped = await blpop_one(self.redis, reply_key(self.prefix, request_id), timeout_s)
+        await self.redis.lpush(self.keys.rpc(worker), json.dumps(request))
+        popped = await blpop_one(self.redis, self.keys.reply(request_id), timeout_s)
         if popped is None:
             raise BridgeError(
                 f"telephony worker {worker} did not answer {kind} for contact {contact_id}"

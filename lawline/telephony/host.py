@@ -19,9 +19,16 @@ if TYPE_CHECKING:
     from lawline.config import Settings
     from lawline.queue.service import QueueService
     from lawline.telephony.bridge import Bridge
-    from lawline.telephony.session import CallSession
     from lawline.telephony.sip import MediaGrace, Player
     from lawline.transcripts.live import LiveTranscript
+
+
+class HostedCall(Protocol):
+    """A call's session as its host keeps it (telephony/session.py's CallSession; named
+    here by what the host reads, so this module need not import the session's)."""
+
+    contact_id: str | None
+    ended: bool
 
 
 class CallHost(Protocol):
@@ -49,11 +56,11 @@ class CallHost(Protocol):
 
     def hotline_open(self) -> bool: ...
 
-    def track(self, contact_id: str, session: CallSession) -> Awaitable[None]:
+    def track(self, contact_id: str, session: HostedCall) -> Awaitable[None]:
         """Follow this contact's queue events; done once the web side can find the line."""
         ...
 
-    def forget(self, session: CallSession) -> None:
+    def forget(self, session: HostedCall) -> None:
         """The call is over: stop following it and let the line go."""
         ...
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
-from lawline.telephony.keys import held_lines_key, line_key
+from lawline.telephony.keys import TelephonyKeys
 
 if TYPE_CHECKING:
     from lawline.queue.service import QueueService
@@ -26,27 +26,27 @@ LINE_KEY_TTL_S = 86400
 class HeldLines:
     def __init__(self, redis: Redis, prefix: str, worker: str) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.keys = TelephonyKeys(prefix)
         self.worker = worker
 
     async def hold(self, contact_id: str) -> None:
         """This worker holds the contact's call."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(line_key(self.prefix, contact_id), self.worker, ex=LINE_KEY_TTL_S)
-            pipe.sadd(held_lines_key(self.prefix, self.worker), contact_id)
+            pipe.set(self.keys.line(contact_id), self.worker, ex=LINE_KEY_TTL_S)
+            pipe.sadd(self.keys.held_lines(self.worker), contact_id)
             await pipe.execute()
 
     async def let_go(self, contact_id: str) -> None:
         """The contact's call is over."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(line_key(self.prefix, contact_id))
-            pipe.srem(held_lines_key(self.prefix, self.worker), contact_id)
+            pipe.delete(self.keys.line(contact_id))
+            pipe.srem(self.keys.held_lines(self.worker), contact_id)
             await pipe.execute()
 
     async def release_lost(self, queue: QueueService) -> int:
         """Contacts whose calls this worker held when it last died: their lines are gone,
         so they leave the queue (abandoned) or their conversation ends. Returns how many."""
-        held = held_lines_key(self.prefix, self.worker)
+        held = self.keys.held_lines(self.worker)
         released = 0
         for contact_id in await self.redis.smembers(held):
             contact_id = contact_id.decode() if isinstance(contact_id, bytes) else contact_id
@@ -54,7 +54,7 @@ class HeldLines:
                 contact_id, "line lost: telephony worker died", ended_by="line lost"
             )
             released += gone > 0
-            await self.redis.delete(line_key(self.prefix, contact_id))
+            await self.redis.delete(self.keys.line(contact_id))
             await self.redis.srem(held, contact_id)
         if released:
             log.warning("ended the contacts of calls lost when this worker died",

@@ -344,8 +344,7 @@ class TelephonyWorker:
 
     def count(self, what: str) -> None:
         """One more of something odd the workers saw, kept in Redis for /metrics."""
-        key = f"{self.settings.redis_prefix}:telephony:counts"
-        self.in_background(self.redis.hincrby(key, what, 1))
+        self.in_background(self.redis.hincrby(self.queue.store.keys.telephony_counts, what, 1))
 
 
 class _Release(CallEvents):

@@ -19,7 +19,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.frames import CloseCode
 
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.protocol import (
     EOF_MESSAGE,
     ProtocolError,
@@ -27,6 +26,7 @@ from lawline.transcripts.protocol import (
     config_message,
     parse_reply,
 )
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.text import tidy
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lawline.config import LanguageEngines, Settings
+from lawline.config import Settings
 from lawline.transcripts.client import REPLY_TIMEOUT_S, TranscriberPool
+from lawline.transcripts.settings import LanguageEngines
 from lawline.transcripts.whisper import DecodeSettings
 
 # Whisper's language codes where they differ from lawline's.

@@ -32,8 +32,8 @@ from lawline.config import Settings
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines, decode_settings
 from lawline.transcripts.live import LiveTranscript
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.runtime import live_settings
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.text import AlertMatch
 
 CHUNK_S = 0.02  # fed as the bridge hands audio over

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
 
-from lawline.transcripts.model import Kind, Leg, Segment
+from lawline.transcripts.segments import Kind, Leg, Segment
 
 SPEAKER = {Leg.CITIZEN: "来电人", Leg.LAWYER: "律师"}
 GAP_TEXT = "（转写中断）"

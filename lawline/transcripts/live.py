@@ -30,8 +30,8 @@ import soxr
 
 from lawline.transcripts.client import TranscriberPool, Utterance
 from lawline.transcripts.engines import LegEngines
-from lawline.transcripts.model import Kind, Leg, Segment
 from lawline.transcripts.recording import LegRecorder
+from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.text import AlertMatch, AlertRules
 from lawline.transcripts.vad import FRAME_MS, Change, VadSettings, VoiceActivity
 

@@ -1,5 +1,7 @@
 """Transcripts in Redis: stored per contact, streamed live to whoever watches it.
 
+Keys (transcripts/keys.py):
+
   P:transcript:ID       stream  the contact's finals, gaps and status changes, in order
   P:transcript-meta:ID  hash    started_at, status, recording:NAME -> path of each leg's audio
   P:live:ID             pubsub  every segment as it happens, partials included
@@ -19,11 +21,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from lawline.queue.store import QueueStore
-from lawline.transcripts.model import Kind, Segment
+from lawline.transcripts.keys import TranscriptKeys
+from lawline.transcripts.segments import Kind, Segment
 from lawline.transcripts.text import AlertMatch
 
 TRANSCRIPT_TTL_S = 30 * 24 * 3600
-LIVE_PATTERN = "live:*"
 
 
 class TranscriptStore:
@@ -32,29 +34,13 @@ class TranscriptStore:
     ) -> None:
         self.queue_store = queue_store
         self.redis: Redis = queue_store.redis
-        self.prefix = queue_store.prefix
+        self.keys = TranscriptKeys(queue_store.prefix)
         self.clock = clock
-
-    def transcript_key(self, contact_id: str) -> str:
-        return f"{self.prefix}:transcript:{contact_id}"
-
-    def meta_key(self, contact_id: str) -> str:
-        return f"{self.prefix}:transcript-meta:{contact_id}"
-
-    def live_channel(self, contact_id: str) -> str:
-        return f"{self.prefix}:live:{contact_id}"
-
-    @property
-    def live_pattern(self) -> str:
-        return f"{self.prefix}:{LIVE_PATTERN}"
-
-    def contact_of_channel(self, channel: str) -> str:
-        return channel.removeprefix(f"{self.prefix}:live:")
 
     async def started(self, contact_id: str, started_at: float, **meta: str) -> float:
         """Record a transcript's start; returns the start of the contact's first part
         (a transferred contact's transcript goes on from there)."""
-        key = self.meta_key(contact_id)
+        key = self.keys.meta(contact_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, "started_at", repr(started_at))
             if meta:
@@ -68,12 +54,12 @@ class TranscriptStore:
         data = json.dumps(seg.to_json(), ensure_ascii=False)
         async with self.redis.pipeline(transaction=False) as pipe:
             if seg.kind not in (Kind.PARTIAL, Kind.LISTENING):
-                key = self.transcript_key(contact_id)
+                key = self.keys.transcript(contact_id)
                 pipe.xadd(key, {"segment": data})
                 pipe.expire(key, TRANSCRIPT_TTL_S)
             if seg.kind == Kind.STATUS:
-                pipe.hset(self.meta_key(contact_id), "status", data)
-            pipe.publish(self.live_channel(contact_id), data)
+                pipe.hset(self.keys.meta(contact_id), "status", data)
+            pipe.publish(self.keys.live(contact_id), data)
             await pipe.execute()
 
     async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool:
@@ -96,13 +82,13 @@ class TranscriptStore:
 
     async def read_entries(self, contact_id: str) -> list[tuple[str, Segment]]:
         """The stored segments with their stream ids (the ledger's idempotency key)."""
-        entries = await self.redis.xrange(self.transcript_key(contact_id))
+        entries = await self.redis.xrange(self.keys.transcript(contact_id))
         return [(i, Segment.from_json(json.loads(f["segment"]))) for i, f in entries]
 
     async def read(self, contact_id: str) -> tuple[dict[str, Any], list[Segment]]:
         """The stored transcript: its meta (started_at, recordings...) and its segments."""
-        meta = await self.redis.hgetall(self.meta_key(contact_id))
-        entries = await self.redis.xrange(self.transcript_key(contact_id))
+        meta = await self.redis.hgetall(self.keys.meta(contact_id))
+        entries = await self.redis.xrange(self.keys.transcript(contact_id))
         segments = [Segment.from_json(json.loads(f["segment"])) for _, f in entries]
         out: dict[str, Any] = {k: v for k, v in meta.items() if not k.startswith("recording:")}
         out["recordings"] = sorted(v for k, v in meta.items() if k.startswith("recording:"))

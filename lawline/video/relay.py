@@ -1,7 +1,7 @@
 """Signalling between a village terminal and a lawyer's browser, relayed by lawline.
 
 The media goes peer to peer; lawline only carries the messages, over Redis
-pub/sub so the terminal and the lawyer may be on different web processes:
+pub/sub so the terminal and the lawyer may be on different web processes (video/keys.py):
   P:signal:terminal:{terminal_id}   what the lawyer's console sends the terminal
   P:signal:lawyer:{lawyer_id}       what the terminal sends the lawyer's console
 A web process holds one pattern subscription to every signalling channel and hands
@@ -22,12 +22,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from lawline.video.keys import VideoKeys
+
 SIGNAL_KINDS = frozenset({"ready", "description", "candidate", "restart", "notice"})
 MAX_SIGNAL_BYTES = 64_000  # an SDP with many candidates is a few kB
-
-
-def channel(prefix: str, side: str, who: str) -> str:
-    return f"{prefix}:signal:{side}:{who}"
 
 
 def clean_signal(frame: dict[str, Any]) -> dict[str, Any]:
@@ -42,4 +40,5 @@ def clean_signal(frame: dict[str, Any]) -> dict[str, Any]:
 
 
 async def publish(redis: Redis, prefix: str, side: str, who: str, message: dict[str, Any]) -> None:
-    await redis.publish(channel(prefix, side, who), json.dumps(message, ensure_ascii=False))
+    channel = VideoKeys(prefix).signal(side, who)
+    await redis.publish(channel, json.dumps(message, ensure_ascii=False))

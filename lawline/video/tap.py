@@ -21,11 +21,11 @@ import av
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from lawline.config import WebRTCSettings
 from lawline.queue.service import QueueService
 from lawline.transcripts.live import LiveTranscript
-from lawline.transcripts.model import Leg
 from lawline.transcripts.runtime import Transcription
+from lawline.transcripts.segments import Leg
+from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection
 
 log = logging.getLogger(__name__)

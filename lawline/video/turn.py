@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from lawline.config import WebRTCSettings
+from lawline.video.settings import WebRTCSettings
 
 
 def turn_credential(secret: str, who: str, now: float, ttl_s: float) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
-from lawline.config import WebRTCSettings
+from lawline.video.settings import WebRTCSettings
 
 _every_interface: Callable[..., list[str]] = aioice.ice.get_host_addresses
 

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import time
-import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 
-from lawline.queue.intake import Origin, new_contact
 from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import ContactState, Service
-from lawline.web.auth import (
-    Principal,
-    Role,
-    mask_number,
-    require,
-    require_self_or_staff,
-)
-from lawline.web.schemas import (
+from lawline.web.auth import Principal, Role, mask_number, require_self_or_staff
+from lawline.web.deps import Anyone, Gateway, QueueDep, Staff, StaffOrGateway
+from lawline.web.schemas.queue import (
     CallbackIn,
     ColleagueOut,
     ContactIn,
@@ -32,18 +24,6 @@ from lawline.web.schemas import (
 )
 
 router = APIRouter(prefix="/api")
-
-Staff = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
-Gateway = Annotated[Principal, Depends(require(Role.GATEWAY, Role.ADMIN))]
-StaffOrGateway = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.GATEWAY))]
-Anyone = Annotated[Principal, Depends(require())]
-
-
-def get_queue(request: Request) -> QueueService:
-    return request.app.state.queue
-
-
-Queue = Annotated[QueueService, Depends(get_queue)]
 
 
 def _not_found(what: str) -> HTTPException:
@@ -60,7 +40,7 @@ def _contact_out(contact: Contact, principal: Principal) -> ContactOut:
 
 
 @router.get("/health")
-async def health(queue: Queue) -> dict[str, object]:
+async def health(queue: QueueDep) -> dict[str, object]:
     await queue.store.redis.ping()
     return {"status": "ok", "hotline_open": queue.hotline_open()}
 
@@ -69,7 +49,7 @@ async def health(queue: Queue) -> dict[str, object]:
 
 
 @router.post("/contacts", status_code=status.HTTP_201_CREATED)
-async def add_contact(body: ContactIn, queue: Queue, principal: Gateway) -> ContactOut:
+async def add_contact(body: ContactIn, queue: QueueDep, principal: Gateway) -> ContactOut:
     """A call or video session enters the queue. Retrying with the same id is harmless."""
     if body.language not in queue.settings.languages:
         raise HTTPException(
@@ -77,13 +57,7 @@ async def add_contact(body: ContactIn, queue: Queue, principal: Gateway) -> Cont
             f"language {body.language!r} is not served here "
             f"(configured: {', '.join(queue.settings.languages)})",
         )
-    contact = new_contact(
-        body,
-        Origin(body.channel, body.caller, body.attrs),
-        contact_id=body.id or uuid.uuid4().hex,
-        entered_at=queue.clock(),
-        preferred_lawyer=body.preferred_lawyer,
-    )
+    contact = body.to_contact(entered_at=queue.clock())
     await queue.add_contact(contact)
     stored = await queue.store.get_contact(contact.id)
     assert stored is not None
@@ -91,7 +65,7 @@ async def add_contact(body: ContactIn, queue: Queue, principal: Gateway) -> Cont
 
 
 @router.get("/contacts/waiting")
-async def waiting_contacts(queue: Queue, principal: StaffOrGateway) -> list[ContactOut]:
+async def waiting_contacts(queue: QueueDep, principal: StaffOrGateway) -> list[ContactOut]:
     """Every waiting contact, most urgent first in each queue, with place and wait."""
     out = []
     for w in await queue.waiting():
@@ -103,11 +77,11 @@ async def waiting_contacts(queue: Queue, principal: StaffOrGateway) -> list[Cont
 
 
 @router.get("/contacts/{contact_id}")
-async def get_contact(contact_id: str, queue: Queue, principal: Anyone) -> ContactOut:
+async def get_contact(contact_id: str, queue: QueueDep, principal: Anyone) -> ContactOut:
     contact = await queue.store.get_contact(contact_id)
     if contact is None:
         raise _not_found("contact")
-    if not principal.sees_all() and contact.lawyer != principal.subject:
+    if not principal.may_read_call(contact):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this contact is not yours")
     out = _contact_out(contact, principal)
     out.waited_s = (contact.answered_at or contact.ended_at or time.time()) - contact.entered_at
@@ -119,7 +93,9 @@ async def get_contact(contact_id: str, queue: Queue, principal: Anyone) -> Conta
 
 
 @router.post("/contacts/{contact_id}/callback")
-async def request_callback(contact_id: str, body: CallbackIn, queue: Queue, _: Gateway) -> Outcome:
+async def request_callback(
+    contact_id: str, body: CallbackIn, queue: QueueDep, _: Gateway
+) -> Outcome:
     """The caller hangs up but keeps their place; a lawyer will call them back."""
     result = await queue.request_callback(contact_id, body.number)
     if result == -3:
@@ -133,7 +109,7 @@ async def request_callback(contact_id: str, body: CallbackIn, queue: Queue, _: G
 
 
 @router.post("/contacts/{contact_id}/abandon")
-async def abandon_contact(contact_id: str, queue: Queue, _: Gateway) -> Outcome:
+async def abandon_contact(contact_id: str, queue: QueueDep, _: Gateway) -> Outcome:
     """The caller left before a lawyer answered."""
     result = await queue.abandon(contact_id)
     if result == -2:
@@ -144,7 +120,7 @@ async def abandon_contact(contact_id: str, queue: Queue, _: Gateway) -> Outcome:
 
 
 @router.post("/contacts/{contact_id}/end")
-async def end_contact(contact_id: str, queue: Queue, principal: Anyone) -> Outcome:
+async def end_contact(contact_id: str, queue: QueueDep, principal: Anyone) -> Outcome:
     """The conversation is over; the lawyer goes to wrap-up."""
     contact = await queue.store.get_contact(contact_id)
     if contact is None:
@@ -161,13 +137,13 @@ async def end_contact(contact_id: str, queue: Queue, principal: Anyone) -> Outco
 
 
 @router.get("/queues")
-async def queue_figures(queue: Queue, _: Anyone) -> dict[Service, dict[str, float | None]]:
+async def queue_figures(queue: QueueDep, _: Anyone) -> dict[Service, dict[str, float | None]]:
     """Per service queue: waiting, longest wait, answered, abandoned, service level..."""
     return await queue.queue_figures()
 
 
 @router.get("/hotline")
-async def hotline(queue: Queue) -> dict[str, bool]:
+async def hotline(queue: QueueDep) -> dict[str, bool]:
     """Whether any duty lawyer's shift covers now (outside them the hotline is closed)."""
     return {"open": queue.hotline_open()}
 
@@ -176,13 +152,13 @@ async def hotline(queue: Queue) -> dict[str, bool]:
 
 
 @router.get("/lawyers")
-async def list_lawyers(queue: Queue, _: Staff) -> list[LawyerOut]:
+async def list_lawyers(queue: QueueDep, _: Staff) -> list[LawyerOut]:
     lawyers = sorted(queue.router.lawyers.values(), key=lambda lw: lw.id)
     return [LawyerOut.of(lw) for lw in lawyers]
 
 
 @router.get("/colleagues")
-async def list_colleagues(queue: Queue, _: Anyone) -> list[ColleagueOut]:
+async def list_colleagues(queue: QueueDep, _: Anyone) -> list[ColleagueOut]:
     """Who a lawyer can transfer a call or hand a case to: names and whether they are on
     duty, nothing of their skills or figures."""
     lawyers = sorted(queue.router.lawyers.values(), key=lambda lw: lw.id)
@@ -190,7 +166,7 @@ async def list_colleagues(queue: Queue, _: Anyone) -> list[ColleagueOut]:
 
 
 @router.post("/lawyers", status_code=status.HTTP_201_CREATED)
-async def create_lawyer(body: LawyerIn, queue: Queue, _: Staff) -> LawyerOut:
+async def create_lawyer(body: LawyerIn, queue: QueueDep, _: Staff) -> LawyerOut:
     _check_languages(queue, body.languages)
     if not await queue.create_lawyer(body.to_lawyer()):
         raise _conflict(f"lawyer {body.id} exists: change them with PATCH")
@@ -198,51 +174,26 @@ async def create_lawyer(body: LawyerIn, queue: Queue, _: Staff) -> LawyerOut:
 
 
 @router.get("/lawyers/{lawyer_id}")
-async def get_lawyer(lawyer_id: str, queue: Queue, principal: Anyone) -> LawyerOut:
+async def get_lawyer(lawyer_id: str, queue: QueueDep, principal: Anyone) -> LawyerOut:
     require_self_or_staff(principal, lawyer_id)
     return await _lawyer_out(queue, lawyer_id)
 
 
 @router.patch("/lawyers/{lawyer_id}")
-async def update_lawyer(lawyer_id: str, body: LawyerPatch, queue: Queue, _: Staff) -> LawyerOut:
+async def update_lawyer(lawyer_id: str, body: LawyerPatch, queue: QueueDep, _: Staff) -> LawyerOut:
     current = await queue.store.get_lawyer(lawyer_id)
     if current is None:
         raise _not_found("lawyer")
-    merged = LawyerIn.model_validate(
-        {
-            "id": lawyer_id,
-            "name": current.name,
-            "services": current.services,
-            "domains": current.domains,
-            "languages": sorted(current.languages),
-            "capacity": current.capacity,
-            "roster": [s.to_json() for s in current.roster],
-            **body.model_dump(exclude_unset=True),
-        }
-    )
+    merged = body.applied_to(current)
     _check_languages(queue, merged.languages)
-    # Only the fields the request names are written: a concurrent change of others stays.
-    profile = merged.to_lawyer().to_hash()
-    changed = {f: profile[f] for name in body.model_fields_set for f in _PROFILE_FIELDS[name]}
-    if not await queue.update_lawyer(lawyer_id, changed):
+    if not await queue.update_lawyer(lawyer_id, body.profile_changes(merged)):
         raise _not_found("lawyer")
     return await _lawyer_out(queue, lawyer_id)
 
 
-# LawyerPatch field -> the stored profile fields (Lawyer.to_hash) it sets.
-_PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
-    "name": ("name",),
-    "services": ("services",),
-    "domains": ("domains",),
-    "languages": ("languages",),
-    "capacity": ("cap_voice", "cap_video"),
-    "roster": ("roster",),
-}
-
-
 @router.put("/lawyers/{lawyer_id}/state")
 async def set_lawyer_state(
-    lawyer_id: str, body: PresenceIn, queue: Queue, principal: Anyone
+    lawyer_id: str, body: PresenceIn, queue: QueueDep, principal: Anyone
 ) -> LawyerOut:
     """On duty (available), on break (with a reason) or off duty (offline)."""
     require_self_or_staff(principal, lawyer_id)
@@ -252,14 +203,16 @@ async def set_lawyer_state(
 
 
 @router.post("/lawyers/{lawyer_id}/ready")
-async def end_wrapup(lawyer_id: str, queue: Queue, principal: Anyone) -> Outcome:
+async def end_wrapup(lawyer_id: str, queue: QueueDep, principal: Anyone) -> Outcome:
     """The lawyer has finished wrap-up before its time ran out."""
     require_self_or_staff(principal, lawyer_id)
     return Outcome(ok=await queue.ready(lawyer_id))
 
 
 @router.get("/lawyers/{lawyer_id}/figures")
-async def lawyer_figures(lawyer_id: str, queue: Queue, principal: Anyone) -> dict[str, float | str]:
+async def lawyer_figures(
+    lawyer_id: str, queue: QueueDep, principal: Anyone
+) -> dict[str, float | str]:
     """Seconds in each state and contacts handled (in all), and today's handled and talk time."""
     require_self_or_staff(principal, lawyer_id)
     figures = await queue.lawyer_figures(lawyer_id)

@@ -35,8 +35,8 @@ from lawline.web import (
 )
 from lawline.web.auth import load_or_create_secret
 from lawline.web.hub import SocketHub
+from lawline.web.live_feed import LiveFeed
 from lawline.web.security_headers import SecurityHeaders
-from lawline.web.transcripts import LiveFeed
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.hub = SocketHub(redis, settings.redis_prefix, settings.sockets)
         await app.state.hub.start(queue)
         ledger = LedgerIngest(
-            redis, queue.store.events_key, app.state.db, app.state.transcripts,
+            redis, queue.store.keys, app.state.db, app.state.transcripts,
             claim_idle_s=settings.cases.claim_idle_s,
         )  # fmt: skip
         app.state.ledger = ledger

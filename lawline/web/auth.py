@@ -30,9 +30,11 @@ from fastapi import HTTPException, Request, WebSocket, status
 from redis import Redis as SyncRedis
 
 from lawline import revocation
+from lawline.accounts.keys import AccountKeys
 from lawline.accounts.roles import SERVICE_ROLES, Role
 from lawline.accounts.sessions import SessionStore, session_ref
 from lawline.phone_numbers import mask_number  # noqa: F401  (re-exported for the routes)
+from lawline.queue.model import Contact
 
 COOKIE_NAME = "lawline_session"
 
@@ -53,6 +55,10 @@ class Principal:
     def sees_all(self) -> bool:
         """Supervisors, admins and lawline's own processes see every contact in full."""
         return self.role in STAFF_ROLES or self.role in (Role.GATEWAY, Role.WORKER)
+
+    def may_read_call(self, contact: Contact) -> bool:
+        """A live contact (and its transcript): whoever sees all, and its lawyer."""
+        return self.sees_all() or contact.lawyer == self.subject
 
 
 def _b64(data: bytes) -> str:
@@ -120,16 +126,11 @@ def verify_token(token: str, secret: str, now: float | None = None) -> Principal
     return principal
 
 
-def revoked_token_key(prefix: str, token_id: str) -> str:
-    """Present while that token is revoked; it expires once the token could not be valid."""
-    return f"{prefix}:token-revoked:{token_id}"
-
-
 def revoke_token(redis: SyncRedis, prefix: str, token_id: str, keep_s: float) -> None:
     """Revoke a service token by its id (the command line's `lawline token revoke`)."""
     if not _TOKEN_ID.match(token_id):
         raise InvalidToken("a token id is 8-64 letters, digits, '-' or '_'")
-    redis.set(revoked_token_key(prefix, token_id), "1", px=int(keep_s * 1000))
+    redis.set(AccountKeys(prefix).token_revoked(token_id), "1", px=int(keep_s * 1000))
     revocation.announce_sync(redis, prefix, "token", token_id)
 
 
@@ -161,8 +162,7 @@ async def _from_token(conn: Request | WebSocket, token: str) -> Principal:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
     assert principal.token_id is not None
     sessions: SessionStore = conn.app.state.sessions
-    key = revoked_token_key(sessions.prefix, principal.token_id)
-    if await sessions.redis.exists(key):
+    if await sessions.redis.exists(sessions.keys.token_revoked(principal.token_id)):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token revoked")
     return principal
 

@@ -46,23 +46,42 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect
 
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
 from lawline.telephony.bridge_wire import BridgeClient, BridgeError
-from lawline.transcripts.model import Leg
+from lawline.transcripts.segments import Leg
 from lawline.video import relay
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Principal, Role, authenticate_async, mask_number
+from lawline.web.deps import (
+    BridgeDep,
+    HubDep,
+    LiveFeedDep,
+    OpenConsolesDep,
+    QueueDep,
+    SettingsDep,
+    VideoTranscriptsDep,
+)
 from lawline.web.hub import SocketHub, Ticket, TooManySockets
-from lawline.web.schemas import CaseForm, ContactOut, LawyerOut
-from lawline.web.tasks import until_first_ends
-from lawline.web.transcripts import LiveFeed
+from lawline.web.live_feed import LiveFeed
+from lawline.web.schemas.cases import CaseForm
+from lawline.web.schemas.queue import ContactOut, LawyerOut
+from lawline.web.socket_loop import (
+    BadFrame,
+    Frame,
+    Handler,
+    close_as_ended,
+    run_until_ended,
+    send_frame,
+    serve_frames,
+)
 from lawline.web.ws_access import bearer, client_address, credential_of, origin_allowed
 
 log = logging.getLogger(__name__)
@@ -78,26 +97,41 @@ CLOSE_NOT_FOUND = 4404
 CONSOLE_AWAY = "console reconnecting"
 
 
-class BadFrame(ValueError):
-    pass
-
-
 def _contact_json(contact: Contact) -> dict[str, Any]:
     return ContactOut.of(contact, mask_number(contact.caller)).model_dump(mode="json") | {
         "attrs": dict(contact.attrs)
     }
 
 
+@dataclass(frozen=True)
+class ConsoleServices:
+    """What a console's session works with."""
+
+    queue: QueueService
+    bridge: BridgeClient
+    hub: SocketHub
+    live: LiveFeed
+    taps: VideoTranscripts
+    event_limit: int  # queue events it may fall behind by (sockets.console_queue)
+
+
+def console_services(
+    queue: QueueDep, bridge: BridgeDep, hub: HubDep, live: LiveFeedDep,
+    taps: VideoTranscriptsDep, settings: SettingsDep,
+) -> ConsoleServices:  # fmt: skip
+    return ConsoleServices(queue, bridge, hub, live, taps, settings.sockets.console_queue)
+
+
 class ConsoleSession:
     """One open console of one lawyer."""
 
     def __init__(
-        self, ws: WebSocket, queue: QueueService, bridge: BridgeClient, lawyer_id: str,
-        ticket: Ticket,
-    ) -> None:  # fmt: skip
+        self, ws: WebSocket, services: ConsoleServices, lawyer_id: str, ticket: Ticket
+    ) -> None:
         self.ws = ws
-        self.queue = queue
-        self.bridge = bridge
+        self.services = services
+        self.queue = services.queue
+        self.bridge = services.bridge
         self.lawyer_id = lawyer_id
         self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.offer_id: str | None = None
@@ -105,6 +139,20 @@ class ConsoleSession:
         # the last utterance comes after the end): its live transcript is forwarded.
         self.call_id: str | None = None
         self._call_changed = asyncio.Event()
+        self.handlers: dict[str, Handler] = {
+            "ping": self._ping,
+            "accept": self._accept,
+            "reject": self._reject,
+            "end": self._end,
+            "webrtc_offer": self._webrtc_offer,
+            "video_signal": self._video_signal,
+            "tap_offer": self._tap_offer,
+            "hold": self._hold,
+            "transfer": self._transfer,
+            "case": self._case,
+            "state": self._state,
+            "ready": self._ready,
+        }
 
     def _set_call(self, contact_id: str | None) -> None:
         if contact_id != self.call_id:
@@ -112,24 +160,26 @@ class ConsoleSession:
             self._call_changed.set()
 
     async def run(self) -> None:
-        limit = self.ws.app.state.settings.sockets.console_queue
-        async with self.queue.subscribe(limit) as events:
+        async with self.queue.subscribe(self.services.event_limit) as events:
             await self._hello()
-            await until_first_ends(
-                self._read(),
+            await run_until_ended(
+                self.ticket,
+                serve_frames(self.ws, self.handlers, self._seen),
                 self._forward(events),
                 self._follow_transcript(),
                 self._forward_signals(self.ticket.signals),
                 self._fall_behind(events),
-                self.ticket.wait_ended(),
             )
+
+    async def _seen(self) -> None:
+        """Every frame from the console is a sign of life."""
+        await self.queue.console_seen(self.lawyer_id)
 
     async def _fall_behind(self, events: EventQueue) -> None:
         """Offers missed while deaf would time out on an "available" lawyer: a console
         whose events overflowed is closed (1013) to reconnect and resync with `hello`."""
         await events.overflowed.wait()
-        hub: SocketHub = self.ws.app.state.hub
-        hub.fell_behind(self.ticket, "events")
+        self.services.hub.fell_behind(self.ticket, "events")
 
     async def _hello(self) -> None:
         await self.queue.console_seen(self.lawyer_id)
@@ -186,7 +236,7 @@ class ConsoleSession:
         return earlier[:10]
 
     async def _send(self, frame_type: str, **fields: Any) -> None:
-        await self.ws.send_text(json.dumps({"type": frame_type, **fields}, ensure_ascii=False))
+        await send_frame(self.ws, frame_type, **fields)
 
     async def _forward(self, events: asyncio.Queue[Event]) -> None:
         while True:
@@ -214,7 +264,7 @@ class ConsoleSession:
 
     async def _follow_transcript(self) -> None:
         """Forward the live transcript of the call in hand, whichever it is now."""
-        live: LiveFeed = self.ws.app.state.live
+        live = self.services.live
         while True:
             self._call_changed.clear()
             cid = self.call_id
@@ -250,7 +300,9 @@ class ConsoleSession:
             if message.get("contact_id") == self.call_id:
                 await self._send("video_signal", **message)
 
-    async def _video_signal(self, frame: dict[str, Any]) -> None:
+    # ----- frames from the console ----------------------------------------------------
+
+    async def _video_signal(self, frame: Frame) -> None:
         cid = _contact_id(frame)
         contact = await self.queue.store.get_contact(cid)
         if contact is None or contact.lawyer != self.lawyer_id:
@@ -263,7 +315,7 @@ class ConsoleSession:
         store = self.queue.store
         await relay.publish(store.redis, store.prefix, "terminal", terminal, message)
 
-    async def _tap_offer(self, frame: dict[str, Any]) -> None:
+    async def _tap_offer(self, frame: Frame) -> None:
         cid, sdp, legs = _contact_id(frame), frame.get("sdp"), frame.get("legs")
         if not isinstance(sdp, str) or not sdp or not isinstance(legs, dict):
             raise BadFrame("'tap_offer' needs an 'sdp' string and 'legs' {mid: speaker}")
@@ -274,90 +326,80 @@ class ConsoleSession:
         ):  # fmt: skip
             await self._result("tap_offer", False, "this contact is not your video call")
             return
-        taps: VideoTranscripts = self.ws.app.state.video_transcripts
-        answer = await taps.offer(cid, sdp, {str(m): Leg(v) for m, v in legs.items()})
+        answer = await self.services.taps.offer(cid, sdp, {str(m): Leg(v) for m, v in legs.items()})
         await self._send("tap_answer", contact_id=cid, sdp=answer)
 
     def _mine(self, lawyer: Lawyer | None) -> bool:
         return lawyer is not None and lawyer.id == self.lawyer_id
 
-    async def _read(self) -> None:
-        while True:
-            text = await self.ws.receive_text()
-            await self.queue.console_seen(self.lawyer_id)
-            try:
-                frame = json.loads(text)
-                if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                    raise BadFrame("a frame is a JSON object with a string 'type'")
-                await self._handle(frame)
-            except (ValueError, KeyError, TypeError) as exc:
-                await self._send("error", message=_explain(exc))
+    async def _ping(self, frame: Frame) -> None:
+        await self._send("pong")
 
-    async def _handle(self, frame: dict[str, Any]) -> None:
-        kind = frame["type"]
-        q, me = self.queue, self.lawyer_id
-        if kind == "ping":
-            await self._send("pong")
-        elif kind == "accept":
-            ok = await q.accept(_contact_id(frame), me)
-            await self._result(kind, ok, "" if ok else "this offer is no longer yours")
-        elif kind == "reject":
-            ok = await q.reject(_contact_id(frame), me)
-            await self._result(kind, ok, "" if ok else "this offer is no longer yours")
-        elif kind == "end":
-            cid = _contact_id(frame)
-            if not await self._is_mine(cid):
-                await self._result(kind, False, "this contact is not yours")
-                return
-            ok = await q.end(cid, "lawyer") >= 0
-            await self._result(kind, ok, "" if ok else "the contact is not connected")
-        elif kind == "webrtc_offer":
-            cid, sdp = _contact_id(frame), frame.get("sdp")
-            if not isinstance(sdp, str) or not sdp:
-                raise BadFrame("'webrtc_offer' needs an 'sdp' string")
-            try:
-                reply = await self.bridge.request(cid, "offer", lawyer_id=me, sdp=sdp)
-            except BridgeError as exc:
-                await self._result(kind, False, str(exc))
-                return
-            await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
-        elif kind == "video_signal":
-            await self._video_signal(frame)
-        elif kind == "tap_offer":
-            await self._tap_offer(frame)
-        elif kind == "hold":
-            cid = _contact_id(frame)
-            if not await self._is_mine(cid):
-                await self._result(kind, False, "this contact is not yours")
-                return
-            try:
-                await self.bridge.request(cid, "hold", on=bool(frame.get("on")))
-            except BridgeError as exc:
-                await self._result(kind, False, str(exc))
-                return
-            await self._result(kind, True)
-        elif kind == "transfer":
-            cid = _contact_id(frame)
-            note = str(frame.get("note", ""))[:1000]
-            to_lawyer = frame.get("to_lawyer") or None
-            to_service = Service(frame["to_service"]) if frame.get("to_service") else None
-            done = await q.transfer(cid, me, note, to_lawyer=to_lawyer, to_service=to_service)
-            messages = {-1: "this contact is not yours", -2: "no such lawyer"}
-            await self._result(kind, done == 1, messages.get(done, ""))
-        elif kind == "case":
-            cid = _contact_id(frame)
-            form = CaseForm.model_validate(frame.get("form"))
-            saved = await q.store.save_case(cid, me, form.model_dump_json(), q.clock())
-            messages = {-1: "this contact is not yours", -2: "this contact is not connected"}
-            await self._result(kind, saved == 1, messages.get(saved, ""))
-        elif kind == "state":
-            presence = Presence(frame.get("state"))
-            await q.set_presence(me, presence, str(frame.get("reason", ""))[:200])
-            await self._result(kind, True)
-        elif kind == "ready":
-            await self._result(kind, await q.ready(me))
-        else:
-            raise BadFrame(f"unknown frame type {kind!r}")
+    async def _accept(self, frame: Frame) -> None:
+        ok = await self.queue.accept(_contact_id(frame), self.lawyer_id)
+        await self._result("accept", ok, "" if ok else "this offer is no longer yours")
+
+    async def _reject(self, frame: Frame) -> None:
+        ok = await self.queue.reject(_contact_id(frame), self.lawyer_id)
+        await self._result("reject", ok, "" if ok else "this offer is no longer yours")
+
+    async def _end(self, frame: Frame) -> None:
+        cid = _contact_id(frame)
+        if not await self._is_mine(cid):
+            await self._result("end", False, "this contact is not yours")
+            return
+        ok = await self.queue.end(cid, "lawyer") >= 0
+        await self._result("end", ok, "" if ok else "the contact is not connected")
+
+    async def _webrtc_offer(self, frame: Frame) -> None:
+        cid, sdp = _contact_id(frame), frame.get("sdp")
+        if not isinstance(sdp, str) or not sdp:
+            raise BadFrame("'webrtc_offer' needs an 'sdp' string")
+        try:
+            reply = await self.bridge.request(cid, "offer", lawyer_id=self.lawyer_id, sdp=sdp)
+        except BridgeError as exc:
+            await self._result("webrtc_offer", False, str(exc))
+            return
+        await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
+
+    async def _hold(self, frame: Frame) -> None:
+        cid = _contact_id(frame)
+        if not await self._is_mine(cid):
+            await self._result("hold", False, "this contact is not yours")
+            return
+        try:
+            await self.bridge.request(cid, "hold", on=bool(frame.get("on")))
+        except BridgeError as exc:
+            await self._result("hold", False, str(exc))
+            return
+        await self._result("hold", True)
+
+    async def _transfer(self, frame: Frame) -> None:
+        cid = _contact_id(frame)
+        note = str(frame.get("note", ""))[:1000]
+        to_lawyer = frame.get("to_lawyer") or None
+        to_service = Service(frame["to_service"]) if frame.get("to_service") else None
+        done = await self.queue.transfer(
+            cid, self.lawyer_id, note, to_lawyer=to_lawyer, to_service=to_service
+        )
+        messages = {-1: "this contact is not yours", -2: "no such lawyer"}
+        await self._result("transfer", done == 1, messages.get(done, ""))
+
+    async def _case(self, frame: Frame) -> None:
+        cid = _contact_id(frame)
+        form = CaseForm.model_validate(frame.get("form"))
+        q = self.queue
+        saved = await q.store.save_case(cid, self.lawyer_id, form.model_dump_json(), q.clock())
+        messages = {-1: "this contact is not yours", -2: "this contact is not connected"}
+        await self._result("case", saved == 1, messages.get(saved, ""))
+
+    async def _state(self, frame: Frame) -> None:
+        presence = Presence(frame.get("state"))
+        await self.queue.set_presence(self.lawyer_id, presence, str(frame.get("reason", ""))[:200])
+        await self._result("state", True)
+
+    async def _ready(self, frame: Frame) -> None:
+        await self._result("ready", await self.queue.ready(self.lawyer_id))
 
     async def _is_mine(self, contact_id: str) -> bool:
         contact = await self.queue.store.get_contact(contact_id)
@@ -367,22 +409,20 @@ class ConsoleSession:
         await self._send("result", request=request, ok=ok, message=message)
 
 
-def _contact_id(frame: dict[str, Any]) -> str:
+def _contact_id(frame: Frame) -> str:
     cid = frame.get("contact_id")
     if not isinstance(cid, str) or not cid:
         raise BadFrame(f"'{frame['type']}' needs a 'contact_id' string")
     return cid
 
 
-def _explain(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return "not JSON"
-    return str(exc)
-
-
 @router.websocket("/api/console/ws")
-async def console_ws(ws: WebSocket) -> None:
-    settings = ws.app.state.settings
+async def console_ws(
+    ws: WebSocket,
+    settings: SettingsDep,
+    services: Annotated[ConsoleServices, Depends(console_services)],
+    open_consoles: OpenConsolesDep,
+) -> None:
     explicit = bool(bearer(ws) or ws.query_params.get("token"))
     if not origin_allowed(ws, settings.sockets.allowed_origins, explicit):
         await ws.close(code=CLOSE_FORBIDDEN, reason="not from this site's pages")
@@ -395,13 +435,13 @@ async def console_ws(ws: WebSocket) -> None:
     if principal.role != Role.LAWYER:
         await ws.close(code=CLOSE_FORBIDDEN, reason="the console is for duty lawyers")
         return
-    queue: QueueService = ws.app.state.queue
+    queue = services.queue
     lawyer_id = principal.subject
     if await queue.store.get_lawyer(lawyer_id) is None:
         await ws.close(code=CLOSE_NOT_FOUND, reason="no such lawyer")
         return
     await ws.accept()
-    hub: SocketHub = ws.app.state.hub
+    hub = services.hub
     ticket = Ticket(
         "console", lawyer_id, credential_of(ws), client_address(ws),
         channel=hub.signal_channel("lawyer", lawyer_id),
@@ -413,7 +453,7 @@ async def console_ws(ws: WebSocket) -> None:
             if not await _still_signed_in(ws, principal):
                 await ws.close(CLOSE_UNAUTHORIZED, "your sign-in has ended: sign in again")
                 return
-            await _run_console(ws, queue, lawyer_id, ticket)
+            await _run_console(ws, services, open_consoles, lawyer_id, ticket)
     except TooManySockets as exc:
         await ws.close(code=exc.code, reason=exc.reason)
 
@@ -425,20 +465,21 @@ async def _still_signed_in(ws: WebSocket, principal: Principal) -> bool:
         return False
 
 
-async def _run_console(ws: WebSocket, queue: QueueService, lawyer_id: str, ticket: Ticket) -> None:
-    open_consoles: Counter[str] = ws.app.state.open_consoles
+async def _run_console(
+    ws: WebSocket, services: ConsoleServices, open_consoles: Counter[str], lawyer_id: str,
+    ticket: Ticket,
+) -> None:  # fmt: skip
     open_consoles[lawyer_id] += 1
     try:
-        await ConsoleSession(ws, queue, ws.app.state.bridge, lawyer_id, ticket).run()
-        if ticket.ended.is_set():
-            await ws.close(code=ticket.code, reason=ticket.reason)
+        await ConsoleSession(ws, services, lawyer_id, ticket).run()
+        await close_as_ended(ws, ticket)
     except WebSocketDisconnect:
         pass
     finally:
         open_consoles[lawyer_id] -= 1
         if open_consoles[lawyer_id] <= 0:
             del open_consoles[lawyer_id]
-            await _console_gone(queue, lawyer_id, open_consoles)
+            await _console_gone(services.queue, lawyer_id, open_consoles)
 
 
 async def _console_gone(queue: QueueService, lawyer_id: str, open_consoles: Counter[str]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,11 +14,10 @@ T = TypeVar("T")
 
 
 async def in_transaction(
-    request: Request, work: Callable[[Session], T], errors: Mapping[type[Exception], int]
+    db: sessionmaker[Session], work: Callable[[Session], T], errors: Mapping[type[Exception], int]
 ) -> T:
     """Run `work` in one transaction; an exception of a kind in `errors` (most specific
     first) becomes that HTTP status with its message."""
-    db: sessionmaker[Session] = request.app.state.db
 
     def run() -> T:
         with db() as session, session.begin():

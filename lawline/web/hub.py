@@ -37,10 +37,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lawline import revocation
-from lawline.config import SocketSettings
+from lawline.accounts.keys import AccountKeys
 from lawline.queue.service import QueueService
 from lawline.queue.store import Event
-from lawline.video import relay
+from lawline.video.keys import VideoKeys
+from lawline.web.settings import SocketSettings
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class SocketHub:
     def __init__(self, redis: Redis, prefix: str, limits: SocketSettings) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.revoked_channel = AccountKeys(prefix).revoked
+        self.video_keys = VideoKeys(prefix)
         self.limits = limits
         self._tickets: set[Ticket] = set()
         self._by_channel: dict[str, set[Ticket]] = defaultdict(set)
@@ -202,7 +205,7 @@ class SocketHub:
         return sum(1 for t in self._tickets if t.kind == kind)
 
     def signal_channel(self, side: str, who: str) -> str:
-        return relay.channel(self.prefix, side, who)
+        return self.video_keys.signal(side, who)
 
     def fell_behind(self, ticket: Ticket, what: str) -> None:
         """This socket's queue overflowed: close it (1013) so it reconnects and resyncs."""
@@ -237,8 +240,8 @@ class SocketHub:
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(revocation.channel(self.prefix))
-                    await pubsub.psubscribe(relay.channel(self.prefix, "*", "*"))
+                    await pubsub.subscribe(self.revoked_channel)
+                    await pubsub.psubscribe(self.video_keys.signals)
                     self.subscribed.set()
                     async for message in pubsub.listen():
                         if message["type"] in ("message", "pmessage"):
@@ -251,7 +254,7 @@ class SocketHub:
                 await asyncio.sleep(RESUBSCRIBE_S)
 
     def dispatch(self, channel: str, data: str) -> None:
-        if channel == revocation.channel(self.prefix):
+        if channel == self.revoked_channel:
             parsed = revocation.parse(data)
             if parsed is None:
                 log.warning("malformed revocation skipped")

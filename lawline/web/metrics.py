@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -21,7 +20,7 @@ from prometheus_client.metrics_core import Metric
 from lawline.cases.ingest import dead_letter_total
 from lawline.queue.service import QueueService
 from lawline.queue.skills import LawyerState
-from lawline.web.auth import Principal, Role, require
+from lawline.web.deps import HubDep, QueueDep, Scraper
 
 router = APIRouter()
 
@@ -105,14 +104,14 @@ async def gather(queue: QueueService) -> list[Metric]:
     dead = CounterMetricFamily(
         "lawline_ledger_events_set_aside", "Events the ledger could not take (P:events:dead)"
     )
-    dead.add_metric([], await dead_letter_total(queue.store.redis, queue.store.events_key))
+    dead.add_metric([], await dead_letter_total(queue.store.redis, queue.store.keys))
     odd_calls = CounterMetricFamily(
         "lawline_telephony_refused",
         "What the telephony workers refused to believe or dial (invalid_caller_number, "
         "unsigned_invite, undialable_callback_number)",
         labels=["what"],
     )
-    counts = await queue.store.redis.hgetall(f"{queue.store.prefix}:telephony:counts")
+    counts = await queue.store.redis.hgetall(queue.store.keys.telephony_counts)
     for what, n in sorted(counts.items()):
         odd_calls.add_metric([_text(what)], float(n))
     return [
@@ -126,10 +125,8 @@ def _text(value: str | bytes) -> str:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(
-    request: Request, _: Annotated[Principal, Depends(require(Role.SCRAPER, Role.ADMIN))]
-) -> Response:
+async def metrics(queue: QueueDep, hub: HubDep, _: Scraper) -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Figures(await gather(request.app.state.queue)))  # type: ignore[arg-type]
-    registry.register(_Figures(list(request.app.state.hub.figures())))  # type: ignore[arg-type]
+    registry.register(_Figures(await gather(queue)))  # type: ignore[arg-type]
+    registry.register(_Figures(list(hub.figures())))  # type: ignore[arg-type]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

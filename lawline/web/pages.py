@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from lawline.video.turn import browser_rtc_config
-from lawline.web.auth import Principal, require
+from lawline.web.deps import Anyone, SettingsDep
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -66,21 +66,16 @@ async def api_docs() -> FileResponse:
 
 
 @router.get("/api/webrtc/config")
-async def webrtc_config(
-    request: Request, principal: Annotated[Principal, Depends(require())]
-) -> dict[str, Any]:
+async def webrtc_config(settings: SettingsDep, principal: Anyone) -> dict[str, Any]:
     """The browser's RTCConfiguration: lawline's ICE servers, never a browser default,
     with TURN credentials issued for this person (short-lived)."""
-    settings = request.app.state.settings.webrtc
-    return browser_rtc_config(settings, principal.subject, time.time())
+    return browser_rtc_config(settings.webrtc, principal.subject, time.time())
 
 
 @router.get("/api/webrtc/media")
-async def webrtc_media(
-    request: Request, _: Annotated[Principal, Depends(require())]
-) -> dict[str, float]:
+async def webrtc_media(settings: SettingsDep, _: Anyone) -> dict[str, float]:
     """What a video call from a terminal asks of the camera, and its timeouts."""
-    t = request.app.state.settings.terminals
+    t = settings.terminals
     return {
         "frame_rate": t.frame_rate,
         "ice_timeout_s": t.ice_timeout_s,

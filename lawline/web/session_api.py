@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
 from lawline.accounts.roles import SERVICE_ROLES
 from lawline.accounts.service import (
-    MAX_PASSWORD_LENGTH,
-    USERNAME_PATTERN,
     AccountError,
     Accounts,
     NoSuchUser,
@@ -30,79 +28,37 @@ from lawline.accounts.service import (
     check_password,
     check_role,
 )
-from lawline.accounts.sessions import SessionStore, session_ref
+from lawline.accounts.sessions import session_ref
 from lawline.accounts.throttle import PasswordGate, SignInThrottle, Verdict, VerifierBusy
 from lawline.config import Settings
 from lawline.revocation import announce
-from lawline.web.auth import COOKIE_NAME, Principal, Role, require
+from lawline.web.auth import COOKIE_NAME, Role
+from lawline.web.deps import (
+    Admin,
+    Anyone,
+    DbDep,
+    PasswordGateDep,
+    SessionsDep,
+    SettingsDep,
+    ThrottleDep,
+)
+from lawline.web.schemas.accounts import (
+    Me,
+    PasswordChange,
+    SignInIn,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 
 router = APIRouter(prefix="/api")
-Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
-Anyone = Annotated[Principal, Depends(require())]
 T = TypeVar("T")
 
 
-class SignInIn(BaseModel):
-    # The rule of usernames: a name that cannot exist is refused (422) before any counting.
-    username: str = Field(pattern=USERNAME_PATTERN)
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-
-
-class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-
-
-class Me(BaseModel):
-    username: str
-    display_name: str
-    role: Role
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str
-    role: Role
-    password: str
-    display_name: str = Field(default="", max_length=100)
-
-
-class UserPatch(BaseModel):
-    """Only what is given changes. A new password also lifts a lock-out."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role | None = None
-    disabled: bool | None = None
-    display_name: str | None = Field(default=None, max_length=100)
-    password: str | None = None
-
-
-class UserOut(BaseModel):
-    username: str
-    display_name: str
-    role: Role
-    disabled: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            username=user.username,
-            display_name=user.display_name,
-            role=Role(user.role),
-            disabled=user.disabled,
-            created_at=user.created_at,
-        )
-
-
-async def _accounts(request: Request, work: Callable[[Accounts], T]) -> T:
+async def _accounts(
+    db: sessionmaker[Session], settings: Settings, work: Callable[[Accounts], T]
+) -> T:
     """Run `work` with the users table in a worker thread; AccountError becomes 4xx."""
-    settings: Settings = request.app.state.settings
-    db: sessionmaker[Session] = request.app.state.db
 
     def run() -> T:
         with db() as session:
@@ -127,10 +83,6 @@ def check_password_or_422(password: str) -> None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
-def _sessions(request: Request) -> SessionStore:
-    return request.app.state.sessions
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -143,12 +95,33 @@ def _source(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """What checking a password needs: the users table, the sign-in throttle, and the
+    bound on argon2 work."""
+
+    db: sessionmaker[Session]
+    settings: Settings
+    throttle: SignInThrottle
+    gate: PasswordGate
+
+
+def password_check(
+    db: DbDep, settings: SettingsDep, throttle: ThrottleDep, gate: PasswordGateDep
+) -> PasswordCheck:
+    return PasswordCheck(db, settings, throttle, gate)
+
+
+PasswordCheckDep = Annotated[PasswordCheck, Depends(password_check)]
+
+
 async def _with_password(
-    request: Request, username: str, password: str, then: Callable[[Accounts, User], T]
-) -> T:
+    request: Request, check: PasswordCheck, username: str, password: str,
+    then: Callable[[Accounts, User], T],
+) -> T:  # fmt: skip
     """`then(accounts, user)` if this is the user's password, through the sign-in throttle
     and the bound on argon2 work; else the same 401 whatever the reason."""
-    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    throttle = check.throttle
     source = _source(request)
     verdict, counts = await throttle.attempt(username, source)
     if verdict is Verdict.SOURCE_BLOCKED:
@@ -167,10 +140,9 @@ async def _with_password(
             raise WrongPassword("wrong username or password")
         return then(accounts, accounts.verify(username, password))
 
-    gate: PasswordGate = request.app.state.password_gate
     try:
-        async with gate.admit(counts.known_desk):
-            result = await _accounts(request, verify)
+        async with check.gate.admit(counts.known_desk):
+            result = await _accounts(check.db, check.settings, verify)
     except VerifierBusy:
         await throttle.unchecked(username, source)
         raise HTTPException(
@@ -182,8 +154,9 @@ async def _with_password(
     return result
 
 
-async def _new_session(request: Request, response: Response, me: Me) -> None:
-    sessions = _sessions(request)
+async def _new_session(
+    request: Request, response: Response, sessions: SessionsDep, settings: Settings, me: Me
+) -> None:
     if (old := request.cookies.get(COOKIE_NAME)) and await sessions.delete(old):
         # Signing in again replaces this browser's session.
         await announce(sessions.redis, sessions.prefix, "session", session_ref(old))
@@ -194,7 +167,7 @@ async def _new_session(request: Request, response: Response, me: Me) -> None:
         httponly=True,
         samesite="strict",
         path="/",
-        secure=request.app.state.settings.accounts.cookie_secure,
+        secure=settings.accounts.cookie_secure,
     )
 
 
@@ -203,18 +176,31 @@ def _me(user: User) -> Me:
 
 
 @router.post("/session")
-async def sign_in(body: SignInIn, request: Request, response: Response) -> Me:
+async def sign_in(
+    body: SignInIn,
+    request: Request,
+    response: Response,
+    check: PasswordCheckDep,
+    sessions: SessionsDep,
+) -> Me:
     """Password sign-in: sets the http-only session cookie. 401 for a wrong password, an
     unknown or disabled account and one locked from this address alike; 429 for an
     address that has guessed too often; 503 when too many sign-ins wait to be checked."""
-    me = await _with_password(request, body.username, body.password, lambda _, user: _me(user))
-    await _new_session(request, response, me)
+    me = await _with_password(
+        request, check, body.username, body.password, lambda _, user: _me(user)
+    )
+    await _new_session(request, response, sessions, check.settings, me)
     return me
 
 
 @router.put("/session/password")
 async def change_password(
-    body: PasswordChange, request: Request, response: Response, principal: Anyone
+    body: PasswordChange,
+    request: Request,
+    response: Response,
+    check: PasswordCheckDep,
+    sessions: SessionsDep,
+    principal: Anyone,
 ) -> Me:
     """A person changes their own password, giving the current one: every session of
     theirs ends (open consoles close) and this browser gets a new one."""
@@ -225,38 +211,37 @@ async def change_password(
     def change(accounts: Accounts, user: User) -> Me:
         return _me(accounts.set_password(user.username, body.new_password))
 
-    me = await _with_password(request, principal.subject, body.password, change)
-    sessions = _sessions(request)
+    me = await _with_password(request, check, principal.subject, body.password, change)
     await sessions.delete_user(me.username)
     await announce(sessions.redis, sessions.prefix, "user", me.username)
-    await request.app.state.sign_in_throttle.clear(me.username)
-    await _new_session(request, response, me)
+    await check.throttle.clear(me.username)
+    await _new_session(request, response, sessions, check.settings, me)
     return me
 
 
 @router.get("/session")
-async def who_am_i(request: Request, principal: Anyone) -> Me:
+async def who_am_i(db: DbDep, settings: SettingsDep, principal: Anyone) -> Me:
     """Who is signed in (a service token's subject has no display name)."""
-    user = await _accounts(request, lambda a: a.get(principal.subject))
+    user = await _accounts(db, settings, lambda a: a.get(principal.subject))
     if user is None or principal.role == Role.GATEWAY:
         return Me(username=principal.subject, display_name="", role=principal.role)
     return Me(username=user.username, display_name=user.display_name, role=principal.role)
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(request: Request, response: Response) -> None:
+async def sign_out(
+    request: Request, response: Response, sessions: SessionsDep, settings: SettingsDep
+) -> None:
     """Ends this browser's session everywhere; signing out twice is harmless."""
-    if session_id := request.cookies.get(COOKIE_NAME):
-        sessions = _sessions(request)
-        if await sessions.delete(session_id):
-            # Its open websockets close too (each web process listens).
-            await announce(sessions.redis, sessions.prefix, "session", session_ref(session_id))
+    if (session_id := request.cookies.get(COOKIE_NAME)) and await sessions.delete(session_id):
+        # Its open websockets close too (each web process listens).
+        await announce(sessions.redis, sessions.prefix, "session", session_ref(session_id))
     response.delete_cookie(
         COOKIE_NAME,
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.app.state.settings.accounts.cookie_secure,
+        secure=settings.accounts.cookie_secure,
     )
 
 
@@ -264,14 +249,15 @@ async def sign_out(request: Request, response: Response) -> None:
 
 
 @router.get("/users")
-async def list_users(request: Request, _: Admin) -> list[UserOut]:
-    return await _accounts(request, lambda a: [UserOut.of(u) for u in a.users()])
+async def list_users(db: DbDep, settings: SettingsDep, _: Admin) -> list[UserOut]:
+    return await _accounts(db, settings, lambda a: [UserOut.of(u) for u in a.users()])
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-async def add_user(body: UserIn, request: Request, _: Admin) -> UserOut:
+async def add_user(body: UserIn, db: DbDep, settings: SettingsDep, _: Admin) -> UserOut:
     return await _accounts(
-        request,
+        db,
+        settings,
         lambda a: UserOut.of(
             a.add_user(body.username, body.role, body.password, _now(), body.display_name)
         ),
@@ -279,7 +265,15 @@ async def add_user(body: UserIn, request: Request, _: Admin) -> UserOut:
 
 
 @router.patch("/users/{username}")
-async def update_user(username: str, body: UserPatch, request: Request, me: Admin) -> UserOut:
+async def update_user(
+    username: str,
+    body: UserPatch,
+    db: DbDep,
+    settings: SettingsDep,
+    sessions: SessionsDep,
+    throttle: ThrottleDep,
+    me: Admin,
+) -> UserOut:
     """Role, disabled, display name, password reset. Changing any but the name signs them out."""
     if username == me.subject and (body.disabled or body.role not in (None, Role.ADMIN)):
         raise HTTPException(status.HTTP_409_CONFLICT, "an admin may not lock themselves out")
@@ -295,12 +289,11 @@ async def update_user(username: str, body: UserPatch, request: Request, me: Admi
             user = accounts.set_password(username, body.password)
         return UserOut.of(user)
 
-    out = await _accounts(request, update)
+    out = await _accounts(db, settings, update)
     if body.role is not None or body.disabled or body.password is not None:
         # Sessions carry the role, and a reset password may mean a stolen one.
-        sessions = _sessions(request)
         await sessions.delete_user(username)
         await announce(sessions.redis, sessions.prefix, "user", username)
     if body.password is not None:
-        await request.app.state.sign_in_throttle.clear(username)  # how an admin unlocks
+        await throttle.clear(username)  # how an admin unlocks
     return out

@@ -39,16 +39,27 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from lawline.config import Settings
 from lawline.queue.intake import Origin, Skills, new_contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, ContactState, Service
 from lawline.queue.store import Event
+from lawline.terminals.keys import TerminalKeys
 from lawline.terminals.models import Terminal
 from lawline.terminals.registry import TerminalRefused, check_token
 from lawline.video import relay
 from lawline.video.turn import browser_rtc_config
+from lawline.web.deps import DbDep, HubDep, QueueDep, SettingsDep
 from lawline.web.hub import SocketHub, Ticket, TooManySockets
-from lawline.web.tasks import until_first_ends
+from lawline.web.socket_loop import (
+    BadFrame,
+    Frame,
+    Handler,
+    close_as_ended,
+    run_until_ended,
+    send_frame,
+    serve_frames,
+)
 from lawline.web.ws_access import client_address, origin_allowed
 
 log = logging.getLogger(__name__)
@@ -61,24 +72,29 @@ MAX_TOKEN = 200  # `{id}.{secret}`: an id of up to 64 and 43 characters of secre
 CONTACT_KEY_TTL_S = 86400
 
 
-class BadFrame(ValueError):
-    pass
-
-
 class TerminalSession:
     """One open websocket of one terminal."""
 
     def __init__(
-        self, ws: WebSocket, queue: QueueService, terminal: Terminal, ticket: Ticket
-    ) -> None:
+        self, ws: WebSocket, queue: QueueService, hub: SocketHub, settings: Settings,
+        terminal: Terminal, ticket: Ticket,
+    ) -> None:  # fmt: skip
         self.ws = ws
         self.queue = queue
         self.terminal = terminal
         self.ticket = ticket  # its place in the hub: relayed signals, a revocation
-        self.settings = ws.app.state.settings
+        self.settings = settings
         self.prefix: str = self.settings.redis_prefix
-        self.hub: SocketHub = ws.app.state.hub
+        self.hub = hub
         self.last_contact_id: str | None = None  # the one a rating belongs to
+        self.handlers: dict[str, Handler] = {
+            "ping": self._ping,
+            "call": self._call,
+            "cancel": self._hang_up,
+            "hangup": self._hang_up,
+            "signal": self._signal,
+            "rate": self._rate,
+        }
 
     @property
     def contact_id(self) -> str | None:
@@ -91,16 +107,16 @@ class TerminalSession:
 
     @property
     def _contact_key(self) -> str:
-        return f"{self.prefix}:terminal:{self.terminal.id}"
+        return TerminalKeys(self.prefix).contact(self.terminal.id)
 
     async def run(self) -> None:
         await self._hello()
-        await until_first_ends(
-            self._read(),
+        await run_until_ended(
+            self.ticket,
+            serve_frames(self.ws, self.handlers),
             self._forward(self.ticket.events),
             self._forward_signals(self.ticket.signals),
             self._tell_waiting(),
-            self.ticket.wait_ended(),
         )
         await self._gone()
 
@@ -138,7 +154,7 @@ class TerminalSession:
         return {"id": lawyer.id, "name": lawyer.name}
 
     async def _send(self, frame_type: str, **fields: Any) -> None:
-        await self.ws.send_text(json.dumps({"type": frame_type, **fields}, ensure_ascii=False))
+        await send_frame(self.ws, frame_type, **fields)
 
     async def _result(self, request: str, ok: bool, message: str = "") -> None:
         await self._send("result", request=request, ok=ok, message=message)
@@ -190,42 +206,22 @@ class TerminalSession:
 
     # ----- frames from the terminal --------------------------------------------------
 
-    async def _read(self) -> None:
-        while True:
-            text = await self.ws.receive_text()
-            try:
-                frame = json.loads(text)
-                if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                    raise BadFrame("a frame is a JSON object with a string 'type'")
-                await self._handle(frame)
-            except (ValueError, KeyError, TypeError) as exc:
-                message = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
-                await self._send("error", message=message)
+    async def _ping(self, frame: Frame) -> None:
+        await self._send("pong")
 
-    async def _handle(self, frame: dict[str, Any]) -> None:
-        kind = frame["type"]
-        if kind == "ping":
-            await self._send("pong")
-        elif kind == "call":
-            await self._call(Service(frame.get("service", Service.CONSULTATION)))
-        elif kind in ("cancel", "hangup"):
-            await self._hang_up(kind)
-        elif kind == "signal":
-            await self._signal(frame)
-        elif kind == "rate":
-            score = frame.get("score")
-            if not isinstance(score, int) or not 1 <= score <= 5:
-                raise BadFrame("a rating is a whole number from 1 to 5")
-            if self.last_contact_id is None:
-                await self._result(kind, False, "nothing to rate")
-                return
-            done = await self.queue.store.rate(self.last_contact_id, score, self.queue.clock())
-            messages = {0: "already rated", -1: "the talk never began"}
-            await self._result(kind, done == 1, messages.get(done, ""))
-        else:
-            raise BadFrame(f"unknown frame type {kind!r}")
+    async def _rate(self, frame: Frame) -> None:
+        score = frame.get("score")
+        if not isinstance(score, int) or not 1 <= score <= 5:
+            raise BadFrame("a rating is a whole number from 1 to 5")
+        if self.last_contact_id is None:
+            await self._result("rate", False, "nothing to rate")
+            return
+        done = await self.queue.store.rate(self.last_contact_id, score, self.queue.clock())
+        messages = {0: "already rated", -1: "the talk never began"}
+        await self._result("rate", done == 1, messages.get(done, ""))
 
-    async def _call(self, service: Service) -> None:
+    async def _call(self, frame: Frame) -> None:
+        service = Service(frame.get("service", Service.CONSULTATION))
         if self.contact_id is not None:
             await self._result("call", False, "already waiting or talking")
             return
@@ -242,7 +238,8 @@ class TerminalSession:
         await self._result("call", True)
         await self._send_place(contact.id)
 
-    async def _hang_up(self, request: str) -> None:
+    async def _hang_up(self, frame: Frame) -> None:
+        request = frame["type"]  # cancel (while waiting) or hangup
         cid = self.contact_id
         if cid is None:
             await self._result(request, False, "no talk in progress")
@@ -250,7 +247,7 @@ class TerminalSession:
         await self.queue.line_gone(cid, "resident left the terminal", ended_by="caller")
         await self._result(request, True)
 
-    async def _signal(self, frame: dict[str, Any]) -> None:
+    async def _signal(self, frame: Frame) -> None:
         cid = self.contact_id
         contact = await self.queue.store.get_contact(cid) if cid else None
         if contact is None or contact.state != ContactState.CONNECTED or not contact.lawyer:
@@ -267,9 +264,7 @@ class TerminalSession:
             await self.queue.store.redis.delete(self._contact_key)
 
 
-async def _check(ws: WebSocket, token: str) -> Terminal:
-    db: sessionmaker[Session] = ws.app.state.db
-
+async def _check(db: sessionmaker[Session], token: str) -> Terminal:
     def run() -> Terminal:
         with db() as session:
             terminal = check_token(session, token)
@@ -293,29 +288,29 @@ async def _device_token(ws: WebSocket, timeout_s: float) -> str:
 
 
 @router.websocket("/api/terminal/ws")
-async def terminal_ws(ws: WebSocket) -> None:
-    settings = ws.app.state.settings.sockets
+async def terminal_ws(
+    ws: WebSocket, settings: SettingsDep, db: DbDep, queue: QueueDep, hub: HubDep
+) -> None:
     # The device token is explicit (not a cookie): a terminal need not be a browser.
-    if not origin_allowed(ws, settings.allowed_origins, explicit_credential=True):
+    if not origin_allowed(ws, settings.sockets.allowed_origins, explicit_credential=True):
         await ws.close(code=CLOSE_FORBIDDEN, reason="not from this site's pages")
         return
     # Accepted first, then closed with the reason: a browser sees a close code and reason
     # only on an accepted websocket (a refused handshake is just "1006" to the page).
     await ws.accept()
     with contextlib.suppress(WebSocketDisconnect):
-        token = await _device_token(ws, settings.auth_timeout_s)
+        token = await _device_token(ws, settings.sockets.auth_timeout_s)
         if not token:
             await ws.close(code=CLOSE_UNAUTHORIZED, reason="this terminal has no device token")
             return
         try:
-            terminal = await _check(ws, token)
+            terminal = await _check(db, token)
         except TerminalRefused as exc:
             revoked = "revoked" in str(exc)
             code = CLOSE_FORBIDDEN if revoked else CLOSE_UNAUTHORIZED
             await ws.close(code=code, reason=str(exc))
             log.info("terminal refused", extra={"reason": str(exc)})
             return
-        hub: SocketHub = ws.app.state.hub
         ticket = Ticket(
             "terminal", None, f"terminal:{terminal.id}", client_address(ws),
             terminal=terminal.id, channel=hub.signal_channel("terminal", terminal.id),
@@ -324,11 +319,10 @@ async def terminal_ws(ws: WebSocket) -> None:
             async with hub.open(ticket):
                 # Checked again now that a revocation would reach it: one announced
                 # between the first check and here is not missed.
-                await _check(ws, token)
+                await _check(db, token)
                 log.info("terminal connected", extra={"terminal": terminal.id})
-                await TerminalSession(ws, ws.app.state.queue, terminal, ticket).run()
-                if ticket.ended.is_set():
-                    await ws.close(code=ticket.code, reason=ticket.reason)
+                await TerminalSession(ws, queue, hub, settings, terminal, ticket).run()
+                await close_as_ended(ws, ticket)
         except TooManySockets as exc:
             await ws.close(code=exc.code, reason=exc.reason)
         except TerminalRefused as exc:

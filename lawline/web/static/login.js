@@ -1,6 +1,8 @@
 // The sign-in form (a file of its own: the pages' Content-Security-Policy runs no inline script).
-const form = document.getElementById("login-form");
-const error = document.getElementById("login-error");
+import { $ } from "./lib/dom.js";
+
+const form = $("login-form");
+const error = $("login-error");
 const messages = {
   401: "用户名或密码不正确。",
   422: "用户名或密码不正确。",
@@ -11,8 +13,8 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   error.hidden = true;
   const body = {
-    username: document.getElementById("username").value.trim(),
-    password: document.getElementById("password").value,
+    username: $("username").value.trim(),
+    password: $("password").value,
   };
   try {
     const r = await fetch("/api/session", {
@@ -27,7 +29,7 @@ form.addEventListener("submit", async (event) => {
       return;
     }
     error.textContent = messages[r.status] || `登录失败（${r.status}）。`;
-  } catch (e) {
+  } catch {
     error.textContent = "无法连接服务器，请检查网络。";
   }
   error.hidden = false;

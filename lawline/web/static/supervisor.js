@@ -1,43 +1,40 @@
-// The supervisors' alerts page (a file of its own: the pages' Content-Security-Policy runs no inline script).
+// The supervisors' alerts page: the last alerts, then each new one as it is raised, on
+// top and marked fresh. (A file of its own: the pages' Content-Security-Policy runs no
+// inline script.)
+import { $, draw, html, setLink } from "./lib/dom.js";
+import { LABELS } from "./lib/labels.js";
+import { Socket } from "./lib/socket.js";
+import { repeat } from "./vendor/lit-html/directives/repeat.js";
+
 const CATEGORIES = {
   self_harm: "自伤风险", wage_arrears: "群体欠薪", group_petition: "集体上访", violence: "暴力倾向",
 };
-const SPEAKERS = { citizen: "来电人", lawyer: "律师" };
-const list = document.getElementById("alerts");
+const alerts = [];  // newest first, each {key, alert, fresh}
+let seen = 0;
 
-function show(alert, fresh) {
-  document.getElementById("none").hidden = true;
-  const li = document.createElement("li");
-  li.dataset.category = alert.category;
+function add(alert, fresh) {
+  alerts.unshift({ key: ++seen, alert, fresh });
+  $("none").hidden = true;
+  draw($("alerts"), repeat(alerts, (a) => a.key, alertTemplate));
+}
+
+function alertTemplate({ alert, fresh }) {
   const when = new Date(alert.at * 1000).toLocaleTimeString("zh-CN");
-  const head = document.createElement("strong");
-  head.textContent = `${when} ${CATEGORIES[alert.category] || alert.category}（“${alert.phrase}”）`;
-  const body = document.createElement("div");
-  body.textContent = `${SPEAKERS[alert.leg] || ""}：${alert.text} · 来电 ${alert.contact_id}`;
-  li.append(head, body);
-  if (fresh) li.className = "fresh";
-  list.prepend(li);
+  return html`<li data-category=${alert.category} class=${fresh ? "fresh" : ""}><strong>${when} ${
+    CATEGORIES[alert.category] || alert.category}（“${alert.phrase}”）</strong><div>${
+    LABELS.leg[alert.leg] || ""}：${alert.text} · 来电 ${alert.contact_id}</div></li>`;
 }
 
 async function start() {
   const r = await fetch("/api/alerts?limit=100");
   if (r.status === 401) { location.href = "/login"; return; }
-  if (r.ok) for (const a of (await r.json()).reverse()) show(a, false);
-  connect();
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/api/supervisor/ws`);
-  const link = document.getElementById("link");
-  ws.onopen = () => { link.dataset.link = "up"; link.textContent = "已连接"; };
-  ws.onmessage = (event) => {
-    const frame = JSON.parse(event.data);
-    if (frame.type === "alert") show(frame.alert, true);
-  };
-  ws.onclose = () => {
-    link.dataset.link = "down"; link.textContent = "连接中断，正在重连…";
-    setTimeout(connect, 2000);
-  };
+  if (r.ok) for (const a of (await r.json()).reverse()) add(a, false);
+  new Socket("/api/supervisor/ws", {
+    handlers: { alert: (frame) => add(frame.alert, true) },
+    onOpen: () => setLink(true, "已连接", "连接中断，正在重连…"),
+    onClose: () => { setLink(false, "已连接", "连接中断，正在重连…"); return true; },
+    firstRetryMs: 2000,  // an alerts board: a steady retry is enough
+    maxRetryMs: 2000,
+  }).connect();
 }
 start();

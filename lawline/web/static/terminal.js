@@ -1,13 +1,16 @@
 // The village video terminal: one big button to a duty lawyer, face to face.
 // Driven by a TV remote (arrow keys and OK) or by touch. The device token is given
 // once as /terminal#token=... and kept in the box's storage.
-"use strict";
+import { $, draw, html, setLink } from "./lib/dom.js";
+import { LABELS } from "./lib/labels.js";
+import { Socket } from "./lib/socket.js";
+import { VideoCall } from "./lib/videocall.js";
 
-const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "lawline-terminal-token";
 
 const term = {
-  ws: null,
+  socket: null,    // the lib/socket.js Socket
+  get ws() { return this.socket && this.socket.ws; },
   hello: null,
   service: "consultation",
   screen: "home",
@@ -16,7 +19,6 @@ const term = {
   call: null,      // the VideoCall
   lawyerReady: false,
   rating: 0,
-  retryMs: 500,
   refused: false,
 };
 window.lawlineTerminal = term;  // for the browser tests and for support staff
@@ -58,22 +60,17 @@ document.addEventListener("keydown", (e) => {
 });
 
 function renderServices(services) {
-  $("services").innerHTML = services.map((s) => `<button class="tv" role="radio" data-service="${s}"`
-    + ` aria-checked="${s === term.service}">${LABELS.service[s] || s}</button>`).join("");
-  for (const b of $("services").querySelectorAll("button")) {
-    b.onclick = () => {
-      term.service = b.dataset.service;
-      for (const o of $("services").querySelectorAll("button")) o.setAttribute("aria-checked", String(o === b));
-    };
-  }
+  const pick = (service) => {
+    term.service = service;
+    renderServices(services);
+  };
+  draw($("services"), services.map((s) => html`<button class="tv" role="radio" data-service=${s}
+    aria-checked=${String(s === term.service)} @click=${() => pick(s)}>${LABELS.service[s] || s}</button>`));
 }
 
 function renderStars() {
-  $("stars").innerHTML = [1, 2, 3, 4, 5].map((n) => `<button class="tv" data-score="${n}" aria-label="${n} 星">★</button>`).join("");
-  for (const b of $("stars").querySelectorAll("button")) {
-    b.onclick = () => rate(Number(b.dataset.score));
-    b.onfocus = () => focusStar(Number(b.dataset.score));
-  }
+  draw($("stars"), [1, 2, 3, 4, 5].map((n) => html`<button class="tv" data-score=${n} aria-label="${n} 星"
+    @click=${() => rate(n)} @focus=${() => focusStar(n)}>★</button>`));
 }
 
 function focusStar(n) {
@@ -94,42 +91,30 @@ function message(title, text) {
 
 // ----- the websocket ----------------------------------------------------------------------
 
+// The device token goes in the first frame, never in the URL (access logs keep URLs).
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  // The device token goes in the first frame, never in the URL (access logs keep URLs).
-  const ws = new WebSocket(`${scheme}://${location.host}/api/terminal/ws`);
-  term.ws = ws;
-  ws.onopen = () => {
-    ws.send(JSON.stringify({ type: "auth", token: token() }));
-    term.retryMs = 500;
-    setLink(true);
-  };
-  ws.onmessage = (event) => {
-    let frame;
-    try { frame = JSON.parse(event.data); } catch { return; }
-    (handlers[frame.type] || (() => {}))(frame);
-  };
-  ws.onclose = (event) => {
-    setLink(false);
-    if (event.code === 4401 || event.code === 4403) {
-      term.refused = true;
-      const why = event.code === 4403 ? "此终端已停用" : "此终端尚未登记";
-      message(why, `${event.reason || ""}。请联系司法所工作人员。`);
-      $("message-ok").hidden = true;
-      return;
-    }
-    setTimeout(connect, term.retryMs);
-    term.retryMs = Math.min(term.retryMs * 2, 5000);
-  };
+  term.socket = new Socket("/api/terminal/ws", {
+    handlers,
+    onOpen: (ws) => {
+      ws.send(JSON.stringify({ type: "auth", token: token() }));
+      setLink(true, "", "网络连接中断，正在重连…");
+    },
+    onClose: (event) => {
+      setLink(false, "", "网络连接中断，正在重连…");
+      if (event.code === 4401 || event.code === 4403) {
+        term.refused = true;
+        const why = event.code === 4403 ? "此终端已停用" : "此终端尚未登记";
+        message(why, `${event.reason || ""}。请联系司法所工作人员。`);
+        $("message-ok").hidden = true;
+        return false;
+      }
+      return true;
+    },
+  });
+  term.socket.connect();
 }
 
-function send(type, fields = {}) {
-  if (term.ws && term.ws.readyState === WebSocket.OPEN) {
-    term.ws.send(JSON.stringify({ type, ...fields }));
-    return true;
-  }
-  return false;
-}
+const send = (type, fields = {}) => Boolean(term.socket) && term.socket.send(type, fields);
 
 setInterval(() => send("ping"), 10000);
 
@@ -253,12 +238,6 @@ function endTalk() {
 function rate(score) {
   focusStar(score);
   send("rate", { score });
-}
-
-function setLink(up) {
-  const el = $("link");
-  el.dataset.link = up ? "up" : "down";
-  el.textContent = up ? "" : "网络连接中断，正在重连…";
 }
 
 $("call").onclick = () => { if (send("call", { service: term.service })) show("waiting"); };

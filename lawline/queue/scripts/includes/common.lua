@@ -26,7 +26,7 @@ local function id_less(a, b)
   return am < bm or (am == bm and as < bs)
 end
 
--- The ledger (lawline/cases/ingest.py GROUP) copies every contact from the stream.
+-- The ledger (group lawline/queue/keys.py LEDGER_GROUP) copies every contact from the stream.
 local LEDGER_GROUP = 'ledger'
 -- Trim once the stream is this many entries over its cap, by at most this many: one
 -- append in a hundred reads a hundred entries, and a backlog left by a ledger that was

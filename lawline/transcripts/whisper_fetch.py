@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from lawline.config import ModelSource
-from lawline.transcripts.models import FetchError, install
+from lawline.transcripts.settings import ModelSource
+from lawline.transcripts.vosk_fetch import FetchError, install
 from lawline.transcripts.whisper import MODEL_FILES, ModelMissing, check_whisper_model
 
 CHUNK = 1 << 20

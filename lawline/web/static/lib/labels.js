@@ -1,8 +1,6 @@
 // The Chinese names of lawline's values: one list for every page (the console and the
 // case ledger), so a service, domain or disposition is called the same everywhere.
-"use strict";
-
-const LABELS = {
+export const LABELS = {
   service: {
     consultation: "法律咨询", legal_aid: "法律援助", mediation: "人民调解",
     notarisation: "公证及其他", complaint: "投诉建议",
@@ -54,7 +52,7 @@ const LABELS = {
 };
 
 // A disposition that sends the matter on suggests where to (立案 pre-fills it).
-const REFERRAL_OF_DISPOSITION = {
+export const REFERRAL_OF_DISPOSITION = {
   referred_legal_aid: "legal_aid_centre", referred_mediation: "mediation_committee",
   referred_notary: "notary", referred_court: "court",
 };

@@ -31,12 +31,10 @@ def purge(
     engine = make_engine(settings.database)
     try:
         with session_factory(engine)() as session, session.begin():
-            out = apply_retention(
-                session, retention, settings.data_dir, datetime.now(UTC), dry_run
-            )
+            out = apply_retention(session, retention, settings.data_dir, datetime.now(UTC), dry_run)
     finally:
         engine.dispose()
-    if not any((retention.recordings_days, retention.transcripts_days,
-                retention.contact_details_days)):  # fmt: skip
+    periods = retention.recordings_days, retention.transcripts_days, retention.contact_details_days
+    if not any(periods):
         typer.echo("retention is off (cases.retention: every period is 0): nothing purged")
     typer.echo(("would purge: " if dry_run else "purged: ") + out.summary())

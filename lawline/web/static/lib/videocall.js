@@ -3,10 +3,7 @@
 // candidates) goes through lawline's websockets, which only relay it. The terminal
 // makes the offers (the first, after the lawyer's browser says it is ready, and every
 // ICE restart); the lawyer's browser answers.
-"use strict";
-
-// eslint-disable-next-line no-unused-vars
-class VideoCall {
+export class VideoCall {
   // options: {role: "terminal"|"lawyer", rtc, frameRate, iceTimeoutS, videoStallS,
   //   send(signal), status(text), failed(text), localVideo, remoteVideo, connected()?}
   constructor(options) {

@@ -1,14 +1,14 @@
-"""Request and response bodies of the HTTP API: the OpenAPI contract."""
+"""The queue's bodies: contacts entering and waiting, lawyers' profiles and presence."""
 
 from __future__ import annotations
 
-import re
+import uuid
 from datetime import time
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lawline.phone_numbers import normalise_number
+from lawline.queue.intake import Origin, new_contact
 from lawline.queue.model import Contact, Lawyer, Shift
 from lawline.queue.skills import (
     Channel,
@@ -19,20 +19,7 @@ from lawline.queue.skills import (
     Presence,
     Service,
 )
-
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def check_number(value: str) -> str:
-    """A citizen's number as `normalise_number` takes it (digits, an optional leading +,
-    bounded); the error never repeats the value."""
-    return normalise_number(value)
-
-
-def _check_id(value: str | None) -> str | None:
-    if value is not None and not _ID.match(value):
-        raise ValueError("ids are 1-64 letters, digits, '_', '.' or '-'")
-    return value
+from lawline.web.schemas.fields import check_id, check_number
 
 
 class ShiftIn(BaseModel):
@@ -64,7 +51,7 @@ class LawyerIn(BaseModel):
     capacity: dict[Channel, int] = Field(default_factory=lambda: {Channel.VOICE: 1})
     roster: list[ShiftIn] = Field(default_factory=list)
 
-    _id = field_validator("id")(_check_id)
+    _id = field_validator("id")(check_id)
 
     @field_validator("services", "domains")
     @classmethod
@@ -102,6 +89,38 @@ class LawyerPatch(BaseModel):
     languages: list[str] | None = Field(default=None, min_length=1)
     capacity: dict[Channel, int] | None = None
     roster: list[ShiftIn] | None = None
+
+    def applied_to(self, current: Lawyer) -> LawyerIn:
+        """The whole profile: the lawyer's as stored, with what this patch names."""
+        return LawyerIn.model_validate(
+            {
+                "id": current.id,
+                "name": current.name,
+                "services": current.services,
+                "domains": current.domains,
+                "languages": sorted(current.languages),
+                "capacity": current.capacity,
+                "roster": [s.to_json() for s in current.roster],
+                **self.model_dump(exclude_unset=True),
+            }
+        )
+
+    def profile_changes(self, merged: LawyerIn) -> dict[str, str]:
+        """The stored profile fields this patch sets, and only those: a concurrent change
+        of the others stays."""
+        profile = merged.to_lawyer().to_hash()
+        return {f: profile[f] for name in self.model_fields_set for f in _PROFILE_FIELDS[name]}
+
+
+# LawyerPatch field -> the stored profile fields (Lawyer.to_hash) it sets.
+_PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "services": ("services",),
+    "domains": ("domains",),
+    "languages": ("languages",),
+    "capacity": ("cap_voice", "cap_video"),
+    "roster": ("roster",),
+}
 
 
 class ColleagueOut(BaseModel):
@@ -170,8 +189,17 @@ class ContactIn(BaseModel):
     preferred_lawyer: str | None = None
     attrs: dict[str, str] = Field(default_factory=dict)
 
-    _id = field_validator("id", "preferred_lawyer")(_check_id)
+    _id = field_validator("id", "preferred_lawyer")(check_id)
     _caller = field_validator("caller")(check_number)
+
+    def to_contact(self, entered_at: float) -> Contact:
+        return new_contact(
+            self,
+            Origin(self.channel, self.caller, self.attrs),
+            contact_id=self.id or uuid.uuid4().hex,
+            entered_at=entered_at,
+            preferred_lawyer=self.preferred_lawyer,
+        )
 
 
 class CallbackIn(BaseModel):
@@ -226,28 +254,3 @@ class ContactOut(BaseModel):
 class Outcome(BaseModel):
     ok: bool
     message: str = ""
-
-
-class Disposition(StrEnum):
-    """How the lawyer closed the contact (办结方式)."""
-
-    ANSWERED = "answered"
-    REFERRED_LEGAL_AID = "referred_legal_aid"
-    REFERRED_MEDIATION = "referred_mediation"
-    REFERRED_NOTARY = "referred_notary"
-    REFERRED_COURT = "referred_court"
-    APPOINTMENT = "appointment"
-    CALLBACK_NEEDED = "callback_needed"
-
-
-class CaseForm(BaseModel):
-    """The case form a lawyer fills in during the call and saves in wrap-up."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    service: Service
-    domain: Domain | None = None
-    summary: str = Field(default="", max_length=4000)
-    disposition: Disposition | None = None
-    # What the citizen was told (答复内容): the record of the advice given.
-    advice: str = Field(default="", max_length=4000)

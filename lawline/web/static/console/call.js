@@ -1,0 +1,194 @@
+// The connected call: its summary and timer, the audio to the telephony worker holding
+// the caller's line (one WebRTC connection, lawline answers), mute, hold, transfer, hang up.
+import { $, draw, html } from "../lib/dom.js";
+import { clock } from "../lib/format.js";
+import { iceComplete } from "../lib/ice.js";
+import { LABELS } from "../lib/labels.js";
+import { openCaseForm } from "./case-form.js";
+import { describe } from "./offer.js";
+import { send, state } from "./state.js";
+import { closeVideo, connectVideo } from "./video.js";
+
+let callTimer = null;
+let audioRetries = 0;
+
+export async function startCall(contact) {
+  const again = state.call && state.call.id === contact.id;
+  state.call = contact;
+  $("call").hidden = false;
+  const video = contact.channel === "video";
+  const from = video
+    ? `视频终端 ${contact.attrs.township || ""} ${contact.attrs.village || ""}`
+    : contact.caller || "未显示号码";
+  $("call-summary").textContent = `${describe(contact)} · ${from}`;
+  $("video").hidden = !video;
+  $("hold").hidden = video;  // hold music is for phone calls
+  if (!again) {
+    audioRetries = 0;
+    openCaseForm(contact);
+    const started = contact.answered_at ? contact.answered_at * 1000 : Date.now();
+    clearInterval(callTimer);
+    callTimer = setInterval(() => {
+      $("call-timer").textContent = clock((Date.now() - started) / 1000);
+    }, 1000);
+  }
+  if (video) await connectVideo(contact); else await connectAudio(contact);
+}
+
+export function endCall() {
+  closeAudio();
+  closeVideo();
+  $("video").hidden = true;
+  clearInterval(callTimer);
+  state.call = null;
+  state.held = false;
+  $("hold").setAttribute("aria-pressed", "false");
+  $("call").hidden = true;
+  setAudioStatus("");
+}
+
+// ----- the audio ---------------------------------------------------------------------------
+
+function setAudioStatus(text) { $("audio-status").textContent = text; }
+
+async function connectAudio(contact) {
+  closeAudio();
+  setAudioStatus("正在接通音频…");
+  try {
+    state.localStream = state.localStream
+      || await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+  } catch {
+    setAudioStatus("无法使用麦克风，请检查浏览器权限。");
+    return;
+  }
+  const pc = new RTCPeerConnection(window.LAWLINE_RTC_CONFIG || { iceServers: [] });
+  state.pc = pc;
+  for (const track of state.localStream.getAudioTracks()) {
+    track.enabled = !state.muted;
+    pc.addTrack(track, state.localStream);
+  }
+  pc.ontrack = (event) => {
+    const stream = event.streams[0] || new MediaStream([event.track]);
+    state.remoteStream = stream;
+    // Chrome plays a remote WebRTC stream through WebAudio only if an element plays it too.
+    $("remote-audio").srcObject = stream;
+    state.meter = new LevelMeter(stream, $("caller-level"));
+  };
+  pc.onconnectionstatechange = () => {
+    const labels = { connected: "音频已接通", connecting: "正在接通音频…", failed: "音频连接失败",
+      disconnected: "音频中断，正在恢复…" };
+    setAudioStatus(labels[pc.connectionState] || "");
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceComplete(pc);
+  if (state.pc !== pc) return;  // replaced meanwhile
+  send("webrtc_offer", { contact_id: contact.id, sdp: pc.localDescription.sdp });
+}
+
+function closeAudio() {
+  if (state.meter) state.meter.stop();
+  state.meter = null;
+  if (state.pc) state.pc.close();
+  state.pc = null;
+  state.remoteStream = null;
+}
+
+// lawline's answer to the browser's offer.
+export function audioAnswered(frame) {
+  audioRetries = 0;
+  if (state.pc && state.call && state.call.id === frame.contact_id) {
+    state.pc.setRemoteDescription({ type: "answer", sdp: frame.sdp })
+      .catch((e) => setAudioStatus(`音频连接失败：${e}`));
+  }
+}
+
+// The offer was refused: the line may not be ready yet (a callback still ringing out),
+// so try again shortly, ten times at most. False when it is not worth another try.
+export function audioRefused() {
+  if (!state.call || audioRetries >= 10) return false;
+  audioRetries += 1;
+  setAudioStatus("正在等待线路接通…");
+  const call = state.call;
+  setTimeout(() => { if (state.call === call) connectAudio(call); }, 1000);
+  return true;
+}
+
+// The caller's loudness, and the strongest frequency (what the tests check).
+class LevelMeter {
+  constructor(stream, meterEl) {
+    this.ctx = new AudioContext();
+    this.analyser = this.ctx.createAnalyser();
+    this.analyser.fftSize = 4096;
+    this.source = this.ctx.createMediaStreamSource(stream);
+    this.source.connect(this.analyser);
+    this.samples = new Float32Array(this.analyser.fftSize);
+    this.spectrum = new Float32Array(this.analyser.frequencyBinCount);
+    this.timer = setInterval(() => { meterEl.value = Math.min(1, this.rms() * 4); }, 200);
+  }
+  rms() {
+    this.analyser.getFloatTimeDomainData(this.samples);
+    let sum = 0;
+    for (const x of this.samples) sum += x * x;
+    return Math.sqrt(sum / this.samples.length);
+  }
+  peakHz() {
+    this.analyser.getFloatFrequencyData(this.spectrum);
+    let best = 0;
+    for (let i = 1; i < this.spectrum.length; i++) if (this.spectrum[i] > this.spectrum[best]) best = i;
+    return best * this.ctx.sampleRate / this.analyser.fftSize;
+  }
+  stop() { clearInterval(this.timer); this.ctx.close(); }
+}
+
+// ----- transfer ----------------------------------------------------------------------------
+
+// Colleagues to transfer to, on duty first, with what they are doing now.
+async function fillColleagues() {
+  const r = await fetch("/api/colleagues");
+  if (!r.ok) return;
+  const me = state.lawyer && state.lawyer.id;
+  const onDuty = (c) => (c.state === "offline" ? 1 : 0);
+  const others = (await r.json()).filter((c) => c.id !== me)
+    .sort((a, b) => onDuty(a) - onDuty(b) || a.id.localeCompare(b.id));
+  draw($("transfer-lawyer"), html`<option value="">（不指定）</option>${others.map((c) => html`<option
+    value=${c.id}>${c.name || c.id}（${c.id}，${LABELS.state[c.state] || c.state}）</option>`)}`);
+}
+
+// ----- the buttons -------------------------------------------------------------------------
+
+export function wireCall() {
+  $("mute").onclick = () => {
+    state.muted = !state.muted;
+    if (state.localStream) state.localStream.getAudioTracks().forEach((t) => { t.enabled = !state.muted; });
+    if (state.video && state.video.stream) {
+      state.video.stream.getAudioTracks().forEach((t) => { t.enabled = !state.muted; });
+    }
+    $("mute").setAttribute("aria-pressed", String(state.muted));
+    $("mute").textContent = state.muted ? "取消静音" : "静音";
+  };
+  $("hold").onclick = () => {
+    if (!state.call) return;
+    state.held = !state.held;
+    send("hold", { contact_id: state.call.id, on: state.held });
+    $("hold").setAttribute("aria-pressed", String(state.held));
+    $("hold").textContent = state.held ? "恢复通话" : "保持";
+  };
+  $("hang-up").onclick = () => state.call && send("end", { contact_id: state.call.id });
+  $("transfer-open").onclick = async () => {
+    $("transfer-form").hidden = false;
+    $("transfer-note").focus();
+    await fillColleagues();
+  };
+  $("transfer-cancel").onclick = () => { $("transfer-form").hidden = true; };
+  $("transfer-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!state.call) return;
+    send("transfer", {
+      contact_id: state.call.id,
+      to_lawyer: $("transfer-lawyer").value || null,
+      to_service: $("transfer-service").value || null,
+      note: $("transfer-note").value,
+    });
+    $("transfer-form").hidden = true;
+  });
+}
