@@ -50,8 +50,8 @@ from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
+from lawline.telephony.bridge_wire import BridgeClient
 from lawline.video.settings import WebRTCSettings
-from lawline.video.signalling import BridgeClient
 from lawline.video.webrtc import create_peer_connection
 
 # The test helpers (run from anywhere).

@@ -81,6 +81,23 @@ class Pool:
     def pid(self, name: str) -> int:
         return self.children.procs[name].pid
 
+    def in_the_set(self, name: str, listening_since: float) -> bool:
+        """Kamailio sends new calls to this worker, listening since that time.monotonic():
+        every probe sent before it listened has had its verdict (an answer, or a timeout
+        after worker_timeout_s, on tm's coarse timer tick), and the last one logged
+        (kamailio.cfg's dispatcher event routes) is not "down"."""
+        front = self.settings.telephony.front
+        if time.monotonic() < listening_since + front.worker_timeout_s + 0.5:
+            return False
+        [worker] = [w for w in worker_addresses(self.settings) if w.name == name]
+        uri = f"sip:{worker.sip_host}:{worker.sip_port} "
+        verdicts = [
+            "down" if "worker down: " + uri in line else "up"
+            for line in self.kamailio_log().splitlines()
+            if "worker down: " + uri in line or "worker up: " + uri in line
+        ]
+        return not verdicts or verdicts[-1] == "up"
+
 
 def wait_for(check: Any, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
@@ -128,12 +145,15 @@ def sip_pool(
     thread = threading.Thread(target=supervise, daemon=True)
     thread.start()
     try:
+        listening = {}
         for name in pool.worker_names():
             wait_for(lambda n=name: "telephony worker listening" in pool.log(n), f"{name} up")
+            listening[name] = time.monotonic()
         wait_for(lambda: "Listening on" in pool.kamailio_log(), "Kamailio up")
         # Kamailio's first probes may go out before the workers listened: those workers
         # are back in the set after the next probe that they answer.
-        time.sleep(2 * pool.settings.telephony.front.probe_interval_s + 1)
+        for name, since in listening.items():
+            wait_for(lambda n=name, t=since: pool.in_the_set(n, t), f"{name} in Kamailio's set")
         yield pool
     finally:
         loop.call_soon_threadsafe(task.cancel)

@@ -31,8 +31,8 @@ from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
+from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.video.settings import WebRTCSettings
-from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
 from tests.sip_helpers import Worker, free_sip_port
 
@@ -181,6 +181,20 @@ class Browser:
     def heard(self, t0: float, t1: float) -> list[int]:
         return [s for t, pcm in self.frames if t0 <= t < t1 for s in pcm]
 
+    async def until_hearing(
+        self, check: Callable[[Sequence[int]], bool], what: str, timeout_s: float = 10
+    ) -> None:
+        """Until the last half second the browser heard passes `check` (silence counts
+        as nothing heard: a disconnected bridge may send no frames at all)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            now = time.monotonic()
+            recent = self.heard(now - 0.5, now)
+            if check(recent if len(recent) >= 4800 else [0] * 24000):
+                return
+            assert now < deadline, f"the browser never heard the {what}"
+            await asyncio.sleep(0.05)
+
     async def close(self) -> None:
         await self.pc.close()
         if self._reader is not None:
@@ -231,6 +245,12 @@ async def call_answered_by_wang(
         assert contact is not None
         assert await queue.accept(contact.id, "wang")
     return caller, contact.id
+
+
+async def settle_for(seconds: float) -> float:
+    """Let the caller hear the present state for this long; the time it ends."""
+    await asyncio.sleep(seconds)
+    return time.monotonic()
 
 
 async def settle(seconds: float = 3.0) -> tuple[float, float]:
@@ -327,16 +347,18 @@ async def test_hold_plays_music_to_the_caller_instead_of_the_lawyer(
     try:
         await browser.connect(client, contact_id, "wang")
         t0, t1 = await settle(2)
-        # The caller hears each state a while (the behaviour under test); each stretch is
-        # judged from when the change reached the caller (from_onset), within a deadline.
+        # The caller hears each state a while (the behaviour under test): from when the
+        # worker carried the request out (the browser stops, or starts again, hearing the
+        # caller), not from a guessed delay. Each stretch is judged from when the change
+        # reached the caller (from_onset), within a deadline.
         await client.request(contact_id, "hold", on=True)
         h0 = time.monotonic()
-        await asyncio.sleep(4)
-        h1 = time.monotonic()
+        await browser.until_hearing(lambda w: tone_in(w, 48000, CALLER_HZ) == 0, "hold")
+        h1 = await settle_for(3)
         await client.request(contact_id, "hold", on=False)
         u0 = time.monotonic()
-        await asyncio.sleep(3)
-        u1 = time.monotonic()
+        await browser.until_hearing(lambda w: tone_in(w, 48000, CALLER_HZ) > 0.9, "unhold")
+        u1 = await settle_for(2.5)
     finally:
         await browser.close()
         await asyncio.to_thread(caller.hang_up)

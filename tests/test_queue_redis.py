@@ -805,27 +805,26 @@ def _before_script(
 
 
 async def test_a_lawyer_accepting_as_the_line_goes_is_not_left_talking_to_no_one(
-    q: Harness, clean_redis_url: str
+    q: Harness,
 ) -> None:
     """The telephony worker restarting finds the line of an offered contact gone; the lawyer
     accepts at that very moment. The contact must end (the lawyer to wrap-up), not stay
     connected to a caller who is not there."""
-    from lawline.telephony.sip import SipConfig
-    from lawline.telephony.worker import TelephonyWorker, held_lines_key
+    from lawline.telephony.keys import TelephonyKeys
+    from lawline.telephony.lines import HeldLines
 
     await q.add_lawyer(lawyer("lu"))
     await q.add(contact("gone", T0))
     assert await q.route() == [("gone", "lu")]
-    worker = TelephonyWorker(q.service.settings, clean_redis_url, SipConfig(), "node/worker-1")
-    worker.redis, worker.queue = q.redis, q.service
-    await q.redis.sadd(held_lines_key(q.store.prefix, worker.name), "gone")
+    lines = HeldLines(q.redis, q.store.prefix, "node/worker-1")
+    await q.redis.sadd(TelephonyKeys(q.store.prefix).held_lines(lines.worker), "gone")
     q.clock.advance(3)
     _before_script(
         q.store,
         {"abandonContact", "endContact", "lineGone"},
         lambda: q.store.accept("gone", "lu", q.clock(), 15),
     )
-    assert await worker.release_lost_lines() == 1
+    assert await lines.release_lost(q.service) == 1
     await q.pump()
     c = await q.contact_hash("gone")
     assert (c["state"], c.get("ended_by")) == ("ended", "line lost")

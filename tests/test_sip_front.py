@@ -100,8 +100,13 @@ async def test_a_worker_killed_mid_call_leaves_no_ghost_and_rejoins_when_restart
                 lambda c=contact_id: _state_is(redis, c, "abandoned"), "lost calls abandoned"
             )
         assert await redis.zcard("ll:waiting") == 2, "the other worker's callers still wait"
-        assert pool.log(first).count("telephony worker listening") == 2, "restarted"
-        await asyncio.sleep(3)  # the restarted worker answers Kamailio's probe again
+        # It ended them before it listens again.
+        await until(
+            _async(lambda: pool.log(first).count("telephony worker listening") == 2),
+            "the worker restarted",
+        )
+        since = time.monotonic()
+        await until(_async(lambda: pool.in_the_set(first, since)), "the worker back in the set")
         more = sipp_async(tmp_path, pool, routed(scenario("more", call_held(4))), "more",
                           calls=4, rate=10)  # fmt: skip
         await until(lambda: _waiting(redis, 6), "new calls queued")

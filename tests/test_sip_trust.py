@@ -9,8 +9,7 @@ import pytest
 
 from lawline.config import Settings
 from lawline.telephony.front_trust import front_secret, origin_signature, signed_origin
-from lawline.telephony.session import caller_number
-from lawline.telephony.sip_message import address_user, headers
+from lawline.telephony.sip_message import address_user, caller_number, headers
 
 SECRET = "ab" * 32
 

@@ -1,6 +1,7 @@
 """The worker's side of the bridge signalling: requests from the web process over Redis.
 
-The contract (keys, kinds, replies) is in lawline/video/signalling.py. Each
+The contract (keys, kinds, replies) is in lawline/telephony/bridge_wire.py; what
+this needs of its worker is BridgeHost (lawline/telephony/host.py). Each
 request runs in its own task, so a slow offer (ICE gathering with a STUN
 server) holds up no other call; a bad request gets {"ok": false, "error"} and
 never stops the worker.
@@ -11,33 +12,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 
 from lawline.queue.skills import ContactState
 from lawline.telephony.bridge import Bridge
-from lawline.video.signalling import blpop_one, reply_key, rpc_key
-
-if TYPE_CHECKING:
-    from lawline.telephony.worker import TelephonyWorker
+from lawline.telephony.bridge_wire import HOLD, OFFER, blpop_one, request_id_of, send_reply
+from lawline.telephony.host import BridgeHost
+from lawline.telephony.keys import TelephonyKeys
 
 log = logging.getLogger(__name__)
 
-REPLY_TTL_S = 60
 BLPOP_S = 1
-# An id in a request that is not valid JSON, so even that gets its error reply.
-_ID = re.compile(r'"id"\s*:\s*"([^"\\]{1,100})"')
 
 
 class Refused(Exception):
     """A request this worker does not carry out; the message goes back as the error."""
 
 
-async def serve_requests(worker: TelephonyWorker, listen: Redis) -> None:
+async def serve_requests(worker: BridgeHost, listen: Redis) -> None:
     """BLPOP this worker's request list (on `listen`, a connection of its own) forever."""
-    key = rpc_key(worker.settings.redis_prefix, worker.name)
+    key = TelephonyKeys(worker.settings.redis_prefix).rpc(worker.name)
     running: set[asyncio.Task[None]] = set()
     try:
         while True:
@@ -57,13 +53,12 @@ async def serve_requests(worker: TelephonyWorker, listen: Redis) -> None:
         await asyncio.gather(*running, return_exceptions=True)
 
 
-async def _answer(worker: TelephonyWorker, raw: str) -> None:
-    request_id = ""
+async def _answer(worker: BridgeHost, raw: str) -> None:
+    request: object = None
     try:
         request = json.loads(raw)
         if not isinstance(request, dict) or not isinstance(request.get("id"), str):
             raise Refused("a request is a JSON object with a string id")
-        request_id = request["id"][:100]
         reply: dict[str, Any] = {"ok": True, "error": "", **await _carry_out(worker, request)}
     except json.JSONDecodeError:
         reply = {"ok": False, "error": "the request is not JSON"}
@@ -72,35 +67,29 @@ async def _answer(worker: TelephonyWorker, raw: str) -> None:
     except Exception as exc:
         log.exception("bridge request failed", extra={"request": raw[:200]})
         reply = {"ok": False, "error": f"failed: {exc}"}
+    request_id = request_id_of(request, raw)
     if not request_id:
-        m = _ID.search(raw)
-        if m is None:
-            log.warning("bridge request without an id ignored", extra={"request": raw[:200]})
-            return
-        request_id = m.group(1)
-    key = reply_key(worker.settings.redis_prefix, request_id)
+        log.warning("bridge request without an id ignored", extra={"request": raw[:200]})
+        return
     try:
-        async with worker.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, json.dumps(reply))
-            pipe.expire(key, REPLY_TTL_S)
-            await pipe.execute()
+        await send_reply(worker.redis, worker.settings.redis_prefix, request_id, reply)
     except Exception:
         log.exception("could not reply to a bridge request", extra={"id": request_id})
 
 
-async def _carry_out(worker: TelephonyWorker, request: dict[str, Any]) -> dict[str, Any]:
+async def _carry_out(worker: BridgeHost, request: dict[str, Any]) -> dict[str, Any]:
     kind, contact_id = request.get("kind"), request.get("contact_id")
     if not isinstance(contact_id, str):
         raise Refused("contact_id missing")
-    if kind == "offer":
+    if kind == OFFER:
         return {"sdp": await _offer(worker, contact_id, request)}
-    if kind == "hold":
+    if kind == HOLD:
         _hold(worker, contact_id, request)
         return {}
     raise Refused(f"unknown kind {kind!r}")
 
 
-async def _offer(worker: TelephonyWorker, contact_id: str, request: dict[str, Any]) -> str:
+async def _offer(worker: BridgeHost, contact_id: str, request: dict[str, Any]) -> str:
     lawyer_id, sdp = request.get("lawyer_id"), request.get("sdp")
     if not isinstance(lawyer_id, str) or not isinstance(sdp, str):
         raise Refused("an offer needs lawyer_id and sdp")
@@ -128,7 +117,7 @@ async def _offer(worker: TelephonyWorker, contact_id: str, request: dict[str, An
     return answer
 
 
-def _hold(worker: TelephonyWorker, contact_id: str, request: dict[str, Any]) -> None:
+def _hold(worker: BridgeHost, contact_id: str, request: dict[str, Any]) -> None:
     on = request.get("on")
     if not isinstance(on, bool):
         raise Refused("hold needs on: true or false")

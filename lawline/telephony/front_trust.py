@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from lawline.config import Settings
-from lawline.telephony.sip_message import values
+from lawline.telephony.sip_message import asserted_identity, headers, values
 
 SIGNATURE = "x-lawline-signature"
 # Header name -> origin key, in the order the signature covers them.
@@ -79,3 +79,15 @@ def signed_origin(secret: str, fields: list[tuple[str, str]]) -> dict[str, str] 
     if not hmac.compare_digest(expected, signatures[0].lower()):
         return None
     return {key: unquote(v)[:100] for (_h, key), v in zip(ORIGIN_HEADERS, raw, strict=True) if v}
+
+
+def vouched(secret: str, invite: str) -> tuple[dict[str, str], str] | None:
+    """What the front vouches for in an INVITE: the SIP terminal it came from (origin),
+    or for a trunk's call its P-Asserted-Identity; None when the front did not sign it."""
+    fields = headers(invite)
+    origin = signed_origin(secret, fields)
+    if origin is None:
+        return None
+    if origin:
+        return origin, ""
+    return {}, asserted_identity(fields)

@@ -1,5 +1,8 @@
 """One call on a worker: carries out its CallFlow's actions with pjsua2 and the queue.
 
+What it needs of the worker holding the call is `CallHost` (host.py): prompts and
+players, the loop, the queue, transcript start, background tasks.
+
 Once the lawyer is connected (ConnectLawyer) the caller hears silence until the
 lawyer's browser sends its offer; the session then connects that Bridge to the
 call's audio, both ways. Hold disconnects it and loops the hold music; a new
@@ -12,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
@@ -20,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 
-from lawline.phone_numbers import mask_number, normalise_number
+from lawline.phone_numbers import mask_number
+from lawline.queue.intake import Origin, Skills, new_contact
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState
 from lawline.telephony import flow as f
 from lawline.telephony.sip import CallEvents, GatewayCall, Player
-from lawline.telephony.sip_message import address_user
+from lawline.telephony.sip_message import caller_number, reply_route
 
 if TYPE_CHECKING:
     from lawline.telephony.bridge import Bridge
-    from lawline.telephony.worker import TelephonyWorker
+    from lawline.telephony.host import CallHost
     from lawline.transcripts.live import LiveTranscript
 
 log = logging.getLogger(__name__)
-_CONTACT = re.compile(r"sips?:(?:[^@;>]+@)?([^;>]+)([^>]*)")
 # Why a dial-out failed, by final SIP status; others are recorded as "sip NNN".
 _DIAL_FAILURES = {
     486: "busy",
@@ -47,26 +49,6 @@ _DIAL_FAILURES = {
 }
 
 
-def caller_number(address: str) -> str | None:
-    """The calling number in a From (pjsua's remote URI) or P-Asserted-Identity value:
-    its URI's user part, '' when there is none (withheld), None when it is not a
-    telephone number. The display name is never read: `"sip:+86999@x" <sip:T1@h>`
-    does not make the call +86999's."""
-    try:
-        return normalise_number(address_user(address))
-    except ValueError:
-        return None
-
-
-def reply_route(remote_contact: str) -> str:
-    """host:port (and transport) of the peer that sent the call: where a callback goes
-    when no trunk is configured."""
-    m = _CONTACT.search(remote_contact)
-    if m is None:
-        return ""
-    return m.group(1) + (";transport=tcp" if "transport=tcp" in m.group(2).lower() else "")
-
-
 def dial_failure(status: int) -> str:
     return _DIAL_FAILURES.get(status, f"sip {status}")
 
@@ -76,13 +58,13 @@ class CallSession:
     contact a lawyer has accepted: `callback` is that contact)."""
 
     def __init__(
-        self, worker: TelephonyWorker, call: GatewayCall, callback: Contact | None = None,
+        self, host: CallHost, call: GatewayCall, callback: Contact | None = None,
         origin: dict[str, str] | None = None, asserted: str = "",
     ) -> None:  # fmt: skip
-        self.worker = worker
+        self.host = host
         self.call = call
-        self.loop = worker.loop
-        self.flow = f.CallFlow(worker.settings.telephony.menu)
+        self.loop = host.loop
+        self.flow = f.CallFlow(host.settings.telephony.menu)
         self.outbound = callback is not None
         # A SIP terminal's id, village and township (terminal_origin), for the record.
         self.origin = origin or {}
@@ -97,7 +79,7 @@ class CallSession:
             # else From; a number that is not one is taken as withheld.
             number = caller_number(asserted or info.remoteUri)
             if number is None:
-                worker.count("invalid_caller_number")
+                host.count("invalid_caller_number")
                 log.warning("caller number is not a telephone number: taken as withheld")
             self.caller = number or ""
             self.reply_route = reply_route(info.remoteContact)
@@ -151,12 +133,12 @@ class CallSession:
             if self.contact_id is not None:  # the lawyer accepted before lawline dialled
                 self._start_transcript(self.contact_id)
         else:
-            self._do(self.flow.start(self.loop.time(), self.worker.hotline_open()))
+            self._do(self.flow.start(self.loop.time(), self.host.hotline_open()))
 
     def on_dtmf(self, digit: str) -> None:
         self._do(self.flow.digit(digit, self.loop.time()))
 
-    # ----- queue events, from the worker -------------------------------------------------
+    # ----- queue events, from the host ---------------------------------------------------
 
     def on_contact(self, contact: Contact, event_type: str) -> None:
         now = self.loop.time()
@@ -203,9 +185,9 @@ class CallSession:
             self._dial_timer = None
 
     async def _record(self, kind: str, **fields: str) -> None:
-        queue = self.worker.queue
+        queue = self.host.queue
         await queue.store.call_event(
-            kind, queue.clock(), contact_id=self.contact_id or "", call=self.worker.name, **fields
+            kind, queue.clock(), contact_id=self.contact_id or "", call=self.host.name, **fields
         )
 
     # ----- carrying out actions ----------------------------------------------------------
@@ -233,21 +215,21 @@ class CallSession:
         if self.ended:
             return
         if isinstance(a, f.Play):
-            self._play([self.worker.prompt(p) for p in a.prompts], loop=False)
+            self._play([self.host.prompt(p) for p in a.prompts], loop=False)
         elif isinstance(a, f.HoldMusic):
-            self._play([self.worker.prompt("hold_music")], loop=True)
+            self._play([self.host.prompt("hold_music")], loop=True)
         elif isinstance(a, f.ConnectLawyer):
             self._stop_player()
             self._lawyer_connected = True
             self._wire()
         elif isinstance(a, f.MenuChoice):
             self._in_order(
-                self.worker.queue.store.call_event(
+                self.host.queue.store.call_event(
                     "call.menu",
-                    self.worker.queue.clock(),
+                    self.host.queue.clock(),
                     node=a.node,
                     digit=a.digit,
-                    call=self.worker.name,
+                    call=self.host.name,
                 )
             )
         elif isinstance(a, f.Enqueue):
@@ -257,8 +239,8 @@ class CallSession:
         elif isinstance(a, f.SaveRating):
             if self.contact_id:
                 self._in_order(
-                    self.worker.queue.store.rate(
-                        self.contact_id, a.score, self.worker.queue.clock()
+                    self.host.queue.store.rate(
+                        self.contact_id, a.score, self.host.queue.clock()
                     )
                 )
         elif isinstance(a, f.Record):
@@ -284,7 +266,7 @@ class CallSession:
 
     async def _timer_with_position(self) -> None:
         if self.flow.phase == f.Phase.QUEUED and self.contact_id:
-            waiting = await self.worker.queue.position_of(self.contact_id)
+            waiting = await self.host.queue.position_of(self.contact_id)
             if waiting is not None:
                 self.flow.queue_position(waiting.position, waiting.estimated_wait_s)
         self._do(self.flow.timer(self.loop.time()))
@@ -298,12 +280,7 @@ class CallSession:
             return
         self._play_seq += 1
         seq = self._play_seq  # not the player itself: no player <-> callback cycle
-        player = Player(self.loop, lambda: self._prompt_ended(seq))
-        options = 0 if loop else pj.PJMEDIA_FILE_NO_LOOP
-        if len(files) == 1:
-            player.createPlayer(str(files[0]), options)
-        else:
-            player.createPlaylist([str(p) for p in files], "prompts", options)
+        player = self.host.player(files, loop, lambda: self._prompt_ended(seq))
         player.startTransmit(audio)
         self._player = player
 
@@ -313,14 +290,14 @@ class CallSession:
 
     def _stop_player(self) -> None:
         if self._player is not None:
-            self.worker.media_grace.retire(self._player, self.call.audio())
+            self.host.media_grace.retire(self._player, self.call.audio())
             self._player = None
 
     def _start_recording(self, max_s: float) -> None:
         audio = self.call.audio()
         if audio is None:
             return
-        self._voicemail = self.worker.voicemail_dir / f"{uuid.uuid4().hex}.wav"
+        self._voicemail = self.host.voicemail_dir / f"{uuid.uuid4().hex}.wav"
         recorder = pj.AudioMediaRecorder()
         recorder.createRecorder(str(self._voicemail))
         audio.startTransmit(recorder)
@@ -336,7 +313,7 @@ class CallSession:
         if self._recorder is None:
             return
         self._cancel_recording_limit()
-        self.worker.media_grace.retire(self._recorder, self.call.audio())
+        self.host.media_grace.retire(self._recorder, self.call.audio())
         self._recorder = None
         self._do(self.flow.recording_done(self.loop.time()))
 
@@ -359,7 +336,7 @@ class CallSession:
             if on:
                 if self.bridge is not None:
                     self.bridge.disconnect(self.call.audio())
-                self._play([self.worker.prompt("hold_music")], loop=True)
+                self._play([self.host.prompt("hold_music")], loop=True)
             else:
                 self._stop_player()
                 self._wire()
@@ -369,11 +346,11 @@ class CallSession:
         bridge, self.bridge = self.bridge, None
         if bridge is not None:
             bridge.on_end = None  # no session <-> bridge cycle left behind
-            self.worker.close_bridge(bridge, self.call.audio())
+            self.host.close_bridge(bridge, self.call.audio())
 
     def _start_transcript(self, contact_id: str, language: str = "zh") -> None:
         if self.transcript is None and not self.ended:
-            self.transcript = self.worker.transcription.start(contact_id, language=language)
+            self.transcript = self.host.start_transcript(contact_id, language)
             if self.bridge is not None:
                 self.bridge.transcript = self.transcript
 
@@ -383,7 +360,7 @@ class CallSession:
         if transcript is not None:
             if self.bridge is not None:
                 self.bridge.transcript = None
-            self.worker.in_background(transcript.close())
+            self.host.in_background(transcript.close())
 
     def _wire(self) -> None:
         """Connect the bridge to the call, once everything it needs is there."""
@@ -401,25 +378,16 @@ class CallSession:
     # ----- queue ---------------------------------------------------------------------
 
     async def _enqueue(self, a: f.Enqueue) -> None:
-        contact = Contact(
-            id=uuid.uuid4().hex,
-            channel=Channel.VOICE,
-            service=a.route.service,
-            domain=a.route.domain,
-            language=a.route.language or "zh",
-            caller=self.caller,
-            green=a.route.green,
-            entered_at=self.worker.queue.clock(),
-            attrs={
-                "menu": a.menu_path,
-                "worker": self.worker.name,
-                "trunk": self.reply_route,
-                **self.origin,
-            },
+        attrs = {"menu": a.menu_path, "worker": self.host.name, "trunk": self.reply_route}
+        contact = new_contact(
+            a.route,
+            Origin(Channel.VOICE, self.caller, {**attrs, **self.origin}),
+            contact_id=uuid.uuid4().hex,
+            entered_at=self.host.queue.clock(),
         )
         self.contact_id = contact.id
-        await self.worker.track(contact.id, self)
-        await self.worker.queue.add_contact(contact)
+        await self.host.track(contact.id, self)
+        await self.host.queue.add_contact(contact)
         if self.ended:  # hung up while the contact was being entered
             await self._leave_queue()
 
@@ -428,7 +396,7 @@ class CallSession:
         because the number's callbacks for today are used up (they keep waiting)."""
         taken = False
         if self.contact_id is not None:
-            taken = await self.worker.queue.request_callback(self.contact_id, self.caller) != -3
+            taken = await self.host.queue.request_callback(self.contact_id, self.caller) != -3
             if not taken:
                 log.info("callback refused: the number's daily callbacks are used up")
         if not self.ended:
@@ -437,22 +405,16 @@ class CallSession:
     async def _leave_voicemail(self, a: f.LeaveVoicemail) -> None:
         if self._voicemail is None:
             return
-        contact = Contact(
-            id=uuid.uuid4().hex,
-            channel=Channel.VOICE,
-            service=self.worker.settings.telephony.menu.default_route.service,
-            language="zh",
-            caller=self.caller,
+        attrs = {"menu": a.menu_path, "voicemail": str(self._voicemail), "trunk": self.reply_route}
+        contact = new_contact(
+            Skills(self.host.settings.telephony.menu.default_route.service),
+            Origin(Channel.VOICE, self.caller, attrs),
+            contact_id=uuid.uuid4().hex,
+            entered_at=self.host.queue.clock(),
             callback=True,
-            entered_at=self.worker.queue.clock(),
-            attrs={
-                "menu": a.menu_path,
-                "voicemail": str(self._voicemail),
-                "trunk": self.reply_route,
-            },
         )
-        await self.worker.queue.add_contact(contact)
-        await self.worker.queue.request_callback(contact.id, self.caller)
+        await self.host.queue.add_contact(contact)
+        await self.host.queue.request_callback(contact.id, self.caller)
 
     async def _hung_up(self) -> None:
         """The line is gone (BYE, or we hung up): the queue must not keep a ghost."""
@@ -463,7 +425,7 @@ class CallSession:
             # DISCONNECTED has run, not by the garbage collector at some later moment.
             self.call.events = CallEvents()
             self._last_op = None
-            self.worker.forget(self)
+            self.host.forget(self)
 
     def _cancel_recording_limit(self) -> None:
         if self._recording_limit is not None:
@@ -473,7 +435,7 @@ class CallSession:
     def _stop_recording_on_hangup(self) -> None:
         assert self._recorder is not None
         self._cancel_recording_limit()
-        self.worker.media_grace.retire(self._recorder, None)
+        self.host.media_grace.retire(self._recorder, None)
         self._recorder = None
         actions = self.flow.recording_done(self.loop.time())
         for a in actions:
@@ -483,7 +445,7 @@ class CallSession:
     async def _leave_queue(self) -> None:
         if self.contact_id is None or self.flow.callback:
             return
-        queue = self.worker.queue
+        queue = self.host.queue
         if self.outbound and not self.started:
             # Rang out, busy or unreachable: the lawyer is freed, the callback tried later.
             await queue.callback_failed(self.contact_id, dial_failure(self._status))

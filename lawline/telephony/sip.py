@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pjsua2 as pj
 
@@ -159,6 +160,20 @@ class Player(pj.AudioMediaPlayer):
     def onEof2(self) -> None:
         # Media clock thread: hand over, do nothing else here.
         self._loop.call_soon_threadsafe(self._on_end)
+
+
+def prompt_player(
+    loop: asyncio.AbstractEventLoop, files: list[Path], repeat: bool, on_end: Callable[[], None]
+) -> Player:
+    """A player of one prompt or a playlist, not yet connected to anything; once through
+    unless `repeat` (the hold music), then on_end runs on the loop."""
+    player = Player(loop, on_end)
+    options = 0 if repeat else pj.PJMEDIA_FILE_NO_LOOP
+    if len(files) == 1:
+        player.createPlayer(str(files[0]), options)
+    else:
+        player.createPlaylist([str(p) for p in files], "prompts", options)
+    return player
 
 
 class MediaGrace:

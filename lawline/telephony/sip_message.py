@@ -9,11 +9,16 @@ a name-addr, never anything in its display name.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
+
+from lawline.phone_numbers import normalise_number
 
 # RFC 3261 7.3.3: compact forms of the headers read here.
 _COMPACT = {"i": "call-id", "f": "from"}
 MAX_HEADERS = 200
+_DIALLED = re.compile(r"sip:([^@;>]+)@")
+_CONTACT = re.compile(r"sips?:(?:[^@;>]+@)?([^;>]+)([^>]*)")
 
 
 def headers(message: str) -> list[tuple[str, str]]:
@@ -90,3 +95,35 @@ def uri_user(uri: str) -> str:
 def address_user(value: str) -> str:
     """The user part of the URI in a From / P-Asserted-Identity value."""
     return uri_user(address_uri(value))
+
+
+def caller_number(address: str) -> str | None:
+    """The calling number in a From (pjsua's remote URI) or P-Asserted-Identity value:
+    its URI's user part, '' when there is none (withheld), None when it is not a
+    telephone number. The display name is never read: `"sip:+86999@x" <sip:T1@h>`
+    does not make the call +86999's."""
+    try:
+        return normalise_number(address_user(address))
+    except ValueError:
+        return None
+
+
+def asserted_identity(fields: list[tuple[str, str]]) -> str:
+    """The first P-Asserted-Identity value, '' when there is none."""
+    found = values(fields, "p-asserted-identity")
+    return found[0] if found else ""
+
+
+def dialled_user(local_uri: str) -> str | None:
+    """The user part of the number a call was made to (pjsua's local URI, the To)."""
+    m = _DIALLED.search(local_uri)
+    return None if m is None else m.group(1)
+
+
+def reply_route(remote_contact: str) -> str:
+    """host:port (and transport) of the peer that sent the call, from its Contact: where
+    a callback goes when no trunk is configured."""
+    m = _CONTACT.search(remote_contact)
+    if m is None:
+        return ""
+    return m.group(1) + (";transport=tcp" if "transport=tcp" in m.group(2).lower() else "")

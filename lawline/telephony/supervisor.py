@@ -5,7 +5,7 @@ range, joined to the same Redis. Behind the front (the default) the workers'
 SIP is on loopback and Kamailio answers on sip_host:sip_port; their RTP is on
 sip_host, so media goes straight between the trunk and the worker. A worker or
 Kamailio that dies is started again; a restarted worker first ends the contacts
-of the calls it held (see TelephonyWorker.release_lost_lines).
+of the calls it held (see HeldLines.release_lost in lines.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ The asyncio loop drives pjsua2 (`libHandleEvents` every few milliseconds, all
 SIP callbacks on this thread) and follows the queue's event stream, so a call's
 session hears when a lawyer answers or ends its contact. It also serves the
 bridge requests of the web process (`bridge_rpc.py`): the lawyer's browser
-offers WebRTC, and the session bridges it to the call (`bridge.py`).
+offers WebRTC, and the session bridges it to the call (`bridge.py`). It is the
+host of both (the Protocols in `host.py`); the lines it holds are in Redis
+(`lines.py`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import asyncio
 import contextlib
 import gc
 import logging
-import re
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 from redis.asyncio import Redis
@@ -31,7 +32,8 @@ from lawline.queue.store import Event, QueueStore
 from lawline.redis_client import connect_redis
 from lawline.telephony.bridge import Bridge
 from lawline.telephony.bridge_rpc import serve_requests
-from lawline.telephony.front_trust import front_secret, signed_origin
+from lawline.telephony.front_trust import front_secret, vouched
+from lawline.telephony.lines import HeldLines
 from lawline.telephony.prompts import resolve
 from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
@@ -40,13 +42,17 @@ from lawline.telephony.sip import (
     CallEvents,
     GatewayCall,
     MediaGrace,
+    Player,
     SipConfig,
     account_config,
     create_endpoint,
+    prompt_player,
 )
-from lawline.telephony.sip_message import headers, values
+from lawline.telephony.sip_message import dialled_user
 from lawline.transcripts.runtime import Transcription
-from lawline.video.signalling import line_key
+
+if TYPE_CHECKING:
+    from lawline.transcripts.live import LiveTranscript
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +63,11 @@ log = logging.getLogger(__name__)
 PUMP_S = 0.005
 IDLE_POLL_MS = 20
 LINE_CHECK_S = 5.0
-LINE_KEY_TTL_S = 86400
-_DIALLED = re.compile(r"sip:([^@;>]+)@")
-
-
-def held_lines_key(prefix: str, worker: str) -> str:
-    """The contacts whose calls a worker holds (kept for when it dies holding them)."""
-    return f"{prefix}:worker-lines:{worker}"
 
 
 class TelephonyWorker:
+    """Host of its calls' sessions (CallHost) and of the bridge's requests (BridgeHost)."""
+
     def __init__(self, settings: Settings, redis_url: str, sip: SipConfig, name: str) -> None:
         self.settings = settings
         self.redis_url = redis_url
@@ -76,6 +77,7 @@ class TelephonyWorker:
         self.loop = asyncio.get_event_loop()
         self.queue: QueueService
         self.redis: Redis
+        self.lines: HeldLines
         self.sessions: dict[GatewayCall, CallSession] = {}
         self._by_contact: dict[str, CallSession] = {}
         self._rejected: set[GatewayCall] = set()
@@ -91,11 +93,14 @@ class TelephonyWorker:
         self._front_secret = front_secret(settings) if settings.telephony.front.enabled else None
         self.transcription: Transcription
 
-    # ----- what sessions use ------------------------------------------------------
+    # ----- what sessions use (CallHost) ---------------------------------------------
 
     def prompt(self, prompt_id: str) -> Path:
         tel = self.settings.telephony
         return resolve(prompt_id, tel.prompts_dir, self.settings.built_prompts_dir)
+
+    def player(self, files: list[Path], repeat: bool, on_end: Callable[[], None]) -> Player:
+        return prompt_player(self.loop, files, repeat, on_end)
 
     def hotline_open(self) -> bool:
         return self.queue.hotline_open()
@@ -105,7 +110,7 @@ class TelephonyWorker:
         is entered, so a lawyer who accepts finds the line)."""
         self._by_contact[contact_id] = session
         # The web process finds the worker holding a call here, to send the browser's offer.
-        task = self.in_background(self._set_line(contact_id))
+        task = self.in_background(self.lines.hold(contact_id))
         self._line_ops[contact_id] = task
         return task
 
@@ -117,40 +122,15 @@ class TelephonyWorker:
             set_op = self._line_ops.pop(session.contact_id, None)
             self.in_background(self._clear_line(session.contact_id, set_op))
 
-    async def _set_line(self, contact_id: str) -> None:
-        prefix = self.settings.redis_prefix
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(line_key(prefix, contact_id), self.name, ex=LINE_KEY_TTL_S)
-            pipe.sadd(held_lines_key(prefix, self.name), contact_id)
-            await pipe.execute()
-
     async def _clear_line(self, contact_id: str, set_op: asyncio.Task[None] | None) -> None:
         if set_op is not None:
             await asyncio.gather(set_op, return_exceptions=True)
-        prefix = self.settings.redis_prefix
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(line_key(prefix, contact_id))
-            pipe.srem(held_lines_key(prefix, self.name), contact_id)
-            await pipe.execute()
+        await self.lines.let_go(contact_id)
 
-    async def release_lost_lines(self) -> int:
-        """Contacts whose calls this worker held when it last died: their lines are gone,
-        so they leave the queue (abandoned) or their conversation ends. Returns how many."""
-        prefix = self.settings.redis_prefix
-        held = held_lines_key(prefix, self.name)
-        released = 0
-        for contact_id in await self.redis.smembers(held):
-            contact_id = contact_id.decode() if isinstance(contact_id, bytes) else contact_id
-            gone = await self.queue.line_gone(
-                contact_id, "line lost: telephony worker died", ended_by="line lost"
-            )
-            released += gone > 0
-            await self.redis.delete(line_key(prefix, contact_id))
-            await self.redis.srem(held, contact_id)
-        if released:
-            log.warning("ended the contacts of calls lost when this worker died",
-                        extra={"contacts": released})  # fmt: skip
-        return released
+    def start_transcript(self, contact_id: str, language: str) -> LiveTranscript:
+        return self.transcription.start(contact_id, language=language)
+
+    # ----- what the bridge's requests use (BridgeHost; close_bridge sessions too) --------
 
     def session_for(self, contact_id: str) -> CallSession | None:
         session = self._by_contact.get(contact_id)
@@ -188,7 +168,8 @@ class TelephonyWorker:
         listen = connect_redis(self.redis_url)  # BLPOP holds its connection
         self.queue = QueueService(QueueStore(redis, self.settings.redis_prefix), self.settings)
         await self.queue.start(route=False)
-        await self.release_lost_lines()
+        self.lines = HeldLines(redis, self.settings.redis_prefix, self.name)
+        await self.lines.release_lost(self.queue)
         self.transcription = Transcription(self.settings, self.queue.store)
         self._ep = create_endpoint(self.sip)
         self._account = Account(self._incoming)
@@ -329,14 +310,14 @@ class TelephonyWorker:
         assert self._account is not None
         call = GatewayCall(self._account, call_id)
         info = call.getInfo()
-        dialled = _DIALLED.search(info.localUri)
+        dialled = dialled_user(info.localUri)
         op = pj.CallOpParam()
-        if dialled is None or dialled.group(1) not in self.settings.service_numbers:
+        if dialled is None or dialled not in self.settings.service_numbers:
             # Not a number this hotline answers.
             op.statusCode = pj.PJSIP_SC_NOT_FOUND
             log.info(
                 "rejected call to an unknown number",
-                extra={"dialled": mask_number(dialled.group(1)) if dialled else ""},
+                extra={"dialled": mask_number(dialled) if dialled else ""},
             )
             # Kept like any call until DISCONNECTED: a Call released earlier trips pjsua.
             self._rejected.add(call)
@@ -354,16 +335,12 @@ class TelephonyWorker:
         call its P-Asserted-Identity. Nothing without the front, or unsigned."""
         if self._front_secret is None:
             return {}, ""
-        fields = headers(invite)
-        origin = signed_origin(self._front_secret, fields)
-        if origin is None:
+        found = vouched(self._front_secret, invite)
+        if found is None:
             self.count("unsigned_invite")
             log.warning("INVITE not signed by the SIP front: its X-Lawline headers ignored")
             return {}, ""
-        if origin:
-            return origin, ""
-        asserted = values(fields, "p-asserted-identity")
-        return {}, asserted[0] if asserted else ""
+        return found
 
     def count(self, what: str) -> None:
         """One more of something odd the workers saw, kept in Redis for /metrics."""

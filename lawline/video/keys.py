@@ -3,7 +3,7 @@ signalling between a village terminal and a lawyer's browser (video/relay.py).
 
 P is `settings.redis_prefix`. Each key's docstring says what it holds, its Redis type
 and how long it lives, as the scripts' headers do for their KEYS. (The phone bridge's
-keys in video/signalling.py are the telephony workers' and named with theirs.)
+keys are the telephony workers', in telephony/keys.py.)
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
+from lawline.telephony.bridge_wire import BridgeClient
 from lawline.transcripts.runtime import Transcription
 from lawline.transcripts.store import TranscriptStore
-from lawline.video.signalling import BridgeClient
 from lawline.video.tap import VideoTranscripts
 from lawline.web import (
     api,

@@ -59,10 +59,10 @@ from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
+from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.telephony.menu import Menu, default_menu
 from lawline.transcripts.segments import Leg
 from lawline.video import relay
-from lawline.video.signalling import BridgeClient, BridgeError
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Principal, Role, authenticate_async, mask_number
 from lawline.web.deps import (

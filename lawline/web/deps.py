@@ -19,8 +19,8 @@ from lawline.accounts.sessions import SessionStore
 from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.config import Settings
 from lawline.queue.service import QueueService
+from lawline.telephony.bridge_wire import BridgeClient
 from lawline.transcripts.store import TranscriptStore
-from lawline.video.signalling import BridgeClient
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Principal, Role, require
 from lawline.web.hub import SocketHub

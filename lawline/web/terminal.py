@@ -48,7 +48,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.config import Settings
-from lawline.queue.model import Contact
+from lawline.queue.intake import Origin, Skills, new_contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, ContactState, Service
 from lawline.queue.store import Event
@@ -252,11 +252,11 @@ class TerminalSession:
             await self._result("call", False, "already waiting or talking")
             return
         t = self.terminal
-        contact = Contact(
-            id=uuid.uuid4().hex, channel=Channel.VIDEO, service=service, domain=None,
-            language=t.language, caller="", green=None, preferred_lawyer=None,
-            attrs={"terminal": t.id, "village": t.village, "township": t.township},
-            entered_at=self.queue.clock(),
+        contact = new_contact(
+            Skills(service, language=t.language),
+            Origin(Channel.VIDEO, attrs={"terminal": t.id, "village": t.village,
+                                         "township": t.township}),
+            contact_id=uuid.uuid4().hex, entered_at=self.queue.clock(),
         )  # fmt: skip
         self.contact_id = self.last_contact_id = contact.id
         await self.queue.store.redis.set(self._contact_key, contact.id, ex=CONTACT_KEY_TTL_S)

@@ -8,6 +8,7 @@ from datetime import time
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lawline.phone_numbers import normalise_number
+from lawline.queue.intake import Origin, new_contact
 from lawline.queue.model import Contact, Lawyer, Shift
 from lawline.queue.skills import (
     Channel,
@@ -194,17 +195,12 @@ class ContactIn(BaseModel):
     _caller = field_validator("caller")(check_number)
 
     def to_contact(self, entered_at: float) -> Contact:
-        return Contact(
-            id=self.id or uuid.uuid4().hex,
-            channel=self.channel,
-            service=self.service,
-            domain=self.domain,
-            language=self.language,
-            caller=self.caller,
-            green=self.green,
-            preferred_lawyer=self.preferred_lawyer,
-            attrs=self.attrs,
+        return new_contact(
+            self,
+            Origin(self.channel, self.caller, self.attrs),
+            contact_id=self.id or uuid.uuid4().hex,
             entered_at=entered_at,
+            preferred_lawyer=self.preferred_lawyer,
         )
 
 
