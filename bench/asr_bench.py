@@ -533,9 +533,12 @@ async def run_levels(
     )
     results: list[Result] = []
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
-    )  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     with progress:
         for n in levels:
             if not args.all and len(results) >= 2 and not any(map(carried, results[-2:])):

@@ -159,18 +159,20 @@ def analyse(leg: Leg, t0: float, t1: float) -> dict[str, float]:
     samples, rate = leg.caller_heard()
     # Accept to first audio: the first 10 ms in which the caller hears the lawyer.
     first = next(
-        (t for k in range(3000) if lawyer_on_caller(samples, rate, leg.media_at,
-                                                    t := leg.accepted_at + k / 100)),
+        (
+            t
+            for k in range(3000)
+            if lawyer_on_caller(samples, rate, leg.media_at, t := leg.accepted_at + k / 100)
+        ),
         math.nan,
-    )  # fmt: skip
+    )
     # Browser -> caller delay: each burst's send time to its first 10 ms heard.
     delays = []
     for sent in (b for b in leg.track.bursts if t0 <= b < t1 - 1):
         heard = next(
-            (k for k in range(60) if lawyer_on_caller(samples, rate, leg.media_at,
-                                                      sent + k / 100)),
+            (k for k in range(60) if lawyer_on_caller(samples, rate, leg.media_at, sent + k / 100)),
             None,
-        )  # fmt: skip
+        )
         if heard is not None:
             delays.append(heard * 10.0)
     delay = statistics.median(delays) if delays else math.nan

@@ -62,10 +62,12 @@ def main() -> None:
     assert not any(w in s for w in LEGAL_GLOSSARY for s in NOT_IN_PROMPT)
     with tempfile.TemporaryDirectory() as d:
         clips = {
-            name: [(s, pcm_of(speak_mandarin(s, Path(d) / f"{name}{i}.wav")) + silence(0.3))
-                   for i, s in enumerate(sentences)]
+            name: [
+                (s, pcm_of(speak_mandarin(s, Path(d) / f"{name}{i}.wav")) + silence(0.3))
+                for i, s in enumerate(sentences)
+            ]
             for name, sentences in (("in", IN_PROMPT[:n]), ("out", NOT_IN_PROMPT[:n]))
-        }  # fmt: skip
+        }
     prompt = "，".join(LEGAL_GLOSSARY) + "。"
     plain = WhisperDecoder(WHISPER_MODEL, threads=2)
     prompted = WhisperDecoder(WHISPER_MODEL, threads=2, settings=DecodeSettings(prompt=prompt))
@@ -74,8 +76,10 @@ def main() -> None:
     print("sentences            without        as prompt               as hotwords")
     for name, label in (("in", "glossary words"), ("out", "no glossary words")):
         a, b, c = (cer(d, clips[name]) for d in (plain, prompted, hinted))
-        print(f"{label:<20} cer={a:.3f}      cer={b:.3f} ({b - a:+.3f})"
-              f"      cer={c:.3f} ({c - a:+.3f})")
+        print(
+            f"{label:<20} cer={a:.3f}      cer={b:.3f} ({b - a:+.3f})"
+            f"      cer={c:.3f} ({c - a:+.3f})"
+        )
         figures += [f"{name}_plain={a:.3f}", f"{name}_prompt={b:.3f}", f"{name}_hotwords={c:.3f}"]
     print(" ".join(figures))
 

@@ -160,15 +160,50 @@ TOPICS: dict[Domain, dict[str, float]] = {
 RARE = {"诉讼时效": 0.01, "精神损害赔偿": 0.003, "遗嘱继承": 0.001}
 OPENERS = ["您好", "喂您好", "你好律师", "请问是法律援助热线吗", "我想咨询一下", "律师您好"]
 CITIZEN_WORDS = [
-    "就是说", "那个", "然后", "我们村", "这个事情", "已经", "三个月了", "半年了", "去年",
-    "现在", "他们", "一直", "不给", "老板", "家里", "怎么办", "可以吗", "该怎么处理",
-    "有没有办法", "我不太懂", "对方", "说好的", "没有签", "找过他们",
-]  # fmt: skip
+    "就是说",
+    "那个",
+    "然后",
+    "我们村",
+    "这个事情",
+    "已经",
+    "三个月了",
+    "半年了",
+    "去年",
+    "现在",
+    "他们",
+    "一直",
+    "不给",
+    "老板",
+    "家里",
+    "怎么办",
+    "可以吗",
+    "该怎么处理",
+    "有没有办法",
+    "我不太懂",
+    "对方",
+    "说好的",
+    "没有签",
+    "找过他们",
+]
 LAWYER_WORDS = [
-    "建议您", "您可以", "先", "收集好证据", "带上身份证", "去当地司法所", "向人民法院起诉",
-    "申请调解", "保留好聊天记录", "根据相关规定", "这种情况", "一般来说", "需要", "准备材料",
-    "还有什么问题吗", "时间不要拖太久", "协商不成的话",
-]  # fmt: skip
+    "建议您",
+    "您可以",
+    "先",
+    "收集好证据",
+    "带上身份证",
+    "去当地司法所",
+    "向人民法院起诉",
+    "申请调解",
+    "保留好聊天记录",
+    "根据相关规定",
+    "这种情况",
+    "一般来说",
+    "需要",
+    "准备材料",
+    "还有什么问题吗",
+    "时间不要拖太久",
+    "协商不成的话",
+]
 CLOSERS = ["好的谢谢", "明白了谢谢律师", "谢谢您", "好的再见", "那我先去准备"]
 # Searched phrases, by kind. The counts they match are measured and printed.
 PHRASES = {
@@ -295,9 +330,13 @@ class Stream:
         out: list[tuple[float, dict[str, str], TranscriptCopy | None]] = []
 
         def emit(
-            etype: str, at: float, contact: Contact, extra: dict[str, str] | None = None,
-            copy: TranscriptCopy | None = None, **fields: str,
-        ) -> None:  # fmt: skip
+            etype: str,
+            at: float,
+            contact: Contact,
+            extra: dict[str, str] | None = None,
+            copy: TranscriptCopy | None = None,
+            **fields: str,
+        ) -> None:
             h = contact.to_hash() | (extra or {})
             f = {"type": etype, "at": f"{at:.6f}", "contact": json.dumps(h, ensure_ascii=False)}
             out.append((at, f | fields, copy))
@@ -313,27 +352,36 @@ class Stream:
                 emit("contact.offered", t - 4, offered, lawyer=self.lawyer_json[lawyer])
                 was_offered = {"lawyer": self.lawyer_json[lawyer]}
             gone = replace(c, state=ContactState.ABANDONED, ended_at=t)
-            emit("contact.abandoned", t, gone, {"ended_by": "caller"}, reason="caller",
-                 **was_offered)  # fmt: skip
+            emit(
+                "contact.abandoned", t, gone, {"ended_by": "caller"}, reason="caller", **was_offered
+            )
             return out
         answered = entered + 2 + rng.expovariate(1 / 40)
         talk = min(3600.0, max(30.0, rng.lognormvariate(math.log(300), 0.6)))
         ended = answered + talk
         lj = self.lawyer_json[lawyer]
-        emit("contact.offered", answered - 4, replace(c, state=ContactState.OFFERED, lawyer=lawyer),
-             lawyer=lj)  # fmt: skip
+        emit(
+            "contact.offered",
+            answered - 4,
+            replace(c, state=ContactState.OFFERED, lawyer=lawyer),
+            lawyer=lj,
+        )
         c = replace(c, state=ContactState.CONNECTED, lawyer=lawyer, answered_at=answered)
         emit("contact.answered", answered, c, lawyer=lj)
         segments = self._transcript(c, talk)
         extra: dict[str, str] = {}
         if rng.random() < CASE_SAVED:
             form = {
-                "service": c.service.value, "domain": c.domain.value if c.domain else None,
-                "summary": segments[1].text, "disposition": rng.choice(DISPOSITIONS),
+                "service": c.service.value,
+                "domain": c.domain.value if c.domain else None,
+                "summary": segments[1].text,
+                "disposition": rng.choice(DISPOSITIONS),
                 "advice": segments[2].text,
-            }  # fmt: skip
-            extra = {"case": json.dumps(form, ensure_ascii=False),
-                     "case_saved_at": f"{answered + talk * 0.8:.6f}"}  # fmt: skip
+            }
+            extra = {
+                "case": json.dumps(form, ensure_ascii=False),
+                "case_saved_at": f"{answered + talk * 0.8:.6f}",
+            }
             emit("contact.case_saved", answered + talk * 0.8, c, extra)
         c = replace(c, state=ContactState.ENDED, ended_at=ended)
         extra |= {"ended_by": rng.choice(["caller", "lawyer"])}
@@ -482,9 +530,12 @@ class Result:
 
     def all_phrase_ms(self, kind: str | None = None) -> list[float]:
         return [
-            ms for kind_, ps in PHRASES.items() if kind in (None, kind_) for p in ps
+            ms
+            for kind_, ps in PHRASES.items()
+            if kind in (None, kind_)
+            for p in ps
             for ms in self.phrase_ms.get(p, [])
-        ]  # fmt: skip
+        ]
 
 
 class BulkLoader:
@@ -537,10 +588,17 @@ class BulkLoader:
                 row.first_answer_event is None or e.key < _stream_key(row.first_answer_event)
             ):
                 row.first_lawyer, row.first_answer_event = e.lawyer, e.id
-            self.rows[ContactEvent].append({
-                "event_id": e.id, "contact_id": cid, "at": e.at, "type": e.type,
-                "lawyer": e.lawyer, "state": e.state, "reason": e.reason,
-            })  # fmt: skip
+            self.rows[ContactEvent].append(
+                {
+                    "event_id": e.id,
+                    "contact_id": cid,
+                    "at": e.at,
+                    "type": e.type,
+                    "lawyer": e.lawyer,
+                    "state": e.state,
+                    "reason": e.reason,
+                }
+            )
             if e.type == "transcript.closed" and copy is not None:
                 closed = True
                 for entry_id, seg in copy.lines:
@@ -552,14 +610,21 @@ class BulkLoader:
         state = inspect(row).dict
         self.rows[LedgerContact].append({k: state.get(k, d) for k, d in self.defaults.items()})
         for entry_id, seg in lines.items():
-            self.rows[TranscriptLine].append({
-                "contact_id": cid, "entry_id": entry_id, "kind": seg.kind.value,
-                "leg": seg.leg.value if seg.leg else "", "start": seg.start, "end": seg.end,
-                "text": seg.text,
-            })  # fmt: skip
+            self.rows[TranscriptLine].append(
+                {
+                    "contact_id": cid,
+                    "entry_id": entry_id,
+                    "kind": seg.kind.value,
+                    "leg": seg.leg.value if seg.leg else "",
+                    "start": seg.start,
+                    "end": seg.end,
+                    "text": seg.text,
+                }
+            )
         if closed:
-            finals = sorted((s for s in lines.values() if s.kind == Kind.FINAL),
-                            key=lambda s: s.start)  # fmt: skip
+            finals = sorted(
+                (s for s in lines.values() if s.kind == Kind.FINAL), key=lambda s: s.start
+            )
             body = search_body(s.text for s in finals)
             self.rows[ContactSearch].append({"contact_id": cid, "body": body})
         self.contacts += 1
@@ -576,9 +641,13 @@ class BulkLoader:
 
 
 def ingest(
-    year: Year, seed: int, sessions: sessionmaker[Session], r: Result, measure: int,
+    year: Year,
+    seed: int,
+    sessions: sessionmaker[Session],
+    r: Result,
+    measure: int,
     profile: bool,
-) -> None:  # fmt: skip
+) -> None:
     """The events of the year's last `measure` contacts through LedgerIngest._apply_sync,
     BATCH at a time; those of the ones before through the BulkLoader."""
     stream = Stream(year, seed)
@@ -596,10 +665,13 @@ def ingest(
     logging.getLogger("lawline.cases.ingest").addHandler(handler)
     profiler = cProfile.Profile() if profile else None
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,} contacts {task.fields[rate]}"),
-        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-    )  # fmt: skip
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     tenth = max(1, measure // 10)
     batch: list[Entry] = []
     copies: dict[str, TranscriptCopy] = {}
@@ -778,9 +850,13 @@ def export(sessions: sessionmaker[Session], r: Result) -> None:
 
 
 def run_database(
-    name: str, url: str, year: Year, args: argparse.Namespace, setup: str,
+    name: str,
+    url: str,
+    year: Year,
+    args: argparse.Namespace,
+    setup: str,
     sqlite_path: Path | None = None,
-) -> Result:  # fmt: skip
+) -> Result:
     r = Result(name, setup, total=year.n)
     print(f"\n{name}: {setup}", flush=True)
     upgrade(url)
@@ -790,8 +866,10 @@ def run_database(
         ingest(year, args.seed, sessions, r, args.measure, args.profile)
         print(f"  the year: {year.n:,} contacts, {r.lines:,} transcript lines; events: {r.mix}")
         if r.bulk_contacts:
-            print(f"  bulk-loaded (executemany, not the real path): the first {r.bulk_contacts:,}"
-                  f" contacts in {r.bulk_s:,.1f} s")  # fmt: skip
+            print(
+                f"  bulk-loaded (executemany, not the real path): the first {r.bulk_contacts:,}"
+                f" contacts in {r.bulk_s:,.1f} s"
+            )
         print(
             f"  ingest through LedgerIngest._apply_sync: {r.contacts:,} contacts, {r.events:,}"
             f" events in {r.ingest_s:,.1f} s: {r.eps:,.0f} events/s, {r.cps:,.0f} contacts/s"
@@ -857,26 +935,31 @@ def print_tables(results: Sequence[Result]) -> None:
     row("phrase search p50 ms", [f"{pct(r.all_phrase_ms(), 0.5):.1f}" for r in results])
     row("phrase search p99 ms", [f"{pct(r.all_phrase_ms(), 0.99):.1f}" for r in results])
     for kind in PHRASES:
-        row(f"  {kind} p50/p99 ms", [
-            f"{pct(r.all_phrase_ms(kind), 0.5):.1f}/{pct(r.all_phrase_ms(kind), 0.99):.1f}"
-            for r in results
-        ])  # fmt: skip
+        row(
+            f"  {kind} p50/p99 ms",
+            [
+                f"{pct(r.all_phrase_ms(kind), 0.5):.1f}/{pct(r.all_phrase_ms(kind), 0.99):.1f}"
+                for r in results
+            ],
+        )
     row("June contacts", [f"{r.month_rows:,}" for r in results])
     row("June CSV s", [f"{r.csv_s:.2f}" for r in results])
     row("June XLSX s", [f"{r.xlsx_s:.2f}" for r in results])
     row("June figures s", [f"{r.figures_s:.2f}" for r in results])
 
-    print(f"\n{'phrase':<10}{'kind':<15}{'matches':>9}{'share':>7}" + "".join(
-        f"{x[:10] + ' p50 ms':>18}{'max':>8}" for x in names
-    ))  # fmt: skip
+    print(
+        f"\n{'phrase':<10}{'kind':<15}{'matches':>9}{'share':>7}"
+        + "".join(f"{x[:10] + ' p50 ms':>18}{'max':>8}" for x in names)
+    )
     for kind, ps in PHRASES.items():
         for p in ps:
             hits = results[0].phrase_hits.get(p, 0)
             cells = "".join(
                 f"{_ms(statistics.median(r.phrase_ms[p])):>18}{_ms(max(r.phrase_ms[p])):>8}"
-                if p in r.phrase_ms else f"{'-':>18}{'-':>8}"
+                if p in r.phrase_ms
+                else f"{'-':>18}{'-':>8}"
                 for r in results
-            )  # fmt: skip
+            )
             wide = p + "\u3000" * (5 - len(p))  # full-width padding: two columns a character
             share = hits / max(results[0].total, 1)
             print(f"{wide}{kind:<15}{hits:>9,}{share:>7.1%}{cells}")
@@ -884,8 +967,10 @@ def print_tables(results: Sequence[Result]) -> None:
         notes = []
         if r.contacts < FULL and r.tail_cps():
             hours = FULL / r.tail_cps() / 3600
-            notes.append(f"{FULL:,} contacts through the real path would take {hours:,.1f} h"
-                         " at the last tenth's rate")  # fmt: skip
+            notes.append(
+                f"{FULL:,} contacts through the real path would take {hours:,.1f} h"
+                " at the last tenth's rate"
+            )
         if r.total < FULL:
             notes.append(f"{r.size / r.total * FULL / 1e9:,.1f} GB at {FULL:,} contacts")
         if notes:
@@ -1018,9 +1103,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                     with engine.connect() as conn:
                         shown = {
                             k: conn.scalar(text(f"SHOW {k}"))
-                            for k in ("server_version", "fsync", "synchronous_commit",
-                                      "shared_buffers", "work_mem")
-                        }  # fmt: skip
+                            for k in (
+                                "server_version",
+                                "fsync",
+                                "synchronous_commit",
+                                "shared_buffers",
+                                "work_mem",
+                            )
+                        }
                     engine.dispose()
                     version = str(shown.pop("server_version")).split()[0]
                     settings = ", ".join(f"{k}={v}" for k, v in shown.items())

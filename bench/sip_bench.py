@@ -210,13 +210,20 @@ def run_front(args: argparse.Namespace) -> str:
         prompts.build(work / "prompts")
         with (
             EmbeddedRedis(work / "redis", appendfsync="everysec") as redis,
-            sip_pool(work, redis.url, work / "prompts", workers=workers,
-                     invites_per_s=200, pike_requests=100000) as pool,
-        ):  # fmt: skip
+            sip_pool(
+                work,
+                redis.url,
+                work / "prompts",
+                workers=workers,
+                invites_per_s=200,
+                pike_requests=100000,
+            ) as pool,
+        ):
             kamailio = [
-                pid for pid in _pids(pool) if pid not in
-                {p.pid for n, p in pool.children.procs.items() if n != "kamailio"}
-            ]  # fmt: skip
+                pid
+                for pid in _pids(pool)
+                if pid not in {p.pid for n, p in pool.children.procs.items() if n != "kamailio"}
+            ]
             print(f"{'calls/s':>8} {'calls':>6} {'answered':>8} {'p50 ms':>8} {'p99 ms':>8}")
             for rate in (float(r) for r in args.rates.split(",")):
                 calls = int(rate * args.seconds)
@@ -240,10 +247,19 @@ def run_front(args: argparse.Namespace) -> str:
             talking = [("audio", "g711a.pcap"), ("pause", PCAP_S * 1000)] * math.ceil(
                 hold_s / PCAP_S
             )
-            xml = routed(scenario("held", [
-                ("audio", "g711a.pcap"), ("pause", 500), ("keys", "2"),
-                ("pause", PCAP_S * 1000 - 500), *talking, ("bye", None),
-            ]))  # fmt: skip
+            xml = routed(
+                scenario(
+                    "held",
+                    [
+                        ("audio", "g711a.pcap"),
+                        ("pause", 500),
+                        ("keys", "2"),
+                        ("pause", PCAP_S * 1000 - 500),
+                        *talking,
+                        ("bye", None),
+                    ],
+                )
+            )
             (work / "held.xml").write_text(xml)
             held = subprocess.Popen(
                 ["sipp", "-sf", str(work / "held.xml"), "-s", "12348",
@@ -285,20 +301,28 @@ def run_front(args: argparse.Namespace) -> str:
             client.close()
     cores = os.cpu_count() or 1
     per_call = (busy - idle) / max(1, args.held)
-    print(f"held: {args.held} offered, {queued} queued at once, SIPp {ok} ok / {failed} failed;"
-          f" softphone among them heard peak {loud:.0f} (silence < 1000)")
-    print(f"CPU (all workers + Kamailio, share of one core): idle {idle:.0%}, holding {busy:.0%}"
-          f" of {cores * 100}%; per held call {per_call:.2%} = {per_call * cpu_mhz():.0f} MHz;"
-          f" Kamailio {kam:.1%}")
+    print(
+        f"held: {args.held} offered, {queued} queued at once, SIPp {ok} ok / {failed} failed;"
+        f" softphone among them heard peak {loud:.0f} (silence < 1000)"
+    )
+    print(
+        f"CPU (all workers + Kamailio, share of one core): idle {idle:.0%}, holding {busy:.0%}"
+        f" of {cores * 100}%; per held call {per_call:.2%} = {per_call * cpu_mhz():.0f} MHz;"
+        f" Kamailio {kam:.1%}"
+    )
     limit_key, limit = (
-        ("cpu", "CPU") if busy > 0.85 * cores else
-        ("calls_per_worker", "calls per worker (4) x workers") if queued >= workers * 4 - 4
+        ("cpu", "CPU")
+        if busy > 0.85 * cores
+        else ("calls_per_worker", "calls per worker (4) x workers")
+        if queued >= workers * 4 - 4
         else ("neither", "neither: raise --held")
-    )  # fmt: skip
+    )
     print(f"limit: {limit}; CPU-bound estimate {int(cores * 0.85 / max(per_call, 1e-6))} calls")
-    parts += [f"held={args.held} queued={queued} ok={ok} failed={failed} heard_peak={loud:.0f}",
-              f"idle_cpu={idle:.0%} busy_cpu={busy:.0%} per_call={per_call:.2%}"
-              f" kamailio={kam:.1%} limit={limit_key}"]  # fmt: skip
+    parts += [
+        f"held={args.held} queued={queued} ok={ok} failed={failed} heard_peak={loud:.0f}",
+        f"idle_cpu={idle:.0%} busy_cpu={busy:.0%} per_call={per_call:.2%}"
+        f" kamailio={kam:.1%} limit={limit_key}",
+    ]
     return " | ".join(parts)
 
 

@@ -180,9 +180,7 @@ async def open_terminals(ws_base: str, tokens: list[str]) -> list[Any]:
     return list(await asyncio.gather(*(one(t) for t in tokens)))
 
 
-async def measure(
-    base: str, consoles: Consoles, samples: int
-) -> tuple[list[float], list[float]]:
+async def measure(base: str, consoles: Consoles, samples: int) -> tuple[list[float], list[float]]:
     signins: list[float] = []
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for _ in range(samples):
@@ -209,9 +207,10 @@ async def measure(
 async def run(args: argparse.Namespace) -> None:
     raise_fd_limit()
     levels: list[int] = sorted(args.levels)
-    with tempfile.TemporaryDirectory(prefix="sockets-bench-") as tmp, EmbeddedRedis(
-        Path(tmp) / "redis", appendfsync="everysec"
-    ) as redis_server:
+    with (
+        tempfile.TemporaryDirectory(prefix="sockets-bench-") as tmp,
+        EmbeddedRedis(Path(tmp) / "redis", appendfsync="everysec") as redis_server,
+    ):
         data = Path(tmp) / "data"
         data.mkdir()
         db_url = f"sqlite:///{data / 'lawline.db'}"
@@ -226,8 +225,9 @@ async def run(args: argparse.Namespace) -> None:
             "LAWLINE_ACCOUNTS__COOKIE_SECURE": "false",
             "LAWLINE_SOCKETS__PER_ADDRESS": str(levels[-1] + args.consoles + 100),
         }
-        server = subprocess.Popen([sys.executable, "-c", SERVER, redis_server.url, str(port)],
-                                  env=env)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, redis_server.url, str(port)], env=env
+        )
         base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
         try:
             async with httpx.AsyncClient(base_url=base, timeout=5) as http:
@@ -245,8 +245,12 @@ async def run(args: argparse.Namespace) -> None:
             headers = await sign_in(redis_server.url, "boss", Role.SUPERVISOR)
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
                 for lid in lawyer_ids:
-                    body = {"id": lid, "name": lid, "services": {"consultation": 3},
-                            "languages": ["zh"]}  # fmt: skip
+                    body = {
+                        "id": lid,
+                        "name": lid,
+                        "services": {"consultation": 3},
+                        "languages": ["zh"],
+                    }
                     r = await http.post("/api/lawyers", json=body)
                     assert r.status_code == 201, r.text
             consoles = Consoles()

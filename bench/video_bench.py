@@ -48,10 +48,13 @@ from tests.lawline_server import Running, running_lawline
 from tests.test_terminal_browser import STATS_JS
 
 ARGS = [
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required", "--no-sandbox",
-]  # fmt: skip
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+]
 
 # In the terminal page: press the button, then the time until the first remote frame.
 PRESS_JS = """async () => {
@@ -116,14 +119,21 @@ async def make_pairs(
         lawyer = f"lawyer{n}"
         add_user(data, lawyer, "lawyer", PASSWORD)
         async with running.client("boss", Role.SUPERVISOR) as http:
-            await http.post("/api/lawyers", json={
-                "id": lawyer, "name": lawyer, "services": {"consultation": 3},
-                "languages": ["zh"], "capacity": {"video": 1},
-            })  # fmt: skip
+            await http.post(
+                "/api/lawyers",
+                json={
+                    "id": lawyer,
+                    "name": lawyer,
+                    "services": {"consultation": 3},
+                    "languages": ["zh"],
+                    "capacity": {"video": 1},
+                },
+            )
         async with running.client("root", Role.ADMIN) as http:
-            r = await http.post("/api/terminals", json={
-                "id": f"t{n}", "village": f"村{n}", "township": "镇", "language": "zh"
-            })  # fmt: skip
+            r = await http.post(
+                "/api/terminals",
+                json={"id": f"t{n}", "village": f"村{n}", "township": "镇", "language": "zh"},
+            )
             token = r.json()["token"]
         console = await (await lawyers.new_context()).new_page()
         await sign_in(console, base, lawyer, PASSWORD)
@@ -159,12 +169,13 @@ async def run(args: argparse.Namespace) -> None:
         data = Path(tmp)
         os.environ["LAWLINE_DATA_DIR"] = str(data)
         settings = Settings(
-            data_dir=data, secret_key="bench-secret",
+            data_dir=data,
+            secret_key="bench-secret",
             routing=RoutingSettings(offer_timeout_s=120, wrapup_s=0, console_timeout_s=60),
             accounts=AccountSettings(cookie_secure=True),
             webrtc=WebRTCSettings(host_addresses=["127.0.0.1"]),
             terminals=TerminalSettings(frame_rate=args.fps),
-        )  # fmt: skip
+        )
         with EmbeddedRedis(data / "redis") as redis:
             async with running_lawline(settings, redis.url) as running, async_playwright() as pw:
                 terminals = await pw.chromium.launch(executable_path=chromium, args=ARGS)
@@ -177,9 +188,11 @@ async def run(args: argparse.Namespace) -> None:
                 for _ in range(args.presses):
                     times.append(await first.talk())
                     await first.hang_up()
-                print(f"press to first remote frame, {len(times)} calls: "
-                      f"p50 {statistics.median(times):.0f} ms, p95 {pct(times, 0.95):.0f} ms, "
-                      f"max {max(times):.0f} ms")  # fmt: skip
+                print(
+                    f"press to first remote frame, {len(times)} calls: "
+                    f"p50 {statistics.median(times):.0f} ms, p95 {pct(times, 0.95):.0f} ms, "
+                    f"max {max(times):.0f} ms"
+                )
                 await off_duty([first])
 
                 idle = await cpu_over(args.seconds)
@@ -191,16 +204,19 @@ async def run(args: argparse.Namespace) -> None:
                     all_4k = all(await asyncio.gather(*(p.is_4k_both_ways() for p in group)))
                     busy = await cpu_over(args.seconds)
                     per = (busy - idle) / n
-                    print(f"{n} session(s): 4K both ways in all: {'yes' if all_4k else 'NO'}; "
-                          f"server CPU {busy:.1f}% of a core (idle {idle:.1f}%), "
-                          f"{per:.2f}% per session")  # fmt: skip
+                    print(
+                        f"{n} session(s): 4K both ways in all: {'yes' if all_4k else 'NO'}; "
+                        f"server CPU {busy:.1f}% of a core (idle {idle:.1f}%), "
+                        f"{per:.2f}% per session"
+                    )
                     for p in group:
                         await p.hang_up()
                     await off_duty(group)
                     if all_4k:
                         largest = n
-                print(f"largest number of simultaneous 4K sessions carried: {largest}"
-                      f" (of {sessions})")  # fmt: skip
+                print(
+                    f"largest number of simultaneous 4K sessions carried: {largest} (of {sessions})"
+                )
                 print(
                     f"press_p50_ms={statistics.median(times):.0f}"
                     f" press_p95_ms={pct(times, 0.95):.0f} idle_cpu_pct={idle:.1f}"

@@ -26,10 +26,15 @@ from lawline.transcripts.whisper import RATE, WhisperDecoder, pcm_to_float
 from tests.speech import WHISPER_MODEL, pcm_of, speak_mandarin
 
 SAID = [
-    "我想咨询一下拖欠工资的问题", "老板三个月没有发工资了", "请问怎么申请法律援助",
-    "离婚以后孩子的抚养费怎么算", "我家的宅基地被邻居占了", "交通事故对方不赔钱怎么办",
-    "我要申请劳动仲裁", "工伤认定需要什么材料",
-]  # fmt: skip
+    "我想咨询一下拖欠工资的问题",
+    "老板三个月没有发工资了",
+    "请问怎么申请法律援助",
+    "离婚以后孩子的抚养费怎么算",
+    "我家的宅基地被邻居占了",
+    "交通事故对方不赔钱怎么办",
+    "我要申请劳动仲裁",
+    "工伤认定需要什么材料",
+]
 
 
 def main() -> None:
@@ -41,15 +46,23 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(x) for x in args.batches.split(",")]
     with tempfile.TemporaryDirectory() as d:
-        audio = [pcm_to_float(pcm_of(speak_mandarin(s, Path(d) / f"{i}.wav")), RATE)
-                 for i, s in enumerate(SAID[: max(sizes)])]  # fmt: skip
+        audio = [
+            pcm_to_float(pcm_of(speak_mandarin(s, Path(d) / f"{i}.wav")), RATE)
+            for i, s in enumerate(SAID[: max(sizes)])
+        ]
     decoder = WhisperDecoder(WHISPER_MODEL, threads=args.threads)
     model = decoder.model
 
     def one(a: np.ndarray) -> str:
-        segments, _ = model.transcribe(a, language="zh", beam_size=5, temperature=0.0,
-                                       condition_on_previous_text=False, vad_filter=False)
-        return "".join(s.text for s in segments)  # fmt: skip
+        segments, _ = model.transcribe(
+            a,
+            language="zh",
+            beam_size=5,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return "".join(s.text for s in segments)
 
     def batch(clips: list[np.ndarray]) -> list[str]:
         gap = np.zeros(RATE // 10, dtype=np.float32)
@@ -59,9 +72,14 @@ def main() -> None:
             whole += [a, gap]
             at += len(a) + len(gap)
         segments, _ = BatchedInferencePipeline(model).transcribe(
-            np.concatenate(whole), language="zh", beam_size=5, clip_timestamps=stamps,
-            batch_size=len(clips), without_timestamps=True, vad_filter=False,
-        )  # fmt: skip
+            np.concatenate(whole),
+            language="zh",
+            beam_size=5,
+            clip_timestamps=stamps,
+            batch_size=len(clips),
+            without_timestamps=True,
+            vad_filter=False,
+        )
         return [s.text for s in segments]
 
     one(audio[0])  # warm up

@@ -70,5 +70,5 @@ def span(since: DayOrMoment, until: DayOrMoment, tz: tzinfo) -> tuple[datetime, 
 
 
 def readable(value: datetime, tz: tzinfo) -> str:
-    """"2026-12-03 00:08:05": a moment as a person in the centre reads it."""
+    """\"2026-12-03 00:08:05": a moment as a person in the centre reads it."""
     return local(value, tz).strftime("%Y-%m-%d %H:%M:%S")

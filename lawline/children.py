@@ -80,9 +80,13 @@ class Children:
                 for child in self.children:
                     code = self.procs[child.name].poll()
                     if code is not None:
-                        log.error(f"{self.kind} died, restarting", extra={
-                            "child": child.name, "exit_code": code,
-                        })  # fmt: skip
+                        log.error(
+                            f"{self.kind} died, restarting",
+                            extra={
+                                "child": child.name,
+                                "exit_code": code,
+                            },
+                        )
                         # Its own forks (Kamailio's) would hold its ports: they go too.
                         _kill_group(self.procs[child.name].pid)
                         self._start(child)

@@ -79,6 +79,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }  # fmt: skip
 
+
 def label(group: str, value: str | None, empty: str = "") -> str:
     """The Chinese name of `value`; `empty` for none. An unknown value is kept as it is
     (a centre's own text, e.g. a reason typed by a lawyer), never made up."""

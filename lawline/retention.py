@@ -93,13 +93,22 @@ def _purge_recordings(
 def _purge_transcripts(session: Session, cutoff: datetime, dry_run: bool) -> tuple[int, int]:
     """Transcript lines and search text of contacts that ended before `cutoff`."""
     old = select(LedgerContact.id).where(_ended_before(cutoff))
-    lines = session.scalar(
-        select(func.count()).select_from(TranscriptLine).where(TranscriptLine.contact_id.in_(old))
-    ) or 0  # fmt: skip
-    contacts = session.scalar(
-        select(func.count(func.distinct(TranscriptLine.contact_id)))
-        .where(TranscriptLine.contact_id.in_(old))
-    ) or 0  # fmt: skip
+    lines = (
+        session.scalar(
+            select(func.count())
+            .select_from(TranscriptLine)
+            .where(TranscriptLine.contact_id.in_(old))
+        )
+        or 0
+    )
+    contacts = (
+        session.scalar(
+            select(func.count(func.distinct(TranscriptLine.contact_id))).where(
+                TranscriptLine.contact_id.in_(old)
+            )
+        )
+        or 0
+    )
     if not dry_run:
         session.execute(delete(TranscriptLine).where(TranscriptLine.contact_id.in_(old)))
         session.execute(delete(ContactSearch).where(ContactSearch.contact_id.in_(old)))
@@ -119,9 +128,12 @@ def _purge_details(session: Session, cutoff: datetime, dry_run: bool) -> int:
 
 
 def purge(
-    session: Session, settings: RetentionSettings, data_dir: Path, now: datetime,
+    session: Session,
+    settings: RetentionSettings,
+    data_dir: Path,
+    now: datetime,
     dry_run: bool = False,
-) -> Purged:  # fmt: skip
+) -> Purged:
     """Apply the retention periods in the caller's transaction; returns the counts.
     Files are deleted as the run goes: commit the session right after."""
     out = Purged()
@@ -140,12 +152,16 @@ def purge(
     if settings.contact_details_days:
         cutoff = now - timedelta(days=settings.contact_details_days)
         out.contacts_details = _purge_details(session, cutoff, dry_run)
-    periods = (f"recordings_days={settings.recordings_days} "
-               f"transcripts_days={settings.transcripts_days} "
-               f"contact_details_days={settings.contact_details_days}")  # fmt: skip
+    periods = (
+        f"recordings_days={settings.recordings_days} "
+        f"transcripts_days={settings.transcripts_days} "
+        f"contact_details_days={settings.contact_details_days}"
+    )
     if not dry_run:
-        session.add(AuditEntry(at=now, actor=ACTOR, action=ACTION, case_id="",
-                               detail=f"{periods} {out.summary()}"))  # fmt: skip
-    log.info("retention purge%s: %s (%s)", " (dry run)" if dry_run else "", out.summary(),
-             periods)  # fmt: skip
+        session.add(
+            AuditEntry(
+                at=now, actor=ACTOR, action=ACTION, case_id="", detail=f"{periods} {out.summary()}"
+            )
+        )
+    log.info("retention purge%s: %s (%s)", " (dry run)" if dry_run else "", out.summary(), periods)
     return out

@@ -100,8 +100,14 @@ def run(settings: Settings, console: Console, app_factory: AppFactory | None = N
 def prepare_data_dir(settings: Settings) -> None:
     """data_dir and the folders lawline writes in it are 0700 (an older install's too)."""
     data = settings.data_dir
-    for folder in (data, data / "redis", data / "kamailio", data / "voicemail",
-                   settings.built_prompts_dir, settings.recordings_dir):  # fmt: skip
+    for folder in (
+        data,
+        data / "redis",
+        data / "kamailio",
+        data / "voicemail",
+        settings.built_prompts_dir,
+        settings.recordings_dir,
+    ):
         private_dir(folder)
 
 
@@ -177,9 +183,9 @@ async def _serve(
             serving = asyncio.create_task(_uvicorn(server))
             await _until_started(server, serving)
         if server.started and (plan.children or plan.whisper_children):
-            transcribers = asyncio.create_task(Children(
-                "transcriber", plan.children + plan.whisper_children, os.environ
-            ).run())  # fmt: skip
+            transcribers = asyncio.create_task(
+                Children("transcriber", plan.children + plan.whisper_children, os.environ).run()
+            )
         if server.started and worker_count(settings):
             try:
                 telephony = worker_supervisor(settings, redis_url, plan.env)
@@ -308,8 +314,7 @@ def _transcriber_rows(
         rows.append(("Transcription", ", ".join(plan.urls), note))
     if plan.whisper_urls:
         note = (
-            f"{len(plan.whisper_children)} Whisper decoder(s), model "
-            f"{settings.whisper_model_path}"
+            f"{len(plan.whisper_children)} Whisper decoder(s), model {settings.whisper_model_path}"
             if plan.whisper_children
             else "external decoders"
         )

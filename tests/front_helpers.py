@@ -52,8 +52,12 @@ def routed(xml: str) -> str:
     out = []
     for block in xml.split("<send"):
         if "[peer_tag_param]" in block:
-            block = re.sub(r"\n(\w+) sip:\[service\]@\[remote_ip\]:\[remote_port\] SIP/2.0",
-                           r"\n\1 [next_url] SIP/2.0", block, count=1)
+            block = re.sub(
+                r"\n(\w+) sip:\[service\]@\[remote_ip\]:\[remote_port\] SIP/2.0",
+                r"\n\1 [next_url] SIP/2.0",
+                block,
+                count=1,
+            )
             block = block.replace("Max-Forwards: 70", "[routes]\nMax-Forwards: 70", 1)
         out.append(block)
     return "<send".join(out)
@@ -126,10 +130,12 @@ def sip_pool(
         sip_host=host,
         sip_port=port,
         telephony={
-            "workers": workers, "node": node, "rtp_port": rtp_port(first),
+            "workers": workers,
+            "node": node,
+            "rtp_port": rtp_port(first),
             "front": {"worker_port": first, "probe_interval_s": 1, **front},
         },
-    )  # fmt: skip
+    )
     log_dir = tmp / f"{node}-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {"LAWLINE_TELEPHONY__PROMPTS_DIR": str(prompts_dir), "LAWLINE_TELEPHONY__NODE": node}
@@ -186,9 +192,7 @@ def sipp(
     )  # fmt: skip
 
 
-def sipp_async(
-    tmp: Path, pool: Pool, xml: str, name: str, **kw: Any
-) -> subprocess.Popen[str]:
+def sipp_async(tmp: Path, pool: Pool, xml: str, name: str, **kw: Any) -> subprocess.Popen[str]:
     """Like sipp(), started in the background."""
     path = tmp / f"{name}.xml"
     path.write_text(xml)

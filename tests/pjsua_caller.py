@@ -68,8 +68,12 @@ def main() -> int:
     ap.add_argument("--password", default="")
     ap.add_argument("--register", default="")
     ap.add_argument("--host", default="127.0.0.1", help="address to call from")
-    ap.add_argument("--header", action="append", default=[],
-                    help="NAME=VALUE added to the INVITE as written (a CRLF folds it)")  # fmt: skip
+    ap.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        help="NAME=VALUE added to the INVITE as written (a CRLF folds it)",
+    )
     args = ap.parse_args()
     # The same pjsua2 set-up as the worker (G.711 first, null audio device, one thread).
     cfg = SipConfig(

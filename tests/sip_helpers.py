@@ -63,10 +63,16 @@ _ACK = _request("ACK", 1, in_dialog=True, retrans=False)
 _ACK_SDP = _request("ACK", 1, in_dialog=True, body_type="application/sdp", body=_SDP, retrans=False)
 _OK = '  <recv response="200"/>\n'
 _BYE = _request("BYE", "{cseq}", in_dialog=True) + _OK
-_INFO = _request(
-    "INFO", "{cseq}", in_dialog=True, body_type="application/dtmf-relay",
-    body="Signal={key}\nDuration=160",
-) + _OK  # fmt: skip
+_INFO = (
+    _request(
+        "INFO",
+        "{cseq}",
+        in_dialog=True,
+        body_type="application/dtmf-relay",
+        body="Signal={key}\nDuration=160",
+    )
+    + _OK
+)
 # Fails the scenario unless the 200 OK's SDP matches the regular expression.
 _CHECK = (
     '<action><ereg regexp="{regexp}" search_in="body" check_it="true" assign_to="sdp"/></action>'

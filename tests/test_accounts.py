@@ -215,8 +215,12 @@ async def test_sign_in_sets_a_secure_http_only_cookie(lawline: Running) -> None:
     async with httpx.AsyncClient(base_url=lawline.base) as http:
         r = await http.post("/api/session", json={"username": "wang", "password": PASSWORD})
     assert r.status_code == 200
-    assert r.json() == {"username": "wang", "display_name": "", "role": "lawyer",
-                        "time_zone": "Asia/Shanghai"}
+    assert r.json() == {
+        "username": "wang",
+        "display_name": "",
+        "role": "lawyer",
+        "time_zone": "Asia/Shanghai",
+    }
     attributes = {a.strip().lower() for a in set_cookie(r).split(";")[1:]}
     assert {"httponly", "secure", "samesite=strict", "path=/"} <= attributes
     async with await sign_in(lawline, "wang") as wang:
@@ -314,9 +318,13 @@ async def test_a_flood_of_sign_ins_is_refused_at_once_beyond_the_password_checks
     clean_redis_url: str, tmp_path: Path
 ) -> None:
     settings = _settings(
-        tmp_path, concurrent_password_checks=1, waiting_password_checks=1,
-        max_failed_logins=100, source_max_failures=100, account_slow_after=100,
-    )  # fmt: skip
+        tmp_path,
+        concurrent_password_checks=1,
+        waiting_password_checks=1,
+        max_failed_logins=100,
+        source_max_failures=100,
+        account_slow_after=100,
+    )
     add_user(settings, "wang", "lawyer")
     async with (
         running_lawline(settings, clean_redis_url) as lawline,
@@ -627,8 +635,12 @@ async def test_first_admin_from_the_command_line(clean_redis_url: str, tmp_path:
     ):
         async with await sign_in(lawline, "root") as root:
             me = (await root.get("/api/session")).json()
-            assert me == {"username": "root", "display_name": "管理员", "role": "admin",
-                          "time_zone": "Asia/Shanghai"}
+            assert me == {
+                "username": "root",
+                "display_name": "管理员",
+                "role": "admin",
+                "time_zone": "Asia/Shanghai",
+            }
             # No default users: only the one the command made.
             assert [u["username"] for u in (await root.get("/api/users")).json()] == ["root"]
             # A new password from the command line ends the sessions at once, everywhere.
@@ -677,11 +689,13 @@ def _old_style_token(subject: str, role: str, secret: str = "test-secret") -> st
 async def test_service_tokens_are_for_services_short_lived_and_revocable(
     lawline: Running, tmp_path: Path
 ) -> None:
-    refused = await asyncio.to_thread(_lawline, tmp_path, "token", "issue", "boss", "--role",
-                                      "supervisor")  # fmt: skip
+    refused = await asyncio.to_thread(
+        _lawline, tmp_path, "token", "issue", "boss", "--role", "supervisor"
+    )
     assert refused.returncode != 0 and "sign in" in refused.stderr
-    issued = await asyncio.to_thread(_lawline, tmp_path, "token", "issue", "prometheus", "--role",
-                                     "scraper")  # fmt: skip
+    issued = await asyncio.to_thread(
+        _lawline, tmp_path, "token", "issue", "prometheus", "--role", "scraper"
+    )
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     claims = _claims(token)
@@ -705,9 +719,13 @@ async def test_service_tokens_are_for_services_short_lived_and_revocable(
 
         async with revocations(lawline.redis_url) as heard:
             done = await asyncio.to_thread(
-                _lawline, tmp_path, "token", "revoke", claims["jti"],
+                _lawline,
+                tmp_path,
+                "token",
+                "revoke",
+                claims["jti"],
                 redis_url=lawline.redis_url,
-            )  # fmt: skip
+            )
             assert done.returncode == 0, done.stderr
             assert await heard.next() == ("token", claims["jti"])
         r = await http.get("/metrics", headers=scraper)

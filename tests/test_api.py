@@ -162,8 +162,13 @@ async def test_a_reloaded_console_gets_its_call_back_and_offers_show_earlier_con
         await next_frame(ws, "offer")
         await ws.send(json.dumps({"type": "accept", "contact_id": first["id"]}))
         await next_frame(ws, "connected")
-        form = {"service": "consultation", "domain": "labour", "summary": "拖欠工资三个月",
-                "disposition": "referred_legal_aid", "advice": "申请劳动仲裁"}  # fmt: skip
+        form = {
+            "service": "consultation",
+            "domain": "labour",
+            "summary": "拖欠工资三个月",
+            "disposition": "referred_legal_aid",
+            "advice": "申请劳动仲裁",
+        }
         await ws.send(json.dumps({"type": "case", "contact_id": first["id"], "form": form}))
         assert (await next_frame(ws, "result"))["ok"]
     # The console reloads mid-call: the call is still there.
@@ -179,8 +184,10 @@ async def test_a_reloaded_console_gets_its_call_back_and_offers_show_earlier_con
         assert offer["contact"]["id"] == second["id"]
         [earlier] = offer["history"]
         assert (earlier["id"], earlier["lawyer"], earlier["disposition"]) == (
-            first["id"], "wang", "referred_legal_aid",
-        )  # fmt: skip
+            first["id"],
+            "wang",
+            "referred_legal_aid",
+        )
         assert earlier["summary"] == "拖欠工资三个月"
         # A form for a contact not (yet) connected, or a bad one, is refused.
         bad = {"type": "case", "contact_id": second["id"], "form": form}
@@ -202,10 +209,16 @@ async def test_a_lawyer_hands_a_call_to_a_colleague_with_a_note(lawline: Running
         await asyncio.sleep(0.5)  # wang and the caller talk
         async with lawline.console("zhao") as zhao:
             await _on_duty(zhao)
-            await wang.send(json.dumps({
-                "type": "transfer", "contact_id": contact["id"], "to_lawyer": "zhao",
-                "note": "工伤问题，转赵律师",
-            }))  # fmt: skip
+            await wang.send(
+                json.dumps(
+                    {
+                        "type": "transfer",
+                        "contact_id": contact["id"],
+                        "to_lawyer": "zhao",
+                        "note": "工伤问题，转赵律师",
+                    }
+                )
+            )
             # The reply and the call's end travel separately: either may come first.
             frames = await next_frames(wang, {"result", "ended"})
             assert frames["result"]["ok"]
@@ -343,8 +356,10 @@ async def test_creating_an_existing_lawyer_is_refused_and_changes_nothing(
         assert r.status_code == 200, r.text
         wang = (await http.get("/api/lawyers/wang")).json()
         assert (wang["name"], wang["domains"], wang["capacity"]) == (
-            "王律师", {"labour": 5}, {"voice": 2, "video": 0},
-        )  # fmt: skip
+            "王律师",
+            {"labour": 5},
+            {"voice": 2, "video": 0},
+        )
         r = await http.patch("/api/lawyers/wang", json={"languages": ["fr"]})
         assert r.status_code == 422
         assert (await http.patch("/api/lawyers/ghost", json={"name": "x"})).status_code == 404

@@ -387,12 +387,12 @@ async def test_garbage_requests_get_an_error_and_the_worker_carries_on(
     garbage = [
         "not json at all",
         '{"id": "broken", "kind": ',  # no JSON, but the id can still be answered
-        '[1, 2, 3]',
+        "[1, 2, 3]",
         '{"id": "dance", "kind": "dance", "contact_id": "c1"}',
         '{"id": "nocontact", "kind": "offer"}',
         '{"id": "badhold", "kind": "hold", "contact_id": "c1", "on": "yes"}',
         '{"id": "badoffer", "kind": "offer", "contact_id": "c1", "lawyer_id": "wang"}',
-    ]  # fmt: skip
+    ]
     for raw in garbage:
         await redis.lpush("ll:rpc:worker-1", raw)
     errors = {}

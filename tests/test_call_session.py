@@ -207,8 +207,10 @@ async def test_a_caller_goes_through_the_menu_into_the_queue_and_hangs_up(
     contact = await queue.store.get_contact(contact_id)
     assert contact is not None
     assert (contact.service, contact.caller, contact.state) == (
-        "legal_aid", CALLER, ContactState.WAITING,
-    )  # fmt: skip
+        "legal_aid",
+        CALLER,
+        ContactState.WAITING,
+    )
     assert contact.attrs["menu"] == "main:2"
     assert contact.attrs["worker"] == host.name
     assert contact.attrs["trunk"] == "127.0.0.1:5062"

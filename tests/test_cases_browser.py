@@ -75,9 +75,12 @@ def browser_base(lawline: Running) -> str:
 
 
 async def a_call_taken(
-    lawline: Running, redis_url: str, number: str, said: tuple[str, ...] = (),
+    lawline: Running,
+    redis_url: str,
+    number: str,
+    said: tuple[str, ...] = (),
     rating: int | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """A citizen calls; wang answers over a console websocket and hangs up. What the
     citizen said is stored as the call's transcript, and their rating. The contact id."""
     async with lawline.console("wang") as ws:
@@ -85,10 +88,15 @@ async def a_call_taken(
         await ws.send(json.dumps({"type": "state", "state": "available"}))
         assert (await next_frame(ws, "result"))["ok"]
         async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post("/api/contacts", json={
-                "channel": "voice", "service": "consultation", "domain": "labour",
-                "caller": number,
-            })  # fmt: skip
+            r = await http.post(
+                "/api/contacts",
+                json={
+                    "channel": "voice",
+                    "service": "consultation",
+                    "domain": "labour",
+                    "caller": number,
+                },
+            )
             assert r.status_code == 201, r.text
             cid = str(r.json()["id"])
         await next_frame(ws, "offer")
@@ -170,8 +178,9 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
     # An earlier matter of wang's, a general one: due in a week.
     earlier = await a_call_taken(lawline, clean_redis_url, "13900000001")
     await recorded(lawline, earlier, lambda c: c["first_lawyer"] == "wang")
-    due_later = await a_case(lawline, earlier, triage="general", citizen_name="张秀英",
-                             summary="离婚后子女抚养费")  # fmt: skip
+    due_later = await a_case(
+        lawline, earlier, triage="general", citizen_name="张秀英", summary="离婚后子女抚养费"
+    )
 
     async with chromium() as browser:
         page = await browser.new_page()
@@ -184,10 +193,15 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
 
         # A citizen calls through the real queue; wang answers in the page.
         async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post("/api/contacts", json={
-                "channel": "voice", "service": "consultation", "domain": "labour",
-                "caller": NUMBER,
-            })  # fmt: skip
+            r = await http.post(
+                "/api/contacts",
+                json={
+                    "channel": "voice",
+                    "service": "consultation",
+                    "domain": "labour",
+                    "caller": NUMBER,
+                },
+            )
             assert r.status_code == 201, r.text
             cid = r.json()["id"]
         await page.wait_for_selector("#offer:not([hidden])")
@@ -219,8 +233,12 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
         assert await page.is_disabled("#open-case-send"), "one contact, one case"
         # Simple matters are due at once here: the badge says one is overdue.
         await expect(page.locator("#overdue-badge")).to_have_text("逾期 1")
-        assert await page.locator("#overdue-badge").evaluate(
-            "el => getComputedStyle(el).backgroundColor") == RED  # fmt: skip
+        assert (
+            await page.locator("#overdue-badge").evaluate(
+                "el => getComputedStyle(el).backgroundColor"
+            )
+            == RED
+        )
 
         # The cases open in a tab of their own (the console stays on duty).
         async with page.context.expect_page() as opened:
@@ -250,11 +268,23 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
         await rows.nth(0).click()
         await cases.wait_for_url(re.compile(rf"#case/{re.escape(case_id)}$"))
         fields = cases.locator("#case-fields")
-        for text in ("李大山", NUMBER, "简易", "法律咨询", "劳动争议", "欠薪三个月，用人单位拒付",
-                     advice, "转法律援助", "法律援助中心（区法律援助中心）", "已逾期"):  # fmt: skip
+        for text in (
+            "李大山",
+            NUMBER,
+            "简易",
+            "法律咨询",
+            "劳动争议",
+            "欠薪三个月，用人单位拒付",
+            advice,
+            "转法律援助",
+            "法律援助中心（区法律援助中心）",
+            "已逾期",
+        ):
             await expect(fields).to_contain_text(text)
-        assert await cases.locator("#case-deadline").evaluate(
-            "el => getComputedStyle(el).color") == RED  # fmt: skip
+        assert (
+            await cases.locator("#case-deadline").evaluate("el => getComputedStyle(el).color")
+            == RED
+        )
         call = cases.locator(f'#case-contacts details[data-contact="{cid}"]')
         for text in ("进入排队", "律师接听", "通话结束", "欠薪三个月，用人单位拒付"):
             await expect(call).to_contain_text(text)
@@ -296,10 +326,15 @@ async def test_a_citizens_later_call_joins_their_open_case_from_the_console(
         await page.click("#go-available")
         await page.wait_for_selector('#state[data-state="available"]')
         async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post("/api/contacts", json={
-                "channel": "voice", "service": "consultation", "domain": "labour",
-                "caller": NUMBER,
-            })  # fmt: skip
+            r = await http.post(
+                "/api/contacts",
+                json={
+                    "channel": "voice",
+                    "service": "consultation",
+                    "domain": "labour",
+                    "caller": NUMBER,
+                },
+            )
             later = r.json()["id"]
         await page.wait_for_selector("#offer:not([hidden])")
         await expect(page.locator("#offer-history")).to_contain_text("此前来电")
@@ -337,8 +372,9 @@ async def test_the_legal_aid_form_shows_the_apis_field_errors_and_the_case_close
 ) -> None:
     cid = await a_call_taken(lawline, clean_redis_url, NUMBER)
     await recorded(lawline, cid, lambda c: c["first_lawyer"] == "wang")
-    case_id = await a_case(lawline, cid, triage="general", citizen_name="李大山",
-                           summary="农民工欠薪")  # fmt: skip
+    case_id = await a_case(
+        lawline, cid, triage="general", citizen_name="李大山", summary="农民工欠薪"
+    )
     async with chromium() as browser:
         page = await browser.new_page()
         await sign_in(page, browser_base(lawline), "wang", PASSWORD)
@@ -407,8 +443,9 @@ async def test_a_supervisor_searches_the_ledger_hands_over_and_downloads_the_mon
     await a_call_abandoned(clean_redis_url, "gone", "13900000009", "我想咨询离婚的事")
     await recorded(lawline, handled, lambda c: c["transcript"] and c["rating"])
     await recorded(lawline, "gone", lambda c: c["transcript"])
-    case_id = await a_case(lawline, handled, triage="complex", citizen_name="李大山",
-                           summary="集体欠薪")  # fmt: skip
+    case_id = await a_case(
+        lawline, handled, triage="complex", citizen_name="李大山", summary="集体欠薪"
+    )
 
     async with chromium() as browser:
         page = await browser.new_page()

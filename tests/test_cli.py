@@ -227,11 +227,7 @@ def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: 
     }
 
     def transcribers(proc: subprocess.Popen[bytes]) -> list[int]:
-        return [
-            pid
-            for pid in _children(proc.pid)
-            if b"transcriber" in _cmdline(pid)
-        ]
+        return [pid for pid in _children(proc.pid) if b"transcriber" in _cmdline(pid)]
 
     def answers(port: int, seconds: float = 60) -> bool:
         deadline = time.monotonic() + seconds

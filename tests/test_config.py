@@ -41,7 +41,6 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert settings.routing.policy(Service.LEGAL_AID) == QueuePolicy()
 
 
-
 def test_every_block_is_set_from_the_file_and_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -85,6 +84,7 @@ def test_shipped_word_lists_are_copied_not_shared(monkeypatch: pytest.MonkeyPatc
     assert second.transcripts.alert_phrases == ALERT_PHRASES
     assert second.transcripts.whisper.glossary == LEGAL_GLOSSARY
     assert second.telephony.front.blocked_user_agents == SCANNER_USER_AGENTS
+
 
 def test_a_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAWLINE_CONFIG", "/nonexistent/lawline.toml")

@@ -76,10 +76,17 @@ async def test_closing_the_browser_mid_offer_returns_the_contact_to_the_queue(
         page = await browser.new_page()
         await on_duty(page, lawline)
         async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post("/api/contacts", json={
-                "channel": "voice", "service": "consultation", "domain": "labour",
-                "caller": "13800138000", "green": "elderly", "attrs": {"menu": "main:1"},
-            })  # fmt: skip
+            r = await http.post(
+                "/api/contacts",
+                json={
+                    "channel": "voice",
+                    "service": "consultation",
+                    "domain": "labour",
+                    "caller": "13800138000",
+                    "green": "elderly",
+                    "attrs": {"menu": "main:1"},
+                },
+            )
             assert r.status_code == 201, r.text
             contact_id = r.json()["id"]
         await page.wait_for_selector("#offer:not([hidden])")
@@ -117,10 +124,15 @@ async def test_a_console_closed_for_falling_behind_comes_back_and_gets_offers(
         assert lawline.app.state.hub.closed_behind["console"] == 1
         await page.wait_for_selector('#state[data-state="available"]')
         async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post("/api/contacts", json={
-                "channel": "voice", "service": "consultation", "domain": "labour",
-                "caller": "13800138000",
-            })  # fmt: skip
+            r = await http.post(
+                "/api/contacts",
+                json={
+                    "channel": "voice",
+                    "service": "consultation",
+                    "domain": "labour",
+                    "caller": "13800138000",
+                },
+            )
             assert r.status_code == 201, r.text
         await page.wait_for_selector("#offer:not([hidden])", timeout=10_000)
 
@@ -215,8 +227,7 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
             await page.wait_for_selector("#wrapup:not([hidden])")
             # The transcript card no longer claims anything is being transcribed.
             await page.wait_for_function(
-                "() => document.getElementById('transcript-status').textContent"
-                " === '转写已结束'"
+                "() => document.getElementById('transcript-status').textContent === '转写已结束'"
             )
             await page.click("#case-save")
             await page.wait_for_function(
@@ -256,10 +267,15 @@ async def test_todays_talk_time_counts_two_short_calls(lawline: Running) -> None
         await on_duty(page, lawline)
         for _ in range(2):
             async with lawline.client("worker-1", Role.GATEWAY) as http:
-                r = await http.post("/api/contacts", json={
-                    "channel": "voice", "service": "consultation", "domain": "labour",
-                    "caller": "13800138000",
-                })  # fmt: skip
+                r = await http.post(
+                    "/api/contacts",
+                    json={
+                        "channel": "voice",
+                        "service": "consultation",
+                        "domain": "labour",
+                        "caller": "13800138000",
+                    },
+                )
                 assert r.status_code == 201, r.text
                 contact_id = r.json()["id"]
                 entered.append(r.json()["entered_at"])
@@ -301,10 +317,15 @@ async def video_call_taken(lawline: Running, page: Page) -> str:
         assert r.status_code == 200, r.text
     await on_duty(page, lawline)
     async with lawline.client("worker-1", Role.GATEWAY) as http:
-        r = await http.post("/api/contacts", json={
-            "channel": "video", "service": "consultation", "domain": "labour",
-            "attrs": {"terminal": "t-1", "village": "石门村", "township": "城关镇"},
-        })  # fmt: skip
+        r = await http.post(
+            "/api/contacts",
+            json={
+                "channel": "video",
+                "service": "consultation",
+                "domain": "labour",
+                "attrs": {"terminal": "t-1", "village": "石门村", "township": "城关镇"},
+            },
+        )
         assert r.status_code == 201, r.text
         contact_id = str(r.json()["id"])
     await page.wait_for_selector("#offer:not([hidden])")
@@ -437,8 +458,15 @@ async def test_every_page_asks_for_the_chinese_fonts_of_windows_kylin_apple_and_
             else:
                 await page.goto(f"{browser_base(lawline)}{path}")
             stack = await page.evaluate("() => getComputedStyle(document.body).fontFamily")
-            for font in ("Microsoft YaHei", "SimHei", "Noto Sans CJK SC", "Source Han Sans SC",
-                         "WenQuanYi Micro Hei", "PingFang SC", "Noto Sans SC",
-                         "Droid Sans Fallback"):  # fmt: skip
+            for font in (
+                "Microsoft YaHei",
+                "SimHei",
+                "Noto Sans CJK SC",
+                "Source Han Sans SC",
+                "WenQuanYi Micro Hei",
+                "PingFang SC",
+                "Noto Sans SC",
+                "Droid Sans Fallback",
+            ):
                 assert font in stack, (path, font, stack)
             assert stack.rstrip().endswith("sans-serif"), stack

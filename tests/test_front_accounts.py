@@ -16,10 +16,16 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 def _terminal(tid: str, realm: str | None, village: str = "大赉村") -> Terminal:
     return Terminal(
-        id=tid, village=village, township="兴安镇", language="zh", token_hash="0" * 64,
-        created_at=NOW, revoked_at=None, sip_realm=realm,
+        id=tid,
+        village=village,
+        township="兴安镇",
+        language="zh",
+        token_hash="0" * 64,
+        created_at=NOW,
+        revoked_at=None,
+        sip_realm=realm,
         sip_ha1=sip_ha1(tid, realm, "pw") if realm else None,
-    )  # fmt: skip
+    )
 
 
 def test_the_table_holds_ha1_and_percent_encoded_places_and_skips_other_realms() -> None:

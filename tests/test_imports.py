@@ -166,8 +166,9 @@ def test_blocks_are_imported_from_their_packages() -> None:
     # `from lawline.config import RoutingSettings` would work and hide where it lives.
     repo = LAWLINE.parent
     old_paths = []
-    for path in sorted([*LAWLINE.rglob("*.py"), *(repo / "tests").glob("*.py"),
-                        *(repo / "bench").glob("*.py")]):  # fmt: skip
+    for path in sorted(
+        [*LAWLINE.rglob("*.py"), *(repo / "tests").glob("*.py"), *(repo / "bench").glob("*.py")]
+    ):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ImportFrom) and node.module == "lawline.config":
                 blocks = [a.name for a in node.names if a.name != "Settings"]

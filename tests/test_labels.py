@@ -18,8 +18,18 @@ STATIC = ROOT / "lawline" / "web" / "static"
 # A page's words, file format names aside.
 FORMATS = {"Excel", "XLSX", "CSV", "SRT", "WebVTT", "TXT"}
 # The groups the glossary names word for word.
-IN_GLOSSARY = ["service", "domain", "green", "channel", "language", "disposition", "triage",
-               "referral", "caseStatus", "leg"]  # fmt: skip
+IN_GLOSSARY = [
+    "service",
+    "domain",
+    "green",
+    "channel",
+    "language",
+    "disposition",
+    "triage",
+    "referral",
+    "caseStatus",
+    "leg",
+]
 
 
 def labels_js() -> dict[str, dict[str, str]]:
@@ -47,8 +57,13 @@ def test_the_glossary_has_every_word_the_pages_show_for_a_value() -> None:
 
 
 def test_every_value_a_person_meets_has_its_words() -> None:
-    coded = {"service": Service, "domain": Domain, "green": GreenReason, "channel": Channel,
-             "transcriptStatus": TranscriptStatus}  # fmt: skip
+    coded = {
+        "service": Service,
+        "domain": Domain,
+        "green": GreenReason,
+        "channel": Channel,
+        "transcriptStatus": TranscriptStatus,
+    }
     for group, values in coded.items():
         assert {v.value for v in values} <= set(LABELS[group]), group
     for group in LABELS.values():

@@ -64,9 +64,7 @@ async def lawline(
         secret_key="test-secret",
         database_url=database_url,
         routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
-        cases=CaseSettings(
-            deadline_days={"simple": 0, "general": 7, "complex": 30}, min_ratings=1
-        ),
+        cases=CaseSettings(deadline_days={"simple": 0, "general": 7, "complex": 30}, min_ratings=1),
     )
     async with running_lawline(settings, clean_redis_url) as running:
         async with running.client("boss", Role.SUPERVISOR) as http:
@@ -95,8 +93,11 @@ async def a_call_handed_on(lawline: Running, clean_redis_url: str) -> str:
         await next_frame(wang, "connected")
         async with lawline.console("zhao") as zhao:
             await on_duty(zhao)
-            await wang.send(json.dumps({"type": "transfer", "contact_id": cid,
-                                        "to_lawyer": "zhao", "note": "工伤"}))  # fmt: skip
+            await wang.send(
+                json.dumps(
+                    {"type": "transfer", "contact_id": cid, "to_lawyer": "zhao", "note": "工伤"}
+                )
+            )
             await next_frame(zhao, "offer")
             await zhao.send(json.dumps({"type": "accept", "contact_id": cid}))
             await next_frame(zhao, "connected")
@@ -140,17 +141,25 @@ async def test_a_call_is_recorded_owned_and_followed_to_its_case(
     # First-contact accountability: wang took it first, zhao ended it.
     assert (c["first_lawyer"], c["lawyer"]) == ("wang", "zhao")
     types = [e["type"] for e in c["timeline"]]
-    assert types[:4] == ["contact.entered", "contact.offered", "contact.answered",
-                         "contact.transferred"]  # fmt: skip
+    assert types[:4] == [
+        "contact.entered",
+        "contact.offered",
+        "contact.answered",
+        "contact.transferred",
+    ]
     assert types.count("contact.answered") == 2 and "contact.ended" in types
     assert c["case_form"]["summary"] == "欠薪三个月"
     assert [(t["leg"], t["text"]) for t in c["transcript"]] == [
-        ("citizen", "老板拖欠工资三个月"), ("lawyer", "可以申请劳动仲裁")]  # fmt: skip
+        ("citizen", "老板拖欠工资三个月"),
+        ("lawyer", "可以申请劳动仲裁"),
+    ]
 
     # zhao opens the case in wrap-up; wang owns it (first contact).
     async with lawline.client("zhao", Role.LAWYER) as zhao:
-        r = await zhao.post("/api/cases", json={"contact_id": cid, "triage": "general",
-                                                "summary": "欠薪", "told": "带劳动合同"})
+        r = await zhao.post(
+            "/api/cases",
+            json={"contact_id": cid, "triage": "general", "summary": "欠薪", "told": "带劳动合同"},
+        )
         assert r.status_code == 201, r.text
         case = r.json()
         assert case["owner"] == "wang" and case["opened_by"] == "zhao"
@@ -173,19 +182,22 @@ async def test_a_call_is_recorded_owned_and_followed_to_its_case(
         listed = (await wang.get("/api/ledger/contacts")).json()
         assert [x["caller"] for x in listed] == [NUMBER]
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
-        r = await boss.post(f"/api/cases/{case['id']}/handover",
-                            json={"to_lawyer": "nobody", "reason": "笔误"})  # fmt: skip
+        r = await boss.post(
+            f"/api/cases/{case['id']}/handover", json={"to_lawyer": "nobody", "reason": "笔误"}
+        )
         assert r.status_code == 422 and r.json()["detail"] == "no such lawyer"
-        r = await boss.post(f"/api/cases/{case['id']}/handover",
-                            json={"to_lawyer": "zhao", "reason": "王律师休假"})  # fmt: skip
+        r = await boss.post(
+            f"/api/cases/{case['id']}/handover", json={"to_lawyer": "zhao", "reason": "王律师休假"}
+        )
         assert r.status_code == 200 and r.json()["owner"] == "zhao"
         detail = (await boss.get(f"/api/cases/{case['id']}")).json()
         assert detail["contacts"] == [cid]
         assert detail["handovers"][0]["from"] == "wang" and detail["notes"][0]["author"] == "wang"
-        audit = [(a["actor"], a["action"]) for a in
-                 (await boss.get(f"/api/cases/{case['id']}/audit")).json()]  # fmt: skip
-        assert audit == [("zhao", "open"), ("wang", "note"), ("boss", "handover"),
-                         ("boss", "read")]  # fmt: skip
+        audit = [
+            (a["actor"], a["action"])
+            for a in (await boss.get(f"/api/cases/{case['id']}/audit")).json()
+        ]
+        assert audit == [("zhao", "open"), ("wang", "note"), ("boss", "handover"), ("boss", "read")]
     # Citizens' numbers never reach the logs.
     assert NUMBER not in caplog.text
     assert not [r for r in caplog.records if NUMBER in _fields_of(r)]
@@ -250,8 +262,13 @@ async def test_replaying_the_stream_adds_nothing(redis: Redis, database_url: str
     upgrade(database_url)
     await _fill(redis, 50)
     engine = make_engine(database_url)
-    ingest = LedgerIngest(redis, QueueKeys("ll"), session_factory(engine),
-                          TranscriptStore(QueueStore(redis)), consumer="a")  # fmt: skip
+    ingest = LedgerIngest(
+        redis,
+        QueueKeys("ll"),
+        session_factory(engine),
+        TranscriptStore(QueueStore(redis)),
+        consumer="a",
+    )
     try:
         await ingest.ensure_group()
         entries = await redis.xrange("ll:events")
@@ -297,8 +314,9 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
     # and then waits to commit it, holding it unacknowledged, when it is killed.
     lock = sqlite3.connect(tmp_path / "ledger.db", timeout=0)
     lock.execute("BEGIN EXCLUSIVE")
-    proc = subprocess.Popen([sys.executable, "-c", CONSUMER, clean_redis_url, url],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CONSUMER, clean_redis_url, url], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "consuming"
         pending = 0
@@ -316,9 +334,14 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
         lock.close()
     assert _counts(url) == (0, 0)  # it died before committing anything
     engine = make_engine(url)
-    ingest = LedgerIngest(redis, QueueKeys("ll"), session_factory(engine),
-                          TranscriptStore(QueueStore(redis)), consumer="heir",
-                          claim_idle_s=0.1)  # fmt: skip
+    ingest = LedgerIngest(
+        redis,
+        QueueKeys("ll"),
+        session_factory(engine),
+        TranscriptStore(QueueStore(redis)),
+        consumer="heir",
+        claim_idle_s=0.1,
+    )
     task = asyncio.create_task(ingest.run())
     try:
         for _ in range(200):
@@ -436,15 +459,21 @@ async def test_monthly_export_figures_grades_and_a_legal_aid_application(
     async with lawline.client("wang", Role.LAWYER) as wang:
         assert (await wang.get("/api/ledger/export", params=month)).status_code == 403
         case = (await wang.post("/api/cases", json={"contact_id": handled})).json()
-        applicant = {"applicant_name": "李大山", "id_number": "110105194912310021",
-                     "exemptions": ["migrant_wages"]}  # fmt: skip
+        applicant = {
+            "applicant_name": "李大山",
+            "id_number": "110105194912310021",
+            "exemptions": ["migrant_wages"],
+        }
         r = await wang.post(f"/api/cases/{case['id']}/legal-aid", json=applicant)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "id_number"
-        r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
-                            json={**applicant, "phone": "=1+2"})  # fmt: skip
+        r = await wang.post(
+            f"/api/cases/{case['id']}/legal-aid", json={**applicant, "phone": "=1+2"}
+        )
         assert r.status_code == 422 and "phone" in r.text
-        r = await wang.post(f"/api/cases/{case['id']}/legal-aid",
-                            json={**applicant, "id_number": "11010519491231002x"})  # fmt: skip
+        r = await wang.post(
+            f"/api/cases/{case['id']}/legal-aid",
+            json={**applicant, "id_number": "11010519491231002x"},
+        )
         assert r.status_code == 201, r.text
         assert r.json()["exemptions"] == ["migrant_wages"] and not r.json()["means_test"]
         bad = {**applicant, "id_number": "11010519491231002X", "exemptions": ["rich"]}
@@ -484,10 +513,13 @@ async def test_an_export_holds_no_live_formula(lawline: Running, clean_redis_url
     """Text from callers and lawyers reaches the monthly export; a spreadsheet must show
     it as text, never run it, and a number must still read as the number."""
     hostile = {
-        "eq": '=HYPERLINK("http://127.0.0.1/x","点此")', "at": "@SUM(1+1)",
-        "minus": "-2+3+cmd|' /C calc'!A0", "tab": "\t=1+1", "cr": "\r=1+1",
+        "eq": '=HYPERLINK("http://127.0.0.1/x","点此")',
+        "at": "@SUM(1+1)",
+        "minus": "-2+3+cmd|' /C calc'!A0",
+        "tab": "\t=1+1",
+        "cr": "\r=1+1",
         "plus": "+1+cmd|' /C calc'!A0",
-    }  # fmt: skip
+    }
     redis = Redis.from_url(clean_redis_url, decode_responses=True)
     try:
         qs = QueueStore(redis)
@@ -500,8 +532,10 @@ async def test_an_export_holds_no_live_formula(lawline: Running, clean_redis_url
         await redis.aclose()
     for cid in hostile:
         await recorded(lawline, cid, lambda c: c["state"] == "abandoned")
-    day = {"since": datetime.fromtimestamp(now - 60, UTC).isoformat(),
-           "until": datetime.fromtimestamp(now + 60, UTC).isoformat()}  # fmt: skip
+    day = {
+        "since": datetime.fromtimestamp(now - 60, UTC).isoformat(),
+        "until": datetime.fromtimestamp(now + 60, UTC).isoformat(),
+    }
     reason_col = [k for k, _ in reports.COLUMNS].index("end_reason")
     caller_col = [k for k, _ in reports.COLUMNS].index("caller")
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
@@ -531,8 +565,9 @@ async def test_an_export_reads_in_the_centres_words_with_village_and_township(
     try:
         qs = QueueStore(redis)
         now = time.time()
-        video = contact("village", now, channel=Channel.VIDEO, domain=Domain.LABOUR,
-                        green=GreenReason.ELDERLY)  # fmt: skip
+        video = contact(
+            "village", now, channel=Channel.VIDEO, domain=Domain.LABOUR, green=GreenReason.ELDERLY
+        )
         place = {"terminal": "t1", "village": "石门村", "township": "城关镇"}
         assert await qs.add_contact(replace(video, caller=NUMBER, attrs=place), now)
         await qs.abandon("village", now + 1, "caller hung up")
@@ -543,8 +578,10 @@ async def test_an_export_reads_in_the_centres_words_with_village_and_township(
         await redis.aclose()
     for cid in ("village", "phone"):
         await recorded(lawline, cid, lambda c: c["state"] == "abandoned")
-    day = {"since": datetime.fromtimestamp(now - 60, UTC).isoformat(),
-           "until": datetime.fromtimestamp(now + 60, UTC).isoformat()}  # fmt: skip
+    day = {
+        "since": datetime.fromtimestamp(now - 60, UTC).isoformat(),
+        "until": datetime.fromtimestamp(now + 60, UTC).isoformat(),
+    }
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
         r = await boss.get("/api/ledger/export", params={**day, "format": "csv"})
         header, *rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"), newline="")))
@@ -560,7 +597,9 @@ async def test_an_export_reads_in_the_centres_words_with_village_and_township(
         assert (v["服务类型"], v["法律领域"], v["绿色通道"]) == ("法律咨询", "劳动争议", "老年人")
         assert (v["状态"], v["结束原因"]) == ("未接通", "来电人挂断")
         assert (p["渠道"], p["服务类型"], p["结束原因"]) == (
-            "12348 电话", "法律援助", "线路中断（话务进程重启）"
+            "12348 电话",
+            "法律援助",
+            "线路中断（话务进程重启）",
         )
         assert not p["乡镇"] and not p["村"]
         # No English code anywhere a person reads (ids and numbers aside).
@@ -578,15 +617,25 @@ async def test_reads_of_the_ledger_are_audited(lawline: Running, clean_redis_url
         assert r.status_code == 201
     async with lawline.client("chen", Role.SUPERVISOR) as chen:
         assert (await chen.get("/api/ledger/contacts/wages")).status_code == 200
-        assert (await chen.get("/api/contacts/wages/transcript",
-                               params={"format": "txt"})).status_code == 200  # fmt: skip
-        r = await chen.get("/api/ledger/contacts", params={
-            "number": "13900000001", "name": "李大山", "words": "工资", "service": "consultation",
-        })  # fmt: skip
+        assert (
+            await chen.get("/api/contacts/wages/transcript", params={"format": "txt"})
+        ).status_code == 200
+        r = await chen.get(
+            "/api/ledger/contacts",
+            params={
+                "number": "13900000001",
+                "name": "李大山",
+                "words": "工资",
+                "service": "consultation",
+            },
+        )
         assert [c["id"] for c in r.json()] == ["wages"]
         now = datetime.now(UTC)
-        month = {"since": (now - timedelta(days=1)).isoformat(),
-                 "until": (now + timedelta(hours=1)).isoformat(), "format": "csv"}  # fmt: skip
+        month = {
+            "since": (now - timedelta(days=1)).isoformat(),
+            "until": (now + timedelta(hours=1)).isoformat(),
+            "format": "csv",
+        }
         assert (await chen.get("/api/ledger/export", params=month)).status_code == 200
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
         trail = (await boss.get("/api/audit", params={"actor": "chen"})).json()
@@ -661,8 +710,9 @@ async def test_plain_dates_are_whole_days_in_the_centres_time_zone(
         assert 'filename="ledger-20261201-20261231.csv"' in r.headers["content-disposition"]
         rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))[1:]
         assert {row[0]: row[entered_col] for row in rows} == {
-            "dec-first": "2026-12-01 00:01:00", "dec-last": "2026-12-31 23:59:00",
-        }  # fmt: skip
+            "dec-first": "2026-12-01 00:01:00",
+            "dec-last": "2026-12-31 23:59:00",
+        }
         r = await boss.get("/api/ledger/export", params=december)
         sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
         assert sheet.cell(2, entered_col + 1).value == datetime(2026, 12, 1, 0, 1)
@@ -682,8 +732,14 @@ async def test_plain_dates_are_whole_days_in_the_centres_time_zone(
         r = await boss.get("/api/ledger/contacts", params={"until": "2026-11-30"})
         assert [c["id"] for c in r.json()] == ["nov-last"]
 
-        for bad in ("2026-13-01", "yesterday", "1764518400", "0001-01-01", "2026-12-01T25:00",
-                    "2026-12-01" + "0" * 50):  # fmt: skip
+        for bad in (
+            "2026-13-01",
+            "yesterday",
+            "1764518400",
+            "0001-01-01",
+            "2026-12-01T25:00",
+            "2026-12-01" + "0" * 50,
+        ):
             for path in ("/api/ledger/export", "/api/ledger/figures"):
                 r = await boss.get(path, params={**december, "since": bad})
                 assert r.status_code == 422, (path, bad, r.text)

@@ -60,10 +60,19 @@ async def test_a_poisoned_event_is_set_aside_and_the_ledger_goes_on(
     # A SIP caller is unbounded: 40 digits reach the queue and its event stream.
     await _call(store, "spoofed", T0 + 10, caller=LONG_CALLER)
     # An event nobody can decode, carrying a number in its raw text.
-    await redis.xadd("ll:events", {"type": "contact.entered", "at": str(T0),
-                                   "contact": '{"id": "x", "caller": "13911112222"'})  # fmt: skip
-    poisoned = [eid for eid, f in await redis.xrange("ll:events")
-                if '"spoofed"' in f["contact"] or '"x"' in f["contact"]]  # fmt: skip
+    await redis.xadd(
+        "ll:events",
+        {
+            "type": "contact.entered",
+            "at": str(T0),
+            "contact": '{"id": "x", "caller": "13911112222"',
+        },
+    )
+    poisoned = [
+        eid
+        for eid, f in await redis.xrange("ll:events")
+        if '"spoofed"' in f["contact"] or '"x"' in f["contact"]
+    ]
     assert len(poisoned) == 3  # two events of the spoofed call, one undecodable
     for i in range(5):
         await _call(store, f"after{i}", T0 + 20 + i)
@@ -76,8 +85,9 @@ async def test_a_poisoned_event_is_set_aside_and_the_ledger_goes_on(
         await store.abandon("nul", T0 + 31, "caller hung up")
 
     engine = make_engine(database_url)
-    ingest = LedgerIngest(redis, QueueKeys("ll"), session_factory(engine),
-                          TranscriptStore(store), consumer="one")  # fmt: skip
+    ingest = LedgerIngest(
+        redis, QueueKeys("ll"), session_factory(engine), TranscriptStore(store), consumer="one"
+    )
     task = asyncio.create_task(ingest.run())
     try:
         good = {f"before{i}" for i in range(5)} | {f"after{i}" for i in range(5)}

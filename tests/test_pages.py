@@ -22,13 +22,23 @@ async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running
 
 async def test_pages_files_and_the_api_send_a_content_security_policy(lawline: Running) -> None:
     async with httpx.AsyncClient(base_url=lawline.base) as http:
-        paths = ["/login", "/console", "/cases", "/terminal", "/docs", "/static/console/main.js",
-                 "/static/swagger-ui/swagger-ui-bundle.js", "/openapi.json",
-                 "/api/session"]  # fmt: skip
+        paths = [
+            "/login",
+            "/console",
+            "/cases",
+            "/terminal",
+            "/docs",
+            "/static/console/main.js",
+            "/static/swagger-ui/swagger-ui-bundle.js",
+            "/openapi.json",
+            "/api/session",
+        ]
         for path in paths:
             r = await http.get(path)
-            csp = {d.strip().split(" ", 1)[0]: d.strip() for d in
-                   r.headers.get("content-security-policy", "").split(";")}  # fmt: skip
+            csp = {
+                d.strip().split(" ", 1)[0]: d.strip()
+                for d in r.headers.get("content-security-policy", "").split(";")
+            }
             assert csp.get("default-src") == "default-src 'self'", (path, r.headers)
             assert csp.get("script-src") == "script-src 'self'", path  # no inline script
             assert csp.get("frame-ancestors") == "frame-ancestors 'none'", path
@@ -46,10 +56,13 @@ async def test_docs_render_the_api_with_no_internet_and_no_policy_violation(
         page = await browser.new_page()
         elsewhere: list[str] = []
         violations: list[str] = []
-        page.on("request", lambda r: None if r.url.startswith(lawline.base) else
-                elsewhere.append(r.url))  # fmt: skip
-        page.on("console", lambda m: violations.append(m.text) if
-                "Content Security Policy" in m.text else None)  # fmt: skip
+        page.on(
+            "request", lambda r: None if r.url.startswith(lawline.base) else elsewhere.append(r.url)
+        )
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         await page.goto(f"{lawline.base}/docs")
         # Swagger UI built from lawline's own copy lists the API's operations.
         session = page.locator(".opblock-summary-path", has_text="/api/session")

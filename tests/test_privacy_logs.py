@@ -64,8 +64,12 @@ class Served:
 def _lawline(env: dict[str, str], *args: str, stdin: str = "") -> str:
     result = subprocess.run(
         [sys.executable, "-m", "lawline", *args],
-        env=env, input=stdin, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -171,10 +175,26 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "LAWLINE_ACCOUNTS__COOKIE_SECURE": "false",  # plain HTTP on loopback
         "PYTHONPATH": str(REPO),
     }
-    _lawline(env, "user", "add", "root", "--role", "admin", "--password-stdin",
-             stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
-    _lawline(env, "user", "add", "wang", "--role", "lawyer", "--password-stdin",
-             stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
+    _lawline(
+        env,
+        "user",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )
+    _lawline(
+        env,
+        "user",
+        "add",
+        "wang",
+        "--role",
+        "lawyer",
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )
     device_token = _lawline(
         env, "terminal", "add", "dalai-1", "--village", "大赖村", "--township", "大赖镇"
     ).splitlines()[-1]
@@ -184,8 +204,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lawline", "serve"],
-            cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-        )  # fmt: skip
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
     try:
         _wait_until(lambda: proc.poll() is None and _answers(f"{base}/login"), "serve")
         with httpx.Client(base_url=base, timeout=10) as http:

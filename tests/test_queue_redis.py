@@ -393,8 +393,10 @@ async def test_an_unanswered_callback_frees_the_lawyer_then_retries_at_its_old_p
     assert (await q.store.stats(Service.CONSULTATION)).get("answered", 0) == 0
     h = await q.contact_hash("elder")
     assert (h["state"], h["callback_attempts"], h["last_attempt_result"]) == (
-        "scheduled", "1", "no answer",
-    )  # fmt: skip
+        "scheduled",
+        "1",
+        "no answer",
+    )
     # A newer caller is served while the callback waits for its retry time.
     await q.add(contact("newer", q.clock()))
     assert await q.route() == [("newer", "ma")]
@@ -420,8 +422,10 @@ async def test_a_callback_unanswered_every_time_is_given_up(q: Harness) -> None:
         await q.sweep()
     h = await q.contact_hash("away")
     assert (h["state"], h["ended_by"], h["callback_attempts"]) == (
-        "abandoned", "callback not answered", str(attempts),
-    )  # fmt: skip
+        "abandoned",
+        "callback not answered",
+        str(attempts),
+    )
     assert (await q.store.stats(Service.CONSULTATION))["abandoned"] == 1
     assert await q.service.callback_failed("away", "busy") == -1
     # Only a connected callback can fail: a plain call ends the normal way.

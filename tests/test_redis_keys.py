@@ -41,9 +41,10 @@ def keys_class(module_name: str) -> type:
     """The module's one `...Keys(prefix)` frozen dataclass."""
     module = importlib.import_module(module_name)
     found = [
-        c for name, c in vars(module).items()
+        c
+        for name, c in vars(module).items()
         if name.endswith("Keys") and inspect.isclass(c) and c.__module__ == module_name
-    ]  # fmt: skip
+    ]
     assert len(found) == 1, f"{module_name}: one ...Keys class, found {found}"
     cls = found[0]
     assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]

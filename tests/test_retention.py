@@ -44,8 +44,11 @@ async def _contact(
     await redis.hset(qs.keys.contact(cid), "case", json.dumps(FORM, ensure_ascii=False))
     await qs.abandon(cid, ended, "caller hung up")
     store = TranscriptStore(qs)
-    await store.started(cid, ended - 60, **{f"recording:{cid}-citizen": str(audio),
-                                            f"recording:{cid}-lawyer": str(elsewhere)})  # fmt: skip
+    await store.started(
+        cid,
+        ended - 60,
+        **{f"recording:{cid}-citizen": str(audio), f"recording:{cid}-lawyer": str(elsewhere)},
+    )
     await store.segment(cid, Segment(Kind.FINAL, Leg.CITIZEN, "老板拖欠工资", 1.0, 2.0))
     await store.closed(cid)
     return [audio]
@@ -53,16 +56,23 @@ async def _contact(
 
 def _purge(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ, "LAWLINE_DATA_DIR": str(data_dir), "LAWLINE_DATABASE_URL": url,
+        **os.environ,
+        "LAWLINE_DATA_DIR": str(data_dir),
+        "LAWLINE_DATABASE_URL": url,
         "LAWLINE_CASES__RETENTION__RECORDINGS_DAYS": "30",
         "LAWLINE_CASES__RETENTION__TRANSCRIPTS_DAYS": "90",
         "LAWLINE_CASES__RETENTION__CONTACT_DETAILS_DAYS": "365",
-    }  # fmt: skip
+    }
     cli = Path(sys.executable).with_name("lawline")
     return subprocess.run(
-        [str(cli), "retention", "purge", *args], env=env, cwd=data_dir,
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [str(cli), "retention", "purge", *args],
+        env=env,
+        cwd=data_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 async def test_purge_applies_each_retention_period(
@@ -91,13 +101,18 @@ async def test_purge_applies_each_retention_period(
         with sessions() as s:
             return {
                 c.id: (
-                    c.caller, c.case_form is not None,
-                    len(s.scalars(select(TranscriptLine).where(
-                        TranscriptLine.contact_id == c.id)).all()),
-                    s.get(ContactSearch, c.id) is not None, sorted(c.recordings),
+                    c.caller,
+                    c.case_form is not None,
+                    len(
+                        s.scalars(
+                            select(TranscriptLine).where(TranscriptLine.contact_id == c.id)
+                        ).all()
+                    ),
+                    s.get(ContactSearch, c.id) is not None,
+                    sorted(c.recordings),
                 )
                 for c in s.scalars(select(LedgerContact))
-            }  # fmt: skip
+            }
 
     try:
         before = state()
@@ -107,8 +122,10 @@ async def test_purge_applies_each_retention_period(
         assert state() == before and all(p.exists() for p in [*ancient, *older, orphan])
 
         run = _purge(data_dir, database_url)
-        assert "purged: recording_files=3 contacts_recordings=2 transcript_lines=1 " \
-            "contacts_transcripts=1 contacts_details=1" in run.stdout  # fmt: skip
+        assert (
+            "purged: recording_files=3 contacts_recordings=2 transcript_lines=1 "
+            "contacts_transcripts=1 contacts_details=1" in run.stdout
+        )
         after = state()
         # Past a year: every kind gone but the file lawline does not own.
         assert after["ancient"] == ("", False, 0, False, [str(elsewhere)])

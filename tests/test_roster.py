@@ -51,8 +51,11 @@ def test_a_centre_without_any_roster() -> None:
 def test_duty_hours_merge_the_shifts_by_time_of_day() -> None:
     """What a village terminal tells a resident when nobody is on duty."""
     weekend = Shift(frozenset({5, 6}), time(8, 30), time(17, 30))
-    lawyers = [Lawyer(id="a", roster=(DAY,)), Lawyer(id="b", roster=(NIGHT, weekend)),
-               Lawyer(id="c")]  # fmt: skip
+    lawyers = [
+        Lawyer(id="a", roster=(DAY,)),
+        Lawyer(id="b", roster=(NIGHT, weekend)),
+        Lawyer(id="c"),
+    ]
     assert duty_hours(lawyers) == [
         {"weekdays": [0, 1, 2, 3, 4, 5, 6], "start": "08:30", "end": "17:30"},
         {"weekdays": [4], "start": "22:00", "end": "06:00"},

@@ -595,12 +595,20 @@ def test_positions_number_each_queue_in_priority_order() -> None:
     r.upsert_contact(mk_contact("aid", T0 + 40, service=Service.LEGAL_AID))
     places = {c.id: p for c, p in r.positions()}
     assert places == {
-        "green": 1, "first": 2, "second": 3, "herder": 1, "village": 1, "aid": 1,
-    }  # fmt: skip
+        "green": 1,
+        "first": 2,
+        "second": 3,
+        "herder": 1,
+        "village": 1,
+        "aid": 1,
+    }
     r.upsert_contact(replace(mk_contact("green", T0 + 50), state=ContactState.OFFERED))
     assert {c.id: p for c, p in r.positions() if c.language == "zh"} == {
-        "first": 1, "second": 2, "village": 1, "aid": 1,
-    }  # fmt: skip
+        "first": 1,
+        "second": 2,
+        "village": 1,
+        "aid": 1,
+    }
 
 
 # ----- configuration ----------------------------------------------------------------------

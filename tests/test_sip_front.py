@@ -45,8 +45,9 @@ async def test_calls_spread_over_the_workers_and_the_call_beyond_capacity_gets_5
     tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
 ) -> None:
     with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=2) as pool:
-        full = sipp_async(tmp_path, pool, routed(scenario("queued", QUEUED)), "queued",
-                          calls=8, rate=8)  # fmt: skip
+        full = sipp_async(
+            tmp_path, pool, routed(scenario("queued", QUEUED)), "queued", calls=8, rate=8
+        )
         for _ in range(300):
             if await redis.zcard("ll:waiting") == 8 or full.poll() is not None:
                 break
@@ -56,7 +57,10 @@ async def test_calls_spread_over_the_workers_and_the_call_beyond_capacity_gets_5
         # Call load: four calls on each worker, not eight on one.
         assert sorted(held.values()) == sorted(pool.worker_names() * 4)
         extra = await asyncio.to_thread(
-            sipp, tmp_path, pool, scenario("busy", [("status", 503)], answered=False),
+            sipp,
+            tmp_path,
+            pool,
+            scenario("busy", [("status", 503)], answered=False),
             name="busy",
         )
         assert extra.returncode == 0, extra.stdout[-2000:] + extra.stderr[-2000:]
@@ -88,8 +92,9 @@ async def test_a_worker_killed_mid_call_leaves_no_ghost_and_rejoins_when_restart
 ) -> None:
     with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=2) as pool:
         first = pool.worker_names()[0]
-        held = sipp_async(tmp_path, pool, routed(scenario("held", call_held(25))), "held",
-                          calls=4, rate=10)  # fmt: skip
+        held = sipp_async(
+            tmp_path, pool, routed(scenario("held", call_held(25))), "held", calls=4, rate=10
+        )
         await until(lambda: _waiting(redis, 4), "four callers queued")
         on_first = [c for c, w in (await lines(redis)).items() if w == first]
         assert len(on_first) == 2, "call load put two calls on each worker"
@@ -107,8 +112,9 @@ async def test_a_worker_killed_mid_call_leaves_no_ghost_and_rejoins_when_restart
         )
         since = time.monotonic()
         await until(_async(lambda: pool.in_the_set(first, since)), "the worker back in the set")
-        more = sipp_async(tmp_path, pool, routed(scenario("more", call_held(4))), "more",
-                          calls=4, rate=10)  # fmt: skip
+        more = sipp_async(
+            tmp_path, pool, routed(scenario("more", call_held(4))), "more", calls=4, rate=10
+        )
         await until(lambda: _waiting(redis, 6), "new calls queued")
         served_by = [w for c, w in (await lines(redis)).items() if c not in on_first]
         assert served_by.count(first) >= 1, "the restarted worker takes calls again"
@@ -187,8 +193,15 @@ def _options(src: str, user_agent: str = "trunk", call_id: str = "probe") -> byt
 async def test_the_edge_blocks_scanners_floods_malformed_sip_and_strangers(
     tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
 ) -> None:
-    with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1,
-                  pike_requests=20, pike_window_s=2, invites_per_s=3) as pool:  # fmt: skip
+    with sip_pool(
+        tmp_path,
+        clean_redis_url,
+        prompts_dir,
+        workers=1,
+        pike_requests=20,
+        pike_window_s=2,
+        invites_per_s=3,
+    ) as pool:
         front = (pool.host, pool.port)
         assert _send("127.0.0.5", front, _options("127.0.0.5")) == b"SIP/2.0 200 OK"
         # A scanner hears nothing at all.
@@ -200,8 +213,12 @@ async def test_the_edge_blocks_scanners_floods_malformed_sip_and_strangers(
         # An INVITE from an address that is not a trunk, without a terminal's password:
         # challenged (407), and it goes no further.
         stranger = await asyncio.to_thread(
-            sipp, tmp_path, pool, scenario("stranger", [("status", 407)], answered=False),
-            local_ip="127.0.0.7", name="stranger",
+            sipp,
+            tmp_path,
+            pool,
+            scenario("stranger", [("status", 407)], answered=False),
+            local_ip="127.0.0.7",
+            name="stranger",
         )
         assert stranger.returncode == 0, stranger.stdout[-2000:]
         # An OPTIONS flood from one address: blocked, while the trunk's caller is served.
@@ -217,8 +234,13 @@ async def test_the_edge_blocks_scanners_floods_malformed_sip_and_strangers(
         await asyncio.sleep(1.5)
         # More new calls a second than the cap: the excess is refused with 503 at once.
         burst = await asyncio.to_thread(
-            sipp, tmp_path, pool, routed(scenario("burst", [("bye", None)])), calls=4,
-            rate=100, name="burst",
+            sipp,
+            tmp_path,
+            pool,
+            routed(scenario("burst", [("bye", None)])),
+            calls=4,
+            rate=100,
+            name="burst",
         )
         assert burst.returncode != 0, "four calls in one second all passed a cap of three"
         log = pool.kamailio_log()
@@ -249,6 +271,7 @@ async def test_two_nodes_share_one_redis_and_either_serves_a_call(
             out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
             assert proc.returncode == 0, out[-2000:]
     await until(lambda: _waiting(redis, 0), "both callers left the queue")
+
 
 TERMINAL_IP = "127.0.0.8"  # a village room's SIP phone: not a trunk
 
@@ -291,17 +314,20 @@ async def test_a_sip_terminal_registers_and_calls_with_its_password_until_revoke
         registrar = f"{pool.host}:{pool.port}"
 
         wrong = await asyncio.to_thread(
-            subprocess.run, _softphone(pool, tmp_path, "dalai-1", "not-it", "--register",
-                                       registrar),
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            subprocess.run,
+            _softphone(pool, tmp_path, "dalai-1", "not-it", "--register", registrar),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert wrong.returncode == 2 and "registered 401" in wrong.stdout, wrong.stdout[-2000:]
 
         caller = subprocess.Popen(
-            _softphone(pool, tmp_path, "dalai-1", password, "--register", registrar,
-                       "--keys", "2"),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            _softphone(pool, tmp_path, "dalai-1", password, "--register", registrar, "--keys", "2"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         await until(lambda: _waiting(redis, 1), "the terminal's caller queued")
         (contact_id,) = await redis.zrange("ll:waiting", 0, -1)
         attrs = json.loads(await redis.hget(f"ll:contact:{contact_id}", "attrs") or "{}")
@@ -317,9 +343,12 @@ async def test_a_sip_terminal_registers_and_calls_with_its_password_until_revoke
             revoke(s, "dalai-1", datetime.now(UTC))
         await until(_async(lambda: "dalai-1:" not in _accounts(pool)), "the revocation synced")
         refused = await asyncio.to_thread(
-            subprocess.run, _softphone(pool, tmp_path, "dalai-1", password),
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            subprocess.run,
+            _softphone(pool, tmp_path, "dalai-1", password),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert refused.returncode == 1, refused.stdout[-2000:]
         assert "ended 407" in refused.stdout, refused.stdout[-2000:]
         log = pool.kamailio_log()
@@ -395,10 +424,14 @@ async def test_forged_in_dialog_requests_from_a_stranger_reach_nobody(
             # Anything relayed arrives at the listener; a worker would answer (481).
             relayed: list[bytes] = []
             await until(
-                _async(lambda: bool(relayed.extend(_received(target, 0.1)) or relayed)
-                       or pool.kamailio_log().count("within no dialog") >= n),
+                _async(
+                    lambda: (
+                        bool(relayed.extend(_received(target, 0.1)) or relayed)
+                        or pool.kamailio_log().count("within no dialog") >= n
+                    )
+                ),
                 "the front's decision on every forged request",
-            )  # fmt: skip
+            )
             assert relayed + _received(target, 0.5) == [], "a forged request was relayed"
             assert _received(attacker, 0.5) == [], "a forged request reached someone"
         target.close()
@@ -484,8 +517,9 @@ async def test_a_replayed_digest_authorization_is_refused(
         upgrade(pool.settings.database)
         sessions = session_factory(make_engine(pool.settings.database))
         with sessions() as s, s.begin():
-            password = enrol(s, "dalai-2", "大赉村", "兴安镇", "zh", datetime.now(UTC),
-                             sip_realm=realm).sip_password  # fmt: skip
+            password = enrol(
+                s, "dalai-2", "大赉村", "兴安镇", "zh", datetime.now(UTC), sip_realm=realm
+            ).sip_password
         await until(_async(lambda: "dalai-2:" in _accounts(pool)), "the front's accounts synced")
         front = f"{pool.host}:{pool.port}"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
@@ -496,8 +530,9 @@ async def test_a_replayed_digest_authorization_is_refused(
             challenge = _final(phone)
             assert challenge.startswith("SIP/2.0 401"), challenge
             nonce = challenge.split('nonce="', 1)[1].split('"', 1)[0]
-            auth = _digest("dalai-2", password, realm, nonce, f"sip:{front}", "REGISTER",
-                           "00000001")  # fmt: skip
+            auth = _digest(
+                "dalai-2", password, realm, nonce, f"sip:{front}", "REGISTER", "00000001"
+            )
             phone.sendto(_register(src, front, "dalai-2", 2, auth), (pool.host, pool.port))
             first = _final(phone)
             assert first.startswith("SIP/2.0 200"), first
@@ -506,8 +541,9 @@ async def test_a_replayed_digest_authorization_is_refused(
             replayed = _final(phone)
             assert replayed.startswith("SIP/2.0 401"), replayed
             # The phone itself goes on: the next nonce-count is accepted.
-            auth2 = _digest("dalai-2", password, realm, nonce, f"sip:{front}", "REGISTER",
-                            "00000002")  # fmt: skip
+            auth2 = _digest(
+                "dalai-2", password, realm, nonce, f"sip:{front}", "REGISTER", "00000002"
+            )
             phone.sendto(_register(src, front, "dalai-2", 4, auth2), (pool.host, pool.port))
             assert _final(phone).startswith("SIP/2.0 200")
 
@@ -570,8 +606,13 @@ async def test_a_caller_cannot_steer_its_own_dialog_elsewhere(
     BYE (lawline hangs up after the callback is booked) still reaches the caller."""
     with sip_pool(tmp_path, clean_redis_url, prompts_dir, workers=1) as pool:
         target = _listen()
-        steps = [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"),
-                 ("expect_bye", 20000)]  # fmt: skip
+        steps = [
+            ("pause", 500),
+            ("keys", "3"),
+            ("pause", 2500),
+            ("keys", "1"),
+            ("expect_bye", 20000),
+        ]
         xml = routed(scenario("elsewhere", steps))
         ack_end = xml.index("]]></send>", xml.index("\nACK ")) + len("]]></send>\n")
         message = _MESSAGE_ELSEWHERE.format(port=target.getsockname()[1], caller=CALLER)

@@ -93,9 +93,11 @@ def cookie_console(lawline: Running, session_id: str, origin: str | None) -> Any
     ws_base = lawline.base.replace("http://", "ws://")
     headers = {"Cookie": f"{COOKIE_NAME}={session_id}"}
     return websockets.connect(
-        f"{ws_base}/api/console/ws", additional_headers=headers, origin=origin,  # type: ignore[arg-type]
+        f"{ws_base}/api/console/ws",
+        additional_headers=headers,
+        origin=origin,  # type: ignore[arg-type]
         open_timeout=10,
-    )  # fmt: skip
+    )
 
 
 async def test_idle_terminals_beyond_the_redis_pool_leave_sign_in_and_offers_working(

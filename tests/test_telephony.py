@@ -105,14 +105,24 @@ async def test_consultation_submenu_and_green_channel(
     tmp_path: Path, worker: Worker, redis: Redis
 ) -> None:
     await asyncio.to_thread(
-        sipp, tmp_path, worker,
-        [("pause", 500), ("info", "84"), ("pause", 500), ("info", "11"), ("pause", 2000),
-         ("bye", None)],
-    )  # fmt: skip
+        sipp,
+        tmp_path,
+        worker,
+        [
+            ("pause", 500),
+            ("info", "84"),
+            ("pause", 500),
+            ("info", "11"),
+            ("pause", 2000),
+            ("bye", None),
+        ],
+    )
     contact = await only_contact(redis)
     assert (contact["service"], contact["domain"], contact["green"]) == (
-        "consultation", "labour", "migrant_wages",
-    )  # fmt: skip
+        "consultation",
+        "labour",
+        "migrant_wages",
+    )
     assert json.loads(contact["attrs"])["menu"] == "main:8 green:4 main:1 consultation:1"
 
 
@@ -140,10 +150,18 @@ async def test_a_number_over_its_daily_callbacks_is_told_so_and_keeps_waiting(
     await redis.set(f"ll:callbacks-day:{CALLER}:{day}", 3)
     # Key 1 while waiting; lawline does not hang up: the caller hangs up 6 s later.
     await asyncio.to_thread(
-        sipp, tmp_path, worker,
-        [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"), ("pause", 6000),
-         ("bye", None)],
-    )  # fmt: skip
+        sipp,
+        tmp_path,
+        worker,
+        [
+            ("pause", 500),
+            ("keys", "3"),
+            ("pause", 2500),
+            ("keys", "1"),
+            ("pause", 6000),
+            ("bye", None),
+        ],
+    )
     # No callback was booked, so hanging up abandons the call (no ghost waits for one).
     async with asyncio.timeout(10):
         while (contact := await only_contact(redis))["state"] == "waiting":
@@ -177,11 +195,12 @@ async def test_after_the_lawyer_ends_the_caller_rates_the_service(
     lawyer = asyncio.create_task(duty_lawyer())
     try:
         await asyncio.to_thread(
-            sipp, tmp_path, worker,
+            sipp,
+            tmp_path,
+            worker,
             # Menu 1-1 (labour), talk, then the survey: press 4 and lawline says goodbye.
-            [("pause", 500), ("info", "11"), ("pause", 7000), ("keys", "4"),
-             ("expect_bye", 20000)],
-        )  # fmt: skip
+            [("pause", 500), ("info", "11"), ("pause", 7000), ("keys", "4"), ("expect_bye", 20000)],
+        )
         await asyncio.wait_for(lawyer, 5)
     finally:
         lawyer.cancel()
@@ -211,9 +230,12 @@ async def test_every_form_of_call_a_trunk_sends_reaches_the_menu(
     tmp_path: Path, worker: Worker, redis: Redis, form: dict[str, Any], key: str, service: str
 ) -> None:
     await asyncio.to_thread(
-        sipp, tmp_path, worker, [("pause", 500), ("info", key), ("pause", 1500), ("bye", None)],
+        sipp,
+        tmp_path,
+        worker,
+        [("pause", 500), ("info", key), ("pause", 1500), ("bye", None)],
         **form,
-    )  # fmt: skip
+    )
     contact = await only_contact(redis)
     assert (contact["service"], contact["state"]) == (service, "abandoned")
 
@@ -300,18 +322,31 @@ async def test_after_hours_the_caller_leaves_a_voice_message(
     tmp_path: Path, clean_redis_url: str, prompts_dir: Path, redis: Redis
 ) -> None:
     # A roster that covers no time at all: the hotline is closed.
-    await redis.hset("ll:lawyer:night", mapping={"id": "night", "roster": json.dumps(
-        [{"weekdays": [0], "start": "03:00", "end": "03:00"}]
-    )})  # fmt: skip
+    await redis.hset(
+        "ll:lawyer:night",
+        mapping={
+            "id": "night",
+            "roster": json.dumps([{"weekdays": [0], "start": "03:00", "end": "03:00"}]),
+        },
+    )
     await redis.sadd("ll:lawyers", "night")
     with telephony_worker(
         tmp_path, clean_redis_url, prompts_dir, LAWLINE_OPEN_WITHOUT_ROSTER="false"
     ) as w:
         await asyncio.to_thread(
-            sipp, tmp_path, w,
-            [("pause", 1000), ("keys", "1"), ("pause", 9000), ("audio", "g711a.pcap"),
-             ("pause", 4000), ("info", "#"), ("expect_bye", 20000)],
-        )  # fmt: skip
+            sipp,
+            tmp_path,
+            w,
+            [
+                ("pause", 1000),
+                ("keys", "1"),
+                ("pause", 9000),
+                ("audio", "g711a.pcap"),
+                ("pause", 4000),
+                ("info", "#"),
+                ("expect_bye", 20000),
+            ],
+        )
     contact = await only_contact(redis)
     assert (contact["state"], contact["callback"]) == ("waiting", "1")
     message = Path(json.loads(contact["attrs"])["voicemail"])
@@ -353,10 +388,18 @@ async def test_the_caller_really_hears_the_greeting(
     heard = tmp_path / "heard.wav"
     caller = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
-         f"sip:12348@127.0.0.1:{worker.sip_port}", str(heard), "6", str(free_sip_port())],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(Path(__file__).parent / "pjsua_caller.py"),
+            f"sip:12348@127.0.0.1:{worker.sip_port}",
+            str(heard),
+            "6",
+            str(free_sip_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert caller.returncode == 0, caller.stdout[-2000:]
     heard_env = envelope(heard)
     assert max(heard_env) > 1000, "the caller heard silence"
@@ -376,8 +419,10 @@ class Callee:
         script = Path(__file__).parent / "pjsua_callee.py"
         self.proc = subprocess.Popen(
             [sys.executable, str(script), str(self.port), str(self.heard), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert self.proc.stdout is not None
         for line in self.proc.stdout:  # pjlib's own start-up lines come first
             if line.strip() == "ready":
@@ -399,9 +444,11 @@ async def next_event(evs: asyncio.Queue[Event], kind: str) -> Event:
 async def book_callback(tmp_path: Path, worker: Worker, redis: Redis) -> str:
     """A caller chooses mediation, presses 1 while waiting, and is hung up on."""
     await asyncio.to_thread(
-        sipp, tmp_path, worker,
+        sipp,
+        tmp_path,
+        worker,
         [("pause", 500), ("keys", "3"), ("pause", 2500), ("keys", "1"), ("expect_bye", 20000)],
-    )  # fmt: skip
+    )
     contact = await only_contact(redis)
     # The caller is gone but keeps their place: still waiting, marked for a callback.
     assert (contact["state"], contact["callback"]) == ("waiting", "1")
@@ -443,8 +490,10 @@ async def test_a_lawyer_accepts_a_callback_and_lawline_rings_the_caller_back(
     assert code == 0, out
     contact = await only_contact(redis)
     assert (contact["state"], contact["rating"], contact["callback_attempts"]) == (
-        "ended", "5", "0",
-    )  # fmt: skip
+        "ended",
+        "5",
+        "0",
+    )
     kinds = queue_events(await events(redis))
     dialled = kinds.index("call.callback_dialled")
     assert kinds.index("contact.answered") < dialled < kinds.index("call.callback_answered")
@@ -487,8 +536,10 @@ async def test_an_unanswered_callback_frees_the_lawyer_and_is_tried_again(
     assert code == 0 and out.count("refused") == 2, out
     contact = await only_contact(redis)
     assert (contact["state"], contact["ended_by"], contact["callback_attempts"]) == (
-        "abandoned", "callback not answered", "2",
-    )  # fmt: skip
+        "abandoned",
+        "callback not answered",
+        "2",
+    )
     assert contact["last_attempt_result"] == "busy"
     assert seen.count("contact.requeued") == 1
     stats = await redis.hgetall("ll:stats:mediation")
@@ -514,8 +565,9 @@ async def test_a_caller_uri_that_is_no_number_is_taken_as_withheld(
     tmp_path: Path, worker: Worker, redis: Redis
 ) -> None:
     xml = scenario("odd", [("pause", 500), ("keys", "2"), ("pause", 1500), ("bye", None)])
-    odd = xml.replace(f"From: caller <sip:{CALLER}",
-                      f'From: "sip:+8699912345678@x" <sip:{"9" * 45}')  # fmt: skip
+    odd = xml.replace(
+        f"From: caller <sip:{CALLER}", f'From: "sip:+8699912345678@x" <sip:{"9" * 45}'
+    )
     assert odd != xml
     result = await asyncio.to_thread(run_sipp, tmp_path, worker, odd)
     assert result.returncode == 0, result.stdout[-2000:]

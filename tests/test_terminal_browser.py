@@ -55,9 +55,12 @@ def base_of(lawline: Running) -> str:
 
 @asynccontextmanager
 async def start_lawline(
-    tmp_path: Path, redis_url: str, webrtc: WebRTCSettings | None = None,
-    transcribers: list[str] | None = None, **terminals: Any,
-) -> AsyncIterator[tuple[Running, str]]:  # fmt: skip
+    tmp_path: Path,
+    redis_url: str,
+    webrtc: WebRTCSettings | None = None,
+    transcribers: list[str] | None = None,
+    **terminals: Any,
+) -> AsyncIterator[tuple[Running, str]]:
     settings = Settings(
         transcripts=TranscriptSettings(urls=transcribers or []),
         data_dir=tmp_path,
@@ -442,8 +445,9 @@ async def test_both_voices_are_transcribed_live_in_the_console_and_kept(
     lawyer = looped_speech(LAWYER_SAYS, tmp_path / "lawyer.wav", 48000, pause_s=2.5)
     with transcriber() as asr:
         async with start_lawline(tmp_path, clean_redis_url, transcribers=[asr.url]) as (
-            running, token
-        ):  # fmt: skip
+            running,
+            token,
+        ):
             base = base_of(running)
             async with (
                 chromium(microphone=resident) as terminal_browser,

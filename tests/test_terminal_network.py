@@ -162,8 +162,9 @@ def coturn(tmp_path: Path, ns: str, addresses: list[str]) -> Iterator[int]:
     assert TURNSERVER is not None
     proc = subprocess.Popen(
         ["ip", "netns", "exec", ns, TURNSERVER, "-c", str(conf)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             listening = subprocess.run(
@@ -193,14 +194,17 @@ def relay_only(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
 async def test_a_terminal_without_a_direct_path_connects_through_turn(
     clean_redis_url: str, tmp_path: Path
 ) -> None:
-    with relay_only(tmp_path) as (term, lawyer, relay), coturn(
-        tmp_path, relay, ["10.77.1.2", "10.77.2.2"]
-    ) as port:
+    with (
+        relay_only(tmp_path) as (term, lawyer, relay),
+        coturn(tmp_path, relay, ["10.77.1.2", "10.77.2.2"]) as port,
+    ):
         webrtc = WebRTCSettings(
-            turn_urls=[f"turn:10.77.1.2:{port}?transport=udp",
-                       f"turn:10.77.2.2:{port}?transport=udp"],
+            turn_urls=[
+                f"turn:10.77.1.2:{port}?transport=udp",
+                f"turn:10.77.2.2:{port}?transport=udp",
+            ],
             turn_secret=TURN_SECRET,
-        )  # fmt: skip
+        )
         async with AsyncExitStack() as stack:
             running, token = await stack.enter_async_context(
                 start_lawline(tmp_path, clean_redis_url, webrtc)

@@ -153,8 +153,11 @@ def test_cli_enrols_lists_and_revokes(tmp_path: Path) -> None:
     def lawline(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "lawline", "terminal", *args],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     added = lawline("add", "xin-2", "--village", "新民村", "--township", "兴安镇")
     assert added.returncode == 0, added.stderr
@@ -197,8 +200,10 @@ async def test_a_video_contact_reaches_only_a_lawyer_with_video_capacity(
             contact = offer["contact"]
             assert contact["channel"] == "video"
             assert contact["attrs"] == {
-                "terminal": "dalai-1", "village": "大赖村", "township": "大赖镇"
-            }  # fmt: skip
+                "terminal": "dalai-1",
+                "village": "大赖村",
+                "township": "大赖镇",
+            }
             await send(li, "accept", contact_id=contact["id"])
             connected = await next_frame(terminal, "connected")
             assert connected["lawyer"] == {"id": "li", "name": "李律师"}
@@ -212,8 +217,9 @@ async def test_a_video_contact_reaches_only_a_lawyer_with_video_capacity(
             relayed = await next_frame(li, "video_signal")
             assert relayed["description"] == sdp and relayed["contact_id"] == contact["id"]
             cand = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
-            await send(li, "video_signal", contact_id=contact["id"], kind="candidate",
-                       candidate=cand)  # fmt: skip
+            await send(
+                li, "video_signal", contact_id=contact["id"], kind="candidate", candidate=cand
+            )
             assert (await next_frame(terminal, "signal"))["candidate"] == cand
             await send(terminal, "signal", kind="bogus")
             assert "kind" in (await next_frame(terminal, "error"))["message"]

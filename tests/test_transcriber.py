@@ -62,8 +62,14 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[Leg, bytes]:
 @pytest.fixture
 async def store(redis: Redis) -> AsyncIterator[TranscriptStore]:
     qs = QueueStore(redis)
-    contact = Contact(id="c1", service=Service.CONSULTATION, channel=Channel.VOICE,
-                      language="zh", entered_at=time.time(), caller="13800000000")  # fmt: skip
+    contact = Contact(
+        id="c1",
+        service=Service.CONSULTATION,
+        channel=Channel.VOICE,
+        language="zh",
+        entered_at=time.time(),
+        caller="13800000000",
+    )
     assert await qs.add_contact(contact, time.time())
     yield TranscriptStore(qs)
 
@@ -205,8 +211,9 @@ async def test_each_leg_is_transcribed_apart_with_partials_then_timed_finals(
             assert s.text and "  " not in s.text
         # Partials came first, live, for the same leg.
         first_final = seen.index(finals[leg][0])
-        assert any(s.kind == Kind.PARTIAL and s.leg == leg and s.text
-                   for s in seen[:first_final]), leg  # fmt: skip
+        assert any(
+            s.kind == Kind.PARTIAL and s.leg == leg and s.text for s in seen[:first_final]
+        ), leg
     # Finals are stored in the order they happened, each leg numbered on its own.
     assert [s.seq for s in finals[Leg.CITIZEN]] == list(range(1, len(finals[Leg.CITIZEN]) + 1))
 
@@ -275,8 +282,12 @@ async def test_a_dying_transcriber_hands_its_streams_to_another_and_says_so(
         rest = pcm[half:] + silence(1.5)
         t1 = t0 + 0.5 + half / 2 / RATE
         for i in range(0, len(rest), CHUNK):
-            live.feed(Leg.CITIZEN, rest[i : i + CHUNK].ljust(CHUNK, b"\0"), RATE,
-                      t1 + (i // CHUNK + 1) * 0.02)  # fmt: skip
+            live.feed(
+                Leg.CITIZEN,
+                rest[i : i + CHUNK].ljust(CHUNK, b"\0"),
+                RATE,
+                t1 + (i // CHUNK + 1) * 0.02,
+            )
             if i % (10 * CHUNK) == 0:
                 await asyncio.sleep(0.02)
         await live.close()

@@ -126,4 +126,3 @@ def test_starts_and_ends_alternate_whatever_the_audio(
         [Change.STARTED] if len(changes) % 2 else []
     )
     assert vad.speaking == (len(changes) % 2 == 1)
-

@@ -42,9 +42,7 @@ from tests.speech import (
 )
 
 
-def looped_speech(
-    text: str, out: Path, rate: int, pause_s: float, mandarin: bool = False
-) -> Path:
+def looped_speech(text: str, out: Path, rate: int, pause_s: float, mandarin: bool = False) -> Path:
     """Speech followed by a pause: played in a loop, a speaker who talks and stops."""
     voice = speak_mandarin if mandarin else speak
     said = voice(text, out.with_name(out.stem + "-once.wav"), rate=rate)
@@ -99,9 +97,12 @@ WATCH = """() => {
 
 @asynccontextmanager
 async def answered_call(
-    lawline: Running, sip_port: int, tmp_path: Path, citizen: Path,
+    lawline: Running,
+    sip_port: int,
+    tmp_path: Path,
+    citizen: Path,
     microphone: Path | None = None,
-) -> AsyncIterator[Page]:  # fmt: skip
+) -> AsyncIterator[Page]:
     """Wang signs in and goes available, a softphone calls 12348 saying `citizen` (looped),
     and Wang accepts with the console watched (WATCH); the caller is gone afterwards."""
     base = lawline.base.replace("127.0.0.1", "localhost")  # Secure cookies on localhost
@@ -182,9 +183,7 @@ async def test_the_console_shows_both_speakers_live_and_the_record_keeps_them(
 
 
 @pytest.fixture
-def whisper_worker(
-    tmp_path: Path, clean_redis_url: str, prompts_dir: Path
-) -> Iterator[Worker]:
+def whisper_worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
     """A worker whose only engine is a Whisper decoder: no Vosk model for Mandarin."""
     with decoder() as whisper:
         env = {
@@ -201,8 +200,9 @@ async def test_without_partials_the_console_says_it_is_listening_then_shows_the_
 ) -> None:
     """Mandarin with no Vosk model: while the caller talks the console says it is
     listening (no words yet), and Whisper's sentence replaces the sign when they pause."""
-    citizen = looped_speech("我想咨询劳动仲裁的问题。", tmp_path / "citizen.wav", 16000,
-                            pause_s=3.0, mandarin=True)  # fmt: skip
+    citizen = looped_speech(
+        "我想咨询劳动仲裁的问题。", tmp_path / "citizen.wav", 16000, pause_s=3.0, mandarin=True
+    )
     async with answered_call(lawline, whisper_worker.sip_port, tmp_path, citizen) as page:
         await page.wait_for_selector(
             '#transcript-lines li[data-leg="citizen"][data-kind="final"]', timeout=90_000
@@ -227,8 +227,14 @@ async def test_an_alert_reaches_the_supervisors_feed_at_once(
     redis = Redis.from_url(clean_redis_url, decode_responses=True)
     try:
         store = TranscriptStore(QueueStore(redis))
-        contact = Contact(id="c9", service=Service.CONSULTATION, channel=Channel.VOICE,
-                          language="zh", entered_at=time.time(), caller="13900000000")  # fmt: skip
+        contact = Contact(
+            id="c9",
+            service=Service.CONSULTATION,
+            channel=Channel.VOICE,
+            language="zh",
+            entered_at=time.time(),
+            caller="13900000000",
+        )
         await store.queue_store.add_contact(contact, time.time())
         with pytest.raises(InvalidStatus, match="403"):  # a lawyer is not a supervisor
             async with lawline.websocket("/api/supervisor/ws", "wang", Role.LAWYER):

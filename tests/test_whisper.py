@@ -81,16 +81,25 @@ def mandarin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     d = tmp_path_factory.mktemp("mandarin")
     return {
         name: pcm_of(speak_mandarin(text, d / f"{name}.wav"))
-        for name, text in (("citizen", CITIZEN_SAYS), ("again", CITIZEN_AGAIN),
-                           ("lawyer", LAWYER_SAYS))
-    }  # fmt: skip
+        for name, text in (
+            ("citizen", CITIZEN_SAYS),
+            ("again", CITIZEN_AGAIN),
+            ("lawyer", LAWYER_SAYS),
+        )
+    }
 
 
 @pytest.fixture
 async def store(redis: Redis) -> AsyncIterator[TranscriptStore]:
     qs = QueueStore(redis)
-    contact = Contact(id="c1", service=Service.CONSULTATION, channel=Channel.VOICE,
-                      language="zh", entered_at=time.time(), caller="13800000000")  # fmt: skip
+    contact = Contact(
+        id="c1",
+        service=Service.CONSULTATION,
+        channel=Channel.VOICE,
+        language="zh",
+        entered_at=time.time(),
+        caller="13800000000",
+    )
     assert await qs.add_contact(contact, time.time())
     yield TranscriptStore(qs)
 
@@ -180,9 +189,11 @@ def test_each_language_gets_the_engines_it_is_configured_for() -> None:
 
 
 async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_first(
-    whisper: TranscriberProcess, mandarin: dict[str, bytes], store: TranscriptStore,
+    whisper: TranscriberProcess,
+    mandarin: dict[str, bytes],
+    store: TranscriptStore,
     redis: Redis,
-) -> None:  # fmt: skip
+) -> None:
     seen: list[Segment] = []
     listener = asyncio.create_task(live_segments(redis, store.keys.live("c1"), seen))
     await asyncio.sleep(0.2)
@@ -190,8 +201,7 @@ async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_firs
     live = LiveTranscript("c1", LiveSettings(), whisper_only(whisper.url), store, t0)
     # The citizen says two sentences (from 0.5 s and 6.5 s), the lawyer one from 12 s.
     citizen = mandarin["citizen"] + silence(6.5 - 0.5 - len(mandarin["citizen"]) / 2 / RATE)
-    plan = [(Leg.CITIZEN, 0.5, citizen + mandarin["again"]),
-            (Leg.LAWYER, 12.0, mandarin["lawyer"])]  # fmt: skip
+    plan = [(Leg.CITIZEN, 0.5, citizen + mandarin["again"]), (Leg.LAWYER, 12.0, mandarin["lawyer"])]
     await feed_live(live, plan, t0, tail_s=1.5)
     await live.close()
     await asyncio.sleep(0.3)
@@ -201,10 +211,12 @@ async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_firs
     finals = {leg: [s for s in stored if s.kind == Kind.FINAL and s.leg == leg] for leg in Leg}
     assert [len(finals[Leg.CITIZEN]), len(finals[Leg.LAWYER])] == [2, 1], stored
     spoken = {
-        Leg.CITIZEN: [(0.5, 0.5 + len(mandarin["citizen"]) / 2 / RATE),
-                      (6.5, 6.5 + len(mandarin["again"]) / 2 / RATE)],
+        Leg.CITIZEN: [
+            (0.5, 0.5 + len(mandarin["citizen"]) / 2 / RATE),
+            (6.5, 6.5 + len(mandarin["again"]) / 2 / RATE),
+        ],
         Leg.LAWYER: [(12.0, 12.0 + len(mandarin["lawyer"]) / 2 / RATE)],
-    }  # fmt: skip
+    }
     for leg in Leg:
         for seg, (start, end) in zip(finals[leg], spoken[leg], strict=True):
             assert start - 0.4 <= seg.start < seg.end <= end + 0.8, (leg, seg)
@@ -236,8 +248,9 @@ async def test_vosk_partials_while_talking_and_whisper_writes_the_final(
     what shows in the script."""
     segs: list[Segment] = []
     with transcriber() as vosk:
-        engines = LegEngines(TranscriberPool([whisper.url]), TranscriberPool([vosk.url]),
-                             final_timeout_s=60)  # fmt: skip
+        engines = LegEngines(
+            TranscriberPool([whisper.url]), TranscriberPool([vosk.url]), final_timeout_s=60
+        )
         live = LiveTranscript("c2", LiveSettings(), engines, ListSink(segs), time.time())
         await feed_live(live, [(Leg.CITIZEN, 0.5, mandarin["lawyer"])], live.started_at, 1.5)
         await live.close()
@@ -337,9 +350,12 @@ def test_asr_eval_says_what_is_wrong_with_its_directory(tmp_path: Path) -> None:
 
 def lawline(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lawline", *args], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "lawline", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
         cwd=Path(__file__).resolve().parents[1],
-    )  # fmt: skip
+    )
 
 
 # ----- assembling the model from its parts -------------------------------------------------

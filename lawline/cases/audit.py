@@ -35,8 +35,9 @@ def record_read(
     session: Session, actor: str, action: Read, now: datetime, detail: str, case_id: str = ""
 ) -> None:
     """One audit row, in the reader's transaction."""
-    session.add(AuditEntry(at=now, actor=actor, action=action.value, case_id=case_id,
-                           detail=detail[:1000]))  # fmt: skip
+    session.add(
+        AuditEntry(at=now, actor=actor, action=action.value, case_id=case_id, detail=detail[:1000])
+    )
 
 
 def keyed_hash(text: str, secret: str) -> str:
@@ -46,9 +47,12 @@ def keyed_hash(text: str, secret: str) -> str:
 
 
 def search_detail(
-    filters: Mapping[str, object], secret: str, number: str | None = None,
-    name: str | None = None, words: str | None = None,
-) -> str:  # fmt: skip
+    filters: Mapping[str, object],
+    secret: str,
+    number: str | None = None,
+    name: str | None = None,
+    words: str | None = None,
+) -> str:
     """A search as the audit trail keeps it: filters in clear, personal terms not."""
     parts = [f"{k}={v}" for k, v in filters.items() if v not in (None, "")]
     if number:
@@ -62,8 +66,11 @@ def search_detail(
 
 def case_trail(session: Session, case_id: str) -> Sequence[AuditEntry]:
     """Who read or changed this case, oldest first."""
-    return session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id)
-                           .order_by(AuditEntry.at, AuditEntry.id)).all()  # fmt: skip
+    return session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.case_id == case_id)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
 
 
 def trail(

@@ -140,27 +140,40 @@ def _parse(event_id: str, fields: Mapping[str, str]) -> _Event | None:
     if not isinstance(attrs, dict):
         raise Poison("the contact's attrs are not an object")
     values = {
-        "channel": _text(c, "channel"), "service": _text(c, "service"),
-        "domain": _text(c, "domain", ""), "language": _text(c, "language"),
-        "caller": _caller(c), "green": _text(c, "green", ""),
-        "callback": c.get("callback") == "1", "state": _text(c, "state"),
-        "entered_at": _when(c["entered_at"]), "answered_at": _when(c.get("answered_at")),
-        "ended_at": _when(c.get("ended_at")), "lawyer": _text(c, "lawyer", "") or None,
+        "channel": _text(c, "channel"),
+        "service": _text(c, "service"),
+        "domain": _text(c, "domain", ""),
+        "language": _text(c, "language"),
+        "caller": _caller(c),
+        "green": _text(c, "green", ""),
+        "callback": c.get("callback") == "1",
+        "state": _text(c, "state"),
+        "entered_at": _when(c["entered_at"]),
+        "answered_at": _when(c.get("answered_at")),
+        "ended_at": _when(c.get("ended_at")),
+        "lawyer": _text(c, "lawyer", "") or None,
         "rating": int(c["rating"]) if c.get("rating") else None,
         "menu_path": str(attrs.get("menu", ""))[:64],
         "origin": _origin(attrs),
         "case_form": json.loads(c["case"]) if c.get("case") else None,
-    }  # fmt: skip
+    }
     if fields["type"] in ("contact.ended", "contact.abandoned"):
         values["end_reason"] = fields.get("reason", "")[:100]
     at = _when(fields["at"])
     if at is None or values["entered_at"] is None:
         raise ValueError("an event and its contact need times")
     return _Event(
-        id=event_id, key=_stream_key(event_id), type=fields["type"], at=at,
-        reason=fields.get("reason", "")[:200], cid=_text(c, "id"), lawyer=values["lawyer"],
-        state=values["state"], values=values, voicemail=str(attrs.get("voicemail", "")),
-    )  # fmt: skip
+        id=event_id,
+        key=_stream_key(event_id),
+        type=fields["type"],
+        at=at,
+        reason=fields.get("reason", "")[:200],
+        cid=_text(c, "id"),
+        lawyer=values["lawyer"],
+        state=values["state"],
+        values=values,
+        voicemail=str(attrs.get("voicemail", "")),
+    )
 
 
 def _origin(attrs: Mapping[str, Any]) -> str:
@@ -196,9 +209,10 @@ def decode(entries: Sequence[Entry]) -> tuple[list[_Event], list[tuple[str, str]
 
 
 def apply_batch(
-    session: Session, entries: Sequence[Entry],
+    session: Session,
+    entries: Sequence[Entry],
     copies: Mapping[str, TranscriptCopy] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Fold stream entries into the ledger in one go (a few queries per batch, not per
     event); returns how many carried a contact. Malformed entries are skipped here: the
     ingester sets them aside before it calls this."""
@@ -206,18 +220,21 @@ def apply_batch(
 
 
 def apply_events(
-    session: Session, events: Sequence[_Event],
+    session: Session,
+    events: Sequence[_Event],
     copies: Mapping[str, TranscriptCopy] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Fold decoded events (oldest first) into the ledger; returns how many."""
     if not events:
         return 0
     ids = {e.cid for e in events}
     known = session.scalars(select(LedgerContact).where(LedgerContact.id.in_(ids)))
     rows = {r.id: r for r in known}
-    have = set(session.scalars(
-        select(ContactEvent.event_id).where(ContactEvent.event_id.in_([e.id for e in events]))
-    ))  # fmt: skip
+    have = set(
+        session.scalars(
+            select(ContactEvent.event_id).where(ContactEvent.event_id.in_([e.id for e in events]))
+        )
+    )
     for e in events:  # the contacts first: the timelines refer to them
         row = rows.get(e.cid)
         if row is None:
@@ -239,10 +256,17 @@ def apply_events(
     for e in events:
         if e.id not in have:
             have.add(e.id)
-            session.add(ContactEvent(
-                event_id=e.id, contact_id=e.cid, at=e.at, type=e.type, lawyer=e.lawyer,
-                state=e.state, reason=e.reason,
-            ))  # fmt: skip
+            session.add(
+                ContactEvent(
+                    event_id=e.id,
+                    contact_id=e.cid,
+                    at=e.at,
+                    type=e.type,
+                    lawyer=e.lawyer,
+                    state=e.state,
+                    reason=e.reason,
+                )
+            )
         copy = (copies or {}).get(e.cid)
         if e.type == "transcript.closed" and copy is not None:
             row = rows[e.cid]
@@ -254,9 +278,11 @@ def apply_events(
 
 
 def apply_event(
-    session: Session, event_id: str, fields: Mapping[str, str],
+    session: Session,
+    event_id: str,
+    fields: Mapping[str, str],
     transcript: TranscriptCopy | None = None,
-) -> bool:  # fmt: skip
+) -> bool:
     """Fold one event into the ledger; False if it carries no contact (nothing to do)."""
     events, _ = decode([(event_id, fields)])
     copies = {e.cid: transcript for e in events} if transcript else None
@@ -270,10 +296,17 @@ def _store_lines(session: Session, cid: str, lines: Lines) -> None:
     for entry_id, seg in lines:
         if entry_id in have or seg.kind not in (Kind.FINAL, Kind.GAP):
             continue
-        session.add(TranscriptLine(
-            contact_id=cid, entry_id=entry_id, kind=seg.kind.value,
-            leg=seg.leg.value if seg.leg else "", start=seg.start, end=seg.end, text=seg.text,
-        ))  # fmt: skip
+        session.add(
+            TranscriptLine(
+                contact_id=cid,
+                entry_id=entry_id,
+                kind=seg.kind.value,
+                leg=seg.leg.value if seg.leg else "",
+                start=seg.start,
+                end=seg.end,
+                text=seg.text,
+            )
+        )
     session.flush()
     finals = session.scalars(
         select(TranscriptLine.text)
@@ -292,9 +325,14 @@ class LedgerIngest:
     """One consumer of the ledger group; `run` until cancelled."""
 
     def __init__(
-        self, redis: Redis, keys: QueueKeys, sessions: sessionmaker[Session],
-        transcripts: TranscriptStore, consumer: str | None = None, claim_idle_s: float = 30.0,
-    ) -> None:  # fmt: skip
+        self,
+        redis: Redis,
+        keys: QueueKeys,
+        sessions: sessionmaker[Session],
+        transcripts: TranscriptStore,
+        consumer: str | None = None,
+        claim_idle_s: float = 30.0,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.sessions = sessions
@@ -355,14 +393,21 @@ class LedgerIngest:
         start = "0-0"
         while True:
             nxt, entries, *_ = await self.redis.xautoclaim(
-                self.keys.events, LEDGER_GROUP, self.consumer, self.claim_idle_ms, start,
+                self.keys.events,
+                LEDGER_GROUP,
+                self.consumer,
+                self.claim_idle_ms,
+                start,
                 count=BATCH,
             )
             live = [e for e in entries if e[1]]
             if live:
-                log.warning("ledger: taking over events another process left", extra={
-                    "count": len(live),
-                })  # fmt: skip
+                log.warning(
+                    "ledger: taking over events another process left",
+                    extra={
+                        "count": len(live),
+                    },
+                )
                 await self.apply(live)
             if nxt in ("0-0", b"0-0") or not entries:
                 return
@@ -399,8 +444,10 @@ class LedgerIngest:
         except (OperationalError, InterfaceError):
             raise
         except SQLAlchemyError:
-            log.warning("ledger: the database refused a batch; applying it event by event",
-                        extra={"count": len(events)})  # fmt: skip
+            log.warning(
+                "ledger: the database refused a batch; applying it event by event",
+                extra={"count": len(events)},
+            )
         refused = []
         for e in events:
             try:
@@ -412,17 +459,24 @@ class LedgerIngest:
                 refused.append((e.id, f"the database refused it ({type(exc).__name__})"))
         return refused
 
-    async def _set_aside(self, entries: Sequence[Entry], rejected: Sequence[tuple[str, str]]
-                         ) -> None:  # fmt: skip
+    async def _set_aside(
+        self, entries: Sequence[Entry], rejected: Sequence[tuple[str, str]]
+    ) -> None:
         """Each rejected event to the dead-letter stream, counted, logged without its
         content (it may hold a number or a name)."""
         raw = dict(entries)
         async with self.redis.pipeline(transaction=True) as pipe:
             for event_id, reason in rejected:
-                pipe.xadd(self.keys.dead_events, {
-                    "event_id": event_id, "reason": reason,
-                    "fields": json.dumps(dict(raw[event_id]), ensure_ascii=False),
-                }, maxlen=DEAD_MAXLEN, approximate=True)  # fmt: skip
+                pipe.xadd(
+                    self.keys.dead_events,
+                    {
+                        "event_id": event_id,
+                        "reason": reason,
+                        "fields": json.dumps(dict(raw[event_id]), ensure_ascii=False),
+                    },
+                    maxlen=DEAD_MAXLEN,
+                    approximate=True,
+                )
             pipe.incrby(self.keys.dead_events_count, len(rejected))
             await pipe.execute()
         for event_id, reason in rejected:

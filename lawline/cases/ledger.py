@@ -56,10 +56,16 @@ def read_contact(session: Session, contact_id: str, actor: Actor, now: datetime)
     owner = case.owner if case is not None else None
     if not may_read_contact(actor, c, owner):
         raise Forbidden("this contact is not yours")
-    events = session.scalars(select(ContactEvent).where(ContactEvent.contact_id == contact_id)
-                             .order_by(ContactEvent.at, ContactEvent.event_id)).all()  # fmt: skip
-    lines = session.scalars(select(TranscriptLine).where(TranscriptLine.contact_id == contact_id)
-                            .order_by(TranscriptLine.start)).all()  # fmt: skip
+    events = session.scalars(
+        select(ContactEvent)
+        .where(ContactEvent.contact_id == contact_id)
+        .order_by(ContactEvent.at, ContactEvent.event_id)
+    ).all()
+    lines = session.scalars(
+        select(TranscriptLine)
+        .where(TranscriptLine.contact_id == contact_id)
+        .order_by(TranscriptLine.start)
+    ).all()
     record_read(session, actor.id, Read.CONTACT, now, f"contact {contact_id}")
     return ContactRecord(c, sees_number(actor, owner == actor.id), events, lines)
 

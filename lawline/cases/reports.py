@@ -83,14 +83,25 @@ def ledger_rows(session: Session, since: datetime, until: datetime) -> Iterator[
     for c, disposition in session.execute(q):
         village, township = _place(c.origin or "")
         yield {
-            "id": c.id, "entered_at": c.entered_at, "channel": c.channel, "service": c.service,
-            "domain": c.domain, "caller": c.caller, "green": c.green, "state": c.state,
+            "id": c.id,
+            "entered_at": c.entered_at,
+            "channel": c.channel,
+            "service": c.service,
+            "domain": c.domain,
+            "caller": c.caller,
+            "green": c.green,
+            "state": c.state,
             "waited_s": _seconds(c.entered_at, c.answered_at or c.ended_at),
-            "talk_s": _seconds(c.answered_at, c.ended_at), "first_lawyer": c.first_lawyer,
-            "lawyer": c.lawyer, "rating": c.rating, "case_id": c.case_id,
+            "talk_s": _seconds(c.answered_at, c.ended_at),
+            "first_lawyer": c.first_lawyer,
+            "lawyer": c.lawyer,
+            "rating": c.rating,
+            "case_id": c.case_id,
             "disposition": disposition or (c.case_form or {}).get("disposition") or "",
-            "end_reason": c.end_reason, "village": village, "township": township,
-        }  # fmt: skip
+            "end_reason": c.end_reason,
+            "village": village,
+            "township": township,
+        }
 
 
 def _in_words(row: dict[str, Any]) -> dict[str, Any]:
@@ -176,30 +187,41 @@ def figures(session: Session, since: datetime, until: datetime) -> dict[str, Any
                 lw["ratings"] += 1
                 lw["rating_sum"] += r["rating"]
     legal_aid = session.scalar(
-        select(func.count()).select_from(Case).where(
-            Case.opened_at >= since, Case.opened_at < until,
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.opened_at >= since,
+            Case.opened_at < until,
             (Case.service == "legal_aid") | (Case.referral_to == "legal_aid_centre"),
         )
-    )  # fmt: skip
+    )
     handled = totals["answered"] + totals["abandoned"]
     return {
-        "since": since, "until": until,
-        "contacts": int(totals["contacts"]), "answered": int(totals["answered"]),
+        "since": since,
+        "until": until,
+        "contacts": int(totals["contacts"]),
+        "answered": int(totals["answered"]),
         "abandoned": int(totals["abandoned"]),
         "answer_rate": totals["answered"] / handled if handled else None,
-        "consultations": int(totals["consultations"]), "legal_aid_cases": int(legal_aid or 0),
+        "consultations": int(totals["consultations"]),
+        "legal_aid_cases": int(legal_aid or 0),
         "mediations": int(totals["mediations"]),
         "ratings": len(ratings),
         "satisfaction": sum(x >= 4 for x in ratings) / len(ratings) if ratings else None,
         "average_rating": sum(ratings) / len(ratings) if ratings else None,
         "per_lawyer": {
-            k: {"answered": int(v["answered"]), "talk_s": v["talk_s"],
-                "average_rating": v["rating_sum"] / v["ratings"] if v["ratings"] else None}
+            k: {
+                "answered": int(v["answered"]),
+                "talk_s": v["talk_s"],
+                "average_rating": v["rating_sum"] / v["ratings"] if v["ratings"] else None,
+            }
             for k, v in sorted(lawyers.items())
         },
-        "per_domain": {k: {"contacts": int(v["contacts"]), "answered": int(v["answered"])}
-                       for k, v in sorted(domains.items())},
-    }  # fmt: skip
+        "per_domain": {
+            k: {"contacts": int(v["contacts"]), "answered": int(v["answered"])}
+            for k, v in sorted(domains.items())
+        },
+    }
 
 
 def stars_for(average: float, count: int, settings: CaseSettings) -> int | None:
@@ -219,8 +241,12 @@ def grades(session: Session, settings: CaseSettings) -> Sequence[dict[str, Any]]
         .group_by(LedgerContact.lawyer)
     )
     out = [
-        {"lawyer": lawyer, "ratings": n, "average_rating": float(avg),
-         "stars": stars_for(float(avg), n, settings)}
+        {
+            "lawyer": lawyer,
+            "ratings": n,
+            "average_rating": float(avg),
+            "stars": stars_for(float(avg), n, settings),
+        }
         for lawyer, n, avg in session.execute(q)
-    ]  # fmt: skip
+    ]
     return sorted(out, key=lambda g: (-(g["stars"] or 0), -g["average_rating"]))

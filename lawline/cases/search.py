@@ -43,23 +43,34 @@ def matching_contacts(session: Session, words: str) -> Select[tuple[str]]:
     if not phrase:
         return select(ContactSearch.contact_id).where(text("1 = 0"))
     if session.get_bind().dialect.name == "postgresql":
-        return select(ContactSearch.contact_id).where(
-            text("to_tsvector('simple', contact_search.body) @@ phraseto_tsquery('simple', :q)")
-        ).params(q=phrase)
-    # FTS5: a double-quoted string is a phrase; tokens hold no quotes.
-    return select(ContactSearch.contact_id).where(
-        text(
-            "contact_search.rowid IN (SELECT rowid FROM contact_search_fts "
-            "WHERE contact_search_fts MATCH :q)"
+        return (
+            select(ContactSearch.contact_id)
+            .where(
+                text("to_tsvector('simple', contact_search.body) @@ phraseto_tsquery('simple', :q)")
+            )
+            .params(q=phrase)
         )
-    ).params(q=f'"{phrase}"')
+    # FTS5: a double-quoted string is a phrase; tokens hold no quotes.
+    return (
+        select(ContactSearch.contact_id)
+        .where(
+            text(
+                "contact_search.rowid IN (SELECT rowid FROM contact_search_fts "
+                "WHERE contact_search_fts MATCH :q)"
+            )
+        )
+        .params(q=f'"{phrase}"')
+    )
 
 
 _FTS = table("contact_search_fts", column("rowid"))
 
 
-def said_in(session: Session, query: Select[tuple[LedgerContact]], words: str,
-            ) -> Select[tuple[LedgerContact]]:  # fmt: skip
+def said_in(
+    session: Session,
+    query: Select[tuple[LedgerContact]],
+    words: str,
+) -> Select[tuple[LedgerContact]]:
     """`query` (contacts, with its LIMIT) narrowed to those whose transcript holds these
     words, newest first.
 

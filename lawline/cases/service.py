@@ -78,10 +78,12 @@ class CaseFields:
     citizen_name: str = ""
 
 
-def _audit(session: Session, actor: Actor, action: str, case_id: str, now: datetime,
-           detail: str = "") -> None:  # fmt: skip
-    session.add(AuditEntry(at=now, actor=actor.id, action=action, case_id=case_id,
-                           detail=detail[:1000]))  # fmt: skip
+def _audit(
+    session: Session, actor: Actor, action: str, case_id: str, now: datetime, detail: str = ""
+) -> None:
+    session.add(
+        AuditEntry(at=now, actor=actor.id, action=action, case_id=case_id, detail=detail[:1000])
+    )
 
 
 def deadline(opened_at: datetime, triage: Triage, settings: CaseSettings) -> datetime:
@@ -90,9 +92,16 @@ def deadline(opened_at: datetime, triage: Triage, settings: CaseSettings) -> dat
 
 
 def open_case(
-    session: Session, contact_id: str, fields: CaseFields, actor: Actor, now: datetime,
-    settings: CaseSettings, join: str | None = None, *, tz: tzinfo,
-) -> Case:  # fmt: skip
+    session: Session,
+    contact_id: str,
+    fields: CaseFields,
+    actor: Actor,
+    now: datetime,
+    settings: CaseSettings,
+    join: str | None = None,
+    *,
+    tz: tzinfo,
+) -> Case:
     """Open a case from a contact (or join the contact to an earlier case of the same
     citizen). The owner is the lawyer who first took the contact, whoever opens it."""
     contact = session.get(LedgerContact, contact_id)
@@ -140,8 +149,9 @@ def _case_number(now: datetime, tz: tzinfo) -> str:
     return f"{centre_time.day_stamp(now, tz)}-{uuid.uuid4().hex[:8]}"
 
 
-def get_case(session: Session, case_id: str, actor: Actor, now: datetime,
-             audit: bool = True) -> Case:  # fmt: skip
+def get_case(
+    session: Session, case_id: str, actor: Actor, now: datetime, audit: bool = True
+) -> Case:
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound("no such case")
@@ -168,18 +178,28 @@ def case_record(session: Session, case_id: str, actor: Actor, now: datetime) -> 
     applications."""
     case = get_case(session, case_id, actor, now)
     contacts = session.scalars(select(LedgerContact.id).where(LedgerContact.case_id == case_id))
-    notes = session.scalars(select(CaseNote).where(CaseNote.case_id == case_id)
-                            .order_by(CaseNote.at)).all()  # fmt: skip
-    handovers = session.scalars(select(Handover).where(Handover.case_id == case_id)
-                                .order_by(Handover.at)).all()  # fmt: skip
-    aid = session.scalars(select(LegalAidApplication)
-                          .where(LegalAidApplication.case_id == case_id)
-                          .order_by(LegalAidApplication.created_at)).all()  # fmt: skip
+    notes = session.scalars(
+        select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.at)
+    ).all()
+    handovers = session.scalars(
+        select(Handover).where(Handover.case_id == case_id).order_by(Handover.at)
+    ).all()
+    aid = session.scalars(
+        select(LegalAidApplication)
+        .where(LegalAidApplication.case_id == case_id)
+        .order_by(LegalAidApplication.created_at)
+    ).all()
     return CaseRecord(case, list(contacts), notes, handovers, aid)
 
 
-def update_case(session: Session, case_id: str, changes: dict[str, object], actor: Actor,
-                now: datetime, settings: CaseSettings) -> Case:  # fmt: skip
+def update_case(
+    session: Session,
+    case_id: str,
+    changes: dict[str, object],
+    actor: Actor,
+    now: datetime,
+    settings: CaseSettings,
+) -> Case:
     case = get_case(session, case_id, actor, now, audit=False)
     if case.status == CaseStatus.CLOSED:
         raise CaseError("the case is closed")
@@ -190,8 +210,15 @@ def update_case(session: Session, case_id: str, changes: dict[str, object], acto
             case.deadline = deadline(case.opened_at, triage, settings)
         elif name == "referral_to":
             case.referral_to = Referral(str(value)).value
-        elif name in ("service", "domain", "summary", "told", "disposition",
-                      "referral_body", "citizen_name"):  # fmt: skip
+        elif name in (
+            "service",
+            "domain",
+            "summary",
+            "told",
+            "disposition",
+            "referral_body",
+            "citizen_name",
+        ):
             setattr(case, name, value)
         else:
             raise CaseError(f"{name} cannot be changed here")
@@ -199,16 +226,23 @@ def update_case(session: Session, case_id: str, changes: dict[str, object], acto
     return case
 
 
-def hand_over(session: Session, case_id: str, to_lawyer: str, reason: str, actor: Actor,
-              now: datetime) -> Handover:  # fmt: skip
+def hand_over(
+    session: Session, case_id: str, to_lawyer: str, reason: str, actor: Actor, now: datetime
+) -> Handover:
     """The formal hand-over: the only way a case changes owner, and it is recorded."""
     case = get_case(session, case_id, actor, now, audit=False)
     if to_lawyer == case.owner:
         raise CaseError("the case is already theirs")
     if not reason.strip():
         raise CaseError("a hand-over needs a reason")
-    h = Handover(case_id=case.id, at=now, from_lawyer=case.owner, to_lawyer=to_lawyer,
-                 by=actor.id, reason=reason)  # fmt: skip
+    h = Handover(
+        case_id=case.id,
+        at=now,
+        from_lawyer=case.owner,
+        to_lawyer=to_lawyer,
+        by=actor.id,
+        reason=reason,
+    )
     session.add(h)
     case.owner = to_lawyer
     _audit(session, actor, "handover", case.id, now, f"to {to_lawyer}")
@@ -223,8 +257,9 @@ def add_note(session: Session, case_id: str, text: str, actor: Actor, now: datet
     return note
 
 
-def close_case(session: Session, case_id: str, disposition: str, actor: Actor,
-               now: datetime) -> Case:  # fmt: skip
+def close_case(
+    session: Session, case_id: str, disposition: str, actor: Actor, now: datetime
+) -> Case:
     case = get_case(session, case_id, actor, now, audit=False)
     if case.status == CaseStatus.CLOSED:
         raise CaseError("the case is closed already")
@@ -236,9 +271,15 @@ def close_case(session: Session, case_id: str, disposition: str, actor: Actor,
     return case
 
 
-def list_cases(session: Session, actor: Actor, now: datetime, status: CaseStatus | None = None,
-               overdue: bool = False, owner: str | None = None,
-               limit: int = 200) -> Sequence[Case]:  # fmt: skip
+def list_cases(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    status: CaseStatus | None = None,
+    overdue: bool = False,
+    owner: str | None = None,
+    limit: int = 200,
+) -> Sequence[Case]:
     """A lawyer's own cases, or (staff) anyone's; overdue: open past the deadline."""
     q = select(Case).order_by(Case.deadline).limit(limit)
     if not actor.staff:
@@ -274,16 +315,24 @@ def valid_id_number(number: str) -> bool:
 
 
 def start_legal_aid(
-    session: Session, case_id: str, applicant: dict[str, object],
-    exemptions: Sequence[Exemption], actor: Actor, now: datetime,
-) -> LegalAidApplication:  # fmt: skip
+    session: Session,
+    case_id: str,
+    applicant: dict[str, object],
+    exemptions: Sequence[Exemption],
+    actor: Actor,
+    now: datetime,
+) -> LegalAidApplication:
     case = get_case(session, case_id, actor, now, audit=False)
     if case.status == CaseStatus.CLOSED:
         raise CaseError("the case is closed")
     app = LegalAidApplication(
-        case_id=case.id, created_at=now, created_by=actor.id,
-        exemptions=[e.value for e in exemptions], status="submitted", **applicant,
-    )  # fmt: skip
+        case_id=case.id,
+        created_at=now,
+        created_by=actor.id,
+        exemptions=[e.value for e in exemptions],
+        status="submitted",
+        **applicant,
+    )
     session.add(app)
     session.flush()
     _audit(session, actor, "legal_aid", case.id, now, f"application {app.id}")

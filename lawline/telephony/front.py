@@ -119,28 +119,31 @@ def dispatcher_list(workers: list[WorkerAddress]) -> str:
 
 def render(settings: Settings, workers: list[WorkerAddress], dispatcher_path: Path) -> str:
     front = settings.telephony.front
-    return _fill(_template(), {
-        "host": settings.sip_host,
-        "port": settings.sip_port,
-        "udp_children": 4,
-        "tcp_children": 2,
-        "trunks": _subnets(front.trunks),
-        "scanner_regex": _scanner_regex(front.blocked_user_agents),
-        "pike_requests": front.pike_requests,
-        "pike_window_s": front.pike_window_s,
-        "pike_block_s": front.pike_block_s,
-        "invites_per_s": front.invites_per_s,
-        "probe_interval_s": front.probe_interval_s,
-        "worker_timeout_ms": int(front.worker_timeout_s * 1000),
-        "dispatcher_list": dispatcher_path,
-        "realm": front.realm,
-        "accounts_dir": accounts_dir(settings),
-        # Signs the digest nonces; a new one at every start only makes terminals
-        # answer one more challenge.
-        "auth_secret": secrets.token_hex(16),
-        # Signs what the front tells the workers and its Record-Route (front_trust.py).
-        "front_secret": front_secret(settings),
-    })  # fmt: skip
+    return _fill(
+        _template(),
+        {
+            "host": settings.sip_host,
+            "port": settings.sip_port,
+            "udp_children": 4,
+            "tcp_children": 2,
+            "trunks": _subnets(front.trunks),
+            "scanner_regex": _scanner_regex(front.blocked_user_agents),
+            "pike_requests": front.pike_requests,
+            "pike_window_s": front.pike_window_s,
+            "pike_block_s": front.pike_block_s,
+            "invites_per_s": front.invites_per_s,
+            "probe_interval_s": front.probe_interval_s,
+            "worker_timeout_ms": int(front.worker_timeout_s * 1000),
+            "dispatcher_list": dispatcher_path,
+            "realm": front.realm,
+            "accounts_dir": accounts_dir(settings),
+            # Signs the digest nonces; a new one at every start only makes terminals
+            # answer one more challenge.
+            "auth_secret": secrets.token_hex(16),
+            # Signs what the front tells the workers and its Record-Route (front_trust.py).
+            "front_secret": front_secret(settings),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ def check_config(front: Front) -> str | None:
 
     result = subprocess.run(
         [front.child.args[0], "-c", "-f", str(front.config)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return None if result.returncode == 0 else (result.stderr or result.stdout)[-2000:]

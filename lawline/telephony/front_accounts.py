@@ -45,8 +45,9 @@ def subscriber_table(terminals: Sequence[Terminal], realm: str) -> tuple[str, li
             stale.append(t.id)
             continue
         # Percent-encoded: safe in db_text (':' separates fields) and in a SIP header.
-        rows.append(":".join([t.id, t.sip_ha1, quote(t.village, safe=""),
-                              quote(t.township, safe="")]))  # fmt: skip
+        rows.append(
+            ":".join([t.id, t.sip_ha1, quote(t.village, safe=""), quote(t.township, safe="")])
+        )
     return "\n".join(rows) + "\n", stale
 
 
@@ -106,8 +107,10 @@ def run_sync(settings: Settings, stop: threading.Event) -> None:
             failing = False
         except Exception as exc:  # any database trouble: keep the old table
             if not failing:
-                log.warning("SIP terminal accounts not synced, keeping the last table",
-                            extra={"error": str(exc)[:300]})  # fmt: skip
+                log.warning(
+                    "SIP terminal accounts not synced, keeping the last table",
+                    extra={"error": str(exc)[:300]},
+                )
             failing = True
         stop.wait(settings.telephony.front.accounts_sync_s)
     engine.dispose()

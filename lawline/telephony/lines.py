@@ -57,6 +57,8 @@ class HeldLines:
             await self.redis.delete(self.keys.line(contact_id))
             await self.redis.srem(held, contact_id)
         if released:
-            log.warning("ended the contacts of calls lost when this worker died",
-                        extra={"contacts": released})  # fmt: skip
+            log.warning(
+                "ended the contacts of calls lost when this worker died",
+                extra={"contacts": released},
+            )
         return released

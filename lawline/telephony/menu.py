@@ -109,9 +109,10 @@ class Menu(BaseModel):
 
 def _route_words(route: Route) -> str:
     words = (
-        LABELS["domain"][route.domain.value] if route.domain is not None
+        LABELS["domain"][route.domain.value]
+        if route.domain is not None
         else LABELS["service"][route.service.value]
-    )  # fmt: skip
+    )
     if route.language and route.language != "zh":
         words += f"（{LABELS['language'].get(route.language, route.language)}）"
     return words

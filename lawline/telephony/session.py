@@ -58,9 +58,13 @@ class CallSession:
     contact a lawyer has accepted: `callback` is that contact)."""
 
     def __init__(
-        self, host: CallHost, call: GatewayCall, callback: Contact | None = None,
-        origin: dict[str, str] | None = None, asserted: str = "",
-    ) -> None:  # fmt: skip
+        self,
+        host: CallHost,
+        call: GatewayCall,
+        callback: Contact | None = None,
+        origin: dict[str, str] | None = None,
+        asserted: str = "",
+    ) -> None:
         self.host = host
         self.call = call
         self.loop = host.loop
@@ -166,9 +170,14 @@ class CallSession:
         try:
             self.call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            log.warning("callback could not be placed",
-                        extra={"number": mask_number(self.caller), "status": exc.status,
-                               "reason": exc.reason[:200]})  # fmt: skip
+            log.warning(
+                "callback could not be placed",
+                extra={
+                    "number": mask_number(self.caller),
+                    "status": exc.status,
+                    "reason": exc.reason[:200],
+                },
+            )
             return False
         self._dial_timer = self.loop.call_later(timeout_s, self._ring_timeout)
         self._in_order(self._record("call.callback_dialled", uri=uri))
@@ -239,9 +248,7 @@ class CallSession:
         elif isinstance(a, f.SaveRating):
             if self.contact_id:
                 self._in_order(
-                    self.host.queue.store.rate(
-                        self.contact_id, a.score, self.host.queue.clock()
-                    )
+                    self.host.queue.store.rate(self.contact_id, a.score, self.host.queue.clock())
                 )
         elif isinstance(a, f.Record):
             self._start_recording(a.max_s)

@@ -11,9 +11,20 @@ from lawline.telephony.menu import Menu, default_menu
 
 # SIP scanners and attack tools, by the User-Agent they send.
 SCANNER_USER_AGENTS = [
-    "friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "sip-scan", "sipsak",
-    "sundayddr", "iWar", "SIVuS", "Gulp", "smap", "pplsip", "PortSIP VoIP SDK",
-]  # fmt: skip
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "VaxSIPUserAgent",
+    "sip-scan",
+    "sipsak",
+    "sundayddr",
+    "iWar",
+    "SIVuS",
+    "Gulp",
+    "smap",
+    "pplsip",
+    "PortSIP VoIP SDK",
+]
 
 
 class SipFrontSettings(BaseModel):

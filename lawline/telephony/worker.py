@@ -247,8 +247,10 @@ class TelephonyWorker:
             number = normalise_number(contact.callback_number or contact.caller)
         except ValueError:
             self.count("undialable_callback_number")
-            log.warning("callback number is not a telephone number: not dialled",
-                        extra={"contact": contact.id})  # fmt: skip
+            log.warning(
+                "callback number is not a telephone number: not dialled",
+                extra={"contact": contact.id},
+            )
             await self.queue.callback_failed(contact.id, "not a telephone number")
             return
         if self.lines_in_use() >= MAX_CALLS or not route or not number or self._account is None:

@@ -53,9 +53,14 @@ def _hash(token: str) -> str:
 
 
 def enrol(
-    session: Session, terminal_id: str, village: str, township: str, language: str,
-    now: datetime, sip_realm: str | None = None,
-) -> Enrolled:  # fmt: skip
+    session: Session,
+    terminal_id: str,
+    village: str,
+    township: str,
+    language: str,
+    now: datetime,
+    sip_realm: str | None = None,
+) -> Enrolled:
     if not _TERMINAL_ID.match(terminal_id):
         raise TerminalError("a terminal id is 1-64 letters, digits, '_' or '-'")
     village, township = village.strip(), township.strip()
@@ -65,9 +70,14 @@ def enrol(
         raise TerminalExists(f"terminal {terminal_id} exists")
     token = f"{terminal_id}.{secrets.token_urlsafe(32)}"
     terminal = Terminal(
-        id=terminal_id, village=village[:100], township=township[:100], language=language,
-        token_hash=_hash(token), created_at=now, revoked_at=None,
-    )  # fmt: skip
+        id=terminal_id,
+        village=village[:100],
+        township=township[:100],
+        language=language,
+        token_hash=_hash(token),
+        created_at=now,
+        revoked_at=None,
+    )
     session.add(terminal)
     session.flush()
     password = issue_sip_password(session, terminal_id, sip_realm) if sip_realm else ""

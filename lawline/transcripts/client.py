@@ -102,9 +102,15 @@ class Utterance:
     transcript's start): `start` is the time of the first sample sent."""
 
     def __init__(
-        self, leg: Leg, start: float, rate: int, pool: TranscriberPool, emit: Emit,
-        next_seq: Callable[[], int], final_timeout_s: float = REPLY_TIMEOUT_S,
-    ) -> None:  # fmt: skip
+        self,
+        leg: Leg,
+        start: float,
+        rate: int,
+        pool: TranscriberPool,
+        emit: Emit,
+        next_seq: Callable[[], int],
+        final_timeout_s: float = REPLY_TIMEOUT_S,
+    ) -> None:
         self.leg = leg
         self.final_timeout_s = final_timeout_s  # the reply to eof (an utterance engine queues)
         self.rate = rate
@@ -142,9 +148,14 @@ class Utterance:
                 if _refused_as_full(exc):
                     self.pool.full(url)
                 else:
-                    log.warning("utterance lost its transcriber", extra={
-                        "leg": self.leg.value, "url": url, "error": str(exc)[:200],
-                    })  # fmt: skip
+                    log.warning(
+                        "utterance lost its transcriber",
+                        extra={
+                            "leg": self.leg.value,
+                            "url": url,
+                            "error": str(exc)[:200],
+                        },
+                    )
                     self.pool.failed(url)
                 failed = url
                 lost = lost or self._streamed

@@ -90,19 +90,28 @@ class DecoderService:
             result = await loop.run_in_executor(self.pool, self.decoder.decode, pcm, rate)
         finally:
             self.queued -= 1
-        log.info("utterance decoded", extra={
-            "audio_s": round(result.audio_s, 2), "compute_s": round(result.compute_s, 2),
-            "guards": ",".join(result.guards), "queued": self.queued,
-        })  # fmt: skip
+        log.info(
+            "utterance decoded",
+            extra={
+                "audio_s": round(result.audio_s, 2),
+                "compute_s": round(result.compute_s, 2),
+                "guards": ",".join(result.guards),
+                "queued": self.queued,
+            },
+        )
         return result.text
 
 
 async def run_decoder(
-    model_path: Path, host: str, port: int, threads: int = 1, max_streams: int = 16,
-    settings: DecodeSettings | None = None, compute_type: str = "int8",
-) -> None:  # fmt: skip
+    model_path: Path,
+    host: str,
+    port: int,
+    threads: int = 1,
+    max_streams: int = 16,
+    settings: DecodeSettings | None = None,
+    compute_type: str = "int8",
+) -> None:
     """Serve until SIGTERM or SIGINT."""
     decoder = WhisperDecoder(model_path, threads, compute_type, settings)
     service = DecoderService(decoder, max_streams)
-    await serve_until_signalled(service.handle, service.pool, host, port, "decoder",
-                                model_path)  # fmt: skip
+    await serve_until_signalled(service.handle, service.pool, host, port, "decoder", model_path)

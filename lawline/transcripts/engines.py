@@ -45,9 +45,12 @@ class Engines:
     """The pools this process may use, and the per-language choice between them."""
 
     def __init__(
-        self, choice: dict[str, LanguageEngines], vosk: TranscriberPool | None,
-        whisper: TranscriberPool | None, whisper_timeout_s: float = 60.0,
-    ) -> None:  # fmt: skip
+        self,
+        choice: dict[str, LanguageEngines],
+        vosk: TranscriberPool | None,
+        whisper: TranscriberPool | None,
+        whisper_timeout_s: float = 60.0,
+    ) -> None:
         self.choice = choice
         self.vosk = vosk
         self.whisper = whisper
@@ -73,9 +76,11 @@ class Engines:
         assert self.whisper is not None
         partials = self.vosk if want.partials == "vosk" else None
         return LegEngines(
-            self.whisper, partials, listening=partials is None,
+            self.whisper,
+            partials,
+            listening=partials is None,
             final_timeout_s=self.whisper_timeout_s,
-        )  # fmt: skip
+        )
 
 
 def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
@@ -84,6 +89,10 @@ def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
     prompt = glossary if w.glossary_prompt else ""
     hotwords = glossary if w.glossary_hotwords else ""
     return DecodeSettings(
-        language=WHISPER_LANGUAGE.get(language, language), beam_size=w.beam_size,
-        prompt=prompt, hotwords=hotwords, script=w.script, numbers=w.numbers,
-    )  # fmt: skip
+        language=WHISPER_LANGUAGE.get(language, language),
+        beam_size=w.beam_size,
+        prompt=prompt,
+        hotwords=hotwords,
+        script=w.script,
+        numbers=w.numbers,
+    )

@@ -150,9 +150,11 @@ async def local_engines(settings: Settings, language: str) -> AsyncIterator[Engi
 
             with contextlib.suppress(ModelMissing):
                 decoder = WhisperDecoder(
-                    settings.whisper_model_path, t.whisper.threads, t.whisper.compute_type,
+                    settings.whisper_model_path,
+                    t.whisper.threads,
+                    t.whisper.compute_type,
                     decode_settings(settings, language),
-                )  # fmt: skip
+                )
                 whisper_urls = [await _serve(stack, DecoderService(decoder).handle)]
         if not vosk_urls and (want is None or want.finals == "vosk" or not whisper_urls):
             from lawline.transcripts.server import ModelMissing as VoskMissing
@@ -211,9 +213,13 @@ async def run_eval(
             pcm, rate = read_audio(wav)
             text, wall = await transcribe_file(settings, engines, language, pcm, rate)
             r = FileResult(
-                file_id, reference, text, edit_distance(normalise(reference), normalise(text)),
-                len(pcm) / 2 / rate, wall,
-            )  # fmt: skip
+                file_id,
+                reference,
+                text,
+                edit_distance(normalise(reference), normalise(text)),
+                len(pcm) / 2 / rate,
+                wall,
+            )
             results.append(r)
             echo(f"{r.id}\t{r.cer:.3f}\t{r.rtf:.3f}\t{r.audio_s:.2f}\t{r.hypothesis}")
     ref_chars = sum(len(normalise(r.reference)) for r in results)

@@ -62,9 +62,13 @@ class LegTranscriber:
     """One speaker's audio, cut into utterances."""
 
     def __init__(
-        self, leg: Leg, settings: LiveSettings, engines: LegEngines | None,
-        emit: Callable[[Segment], None], recorder: LegRecorder | None,
-    ) -> None:  # fmt: skip
+        self,
+        leg: Leg,
+        settings: LiveSettings,
+        engines: LegEngines | None,
+        emit: Callable[[Segment], None],
+        recorder: LegRecorder | None,
+    ) -> None:
         self.leg = leg
         self.settings = settings
         self.rate = settings.rate
@@ -206,10 +210,14 @@ class LiveTranscript:
     `close` when the conversation ends."""
 
     def __init__(
-        self, contact_id: str, settings: LiveSettings,
-        engines: LegEngines | TranscriberPool | None, sink: TranscriptSink,
-        started_at: float, off_reason: TranscriptStatus = TranscriptStatus.NO_TRANSCRIBER,
-    ) -> None:  # fmt: skip
+        self,
+        contact_id: str,
+        settings: LiveSettings,
+        engines: LegEngines | TranscriberPool | None,
+        sink: TranscriptSink,
+        started_at: float,
+        off_reason: TranscriptStatus = TranscriptStatus.NO_TRANSCRIBER,
+    ) -> None:
         if isinstance(engines, TranscriberPool):  # one streaming engine for everything
             engines = LegEngines(engines)
         self.contact_id = contact_id
@@ -270,9 +278,13 @@ class LiveTranscript:
                 await self._follow_status(seg)
             except Exception:
                 # Redis away: this segment is lost to the record, the call goes on.
-                log.exception("transcript segment not stored", extra={
-                    "contact": self.contact_id, "kind": seg.kind.value,
-                })  # fmt: skip
+                log.exception(
+                    "transcript segment not stored",
+                    extra={
+                        "contact": self.contact_id,
+                        "kind": seg.kind.value,
+                    },
+                )
         with contextlib.suppress(Exception):  # the record is kept without it
             await self._set_status(TranscriptStatus.ENDED)
 

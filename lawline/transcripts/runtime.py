@@ -52,6 +52,10 @@ class Transcription:
         engines = self.engines.for_language(language)
         reason = self.off_status if not self.engines.any else TranscriptStatus.NO_LANGUAGE
         return LiveTranscript(
-            contact_id, self.settings, engines, self.store,
-            time.time() if now is None else now, reason,
-        )  # fmt: skip
+            contact_id,
+            self.settings,
+            engines,
+            self.store,
+            time.time() if now is None else now,
+            reason,
+        )

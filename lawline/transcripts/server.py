@@ -140,8 +140,8 @@ class Transcriber:
             async for message in ws:
                 if isinstance(message, str):
                     if is_eof(message):
-                        final = "" if rec is None else await loop.run_in_executor(
-                            self.pool, rec.final
+                        final = (
+                            "" if rec is None else await loop.run_in_executor(self.pool, rec.final)
                         )
                         await ws.send(final or '{"text" : ""}')
                         await ws.close()
@@ -193,14 +193,19 @@ async def run_transcriber(
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
     transcriber = Transcriber(model_path, threads, max_streams)
-    await serve_until_signalled(transcriber.handle, transcriber.pool, host, port,
-                                "transcriber", model_path)  # fmt: skip
+    await serve_until_signalled(
+        transcriber.handle, transcriber.pool, host, port, "transcriber", model_path
+    )
 
 
 async def serve_until_signalled(
-    handle: Callable[[ServerConnection], Awaitable[None]], pool: ThreadPoolExecutor,
-    host: str, port: int, name: str, model_path: Path,
-) -> None:  # fmt: skip
+    handle: Callable[[ServerConnection], Awaitable[None]],
+    pool: ThreadPoolExecutor,
+    host: str,
+    port: int,
+    name: str,
+    model_path: Path,
+) -> None:
     """A speech service on the vosk-server protocol, until SIGTERM or SIGINT; the
     process supervising it reads the "listening" line to know it is up."""
     stop = asyncio.Event()
@@ -208,9 +213,15 @@ async def serve_until_signalled(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with serve(handle, host, port, max_size=MAX_CHUNK_BYTES + 1024):
-        log.info("%s listening", name, extra={
-            "url": f"ws://{host}:{port}", "model": str(model_path), "pid": os.getpid(),
-        })  # fmt: skip
+        log.info(
+            "%s listening",
+            name,
+            extra={
+                "url": f"ws://{host}:{port}",
+                "model": str(model_path),
+                "pid": os.getpid(),
+            },
+        )
         print(f"{name} listening on ws://{host}:{port}", flush=True)
         await stop.wait()
     with contextlib.suppress(Exception):

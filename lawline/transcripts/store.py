@@ -29,9 +29,7 @@ TRANSCRIPT_TTL_S = 30 * 24 * 3600
 
 
 class TranscriptStore:
-    def __init__(
-        self, queue_store: QueueStore, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, queue_store: QueueStore, clock: Callable[[], float] = time.time) -> None:
         self.queue_store = queue_store
         self.redis: Redis = queue_store.redis
         self.keys = TranscriptKeys(queue_store.prefix)

@@ -16,6 +16,18 @@ ALERT_PHRASES: dict[str, list[str]] = {
 
 # Words a centre hears every day that Whisper base rarely writes right on its own.
 LEGAL_GLOSSARY = [
-    "宅基地", "抚养费", "赡养费", "法律援助", "劳动仲裁", "工伤认定", "民间借贷",
-    "拖欠工资", "劳动合同", "离婚", "继承", "交通事故", "人民调解", "公证",
-]  # fmt: skip
+    "宅基地",
+    "抚养费",
+    "赡养费",
+    "法律援助",
+    "劳动仲裁",
+    "工伤认定",
+    "民间借贷",
+    "拖欠工资",
+    "劳动合同",
+    "离婚",
+    "继承",
+    "交通事故",
+    "人民调解",
+    "公证",
+]

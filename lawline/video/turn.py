@@ -25,10 +25,12 @@ def browser_rtc_config(settings: WebRTCSettings, who: str, now: float) -> dict[s
     """An RTCConfiguration for a browser: the configured STUN/TURN servers, plus the TURN
     relays with credentials issued now for `who`. Never a browser default."""
     servers: list[dict[str, Any]] = [
-        {"urls": s.urls, **({"username": s.username, "credential": s.credential}
-                            if s.username else {})}
+        {
+            "urls": s.urls,
+            **({"username": s.username, "credential": s.credential} if s.username else {}),
+        }
         for s in settings.ice_servers
-    ]  # fmt: skip
+    ]
     if settings.turn_urls and settings.turn_secret:
         username, password = turn_credential(settings.turn_secret, who, now, settings.turn_ttl_s)
         servers.append({"urls": settings.turn_urls, "username": username, "credential": password})

@@ -63,9 +63,12 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.hub = SocketHub(redis, settings.redis_prefix, settings.sockets)
         await app.state.hub.start(queue)
         ledger = LedgerIngest(
-            redis, queue.store.keys, app.state.db, app.state.transcripts,
+            redis,
+            queue.store.keys,
+            app.state.db,
+            app.state.transcripts,
             claim_idle_s=settings.cases.claim_idle_s,
-        )  # fmt: skip
+        )
         app.state.ledger = ledger
         ingesting = asyncio.create_task(ledger.run(), name="ledger-ingest")
         app.state.video_transcripts = VideoTranscripts(

@@ -119,14 +119,28 @@ async def ledger_contacts(
             number = normalise_number(number)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"number: {exc}") from None
-    filters = {"since": start, "until": end, "lawyer": lawyer, "service": service,
-               "domain": domain, "state": state, "limit": limit}  # fmt: skip
+    filters = {
+        "since": start,
+        "until": end,
+        "lawyer": lawyer,
+        "service": service,
+        "domain": domain,
+        "state": state,
+        "limit": limit,
+    }
     detail = search_detail(filters, secret, number, name, words)
     query = ledger.ContactQuery(
-        number=number, since=start, until=end, lawyer=lawyer,
-        service=service.value if service else None, domain=domain.value if domain else None,
-        state=state, name=name, words=words, limit=limit,
-    )  # fmt: skip
+        number=number,
+        since=start,
+        until=end,
+        lawyer=lawyer,
+        service=service.value if service else None,
+        domain=domain.value if domain else None,
+        state=state,
+        name=name,
+        words=words,
+        limit=limit,
+    )
 
     def work(s: Session) -> list[dict[str, Any]]:
         found = ledger.search_contacts(s, query, actor, now, detail)
@@ -158,16 +172,26 @@ async def open_case(body: CaseIn, db: DbDep, settings: SettingsDep, p: Anyone) -
     the contact to an earlier case of the same citizen (`join_case`)."""
     now, actor = _now(), _actor(p)
     fields = CaseFields(
-        triage=body.triage, service=body.service.value,
-        domain=body.domain.value if body.domain else "", summary=body.summary, told=body.told,
+        triage=body.triage,
+        service=body.service.value,
+        domain=body.domain.value if body.domain else "",
+        summary=body.summary,
+        told=body.told,
         disposition=body.disposition.value if body.disposition else "",
-        referral_to=body.referral_to, referral_body=body.referral_body,
+        referral_to=body.referral_to,
+        referral_body=body.referral_body,
         citizen_name=body.citizen_name,
-    )  # fmt: skip
+    )
 
     def work(s: Session) -> CaseOut:
         case = cases.open_case(
-            s, body.contact_id, fields, actor, now, settings.cases, body.join_case,
+            s,
+            body.contact_id,
+            fields,
+            actor,
+            now,
+            settings.cases,
+            body.join_case,
             tz=settings.zone,
         )
         return CaseOut.of(case, now)
@@ -209,8 +233,10 @@ async def update_case(
     case_id: str, body: CasePatch, db: DbDep, settings: SettingsDep, p: Anyone
 ) -> CaseOut:
     now, actor = _now(), _actor(p)
-    changes = {k: (v.value if hasattr(v, "value") else v)
-               for k, v in body.model_dump(exclude_unset=True).items()}  # fmt: skip
+    changes = {
+        k: (v.value if hasattr(v, "value") else v)
+        for k, v in body.model_dump(exclude_unset=True).items()
+    }
 
     def work(s: Session) -> CaseOut:
         return CaseOut.of(cases.update_case(s, case_id, changes, actor, now, settings.cases), now)
@@ -289,8 +315,13 @@ async def start_legal_aid(case_id: str, body: LegalAidIn, db: DbDep, p: Anyone) 
 
     def work(s: Session) -> dict[str, Any]:
         app = cases.start_legal_aid(s, case_id, applicant, body.exemptions, actor, now)
-        return {"id": app.id, "case_id": app.case_id, "status": app.status,
-                "exemptions": app.exemptions, "means_test": not app.exemptions}  # fmt: skip
+        return {
+            "id": app.id,
+            "case_id": app.case_id,
+            "status": app.status,
+            "exemptions": app.exemptions,
+            "means_test": not app.exemptions,
+        }
 
     return await _db(db, work)
 
@@ -335,8 +366,9 @@ async def export_ledger(
     last = end - timedelta(microseconds=1)  # the range's last day, for the file's name
     name = f"ledger-{centre_time.day_stamp(start, tz)}-{centre_time.day_stamp(last, tz)}.{format}"
     media = "text/csv; charset=utf-8" if format == "csv" else XLSX
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/ledger/figures")

@@ -124,9 +124,13 @@ class ConsoleServices:
 
 
 def console_services(
-    queue: QueueDep, bridge: BridgeDep, hub: HubDep, live: LiveFeedDep,
-    taps: VideoTranscriptsDep, settings: SettingsDep,
-) -> ConsoleServices:  # fmt: skip
+    queue: QueueDep,
+    bridge: BridgeDep,
+    hub: HubDep,
+    live: LiveFeedDep,
+    taps: VideoTranscriptsDep,
+    settings: SettingsDep,
+) -> ConsoleServices:
     return ConsoleServices(
         queue, bridge, hub, live, taps, settings.sockets.console_queue, settings.telephony.menu
     )
@@ -335,9 +339,11 @@ class ConsoleSession:
             raise BadFrame("'tap_offer' needs an 'sdp' string and 'legs' {mid: speaker}")
         contact = await self.queue.store.get_contact(cid)
         if (
-            contact is None or contact.lawyer != self.lawyer_id
-            or contact.state != ContactState.CONNECTED or contact.channel != Channel.VIDEO
-        ):  # fmt: skip
+            contact is None
+            or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED
+            or contact.channel != Channel.VIDEO
+        ):
             await self._result("tap_offer", False, "this contact is not your video call")
             return
         answer = await self.services.taps.offer(cid, sdp, {str(m): Leg(v) for m, v in legs.items()})
@@ -462,9 +468,12 @@ async def console_ws(
     await ws.accept()
     hub = services.hub
     ticket = Ticket(
-        "console", lawyer_id, credential_of(ws), client_address(ws),
+        "console",
+        lawyer_id,
+        credential_of(ws),
+        client_address(ws),
         channel=hub.signal_channel("lawyer", lawyer_id),
-    )  # fmt: skip
+    )
     try:
         async with hub.open(ticket):
             # Again, now that a revocation would reach this socket: one announced since
@@ -485,9 +494,12 @@ async def _still_signed_in(ws: WebSocket, principal: Principal) -> bool:
 
 
 async def _run_console(
-    ws: WebSocket, services: ConsoleServices, open_consoles: Counter[str], lawyer_id: str,
+    ws: WebSocket,
+    services: ConsoleServices,
+    open_consoles: Counter[str],
+    lawyer_id: str,
     ticket: Ticket,
-) -> None:  # fmt: skip
+) -> None:
     open_consoles[lawyer_id] += 1
     try:
         await ConsoleSession(ws, services, lawyer_id, ticket).run()

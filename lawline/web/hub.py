@@ -211,8 +211,7 @@ class SocketHub:
         """This socket's queue overflowed: close it (1013) so it reconnects and resyncs."""
         if not ticket.ended.is_set():
             self.closed_behind[ticket.kind] += 1
-            log.warning("websocket fell behind, closed", extra={"kind": ticket.kind,
-                                                                "queue": what})  # fmt: skip
+            log.warning("websocket fell behind, closed", extra={"kind": ticket.kind, "queue": what})
         ticket.end(CLOSE_TRY_AGAIN, f"fell behind ({what}): reconnect")
 
     # ----- what arrives from Redis ------------------------------------------------------
@@ -248,9 +247,12 @@ class SocketHub:
                             self.dispatch(message["channel"], message["data"])
             except (RedisConnectionError, OSError) as exc:
                 self.subscribed.clear()
-                log.warning("socket hub: redis lost, resubscribing", extra={
-                    "error": str(exc),
-                })  # fmt: skip
+                log.warning(
+                    "socket hub: redis lost, resubscribing",
+                    extra={
+                        "error": str(exc),
+                    },
+                )
                 await asyncio.sleep(RESUBSCRIBE_S)
 
     def dispatch(self, channel: str, data: str) -> None:

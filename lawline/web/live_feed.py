@@ -60,9 +60,12 @@ class LiveFeed:
                         if message["type"] == "pmessage":
                             self._dispatch(message["channel"], message["data"])
             except (RedisConnectionError, OSError) as exc:
-                log.warning("live transcripts: redis lost, resubscribing", extra={
-                    "error": str(exc),
-                })  # fmt: skip
+                log.warning(
+                    "live transcripts: redis lost, resubscribing",
+                    extra={
+                        "error": str(exc),
+                    },
+                )
                 await asyncio.sleep(RESUBSCRIBE_S)
 
     def _dispatch(self, channel: str, data: str) -> None:

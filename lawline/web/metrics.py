@@ -121,9 +121,22 @@ async def gather(queue: QueueService) -> list[Metric]:
     for what, n in sorted(counts.items()):
         odd_calls.add_metric([_text(what)], float(n))
     return [
-        waiting, longest, sl, rate, aht, contacts, offers, states, seconds, handled, extended,
-        router_offers, conflicts, dead, odd_calls,
-    ]  # fmt: skip
+        waiting,
+        longest,
+        sl,
+        rate,
+        aht,
+        contacts,
+        offers,
+        states,
+        seconds,
+        handled,
+        extended,
+        router_offers,
+        conflicts,
+        dead,
+        odd_calls,
+    ]
 
 
 def _text(value: str | bytes) -> str:

@@ -116,9 +116,12 @@ PasswordCheckDep = Annotated[PasswordCheck, Depends(password_check)]
 
 
 async def _with_password(
-    request: Request, check: PasswordCheck, username: str, password: str,
+    request: Request,
+    check: PasswordCheck,
+    username: str,
+    password: str,
     then: Callable[[Accounts, User], T],
-) -> T:  # fmt: skip
+) -> T:
     """`then(accounts, user)` if this is the user's password, through the sign-in throttle
     and the bound on argon2 work; else the same 401 whatever the reason."""
     throttle = check.throttle
@@ -172,8 +175,12 @@ async def _new_session(
 
 
 def _me(user: User, settings: Settings) -> Me:
-    return Me(username=user.username, display_name=user.display_name, role=Role(user.role),
-              time_zone=settings.timezone)  # fmt: skip
+    return Me(
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        time_zone=settings.timezone,
+    )
 
 
 @router.post("/session")
@@ -225,10 +232,18 @@ async def who_am_i(db: DbDep, settings: SettingsDep, principal: Anyone) -> Me:
     """Who is signed in (a service token's subject has no display name)."""
     user = await _accounts(db, settings, lambda a: a.get(principal.subject))
     if user is None or principal.role == Role.GATEWAY:
-        return Me(username=principal.subject, display_name="", role=principal.role,
-                  time_zone=settings.timezone)  # fmt: skip
-    return Me(username=user.username, display_name=user.display_name, role=principal.role,
-              time_zone=settings.timezone)  # fmt: skip
+        return Me(
+            username=principal.subject,
+            display_name="",
+            role=principal.role,
+            time_zone=settings.timezone,
+        )
+    return Me(
+        username=user.username,
+        display_name=user.display_name,
+        role=principal.role,
+        time_zone=settings.timezone,
+    )
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)

@@ -84,9 +84,14 @@ class TerminalSession:
     """One open websocket of one terminal."""
 
     def __init__(
-        self, ws: WebSocket, queue: QueueService, hub: SocketHub, settings: Settings,
-        terminal: Terminal, ticket: Ticket,
-    ) -> None:  # fmt: skip
+        self,
+        ws: WebSocket,
+        queue: QueueService,
+        hub: SocketHub,
+        settings: Settings,
+        terminal: Terminal,
+        ticket: Ticket,
+    ) -> None:
         self.ws = ws
         self.queue = queue
         self.terminal = terminal
@@ -135,27 +140,34 @@ class TerminalSession:
         self.contact_id = held  # following it first: no event falls between
         contact = await self.queue.store.get_contact(held) if held else None
         if contact is None or contact.state not in (
-            ContactState.WAITING, ContactState.OFFERED, ContactState.CONNECTED
-        ):  # fmt: skip
+            ContactState.WAITING,
+            ContactState.OFFERED,
+            ContactState.CONNECTED,
+        ):
             self.contact_id = None
         else:
             self.last_contact_id = contact.id
-            call = {"contact_id": contact.id, "state": contact.state,
-                    "callback": contact.callback}  # fmt: skip
+            call = {"contact_id": contact.id, "state": contact.state, "callback": contact.callback}
             if contact.state == ContactState.CONNECTED:
                 call["lawyer"] = await self._lawyer_json(contact.lawyer)
         t, s = self.terminal, self.settings
         await self._send(
             "hello",
-            terminal={"id": t.id, "village": t.village, "township": t.township,
-                      "language": t.language},
+            terminal={
+                "id": t.id,
+                "village": t.village,
+                "township": t.township,
+                "language": t.language,
+            },
             services=[str(x) for x in Service],
             rtc=browser_rtc_config(s.webrtc, f"terminal-{t.id}", time.time()),
-            media={"frame_rate": s.terminals.frame_rate,
-                   "ice_timeout_s": s.terminals.ice_timeout_s,
-                   "video_stall_s": s.terminals.video_stall_s},
+            media={
+                "frame_rate": s.terminals.frame_rate,
+                "ice_timeout_s": s.terminals.ice_timeout_s,
+                "video_stall_s": s.terminals.video_stall_s,
+            },
             call=call,
-        )  # fmt: skip
+        )
 
     async def _lawyer_json(self, lawyer_id: str | None) -> dict[str, str]:
         lawyer = await self.queue.store.get_lawyer(lawyer_id) if lawyer_id else None
@@ -179,14 +191,21 @@ class TerminalSession:
                 continue
             if ev.type == "contact.answered":
                 await self._send(
-                    "connected", contact_id=c.id, lawyer=await self._lawyer_json(c.lawyer),
+                    "connected",
+                    contact_id=c.id,
+                    lawyer=await self._lawyer_json(c.lawyer),
                     callback=c.callback,
-                )  # fmt: skip
+                )
             elif ev.type in ("contact.ended", "contact.abandoned", "contact.transferred"):
                 if ev.type == "contact.transferred" and c.state != ContactState.ENDED:
                     # Handed on to a colleague or back to a queue: wait again.
-                    await self._send("waiting", contact_id=c.id, position=None,
-                                     estimated_wait_s=None, handed_on=True)  # fmt: skip
+                    await self._send(
+                        "waiting",
+                        contact_id=c.id,
+                        position=None,
+                        estimated_wait_s=None,
+                        handed_on=True,
+                    )
                     continue
                 self.contact_id = None
                 await self.queue.store.redis.delete(self._contact_key)
@@ -217,10 +236,15 @@ class TerminalSession:
             if got.state == ContactState.OFFERED:
                 staffed = max(1, staffed)  # the lawyer it is offered to is there
         await self._send(
-            "waiting", contact_id=contact_id, position=position, estimated_wait_s=wait_s,
-            lawyers_on_duty=staffed, hotline_open=self.queue.hotline_open(),
-            duty_hours=self.queue.duty_hours(contact), callback=contact.callback,
-        )  # fmt: skip
+            "waiting",
+            contact_id=contact_id,
+            position=position,
+            estimated_wait_s=wait_s,
+            lawyers_on_duty=staffed,
+            hotline_open=self.queue.hotline_open(),
+            duty_hours=self.queue.duty_hours(contact),
+            callback=contact.callback,
+        )
 
     # ----- signalling ----------------------------------------------------------------
 
@@ -254,10 +278,13 @@ class TerminalSession:
         t = self.terminal
         contact = new_contact(
             Skills(service, language=t.language),
-            Origin(Channel.VIDEO, attrs={"terminal": t.id, "village": t.village,
-                                         "township": t.township}),
-            contact_id=uuid.uuid4().hex, entered_at=self.queue.clock(),
-        )  # fmt: skip
+            Origin(
+                Channel.VIDEO,
+                attrs={"terminal": t.id, "village": t.village, "township": t.township},
+            ),
+            contact_id=uuid.uuid4().hex,
+            entered_at=self.queue.clock(),
+        )
         self.contact_id = self.last_contact_id = contact.id
         await self.queue.store.redis.set(self._contact_key, contact.id, ex=CONTACT_KEY_TTL_S)
         await self.queue.add_contact(contact)
@@ -268,9 +295,11 @@ class TerminalSession:
         """Ring this terminal back: the contact keeps its place as a callback, as a phone
         caller's does (key 1), under the same daily cap, counted per terminal."""
         cid = self.contact_id
-        done = -1 if cid is None else await self.queue.request_callback(
-            cid, f"terminal:{self.terminal.id}"
-        )  # fmt: skip
+        done = (
+            -1
+            if cid is None
+            else await self.queue.request_callback(cid, f"terminal:{self.terminal.id}")
+        )
         messages = {-1: "not waiting", -3: "callbacks for today are used up"}
         await self._result("callback", done in (0, 1), messages.get(done, ""))
         if cid is not None and done in (0, 1):
@@ -352,9 +381,13 @@ async def terminal_ws(
             log.info("terminal refused", extra={"reason": str(exc)})
             return
         ticket = Ticket(
-            "terminal", None, f"terminal:{terminal.id}", client_address(ws),
-            terminal=terminal.id, channel=hub.signal_channel("terminal", terminal.id),
-        )  # fmt: skip
+            "terminal",
+            None,
+            f"terminal:{terminal.id}",
+            client_address(ws),
+            terminal=terminal.id,
+            channel=hub.signal_channel("terminal", terminal.id),
+        )
         try:
             async with hub.open(ticket):
                 # Checked again now that a revocation would reach it: one announced

@@ -42,10 +42,12 @@ async def enrol_terminal(
     realm = settings.telephony.front.realm if body.sip else None
 
     def work(s: Session) -> EnrolledOut:
-        e = registry.enrol(s, body.id, body.village, body.township, body.language, _now(),
-                           sip_realm=realm)  # fmt: skip
-        return EnrolledOut(**TerminalOut.of(e.terminal).model_dump(), token=e.token,
-                           sip_password=e.sip_password)  # fmt: skip
+        e = registry.enrol(
+            s, body.id, body.village, body.township, body.language, _now(), sip_realm=realm
+        )
+        return EnrolledOut(
+            **TerminalOut.of(e.terminal).model_dump(), token=e.token, sip_password=e.sip_password
+        )
 
     return await _db(db, work)
 

@@ -120,12 +120,20 @@ async def _alerts(ws: WebSocket, queue: QueueService, ticket: Ticket) -> None:
                         break
                     ev = getter.result()
                     if ev.type == "transcript.alert" and ev.contact is not None:
-                        await ws.send_text(json.dumps({
-                            "type": "alert",
-                            "alert": json.loads(ev.raw.get("alert", "{}")),
-                            "contact": {"id": ev.contact.id, "lawyer": ev.contact.lawyer,
-                                        "service": ev.contact.service},
-                        }, ensure_ascii=False))  # fmt: skip
+                        await ws.send_text(
+                            json.dumps(
+                                {
+                                    "type": "alert",
+                                    "alert": json.loads(ev.raw.get("alert", "{}")),
+                                    "contact": {
+                                        "id": ev.contact.id,
+                                        "lawyer": ev.contact.lawyer,
+                                        "service": ev.contact.service,
+                                    },
+                                },
+                                ensure_ascii=False,
+                            )
+                        )
             finally:
                 reader.cancel()
                 ended.cancel()

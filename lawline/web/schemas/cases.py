@@ -144,12 +144,28 @@ class CaseDetail(CaseOut):
             **CaseOut.of(record.case, now).model_dump(),
             contacts=record.contacts,
             notes=[note_json(n) for n in record.notes],
-            handovers=[{"at": h.at, "from": h.from_lawyer, "to": h.to_lawyer, "by": h.by,
-                        "reason": h.reason} for h in record.handovers],
-            legal_aid=[{"id": a.id, "created_at": a.created_at, "created_by": a.created_by,
-                        "applicant_name": a.applicant_name, "exemptions": a.exemptions,
-                        "status": a.status} for a in record.legal_aid],
-        )  # fmt: skip
+            handovers=[
+                {
+                    "at": h.at,
+                    "from": h.from_lawyer,
+                    "to": h.to_lawyer,
+                    "by": h.by,
+                    "reason": h.reason,
+                }
+                for h in record.handovers
+            ],
+            legal_aid=[
+                {
+                    "id": a.id,
+                    "created_at": a.created_at,
+                    "created_by": a.created_by,
+                    "applicant_name": a.applicant_name,
+                    "exemptions": a.exemptions,
+                    "status": a.status,
+                }
+                for a in record.legal_aid
+            ],
+        )
 
 
 def note_json(n: CaseNote) -> dict[str, Any]:
@@ -158,8 +174,13 @@ def note_json(n: CaseNote) -> dict[str, Any]:
 
 def audit_json(a: AuditEntry, with_case: bool = False) -> dict[str, Any]:
     if with_case:
-        return {"at": a.at, "actor": a.actor, "action": a.action, "case_id": a.case_id,
-                "detail": a.detail}  # fmt: skip
+        return {
+            "at": a.at,
+            "actor": a.actor,
+            "action": a.action,
+            "case_id": a.case_id,
+            "detail": a.detail,
+        }
     return {"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail}
 
 
@@ -169,26 +190,42 @@ def ledger_contact_json(record: ContactRecord, staff: bool, menu: Menu) -> dict[
     `menu_words`: the caller's menu choices in words (法律咨询 › 劳动争议)."""
     c = record.contact
     return {
-        "id": c.id, "channel": c.channel, "service": c.service, "domain": c.domain,
+        "id": c.id,
+        "channel": c.channel,
+        "service": c.service,
+        "domain": c.domain,
         "language": c.language,
         "caller": c.caller if record.full_number else mask_number(c.caller),
-        "green": c.green, "callback": c.callback, "state": c.state,
-        "entered_at": c.entered_at, "answered_at": c.answered_at, "ended_at": c.ended_at,
-        "first_lawyer": c.first_lawyer, "lawyer": c.lawyer, "end_reason": c.end_reason,
-        "rating": c.rating, "menu_path": c.menu_path,
-        "menu_words": menu.path_words(c.menu_path), "origin": c.origin,
+        "green": c.green,
+        "callback": c.callback,
+        "state": c.state,
+        "entered_at": c.entered_at,
+        "answered_at": c.answered_at,
+        "ended_at": c.ended_at,
+        "first_lawyer": c.first_lawyer,
+        "lawyer": c.lawyer,
+        "end_reason": c.end_reason,
+        "rating": c.rating,
+        "menu_path": c.menu_path,
+        "menu_words": menu.path_words(c.menu_path),
+        "origin": c.origin,
         "case_form": c.case_form,
-        "recordings": c.recordings if staff else [], "case_id": c.case_id,
-    }  # fmt: skip
+        "recordings": c.recordings if staff else [],
+        "case_id": c.case_id,
+    }
 
 
 def contact_timeline_json(record: ContactRecord) -> dict[str, Any]:
     return {
-        "timeline": [{"at": e.at, "type": e.type, "lawyer": e.lawyer, "state": e.state,
-                      "reason": e.reason} for e in record.timeline],
-        "transcript": [{"kind": t.kind, "leg": t.leg, "start": t.start, "end": t.end,
-                        "text": t.text} for t in record.transcript],
-    }  # fmt: skip
+        "timeline": [
+            {"at": e.at, "type": e.type, "lawyer": e.lawyer, "state": e.state, "reason": e.reason}
+            for e in record.timeline
+        ],
+        "transcript": [
+            {"kind": t.kind, "leg": t.leg, "start": t.start, "end": t.end, "text": t.text}
+            for t in record.transcript
+        ],
+    }
 
 
 class RecentContactOut(BaseModel):
@@ -215,12 +252,17 @@ class RecentContactOut(BaseModel):
         form = c.case_form if isinstance(c.case_form, dict) else {}
         disposition = form.get("disposition")
         return cls(
-            id=c.id, channel=c.channel, service=c.service, domain=c.domain, state=c.state,
-            entered_at=c.entered_at, ended_at=c.ended_at,
+            id=c.id,
+            channel=c.channel,
+            service=c.service,
+            domain=c.domain,
+            state=c.state,
+            entered_at=c.entered_at,
+            ended_at=c.ended_at,
             caller=c.caller if record.full_number else mask_number(c.caller),
             origin=c.origin,
             disposition=disposition if isinstance(disposition, str) else None,
             summary=str(form.get("summary") or "")[:200],
             case_id=c.case_id,
             case_url=f"/cases#case/{quote(c.case_id, safe='')}" if c.case_id else None,
-        )  # fmt: skip
+        )

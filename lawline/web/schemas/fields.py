@@ -55,9 +55,7 @@ def parse_day_or_time(value: object) -> date | datetime:
     try:
         when = date.fromisoformat(text) if _DAY.match(text) else datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            "give a date (2026-12-01) or a time (2026-12-01T08:30:00+08:00)"
-        ) from None
+        raise ValueError("give a date (2026-12-01) or a time (2026-12-01T08:30:00+08:00)") from None
     if not 1970 <= when.year <= 2999:  # and no overflow at the ends of the calendar
         raise ValueError("dates are from 1970 to 2999")
     return when
@@ -66,9 +64,11 @@ def parse_day_or_time(value: object) -> date | datetime:
 DayOrTime = Annotated[
     date | datetime,
     PlainValidator(parse_day_or_time),
-    WithJsonSchema({
-        "type": "string",
-        "description": "a date (a whole day in the centre's time zone) or an ISO time",
-        "examples": ["2026-12-01", "2026-12-01T08:30:00+08:00"],
-    }),
-]  # fmt: skip
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a date (a whole day in the centre's time zone) or an ISO time",
+            "examples": ["2026-12-01", "2026-12-01T08:30:00+08:00"],
+        }
+    ),
+]

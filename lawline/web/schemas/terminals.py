@@ -31,9 +31,14 @@ class TerminalOut(BaseModel):
     @classmethod
     def of(cls, t: Terminal) -> TerminalOut:
         return cls(
-            id=t.id, village=t.village, township=t.township, language=t.language,
-            created_at=t.created_at, revoked_at=t.revoked_at, sip=t.sip_ha1 is not None,
-        )  # fmt: skip
+            id=t.id,
+            village=t.village,
+            township=t.township,
+            language=t.language,
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+            sip=t.sip_ha1 is not None,
+        )
 
 
 class EnrolledOut(TerminalOut):

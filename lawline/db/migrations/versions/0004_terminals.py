@@ -28,9 +28,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_terminals")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("origin", sa.String(210), nullable=False, server_default="")
-        )
+        batch_op.add_column(sa.Column("origin", sa.String(210), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
