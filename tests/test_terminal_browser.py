@@ -174,6 +174,18 @@ async def connect(terminal: Page, console: Page, base: str, token: str) -> None:
     await press_and_accept(terminal, console)
 
 
+async def recorded_rating(running: Running, contact_id: str) -> dict[str, Any]:
+    """The ledger's record of the contact once its rating has arrived (the ledger follows
+    the event stream a moment behind)."""
+    async with running.client("boss", Role.SUPERVISOR) as http:
+        for _ in range(100):
+            r = await http.get(f"/api/ledger/contacts/{contact_id}")
+            if r.status_code == 200 and r.json()["rating"] is not None:
+                break
+            await asyncio.sleep(0.2)
+    return r.json()
+
+
 async def test_a_resident_talks_to_a_lawyer_in_4k_and_rates_the_talk(
     lawline: tuple[Running, str],
 ) -> None:
@@ -212,13 +224,7 @@ async def test_a_resident_talks_to_a_lawyer_in_4k_and_rates_the_talk(
         await terminal.wait_for_function(
             "() => document.getElementById('rating-hint').textContent.includes('谢谢')"
         )
-    async with running.client("boss", Role.SUPERVISOR) as http:
-        for _ in range(100):
-            r = await http.get(f"/api/ledger/contacts/{contact_id}")
-            if r.status_code == 200 and r.json()["rating"] is not None:
-                break
-            await asyncio.sleep(0.2)
-    recorded = r.json()
+    recorded = await recorded_rating(running, contact_id)
     assert (recorded["rating"], recorded["origin"]) == (4, "大赖村, 大赖镇")
 
 
@@ -426,13 +432,7 @@ async def test_the_rating_starts_empty_names_each_level_and_needs_a_choice(
         await page.wait_for_function(
             "() => document.getElementById('rating-hint').textContent.includes('谢谢')"
         )
-    async with running.client("boss", Role.SUPERVISOR) as http:
-        for _ in range(100):
-            r = await http.get(f"/api/ledger/contacts/{contact_id}")
-            if r.status_code == 200 and r.json()["rating"] is not None:
-                break
-            await asyncio.sleep(0.2)
-    assert r.json()["rating"] == 4
+    assert (await recorded_rating(running, contact_id))["rating"] == 4
 
 
 async def test_both_voices_are_transcribed_live_in_the_console_and_kept(
