@@ -834,7 +834,7 @@ def export(sessions: sessionmaker[Session], r: Result) -> None:
     until = since.replace(month=EXPORT_MONTH + 1)
     with sessions() as s, s.begin():
         t0 = time.perf_counter()
-        body = to_csv(ledger_rows(s, since, until)).encode()
+        body = to_csv(ledger_rows(s, since, until), TZ).encode()
         r.csv_s, r.csv_bytes = time.perf_counter() - t0, len(body)
         r.month_rows = body.count(b"\n") - 1
     with sessions() as s, s.begin():

@@ -105,8 +105,10 @@ class Pair:
 
     async def hang_up(self) -> None:
         await self.terminal.click("#hangup")
+        await self.terminal.click("#confirm-yes")  # leaving a call is confirmed on a terminal
         await self.terminal.wait_for_selector("#screen-rating:not([hidden])", timeout=30_000)
-        await self.terminal.evaluate("show('home')")
+        await self.terminal.click("#rating-skip")
+        await self.terminal.wait_for_selector("#screen-home:not([hidden])", timeout=30_000)
         await self.console.wait_for_selector('#state[data-state="available"]', timeout=30_000)
 
 
