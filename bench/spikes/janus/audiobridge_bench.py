@@ -5,7 +5,8 @@ from "lawyer accepts" (room created) to the caller's first audio.
 
 Run as root (it makes the namespaces s19j-srv / s19j-cli and starts Janus in the first):
     .venv/bin/python bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 10
-Options: --prebuffer N (AudioBridge jitter buffer, packets; Janus default 6),
+Options: --browser-codec pcmu (the browser leg in G.711: no Opus in Janus), --forward pcmu|opus (two rtp_forwards per room, one per speaker group, as the
+live transcript would need), --prebuffer N (AudioBridge jitter buffer, packets; Janus default 6),
 --rate 8000|16000|48000 (the room's mixing rate), --json out.json.
 
 Tones: the trunk says 440 Hz, the browser 1200 Hz, each in bursts (500 ms on, 500 ms
@@ -109,6 +110,8 @@ _ULAW_OFF = audioop.lin2ulaw(bytes(320), 2)
 
 
 class Trunk(asyncio.DatagramProtocol):
+    clock = staticmethod(time.monotonic)  # the Chromium bench uses wall time (time.time)
+
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.remote: tuple[str, int] | None = None
@@ -136,7 +139,7 @@ class Trunk(asyncio.DatagramProtocol):
         self.frame += 1
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if len(data) < 12 or data[1] & 0x7F != 0:
             return
         cc = data[0] & 0x0F
@@ -229,11 +232,12 @@ async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argpar
         "request": "create", "room": name, "admin_key": j.admin_secret, "is_private": True,
         "sampling_rate": args.rate, "allow_rtp_participants": True, "audiolevel_event": False,
         "default_prebuffering": args.prebuffer,
+        **({"groups": ["citizen", "lawyer"]} if args.forward else {}),
     })
     # The trunk leg: plain RTP, G.711 u-law, Janus sends to our socket.
     r = await s.message(h_trunk, {
         "request": "join", "room": name, "display": "caller", "codec": "pcmu",
-        "prebuffer": args.prebuffer,
+        "prebuffer": args.prebuffer, **({"group": "citizen"} if args.forward else {}),
         "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0},
     })
     rtp = r["plugindata"]["data"]["rtp"]
@@ -252,7 +256,9 @@ async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argpar
     await pc.setLocalDescription(await pc.createOffer())
     r = await s.message(
         h_browser,
-        {"request": "join", "room": name, "display": "lawyer", "prebuffer": args.prebuffer},
+        {"request": "join", "room": name, "display": "lawyer", "prebuffer": args.prebuffer,
+         **({"group": "lawyer"} if args.forward else {}),
+         **({"codec": args.browser_codec} if args.browser_codec else {})},
         jsep={"type": "offer", "sdp": pc.localDescription.sdp},
     )
     jsep = r.get("jsep")
@@ -261,7 +267,25 @@ async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argpar
             ev = await asyncio.wait_for(s.events[h_browser].get(), 10)
             jsep = ev.get("jsep")
     await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
+    if args.forward:  # each speaker's audio on its own to the transcriber (here: a counting sink)
+        for group in ("citizen", "lawyer"):
+            await s.message(h_trunk, {
+                "request": "rtp_forward", "room": name, "admin_key": j.admin_secret, "group": group,
+                "host": lab.CLI_IP, "port": FORWARD_SINK.port, "codec": args.forward,
+            })
     return call
+
+
+class Sink(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.packets = 0
+        self.port = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.packets += 1
+
+
+FORWARD_SINK = Sink()
 
 
 async def close_call(s: lab.Session, j: lab.JanusProcess, call: Call) -> None:
@@ -288,7 +312,7 @@ async def ticker(calls: list[Call], stop: asyncio.Event) -> None:
             await asyncio.sleep(wait)
         now = time.monotonic()
         for c in list(calls):
-            c.trunk.send_tick(now)
+            c.trunk.send_tick(c.trunk.clock() if c.trunk.clock is not time.monotonic else now)
 
 
 def pct(v: list[float], p: float) -> float:
@@ -304,17 +328,22 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, idle_rate
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as http:
         s = await lab.Session(http, f"http://{lab.SRV_IP}:8088/janus", j.api_secret).create()
         calls: list[Call] = []
+        if args.forward and not FORWARD_SINK.port:
+            tr, _ = await asyncio.get_running_loop().create_datagram_endpoint(lambda: FORWARD_SINK, local_addr=(lab.CLI_IP, 0))
+            FORWARD_SINK.port = tr.get_extra_info("sockname")[1]
         stop = asyncio.Event()
         tick = asyncio.create_task(ticker(calls, stop))
         opened = await asyncio.gather(*(open_call(s, j, f"n{n}-call{i}", args) for i in range(n)))
         calls.extend(opened)
         await asyncio.sleep(args.warmup)
         c0, t0, d0 = lab.cpu_seconds(j.pid), time.monotonic(), sum(os.times()[:2])
+        f0 = FORWARD_SINK.packets
         thr = lab.threads(j.pid)
         load_before = lab.loadavg()
         await asyncio.sleep(args.seconds)
         c1, t1, d1 = lab.cpu_seconds(j.pid), time.monotonic(), sum(os.times()[:2])
         window = t1 - t0
+        forwarded = (FORWARD_SINK.packets - f0) / window / max(n, 1)
         stop.set()
         await tick
         first_audio = [
@@ -337,6 +366,7 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, idle_rate
         "trunk_to_browser_ms": {"p50": round(pct(t2b, 50)), "p99": round(pct(t2b, 99)), "bursts": len(t2b), "expected": expected},
         "browser_to_trunk_ms": {"p50": round(pct(b2t, 50)), "p99": round(pct(b2t, 99)), "bursts": len(b2t), "expected": expected},
         "loadavg": load_before,
+        **({"forward": args.forward, "forwarded_pkts_per_s_per_call": round(forwarded, 1)} if args.forward else {}),
     }
 
 
@@ -365,7 +395,8 @@ async def main_async(j: lab.JanusProcess, args: argparse.Namespace) -> list[dict
     await asyncio.sleep(args.idle)
     idle_rate = (lab.cpu_seconds(j.pid) - c0) / (time.monotonic() - t0)
     results: list[dict] = [{"idle_janus_pct_core": round(idle_rate * 100, 3), "threads": lab.threads(j.pid),
-                            "prebuffer": args.prebuffer, "rate": args.rate}]
+                            "prebuffer": args.prebuffer, "rate": args.rate, "forward": args.forward,
+                            "browser_codec": args.browser_codec or "opus"}]
     print(json.dumps(results[0]), flush=True)
     if args.empty:
         r = await empty_rooms(j, args.empty, args.idle, idle_rate, args.rate)
@@ -387,6 +418,8 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=5)
     ap.add_argument("--prebuffer", type=int, default=6)
     ap.add_argument("--rate", type=int, default=16000)
+    ap.add_argument("--forward", default="", help="pcmu|opus: rtp_forward each speaker's group (transcripts)")
+    ap.add_argument("--browser-codec", default="", help="pcmu: the WebRTC leg without Opus")
     ap.add_argument("--empty", type=int, default=0, help="also measure this many empty rooms")
     ap.add_argument("--json")
     args = ap.parse_args()

@@ -1,0 +1,12 @@
+#!/bin/sh
+# Every figure in FINDINGS.md, in order (as root; about 10 minutes on 2 cores).
+set -e
+cd "$(dirname "$0")/../../.."
+PY=".venv/bin/python -W ignore"
+R=bench/spikes/janus/results
+mkdir -p $R
+$PY bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 20 --idle 10 --empty 10 --json $R/ab_pb6_16k.json
+$PY bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 20 --rate 8000 --json $R/ab_pb6_8k.json
+$PY bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 20 --prebuffer 2 --json $R/ab_pb2_16k.json
+$PY bench/spikes/janus/sip_plugin_bench.py --calls 1,4,10 --seconds 20 --json $R/sip_plugin.json
+$PY bench/spikes/janus/port_rtp_bench.py --calls 1,4 --seconds 20 --json $R/port_rtp.json
