@@ -64,11 +64,12 @@ async () => {
     }, 5);
   };
   let on = false;
-  st.startBursts = () => setInterval(() => {
+  const toggle = () => {
     on = !on;
     gain.gain.setValueAtTime(on ? 0.3 : 0, ctx.currentTime);
     if (on) st.sent.push(now());
-  }, 500);
+  };
+  st.startBursts = () => { toggle(); setInterval(toggle, 500); };
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
@@ -93,6 +94,7 @@ async def run_n(browser, j: lab.JanusProcess, n: int, args: argparse.Namespace, 
         pages, rooms, handles, accepted = [], [], [], []
         for i in range(n):
             name = f"chr{n}-{i}"
+            page = await browser.new_page()  # the console is open before the lawyer accepts
             t_accept = time.time()
             h1 = await s.attach("janus.plugin.audiobridge")
             await s.message(h1, {"request": "create", "room": name, "admin_key": j.admin_secret, "is_private": True,
@@ -108,7 +110,6 @@ async def run_n(browser, j: lab.JanusProcess, n: int, args: argparse.Namespace, 
             tr.remote = (r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"])
             trunks.append(tr)
             holders.append(Holder(tr))
-            page = await browser.new_page()
             sdp = await page.evaluate(PAGE_JS)
             h2 = await s.attach("janus.plugin.audiobridge")
             r = await s.message(h2, {"request": "join", "room": name, "display": "lawyer", "prebuffer": args.prebuffer},

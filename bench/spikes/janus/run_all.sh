@@ -10,3 +10,7 @@ $PY bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 20 --rate 8
 $PY bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 20 --prebuffer 2 --json $R/ab_pb2_16k.json
 $PY bench/spikes/janus/sip_plugin_bench.py --calls 1,4,10 --seconds 20 --json $R/sip_plugin.json
 $PY bench/spikes/janus/port_rtp_bench.py --calls 1,4 --seconds 20 --json $R/port_rtp.json
+$PY bench/spikes/janus/chromium_bench.py --calls 1,4 --seconds 20 --json $R/chromium_pb6_16k.json
+$PY bench/spikes/janus/chromium_bench.py --calls 1,4 --seconds 20 --prebuffer 3 --json $R/chromium_pb3_16k.json
+$PY bench/spikes/janus/audiobridge_bench.py --calls 4,10 --seconds 20 --rate 8000 --browser-codec pcmu --json $R/ab_pb6_8k_pcmu.json
+$PY bench/spikes/janus/audiobridge_bench.py --calls 4,10 --seconds 20 --forward pcmu --json $R/ab_pb6_16k_fwd_pcmu.json
