@@ -70,9 +70,12 @@ async () => {
     if (on) st.sent.push(now());
   };
   st.startBursts = () => { toggle(); setInterval(toggle, 500); };
+  const t0 = now();
+  pc.onconnectionstatechange = () => { if (pc.connectionState === 'connected') st.connected = now(); };
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+  st.gathered = now(); st.gather_ms = st.gathered - t0;
   return pc.localDescription.sdp;
 }
 """
@@ -91,7 +94,9 @@ async def run_n(browser, j: lab.JanusProcess, n: int, args: argparse.Namespace, 
 
         holders: list[Holder] = []
         tick = asyncio.create_task(ticker(holders, stop))  # type: ignore[arg-type]
-        pages, rooms, handles, accepted = [], [], [], []
+        pages, rooms, handles, accepted, answered = [], [], [], [], []
+        phases: dict[str, list[float]] = {"room_and_trunk_ms": [], "offer_incl_gathering_ms": [], "join_answer_ms": [],
+                                          "answer_to_connected_ms": [], "connected_to_first_audio_ms": []}
         for i in range(n):
             name = f"chr{n}-{i}"
             page = await browser.new_page()  # the console is open before the lawyer accepts
@@ -110,13 +115,20 @@ async def run_n(browser, j: lab.JanusProcess, n: int, args: argparse.Namespace, 
             tr.remote = (r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"])
             trunks.append(tr)
             holders.append(Holder(tr))
+            t_trunk = time.time()
+            phases["room_and_trunk_ms"].append((t_trunk - t_accept) * 1000)
             sdp = await page.evaluate(PAGE_JS)
+            t_offer = time.time()
+            phases["offer_incl_gathering_ms"].append((t_offer - t_trunk) * 1000)
             h2 = await s.attach("janus.plugin.audiobridge")
             r = await s.message(h2, {"request": "join", "room": name, "display": "lawyer", "prebuffer": args.prebuffer},
                                 jsep={"type": "offer", "sdp": sdp})
             jsep = r.get("jsep")
             while not jsep:
                 jsep = (await asyncio.wait_for(s.events[h2].get(), 10)).get("jsep")
+            t_answer = time.time()
+            phases["join_answer_ms"].append((t_answer - t_offer) * 1000)
+            answered.append(t_answer)
             await page.evaluate("(a) => { st.pc.setRemoteDescription({type: 'answer', sdp: a}); st.startBursts(); }", jsep["sdp"])
             pages.append(page)
             rooms.append(name)
@@ -131,7 +143,12 @@ async def run_n(browser, j: lab.JanusProcess, n: int, args: argparse.Namespace, 
         await tick
         t2b, b2t, first = [], [], []
         for page, tr, ta in zip(pages, trunks, accepted):
-            st = await page.evaluate("() => ({sent: st.sent, heard: st.heard, first: st.first})")
+            st = await page.evaluate("() => ({sent: st.sent, heard: st.heard, first: st.first, connected: st.connected})")
+            if st.get("connected"):
+                ta_ans = answered[pages.index(page)]
+                phases["answer_to_connected_ms"].append(st["connected"] - ta_ans * 1000)
+                if tr.det.first:
+                    phases["connected_to_first_audio_ms"].append(tr.det.first * 1000 - st["connected"])
             sent = [x / 1000 for x in st["sent"]]
             heard = [x / 1000 for x in st["heard"]]
             t2b += delays(tr.sent_onsets, heard, t0, t1)
@@ -152,6 +169,8 @@ async def run_n(browser, j: lab.JanusProcess, n: int, args: argparse.Namespace, 
         "trunk_to_browser_ms": {"p50": round(pct(t2b, 50)), "p99": round(pct(t2b, 99)), "bursts": len(t2b)},
         "browser_to_trunk_ms": {"p50": round(pct(b2t, 50)), "p99": round(pct(b2t, 99)), "bursts": len(b2t)},
         "loadavg": load,
+        "phases_p50_ms": {k: round(pct(v, 50)) for k, v in phases.items()},
+        "phases_max_ms": {k: round(max(v)) if v else None for k, v in phases.items()},
     }
 
 

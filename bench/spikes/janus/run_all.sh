@@ -14,3 +14,5 @@ $PY bench/spikes/janus/chromium_bench.py --calls 1,4 --seconds 20 --json $R/chro
 $PY bench/spikes/janus/chromium_bench.py --calls 1,4 --seconds 20 --prebuffer 3 --json $R/chromium_pb3_16k.json
 $PY bench/spikes/janus/audiobridge_bench.py --calls 4,10 --seconds 20 --rate 8000 --browser-codec pcmu --json $R/ab_pb6_8k_pcmu.json
 $PY bench/spikes/janus/audiobridge_bench.py --calls 4,10 --seconds 20 --forward pcmu --json $R/ab_pb6_16k_fwd_pcmu.json
+$PY bench/spikes/janus/supervisor_check.py $R/supervisor_check.json
+$PY bench/bridge_bench.py --calls 1,4 --seconds 20 > $R/baseline_aiortc_bridge.txt 2>&1  # today's bridge, for comparison
