@@ -85,6 +85,8 @@ def janus(extra: dict[str, str] | None = None) -> Iterator[JanusProcess]:
     for f in (HERE / "conf").glob("*.jcfg"):
         text = f.read_text().replace("@CONF@", str(conf)).replace("@API_SECRET@", api_secret)
         text = text.replace("@ADMIN_SECRET@", admin_secret)
+        loops = os.environ.get("S19J_EVENT_LOOPS")  # Janus's shared event loops (default: a thread per handle)
+        text = text.replace("@EVENT_LOOPS@", f"event_loops = {int(loops)}" if loops else "")
         for k, v in (extra or {}).items():
             text = text.replace(k, v)
         (conf / f.name).write_text(text)

@@ -37,10 +37,10 @@ SILENCE = bytes(SAMPLES * 2)
 
 
 class RelayPort(pj.AudioMediaPort):
-    def __init__(self) -> None:
+    def __init__(self, bind: str = "127.0.0.1") -> None:
         super().__init__()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((bind, 0))
         self.sock.setblocking(False)
         self.dest = self.sock.getsockname()  # to itself: stands in for Janus's port
         self.seq = self.ts = 0
