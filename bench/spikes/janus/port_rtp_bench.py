@@ -15,6 +15,7 @@ so N=4 is the figure per worker.
 from __future__ import annotations
 
 import argparse
+from collections import deque
 import audioop
 import json
 import math
@@ -34,6 +35,7 @@ from lawline.telephony.bridge import _read_vector  # the fast ByteVector copy la
 
 RATE, SAMPLES = 8000, 160
 SILENCE = bytes(SAMPLES * 2)
+PREFILL, MAX_QUEUED = 2, 5  # frames: 40 ms before playing, past 100 ms the oldest goes
 
 
 class RelayPort(pj.AudioMediaPort):
@@ -45,7 +47,9 @@ class RelayPort(pj.AudioMediaPort):
         self.dest = self.sock.getsockname()  # to itself: stands in for Janus's port
         self.seq = self.ts = 0
         self.ssrc = int.from_bytes(os.urandom(4), "big")
-        self.sent = self.received = 0
+        self.sent = self.received = self.dropped = self.underruns = 0
+        self.queue: deque[bytes] = deque()
+        self.starved = True
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, RATE, 1, 20000, 16)
         self.createPort("relay", fmt)
@@ -64,15 +68,26 @@ class RelayPort(pj.AudioMediaPort):
             pass
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        # Janus's mixer and pjsua's conference run on two 20 ms clocks: keep a small
+        # buffer (PREFILL frames before playing, at most MAX_QUEUED, oldest dropped).
         try:
-            last = None
+            q = self.queue
             while True:
                 try:
-                    last = self.sock.recv(2048)
+                    q.append(self.sock.recv(2048))
                 except BlockingIOError:
                     break
-            pcm = audioop.ulaw2lin(last[12:], 2) if last else SILENCE
-            if last:
+            while len(q) > MAX_QUEUED:
+                q.popleft()
+                self.dropped += 1
+            if self.starved and len(q) < PREFILL:
+                pkt = None
+            else:
+                pkt = q.popleft() if q else None
+                self.starved = pkt is None
+                self.underruns += pkt is None
+            pcm = audioop.ulaw2lin(pkt[12:], 2) if pkt else SILENCE
+            if pkt:
                 self.received += 1
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
             frame.buf = pj.ByteVector(pcm)

@@ -19,3 +19,5 @@ $PY bench/bridge_bench.py --calls 1,4 --seconds 20 > $R/baseline_aiortc_bridge.t
 S19J_EVENT_LOOPS=2 $PY bench/spikes/janus/audiobridge_bench.py --calls 4,10 --seconds 20 --json $R/ab_pb6_16k_loops2.json
 S19J_EVENT_LOOPS=2 $PY bench/spikes/janus/audiobridge_bench.py --calls 10 --seconds 20 --rate 8000 --prebuffer 3 --json $R/ab_pb3_8k_loops2.json
 $PY bench/spikes/janus/e2e_bench.py --calls 1,4 --seconds 20 --json $R/e2e_design_a_pb3_16k.json
+$PY bench/spikes/janus/e2e_bench.py --calls 4 --seconds 20 --prebuffer 6 --json $R/e2e_design_a_pb6_16k.json
+$PY bench/spikes/janus/latch_check.py $R/latch_check.json

@@ -19,7 +19,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for f in sorted(R.glob("*.json")):
         rows = json.loads(f.read_text())
-        if f.stem.startswith("port_rtp") or f.stem.startswith("supervisor"):
+        if f.stem.startswith(("port_rtp", "supervisor", "e2e")):
             continue
         for r in rows:
             if "calls" not in r:
