@@ -21,3 +21,4 @@ S19J_EVENT_LOOPS=2 $PY bench/spikes/janus/audiobridge_bench.py --calls 10 --seco
 $PY bench/spikes/janus/e2e_bench.py --calls 1,4 --seconds 20 --json $R/e2e_design_a_pb3_16k.json
 $PY bench/spikes/janus/e2e_bench.py --calls 4 --seconds 20 --prebuffer 6 --json $R/e2e_design_a_pb6_16k.json
 $PY bench/spikes/janus/latch_check.py $R/latch_check.json
+$PY bench/spikes/janus/mediation_bench.py --phones 3 --browsers 5 --json $R/mediation_3p5b_16k.json
