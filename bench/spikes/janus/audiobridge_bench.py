@@ -5,7 +5,8 @@ from "lawyer accepts" (room created) to the caller's first audio.
 
 Run as root (it makes the namespaces s19j-srv / s19j-cli and starts Janus in the first):
     .venv/bin/python bench/spikes/janus/audiobridge_bench.py --calls 1,4,10 --seconds 10
-Options: --browser-codec pcmu (the browser leg in G.711: no Opus in Janus), --forward pcmu|opus (two rtp_forwards per room, one per speaker group, as the
+Options: --browser-codec pcmu (the browser leg in G.711: no Opus in Janus),
+--forward pcmu|opus (two rtp_forwards per room, one per speaker group, as the
 live transcript would need), --prebuffer N (AudioBridge jitter buffer, packets; Janus default 6),
 --rate 8000|16000|48000 (the room's mixing rate), --json out.json.
 
@@ -26,7 +27,6 @@ import json
 import math
 import os
 import socket
-import statistics
 import struct
 import sys
 import time
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lab  # noqa: E402
+import lab
 
 TRUNK_HZ, BROWSER_HZ = 440, 1200
 PERIOD_FRAMES, ON_FRAMES = 50, 25  # 1 s period, 500 ms on, in 20 ms frames
@@ -103,7 +103,10 @@ def delays(sent: list[float], heard: list[float], t_from: float, t_to: float) ->
 # ----- the plain-RTP trunk leg --------------------------------------------------------
 
 _ULAW_ON = audioop.lin2ulaw(
-    b"".join(struct.pack("<h", int(9000 * math.sin(2 * math.pi * TRUNK_HZ * i / 8000))) for i in range(160)),
+    b"".join(
+        struct.pack("<h", int(9000 * math.sin(2 * math.pi * TRUNK_HZ * i / 8000)))
+        for i in range(160)
+    ),
     2,
 )
 _ULAW_OFF = audioop.lin2ulaw(bytes(320), 2)
@@ -132,7 +135,14 @@ class Trunk(asyncio.DatagramProtocol):
         on = self.frame % PERIOD_FRAMES < ON_FRAMES
         if self.frame % PERIOD_FRAMES == 0:
             self.sent_onsets.append(now)
-        hdr = struct.pack("!BBHII", 0x80, 0x80 if self.seq == 0 else 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF, self.ssrc)
+        hdr = struct.pack(
+            "!BBHII",
+            0x80,
+            0x80 if self.seq == 0 else 0,
+            self.seq & 0xFFFF,
+            self.ts & 0xFFFFFFFF,
+            self.ssrc,
+        )
         self.transport.sendto(hdr + (_ULAW_ON if on else _ULAW_OFF), self.remote)
         self.seq += 1
         self.ts += 160
@@ -155,9 +165,9 @@ class Trunk(asyncio.DatagramProtocol):
 
 # ----- the WebRTC "browser" leg (aiortc) ----------------------------------------------
 
+import av  # noqa: E402
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.mediastreams import MediaStreamError  # noqa: E402
-import av  # noqa: E402
 
 RATE, FRAME = 48000, 960
 _ON = (9000 * np.sin(2 * np.pi * BROWSER_HZ * np.arange(FRAME) / RATE)).astype("<i2").tobytes()
@@ -220,7 +230,9 @@ class Call:
     listener: asyncio.Task | None = None
 
 
-async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argparse.Namespace) -> Call:
+async def open_call(
+    s: lab.Session, j: lab.JanusProcess, name: str, args: argparse.Namespace
+) -> Call:
     loop = asyncio.get_running_loop()
     call = Call(name)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -228,18 +240,33 @@ async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argpar
     await loop.create_datagram_endpoint(lambda: call.trunk, sock=sock)
     call.t_accept = time.monotonic()
     h_trunk = await s.attach("janus.plugin.audiobridge")
-    await s.message(h_trunk, {
-        "request": "create", "room": name, "admin_key": j.admin_secret, "is_private": True,
-        "sampling_rate": args.rate, "allow_rtp_participants": True, "audiolevel_event": False,
-        "default_prebuffering": args.prebuffer,
-        **({"groups": ["citizen", "lawyer"]} if args.forward else {}),
-    })
+    await s.message(
+        h_trunk,
+        {
+            "request": "create",
+            "room": name,
+            "admin_key": j.admin_secret,
+            "is_private": True,
+            "sampling_rate": args.rate,
+            "allow_rtp_participants": True,
+            "audiolevel_event": False,
+            "default_prebuffering": args.prebuffer,
+            **({"groups": ["citizen", "lawyer"]} if args.forward else {}),
+        },
+    )
     # The trunk leg: plain RTP, G.711 u-law, Janus sends to our socket.
-    r = await s.message(h_trunk, {
-        "request": "join", "room": name, "display": "caller", "codec": "pcmu",
-        "prebuffer": args.prebuffer, **({"group": "citizen"} if args.forward else {}),
-        "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0},
-    })
+    r = await s.message(
+        h_trunk,
+        {
+            "request": "join",
+            "room": name,
+            "display": "caller",
+            "codec": "pcmu",
+            "prebuffer": args.prebuffer,
+            **({"group": "citizen"} if args.forward else {}),
+            "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0},
+        },
+    )
     rtp = r["plugindata"]["data"]["rtp"]
     call.trunk.remote = (rtp["ip"], rtp["port"])
     # The browser leg: join with a complete offer, Janus answers (non-trickle).
@@ -256,9 +283,14 @@ async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argpar
     await pc.setLocalDescription(await pc.createOffer())
     r = await s.message(
         h_browser,
-        {"request": "join", "room": name, "display": "lawyer", "prebuffer": args.prebuffer,
-         **({"group": "lawyer"} if args.forward else {}),
-         **({"codec": args.browser_codec} if args.browser_codec else {})},
+        {
+            "request": "join",
+            "room": name,
+            "display": "lawyer",
+            "prebuffer": args.prebuffer,
+            **({"group": "lawyer"} if args.forward else {}),
+            **({"codec": args.browser_codec} if args.browser_codec else {}),
+        },
         jsep={"type": "offer", "sdp": pc.localDescription.sdp},
     )
     jsep = r.get("jsep")
@@ -269,10 +301,18 @@ async def open_call(s: lab.Session, j: lab.JanusProcess, name: str, args: argpar
     await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
     if args.forward:  # each speaker's audio on its own to the transcriber (here: a counting sink)
         for group in ("citizen", "lawyer"):
-            await s.message(h_trunk, {
-                "request": "rtp_forward", "room": name, "admin_key": j.admin_secret, "group": group,
-                "host": lab.CLI_IP, "port": FORWARD_SINK.port, "codec": args.forward,
-            })
+            await s.message(
+                h_trunk,
+                {
+                    "request": "rtp_forward",
+                    "room": name,
+                    "admin_key": j.admin_secret,
+                    "group": group,
+                    "host": lab.CLI_IP,
+                    "port": FORWARD_SINK.port,
+                    "codec": args.forward,
+                },
+            )
     return call
 
 
@@ -295,7 +335,9 @@ async def close_call(s: lab.Session, j: lab.JanusProcess, call: Call) -> None:
         call.listener.cancel()
     if call.trunk.transport:
         call.trunk.transport.close()
-    await s.message(call.handles[0], {"request": "destroy", "room": call.name, "admin_key": j.admin_secret})
+    await s.message(
+        call.handles[0], {"request": "destroy", "room": call.name, "admin_key": j.admin_secret}
+    )
     for h in call.handles:
         await s.detach(h)
 
@@ -329,7 +371,9 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, idle_rate
         s = await lab.Session(http, f"http://{lab.SRV_IP}:8088/janus", j.api_secret).create()
         calls: list[Call] = []
         if args.forward and not FORWARD_SINK.port:
-            tr, _ = await asyncio.get_running_loop().create_datagram_endpoint(lambda: FORWARD_SINK, local_addr=(lab.CLI_IP, 0))
+            tr, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: FORWARD_SINK, local_addr=(lab.CLI_IP, 0)
+            )
             FORWARD_SINK.port = tr.get_extra_info("sockname")[1]
         stop = asyncio.Event()
         tick = asyncio.create_task(ticker(calls, stop))
@@ -358,45 +402,87 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, idle_rate
     cpu = c1 - c0
     per_call = (cpu / window - idle_rate) / n * 100
     return {
-        "calls": n, "window_s": round(window, 2), "janus_threads": thr,
+        "calls": n,
+        "window_s": round(window, 2),
+        "janus_threads": thr,
         "janus_cpu_pct_core": round(cpu / window * 100, 2),
         "per_call_pct_core": round(per_call, 3),
         "driver_cpu_pct_core": round((d1 - d0) / window * 100, 1),
-        "accept_to_first_audio_ms": {"p50": round(pct(first_audio, 50)), "p99": round(pct(first_audio, 99)), "n": len(first_audio)},
-        "trunk_to_browser_ms": {"p50": round(pct(t2b, 50)), "p99": round(pct(t2b, 99)), "bursts": len(t2b), "expected": expected},
-        "browser_to_trunk_ms": {"p50": round(pct(b2t, 50)), "p99": round(pct(b2t, 99)), "bursts": len(b2t), "expected": expected},
+        "accept_to_first_audio_ms": {
+            "p50": round(pct(first_audio, 50)),
+            "p99": round(pct(first_audio, 99)),
+            "n": len(first_audio),
+        },
+        "trunk_to_browser_ms": {
+            "p50": round(pct(t2b, 50)),
+            "p99": round(pct(t2b, 99)),
+            "bursts": len(t2b),
+            "expected": expected,
+        },
+        "browser_to_trunk_ms": {
+            "p50": round(pct(b2t, 50)),
+            "p99": round(pct(b2t, 99)),
+            "bursts": len(b2t),
+            "expected": expected,
+        },
         "loadavg": load_before,
-        **({"forward": args.forward, "forwarded_pkts_per_s_per_call": round(forwarded, 1)} if args.forward else {}),
+        **(
+            {"forward": args.forward, "forwarded_pkts_per_s_per_call": round(forwarded, 1)}
+            if args.forward
+            else {}
+        ),
     }
 
 
-async def empty_rooms(j: lab.JanusProcess, n: int, seconds: float, idle_rate: float, rate: int) -> dict:
+async def empty_rooms(
+    j: lab.JanusProcess, n: int, seconds: float, idle_rate: float, rate: int
+) -> dict:
     import httpx
 
     async with httpx.AsyncClient() as http:
         s = await lab.Session(http, f"http://{lab.SRV_IP}:8088/janus", j.api_secret).create()
         h = await s.attach("janus.plugin.audiobridge")
         for i in range(n):
-            await s.message(h, {"request": "create", "room": f"empty{i}", "admin_key": j.admin_secret, "sampling_rate": rate})
+            await s.message(
+                h,
+                {
+                    "request": "create",
+                    "room": f"empty{i}",
+                    "admin_key": j.admin_secret,
+                    "sampling_rate": rate,
+                },
+            )
         await asyncio.sleep(1)
         c0, t0 = lab.cpu_seconds(j.pid), time.monotonic()
         thr = lab.threads(j.pid)
         await asyncio.sleep(seconds)
         c1, t1 = lab.cpu_seconds(j.pid), time.monotonic()
         for i in range(n):
-            await s.message(h, {"request": "destroy", "room": f"empty{i}", "admin_key": j.admin_secret})
+            await s.message(
+                h, {"request": "destroy", "room": f"empty{i}", "admin_key": j.admin_secret}
+            )
         await s.destroy()
-    return {"empty_rooms": n, "janus_threads": thr,
-            "per_room_pct_core": round(((c1 - c0) / (t1 - t0) - idle_rate) / n * 100, 3)}
+    return {
+        "empty_rooms": n,
+        "janus_threads": thr,
+        "per_room_pct_core": round(((c1 - c0) / (t1 - t0) - idle_rate) / n * 100, 3),
+    }
 
 
 async def main_async(j: lab.JanusProcess, args: argparse.Namespace) -> list[dict]:
     c0, t0 = lab.cpu_seconds(j.pid), time.monotonic()
     await asyncio.sleep(args.idle)
     idle_rate = (lab.cpu_seconds(j.pid) - c0) / (time.monotonic() - t0)
-    results: list[dict] = [{"idle_janus_pct_core": round(idle_rate * 100, 3), "threads": lab.threads(j.pid),
-                            "prebuffer": args.prebuffer, "rate": args.rate, "forward": args.forward,
-                            "browser_codec": args.browser_codec or "opus"}]
+    results: list[dict] = [
+        {
+            "idle_janus_pct_core": round(idle_rate * 100, 3),
+            "threads": lab.threads(j.pid),
+            "prebuffer": args.prebuffer,
+            "rate": args.rate,
+            "forward": args.forward,
+            "browser_codec": args.browser_codec or "opus",
+        }
+    ]
     print(json.dumps(results[0]), flush=True)
     if args.empty:
         r = await empty_rooms(j, args.empty, args.idle, idle_rate, args.rate)
@@ -418,7 +504,9 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=5)
     ap.add_argument("--prebuffer", type=int, default=6)
     ap.add_argument("--rate", type=int, default=16000)
-    ap.add_argument("--forward", default="", help="pcmu|opus: rtp_forward each speaker's group (transcripts)")
+    ap.add_argument(
+        "--forward", default="", help="pcmu|opus: rtp_forward each speaker's group (transcripts)"
+    )
     ap.add_argument("--browser-codec", default="", help="pcmu: the WebRTC leg without Opus")
     ap.add_argument("--empty", type=int, default=0, help="also measure this many empty rooms")
     ap.add_argument("--json")

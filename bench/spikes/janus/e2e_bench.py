@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lab  # noqa: E402
-from audiobridge_bench import BurstTrack, Detector, delays, pct  # noqa: E402
-from sip_plugin_bench import listen  # noqa: E402  (detects the browser's own tone)
+import lab
+from audiobridge_bench import BurstTrack, Detector, delays, pct
+from sip_plugin_bench import listen
 
 HERE = Path(__file__).resolve().parent
 PY = str(Path(sys.executable))
@@ -45,8 +44,13 @@ async def read_json(proc: asyncio.subprocess.Process) -> dict:
 
 async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, janus_idle: float) -> dict:
     worker = await asyncio.create_subprocess_exec(
-        PY, "-W", "ignore", str(HERE / "e2e_worker.py"), str(n),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        PY,
+        "-W",
+        "ignore",
+        str(HERE / "e2e_worker.py"),
+        str(n),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     relay_ports = (await read_json(worker))["relay_ports"]
     async with httpx.AsyncClient() as http:
@@ -56,11 +60,31 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, janus_idl
             name = f"e2e{n}-{i}"
             t_accept.append(time.monotonic())
             h = await s.attach("janus.plugin.audiobridge")
-            await s.message(h, {"request": "create", "room": name, "admin_key": j.admin_secret, "is_private": True,
-                                "sampling_rate": args.rate, "allow_rtp_participants": True})
-            r = await s.message(h, {"request": "join", "room": name, "display": "caller", "codec": "pcmu",
-                                    "prebuffer": args.prebuffer, "rtp": {"ip": lab.CLI_IP, "port": rp, "payload_type": 0}})
-            dests.append([r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"]])
+            await s.message(
+                h,
+                {
+                    "request": "create",
+                    "room": name,
+                    "admin_key": j.admin_secret,
+                    "is_private": True,
+                    "sampling_rate": args.rate,
+                    "allow_rtp_participants": True,
+                },
+            )
+            r = await s.message(
+                h,
+                {
+                    "request": "join",
+                    "room": name,
+                    "display": "caller",
+                    "codec": "pcmu",
+                    "prebuffer": args.prebuffer,
+                    "rtp": {"ip": lab.CLI_IP, "port": rp, "payload_type": 0},
+                },
+            )
+            dests.append(
+                [r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"]]
+            )
             rooms.append((h, name))
         worker.stdin.write((json.dumps(dests) + "\n").encode())
         await worker.stdin.drain()
@@ -70,9 +94,34 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, janus_idl
         await asyncio.sleep(3)
         worker_idle = (lab.cpu_seconds(worker.pid) - c0) / (time.monotonic() - t0)
         sipp = subprocess.Popen(
-            ["sipp", "-sn", "uac", f"{lab.CLI_IP}:5080", "-i", lab.CLI_IP, "-p", "5090", "-mi", lab.CLI_IP,
-             "-mp", "6100", "-rtp_echo", "-m", str(n), "-l", str(n), "-r", "50", "-d", str(int((args.seconds + 30) * 1000)),
-             "-nostdin", "-bg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp",
+            [
+                "sipp",
+                "-sn",
+                "uac",
+                f"{lab.CLI_IP}:5080",
+                "-i",
+                lab.CLI_IP,
+                "-p",
+                "5090",
+                "-mi",
+                lab.CLI_IP,
+                "-mp",
+                "6100",
+                "-rtp_echo",
+                "-m",
+                str(n),
+                "-l",
+                str(n),
+                "-r",
+                "50",
+                "-d",
+                str(int((args.seconds + 30) * 1000)),
+                "-nostdin",
+                "-bg",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/tmp",
         )
         for _ in range(n):
             await asyncio.wait_for(read_json(worker), 15)
@@ -84,8 +133,16 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, janus_idl
             pc.addTrack(track)
             pc.on("track", lambda t, det=det: tasks.append(asyncio.ensure_future(listen(t, det))))
             await pc.setLocalDescription(await pc.createOffer())
-            r = await s.message(h, {"request": "join", "room": rooms[i][1], "display": "lawyer", "prebuffer": args.prebuffer},
-                                jsep={"type": "offer", "sdp": pc.localDescription.sdp})
+            r = await s.message(
+                h,
+                {
+                    "request": "join",
+                    "room": rooms[i][1],
+                    "display": "lawyer",
+                    "prebuffer": args.prebuffer,
+                },
+                jsep={"type": "offer", "sdp": pc.localDescription.sdp},
+            )
             jsep = r.get("jsep")
             while not jsep:
                 jsep = (await asyncio.wait_for(s.events[h].get(), 10)).get("jsep")
@@ -99,8 +156,14 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, janus_idl
         load = lab.loadavg()
         await asyncio.sleep(args.seconds)
         w1, c1, t1 = lab.cpu_seconds(worker.pid), lab.cpu_seconds(j.pid), time.monotonic()
-        rtt = [d for tr, det in zip(tracks, dets) for d in delays(tr.sent_onsets, det.onsets, t0, t1)]
-        first = [(det.first - ta) * 1000 for det, ta in zip(dets, t_accept) if det.first]
+        rtt = [
+            d
+            for tr, det in zip(tracks, dets, strict=False)
+            for d in delays(tr.sent_onsets, det.onsets, t0, t1)
+        ]
+        first = [
+            (det.first - ta) * 1000 for det, ta in zip(dets, t_accept, strict=False) if det.first
+        ]
         for pc in pcs:
             await pc.close()
         for t in tasks:
@@ -111,18 +174,29 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, janus_idl
     worker.stdin.close()
     try:
         await asyncio.wait_for(worker.wait(), 10)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         worker.kill()
     sipp.terminate()
     sipp.wait(10)
     w = t1 - t0
     return {
-        "calls": n, "prebuffer": args.prebuffer, "rate": args.rate,
+        "calls": n,
+        "prebuffer": args.prebuffer,
+        "rate": args.rate,
         "worker_pct_core_per_call": round(((w1 - w0) / w - worker_idle) / n * 100, 2),
         "worker_idle_pct_core": round(worker_idle * 100, 2),
         "janus_pct_core_per_call": round(((c1 - c0) / w - janus_idle) / n * 100, 2),
-        "accept_to_first_echo_ms": {"p50": round(pct(first, 50)), "p99": round(pct(first, 99)), "n": len(first)},
-        "round_trip_ms": {"p50": round(pct(rtt, 50)), "p99": round(pct(rtt, 99)), "bursts": len(rtt), "expected": int(w) * n},
+        "accept_to_first_echo_ms": {
+            "p50": round(pct(first, 50)),
+            "p99": round(pct(first, 99)),
+            "n": len(first),
+        },
+        "round_trip_ms": {
+            "p50": round(pct(rtt, 50)),
+            "p99": round(pct(rtt, 99)),
+            "bursts": len(rtt),
+            "expected": int(w) * n,
+        },
         "loadavg": load,
     }
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pjsua2 as pj
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from port_rtp_bench import RelayPort  # noqa: E402
+from port_rtp_bench import RelayPort
 
 HOST, PORT = "10.77.19.2", 5080
 
 
 class Call(pj.Call):
-    def __init__(self, acc: "Account", call_id: int, port: RelayPort, k: int) -> None:
+    def __init__(self, acc: Account, call_id: int, port: RelayPort, k: int) -> None:
         super().__init__(acc, call_id)
         self.port, self.k = port, k
 
@@ -79,7 +79,7 @@ def main() -> None:
     ports = [RelayPort(bind=HOST) for _ in range(n)]
     print(json.dumps({"relay_ports": [p.sock.getsockname()[1] for p in ports]}), flush=True)
     dests = json.loads(sys.stdin.readline())
-    for p, (ip, port) in zip(ports, dests):
+    for p, (ip, port) in zip(ports, dests, strict=False):
         p.dest = (ip, port)
     acc = Account(ports)
     acc.create(ac)

@@ -42,7 +42,21 @@ def make_namespaces() -> None:
         sh("ip", "netns", "delete", ns, check=False)
         sh("ip", "netns", "add", ns)
         sh("ip", "-n", ns, "link", "set", "lo", "up")
-    sh("ip", "link", "add", "s19jsrv", "netns", SRV_NS, "type", "veth", "peer", "name", "s19jcli", "netns", CLI_NS)
+    sh(
+        "ip",
+        "link",
+        "add",
+        "s19jsrv",
+        "netns",
+        SRV_NS,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "s19jcli",
+        "netns",
+        CLI_NS,
+    )
     sh("ip", "-n", SRV_NS, "addr", "add", f"{SRV_IP}/30", "dev", "s19jsrv")
     sh("ip", "-n", CLI_NS, "addr", "add", f"{CLI_IP}/30", "dev", "s19jcli")
     sh("ip", "-n", SRV_NS, "link", "set", "s19jsrv", "up")
@@ -66,7 +80,14 @@ def enter(ns: str) -> None:
 
 
 class JanusProcess:
-    def __init__(self, proc: subprocess.Popen[bytes], conf: Path, api_secret: str, admin_secret: str, log: Path):
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        conf: Path,
+        api_secret: str,
+        admin_secret: str,
+        log: Path,
+    ):
         self.proc, self.conf, self.log = proc, conf, log
         self.api_secret, self.admin_secret = api_secret, admin_secret
 
@@ -85,15 +106,31 @@ def janus(extra: dict[str, str] | None = None) -> Iterator[JanusProcess]:
     for f in (HERE / "conf").glob("*.jcfg"):
         text = f.read_text().replace("@CONF@", str(conf)).replace("@API_SECRET@", api_secret)
         text = text.replace("@ADMIN_SECRET@", admin_secret)
-        loops = os.environ.get("S19J_EVENT_LOOPS")  # Janus's shared event loops (default: a thread per handle)
+        loops = os.environ.get(
+            "S19J_EVENT_LOOPS"
+        )  # Janus's shared event loops (default: a thread per handle)
         text = text.replace("@EVENT_LOOPS@", f"event_loops = {int(loops)}" if loops else "")
         for k, v in (extra or {}).items():
             text = text.replace(k, v)
         (conf / f.name).write_text(text)
     log = tmp / "janus.log"
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", SRV_NS, "janus", "-F", str(conf), "-C", str(conf / "janus.jcfg"), "-L", str(log), "-N"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "ip",
+            "netns",
+            "exec",
+            SRV_NS,
+            "janus",
+            "-F",
+            str(conf),
+            "-C",
+            str(conf / "janus.jcfg"),
+            "-L",
+            str(log),
+            "-N",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20
@@ -101,7 +138,9 @@ def janus(extra: dict[str, str] | None = None) -> Iterator[JanusProcess]:
             if log.exists() and "HTTP webserver started" in log.read_text(errors="replace"):
                 break
             if proc.poll() is not None:
-                raise RuntimeError(f"janus exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(
+                    f"janus exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}"
+                )
             time.sleep(0.2)
         time.sleep(0.5)
         yield JanusProcess(proc, conf, api_secret, admin_secret, log)
@@ -149,7 +188,7 @@ class Session:
         self.waiting.pop(tx, None)
         return reply
 
-    async def create(self) -> "Session":
+    async def create(self) -> Session:
         reply = await self._post("", {"janus": "create"})
         self.id = reply["data"]["id"]
         self._poll = asyncio.create_task(self._long_poll())
@@ -161,7 +200,9 @@ class Session:
         self.events[handle] = asyncio.Queue()
         return handle
 
-    async def message(self, handle: int, body: dict[str, Any], jsep: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def message(
+        self, handle: int, body: dict[str, Any], jsep: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         msg: dict[str, Any] = {"janus": "message", "body": body}
         if jsep:
             msg["jsep"] = jsep
@@ -179,9 +220,11 @@ class Session:
         while True:
             try:
                 r = await self.http.get(
-                    f"{self.base}/{self.id}", params={"maxev": 10, "apisecret": self.secret}, timeout=40
+                    f"{self.base}/{self.id}",
+                    params={"maxev": 10, "apisecret": self.secret},
+                    timeout=40,
                 )
-            except (httpx.HTTPError, asyncio.TimeoutError):
+            except (TimeoutError, httpx.HTTPError):
                 await asyncio.sleep(0.1)
                 continue
             data = r.json()

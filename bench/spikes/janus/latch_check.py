@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lab  # noqa: E402
-from supervisor_check import CALLER, Ear, RtpCaller, peer  # noqa: E402
+import lab
+from supervisor_check import CALLER, RtpCaller, peer
 
 
 class Counter(asyncio.DatagramProtocol):
@@ -40,18 +40,39 @@ async def main_async(j: lab.JanusProcess) -> list[dict]:
     async with httpx.AsyncClient() as http:
         s = await lab.Session(http, f"http://{lab.SRV_IP}:8088/janus", j.api_secret).create()
         h = await s.attach("janus.plugin.audiobridge")
-        await s.message(h, {"request": "create", "room": "latch", "admin_key": j.admin_secret,
-                            "allow_rtp_participants": True, "sampling_rate": 16000})
+        await s.message(
+            h,
+            {
+                "request": "create",
+                "room": "latch",
+                "admin_key": j.admin_secret,
+                "allow_rtp_participants": True,
+                "sampling_rate": 16000,
+            },
+        )
         a = RtpCaller()  # joined with its port; says nothing until the last phase
         sa = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sa.bind((lab.CLI_IP, 0))
         await loop.create_datagram_endpoint(lambda: a, sock=sa)
-        r = await s.message(h, {"request": "join", "room": "latch", "display": "caller", "codec": "pcmu", "prebuffer": 3,
-                                "rtp": {"ip": lab.CLI_IP, "port": sa.getsockname()[1], "payload_type": 0}})
+        r = await s.message(
+            h,
+            {
+                "request": "join",
+                "room": "latch",
+                "display": "caller",
+                "codec": "pcmu",
+                "prebuffer": 3,
+                "rtp": {"ip": lab.CLI_IP, "port": sa.getsockname()[1], "payload_type": 0},
+            },
+        )
         janus_rtp = (r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"])
         _, _, lawyer = await peer(s, "latch", "lawyer", 1200, False)
         a.remote = janus_rtp
-        for label, addr in (("B (other port)", lab.CLI_IP), ("C (other address)", "10.77.19.3"), ("A (joined port)", None)):
+        for label, addr in (
+            ("B (other port)", lab.CLI_IP),
+            ("C (other address)", "10.77.19.3"),
+            ("A (joined port)", None),
+        ):
             if addr is None:
                 sender = a
             else:
@@ -67,8 +88,10 @@ async def main_async(j: lab.JanusProcess) -> list[dict]:
             row = {
                 "caller sends from": label,
                 "browser hears caller 440 Hz": lawyer.hears(time.monotonic() - 2)[CALLER],
-                "packets from Janus to": {"A (joined port)": len(a.ear.frames) - a_before,
-                                          label: len(sender.ear.frames) - b_before},
+                "packets from Janus to": {
+                    "A (joined port)": len(a.ear.frames) - a_before,
+                    label: len(sender.ear.frames) - b_before,
+                },
             }
             print(json.dumps(row), flush=True)
             out.append(row)

@@ -20,10 +20,9 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import supervisor_check as sc  # noqa: E402
-
-import lab  # noqa: E402
-from audiobridge_bench import goertzel_fast  # noqa: E402
+import lab
+import supervisor_check as sc
+from audiobridge_bench import goertzel_fast
 
 
 class Phone(sc.RtpCaller):
@@ -41,7 +40,12 @@ class Phone(sc.RtpCaller):
             await asyncio.sleep(max(0, start + n * 0.02 - time.monotonic()))
             t = (np.arange(160) + n * 160) / 8000
             pcm = (5000 * np.sin(2 * np.pi * self.hz * t)).astype("<i2").tobytes()
-            hdr = bytes([0x80, 0]) + (n & 0xFFFF).to_bytes(2, "big") + (n * 160).to_bytes(4, "big") + b"\x00\x00\x00\x09"
+            hdr = (
+                bytes([0x80, 0])
+                + (n & 0xFFFF).to_bytes(2, "big")
+                + (n * 160).to_bytes(4, "big")
+                + b"\x00\x00\x00\x09"
+            )
             if self.remote:
                 self.transport.sendto(hdr + audioop.lin2ulaw(pcm, 2), self.remote)
 
@@ -50,7 +54,11 @@ def hears(ear: sc.Ear, since: float, tones: list[int]) -> dict[int, float]:
     fr = [(a, r) for t, a, r in ear.frames if t >= since]
     out = {}
     for hz in tones:
-        hits = sum(1 for a, r in fr if goertzel_fast(a, r, hz)[0] > 0.03 and goertzel_fast(a, r, hz)[1] > 50)
+        hits = sum(
+            1
+            for a, r in fr
+            if goertzel_fast(a, r, hz)[0] > 0.03 and goertzel_fast(a, r, hz)[1] > 50
+        )
         out[hz] = round(hits / len(fr), 2) if fr else 0.0
     return out
 
@@ -65,8 +73,16 @@ async def main_async(j: lab.JanusProcess, args: argparse.Namespace) -> dict:
     async with httpx.AsyncClient() as http:
         s = await lab.Session(http, f"http://{lab.SRV_IP}:8088/janus", j.api_secret).create()
         adm = await s.attach("janus.plugin.audiobridge")
-        await s.message(adm, {"request": "create", "room": "mediation", "admin_key": j.admin_secret,
-                              "allow_rtp_participants": True, "sampling_rate": args.rate})
+        await s.message(
+            adm,
+            {
+                "request": "create",
+                "room": "mediation",
+                "admin_key": j.admin_secret,
+                "allow_rtp_participants": True,
+                "sampling_rate": args.rate,
+            },
+        )
         ears: dict[str, sc.Ear] = {}
         tasks = []
         for i in range(args.phones):
@@ -75,9 +91,21 @@ async def main_async(j: lab.JanusProcess, args: argparse.Namespace) -> dict:
             sock.bind((lab.CLI_IP, 0))
             await loop.create_datagram_endpoint(lambda ph=ph: ph, sock=sock)
             h = await s.attach("janus.plugin.audiobridge")
-            r = await s.message(h, {"request": "join", "room": "mediation", "display": f"phone{i}", "codec": "pcmu",
-                                    "prebuffer": 3, "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0}})
-            ph.remote = (r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"])
+            r = await s.message(
+                h,
+                {
+                    "request": "join",
+                    "room": "mediation",
+                    "display": f"phone{i}",
+                    "codec": "pcmu",
+                    "prebuffer": 3,
+                    "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0},
+                },
+            )
+            ph.remote = (
+                r["plugindata"]["data"]["rtp"]["ip"],
+                r["plugindata"]["data"]["rtp"]["port"],
+            )
             tasks.append(asyncio.create_task(ph.speak()))
             ears[f"phone{i} ({tones[i]} Hz)"] = ph.ear
         for k in range(args.browsers):
@@ -93,13 +121,22 @@ async def main_async(j: lab.JanusProcess, args: argparse.Namespace) -> dict:
         heard = {who: hears(ear, since, tones) for who, ear in ears.items()}
         for t in tasks:
             t.cancel()
-        await s.message(adm, {"request": "destroy", "room": "mediation", "admin_key": j.admin_secret})
+        await s.message(
+            adm, {"request": "destroy", "room": "mediation", "admin_key": j.admin_secret}
+        )
         await s.destroy()
     parties = args.phones + args.browsers
     room = ((c1 - c0) / (t1 - t0) - idle) * 100
-    return {"phones": args.phones, "browsers": args.browsers, "rate": args.rate,
-            "room_pct_core": round(room, 2), "per_party_pct_core": round(room / parties, 2),
-            "janus_threads": thr, "loadavg": load, "heard": heard}
+    return {
+        "phones": args.phones,
+        "browsers": args.browsers,
+        "rate": args.rate,
+        "room_pct_core": round(room, 2),
+        "per_party_pct_core": round(room / parties, 2),
+        "janus_threads": thr,
+        "loadavg": load,
+        "heard": heard,
+    }
 
 
 def main() -> None:

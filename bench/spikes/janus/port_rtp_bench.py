@@ -15,7 +15,6 @@ so N=4 is the figure per worker.
 from __future__ import annotations
 
 import argparse
-from collections import deque
 import audioop
 import json
 import math
@@ -26,6 +25,7 @@ import sys
 import tempfile
 import time
 import wave
+from collections import deque
 from pathlib import Path
 
 import pjsua2 as pj
@@ -101,9 +101,12 @@ def tone_wav(path: Path) -> Path:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(b"".join(
-            struct.pack("<h", int(9000 * math.sin(2 * math.pi * 440 * i / RATE))) for i in range(RATE * 2)
-        ))
+        w.writeframes(
+            b"".join(
+                struct.pack("<h", int(9000 * math.sin(2 * math.pi * 440 * i / RATE)))
+                for i in range(RATE * 2)
+            )
+        )
     return path
 
 
@@ -138,7 +141,10 @@ def main() -> None:
     ep.libStart()
     sink = ep.audDevManager().getPlaybackDevMedia()
     wav = tone_wav(Path(tempfile.mkdtemp()) / "tone.wav")
-    out = {"clock_rate": cfg.medConfig.clockRate, "idle_pct_core": round(measure(args.seconds / 2) * 100, 2)}
+    out = {
+        "clock_rate": cfg.medConfig.clockRate,
+        "idle_pct_core": round(measure(args.seconds / 2) * 100, 2),
+    }
     print(json.dumps(out), flush=True)
     results = [out]
     for n in args.calls:
@@ -161,7 +167,9 @@ def main() -> None:
         relay = measure(args.seconds)
         sent = sum(pt.sent for pt in ports) - s0
         r = {
-            "calls": n, "players_only_pct_core": round(base * 100, 2), "with_relay_pct_core": round(relay * 100, 2),
+            "calls": n,
+            "players_only_pct_core": round(base * 100, 2),
+            "with_relay_pct_core": round(relay * 100, 2),
             "relay_per_call_pct_core": round((relay - base) / n * 100, 3),
             "packets_per_s_per_call": round(sent / args.seconds / n, 1),
             "received_per_call": [pt.received for pt in ports][:4],
@@ -169,7 +177,7 @@ def main() -> None:
         }
         print(json.dumps(r), flush=True)
         results.append(r)
-        for p, port in zip(players, ports):
+        for p, port in zip(players, ports, strict=False):
             p.stopTransmit(port)
             port.stopTransmit(sink)
             p.stopTransmit(sink)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,9 +25,9 @@ import httpx
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lab  # noqa: E402
-from audiobridge_bench import BROWSER_HZ, BurstTrack, Detector, delays, goertzel_fast, pct  # noqa: E402
-from aiortc.mediastreams import MediaStreamError  # noqa: E402
+import lab
+from aiortc.mediastreams import MediaStreamError
+from audiobridge_bench import BROWSER_HZ, BurstTrack, Detector, delays, goertzel_fast, pct
 
 
 async def listen(track: MediaStreamTrack, det: Detector) -> None:
@@ -47,7 +46,9 @@ async def listen(track: MediaStreamTrack, det: Detector) -> None:
 async def open_call(s: lab.Session, i: int) -> dict:
     t0 = time.monotonic()
     h = await s.attach("janus.plugin.sip")
-    await s.message(h, {"request": "register", "type": "guest", "username": f"sip:lawyer{i}@{lab.SRV_IP}"})
+    await s.message(
+        h, {"request": "register", "type": "guest", "username": f"sip:lawyer{i}@{lab.SRV_IP}"}
+    )
     pc = RTCPeerConnection()
     track = BurstTrack()
     pc.addTrack(track)
@@ -59,8 +60,11 @@ async def open_call(s: lab.Session, i: int) -> dict:
         tasks.append(asyncio.ensure_future(listen(t, det)))
 
     await pc.setLocalDescription(await pc.createOffer())
-    await s.message(h, {"request": "call", "uri": f"sip:echo@{lab.CLI_IP}:5070"},
-                    jsep={"type": "offer", "sdp": pc.localDescription.sdp})
+    await s.message(
+        h,
+        {"request": "call", "uri": f"sip:echo@{lab.CLI_IP}:5070"},
+        jsep={"type": "offer", "sdp": pc.localDescription.sdp},
+    )
     jsep = None
     while not jsep:
         ev = await asyncio.wait_for(s.events[h].get(), 15)
@@ -83,7 +87,11 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, idle_rate
         c1, t1 = lab.cpu_seconds(j.pid), time.monotonic()
         rtt = [d for c in calls for d in delays(c["track"].sent_onsets, c["det"].onsets, t0, t1)]
         first = [(c["det"].first - c["t0"]) * 1000 for c in calls if c["det"].first]
-        codec = [line for line in calls[0]["pc"].remoteDescription.sdp.splitlines() if line.startswith("a=rtpmap")][:2]
+        codec = [
+            line
+            for line in calls[0]["pc"].remoteDescription.sdp.splitlines()
+            if line.startswith("a=rtpmap")
+        ][:2]
         for c in calls:
             await s.message(c["h"], {"request": "hangup"})
             await c["pc"].close()
@@ -93,11 +101,22 @@ async def run_n(j: lab.JanusProcess, n: int, args: argparse.Namespace, idle_rate
         await s.destroy()
     w = t1 - t0
     return {
-        "calls": n, "janus_cpu_pct_core": round((c1 - c0) / w * 100, 2),
+        "calls": n,
+        "janus_cpu_pct_core": round((c1 - c0) / w * 100, 2),
         "per_call_pct_core": round(((c1 - c0) / w - idle_rate) / n * 100, 3),
-        "first_echo_ms": {"p50": round(pct(first, 50)), "p99": round(pct(first, 99)), "n": len(first)},
-        "round_trip_ms": {"p50": round(pct(rtt, 50)), "p99": round(pct(rtt, 99)), "bursts": len(rtt), "expected": int(w) * n},
-        "answer_codecs": codec, "loadavg": load,
+        "first_echo_ms": {
+            "p50": round(pct(first, 50)),
+            "p99": round(pct(first, 99)),
+            "n": len(first),
+        },
+        "round_trip_ms": {
+            "p50": round(pct(rtt, 50)),
+            "p99": round(pct(rtt, 99)),
+            "bursts": len(rtt),
+            "expected": int(w) * n,
+        },
+        "answer_codecs": codec,
+        "loadavg": load,
     }
 
 
@@ -127,10 +146,31 @@ def main() -> None:
     sipp = None
     try:
         sipp = subprocess.Popen(
-            ["ip", "netns", "exec", lab.CLI_NS, "sipp", "-sn", "uas", "-i", lab.CLI_IP, "-p", "5070",
-             "-mi", lab.CLI_IP, "-mp", "6000", "-rtp_echo", "-nostdin", "-trace_err",
-             "-error_file", "/tmp/s19j-sipp-err.log"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp",
+            [
+                "ip",
+                "netns",
+                "exec",
+                lab.CLI_NS,
+                "sipp",
+                "-sn",
+                "uas",
+                "-i",
+                lab.CLI_IP,
+                "-p",
+                "5070",
+                "-mi",
+                lab.CLI_IP,
+                "-mp",
+                "6000",
+                "-rtp_echo",
+                "-nostdin",
+                "-trace_err",
+                "-error_file",
+                "/tmp/s19j-sipp-err.log",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/tmp",
         )
         with lab.janus() as j:
             lab.enter(lab.CLI_NS)

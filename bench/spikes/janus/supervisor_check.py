@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import json
-import math
 import socket
 import sys
 import time
@@ -33,10 +32,10 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import audioop  # noqa: E402
+import audioop
 
-import lab  # noqa: E402
-from audiobridge_bench import goertzel_fast  # noqa: E402
+import lab
+from audiobridge_bench import goertzel_fast
 
 CALLER, LAWYER, SUPERVISOR = 440, 1200, 1800
 TONES = (CALLER, LAWYER, SUPERVISOR)
@@ -72,7 +71,11 @@ class ToneTrack(MediaStreamTrack):
         if wait > 0:
             await asyncio.sleep(wait)
         t = (np.arange(960) + self.n * 960) / 48000
-        pcm = (7000 * np.sin(2 * np.pi * self.hz * t)).astype("<i2") if self.hz else np.zeros(960, "<i2")
+        pcm = (
+            (7000 * np.sin(2 * np.pi * self.hz * t)).astype("<i2")
+            if self.hz
+            else np.zeros(960, "<i2")
+        )
         f = av.AudioFrame(format="s16", layout="mono", samples=960)
         f.planes[0].update(pcm.tobytes())
         f.sample_rate, f.pts, f.time_base = 48000, self.n * 960, fractions.Fraction(1, 48000)
@@ -80,7 +83,9 @@ class ToneTrack(MediaStreamTrack):
         return f
 
 
-async def peer(s: lab.Session, room: str, display: str, hz: int | None, muted: bool) -> tuple[int, RTCPeerConnection, Ear]:
+async def peer(
+    s: lab.Session, room: str, display: str, hz: int | None, muted: bool
+) -> tuple[int, RTCPeerConnection, Ear]:
     h = await s.attach("janus.plugin.audiobridge")
     pc = RTCPeerConnection()
     pc.addTrack(ToneTrack(hz))
@@ -97,8 +102,11 @@ async def peer(s: lab.Session, room: str, display: str, hz: int | None, muted: b
 
     pc.on("track", lambda t: asyncio.ensure_future(listen(t)))
     await pc.setLocalDescription(await pc.createOffer())
-    r = await s.message(h, {"request": "join", "room": room, "display": display, "muted": muted, "prebuffer": 3},
-                        jsep={"type": "offer", "sdp": pc.localDescription.sdp})
+    r = await s.message(
+        h,
+        {"request": "join", "room": room, "display": display, "muted": muted, "prebuffer": 3},
+        jsep={"type": "offer", "sdp": pc.localDescription.sdp},
+    )
     jsep = r.get("jsep")
     while not jsep:
         jsep = (await asyncio.wait_for(s.events[h].get(), 10)).get("jsep")
@@ -128,7 +136,12 @@ class RtpCaller(asyncio.DatagramProtocol):
             await asyncio.sleep(max(0, start + n * 0.02 - time.monotonic()))
             t = (np.arange(160) + n * 160) / 8000
             pcm = (7000 * np.sin(2 * np.pi * CALLER * t)).astype("<i2").tobytes()
-            hdr = bytes([0x80, 0]) + (n & 0xFFFF).to_bytes(2, "big") + (n * 160).to_bytes(4, "big") + b"\x00\x00\x00\x07"
+            hdr = (
+                bytes([0x80, 0])
+                + (n & 0xFFFF).to_bytes(2, "big")
+                + (n * 160).to_bytes(4, "big")
+                + b"\x00\x00\x00\x07"
+            )
             if self.remote:
                 self.transport.sendto(hdr + audioop.lin2ulaw(pcm, 2), self.remote)
 
@@ -139,16 +152,36 @@ async def main_async(j: lab.JanusProcess) -> list[dict]:
         s = await lab.Session(http, f"http://{lab.SRV_IP}:8088/janus", j.api_secret).create()
         adm = await s.attach("janus.plugin.audiobridge")
         for room in ("call", "coach", "caucus"):
-            await s.message(adm, {"request": "create", "room": room, "admin_key": j.admin_secret,
-                                  "allow_rtp_participants": True, "sampling_rate": 16000})
+            await s.message(
+                adm,
+                {
+                    "request": "create",
+                    "room": room,
+                    "admin_key": j.admin_secret,
+                    "allow_rtp_participants": True,
+                    "sampling_rate": 16000,
+                },
+            )
         caller = RtpCaller()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((lab.CLI_IP, 0))
         await asyncio.get_running_loop().create_datagram_endpoint(lambda: caller, sock=sock)
         hc = await s.attach("janus.plugin.audiobridge")
-        r = await s.message(hc, {"request": "join", "room": "call", "display": "caller", "codec": "pcmu", "prebuffer": 3,
-                                 "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0}})
-        caller.remote = (r["plugindata"]["data"]["rtp"]["ip"], r["plugindata"]["data"]["rtp"]["port"])
+        r = await s.message(
+            hc,
+            {
+                "request": "join",
+                "room": "call",
+                "display": "caller",
+                "codec": "pcmu",
+                "prebuffer": 3,
+                "rtp": {"ip": lab.CLI_IP, "port": sock.getsockname()[1], "payload_type": 0},
+            },
+        )
+        caller.remote = (
+            r["plugindata"]["data"]["rtp"]["ip"],
+            r["plugindata"]["data"]["rtp"]["port"],
+        )
         speaking = asyncio.create_task(caller.speak())
         hl, _, lawyer = await peer(s, "call", "lawyer", LAWYER, False)
 
@@ -160,19 +193,37 @@ async def main_async(j: lab.JanusProcess) -> list[dict]:
             out.append(row)
 
         hs, _, sup = await peer(s, "call", "supervisor", SUPERVISOR, True)
-        await step("1 listen (supervisor muted in call)", {"caller": caller.ear, "lawyer": lawyer, "supervisor": sup})
+        await step(
+            "1 listen (supervisor muted in call)",
+            {"caller": caller.ear, "lawyer": lawyer, "supervisor": sup},
+        )
         _, _, lawyer_coach = await peer(s, "coach", "lawyer-coach", None, True)
         _, _, _sup_coach = await peer(s, "coach", "supervisor-coach", SUPERVISOR, False)
-        await step("2 whisper (+ coach room: lawyer muted, supervisor talking)",
-                   {"caller": caller.ear, "lawyer(call)": lawyer, "lawyer(coach)": lawyer_coach, "supervisor": sup})
+        await step(
+            "2 whisper (+ coach room: lawyer muted, supervisor talking)",
+            {
+                "caller": caller.ear,
+                "lawyer(call)": lawyer,
+                "lawyer(coach)": lawyer_coach,
+                "supervisor": sup,
+            },
+        )
         await s.message(hs, {"request": "configure", "muted": False})
-        await step("3 barge (supervisor unmuted in call)", {"caller": caller.ear, "lawyer(call)": lawyer, "supervisor": sup})
+        await step(
+            "3 barge (supervisor unmuted in call)",
+            {"caller": caller.ear, "lawyer(call)": lawyer, "supervisor": sup},
+        )
         await s.message(hs, {"request": "configure", "muted": True})
         await s.message(hl, {"request": "changeroom", "room": "caucus", "display": "lawyer"})
-        await step("4a caucus (lawyer's PC moved to room caucus, supervisor muted again)",
-                   {"caller": caller.ear, "lawyer": lawyer, "supervisor": sup})
+        await step(
+            "4a caucus (lawyer's PC moved to room caucus, supervisor muted again)",
+            {"caller": caller.ear, "lawyer": lawyer, "supervisor": sup},
+        )
         await s.message(hl, {"request": "changeroom", "room": "call", "display": "lawyer"})
-        await step("4b back (changeroom to call)", {"caller": caller.ear, "lawyer": lawyer, "supervisor": sup})
+        await step(
+            "4b back (changeroom to call)",
+            {"caller": caller.ear, "lawyer": lawyer, "supervisor": sup},
+        )
         speaking.cancel()
         for room in ("call", "coach", "caucus"):
             await s.message(adm, {"request": "destroy", "room": room, "admin_key": j.admin_secret})
