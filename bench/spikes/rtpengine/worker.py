@@ -1,0 +1,122 @@
+"""Spike worker: one pjsua2 endpoint that answers callers and bridges each to a lawyer.
+
+    python worker.py SIP_PORT KAMAILIO_HOSTPORT
+
+For every incoming call (To user = the lawyer's name, e.g. lawyer3) it answers, then
+calls sip:lawyer3@KAMAILIO (the lawyer's browser, registered over WebSocket there;
+Kamailio engages rtpengine) and, once both legs have media, connects them both ways in
+pjsua2's conference bridge (what lawline's worker would do instead of aiortc). Holds at
+most 4 calls, so 2 bridged conversations. Prints one JSON line per event (wall clock).
+Same pjsua2 set-up as lawline's worker (lawline.telephony.sip.create_endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import time
+
+import pjsua2 as pj
+
+from lawline.telephony.sip import SipConfig, account_config, create_endpoint
+
+
+def say(event: str, **kw: object) -> None:
+    print(json.dumps({"event": event, "t": time.time(), **kw}), flush=True)
+
+
+class Leg(pj.Call):
+    def __init__(self, worker: "Worker", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID,
+                 name: str = "", role: str = "") -> None:  # fmt: skip
+        super().__init__(acc, call_id)
+        self.worker, self.name, self.role = worker, name, role
+        self.peer: Leg | None = None
+        self.media: pj.AudioMedia | None = None
+        self.gone = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        ci = self.getInfo()
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            say("confirmed", name=self.name, role=self.role)
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.gone = True
+            say("ended", name=self.name, role=self.role, status=ci.lastStatusCode)
+            self.worker.ended.append(self)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if self.media is None:
+                    self.media = self.getAudioMedia(i)
+                    say("media", name=self.name, role=self.role)
+                    self.worker.maybe_bridge(self)
+
+
+class Account(pj.Account):
+    def __init__(self, worker: "Worker") -> None:
+        super().__init__()
+        self.worker = worker
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        m = re.search(r"^To:\s*<?sip:([^@>;]+)@", prm.rdata.wholeMsg, re.M | re.I)
+        name = m.group(1) if m else "unknown"
+        self.worker.incoming(prm.callId, name)
+
+
+class Worker:
+    def __init__(self, port: int, kamailio: str) -> None:
+        self.kamailio = kamailio
+        cfg = SipConfig(host="127.0.0.1", port=port, rtp_port=port + 2, rtp_port_range=40)
+        self.ep = create_endpoint(cfg)
+        self.acc = Account(self)
+        self.acc.create(account_config(cfg, f"worker{port}"))
+        self.legs: list[Leg] = []
+        self.ended: list[Leg] = []
+
+    def incoming(self, call_id: int, name: str) -> None:
+        caller = Leg(self, self.acc, call_id, name, "caller")
+        self.legs.append(caller)
+        op = pj.CallOpParam()
+        op.statusCode = 200
+        caller.answer(op)
+        lawyer = Leg(self, self.acc, name=name, role="lawyer")
+        caller.peer, lawyer.peer = lawyer, caller
+        self.legs.append(lawyer)
+        say("invite_lawyer", name=name)
+        lawyer.makeCall(f"sip:{name}@{self.kamailio}", pj.CallOpParam(True))
+
+    def maybe_bridge(self, leg: Leg) -> None:
+        peer = leg.peer
+        if peer is None or leg.media is None or peer.media is None:
+            return
+        leg.media.startTransmit(peer.media)
+        peer.media.startTransmit(leg.media)
+        say("bridged", name=leg.name)
+
+    def run(self) -> None:
+        stop: list[int] = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        say("ready")
+        while not stop:
+            self.ep.libHandleEvents(10)
+            for leg in self.ended:
+                peer = leg.peer
+                if peer is not None and not peer.gone:
+                    try:
+                        peer.hangup(pj.CallOpParam())
+                    except pj.Error:
+                        pass
+            self.ended.clear()
+        self.ep.hangupAllCalls()
+        for _ in range(100):
+            self.ep.libHandleEvents(10)
+        self.legs.clear()
+        del self.acc
+        self.ep.libDestroy()
+
+
+if __name__ == "__main__":
+    Worker(int(sys.argv[1]), sys.argv[2]).run()
