@@ -46,6 +46,16 @@ FLAGS = {
     "opus": (f"{COMMON} ICE=force RTP/SAVPF rtcp-mux-offer SDES-off generate-mid "
              "codec-mask-all codec-transcode-opus",
              f"{COMMON} ICE=remove RTP/AVP rtcp-mux-demux"),
+    # Diagnostics: transcoding to another G.711 law; Opus declared mono to rtpengine.
+    "pcmu-x": (f"{COMMON} ICE=force RTP/SAVPF rtcp-mux-offer SDES-off generate-mid "
+               "codec-mask-all codec-transcode-PCMU",
+               f"{COMMON} ICE=remove RTP/AVP rtcp-mux-demux"),
+    # Wideband without transcoding: the worker's G.722 straight to the browser.
+    "g722": (f"{COMMON} ICE=force RTP/SAVPF rtcp-mux-offer SDES-off generate-mid "
+             "codec-strip-PCMA codec-strip-PCMU",
+             f"{COMMON} ICE=remove RTP/AVP rtcp-mux-demux"),
+    # Baseline: the worker holds only the caller's leg (audio looped back), no browser.
+    "oneleg": ("", ""),
 }  # fmt: skip
 
 
@@ -109,6 +119,23 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+
+
+def wait_ng(timeout: float = 15) -> None:
+    """Until rtpengine answers an NG ping (Kamailio disables a proxy that does not)."""
+    import socket
+
+    end = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.3)
+        while time.monotonic() < end:
+            s.sendto(b"c1 d7:command4:pinge", ("127.0.0.1", 22222))
+            try:
+                if b"pong" in s.recv(200):
+                    return
+            except OSError:
+                time.sleep(0.2)
+    raise RuntimeError("rtpengine does not answer on its NG port")
 
 
 def onsets(wav: Path, hz: float, on: float = 0.02, off: float = 0.005) -> list[float]:
@@ -182,9 +209,10 @@ async def main() -> None:
         rtpe = Proc("rtpengine", [
             "rtpengine", "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
             "--interface=127.0.0.1", "--listen-ng=127.0.0.1:22222", "--port-min=31000",
-            "--port-max=32999", "--num-threads=2", "--log-level=5", "--delete-delay=0",
+            "--port-max=32999", "--num-threads=2", "--log-level=5", "--delete-delay=0", *os.environ.get("RTPE_EXTRA", "").split(),
         ], work / "rtpengine.log")  # fmt: skip
         procs.append(rtpe)
+        wait_ng()
         offer, answer = FLAGS[args.mode]
         cfg = (HERE / "kamailio.cfg").read_text()
         cfg = cfg.replace("RTPE_OFFER_FLAGS", offer).replace("RTPE_ANSWER_FLAGS", answer)
@@ -213,13 +241,14 @@ async def main() -> None:
             page.on("console", lambda m: (work / "page.log").open("a").write(m.text + "\n"))
             await page.goto("http://127.0.0.1:8000/page.html")
             await page.wait_for_function("window.ready === true")
-            await page.evaluate("([u, ns]) => startLawyers(u, ns)",
-                                ["ws://127.0.0.1:8088", names])  # fmt: skip
+            if args.mode != "oneleg":
+                await page.evaluate("([u, ns]) => startLawyers(u, ns)",
+                                    ["ws://127.0.0.1:8088", names])  # fmt: skip
             workers = []
             for w in range((n + 1) // 2):
                 port = 6000 + 100 * w
                 wp = Proc(f"worker{w}", [PY, str(HERE / "worker.py"), str(port),
-                                         "127.0.0.1:5070"], work / f"worker{w}.log", env=env)  # fmt: skip
+                                         "127.0.0.1:5070", *(["oneleg"] if args.mode == "oneleg" else [])], work / f"worker{w}.log", env=env)  # fmt: skip
                 workers.append(wp)
                 procs.append(wp)
             for wp in workers:
@@ -255,10 +284,18 @@ async def main() -> None:
             result["busy_core_share"] = await window()
             result["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
             rep = await page.evaluate("report()")
+            result["browser_stats"] = await page.evaluate("stats()")
             for cp in callers:
                 cp.stop()
             await asyncio.sleep(1)
             await browser.close()
+        idle, busy = result["idle_core_share"], result["busy_core_share"]
+        result["per_call_core_pct"] = {g: round(100 * (busy[g] - idle[g]) / n, 3) for g in idle}
+        result["per_call_core_pct"]["total"] = round(sum(result["per_call_core_pct"].values()), 3)
+        if args.mode == "oneleg":
+            (out / f"{args.mode}-{n}.json").write_text(json.dumps(result, indent=1))
+            print(json.dumps(result, indent=1))
+            return
         # Delays.
         invites = {e["name"]: e["t"] for w in workers for e in w.events
                    if e["event"] == "invite_lawyer"}  # fmt: skip
@@ -282,9 +319,6 @@ async def main() -> None:
         result["invite_to_first_rtp"] = summary(first_rtp)
         result["invite_to_first_nonzero_audio"] = summary(first_audio)
         result["per_call"] = per
-        idle, busy = result["idle_core_share"], result["busy_core_share"]
-        result["per_call_core_pct"] = {g: round(100 * (busy[g] - idle[g]) / n, 3) for g in idle}
-        result["per_call_core_pct"]["total"] = round(sum(result["per_call_core_pct"].values()), 3)
         result["offer_to_browser"] = rep[0]["offer"]
         result["browser_answer"] = rep[0]["answer"]
         (out / f"{args.mode}-{n}.json").write_text(json.dumps(result, indent=1))

@@ -1,13 +1,14 @@
 """Spike worker: one pjsua2 endpoint that answers callers and bridges each to a lawyer.
 
-    python worker.py SIP_PORT KAMAILIO_HOSTPORT
+    python worker.py SIP_PORT KAMAILIO_HOSTPORT [oneleg]
 
 For every incoming call (To user = the lawyer's name, e.g. lawyer3) it answers, then
 calls sip:lawyer3@KAMAILIO (the lawyer's browser, registered over WebSocket there;
 Kamailio engages rtpengine) and, once both legs have media, connects them both ways in
 pjsua2's conference bridge (what lawline's worker would do instead of aiortc). Holds at
 most 4 calls, so 2 bridged conversations. Prints one JSON line per event (wall clock).
-Same pjsua2 set-up as lawline's worker (lawline.telephony.sip.create_endpoint).
+"oneleg" (the baseline for the second leg's cost): no lawyer call, the caller's audio is
+looped back to it in the bridge instead. Same pjsua2 set-up as lawline's worker (lawline.telephony.sip.create_endpoint).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ class Leg(pj.Call):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 if self.media is None:
                     self.media = self.getAudioMedia(i)
-                    say("media", name=self.name, role=self.role)
+                    si = self.getStreamInfo(i)
+                    say("media", name=self.name, role=self.role,
+                        codec=f"{si.codecName}/{si.codecClockRate}")
                     self.worker.maybe_bridge(self)
 
 
@@ -67,8 +70,8 @@ class Account(pj.Account):
 
 
 class Worker:
-    def __init__(self, port: int, kamailio: str) -> None:
-        self.kamailio = kamailio
+    def __init__(self, port: int, kamailio: str, oneleg: bool = False) -> None:
+        self.kamailio, self.oneleg = kamailio, oneleg
         cfg = SipConfig(host="127.0.0.1", port=port, rtp_port=port + 2, rtp_port_range=40)
         self.ep = create_endpoint(cfg)
         self.acc = Account(self)
@@ -82,6 +85,8 @@ class Worker:
         op = pj.CallOpParam()
         op.statusCode = 200
         caller.answer(op)
+        if self.oneleg:
+            return
         lawyer = Leg(self, self.acc, name=name, role="lawyer")
         caller.peer, lawyer.peer = lawyer, caller
         self.legs.append(lawyer)
@@ -89,6 +94,10 @@ class Worker:
         lawyer.makeCall(f"sip:{name}@{self.kamailio}", pj.CallOpParam(True))
 
     def maybe_bridge(self, leg: Leg) -> None:
+        if self.oneleg and leg.media is not None:
+            leg.media.startTransmit(leg.media)
+            say("bridged", name=leg.name)
+            return
         peer = leg.peer
         if peer is None or leg.media is None or peer.media is None:
             return
@@ -119,4 +128,4 @@ class Worker:
 
 
 if __name__ == "__main__":
-    Worker(int(sys.argv[1]), sys.argv[2]).run()
+    Worker(int(sys.argv[1]), sys.argv[2], sys.argv[3:] == ["oneleg"]).run()
