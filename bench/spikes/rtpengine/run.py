@@ -301,14 +301,20 @@ async def main() -> None:
                    if e["event"] == "invite_lawyer"}  # fmt: skip
         media = {e["name"]: e for cp in callers for e in cp.events if e["event"] == "media"}
         c2b, b2c, first_rtp, first_audio, per = [], [], [], [], {}
+        c2b_late: list[float] = []
+        b2c_late: list[float] = []
         for r in rep:
             nm = r["name"]
             sent = [media[nm]["play_t"] + 0.5 + 2 * k for k in range(60)]
-            d1 = match(sent, [h / 1000 for h in r["heard"]])
+            h1 = [h / 1000 for h in r["heard"]]
+            d1 = match(sent, h1)
             heard = [media[nm]["rec_t"] + o for o in onsets(work / f"{nm}.wav", 1500)]
             d2 = match([s / 1000 for s in r["sent"]], heard)
             c2b += d1
             b2c += d2
+            # Steady state: bursts heard 12 s or more after the calls were placed.
+            c2b_late += match(sent, [h for h in h1 if h > calls_at + 12])
+            b2c_late += match([s / 1000 for s in r["sent"]], [h for h in heard if h > calls_at + 12])
             if r["firstRtp"] and nm in invites:
                 first_rtp.append(r["firstRtp"] / 1000 - invites[nm])
             if r["firstAudio"] and nm in invites:
@@ -316,7 +322,12 @@ async def main() -> None:
             per[nm] = {"c2b_ms": [round(x * 1000) for x in d1], "b2c_ms": [round(x * 1000) for x in d2]}
         result["caller_to_browser"] = summary(c2b)
         result["browser_to_caller"] = summary(b2c)
+        result["caller_to_browser_steady"] = summary(c2b_late)
+        result["browser_to_caller_steady"] = summary(b2c_late)
         result["invite_to_first_rtp"] = summary(first_rtp)
+        result["lawyers_not_up"] = [r["name"] for r in rep if r["state"] != "up"]
+        page_log = (work / "page.log").read_text() if (work / "page.log").exists() else ""
+        result["browser_refused_sdp"] = page_log.count("without DTLS fingerprint")
         result["invite_to_first_nonzero_audio"] = summary(first_audio)
         result["per_call"] = per
         result["offer_to_browser"] = rep[0]["offer"]
