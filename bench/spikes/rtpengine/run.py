@@ -54,6 +54,9 @@ FLAGS = {
     "g722": (f"{COMMON} ICE=force RTP/SAVPF rtcp-mux-offer SDES-off generate-mid "
              "codec-strip-PCMA codec-strip-PCMU",
              f"{COMMON} ICE=remove RTP/AVP rtcp-mux-demux"),
+    # pcma with a supervisor listening to each conversation (a third leg, same worker).
+    "pcma-sup": (f"{COMMON} ICE=force RTP/SAVPF rtcp-mux-offer SDES-off generate-mid",
+                 f"{COMMON} ICE=remove RTP/AVP rtcp-mux-demux"),
     # Baseline: the worker holds only the caller's leg (audio looped back), no browser.
     "oneleg": ("", ""),
 }  # fmt: skip
@@ -230,6 +233,9 @@ async def main() -> None:
             if p.p.poll() is not None:
                 raise RuntimeError(f"{p.name} exited: see {work}")
         names = [f"lawyer{i + 1}" for i in range(n)]
+        sup = args.mode == "pcma-sup"
+        per_worker = 1 if sup else 2
+        phones = names + [f"sup{nm}" for nm in names] if sup else names
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -243,12 +249,12 @@ async def main() -> None:
             await page.wait_for_function("window.ready === true")
             if args.mode != "oneleg":
                 await page.evaluate("([u, ns]) => startLawyers(u, ns)",
-                                    ["ws://127.0.0.1:8088", names])  # fmt: skip
+                                    ["ws://127.0.0.1:8088", phones])  # fmt: skip
             workers = []
-            for w in range((n + 1) // 2):
+            for w in range((n + per_worker - 1) // per_worker):
                 port = 6000 + 100 * w
                 wp = Proc(f"worker{w}", [PY, str(HERE / "worker.py"), str(port),
-                                         "127.0.0.1:5070", *(["oneleg"] if args.mode == "oneleg" else [])], work / f"worker{w}.log", env=env)  # fmt: skip
+                                         "127.0.0.1:5070", *({"oneleg": ["oneleg"], "pcma-sup": ["super"]}.get(args.mode, []))], work / f"worker{w}.log", env=env)  # fmt: skip
                 workers.append(wp)
                 procs.append(wp)
             for wp in workers:
@@ -271,14 +277,17 @@ async def main() -> None:
             result["idle_core_share"] = await window()
             calls_at = time.time()
             for c in range(0, n, 4):
-                chunk = [f"{nm}@127.0.0.1:{6000 + 100 * (i // 2)}"
+                chunk = [f"{nm}@127.0.0.1:{6000 + 100 * (i // per_worker)}"
                          for i, nm in enumerate(names) if c <= i < c + 4]  # fmt: skip
                 cp = Proc(f"caller{c // 4}", [PY, str(HERE / "caller.py"), str(7000 + 100 * (c // 4)),
                           str(work), *chunk], work / f"caller{c // 4}.log", env=env)  # fmt: skip
                 procs.append(cp)
             callers = [p for p in procs if p.name.startswith("caller")]
             for w, wp in enumerate(workers):
-                wp.wait_event("bridged", min(2, n - 2 * w), timeout=30)
+                k = min(per_worker, n - per_worker * w)
+                wp.wait_event("bridged", k, timeout=30)
+                if sup:
+                    wp.wait_event("listening", k, timeout=30)
             result["setup_s"] = round(time.time() - calls_at, 2)
             await asyncio.sleep(3)
             result["busy_core_share"] = await window()
@@ -303,8 +312,14 @@ async def main() -> None:
         c2b, b2c, first_rtp, first_audio, per = [], [], [], [], {}
         c2b_late: list[float] = []
         b2c_late: list[float] = []
+        c2s: list[float] = []
         for r in rep:
             nm = r["name"]
+            if nm.startswith("sup"):
+                sent = [media[nm[3:]]["play_t"] + 0.5 + 2 * k for k in range(60)]
+                c2s += match(sent, [h / 1000 for h in r["heard"]])
+                per[nm] = {"c2s_ms": [round(x * 1000) for x in match(sent, [h / 1000 for h in r["heard"]])]}
+                continue
             sent = [media[nm]["play_t"] + 0.5 + 2 * k for k in range(60)]
             h1 = [h / 1000 for h in r["heard"]]
             d1 = match(sent, h1)
@@ -323,6 +338,8 @@ async def main() -> None:
         result["caller_to_browser"] = summary(c2b)
         result["browser_to_caller"] = summary(b2c)
         result["caller_to_browser_steady"] = summary(c2b_late)
+        if sup:
+            result["caller_to_supervisor"] = summary(c2s)
         result["browser_to_caller_steady"] = summary(b2c_late)
         result["invite_to_first_rtp"] = summary(first_rtp)
         result["lawyers_not_up"] = [r["name"] for r in rep if r["state"] != "up"]

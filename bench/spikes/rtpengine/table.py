@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = {"pcma": 0, "g722": 1, "opus": 2, "pcmu-x": 3, "g722-x": 4, "oneleg": 5}
+ORDER = {"pcma": 0, "pcma-sup": 1, "g722": 2, "opus": 3, "pcmu-x": 4, "oneleg": 5}
 
 
 def ms(d: dict, key: str) -> str:

@@ -1,13 +1,15 @@
 """Spike worker: one pjsua2 endpoint that answers callers and bridges each to a lawyer.
 
-    python worker.py SIP_PORT KAMAILIO_HOSTPORT [oneleg]
+    python worker.py SIP_PORT KAMAILIO_HOSTPORT [oneleg|super]
 
 For every incoming call (To user = the lawyer's name, e.g. lawyer3) it answers, then
 calls sip:lawyer3@KAMAILIO (the lawyer's browser, registered over WebSocket there;
 Kamailio engages rtpengine) and, once both legs have media, connects them both ways in
 pjsua2's conference bridge (what lawline's worker would do instead of aiortc). Holds at
 most 4 calls, so 2 bridged conversations. Prints one JSON line per event (wall clock).
-"oneleg" (the baseline for the second leg's cost): no lawyer call, the caller's audio is
+"super": once bridged, it also calls sip:supNAME@KAMAILIO (a supervisor's browser) and
+connects caller -> supervisor and lawyer -> supervisor (listen: a third pjsua2 call, so one
+conversation per worker). "oneleg" (the baseline for the second leg's cost): no lawyer call, the caller's audio is
 looped back to it in the bridge instead. Same pjsua2 set-up as lawline's worker (lawline.telephony.sip.create_endpoint).
 """
 
@@ -34,6 +36,7 @@ class Leg(pj.Call):
         super().__init__(acc, call_id)
         self.worker, self.name, self.role = worker, name, role
         self.peer: Leg | None = None
+        self.watched: list[Leg] = []
         self.media: pj.AudioMedia | None = None
         self.gone = False
 
@@ -70,8 +73,8 @@ class Account(pj.Account):
 
 
 class Worker:
-    def __init__(self, port: int, kamailio: str, oneleg: bool = False) -> None:
-        self.kamailio, self.oneleg = kamailio, oneleg
+    def __init__(self, port: int, kamailio: str, mode: str = "") -> None:
+        self.kamailio, self.oneleg, self.super = kamailio, mode == "oneleg", mode == "super"
         cfg = SipConfig(host="127.0.0.1", port=port, rtp_port=port + 2, rtp_port_range=40)
         self.ep = create_endpoint(cfg)
         self.acc = Account(self)
@@ -98,12 +101,26 @@ class Worker:
             leg.media.startTransmit(leg.media)
             say("bridged", name=leg.name)
             return
+        if leg.role == "supervisor":
+            # Listen: both voices to the supervisor, nothing back. Whisper would add
+            # sup -> lawyer, barge sup -> lawyer and sup -> caller.
+            for other in leg.watched:
+                if other.media is not None:
+                    other.media.startTransmit(leg.media)
+            say("listening", name=leg.name)
+            return
         peer = leg.peer
         if peer is None or leg.media is None or peer.media is None:
             return
         leg.media.startTransmit(peer.media)
         peer.media.startTransmit(leg.media)
         say("bridged", name=leg.name)
+        if self.super:
+            sup = Leg(self, self.acc, name=f"sup{leg.name}", role="supervisor")
+            sup.watched = [leg, peer]
+            self.legs.append(sup)
+            say("invite_supervisor", name=sup.name)
+            sup.makeCall(f"sip:{sup.name}@{self.kamailio}", pj.CallOpParam(True))
 
     def run(self) -> None:
         stop: list[int] = []
@@ -128,4 +145,4 @@ class Worker:
 
 
 if __name__ == "__main__":
-    Worker(int(sys.argv[1]), sys.argv[2], sys.argv[3:] == ["oneleg"]).run()
+    Worker(int(sys.argv[1]), sys.argv[2], (sys.argv[3:] or [""])[0]).run()
