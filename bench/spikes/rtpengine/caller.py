@@ -3,10 +3,10 @@
 
     python caller.py SIP_PORT OUTDIR NAME@WORKER_HOSTPORT [...]
 
-Calls sip:NAME@WORKER_HOSTPORT for each (NAME: the lawyer the worker should ring). When a call's media is up it starts that
-call's own player and recorder and prints {"event":"media","name":..,"play_t":..,
-"rec_t":..} (wall clock), so bursts sent and heard can be placed in time. Runs until
-SIGTERM, then hangs up.
+Calls sip:NAME@WORKER_HOSTPORT for each (NAME: the lawyer the worker should ring).
+When a call's media is up it starts that call's own player and recorder and prints
+{"event":"media","name":..,"play_t":..,"rec_t":..} (wall clock), so bursts sent and heard
+can be placed in time. Runs until SIGTERM, then hangs up.
 """
 
 from __future__ import annotations

@@ -62,6 +62,9 @@ FLAGS = {
 }  # fmt: skip
 
 
+WORKER_ARGS = {"oneleg": ["oneleg"], "pcma-sup": ["super"]}
+
+
 def cpu(pid: int) -> float:
     try:
         f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -177,7 +180,7 @@ def pct(xs: list[float], p: float) -> float | None:
     if not xs:
         return None
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 def summary(xs_s: list[float]) -> dict:
@@ -212,7 +215,8 @@ async def main() -> None:
         rtpe = Proc("rtpengine", [
             "rtpengine", "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
             "--interface=127.0.0.1", "--listen-ng=127.0.0.1:22222", "--port-min=31000",
-            "--port-max=32999", "--num-threads=2", "--log-level=5", "--delete-delay=0", *os.environ.get("RTPE_EXTRA", "").split(),
+            "--port-max=32999", "--num-threads=2", "--log-level=5", "--delete-delay=0",
+            *os.environ.get("RTPE_EXTRA", "").split(),
         ], work / "rtpengine.log")  # fmt: skip
         procs.append(rtpe)
         wait_ng()
@@ -254,7 +258,8 @@ async def main() -> None:
             for w in range((n + per_worker - 1) // per_worker):
                 port = 6000 + 100 * w
                 wp = Proc(f"worker{w}", [PY, str(HERE / "worker.py"), str(port),
-                                         "127.0.0.1:5070", *({"oneleg": ["oneleg"], "pcma-sup": ["super"]}.get(args.mode, []))], work / f"worker{w}.log", env=env)  # fmt: skip
+                                         "127.0.0.1:5070", *WORKER_ARGS.get(args.mode, [])],
+                          work / f"worker{w}.log", env=env)  # fmt: skip
                 workers.append(wp)
                 procs.append(wp)
             for wp in workers:
@@ -279,7 +284,8 @@ async def main() -> None:
             for c in range(0, n, 4):
                 chunk = [f"{nm}@127.0.0.1:{6000 + 100 * (i // per_worker)}"
                          for i, nm in enumerate(names) if c <= i < c + 4]  # fmt: skip
-                cp = Proc(f"caller{c // 4}", [PY, str(HERE / "caller.py"), str(7000 + 100 * (c // 4)),
+                port = str(7000 + 100 * (c // 4))
+                cp = Proc(f"caller{c // 4}", [PY, str(HERE / "caller.py"), port,
                           str(work), *chunk], work / f"caller{c // 4}.log", env=env)  # fmt: skip
                 procs.append(cp)
             callers = [p for p in procs if p.name.startswith("caller")]
@@ -317,8 +323,9 @@ async def main() -> None:
             nm = r["name"]
             if nm.startswith("sup"):
                 sent = [media[nm[3:]]["play_t"] + 0.5 + 2 * k for k in range(60)]
-                c2s += match(sent, [h / 1000 for h in r["heard"]])
-                per[nm] = {"c2s_ms": [round(x * 1000) for x in match(sent, [h / 1000 for h in r["heard"]])]}
+                d = match(sent, [h / 1000 for h in r["heard"]])
+                c2s += d
+                per[nm] = {"c2s_ms": [round(x * 1000) for x in d]}
                 continue
             sent = [media[nm]["play_t"] + 0.5 + 2 * k for k in range(60)]
             h1 = [h / 1000 for h in r["heard"]]
@@ -329,12 +336,14 @@ async def main() -> None:
             b2c += d2
             # Steady state: bursts heard 12 s or more after the calls were placed.
             c2b_late += match(sent, [h for h in h1 if h > calls_at + 12])
-            b2c_late += match([s / 1000 for s in r["sent"]], [h for h in heard if h > calls_at + 12])
+            b2c_late += match([s / 1000 for s in r["sent"]],
+                              [h for h in heard if h > calls_at + 12])  # fmt: skip
             if r["firstRtp"] and nm in invites:
                 first_rtp.append(r["firstRtp"] / 1000 - invites[nm])
             if r["firstAudio"] and nm in invites:
                 first_audio.append(r["firstAudio"] / 1000 - invites[nm])
-            per[nm] = {"c2b_ms": [round(x * 1000) for x in d1], "b2c_ms": [round(x * 1000) for x in d2]}
+            per[nm] = {"c2b_ms": [round(x * 1000) for x in d1],
+                       "b2c_ms": [round(x * 1000) for x in d2]}  # fmt: skip
         result["caller_to_browser"] = summary(c2b)
         result["browser_to_caller"] = summary(b2c)
         result["caller_to_browser_steady"] = summary(c2b_late)
@@ -350,7 +359,8 @@ async def main() -> None:
         result["offer_to_browser"] = rep[0]["offer"]
         result["browser_answer"] = rep[0]["answer"]
         (out / f"{args.mode}-{n}.json").write_text(json.dumps(result, indent=1))
-        show = {k: v for k, v in result.items() if k not in ("per_call", "offer_to_browser", "browser_answer")}
+        long = ("per_call", "offer_to_browser", "browser_answer")
+        show = {k: v for k, v in result.items() if k not in long}
         print(json.dumps(show, indent=1))
     finally:
         for p in reversed(procs):

@@ -18,10 +18,12 @@ def main() -> None:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results"
     rows = [json.loads(p.read_text()) for p in folder.glob("*.json")]
     rows.sort(key=lambda r: (ORDER.get(r["mode"], 9), r["calls"]))
-    print("| mode | N | rtpengine %/call | Kamailio %/call | workers %/call | total %/call "
-          "| workers idle (% of a core, all) | caller->browser ms med/p95 "
-          "| browser->caller ms med/p95 | steady c->b / b->c med | INVITE->first RTP ms med/max "
-          "| calls not up | load 1-min |")
+    print(
+        "| mode | N | rtpengine %/call | Kamailio %/call | workers %/call | total %/call "
+        "| workers idle (% of a core, all) | caller->browser ms med/p95 "
+        "| browser->caller ms med/p95 | steady c->b / b->c med | INVITE->first RTP ms med/max "
+        "| calls not up | load 1-min |"
+    )
     print("|" + "---|" * 13)
     for r in rows:
         pc = r["per_call_core_pct"]

@@ -9,12 +9,14 @@ pjsua2's conference bridge (what lawline's worker would do instead of aiortc). H
 most 4 calls, so 2 bridged conversations. Prints one JSON line per event (wall clock).
 "super": once bridged, it also calls sip:supNAME@KAMAILIO (a supervisor's browser) and
 connects caller -> supervisor and lawyer -> supervisor (listen: a third pjsua2 call, so one
-conversation per worker). "oneleg" (the baseline for the second leg's cost): no lawyer call, the caller's audio is
-looped back to it in the bridge instead. Same pjsua2 set-up as lawline's worker (lawline.telephony.sip.create_endpoint).
+conversation per worker). "oneleg" (the baseline for the second leg's cost): no lawyer
+call, the caller's audio is looped back to it in the bridge instead. Same pjsua2 set-up
+as lawline's worker (lawline.telephony.sip.create_endpoint).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -31,7 +33,7 @@ def say(event: str, **kw: object) -> None:
 
 
 class Leg(pj.Call):
-    def __init__(self, worker: "Worker", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID,
+    def __init__(self, worker: Worker, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID,
                  name: str = "", role: str = "") -> None:  # fmt: skip
         super().__init__(acc, call_id)
         self.worker, self.name, self.role = worker, name, role
@@ -52,17 +54,17 @@ class Leg(pj.Call):
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         ci = self.getInfo()
         for i, mi in enumerate(ci.media):
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                if self.media is None:
-                    self.media = self.getAudioMedia(i)
-                    si = self.getStreamInfo(i)
-                    say("media", name=self.name, role=self.role,
-                        codec=f"{si.codecName}/{si.codecClockRate}")
-                    self.worker.maybe_bridge(self)
+            active = mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+            if active and self.media is None:
+                self.media = self.getAudioMedia(i)
+                si = self.getStreamInfo(i)
+                say("media", name=self.name, role=self.role,
+                    codec=f"{si.codecName}/{si.codecClockRate}")  # fmt: skip
+                self.worker.maybe_bridge(self)
 
 
 class Account(pj.Account):
-    def __init__(self, worker: "Worker") -> None:
+    def __init__(self, worker: Worker) -> None:
         super().__init__()
         self.worker = worker
 
@@ -131,10 +133,8 @@ class Worker:
             for leg in self.ended:
                 peer = leg.peer
                 if peer is not None and not peer.gone:
-                    try:
+                    with contextlib.suppress(pj.Error):
                         peer.hangup(pj.CallOpParam())
-                    except pj.Error:
-                        pass
             self.ended.clear()
         self.ep.hangupAllCalls()
         for _ in range(100):
