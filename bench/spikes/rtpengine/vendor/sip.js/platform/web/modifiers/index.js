@@ -1,5 +1,0 @@
-/**
- * SessionDescriptionHandlerModifer functions for web browsers.
- * @packageDocumentation
- */
-export * from "./modifiers.js";

@@ -1,1 +1,0 @@
-export const LIBRARY_VERSION = "0.21.1";
