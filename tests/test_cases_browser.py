@@ -587,8 +587,8 @@ async def test_a_pc_set_to_new_york_time_still_reads_beijing_times_and_days(
         await page.goto(f"{browser_base(lawline)}/cases#case/{case_id}")
         await page.wait_for_selector("#case-body:not([hidden])")
         await expect(page.locator("#case-id")).to_have_text(case_id)
-        await expect(page.locator("#case-fields")).to_contain_text("2026/12/03 00:08")
-        assert "2026/12/02" not in await page.inner_text("#case-fields")
+        await expect(page.locator("#case-fields")).to_contain_text("2026-12-03 00:08")
+        assert "2026-12-02" not in await page.inner_text("#case-fields")
 
         # The search's days are Beijing's days.
         await page.click('nav a[data-view="search"]')
@@ -601,7 +601,7 @@ async def test_a_pc_set_to_new_york_time_still_reads_beijing_times_and_days(
         await page.fill("#search-since", "2026-12-03")
         await page.fill("#search-until", "2026-12-03")
         await page.click("#search-send")
-        await expect(found.first).to_contain_text("2026/12/03 00:05")
+        await expect(found.first).to_contain_text("2026-12-03 00:05")
 
         # So is the month: December holds the call, November does not.
         await page.click('nav a[data-view="reports"]')

@@ -283,7 +283,7 @@ async def test_todays_talk_time_counts_two_short_calls(lawline: Running) -> None
             if len(entered) == 2:  # the same number called before: its earlier call
                 first = datetime.fromtimestamp(entered[0], ZoneInfo("Asia/Shanghai"))
                 history = await page.inner_text("#offer-history")
-                assert first.strftime("%Y/%m/%d %H:%M") in history, history
+                assert first.strftime("%Y-%m-%d %H:%M") in history, history
             await page.click("#accept")
             await page.wait_for_selector("#call:not([hidden])")
             await asyncio.sleep(2)  # the conversation itself: two seconds of talk

@@ -4,7 +4,7 @@
 import { $, draw, html, setLink } from "./lib/dom.js";
 import { LABELS } from "./lib/labels.js";
 import { Socket } from "./lib/socket.js";
-import { VideoCall } from "./lib/videocall.js";
+import { VideoCall, deviceError } from "./lib/videocall.js";
 
 const TOKEN_KEY = "lawline-terminal-token";
 
@@ -287,12 +287,6 @@ function newCall() {
 }
 
 // Why the camera or microphone could not be opened, in the resident's words.
-const DEVICE_ERRORS = {
-  NotAllowedError: "未允许使用摄像头和麦克风",
-  NotFoundError: "没有找到摄像头或麦克风",
-  NotReadableError: "摄像头或麦克风正被占用",
-};
-
 async function startTalk(lawyer, callback = false) {
   term.talked = true;
   $("lawyer-name").textContent = lawyer && lawyer.name ? `值班律师：${lawyer.name}` : "值班律师";
@@ -304,7 +298,7 @@ async function startTalk(lawyer, callback = false) {
   try {
     await term.call.start();
   } catch (e) {
-    term.call.fail(`${DEVICE_ERRORS[e.name] || "无法使用摄像头和麦克风"}，请联系司法所工作人员。`);
+    term.call.fail(`${deviceError(e)}，请联系司法所工作人员。`);
     return;
   }
   if (term.lawyerReady) term.call.makeOffer();

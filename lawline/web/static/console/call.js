@@ -98,7 +98,10 @@ export function audioAnswered(frame) {
   audioRetries = 0;
   if (state.pc && state.call && state.call.id === frame.contact_id) {
     state.pc.setRemoteDescription({ type: "answer", sdp: frame.sdp })
-      .catch((e) => setAudioStatus(`音频连接失败：${e}`));
+      .catch((e) => {
+        console.warn("audio answer:", e);
+        setAudioStatus("音频连接失败");
+      });
   }
 }
 

@@ -2,7 +2,7 @@
 // the signalling (video_signal frames); both voices also go to lawline for the transcript.
 import { $, toast } from "../lib/dom.js";
 import { iceComplete } from "../lib/ice.js";
-import { VideoCall } from "../lib/videocall.js";
+import { VideoCall, deviceError } from "../lib/videocall.js";
 import { send, state } from "./state.js";
 
 export function setVideoStatus(text) { $("video-status").textContent = text; }
@@ -34,7 +34,7 @@ export async function connectVideo(contact) {
   try {
     await call.start();
   } catch (e) {
-    call.fail(`无法使用摄像头和麦克风：${e.name || e}`);
+    call.fail(deviceError(e));
     return;
   }
   if (state.video !== call) { call.close(); return; }
@@ -72,7 +72,10 @@ export function closeVideo() {
 // Signalling from the terminal, relayed by lawline.
 export function videoSignal(frame) {
   if (state.video && state.call && state.call.id === frame.contact_id) {
-    state.video.handle(frame).catch((e) => setVideoStatus(`视频连接出错：${e}`));
+    state.video.handle(frame).catch((e) => {
+      console.warn("video signalling:", e);
+      setVideoStatus("视频连接出错");
+    });
   }
 }
 

@@ -13,9 +13,16 @@ function formatters(timeZone) {
   // h23, not hour12: false, which some Chromes print as "24:08" just after midnight.
   const f = (locale, o) => new Intl.DateTimeFormat(locale, { timeZone, hourCycle: "h23", ...o });
   const d2 = "2-digit";
+  // Dates as 2026-12-03 (UX.md), assembled from the parts: zh-CN would write 2026/12/03.
+  const parts = (o, shape) => {
+    const format = f("en-CA", o);
+    return { format: (d) => shape(Object.fromEntries(format.formatToParts(d).map((p) => [p.type, p.value]))) };
+  };
   return {
-    minute: f("zh-CN", { year: "numeric", month: d2, day: d2, hour: d2, minute: d2 }),
-    second: f("zh-CN", { month: d2, day: d2, hour: d2, minute: d2, second: d2 }),
+    minute: parts({ year: "numeric", month: d2, day: d2, hour: d2, minute: d2 },
+      (p) => `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`),
+    second: parts({ month: d2, day: d2, hour: d2, minute: d2, second: d2 },
+      (p) => `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`),
     time: f("zh-CN", { hour: d2, minute: d2, second: d2 }),
     // en-CA writes dates as 2026-12-03: the value a date input and the API take.
     day: f("en-CA", { year: "numeric", month: d2, day: d2 }),

@@ -3,6 +3,18 @@
 // candidates) goes through lawline's websockets, which only relay it. The terminal
 // makes the offers (the first, after the lawyer's browser says it is ready, and every
 // ICE restart); the lawyer's browser answers.
+// Why the camera or microphone could not be used, in words (the browser's own message is
+// English and technical: it goes to the browser's console, not the screen).
+const DEVICE_ERRORS = {
+  NotAllowedError: "未允许使用摄像头和麦克风",
+  NotFoundError: "没有找到摄像头或麦克风",
+  NotReadableError: "摄像头或麦克风正被占用",
+};
+export function deviceError(e) {
+  console.warn("camera or microphone:", e);
+  return DEVICE_ERRORS[e && e.name] || "无法使用摄像头和麦克风";
+}
+
 export class VideoCall {
   // options: {role: "terminal"|"lawyer", rtc, frameRate, iceTimeoutS, videoStallS,
   //   send(signal), status(text), failed(text), localVideo, remoteVideo, connected()?}
