@@ -516,6 +516,8 @@ async def test_a_supervisor_searches_the_ledger_hands_over_and_downloads_the_mon
         await expect(figures.locator("tr", has_text="接通率")).to_contain_text("50.0%")
         await expect(figures.locator("tr", has_text="未接通")).to_contain_text("1")
         await expect(cases.locator("#per-lawyer-rows")).to_contain_text("王律师（wang）")
+        # A short call's talk is its seconds, not a rounded 0 minutes.
+        await expect(cases.locator("#per-lawyer-rows")).to_contain_text(re.compile(r"\d+秒"))
         grade = cases.locator("#grades-rows tr")
         await expect(grade).to_have_count(1)
         await expect(grade.first).to_contain_text("王律师（wang）")

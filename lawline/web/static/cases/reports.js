@@ -1,7 +1,7 @@
 // Monthly reports (staff): the month's export, its figures (per lawyer, per domain),
 // and the lawyers' star grades from the callers' ratings.
 import { $, draw, html } from "../lib/dom.js";
-import { label, minutes, stars, thisMonth } from "../lib/format.js";
+import { duration, label, stars, thisMonth } from "../lib/format.js";
 import { api, explain, setView, who } from "./page.js";
 
 // A month as plain dates, first and last day: lawline reads them as whole days of the
@@ -51,7 +51,7 @@ function renderFigures(f) {
   const lawyers = Object.entries(f.per_lawyer);
   draw($("per-lawyer-rows"), lawyers.length
     ? lawyers.map(([id, x]) => html`<tr><td>${who(id)}</td><td>${x.answered}</td>
-      <td>${minutes(x.talk_s)}</td><td>${score(x.average_rating)}</td></tr>`)
+      <td>${duration(x.talk_s)}</td><td>${score(x.average_rating)}</td></tr>`)
     : html`<tr><td colspan="4" class="sub">本月没有接听记录。</td></tr>`);
   const domains = Object.entries(f.per_domain);
   draw($("per-domain-rows"), domains.length

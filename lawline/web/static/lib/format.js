@@ -52,7 +52,6 @@ export function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-export function minutes(seconds) { return Math.round((seconds || 0) / 60); }
 
 // A length of time as people say it: "45秒", "3分12秒", "1小时5分" (never a rounded 0).
 export function duration(seconds) {
