@@ -42,11 +42,13 @@ from lawline.media.janus_config import (
     PLUGINS,
     TRANSPORTS,
     JanusSecrets,
+    janus_secrets,
     render,
     write_config,
 )
 from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.media.settings import MediaSettings
+from lawline.serve import endpoint_rows, start_media
 from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection, use_host_addresses
 from tests.netns import link, namespace
@@ -218,14 +220,11 @@ async def _janus(tmp_path: Path, srv: str) -> AsyncIterator[MediaSupervisor]:
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     supervisor = MediaSupervisor(server, os.environ, log_dir, settings.media.start_timeout_s)
-    running = asyncio.create_task(supervisor.run())
+    await supervisor.start()
     try:
-        await supervisor.wait_ready()
         yield supervisor
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await supervisor.stop()
         janus_log = (log_dir / "janus.log").read_text(errors="replace")
         # Janus's log names addresses and ids, never a caller: nothing personal to leak.
         assert "[FATAL]" not in janus_log, janus_log[-2000:]
@@ -300,6 +299,31 @@ async def test_janus_runs_as_a_child_answers_only_with_its_secret_and_comes_back
             restarted = media.pid
         assert restarted is not None
         await _until(lambda: not Path(f"/proc/{restarted}").exists(), 15, "Janus stopped")
+
+
+async def test_serve_starts_janus_from_its_settings_and_stops_it(tmp_path: Path) -> None:
+    # As `lawline serve` does it (data_dir/janus, loopback APIs), inside Janus's own
+    # namespace: a process started from this thread runs there.
+    settings = Settings(data_dir=tmp_path, media=MediaSettings(enabled=True))
+    with _lab() as srv, _inside(srv):
+        media = await start_media(settings)
+        try:
+            folder = tmp_path / "janus"
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+            assert media.server.config.folder == folder.resolve()
+            keys = janus_secrets(folder)
+            client = JanusClient("http://127.0.0.1:8088/janus", keys.api_secret)
+            assert (await client.info())["version_string"]
+            assert media.starts == 1
+        finally:
+            await media.stop()
+        assert media.children.procs["janus"].poll() is not None
+    rows = endpoint_rows(settings, "http://127.0.0.1:8000", "redis://x", None)
+    assert (
+        "Media server",
+        "http://127.0.0.1:8088/janus",
+        "Janus, not yet in the call path",
+    ) in rows
 
 
 # ----- (c) the client: a room with a plain-RTP caller and a WebRTC peer ------------------

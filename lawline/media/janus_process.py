@@ -106,6 +106,7 @@ class MediaSupervisor:
         self.client = server.client()
         self.start_timeout_s = start_timeout_s
         self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         self.starts = 0  # how many times Janus was started and answered
         # How long the last start took, from the process's start to its API answering.
         self.last_start_s = 0.0
@@ -146,6 +147,23 @@ class MediaSupervisor:
         self.last_start_s = took
         self.ready.set()
         log.info("media server up", extra={"pid": pid, "start_s": round(took, 3)})
+
+    async def start(self) -> None:
+        """Run it in a task of its own; return once Janus answers (JanusError if it does
+        not within start_timeout_s, and it is stopped)."""
+        self._task = asyncio.create_task(self.run())
+        try:
+            await self.wait_ready()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         try:
