@@ -35,7 +35,14 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from pydantic import ValidationError
 
 from lawline.config import Settings
-from lawline.media.janus_client import AudioBridge, JanusClient, JanusError, http_json
+from lawline.media.janus_client import (
+    AudioBridge,
+    JanusClient,
+    JanusError,
+    _check,
+    _parse_reply,
+    http_json,
+)
 from lawline.media.janus_config import (
     OTHER_PLUGINS,
     OTHER_TRANSPORTS,
@@ -197,13 +204,16 @@ def _lab() -> Iterator[str]:
     why = _namespaces_available()
     if why:
         pytest.skip(why)
-    try:
-        with namespace("janus") as srv, namespace("peers") as cli:
+    with contextlib.ExitStack() as stack:
+        try:
+            srv = stack.enter_context(namespace("janus"))
+            cli = stack.enter_context(namespace("peers"))
             link(srv, SRV_IP, cli, CLI_IP)
-            with _inside(cli):
-                yield srv
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"no network namespace here: {exc.stderr.decode(errors='replace')[:200]}")
+        except subprocess.CalledProcessError as exc:
+            why = exc.stderr.decode(errors="replace")[:200]
+            pytest.skip(f"cannot make network namespaces here: {why}")
+        with _inside(cli):
+            yield srv
 
 
 def _lab_settings(tmp_path: Path) -> Settings:
@@ -430,6 +440,15 @@ async def _room_call(media: MediaSupervisor, settings: MediaSettings) -> None:
         assert muted[lawyer_leg.participant] is True
         assert room in [r["room"] for r in await rooms.list_rooms()]
 
+        # A caucus: the WebRTC leg moves to another room and back, no new negotiation.
+        await rooms.create_room("caucus-19", sampling_rate=settings.sampling_rate)
+        await lawyer_leg.changeroom("caucus-19", display="lawyer")
+        assert len(await rooms.list_participants("caucus-19")) == 1
+        assert len(await rooms.list_participants(room)) == 1
+        await lawyer_leg.changeroom(room, display="lawyer")
+        assert len(await rooms.list_participants(room)) == 2
+        await rooms.destroy_room("caucus-19")
+
         await rooms.destroy_room(room)
         with pytest.raises(JanusError):
             await rooms.list_participants(room)
@@ -453,3 +472,28 @@ async def _room_call(media: MediaSupervisor, settings: MediaSettings) -> None:
 
 async def _no_sessions(client: JanusClient) -> bool:
     return await client.list_sessions() == []
+
+
+def test_replies_are_read_whole_and_checked() -> None:
+    # The client's own HTTP reading (Janus answers with a length; chunked is read too).
+    body = b'{"janus": "success", "data": {"id": 7}}'
+    plain = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    assert _parse_reply(plain)["data"]["id"] == 7
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % 10 + body[:10] + b"\r\n"
+        + b"%x\r\n" % (len(body) - 10) + body[10:] + b"\r\n0\r\n\r\n"
+    )  # fmt: skip
+    assert _parse_reply(chunked)["data"]["id"] == 7
+    with pytest.raises(JanusError) as http_error:
+        _parse_reply(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    assert http_error.value.code == 404
+    with pytest.raises(JanusError, match="cut short"):
+        _parse_reply(b"HTTP/1.1 200 OK\r\nContent-Len")
+    refusal = {"audiobridge": "event", "error_code": 485, "error": "No such room"}
+    plugin_error = {"janus": "success", "plugindata": {"data": refusal}}
+    with pytest.raises(JanusError, match="No such room") as refused:
+        _check(plugin_error, "destroy")
+    assert refused.value.code == 485
+    with pytest.raises(JanusError, match="Unauthorized"):
+        _check({"janus": "error", "error": {"code": 403, "reason": "Unauthorized"}}, "create")

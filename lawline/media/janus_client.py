@@ -37,6 +37,7 @@ AUDIOBRIDGE = "janus.plugin.audiobridge"
 REQUEST_TIMEOUT_S = 5.0
 POLL_TIMEOUT_S = 40.0  # Janus answers a long poll within 30 s (a keepalive if nothing)
 MAX_REPLY = 4 * 1024 * 1024
+MAX_QUEUED_EVENTS = 64  # per handle, unread (webrtcup, media, slowlink...): oldest dropped
 
 Json = dict[str, Any]
 
@@ -240,7 +241,7 @@ class JanusSession:
             f"/{self.id}", {"janus": "attach", "plugin": plugin}, f"attach {plugin}"
         )
         handle = int(reply["data"]["id"])
-        self._events[handle] = asyncio.Queue()
+        self._events[handle] = asyncio.Queue(MAX_QUEUED_EVENTS)
         return handle
 
     async def detach(self, handle: int) -> None:
@@ -319,6 +320,8 @@ class JanusSession:
             return
         queue = self._events.get(event.get("sender", 0))
         if queue is not None:
+            if queue.full():
+                queue.get_nowait()
             queue.put_nowait(event)
         if event.get("janus") == "timeout":
             log.warning("Janus timed out a session", extra={"session": self.id})
