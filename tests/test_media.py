@@ -53,7 +53,7 @@ from lawline.media.janus_config import (
     render,
     write_config,
 )
-from lawline.media.janus_process import MediaSupervisor, prepare_janus
+from lawline.media.janus_process import MediaSupervisor, prepare_janus, wait_ready
 from lawline.media.settings import MediaSettings
 from lawline.serve import endpoint_rows, start_media
 from lawline.video.settings import WebRTCSettings
@@ -277,7 +277,8 @@ async def test_janus_runs_as_a_child_answers_only_with_its_secret_and_comes_back
                 f"RSS idle {_rss_kb(pid) / 1024:.1f} MiB"
             )
             client = media.client
-            assert (await client.info())["name"] == "Janus WebRTC Server"
+            info = await client.info()
+            assert info["server-name"] == media.server.config.server_name
 
             # Without the secret (or with another) Janus refuses: API and admin API.
             url = media.server.config.api_url
@@ -497,3 +498,23 @@ def test_replies_are_read_whole_and_checked() -> None:
     assert refused.value.code == 485
     with pytest.raises(JanusError, match="Unauthorized"):
         _check({"janus": "error", "error": {"code": 403, "reason": "Unauthorized"}}, "create")
+
+
+async def test_another_janus_on_the_port_is_not_taken_for_ours() -> None:
+    # E.g. Debian's janus service left running: it answers `info`, with another name.
+    async def foreign(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = json.dumps({"janus": "server_info", "server-name": "MyJanus"}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(foreign, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = JanusClient(f"http://127.0.0.1:{port}/janus", "s" * 64, timeout_s=1)
+    try:
+        assert await wait_ready(client, 5) >= 0  # any Janus will do
+        with pytest.raises(JanusError, match="another server answers"):
+            await wait_ready(client, 0.5, server_name="lawline-0123abcd")
+    finally:
+        server.close()

@@ -72,6 +72,8 @@ class JanusConfig:
     secrets: JanusSecrets
     api_url: str  # http://host:port/janus
     admin_url: str  # http://host:port/admin
+    # New at every write: `info` tells this Janus from another answering on the port.
+    server_name: str = "lawline"
 
     @property
     def main_file(self) -> Path:
@@ -128,7 +130,9 @@ def _check_range(name: str, text: str) -> None:
         raise JanusConfigError(f"media.{name} {text!r}: want low-high within 1025-65535")
 
 
-def render(media: MediaSettings, keys: JanusSecrets, folder: Path) -> dict[str, str]:
+def render(
+    media: MediaSettings, keys: JanusSecrets, folder: Path, server_name: str = "lawline"
+) -> dict[str, str]:
     """Each jcfg file's name and text."""
     _check_range("rtp_port_range", media.rtp_port_range)
     _check_range("plain_rtp_port_range", media.plain_rtp_port_range)
@@ -145,7 +149,7 @@ def render(media: MediaSettings, keys: JanusSecrets, folder: Path) -> dict[str, 
             "admin_secret": keys.admin_secret,
             "token_auth": False,
             "session_timeout": media.session_timeout_s,
-            "server_name": "lawline",
+            "server_name": server_name,
         }
     )
     if media.event_loops:
@@ -245,6 +249,8 @@ def write_config(settings: Settings, folder: Path | None = None) -> JanusConfig:
     folder = (folder or janus_dir(settings)).resolve()
     private_dir(folder)
     keys = janus_secrets(folder)
-    for name, text in render(settings.media, keys, folder).items():
+    server_name = f"lawline-{secrets.token_hex(4)}"
+    for name, text in render(settings.media, keys, folder, server_name).items():
         write_private(folder / name, text)
-    return JanusConfig(folder, keys, api_url(settings.media), admin_url(settings.media))
+    media = settings.media
+    return JanusConfig(folder, keys, api_url(media), admin_url(media), server_name)

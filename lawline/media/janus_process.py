@@ -71,16 +71,24 @@ def process_age_s(pid: int) -> float:
     return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
 
 
-async def wait_ready(client: JanusClient, timeout_s: float, alive: Children | None = None) -> float:
-    """Seconds until Janus's API answered `info` with the secret; JanusError if it
-    did not within timeout_s (or its process exited while waiting)."""
+async def wait_ready(
+    client: JanusClient,
+    timeout_s: float,
+    alive: Children | None = None,
+    server_name: str = "",
+) -> float:
+    """Seconds until Janus's API answered `info` with the secret (and, given one, its
+    server_name: not another Janus on the port); JanusError if it did not within
+    timeout_s (or its process exited while waiting)."""
     started = time.monotonic()
     deadline = started + timeout_s
     last: JanusError | None = None
     while time.monotonic() < deadline:
         try:
-            await client.info()
-            return time.monotonic() - started
+            info = await client.info()
+            if not server_name or info.get("server-name") == server_name:
+                return time.monotonic() - started
+            last = JanusError(f"another server answers at {client.api_url}")
         except JanusError as exc:
             last = exc
         if alive is not None:
@@ -137,7 +145,9 @@ class MediaSupervisor:
 
     async def _until_answering(self, pid: int) -> None:
         try:
-            await wait_ready(self.client, self.start_timeout_s, self.children)
+            await wait_ready(
+                self.client, self.start_timeout_s, self.children, self.server.config.server_name
+            )
         except JanusError as exc:
             # Left to the children's supervisor: a Janus that exits is started again.
             log.error("media server not answering", extra={"pid": pid, "error": str(exc)})
