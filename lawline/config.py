@@ -26,6 +26,7 @@ from pydantic_settings import (
 from lawline import centre_time
 from lawline.accounts.settings import AccountSettings
 from lawline.cases.settings import CaseSettings
+from lawline.media.settings import MediaSettings
 from lawline.queue.settings import RoutingSettings
 from lawline.telephony.settings import TelephonySettings
 from lawline.terminals.settings import TerminalSettings
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     sockets: SocketSettings = Field(default_factory=SocketSettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @field_validator("timezone")
     @classmethod

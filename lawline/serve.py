@@ -26,6 +26,9 @@ from rich.table import Table
 
 from lawline.children import Children
 from lawline.config import Settings
+from lawline.media.janus_client import JanusError
+from lawline.media.janus_config import JanusConfigError, api_url
+from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.private_files import private_dir, private_umask
 from lawline.redis_server import EmbeddedRedis, EmbeddedRedisError
 from lawline.telephony.front import FrontConfigError, worker_count
@@ -104,6 +107,7 @@ def prepare_data_dir(settings: Settings) -> None:
         data,
         data / "redis",
         data / "kamailio",
+        data / "janus",
         data / "voicemail",
         settings.built_prompts_dir,
         settings.recordings_dir,
@@ -171,6 +175,7 @@ async def _serve(
     supervisor = asyncio.create_task(embedded.supervise()) if embedded else None
     workers: asyncio.Task[None] | None = None
     transcribers: asyncio.Task[None] | None = None
+    media: MediaSupervisor | None = None
     plan = transcriber_plan(settings)
     # The web process transcribes video calls (lawline/video/tap.py): same transcribers.
     transcripts = settings.transcripts.model_copy(update={"urls": plan.urls})
@@ -186,6 +191,15 @@ async def _serve(
             transcribers = asyncio.create_task(
                 Children("transcriber", plan.children + plan.whisper_children, os.environ).run()
             )
+        if server.started and settings.media.enabled:
+            try:
+                with step(console, "starting the media server (Janus)"):
+                    media = await start_media(settings)
+            except (JanusConfigError, JanusError) as exc:
+                console.print(f"[red]media server: {escape(str(exc))}[/]")
+                server.should_exit = True
+                await serving
+                return 1
         if server.started and worker_count(settings):
             try:
                 telephony = worker_supervisor(settings, redis_url, plan.env)
@@ -209,11 +223,23 @@ async def _serve(
                 children.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await children
+        if media is not None:
+            await media.stop()
         # Before stop(): the supervisor must not bring Redis back.
         if supervisor is not None:
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await supervisor
+
+
+async def start_media(settings: Settings) -> MediaSupervisor:
+    """Janus running (restarted if it dies) with its API answering (not yet in the call
+    path: nothing uses it until the bridge moves onto it)."""
+    media = MediaSupervisor(
+        prepare_janus(settings), os.environ, None, settings.media.start_timeout_s
+    )
+    await media.start()
+    return media
 
 
 def _make_server(
@@ -293,8 +319,15 @@ def endpoint_rows(
         ("Console", f"{http_base}/", "sign in; first user: lawline user add NAME --role admin"),
         ("SIP", f"sip:{number}@{settings.sip_host}:{settings.sip_port}", _sip_note(settings)),
         ("Redis", redact_url(redis_url), redis_note),
+        *_media_rows(settings),
         *_transcriber_rows(settings, plan),
     ]
+
+
+def _media_rows(settings: Settings) -> list[tuple[str, str, str]]:
+    if not settings.media.enabled:
+        return []
+    return [("Media server", api_url(settings.media), "Janus, not yet in the call path")]
 
 
 def _transcriber_rows(

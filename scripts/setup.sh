@@ -15,6 +15,7 @@ APT_PACKAGES=(
     postgresql   # the case database's tests run on a private PostgreSQL cluster too
     kamailio     # the SIP front: one address, a pool of telephony workers behind it
     coturn       # TURN relay started by the village terminal tests (never as a service)
+    janus        # the media server (AudioBridge rooms): a child of lawline serve, never a service
 )
 
 PYTHON="${PYTHON:-python3.11}"
@@ -36,6 +37,15 @@ if ((${#missing[@]})); then
     # A system redis service may start on 6379 here; lawline leaves it alone.
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts Janus as a service on install (its own config: every interface, no
+# secret); lawline runs its own Janus as a child of serve, so the service stays off.
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]] &&
+    systemctl is-enabled --quiet janus 2>/dev/null; then
+    echo "setup: disabling the janus service (lawline serve runs its own)" >&2
+    sudo=()
+    if ((EUID != 0)); then sudo=(sudo); fi
+    "${sudo[@]}" systemctl disable --now janus >/dev/null 2>&1 || true
 fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then

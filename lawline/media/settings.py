@@ -1,0 +1,69 @@
+"""The media server's settings (`[media]`): Janus, run by `lawline serve` as a child.
+
+Janus's APIs listen on private addresses only (loopback by default) and answer only
+with the secrets lawline generates (data_dir/janus/secrets); browsers never talk to
+them. Not yet in the call path: off by default until the bridge moves onto it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class MediaSettings(BaseModel):
+    # Run Janus as a child of `lawline serve` (scripts/setup.sh installs it).
+    enabled: bool = False
+    janus: str = "janus"  # the binary (a name on PATH or a path)
+    # Where Janus's modules are; None: the ones it was built with (Debian's).
+    lib_dir: Path | None = None
+    # Janus's HTTP API (lawline's client) and admin API: private addresses only.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8088, gt=0, lt=65536)
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=7088, gt=0, lt=65536)
+    # UDP ports of the WebRTC legs (ICE) and of plain-RTP participants (AudioBridge);
+    # apart from the telephony workers' (telephony.rtp_port up).
+    rtp_port_range: str = Field(default="20000-24999", pattern=r"^\d{1,5}-\d{1,5}$")
+    plain_rtp_port_range: str = Field(default="25000-29999", pattern=r"^\d{1,5}-\d{1,5}$")
+    # The addresses Janus offers as ICE candidates (its ice_enforce_list); empty: every
+    # interface but loopback (Janus never offers loopback). The first one is also where
+    # AudioBridge takes plain RTP.
+    interfaces: list[str] = Field(default_factory=list)
+    # Behind a 1:1 NAT: the public address Janus advertises instead of its own.
+    nat_1_1: str = ""
+    # AudioBridge: packets buffered per participant before mixing (Janus's default 6
+    # adds 120 ms each way; 2 dropped audio under load), and the rooms' rate.
+    prebuffer: int = Field(default=3, ge=1, le=20)
+    sampling_rate: int = Field(default=16000)
+    # Janus's shared event loops for handles (0: a thread per handle, Janus's default).
+    event_loops: int = Field(default=2, ge=0)
+    # Janus drops a session nobody kept alive for this long.
+    session_timeout_s: int = Field(default=60, ge=10)
+    # How long `lawline serve` waits for Janus's API to answer after a start.
+    start_timeout_s: float = Field(default=20, gt=0)
+
+    @field_validator("sampling_rate")
+    @classmethod
+    def _janus_rate(cls, rate: int) -> int:
+        if rate not in (8000, 12000, 16000, 24000, 48000):
+            raise ValueError("AudioBridge mixes at 8000, 12000, 16000, 24000 or 48000 Hz")
+        return rate
+
+    @field_validator("interfaces", "nat_1_1", "api_host", "admin_host")
+    @classmethod
+    def _addresses(cls, value: str | list[str]) -> str | list[str]:
+        for one in [value] if isinstance(value, str) else value:
+            if one:
+                ipaddress.ip_address(one)  # ValueError names it
+        return value
+
+    @field_validator("api_host", "admin_host")
+    @classmethod
+    def _private(cls, host: str) -> str:
+        address = ipaddress.ip_address(host)
+        if not (address.is_loopback or address.is_private):
+            raise ValueError(f"{host}: Janus's APIs listen on private addresses only")
+        return host
