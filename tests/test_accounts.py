@@ -178,6 +178,31 @@ def test_migrations_run_twice_cleanly(tmp_path: Path) -> None:
     command.check(alembic_config(url))
 
 
+def test_the_old_lockout_columns_are_dropped_and_come_back_on_downgrade(tmp_path: Path) -> None:
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'lawline.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            Accounts(session, AccountSettings()).add_user("wang", "lawyer", PASSWORD, NOW)
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("users")}
+        assert not {"failed_logins", "locked_until"} & columns
+        command.downgrade(alembic_config(url), "0005")
+        engine.dispose()
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT username, failed_logins, locked_until FROM users"))
+            assert rows.all() == [("wang", 0, None)]
+        command.upgrade(alembic_config(url), "head")
+        engine.dispose()
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("users")}
+        assert {"username", "password_hash", "disabled"} <= columns
+        assert not {"failed_logins", "locked_until"} & columns
+    finally:
+        engine.dispose()
+
+
 def test_migrations_and_accounts_on_postgresql(postgres_url: str) -> None:
     upgrade(postgres_url)
     upgrade(postgres_url)

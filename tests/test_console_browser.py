@@ -137,6 +137,33 @@ async def test_a_console_closed_for_falling_behind_comes_back_and_gets_offers(
         await page.wait_for_selector("#offer:not([hidden])", timeout=10_000)
 
 
+async def test_a_second_console_over_the_cap_says_so_and_waits_for_the_lawyer(
+    lawline: Running,
+) -> None:
+    lawline.app.state.settings.sockets.per_user = 1
+    hub = lawline.app.state.hub
+    async with chromium() as browser:
+        context = await browser.new_context()
+        first = await context.new_page()
+        await sign_in(first, browser_base(lawline), "wang", PASSWORD)
+        second = await context.new_page()  # the same session, another window
+        await second.goto(f"{browser_base(lawline)}/console")
+        await second.wait_for_selector('#link[data-link="down"][data-retry]')
+        assert "此账号打开的工作台过多，请关闭其他窗口后重试" in await second.inner_text("#toast")
+        assert hub.refused["user"] == 1
+        # The lawyer closes the other window and clicks the pill: connected.
+        await first.close()
+        await eventually(lambda: _open_sockets(lawline, "wang"), "0")
+        assert hub.refused["user"] == 1, "the refused console did not retry on its own"
+        await second.click("#link")
+        await second.wait_for_selector('#link[data-link="up"]:not([data-retry])')
+        assert hub.refused["user"] == 1
+
+
+async def _open_sockets(lawline: Running, user: str) -> str:
+    return str(lawline.app.state.hub._per_user[user])
+
+
 # ----- a real call ------------------------------------------------------------------------
 
 

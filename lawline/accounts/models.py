@@ -20,9 +20,6 @@ class User(Base):
     # A Role value; a plain string so adding a role needs no database change.
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Wrong passwords in a row since the last success (or lock-out).
-    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -4,7 +4,7 @@ Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's
 low-memory profile) and rehashed at sign-in when those defaults change.
 Guessing is throttled per account and source address in Redis, before the
 password is checked (accounts/throttle.py); the users table's old
-`failed_logins`/`locked_until` columns are no longer used.
+`failed_logins`/`locked_until` columns were dropped (migration 0006).
 """
 
 from __future__ import annotations
@@ -102,7 +102,6 @@ class Accounts:
             display_name=display_name,
             role=checked_role,
             password_hash=self.hasher.hash(password),
-            failed_logins=0,
             disabled=False,
             created_at=now,
         )

@@ -21,6 +21,7 @@ const term = {
   rating: 0,      // 0: nothing chosen yet (a rating starts empty)
   rated: false,
   refused: false,
+  tooMany: false,     // refused for too many sockets (4429): the message stays till hello
   waitMode: "queue",  // queue | nobody (no lawyer can answer now) | callback (one is booked)
   confirming: null,   // the open #confirm: {yes()}
 };
@@ -170,6 +171,16 @@ function refuse(title) {
   setLink(false, "", "");
 }
 
+// Refused for too many sockets (4429): other screens hold this box's or this address's
+// share. The staff are asked to close them; the box tries again only after a long pause.
+const TOO_MANY_RETRY_MS = 60_000;
+function tooMany() {
+  term.tooMany = true;
+  message("终端画面打开过多", "请司法所工作人员关闭本机或同一网络中多余的终端画面，稍后将自动重新连接。");
+  $("message-ok").hidden = true;
+  setLink(false, "", "");
+}
+
 // The device token goes in the first frame, never in the URL (access logs keep URLs).
 function connect(deviceToken) {
   term.socket = new Socket("/api/terminal/ws", {
@@ -180,6 +191,7 @@ function connect(deviceToken) {
         refuse(event.code === 4403 ? "此终端已停用" : "此终端尚未登记");
         return false;
       }
+      if (event.code === 4429) { tooMany(); return TOO_MANY_RETRY_MS; }
       setLink(false, "", "网络连接中断，正在重连…");
       return true;
     },
@@ -195,6 +207,11 @@ const handlers = {
   hello(f) {
     term.hello = f;
     setLink(true, "", "");
+    const wasTooMany = term.tooMany;
+    if (wasTooMany) {
+      term.tooMany = false;
+      $("message-ok").hidden = false;
+    }
     $("place").textContent = `${f.terminal.township} ${f.terminal.village} 法律服务室`;
     renderServices(f.services);
     if (f.call && f.call.state === "connected") {
@@ -204,7 +221,7 @@ const handlers = {
       term.contactId = f.call.contact_id;
       if (f.call.callback) term.waitMode = "callback";
       show("waiting");
-    } else if (term.screen !== "rating" && term.screen !== "message") {
+    } else if (term.screen !== "rating" && (term.screen !== "message" || wasTooMany)) {
       show("home");
     }
   },

@@ -81,6 +81,25 @@ const handlers = {
 
 const up = (on) => setLink(on, "已连接", "连接中断，正在重连…");
 
+// Refused for too many sockets (4429): this account has consoles open elsewhere. Trying
+// again on its own would only be refused again, so the console waits for the lawyer:
+// a click on the pill, once the other windows are closed, connects again.
+const TOO_MANY = "此账号打开的工作台过多，请关闭其他窗口后重试";
+function tooMany() {
+  setLink(false, "已连接", "工作台过多 · 点此重连");
+  $("link").title = TOO_MANY;
+  toast(TOO_MANY, 60_000);
+  const link = $("link");
+  link.dataset.retry = "";
+  link.onclick = () => {
+    link.onclick = null;
+    link.title = "";
+    delete link.dataset.retry;
+    setLink(false, "已连接", "连接中…");
+    state.socket.connect();
+  };
+}
+
 state.socket = new Socket("/api/console/ws", {
   handlers,
   onOpen: () => up(true),
@@ -88,6 +107,7 @@ state.socket = new Socket("/api/console/ws", {
     up(false);
     if (event.code === 4401) { location.href = "/login"; return false; }
     if (event.code === 4403 || event.code === 4404) { toast(event.reason || "无权使用工作台。"); return false; }
+    if (event.code === 4429) { tooMany(); return false; }
     return true;  // back quickly: lawline keeps duty and the call for a short while
   },
 });

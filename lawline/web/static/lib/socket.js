@@ -2,7 +2,9 @@
 // after any loss, quickly at first, then at most every few seconds.
 export class Socket {
   // path: "/api/.../ws"; handlers: {frameType(frame)}; onOpen(ws); onClose(event) returns
-  // false when retrying is pointless (signed out, refused); retry: first and longest wait.
+  // false when retrying is pointless (signed out, refused), or the ms to wait before the
+  // next try when lawline asked for a long pause (4429, too many sockets); retry: first
+  // and longest wait. connect() again after a false starts afresh.
   constructor(path, { handlers, onOpen = () => {}, onClose = () => true, firstRetryMs = 500, maxRetryMs = 5000 }) {
     this.path = path;
     this.handlers = handlers;
@@ -29,7 +31,12 @@ export class Socket {
       if (handle) handle(frame);
     };
     ws.onclose = (event) => {
-      if (this.onClose(event) === false) return;
+      const verdict = this.onClose(event);
+      if (verdict === false) return;
+      if (typeof verdict === "number") {
+        setTimeout(() => this.connect(), verdict);
+        return;
+      }
       setTimeout(() => this.connect(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, this.maxRetryMs);
     };
