@@ -65,6 +65,20 @@ class Running:
         headers = self.credentials(subject, role) | {"Origin": self.base}
         return websockets.connect(f"{ws_base}{path}", additional_headers=headers, open_timeout=10)
 
+    async def enter_call(self, **fields: Any) -> dict[str, Any]:
+        """A caller enters the queue as a telephony gateway reports them: a voice call
+        about labour from 13800138000 unless `fields` say otherwise. The contact."""
+        body = {
+            "channel": "voice",
+            "service": "consultation",
+            "domain": "labour",
+            "caller": "13800138000",
+        } | fields
+        async with self.client("worker-1", Role.GATEWAY) as http:
+            r = await http.post("/api/contacts", json=body)
+            assert r.status_code == 201, r.text
+            return r.json()
+
     def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
         return self.websocket("/api/console/ws", lawyer_id, role)
 

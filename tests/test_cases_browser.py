@@ -87,18 +87,7 @@ async def a_call_taken(
         await next_frame(ws, "hello")
         await ws.send(json.dumps({"type": "state", "state": "available"}))
         assert (await next_frame(ws, "result"))["ok"]
-        async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post(
-                "/api/contacts",
-                json={
-                    "channel": "voice",
-                    "service": "consultation",
-                    "domain": "labour",
-                    "caller": number,
-                },
-            )
-            assert r.status_code == 201, r.text
-            cid = str(r.json()["id"])
+        cid = str((await lawline.enter_call(caller=number))["id"])
         await next_frame(ws, "offer")
         await ws.send(json.dumps({"type": "accept", "contact_id": cid}))
         await next_frame(ws, "connected")
@@ -192,18 +181,7 @@ async def test_a_lawyer_opens_a_case_in_wrap_up_and_follows_it_up(
         await page.wait_for_selector('#state[data-state="available"]')
 
         # A citizen calls through the real queue; wang answers in the page.
-        async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post(
-                "/api/contacts",
-                json={
-                    "channel": "voice",
-                    "service": "consultation",
-                    "domain": "labour",
-                    "caller": NUMBER,
-                },
-            )
-            assert r.status_code == 201, r.text
-            cid = r.json()["id"]
+        cid = (await lawline.enter_call(caller=NUMBER))["id"]
         await page.wait_for_selector("#offer:not([hidden])")
         await page.click("#accept")
         await page.wait_for_selector("#call:not([hidden])")
@@ -325,17 +303,7 @@ async def test_a_citizens_later_call_joins_their_open_case_from_the_console(
         await sign_in(page, browser_base(lawline), "wang", PASSWORD)
         await page.click("#go-available")
         await page.wait_for_selector('#state[data-state="available"]')
-        async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post(
-                "/api/contacts",
-                json={
-                    "channel": "voice",
-                    "service": "consultation",
-                    "domain": "labour",
-                    "caller": NUMBER,
-                },
-            )
-            later = r.json()["id"]
+        later = (await lawline.enter_call(caller=NUMBER))["id"]
         await page.wait_for_selector("#offer:not([hidden])")
         await expect(page.locator("#offer-history")).to_contain_text("此前来电")
         await page.click("#accept")

@@ -75,20 +75,7 @@ async def test_closing_the_browser_mid_offer_returns_the_contact_to_the_queue(
     async with chromium() as browser:
         page = await browser.new_page()
         await on_duty(page, lawline)
-        async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post(
-                "/api/contacts",
-                json={
-                    "channel": "voice",
-                    "service": "consultation",
-                    "domain": "labour",
-                    "caller": "13800138000",
-                    "green": "elderly",
-                    "attrs": {"menu": "main:1"},
-                },
-            )
-            assert r.status_code == 201, r.text
-            contact_id = r.json()["id"]
+        contact_id = (await lawline.enter_call(green="elderly", attrs={"menu": "main:1"}))["id"]
         await page.wait_for_selector("#offer:not([hidden])")
         offer = await page.inner_text("#offer")
         assert "法律咨询" in offer and "劳动争议" in offer and "绿色通道" in offer
@@ -123,17 +110,7 @@ async def test_a_console_closed_for_falling_behind_comes_back_and_gets_offers(
         )
         assert lawline.app.state.hub.closed_behind["console"] == 1
         await page.wait_for_selector('#state[data-state="available"]')
-        async with lawline.client("worker-1", Role.GATEWAY) as http:
-            r = await http.post(
-                "/api/contacts",
-                json={
-                    "channel": "voice",
-                    "service": "consultation",
-                    "domain": "labour",
-                    "caller": "13800138000",
-                },
-            )
-            assert r.status_code == 201, r.text
+        await lawline.enter_call()
         await page.wait_for_selector("#offer:not([hidden])", timeout=10_000)
 
 
@@ -293,19 +270,9 @@ async def test_todays_talk_time_counts_two_short_calls(lawline: Running) -> None
         page = await context.new_page()
         await on_duty(page, lawline)
         for _ in range(2):
-            async with lawline.client("worker-1", Role.GATEWAY) as http:
-                r = await http.post(
-                    "/api/contacts",
-                    json={
-                        "channel": "voice",
-                        "service": "consultation",
-                        "domain": "labour",
-                        "caller": "13800138000",
-                    },
-                )
-                assert r.status_code == 201, r.text
-                contact_id = r.json()["id"]
-                entered.append(r.json()["entered_at"])
+            contact = await lawline.enter_call()
+            contact_id = contact["id"]
+            entered.append(contact["entered_at"])
             await page.wait_for_selector("#offer:not([hidden])")
             if len(entered) == 2:  # the same number called before: its earlier call
                 first = datetime.fromtimestamp(entered[0], ZoneInfo("Asia/Shanghai"))
