@@ -69,7 +69,7 @@ async def _answer(worker: BridgeHost, raw: str) -> None:
         reply = {"ok": False, "error": f"failed: {exc}"}
     request_id = request_id_of(request, raw)
     if not request_id:
-        log.warning("bridge request without an id ignored", extra={"request": raw[:200]})
+        log.warning("bridge request without an id ignored", extra={"bytes": len(raw)})
         return
     try:
         await send_reply(worker.redis, worker.settings.redis_prefix, request_id, reply)
