@@ -1,4 +1,4 @@
-"""The WebRTC load generator (bench/webrtc_peers.py) against a real Janus AudioBridge.
+"""The WebRTC load generator (bench/peers/webrtc_peers.py) against a real Janus AudioBridge.
 
 Run as root: .venv/bin/python bench/spikes/janus/generator_bench.py [--calls 1,10,20,40,60]
 
@@ -48,8 +48,8 @@ import numpy as np
 BENCH = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BENCH))
 from cpu import cpu_seconds  # noqa: E402
-from peers_client import WebRTCPeers  # noqa: E402
-from tone_ear import RATE, Ear, share_in, ulaw_encode, ulaw_table  # noqa: E402
+from peers.client import WebRTCPeers  # noqa: E402
+from peers.tone_ear import RATE, Ear, share_in, ulaw_encode, ulaw_table  # noqa: E402
 
 from lawline.config import Settings  # noqa: E402
 from lawline.media.janus_client import AudioBridge, JanusClient, JanusSession  # noqa: E402
@@ -60,7 +60,6 @@ NETNS = "lawline-bench"
 SRV_IP, CLI_IP = "10.77.19.1", "10.77.19.2"
 CALLER_HZ, LAWYER_HZ = 440, 1200
 CLONE_NEWNET = 0x40000000
-RESULTS = Path(__file__).resolve().parent / "results"
 CLEAN = 0.95
 
 
@@ -108,6 +107,8 @@ class Caller(asyncio.DatagramProtocol):
         self.ear = Ear(LAWYER_HZ)
         self.ssrc, self.seq, self.ts = random.getrandbits(32), random.getrandbits(16), 0
         self.received = 0
+        self.ts0: int | None = None  # the first packet's RTP timestamp, and
+        self.anchor = 0.0  # the earliest arrival its timeline allows (time.monotonic())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -115,12 +116,22 @@ class Caller(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) < 12:
             return
-        now = time.monotonic()
+        arrived = time.monotonic()
         self.received += 1
         skip = 12 + 4 * (data[0] & 0x0F)
         if data[0] & 0x10 and len(data) >= skip + 4:  # a header extension
             skip += 4 + 4 * struct.unpack_from("!H", data, skip + 2)[0]
-        self.ear.feed(ULAW[np.frombuffer(data[skip:], dtype=np.uint8)], now)
+        # Heard on the sender's timeline (RTP timestamps), anchored to the earliest
+        # arrival: as a phone's jitter buffer plays it, so this process's own scheduling
+        # delays are not counted as gaps in Janus's audio.
+        ts = struct.unpack_from("!I", data, 4)[0]
+        if self.ts0 is None:
+            self.ts0, self.anchor = ts, arrived
+        offset = ((ts - self.ts0) & 0xFFFFFFFF) / RATE
+        if abs(arrived - (self.anchor + offset)) > 1.0:  # a new timeline
+            self.ts0, self.anchor, offset = ts, arrived, 0.0
+        self.anchor = min(self.anchor, arrived - offset)
+        self.ear.feed(ULAW[np.frombuffer(data[skip:], dtype=np.uint8)], self.anchor + offset)
 
     def send_next(self) -> None:
         if self.transport is None or self.to is None:
@@ -148,6 +159,7 @@ class Call:
     name: str
     caller: Caller
     session: JanusSession | None = None
+    rooms: AudioBridge | None = None  # the handle that made the room (and destroys it)
     accept_t: float = 0.0
     caller_heard_t: float | None = None
     lawyer_heard_t: float | None = None
@@ -162,33 +174,41 @@ async def open_call(
     call.accept_t = time.monotonic()
     # The browser makes its offer while the worker makes the room and joins it.
     offer = asyncio.create_task(peers.offer(call.name))
+    stage = "session"
     try:
         call.session = session = await client.session()
-        rooms = await AudioBridge.attach(session, admin_key)
+        stage = "room"
+        call.rooms = rooms = await AudioBridge.attach(session, admin_key)
         await rooms.create_room(
             call.name, sampling_rate=media.sampling_rate, prebuffer=media.prebuffer
         )
+        stage = "join_rtp"
         assert call.caller.transport is not None
         port = call.caller.transport.get_extra_info("sockname")[1]
         rtp = await rooms.join_rtp(call.name, CLI_IP, port)
         call.caller.ear.t0 = time.monotonic()
         call.caller.to = (rtp.ip, rtp.port)
+        stage = "offer"
         lawyer = await AudioBridge.attach(session, admin_key)
         sdp = await offer
         call.offer_t = time.monotonic()
+        stage = "join_webrtc"
         answer = await lawyer.join_webrtc(call.name, sdp, display="lawyer")
         peers.answer(call.name, answer)
     except Exception as exc:
         offer.cancel()
-        call.error = f"{type(exc).__name__}: {exc}"
+        call.error = f"{stage}: {type(exc).__name__}: {exc}"
 
 
 async def close_call(call: Call) -> None:
     if call.caller.transport is not None:
         call.caller.transport.close()
+    if call.rooms is not None:  # a room outlives its participants' sessions
+        with contextlib.suppress(Exception):
+            await call.rooms.destroy_room(call.name)
     if call.session is not None:
         with contextlib.suppress(Exception):
-            await call.session.destroy()  # its handles, and so the room's participants
+            await call.session.destroy()
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -196,6 +216,12 @@ def pct(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _span(marks: str, t0: float | None, m0: float, m1: float) -> str:
+    if t0 is None:
+        return ""
+    return marks[max(0, int((m0 - t0) / 0.1)) : max(0, int((m1 - t0) / 0.1))]
 
 
 def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, Any]:
@@ -247,6 +273,9 @@ def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, A
         "accept_to_both_s": max(first) - call.accept_t if len(first) == 2 else None,
         "clean": clean,
         **phases,
+        # What each side heard in the measured interval, 100 ms a character (tone_ear).
+        "lawyer_heard": _span(peer["windows"], peer["answer_t"], m0, m1),
+        "caller_heard": _span(heard_lawyer["windows"], call.caller.ear.t0, m0, m1),
     }
 
 
@@ -256,7 +285,7 @@ async def run_n(
     media: MediaSupervisor,
     settings: MediaSettings,
 ) -> dict[str, Any]:
-    client = media.client
+    client = media.server.client(timeout_s=15)  # not 5: a loaded Janus answers slowly
     admin_key = media.server.config.secrets.admin_key
     janus_pid = media.pid
     assert janus_pid is not None
@@ -321,6 +350,8 @@ async def run_n(
     to_both = values("accept_to_both_s")
     result = {
         "calls": n,
+        "sampling_rate": settings.sampling_rate,
+        "prebuffer": settings.prebuffer,
         "seconds": round(span, 2),
         "opened": n - sum(1 for c in calls if c.error),
         "errors": sorted({c.error for c in calls if c.error})[:5],
@@ -348,6 +379,7 @@ async def run_n(
             default=None,
         ),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "per_call": judged,
     }
     return result
 
@@ -386,6 +418,8 @@ async def main_async(args: argparse.Namespace) -> None:
             admin_host=SRV_IP,
             interfaces=[SRV_IP],
             start_timeout_s=20,
+            sampling_rate=args.sampling_rate,
+            prebuffer=args.prebuffer,
         )
         settings = Settings(data_dir=Path(tmp), media=media_settings)
         server = prepare_janus(settings)
@@ -396,22 +430,34 @@ async def main_async(args: argparse.Namespace) -> None:
         results = []
         try:
             for n in args.calls:
-                r = await run_n(n, args, media, media_settings)
+                try:
+                    r = await run_n(n, args, media, media_settings)
+                except Exception as exc:  # the next N may still run
+                    print(f"N={n:>3} failed: {type(exc).__name__}: {exc}", flush=True)
+                    continue
                 results.append(r)
                 print(row(r), flush=True)
                 if r["errors"] or r["generator_errors"]:
                     print(f"  errors: {r['errors']} {r['generator_errors']}", flush=True)
-                await asyncio.sleep(2)  # Janus lets the last rooms go
+                if args.out:
+                    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+                await asyncio.sleep(2)  # Janus lets the last calls go
+                left = await media.client.plugin_request(
+                    "janus.plugin.audiobridge",
+                    {"request": "list", "admin_key": media.server.config.secrets.admin_key},
+                )
+                if left.get("list"):
+                    print(f"  {len(left['list'])} rooms left on Janus", flush=True)
         finally:
             await media.stop()
-    if args.out:
-        RESULTS.mkdir(exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     clean = [r for r in results if r["all_clean"]]
     largest = max(clean, key=lambda r: r["calls"]) if clean else None
     print(f"largest N with clean audio both ways: {largest['calls'] if largest else 0}")
-    if largest is not None:
-        per_call = largest["janus_cpu_per_call"]
+    # Janus's CPU per call at the largest clean N (else the largest measured), and the
+    # calls one core of Janus would carry at that rate: an estimate, not a measurement.
+    basis = largest or max(results, key=lambda r: r["calls"], default=None)
+    if basis is not None:
+        per_call = basis["janus_cpu_per_call"]
         estimate = int(1 / per_call) if per_call > 0 else 0
         print(f"cpu_per_call={per_call:.4f} estimate_calls={estimate}")
 
@@ -425,6 +471,9 @@ def main() -> None:
     parser.add_argument("--ramp-ms", type=float, default=100.0)
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--out", default="", help="write the results (JSON) here")
+    defaults = MediaSettings()
+    parser.add_argument("--sampling-rate", type=int, default=defaults.sampling_rate)
+    parser.add_argument("--prebuffer", type=int, default=defaults.prebuffer)
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: it makes a network namespace")

@@ -1,4 +1,4 @@
-"""Driving webrtc_peers.py (N WebRTC peers in one GStreamer process) from a bench's asyncio.
+"""Driving webrtc_peers.py (N WebRTC peers in one GStreamer process) from asyncio.
 
     peers = await WebRTCPeers.start(["--ice-ip", "10.77.19.2"])   # Debian's python3
     offer = await peers.offer("p1")              # complete offer SDP (no trickle)

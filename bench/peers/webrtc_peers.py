@@ -10,7 +10,7 @@ It runs under Debian's /usr/bin/python3 (python3-gi, GStreamer 1.22 and python3-
 from Debian: bench/setup_bench.sh), not the project's venv, so a bench drives it as a
 child process over stdin/stdout, one JSON object a line:
 
-    proc = subprocess.Popen(["/usr/bin/python3", "bench/webrtc_peers.py"],
+    proc = subprocess.Popen(["/usr/bin/python3", "bench/peers/webrtc_peers.py"],
                             stdin=PIPE, stdout=PIPE)      # in the peers' network namespace
 
 Commands (stdin):
@@ -33,21 +33,32 @@ machine, so a bench can subtract its own times from it):
     {"event": "error", "peer": "p1", "error": "..."}
 
 Per peer in stats: offer_t, answer_t, connected_t, first_heard_t (or null); sent_onsets
-(when each burst of our tone began: the volume switched on, +-20 ms to the packet);
-heard_onsets (when a run of the far tone began, by frame arrival); frames (decoded 20 ms
-frames); windows: one character per 100 ms since answer_t, "1" the far tone in most of
-its frames, "0" audio without it, "." no audio; heard_share: the share of "1" windows
-from first_heard_t on (the clean-audio figure when the far end's tone is continuous).
-cpu_s is this process's user+system CPU seconds, so CPU per peer is its growth over an
-interval divided by the peers.
+(when each burst of our tone began: the peer switched to the tone, its first packet
+leaves within 20 ms); heard_onsets (when a run of the far tone began); frames (decoded
+20 ms frames); windows: one character per 100 ms since answer_t, "1" the far tone in
+most of its frames, "0" audio without it, "." no audio; heard_share: the share of "1"
+windows from first_heard_t on (the clean-audio figure when the far end's tone is
+continuous). cpu_s is this process's user+system CPU seconds, so CPU per peer is its
+growth over an interval divided by the peers.
 
-Hearing: each 20 ms frame of decoded audio (8 kHz mono) is tested at the far tone's
-frequency (a single-bin DFT, as Goertzel): the tone holds at least half the frame's
-energy, above a level floor. A run starts after 2 such frames and ends after 3 without.
+How, cheaply: one pipeline for all peers. Our tone and silence are each encoded once
+(live sources, Opus 20 ms, 16 kHz) into a tee; each peer (input-selector -> rtpopuspay ->
+webrtcbin) takes them from its connection on, bursts starting then (500 ms tone, 500 ms
+silence, by switching its selector), so no peer has an encoder of its own. The offer is
+made from the transceiver's codec preferences (webrtcbin holds a sink pad's data until
+its peer connects, which would stall the shared tees). libnice's UPnP probe (200 ms per
+offer) and TCP candidates are off: host UDP candidates, gathered at once.
+
+Hearing: Opus is decoded at 8 kHz (opusdec) into an appsink the main loop empties every
+100 ms (no Python per packet). Each 20 ms frame is tested at the far tone's frequency
+(bench/peers/tone_ear.py, a single-bin DFT): the tone holds at least half the frame's
+energy, above a level floor; a run starts after 2 such frames and ends after 3 without.
+A frame's time is its buffer's PTS on the pipeline clock (CLOCK_MONOTONIC, as
+time.monotonic()): the jitter buffer's estimate of when its packet arrived.
 
 Options: --send-hz (1200), --hear-hz (440), --burst-ms (500: on, then off as long; 0 for
-a continuous tone), --jitter-ms (20: webrtcbin's jitter buffer; a browser's adapts near
-there), --opus-bitrate (32000), --opus-complexity (5), --ice-ip (offer only the UDP host
+a continuous tone), --jitter-ms (40: webrtcbin's jitter buffer; a browser's adapts near
+there on a LAN), --opus-bitrate (32000), --opus-complexity (5), --ice-ip (offer only the UDP host
 candidate on this address, as a browser on one network would; default: all gathered).
 """
 
@@ -65,7 +76,7 @@ from typing import Any
 
 import gi
 import numpy as np
-from tone_ear import RATE, Ear  # bench/ is on sys.path: this runs as a script
+from tone_ear import RATE, Ear  # its folder is on sys.path: this runs as a script
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstSdp", "1.0")
@@ -285,8 +296,8 @@ class Peer:
         # Pulled by the main loop every 100 ms (Generator._hear): no Python per packet
         # in the streaming threads.
         sink = Gst.parse_bin_from_description(
-            "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample "
-            f"! audio/x-raw,format=S16LE,rate={RATE},channels=1 "
+            # Opus decodes at 8 kHz itself: no resampler.
+            f"rtpopusdepay ! opusdec plc=true ! audio/x-raw,format=S16LE,rate={RATE},channels=1 "
             "! appsink name=ear emit-signals=false sync=false max-buffers=500 drop=true",
             True,
         )
@@ -445,7 +456,7 @@ def main() -> None:
     parser.add_argument("--send-hz", type=float, default=1200.0)
     parser.add_argument("--hear-hz", type=float, default=440.0)
     parser.add_argument("--burst-ms", type=int, default=500)
-    parser.add_argument("--jitter-ms", type=int, default=20)
+    parser.add_argument("--jitter-ms", type=int, default=40)
     parser.add_argument("--opus-bitrate", type=int, default=32000)
     parser.add_argument("--opus-complexity", type=int, default=5)
     parser.add_argument("--ice-ip", default="", help="offer only UDP candidates on this address")
