@@ -1,6 +1,12 @@
 """The WebRTC load generator (bench/peers/webrtc_peers.py) against a real Janus AudioBridge.
 
-Run as root: .venv/bin/python bench/spikes/janus/generator_bench.py [--calls 1,10,20,40,60]
+Run as root, after bench/setup_bench.sh (the generator's Debian packages):
+
+    .venv/bin/python bench/spikes/janus/generator_bench.py [--calls 1,10,20,40,60]
+        [--seconds 20] [--sampling-rate 16000] [--prebuffer 3] [--out results/x.json]
+    .venv/bin/python bench/spikes/janus/generator_bench.py --table results/x.json
+
+Findings: GENERATOR.md beside this file.
 
 Everything runs in the network namespace `lawline-bench` (made if missing, kept), on a
 veth pair inside it: Janus on 10.77.19.1 (lawline's own Janus configuration, as
@@ -19,8 +25,8 @@ Per N (calls started --ramp-ms apart, then all talking for --seconds):
   >= 95 % of the bursts sent, and the tone in >= 95 % of the windows inside them (shifted
   by the call's median delay), and the one-way delay of a burst (lawyer -> caller).
 The last lines: `largest N with clean audio both ways: N` and `cpu_per_call=...
-estimate_calls=...` (calls per core of Janus at the largest clean N's per-call CPU: an
-estimate, not measured).
+estimate_calls=...` (calls per core of Janus at the largest clean N's per-call CPU, or
+the largest N's if none was clean: an estimate, not measured).
 """
 
 from __future__ import annotations
@@ -462,6 +468,40 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"cpu_per_call={per_call:.4f} estimate_calls={estimate}")
 
 
+def table(results: list[dict[str, Any]]) -> str:
+    """The results as GENERATOR.md's table (% of one core; ms)."""
+
+    def pc(v: float | None) -> str:
+        return fmt(None if v is None else v * 100, "{:.2f}")
+
+    def ms(v: float | None) -> str:
+        return fmt(_ms(v), "{:.0f}")
+
+    lines = [
+        "| N | clean calls | Janus % core per call | generator % core per peer "
+        "| callers % core per call | accept -> both hear p50 / p99 | -> offer / answer / "
+        "connected / lawyer hears / caller hears (p50) | lawyer -> caller delay p50 "
+        "| min share heard: lawyer / caller / bursts | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        phases = " / ".join(
+            ms(r["phases_p50_s"][k])
+            for k in ("offer", "answer", "connected", "lawyer_hears", "caller_hears")
+        )
+        shares = " / ".join(
+            fmt(r[k], "{:.2f}")
+            for k in ("lawyer_hears_share_min", "caller_hears_share_min", "bursts_heard_min_share")
+        )
+        lines.append(
+            f"| {r['calls']} | {r['clean_calls']}/{r['calls']} | {pc(r['janus_cpu_per_call'])} "
+            f"| {pc(r['generator_cpu_per_peer'])} | {pc(r['callers_cpu_per_call'])} "
+            f"| {ms(r['accept_to_both_p50_s'])} / {ms(r['accept_to_both_p99_s'])} | {phases} "
+            f"| {ms(r['delay_lawyer_to_caller_p50_s'])} | {shares} | {r['loadavg'][0]} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -471,10 +511,14 @@ def main() -> None:
     parser.add_argument("--ramp-ms", type=float, default=100.0)
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--out", default="", help="write the results (JSON) here")
+    parser.add_argument("--table", default="", help="print a results file as a table, only")
     defaults = MediaSettings()
     parser.add_argument("--sampling-rate", type=int, default=defaults.sampling_rate)
     parser.add_argument("--prebuffer", type=int, default=defaults.prebuffer)
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text())))
+        return
     if os.geteuid() != 0:
         raise SystemExit("run as root: it makes a network namespace")
     enter_netns(NETNS)
