@@ -10,7 +10,9 @@ Protocol (JSON text frames). From lawline:
   connected       {contact}                      the accepted contact is now talking
   ended           {contact}                      the conversation is over (wrap-up starts)
   state           {lawyer}                       the lawyer's state changed
-  webrtc_answer   {contact_id, sdp}              lawline's answer to the console's offer
+  webrtc_answer   {contact_id, sdp}              the media server's answer to the console's
+                                                  offer (the browser joins the call's room)
+  audio_lost      {contact_id}                   the media server restarted: offer again
   video_signal    {contact_id, kind, ...}        from the village terminal of a video call
   tap_answer      {contact_id, sdp}              lawline's answer to a tap_offer
   transcript_backlog {contact_id, status, segments}  the call's transcript so far (on
@@ -24,8 +26,9 @@ Protocol (JSON text frames). From lawline:
   pong            {}
 From the console:
   accept {contact_id} | reject {contact_id} | end {contact_id}
-  webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call (again
-                                  after a reload: it replaces the earlier one)
+  webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call, a complete
+                                  offer; lawline joins it to the call's room on the media
+                                  server (again after a reload: it replaces the earlier one)
   video_signal {contact_id, kind, ...}  a video session's signalling, relayed to the
                                   terminal (lawline/video/relay.py lists the kinds)
   tap_offer {contact_id, sdp, legs: {mid: citizen|lawyer}}  a video call's two voices
@@ -55,6 +58,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect
 
+from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
@@ -68,6 +72,7 @@ from lawline.web.auth import Principal, Role, authenticate_async, mask_number
 from lawline.web.deps import (
     BridgeDep,
     HubDep,
+    LegsDep,
     LiveFeedDep,
     OpenConsolesDep,
     QueueDep,
@@ -100,6 +105,7 @@ CLOSE_NOT_FOUND = 4404
 
 # The break reason while a lawyer's console is away (reloading, network lost).
 CONSOLE_AWAY = "console reconnecting"
+MAX_SDP = 64_000  # a browser's complete offer is a few kB
 
 
 def _contact_json(contact: Contact, menu: Menu) -> dict[str, Any]:
@@ -116,6 +122,7 @@ class ConsoleServices:
 
     queue: QueueService
     bridge: BridgeClient
+    legs: BrowserLegs
     hub: SocketHub
     live: LiveFeed
     taps: VideoTranscripts
@@ -126,13 +133,21 @@ class ConsoleServices:
 def console_services(
     queue: QueueDep,
     bridge: BridgeDep,
+    legs: LegsDep,
     hub: HubDep,
     live: LiveFeedDep,
     taps: VideoTranscriptsDep,
     settings: SettingsDep,
 ) -> ConsoleServices:
     return ConsoleServices(
-        queue, bridge, hub, live, taps, settings.sockets.console_queue, settings.telephony.menu
+        queue,
+        bridge,
+        legs,
+        hub,
+        live,
+        taps,
+        settings.sockets.console_queue,
+        settings.telephony.menu,
     )
 
 
@@ -146,6 +161,8 @@ class ConsoleSession:
         self.services = services
         self.queue = services.queue
         self.bridge = services.bridge
+        self.legs = services.legs
+        self._lost: set[asyncio.Task[None]] = set()  # audio_lost frames being sent
         self.lawyer_id = lawyer_id
         self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.offer_id: str | None = None
@@ -175,16 +192,20 @@ class ConsoleSession:
             self._call_changed.set()
 
     async def run(self) -> None:
-        async with self.queue.subscribe(self.services.event_limit) as events:
-            await self._hello()
-            await run_until_ended(
-                self.ticket,
-                serve_frames(self.ws, self.handlers, self._seen),
-                self._forward(events),
-                self._follow_transcript(),
-                self._forward_signals(self.ticket.signals),
-                self._fall_behind(events),
-            )
+        try:
+            async with self.queue.subscribe(self.services.event_limit) as events:
+                await self._hello()
+                await run_until_ended(
+                    self.ticket,
+                    serve_frames(self.ws, self.handlers, self._seen),
+                    self._forward(events),
+                    self._follow_transcript(),
+                    self._forward_signals(self.ticket.signals),
+                    self._fall_behind(events),
+                )
+        finally:
+            # This browser's audio leaves the media server with its socket.
+            await asyncio.shield(self.legs.leave(self))
 
     async def _seen(self) -> None:
         """Every frame from the console is a sign of life."""
@@ -273,9 +294,11 @@ class ConsoleSession:
             await self._send("connected", contact=_contact_json(c, self.services.menu))
             self._set_call(c.id)
         elif ev.type == "contact.ended" and c is not None and mine:
+            await self.legs.leave(self, c.id)
             await self._send("ended", contact=_contact_json(c, self.services.menu))
         elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
             # Handed on: over for them.
+            await self.legs.leave(self, c.id)
             await self._send("ended", contact=_contact_json(c, self.services.menu))
         if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
@@ -375,12 +398,31 @@ class ConsoleSession:
         cid, sdp = _contact_id(frame), frame.get("sdp")
         if not isinstance(sdp, str) or not sdp:
             raise BadFrame("'webrtc_offer' needs an 'sdp' string")
+        if len(sdp) > MAX_SDP:
+            raise BadFrame("the offer is too large")
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None
+            or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED
+            or contact.channel != Channel.VOICE
+        ):
+            await self._result("webrtc_offer", False, "this contact is not your phone call")
+            return
         try:
-            reply = await self.bridge.request(cid, "offer", lawyer_id=self.lawyer_id, sdp=sdp)
-        except BridgeError as exc:
+            answer = await self.legs.join(
+                self, cid, sdp, display=f"lawyer {self.lawyer_id}", on_lost=self._audio_lost
+            )
+        except LegRefused as exc:
             await self._result("webrtc_offer", False, str(exc))
             return
-        await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
+        await self._send("webrtc_answer", contact_id=cid, sdp=answer)
+
+    def _audio_lost(self, room: str) -> None:
+        """The media server restarted under this call: the console offers again."""
+        task = asyncio.get_running_loop().create_task(self._send("audio_lost", contact_id=room))
+        self._lost.add(task)
+        task.add_done_callback(self._lost.discard)
 
     async def _hold(self, frame: Frame) -> None:
         cid = _contact_id(frame)
