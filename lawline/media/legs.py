@@ -25,7 +25,7 @@ from lawline.media.janus_client import AudioBridge, JanusError, JanusSession
 
 log = logging.getLogger(__name__)
 
-ROOM_WAIT_S = 5.0  # a join waits this long for a room being made (or remade)
+ROOM_WAIT_S = 3.0  # a join waits this long for a room being made (or remade)
 ROOM_POLL_S = 0.1
 
 

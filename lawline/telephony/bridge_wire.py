@@ -82,6 +82,11 @@ class BridgeClient:
         self.prefix = prefix
         self.keys = TelephonyKeys(prefix)
 
+    async def holder(self, contact_id: str) -> str | None:
+        """The worker holding that contact's call, if any holds it."""
+        worker = await self.redis.get(self.keys.line(contact_id))
+        return _text(worker) if worker else None
+
     async def request(
         self, contact_id: str, kind: str, timeout_s: float = 10.0, **fields: Any
     ) -> dict[str, Any]:

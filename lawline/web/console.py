@@ -163,6 +163,7 @@ class ConsoleSession:
         self.bridge = services.bridge
         self.legs = services.legs
         self._lost: set[asyncio.Task[None]] = set()  # audio_lost frames being sent
+        self._joining: asyncio.Task[None] | None = None  # the browser's offer being joined
         self.lawyer_id = lawyer_id
         self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.offer_id: str | None = None
@@ -205,6 +206,9 @@ class ConsoleSession:
                 )
         finally:
             # This browser's audio leaves the media server with its socket.
+            if self._joining is not None:
+                self._joining.cancel()
+                await asyncio.gather(self._joining, return_exceptions=True)
             await asyncio.shield(self.legs.leave(self))
 
     async def _seen(self) -> None:
@@ -409,12 +413,25 @@ class ConsoleSession:
         ):
             await self._result("webrtc_offer", False, "this contact is not your phone call")
             return
+        if not await self.bridge.holder(cid):
+            await self._result("webrtc_offer", False, "no telephony worker holds the call")
+            return
+        # Joined beside the frame loop (a room being remade may take a moment); a newer
+        # offer replaces one still being joined.
+        if self._joining is not None:
+            self._joining.cancel()
+        self._joining = asyncio.get_running_loop().create_task(self._join(cid, sdp))
+
+    async def _join(self, cid: str, sdp: str) -> None:
         try:
             answer = await self.legs.join(
                 self, cid, sdp, display=f"lawyer {self.lawyer_id}", on_lost=self._audio_lost
             )
         except LegRefused as exc:
             await self._result("webrtc_offer", False, str(exc))
+            return
+        except Exception:
+            log.exception("the browser's audio was not joined to its room")
             return
         await self._send("webrtc_answer", contact_id=cid, sdp=answer)
 

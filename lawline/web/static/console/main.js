@@ -8,7 +8,7 @@
 import { $, setLink, signOut, toast } from "../lib/dom.js";
 import { setZone } from "../lib/format.js";
 import { Socket } from "../lib/socket.js";
-import { audioAnswered, audioRefused, endCall, startCall, wireCall } from "./call.js";
+import { audioAnswered, audioLost, audioRefused, endCall, startCall, wireCall } from "./call.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
 import { loadFigures, renderLawyer, wireDuty } from "./duty.js";
 import { hideOffer, showOffer, wireOffer } from "./offer.js";
@@ -53,6 +53,7 @@ const handlers = {
     refreshRecent();
   },
   webrtc_answer: audioAnswered,
+  audio_lost: audioLost,
   state(f) {
     const was = state.lawyer && state.lawyer.state;
     renderLawyer(f.lawyer);
