@@ -39,6 +39,7 @@ POLL_TIMEOUT_S = 40.0  # Janus answers a long poll within 30 s (a keepalive if n
 MAX_REPLY = 4 * 1024 * 1024
 MAX_QUEUED_EVENTS = 64  # per handle, unread (webrtcup, media, slowlink...): oldest dropped
 NO_SUCH_SESSION = 458  # Janus's own error code: it restarted, or timed the session out
+HTTP_NOT_FOUND = 404
 
 Json = dict[str, Any]
 
@@ -142,6 +143,13 @@ def _check(reply: Any, what: str) -> Json:
     if "error_code" in data or "error" in data:
         raise JanusError(f"{what}: {data.get('error', 'plugin error')}", data.get("error_code"))
     return reply
+
+
+def _error_code(reply: Any) -> int | None:
+    if isinstance(reply, dict) and reply.get("janus") == "error":
+        code = (reply.get("error") or {}).get("code")
+        return code if isinstance(code, int) else None
+    return None
 
 
 def _transaction() -> str:
@@ -306,7 +314,9 @@ class JanusSession:
                 reply = await http_json("GET", url, None, POLL_TIMEOUT_S)
                 failures = 0
             except JanusError as exc:
-                if exc.code == NO_SUCH_SESSION:
+                # Janus's HTTP transport answers a poll of a session it does not know
+                # (it restarted, or timed it out) with 404.
+                if exc.code in (NO_SUCH_SESSION, HTTP_NOT_FOUND):
                     self._lose()
                     return
                 failures += 1
@@ -314,6 +324,9 @@ class JanusSession:
                     log.warning("Janus long poll failed", extra={"error": str(exc)})
                 await asyncio.sleep(min(0.1 * failures, 2.0))
                 continue
+            if _error_code(reply) == NO_SUCH_SESSION:
+                self._lose()
+                return
             for event in reply if isinstance(reply, list) else [reply]:
                 self._deliver(event)
 

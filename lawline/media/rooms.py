@@ -119,9 +119,7 @@ class ConversationRooms:
         while True:
             session = await self._current_session_when_up()
             await session.lost.wait()
-            log.warning("media server lost this worker's rooms", extra={"rooms": len(self)})
-            for record in self._rooms.values():
-                record.handle = None
+            del session
             await self._restore()
 
     async def _current_session_when_up(self) -> JanusSession:
@@ -134,6 +132,11 @@ class ConversationRooms:
                 tries += 1
 
     async def _restore(self) -> None:
+        # Nothing of a room is held in run()'s frame while it waits: a call's port must
+        # not outlive the call (pjsua asserts if one is collected after it stops).
+        log.warning("media server lost this worker's rooms", extra={"rooms": len(self)})
+        for record in self._rooms.values():
+            record.handle = None
         await self._current_session_when_up()
         for room, record in list(self._rooms.items()):
             try:
