@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from lawline.media.access import NO_SUCH_ROOM, MediaAccess
+from lawline.media.access import NO_SUCH_ROOM, ROOM_EXISTS, MediaAccess
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,46 @@ class BrowserLegs:
                 raise
             self._legs[(owner, room)] = Leg(owner, room, handle, muted)
             return answer
+
+    async def open_room(self, room: str) -> None:
+        """Create a room of this process's own (a call's coach room, media/monitoring.py),
+        private with its PIN; one left over (a process that died) is made afresh."""
+        media = self.access.settings
+        create = {"sampling_rate": media.sampling_rate, "prebuffer": media.prebuffer}
+        pin = self.access.room_pin(room)
+        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
+        try:
+            try:
+                await handle.create_room(room, pin=pin, allow_rtp_participants=False, **create)
+            except JanusError as exc:
+                if exc.code != ROOM_EXISTS:
+                    raise
+                await handle.destroy_room(room)
+                await handle.create_room(room, pin=pin, allow_rtp_participants=False, **create)
+        except JanusError as exc:
+            raise LegRefused("媒体服务器拒绝了操作") from exc
+        finally:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+
+    async def close_room(self, room: str) -> None:
+        """Destroy a room this process made (Janus hangs up its participants); this
+        process's legs in it are let go first."""
+        for owner, in_room in list(self._legs):
+            if in_room == room:
+                await self.leave(owner, room)
+        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
+        try:
+            await handle.destroy_room(room)
+        except JanusError as exc:
+            if exc.code != NO_SUCH_ROOM:
+                log.warning("room not destroyed", extra={"room": room, "error": str(exc)})
+        finally:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+
+    def joined(self, owner: Hashable, room: str) -> bool:
+        return (owner, room) in self._legs
 
     async def set_muted(self, owner: Hashable, room: str, muted: bool) -> None:
         leg = self._legs.get((owner, room))

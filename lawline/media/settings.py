@@ -41,6 +41,9 @@ class MediaSettings(BaseModel):
     # adds 120 ms each way; 2 dropped audio under load), and the rooms' rate.
     prebuffer: int = Field(default=3, ge=1, le=20)
     sampling_rate: int = Field(default=16000)
+    # A lawyer's console shows when a supervisor listens in, coaches or joins their call
+    # (a centre's rule; media/monitoring.py).
+    announce_monitoring: bool = True
     # Janus's shared event loops for handles (0: a thread per handle, Janus's default).
     event_loops: int = Field(default=2, ge=0)
     # Janus's configuration and the secrets every process of the node reads to reach

@@ -13,6 +13,12 @@ Protocol (JSON text frames). From lawline:
   webrtc_answer   {contact_id, sdp}              the media server's answer to the console's
                                                   offer (the browser joins the call's room)
   audio_lost      {contact_id}                   the media server restarted: offer again
+  monitored       {contact_id, mode|null}        a supervisor listens in (listen), coaches
+                                                  (whisper) or has joined (barge); null: no
+                                                  more (shown where media.announce_monitoring)
+  coach_start     {contact_id}                   a supervisor coaches: offer to the coach room
+  coach_stop      {contact_id}                   the coach room is gone
+  coach_answer    {contact_id, sdp}              the answer to a coach_offer
   video_signal    {contact_id, kind, ...}        from the village terminal of a video call
   tap_answer      {contact_id, sdp}              lawline's answer to a tap_offer
   transcript_backlog {contact_id, status, segments}  the call's transcript so far (on
@@ -29,6 +35,8 @@ From the console:
   webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call, a complete
                                   offer; lawline joins it to the call's room on the media
                                   server (again after a reload: it replaces the earlier one)
+  coach_offer {contact_id, sdp}   a second connection, to the call's coach room: the
+                                  lawyer hears the coaching supervisor (media/monitoring.py)
   video_signal {contact_id, kind, ...}  a video session's signalling, relayed to the
                                   terminal (lawline/video/relay.py lists the kinds)
   tap_offer {contact_id, sdp, legs: {mid: citizen|lawyer}}  a video call's two voices
@@ -59,6 +67,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect
 
 from lawline.media.legs import BrowserLegs, LegRefused
+from lawline.media.monitoring import coach_room
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
@@ -177,6 +186,7 @@ class ConsoleSession:
             "reject": self._reject,
             "end": self._end,
             "webrtc_offer": self._webrtc_offer,
+            "coach_offer": self._coach_offer,
             "video_signal": self._video_signal,
             "tap_offer": self._tap_offer,
             "hold": self._hold,
@@ -299,10 +309,12 @@ class ConsoleSession:
             self._set_call(c.id)
         elif ev.type == "contact.ended" and c is not None and mine:
             await self.legs.leave(self, c.id)
+            await self.legs.leave(self, coach_room(c.id))
             await self._send("ended", contact=_contact_json(c, self.services.menu))
         elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
             # Handed on: over for them.
             await self.legs.leave(self, c.id)
+            await self.legs.leave(self, coach_room(c.id))
             await self._send("ended", contact=_contact_json(c, self.services.menu))
         if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
@@ -342,8 +354,18 @@ class ConsoleSession:
         """A video call's signalling from its terminal (the call in hand only)."""
         while True:
             message = await signals.get()
-            if message.get("contact_id") == self.call_id:
+            cid = message.get("contact_id")
+            if cid != self.call_id:
+                continue
+            if message.get("from") != "supervisor":
                 await self._send("video_signal", **message)
+            elif message.get("kind") == "monitored":
+                await self._send("monitored", contact_id=cid, mode=message.get("mode"))
+            elif message.get("kind") == "coach_start":
+                await self._send("coach_start", contact_id=cid)
+            elif message.get("kind") == "coach_stop":
+                await self.legs.leave(self, coach_room(str(cid)))
+                await self._send("coach_stop", contact_id=cid)
 
     # ----- frames from the console ----------------------------------------------------
 
@@ -434,6 +456,28 @@ class ConsoleSession:
             log.exception("the browser's audio was not joined to its room")
             return
         await self._send("webrtc_answer", contact_id=cid, sdp=answer)
+
+    async def _coach_offer(self, frame: Frame) -> None:
+        """Join the call's coach room muted: the lawyer hears the supervisor coaching."""
+        cid, sdp = _contact_id(frame), frame.get("sdp")
+        if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
+            raise BadFrame("'coach_offer' needs an 'sdp' string (a complete offer)")
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None
+            or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED
+        ):
+            await self._result("coach_offer", False, "this contact is not your call")
+            return
+        try:
+            answer = await self.legs.join(
+                self, coach_room(cid), sdp, display=f"lawyer {self.lawyer_id}", muted=True
+            )
+        except LegRefused as exc:
+            await self._result("coach_offer", False, str(exc))
+            return
+        await self._send("coach_answer", contact_id=cid, sdp=answer)
 
     def _audio_lost(self, room: str) -> None:
         """The media server restarted under this call: the console offers again."""
