@@ -233,8 +233,8 @@ async def _serve(
 
 
 async def start_media(settings: Settings) -> MediaSupervisor:
-    """Janus running (restarted if it dies) with its API answering (not yet in the call
-    path: nothing uses it until the bridge moves onto it)."""
+    """Janus running (restarted if it dies) with its API answering: every phone
+    conversation's room is there."""
     media = MediaSupervisor(
         prepare_janus(settings), os.environ, None, settings.media.start_timeout_s
     )
@@ -327,7 +327,7 @@ def endpoint_rows(
 def _media_rows(settings: Settings) -> list[tuple[str, str, str]]:
     if not settings.media.enabled:
         return []
-    return [("Media server", api_url(settings.media), "Janus, not yet in the call path")]
+    return [("Media server", api_url(settings.media), "Janus: the conversations' rooms")]
 
 
 def _transcriber_rows(

@@ -13,6 +13,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
+from tests.media_server import ensure_media_address, media_env, media_possible, run_janus
 from tests.postgres import have_postgres, private_postgres
 from tests.sip_helpers import Worker, telephony_worker
 
@@ -65,6 +66,34 @@ def prompts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("prompts")
     prompts.build(out)
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The run's Janus (tests/media_server.py), its LAWLINE_MEDIA__* set for the whole run;
+    {} where it cannot run (the tests that need it skip: `needs_media`)."""
+    if not media_possible():
+        yield {}
+        return
+    ensure_media_address()
+    folder = tmp_path_factory.mktemp("janus")
+    env = media_env(folder / "config")
+    with run_janus(env, folder):
+        patch = pytest.MonkeyPatch()
+        for key, value in env.items():
+            patch.setenv(key, value)
+        try:
+            yield env
+        finally:
+            patch.undo()
+
+
+@pytest.fixture
+def media(media_server: dict[str, str]) -> dict[str, str]:
+    """The run's media server, or the test skips."""
+    if not media_server:
+        pytest.skip("needs the run's media server (root, janus, scripts/test.sh's namespace)")
+    return media_server
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""The bridge between a caller and the duty lawyer's browser, against real peers: a pjsua2
-worker process, a pjsua2 softphone saying a tone (tests/pjsua_caller.py), a duty lawyer
-accepting through the real queue, and an aiortc peer in place of the browser saying a
-tone of another pitch. All on 127.0.0.1; audio is told apart by frequency (Goertzel)."""
+"""A call's room on the media server, against real peers: a pjsua2 worker process, the
+run's Janus (tests/media_server.py), a pjsua2 softphone saying a tone
+(tests/pjsua_caller.py), a duty lawyer accepting through the real queue, and an aiortc
+peer in place of the browser, joined to the room as the web process joins it
+(media/legs.py), saying a tone of another pitch. Audio is told apart by frequency
+(Goertzel)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from redis.asyncio import Redis
 
 from lawline.config import Settings
+from lawline.media.access import media_access
+from lawline.media.legs import BrowserLegs
 from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
@@ -34,17 +38,22 @@ from lawline.queue.store import Event, QueueStore
 from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
+from tests.media_server import MEDIA_IP
 from tests.sip_helpers import Worker, free_sip_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"
 )
+needs_media = pytest.mark.usefixtures("media")
 
 CALLER_HZ = 440  # what the caller says
 LAWYER_HZ = 1200  # what the lawyer's browser says
 RELOADED_HZ = 1800  # what the browser says after the console is reloaded
 HOLD_MUSIC_HZ = (523, 659, 784)  # the notes of the hold_music prompt
 LOOPBACK = WebRTCSettings(host_addresses=["127.0.0.1"])
+# Janus takes no loopback candidates: the peer standing for the browser offers the
+# namespace's media address.
+BROWSER = WebRTCSettings(host_addresses=[MEDIA_IP])
 
 
 # ----- audio ---------------------------------------------------------------------------
@@ -156,7 +165,7 @@ class Browser:
     """An aiortc peer in place of the lawyer's console: says a tone, keeps what it hears."""
 
     def __init__(self, tone: Path) -> None:
-        self.pc = create_peer_connection(LOOPBACK)
+        self.pc = create_peer_connection(BROWSER)
         self.player = MediaPlayer(str(tone), loop=True)
         assert self.player.audio is not None
         self.pc.addTrack(self.player.audio)
@@ -170,13 +179,12 @@ class Browser:
     async def _read(self, track: MediaStreamTrack) -> None:
         await record_track(track, self.frames)
 
-    async def connect(self, client: BridgeClient, contact_id: str, lawyer: str) -> None:
-        """Offer (after gathering: no trickle), through the web's BridgeClient, and answer."""
+    async def connect(self, legs: BrowserLegs, contact_id: str, owner: str = "console") -> None:
+        """Offer (after gathering: no trickle), joined to the call's room as the web process
+        joins a console's offer, and take the media server's answer."""
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await client.request(
-            contact_id, "offer", lawyer_id=lawyer, sdp=self.pc.localDescription.sdp
-        )
-        await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+        answer = await legs.join(owner, contact_id, self.pc.localDescription.sdp, display="wang")
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
     def heard(self, t0: float, t1: float) -> list[int]:
         return [s for t, pcm in self.frames if t0 <= t < t1 for s in pcm]
@@ -213,6 +221,14 @@ def worker(bridge_worker: Worker) -> Worker:
 @pytest.fixture
 def client(redis: Redis) -> BridgeClient:
     return BridgeClient(redis, "ll")
+
+
+@pytest.fixture
+async def legs() -> AsyncIterator[BrowserLegs]:
+    """The web process's side: browsers joined to rooms on the run's media server."""
+    joined = BrowserLegs(media_access(Settings()))
+    yield joined
+    await joined.stop()
 
 
 @pytest.fixture
@@ -280,13 +296,14 @@ async def test_peers_ask_no_stun_server_and_offer_only_the_configured_addresses(
         use_host_addresses(LOOPBACK.host_addresses)
 
 
+@needs_media
 async def test_caller_and_lawyer_hear_each_other(
-    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, redis: Redis
+    tmp_path: Path, worker: Worker, queue: QueueService, legs: BrowserLegs, redis: Redis
 ) -> None:
     caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
     browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
     try:
-        await browser.connect(client, contact_id, "wang")
+        await browser.connect(legs, contact_id)
         t0, t1 = await settle()
         assert await queue.end(contact_id, "lawyer") == 1
         ended = time.monotonic()
@@ -309,21 +326,25 @@ async def test_caller_and_lawyer_hear_each_other(
     survey = from_onset(caller.heard(ended, ended + 3)[0], rate, is_survey, within=2)
     assert rms(survey) > 300 and tone_in(survey, rate, LAWYER_HZ) == 0
     assert "bridge closed" in worker.output()
+    assert await legs.access.client.plugin_request(
+        "janus.plugin.audiobridge", {"request": "exists", "room": contact_id}
+    ) == {"audiobridge": "success", "room": contact_id, "exists": False}
     assert not await redis.exists(f"ll:line:{contact_id}"), "the line key outlived the call"
 
 
+@needs_media
 async def test_a_reloaded_console_offers_again_and_the_call_keeps_its_audio(
-    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, redis: Redis
+    tmp_path: Path, worker: Worker, queue: QueueService, legs: BrowserLegs, redis: Redis
 ) -> None:
     caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
     first = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
     second = Browser(make_tone(tmp_path / "reloaded.wav", RELOADED_HZ, 48000))
     try:
-        await first.connect(client, contact_id, "wang")
+        await first.connect(legs, contact_id)
         a0, a1 = await settle()
-        await second.connect(client, contact_id, "wang")
+        await second.connect(legs, contact_id)
         b0, b1 = await settle()
-        # The first peer connection was closed by the worker: nothing more reaches it.
+        # The first leg was let go on the media server: nothing more reaches it.
         assert not first.heard(b0, b1)
         assert (await redis.hget(f"ll:contact:{contact_id}", "state")) == "connected"
     finally:
@@ -339,13 +360,14 @@ async def test_a_reloaded_console_offers_again_and_the_call_keeps_its_audio(
     assert tone_in(after, rate, LAWYER_HZ) == 0
 
 
+@needs_media
 async def test_hold_plays_music_to_the_caller_instead_of_the_lawyer(
-    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient
+    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, legs: BrowserLegs
 ) -> None:
     caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
     browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
     try:
-        await browser.connect(client, contact_id, "wang")
+        await browser.connect(legs, contact_id)
         t0, t1 = await settle(2)
         # The caller hears each state a while (the behaviour under test): from when the
         # worker carried the request out (the browser stops, or starts again, hearing the
@@ -410,32 +432,3 @@ async def test_garbage_requests_get_an_error_and_the_worker_carries_on(
         await client.request("c1", "hold", on=True)
     with pytest.raises(BridgeError, match="no telephony worker holds"):
         await client.request("nobody", "hold", on=True)
-
-
-async def test_offers_are_refused_unless_the_call_is_connected_to_that_lawyer(
-    tmp_path: Path, worker: Worker, queue: QueueService, client: BridgeClient, redis: Redis
-) -> None:
-    # Nobody on duty yet: the caller waits.
-    caller = Caller(tmp_path, worker, make_tone(tmp_path / "caller.wav", CALLER_HZ, 16000))
-    browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
-    try:
-        await asyncio.to_thread(caller.wait_media)
-        async with queue.subscribe() as evs:
-            await queue.start()
-            contact = (await next_event(evs, "contact.entered")).contact
-            assert contact is not None
-            assert await redis.get(f"ll:line:{contact.id}") == "worker-1"
-            with pytest.raises(BridgeError, match="not connected"):
-                await client.request(contact.id, "offer", lawyer_id="wang", sdp="v=0")
-            await queue.set_presence("wang", Presence.AVAILABLE)
-            await next_event(evs, "contact.offered")
-            assert await queue.accept(contact.id, "wang")
-        with pytest.raises(BridgeError, match="another lawyer"):
-            await client.request(contact.id, "offer", lawyer_id="li", sdp="v=0")
-        # Wang's own offer is answered.
-        await browser.connect(client, contact.id, "wang")
-        t0, t1 = await settle(2)
-    finally:
-        await browser.close()
-        await asyncio.to_thread(caller.hang_up)
-    assert tone_in(browser.heard(t0, t1), 48000, CALLER_HZ) > 0.9

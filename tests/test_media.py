@@ -80,6 +80,7 @@ def test_config_files_say_what_lawline_set(tmp_path: Path) -> None:
         admin_host="127.0.0.1",
         api_port=8100,
         interfaces=["10.1.2.3"],
+        rtp_host="10.1.2.3",
         nat_1_1="192.168.9.9",
         rtp_port_range="21000-21999",
     )
@@ -124,9 +125,9 @@ def test_everything_janus_ships_but_what_lawline_uses_is_disabled() -> None:
 
 
 def test_defaults_and_refusals(tmp_path: Path) -> None:
-    media = Settings(data_dir=tmp_path).media
-    assert not media.enabled
-    assert (media.api_host, media.admin_host) == ("127.0.0.1", "127.0.0.1")
+    media = MediaSettings()  # what Settings() holds when nothing is configured
+    assert media.enabled
+    assert (media.api_host, media.admin_host, media.rtp_host) == ("127.0.0.1",) * 3
     assert (media.prebuffer, media.sampling_rate, media.event_loops) == (3, 16000, 2)
     with pytest.raises(ValidationError, match="private addresses only"):
         MediaSettings(api_host="8.8.8.8")
@@ -144,7 +145,7 @@ def test_env_turns_it_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 def test_files_are_private_and_secrets_kept(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, media=MediaSettings())
     first = write_config(settings)
     folder = tmp_path / "janus"
     assert first.folder == folder.resolve()
@@ -218,7 +219,12 @@ def _lab() -> Iterator[str]:
 
 def _lab_settings(tmp_path: Path) -> Settings:
     media = MediaSettings(
-        enabled=True, api_host=SRV_IP, admin_host=SRV_IP, interfaces=[SRV_IP], start_timeout_s=20
+        enabled=True,
+        api_host=SRV_IP,
+        admin_host=SRV_IP,
+        rtp_host=SRV_IP,
+        interfaces=[SRV_IP],
+        start_timeout_s=20,
     )
     return Settings(data_dir=tmp_path, media=media)
 
@@ -333,7 +339,7 @@ async def test_serve_starts_janus_from_its_settings_and_stops_it(tmp_path: Path)
     assert (
         "Media server",
         "http://127.0.0.1:8088/janus",
-        "Janus, not yet in the call path",
+        "Janus: the conversations' rooms",
     ) in rows
 
 

@@ -1,5 +1,6 @@
 """The audit trail of reads outside a case: a ledger contact, a transcript, a search
-of the ledger, an export (reads and changes of a case are audited in service.py).
+of the ledger, an export, a supervisor listening in on a call (reads and changes of a
+case are audited in service.py).
 
 A row names who read and what (`contact <id>`, the export's range). A search is
 written without the citizen's details in clear: a number masked to its last four
@@ -38,6 +39,22 @@ def record_read(
     session.add(
         AuditEntry(at=now, actor=actor, action=action.value, case_id=case_id, detail=detail[:1000])
     )
+
+
+class Monitor(StrEnum):
+    """A supervisor listening in on a live call (media/monitoring.py)."""
+
+    START = "call.monitor"
+    MODE = "call.monitor.mode"
+    STOP = "call.monitor.stop"
+
+
+def record_monitoring(
+    session: Session, actor: str, action: Monitor, now: datetime, contact_id: str, mode: str
+) -> None:
+    """Who listened in on which call, how (listen, barge, whisper), when: no number."""
+    detail = f"contact {contact_id} mode {mode}"
+    session.add(AuditEntry(at=now, actor=actor, action=action.value, case_id="", detail=detail))
 
 
 def keyed_hash(text: str, secret: str) -> str:

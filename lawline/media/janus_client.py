@@ -38,6 +38,8 @@ REQUEST_TIMEOUT_S = 5.0
 POLL_TIMEOUT_S = 40.0  # Janus answers a long poll within 30 s (a keepalive if nothing)
 MAX_REPLY = 4 * 1024 * 1024
 MAX_QUEUED_EVENTS = 64  # per handle, unread (webrtcup, media, slowlink...): oldest dropped
+NO_SUCH_SESSION = 458  # Janus's own error code: it restarted, or timed the session out
+HTTP_NOT_FOUND = 404
 
 Json = dict[str, Any]
 
@@ -143,6 +145,13 @@ def _check(reply: Any, what: str) -> Json:
     return reply
 
 
+def _error_code(reply: Any) -> int | None:
+    if isinstance(reply, dict) and reply.get("janus") == "error":
+        code = (reply.get("error") or {}).get("code")
+        return code if isinstance(code, int) else None
+    return None
+
+
 def _transaction() -> str:
     return secrets.token_hex(8)
 
@@ -221,6 +230,9 @@ class JanusSession:
         self._events: dict[int, asyncio.Queue[Json]] = {}
         self._poll: asyncio.Task[None] | None = None
         self.closed = False
+        # Set when Janus no longer knows this session (it restarted, or timed it out):
+        # its handles, rooms and participants are gone with it.
+        self.lost = asyncio.Event()
 
     def start(self) -> None:
         self._poll = asyncio.get_running_loop().create_task(self._long_poll())
@@ -302,11 +314,19 @@ class JanusSession:
                 reply = await http_json("GET", url, None, POLL_TIMEOUT_S)
                 failures = 0
             except JanusError as exc:
+                # Janus's HTTP transport answers a poll of a session it does not know
+                # (it restarted, or timed it out) with 404.
+                if exc.code in (NO_SUCH_SESSION, HTTP_NOT_FOUND):
+                    self._lose()
+                    return
                 failures += 1
                 if failures in (1, 10):
                     log.warning("Janus long poll failed", extra={"error": str(exc)})
                 await asyncio.sleep(min(0.1 * failures, 2.0))
                 continue
+            if _error_code(reply) == NO_SUCH_SESSION:
+                self._lose()
+                return
             for event in reply if isinstance(reply, list) else [reply]:
                 self._deliver(event)
 
@@ -325,6 +345,15 @@ class JanusSession:
             queue.put_nowait(event)
         if event.get("janus") == "timeout":
             log.warning("Janus timed out a session", extra={"session": self.id})
+            self._lose()
+
+    def _lose(self) -> None:
+        if not self.lost.is_set():
+            log.warning("Janus session lost", extra={"session": self.id})
+            self.lost.set()
+            for waiting in self._waiting.values():
+                if not waiting.done():
+                    waiting.set_exception(JanusError("the Janus session is gone", NO_SUCH_SESSION))
 
     async def destroy(self) -> None:
         """Ends the session (its handles go with it in Janus) and the long poll."""
@@ -379,6 +408,7 @@ class AudioBridge:
         prebuffer: int = 3,
         allow_rtp_participants: bool = True,
         groups: list[str] | None = None,
+        pin: str = "",
     ) -> None:
         body: Json = {
             "request": "create",
@@ -393,6 +423,8 @@ class AudioBridge:
         }
         if groups:
             body["groups"] = groups
+        if pin:
+            body["pin"] = pin
         await self._request(body)
 
     async def destroy_room(self, room: str) -> None:
@@ -419,6 +451,7 @@ class AudioBridge:
         codec: str = "pcmu",
         display: str = "",
         muted: bool = False,
+        pin: str = "",
     ) -> RtpJoin:
         """Join as a plain-RTP participant sending from and receiving at ip:port
         (Janus mixes RTP only from exactly there: symmetric RTP)."""
@@ -431,6 +464,7 @@ class AudioBridge:
                 "codec": codec,
                 "muted": muted,
                 "rtp": {"ip": ip, "port": port, "payload_type": payload_type},
+                **({"pin": pin} if pin else {}),
             }
         )
         rtp = data.get("rtp") or {}
@@ -440,7 +474,7 @@ class AudioBridge:
         return RtpJoin(self.participant, str(rtp["ip"]), int(rtp["port"]), payload_type)
 
     async def join_webrtc(
-        self, room: str, offer_sdp: str, *, display: str = "", muted: bool = False
+        self, room: str, offer_sdp: str, *, display: str = "", muted: bool = False, pin: str = ""
     ) -> str:
         """Join with a complete WebRTC offer (no trickle); returns Janus's answer SDP."""
         data, jsep = await self._request(
@@ -449,6 +483,7 @@ class AudioBridge:
                 "room": room,
                 "display": display or f"webrtc-{next(_ids)}",
                 "muted": muted,
+                **({"pin": pin} if pin else {}),
             },
             {"type": "offer", "sdp": offer_sdp},
         )

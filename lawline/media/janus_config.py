@@ -81,7 +81,7 @@ class JanusConfig:
 
 
 def janus_dir(settings: Settings) -> Path:
-    return (settings.data_dir / "janus").resolve()
+    return (settings.media.config_dir or settings.data_dir / "janus").resolve()
 
 
 def _url(host: str, port: int, path: str) -> str:
@@ -207,9 +207,9 @@ def render(
         "string_ids": True,  # rooms are named by the contact's id
         "events": False,
         "rtp_port_range": media.plain_rtp_port_range,
+        # Plain RTP from the telephony workers only.
+        "local_ip": media.rtp_host,
     }
-    if media.interfaces:
-        bridge["local_ip"] = media.interfaces[0]
     audiobridge = _file(
         "AudioBridge: no static rooms (one per conversation, created and destroyed by lawline)",
         _block("general", bridge),

@@ -2,7 +2,7 @@
 
 Janus's APIs listen on private addresses only (loopback by default) and answer only
 with the secrets lawline generates (data_dir/janus/secrets); browsers never talk to
-them. Not yet in the call path: off by default until the bridge moves onto it.
+them. Every phone conversation has its room there (media/rooms.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ from pydantic import BaseModel, Field, field_validator
 
 class MediaSettings(BaseModel):
     # Run Janus as a child of `lawline serve` (scripts/setup.sh installs it).
-    enabled: bool = False
+    enabled: bool = True
     janus: str = "janus"  # the binary (a name on PATH or a path)
     # Where Janus's modules are; None: the ones it was built with (Debian's).
     lib_dir: Path | None = None
+    # Where the telephony workers and Janus exchange the callers' audio as plain RTP
+    # (Janus's AudioBridge binds there, each call's relay too): loopback when they share
+    # the node.
+    rtp_host: str = "127.0.0.1"
     # Janus's HTTP API (lawline's client) and admin API: private addresses only.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8088, gt=0, lt=65536)
@@ -29,8 +33,7 @@ class MediaSettings(BaseModel):
     rtp_port_range: str = Field(default="20000-24999", pattern=r"^\d{1,5}-\d{1,5}$")
     plain_rtp_port_range: str = Field(default="25000-29999", pattern=r"^\d{1,5}-\d{1,5}$")
     # The addresses Janus offers as ICE candidates (its ice_enforce_list); empty: every
-    # interface but loopback (Janus never offers loopback). The first one is also where
-    # AudioBridge takes plain RTP.
+    # interface but loopback (Janus never offers loopback).
     interfaces: list[str] = Field(default_factory=list)
     # Behind a 1:1 NAT: the public address Janus advertises instead of its own.
     nat_1_1: str = ""
@@ -38,8 +41,14 @@ class MediaSettings(BaseModel):
     # adds 120 ms each way; 2 dropped audio under load), and the rooms' rate.
     prebuffer: int = Field(default=3, ge=1, le=20)
     sampling_rate: int = Field(default=16000)
+    # A lawyer's console shows when a supervisor listens in, coaches or joins their call
+    # (a centre's rule; media/monitoring.py).
+    announce_monitoring: bool = True
     # Janus's shared event loops for handles (0: a thread per handle, Janus's default).
     event_loops: int = Field(default=2, ge=0)
+    # Janus's configuration and the secrets every process of the node reads to reach
+    # it; None: data_dir/janus.
+    config_dir: Path | None = None
     # Janus drops a session nobody kept alive for this long.
     session_timeout_s: int = Field(default=60, ge=10)
     # How long `lawline serve` waits for Janus's API to answer after a start.
@@ -52,7 +61,7 @@ class MediaSettings(BaseModel):
             raise ValueError("AudioBridge mixes at 8000, 12000, 16000, 24000 or 48000 Hz")
         return rate
 
-    @field_validator("interfaces", "nat_1_1", "api_host", "admin_host")
+    @field_validator("interfaces", "nat_1_1", "api_host", "admin_host", "rtp_host")
     @classmethod
     def _addresses(cls, value: str | list[str]) -> str | list[str]:
         for one in [value] if isinstance(value, str) else value:
@@ -60,7 +69,7 @@ class MediaSettings(BaseModel):
                 ipaddress.ip_address(one)  # ValueError names it
         return value
 
-    @field_validator("api_host", "admin_host")
+    @field_validator("api_host", "admin_host", "rtp_host")
     @classmethod
     def _private(cls, host: str) -> str:
         address = ipaddress.ip_address(host)

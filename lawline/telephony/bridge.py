@@ -1,20 +1,19 @@
-"""The audio bridge between a caller's SIP call and the duty lawyer's browser.
+"""A call's leg in its conversation room on the media server (Janus AudioBridge).
 
-    caller ─G.711─ pjsua conference (16 kHz) ─ BridgePort ─► CallerTrack ─Opus─► browser
-                                                         ◄─ resampled ◄─Opus 48 kHz─
+    caller ─G.711─ pjsua conference ─ RelayPort ─RTP G.711─► room ◄─WebRTC─ lawyer's browser
+                                               ◄─ the room's mix ─┘        (and supervisors)
 
-pjsua's media clock thread calls the port every 20 ms: `onFrameReceived` with
-the caller's audio, `onFrameRequested` for the lawyer's. There it only moves
-bytes in and out of deques (atomic under the GIL) and wakes the asyncio loop
-with `call_soon_threadsafe`; everything else runs on the worker's loop, which
-is also the pjsua thread.
+The worker keeps the trunk call (prompts, hold music, keys, the survey); while a
+lawyer talks to the caller, `RelayPort` carries the call's audio to the room and the
+room's mix (everyone but the caller) back, as plain RTP on a UDP socket of its own.
+pjsua's media clock thread calls the port every 20 ms; it encodes and sends, and
+receives and decodes, right there (a few microseconds, no asyncio hop), so nothing
+per packet waits for the loop. The loop only batches both voices for the live
+transcript every 100 ms.
 
-Buffering, lawyer to caller: play once 2 frames (40 ms) wait, fill an
-underrun with silence (then gather 40 ms again), and when more than 5 frames
-(100 ms) wait, drop the oldest down to 2. Caller to lawyer: frames go out as
-the conference clock makes them; more than 5 waiting (the loop fell behind)
-are cut to 2. `BridgeStats` gives the mean audio waiting each way: the delay
-the bridge itself adds. aiortc's jitter buffer and the codecs add theirs.
+Buffering, room to caller: play once 2 frames (40 ms: the two 20 ms clocks drift)
+wait, fill an underrun with silence (then gather 40 ms again), and when more than 5
+frames wait, drop the oldest down to 2. `BridgeStats` gives the mean audio waiting.
 """
 
 from __future__ import annotations
@@ -22,36 +21,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import fractions
 import logging
+import random
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-import av
 import pjsua2 as pj
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 
+from lawline.media.janus_client import RtpJoin
+from lawline.media.rooms import ConversationRooms
+from lawline.media.rtp import PCMU, RtpSender, parse_rtp, ulaw_decode, ulaw_encode
 from lawline.transcripts.live import LiveTranscript
 from lawline.transcripts.segments import Leg
-from lawline.video.settings import WebRTCSettings
-from lawline.video.webrtc import create_peer_connection
 
 log = logging.getLogger(__name__)
 
-# pjsua's conference clock: create_endpoint keeps EpConfig's defaults (16 kHz, 20 ms).
-CLOCK_RATE = 16_000
+CLOCK_RATE = 8_000  # G.711's; pjsua's conference resamples to and from its own 16 kHz
 FRAME_MS = 20
 SAMPLES = CLOCK_RATE * FRAME_MS // 1000
 FRAME_BYTES = SAMPLES * 2
 SILENCE = bytes(FRAME_BYTES)
 PREFILL = 2  # frames gathered before playing to the caller: the jitter allowance
 MAX_WAITING = 5  # more waiting than this: drop the oldest down to PREFILL
-CLOSE_TIMEOUT_S = 5.0
-TRANSCRIBE_EVERY_S = 0.1  # the caller's audio goes to the transcript in 100 ms batches
-TAP_FRAMES = 100  # caller audio kept for the transcript if the loop falls behind (2 s)
+TRANSCRIBE_EVERY_S = 0.1  # both voices go to the transcript in 100 ms batches
+TAP_FRAMES = 100  # audio kept for the transcript if the loop falls behind (2 s)
+MAX_READS = 16  # datagrams read per clock tick at most (a burst after a stall)
 
 
 def _vector_bytes_fast(v: pj.ByteVector) -> bytes:
@@ -76,63 +73,68 @@ _read_vector = _vector_reader()
 
 @dataclass(frozen=True, slots=True)
 class BridgeStats:
-    to_caller_ms: float  # mean lawyer audio waiting in the bridge
-    to_lawyer_ms: float  # mean caller audio waiting in the bridge
-    underruns: int  # times the caller got silence because the lawyer's audio ran dry
-    dropped: int  # 20 ms frames dropped because too much waited (either way)
+    to_caller_ms: float  # mean room audio waiting in the bridge
+    underruns: int  # times the caller got silence because the room's audio ran dry
+    dropped: int  # 20 ms frames dropped because too much waited
     frames_to_caller: int
-    frames_to_lawyer: int
+    frames_to_room: int
+    refused: int  # datagrams not from the media server, or not u-law RTP
 
 
-class BridgePort(pj.AudioMediaPort):
-    """A conference port whose two sides are deques shared with the asyncio loop.
+class RelayPort(pj.AudioMediaPort):
+    """A conference port whose other side is a UDP socket to the media server.
 
-    Each counter has one writer thread. It holds nothing of the call, so it can
-    outlive it in MediaGrace."""
+    Every counter has one writer: the media clock thread. It holds nothing of the
+    call, so it can outlive it in MediaGrace."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         super().__init__()
-        self.loop = loop
-        self.ready = asyncio.Event()  # caller audio waiting for the lawyer
+        self.sock = sock
+        # Where the media server takes this leg's RTP (None until the room is made);
+        # swapped whole by the loop when Janus restarts.
+        self.peer: tuple[str, int] | None = None
+        self.sender = RtpSender(
+            random.getrandbits(32), random.getrandbits(16), random.getrandbits(32)
+        )
         self.to_caller: deque[bytes] = deque()
-        self.to_lawyer: deque[bytes] = deque(maxlen=4 * MAX_WAITING)
-        # The caller's audio for the live transcript, every frame (the browser's copy
-        # may be cut when it falls behind).
-        self.to_transcript: deque[bytes] = deque(maxlen=TAP_FRAMES)
-        self.open = False  # connected to the call: the lawyer's audio is kept only then
+        # Both voices for the live transcript, every frame while connected.
+        self.caller_tap: deque[bytes] = deque(maxlen=TAP_FRAMES)
+        self.room_tap: deque[bytes] = deque(maxlen=TAP_FRAMES)
+        self.open = False  # connected to the call: audio flows and is transcribed only then
         self.starved = True
         self.broken = False
-        # Media clock thread's counters.
-        self.played = self.waited_to_caller = self.underruns = self.overflow = 0
-        # Loop's counters.
-        self.sent = self.waited_to_lawyer = self.dropped = 0
+        self.played = self.waited = self.underruns = self.dropped = 0
+        self.sent = self.refused = 0
 
     def create(self, name: str) -> None:
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_MS * 1000, 16)
         self.createPort(name, fmt)
 
-    # ----- media clock thread: hand over only ------------------------------------------
+    # ----- media clock thread ------------------------------------------------------------
 
     # An exception must not reach pjsua: SWIG prints it, and the port is broken after
     # (its removal then trips an assertion in pjmedia's conference).
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         try:
+            peer = self.peer
+            if peer is None or not self.open:
+                return
             pcm = _read_vector(frame.buf) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
-            if len(self.to_lawyer) == self.to_lawyer.maxlen:
-                self.overflow += 1
             pcm = pcm if len(pcm) == FRAME_BYTES else SILENCE
-            self.to_lawyer.append(pcm)
-            self.to_transcript.append(pcm)
-            self.loop.call_soon_threadsafe(self.ready.set)
-        except RuntimeError:
-            pass  # the loop has closed: the worker is stopping
+            self.caller_tap.append(pcm)
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                self.sock.sendto(self.sender.packet(ulaw_encode(pcm), SAMPLES), peer)
+                self.sent += 1
+        except OSError:
+            pass  # the media server is away (restarting): packets are simply lost
         except Exception:
             self._failed()
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         try:
+            self._receive()
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
             frame.buf = pj.ByteVector(self._next_to_caller())
             frame.size = FRAME_BYTES
@@ -142,7 +144,38 @@ class BridgePort(pj.AudioMediaPort):
     def _failed(self) -> None:
         if not self.broken:  # once: this runs 50 times a second
             self.broken = True
-            log.exception("bridge port failed")
+            log.exception("relay port failed")
+
+    def _receive(self) -> None:
+        """What the media server sent since the last tick, into the jitter queue."""
+        peer = self.peer
+        for _ in range(MAX_READS):
+            try:
+                data, source = self.sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            packet = parse_rtp(data)
+            if (
+                peer is None
+                or source[:2] != peer
+                or packet is None
+                or packet.payload_type != PCMU
+                or len(packet.payload) != SAMPLES
+            ):
+                self.refused += 1
+                continue
+            if not self.open:
+                continue
+            pcm = ulaw_decode(packet.payload)
+            self.room_tap.append(pcm)
+            q = self.to_caller
+            q.append(pcm)
+            if len(q) > MAX_WAITING:
+                while len(q) > PREFILL:
+                    q.popleft()
+                    self.dropped += 1
 
     def _next_to_caller(self) -> bytes:
         q = self.to_caller
@@ -156,107 +189,59 @@ class BridgePort(pj.AudioMediaPort):
             return SILENCE
         self.starved = False
         self.played += 1
-        self.waited_to_caller += len(q)
-        return pcm
-
-    # ----- the loop ----------------------------------------------------------------
-
-    def push_to_caller(self, pcm: bytes) -> None:
-        if not self.open:
-            return
-        q = self.to_caller
-        q.append(pcm)
-        if len(q) > MAX_WAITING:
-            while len(q) > PREFILL:
-                with contextlib.suppress(IndexError):  # the clock thread took it first
-                    q.popleft()
-                    self.dropped += 1
-
-    def pop_to_lawyer(self) -> bytes | None:
-        q = self.to_lawyer
-        if len(q) > MAX_WAITING:
-            while len(q) > PREFILL:
-                q.popleft()
-                self.dropped += 1
-        if not q:
-            return None
-        self.sent += 1
-        pcm = q.popleft()
-        self.waited_to_lawyer += len(q)
+        self.waited += len(q)
         return pcm
 
     def stats(self) -> BridgeStats:
         return BridgeStats(
-            to_caller_ms=FRAME_MS * self.waited_to_caller / max(1, self.played),
-            to_lawyer_ms=FRAME_MS * self.waited_to_lawyer / max(1, self.sent),
+            to_caller_ms=FRAME_MS * self.waited / max(1, self.played),
             underruns=self.underruns,
-            dropped=self.dropped + self.overflow,
+            dropped=self.dropped,
             frames_to_caller=self.played,
-            frames_to_lawyer=self.sent,
+            frames_to_room=self.sent,
+            refused=self.refused,
         )
 
 
-class CallerTrack(MediaStreamTrack):
-    """The caller's audio for the browser, each frame as the conference clock makes it."""
-
-    kind = "audio"
-
-    def __init__(self, port: BridgePort) -> None:
-        super().__init__()
-        self._port = port
-        self._pts = 0
-
-    async def recv(self) -> av.AudioFrame:
-        port = self._port
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            pcm = port.pop_to_lawyer()
-            if pcm is not None:
-                break
-            port.ready.clear()
-            if not port.to_lawyer:
-                await port.ready.wait()
-        frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES)
-        frame.planes[0].update(pcm)
-        frame.sample_rate = CLOCK_RATE
-        frame.time_base = fractions.Fraction(1, CLOCK_RATE)
-        frame.pts = self._pts
-        self._pts += SAMPLES
-        return frame
-
-    def stop(self) -> None:
-        super().stop()
-        self._port.ready.set()  # wake a waiting recv so it ends
-
-
 class Bridge:
-    """One lawyer's browser bridged to one call: a peer connection and a conference port.
+    """One call's leg in its conversation room: the relay port and the room it feeds.
 
-    Made and used on the worker's loop (the pjsua thread). The session connects it
-    to the call's audio; the worker closes it (`close`, after `disconnect`)."""
+    Made on the worker's loop (the pjsua thread) by the call's session when a lawyer is
+    offered the call; the room exists from then until the lawyer's part ends, so the
+    browser joins at once on accept. The session connects it to the call's audio
+    (`connect`) while the lawyer talks, off hold; the worker closes it."""
 
-    def __init__(self, settings: WebRTCSettings, name: str) -> None:
-        self.name = name
-        self.port = BridgePort(asyncio.get_running_loop())
-        self.port.create(name)
-        self.track = CallerTrack(self.port)
-        self.pc: RTCPeerConnection = create_peer_connection(settings)
-        self.pc.on("track", self._on_track)
-        self.pc.on("connectionstatechange", self._on_connection_state)
-        # Told when the browser's side fails or closes; the session sets it.
-        self.on_end: Callable[[Bridge], None] | None = None
-        self._from_lawyer: asyncio.Task[None] | None = None
+    def __init__(self, rooms: ConversationRooms, room: str, rtp_host: str) -> None:
+        self.rooms = rooms
+        self.room = room
+        self.sock = socket.socket(
+            socket.AF_INET6 if ":" in rtp_host else socket.AF_INET, socket.SOCK_DGRAM
+        )
+        self.sock.setblocking(False)
+        self.sock.bind((rtp_host, 0))
+        self.port = RelayPort(self.sock)
+        self.port.create(f"room-{room[:12]}")
         # The conversation's live transcript: both voices go to it while connected.
         self.transcript: LiveTranscript | None = None
-        self._to_transcript = asyncio.get_running_loop().create_task(self._transcribe_caller())
+        self.ready = asyncio.Event()  # the room exists and takes this leg's RTP
+        self.failed = ""
+        loop = asyncio.get_running_loop()
+        self._opening = loop.create_task(self._open())
+        self._to_transcript = loop.create_task(self._transcribe())
 
-    async def answer(self, offer_sdp: str) -> str:
-        """The browser's offer in (complete, no trickle), the answer out (likewise)."""
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        self.pc.addTrack(self.track)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        return self.pc.localDescription.sdp
+    async def _open(self) -> None:
+        ip, port = self.sock.getsockname()[:2]
+        try:
+            joined = await self.rooms.open(self.room, ip, port, self._moved)
+        except Exception as exc:
+            self.failed = str(exc)
+            log.error("conversation room not made", extra={"room": self.room, "error": str(exc)})
+            return
+        self._moved(joined)
+        self.ready.set()
+
+    def _moved(self, joined: RtpJoin) -> None:
+        self.port.peer = (joined.ip, joined.port)
 
     def connect(self, call_audio: pj.AudioMedia) -> None:
         if not self.port.open:
@@ -275,55 +260,29 @@ class Bridge:
                     a.stopTransmit(b)
 
     async def close(self) -> BridgeStats:
-        """Stop the peer connection; the port must be disconnected (and retired) already."""
-        self.on_end = None
+        """Destroy the room and stop; the port must be disconnected (and retired) already."""
         self.transcript = None
-        self.track.stop()
+        self._opening.cancel()
         self._to_transcript.cancel()
-        await asyncio.gather(self._to_transcript, return_exceptions=True)
-        if self._from_lawyer is not None:
-            self._from_lawyer.cancel()
-            await asyncio.gather(self._from_lawyer, return_exceptions=True)
-            self._from_lawyer = None
+        await asyncio.gather(self._opening, self._to_transcript, return_exceptions=True)
         try:
-            await asyncio.wait_for(self.pc.close(), CLOSE_TIMEOUT_S)
+            await self.rooms.close(self.room)
         except Exception:
-            log.exception("peer connection did not close cleanly", extra={"bridge": self.name})
+            log.exception("conversation room not closed cleanly", extra={"room": self.room})
+        self.port.peer = None
+        # The port may still be in pjsua's conference (MediaGrace): it tolerates a closed socket.
+        self.sock.close()
         stats = self.port.stats()
-        log.info("bridge closed", extra={"bridge": self.name, **asdict(stats)})
+        log.info("bridge closed", extra={"room": self.room, **asdict(stats)})
         return stats
 
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio" and self._from_lawyer is None:
-            self._from_lawyer = asyncio.get_running_loop().create_task(self._pump(track))
-
-    def _on_connection_state(self) -> None:
-        if self.pc.connectionState in ("failed", "closed") and self.on_end is not None:
-            self.on_end(self)
-
-    async def _pump(self, track: MediaStreamTrack) -> None:
-        """The lawyer's audio (aiortc decodes Opus to 48 kHz stereo) into 20 ms frames."""
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=CLOCK_RATE)
-        pending = bytearray()
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            for out in resampler.resample(frame):
-                pending += bytes(out.planes[0])[: out.samples * 2]
-            n = len(pending) - len(pending) % FRAME_BYTES
-            if n and self.port.open and self.transcript is not None:
-                self.transcript.feed(Leg.LAWYER, bytes(pending[:n]), CLOCK_RATE, time.time())
-            while len(pending) >= FRAME_BYTES:
-                self.port.push_to_caller(bytes(pending[:FRAME_BYTES]))
-                del pending[:FRAME_BYTES]
-
-    async def _transcribe_caller(self) -> None:
-        """The caller's audio, as the conference clock made it, to the live transcript."""
-        tap = self.port.to_transcript
+    async def _transcribe(self) -> None:
+        """Both voices, as the clock thread passed them, to the live transcript."""
+        port = self.port
         while True:
             await asyncio.sleep(TRANSCRIBE_EVERY_S)
-            frames = [tap.popleft() for _ in range(len(tap))]
-            if frames and self.port.open and self.transcript is not None:
-                self.transcript.feed(Leg.CITIZEN, b"".join(frames), CLOCK_RATE, time.time())
+            now = time.time()
+            for tap, leg in ((port.caller_tap, Leg.CITIZEN), (port.room_tap, Leg.LAWYER)):
+                frames = [tap.popleft() for _ in range(len(tap))]
+                if frames and port.open and self.transcript is not None:
+                    self.transcript.feed(leg, b"".join(frames), CLOCK_RATE, now)

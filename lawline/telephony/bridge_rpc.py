@@ -1,10 +1,12 @@
-"""The worker's side of the bridge signalling: requests from the web process over Redis.
+"""The worker's side of the call requests from the web process over Redis (hold).
+
+The lawyer's browser never reaches the worker: it joins the conversation's room on the
+media server through its web process (lawline/media/legs.py).
 
 The contract (keys, kinds, replies) is in lawline/telephony/bridge_wire.py; what
 this needs of its worker is BridgeHost (lawline/telephony/host.py). Each
-request runs in its own task, so a slow offer (ICE gathering with a STUN
-server) holds up no other call; a bad request gets {"ok": false, "error"} and
-never stops the worker.
+request runs in its own task, so a slow one holds up no other call; a bad
+request gets {"ok": false, "error"} and never stops the worker.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from lawline.queue.skills import ContactState
-from lawline.telephony.bridge import Bridge
-from lawline.telephony.bridge_wire import HOLD, OFFER, blpop_one, request_id_of, send_reply
+from lawline.telephony.bridge_wire import HOLD, blpop_one, request_id_of, send_reply
 from lawline.telephony.host import BridgeHost
 from lawline.telephony.keys import TelephonyKeys
 
@@ -81,40 +81,10 @@ async def _carry_out(worker: BridgeHost, request: dict[str, Any]) -> dict[str, A
     kind, contact_id = request.get("kind"), request.get("contact_id")
     if not isinstance(contact_id, str):
         raise Refused("contact_id missing")
-    if kind == OFFER:
-        return {"sdp": await _offer(worker, contact_id, request)}
     if kind == HOLD:
         _hold(worker, contact_id, request)
         return {}
     raise Refused(f"unknown kind {kind!r}")
-
-
-async def _offer(worker: BridgeHost, contact_id: str, request: dict[str, Any]) -> str:
-    lawyer_id, sdp = request.get("lawyer_id"), request.get("sdp")
-    if not isinstance(lawyer_id, str) or not isinstance(sdp, str):
-        raise Refused("an offer needs lawyer_id and sdp")
-    if worker.session_for(contact_id) is None:
-        raise Refused("this worker holds no call for that contact")
-    contact = await worker.queue.store.get_contact(contact_id)
-    if contact is None or contact.state != ContactState.CONNECTED:
-        raise Refused("the contact is not connected to a lawyer")
-    if contact.lawyer != lawyer_id:
-        raise Refused("the contact is connected to another lawyer")
-    bridge = Bridge(worker.settings.webrtc, f"bridge-{contact_id[:12]}")
-    try:
-        answer = await bridge.answer(sdp)
-    except Exception as exc:
-        worker.close_bridge(bridge, None)
-        raise Refused(f"could not answer the offer: {exc}") from exc
-    except BaseException:  # cancelled: the worker is stopping
-        worker.close_bridge(bridge, None)
-        raise
-    session = worker.session_for(contact_id)
-    if session is None:  # hung up while the answer was made
-        worker.close_bridge(bridge, None)
-        raise Refused("the call has ended")
-    session.attach_bridge(bridge)
-    return answer
 
 
 def _hold(worker: BridgeHost, contact_id: str, request: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The phone bridge's wire contract: how a web process asks the worker holding a call.
+"""The call requests' wire contract: how a web process asks the worker holding a call.
 
 Both sides import this module: the web process (`BridgeClient`, for the lawyer's
 console) and the worker (`lawline/telephony/bridge_rpc.py`, with `blpop_one`,
@@ -10,9 +10,8 @@ P = settings.redis_prefix):
   P:rpc:reply:{id}      the worker's answer, LPUSHed JSON {"ok": bool, "error": str, ...}
                         (kept REPLY_TTL_S)
 Kinds:
-  offer {contact_id, lawyer_id, sdp} -> {ok, sdp}  the browser's complete offer, the answer;
-        only for a connected contact of that lawyer; a new offer replaces the old bridge
   hold  {contact_id, on}             -> {ok}       the caller hears hold music, or the lawyer
+(The lawyer's audio goes through the media server: lawline/media/legs.py.)
 A request the worker does not carry out gets {"ok": false, "error": why}.
 """
 
@@ -28,7 +27,6 @@ from redis.asyncio import Redis
 
 from lawline.telephony.keys import TelephonyKeys
 
-OFFER = "offer"
 HOLD = "hold"
 REPLY_TTL_S = 60
 # An id in a request that is not valid JSON, so even that gets its error reply.
@@ -83,6 +81,11 @@ class BridgeClient:
         self.redis = redis
         self.prefix = prefix
         self.keys = TelephonyKeys(prefix)
+
+    async def holder(self, contact_id: str) -> str | None:
+        """The worker holding that contact's call, if any holds it."""
+        worker = await self.redis.get(self.keys.line(contact_id))
+        return _text(worker) if worker else None
 
     async def request(
         self, contact_id: str, kind: str, timeout_s: float = 10.0, **fields: Any

@@ -66,6 +66,10 @@ class CallHost(Protocol):
 
     def start_transcript(self, contact_id: str, language: str) -> LiveTranscript: ...
 
+    def open_bridge(self, room: str) -> Bridge:
+        """The call's leg in a conversation room on the media server, made from now on."""
+        ...
+
     def close_bridge(self, bridge: Bridge, call_audio: pj.AudioMedia | None) -> None: ...
 
     def in_background(self, op: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
@@ -78,9 +82,7 @@ class CallHost(Protocol):
 
 
 class BridgedCall(Protocol):
-    """A call as the lawyer's browser reaches it."""
-
-    def attach_bridge(self, bridge: Bridge) -> None: ...
+    """A call as the lawyer's console reaches it."""
 
     def hold(self, on: bool) -> str:
         """'' when done, else why not."""
@@ -98,5 +100,3 @@ class BridgeHost(Protocol):
     def session_for(self, contact_id: str) -> BridgedCall | None:
         """The live call of that contact on this worker, if any."""
         ...
-
-    def close_bridge(self, bridge: Bridge, call_audio: pj.AudioMedia | None) -> None: ...

@@ -3,11 +3,12 @@
 What it needs of the worker holding the call is `CallHost` (host.py): prompts and
 players, the loop, the queue, transcript start, background tasks.
 
-Once the lawyer is connected (ConnectLawyer) the caller hears silence until the
-lawyer's browser sends its offer; the session then connects that Bridge to the
-call's audio, both ways. Hold disconnects it and loops the hold music; a new
-offer (console reloaded) replaces it; the lawyer ending or the caller hanging
-up closes it.
+When a lawyer is offered the call, the session opens its Bridge: the conversation's
+room on the media server, which the lawyer's browser joins on accept (through the web
+process, never through this worker). Once the lawyer is connected (ConnectLawyer) the
+session connects the Bridge to the call's audio, both ways. Hold disconnects it and
+loops the hold music; the lawyer's part ending (a transfer, the end) or the caller
+hanging up closes it and its room.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class CallSession:
         self._last_op: asyncio.Task[None] | None = None
         self._last_rx = -1
         self._rx_idle_s = 0.0
-        # The lawyer's browser; it carries audio once the lawyer is connected, off hold.
+        # The conversation's room; it carries audio once the lawyer is connected, off hold.
         self.bridge: Bridge | None = None
         # The conversation's live transcript, from the lawyer's answer to the end.
         self.transcript: LiveTranscript | None = None
@@ -146,7 +147,10 @@ class CallSession:
 
     def on_contact(self, contact: Contact, event_type: str) -> None:
         now = self.loop.time()
-        if event_type == "contact.answered":
+        if event_type == "contact.offered" and contact.channel == Channel.VOICE:
+            self._open_bridge(contact.id)  # ready before the lawyer accepts
+        elif event_type == "contact.answered":
+            self._open_bridge(contact.id)
             self._do(self.flow.answered(now))
             self._start_transcript(contact.id, contact.language or "zh")
         elif event_type == "contact.ended" and contact.state == ContactState.ENDED:
@@ -326,13 +330,11 @@ class CallSession:
 
     # ----- the lawyer's browser -------------------------------------------------------
 
-    def attach_bridge(self, bridge: Bridge) -> None:
-        """The lawyer's browser answered, maybe again (console reloaded): use this bridge."""
-        self.end_bridge()
-        self.bridge = bridge
-        bridge.on_end = self._bridge_ended
-        bridge.transcript = self.transcript
-        self._wire()
+    def _open_bridge(self, contact_id: str) -> None:
+        if self.bridge is None and not self.ended:
+            self.bridge = self.host.open_bridge(contact_id)
+            self.bridge.transcript = self.transcript
+            self._wire()
 
     def hold(self, on: bool) -> str:
         """Hold music to the caller, or the lawyer back; '' when done, else why not."""
@@ -352,7 +354,6 @@ class CallSession:
     def end_bridge(self) -> None:
         bridge, self.bridge = self.bridge, None
         if bridge is not None:
-            bridge.on_end = None  # no session <-> bridge cycle left behind
             self.host.close_bridge(bridge, self.call.audio())
 
     def _start_transcript(self, contact_id: str, language: str = "zh") -> None:
@@ -376,11 +377,6 @@ class CallSession:
         audio = self.call.audio()
         if audio is not None:
             self.bridge.connect(audio)
-
-    def _bridge_ended(self, bridge: Bridge) -> None:
-        # The browser's connection failed or closed: the caller waits in silence for a new one.
-        if bridge is self.bridge:
-            self.end_bridge()
 
     # ----- queue ---------------------------------------------------------------------
 

@@ -2,11 +2,11 @@
 
 The asyncio loop drives pjsua2 (`libHandleEvents` every few milliseconds, all
 SIP callbacks on this thread) and follows the queue's event stream, so a call's
-session hears when a lawyer answers or ends its contact. It also serves the
-bridge requests of the web process (`bridge_rpc.py`): the lawyer's browser
-offers WebRTC, and the session bridges it to the call (`bridge.py`). It is the
-host of both (the Protocols in `host.py`); the lines it holds are in Redis
-(`lines.py`).
+session hears when a lawyer answers or ends its contact. A call talking to a
+lawyer has a room on the media server (`bridge.py`, media/rooms.py), which the
+lawyer's browser joins through its web process. The worker also serves the web
+process's requests about its calls (`bridge_rpc.py`: hold). It is the host of
+both (the Protocols in `host.py`); the lines it holds are in Redis (`lines.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import pjsua2 as pj
 from redis.asyncio import Redis
 
 from lawline.config import Settings
+from lawline.media.access import media_access
+from lawline.media.rooms import ConversationRooms
 from lawline.phone_numbers import mask_number, normalise_number
 from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
@@ -92,6 +94,7 @@ class TelephonyWorker:
         # Behind the front only: its signature is what the worker trusts in an INVITE.
         self._front_secret = front_secret(settings) if settings.telephony.front.enabled else None
         self.transcription: Transcription
+        self.rooms = ConversationRooms(media_access(settings))
 
     # ----- what sessions use (CallHost) ---------------------------------------------
 
@@ -136,9 +139,12 @@ class TelephonyWorker:
         session = self._by_contact.get(contact_id)
         return None if session is None or session.ended else session
 
+    def open_bridge(self, room: str) -> Bridge:
+        return Bridge(self.rooms, room, self.settings.media.rtp_host)
+
     def close_bridge(self, bridge: Bridge, call_audio: pj.AudioMedia | None) -> None:
-        """Disconnect a bridge from its call now; its port goes to MediaGrace after its peer
-        connection has closed."""
+        """Disconnect a bridge from its call now; its port goes to MediaGrace after its room
+        has been destroyed."""
         bridge.disconnect(call_audio)
         self.in_background(self._close_bridge(bridge))
 
@@ -180,6 +186,7 @@ class TelephonyWorker:
             asyncio.create_task(self._follow_contacts()),
             asyncio.create_task(self._check_lines()),
             asyncio.create_task(serve_requests(self, listen)),
+            asyncio.create_task(self.rooms.run()),
         ]
         try:
             await stop.wait()
@@ -191,6 +198,7 @@ class TelephonyWorker:
             # Their cancellation tracebacks hold frames: let go before pjsua goes.
             tasks.clear()
             await self._shutdown()
+            await self.rooms.stop()
             await self.queue.stop()
             await listen.aclose()
             await redis.aclose()
@@ -287,7 +295,7 @@ class TelephonyWorker:
 
     async def _shutdown(self) -> None:
         assert self._ep is not None
-        # Peer connections first, while their calls and ports still exist.
+        # Rooms first, while their calls and ports still exist.
         self._end_all_bridges()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._ep.hangupAllCalls()

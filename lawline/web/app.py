@@ -15,6 +15,8 @@ from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.cases.ingest import LedgerIngest
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.media.access import media_access
+from lawline.media.legs import BrowserLegs
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
@@ -57,6 +59,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         await queue.start()
         app.state.queue = queue
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
+        app.state.legs = BrowserLegs(media_access(settings))
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
@@ -85,6 +88,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
             await app.state.live.stop()
+            await asyncio.wait_for(app.state.legs.stop(), STOP_TIMEOUT_S)
             await app.state.hub.stop()
             await queue.stop()
             await redis.aclose()

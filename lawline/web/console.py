@@ -10,7 +10,15 @@ Protocol (JSON text frames). From lawline:
   connected       {contact}                      the accepted contact is now talking
   ended           {contact}                      the conversation is over (wrap-up starts)
   state           {lawyer}                       the lawyer's state changed
-  webrtc_answer   {contact_id, sdp}              lawline's answer to the console's offer
+  webrtc_answer   {contact_id, sdp}              the media server's answer to the console's
+                                                  offer (the browser joins the call's room)
+  audio_lost      {contact_id}                   the media server restarted: offer again
+  monitored       {contact_id, mode|null}        a supervisor listens in (listen), coaches
+                                                  (whisper) or has joined (barge); null: no
+                                                  more (shown where media.announce_monitoring)
+  coach_start     {contact_id}                   a supervisor coaches: offer to the coach room
+  coach_stop      {contact_id}                   the coach room is gone
+  coach_answer    {contact_id, sdp}              the answer to a coach_offer
   video_signal    {contact_id, kind, ...}        from the village terminal of a video call
   tap_answer      {contact_id, sdp}              lawline's answer to a tap_offer
   transcript_backlog {contact_id, status, segments}  the call's transcript so far (on
@@ -24,8 +32,11 @@ Protocol (JSON text frames). From lawline:
   pong            {}
 From the console:
   accept {contact_id} | reject {contact_id} | end {contact_id}
-  webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call (again
-                                  after a reload: it replaces the earlier one)
+  webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call, a complete
+                                  offer; lawline joins it to the call's room on the media
+                                  server (again after a reload: it replaces the earlier one)
+  coach_offer {contact_id, sdp}   a second connection, to the call's coach room: the
+                                  lawyer hears the coaching supervisor (media/monitoring.py)
   video_signal {contact_id, kind, ...}  a video session's signalling, relayed to the
                                   terminal (lawline/video/relay.py lists the kinds)
   tap_offer {contact_id, sdp, legs: {mid: citizen|lawyer}}  a video call's two voices
@@ -55,6 +66,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect
 
+from lawline.media.legs import BrowserLegs, LegRefused
+from lawline.media.monitoring import coach_room
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
@@ -68,6 +81,7 @@ from lawline.web.auth import Principal, Role, authenticate_async, mask_number
 from lawline.web.deps import (
     BridgeDep,
     HubDep,
+    LegsDep,
     LiveFeedDep,
     OpenConsolesDep,
     QueueDep,
@@ -100,6 +114,7 @@ CLOSE_NOT_FOUND = 4404
 
 # The break reason while a lawyer's console is away (reloading, network lost).
 CONSOLE_AWAY = "console reconnecting"
+MAX_SDP = 64_000  # a browser's complete offer is a few kB
 
 
 def _contact_json(contact: Contact, menu: Menu) -> dict[str, Any]:
@@ -116,6 +131,7 @@ class ConsoleServices:
 
     queue: QueueService
     bridge: BridgeClient
+    legs: BrowserLegs
     hub: SocketHub
     live: LiveFeed
     taps: VideoTranscripts
@@ -126,13 +142,21 @@ class ConsoleServices:
 def console_services(
     queue: QueueDep,
     bridge: BridgeDep,
+    legs: LegsDep,
     hub: HubDep,
     live: LiveFeedDep,
     taps: VideoTranscriptsDep,
     settings: SettingsDep,
 ) -> ConsoleServices:
     return ConsoleServices(
-        queue, bridge, hub, live, taps, settings.sockets.console_queue, settings.telephony.menu
+        queue,
+        bridge,
+        legs,
+        hub,
+        live,
+        taps,
+        settings.sockets.console_queue,
+        settings.telephony.menu,
     )
 
 
@@ -146,6 +170,9 @@ class ConsoleSession:
         self.services = services
         self.queue = services.queue
         self.bridge = services.bridge
+        self.legs = services.legs
+        self._lost: set[asyncio.Task[None]] = set()  # audio_lost frames being sent
+        self._joining: asyncio.Task[None] | None = None  # the browser's offer being joined
         self.lawyer_id = lawyer_id
         self.ticket = ticket  # its place in the hub: relayed signals, a revocation
         self.offer_id: str | None = None
@@ -159,6 +186,7 @@ class ConsoleSession:
             "reject": self._reject,
             "end": self._end,
             "webrtc_offer": self._webrtc_offer,
+            "coach_offer": self._coach_offer,
             "video_signal": self._video_signal,
             "tap_offer": self._tap_offer,
             "hold": self._hold,
@@ -175,16 +203,23 @@ class ConsoleSession:
             self._call_changed.set()
 
     async def run(self) -> None:
-        async with self.queue.subscribe(self.services.event_limit) as events:
-            await self._hello()
-            await run_until_ended(
-                self.ticket,
-                serve_frames(self.ws, self.handlers, self._seen),
-                self._forward(events),
-                self._follow_transcript(),
-                self._forward_signals(self.ticket.signals),
-                self._fall_behind(events),
-            )
+        try:
+            async with self.queue.subscribe(self.services.event_limit) as events:
+                await self._hello()
+                await run_until_ended(
+                    self.ticket,
+                    serve_frames(self.ws, self.handlers, self._seen),
+                    self._forward(events),
+                    self._follow_transcript(),
+                    self._forward_signals(self.ticket.signals),
+                    self._fall_behind(events),
+                )
+        finally:
+            # This browser's audio leaves the media server with its socket.
+            if self._joining is not None:
+                self._joining.cancel()
+                await asyncio.gather(self._joining, return_exceptions=True)
+            await asyncio.shield(self.legs.leave(self))
 
     async def _seen(self) -> None:
         """Every frame from the console is a sign of life."""
@@ -273,9 +308,13 @@ class ConsoleSession:
             await self._send("connected", contact=_contact_json(c, self.services.menu))
             self._set_call(c.id)
         elif ev.type == "contact.ended" and c is not None and mine:
+            await self.legs.leave(self, c.id)
+            await self.legs.leave(self, coach_room(c.id))
             await self._send("ended", contact=_contact_json(c, self.services.menu))
         elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
             # Handed on: over for them.
+            await self.legs.leave(self, c.id)
+            await self.legs.leave(self, coach_room(c.id))
             await self._send("ended", contact=_contact_json(c, self.services.menu))
         if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
@@ -315,8 +354,18 @@ class ConsoleSession:
         """A video call's signalling from its terminal (the call in hand only)."""
         while True:
             message = await signals.get()
-            if message.get("contact_id") == self.call_id:
+            cid = message.get("contact_id")
+            if cid != self.call_id:
+                continue
+            if message.get("from") != "supervisor":
                 await self._send("video_signal", **message)
+            elif message.get("kind") == "monitored":
+                await self._send("monitored", contact_id=cid, mode=message.get("mode"))
+            elif message.get("kind") == "coach_start":
+                await self._send("coach_start", contact_id=cid)
+            elif message.get("kind") == "coach_stop":
+                await self.legs.leave(self, coach_room(str(cid)))
+                await self._send("coach_stop", contact_id=cid)
 
     # ----- frames from the console ----------------------------------------------------
 
@@ -375,12 +424,66 @@ class ConsoleSession:
         cid, sdp = _contact_id(frame), frame.get("sdp")
         if not isinstance(sdp, str) or not sdp:
             raise BadFrame("'webrtc_offer' needs an 'sdp' string")
+        if len(sdp) > MAX_SDP:
+            raise BadFrame("the offer is too large")
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None
+            or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED
+            or contact.channel != Channel.VOICE
+        ):
+            await self._result("webrtc_offer", False, "this contact is not your phone call")
+            return
+        if not await self.bridge.holder(cid):
+            await self._result("webrtc_offer", False, "no telephony worker holds the call")
+            return
+        # Joined beside the frame loop (a room being remade may take a moment); a newer
+        # offer replaces one still being joined.
+        if self._joining is not None:
+            self._joining.cancel()
+        self._joining = asyncio.get_running_loop().create_task(self._join(cid, sdp))
+
+    async def _join(self, cid: str, sdp: str) -> None:
         try:
-            reply = await self.bridge.request(cid, "offer", lawyer_id=self.lawyer_id, sdp=sdp)
-        except BridgeError as exc:
+            answer = await self.legs.join(
+                self, cid, sdp, display=f"lawyer {self.lawyer_id}", on_lost=self._audio_lost
+            )
+        except LegRefused as exc:
             await self._result("webrtc_offer", False, str(exc))
             return
-        await self._send("webrtc_answer", contact_id=cid, sdp=reply["sdp"])
+        except Exception:
+            log.exception("the browser's audio was not joined to its room")
+            return
+        await self._send("webrtc_answer", contact_id=cid, sdp=answer)
+
+    async def _coach_offer(self, frame: Frame) -> None:
+        """Join the call's coach room muted: the lawyer hears the supervisor coaching."""
+        cid, sdp = _contact_id(frame), frame.get("sdp")
+        if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
+            raise BadFrame("'coach_offer' needs an 'sdp' string (a complete offer)")
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None
+            or contact.lawyer != self.lawyer_id
+            or contact.state != ContactState.CONNECTED
+        ):
+            await self._result("coach_offer", False, "this contact is not your call")
+            return
+        try:
+            answer = await self.legs.join(
+                self, coach_room(cid), sdp, display=f"lawyer {self.lawyer_id}", muted=True
+            )
+        except LegRefused as exc:
+            await self._result("coach_offer", False, str(exc))
+            return
+        await self._send("coach_answer", contact_id=cid, sdp=answer)
+
+    def _audio_lost(self, room: str) -> None:
+        """The media server restarted under this call: the console offers again."""
+        task = asyncio.get_running_loop().create_task(self._send("audio_lost", contact_id=room))
+        self._lost.add(task)
+        task.add_done_callback(self._lost.discard)
 
     async def _hold(self, frame: Frame) -> None:
         cid = _contact_id(frame)

@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from lawline.accounts.sessions import SessionStore
 from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.config import Settings
+from lawline.media.legs import BrowserLegs
 from lawline.queue.service import QueueService
 from lawline.telephony.bridge_wire import BridgeClient
 from lawline.transcripts.store import TranscriptStore
@@ -74,6 +75,10 @@ def bridge_client(conn: HTTPConnection) -> BridgeClient:
     return conn.app.state.bridge
 
 
+def browser_legs(conn: HTTPConnection) -> BrowserLegs:
+    return conn.app.state.legs
+
+
 def video_transcripts(conn: HTTPConnection) -> VideoTranscripts:
     return conn.app.state.video_transcripts
 
@@ -94,6 +99,7 @@ HubDep = Annotated[SocketHub, Depends(socket_hub)]
 TranscriptsDep = Annotated[TranscriptStore, Depends(transcript_store)]
 LiveFeedDep = Annotated[LiveFeed, Depends(live_feed)]
 BridgeDep = Annotated[BridgeClient, Depends(bridge_client)]
+LegsDep = Annotated[BrowserLegs, Depends(browser_legs)]
 VideoTranscriptsDep = Annotated[VideoTranscripts, Depends(video_transcripts)]
 OpenConsolesDep = Annotated[Counter[str], Depends(open_consoles)]
 

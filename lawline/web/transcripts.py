@@ -23,12 +23,15 @@ from lawline.web.deps import (
     Anyone,
     DbDep,
     HubDep,
+    LegsDep,
     QueueDep,
     SettingsDep,
     Staff,
     TranscriptsDep,
 )
 from lawline.web.hub import Ticket, TooManySockets
+from lawline.web.monitor import MonitorDesk
+from lawline.web.socket_loop import run_until_ended, send_frame, serve_frames
 from lawline.web.ws_access import bearer, client_address, credential_of, origin_allowed
 
 log = logging.getLogger(__name__)
@@ -79,8 +82,16 @@ async def recent_alerts(
 
 
 @router.websocket("/supervisor/ws")
-async def supervisor_ws(ws: WebSocket, settings: SettingsDep, queue: QueueDep, hub: HubDep) -> None:
-    """Supervisors' live feed: {type: "alert", alert, contact} the moment one is raised."""
+async def supervisor_ws(
+    ws: WebSocket,
+    settings: SettingsDep,
+    queue: QueueDep,
+    hub: HubDep,
+    legs: LegsDep,
+    db: DbDep,
+) -> None:
+    """Supervisors' live feed: {type: "alert", alert, contact} the moment one is raised;
+    and listening in on calls (web/monitor.py's frames)."""
     explicit = bool(bearer(ws) or ws.query_params.get("token"))
     if not origin_allowed(ws, settings.sockets.allowed_origins, explicit):
         await ws.close(code=4403, reason="not from this site's pages")
@@ -95,54 +106,36 @@ async def supervisor_ws(ws: WebSocket, settings: SettingsDep, queue: QueueDep, h
         return
     await ws.accept()
     ticket = Ticket("supervisor", principal.subject, credential_of(ws), client_address(ws))
+    desk = MonitorDesk(ws, principal.subject, queue, legs, db, settings.media.announce_monitoring)
     try:
         async with hub.open(ticket):
-            await _alerts(ws, queue, ticket)
+            await _alerts(ws, queue, ticket, desk)
             if ticket.ended.is_set():
                 await ws.close(code=ticket.code, reason=ticket.reason)
     except TooManySockets as exc:
         await ws.close(code=exc.code, reason=exc.reason)
+    finally:
+        # A supervisor who leaves stops listening: nothing of theirs stays on Janus.
+        await asyncio.shield(desk.close())
 
 
-async def _alerts(ws: WebSocket, queue: QueueService, ticket: Ticket) -> None:
-    try:
+async def _alerts(ws: WebSocket, queue: QueueService, ticket: Ticket, desk: MonitorDesk) -> None:
+    async def feed() -> None:
         async with queue.subscribe() as events:
-            reader = asyncio.create_task(_drain(ws))
-            ended = asyncio.create_task(ticket.wait_ended())
-            try:
-                while not reader.done():
-                    getter = asyncio.create_task(events.get())
-                    done, _ = await asyncio.wait(
-                        {getter, reader, ended}, return_when=asyncio.FIRST_COMPLETED
+            while True:
+                ev = await events.get()
+                await desk.on_event(ev)
+                if ev.type == "transcript.alert" and ev.contact is not None:
+                    await send_frame(
+                        ws,
+                        "alert",
+                        alert=json.loads(ev.raw.get("alert", "{}")),
+                        contact={
+                            "id": ev.contact.id,
+                            "lawyer": ev.contact.lawyer,
+                            "service": ev.contact.service,
+                        },
                     )
-                    if getter not in done:
-                        getter.cancel()
-                        break
-                    ev = getter.result()
-                    if ev.type == "transcript.alert" and ev.contact is not None:
-                        await ws.send_text(
-                            json.dumps(
-                                {
-                                    "type": "alert",
-                                    "alert": json.loads(ev.raw.get("alert", "{}")),
-                                    "contact": {
-                                        "id": ev.contact.id,
-                                        "lawyer": ev.contact.lawyer,
-                                        "service": ev.contact.service,
-                                    },
-                                },
-                                ensure_ascii=False,
-                            )
-                        )
-            finally:
-                reader.cancel()
-                ended.cancel()
-    except WebSocketDisconnect:
-        pass
 
-
-async def _drain(ws: WebSocket) -> None:
-    """Read (and ignore) what the supervisor's page sends, to notice it closing."""
     with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await ws.receive_text()
+        await run_until_ended(ticket, serve_frames(ws, desk.handlers), feed())

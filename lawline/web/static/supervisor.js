@@ -5,6 +5,7 @@ import { $, draw, html, setLink } from "./lib/dom.js";
 import { setZone, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
 import { Socket } from "./lib/socket.js";
+import { monitorHandlers, startMonitoring } from "./supervisor-monitor.js";
 import { repeat } from "./vendor/lit-html/directives/repeat.js";
 
 const CATEGORIES = {
@@ -33,12 +34,14 @@ async function start() {
   const r = await fetch("/api/alerts?limit=100");
   if (r.status === 401) { location.href = "/login"; return; }
   if (r.ok) for (const a of (await r.json()).reverse()) add(a, false);
-  new Socket("/api/supervisor/ws", {
-    handlers: { alert: (frame) => add(frame.alert, true) },
+  const socket = new Socket("/api/supervisor/ws", {
+    handlers: { alert: (frame) => add(frame.alert, true), ...monitorHandlers },
     onOpen: () => setLink(true, "已连接", "连接中断，正在重连…"),
     onClose: () => { setLink(false, "已连接", "连接中断，正在重连…"); return true; },
     firstRetryMs: 2000,  // an alerts board: a steady retry is enough
     maxRetryMs: 2000,
-  }).connect();
+  });
+  socket.connect();
+  startMonitoring(socket);
 }
 start();

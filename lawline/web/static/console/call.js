@@ -1,5 +1,6 @@
-// The connected call: its summary and timer, the audio to the telephony worker holding
-// the caller's line (one WebRTC connection, lawline answers), mute, hold, transfer, hang up.
+// The connected call: its summary and timer, the audio (one WebRTC connection to the
+// call's room on the media server; lawline relays the offer and the answer), mute, hold,
+// transfer, hang up.
 import { $, draw, html } from "../lib/dom.js";
 import { clock } from "../lib/format.js";
 import { iceComplete } from "../lib/ice.js";
@@ -51,22 +52,38 @@ export function endCall() {
 
 function setAudioStatus(text) { $("audio-status").textContent = text; }
 
-async function connectAudio(contact) {
-  closeAudio();
-  setAudioStatus("正在接通音频…");
+// A peer connection with the microphone and its complete offer (no trickle: every
+// candidate in it); null when the microphone cannot be used.
+async function newOffer() {
   try {
     state.localStream = state.localStream
       || await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
   } catch {
-    setAudioStatus("无法使用麦克风，请检查浏览器权限。");
-    return;
+    return null;
   }
   const pc = new RTCPeerConnection(window.LAWLINE_RTC_CONFIG || { iceServers: [] });
-  state.pc = pc;
   for (const track of state.localStream.getAudioTracks()) {
     track.enabled = !state.muted;
     pc.addTrack(track, state.localStream);
   }
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceComplete(pc);
+  return pc;
+}
+
+async function connectAudio(contact) {
+  closeAudio();
+  setAudioStatus("正在接通音频…");
+  const promise = newOffer();
+  state.pc = promise;  // taken: a newer connectAudio replaces it
+  const pc = await promise;
+  if (!pc) {
+    setAudioStatus("无法使用麦克风，请检查浏览器权限。");
+    return;
+  }
+  if (state.pc !== promise) { pc.close(); return; }  // replaced meanwhile
+  state.pc = pc;
+  for (const track of state.localStream.getAudioTracks()) track.enabled = !state.muted;
   pc.ontrack = (event) => {
     const stream = event.streams[0] || new MediaStream([event.track]);
     state.remoteStream = stream;
@@ -78,25 +95,32 @@ async function connectAudio(contact) {
     const labels = { connected: "音频已接通", connecting: "正在接通音频…", failed: "音频连接失败",
       disconnected: "音频中断，正在恢复…" };
     setAudioStatus(labels[pc.connectionState] || "");
+    // The path to the media server failed (it restarted, the network moved): join again.
+    if (pc.connectionState === "failed" && state.pc === pc && state.call) audioRefused();
   };
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceComplete(pc);
-  if (state.pc !== pc) return;  // replaced meanwhile
   send("webrtc_offer", { contact_id: contact.id, sdp: pc.localDescription.sdp });
 }
 
 function closeAudio() {
   if (state.meter) state.meter.stop();
   state.meter = null;
-  if (state.pc) state.pc.close();
+  if (state.pc && state.pc.close) state.pc.close();
   state.pc = null;
   state.remoteStream = null;
+}
+
+// The media server restarted under the call: a new offer joins the room it remakes.
+export function audioLost(frame) {
+  if (!state.call || state.call.id !== frame.contact_id) return;
+  audioRetries = 0;
+  setAudioStatus("音频中断，正在恢复…");
+  connectAudio(state.call);
 }
 
 // lawline's answer to the browser's offer.
 export function audioAnswered(frame) {
   audioRetries = 0;
-  if (state.pc && state.call && state.call.id === frame.contact_id) {
+  if (state.pc && state.pc.setRemoteDescription && state.call && state.call.id === frame.contact_id) {
     state.pc.setRemoteDescription({ type: "answer", sdp: frame.sdp })
       .catch((e) => {
         console.warn("audio answer:", e);

@@ -8,7 +8,8 @@
 import { $, setLink, signOut, toast } from "../lib/dom.js";
 import { setZone } from "../lib/format.js";
 import { Socket } from "../lib/socket.js";
-import { audioAnswered, audioRefused, endCall, startCall, wireCall } from "./call.js";
+import { audioAnswered, audioLost, audioRefused, endCall, startCall, wireCall } from "./call.js";
+import { closeCoach, coachAnswered, coachStart, endMonitoring, monitored } from "./coach.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
 import { loadFigures, renderLawyer, wireDuty } from "./duty.js";
 import { hideOffer, showOffer, wireOffer } from "./offer.js";
@@ -47,12 +48,17 @@ const handlers = {
   },
   connected(f) { hideOffer(); startCall(f.contact); },
   ended(f) {
-    if (state.call && state.call.id === f.contact.id) endCall();
+    if (state.call && state.call.id === f.contact.id) { endCall(); endMonitoring(); }
     if (state.caseContact && state.caseContact.id === f.contact.id) showOpenCase();
     loadFigures();
     refreshRecent();
   },
   webrtc_answer: audioAnswered,
+  audio_lost: audioLost,
+  monitored,
+  coach_start: coachStart,
+  coach_answer: coachAnswered,
+  coach_stop: closeCoach,
   state(f) {
     const was = state.lawyer && state.lawyer.state;
     renderLawyer(f.lawyer);

@@ -1,0 +1,148 @@
+"""The supervisor socket's monitoring frames (the work is media/monitoring.py's).
+
+From the supervisor's page (supervisors and admins only; the socket checks):
+  monitor_offer {contact_id, mode: listen|barge|whisper, sdp}  join a connected phone
+                        call's room with a complete offer -> monitor_answer {contact_id, sdp}
+  coach_offer {contact_id, sdp}  a second connection, to the call's coach room (whisper)
+                        -> coach_answer {contact_id, sdp}
+  monitor_mode {contact_id, mode}   -> result
+  monitor_stop {contact_id?}        -> result
+To it: result {request, ok, message}; monitor_ended {contact_id} when the call ends
+(or is handed on) while monitored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from fastapi import WebSocket
+from sqlalchemy.orm import Session, sessionmaker
+
+from lawline.cases.audit import Monitor, record_monitoring
+from lawline.media.legs import BrowserLegs, LegRefused
+from lawline.media.monitoring import Mode, Monitoring, MonitorRefused
+from lawline.queue.service import QueueService
+from lawline.queue.skills import Channel, ContactState
+from lawline.queue.store import Event
+from lawline.video import relay
+from lawline.web.db import in_transaction
+from lawline.web.socket_loop import BadFrame, Frame, Handler, send_frame
+
+log = logging.getLogger(__name__)
+
+MAX_SDP = 64_000
+AUDIT_ACTIONS = {"start": Monitor.START, "mode": Monitor.MODE, "stop": Monitor.STOP}
+OVER = frozenset({"contact.ended", "contact.transferred", "contact.abandoned"})
+
+
+class MonitorDesk:
+    """One supervisor socket's monitoring."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        supervisor: str,
+        queue: QueueService,
+        legs: BrowserLegs,
+        db: sessionmaker[Session],
+        announce: bool,
+    ) -> None:
+        self.ws = ws
+        self.supervisor = supervisor
+        self.queue = queue
+        self.db = db
+        self.monitoring = Monitoring(legs, self, self._tell, self._audit, announce)
+        self.handlers: dict[str, Handler] = {
+            "monitor_offer": self._offer,
+            "coach_offer": self._coach,
+            "monitor_mode": self._mode,
+            "monitor_stop": self._stop,
+        }
+
+    async def on_event(self, ev: Event) -> None:
+        """The monitored call is over: monitoring stops (the coach room goes)."""
+        c = ev.contact
+        if ev.type in OVER and c is not None and await self.monitoring.stop(c.id):
+            await send_frame(self.ws, "monitor_ended", contact_id=c.id)
+
+    async def close(self) -> None:
+        await self.monitoring.stop()
+
+    async def _offer(self, frame: Frame) -> None:
+        cid, mode, sdp = _contact_id(frame), _mode(frame), _sdp(frame)
+        contact = await self.queue.store.get_contact(cid)
+        if (
+            contact is None
+            or contact.state != ContactState.CONNECTED
+            or contact.channel != Channel.VOICE
+            or not contact.lawyer
+        ):
+            await self._result("monitor_offer", False, "这不是一通正在进行的电话")
+            return
+        try:
+            answer = await self.monitoring.start(cid, contact.lawyer, mode, sdp)
+        except (LegRefused, MonitorRefused) as exc:
+            await self._result("monitor_offer", False, str(exc))
+            return
+        await send_frame(self.ws, "monitor_answer", contact_id=cid, sdp=answer)
+
+    async def _coach(self, frame: Frame) -> None:
+        cid, sdp = _contact_id(frame), _sdp(frame)
+        try:
+            answer = await self.monitoring.coach(cid, sdp)
+        except (LegRefused, MonitorRefused) as exc:
+            await self._result("coach_offer", False, str(exc))
+            return
+        await send_frame(self.ws, "coach_answer", contact_id=cid, sdp=answer)
+
+    async def _mode(self, frame: Frame) -> None:
+        try:
+            await self.monitoring.set_mode(_contact_id(frame), _mode(frame))
+        except (LegRefused, MonitorRefused) as exc:
+            await self._result("monitor_mode", False, str(exc))
+            return
+        await self._result("monitor_mode", True)
+
+    async def _stop(self, frame: Frame) -> None:
+        cid = frame.get("contact_id")
+        stopped = await self.monitoring.stop(cid if isinstance(cid, str) else None)
+        await self._result("monitor_stop", stopped, "" if stopped else "未在监听这通电话")
+
+    async def _result(self, request: str, ok: bool, message: str = "") -> None:
+        await send_frame(self.ws, "result", request=request, ok=ok, message=message)
+
+    async def _tell(self, lawyer_id: str, message: dict[str, object]) -> None:
+        store = self.queue.store
+        await relay.publish(
+            store.redis, store.prefix, "lawyer", lawyer_id, {**message, "from": "supervisor"}
+        )
+
+    async def _audit(self, action: str, contact_id: str, mode: Mode | None) -> None:
+        now, actor = datetime.now(UTC), self.supervisor
+        kind, how = AUDIT_ACTIONS[action], str(mode or "")
+        await in_transaction(
+            self.db, lambda s: record_monitoring(s, actor, kind, now, contact_id, how), {}
+        )
+        log.info("call monitoring", extra={"contact": contact_id, "action": action, "mode": how})
+
+
+def _contact_id(frame: Frame) -> str:
+    cid = frame.get("contact_id")
+    if not isinstance(cid, str) or not cid:
+        raise BadFrame(f"'{frame['type']}' needs a 'contact_id' string")
+    return cid
+
+
+def _mode(frame: Frame) -> Mode:
+    try:
+        return Mode(frame.get("mode"))
+    except ValueError:
+        raise BadFrame("'mode' is listen, barge or whisper") from None
+
+
+def _sdp(frame: Frame) -> str:
+    sdp = frame.get("sdp")
+    if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
+        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (a complete offer)")
+    return sdp
