@@ -154,7 +154,9 @@ class Peer:
         self.answer_t: float | None = None
         self.connected_t: float | None = None
         self.ear = Ear(self.opts.hear_hz)
+        self.steps: dict[str, float] = {}  # when each step to the offer was taken
         self.offered = False
+        self.offer_lock = threading.Lock()
         self.closed = False
         self.appsink: Gst.Element | None = None
         self.elements: list[Gst.Element] = []
@@ -198,6 +200,7 @@ class Peer:
         transceiver.set_property("codec-preferences", preferences)
         for element in reversed(self.elements):
             element.sync_state_with_parent()
+        GLib.idle_add(self._create_offer)
 
     def _link_sources(self) -> None:
         """Connected: the peer takes the shared silence and tone from now on."""
@@ -220,8 +223,19 @@ class Peer:
         return sink
 
     def _on_negotiation_needed(self, webrtc: Gst.Element) -> None:
+        self.steps.setdefault("negotiation_needed", time.monotonic())
+        self._create_offer()
+
+    def _create_offer(self) -> bool:
+        # Asked for at start too: webrtcbin's own check can run before the codec
+        # preferences are set, find no caps, and never signal (1 peer in ~100 here).
+        with self.offer_lock:
+            if "create_offer" in self.steps:
+                return False
+            self.steps["create_offer"] = time.monotonic()
         promise = Gst.Promise.new_with_change_func(self._on_offer_created, None)
-        webrtc.emit("create-offer", None, promise)
+        self.webrtc.emit("create-offer", None, promise)
+        return False
 
     def _on_offer_created(self, promise: Gst.Promise, _data: Any) -> None:
         reply = promise.get_reply()
@@ -229,19 +243,26 @@ class Peer:
         if offer is None:
             emit({"event": "error", "peer": self.name, "error": "create-offer gave nothing"})
             return
-        self.webrtc.emit("set-local-description", offer, None)
-        self._maybe_offer()
+        self.steps.setdefault("offer_created", time.monotonic())
+        # Set, then (in its promise) offered if gathering is already over: whichever of
+        # the two comes last sends the offer.
+        done = Gst.Promise.new_with_change_func(lambda *_: self._maybe_offer(), None)
+        self.webrtc.emit("set-local-description", offer, done)
 
     def _on_gathering(self, webrtc: Gst.Element, _pspec: Any) -> None:
+        state = webrtc.get_property("ice-gathering-state")
+        self.steps.setdefault(f"gathering_{state.value_nick}", time.monotonic())
         self._maybe_offer()
 
     def _maybe_offer(self) -> None:
         # Complete (no trickle): sent once gathering is over, candidates in the SDP.
-        state = self.webrtc.get_property("ice-gathering-state")
-        local = self.webrtc.get_property("local-description")
-        if self.offered or local is None or state != GstWebRTC.WebRTCICEGatheringState.COMPLETE:
-            return
-        self.offered = True
+        with self.offer_lock:  # called from webrtcbin's threads
+            state = self.webrtc.get_property("ice-gathering-state")
+            local = self.webrtc.get_property("local-description")
+            complete = state == GstWebRTC.WebRTCICEGatheringState.COMPLETE
+            if self.offered or local is None or not complete:
+                return
+            self.offered = True
         sdp = local.sdp.as_text()
         if self.opts.ice_ip:  # as a browser on one network: its UDP host candidate there
             sdp = "".join(
@@ -334,6 +355,8 @@ class Peer:
             "offer_t": self.offer_t,
             "answer_t": self.answer_t,
             "connected_t": self.connected_t,
+            "steps": dict(self.steps),
+            "signaling": self.webrtc.get_property("signaling-state").value_nick,
             "sent_onsets": list(self.sent_onsets),
             **self.ear.summary(),
         }

@@ -9,8 +9,9 @@ Run as root, after bench/setup_bench.sh (the generator's Debian packages):
 Findings: GENERATOR.md beside this file.
 
 Everything runs in the network namespace `lawline-bench` (made if missing, kept), on a
-veth pair inside it: Janus on 10.77.19.1 (lawline's own Janus configuration, as
-`lawline serve` writes it), the callers and the WebRTC peers on 10.77.19.2. Per call:
+veth pair inside it: Janus's API and ICE on 10.77.19.1 (lawline's own Janus
+configuration, as `lawline serve` writes it), the WebRTC peers on 10.77.19.2, the
+callers on loopback (Janus's plain RTP is there, as for telephony workers). Per call:
 one private room; a plain-RTP "caller" (a UDP socket of this process saying 440 Hz in
 G.711 u-law, 20 ms a packet, hearing with tone_ear.Ear); one generator peer (the lawyer's
 browser: complete offer, Opus, 1200 Hz in bursts of 500 ms on / 500 ms off).
@@ -64,6 +65,7 @@ from lawline.media.settings import MediaSettings  # noqa: E402
 
 NETNS = "lawline-bench"
 SRV_IP, CLI_IP = "10.77.19.1", "10.77.19.2"
+RTP_IP = "127.0.0.1"  # callers <-> Janus's plain RTP: loopback, as workers on its node
 CALLER_HZ, LAWYER_HZ = 440, 1200
 CLONE_NEWNET = 0x40000000
 CLEAN = 0.95
@@ -191,7 +193,7 @@ async def open_call(
         stage = "join_rtp"
         assert call.caller.transport is not None
         port = call.caller.transport.get_extra_info("sockname")[1]
-        rtp = await rooms.join_rtp(call.name, CLI_IP, port)
+        rtp = await rooms.join_rtp(call.name, RTP_IP, port)
         call.caller.ear.t0 = time.monotonic()
         call.caller.to = (rtp.ip, rtp.port)
         stage = "offer"
@@ -307,7 +309,7 @@ async def run_n(
     calls: list[Call] = []
     for i in range(n):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((CLI_IP, 0))
+        sock.bind((RTP_IP, 0))
         _, caller = await loop.create_datagram_endpoint(Caller, sock=sock)
         calls.append(Call(f"bench-{n}-{i}-{random.getrandbits(24):06x}", caller))
     saying = asyncio.create_task(say_all([c.caller for c in calls]))
@@ -317,6 +319,13 @@ async def run_n(
             opening.append(asyncio.create_task(open_call(call, client, admin_key, peers, settings)))
             await asyncio.sleep(args.ramp_ms / 1000)
         await asyncio.gather(*opening)
+        if any(c.error.startswith("offer") for c in calls):  # what the generator got to
+            steps = (await peers.stats())["peers"]
+            for call in calls:
+                if call.error.startswith("offer"):
+                    peer = steps.get(call.name, {})
+                    done = {k: round(t - call.accept_t, 3) for k, t in peer["steps"].items()}
+                    print(f"  no offer: {peer.get('signaling')} {done}", flush=True)
 
         async def heard(call: Call) -> None:
             if call.error:
