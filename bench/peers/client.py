@@ -106,6 +106,13 @@ class WebRTCPeers:
                 await self._changed.wait()
         return self.times[peer][event]
 
+    async def wait_closed(self, names: list[str], timeout_s: float) -> None:
+        """Until the generator has said `closed` for every one of `names`."""
+        async with asyncio.timeout(timeout_s):
+            while any("closed" not in self.times.get(n, {}) for n in names):
+                self._changed.clear()
+                await self._changed.wait()
+
     async def stats(self, timeout_s: float = 10) -> dict[str, Any]:
         self._stats = asyncio.get_running_loop().create_future()
         self._send({"cmd": "stats"})

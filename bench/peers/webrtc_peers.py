@@ -29,7 +29,7 @@ machine, so a bench can subtract its own times from it):
     {"event": "connected", "peer": "p1", "t": T}         ICE + DTLS up
     {"event": "heard", "peer": "p1", "t": T}             first frame with the far tone
     {"event": "stats", "t": T, "cpu_s": C, "peers": {"p1": {...}}}
-    {"event": "closed", "peer": "p1"}
+    {"event": "closed", "peer": "p1", "t": T}          out of the pipeline, sockets shut
     {"event": "error", "peer": "p1", "error": "..."}
 
 Per peer in stats: offer_t, answer_t, connected_t, first_heard_t (or null); sent_onsets
@@ -392,6 +392,7 @@ class Peer:
             element.set_state(Gst.State.NULL)
             self.gen.pipe.remove(element)
         self.elements = []
+        emit({"event": "closed", "peer": self.name, "t": time.monotonic()})
         return False
 
 
@@ -465,7 +466,6 @@ class Generator:
                 emit({"event": "stats", "t": now, "cpu_s": cpu_seconds(), "peers": stats})
             elif cmd == "close":
                 self.peers.pop(name).close()
-                emit({"event": "closed", "peer": name})
             elif cmd == "quit":
                 self.loop.quit()
             else:

@@ -349,6 +349,12 @@ async def run_n(
         stats = await peers.stats()
     finally:
         saying.cancel()
+        for call in calls:  # one by one, as calls end (the generator's close path)
+            peers.close(call.name)
+        try:
+            await peers.wait_closed([c.name for c in calls], 10)
+        except TimeoutError:
+            print("  the generator did not close every peer within 10 s", flush=True)
         await peers.quit()
         await asyncio.gather(*(close_call(c) for c in calls))
     span = m1 - m0
