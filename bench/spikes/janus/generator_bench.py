@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -346,15 +347,15 @@ async def run_n(
         await asyncio.sleep(args.seconds)
         m1 = time.monotonic()
         j1, g1, b1 = cpu_seconds(janus_pid), cpu_seconds(peers.pid), cpu_seconds(own)
-        stats = await peers.stats()
+        stats = await peers.stats(timeout_s=30)
     finally:
         saying.cancel()
         for call in calls:  # one by one, as calls end (the generator's close path)
             peers.close(call.name)
         try:
-            await peers.wait_closed([c.name for c in calls], 10)
+            await peers.wait_closed([c.name for c in calls], 10 + n / 2)
         except TimeoutError:
-            print("  the generator did not close every peer within 10 s", flush=True)
+            print(f"  the generator did not close every peer in {10 + n / 2} s", flush=True)
         await peers.quit()
         await asyncio.gather(*(close_call(c) for c in calls))
     span = m1 - m0
@@ -454,7 +455,14 @@ async def main_async(args: argparse.Namespace) -> None:
                 try:
                     r = await run_n(n, args, media, media_settings)
                 except Exception as exc:  # the next N may still run
-                    print(f"N={n:>3} failed: {type(exc).__name__}: {exc}", flush=True)
+                    frames = traceback.extract_tb(exc.__traceback__)
+                    ours = [f for f in frames if str(BENCH) in f.filename]  # not asyncio's
+                    where = (ours or frames)[-1]
+                    print(
+                        f"N={n:>3} failed: {type(exc).__name__}: {exc} "
+                        f"({Path(where.filename).name}:{where.lineno})",
+                        flush=True,
+                    )
                     continue
                 results.append(r)
                 print(row(r), flush=True)
