@@ -207,11 +207,22 @@ class Peer:
         source = self.gen.source
         self.quiet_pad = self._from_tee(source.off)
         self.tone_pad = self._from_tee(source.on)
+        GLib.timeout_add(5, self._start_bursts)
+
+    def _start_bursts(self) -> bool:
+        """Once both sources' caps have reached the selector (a switch before that sends
+        a segment ahead of its stream-start and caps), every 5 ms until then."""
+        if self.closed:
+            return False
+        pads = (self.quiet_pad, self.tone_pad)
+        if not all(pad is not None and pad.has_current_caps() for pad in pads):
+            return True
         if self.opts.burst_ms > 0:
             self._toggle()
             self.burst_timer = GLib.timeout_add(self.opts.burst_ms, self._toggle)
         else:
             self._set_tone(True)
+        return False
 
     def _from_tee(self, tee: Gst.Element) -> Gst.Pad:
         pad = tee.request_pad_simple("src_%u")
