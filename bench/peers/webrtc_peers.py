@@ -89,6 +89,9 @@ OPUS_CAPS = (
     "encoding-params=(string)2"
 )
 HEAR_EVERY_MS = 100  # decoded audio is taken from the peers this often
+# Deferred work runs at the default priority, not the idle one: with many peers the main
+# loop is rarely idle (bus messages of hundreds of elements), and an offer waited > 10 s.
+SOON = GLib.PRIORITY_DEFAULT
 
 _out_lock = threading.Lock()
 
@@ -200,7 +203,7 @@ class Peer:
         transceiver.set_property("codec-preferences", preferences)
         for element in reversed(self.elements):
             element.sync_state_with_parent()
-        GLib.idle_add(self._create_offer)
+        GLib.idle_add(self._create_offer, priority=SOON)
 
     def _link_sources(self) -> None:
         """Connected: the peer takes the shared silence and tone from now on."""
@@ -316,7 +319,7 @@ class Peer:
         if state == GstWebRTC.WebRTCPeerConnectionState.CONNECTED and self.connected_t is None:
             self.connected_t = time.monotonic()
             emit({"event": "connected", "peer": self.name, "t": self.connected_t})
-            GLib.idle_add(self._link_sources)
+            GLib.idle_add(self._link_sources, priority=SOON)
         elif state == GstWebRTC.WebRTCPeerConnectionState.FAILED:
             emit({"event": "error", "peer": self.name, "error": "connection failed"})
 
@@ -381,7 +384,7 @@ class Peer:
         left = [len(self.tee_pads)]
         lock = threading.Lock()  # the probes run in the two tees' threads
         if not left[0]:
-            GLib.idle_add(self._remove)
+            GLib.idle_add(self._remove, priority=SOON)
 
         def unlink(pad: Gst.Pad, _info: Gst.PadProbeInfo, tee: Gst.Element) -> Gst.PadProbeReturn:
             peer = pad.get_peer()
@@ -391,7 +394,7 @@ class Peer:
             with lock:
                 left[0] -= 1
                 if left[0] == 0:
-                    GLib.idle_add(self._remove)
+                    GLib.idle_add(self._remove, priority=SOON)
             return Gst.PadProbeReturn.REMOVE
 
         for tee, pad in self.tee_pads:

@@ -24,7 +24,8 @@ Per N (calls started --ramp-ms apart, then all talking for --seconds):
   hearing the caller's;
 - clean both ways: lawyer hears the caller in >= 95 % of 100 ms windows; the caller hears
   >= 95 % of the bursts sent, and the tone in >= 95 % of the windows inside them (shifted
-  by the call's median delay), and the one-way delay of a burst (lawyer -> caller).
+  by the call's median delay, 50 ms in from each edge), and the one-way delay of a burst
+  (lawyer -> caller).
 The last lines: `largest N with clean audio both ways: N` and `cpu_per_call=...
 estimate_calls=...` (calls per core of Janus at the largest clean N's per-call CPU, or
 the largest N's if none was clean: an estimate, not measured).
@@ -70,6 +71,7 @@ RTP_IP = "127.0.0.1"  # callers <-> Janus's plain RTP: loopback, as workers on i
 CALLER_HZ, LAWYER_HZ = 440, 1200
 CLONE_NEWNET = 0x40000000
 CLEAN = 0.95
+EDGE_S = 0.05
 
 
 def ip(*args: str) -> None:
@@ -249,7 +251,9 @@ def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, A
     delay = statistics.median(delays) if delays else None
     caller_share = None
     if delay is not None and call.caller.ear.t0 is not None:
-        on = [(s + delay, s + delay + 0.5) for s in sent]
+        # Inside each burst, EDGE_S in from both ends: where an onset falls within a
+        # packet or a mix tick is delay jitter, measured apart, not a dropout.
+        on = [(s + delay + EDGE_S, s + delay + 0.5 - EDGE_S) for s in sent]
         caller_share = share_in(heard_lawyer["windows"], call.caller.ear.t0, on)
     first = [t for t in (call.caller_heard_t, call.lawyer_heard_t) if t is not None]
     phases = {
