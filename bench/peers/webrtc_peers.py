@@ -38,8 +38,10 @@ leaves within 20 ms); heard_onsets (when a run of the far tone began); frames (d
 20 ms frames); windows: one character per 100 ms since answer_t, "1" the far tone in
 most of its frames, "0" audio without it, "." no audio; heard_share: the share of "1"
 windows from first_heard_t on (the clean-audio figure when the far end's tone is
-continuous). cpu_s is this process's user+system CPU seconds, so CPU per peer is its
-growth over an interval divided by the peers.
+continuous); steps (when each step to the offer was taken) and signaling (webrtcbin's
+state), to tell where an offer that never came stopped. cpu_s is this process's
+user+system CPU seconds, so CPU per peer is its growth over an interval divided by the
+peers.
 
 How, cheaply: one pipeline for all peers. Our tone and silence are each encoded once
 (live sources, Opus 20 ms, 16 kHz) into a tee; each peer (input-selector -> rtpopuspay ->
@@ -241,8 +243,8 @@ class Peer:
         self._create_offer()
 
     def _create_offer(self) -> bool:
-        # Asked for at start too: webrtcbin's own check can run before the codec
-        # preferences are set, find no caps, and never signal (1 peer in ~100 here).
+        # Asked for at start too: under load webrtcbin did not signal for about 1 peer
+        # in 100 (perhaps its check ran before the codec preferences were set).
         with self.offer_lock:
             if "create_offer" in self.steps:
                 return False
