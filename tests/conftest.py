@@ -97,10 +97,11 @@ def media(media_server: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def bridge_worker(tmp_path: Path, clean_redis_url: str, prompts_dir: Path) -> Iterator[Worker]:
-    """A telephony worker whose WebRTC peers offer only 127.0.0.1."""
-    env = {"LAWLINE_WEBRTC__HOST_ADDRESSES": '["127.0.0.1"]'}
-    with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as w:
+def bridge_worker(
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path, media: dict[str, str]
+) -> Iterator[Worker]:
+    """A telephony worker whose calls' rooms are on the run's media server."""
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **media) as w:
         yield w
 
 

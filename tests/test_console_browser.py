@@ -146,7 +146,7 @@ async def _open_sockets(lawline: Running, user: str) -> str:
 
 @pytest.fixture
 def worker(bridge_worker: Worker) -> Worker:
-    """A worker whose WebRTC peers offer only 127.0.0.1 (conftest)."""
+    """A worker whose calls' rooms are on the run's media server (conftest)."""
     return bridge_worker
 
 
