@@ -1,32 +1,54 @@
-"""N bridged calls at once: a SIP caller to an aiortc peer standing in for the browser.
+"""N bridged calls at once on the real media path: SIP caller -> telephony worker ->
+Janus AudioBridge room <- the lawyer's browser (a cheap WebRTC generator peer).
 
-Run by hand: .venv/bin/python bench/bridge_bench.py [--calls 1,2,4,8] [--seconds 10]
-For each N: ceil(N/4) telephony workers (4 calls each at most), N pjsua2 callers
-(tests/pjsua_caller.py, saying 440 Hz) choosing labour consultation, N duty lawyers
-accepting through the real queue, and N aiortc peers in this process offering through
-BridgeClient and saying 1200 Hz in bursts (500 ms on, 500 ms off) whose send times
-are known. Printed per N:
-- CPU per bridged call: the workers' CPU while all N talk, less their idle CPU, over N;
-- accept to first audio at the caller (p50/p99): the lawyer accepts -> the browser
-  offers -> the worker answers -> ICE/DTLS -> the caller first hears the lawyer;
-- added delay: what the bridge buffers each way (its own log at close), and the whole
-  browser -> caller path (burst sent -> burst heard, Opus, aiortc's jitter buffer and
-  G.711 included);
-- clean: share of 100 ms windows where the expected tone is heard, both ways, and the
-  bridge's underruns and drops. The largest N with clean audio is printed last.
-Everything on 127.0.0.1; a private redis-server; prompts built into a temp dir.
+Run as root, after scripts/setup.sh (which runs bench/setup_bench.sh for the generator):
+
+    .venv/bin/python bench/bridge_bench.py [--calls 10,20,40,60] [--seconds 20]
+
+Everything runs in a network namespace: the current one when it is a test namespace
+(LAWLINE_TEST_NETNS, as tests/test_benches.py runs it), else --netns (made if missing,
+kept). A veth pair inside it gives Janus a non-loopback address for ICE (SRV_IP) and the
+peers theirs (CLI_IP); SIP, plain RTP, Janus's API and redis stay on loopback.
+
+Janus runs as `lawline serve` runs it (prepare_janus, MediaSupervisor: lawline's own
+configuration, 16 kHz rooms, prebuffer 3), on ports of its own. For each N:
+- ceil(N/4) `lawline telephony-worker` processes (4 calls each at most) with the media
+  settings pointing at this Janus (live transcription off: asr_bench.py measures it);
+- N callers (tests/pjsua_caller.py processes saying 440 Hz, choosing labour consultation
+  with keys "11", recording what they hear), spread over the workers; each worker makes
+  its call's room when the contact is offered and relays the caller as G.711 RTP;
+- N duty lawyers accepting through the real queue (QueueService); at each accept the
+  generator's peer (bench/peers/webrtc_peers.py: one GStreamer process for all peers)
+  offers, BrowserLegs joins it to the contact's room as the web process does, and
+  Janus's answer goes back to the peer, which says 1200 Hz in bursts (500 ms on/off).
+Printed per N:
+- CPU per bridged call: the server's processes only (Janus + the workers), /proc utime +
+  stime over the talking window, less their idle rate before the calls, over N, as a
+  share of one core; the generator, the callers and this process apart (not server);
+- accept -> first audio p50/p99, at the caller: the first lawyer tone in the caller's
+  recording (pjsua's recorder, placed in time by its "media T" line); also accept ->
+  the lawyer (peer) first hearing the caller;
+- clean both ways: the lawyer hears 440 Hz in >= 95 % of the 100 ms windows; the caller
+  hears >= 95 % of the bursts, and the tone in >= 95 % of the 100 ms windows inside
+  them (shifted by the call's median delay, 50 ms in from each edge).
+The last lines: `largest N with clean audio both ways: N` and `cpu_per_call=<share of a
+core> estimate_calls=<int>` (calls one core of server processes would carry at the
+largest clean N's per-call CPU, or the largest N's if none was clean: an estimate).
+
+Measured on 3 Dec 2026 (2 shared cores, other work on the machine):
+    (figures below, filled in from the runs)
 """
 
 from __future__ import annotations
 
 import argparse
-import array
 import asyncio
-import fractions
-import json
+import contextlib
+import ctypes
 import math
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,14 +57,19 @@ import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import av
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
-from cpu import cpu_mhz, cpu_seconds  # bench/ is on sys.path when run as a script
+import numpy as np
+from cpu import cpu_seconds  # bench/ is on sys.path when run as a script
+from peers.client import WebRTCPeers
+from peers.tone_ear import RATE, Ear, share_in
 from redis.asyncio import Redis
 
 from lawline.config import Settings
+from lawline.media.access import media_access
+from lawline.media.janus_process import MediaSupervisor, prepare_janus
+from lawline.media.legs import BrowserLegs
+from lawline.media.settings import MediaSettings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
@@ -50,76 +77,148 @@ from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
-from lawline.telephony.bridge_wire import BridgeClient
-from lawline.video.settings import WebRTCSettings
-from lawline.video.webrtc import create_peer_connection
 
-# The test helpers (run from anywhere).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.sip_helpers import free_sip_port
-from tests.test_bridge import make_tone, record_track, rms, share, windows
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test helpers, run from anywhere
+from tests.sip_helpers import free_sip_port  # noqa: E402
 
 CALLER_HZ, LAWYER_HZ = 440, 1200
-RATE = 48000
-FRAME = 960  # 20 ms at 48 kHz: 24 whole periods of 1200 Hz, so every "on" frame is the same
-_ON = array.array(
-    "h", (int(9000 * math.sin(2 * math.pi * LAWYER_HZ * i / RATE)) for i in range(FRAME))
-).tobytes()
-_OFF = bytes(FRAME * 2)
-ROOT = Path(__file__).resolve().parents[1]
-CLEAN = 0.98  # share of windows with the expected tone, each way, to call audio clean
+SRV_IP, CLI_IP = "10.77.21.1", "10.77.21.2"  # Janus's ICE address, the peers'
+LINKS = ("llbridge0", "llbridge1")
+CLONE_NEWNET = 0x40000000
+CALLS_PER_WORKER = 4
+CLEAN = 0.95
+EDGE_S = 0.05  # bursts judged this far in from each edge (onset jitter, not dropouts)
+BUSY = 0.85  # all processes' share of the machine's cores past which N is out of CPU
 
 
-def pct(values: list[float], p: float) -> float:
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+def enter_netns(name: str) -> None:
+    """Move this process (before any thread starts) and so its children into `name`,
+    made if missing; a test namespace (LAWLINE_TEST_NETNS) is used as it is."""
+    if not os.environ.get("LAWLINE_TEST_NETNS"):
+        if not Path(f"/var/run/netns/{name}").exists():
+            ip("netns", "add", name)
+            ip("-n", name, "link", "set", "lo", "up")
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns failed")
+        finally:
+            os.close(fd)
+    # A veth pair whose two ends both stay in this namespace: nothing leaves it.
+    if subprocess.run(["ip", "link", "show", LINKS[0]], capture_output=True).returncode:
+        ip("link", "add", LINKS[0], "type", "veth", "peer", "name", LINKS[1])
+    for link, address in zip(LINKS, (SRV_IP, CLI_IP), strict=True):
+        ip("addr", "replace", f"{address}/24", "dev", link)
+        ip("link", "set", link, "up")
+    ip("link", "set", "lo", "up")
+
+
+def media_settings(work: Path, api_port: int, admin_port: int) -> MediaSettings:
+    return MediaSettings(
+        enabled=True,
+        api_port=api_port,
+        admin_port=admin_port,
+        interfaces=[SRV_IP],
+        config_dir=work / "janus",
+        # Apart from the workers' RTP (10000 up) and the test suite's own Janus.
+        rtp_port_range="50000-52999",
+        plain_rtp_port_range="53000-55999",
+    )
+
+
+def media_env(media: MediaSettings) -> dict[str, str]:
+    """The LAWLINE_MEDIA__* a worker reads to reach this Janus."""
+    return {
+        "LAWLINE_MEDIA__API_PORT": str(media.api_port),
+        "LAWLINE_MEDIA__ADMIN_PORT": str(media.admin_port),
+        "LAWLINE_MEDIA__INTERFACES": f'["{SRV_IP}"]',
+        "LAWLINE_MEDIA__CONFIG_DIR": str(media.config_dir),
+        "LAWLINE_MEDIA__RTP_PORT_RANGE": media.rtp_port_range,
+        "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": media.plain_rtp_port_range,
+    }
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float | None:
     if not values:
-        return float("nan")
+        return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class BurstTrack(MediaStreamTrack):
-    """The lawyer's voice: 1200 Hz, 500 ms on and 500 ms off, paced by the clock; the
-    time each burst was handed to the sender is kept."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.start = 0.0
-        self.n = 0
-        self.bursts: list[float] = []
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self.n == 0:
-            self.start = time.monotonic()
-        else:
-            await asyncio.sleep(self.start + self.n * FRAME / RATE - time.monotonic())
-        phase = self.n % 50  # frames into this second
-        if phase == 0:
-            self.bursts.append(time.monotonic())
-        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME)
-        frame.planes[0].update(_ON if phase < 25 else _OFF)
-        frame.sample_rate, frame.time_base = RATE, fractions.Fraction(1, RATE)
-        frame.pts = self.n * FRAME
-        self.n += 1
-        return frame
+# ----- the server's processes and the callers ----------------------------------------------
 
 
 @dataclass
-class Leg:
+class WorkerProc:
+    proc: subprocess.Popen[bytes]
+    log: Path
+    sip_port: int
+
+
+def start_worker(
+    work: Path, name: str, redis_url: str, rtp: int, env: dict[str, str]
+) -> WorkerProc:
+    log, sip_port = work / f"{name}.log", free_sip_port()
+    full_env = {
+        **os.environ,
+        "LAWLINE_DATA_DIR": str(work / "data"),
+        "LAWLINE_REDIS_URL": redis_url,
+        "LAWLINE_TELEPHONY__PROMPTS_DIR": str(work / "prompts"),
+        "LAWLINE_TRANSCRIPTS__ENABLED": "false",
+        **env,
+    }
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lawline", "telephony-worker", "--sip-port", str(sip_port),
+             "--rtp-port", str(rtp), "--name", name],
+            env=full_env, stdout=out, stderr=subprocess.STDOUT, cwd=work,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "telephony worker listening" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return WorkerProc(proc, log, sip_port)
+
+
+def stop_worker(w: WorkerProc) -> int:
+    """Its exit code after SIGTERM; killed if it takes over 30 s."""
+    w.proc.send_signal(signal.SIGTERM)
+    try:
+        return w.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        w.proc.kill()
+        w.proc.wait()
+        return -9
+
+
+@dataclass
+class Call:
     """One bridged call as the bench sees it."""
 
+    name: str
     caller: subprocess.Popen[str]
     wav: Path
     media_at: float = 0.0
     contact_id: str = ""
-    accepted_at: float = 0.0
-    answered_at: float = 0.0
-    track: BurstTrack = field(default_factory=BurstTrack)
-    heard: list[tuple[float, list[int]]] = field(default_factory=list)
-    pc: RTCPeerConnection | None = None
+    lawyer: str = ""
+    accept_t: float = 0.0
+    answer_t: float | None = None
+    lawyer_heard_t: float | None = None
+    error: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
 
     def wait_media(self) -> None:
         assert self.caller.stdout is not None
@@ -129,129 +228,124 @@ class Leg:
                 return
         raise RuntimeError("a caller's media never came up")
 
-    async def connect(self, client: BridgeClient, lawyer: str) -> None:
-        pc = self.pc = create_peer_connection(WebRTCSettings(host_addresses=["127.0.0.1"]))
-        pc.addTrack(self.track)
-        pc.on("track", lambda t: asyncio.ensure_future(self._read(t)))
-        await pc.setLocalDescription(await pc.createOffer())
-        reply = await client.request(
-            self.contact_id, "offer", lawyer_id=lawyer, sdp=pc.localDescription.sdp
-        )
-        await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
-        self.answered_at = time.monotonic()
-
-    async def _read(self, track: MediaStreamTrack) -> None:
-        await record_track(track, self.heard)
-
-    def caller_heard(self) -> tuple[list[int], int]:
+    def caller_ear(self) -> Ear:
+        """What the caller heard (its recording), tested 20 ms at a time at 8 kHz."""
         with wave.open(str(self.wav)) as w:
-            return list(array.array("h", w.readframes(w.getnframes()))), w.getframerate()
+            rate = w.getframerate()
+            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+        if rate != RATE:
+            pcm = np.interp(np.arange(0, len(pcm), rate / RATE), np.arange(len(pcm)), pcm)
+        ear = Ear(LAWYER_HZ)
+        ear.t0 = self.media_at
+        step = RATE // 50
+        for k in range(0, len(pcm) - step + 1, step):
+            ear.feed(pcm[k : k + step], self.media_at + k / RATE)
+        return ear
 
 
-def lawyer_on_caller(samples: list[int], rate: int, media_at: float, t: float) -> bool:
-    """Does the caller hear the lawyer's tone in the 10 ms from time t?"""
-    i = int((t - media_at) * rate)
-    w = samples[i : i + rate // 100]
-    return len(w) == rate // 100 and rms(w) > 300 and share(w, rate, LAWYER_HZ) > 0.5
-
-
-def analyse(leg: Leg, t0: float, t1: float) -> dict[str, float]:
-    samples, rate = leg.caller_heard()
-    # Accept to first audio: the first 10 ms in which the caller hears the lawyer.
-    first = next(
-        (
-            t
-            for k in range(3000)
-            if lawyer_on_caller(samples, rate, leg.media_at, t := leg.accepted_at + k / 100)
-        ),
-        math.nan,
-    )
-    # Browser -> caller delay: each burst's send time to its first 10 ms heard.
-    delays = []
-    for sent in (b for b in leg.track.bursts if t0 <= b < t1 - 1):
-        heard = next(
-            (k for k in range(60) if lawyer_on_caller(samples, rate, leg.media_at, sent + k / 100)),
-            None,
-        )
-        if heard is not None:
-            delays.append(heard * 10.0)
-    delay = statistics.median(delays) if delays else math.nan
-    # Clean, lawyer to caller: the middle 400 ms of every burst (shifted by the delay).
-    on = []
-    for sent in (b for b in leg.track.bursts if t0 <= b < t1 - 1):
-        for k in range(5, 45):
-            on.append(lawyer_on_caller(samples, rate, leg.media_at, sent + delay / 1000 + k / 100))
-    # Clean, caller to lawyer: 440 Hz in every 100 ms received, and no audio missing.
-    got = [s for t, pcm in leg.heard if t0 <= t < t1 for s in pcm]
-    ws = windows(got, RATE)
-    to_lawyer = sum(rms(w) > 300 and share(w, RATE, CALLER_HZ) > 0.5 for w in ws) / max(1, len(ws))
-    return {
-        "first_audio_ms": (first - leg.accepted_at) * 1000,
-        "signalling_ms": (leg.answered_at - leg.accepted_at) * 1000,
-        "browser_to_caller_ms": delay,
-        "clean_to_caller": sum(on) / max(1, len(on)),
-        "clean_to_lawyer": to_lawyer,
-        "received_ratio": len(got) / (RATE * (t1 - t0)),
-    }
-
-
-@dataclass
-class WorkerProc:
-    proc: subprocess.Popen[bytes]
-    log: Path
-    sip_port: int
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-
-def start_worker(work: Path, name: str, redis_url: str, rtp: int) -> WorkerProc:
-    log, sip_port = work / f"{name}.log", free_sip_port()
-    env = {
-        **os.environ,
-        "LAWLINE_DATA_DIR": str(work / "data"),
-        "LAWLINE_REDIS_URL": redis_url,
-        "LAWLINE_TELEPHONY__PROMPTS_DIR": str(work / "prompts"),
-        "LAWLINE_WEBRTC__HOST_ADDRESSES": '["127.0.0.1"]',
-    }
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lawline", "telephony-worker", "--sip-port", str(sip_port),
-             "--rtp-port", str(rtp), "--name", name],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=work,
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while "telephony worker listening" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(log.read_text())
-        time.sleep(0.05)
-    return WorkerProc(proc, log, sip_port)
-
-
-def stop_worker(w: WorkerProc) -> int:
-    """Its exit code (the worker was sent SIGTERM); killed if it takes over 30 s."""
+async def connect(
+    call: Call, contact: Contact, queue: QueueService, peers: WebRTCPeers, legs: BrowserLegs
+) -> None:
+    """The lawyer accepts; the browser offers, the web process joins it to the room."""
+    assert contact.lawyer is not None
+    call.contact_id, call.lawyer = contact.id, contact.lawyer
+    call.accept_t = time.monotonic()
+    offer = asyncio.create_task(peers.offer(call.name, timeout_s=30))
+    stage = "accept"
     try:
-        return w.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        w.proc.kill()
-        w.proc.wait()
-        return -9
+        if not await queue.accept(contact.id, contact.lawyer):
+            raise RuntimeError("not accepted")
+        stage = "offer"
+        sdp = await offer
+        stage = "join"
+        answer = await legs.join(contact.lawyer, contact.id, sdp, display=contact.lawyer)
+        peers.answer(call.name, answer)
+        call.answer_t = time.monotonic()
+    except Exception as exc:
+        offer.cancel()
+        call.error = f"{stage}: {type(exc).__name__}: {exc}"
 
 
-async def run_n(n: int, work: Path, redis_url: str, seconds: float) -> dict[str, float]:
-    nw = math.ceil(n / 4)
+def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, Any]:
+    """One call's figures over the talking window [m0, m1]."""
+    ear = call.caller_ear()
+    heard = ear.summary()
+    lawyer_share = (
+        share_in(peer["windows"], peer["answer_t"], [(m0, m1)]) if peer["answer_t"] else None
+    )
+    sent = [s for s in peer["sent_onsets"] if m0 <= s <= m1 - 1.0]
+    delays = []
+    for s in sent:
+        match = [h - s for h in heard["heard_onsets"] if s - 0.02 <= h <= s + 0.45]
+        if match:
+            delays.append(match[0])
+    delay = statistics.median(delays) if delays else None
+    caller_share = None
+    if delay is not None:
+        on = [(s + delay + EDGE_S, s + delay + 0.5 - EDGE_S) for s in sent]
+        caller_share = share_in(heard["windows"], call.media_at, on)
+    first = next((t for t in heard["heard_onsets"] if t >= call.accept_t), None)
+    return {
+        "accept_to_caller_hears_s": None if first is None else first - call.accept_t,
+        "accept_to_lawyer_hears_s": (
+            None if call.lawyer_heard_t is None else call.lawyer_heard_t - call.accept_t
+        ),
+        "accept_to_answer_s": None if call.answer_t is None else call.answer_t - call.accept_t,
+        "lawyer_hears_share": lawyer_share,
+        "caller_hears_share": caller_share,
+        "bursts_heard_share": len(delays) / len(sent) if sent else None,
+        "delay_lawyer_to_caller_s": delay,
+        "clean": (
+            lawyer_share is not None
+            and lawyer_share >= CLEAN
+            and bool(sent)
+            and len(delays) / len(sent) >= CLEAN
+            and caller_share is not None
+            and caller_share >= CLEAN
+        ),
+    }
+
+
+# ----- one N -------------------------------------------------------------------------------
+
+
+async def run_n(
+    n: int,
+    args: argparse.Namespace,
+    work: Path,
+    redis_url: str,
+    media: MediaSupervisor,
+    settings: Settings,
+) -> dict[str, Any]:
+    janus_pid = media.pid
+    assert janus_pid is not None
+    nw = math.ceil(n / CALLS_PER_WORKER)
+    env = media_env(settings.media)
     workers = [
-        start_worker(work, f"worker-{i + 1}", redis_url, 30000 + 1000 * i) for i in range(nw)
+        start_worker(work, f"worker-{n}-{i + 1}", redis_url, 10000 + 400 * i, env)
+        for i in range(nw)
     ]
+    server_pids = [janus_pid, *(w.proc.pid for w in workers)]
+
+    def server_cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in server_pids)
+
     redis = Redis.from_url(redis_url, decode_responses=True)
     await redis.flushall()
-    queue = QueueService(QueueStore(redis), Settings(routing=RoutingSettings(wrapup_s=0)))
-    legs: list[Leg] = []
+    routing = RoutingSettings(wrapup_s=0, console_timeout_s=3600)
+    queue = QueueService(QueueStore(redis), Settings(routing=routing))
+    legs = BrowserLegs(media_access(settings))
+    peers = await WebRTCPeers.start(
+        ["--ice-ip", CLI_IP, "--send-hz", str(LAWYER_HZ), "--hear-hz", str(CALLER_HZ)]
+    )
+    tone = work / "caller.wav"
+    calls: list[Call] = []
+    codes: list[int] = []
     try:
-        await asyncio.sleep(2)
-        idle0 = sum(w.cpu() for w in workers)
+        await asyncio.sleep(1)  # the workers settle after start
+        t_idle, c_idle = time.monotonic(), server_cpu()
         await asyncio.sleep(3)
-        idle = (sum(w.cpu() for w in workers) - idle0) / 3
+        idle = (server_cpu() - c_idle) / (time.monotonic() - t_idle)
         for i in range(n):
             lawyer = Lawyer(
                 id=f"lawyer{i}", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5}
@@ -259,133 +353,203 @@ async def run_n(n: int, work: Path, redis_url: str, seconds: float) -> dict[str,
             await queue.create_lawyer(lawyer)
             await queue.set_presence(lawyer.id, Presence.AVAILABLE)
         await queue.start()
-        client = BridgeClient(redis, "ll")
-        tone = make_tone(work / "caller.wav", CALLER_HZ, 16000)
-        connecting = []
+        hold = str(int(args.seconds + 60 + 2 * n))  # the caller hangs up after this at most
+        connecting: list[asyncio.Task[None]] = []
         async with queue.subscribe() as evs:
             for i in range(n):
                 wav = work / f"heard-{n}-{i}.wav"
-                sip_port = workers[i % nw].sip_port  # callers spread over the workers
+                port = workers[i % nw].sip_port  # callers spread over the workers
                 caller = subprocess.Popen(
                     [sys.executable, str(ROOT / "tests" / "pjsua_caller.py"),
-                     f"sip:12348@127.0.0.1:{sip_port}", str(wav), "120", str(free_sip_port()),
+                     f"sip:12348@127.0.0.1:{port}", str(wav), hold, str(free_sip_port()),
                      "--play", str(tone), "--keys", "11"],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                 )  # fmt: skip
-                legs.append(Leg(caller, wav))
-            await asyncio.gather(*(asyncio.to_thread(leg.wait_media) for leg in legs))
-            waiting = list(legs)
+                calls.append(Call(f"call-{n}-{i}", caller, wav))
+            await asyncio.gather(*(asyncio.to_thread(c.wait_media) for c in calls))
+            waiting = list(calls)
             while waiting:
                 ev = await asyncio.wait_for(evs.get(), 60)
                 if ev.type == "contact.offered" and ev.contact and ev.contact.lawyer:
-                    leg = waiting.pop()
-                    leg.contact_id = ev.contact.id
-                    connecting.append(asyncio.create_task(accept(queue, client, leg, ev.contact)))
-        await asyncio.gather(*connecting)
-        await asyncio.sleep(2)
-        t0, cpu0 = time.monotonic(), sum(w.cpu() for w in workers)
-        me0 = cpu_seconds(os.getpid())
-        await asyncio.sleep(seconds)
-        t1 = time.monotonic()
-        busy = (sum(w.cpu() for w in workers) - cpu0) / (t1 - t0)
-        me = (cpu_seconds(os.getpid()) - me0) / (t1 - t0)
-        for leg in legs:
-            await queue.end(leg.contact_id, "lawyer")
-        await asyncio.sleep(1)
+                    call = waiting.pop(0)
+                    connecting.append(
+                        asyncio.create_task(connect(call, ev.contact, queue, peers, legs))
+                    )
+            await asyncio.gather(*connecting)
+
+        async def heard(call: Call) -> None:
+            if not call.error:
+                with contextlib.suppress(TimeoutError):
+                    call.lawyer_heard_t = await peers.wait(call.name, "heard", args.timeout)
+
+        await asyncio.gather(*(heard(c) for c in calls))
+        await asyncio.sleep(2)  # settled
+
+        others = [peers.pid, os.getpid(), *(c.caller.pid for c in calls)]
+        m0, s0 = time.monotonic(), server_cpu()
+        o0 = sum(cpu_seconds(pid) for pid in others)
+        await asyncio.sleep(args.seconds)
+        m1, s1 = time.monotonic(), server_cpu()
+        o1 = sum(cpu_seconds(pid) for pid in others)
+        stats = await peers.stats(timeout_s=30)
+        for call in calls:
+            if call.contact_id:
+                await queue.end(call.contact_id, "lawyer")  # the worker hangs up the caller
+                await legs.leave(call.lawyer)
     finally:
-        for leg in legs:
-            if leg.pc is not None:
-                await leg.pc.close()
-            leg.caller.send_signal(signal.SIGTERM)
-        for leg in legs:
-            leg.caller.wait(timeout=30)
+        for call in calls:
+            peers.close(call.name)
+        with contextlib.suppress(TimeoutError):
+            await peers.wait_closed([c.name for c in calls], 10 + n / 2)
+        await peers.quit()
+        await legs.stop()
+        for call in calls:
+            if call.caller.poll() is None:
+                call.caller.send_signal(signal.SIGTERM)
+        for call in calls:
+            try:
+                call.caller.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                call.caller.kill()
+                call.caller.communicate()
         await queue.stop()
         await redis.aclose()
-        for w in workers:
-            w.proc.send_signal(signal.SIGTERM)
         codes = [stop_worker(w) for w in workers]
-    per_leg = [analyse(leg, t0, t1) for leg in legs]
-    closed = [
-        json.loads(line)
-        for w in workers
-        for line in w.log.read_text().splitlines()
-        if '"bridge closed"' in line
-    ]
-    return summarise(n, nw, per_leg, closed, (busy - idle) / n, me, codes)
+    span = m1 - m0
+    for call in calls:
+        peer = stats["peers"].get(call.name)
+        if peer is not None and not call.error:
+            call.figures = judge(call, peer, m0, m1)
+    judged = [c.figures for c in calls if c.figures]
 
+    def values(key: str) -> list[float]:
+        return [f[key] for f in judged if f.get(key) is not None]
 
-async def accept(queue: QueueService, client: BridgeClient, leg: Leg, contact: Contact) -> None:
-    assert contact.lawyer is not None
-    leg.accepted_at = time.monotonic()
-    assert await queue.accept(contact.id, contact.lawyer)
-    await leg.connect(client, contact.lawyer)
-
-
-def summarise(
-    n: int,
-    nw: int,
-    legs: list[dict[str, float]],
-    closed: list[dict[str, float]],
-    cpu_per_call: float,
-    bench_cpu: float,
-    codes: list[int],
-) -> dict[str, float]:
-    def col(key: str) -> list[float]:
-        return [leg[key] for leg in legs if not math.isnan(leg[key])]
-
-    clean = min(col("clean_to_caller") + col("clean_to_lawyer") or [0.0])
+    load = ((s1 - s0) + (o1 - o0)) / span / (os.cpu_count() or 1)
     return {
-        "n": n,
+        "calls": n,
         "workers": nw,
-        "cpu_per_call": cpu_per_call,
-        "mhz_per_call": cpu_per_call * cpu_mhz(),
-        "bench_cpu": bench_cpu,
-        "first_audio_p50": pct(col("first_audio_ms"), 50),
-        "first_audio_p99": pct(col("first_audio_ms"), 99),
-        "signalling_p50": pct(col("signalling_ms"), 50),
-        "browser_to_caller_ms": pct(col("browser_to_caller_ms"), 50),
-        "bridge_to_caller_ms": statistics.fmean([c["to_caller_ms"] for c in closed] or [0]),
-        "bridge_to_lawyer_ms": statistics.fmean([c["to_lawyer_ms"] for c in closed] or [0]),
-        "underruns": sum(c["underruns"] for c in closed),
-        "dropped": sum(c["dropped"] for c in closed),
-        "clean_min": clean,
-        "received_min": min(col("received_ratio") or [0.0]),
-        "missing_first_audio": sum(math.isnan(leg["first_audio_ms"]) for leg in legs),
-        "worker_exit_ok": all(c == 0 for c in codes),
+        "clean_calls": sum(1 for f in judged if f["clean"]),
+        "errors": sorted({c.error for c in calls if c.error})[:3] + peers.errors[:3],
+        "server_cpu_per_call": ((s1 - s0) / span - idle) / n,
+        "server_idle": idle,
+        "others_cpu_per_call": (o1 - o0) / span / n,
+        "machine_busy": load,
+        "caller_hears_p50": pct(values("accept_to_caller_hears_s"), 0.5),
+        "caller_hears_p99": pct(values("accept_to_caller_hears_s"), 0.99),
+        "lawyer_hears_p50": pct(values("accept_to_lawyer_hears_s"), 0.5),
+        "answer_p50": pct(values("accept_to_answer_s"), 0.5),
+        "delay_p50": pct(values("delay_lawyer_to_caller_s"), 0.5),
+        "lawyer_share_min": min(values("lawyer_hears_share"), default=None),
+        "caller_share_min": min(values("caller_hears_share"), default=None),
+        "bursts_min": min(values("bursts_heard_share"), default=None),
+        "missing_first_audio": n - len(values("accept_to_caller_hears_s")),
+        "workers_exit_ok": all(c == 0 for c in codes),
+        "loadavg": Path("/proc/loadavg").read_text().split()[0],
     }
+
+
+# ----- output ------------------------------------------------------------------------------
+
+
+def fmt(v: float | None, pattern: str) -> str:
+    return "-" if v is None else pattern.format(v)
+
+
+def ms(v: float | None) -> str:
+    return fmt(None if v is None else v * 1000, "{:.0f}")
+
+
+def row(r: dict[str, Any]) -> str:
+    return (
+        f"N={r['calls']:>3} workers {r['workers']:>2} clean {r['clean_calls']:>3}/{r['calls']:<3}"
+        f" server cpu/call {r['server_cpu_per_call'] * 100:.2f}%"
+        f" (idle {r['server_idle'] * 100:.1f}%)"
+        f" others/call {r['others_cpu_per_call'] * 100:.1f}%"
+        f" machine {r['machine_busy']:.0%}"
+        f" | accept->caller hears p50 {ms(r['caller_hears_p50'])} ms"
+        f" p99 {ms(r['caller_hears_p99'])} ms"
+        f" (lawyer hears p50 {ms(r['lawyer_hears_p50'])}, answer p50 {ms(r['answer_p50'])})"
+        f" | delay l->c {ms(r['delay_p50'])} ms"
+        f" heard min: lawyer {fmt(r['lawyer_share_min'], '{:.2f}')}"
+        f" caller {fmt(r['caller_share_min'], '{:.2f}')}"
+        f" bursts {fmt(r['bursts_min'], '{:.2f}')}"
+        f" | load {r['loadavg']}" + ("" if r["workers_exit_ok"] else " | A WORKER EXITED NOT 0")
+    )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="lawline-bridge-") as tmp:
+        work = Path(tmp)
+        prompts.build(work / "prompts")
+        subprocess.run(
+            ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(work / "caller.wav"),
+             "synth", "10", "sine", str(CALLER_HZ), "vol", "0.3"],
+            check=True,
+        )  # fmt: skip
+        settings_media = media_settings(work, free_tcp_port(), free_tcp_port())
+        settings = Settings(data_dir=work / "data", media=settings_media)
+        (work / "logs").mkdir()
+        media = MediaSupervisor(prepare_janus(settings), os.environ, work / "logs", 20)
+        await media.start()
+        try:
+            with EmbeddedRedis(work / "redis", appendfsync="everysec") as redis:
+                for n in args.calls:
+                    try:
+                        r = await run_n(n, args, work, redis.url, media, settings)
+                    except Exception as exc:  # the next N may still run
+                        print(f"N={n:>3} failed: {type(exc).__name__}: {exc}", flush=True)
+                        continue
+                    results.append(r)
+                    print(row(r), flush=True)
+                    if r["errors"]:
+                        print(f"  errors: {r['errors']}", flush=True)
+                    if r["clean_calls"] < n and r["machine_busy"] >= BUSY:
+                        print(
+                            f"  N={n}: the machine is out of CPU (every process here "
+                            f"{r['machine_busy']:.0%} of {os.cpu_count()} cores, generator and "
+                            "callers included): this N is past what it can test",
+                            flush=True,
+                        )
+        finally:
+            await media.stop()
+    clean = [r for r in results if r["clean_calls"] == r["calls"]]
+    largest = max(clean, key=lambda r: r["calls"]) if clean else None
+    short = [r["calls"] for r in results if r["calls"] >= 40 and r["clean_calls"] < r["calls"]]
+    if short:
+        print(
+            f"note: this machine ({os.cpu_count()} cores) did not reach clean audio at N = "
+            f"{', '.join(map(str, short))} with the generator and the callers on it too"
+        )
+    basis = largest or max(results, key=lambda r: r["calls"], default=None)
+    per_call = basis["server_cpu_per_call"] if basis else 0.0
+    estimate = int(1 / per_call) if per_call > 0 else 0
+    print(
+        f"estimate: at {per_call * 100:.2f}% of a core per call (Janus + workers, N = "
+        f"{basis['calls'] if basis else 0}), one core would carry ~{estimate} calls "
+        "(from the per-call CPU, not measured)"
+    )
+    print(f"largest N with clean audio both ways: {largest['calls'] if largest else 0}")
+    print(f"cpu_per_call={per_call:.4f} estimate_calls={estimate}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", default="1,2,4,8", help="N values: calls bridged at once")
-    parser.add_argument("--seconds", type=float, default=10, help="talking time measured per N")
+    parser.add_argument(
+        "--calls",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[10, 20, 40, 60],
+        help="N values: calls bridged at once",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="talking time per N")
+    parser.add_argument("--timeout", type=float, default=20.0, help="wait to hear, per call")
+    parser.add_argument("--netns", default="lawline-bridge-bench", help="outside a test one")
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        prompts.build(work / "prompts")
-        with EmbeddedRedis(work / "redis", appendfsync="everysec") as redis:
-            print(
-                f"{'N':>3} {'wrk':>3} {'cpu/call':>8} {'MHz':>5} {'bench':>6} "
-                f"{'1st p50':>8} {'1st p99':>8} {'sig p50':>8} {'b->c':>6} "
-                f"{'buf->c':>7} {'buf->l':>7} {'under':>5} {'drop':>5} {'clean':>6} {'rx':>5}"
-            )
-            for n in (int(x) for x in args.calls.split(",")):
-                r = asyncio.run(run_n(n, work, redis.url, args.seconds))
-                results.append(r)
-                print(
-                    f"{r['n']:>3} {r['workers']:>3} {r['cpu_per_call']:>8.1%} "
-                    f"{r['mhz_per_call']:>5.0f} {r['bench_cpu']:>6.0%} "
-                    f"{r['first_audio_p50']:>6.0f}ms {r['first_audio_p99']:>6.0f}ms "
-                    f"{r['signalling_p50']:>6.0f}ms {r['browser_to_caller_ms']:>4.0f}ms "
-                    f"{r['bridge_to_caller_ms']:>5.0f}ms {r['bridge_to_lawyer_ms']:>5.1f}ms "
-                    f"{r['underruns']:>5} {r['dropped']:>5} {r['clean_min']:>6.1%} "
-                    f"{r['received_min']:>5.0%}"
-                    + ("" if r["worker_exit_ok"] else "  WORKER EXIT NOT 0")
-                )
-    ok = [r["n"] for r in results if r["clean_min"] >= CLEAN and r["received_min"] >= CLEAN]
-    print(f"largest N with clean audio both ways: {max(ok) if ok else 0}")
-    print(f"clean_calls={max(ok) if ok else 0}")
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: it makes a network namespace and interfaces")
+    enter_netns(args.netns)
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

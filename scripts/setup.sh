@@ -48,6 +48,10 @@ if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]] &&
     "${sudo[@]}" systemctl disable --now janus >/dev/null 2>&1 || true
 fi
 
+# The benches' own Debian packages (the WebRTC load generator): tests/test_benches.py
+# smoke-runs bench/bridge_bench.py, which drives it.
+bash bench/setup_bench.sh
+
 if [[ ! -x "$VENV/bin/python" ]]; then
     echo "setup: creating $VENV" >&2
     "$PYTHON" -m venv "$VENV"

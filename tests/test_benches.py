@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import needs_browser
+from tests.media_server import media_possible
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +65,12 @@ def test_every_bench_has_a_smoke_run() -> None:
 
 
 # Chromium offers loopback candidates only in a loopback-only namespace: the video bench
-# needs one, as the browser tests do.
-NEEDS = {"video_bench.py": [needs_browser]}
+# needs one, as the browser tests do. The bridge bench runs Janus, which needs an address
+# of its own in the tests' namespace (root), as the media tests do.
+needs_media = pytest.mark.skipif(
+    not media_possible(), reason="needs Janus, root and the tests' network namespace"
+)
+NEEDS = {"video_bench.py": [needs_browser], "bridge_bench.py": [needs_media]}
 
 
 @pytest.mark.parametrize(
