@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import json
 import math
 import os
 import signal
@@ -54,15 +55,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from cpu import cpu_seconds  # bench/ is on sys.path when run as a script
 from peers.client import WebRTCPeers
-from peers.tone_ear import RATE, Ear, share_in
+from peers.sip_callers import SipCaller, say_all, tone_packets
+from peers.tone_ear import share_in
 from redis.asyncio import Redis
 
 from lawline.config import Settings
@@ -209,9 +209,7 @@ class Call:
     """One bridged call as the bench sees it."""
 
     name: str
-    caller: subprocess.Popen[str]
-    wav: Path
-    media_at: float = 0.0
+    caller: SipCaller
     contact_id: str = ""
     lawyer: str = ""
     accept_t: float = 0.0
@@ -220,27 +218,14 @@ class Call:
     error: str = ""
     figures: dict[str, Any] = field(default_factory=dict)
 
-    def wait_media(self) -> None:
-        assert self.caller.stdout is not None
-        for line in self.caller.stdout:
-            if line.startswith("media "):
-                self.media_at = float(line.split()[1])
-                return
-        raise RuntimeError("a caller's media never came up")
 
-    def caller_ear(self) -> Ear:
-        """What the caller heard (its recording), tested 20 ms at a time at 8 kHz."""
-        with wave.open(str(self.wav)) as w:
-            rate = w.getframerate()
-            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
-        if rate != RATE:
-            pcm = np.interp(np.arange(0, len(pcm), rate / RATE), np.arange(len(pcm)), pcm)
-        ear = Ear(LAWYER_HZ)
-        ear.t0 = self.media_at
-        step = RATE // 50
-        for k in range(0, len(pcm) - step + 1, step):
-            ear.feed(pcm[k : k + step], self.media_at + k / RATE)
-        return ear
+async def dial(call: Call) -> None:
+    """Answered, the caller chooses labour consultation (1, then 1) a second later."""
+    await asyncio.wait_for(call.caller.answered.wait(), 30)
+    if call.caller.status != 200:
+        raise RuntimeError(f"a call was not answered: {call.caller.status}")
+    await asyncio.sleep(1)
+    call.caller.press("11")
 
 
 async def connect(
@@ -266,9 +251,15 @@ async def connect(
         call.error = f"{stage}: {type(exc).__name__}: {exc}"
 
 
+def _span(marks: str, t0: float | None, m0: float, m1: float) -> str:
+    if t0 is None:
+        return ""
+    return marks[max(0, int((m0 - t0) / 0.1)) : max(0, int((m1 - t0) / 0.1))]
+
+
 def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, Any]:
     """One call's figures over the talking window [m0, m1]."""
-    ear = call.caller_ear()
+    ear = call.caller.ear
     heard = ear.summary()
     lawyer_share = (
         share_in(peer["windows"], peer["answer_t"], [(m0, m1)]) if peer["answer_t"] else None
@@ -283,7 +274,7 @@ def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, A
     caller_share = None
     if delay is not None:
         on = [(s + delay + EDGE_S, s + delay + 0.5 - EDGE_S) for s in sent]
-        caller_share = share_in(heard["windows"], call.media_at, on)
+        caller_share = share_in(heard["windows"], ear.t0 or 0.0, on)
     first = next((t for t in heard["heard_onsets"] if t >= call.accept_t), None)
     return {
         "accept_to_caller_hears_s": None if first is None else first - call.accept_t,
@@ -295,6 +286,10 @@ def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, A
         "caller_hears_share": caller_share,
         "bursts_heard_share": len(delays) / len(sent) if sent else None,
         "delay_lawyer_to_caller_s": delay,
+        "delays_s": [round(d, 3) for d in delays],
+        # What each side heard over the window, 100 ms a character (tone_ear).
+        "lawyer_heard": _span(peer["windows"], peer["answer_t"], m0, m1),
+        "caller_heard": _span(heard["windows"], ear.t0, m0, m1),
         "clean": (
             lawyer_share is not None
             and lawyer_share >= CLEAN
@@ -338,7 +333,9 @@ async def run_n(
     peers = await WebRTCPeers.start(
         ["--ice-ip", CLI_IP, "--send-hz", str(LAWYER_HZ), "--hear-hz", str(CALLER_HZ)]
     )
-    tone = work / "caller.wav"
+    say = tone_packets(CALLER_HZ)
+    saying: list[SipCaller] = []  # every caller's RTP, one timer for all
+    speaker = asyncio.create_task(say_all(saying))
     calls: list[Call] = []
     codes: list[int] = []
     try:
@@ -353,20 +350,14 @@ async def run_n(
             await queue.create_lawyer(lawyer)
             await queue.set_presence(lawyer.id, Presence.AVAILABLE)
         await queue.start()
-        hold = str(int(args.seconds + 60 + 2 * n))  # the caller hangs up after this at most
         connecting: list[asyncio.Task[None]] = []
         async with queue.subscribe() as evs:
             for i in range(n):
-                wav = work / f"heard-{n}-{i}.wav"
-                port = workers[i % nw].sip_port  # callers spread over the workers
-                caller = subprocess.Popen(
-                    [sys.executable, str(ROOT / "tests" / "pjsua_caller.py"),
-                     f"sip:12348@127.0.0.1:{port}", str(wav), hold, str(free_sip_port()),
-                     "--play", str(tone), "--keys", "11"],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                )  # fmt: skip
-                calls.append(Call(f"call-{n}-{i}", caller, wav))
-            await asyncio.gather(*(asyncio.to_thread(c.wait_media) for c in calls))
+                target = ("127.0.0.1", workers[i % nw].sip_port)  # spread over the workers
+                caller = await SipCaller.start(target, f"1380000{i:04d}", say, LAWYER_HZ)
+                calls.append(Call(f"call-{n}-{i}", caller))
+                saying.append(caller)
+            await asyncio.gather(*(dial(c) for c in calls))
             waiting = list(calls)
             while waiting:
                 ev = await asyncio.wait_for(evs.get(), 60)
@@ -385,7 +376,7 @@ async def run_n(
         await asyncio.gather(*(heard(c) for c in calls))
         await asyncio.sleep(2)  # settled
 
-        others = [peers.pid, os.getpid(), *(c.caller.pid for c in calls)]
+        others = [peers.pid, os.getpid()]
         m0, s0 = time.monotonic(), server_cpu()
         o0 = sum(cpu_seconds(pid) for pid in others)
         await asyncio.sleep(args.seconds)
@@ -403,15 +394,13 @@ async def run_n(
             await peers.wait_closed([c.name for c in calls], 10 + n / 2)
         await peers.quit()
         await legs.stop()
+        # The worker hangs up each caller once its contact ended; else the caller does.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(20):
+                await asyncio.gather(*(c.caller.ended.wait() for c in calls))
+        speaker.cancel()
         for call in calls:
-            if call.caller.poll() is None:
-                call.caller.send_signal(signal.SIGTERM)
-        for call in calls:
-            try:
-                call.caller.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                call.caller.kill()
-                call.caller.communicate()
+            await call.caller.hang_up()
         await queue.stop()
         await redis.aclose()
         codes = [stop_worker(w) for w in workers]
@@ -446,6 +435,7 @@ async def run_n(
         "missing_first_audio": n - len(values("accept_to_caller_hears_s")),
         "workers_exit_ok": all(c == 0 for c in codes),
         "loadavg": Path("/proc/loadavg").read_text().split()[0],
+        "per_call": judged,
     }
 
 
@@ -483,11 +473,6 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="lawline-bridge-") as tmp:
         work = Path(tmp)
         prompts.build(work / "prompts")
-        subprocess.run(
-            ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(work / "caller.wav"),
-             "synth", "10", "sine", str(CALLER_HZ), "vol", "0.3"],
-            check=True,
-        )  # fmt: skip
         settings_media = media_settings(work, free_tcp_port(), free_tcp_port())
         settings = Settings(data_dir=work / "data", media=settings_media)
         (work / "logs").mkdir()
@@ -503,6 +488,8 @@ async def main_async(args: argparse.Namespace) -> None:
                         continue
                     results.append(r)
                     print(row(r), flush=True)
+                    if args.out:
+                        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
                     if r["errors"]:
                         print(f"  errors: {r['errors']}", flush=True)
                     if r["clean_calls"] < n and r["machine_busy"] >= BUSY:
@@ -544,6 +531,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="talking time per N")
     parser.add_argument("--timeout", type=float, default=20.0, help="wait to hear, per call")
+    parser.add_argument("--out", default="", help="write the results (JSON) here")
     parser.add_argument("--netns", default="lawline-bridge-bench", help="outside a test one")
     args = parser.parse_args()
     if os.geteuid() != 0:
