@@ -150,6 +150,13 @@ def free_tcp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def machine_busy() -> tuple[float, float]:
+    """All cores' busy and total jiffies so far (/proc/stat): every process, ours or not."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return float(sum(fields) - idle), float(sum(fields))
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -271,6 +278,9 @@ def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, A
         if match:
             delays.append(match[0])
     delay = statistics.median(delays) if delays else None
+    nearest = [
+        round(min((h - s for h in heard["heard_onsets"]), key=abs, default=9.0), 3) for s in sent
+    ]
     caller_share = None
     if delay is not None:
         on = [(s + delay + EDGE_S, s + delay + 0.5 - EDGE_S) for s in sent]
@@ -287,6 +297,7 @@ def judge(call: Call, peer: dict[str, Any], m0: float, m1: float) -> dict[str, A
         "bursts_heard_share": len(delays) / len(sent) if sent else None,
         "delay_lawyer_to_caller_s": delay,
         "delays_s": [round(d, 3) for d in delays],
+        "nearest_onset_s": nearest,
         # What each side heard over the window, 100 ms a character (tone_ear).
         "lawyer_heard": _span(peer["windows"], peer["answer_t"], m0, m1),
         "caller_heard": _span(heard["windows"], ear.t0, m0, m1),
@@ -377,10 +388,10 @@ async def run_n(
         await asyncio.sleep(2)  # settled
 
         others = [peers.pid, os.getpid()]
-        m0, s0 = time.monotonic(), server_cpu()
+        m0, s0, busy0 = time.monotonic(), server_cpu(), machine_busy()
         o0 = sum(cpu_seconds(pid) for pid in others)
         await asyncio.sleep(args.seconds)
-        m1, s1 = time.monotonic(), server_cpu()
+        m1, s1, busy1 = time.monotonic(), server_cpu(), machine_busy()
         o1 = sum(cpu_seconds(pid) for pid in others)
         stats = await peers.stats(timeout_s=30)
         for call in calls:
@@ -414,7 +425,8 @@ async def run_n(
     def values(key: str) -> list[float]:
         return [f[key] for f in judged if f.get(key) is not None]
 
-    load = ((s1 - s0) + (o1 - o0)) / span / (os.cpu_count() or 1)
+    # The whole machine's busy share over the window (other work on it included).
+    load = (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1])
     return {
         "calls": n,
         "workers": nw,
@@ -494,9 +506,9 @@ async def main_async(args: argparse.Namespace) -> None:
                         print(f"  errors: {r['errors']}", flush=True)
                     if r["clean_calls"] < n and r["machine_busy"] >= BUSY:
                         print(
-                            f"  N={n}: the machine is out of CPU (every process here "
-                            f"{r['machine_busy']:.0%} of {os.cpu_count()} cores, generator and "
-                            "callers included): this N is past what it can test",
+                            f"  N={n}: the machine is out of CPU ({r['machine_busy']:.0%} of its "
+                            f"{os.cpu_count()} cores busy, the generator, the callers and other "
+                            "work included): this N is past what it can test",
                             flush=True,
                         )
         finally:

@@ -30,6 +30,7 @@ from peers.tone_ear import RATE, Ear, ulaw_encode, ulaw_table
 ULAW = ulaw_table()
 HOST = "127.0.0.1"
 EVENT_PT = 101
+SLEW_S = 0.0005  # see rtp_in
 KEY_PACKETS, END_PACKETS = 5, 3  # a key is 100 ms of RFC 4733 events, then 3 ends
 
 
@@ -225,13 +226,16 @@ class SipCaller:
             skip += 4 + 4 * struct.unpack_from("!H", data, skip + 2)[0]
         # Heard on the sender's timeline, anchored to the earliest arrival: this
         # process's own scheduling delays are not counted as gaps in the worker's audio.
+        # The anchor also creeps later (SLEW_S a packet) towards the arrivals: a sender
+        # whose timestamps jump ahead (frames skipped under load) would otherwise move
+        # everything after it early for good.
         ts = struct.unpack_from("!I", data, 4)[0]
         if self.ts0 is None:
             self.ts0, self.anchor = ts, arrived
         offset = ((ts - self.ts0) & 0xFFFFFFFF) / RATE
         if abs(arrived - (self.anchor + offset)) > 1.0:  # a new timeline
             self.ts0, self.anchor, offset = ts, arrived, 0.0
-        self.anchor = min(self.anchor, arrived - offset)
+        self.anchor = min(self.anchor + SLEW_S, arrived - offset)
         self.ear.feed(ULAW[np.frombuffer(data[skip:], dtype=np.uint8)], self.anchor + offset)
 
 
