@@ -34,11 +34,11 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def tone(path: Path, hz: int, seconds: float = 60, rate: int = 48000) -> Path:
+def tone(path: Path, hz: int, seconds: float = 60, rate: int = 48000, volume: float = 0.5) -> Path:
     """A sine tone WAV made with sox: what a fake microphone or a caller says."""
     subprocess.run(
         ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path),
-         "synth", str(seconds), "sine", str(hz), "vol", "0.5"],
+         "synth", str(seconds), "sine", str(hz), "vol", str(volume)],
         check=True,
     )  # fmt: skip
     return path

@@ -98,3 +98,15 @@ def run_janus(env: dict[str, str], data_dir: Path) -> Iterator[subprocess.Popen[
             proc.kill()
             proc.wait()
         log.close()
+
+
+def own_media_env(folder: Path) -> dict[str, str]:
+    """For a `lawline serve` a test runs: a media server of its own, apart from the run's
+    (other ports), or none where Janus cannot run here."""
+    if not media_possible():
+        return {"LAWLINE_MEDIA__ENABLED": "false"}
+    return {
+        **media_env(folder),
+        "LAWLINE_MEDIA__RTP_PORT_RANGE": "30000-32999",
+        "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": "33000-35999",
+    }

@@ -20,6 +20,7 @@ from lawline.cli import app
 from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis
 from lawline.serve import endpoint_rows, redact_url
+from tests.media_server import own_media_env
 from tests.sip_helpers import free_sip_port, rtp_port, run_sipp, scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +100,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         "LAWLINE_SIP_PORT": str(free_sip_port()),
         "LAWLINE_TELEPHONY__RTP_PORT": str(rtp_port(port)),
         "PYTHONPATH": str(REPO),
+        **own_media_env(tmp_path / "janus"),  # serve starts Janus: its own, apart from the run's
     }
 
 
@@ -227,7 +229,7 @@ def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: 
     }
 
     def transcribers(proc: subprocess.Popen[bytes]) -> list[int]:
-        return [pid for pid in _children(proc.pid) if b"transcriber" in _cmdline(pid)]
+        return [pid for pid in _children(proc.pid) if b"transcriber" in _cmdline(pid).split(b"\0")]
 
     def answers(port: int, seconds: float = 60) -> bool:
         deadline = time.monotonic() + seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ EXAMPLE = Path(__file__).parent.parent / "lawline.example.toml"
 
 
 def test_example_file_documents_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("LAWLINE_")]:
+        monkeypatch.delenv(name)  # the run's own (its media server's) would hide the file's
     monkeypatch.setenv("LAWLINE_CONFIG", str(EXAMPLE))
     from_file = Settings()
     monkeypatch.delenv("LAWLINE_CONFIG")

@@ -35,7 +35,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from tests.front_helpers import free_port_run, routed, sipp, sipp_async
-from tests.media_server import media_env
+from tests.media_server import own_media_env
 from tests.sip_helpers import CALLER, free_sip_port, rtp_port, scenario
 
 pytestmark = pytest.mark.skipif(
@@ -175,10 +175,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "LAWLINE_TELEPHONY__RTP_PORT": str(rtp_port(sip_port)),
         "LAWLINE_ACCOUNTS__COOKIE_SECURE": "false",  # plain HTTP on loopback
         "PYTHONPATH": str(REPO),
-        # Its own media server (serve starts Janus), apart from the run's.
-        **media_env(tmp / "janus"),
-        "LAWLINE_MEDIA__RTP_PORT_RANGE": "30000-32999",
-        "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": "33000-35999",
+        **own_media_env(tmp / "janus"),  # serve starts Janus: its own, apart from the run's
     }
     _lawline(
         env,
