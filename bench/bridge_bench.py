@@ -159,6 +159,10 @@ def media_settings(work: Path, api_port: int, admin_port: int) -> MediaSettings:
 def media_env(media: MediaSettings) -> dict[str, str]:
     """The LAWLINE_MEDIA__* a worker reads to reach this Janus."""
     return {
+        "LAWLINE_MEDIA__ENABLED": "true",
+        "LAWLINE_MEDIA__API_HOST": media.api_host,
+        "LAWLINE_MEDIA__ADMIN_HOST": media.admin_host,
+        "LAWLINE_MEDIA__RTP_HOST": media.rtp_host,
         "LAWLINE_MEDIA__API_PORT": str(media.api_port),
         "LAWLINE_MEDIA__ADMIN_PORT": str(media.admin_port),
         "LAWLINE_MEDIA__INTERFACES": f'["{SRV_IP}"]',
