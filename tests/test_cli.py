@@ -181,12 +181,15 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
     env["LAWLINE_TELEPHONY__WORKERS"] = "2"
     env["LAWLINE_TELEPHONY__FRONT__WORKER_PORT"] = str(free_port_run(2))
 
+    def telephony_workers(proc: subprocess.Popen[bytes]) -> list[int]:
+        return [pid for pid in _children(proc.pid) if b"telephony-worker" in _cmdline(pid)]
+
     def check_sip(proc: subprocess.Popen[bytes]) -> None:
-        workers = [
-            pid
-            for pid in _children(proc.pid)
-            if b"telephony-worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        # The API answers first; the workers follow once the media server is up.
+        deadline = time.monotonic() + 30
+        while len(workers := telephony_workers(proc)) < 2:
+            assert time.monotonic() < deadline, "serve started no telephony workers"
+            time.sleep(0.1)
         assert len(workers) == 2
         workers += [
             pid
