@@ -65,6 +65,7 @@ def telephony_worker(
         port=sip_port or settings.sip_port,
         rtp_port=rtp_port,
         media_host=media_host or "",
+        conference_rate_hz=settings.telephony.conference_rate_hz,
     )
     # pjsua aborts on a broken invariant: leave the Python stack of that moment in the log.
     faulthandler.enable()

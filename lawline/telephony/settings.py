@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from lawline.telephony.menu import Menu, default_menu
 
@@ -67,6 +67,17 @@ class TelephonySettings(BaseModel):
     menu: Menu = Field(default_factory=default_menu)
     # No RTP from a caller for this long: the line is dead even without a BYE.
     rtp_timeout_s: float = Field(default=30, gt=0)
+    # The workers' conference clock (pjsua): 8000 matches G.711 callers and the media
+    # server's phone legs, so their audio is never resampled; 16000 keeps wideband
+    # (G.722) terminals' audio wide, at a cost per call.
+    conference_rate_hz: int = 16000
+
+    @field_validator("conference_rate_hz")
+    @classmethod
+    def _conference_rate(cls, rate: int) -> int:
+        if rate not in (8000, 16000):
+            raise ValueError("the conference clock is 8000 or 16000 Hz")
+        return rate
     # Telephony workers `lawline serve` runs (each at most 4 calls); 0: none.
     # None: enough for expected_calls, and at least one per core.
     workers: int | None = Field(default=None, ge=0)

@@ -46,6 +46,7 @@ class SipConfig:
     # Where RTP binds and what SDP advertises; empty: host. Behind the SIP front,
     # SIP is on loopback and media on the public address.
     media_host: str = ""
+    conference_rate_hz: int = 16000  # pjsua's conference clock
 
 
 def create_endpoint(cfg: SipConfig) -> pj.Endpoint:
@@ -60,6 +61,8 @@ def create_endpoint(cfg: SipConfig) -> pj.Endpoint:
     ep_cfg.logConfig.consoleLevel = cfg.log_level
     ep_cfg.medConfig.sndAutoCloseTime = -1
     ep_cfg.medConfig.noVad = True
+    ep_cfg.medConfig.clockRate = cfg.conference_rate_hz
+    ep_cfg.medConfig.sndClockRate = cfg.conference_rate_hz
     ep.libInit(ep_cfg)
     ep.audDevManager().setNullDev()
     for kind in (pj.PJSIP_TRANSPORT_UDP, pj.PJSIP_TRANSPORT_TCP):
