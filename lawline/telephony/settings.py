@@ -78,6 +78,7 @@ class TelephonySettings(BaseModel):
         if rate not in (8000, 16000):
             raise ValueError("the conference clock is 8000 or 16000 Hz")
         return rate
+
     # Telephony workers `lawline serve` runs (each at most 4 calls); 0: none.
     # None: enough for expected_calls, and at least one per core.
     workers: int | None = Field(default=None, ge=0)
