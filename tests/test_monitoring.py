@@ -201,7 +201,9 @@ async def test_supervisor_listens_barges_and_whispers(
         assert all(hears(w, rate, LAWYER_HZ) for w in _windows(barged, rate)[:-1])
 
         whispered = coached.heard(w_heard, w1)
-        assert tone_in(whispered, 48000, SUPERVISOR_HZ) > 0.9, "the lawyer hears no coaching"
+        # 80 %, as for listening: the peers are aiortc (Python), and a loaded run can cost
+        # them a few 100 ms windows; what must never happen is checked strictly below.
+        assert tone_in(whispered, 48000, SUPERVISOR_HZ) > 0.8, "the lawyer hears no coaching"
         assert quiet_of(lawyer.heard(w_heard, w1), 48000, SUPERVISOR_HZ)
         # The caller, from when the supervisor left the call's mix (w0 + at most 2 s).
         after, _ = caller.heard(w0 + 2, w1)
