@@ -74,10 +74,25 @@ async function newOffer() {
   return pc;
 }
 
+// A phone call is being offered: its offer is made now (about 200 ms: the microphone,
+// ICE gathering), so the audio starts as soon as the lawyer accepts.
+export function prepareAudio(contact) {
+  dropPrepared();
+  if (contact.channel !== "video") state.prepared = { id: contact.id, pc: newOffer() };
+}
+
+export function dropPrepared() {
+  const prepared = state.prepared;
+  state.prepared = null;
+  if (prepared) prepared.pc.then((pc) => { if (pc && pc !== state.pc) pc.close(); });
+}
+
 async function connectAudio(contact) {
   closeAudio();
   setAudioStatus("正在接通音频…");
-  const promise = newOffer();
+  const prepared = state.prepared && state.prepared.id === contact.id ? state.prepared : null;
+  state.prepared = null;
+  const promise = prepared ? prepared.pc : newOffer();
   state.pc = promise;  // taken: a newer connectAudio replaces it
   const pc = await promise;
   if (!pc) {

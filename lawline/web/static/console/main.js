@@ -8,7 +8,7 @@
 import { $, setLink, signOut, toast } from "../lib/dom.js";
 import { setZone } from "../lib/format.js";
 import { Socket } from "../lib/socket.js";
-import { audioAnswered, audioLost, audioRefused, endCall, startCall, wireCall } from "./call.js";
+import { audioAnswered, audioLost, audioRefused, dropPrepared, endCall, prepareAudio, startCall, wireCall } from "./call.js";
 import { closeCoach, coachAnswered, coachStart, endMonitoring, monitored } from "./coach.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
 import { loadFigures, renderLawyer, wireDuty } from "./duty.js";
@@ -37,13 +37,13 @@ const handlers = {
     state.wrapupRules = f.wrapup;
     renderLawyer(f.lawyer);
     refreshRecent();
-    if (f.offer) showOffer(f.offer); else hideOffer();
+    if (f.offer) { showOffer(f.offer); prepareAudio(f.offer.contact); } else hideOffer();
     if (f.call) startCall(f.call);  // a reload mid-call: audio again, same call
     loadFigures();
   },
-  offer(f) { showOffer(f); },
+  offer(f) { showOffer(f); prepareAudio(f.contact); },
   offer_withdrawn(f) {
-    if (state.offer && state.offer.contact.id === f.contact_id) hideOffer();
+    if (state.offer && state.offer.contact.id === f.contact_id) { hideOffer(); dropPrepared(); }
     if (f.reason === "timeout") toast("来电未在时限内接听，已转给其他律师。");
   },
   connected(f) { hideOffer(); startCall(f.contact); },

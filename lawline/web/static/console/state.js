@@ -11,6 +11,7 @@ export const state = {
   caseContact: null,  // the contact the case form belongs to
   histories: {},      // contact id -> the caller's earlier contacts (from its offer)
   pc: null,
+  prepared: null,  // {id, pc: Promise} the offer made while a phone call is offered
   video: null,        // the VideoCall of a call from a village terminal
   tap: null,          // its voices to lawline, for the transcript
   localStream: null,
