@@ -7,11 +7,13 @@ joined as the web process joins them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiortc import RTCSessionDescription
@@ -26,6 +28,7 @@ from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
+from lawline.web.auth import Role
 from tests.media_server import media_env, settings_with
 from tests.sip_helpers import telephony_worker
 from tests.test_bridge import (
@@ -227,3 +230,38 @@ async def _no_sessions(legs: BrowserLegs) -> bool:
 
 async def _no_lines(redis: Redis) -> bool:
     return not [k async for k in redis.scan_iter("ll:line:*")]
+
+
+async def test_only_the_connected_lawyer_joins_a_call_room(
+    tmp_path: Path, clean_redis_url: str
+) -> None:
+    """The console's offer is joined to a call's room only for that lawyer's connected
+    phone call: a waiting caller is not listened to, nor is a colleague's call."""
+    from tests.browser import lawline_with_wang
+    from tests.lawline_server import next_frame
+
+    async def offered(ws: Any, contact_id: str) -> dict[str, Any]:
+        await ws.send(json.dumps({"type": "webrtc_offer", "contact_id": contact_id, "sdp": "v=0"}))
+        while (result := await next_frame(ws, "result"))["request"] != "webrtc_offer":
+            pass  # an earlier request's answer
+        return result
+
+    async with lawline_with_wang(tmp_path, clean_redis_url, RoutingSettings()) as lawline:
+        async with lawline.client("boss", Role.SUPERVISOR) as http:
+            li = {"id": "li", "services": {"consultation": 4}, "domains": {"labour": 5}}
+            assert (await http.post("/api/lawyers", json=li)).status_code == 201
+        async with lawline.console("wang") as wang, lawline.console("li") as li:
+            await next_frame(wang, "hello")
+            contact = await lawline.enter_call()  # nobody on duty: the caller waits
+            refused = await offered(wang, contact["id"])
+            assert not refused["ok"] and refused["message"] == "this contact is not your phone call"
+            await wang.send(json.dumps({"type": "state", "state": "available"}))
+            offer = await next_frame(wang, "offer")
+            await wang.send(json.dumps({"type": "accept", "contact_id": offer["contact"]["id"]}))
+            await next_frame(wang, "connected")
+            # A colleague's console, even with a lawyer's role, is refused.
+            refused = await offered(li, contact["id"])
+            assert not refused["ok"] and refused["message"] == "this contact is not your phone call"
+            # Wang's own: no worker holds this entered call, so it is refused for that.
+            refused = await offered(wang, contact["id"])
+            assert not refused["ok"] and "no telephony worker" in refused["message"]
