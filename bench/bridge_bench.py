@@ -112,6 +112,7 @@ from lawline.telephony import prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test helpers, run from anywhere
+from tests.netns import ip, local_veth  # noqa: E402
 from tests.sip_helpers import free_sip_port  # noqa: E402
 
 CALLER_HZ, LAWYER_HZ = 440, 1200
@@ -123,10 +124,6 @@ CLEAN = 0.95
 JITTER_S = 0.15  # a burst heard this far off the call's median delay still counts
 EDGE_S = 0.05  # bursts judged this far in from each edge (onset jitter, not dropouts)
 BUSY = 0.85  # all processes' share of the machine's cores past which N is out of CPU
-
-
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
 
 
 def enter_netns(name: str) -> None:
@@ -143,12 +140,7 @@ def enter_netns(name: str) -> None:
                 raise OSError(ctypes.get_errno(), "setns failed")
         finally:
             os.close(fd)
-    # A veth pair whose two ends both stay in this namespace: nothing leaves it.
-    if subprocess.run(["ip", "link", "show", LINKS[0]], capture_output=True).returncode:
-        ip("link", "add", LINKS[0], "type", "veth", "peer", "name", LINKS[1])
-    for link, address in zip(LINKS, (SRV_IP, CLI_IP), strict=True):
-        ip("addr", "replace", f"{address}/24", "dev", link)
-        ip("link", "set", link, "up")
+    local_veth(LINKS, {LINKS[0]: f"{SRV_IP}/24", LINKS[1]: f"{CLI_IP}/24"})
     ip("link", "set", "lo", "up")
 
 

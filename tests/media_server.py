@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lawline.config import Settings
 from lawline.media.janus_process import prepare_janus, wait_ready
+from tests.netns import local_veth
 
 MEDIA_IP = "10.77.30.1"
 MEDIA_LINK = "llmedia0"  # its peer end: llmedia1
@@ -38,14 +39,7 @@ def media_possible() -> bool:
 def ensure_media_address() -> None:
     """The interface with MEDIA_IP, in this (test) namespace only."""
     assert os.environ.get("LAWLINE_TEST_NETNS"), "only inside the tests' own namespace"
-    if subprocess.run(["ip", "link", "show", MEDIA_LINK], capture_output=True).returncode:
-        subprocess.run(
-            ["ip", "link", "add", MEDIA_LINK, "type", "veth", "peer", "name", "llmedia1"],
-            check=True,
-        )
-    subprocess.run(["ip", "addr", "replace", f"{MEDIA_IP}/32", "dev", MEDIA_LINK], check=True)
-    for end in (MEDIA_LINK, "llmedia1"):
-        subprocess.run(["ip", "link", "set", end, "up"], check=True)
+    local_veth((MEDIA_LINK, "llmedia1"), {MEDIA_LINK: f"{MEDIA_IP}/32"})
 
 
 def free_tcp_port() -> int:

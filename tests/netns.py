@@ -56,6 +56,18 @@ def link(ns_a: str, addr_a: str, ns_b: str, addr_b: str, prefix_len: int = 30) -
     return end_a
 
 
+def local_veth(ends: tuple[str, str], addresses: dict[str, str]) -> None:
+    """A veth pair whose two ends both stay in the current namespace, up, with these
+    addresses ({end: "a.b.c.d/len"}): private addresses that are not loopback (Janus
+    offers no loopback ICE candidate) and from which nothing leaves. Made if missing."""
+    if subprocess.run(["ip", "link", "show", ends[0]], capture_output=True).returncode:
+        ip("link", "add", ends[0], "type", "veth", "peer", "name", ends[1])
+    for end, address in addresses.items():
+        ip("addr", "replace", address, "dev", end)
+    for end in ends:
+        ip("link", "set", end, "up")
+
+
 def set_link(ns: str, end: str, up: bool) -> None:
     ip("-n", ns, "link", "set", end, "up" if up else "down")
 
