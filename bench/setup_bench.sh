@@ -15,17 +15,4 @@ APT_PACKAGES=(
     python3-numpy               # the generator's tone detector (bench/peers/tone_ear.py)
 )
 
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
-        missing+=("$pkg")
-    fi
-done
-if ((${#missing[@]})); then
-    echo "setup_bench: installing ${missing[*]}" >&2
-    sudo=()
-    if ((EUID != 0)); then sudo=(sudo); fi
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "${BASH_SOURCE[0]}")/../scripts/apt_install.sh" setup_bench "${APT_PACKAGES[@]}"

@@ -22,22 +22,7 @@ PYTHON="${PYTHON:-python3.11}"
 VENV=.venv
 STAMP="$VENV/.pyproject.sha256"
 
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    # `dpkg -s` also knows removed packages whose config is left; ask for "installed".
-    if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
-        missing+=("$pkg")
-    fi
-done
-if ((${#missing[@]})); then
-    echo "setup: installing ${missing[*]}" >&2
-    sudo=()
-    if ((EUID != 0)); then sudo=(sudo); fi
-    "${sudo[@]}" apt-get update -qq
-    # A system redis service may start on 6379 here; lawline leaves it alone.
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh" setup "${APT_PACKAGES[@]}"
 # Debian starts Janus as a service on install (its own config: every interface, no
 # secret); lawline runs its own Janus as a child of serve, so the service stays off.
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]] &&
