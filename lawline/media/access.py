@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 
 from lawline.config import Settings
-from lawline.media.janus_client import JanusClient
+from lawline.media.janus_client import AudioBridge, JanusClient, JanusError
 from lawline.media.janus_config import admin_url, api_url, janus_dir, janus_secrets
 from lawline.media.settings import MediaSettings
+
+log = logging.getLogger(__name__)
 
 # AudioBridge's error codes lawline acts on.
 NO_SUCH_ROOM = 485
@@ -43,3 +46,40 @@ def media_access(settings: Settings, timeout_s: float = 5.0) -> MediaAccess:
     )
     pin_key = hashlib.sha256(b"lawline room pin\0" + keys.admin_key.encode()).digest()
     return MediaAccess(client, keys.admin_key, media, pin_key)
+
+
+async def create_room(
+    handle: AudioBridge, access: MediaAccess, room: str, *, rtp_participants: bool
+) -> str:
+    """Create `room`, private with its PIN, at the node's rate and prebuffer; the PIN.
+    One left by a process that died with it is nobody's any more: made afresh."""
+    pin = access.room_pin(room)
+    media = access.settings
+
+    async def create() -> None:
+        await handle.create_room(
+            room,
+            pin=pin,
+            sampling_rate=media.sampling_rate,
+            prebuffer=media.prebuffer,
+            allow_rtp_participants=rtp_participants,
+        )
+
+    try:
+        await create()
+    except JanusError as exc:
+        if exc.code != ROOM_EXISTS:
+            raise
+        await handle.destroy_room(room)
+        await create()
+    return pin
+
+
+async def destroy_room(handle: AudioBridge, room: str) -> None:
+    """Destroy `room` (Janus hangs up its participants); one already gone is fine, any
+    other refusal is logged, never raised: the call or caucus is over either way."""
+    try:
+        await handle.destroy_room(room)
+    except JanusError as exc:
+        if exc.code != NO_SUCH_ROOM:
+            log.warning("room not destroyed", extra={"room": room, "error": str(exc)})

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from lawline.media.access import NO_SUCH_ROOM, ROOM_EXISTS, MediaAccess
+from lawline.media.access import NO_SUCH_ROOM, MediaAccess, create_room, destroy_room
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession
 
 log = logging.getLogger(__name__)
@@ -101,18 +101,9 @@ class BrowserLegs:
     async def open_room(self, room: str) -> None:
         """Create a room of this process's own (a call's coach room, media/monitoring.py),
         private with its PIN; one left over (a process that died) is made afresh."""
-        media = self.access.settings
-        create = {"sampling_rate": media.sampling_rate, "prebuffer": media.prebuffer}
-        pin = self.access.room_pin(room)
         handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
         try:
-            try:
-                await handle.create_room(room, pin=pin, allow_rtp_participants=False, **create)
-            except JanusError as exc:
-                if exc.code != ROOM_EXISTS:
-                    raise
-                await handle.destroy_room(room)
-                await handle.create_room(room, pin=pin, allow_rtp_participants=False, **create)
+            await create_room(handle, self.access, room, rtp_participants=False)
         except JanusError as exc:
             raise LegRefused("媒体服务器拒绝了操作") from exc
         finally:
@@ -127,10 +118,7 @@ class BrowserLegs:
                 await self.leave(owner, room)
         handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
         try:
-            await handle.destroy_room(room)
-        except JanusError as exc:
-            if exc.code != NO_SUCH_ROOM:
-                log.warning("room not destroyed", extra={"room": room, "error": str(exc)})
+            await destroy_room(handle, room)
         finally:
             with contextlib.suppress(JanusError):
                 await handle.detach()

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lawline.media.access import NO_SUCH_ROOM, ROOM_EXISTS, MediaAccess
+from lawline.media.access import MediaAccess, create_room, destroy_room
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession, RtpJoin
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,7 @@ class ConversationRooms:
         if record is None or record.handle is None:
             return
         handle, record.handle = record.handle, None
-        try:
-            await handle.destroy_room(room)
-        except JanusError as exc:
-            if exc.code != NO_SUCH_ROOM:
-                log.warning("room not destroyed", extra={"room": room, "error": str(exc)})
+        await destroy_room(handle, room)
         with contextlib.suppress(JanusError):
             await handle.detach()
 
@@ -81,17 +77,7 @@ class ConversationRooms:
         session = await self._current_session()
         handle = await AudioBridge.attach(session, self.access.admin_key)
         try:
-            pin = self.access.room_pin(room)
-            media = self.access.settings
-            create = {"sampling_rate": media.sampling_rate, "prebuffer": media.prebuffer}
-            try:
-                await handle.create_room(room, pin=pin, **create)
-            except JanusError as exc:
-                if exc.code != ROOM_EXISTS:
-                    raise
-                # Left by a worker that died with the call: nobody else's, start afresh.
-                await handle.destroy_room(room)
-                await handle.create_room(room, pin=pin, **create)
+            pin = await create_room(handle, self.access, room, rtp_participants=True)
             joined = await handle.join_rtp(
                 room, record.rtp_ip, record.rtp_port, display=CALLER, pin=pin
             )
