@@ -208,6 +208,8 @@ async def test_nothing_is_left_on_the_media_server_after_twenty_calls(
             # Only the two long-lived sessions (the worker's, this process's), no handle.
             assert len(await legs.access.client.list_sessions()) <= 2
             await _until(lambda: _no_handles(legs), 20, "no handle left")
+            # Twenty relay ports came and went under the media clock; none was called half-gone.
+            assert "relay port failed" not in worker.output()
         # The worker gone too: its session with it.
         await legs.stop()
         await _until(lambda: _no_sessions(legs), 20, "no session left")

@@ -197,7 +197,26 @@ class MediaGrace:
                 with contextlib.suppress(pj.Error):
                     a.stopTransmit(b)
         self._kept[id(port)] = port
-        self._loop.call_later(MEDIA_GRACE_S, self._kept.pop, id(port), None)
+        self._loop.call_later(MEDIA_GRACE_S, self._drop, id(port))
+
+    def _drop(self, key: int) -> None:
+        port = self._kept.pop(key, None)
+        if port is not None:
+            destroy_port(port)
 
     def release_all(self) -> None:
-        self._kept.clear()
+        while self._kept:
+            destroy_port(self._kept.popitem()[1])
+
+
+def destroy_port(port: pj.AudioMedia) -> None:
+    """Delete pjsua2's side of a port now, while its Python side is whole.
+
+    Left to the collector, Python empties a port subclass's attributes first and only
+    then deletes the C++ port, which takes it out of the conference; the media clock
+    thread may call the port in between: a callback on an emptied object (and once, a
+    segfault). Deleted explicitly, the port leaves the conference before anything of
+    it goes; pjsua2's destructor waits for a callback running at that moment."""
+    destroy = getattr(type(port), "__swig_destroy__", None)
+    if destroy is not None and port.thisown:
+        destroy(port)
