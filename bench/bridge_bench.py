@@ -109,6 +109,7 @@ from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
+from lawline.telephony.settings import TelephonySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test helpers, run from anywhere
@@ -144,9 +145,13 @@ def enter_netns(name: str) -> None:
     ip("link", "set", "lo", "up")
 
 
-def media_settings(work: Path, api_port: int, admin_port: int) -> MediaSettings:
+def media_settings(
+    work: Path, api_port: int, admin_port: int, args: argparse.Namespace
+) -> MediaSettings:
     return MediaSettings(
         enabled=True,
+        browser_codec=args.browser_codec,
+        sampling_rate=args.room_rate,
         api_port=api_port,
         admin_port=admin_port,
         interfaces=[SRV_IP],
@@ -170,6 +175,7 @@ def media_env(media: MediaSettings) -> dict[str, str]:
         "LAWLINE_MEDIA__CONFIG_DIR": str(media.config_dir),
         "LAWLINE_MEDIA__RTP_PORT_RANGE": media.rtp_port_range,
         "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": media.plain_rtp_port_range,
+        "LAWLINE_MEDIA__SAMPLING_RATE": str(media.sampling_rate),
     }
 
 
@@ -362,6 +368,7 @@ async def run_n(
     assert janus_pid is not None
     nw = math.ceil(n / CALLS_PER_WORKER)
     env = media_env(settings.media)
+    env["LAWLINE_TELEPHONY__CONFERENCE_RATE_HZ"] = str(args.conference_rate)
     workers = [
         start_worker(work, f"worker-{n}-{i + 1}", redis_url, 10000 + 400 * i, env)
         for i in range(nw)
@@ -376,8 +383,9 @@ async def run_n(
     routing = RoutingSettings(wrapup_s=0, console_timeout_s=3600)
     queue = QueueService(QueueStore(redis), Settings(routing=routing))
     legs = BrowserLegs(media_access(settings))
+    tones = ["--send-hz", str(LAWYER_HZ), "--hear-hz", str(CALLER_HZ)]
     peers = await WebRTCPeers.start(
-        ["--ice-ip", CLI_IP, "--send-hz", str(LAWYER_HZ), "--hear-hz", str(CALLER_HZ)]
+        ["--ice-ip", CLI_IP, *tones, "--codec", settings.media.browser_codec]
     )
     say = tone_packets(CALLER_HZ)
     saying: list[SipCaller] = []  # every caller's RTP, one timer for all
@@ -524,7 +532,12 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="lawline-bridge-") as tmp:
         work = Path(tmp)
         prompts.build(work / "prompts")
-        settings_media = media_settings(work, free_tcp_port(), free_tcp_port())
+        settings_media = media_settings(work, free_tcp_port(), free_tcp_port(), args)
+        print(
+            f"browser codec {args.browser_codec}, rooms at {args.room_rate} Hz, workers' "
+            f"conference at {args.conference_rate} Hz",
+            flush=True,
+        )
         settings = Settings(data_dir=work / "data", media=settings_media)
         (work / "logs").mkdir()
         media = MediaSupervisor(prepare_janus(settings), os.environ, work / "logs", 20)
@@ -584,6 +597,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=20.0, help="wait to hear, per call")
     parser.add_argument("--out", default="", help="write the results (JSON) here")
     parser.add_argument("--netns", default="lawline-bridge-bench", help="outside a test one")
+    media, telephony = MediaSettings(), TelephonySettings()
+    parser.add_argument("--browser-codec", default=media.browser_codec, choices=["pcmu", "opus"])
+    parser.add_argument("--room-rate", type=int, default=media.sampling_rate)
+    parser.add_argument("--conference-rate", type=int, default=telephony.conference_rate_hz)
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: it makes a network namespace and interfaces")

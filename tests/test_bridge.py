@@ -25,6 +25,7 @@ import pytest
 from aiortc import RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioResampler
 from redis.asyncio import Redis
 
 from lawline.config import Settings
@@ -150,15 +151,17 @@ class Caller:
 
 
 async def record_track(track: MediaStreamTrack, heard: list[tuple[float, list[int]]]) -> None:
-    """Collect a remote audio track's samples (first channel) with their arrival times."""
+    """Collect a remote audio track's samples (mono, 48 kHz) with their arrival times."""
+    to_48k = AudioResampler(format="s16", layout="mono", rate=48000)
     while True:
         try:
             frame = await track.recv()
         except MediaStreamError:
             return
-        channels = len(frame.layout.channels)
-        pcm = array.array("h", bytes(frame.planes[0])[: frame.samples * channels * 2])
-        heard.append((time.monotonic(), list(pcm[::channels])))
+        now = time.monotonic()
+        for mono in to_48k.resample(frame):  # G.711 legs arrive at 8 kHz
+            pcm = array.array("h", bytes(mono.planes[0])[: mono.samples * 2])
+            heard.append((now, list(pcm)))
 
 
 class Browser:

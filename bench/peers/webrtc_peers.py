@@ -44,14 +44,14 @@ user+system CPU seconds, so CPU per peer is its growth over an interval divided 
 peers.
 
 How, cheaply: one pipeline for all peers. Our tone and silence are each encoded once
-(live sources, Opus 20 ms, 16 kHz) into a tee; each peer (input-selector -> rtpopuspay ->
-webrtcbin) takes them from its connection on, bursts starting then (500 ms tone, 500 ms
+(live sources, Opus 20 ms at 16 kHz, or PCMU) into a tee; each peer (input-selector ->
+payloader -> webrtcbin) takes them from its connection on, bursts starting then (500 ms tone, 500 ms
 silence, by switching its selector), so no peer has an encoder of its own. The offer is
 made from the transceiver's codec preferences (webrtcbin holds a sink pad's data until
 its peer connects, which would stall the shared tees). libnice's UPnP probe (200 ms per
 offer) and TCP candidates are off: host UDP candidates, gathered at once.
 
-Hearing: Opus is decoded at 8 kHz (opusdec) into an appsink the main loop empties every
+Hearing: decoded at 8 kHz (opusdec, mulawdec) into an appsink the main loop empties every
 100 ms (no Python per packet). Each 20 ms frame is tested at the far tone's frequency
 (bench/peers/tone_ear.py, a single-bin DFT): the tone holds at least half the frame's
 energy, above a level floor; a run starts after 2 such frames and ends after 3 without.
@@ -60,8 +60,9 @@ time.monotonic()): the jitter buffer's estimate of when its packet arrived.
 
 Options: --send-hz (1200), --hear-hz (440), --burst-ms (500: on, then off as long; 0 for
 a continuous tone), --jitter-ms (40: webrtcbin's jitter buffer; a browser's adapts near
-there on a LAN), --opus-bitrate (32000), --opus-complexity (5), --ice-ip (offer only the UDP host
-candidate on this address, as a browser on one network would; default: all gathered).
+there on a LAN), --codec (opus or pcmu: what the media server answers), --opus-bitrate
+(32000), --opus-complexity (5), --ice-ip (offer only the UDP host candidate on this
+address, as a browser on one network would; default: all gathered).
 """
 
 from __future__ import annotations
@@ -86,10 +87,24 @@ gi.require_version("GstWebRTC", "1.0")
 from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 
 AMPLITUDE = 0.3  # of full scale, our tone when on
-OPUS_CAPS = (
-    "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
-    "encoding-params=(string)2"
-)
+# What each codec takes: the shared encoder, the payloader, its RTP caps, the decoder.
+CODECS = {
+    "opus": {
+        "raw": "samplesperbuffer=320 ! audio/x-raw,rate=16000,channels=1",
+        "encode": "opusenc bitrate={bitrate} complexity={complexity} frame-size=20",
+        "pay": ("rtpopuspay", 111),
+        "caps": "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,"
+        "clock-rate=48000,encoding-params=(string)2",
+        "decode": "rtpopusdepay ! opusdec plc=true",  # decodes at 8 kHz itself
+    },
+    "pcmu": {
+        "raw": "samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1",
+        "encode": "mulawenc",
+        "pay": ("rtppcmupay", 0),
+        "caps": "application/x-rtp,media=audio,encoding-name=PCMU,payload=0,clock-rate=8000",
+        "decode": "rtppcmudepay ! mulawdec",
+    },
+}
 HEAR_EVERY_MS = 100  # decoded audio is taken from the peers this often
 # Deferred work runs at the default priority, not the idle one: with many peers the main
 # loop is rarely idle (bus messages of hundreds of elements), and an offer waited > 10 s.
@@ -135,15 +150,14 @@ class Source:
     without an encoder of its own."""
 
     def __init__(self, opts: argparse.Namespace) -> None:
-        raw = "is-live=true samplesperbuffer=320 ! audio/x-raw,rate=16000,channels=1"
-        opus = (
-            f"opusenc bitrate={opts.opus_bitrate} complexity={opts.opus_complexity} frame-size=20"
-        )
+        codec = CODECS[opts.codec]
+        raw = f"is-live=true {codec['raw']}"
+        enc = codec["encode"].format(bitrate=opts.opus_bitrate, complexity=opts.opus_complexity)
         # The pipeline every peer joins (its elements link to these tees directly).
         self.pipe = Gst.parse_launch(
-            f"audiotestsrc wave=sine freq={opts.send_hz} volume={AMPLITUDE} {raw} ! {opus} "
+            f"audiotestsrc wave=sine freq={opts.send_hz} volume={AMPLITUDE} {raw} ! {enc} "
             f"! tee name=on allow-not-linked=true "
-            f"audiotestsrc wave=silence {raw} ! {opus} ! tee name=off allow-not-linked=true"
+            f"audiotestsrc wave=silence {raw} ! {enc} ! tee name=off allow-not-linked=true"
         )
         self.on = self.pipe.get_by_name("on")
         self.off = self.pipe.get_by_name("off")
@@ -169,10 +183,12 @@ class Peer:
         self.burst_timer = 0
         self.select = Gst.ElementFactory.make("input-selector", self.prefix + "select")
         self.select.set_property("sync-streams", False)  # the unpicked one is dropped at once
-        self.pay = Gst.ElementFactory.make("rtpopuspay", self.prefix + "pay")
-        self.pay.set_property("pt", 111)
+        self.codec = CODECS[self.opts.codec]
+        payloader, payload_type = self.codec["pay"]
+        self.pay = Gst.ElementFactory.make(payloader, self.prefix + "pay")
+        self.pay.set_property("pt", payload_type)
         caps = Gst.ElementFactory.make("capsfilter", self.prefix + "caps")
-        caps.set_property("caps", Gst.Caps.from_string(OPUS_CAPS))
+        caps.set_property("caps", Gst.Caps.from_string(self.codec["caps"]))
         self.webrtc = Gst.ElementFactory.make("webrtcbin", self.prefix + "webrtc")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
         self.webrtc.set_property("latency", self.opts.jitter_ms)
@@ -201,7 +217,7 @@ class Peer:
         transceiver = self.webrtc.emit("get-transceiver", 0)
         ssrc = random.getrandbits(31) + 1
         self.pay.set_property("ssrc", ssrc)
-        preferences = Gst.Caps.from_string(f"{OPUS_CAPS},ssrc=(uint){ssrc}")
+        preferences = Gst.Caps.from_string(f"{self.codec['caps']},ssrc=(uint){ssrc}")
         transceiver.set_property("codec-preferences", preferences)
         for element in reversed(self.elements):
             element.sync_state_with_parent()
@@ -333,8 +349,7 @@ class Peer:
         # Pulled by the main loop every 100 ms (Generator._hear): no Python per packet
         # in the streaming threads.
         sink = Gst.parse_bin_from_description(
-            # Opus decodes at 8 kHz itself: no resampler.
-            f"rtpopusdepay ! opusdec plc=true ! audio/x-raw,format=S16LE,rate={RATE},channels=1 "
+            f"{self.codec['decode']} ! audio/x-raw,format=S16LE,rate={RATE},channels=1 "
             "! appsink name=ear emit-signals=false sync=false max-buffers=500 drop=true",
             True,
         )
@@ -496,6 +511,7 @@ def main() -> None:
     parser.add_argument("--hear-hz", type=float, default=440.0)
     parser.add_argument("--burst-ms", type=int, default=500)
     parser.add_argument("--jitter-ms", type=int, default=40)
+    parser.add_argument("--codec", choices=sorted(CODECS), default="opus")
     parser.add_argument("--opus-bitrate", type=int, default=32000)
     parser.add_argument("--opus-complexity", type=int, default=5)
     parser.add_argument("--ice-ip", default="", help="offer only UDP candidates on this address")

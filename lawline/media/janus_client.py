@@ -474,14 +474,23 @@ class AudioBridge:
         return RtpJoin(self.participant, str(rtp["ip"]), int(rtp["port"]), payload_type)
 
     async def join_webrtc(
-        self, room: str, offer_sdp: str, *, display: str = "", muted: bool = False, pin: str = ""
+        self,
+        room: str,
+        offer_sdp: str,
+        *,
+        codec: str = "opus",
+        display: str = "",
+        muted: bool = False,
+        pin: str = "",
     ) -> str:
-        """Join with a complete WebRTC offer (no trickle); returns Janus's answer SDP."""
+        """Join with a complete WebRTC offer (no trickle); returns Janus's answer SDP.
+        codec: opus, pcmu or pcma; the offer must carry it."""
         data, jsep = await self._request(
             {
                 "request": "join",
                 "room": room,
                 "display": display or f"webrtc-{next(_ids)}",
+                "codec": codec,
                 "muted": muted,
                 **({"pin": pin} if pin else {}),
             },

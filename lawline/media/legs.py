@@ -80,7 +80,12 @@ class BrowserLegs:
             handle = await AudioBridge.attach(session, self.access.admin_key)
             try:
                 answer = await handle.join_webrtc(
-                    room, offer_sdp, display=display, muted=muted, pin=pin
+                    room,
+                    offer_sdp,
+                    codec=self.access.settings.browser_codec,
+                    display=display,
+                    muted=muted,
+                    pin=pin,
                 )
             except JanusError as exc:
                 with contextlib.suppress(JanusError):

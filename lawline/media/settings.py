@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -38,9 +39,15 @@ class MediaSettings(BaseModel):
     # Behind a 1:1 NAT: the public address Janus advertises instead of its own.
     nat_1_1: str = ""
     # AudioBridge: packets buffered per participant before mixing (Janus's default 6
-    # adds 120 ms each way; 2 dropped audio under load), and the rooms' rate.
+    # adds 120 ms each way; 2 dropped audio under load), and the rate a phone call's room
+    # mixes at: the call is G.711, 8 kHz, end to end.
     prebuffer: int = Field(default=3, ge=1, le=20)
-    sampling_rate: int = Field(default=16000)
+    sampling_rate: int = Field(default=8000)
+    # The codec of the browsers in a phone call's room. PCMU, like the trunk: Janus then
+    # neither encodes nor decodes Opus for the call (most of its cost per call) and the
+    # caller's narrowband voice loses nothing. "opus" where lawyers' links lose packets
+    # (its in-band FEC).
+    browser_codec: Literal["pcmu", "opus"] = "pcmu"
     # A lawyer's console shows when a supervisor listens in, coaches or joins their call
     # (a centre's rule; media/monitoring.py).
     announce_monitoring: bool = True

@@ -46,7 +46,7 @@ class SipConfig:
     # Where RTP binds and what SDP advertises; empty: host. Behind the SIP front,
     # SIP is on loopback and media on the public address.
     media_host: str = ""
-    conference_rate_hz: int = 16000  # pjsua's conference clock
+    conference_rate_hz: int = 8000  # pjsua's conference clock
 
 
 def create_endpoint(cfg: SipConfig) -> pj.Endpoint:
