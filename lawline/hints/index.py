@@ -9,6 +9,7 @@ legal domain are boosted; an article named aloud comes first.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 
 from lawline.hints.citation import Citation, SpokenCitations
 from lawline.hints.phrases import expand
-from lawline.hints.segment import Segmenter, legal_dictionary, sound
+from lawline.hints.segment import Segmenter, legal_dictionary, sound, sounds, spans
 from lawline.queue.skills import Domain
 from lawline.transcripts.text import compact
 
@@ -107,7 +108,8 @@ class HintIndex:
         too_common = _COMMON * len(self.docs)
         self._vocabulary = {w for w, n in df.items() if n <= too_common}
         self._by_sound: dict[str, list[str]] = defaultdict(list)
-        for word in self._vocabulary:
+        # Only the law's own terms: every everyday word has homophones.
+        for word in self._vocabulary.intersection(self.segmenter.legal_words):
             self._by_sound[sound(word)].append(word)
         self._position = {(d.law, d.number): i for i, d in enumerate(self.docs)}
         self._spoken = SpokenCitations(laws)
@@ -125,16 +127,19 @@ class HintIndex:
             if word in self._vocabulary:
                 terms[word] = max(terms.get(word, 0.0), weight)
 
-        heard = self.segmenter.words(said)
-        for word in heard:
+        for word in self.segmenter.words(said):
             add(word, 1.0)
-        for legal in expand(said):
+        syllables = sounds(said)
+        for legal in expand(said, (" ".join(run) for run in syllables)):
             for word in self.segmenter.words(legal):
                 add(word, PHRASE_WEIGHT)
-        for word in heard:
-            for alike in self._by_sound.get(sound(word), ()):
-                if alike != word:
-                    add(alike, SOUND_WEIGHT)
+        # Words of the law that sound like something said: what the recogniser heard
+        # wrong (工商认定, 中裁), wherever jieba cut it.
+        for run in syllables:
+            for heard in spans(run):
+                for alike in self._by_sound.get(heard, ()):
+                    if alike not in terms:
+                        add(alike, SOUND_WEIGHT)
         return terms
 
     def spoken(self, said: str) -> list[Citation]:
@@ -163,9 +168,14 @@ class HintIndex:
         return out[:limit]
 
 
+_NUMBERING = re.compile(r"第[一二三四五六七八九十百]+[编章节]|^[一二三四五六七八九十]+、|分编")
+
+
 def _indexed_text(doc: ArticleDoc) -> str:
-    # The headings say what the article is about in the law's own words.
-    return f"{doc.chapter} {doc.section} {doc.text}"
+    # The headings say what the article is about in the law's own words (their
+    # numbering says nothing).
+    headings = _NUMBERING.sub(" ", f"{doc.chapter} · {doc.section}")
+    return f"{headings} {doc.text}"
 
 
 def _phrase_words() -> list[str]:
