@@ -105,7 +105,7 @@ class HintIndex:
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
         df = Counter(w for words in corpus for w in set(words))
-        too_common = _COMMON * len(self.docs)
+        too_common = max(_COMMON * len(self.docs), 20)  # a small knowledge base keeps all
         self._vocabulary = {w for w, n in df.items() if n <= too_common}
         self._by_sound: dict[str, list[str]] = defaultdict(list)
         # Only the law's own terms: every everyday word has homophones.
