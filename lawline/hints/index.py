@@ -18,7 +18,7 @@ import bm25s
 import numpy as np
 
 from lawline.hints.citation import Citation, SpokenCitations
-from lawline.hints.phrases import expand
+from lawline.hints.phrases import expand, legal_phrases
 from lawline.hints.segment import Segmenter, legal_dictionary, sound, sounds, spans
 from lawline.queue.skills import Domain
 from lawline.transcripts.text import compact
@@ -26,7 +26,6 @@ from lawline.transcripts.text import compact
 CIVIL_CODE = "民法典"
 DOMAIN_BOOST = 1.3  # what the contact chose in the menu is a strong prior, not a filter
 SOUND_WEIGHT = 0.6  # a homophone is a guess at what was said
-PHRASE_WEIGHT = 1.0
 # Terms in more than this share of articles say little (用人单位 in labour law is fine).
 _COMMON = 0.25
 
@@ -99,7 +98,7 @@ class HintIndex:
             (h for d in self.docs for h in (d.chapter, d.section)),
             (d.text for d in self.docs),
         )
-        dictionary.update(w for legal in _phrase_words() for w in legal.split())
+        dictionary.update(w for legal in legal_phrases() for w in legal.split())
         self.segmenter = Segmenter(dictionary)
         corpus = [self.segmenter.words(_indexed_text(d)) for d in self.docs]
         self._bm25 = bm25s.BM25()
@@ -130,9 +129,9 @@ class HintIndex:
         for word in self.segmenter.words(said):
             add(word, 1.0)
         syllables = sounds(said)
-        for legal in expand(said, (" ".join(run) for run in syllables)):
+        for legal, weight in expand(said, (" ".join(run) for run in syllables)):
             for word in self.segmenter.words(legal):
-                add(word, PHRASE_WEIGHT)
+                add(word, weight)
         # Words of the law that sound like something said: what the recogniser heard
         # wrong (工商认定, 中裁), wherever jieba cut it.
         for run in syllables:
@@ -176,9 +175,3 @@ def _indexed_text(doc: ArticleDoc) -> str:
     # numbering says nothing).
     headings = _NUMBERING.sub(" ", f"{doc.chapter} · {doc.section}")
     return f"{headings} {doc.text}"
-
-
-def _phrase_words() -> list[str]:
-    from lawline.hints.phrases import COLLOQUIAL
-
-    return list(COLLOQUIAL.values())

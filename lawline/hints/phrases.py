@@ -14,37 +14,6 @@ from pypinyin import lazy_pinyin
 
 # fmt: off
 COLLOQUIAL: dict[str, str] = {
-    # who is who, as callers name them
-    "老公": "夫妻 配偶",
-    "老婆": "夫妻 配偶",
-    "媳妇": "夫妻 配偶",
-    "丈夫": "夫妻 配偶",
-    "妻子": "夫妻 配偶",
-    "前夫": "离婚 子女",
-    "前妻": "离婚 子女",
-    "儿子": "子女",
-    "女儿": "子女",
-    "孩子": "子女 未成年人",
-    "爸妈": "父母",
-    "老人": "老年人 赡养",
-    "租客": "承租人 租赁合同",
-    "租房子的": "承租人 租赁合同",
-    "商家": "经营者",
-    "卖家": "经营者 销售者",
-    "店家": "经营者",
-    "饭店": "经营者",
-    "商场": "经营场所 经营者",
-    "物业": "物业服务人 物业服务企业",
-    "开发商": "建设单位",
-    "村里": "村民委员会 农村集体经济组织",
-    "村委会": "村民委员会",
-    "警察": "公安机关",
-    "报警": "公安机关",
-    "法院": "人民法院",
-    "律师": "律师 法律援助",
-    "欠我钱": "借款 清偿 债务",
-    "欠了": "欠款 债务",
-    "欠钱": "债务 借款",
     # labour, as callers put it
     "辞了": "解除劳动合同",
     "不要我了": "解除劳动合同",
@@ -163,10 +132,6 @@ COLLOQUIAL: dict[str, str] = {
     "打官司": "提起诉讼 人民法院",
     "起诉": "提起诉讼 人民法院 起诉",
     # labour
-    "老板": "用人单位",
-    "单位": "用人单位",
-    "公司": "用人单位",
-    "厂里": "用人单位",
     "不签合同": "订立书面劳动合同 二倍工资",
     "没签合同": "订立书面劳动合同 二倍工资",
     "两倍工资": "二倍的工资",
@@ -174,6 +139,8 @@ COLLOQUIAL: dict[str, str] = {
     "拖欠工资": "拖欠劳动报酬 足额支付劳动报酬",
     "不发工资": "拖欠劳动报酬 足额支付劳动报酬",
     "工资拖": "按时足额支付劳动报酬 工资支付",
+    "发工资": "支付劳动报酬 工资",
+    "劳动仲裁": "劳动争议 申请仲裁 劳动争议仲裁委员会",
     "才发": "按时足额支付劳动报酬 约定的日期支付",
     "先去仲裁": "劳动争议 申请仲裁 提起诉讼",
     "欠薪": "拖欠劳动报酬",
@@ -258,22 +225,72 @@ COLLOQUIAL: dict[str, str] = {
 }
 # fmt: on
 
+# Who is who, as callers name them: a weaker hint than a phrase (the boss is the
+# employer in every labour article, the husband a spouse in every family one).
+# fmt: off
+PARTIES: dict[str, str] = {
+    "老板": "用人单位",
+    "单位": "用人单位",
+    "公司": "用人单位",
+    "厂里": "用人单位",
+    "老公": "夫妻 配偶",
+    "老婆": "夫妻 配偶",
+    "媳妇": "夫妻 配偶",
+    "丈夫": "夫妻 配偶",
+    "妻子": "夫妻 配偶",
+    "前夫": "离婚 子女",
+    "前妻": "离婚 子女",
+    "儿子": "子女",
+    "女儿": "子女",
+    "孩子": "子女 未成年人",
+    "爸妈": "父母",
+    "老人": "老年人 赡养",
+    "租客": "承租人 租赁合同",
+    "租房子的": "承租人 租赁合同",
+    "商家": "经营者",
+    "卖家": "经营者 销售者",
+    "店家": "经营者",
+    "饭店": "经营者",
+    "商场": "经营场所 经营者",
+    "物业": "物业服务人 物业服务企业",
+    "开发商": "建设单位",
+    "村里": "村民委员会 农村集体经济组织",
+    "村委会": "村民委员会",
+    "警察": "公安机关",
+    "报警": "公安机关",
+    "法院": "人民法院",
+    "律师": "律师 法律援助",
+    "欠我钱": "借款 清偿 债务",
+    "欠了": "欠款 债务",
+    "欠钱": "债务 借款",
+}
+# fmt: on
 
-def expand(said: str, heard_sounds: Iterable[str] = ()) -> list[str]:
+
+def expand(said: str, heard_sounds: Iterable[str] = ()) -> list[tuple[str, float]]:
     """The law's words for each phrase in `said` (already compacted), or sounding like
     one in it (`heard_sounds`: its syllables, a run of Han characters each, as
-    segment.sounds gives them joined by spaces): 才礼不退 is heard as 彩礼不退."""
+    segment.sounds gives them joined by spaces): 才礼不退 is heard as 彩礼不退. Each with
+    its weight: a phrase's words 1, a party's PARTY_WEIGHT."""
     runs = [f" {run} " for run in heard_sounds]
-    return [
-        legal
-        for phrase, legal in COLLOQUIAL.items()
-        if phrase in said or any(_SOUNDS[phrase] in run for run in runs)
+
+    def heard(phrase: str) -> bool:
+        return phrase in said or any(_SOUNDS[phrase] in run for run in runs)
+
+    return [(legal, 1.0) for phrase, legal in COLLOQUIAL.items() if heard(phrase)] + [
+        (legal, PARTY_WEIGHT) for phrase, legal in PARTIES.items() if heard(phrase)
     ]
 
 
+PARTY_WEIGHT = 0.7
 # Heard by sound only from three characters up: shorter ones have everyday homophones
 # (咬 sounds like 要, 欠了 like 签了).
 _SOUNDS = {
     phrase: f" {' '.join(lazy_pinyin(phrase))} " if len(phrase) >= 3 else "\0"
-    for phrase in COLLOQUIAL
+    for phrase in (*COLLOQUIAL, *PARTIES)
 }
+
+
+def legal_phrases() -> list[str]:
+    """Every rendering in the law's words (their words go into the legal dictionary)."""
+    return [*COLLOQUIAL.values(), *PARTIES.values()]

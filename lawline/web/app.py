@@ -17,6 +17,7 @@ from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.cases.ingest import LedgerIngest
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.hints.service import StatuteHints
 from lawline.media.access import media_access
 from lawline.media.legs import BrowserLegs
 from lawline.queue.service import QueueService
@@ -31,6 +32,7 @@ from lawline.web import (
     api,
     cases_api,
     console,
+    hints_api,
     metrics,
     pages,
     session_api,
@@ -60,6 +62,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.db = session_factory(engine)
         # The shipped statutes go into an empty knowledge base (first start).
         await asyncio.to_thread(_import_shipped_statutes, app.state.db)
+        # Its index is built at the first hint asked for, in that request's thread.
+        app.state.hints = StatuteHints(app.state.db)
         redis = connect_redis(redis_url)
         app.state.sessions = SessionStore(
             redis, settings.redis_prefix, settings.accounts.session_ttl_s
@@ -128,6 +132,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(terminals_api.router)
     app.include_router(transcripts.router)
     app.include_router(cases_api.router)
+    app.include_router(hints_api.router)
     app.include_router(metrics.router)
     pages.install(app)
     return app
