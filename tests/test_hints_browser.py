@@ -76,7 +76,9 @@ async def wait_for(what: Any, timeout_s: float, why: Any = None) -> Any:
 
 @needs_browser
 async def test_a_wage_article_appears_while_the_caller_talks_and_is_pinned_into_the_case(
-    lawline: Running, whisper_worker: Worker, tmp_path: Path  # noqa: F811 (fixtures)
+    lawline: Running,  # noqa: F811 (the fixture imported above)
+    whisper_worker: Worker,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
 ) -> None:
     citizen = caller_speech(tmp_path)
     async with answered_call(lawline, whisper_worker.sip_port, tmp_path, citizen) as page:
