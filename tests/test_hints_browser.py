@@ -15,11 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lawline.transcripts.segments import Leg
 from lawline.web.auth import Role
-from tests.browser import needs_browser
+from tests.browser import chromium, needs_browser
 from tests.lawline_server import Running
 from tests.sip_helpers import Worker
 from tests.speech import speak_mandarin
+from tests.test_console_browser import box, video_call_taken
+from tests.test_hints_console import say
 from tests.test_transcripts_browser import (  # noqa: F401 (fixtures)
     answered_call,
     lawline,
@@ -126,3 +129,35 @@ async def test_a_wage_article_appears_while_the_caller_talks_and_is_pinned_into_
     kinds = {(h["kind"], h["citation"]) for h in record["hints"]}
     assert ("pinned", citation) in kinds and ("shown", citation) in kinds
     assert all(h["lawyer"] == "wang" for h in record["hints"])
+
+
+@needs_browser
+async def test_on_a_laptop_the_hints_sit_beside_the_call_transcript_and_case_form(
+    lawline: Running,  # noqa: F811 (the fixture imported above)
+    clean_redis_url: str,
+) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        cid = await video_call_taken(lawline, page)
+        await say(clean_redis_url, cid, Leg.CITIZEN, "老板拖欠了我三个月工资，我想辞职", 1.0)
+        await page.wait_for_selector("#hints-body li.hint", timeout=60_000)
+        assert await page.locator("#hints-body li.hint").count() == 3
+        for selector in ("#call", "#transcript", "#case", "#hints", "#case-save"):
+            b = await box(page, selector)
+            assert b["x"] >= 0 and b["y"] >= 0, (selector, b)
+            assert b["x"] + b["width"] <= 1440 and b["y"] + b["height"] <= 900, (selector, b)
+        assert await page.evaluate("() => document.documentElement.scrollHeight") <= 900
+
+        # Looked up by typing: the article named comes first; then back to the live hints.
+        await page.fill("#hint-query", "劳动合同法第38条")
+        await page.press("#hint-query", "Enter")
+        first = page.locator("#hints-body li.hint").first
+        await page.wait_for_selector(
+            '#hints-body li.hint[data-citation="《劳动合同法》第三十八条"]'
+        )
+        assert await first.get_attribute("data-citation") == "《劳动合同法》第三十八条"
+        await page.click('#hints-body button:has-text("返回实时提示")')
+        await page.wait_for_selector(
+            '#hints-body button:has-text("返回实时提示")', state="detached"
+        )
+        assert await page.locator("#hints-body li.hint").count() == 3

@@ -72,16 +72,18 @@ function backToLive() {
   render();
 }
 
+// One line for the citation and its button, one for the text's start: three fit beside
+// the case form on a laptop; the whole article (and where it stands) opens on a click.
 function hintTemplate(h) {
   const pinned = panel.pinned.has(h.citation);
-  const first = h.text.split("\n")[0];
+  const where = h.chapter ? `${h.title} · ${h.chapter}` : h.title;
   return html`<li class="hint" data-citation=${h.citation}>
-    <div class="row"><strong class="citation">${h.citation}</strong>
+    <div class="row"><strong class="citation" title=${where}>${h.citation}</strong>
       ${h.spoken ? html`<span class="flag ok">来电人提到</span>` : nothing}
       <button type="button" class="pin" ?disabled=${pinned || !(state.caseContact || state.call)}
         @click=${() => pin(h)}>${pinned ? "已加入告知" : "加入告知"}</button></div>
-    <p class="sub">${h.title}${h.chapter ? ` · ${h.chapter}` : ""}</p>
-    <details><summary>${first.length > 60 ? `${first.slice(0, 60)}…` : first}</summary>
+    <details><summary>${h.text.split("\n")[0]}</summary>
+      <p class="sub">${where}</p>
       <p class="article-text">${h.text}</p></details>
   </li>`;
 }
