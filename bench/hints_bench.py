@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+# This checkout's lawline and the tests' private PostgreSQL cluster (run from anywhere).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints.citation import Citation
 from lawline.hints.evaluate import Figures, figures, percentile, read_questions, run
@@ -46,9 +48,6 @@ from lawline.hints.index import DOMAIN_LAWS
 from lawline.hints.service import StatuteHints
 from lawline.queue.skills import Domain
 from lawline.statutes.store import import_shipped_pack
-
-# The private PostgreSQL cluster the tests use (run from anywhere).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.postgres import have_postgres, private_postgres, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]

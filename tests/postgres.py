@@ -72,3 +72,5 @@ def scratch_database(server: str, prefix: str, keep: bool = False) -> Iterator[s
         if not keep:
             with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        else:
+            print(f"kept PostgreSQL database {name} on {server}")

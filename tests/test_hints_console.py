@@ -1,46 +1,28 @@
 """The console's hints over its websocket, and the statutes search: who may pin what into
-which contact, values bounded, and what the contact's record keeps."""
+which contact, values bounded, and what the contact's record keeps (on SQLite and
+PostgreSQL: the ledger tests' lawline, whose knowledge base is imported at start)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from lawline.config import Settings
-from lawline.queue.settings import RoutingSettings
 from lawline.queue.store import QueueStore
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.store import TranscriptStore
 from lawline.web.auth import Role
-from tests.lawline_server import Running, next_frame, running_lawline
-from tests.test_ledger import LAWYER, on_duty, recorded
+from tests.lawline_server import Running, next_frame
+from tests.test_ledger import lawline, on_duty, recorded  # noqa: F401 (a fixture)
 
 CALL = {"channel": "voice", "service": "consultation", "domain": "labour", "caller": "13800138000"}
 SAID = "老板拖欠了我三个月工资，我想辞职"
 # The index is built at the first hint a web process is asked for (a few seconds).
 FIRST_HINTS_S = 60
-
-
-@pytest.fixture
-async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
-    settings = Settings(
-        data_dir=tmp_path,
-        secret_key="test-secret",
-        routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
-    )
-    async with running_lawline(settings, clean_redis_url) as running:
-        async with running.client("boss", Role.SUPERVISOR) as http:
-            for lid in ("wang", "zhao"):
-                r = await http.post("/api/lawyers", json={**LAWYER, "id": lid})
-                assert r.status_code == 201, r.text
-        yield running
 
 
 async def say(redis_url: str, cid: str, leg: Leg, text: str, at: float) -> None:
@@ -58,7 +40,9 @@ async def send(ws: Any, **frame: Any) -> None:
 
 
 async def test_hints_follow_the_caller_and_a_pin_is_kept_with_the_contact(
-    lawline: Running, clean_redis_url: str, caplog: pytest.LogCaptureFixture
+    lawline: Running,  # noqa: F811 (the fixture imported above)
+    clean_redis_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     async with lawline.console("wang") as wang, lawline.console("zhao") as zhao:
@@ -114,7 +98,9 @@ async def test_hints_follow_the_caller_and_a_pin_is_kept_with_the_contact(
     assert not [r for r in caplog.records if "拖欠" in r.getMessage() or "拖欠" in str(r.__dict__)]
 
 
-async def test_the_statutes_are_searched_by_typing(lawline: Running) -> None:
+async def test_the_statutes_are_searched_by_typing(
+    lawline: Running,  # noqa: F811 (the fixture imported above)
+) -> None:
     async with lawline.client("wang", Role.LAWYER) as http:
         r = await http.get("/api/statutes/search", params={"q": "劳动合同法第38条"})
         assert r.status_code == 200, r.text
