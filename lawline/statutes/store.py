@@ -11,7 +11,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lawline.statutes.models import StatuteArticle, StatuteInstrument
@@ -104,16 +104,20 @@ def _import_one(
     )
     session.add(row)
     session.flush()
-    session.add_all(
-        StatuteArticle(
-            instrument_id=row.id,
-            number=a.number,
-            label=a.label,
-            chapter=a.chapter[:300],
-            section=a.section[:200],
-            text=a.text,
-        )
-        for a in instrument.articles
+    # One executemany, not an ORM object per article: the pack goes in at every first start.
+    session.execute(
+        insert(StatuteArticle),
+        [
+            {
+                "instrument_id": row.id,
+                "number": a.number,
+                "label": a.label,
+                "chapter": a.chapter[:300],
+                "section": a.section[:200],
+                "text": a.text,
+            }
+            for a in instrument.articles
+        ],
     )
 
 
