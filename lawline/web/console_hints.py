@@ -51,6 +51,8 @@ class ConsoleHints:
     def follow(self, contact_id: str, domain: Domain | None) -> None:
         """A call's transcript starts (again, after a reload: the backlog follows)."""
         if self._conversation is None or self._conversation.contact_id != contact_id:
+            if self._pending is not None:
+                self._pending.cancel()  # the last call's hints would come after this one's
             self._conversation = Conversation(contact_id)
         self._domain = domain
 

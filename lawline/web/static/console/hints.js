@@ -19,6 +19,8 @@ export function showHints(contactId) {
 }
 
 export function hintsArrived(f) {
+  const current = state.call || state.caseContact;
+  if (current && current.id !== f.contact_id) return;  // a call already left behind
   showHints(f.contact_id);
   panel.live = f.hints;
   render();
