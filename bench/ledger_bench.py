@@ -105,7 +105,7 @@ from lawline.transcripts.segments import Kind, Leg, Segment
 
 # The private PostgreSQL cluster the tests use (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.postgres import have_postgres, private_postgres
+from tests.postgres import have_postgres, private_postgres, scratch_database
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR_START = datetime(2025, 1, 1, tzinfo=TZ)
@@ -433,25 +433,6 @@ class Stream:
 
 
 # ----- the databases -------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database(server: str, keep: bool) -> Iterator[str]:
-    """A new database of the bench's own on the server at `server` (base URL)."""
-    import psycopg
-
-    name = f"ledger_bench_{uuid.uuid4().hex[:8]}"
-    base = server.rstrip("/").replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server.rstrip('/')}/{name}"
-    finally:
-        if not keep:
-            with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        else:
-            print(f"kept PostgreSQL database {name} on {server}")
 
 
 def db_size(engine: Engine, path: Path | None) -> int:
@@ -1098,7 +1079,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         raise SystemExit("no PostgreSQL server installed (scripts/setup.sh)")
                     server = stack.enter_context(private_postgres("ledger-bench-pg-"))
                     how = "a private cluster, initdb's settings but fsync=off"
-                with postgres_database(server, args.keep) as url:
+                with scratch_database(server, "ledger_bench", args.keep) as url:
                     engine = make_engine(url)
                     with engine.connect() as conn:
                         shown = {

@@ -52,3 +52,25 @@ def private_postgres(
             yield f"postgresql+psycopg://lawline@127.0.0.1:{port}"
         finally:
             subprocess.run([*as_user, pg_ctl, "-D", data, "-m", stop, "stop"], **run)
+
+
+@contextmanager
+def scratch_database(server: str, prefix: str, keep: bool = False) -> Iterator[str]:
+    """A new database on the server at `server` (base URL), dropped afterwards unless
+    `keep`; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    base = server.rstrip("/").replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server.rstrip('/')}/{name}"
+    finally:
+        if not keep:
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        else:
+            print(f"kept PostgreSQL database {name} on {server}")

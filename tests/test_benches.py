@@ -29,6 +29,7 @@ SMOKE: list[tuple[str, list[str]]] = [
         "--warmup-s", "0.5", "--part", "0.5", "--part-duration-s", "1", "--backlog-s", "5",
     ]),
     ("ledger_bench.py", ["--contacts", "300", "--searches", "2"]),
+    ("hints_bench.py", ["--rounds", "1", "--synthetic", "10"]),
     ("signin_bench.py", ["--flood", "5", "--rounds", "1", "--sources", "2"]),
     ("sockets_bench.py", ["--levels", "2", "--consoles", "2", "--samples", "3"]),
     ("sip_bench.py", ["--rates", "5", "--seconds", "1", "--hold-s", "4"]),

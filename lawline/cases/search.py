@@ -6,7 +6,9 @@ the indexed text is the transcript with every Han character a token of its own
 query over the same tokens: "工资" is the token 工 followed by 资. That finds any
 run of characters, two-character words included, on SQLite's FTS5 (table
 `contact_search_fts`, kept in step with `contact_search` by triggers) and on
-PostgreSQL's text search (a GIN index over to_tsvector('simple', body)).
+PostgreSQL's text search (the stored column `body_tsv`, to_tsvector('simple', body)
+computed once when the transcript is written, under a GIN index: a phrase's candidates
+are checked against it, never parsed again).
 """
 
 from __future__ import annotations
@@ -45,9 +47,7 @@ def matching_contacts(session: Session, words: str) -> Select[tuple[str]]:
     if session.get_bind().dialect.name == "postgresql":
         return (
             select(ContactSearch.contact_id)
-            .where(
-                text("to_tsvector('simple', contact_search.body) @@ phraseto_tsquery('simple', :q)")
-            )
+            .where(text("contact_search.body_tsv @@ phraseto_tsquery('simple', :q)"))
             .params(q=phrase)
         )
     # FTS5: a double-quoted string is a phrase; tokens hold no quotes.

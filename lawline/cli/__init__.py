@@ -4,6 +4,7 @@
   transcriber, decoder)
 - `tokens`, `users`, `terminals`: credentials (`token`, `user`, `terminal`)
 - `retention`: purging old citizens' data
+- `statutes`, `hints`: the knowledge base and the statute hints drawn from it
 - `speech`: voice prompts, speech models, judging the engines (`prompts`, `models`, `asr`)
 - `options`, `output`, `stores`: what the commands share (flags, error reporting,
   reaching Redis and the database)
@@ -17,7 +18,7 @@ from __future__ import annotations
 import typer
 
 from lawline import __version__
-from lawline.cli import processes, retention, speech, terminals, tokens, users
+from lawline.cli import hints, processes, retention, speech, statutes, terminals, tokens, users
 from lawline.private_files import private_umask
 
 app = typer.Typer(
@@ -49,3 +50,5 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(users.app, name="user")
 app.add_typer(terminals.app, name="terminal")
 app.add_typer(speech.models_app, name="models")
+app.add_typer(statutes.app, name="statutes")
+app.add_typer(hints.app, name="hints")

@@ -6,8 +6,10 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 import lawline
 from lawline.accounts.sessions import SessionStore
@@ -15,11 +17,13 @@ from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.cases.ingest import LedgerIngest
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
+from lawline.hints.service import StatuteHints
 from lawline.media.access import media_access
 from lawline.media.legs import BrowserLegs
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
+from lawline.statutes.store import import_shipped_pack
 from lawline.telephony.bridge_wire import BridgeClient
 from lawline.transcripts.runtime import Transcription
 from lawline.transcripts.store import TranscriptStore
@@ -28,6 +32,7 @@ from lawline.web import (
     api,
     cases_api,
     console,
+    hints_api,
     metrics,
     pages,
     session_api,
@@ -43,6 +48,11 @@ from lawline.web.security_headers import SecurityHeaders
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
 
 
+def _import_shipped_statutes(db: sessionmaker[Session]) -> None:
+    with db() as session, session.begin():
+        import_shipped_pack(session, datetime.now(UTC))
+
+
 def create_app(settings: Settings, redis_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +60,10 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         await asyncio.to_thread(upgrade, settings.database)
         engine = make_engine(settings.database)
         app.state.db = session_factory(engine)
+        # The shipped statutes go into an empty knowledge base (first start).
+        await asyncio.to_thread(_import_shipped_statutes, app.state.db)
+        # Its index is built at the first hint asked for, in that request's thread.
+        app.state.hints = StatuteHints(app.state.db)
         redis = connect_redis(redis_url)
         app.state.sessions = SessionStore(
             redis, settings.redis_prefix, settings.accounts.session_ttl_s
@@ -118,6 +132,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(terminals_api.router)
     app.include_router(transcripts.router)
     app.include_router(cases_api.router)
+    app.include_router(hints_api.router)
     app.include_router(metrics.router)
     pages.install(app)
     return app

@@ -19,6 +19,7 @@ from lawline.cases import service as cases
 from lawline.cases.access import Actor
 from lawline.cases.audit import Read, record_read, search_detail
 from lawline.cases.service import CaseFields, CaseStatus
+from lawline.hints.records import contact_hints
 from lawline.phone_numbers import normalise_number
 from lawline.queue.skills import Domain, Service
 from lawline.web.auth import STAFF_ROLES, Principal
@@ -84,7 +85,11 @@ async def ledger_contact(
 
     def work(s: Session) -> dict[str, Any]:
         record = ledger.read_contact(s, contact_id, actor, now)
-        return ledger_contact_json(record, actor.staff, menu) | contact_timeline_json(record)
+        return (
+            ledger_contact_json(record, actor.staff, menu)
+            | contact_timeline_json(record)
+            | {"hints": contact_hints(s, contact_id)}  # shown and pinned, for quality review
+        )
 
     return await _db(db, work)
 

@@ -27,6 +27,12 @@ Protocol (JSON text frames). From lawline:
                                                   partial, a final is appended, a gap or a
                                                   status (TranscriptStatus: on, ended,
                                                   or why there is none) is shown
+  hints           {contact_id, hints}            the statute hints for what the caller said
+                                                  last (top three: law, article, citation,
+                                                  title, chapter, text, spoken), after each
+                                                  pause in their finals
+  hint_pinned     {contact_id, hint}             a pinned hint, with its text, to add to
+                                                  what the citizen was told
   result          {request, ok, message}         the answer to each request below
   error           {message}                      a frame lawline could not understand
   pong            {}
@@ -45,6 +51,8 @@ From the console:
   transfer {contact_id, note, to_lawyer?, to_service?}  hand the caller on to a named
                                   colleague or back to a service queue, with a note
   case {contact_id, form}         save the case form (CaseForm), during or after the call
+  hint_pin {contact_id, law, article}  pin an article (a hint or one found by typing) into
+                                  what the citizen was told; recorded with the contact
   state {state: available|break|offline, reason} | ready {} | ping {}
   extend_wrapup {}                more wrap-up time (routing.wrapup_extend_s, at most
                                   routing.wrapup_extensions times per wrap-up)
@@ -65,7 +73,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect
+from sqlalchemy.orm import Session, sessionmaker
 
+from lawline.hints.service import StatuteHints
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.monitoring import coach_room
 from lawline.queue.model import Contact, Lawyer
@@ -78,8 +88,11 @@ from lawline.transcripts.segments import Leg
 from lawline.video import relay
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Principal, Role, authenticate_async, mask_number
+from lawline.web.console_hints import ConsoleHints
 from lawline.web.deps import (
     BridgeDep,
+    DbDep,
+    HintsDep,
     HubDep,
     LegsDep,
     LiveFeedDep,
@@ -136,6 +149,8 @@ class ConsoleServices:
     live: LiveFeed
     taps: VideoTranscripts
     event_limit: int  # queue events it may fall behind by (sockets.console_queue)
+    hints: StatuteHints
+    db: sessionmaker[Session]
     menu: Menu = field(default_factory=default_menu)  # says a contact's menu path in words
 
 
@@ -147,6 +162,8 @@ def console_services(
     live: LiveFeedDep,
     taps: VideoTranscriptsDep,
     settings: SettingsDep,
+    hints: HintsDep,
+    db: DbDep,
 ) -> ConsoleServices:
     return ConsoleServices(
         queue,
@@ -156,6 +173,8 @@ def console_services(
         live,
         taps,
         settings.sockets.console_queue,
+        hints,
+        db,
         settings.telephony.menu,
     )
 
@@ -180,6 +199,7 @@ class ConsoleSession:
         # the last utterance comes after the end): its live transcript is forwarded.
         self.call_id: str | None = None
         self._call_changed = asyncio.Event()
+        self.hints = ConsoleHints(services.hints, services.db, lawyer_id, self._send)
         self.handlers: dict[str, Handler] = {
             "ping": self._ping,
             "accept": self._accept,
@@ -192,6 +212,7 @@ class ConsoleSession:
             "hold": self._hold,
             "transfer": self._transfer,
             "case": self._case,
+            "hint_pin": self._hint_pin,
             "state": self._state,
             "ready": self._ready,
             "extend_wrapup": self._extend_wrapup,
@@ -215,6 +236,7 @@ class ConsoleSession:
                     self._fall_behind(events),
                 )
         finally:
+            await self.hints.stop()
             # This browser's audio leaves the media server with its socket.
             if self._joining is not None:
                 self._joining.cancel()
@@ -328,10 +350,14 @@ class ConsoleSession:
             if cid is None:
                 await self._call_changed.wait()
                 continue
+            contact = await self.queue.store.get_contact(cid)
+            self.hints.follow(cid, contact.domain if contact is not None else None)
             async with live.watch(cid) as segments:
                 # Watching first, then the backlog: nothing falls between the two (the
                 # console drops a final it already has).
                 meta, stored = await live.store.read(cid)
+                for segment in stored:
+                    self.hints.heard(cid, segment)
                 await self._send(
                     "transcript_backlog",
                     contact_id=cid,
@@ -346,7 +372,9 @@ class ConsoleSession:
                         if not got.done():
                             got.cancel()
                             break
-                        await self._send("transcript", contact_id=cid, segment=got.result())
+                        segment = got.result()
+                        await self._send("transcript", contact_id=cid, segment=segment)
+                        self.hints.heard(cid, segment)
                 finally:
                     changed.cancel()
 
@@ -515,6 +543,9 @@ class ConsoleSession:
         saved = await q.store.save_case(cid, self.lawyer_id, form.model_dump_json(), q.clock())
         messages = {-1: "this contact is not yours", -2: "this contact is not connected"}
         await self._result("case", saved == 1, messages.get(saved, ""))
+
+    async def _hint_pin(self, frame: Frame) -> None:
+        await self.hints.pin(frame, self._is_mine)
 
     async def _state(self, frame: Frame) -> None:
         presence = Presence(frame.get("state"))

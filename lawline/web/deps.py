@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from lawline.accounts.sessions import SessionStore
 from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.config import Settings
+from lawline.hints.service import StatuteHints
 from lawline.media.legs import BrowserLegs
 from lawline.queue.service import QueueService
 from lawline.telephony.bridge_wire import BridgeClient
@@ -83,6 +84,10 @@ def video_transcripts(conn: HTTPConnection) -> VideoTranscripts:
     return conn.app.state.video_transcripts
 
 
+def statute_hints(conn: HTTPConnection) -> StatuteHints:
+    return conn.app.state.hints
+
+
 def open_consoles(conn: HTTPConnection) -> Counter[str]:
     """Consoles open on this process, per lawyer (the last one closing pauses offers)."""
     return conn.app.state.open_consoles
@@ -102,6 +107,7 @@ BridgeDep = Annotated[BridgeClient, Depends(bridge_client)]
 LegsDep = Annotated[BrowserLegs, Depends(browser_legs)]
 VideoTranscriptsDep = Annotated[VideoTranscripts, Depends(video_transcripts)]
 OpenConsolesDep = Annotated[Counter[str], Depends(open_consoles)]
+HintsDep = Annotated[StatuteHints, Depends(statute_hints)]
 
 # ----- who is asking (the role rules are in auth.py) -------------------------------------
 

@@ -12,6 +12,7 @@ import { audioAnswered, audioLost, audioRefused, dropPrepared, endCall, prepareA
 import { closeCoach, coachAnswered, coachStart, endMonitoring, monitored } from "./coach.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
 import { loadFigures, renderLawyer, wireDuty } from "./duty.js";
+import { hintPinned, hintsArrived, showHints, wireHints } from "./hints.js";
 import { hideOffer, showOffer, wireOffer } from "./offer.js";
 import { refreshRecent, wireRecent } from "./recent.js";
 import { send, state } from "./state.js";
@@ -27,6 +28,7 @@ function explain(result) {
     "no such lawyer": "没有这个律师工号。",
     "not in wrap-up": "当前不在话后整理中。",
     "no wrap-up extension left": "本次话后整理已不能再延长。",
+    "no such article": "法条库中没有这一条，未能加入告知内容。",
   };
   return known[result.message] || `操作未成功：${result.message || result.request}`;
 }
@@ -74,8 +76,11 @@ const handlers = {
   pong() {},
   tap_answer: tapAnswered,
   video_signal: videoSignal,
+  hints: hintsArrived,
+  hint_pinned: hintPinned,
   transcript_backlog(f) {
     showTranscript(f.contact_id);
+    showHints(f.contact_id);
     if (f.status) addSegment(f.status);
     for (const s of f.segments) addSegment(s);
   },
@@ -127,6 +132,7 @@ async function start() {
   wireOffer();
   wireCall();
   wireCaseForm();
+  wireHints();
   wireRecent();
   $("sign-out").onclick = signOut;
   // ICE servers come from lawline's settings, never a browser default.

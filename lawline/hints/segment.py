@@ -1,0 +1,88 @@
+"""Chinese words for BM25: jieba, with a legal dictionary built from the knowledge base.
+
+jieba's own dictionary splits 工伤认定 and 劳动报酬 where the law treats them as one
+term; the legal dictionary (instrument short titles, heading words, defined terms,
+the phrase map's legal words) keeps them whole. Search mode (cut_for_search) also
+yields the parts of a long word, so 工伤 still meets 工伤认定. Each process keeps its
+own tokenizer: jieba's module-level one is shared by whoever imports jieba.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+
+import jieba
+from pypinyin import lazy_pinyin
+
+from lawline.transcripts.text import compact
+
+jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to log
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_HEADING_SPLIT = re.compile(r"[第一二三四五六七八九十百章节编分\s、，·和与及的]+")
+_DEFINED = re.compile(r"[“\"（(]以下简称|[“]([\u4e00-\u9fff]{2,8})[”]")
+# Words that say nothing about which law applies (as callers and statutes use them).
+_STOP = """
+    以后 以前 之后 时候 不算 算不算 每个 三个 两个 几个 下个 直接 现在 还有 这种 那种 多少 一样
+    有没有 是不是 能不能 可不可以 会不会 要不要 行不行 怎么样 怎样 为啥 咋办 人家 东西 事情
+    我们 你们 他们 她们 自己 什么 怎么 怎么办 这个 那个 这样 那样 就是
+    还是 可以 能不能 不能 能够 现在 已经 一直 一个 没有 不是 为什么 吗
+    呢 吧 啊 了 的 得 地 是 在 有 和 与 或者 以及 应当 应该 依照
+    按照 规定 本法 本条例 本解释 本规定 有关 其他 下列 情形 之一 之日起
+    以上 以下 不得 予以 进行 对于 由于 但是 并且 如果 因为 所以 这么
+    那么 那边 一下 一点 知道 觉得 请问 你好 您好 谢谢 然后 说 问 想
+    要 给 让 被 把 都 也 还 又
+"""
+STOP_WORDS = frozenset(_STOP.split())
+
+
+class Segmenter:
+    def __init__(self, legal_words: Iterable[str] = ()) -> None:
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        self.legal_words = sorted({w for w in legal_words if 2 <= len(w) <= 12})
+        for word in self.legal_words:
+            # A high frequency: the legal term wins over jieba's everyday splits.
+            self._jieba.add_word(word, freq=50_000)
+
+    def words(self, text: str) -> list[str]:
+        """Index and query terms: search-mode words of two characters or more,
+        stop words out."""
+        out = []
+        for word in self._jieba.cut_for_search(compact(text)):
+            if len(word) >= 2 and word not in STOP_WORDS and not word.isdigit():
+                out.append(word)
+        return out
+
+
+def legal_dictionary(
+    short_titles: Iterable[str], headings: Iterable[str], texts: Iterable[str]
+) -> set[str]:
+    """Terms from the knowledge base itself: the instruments' names, the words of
+    their chapter and section headings, and terms the texts define in quotes."""
+    words = set(short_titles)
+    for heading in headings:
+        words.update(w for w in _HEADING_SPLIT.split(heading) if 2 <= len(w) <= 8)
+    for text in texts:
+        words.update(m.group(1) for m in _DEFINED.finditer(text) if m.group(1))
+    return words
+
+
+def sound(word: str) -> str:
+    """How a word sounds, tones left out: the recogniser's wrong character (工商 for
+    工伤, 中裁 for 仲裁) sounds like the right one."""
+    return " ".join(lazy_pinyin(word))
+
+
+def sounds(text: str) -> list[list[str]]:
+    """The syllables of each run of Han characters in `text`, one per character."""
+    return [lazy_pinyin(run) for run in _HAN_RUN.findall(text)]
+
+
+def spans(syllables: list[str], shortest: int = 2, longest: int = 4) -> Iterator[str]:
+    """Every run of `shortest` to `longest` syllables, as `sound` writes a word."""
+    for n in range(shortest, longest + 1):
+        for i in range(len(syllables) - n + 1):
+            yield " ".join(syllables[i : i + n])
