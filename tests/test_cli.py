@@ -283,4 +283,6 @@ def test_every_command_is_offered() -> None:
         "user",
         "terminal",
         "models",
+        "statutes",
+        "hints",
     ]
