@@ -215,7 +215,9 @@ def telephony_worker(tmp: Path, redis_url: str, prompts_dir: Path, **env: str) -
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            # A worker stopping waits for its calls' last finals (up to the Whisper
+            # decoder's final timeout, 60 s): what a caller said is never dropped.
+            proc.wait(timeout=70)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise

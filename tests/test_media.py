@@ -128,7 +128,8 @@ def test_defaults_and_refusals(tmp_path: Path) -> None:
     media = MediaSettings()  # what Settings() holds when nothing is configured
     assert media.enabled
     assert (media.api_host, media.admin_host, media.rtp_host) == ("127.0.0.1",) * 3
-    assert (media.prebuffer, media.sampling_rate, media.event_loops) == (3, 16000, 2)
+    assert (media.prebuffer, media.sampling_rate, media.event_loops) == (3, 8000, 2)
+    assert media.browser_codec == "pcmu"  # a phone call is G.711 end to end
     with pytest.raises(ValidationError, match="private addresses only"):
         MediaSettings(api_host="8.8.8.8")
     with pytest.raises(ValidationError):
