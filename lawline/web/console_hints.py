@@ -23,6 +23,7 @@ from lawline.hints.conversation import Conversation
 from lawline.hints.service import Hint, StatuteHints
 from lawline.queue.skills import Domain
 from lawline.transcripts.segments import Segment
+from lawline.web.db import in_transaction
 from lawline.web.socket_loop import BadFrame, Frame
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class ConsoleHints:
                 records.record(session, cid, self._lawyer, "pinned", [(law, article, 0.0)], _now())
             return found
 
-        found = await run_in_threadpool(_in_transaction, self._db, work)
+        found = await in_transaction(self._db, work, {})
         if found is None:
             await self._send("result", request="hint_pin", ok=False, message="no such article")
             return
@@ -131,7 +132,7 @@ class ConsoleHints:
             records.record(session, cid, self._lawyer, kind, hints, _now())
 
         try:
-            await run_in_threadpool(_in_transaction, self._db, work)
+            await in_transaction(self._db, work, {})
         except Exception:
             log.exception("hints shown were not recorded")
 
@@ -146,11 +147,6 @@ def hint_json(h: Hint) -> dict[str, Any]:
         "text": h.text,
         "spoken": h.spoken,
     }
-
-
-def _in_transaction(db: sessionmaker[Session], work: Callable[[Session], Any]) -> Any:
-    with db() as session, session.begin():
-        return work(session)
 
 
 def _now() -> datetime:
