@@ -26,13 +26,19 @@ class RecordingCall(pj.Call):
         info = self.getInfo()
         for i, mi in enumerate(info.media):
             active = mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE
-            if active and self.recorder is None:
+            if not active:
+                continue
+            if self.recorder is None:
                 self.recorder = pj.AudioMediaRecorder()
                 self.recorder.createRecorder(self.out)
-                self.getAudioMedia(i).startTransmit(self.recorder)
                 self.media_at = time.monotonic()
                 print(f"media {self.media_at}", flush=True)
                 if self.play:
                     self.player = pj.AudioMediaPlayer()
                     self.player.createPlayer(self.play)  # looped
-                    self.player.startTransmit(self.getAudioMedia(i))
+            # Every time, as a phone does: a re-INVITE moving the far end's media (lawline
+            # moves it to the media server) gives the call a new stream and port.
+            audio = self.getAudioMedia(i)
+            audio.startTransmit(self.recorder)
+            if self.player is not None:
+                self.player.startTransmit(audio)

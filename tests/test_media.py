@@ -11,6 +11,7 @@ Without root (or without `ip netns`) those tests skip.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import ctypes
@@ -35,10 +36,12 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from pydantic import ValidationError
 
 from lawline.config import Settings
+from lawline.media.access import BROWSER_GROUP, PHONE_GROUP, media_access
 from lawline.media.janus_client import (
     AudioBridge,
     JanusClient,
     JanusError,
+    JanusSession,
     _check,
     _parse_reply,
     http_json,
@@ -54,6 +57,8 @@ from lawline.media.janus_config import (
     write_config,
 )
 from lawline.media.janus_process import MediaSupervisor, prepare_janus, wait_ready
+from lawline.media.rooms import ConversationRooms, PhoneLeg
+from lawline.media.rtp import PCMU, forwarded_payload, ulaw_decode
 from lawline.media.settings import MediaSettings
 from lawline.serve import endpoint_rows, start_media
 from lawline.video.settings import WebRTCSettings
@@ -360,9 +365,10 @@ class ToneCaller(asyncio.DatagramProtocol):
     """A plain-RTP participant: a UDP socket saying a 440 Hz tone in G.711 u-law,
     20 ms a packet (as the worker's relay, or the carrier, would)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hz: float = TONE_HZ) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.received = 0
+        self.hz = hz
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -376,7 +382,7 @@ class ToneCaller(asyncio.DatagramProtocol):
         started = time.monotonic()
         while True:
             samples = (
-                int(12000 * math.sin(2 * math.pi * TONE_HZ * (n + i) / 8000)) for i in range(160)
+                int(12000 * math.sin(2 * math.pi * self.hz * (n + i) / 8000)) for i in range(160)
             )
             payload = bytes(_ulaw(s) for s in samples)
             header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, n & 0xFFFFFFFF, ssrc)
@@ -384,6 +390,75 @@ class ToneCaller(asyncio.DatagramProtocol):
             seq, n = seq + 1, n + 160
             # Paced by the clock (20 ms a packet), not by a fixed wait.
             await asyncio.sleep(max(0.0, started + n / 8000 - time.monotonic()))
+
+
+class Listener(asyncio.DatagramProtocol):
+    """Where a room's forwarder sends: keeps the decoded u-law audio it got."""
+
+    def __init__(self) -> None:
+        self.samples: list[int] = []
+        self.refused = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        payload = forwarded_payload(data, PCMU, 160)
+        if payload is None:
+            self.refused += 1
+            return
+        self.samples.extend(array.array("h", ulaw_decode(payload)))
+
+
+async def test_a_room_forwards_each_groups_own_voices_apart(media: dict[str, str]) -> None:
+    """What a per-speaker transcript needs: the phone group's mix holds only the phone
+    legs' voices, the browser group's only the browsers', while everyone hears all."""
+    loop = asyncio.get_running_loop()
+    rooms = ConversationRooms(media_access(Settings()))
+    room = f"groups-{random.getrandbits(32):x}"
+    phone, browser = ToneCaller(440), ToneCaller(1200)
+    listeners = {PHONE_GROUP: Listener(), BROWSER_GROUP: Listener()}
+    transports: list[asyncio.BaseTransport] = []
+    saying: list[asyncio.Task[None]] = []
+    sessions: list[JanusSession] = []
+
+    async def endpoint(protocol: asyncio.DatagramProtocol) -> tuple[str, int]:
+        t, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=("127.0.0.1", 0))
+        transports.append(t)
+        ip, port = t.get_extra_info("sockname")[:2]
+        return ip, port
+
+    try:
+        forward = {group: await endpoint(listener) for group, listener in listeners.items()}
+        await rooms.open(room, forward)
+        joined = await rooms.join_phone(
+            room, PhoneLeg(*await endpoint(phone), "pcmu", lambda _: None)
+        )
+        saying.append(loop.create_task(phone.say((joined.ip, joined.port))))
+        session = await rooms.access.client.session()
+        sessions.append(session)
+        other = await AudioBridge.attach(session, rooms.access.admin_key)
+        ip, port = await endpoint(browser)
+        b = await other.join_rtp(
+            room, ip, port, pin=rooms.access.room_pin(room), group=BROWSER_GROUP
+        )
+        saying.append(loop.create_task(browser.say((b.ip, b.port))))
+
+        def both_heard() -> bool:
+            return all(len(li.samples) >= 16000 for li in listeners.values())
+
+        await _until(both_heard, 15, "both groups' forwarders send")
+        await _until(lambda: phone.received > 0 and browser.received > 0, 5, "each leg hears")
+        phone_mix = listeners[PHONE_GROUP].samples[-8000:]
+        browser_mix = listeners[BROWSER_GROUP].samples[-8000:]
+        assert tone_in(phone_mix, 8000, 440) > 0.8 and tone_in(phone_mix, 8000, 1200) < 0.05
+        assert tone_in(browser_mix, 8000, 1200) > 0.8 and tone_in(browser_mix, 8000, 440) < 0.05
+        assert listeners[PHONE_GROUP].refused == listeners[BROWSER_GROUP].refused == 0
+    finally:
+        for task in saying:
+            task.cancel()
+        await rooms.stop()
+        for one in sessions:
+            await one.destroy()
+        for t in transports:
+            t.close()
 
 
 async def test_a_room_with_a_plain_rtp_caller_and_a_webrtc_peer_then_nothing_left(

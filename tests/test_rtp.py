@@ -7,7 +7,15 @@ import warnings
 
 import numpy as np
 
-from lawline.media.rtp import PCMU, RtpSender, parse_rtp, ulaw_decode, ulaw_encode
+from lawline.media.rtp import (
+    HEADER,
+    PCMU,
+    RtpSender,
+    forwarded_payload,
+    parse_rtp,
+    ulaw_decode,
+    ulaw_encode,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -40,3 +48,14 @@ def test_what_is_not_rtp_is_set_aside() -> None:
     # A header extension longer than the packet, and padding longer than the payload.
     assert parse_rtp(struct.pack("!BBHII", 0x90, 0, 1, 1, 1) + b"\x00\x00\x00\x09") is None
     assert parse_rtp(struct.pack("!BBHII", 0xA0, 0, 1, 1, 1) + b"\x00\x00\xff") is None
+
+
+def test_a_forwarders_packets_are_read_past_janus_stray_header_bits() -> None:
+    frame = bytes(range(160))
+    clean = HEADER.pack(0x80, 0, 1, 160, 7) + frame
+    stray = bytes([0x9D]) + clean[1:]  # extension and CSRC bits set, no such fields
+    assert forwarded_payload(clean, PCMU, 160) == frame
+    assert forwarded_payload(stray, PCMU, 160) == frame
+    assert forwarded_payload(clean[:-1], PCMU, 160) is None  # not one frame
+    assert forwarded_payload(clean, 8, 160) is None  # another payload type
+    assert forwarded_payload(bytes([0x40]) + clean[1:], PCMU, 160) is None  # not RTP v2

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 NO_SUCH_ROOM = 485
 ROOM_EXISTS = 486
 NO_SUCH_USER = 488
+# Every room's forwarding groups: its phone legs and its browsers. A group's own mix can
+# be forwarded (a phone call's two voices to its transcript, media/rooms.py); everyone
+# in the room still hears everyone.
+PHONE_GROUP = "phone"
+BROWSER_GROUP = "browser"
+ROOM_GROUPS = [PHONE_GROUP, BROWSER_GROUP]
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ async def create_room(
             sampling_rate=media.sampling_rate,
             prebuffer=media.prebuffer,
             allow_rtp_participants=rtp_participants,
+            groups=ROOM_GROUPS,
         )
 
     try:

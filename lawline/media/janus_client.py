@@ -436,6 +436,25 @@ class AudioBridge:
         data, _ = await self._request({"request": "list", "admin_key": self.admin_key})
         return list(data.get("list", []))
 
+    async def rtp_forward(
+        self, room: str, host: str, port: int, *, group: str = "", codec: str = "pcmu"
+    ) -> str:
+        """Send the room's mix (of `group` alone, if given) to host:port as plain RTP,
+        20 ms packets, whenever anyone is in the room; the forwarder's id."""
+        body: Json = {
+            "request": "rtp_forward",
+            "room": room,
+            "admin_key": self.admin_key,
+            "host": host,
+            "port": port,
+            "codec": codec,
+            "ptype": {"pcmu": 0, "pcma": 8}.get(codec, 111),
+        }
+        if group:
+            body["group"] = group
+        data, _ = await self._request(body)
+        return str(data["stream_id"])
+
     async def list_participants(self, room: str) -> list[Json]:
         data, _ = await self._request({"request": "listparticipants", "room": room})
         return list(data.get("participants", []))
@@ -452,9 +471,11 @@ class AudioBridge:
         display: str = "",
         muted: bool = False,
         pin: str = "",
+        group: str = "",
     ) -> RtpJoin:
         """Join as a plain-RTP participant sending from and receiving at ip:port
-        (Janus mixes RTP only from exactly there: symmetric RTP)."""
+        (Janus mixes RTP only from exactly there: symmetric RTP). `group`: the room's
+        forwarding group, required in a room that has groups."""
         payload_type = {"pcmu": 0, "pcma": 8}.get(codec, 111)
         data, _ = await self._request(
             {
@@ -465,6 +486,7 @@ class AudioBridge:
                 "muted": muted,
                 "rtp": {"ip": ip, "port": port, "payload_type": payload_type},
                 **({"pin": pin} if pin else {}),
+                **({"group": group} if group else {}),
             }
         )
         rtp = data.get("rtp") or {}
@@ -482,6 +504,7 @@ class AudioBridge:
         display: str = "",
         muted: bool = False,
         pin: str = "",
+        group: str = "",
     ) -> str:
         """Join with a complete WebRTC offer (no trickle); returns Janus's answer SDP.
         codec: opus, pcmu or pcma; the offer must carry it."""
@@ -493,6 +516,7 @@ class AudioBridge:
                 "codec": codec,
                 "muted": muted,
                 **({"pin": pin} if pin else {}),
+                **({"group": group} if group else {}),
             },
             {"type": "offer", "sdp": offer_sdp},
         )

@@ -20,7 +20,13 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from lawline.media.access import NO_SUCH_ROOM, MediaAccess, create_room, destroy_room
+from lawline.media.access import (
+    BROWSER_GROUP,
+    NO_SUCH_ROOM,
+    MediaAccess,
+    create_room,
+    destroy_room,
+)
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,7 @@ class BrowserLegs:
                     display=display,
                     muted=muted,
                     pin=pin,
+                    group=BROWSER_GROUP,
                 )
             except JanusError as exc:
                 with contextlib.suppress(JanusError):

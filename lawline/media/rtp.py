@@ -98,3 +98,17 @@ def parse_rtp(data: bytes) -> RtpPacket | None:
     if offset > end:
         return None
     return RtpPacket(payload_type, seq, timestamp, ssrc, data[offset:end])
+
+
+def forwarded_payload(data: bytes, payload_type: int, samples: int) -> bytes | None:
+    """The payload of a packet from an AudioBridge forwarder (G.711, one frame), or None.
+
+    Janus 1.1.2's forwarder of a room's group sends a fixed 12-byte header whose first
+    byte's padding, extension and CSRC-count bits are not always cleared (seen cycling
+    through 0x98-0xbf on one stream), so those bits are not read: only the version, the
+    payload type and the length, which is exactly one frame after the fixed header."""
+    if len(data) != HEADER.size + samples or data[0] >> 6 != 2:
+        return None
+    if data[1] & 0x7F != payload_type:
+        return None
+    return data[HEADER.size :]

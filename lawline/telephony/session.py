@@ -128,7 +128,10 @@ class CallSession:
 
     def on_media_active(self) -> None:
         if self.started:
-            self._wire()  # media changed (re-INVITE): make sure the bridge is connected
+            # Media changed (a re-INVITE): pjsua may have made the call a new stream and
+            # conference port, so what played to it, recorded it or bridged it joins again.
+            self._rejoin_media()
+            self._wire()
             return
         self.started = True
         if self.outbound:
@@ -298,6 +301,15 @@ class CallSession:
     def _prompt_ended(self, seq: int) -> None:
         if seq == self._play_seq and self._player is not None and not self.ended:
             self._do(self.flow.prompt_done(self.loop.time()))
+
+    def _rejoin_media(self) -> None:
+        audio = self.call.audio()
+        if audio is None:
+            return
+        if self._player is not None:
+            self._player.startTransmit(audio)
+        if self._recorder is not None:
+            audio.startTransmit(self._recorder)
 
     def _stop_player(self) -> None:
         if self._player is not None:
