@@ -27,6 +27,7 @@ from lawline import centre_time
 from lawline.accounts.settings import AccountSettings
 from lawline.cases.settings import CaseSettings
 from lawline.media.settings import MediaSettings
+from lawline.mediation.settings import MediationSettings
 from lawline.queue.settings import RoutingSettings
 from lawline.telephony.settings import TelephonySettings
 from lawline.terminals.settings import TerminalSettings
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    mediation: MediationSettings = Field(default_factory=MediationSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -82,6 +84,12 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The centre's time zone (see `lawline.centre_time`)."""
         return centre_time.zone(self.timezone)
+
+    @property
+    def agreement_template(self) -> Path:
+        """The mediation agreement's Word template in use (see mediation/agreement.py)."""
+        configured = self.mediation.agreement_template
+        return configured or self.data_dir / "templates" / "mediation-agreement.docx"
 
     @property
     def built_prompts_dir(self) -> Path:

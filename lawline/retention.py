@@ -2,8 +2,9 @@
 
 `purge` applies `cases.retention` (lawline/cases/settings.py) to what lawline keeps once a
 contact has ended: the call audio and voicemail files under data_dir, the
-transcript text in the ledger (and its search index), and a ledger contact's
-caller number and case form. A contact is past a period when it ended (or, never
+transcript text in the ledger (and its search index), a ledger contact's
+caller number and case form, and the phone numbers of a mediation's parties (from
+when it ended). A contact is past a period when it ended (or, never
 ended, entered) longer ago than that many days; 0 days keeps that kind for ever.
 
 Files are deleted only inside data_dir's recordings and voicemail folders, never
@@ -25,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lawline.cases.models import AuditEntry, ContactSearch, LedgerContact, TranscriptLine
 from lawline.cases.settings import RetentionSettings
+from lawline.mediation.models import Mediation, MediationParty
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Purged:
     transcript_lines: int = 0
     contacts_transcripts: int = 0
     contacts_details: int = 0
+    mediation_numbers: int = 0
 
     def summary(self) -> str:
         return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
@@ -127,6 +130,20 @@ def _purge_details(session: Session, cutoff: datetime, dry_run: bool) -> int:
     return count
 
 
+def _purge_party_numbers(session: Session, cutoff: datetime, dry_run: bool) -> int:
+    """The phone numbers of the parties of mediations that ended before `cutoff` (their
+    names and addresses stay: they are the agreement's, kept in the committee's archive)."""
+    ended = select(Mediation.case_id).where(Mediation.closed_at < cutoff)
+    which = MediationParty.case_id.in_(ended) & (MediationParty.phone != "")
+    count = session.scalar(select(func.count()).select_from(MediationParty).where(which)) or 0
+    if not dry_run and count:
+        session.execute(
+            update(MediationParty).where(which).values(phone=""),
+            execution_options={"synchronize_session": False},
+        )
+    return count
+
+
 def purge(
     session: Session,
     settings: RetentionSettings,
@@ -152,6 +169,7 @@ def purge(
     if settings.contact_details_days:
         cutoff = now - timedelta(days=settings.contact_details_days)
         out.contacts_details = _purge_details(session, cutoff, dry_run)
+        out.mediation_numbers = _purge_party_numbers(session, cutoff, dry_run)
     periods = (
         f"recordings_days={settings.recordings_days} "
         f"transcripts_days={settings.transcripts_days} "

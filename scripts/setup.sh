@@ -16,6 +16,7 @@ APT_PACKAGES=(
     kamailio     # the SIP front: one address, a pool of telephony workers behind it
     coturn       # TURN relay started by the village terminal tests (never as a service)
     janus        # the media server (AudioBridge rooms): a child of lawline serve, never a service
+    fonts-wqy-microhei # a Chinese font: the mediation agreement's PDF is set in it
 )
 
 PYTHON="${PYTHON:-python3.11}"

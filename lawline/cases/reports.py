@@ -30,6 +30,7 @@ from lawline import centre_time
 from lawline.cases.models import Case, LedgerContact
 from lawline.cases.settings import CaseSettings
 from lawline.labels import label
+from lawline.mediation.models import Mediation
 from lawline.phone_numbers import normalise_number
 
 COLUMNS = [
@@ -195,6 +196,12 @@ def figures(session: Session, since: datetime, until: datetime) -> dict[str, Any
             (Case.service == "legal_aid") | (Case.referral_to == "legal_aid_centre"),
         )
     )
+    closed = session.execute(
+        select(Mediation.outcome, func.count())
+        .where(Mediation.closed_at >= since, Mediation.closed_at < until)
+        .group_by(Mediation.outcome)
+    ).all()
+    mediated = {outcome: int(n) for outcome, n in closed}
     handled = totals["answered"] + totals["abandoned"]
     return {
         "since": since,
@@ -206,6 +213,9 @@ def figures(session: Session, since: datetime, until: datetime) -> dict[str, Any
         "consultations": int(totals["consultations"]),
         "legal_aid_cases": int(legal_aid or 0),
         "mediations": int(totals["mediations"]),
+        # Mediations ended in the period, and those ending in a (partial) agreement.
+        "disputes_mediated": sum(mediated.values()),
+        "agreements_reached": mediated.get("agreement", 0) + mediated.get("partial", 0),
         "ratings": len(ratings),
         "satisfaction": sum(x >= 4 for x in ratings) / len(ratings) if ratings else None,
         "average_rating": sum(ratings) / len(ratings) if ratings else None,

@@ -78,7 +78,7 @@ class CaseFields:
     citizen_name: str = ""
 
 
-def _audit(
+def audit_change(
     session: Session, actor: Actor, action: str, case_id: str, now: datetime, detail: str = ""
 ) -> None:
     session.add(
@@ -89,6 +89,18 @@ def _audit(
 def deadline(opened_at: datetime, triage: Triage, settings: CaseSettings) -> datetime:
     """When a case must be dealt with: its triage sets the days from its opening."""
     return opened_at + timedelta(days=settings.deadline_days[triage.value])
+
+
+def contact_for_case(session: Session, contact_id: str, actor: Actor) -> LedgerContact:
+    """The contact a case is opened from: one the actor may read, in no case yet."""
+    contact = session.get(LedgerContact, contact_id)
+    if contact is None:
+        raise NotFound("no such contact in the ledger (yet)")
+    if not may_read_contact(actor, contact):
+        raise Forbidden("this contact is not yours")
+    if contact.case_id is not None:
+        raise CaseError(f"this contact is already in case {contact.case_id}")
+    return contact
 
 
 def open_case(
@@ -104,23 +116,17 @@ def open_case(
 ) -> Case:
     """Open a case from a contact (or join the contact to an earlier case of the same
     citizen). The owner is the lawyer who first took the contact, whoever opens it."""
-    contact = session.get(LedgerContact, contact_id)
-    if contact is None:
-        raise NotFound("no such contact in the ledger (yet)")
-    if not may_read_contact(actor, contact):
-        raise Forbidden("this contact is not yours")
-    if contact.case_id is not None:
-        raise CaseError(f"this contact is already in case {contact.case_id}")
+    contact = contact_for_case(session, contact_id, actor)
     if join is not None:
         case = get_case(session, join, actor, now, audit=False)
         if case.citizen_number and contact.caller and case.citizen_number != contact.caller:
             raise CaseError("that case is another citizen's")
         contact.case_id = case.id
-        _audit(session, actor, "join", case.id, now, f"contact {contact_id}")
+        audit_change(session, actor, "join", case.id, now, f"contact {contact_id}")
         return case
     owner = contact.first_lawyer or contact.lawyer or actor.id
     case = Case(
-        id=_case_number(now, tz),
+        id=case_number(now, tz),
         citizen_number=contact.caller,
         citizen_name=fields.citizen_name,
         owner=owner,
@@ -140,11 +146,11 @@ def open_case(
     session.add(case)
     session.flush()
     contact.case_id = case.id
-    _audit(session, actor, "open", case.id, now, f"contact {contact_id}")
+    audit_change(session, actor, "open", case.id, now, f"contact {contact_id}")
     return case
 
 
-def _case_number(now: datetime, tz: tzinfo) -> str:
+def case_number(now: datetime, tz: tzinfo) -> str:
     """Readable and unique: the day it was opened (the centre's day) and a random part."""
     return f"{centre_time.day_stamp(now, tz)}-{uuid.uuid4().hex[:8]}"
 
@@ -158,7 +164,7 @@ def get_case(
     if not may_work_on(actor, case):
         raise Forbidden("this case is not yours")
     if audit:
-        _audit(session, actor, "read", case.id, now)
+        audit_change(session, actor, "read", case.id, now)
     return case
 
 
@@ -222,7 +228,7 @@ def update_case(
             setattr(case, name, value)
         else:
             raise CaseError(f"{name} cannot be changed here")
-    _audit(session, actor, "update", case.id, now, ", ".join(sorted(changes)))
+    audit_change(session, actor, "update", case.id, now, ", ".join(sorted(changes)))
     return case
 
 
@@ -245,7 +251,7 @@ def hand_over(
     )
     session.add(h)
     case.owner = to_lawyer
-    _audit(session, actor, "handover", case.id, now, f"to {to_lawyer}")
+    audit_change(session, actor, "handover", case.id, now, f"to {to_lawyer}")
     return h
 
 
@@ -253,7 +259,7 @@ def add_note(session: Session, case_id: str, text: str, actor: Actor, now: datet
     case = get_case(session, case_id, actor, now, audit=False)
     note = CaseNote(case_id=case.id, at=now, author=actor.id, text=text)
     session.add(note)
-    _audit(session, actor, "note", case.id, now)
+    audit_change(session, actor, "note", case.id, now)
     return note
 
 
@@ -267,7 +273,7 @@ def close_case(
     case.closed_at = now
     if disposition:
         case.disposition = disposition
-    _audit(session, actor, "close", case.id, now)
+    audit_change(session, actor, "close", case.id, now)
     return case
 
 
@@ -335,7 +341,7 @@ def start_legal_aid(
     )
     session.add(app)
     session.flush()
-    _audit(session, actor, "legal_aid", case.id, now, f"application {app.id}")
+    audit_change(session, actor, "legal_aid", case.id, now, f"application {app.id}")
     return app
 
 

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 import lawline
@@ -33,6 +35,7 @@ from lawline.web import (
     cases_api,
     console,
     hints_api,
+    mediation_api,
     metrics,
     pages,
     session_api,
@@ -51,6 +54,14 @@ STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
 def _import_shipped_statutes(db: sessionmaker[Session]) -> None:
     with db() as session, session.begin():
         import_shipped_pack(session, datetime.now(UTC))
+
+
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and why each value was refused, never the value itself: a body
+    holds citizens' numbers, names and passwords, and a reply may be kept by a proxy."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def create_app(settings: Settings, redis_url: str) -> FastAPI:
@@ -119,6 +130,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.state.settings = settings
     app.state.secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     app.state.open_consoles = Counter()
@@ -132,6 +144,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(terminals_api.router)
     app.include_router(transcripts.router)
     app.include_router(cases_api.router)
+    app.include_router(mediation_api.router)
     app.include_router(hints_api.router)
     app.include_router(metrics.router)
     pages.install(app)

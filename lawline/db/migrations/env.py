@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 # Register the tables autogenerate compares.
 import lawline.accounts.models
 import lawline.cases.models
+import lawline.mediation.models
 import lawline.statutes.models
 import lawline.terminals.models  # noqa: F401
 from lawline.db import Base, make_engine

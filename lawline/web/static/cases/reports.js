@@ -44,7 +44,8 @@ function renderFigures(f) {
   const rows = [
     ["来电总数", f.contacts], ["接通", f.answered], ["未接通（来电人挂断）", f.abandoned],
     ["接通率", pct(f.answer_rate)], ["法律咨询（已接通）", f.consultations],
-    ["法律援助案件", f.legal_aid_cases], ["人民调解", f.mediations], ["评价数", f.ratings],
+    ["法律援助案件", f.legal_aid_cases], ["申请人民调解（来电）", f.mediations],
+    ["调解结案", f.disputes_mediated], ["达成调解协议", f.agreements_reached], ["评价数", f.ratings],
     ["满意率（4 分及以上）", pct(f.satisfaction)], ["平均评分", score(f.average_rating)],
   ];
   draw($("figures-rows"), rows.map(([k, v]) => html`<tr><th scope="row">${k}</th><td>${v}</td></tr>`));

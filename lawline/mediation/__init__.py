@@ -1,0 +1,1 @@
+"""Mediation cases and their rooms."""

@@ -1,0 +1,20 @@
+"""Mediation settings (`[mediation]`): the committee's name, the agreement's template
+and the font its PDF is set in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class MediationSettings(BaseModel):
+    # As it stands on the agreement (调解协议书) and beside its seal.
+    committee: str = Field(default="人民调解委员会", min_length=1, max_length=100)
+    # The agreement's Word template, which the centre may edit (Jinja tags, as
+    # mediation/agreement.py documents). None: data_dir/templates/mediation-agreement.docx,
+    # written from lawline's default on first use.
+    agreement_template: Path | None = None
+    # A font with Chinese characters for the agreement's PDF (TrueType, or a collection:
+    # its first face). Debian's fonts-wqy-microhei, which scripts/setup.sh installs.
+    pdf_font: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
