@@ -29,6 +29,9 @@ IN_GLOSSARY = [
     "referral",
     "caseStatus",
     "leg",
+    "partyRole",
+    "reach",
+    "outcome",
 ]
 
 

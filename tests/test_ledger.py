@@ -552,8 +552,10 @@ async def test_an_export_holds_no_live_formula(lawline: Running, clean_redis_url
             got[row[0].value] = row[reason_col].value
             assert row[reason_col].data_type == "s" and row[caller_col].data_type == "s"
             assert row[caller_col].value == "+8613800138000"  # reads as the number
-        # (XML keeps a carriage return as a line feed)
-        assert got == {cid: "'" + reason.replace("\r", "\n") for cid, reason in hostile.items()}
+        # (openpyxl's own XML writer turns a carriage return into a line feed; with lxml
+        # installed it keeps it)
+        for cid, reason in hostile.items():
+            assert got[cid] in ("'" + reason, "'" + reason.replace("\r", "\n")), cid
 
 
 async def test_an_export_reads_in_the_centres_words_with_village_and_township(

@@ -27,6 +27,8 @@ async def test_pages_files_and_the_api_send_a_content_security_policy(lawline: R
             "/console",
             "/cases",
             "/terminal",
+            "/mediation",
+            "/mediation/join",
             "/docs",
             "/static/console/main.js",
             "/static/swagger-ui/swagger-ui-bundle.js",
@@ -44,7 +46,8 @@ async def test_pages_files_and_the_api_send_a_content_security_policy(lawline: R
             assert csp.get("frame-ancestors") == "frame-ancestors 'none'", path
             assert r.headers.get("x-content-type-options") == "nosniff", path
         # The page's scripts are files: no inline script for the policy to block.
-        for page in ("/login", "/supervisor", "/console", "/cases", "/terminal", "/docs"):
+        pages = ["/login", "/supervisor", "/console", "/cases", "/terminal", "/docs"]
+        for page in [*pages, "/mediation", "/mediation/join"]:
             assert "<script>" not in (await http.get(page)).text, page
 
 

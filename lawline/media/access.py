@@ -55,10 +55,16 @@ def media_access(settings: Settings, timeout_s: float = 5.0) -> MediaAccess:
 
 
 async def create_room(
-    handle: AudioBridge, access: MediaAccess, room: str, *, rtp_participants: bool
+    handle: AudioBridge,
+    access: MediaAccess,
+    room: str,
+    *,
+    rtp_participants: bool,
+    groups: list[str] | None = None,
 ) -> str:
-    """Create `room`, private with its PIN, at the node's rate and prebuffer; the PIN.
-    One left by a process that died with it is nobody's any more: made afresh."""
+    """Create `room`, private with its PIN, at the node's rate and prebuffer, with its
+    forwarding groups (a call's: phone and browser); the PIN. One left by a process
+    that died with it is nobody's any more: made afresh."""
     pin = access.room_pin(room)
     media = access.settings
 
@@ -69,7 +75,7 @@ async def create_room(
             sampling_rate=media.sampling_rate,
             prebuffer=media.prebuffer,
             allow_rtp_participants=rtp_participants,
-            groups=ROOM_GROUPS,
+            groups=groups or ROOM_GROUPS,
         )
 
     try:

@@ -72,6 +72,7 @@ class BrowserLegs:
         display: str,
         muted: bool = False,
         on_lost: Callable[[str], None] | None = None,
+        group: str = BROWSER_GROUP,
     ) -> str:
         """Join the owner's browser to `room` with its complete offer; Janus's answer SDP.
         Replaces the owner's earlier leg in that room. LegRefused if Janus would not."""
@@ -92,7 +93,7 @@ class BrowserLegs:
                     display=display,
                     muted=muted,
                     pin=pin,
-                    group=BROWSER_GROUP,
+                    group=group,
                 )
             except JanusError as exc:
                 with contextlib.suppress(JanusError):
@@ -110,12 +111,13 @@ class BrowserLegs:
             self._legs[(owner, room)] = Leg(owner, room, handle, muted)
             return answer
 
-    async def open_room(self, room: str) -> None:
-        """Create a room of this process's own (a call's coach room, media/monitoring.py),
-        private with its PIN; one left over (a process that died) is made afresh."""
+    async def open_room(self, room: str, groups: list[str] | None = None) -> None:
+        """Create a room of this process's own (a call's coach room, media/monitoring.py;
+        a mediation's room), private with its PIN; one left over (a process that died)
+        is made afresh."""
         handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
         try:
-            await create_room(handle, self.access, room, rtp_participants=False)
+            await create_room(handle, self.access, room, rtp_participants=False, groups=groups)
         except JanusError as exc:
             raise LegRefused("媒体服务器拒绝了操作") from exc
         finally:

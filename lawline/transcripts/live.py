@@ -97,7 +97,9 @@ class LegTranscriber:
         """`pcm`: 16-bit mono at `rate`; `at`: transcript time its last sample arrived."""
         audio = self._resample(pcm, rate)
         if self.origin is None:
-            self.origin = at - len(pcm) / 2 / rate
+            # A first batch late under load may hold audio from before the transcript
+            # began: its times start at 0, never before.
+            self.origin = max(0.0, at - len(pcm) / 2 / rate)
         else:
             late = at - (self.now + (len(self._pending) + len(audio)) / 2 / self.rate)
             if late > GAP_S:

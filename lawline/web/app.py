@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints.service import StatuteHints
 from lawline.media.access import media_access
 from lawline.media.legs import BrowserLegs
+from lawline.mediation.live import LiveRooms
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
@@ -36,6 +38,7 @@ from lawline.web import (
     console,
     hints_api,
     mediation_api,
+    mediation_room,
     metrics,
     pages,
     session_api,
@@ -85,6 +88,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.queue = queue
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
         app.state.legs = BrowserLegs(media_access(settings))
+        app.state.mediation_rooms = LiveRooms(app.state.legs)
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
@@ -113,6 +117,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
             await app.state.live.stop()
+            with contextlib.suppress(Exception):  # the media server may be gone already
+                await asyncio.wait_for(app.state.mediation_rooms.stop(), STOP_TIMEOUT_S)
             await asyncio.wait_for(app.state.legs.stop(), STOP_TIMEOUT_S)
             await app.state.hub.stop()
             await queue.stop()
@@ -145,6 +151,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(transcripts.router)
     app.include_router(cases_api.router)
     app.include_router(mediation_api.router)
+    app.include_router(mediation_room.router)
     app.include_router(hints_api.router)
     app.include_router(metrics.router)
     pages.install(app)

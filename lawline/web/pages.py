@@ -59,6 +59,18 @@ async def terminal_page() -> FileResponse:
     return FileResponse(STATIC / "terminal.html")
 
 
+@router.get("/mediation")
+async def mediation_page() -> FileResponse:
+    """The mediator's page: their mediations to hold, and the room of the one opened."""
+    return FileResponse(STATIC / "mediation.html")
+
+
+@router.get("/mediation/join")
+async def mediation_join_page() -> FileResponse:
+    """A party's page, opened from their link (/mediation/join#TOKEN): one big button."""
+    return FileResponse(STATIC / "mediation-join.html")
+
+
 @router.get("/docs")
 async def api_docs() -> FileResponse:
     """The API's documentation: Swagger UI served from lawline (no internet needed)."""

@@ -17,7 +17,7 @@ from fastapi.websockets import WebSocketDisconnect
 from lawline.cases.audit import Read
 from lawline.queue.service import QueueService
 from lawline.transcripts import export
-from lawline.web.auth import Role, authenticate_async
+from lawline.web.auth import Role
 from lawline.web.cases_api import audit_read
 from lawline.web.deps import (
     Anyone,
@@ -32,7 +32,7 @@ from lawline.web.deps import (
 from lawline.web.hub import Ticket, TooManySockets
 from lawline.web.monitor import MonitorDesk
 from lawline.web.socket_loop import run_until_ended, send_frame, serve_frames
-from lawline.web.ws_access import bearer, client_address, credential_of, origin_allowed
+from lawline.web.ws_access import admitted, client_address, credential_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -92,17 +92,9 @@ async def supervisor_ws(
 ) -> None:
     """Supervisors' live feed: {type: "alert", alert, contact} the moment one is raised;
     and listening in on calls (web/monitor.py's frames)."""
-    explicit = bool(bearer(ws) or ws.query_params.get("token"))
-    if not origin_allowed(ws, settings.sockets.allowed_origins, explicit):
-        await ws.close(code=4403, reason="not from this site's pages")
-        return
-    try:
-        principal = await authenticate_async(ws)
-    except HTTPException as exc:
-        await ws.close(code=4401, reason=str(exc.detail))
-        return
-    if principal.role not in (Role.SUPERVISOR, Role.ADMIN):
-        await ws.close(code=4403, reason="for supervisors")
+    roles = (Role.SUPERVISOR, Role.ADMIN)
+    principal = await admitted(ws, settings.sockets.allowed_origins, roles, "supervisors")
+    if principal is None:
         return
     await ws.accept()
     ticket = Ticket("supervisor", principal.subject, credential_of(ws), client_address(ws))

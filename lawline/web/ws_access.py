@@ -11,12 +11,13 @@ since nothing but a browser has a reason to present one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
-from fastapi import WebSocket
+from fastapi import HTTPException, WebSocket
 
 from lawline.accounts.sessions import session_ref
-from lawline.web.auth import COOKIE_NAME
+from lawline.web.auth import COOKIE_NAME, Principal, Role, authenticate_async
 from lawline.web.hub import token_ref
 
 MAX_ORIGIN = 300
@@ -53,3 +54,24 @@ def credential_of(ws: WebSocket) -> str:
 
 def client_address(ws: WebSocket) -> str:
     return ws.client.host if ws.client is not None else "unknown"
+
+
+async def admitted(
+    ws: WebSocket, allowed_origins: list[str], roles: Collection[Role], for_whom: str
+) -> Principal | None:
+    """Who opens this socket, if they may: from this site's pages (or an explicit
+    credential), signed in, in one of `roles`; else the socket is closed (4403 or 4401,
+    with why) and None returned. Not yet accepted either way."""
+    explicit = bool(bearer(ws) or ws.query_params.get("token"))
+    if not origin_allowed(ws, allowed_origins, explicit):
+        await ws.close(code=4403, reason="not from this site's pages")
+        return None
+    try:
+        principal = await authenticate_async(ws)
+    except HTTPException as exc:
+        await ws.close(code=4401, reason=str(exc.detail))
+        return None
+    if principal.role not in roles:
+        await ws.close(code=4403, reason=f"for {for_whom}")
+        return None
+    return principal

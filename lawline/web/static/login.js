@@ -24,8 +24,9 @@ form.addEventListener("submit", async (event) => {
     });
     if (r.ok) {
       const me = await r.json();
-      // Supervisors and admins watch the alerts; lawyers take calls.
-      location.href = ["supervisor", "admin"].includes(me.role) ? "/supervisor" : "/console";
+      // Supervisors and admins watch the alerts; mediators hold mediations; lawyers take calls.
+      const home = { supervisor: "/supervisor", admin: "/supervisor", mediator: "/mediation" };
+      location.href = home[me.role] || "/console";
       return;
     }
     error.textContent = messages[r.status] || `登录失败（${r.status}）。`;

@@ -47,6 +47,11 @@ export const LABELS = {
     close: "办结", legal_aid: "法律援助申请",
   },
   leg: { citizen: "来电人", lawyer: "律师" },
+  // A mediation's people, how each takes part, and how it ended.
+  partyRole: { applicant: "申请人", respondent: "被申请人", third_party: "第三人", mediator: "调解员" },
+  reach: { phone: "电话", terminal: "村务终端", link: "链接", hall: "现场", console: "工作台" },
+  mediationState: { scheduled: "待调解", closed: "已结案" },
+  outcome: { agreement: "达成协议", partial: "部分达成", none: "未达成" },
   // Why a contact moved on (a transfer's reason is the lawyer's own note, shown as is).
   reason: {
     lawyer: "律师挂断", caller: "来电人挂断", "caller hung up": "来电人挂断",

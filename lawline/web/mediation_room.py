@@ -1,0 +1,340 @@
+"""The mediation room's sockets: the mediator's and each party's (the work is
+mediation/live.py's).
+
+The mediator's, /api/mediation/ws (mediators and staff, signed in; the mediation must
+be theirs, or they staff):
+  room_open {case_id}         -> room {case_id, links: [{who, name, role, reach, token}]}
+  offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
+  mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
+  room_close {case_id}        -> result {request, ok, message}
+A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
+link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
+  offer {sdp}                 -> answer {sdp}
+To both: participants {case_id, locked, participants: [...]} on every change; to a
+party: removed, closed or replaced, and then its socket closes.
+Opening, closing and removing are written to the case's audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.orm import Session, sessionmaker
+
+from lawline.accounts.models import User
+from lawline.cases.access import Actor
+from lawline.cases.service import CaseError, Forbidden, NotFound, audit_change
+from lawline.media.legs import LegRefused
+from lawline.mediation.links import BadLink, PartySeat, party_token, read_party_token
+from lawline.mediation.live import MEDIATOR, LiveRooms, RoomRefused, SeatOf, party_seat
+from lawline.mediation.models import MediationParty
+from lawline.mediation.service import MediationState, get_mediation
+from lawline.video.settings import WebRTCSettings
+from lawline.video.turn import browser_rtc_config
+from lawline.web.auth import STAFF_ROLES, Principal, Role
+from lawline.web.db import in_transaction
+from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep
+from lawline.web.hub import Ticket, TooManySockets
+from lawline.web.socket_loop import BadFrame, Frame, run_until_ended, send_frame, serve_frames
+from lawline.web.ws_access import admitted, client_address, credential_of, origin_allowed
+
+router = APIRouter()
+MAX_SDP = 64_000
+LINK_TTL_S = 2 * 24 * 3600  # a party's link opens their seat for two days
+ENDS_PARTY = frozenset({"removed", "closed", "replaced"})
+
+
+def live_rooms(ws: WebSocket) -> LiveRooms:
+    return ws.app.state.mediation_rooms  # type: ignore[no-any-return]
+
+
+def _case_id(frame: Frame) -> str:
+    cid = frame.get("case_id")
+    if not isinstance(cid, str) or not cid or len(cid) > 32:
+        raise BadFrame(f"'{frame['type']}' needs a 'case_id' string")
+    return cid
+
+
+def _who(frame: Frame) -> str:
+    who = frame.get("who")
+    if not isinstance(who, str) or not who or len(who) > 16:
+        raise BadFrame(f"'{frame['type']}' needs a 'who' string (a seat)")
+    return who
+
+
+def _flag(frame: Frame, name: str) -> bool:
+    value = frame.get(name)
+    if not isinstance(value, bool):
+        raise BadFrame(f"'{frame['type']}' needs '{name}': true or false")
+    return value
+
+
+def _sdp(frame: Frame) -> str:
+    sdp = frame.get("sdp")
+    if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
+        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (a complete offer)")
+    return sdp
+
+
+class MediatorDesk:
+    """One mediator socket: the rooms it opened and controls."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        principal: Principal,
+        rooms: LiveRooms,
+        db: sessionmaker[Session],
+        secret: str,
+    ) -> None:
+        self.ws = ws
+        self.actor = Actor(principal.subject, staff=principal.role in STAFF_ROLES)
+        self.rooms = rooms
+        self.db = db
+        self.secret = secret
+        self.mine: set[str] = set()  # rooms this socket opened or took the mediator's seat in
+        self.handlers = {
+            "room_open": self._open,
+            "offer": self._offer,
+            "mute": self._mute,
+            "remove": self._remove,
+            "lock": self._lock,
+            "room_close": self._close,
+        }
+
+    async def _tell(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
+
+    async def _db(self, work: Any) -> Any:
+        return await in_transaction(self.db, work, {})
+
+    async def _audit(self, case_id: str, action: str) -> None:
+        now, actor = datetime.now(UTC), self.actor
+        await self._db(lambda s: audit_change(s, actor, "update", case_id, now, action))
+
+    async def _mediation(self, case_id: str) -> tuple[str, list[SeatOf]]:
+        """The mediator's name and the parties of a mediation of theirs still open."""
+        now, actor = datetime.now(UTC), self.actor
+
+        def work(s: Session) -> tuple[str, list[SeatOf]]:
+            record = get_mediation(s, case_id, actor, now, audit=False)
+            if record.mediation.state == MediationState.CLOSED.value:
+                raise CaseError("这件调解已经结案")
+            user = s.get(User, record.case.owner)
+            name = (user.display_name if user else "") or record.case.owner
+            return name, [SeatOf(p.id, p.name, p.role, p.reach) for p in record.parties]
+
+        try:
+            result: tuple[str, list[SeatOf]] = await self._db(work)
+        except NotFound as exc:
+            raise RoomRefused("没有这件调解") from exc
+        except Forbidden as exc:
+            raise RoomRefused("这件调解不由您主持") from exc
+        except CaseError as exc:
+            raise RoomRefused(str(exc)) from exc
+        return result
+
+    async def _open(self, frame: Frame) -> None:
+        cid = _case_id(frame)
+        try:
+            mediator, parties = await self._mediation(cid)
+            await self.rooms.open(cid, mediator, parties)
+            await self._audit(cid, "mediation room open")
+            await self.rooms.take_seat(cid, MEDIATOR, id(self), self._tell)
+        except (RoomRefused, LegRefused) as exc:
+            await self._result("room_open", False, str(exc))
+            return
+        self.mine.add(cid)
+        expires = time.time() + LINK_TTL_S
+        links = [
+            {
+                "who": party_seat(p.party_id),
+                "name": p.name,
+                "role": p.role,
+                "reach": p.reach,
+                "token": party_token(self.secret, PartySeat(cid, p.party_id), expires),
+            }
+            for p in parties
+        ]
+        await send_frame(self.ws, "room", case_id=cid, links=links)
+
+    def _controls(self, cid: str) -> None:
+        if cid not in self.mine:
+            raise RoomRefused("请先开启调解室")
+
+    async def _offer(self, frame: Frame) -> None:
+        cid, sdp = _case_id(frame), _sdp(frame)
+        try:
+            self._controls(cid)
+            answer = await self.rooms.offer(cid, MEDIATOR, id(self), sdp)
+        except (RoomRefused, LegRefused) as exc:
+            await self._result("offer", False, str(exc))
+            return
+        await send_frame(self.ws, "answer", case_id=cid, sdp=answer)
+
+    async def _mute(self, frame: Frame) -> None:
+        cid, who, muted = _case_id(frame), _who(frame), _flag(frame, "muted")
+        await self._do("mute", cid, lambda: self.rooms.mute(cid, who, muted))
+
+    async def _remove(self, frame: Frame) -> None:
+        cid, who = _case_id(frame), _who(frame)
+
+        async def remove() -> None:
+            await self.rooms.remove(cid, who)
+            await self._audit(cid, f"mediation room remove {who}")
+
+        await self._do("remove", cid, remove)
+
+    async def _lock(self, frame: Frame) -> None:
+        cid, locked = _case_id(frame), _flag(frame, "locked")
+        await self._do("lock", cid, lambda: self.rooms.set_locked(cid, locked))
+
+    async def _close(self, frame: Frame) -> None:
+        cid = _case_id(frame)
+
+        async def close() -> None:
+            await self.rooms.close(cid)
+            self.mine.discard(cid)
+            await self._audit(cid, "mediation room close")
+
+        await self._do("room_close", cid, close)
+
+    async def _do(self, request: str, cid: str, action: Any) -> None:
+        try:
+            self._controls(cid)
+            await action()
+        except (RoomRefused, LegRefused) as exc:
+            await self._result(request, False, str(exc))
+            return
+        await self._result(request, True)
+
+    async def _result(self, request: str, ok: bool, message: str = "") -> None:
+        await send_frame(self.ws, "result", request=request, ok=ok, message=message)
+
+    async def close(self) -> None:
+        """The mediator's socket is gone: their seat empties; the room stays for a
+        reload (the mediator closes it, or it goes when this process stops)."""
+        await self.rooms.left(id(self))
+
+
+@router.websocket("/api/mediation/ws")
+async def mediator_ws(
+    ws: WebSocket, settings: SettingsDep, hub: HubDep, db: DbDep, secret: SecretDep
+) -> None:
+    roles = (Role.MEDIATOR, Role.SUPERVISOR, Role.ADMIN)
+    principal = await admitted(ws, settings.sockets.allowed_origins, roles, "mediators")
+    if principal is None:
+        return
+    await ws.accept()
+    ticket = Ticket("mediator", principal.subject, credential_of(ws), client_address(ws))
+    desk = MediatorDesk(ws, principal, live_rooms(ws), db, secret)
+    try:
+        async with hub.open(ticket):
+            with contextlib.suppress(WebSocketDisconnect):
+                await run_until_ended(ticket, serve_frames(ws, desk.handlers))
+            if ticket.ended.is_set():
+                await ws.close(code=ticket.code, reason=ticket.reason)
+    except TooManySockets as exc:
+        await ws.close(code=exc.code, reason=exc.reason)
+    finally:
+        await asyncio.shield(desk.close())
+
+
+# ----- a party's page ----------------------------------------------------------------------
+
+
+async def _hello(ws: WebSocket, timeout_s: float) -> str:
+    """The token of the first frame, `hello {token}`; "" if none came in time."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            frame = json.loads(await ws.receive_text())
+    except (TimeoutError, ValueError, KeyError):
+        return ""
+    token = frame.get("token") if isinstance(frame, dict) else None
+    return token if frame.get("type") == "hello" and isinstance(token, str) else ""
+
+
+@router.websocket("/api/mediation/party/ws")
+async def party_ws(
+    ws: WebSocket, settings: SettingsDep, hub: HubDep, db: DbDep, secret: SecretDep
+) -> None:
+    # The link's token is explicit (sent in the first frame, never in the URL).
+    if not origin_allowed(ws, settings.sockets.allowed_origins, explicit_credential=True):
+        await ws.close(code=4403, reason="not from this site's pages")
+        return
+    await ws.accept()
+    with contextlib.suppress(WebSocketDisconnect):
+        token = await _hello(ws, settings.sockets.auth_timeout_s)
+        try:
+            seat = read_party_token(secret, token, time.time())
+        except (BadLink, ValueError, KeyError) as exc:
+            await ws.close(code=4401, reason=str(exc) if isinstance(exc, BadLink) else "bad link")
+            return
+        party = await in_transaction(db, lambda s: s.get(MediationParty, seat.party_id), {})
+        rooms = live_rooms(ws)
+        if party is None or party.case_id != seat.case_id:
+            await ws.close(code=4404, reason="这个链接已失效，请联系调解员")
+            return
+        if rooms.get(seat.case_id) is None:
+            await ws.close(code=4409, reason="调解尚未开始，请稍后再试")
+            return
+        ref = hashlib.sha256(token.encode()).hexdigest()[:16]
+        ticket = Ticket("party", None, f"link:{ref}", client_address(ws))
+        try:
+            async with hub.open(ticket):
+                await _party(ws, rooms, seat, party, ticket, settings.webrtc)
+        except TooManySockets as exc:
+            await ws.close(code=exc.code, reason=exc.reason)
+
+
+async def _party(
+    ws: WebSocket,
+    rooms: LiveRooms,
+    seat: PartySeat,
+    party: MediationParty,
+    ticket: Ticket,
+    webrtc: WebRTCSettings,
+) -> None:
+    who, owner, over = party_seat(seat.party_id), object(), asyncio.Event()
+    ending = ""
+
+    async def tell(frame: dict[str, Any]) -> None:
+        nonlocal ending
+        await ws.send_text(json.dumps(frame, ensure_ascii=False))
+        if frame["type"] in ENDS_PARTY:
+            ending = frame["type"]
+            over.set()
+
+    async def offer(frame: Frame) -> None:
+        try:
+            answer = await rooms.offer(seat.case_id, who, owner, _sdp(frame))
+        except (RoomRefused, LegRefused) as exc:
+            await send_frame(ws, "result", request="offer", ok=False, message=str(exc))
+            return
+        await send_frame(ws, "answer", sdp=answer)
+
+    try:
+        await rooms.take_seat(seat.case_id, who, owner, tell)
+    except (RoomRefused, LegRefused) as exc:
+        await ws.close(code=4409, reason=str(exc))
+        return
+    try:
+        rtc = browser_rtc_config(webrtc, f"party-{seat.party_id}", time.time())
+        await send_frame(
+            ws, "joined", case_id=seat.case_id, who=who, name=party.name, role=party.role, rtc=rtc
+        )
+        await run_until_ended(ticket, serve_frames(ws, {"offer": offer}), over.wait())
+        if ending:
+            await ws.close(code=4000, reason=ending)
+        elif ticket.ended.is_set():
+            await ws.close(code=ticket.code, reason=ticket.reason)
+    finally:
+        if not ending:
+            await asyncio.shield(rooms.left(owner))

@@ -1,0 +1,62 @@
+// A party's page, opened from the link the mediator gave them (/mediation/join#TOKEN):
+// one big button, then they are in the room: they hear everyone, everyone hears them.
+// The token goes in the socket's first frame, never in a URL the server logs.
+import { $, draw, html } from "../lib/dom.js";
+import { LABELS } from "../lib/labels.js";
+import { Socket } from "../lib/socket.js";
+import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
+
+const token = location.hash.slice(1);
+const ENDED = {
+  removed: "调解员已请您离开调解室。", closed: "调解已结束，谢谢您的参与。",
+  replaced: "您已在另一台设备上加入调解。",
+};
+const CLOSED = {
+  4401: "这个链接无效或已过期，请联系调解员。", 4404: "这个链接已失效，请联系调解员。",
+};
+let rtc = null;
+let over = false;
+window.lawlineParty = room;  // the tests read the room's audio here
+
+const status = (text) => { $("status").textContent = text; };
+
+const socket = new Socket("/api/mediation/party/ws", {
+  handlers: {
+    joined: async (f) => {
+      rtc = f.rtc || null;
+      $("who").textContent = `${f.name}（${LABELS.partyRole[f.role] || ""}）`;
+      status("正在接通…");
+      const pc = await connectAudio(rtc);
+      if (!pc) { status("无法使用麦克风，请允许浏览器使用麦克风后重试。"); return; }
+      socket.send("offer", { sdp: pc.localDescription.sdp });
+    },
+    answer: (f) => { answered(f.sdp); status("已加入调解，请讲话。"); $("room-level").hidden = false; },
+    participants: (f) => draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`),
+    removed: () => end("removed"),
+    closed: () => end("closed"),
+    replaced: () => end("replaced"),
+  },
+  onOpen: (ws) => ws.send(JSON.stringify({ type: "hello", token })),
+  onClose: (event) => {
+    if (over) return false;
+    if (CLOSED[event.code]) { status(CLOSED[event.code]); return false; }
+    closeAudio();
+    if (event.code === 4409) { status(event.reason || "调解尚未开始，请稍候…"); return 5000; }
+    status("连接中断，正在重新加入…");
+    return true;
+  },
+});
+
+function end(why) {
+  over = true;
+  closeAudio();
+  status(ENDED[why]);
+  $("join").hidden = true;
+}
+
+$("join").addEventListener("click", () => {
+  $("join").hidden = true;
+  status("正在加入…");
+  socket.connect();
+});
+if (!token) { status("链接不完整，请联系调解员。"); $("join").hidden = true; }

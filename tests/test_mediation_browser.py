@@ -1,0 +1,104 @@
+"""The mediation room in real browsers: a mediator signs in (landing on their page),
+opens the room of a mediation and hands a party its link; the party's browser opens
+it and presses the one button. Each says a tone from a fake microphone; each hears the
+other's (the page's analyser), then the mediator removes the party and the party's
+page says so. Headless Chromium, the run's Janus, a real app and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page
+
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
+from lawline.video.settings import WebRTCSettings
+from lawline.web.auth import Role
+from tests.browser import add_user, chromium, needs_browser, tone
+from tests.lawline_server import Running, running_lawline
+
+pytestmark = [
+    needs_browser,
+    pytest.mark.skipif(shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"),
+    pytest.mark.usefixtures("media"),
+]
+
+PASSWORD = "tiaojie-2026-renmin"
+MEDIATOR_HZ, PARTY_HZ = 500, 1300
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        accounts=AccountSettings(cookie_secure=True),
+        webrtc=WebRTCSettings(host_addresses=["127.0.0.1"]),
+    )
+    add_user(tmp_path, "liu", "mediator", PASSWORD)
+    async with running_lawline(settings, clean_redis_url) as running:
+        yield running
+
+
+def browser_base(lawline: Running) -> str:
+    # Browsers keep Secure cookies over plain http only for localhost.
+    return lawline.base.replace("127.0.0.1", "localhost")
+
+
+async def peak_hz(page: Page, name: str) -> float:
+    return float(await page.evaluate(f"{name}.meter ? {name}.meter.peakHz() : 0"))
+
+
+async def hears(page: Page, name: str, hz: float, seconds: float = 20) -> bool:
+    for _ in range(int(seconds / 0.25)):
+        if abs(await peak_hz(page, name) - hz) < 30:
+            return True
+        await asyncio.sleep(0.25)
+    return False
+
+
+async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        parties = [
+            {"name": "李桂兰", "role": "applicant", "reach": "link"},
+            {"name": "张建国", "role": "respondent", "reach": "hall"},
+        ]
+        r = await http.post("/api/mediations", json={"summary": "围墙纠纷", "parties": parties})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    base = browser_base(lawline)
+    mediator_says = tone(tmp_path / "mediator.wav", MEDIATOR_HZ)
+    party_says = tone(tmp_path / "party.wav", PARTY_HZ)
+    async with chromium(mediator_says) as mediator_browser, chromium(party_says) as party_browser:
+        desk = await mediator_browser.new_page()
+        await desk.goto(f"{base}/login")
+        await desk.fill("#username", "liu")
+        await desk.fill("#password", PASSWORD)
+        await desk.click("#login")
+        await desk.wait_for_url(f"{base}/mediation")  # a mediator lands on their page
+        await desk.wait_for_selector('#link[data-link="up"]')
+        await desk.click(f'li[data-case="{cid}"] button')
+        link_field = desk.locator("#links li input").first
+        await link_field.wait_for()
+        link = await link_field.input_value()
+        assert link.startswith(f"{base}/mediation/join#")
+
+        party = await party_browser.new_page()
+        await party.goto(link)
+        await party.click("#join")
+        await party.wait_for_selector("#who:has-text('李桂兰（申请人）')")
+        assert await hears(party, "lawlineParty", MEDIATOR_HZ), "the party never heard the mediator"
+        assert await hears(desk, "lawlineMediation", PARTY_HZ), "the mediator never heard the party"
+        seat = desk.locator('#participants li[data-present="true"]', has_text="李桂兰")
+        await seat.wait_for()
+        assert "在线" in await seat.inner_text()
+
+        await seat.get_by_role("button", name="移出").click()
+        await party.wait_for_selector("#status:has-text('调解员已请您离开调解室')")
+        await desk.wait_for_selector('#participants li[data-present="false"]:has-text("李桂兰")')

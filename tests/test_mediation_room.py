@@ -1,0 +1,229 @@
+"""The mediation room on a real app, Redis and the run's Janus: a mediator and two
+parties whose browsers (aiortc peers, each saying a tone of its own) join over the
+room's sockets; who hears whom is told apart by frequency (Goertzel)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from aiortc import RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamTrack
+
+from lawline.config import Settings
+from lawline.media.access import media_access
+from lawline.media.janus_client import AudioBridge
+from lawline.video.webrtc import create_peer_connection
+from lawline.web.auth import Role
+from tests.lawline_server import Running, next_frame, running_lawline
+from tests.test_bridge import BROWSER, make_tone, record_track, share
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"),
+    pytest.mark.usefixtures("media"),
+]
+
+TONES = {"mediator": 440, "applicant": 1200, "respondent": 1800}
+PARTIES = [
+    {"name": "李桂兰", "role": "applicant", "reach": "link"},
+    {"name": "张建国", "role": "respondent", "reach": "link"},
+]
+
+
+class Peer:
+    """A browser in the room: says its tone, keeps what it hears (48 kHz mono)."""
+
+    def __init__(self, tone: Path) -> None:
+        self.pc = create_peer_connection(BROWSER)
+        self.player = MediaPlayer(str(tone), loop=True)
+        assert self.player.audio is not None
+        self.pc.addTrack(self.player.audio)
+        self.frames: list[tuple[float, list[int]]] = []
+        self._reader: asyncio.Task[None] | None = None
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._reader = asyncio.get_running_loop().create_task(record_track(track, self.frames))
+
+    async def join(self, ws: Any, **fields: Any) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await ws.send(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp, **fields}))
+        answer = await next_frame(ws, "answer")
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    def recent(self, seconds: float = 1.0) -> Sequence[int]:
+        now = time.monotonic()
+        heard = [s for t, pcm in self.frames if now - seconds <= t for s in pcm]
+        return heard if len(heard) >= 24000 else [0] * 48000
+
+    async def until(self, hears: set[int], not_hears: set[int], timeout_s: float = 15) -> None:
+        """Until the last second holds each tone in `hears` and none in `not_hears`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            x = self.recent()
+            shares = {hz: share(x, 48000, hz) for hz in TONES.values()}
+            if all(shares[hz] > 0.15 for hz in hears) and all(
+                shares[hz] < 0.02 for hz in not_hears
+            ):
+                return
+            assert time.monotonic() < deadline, f"heard {shares}, wanted {hears} not {not_hears}"
+            await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        await self.pc.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret")
+    async with running_lawline(settings, clean_redis_url) as running:
+        yield running
+
+
+async def party_socket(lawline: Running, token: str) -> Any:
+    ws_base = lawline.base.replace("http://", "ws://")
+    ws = await websockets.connect(
+        f"{ws_base}/api/mediation/party/ws", additional_headers={"Origin": lawline.base}
+    )
+    await ws.send(json.dumps({"type": "hello", "token": token}))
+    return ws
+
+
+async def janus_rooms() -> list[str]:
+    access = media_access(Settings())
+    async with await access.client.session() as session:
+        handle = await AudioBridge.attach(session, access.admin_key)
+        return [r["room"] for r in await handle.list_rooms()]
+
+
+async def test_everyone_in_the_room_hears_everyone_else_and_the_mediator_runs_it(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": PARTIES})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in TONES.items()}
+    sockets: list[Any] = []
+    try:
+        async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+            # A party whose mediation has not started is told so.
+            early = await party_socket(lawline, "not-a-link")
+            with pytest.raises(websockets.ConnectionClosed):
+                await early.recv()
+            assert early.close_code == 4401
+
+            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+            room = await next_frame(desk, "room")
+            links = {link["role"]: link for link in room["links"]}
+            assert set(links) == {"applicant", "respondent"}
+            await peers["mediator"].join(desk, case_id=cid)
+
+            seats = {}
+            for role in ("applicant", "respondent"):
+                ws = await party_socket(lawline, links[role]["token"])
+                sockets.append(ws)
+                joined = await next_frame(ws, "joined")
+                assert joined["role"] == role and joined["case_id"] == cid
+                seats[role] = joined["who"]
+                await peers[role].join(ws)
+
+            for who, peer in peers.items():
+                others = {hz for w, hz in TONES.items() if w != who}
+                await peer.until(hears=others, not_hears={TONES[who]})
+            frame = await next_frame(desk, "participants")
+            assert {p["name"] for p in frame["participants"]} == {"liu", "李桂兰", "张建国"}
+
+            # Muted, the applicant is heard by no one.
+            await desk.send(
+                json.dumps(
+                    {"type": "mute", "case_id": cid, "who": seats["applicant"], "muted": True}
+                )
+            )
+            assert (await next_frame(desk, "result"))["ok"]
+            await peers["mediator"].until(hears={1800}, not_hears={440, 1200})
+            await peers["respondent"].until(hears={440}, not_hears={1800, 1200})
+
+            # Removed, the respondent's page is told and its audio leaves the room.
+            await desk.send(
+                json.dumps({"type": "remove", "case_id": cid, "who": seats["respondent"]})
+            )
+            assert (await next_frame(desk, "result"))["ok"]
+            assert await next_frame(sockets[1], "removed")
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await sockets[1].recv()
+            await peers["mediator"].until(hears=set(), not_hears={1800, 1200, 440})
+
+            # Closed: the applicant is told, and nothing is left on the media server.
+            await desk.send(json.dumps({"type": "room_close", "case_id": cid}))
+            assert await next_frame(sockets[0], "closed")
+            assert (await next_frame(desk, "result"))["ok"]
+            assert f"m-{cid}" not in await janus_rooms()
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for peer in peers.values():
+            await peer.close()
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        trail = (await boss.get(f"/api/cases/{cid}/audit")).json()
+        details = [e["detail"] for e in trail]
+        assert "mediation room open" in details and "mediation room close" in details
+
+
+async def test_a_dropped_party_comes_back_to_its_seat_and_a_locked_room_keeps_others_out(
+    lawline: Running,
+) -> None:
+    parties = [*PARTIES, {"name": "王大妈", "role": "third_party", "reach": "link"}]
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": parties})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+        await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+        links = {link["role"]: link["token"] for link in (await next_frame(desk, "room"))["links"]}
+        first = await party_socket(lawline, links["applicant"])
+        seat = (await next_frame(first, "joined"))["who"]
+        # The same link from another device (or after a drop): the seat moves there.
+        again = await party_socket(lawline, links["applicant"])
+        assert (await next_frame(again, "joined"))["who"] == seat
+        assert await next_frame(first, "replaced")
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await first.recv()
+        assert first.close_code == 4000
+
+        await desk.send(json.dumps({"type": "lock", "case_id": cid, "locked": True}))
+        assert (await next_frame(desk, "result"))["ok"]
+        # Locked: a party never in is kept out; one who was in comes back.
+        outsider = await party_socket(lawline, links["third_party"])
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await outsider.recv()
+        assert outsider.close_code == 4409 and "锁定" in outsider.close_reason
+        await again.close()
+        back = await party_socket(lawline, links["applicant"])
+        assert (await next_frame(back, "joined"))["who"] == seat
+        await back.close()
+        # A bad frame is answered, never fatal; a seat that is not in the room is refused.
+        await desk.send("{not json")
+        assert (await next_frame(desk, "error"))["message"] == "not JSON"
+        await desk.send(json.dumps({"type": "mute", "case_id": cid, "who": "p0", "muted": True}))
+        assert not (await next_frame(desk, "result"))["ok"]
+        await desk.send(json.dumps({"type": "room_close", "case_id": cid}))
+        assert (await next_frame(desk, "result"))["ok"]
+    # Another mediator's socket cannot open this room.
+    async with lawline.websocket("/api/mediation/ws", "chen", Role.MEDIATOR) as other:
+        await other.send(json.dumps({"type": "room_open", "case_id": cid}))
+        refused = await next_frame(other, "result")
+        assert not refused["ok"] and refused["message"] == "这件调解不由您主持"
