@@ -63,7 +63,16 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """422 with where and why each value was refused, never the value itself: a body
     holds citizens' numbers, names and passwords, and a reply may be kept by a proxy."""
     assert isinstance(exc, RequestValidationError)
-    detail = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    detail = []
+    for e in exc.errors():
+        one = {"loc": e["loc"], "msg": e["msg"], "type": e["type"]}
+        # The rule broken (min_length, max_length, the choices), for the pages' messages.
+        ctx = {
+            k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, (int, float, str, bool))
+        }
+        if ctx:
+            one["ctx"] = ctx
+        detail.append(one)
     return JSONResponse({"detail": detail}, status_code=422)
 
 
