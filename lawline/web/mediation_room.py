@@ -6,7 +6,8 @@ be theirs, or they staff):
   room_open {case_id}         -> room {case_id, links: [{who, name, role, reach, token}]}
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
   mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
-  room_close {case_id}        -> result {request, ok, message}
+  caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
+  caucus_end {case_id}, room_close {case_id}  -> result {request, ok, message}
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
 link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
   offer {sdp}                 -> answer {sdp}
@@ -106,6 +107,8 @@ class MediatorDesk:
             "mute": self._mute,
             "remove": self._remove,
             "lock": self._lock,
+            "caucus": self._caucus,
+            "caucus_end": self._caucus_end,
             "room_close": self._close,
         }
 
@@ -195,6 +198,25 @@ class MediatorDesk:
     async def _lock(self, frame: Frame) -> None:
         cid, locked = _case_id(frame), _flag(frame, "locked")
         await self._do("lock", cid, lambda: self.rooms.set_locked(cid, locked))
+
+    async def _caucus(self, frame: Frame) -> None:
+        cid, who = _case_id(frame), frame.get("who")
+        if (
+            not isinstance(who, list)
+            or not 0 < len(who) <= 8
+            or not all(isinstance(w, str) and 0 < len(w) <= 16 for w in who)
+        ):
+            raise BadFrame("'caucus' needs 'who': the seats to take apart")
+
+        async def caucus() -> None:
+            await self.rooms.caucus(cid, who)
+            await self._audit(cid, f"mediation caucus {' '.join(who)}")
+
+        await self._do("caucus", cid, caucus)
+
+    async def _caucus_end(self, frame: Frame) -> None:
+        cid = _case_id(frame)
+        await self._do("caucus_end", cid, lambda: self.rooms.end_caucus(cid))
 
     async def _close(self, frame: Frame) -> None:
         cid = _case_id(frame)

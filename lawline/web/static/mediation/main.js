@@ -1,12 +1,12 @@
 // The mediator's page: their mediations still to hold, and the room of the one opened:
-// the parties' links, who is in, 静音 / 移出 per party, 锁定, 结束调解.
+// the parties' links, who is in, 静音 / 背靠背 / 移出 per party, 锁定, 结束调解.
 // Frames: lawline/web/mediation_room.py.
 import { $, draw, html, setLink, toast } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { Socket } from "../lib/socket.js";
 import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
 
-const page = { caseId: null, locked: false, rtc: null };
+const page = { caseId: null, locked: false, caucus: false, rtc: null };
 window.lawlineMediation = room;  // the tests read the room's audio here
 
 const socket = new Socket("/api/mediation/ws", {
@@ -63,6 +63,8 @@ function showSeats(f) {
   $("lock").setAttribute("aria-pressed", String(f.locked));
   $("lock").textContent = f.locked ? "解除锁定" : "锁定调解室";
   $("room-state").textContent = f.locked ? "· 已锁定：新的当事人不能加入" : "";
+  page.caucus = f.caucus;
+  $("end-caucus").hidden = !f.caucus;
   draw($("participants"), html`${f.participants.map((p) => seatLine(p, controls))}`);
 }
 
@@ -71,6 +73,8 @@ function controls(p) {
   return html`<span class="row">
     <button @click=${() => socket.send("mute", { case_id: page.caseId, who: p.who, muted: !p.muted })}>
       ${p.muted ? "取消静音" : "静音"}</button>
+    <button @click=${() => socket.send("caucus", { case_id: page.caseId, who: [p.who] })}
+      ?disabled=${!p.joined || page.caucus}>背靠背</button>
     <button @click=${() => socket.send("remove", { case_id: page.caseId, who: p.who })}
       ?disabled=${!p.present}>移出</button></span>`;
 }
@@ -87,6 +91,9 @@ function result(f) {
 
 $("lock").addEventListener("click", () => {
   socket.send("lock", { case_id: page.caseId, locked: !page.locked });
+});
+$("end-caucus").addEventListener("click", () => {
+  socket.send("caucus_end", { case_id: page.caseId });
 });
 $("close-room").addEventListener("click", () => {
   if (confirm("结束调解并关闭调解室？所有当事人将离开。")) socket.send("room_close", { case_id: page.caseId });
