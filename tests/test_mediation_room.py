@@ -53,10 +53,10 @@ class Peer:
     def _on_track(self, track: MediaStreamTrack) -> None:
         self._reader = asyncio.get_running_loop().create_task(record_track(track, self.frames))
 
-    async def join(self, ws: Any, **fields: Any) -> None:
+    async def join(self, ws: Any, type: str = "offer", **fields: Any) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        await ws.send(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp, **fields}))
-        answer = await next_frame(ws, "answer")
+        await ws.send(json.dumps({"type": type, "sdp": self.pc.localDescription.sdp, **fields}))
+        answer = await next_frame(ws, "room_listen_answer" if type == "room_listen" else "answer")
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
 
     def recent(self, seconds: float = 1.0) -> Sequence[int]:
@@ -69,7 +69,7 @@ class Peer:
         deadline = time.monotonic() + timeout_s
         while True:
             x = self.recent()
-            shares = {hz: share(x, 48000, hz) for hz in TONES.values()}
+            shares = {hz: share(x, 48000, hz) for hz in {*TONES.values(), *hears, *not_hears}}
             if all(shares[hz] > 0.15 for hz in hears) and all(
                 shares[hz] < 0.02 for hz in not_hears
             ):
@@ -289,3 +289,54 @@ async def test_in_a_caucus_the_others_hear_music_and_nothing_of_the_side_room(
             await ws.close()
         for peer in peers.values():
             await peer.close()
+
+
+async def test_a_supervisor_sees_the_room_and_listens_unheard_and_the_mediator_is_told(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": PARTIES})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    tones = {**TONES, "supervisor": 2500}
+    peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in tones.items()}
+    sockets: list[Any] = []
+    try:
+        async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            await peers["mediator"].join(desk, case_id=cid)
+            ws = await party_socket(lawline, links["applicant"])
+            sockets.append(ws)
+            await next_frame(ws, "joined")
+            await peers["applicant"].join(ws)
+
+            async with lawline.client("boss", Role.SUPERVISOR) as boss:
+                live = (await boss.get("/api/mediation/rooms")).json()
+                assert [r["case_id"] for r in live] == [cid]
+                present = {p["name"] for p in live[0]["participants"] if p["present"]}
+                assert present == {"liu", "李桂兰"}
+            async with lawline.client("liu", Role.MEDIATOR) as liu:
+                assert (await liu.get("/api/mediation/rooms")).status_code == 403
+
+            async with lawline.websocket("/api/supervisor/ws", "boss", Role.SUPERVISOR) as sup:
+                await peers["supervisor"].join(sup, type="room_listen", case_id=cid)
+                await peers["supervisor"].until(hears={440, 1200}, not_hears={2500})
+                for who in ("mediator", "applicant"):
+                    await peers[who].until(hears=set(), not_hears={2500})
+                told = await next_frame(desk, "participants")
+                while told.get("listeners") != 1:
+                    told = await next_frame(desk, "participants")
+                await sup.send(json.dumps({"type": "room_listen_stop", "case_id": cid}))
+                assert (await next_frame(sup, "result"))["ok"]
+                while told.get("listeners") != 0:
+                    told = await next_frame(desk, "participants")
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for peer in peers.values():
+            await peer.close()
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        trail = (await boss.get(f"/api/cases/{cid}/audit")).json()
+        details = [e["detail"] for e in trail if e["actor"] == "boss"]
+        assert "mediation listen start" in details and "mediation listen stop" in details

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MEDIATOR = "mediator"
 MUSIC = "music"  # the forwarding group the hold music plays as (a room with groups asks one)
+SUPERVISOR = "supervisor"  # the group of supervisors listening in (muted: never heard)
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -80,6 +82,8 @@ class LiveRoom:
     seats: dict[str, Seat]
     locked: bool = False
     in_caucus: bool = False
+    opened_at: float = field(default_factory=time.time)
+    listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -108,8 +112,12 @@ class SeatOf:
 
 
 class LiveRooms:
-    def __init__(self, legs: BrowserLegs, hold_music: Callable[[], Path]) -> None:
+    def __init__(
+        self, legs: BrowserLegs, hold_music: Callable[[], Path], announce: bool = True
+    ) -> None:
         self.legs = legs
+        # The mediator's page shows when a supervisor listens in (media.announce_monitoring).
+        self.announce = announce
         self.hold_music = hold_music  # the Ogg Opus file the others hear in a caucus
         self._rooms: dict[str, LiveRoom] = {}
 
@@ -130,7 +138,7 @@ class LiveRooms:
         live = LiveRoom(case_id, seats)
         self._rooms[case_id] = live
         try:
-            await self.legs.open_room(live.room, groups=[*seats, MUSIC])
+            await self.legs.open_room(live.room, groups=[*seats, MUSIC, SUPERVISOR])
         except LegRefused:
             del self._rooms[case_id]
             raise
@@ -277,6 +285,42 @@ class LiveRooms:
             live.in_caucus = False
         await self._tell_all(live)
 
+    def live_rooms(self) -> list[dict[str, Any]]:
+        """What a supervisor sees of the open rooms: who is in, since when."""
+        return [
+            {
+                "case_id": live.case_id,
+                "opened_at": live.opened_at,
+                "locked": live.locked,
+                "caucus": live.in_caucus,
+                "listeners": len(live.listeners),
+                "participants": live.participants(),
+            }
+            for live in self._rooms.values()
+        ]
+
+    async def listen(self, case_id: str, owner: Hashable, sdp: str) -> str:
+        """A supervisor listens in: hears the room, is heard by no one (muted); the
+        mediator is told someone listens (`listeners` in `participants`)."""
+        live = self._live(case_id)
+        answer = await self.legs.join(
+            owner, live.room, sdp, display="督导", muted=True, group=SUPERVISOR
+        )
+        live.listeners.add(owner)
+        await self._tell_all(live)
+        return answer
+
+    async def stop_listening(self, owner: Hashable, case_id: str | None = None) -> list[str]:
+        """The supervisor stops listening (to one room, or all); the rooms it left."""
+        left = []
+        for live in list(self._rooms.values()):
+            if owner in live.listeners and case_id in (None, live.case_id):
+                live.listeners.discard(owner)
+                await self.legs.leave(owner, live.room)
+                await self._tell_all(live)
+                left.append(live.case_id)
+        return left
+
     async def stop(self) -> None:
         for case_id in list(self._rooms):
             await self.close(case_id)
@@ -289,9 +333,12 @@ class LiveRooms:
             "caucus": live.in_caucus,
             "participants": live.participants(),
         }
+        listening = len(live.listeners) if self.announce else 0
         for seat in list(live.seats.values()):
             if seat.tell is not None:
+                # Only the mediator is told that a supervisor listens in.
+                told = {**frame, "listeners": listening} if seat.who == MEDIATOR else frame
                 try:
-                    await seat.tell(frame)
+                    await seat.tell(told)
                 except Exception:
                     log.info("a seat's socket could not be told", extra={"case": live.case_id})

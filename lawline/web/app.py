@@ -91,7 +91,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
         app.state.legs = BrowserLegs(media_access(settings))
         app.state.mediation_rooms = LiveRooms(
-            app.state.legs, lambda: ensure_hold_music(janus_dir(settings))
+            app.state.legs,
+            lambda: ensure_hold_music(janus_dir(settings)),
+            announce=settings.media.announce_monitoring,
         )
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)

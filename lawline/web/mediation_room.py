@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
@@ -41,7 +41,7 @@ from lawline.video.settings import WebRTCSettings
 from lawline.video.turn import browser_rtc_config
 from lawline.web.auth import STAFF_ROLES, Principal, Role
 from lawline.web.db import in_transaction
-from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep
+from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep, Staff
 from lawline.web.hub import Ticket, TooManySockets
 from lawline.web.socket_loop import BadFrame, Frame, run_until_ended, send_frame, serve_frames
 from lawline.web.ws_access import admitted, client_address, credential_of, origin_allowed
@@ -56,7 +56,7 @@ def live_rooms(ws: WebSocket) -> LiveRooms:
     return ws.app.state.mediation_rooms  # type: ignore[no-any-return]
 
 
-def _case_id(frame: Frame) -> str:
+def case_id_of(frame: Frame) -> str:
     cid = frame.get("case_id")
     if not isinstance(cid, str) or not cid or len(cid) > 32:
         raise BadFrame(f"'{frame['type']}' needs a 'case_id' string")
@@ -145,7 +145,7 @@ class MediatorDesk:
         return result
 
     async def _open(self, frame: Frame) -> None:
-        cid = _case_id(frame)
+        cid = case_id_of(frame)
         try:
             mediator, parties = await self._mediation(cid)
             await self.rooms.open(cid, mediator, parties)
@@ -173,7 +173,7 @@ class MediatorDesk:
             raise RoomRefused("请先开启调解室")
 
     async def _offer(self, frame: Frame) -> None:
-        cid, sdp = _case_id(frame), _sdp(frame)
+        cid, sdp = case_id_of(frame), _sdp(frame)
         try:
             self._controls(cid)
             answer = await self.rooms.offer(cid, MEDIATOR, id(self), sdp)
@@ -183,11 +183,11 @@ class MediatorDesk:
         await send_frame(self.ws, "answer", case_id=cid, sdp=answer)
 
     async def _mute(self, frame: Frame) -> None:
-        cid, who, muted = _case_id(frame), _who(frame), _flag(frame, "muted")
+        cid, who, muted = case_id_of(frame), _who(frame), _flag(frame, "muted")
         await self._do("mute", cid, lambda: self.rooms.mute(cid, who, muted))
 
     async def _remove(self, frame: Frame) -> None:
-        cid, who = _case_id(frame), _who(frame)
+        cid, who = case_id_of(frame), _who(frame)
 
         async def remove() -> None:
             await self.rooms.remove(cid, who)
@@ -196,11 +196,11 @@ class MediatorDesk:
         await self._do("remove", cid, remove)
 
     async def _lock(self, frame: Frame) -> None:
-        cid, locked = _case_id(frame), _flag(frame, "locked")
+        cid, locked = case_id_of(frame), _flag(frame, "locked")
         await self._do("lock", cid, lambda: self.rooms.set_locked(cid, locked))
 
     async def _caucus(self, frame: Frame) -> None:
-        cid, who = _case_id(frame), frame.get("who")
+        cid, who = case_id_of(frame), frame.get("who")
         if (
             not isinstance(who, list)
             or not 0 < len(who) <= 8
@@ -215,11 +215,11 @@ class MediatorDesk:
         await self._do("caucus", cid, caucus)
 
     async def _caucus_end(self, frame: Frame) -> None:
-        cid = _case_id(frame)
+        cid = case_id_of(frame)
         await self._do("caucus_end", cid, lambda: self.rooms.end_caucus(cid))
 
     async def _close(self, frame: Frame) -> None:
-        cid = _case_id(frame)
+        cid = case_id_of(frame)
 
         async def close() -> None:
             await self.rooms.close(cid)
@@ -244,6 +244,13 @@ class MediatorDesk:
         """The mediator's socket is gone: their seat empties; the room stays for a
         reload (the mediator closes it, or it goes when this process stops)."""
         await self.rooms.left(id(self))
+
+
+@router.get("/api/mediation/rooms")
+async def open_rooms(request: Request, _: Staff) -> list[dict[str, Any]]:
+    """The mediation rooms open on this web process: who is in, since when (supervisors)."""
+    rooms: LiveRooms = request.app.state.mediation_rooms
+    return rooms.live_rooms()
 
 
 @router.websocket("/api/mediation/ws")

@@ -64,6 +64,7 @@ function showSeats(f) {
   $("lock").textContent = f.locked ? "解除锁定" : "锁定调解室";
   $("room-state").textContent = f.locked ? "· 已锁定：新的当事人不能加入" : "";
   page.caucus = f.caucus;
+  $("listening").hidden = !f.listeners;
   $("end-caucus").hidden = !f.caucus;
   draw($("participants"), html`${f.participants.map((p) => seatLine(p, controls))}`);
 }
