@@ -102,3 +102,45 @@ async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
         await seat.get_by_role("button", name="移出").click()
         await party.wait_for_selector("#status:has-text('调解员已请您离开调解室')")
         await desk.wait_for_selector('#participants li[data-present="false"]:has-text("李桂兰")')
+
+
+async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(
+    lawline: Running, tmp_path: Path
+) -> None:
+    base = browser_base(lawline)
+    async with chromium(tone(tmp_path / "quiet.wav", 300, seconds=5)) as browser:
+        desk = await browser.new_page()
+        await desk.goto(f"{base}/login")
+        await desk.fill("#username", "liu")
+        await desk.fill("#password", PASSWORD)
+        await desk.click("#login")
+        await desk.wait_for_url(f"{base}/mediation")
+        await desk.select_option("#new-domain", "neighbour")
+        await desk.fill("#new-summary", "宅基地围墙越界")
+        first, second = (
+            desk.locator("#new-parties li").nth(0),
+            desk.locator("#new-parties li").nth(1),
+        )
+        await first.get_by_placeholder("姓名").fill("李桂兰")
+        await first.get_by_placeholder("电话号码").fill("13912345678")
+        await second.get_by_placeholder("姓名").fill("张建国")
+        await desk.click("#new-mediation button[type=submit]")
+        item = desk.locator("#mediations li", has_text="李桂兰")
+        await item.wait_for()
+        assert "邻里纠纷" in await item.inner_text()
+
+        await item.get_by_role("button", name="记录结果").click()
+        await desk.fill("#facts", "张建国所建围墙越过边界约一米。")
+        term = desk.locator("#terms li").first
+        await term.get_by_placeholder("协议内容").fill("张建国拆除越界围墙")
+        await term.get_by_placeholder("履行期限").fill("2026年12月31日前")
+        await desk.click("#outcome-form button[type=submit]")
+        await desk.wait_for_selector("#agreement:not([hidden])")
+        href = await desk.get_attribute("#agreement-docx", "href")
+        kind = await desk.evaluate(f"fetch('{href}').then(r => r.headers.get('content-type'))")
+        assert kind.startswith("application/vnd.openxmlformats-officedocument")
+        # Ended, it is no longer among those to hold.
+        await desk.wait_for_selector("#mediations li", state="detached")
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        m = (await boss.get("/api/mediations")).json()[0]
+        assert m["outcome"] == "agreement" and m["state"] == "closed"

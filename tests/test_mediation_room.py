@@ -53,10 +53,10 @@ class Peer:
     def _on_track(self, track: MediaStreamTrack) -> None:
         self._reader = asyncio.get_running_loop().create_task(record_track(track, self.frames))
 
-    async def join(self, ws: Any, **fields: Any) -> None:
+    async def join(self, ws: Any, type: str = "offer", **fields: Any) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        await ws.send(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp, **fields}))
-        answer = await next_frame(ws, "answer")
+        await ws.send(json.dumps({"type": type, "sdp": self.pc.localDescription.sdp, **fields}))
+        answer = await next_frame(ws, "room_listen_answer" if type == "room_listen" else "answer")
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
 
     def recent(self, seconds: float = 1.0) -> Sequence[int]:
@@ -69,7 +69,7 @@ class Peer:
         deadline = time.monotonic() + timeout_s
         while True:
             x = self.recent()
-            shares = {hz: share(x, 48000, hz) for hz in TONES.values()}
+            shares = {hz: share(x, 48000, hz) for hz in {*TONES.values(), *hears, *not_hears}}
             if all(shares[hz] > 0.15 for hz in hears) and all(
                 shares[hz] < 0.02 for hz in not_hears
             ):
@@ -227,3 +227,116 @@ async def test_a_dropped_party_comes_back_to_its_seat_and_a_locked_room_keeps_ot
         await other.send(json.dumps({"type": "room_open", "case_id": cid}))
         refused = await next_frame(other, "result")
         assert not refused["ok"] and refused["message"] == "这件调解不由您主持"
+
+
+HOLD_MUSIC_HZ = (523, 659, 784)  # the notes of lawline's hold music
+
+
+async def until_music(peer: Peer, timeout_s: float = 15) -> None:
+    """Until the last second holds the hold music and none of the voices."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        x = peer.recent()
+        music = sum(share(x, 48000, hz) for hz in HOLD_MUSIC_HZ)
+        voices = max(share(x, 48000, hz) for hz in TONES.values())
+        if music > 0.3 and voices < 0.02:
+            return
+        assert time.monotonic() < deadline, f"music {music:.2f}, voices {voices:.2f}"
+        await asyncio.sleep(0.1)
+
+
+async def test_in_a_caucus_the_others_hear_music_and_nothing_of_the_side_room(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": PARTIES})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in TONES.items()}
+    sockets: list[Any] = []
+    try:
+        async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            await peers["mediator"].join(desk, case_id=cid)
+            seats = {}
+            for role in ("applicant", "respondent"):
+                ws = await party_socket(lawline, links[role])
+                sockets.append(ws)
+                seats[role] = (await next_frame(ws, "joined"))["who"]
+                await peers[role].join(ws)
+            await peers["respondent"].until(hears={440, 1200}, not_hears={1800})
+
+            caucus = {"type": "caucus", "case_id": cid, "who": [seats["applicant"]]}
+            await desk.send(json.dumps(caucus))
+            result = await next_frame(desk, "result")
+            assert result["ok"], result
+            # The mediator and the applicant hear each other only; the respondent, music.
+            await peers["mediator"].until(hears={1200}, not_hears={1800, 440})
+            await peers["applicant"].until(hears={440}, not_hears={1800, 1200})
+            await until_music(peers["respondent"])
+
+            await desk.send(json.dumps({"type": "caucus_end", "case_id": cid}))
+            assert (await next_frame(desk, "result"))["ok"]
+            await peers["respondent"].until(hears={440, 1200}, not_hears={1800})
+            await peers["mediator"].until(hears={1200, 1800}, not_hears={440})
+            await desk.send(json.dumps({"type": "room_close", "case_id": cid}))
+            assert (await next_frame(desk, "result"))["ok"]
+            rooms = await janus_rooms()
+            assert f"m-{cid}" not in rooms and f"m-{cid}-c" not in rooms
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for peer in peers.values():
+            await peer.close()
+
+
+async def test_a_supervisor_sees_the_room_and_listens_unheard_and_the_mediator_is_told(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": PARTIES})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    tones = {**TONES, "supervisor": 2500}
+    peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in tones.items()}
+    sockets: list[Any] = []
+    try:
+        async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            await peers["mediator"].join(desk, case_id=cid)
+            ws = await party_socket(lawline, links["applicant"])
+            sockets.append(ws)
+            await next_frame(ws, "joined")
+            await peers["applicant"].join(ws)
+
+            async with lawline.client("boss", Role.SUPERVISOR) as boss:
+                live = (await boss.get("/api/mediation/rooms")).json()
+                assert [r["case_id"] for r in live] == [cid]
+                present = {p["name"] for p in live[0]["participants"] if p["present"]}
+                assert present == {"liu", "李桂兰"}
+            async with lawline.client("liu", Role.MEDIATOR) as liu:
+                assert (await liu.get("/api/mediation/rooms")).status_code == 403
+
+            async with lawline.websocket("/api/supervisor/ws", "boss", Role.SUPERVISOR) as sup:
+                await peers["supervisor"].join(sup, type="room_listen", case_id=cid)
+                await peers["supervisor"].until(hears={440, 1200}, not_hears={2500})
+                for who in ("mediator", "applicant"):
+                    await peers[who].until(hears=set(), not_hears={2500})
+                told = await next_frame(desk, "participants")
+                while told.get("listeners") != 1:
+                    told = await next_frame(desk, "participants")
+                await sup.send(json.dumps({"type": "room_listen_stop", "case_id": cid}))
+                assert (await next_frame(sup, "result"))["ok"]
+                while told.get("listeners") != 0:
+                    told = await next_frame(desk, "participants")
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for peer in peers.values():
+            await peer.close()
+    async with lawline.client("boss", Role.SUPERVISOR) as boss:
+        trail = (await boss.get(f"/api/cases/{cid}/audit")).json()
+        details = [e["detail"] for e in trail if e["actor"] == "boss"]
+        assert "mediation listen start" in details and "mediation listen stop" in details

@@ -531,11 +531,38 @@ class AudioBridge:
     async def configure(self, *, muted: bool) -> None:
         await self._request({"request": "configure", "muted": muted})
 
-    async def changeroom(self, room: str, *, display: str = "", muted: bool = False) -> None:
+    async def changeroom(
+        self, room: str, *, display: str = "", muted: bool = False, pin: str = "", group: str = ""
+    ) -> None:
+        """This handle's participant moves to `room` (no new negotiation)."""
         body: Json = {"request": "changeroom", "room": room, "muted": muted}
         if display:
             body["display"] = display
+        if pin:
+            body["pin"] = pin
+        if group:
+            body["group"] = group
         await self._request(body)
+
+    async def play_file(self, room: str, file_id: str, filename: str, *, group: str = "") -> None:
+        """Play an Ogg Opus file into the room, looped, until `stop_file` (in a room with
+        groups, as one of them)."""
+        body: Json = {
+            "request": "play_file",
+            "room": room,
+            "admin_key": self.admin_key,
+            "file_id": file_id,
+            "filename": filename,
+            "loop": True,
+        }
+        if group:
+            body["group"] = group
+        await self._request(body)
+
+    async def stop_file(self, room: str, file_id: str) -> None:
+        await self._request(
+            {"request": "stop_file", "room": room, "admin_key": self.admin_key, "file_id": file_id}
+        )
 
     async def leave(self) -> None:
         await self._request({"request": "leave"})

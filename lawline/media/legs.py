@@ -137,6 +137,39 @@ class BrowserLegs:
             with contextlib.suppress(JanusError):
                 await handle.detach()
 
+    async def move(self, owner: Hashable, room: str, to: str, *, display: str, group: str) -> None:
+        """The owner's leg in `room` moves to the room `to` (its browser notices nothing:
+        no new negotiation); LegRefused if it is not there or Janus would not."""
+        leg = self._legs.get((owner, room))
+        if leg is None:
+            raise LegRefused("not in that room")
+        try:
+            await leg.handle.changeroom(
+                to, display=display, muted=leg.muted, pin=self.access.room_pin(to), group=group
+            )
+        except JanusError as exc:
+            log.warning("leg not moved", extra={"room": to, "error": str(exc)})
+            raise LegRefused("媒体服务器拒绝了操作") from exc
+        del self._legs[(owner, room)]
+        leg.room = to
+        self._legs[(owner, to)] = leg
+
+    async def play_music(self, room: str, music: str, *, on: bool, group: str = "") -> None:
+        """Loop the hold music file into `room` (as `group`, in a room with groups), or
+        stop it."""
+        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
+        try:
+            if on:
+                await handle.play_file(room, "hold", music, group=group)
+            else:
+                await handle.stop_file(room, "hold")
+        except JanusError as exc:
+            log.warning("hold music not played", extra={"room": room, "error": str(exc)})
+            raise LegRefused("媒体服务器拒绝了操作") from exc
+        finally:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+
     def joined(self, owner: Hashable, room: str) -> bool:
         return (owner, room) in self._legs
 

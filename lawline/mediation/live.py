@@ -8,7 +8,9 @@ their link; a second socket for the same seat takes it over (a party whose link
 dropped comes back). Everyone in the room hears everyone but themselves (AudioBridge
 mixes each participant's audio without their own).
 
-The mediator may mute a seat, remove a party (their page is told, their audio leaves),
+The mediator may take some parties into a side room (背靠背, a caucus: the mediator and
+they hear each other there; the rest hear hold music in the main room and nothing of
+the side room), mute a seat, remove a party (their page is told, their audio leaves),
 lock the room (no one new takes a seat; a party who was in and dropped comes back) and
 close it (everyone is told; nothing is left on the media server). Every change is told
 to every seated socket as `participants`.
@@ -19,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lawline.media.legs import BrowserLegs, LegRefused
@@ -28,6 +32,8 @@ from lawline.media.legs import BrowserLegs, LegRefused
 log = logging.getLogger(__name__)
 
 MEDIATOR = "mediator"
+MUSIC = "music"  # the forwarding group the hold music plays as (a room with groups asks one)
+SUPERVISOR = "supervisor"  # the group of supervisors listening in (muted: never heard)
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -53,6 +59,7 @@ class Seat:
     admitted: bool = False  # has been in the room: comes back even when it is locked
     joined: bool = False  # its audio is in the room
     muted: bool = False
+    caucus: bool = False  # in the side room (背靠背) with the mediator
     owner: Hashable | None = None
     tell: Tell | None = None
 
@@ -65,6 +72,7 @@ class Seat:
             "present": self.present,
             "joined": self.joined,
             "muted": self.muted,
+            "caucus": self.caucus,
         }
 
 
@@ -73,11 +81,21 @@ class LiveRoom:
     case_id: str
     seats: dict[str, Seat]
     locked: bool = False
+    in_caucus: bool = False
+    opened_at: float = field(default_factory=time.time)
+    listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def room(self) -> str:
         return room_name(self.case_id)
+
+    @property
+    def side_room(self) -> str:
+        return f"{self.room}-c"
+
+    def room_of(self, seat: Seat) -> str:
+        return self.side_room if seat.caucus else self.room
 
     def participants(self) -> list[dict[str, Any]]:
         return [s.json() for s in self.seats.values()]
@@ -94,8 +112,13 @@ class SeatOf:
 
 
 class LiveRooms:
-    def __init__(self, legs: BrowserLegs) -> None:
+    def __init__(
+        self, legs: BrowserLegs, hold_music: Callable[[], Path], announce: bool = True
+    ) -> None:
         self.legs = legs
+        # The mediator's page shows when a supervisor listens in (media.announce_monitoring).
+        self.announce = announce
+        self.hold_music = hold_music  # the Ogg Opus file the others hear in a caucus
         self._rooms: dict[str, LiveRoom] = {}
 
     def __len__(self) -> int:
@@ -115,7 +138,7 @@ class LiveRooms:
         live = LiveRoom(case_id, seats)
         self._rooms[case_id] = live
         try:
-            await self.legs.open_room(live.room, groups=list(seats))
+            await self.legs.open_room(live.room, groups=[*seats, MUSIC, SUPERVISOR])
         except LegRefused:
             del self._rooms[case_id]
             raise
@@ -142,7 +165,7 @@ class LiveRooms:
             if live.locked and not seat.admitted and who != MEDIATOR:
                 raise RoomRefused("调解室已锁定，请联系调解员")
             if seat.owner is not None and seat.owner != owner and seat.tell is not None:
-                await self.legs.leave(seat.owner, live.room)
+                await self.legs.leave(seat.owner, live.room_of(seat))
                 with contextlib.suppress(Exception):
                     await seat.tell({"type": "replaced"})
             seat.owner, seat.tell, seat.present, seat.joined = owner, tell, True, False
@@ -156,7 +179,7 @@ class LiveRooms:
         if seat.owner != owner:
             raise RoomRefused("这个座位已由别处接入")
         answer = await self.legs.join(
-            owner, live.room, sdp, display=seat.name, muted=seat.muted, group=who
+            owner, live.room_of(seat), sdp, display=seat.name, muted=seat.muted, group=who
         )
         seat.joined = True
         await self._tell_all(live)
@@ -167,7 +190,7 @@ class LiveRooms:
         seat = self._seat(live, who)
         seat.muted = muted
         if seat.joined and seat.owner is not None:
-            await self.legs.set_muted(seat.owner, live.room, muted)
+            await self.legs.set_muted(seat.owner, live.room_of(seat), muted)
         await self._tell_all(live)
 
     async def remove(self, case_id: str, who: str) -> None:
@@ -180,7 +203,8 @@ class LiveRooms:
         seat.owner, seat.tell, seat.present, seat.joined = None, None, False, False
         seat.admitted = False  # in a locked room, removed is out
         if owner is not None:
-            await self.legs.leave(owner, live.room)
+            await self.legs.leave(owner, live.room_of(seat))
+        seat.caucus = False
         if tell is not None:
             with contextlib.suppress(Exception):
                 await tell({"type": "removed"})
@@ -200,7 +224,7 @@ class LiveRooms:
                     seat.owner, seat.tell, seat.present, seat.joined = None, None, False, False
                     changed = True
             if changed:
-                await self.legs.leave(owner, live.room)
+                await self.legs.leave(owner)
                 await self._tell_all(live)
 
     async def close(self, case_id: str) -> None:
@@ -213,8 +237,89 @@ class LiveRooms:
                 with contextlib.suppress(Exception):
                     await seat.tell({"type": "closed"})
             seat.owner, seat.tell, seat.present, seat.joined = None, None, False, False
+        if live.in_caucus:
+            await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
         log.info("mediation room closed", extra={"case": case_id})
+
+    async def caucus(self, case_id: str, party_seats: Sequence[str]) -> None:
+        """背靠背: the mediator and these parties to the side room; the others hear hold
+        music and none of them, until `end_caucus`."""
+        live = self._live(case_id)
+        async with live.lock:
+            if live.in_caucus:
+                raise RoomRefused("已在背靠背调解中")
+            seats = [self._seat(live, who) for who in party_seats]
+            if not seats or any(s.who == MEDIATOR for s in seats):
+                raise RoomRefused("请选择要单独谈话的当事人")
+            side = [live.seats[MEDIATOR], *seats]
+            if any(not s.joined or s.owner is None for s in side):
+                raise RoomRefused("所选的人尚未接入调解室")
+            await self.legs.open_room(live.side_room, groups=list(live.seats))
+            live.in_caucus = True
+            for seat in side:
+                assert seat.owner is not None
+                await self.legs.move(
+                    seat.owner, live.room, live.side_room, display=seat.name, group=seat.who
+                )
+                seat.caucus = True
+            music = await asyncio.to_thread(self.hold_music)  # made once: sox and an encoder
+            await self.legs.play_music(live.room, str(music), on=True, group=MUSIC)
+        await self._tell_all(live)
+
+    async def end_caucus(self, case_id: str) -> None:
+        """Everyone back in the room, the music stopped, the side room gone."""
+        live = self._live(case_id)
+        async with live.lock:
+            if not live.in_caucus:
+                raise RoomRefused("当前不在背靠背调解中")
+            with contextlib.suppress(LegRefused):
+                await self.legs.play_music(live.room, "", on=False)
+            for seat in live.seats.values():
+                if seat.caucus and seat.owner is not None and seat.joined:
+                    await self.legs.move(
+                        seat.owner, live.side_room, live.room, display=seat.name, group=seat.who
+                    )
+                seat.caucus = False
+            await self.legs.close_room(live.side_room)
+            live.in_caucus = False
+        await self._tell_all(live)
+
+    def live_rooms(self) -> list[dict[str, Any]]:
+        """What a supervisor sees of the open rooms: who is in, since when."""
+        return [
+            {
+                "case_id": live.case_id,
+                "opened_at": live.opened_at,
+                "locked": live.locked,
+                "caucus": live.in_caucus,
+                "listeners": len(live.listeners),
+                "participants": live.participants(),
+            }
+            for live in self._rooms.values()
+        ]
+
+    async def listen(self, case_id: str, owner: Hashable, sdp: str) -> str:
+        """A supervisor listens in: hears the room, is heard by no one (muted); the
+        mediator is told someone listens (`listeners` in `participants`)."""
+        live = self._live(case_id)
+        answer = await self.legs.join(
+            owner, live.room, sdp, display="督导", muted=True, group=SUPERVISOR
+        )
+        live.listeners.add(owner)
+        await self._tell_all(live)
+        return answer
+
+    async def stop_listening(self, owner: Hashable, case_id: str | None = None) -> list[str]:
+        """The supervisor stops listening (to one room, or all); the rooms it left."""
+        left = []
+        for live in list(self._rooms.values()):
+            if owner in live.listeners and case_id in (None, live.case_id):
+                live.listeners.discard(owner)
+                await self.legs.leave(owner, live.room)
+                await self._tell_all(live)
+                left.append(live.case_id)
+        return left
 
     async def stop(self) -> None:
         for case_id in list(self._rooms):
@@ -225,11 +330,15 @@ class LiveRooms:
             "type": "participants",
             "case_id": live.case_id,
             "locked": live.locked,
+            "caucus": live.in_caucus,
             "participants": live.participants(),
         }
+        listening = len(live.listeners) if self.announce else 0
         for seat in list(live.seats.values()):
             if seat.tell is not None:
+                # Only the mediator is told that a supervisor listens in.
+                told = {**frame, "listeners": listening} if seat.who == MEDIATOR else frame
                 try:
-                    await seat.tell(frame)
+                    await seat.tell(told)
                 except Exception:
                     log.info("a seat's socket could not be told", extra={"case": live.case_id})

@@ -137,7 +137,7 @@ def build(
             if kind == "speech":
                 _speak(spec, target)
             else:
-                _synth(json.loads(spec), target)
+                synth(json.loads(spec), target)
             manifest[pid] = fp
             built += 1
         if progress is not None:
@@ -155,7 +155,7 @@ def _speak(pinyin: str, target: Path) -> None:
 _FORMAT = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer"]
 
 
-def _synth(args: list[str], target: Path) -> None:
+def synth(args: list[str], target: Path) -> None:
     _sox(["-n", *_FORMAT, str(target), *args])
 
 

@@ -22,6 +22,8 @@ from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints.service import StatuteHints
 from lawline.media.access import media_access
+from lawline.media.hold_music import ensure_hold_music
+from lawline.media.janus_config import janus_dir
 from lawline.media.legs import BrowserLegs
 from lawline.mediation.live import LiveRooms
 from lawline.queue.service import QueueService
@@ -97,7 +99,11 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.queue = queue
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
         app.state.legs = BrowserLegs(media_access(settings))
-        app.state.mediation_rooms = LiveRooms(app.state.legs)
+        app.state.mediation_rooms = LiveRooms(
+            app.state.legs,
+            lambda: ensure_hold_music(janus_dir(settings)),
+            announce=settings.media.announce_monitoring,
+        )
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()

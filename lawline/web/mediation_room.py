@@ -6,7 +6,8 @@ be theirs, or they staff):
   room_open {case_id}         -> room {case_id, links: [{who, name, role, reach, token}]}
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
   mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
-  room_close {case_id}        -> result {request, ok, message}
+  caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
+  caucus_end {case_id}, room_close {case_id}  -> result {request, ok, message}
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
 link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
   offer {sdp}                 -> answer {sdp}
@@ -25,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
@@ -40,7 +41,7 @@ from lawline.video.settings import WebRTCSettings
 from lawline.video.turn import browser_rtc_config
 from lawline.web.auth import STAFF_ROLES, Principal, Role
 from lawline.web.db import in_transaction
-from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep
+from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep, Staff
 from lawline.web.hub import Ticket, TooManySockets
 from lawline.web.socket_loop import BadFrame, Frame, run_until_ended, send_frame, serve_frames
 from lawline.web.ws_access import admitted, client_address, credential_of, origin_allowed
@@ -55,7 +56,7 @@ def live_rooms(ws: WebSocket) -> LiveRooms:
     return ws.app.state.mediation_rooms  # type: ignore[no-any-return]
 
 
-def _case_id(frame: Frame) -> str:
+def case_id_of(frame: Frame) -> str:
     cid = frame.get("case_id")
     if not isinstance(cid, str) or not cid or len(cid) > 32:
         raise BadFrame(f"'{frame['type']}' needs a 'case_id' string")
@@ -106,6 +107,8 @@ class MediatorDesk:
             "mute": self._mute,
             "remove": self._remove,
             "lock": self._lock,
+            "caucus": self._caucus,
+            "caucus_end": self._caucus_end,
             "room_close": self._close,
         }
 
@@ -142,7 +145,7 @@ class MediatorDesk:
         return result
 
     async def _open(self, frame: Frame) -> None:
-        cid = _case_id(frame)
+        cid = case_id_of(frame)
         try:
             mediator, parties = await self._mediation(cid)
             await self.rooms.open(cid, mediator, parties)
@@ -170,7 +173,7 @@ class MediatorDesk:
             raise RoomRefused("请先开启调解室")
 
     async def _offer(self, frame: Frame) -> None:
-        cid, sdp = _case_id(frame), _sdp(frame)
+        cid, sdp = case_id_of(frame), _sdp(frame)
         try:
             self._controls(cid)
             answer = await self.rooms.offer(cid, MEDIATOR, id(self), sdp)
@@ -180,11 +183,11 @@ class MediatorDesk:
         await send_frame(self.ws, "answer", case_id=cid, sdp=answer)
 
     async def _mute(self, frame: Frame) -> None:
-        cid, who, muted = _case_id(frame), _who(frame), _flag(frame, "muted")
+        cid, who, muted = case_id_of(frame), _who(frame), _flag(frame, "muted")
         await self._do("mute", cid, lambda: self.rooms.mute(cid, who, muted))
 
     async def _remove(self, frame: Frame) -> None:
-        cid, who = _case_id(frame), _who(frame)
+        cid, who = case_id_of(frame), _who(frame)
 
         async def remove() -> None:
             await self.rooms.remove(cid, who)
@@ -193,11 +196,30 @@ class MediatorDesk:
         await self._do("remove", cid, remove)
 
     async def _lock(self, frame: Frame) -> None:
-        cid, locked = _case_id(frame), _flag(frame, "locked")
+        cid, locked = case_id_of(frame), _flag(frame, "locked")
         await self._do("lock", cid, lambda: self.rooms.set_locked(cid, locked))
 
+    async def _caucus(self, frame: Frame) -> None:
+        cid, who = case_id_of(frame), frame.get("who")
+        if (
+            not isinstance(who, list)
+            or not 0 < len(who) <= 8
+            or not all(isinstance(w, str) and 0 < len(w) <= 16 for w in who)
+        ):
+            raise BadFrame("'caucus' needs 'who': the seats to take apart")
+
+        async def caucus() -> None:
+            await self.rooms.caucus(cid, who)
+            await self._audit(cid, f"mediation caucus {' '.join(who)}")
+
+        await self._do("caucus", cid, caucus)
+
+    async def _caucus_end(self, frame: Frame) -> None:
+        cid = case_id_of(frame)
+        await self._do("caucus_end", cid, lambda: self.rooms.end_caucus(cid))
+
     async def _close(self, frame: Frame) -> None:
-        cid = _case_id(frame)
+        cid = case_id_of(frame)
 
         async def close() -> None:
             await self.rooms.close(cid)
@@ -222,6 +244,13 @@ class MediatorDesk:
         """The mediator's socket is gone: their seat empties; the room stays for a
         reload (the mediator closes it, or it goes when this process stops)."""
         await self.rooms.left(id(self))
+
+
+@router.get("/api/mediation/rooms")
+async def open_rooms(request: Request, _: Staff) -> list[dict[str, Any]]:
+    """The mediation rooms open on this web process: who is in, since when (supervisors)."""
+    rooms: LiveRooms = request.app.state.mediation_rooms
+    return rooms.live_rooms()
 
 
 @router.websocket("/api/mediation/ws")

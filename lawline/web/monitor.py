@@ -7,6 +7,9 @@ From the supervisor's page (supervisors and admins only; the socket checks):
                         -> coach_answer {contact_id, sdp}
   monitor_mode {contact_id, mode}   -> result
   monitor_stop {contact_id?}        -> result
+  room_listen {case_id, sdp}  listen in on a mediation room (heard by no one)
+                        -> room_listen_answer {case_id, sdp}
+  room_listen_stop {case_id?}       -> result
 To it: result {request, ok, message}; monitor_ended {contact_id} when the call ends
 (or is handed on) while monitored.
 """
@@ -19,14 +22,18 @@ from datetime import UTC, datetime
 from fastapi import WebSocket
 from sqlalchemy.orm import Session, sessionmaker
 
+from lawline.cases.access import Actor
 from lawline.cases.audit import Monitor, record_monitoring
+from lawline.cases.service import audit_change
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.monitoring import Mode, Monitoring, MonitorRefused
+from lawline.mediation.live import LiveRooms, RoomRefused
 from lawline.queue.service import QueueService
 from lawline.queue.skills import Channel, ContactState
 from lawline.queue.store import Event
 from lawline.video import relay
 from lawline.web.db import in_transaction
+from lawline.web.mediation_room import case_id_of
 from lawline.web.socket_loop import BadFrame, Frame, Handler, send_frame
 
 log = logging.getLogger(__name__)
@@ -47,8 +54,10 @@ class MonitorDesk:
         legs: BrowserLegs,
         db: sessionmaker[Session],
         announce: bool,
+        rooms: LiveRooms,
     ) -> None:
         self.ws = ws
+        self.rooms = rooms
         self.supervisor = supervisor
         self.queue = queue
         self.db = db
@@ -58,6 +67,8 @@ class MonitorDesk:
             "coach_offer": self._coach,
             "monitor_mode": self._mode,
             "monitor_stop": self._stop,
+            "room_listen": self._room_listen,
+            "room_listen_stop": self._room_listen_stop,
         }
 
     async def on_event(self, ev: Event) -> None:
@@ -68,6 +79,33 @@ class MonitorDesk:
 
     async def close(self) -> None:
         await self.monitoring.stop()
+        for case_id in await self.rooms.stop_listening(id(self)):
+            await self._audit_room(case_id, "stop")
+
+    async def _room_listen(self, frame: Frame) -> None:
+        cid, sdp = case_id_of(frame), _sdp(frame)
+        try:
+            answer = await self.rooms.listen(cid, id(self), sdp)
+        except (LegRefused, RoomRefused) as exc:
+            await self._result("room_listen", False, str(exc))
+            return
+        await self._audit_room(cid, "start")
+        await send_frame(self.ws, "room_listen_answer", case_id=cid, sdp=answer)
+
+    async def _room_listen_stop(self, frame: Frame) -> None:
+        cid = frame.get("case_id")
+        left = await self.rooms.stop_listening(id(self), cid if isinstance(cid, str) else None)
+        for case_id in left:
+            await self._audit_room(case_id, "stop")
+        await self._result("room_listen_stop", bool(left), "" if left else "未在旁听调解")
+
+    async def _audit_room(self, case_id: str, action: str) -> None:
+        now, actor = datetime.now(UTC), Actor(self.supervisor, staff=True)
+        detail = f"mediation listen {action}"
+        await in_transaction(
+            self.db, lambda s: audit_change(s, actor, "read", case_id, now, detail), {}
+        )
+        log.info("mediation monitoring", extra={"case": case_id, "action": action})
 
     async def _offer(self, frame: Frame) -> None:
         cid, mode, sdp = _contact_id(frame), _mode(frame), _sdp(frame)

@@ -98,7 +98,15 @@ async def supervisor_ws(
         return
     await ws.accept()
     ticket = Ticket("supervisor", principal.subject, credential_of(ws), client_address(ws))
-    desk = MonitorDesk(ws, principal.subject, queue, legs, db, settings.media.announce_monitoring)
+    desk = MonitorDesk(
+        ws,
+        principal.subject,
+        queue,
+        legs,
+        db,
+        settings.media.announce_monitoring,
+        ws.app.state.mediation_rooms,
+    )
     try:
         async with hub.open(ticket):
             await _alerts(ws, queue, ticket, desk)

@@ -15,7 +15,52 @@ let calls = [];
 export function startMonitoring(sock) {
   socket = sock;
   refreshCalls();
-  setInterval(refreshCalls, 5000);
+  refreshRooms();
+  setInterval(() => { refreshCalls(); refreshRooms(); }, 5000);
+}
+
+// ----- mediation rooms: who is in, since when; 旁听 hears the room, unheard ------------
+
+const roomWatch = { id: null, pc: null };
+let rooms = [];
+
+async function refreshRooms() {
+  const r = await fetch("/api/mediation/rooms");
+  if (!r.ok) return;
+  rooms = await r.json();
+  renderRooms();
+}
+
+function renderRooms() {
+  $("no-rooms").hidden = rooms.length > 0;
+  const since = (t) => `${Math.max(0, Math.round((Date.now() / 1000 - t) / 60))} 分钟`;
+  draw($("rooms"), html`${rooms.map((room) => html`<li data-case=${room.case_id}>
+    <strong>${room.case_id}</strong> · 已进行 ${since(room.opened_at)}
+    ${room.caucus ? " · 背靠背中" : ""} · ${room.participants.filter((p) => p.present)
+      .map((p) => p.name).join("、") || "无人在线"}
+    <span class="row">${roomWatch.id === room.case_id
+      ? html`<em>旁听中</em><button @click=${stopRoom}>停止</button>`
+      : html`<button @click=${() => listenRoom(room.case_id)}>旁听</button>`}</span></li>`)}`);
+}
+
+async function listenRoom(caseId) {
+  stopRoom();
+  const pc = await newPc();
+  if (!pc) return;
+  pc.ontrack = (event) => {
+    $("room-listen-audio").srcObject = event.streams[0] || new MediaStream([event.track]);
+  };
+  Object.assign(roomWatch, { id: caseId, pc });
+  socket.send("room_listen", { case_id: caseId, sdp: pc.localDescription.sdp });
+  renderRooms();
+}
+
+function stopRoom() {
+  if (roomWatch.id) socket.send("room_listen_stop", { case_id: roomWatch.id });
+  if (roomWatch.pc) roomWatch.pc.close();
+  Object.assign(roomWatch, { id: null, pc: null });
+  $("room-listen-audio").srcObject = null;
+  renderRooms();
 }
 
 export const monitorHandlers = {
@@ -24,8 +69,14 @@ export const monitorHandlers = {
     answered(watch.coachPc, f);
     if (watch.want === "whisper" && watch.mode !== "whisper") setMode("whisper");
   },
+  room_listen_answer(f) {
+    if (roomWatch.pc && f.case_id === roomWatch.id) {
+      roomWatch.pc.setRemoteDescription({ type: "answer", sdp: f.sdp }).catch((e) => console.warn(e));
+    }
+  },
   monitor_ended(f) { if (f.contact_id === watch.id) { closeAll(); toast("所监听的通话已结束。"); } },
   result(f) {
+    if (f.request === "room_listen" && !f.ok) { toast(`旁听未成功：${f.message}`); stopRoom(); return; }
     if (!String(f.request).startsWith("monitor") && f.request !== "coach_offer") return;
     if (!f.ok) { toast(`操作未成功：${f.message}`); if (f.request === "monitor_offer") closeAll(); }
   },

@@ -16,6 +16,7 @@ const CLOSED = {
 };
 let rtc = null;
 let over = false;
+let me = null;
 window.lawlineParty = room;  // the tests read the room's audio here
 
 const status = (text) => { $("status").textContent = text; };
@@ -24,6 +25,7 @@ const socket = new Socket("/api/mediation/party/ws", {
   handlers: {
     joined: async (f) => {
       rtc = f.rtc || null;
+      me = f.who;
       $("who").textContent = `${f.name}（${LABELS.partyRole[f.role] || ""}）`;
       status("正在接通…");
       const pc = await connectAudio(rtc);
@@ -31,7 +33,15 @@ const socket = new Socket("/api/mediation/party/ws", {
       socket.send("offer", { sdp: pc.localDescription.sdp });
     },
     answer: (f) => { answered(f.sdp); status("已加入调解，请讲话。"); $("room-level").hidden = false; },
-    participants: (f) => draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`),
+    participants: (f) => {
+      draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`);
+      const mine = f.participants.find((p) => p.who === me);
+      if (mine && mine.joined) {
+        status(f.caucus && !mine.caucus
+          ? "调解员正在与另一方单独谈话（背靠背），请稍候。"
+          : f.caucus ? "背靠背调解：现在只有您和调解员在谈话。" : "已加入调解，请讲话。");
+      }
+    },
     removed: () => end("removed"),
     closed: () => end("closed"),
     replaced: () => end("replaced"),

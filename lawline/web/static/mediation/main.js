@@ -1,12 +1,12 @@
 // The mediator's page: their mediations still to hold, and the room of the one opened:
-// the parties' links, who is in, 静音 / 移出 per party, 锁定, 结束调解.
+// the parties' links, who is in, 静音 / 背靠背 / 移出 per party, 锁定, 结束调解.
 // Frames: lawline/web/mediation_room.py.
-import { $, draw, html, setLink, toast } from "../lib/dom.js";
+import { $, draw, fillSelect, html, setLink, toast } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { Socket } from "../lib/socket.js";
 import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
 
-const page = { caseId: null, locked: false, rtc: null };
+const page = { caseId: null, locked: false, caucus: false, rtc: null };
 window.lawlineMediation = room;  // the tests read the room's audio here
 
 const socket = new Socket("/api/mediation/ws", {
@@ -35,8 +35,111 @@ async function listMediations() {
   $("none").hidden = items.length > 0;
   draw($("mediations"), html`${items.map((m) => html`<li data-case=${m.id}>
     <strong>${m.citizen_name || m.id}</strong> · ${LABELS.domain[m.domain] || ""} · ${m.summary}
-    <span class="row"><button class="primary" @click=${() => openRoom(m)}>开启调解室</button></span>
+    <span class="row"><button class="primary" @click=${() => openRoom(m)}>开启调解室</button>
+      <button @click=${() => showOutcome(m.id, m.citizen_name)}>记录结果</button></span>
     </li>`)}`);
+}
+
+// ----- a new mediation: the dispute and its parties ----------------------------------------
+
+const parties = [{ role: "applicant", reach: "phone" }, { role: "respondent", reach: "link" }];
+
+function drawParties() {
+  const field = (i, key) => (e) => { parties[i][key] = e.target.value; drawParties(); };
+  draw($("new-parties"), html`${parties.map((p, i) => html`<li class="row" data-party=${i}>
+    <input placeholder="姓名" maxlength="50" .value=${p.name || ""} @change=${field(i, "name")}>
+    <select @change=${field(i, "role")}>${Object.entries(LABELS.partyRole)
+      .filter(([k]) => k !== "mediator")
+      .map(([k, v]) => html`<option value=${k} ?selected=${p.role === k}>${v}</option>`)}</select>
+    <select @change=${field(i, "reach")}>${Object.entries(LABELS.reach)
+      .filter(([k]) => k !== "console")
+      .map(([k, v]) => html`<option value=${k} ?selected=${p.reach === k}>${v}</option>`)}</select>
+    ${p.reach === "phone" ? html`<input placeholder="电话号码" maxlength="32" inputmode="tel"
+      .value=${p.phone || ""} @change=${field(i, "phone")}>` : ""}
+    ${p.reach === "terminal" ? html`<input placeholder="终端编号" maxlength="64"
+      .value=${p.terminal_id || ""} @change=${field(i, "terminal_id")}>` : ""}
+    ${parties.length > 2 ? html`<button type="button" class="quiet"
+      @click=${() => { parties.splice(i, 1); drawParties(); }}>删除</button>` : ""}</li>`)}`);
+}
+
+async function createMediation(event) {
+  event.preventDefault();
+  const at = $("new-at").value;
+  const body = {
+    domain: $("new-domain").value || null,
+    summary: $("new-summary").value.trim(),
+    scheduled_at: at ? new Date(at).toISOString() : null,
+    parties: parties.map((p) => ({
+      name: (p.name || "").trim(), role: p.role, reach: p.reach,
+      phone: p.reach === "phone" ? (p.phone || "").trim() : "",
+      terminal_id: p.reach === "terminal" ? (p.terminal_id || "").trim() : "",
+    })),
+  };
+  const r = await fetch("/api/mediations", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  if (!r.ok) { toast(`未能建立：${await problem(r)}`); return; }
+  toast("调解案件已建立。");
+  $("new-mediation").reset();
+  parties.splice(0, parties.length, { role: "applicant", reach: "phone" }, { role: "respondent", reach: "link" });
+  drawParties();
+  await listMediations();
+}
+
+// What went wrong, in a line: the server's message, or where a value was refused.
+async function problem(r) {
+  const body = await r.json().catch(() => ({}));
+  if (typeof body.detail === "string") return body.detail;
+  if (Array.isArray(body.detail)) return body.detail.map((d) => `${d.loc.slice(1).join(".")}：${d.msg}`).join("；");
+  return `错误 ${r.status}`;
+}
+
+// ----- the end: outcome, facts and terms; then the agreement to print ------------------------
+
+const terms = [{}];
+let outcomeCase = null;
+
+function drawTerms() {
+  const field = (i, key) => (e) => { terms[i][key] = e.target.value; };
+  draw($("terms"), html`${terms.map((t, i) => html`<li class="row" data-term=${i}>
+    <input placeholder="协议内容" maxlength="2000" .value=${t.text || ""} @change=${field(i, "text")}>
+    <input placeholder="履行方式" maxlength="500" .value=${t.how || ""} @change=${field(i, "how")}>
+    <input placeholder="履行期限" maxlength="100" .value=${t.by || ""} @change=${field(i, "by")}></li>`)}`);
+}
+
+function showOutcome(caseId, name) {
+  outcomeCase = caseId;
+  terms.splice(0, terms.length, {});
+  drawTerms();
+  $("outcome-form").reset();
+  $("agreement").hidden = true;
+  $("outcome-title").textContent = `调解结果 · ${name || caseId}`;
+  $("outcome-card").hidden = false;
+  $("outcome-card").scrollIntoView();
+}
+
+async function saveOutcome(event) {
+  event.preventDefault();
+  const outcome = $("outcome").value;
+  const body = {
+    outcome,
+    facts: $("facts").value.trim(),
+    oral: $("oral").checked,
+    terms: outcome === "none" ? [] : terms.filter((t) => (t.text || "").trim())
+      .map((t) => ({ text: t.text.trim(), how: (t.how || "").trim(), by: (t.by || "").trim() })),
+  };
+  const r = await fetch(`/api/mediations/${encodeURIComponent(outcomeCase)}/outcome`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  if (!r.ok) { toast(`未能保存：${await problem(r)}`); return; }
+  toast("调解结果已保存，案件已结案。");
+  if (outcome !== "none") {
+    const base = `/api/mediations/${encodeURIComponent(outcomeCase)}/agreement`;
+    $("agreement-docx").href = `${base}.docx`;
+    $("agreement-pdf").href = `${base}.pdf`;
+    $("agreement").hidden = false;
+  }
+  await listMediations();
 }
 
 function openRoom(m) {
@@ -63,6 +166,9 @@ function showSeats(f) {
   $("lock").setAttribute("aria-pressed", String(f.locked));
   $("lock").textContent = f.locked ? "解除锁定" : "锁定调解室";
   $("room-state").textContent = f.locked ? "· 已锁定：新的当事人不能加入" : "";
+  page.caucus = f.caucus;
+  $("listening").hidden = !f.listeners;
+  $("end-caucus").hidden = !f.caucus;
   draw($("participants"), html`${f.participants.map((p) => seatLine(p, controls))}`);
 }
 
@@ -71,6 +177,8 @@ function controls(p) {
   return html`<span class="row">
     <button @click=${() => socket.send("mute", { case_id: page.caseId, who: p.who, muted: !p.muted })}>
       ${p.muted ? "取消静音" : "静音"}</button>
+    <button @click=${() => socket.send("caucus", { case_id: page.caseId, who: [p.who] })}
+      ?disabled=${!p.joined || page.caucus}>背靠背</button>
     <button @click=${() => socket.send("remove", { case_id: page.caseId, who: p.who })}
       ?disabled=${!p.present}>移出</button></span>`;
 }
@@ -79,8 +187,10 @@ function result(f) {
   if (!f.ok) toast(`操作未成功：${f.message}`);
   if (f.request === "room_close" && f.ok) {
     closeAudio();
+    const closed = page.caseId;
     page.caseId = null;
     $("room-card").hidden = true;
+    showOutcome(closed, $("room-title").textContent.replace("调解室 · ", ""));  // straight to the record
     listMediations();
   }
 }
@@ -88,11 +198,25 @@ function result(f) {
 $("lock").addEventListener("click", () => {
   socket.send("lock", { case_id: page.caseId, locked: !page.locked });
 });
+$("end-caucus").addEventListener("click", () => {
+  socket.send("caucus_end", { case_id: page.caseId });
+});
 $("close-room").addEventListener("click", () => {
   if (confirm("结束调解并关闭调解室？所有当事人将离开。")) socket.send("room_close", { case_id: page.caseId });
 });
 
+$("add-party").addEventListener("click", () => {
+  if (parties.length < 7) parties.push({ role: "third_party", reach: "link" });
+  drawParties();
+});
+$("new-mediation").addEventListener("submit", createMediation);
+$("add-term").addEventListener("click", () => { terms.push({}); drawTerms(); });
+$("outcome-form").addEventListener("submit", saveOutcome);
+
 async function start() {
+  fillSelect($("new-domain"), LABELS.domain, ["", "（请选择）"]);
+  fillSelect($("outcome"), LABELS.outcome);
+  drawParties();
   const r = await fetch("/api/webrtc/config");
   if (r.ok) page.rtc = await r.json();
   await listMediations();
