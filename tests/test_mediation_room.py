@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -21,9 +23,11 @@ from aiortc.mediastreams import MediaStreamTrack
 from lawline.config import Settings
 from lawline.media.access import media_access
 from lawline.media.janus_client import AudioBridge
+from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.video.webrtc import create_peer_connection
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
+from tests.media_server import media_env, settings_with
 from tests.test_bridge import BROWSER, make_tone, record_track, share
 
 pytestmark = [
@@ -340,3 +344,56 @@ async def test_a_supervisor_sees_the_room_and_listens_unheard_and_the_mediator_i
         trail = (await boss.get(f"/api/cases/{cid}/audit")).json()
         details = [e["detail"] for e in trail if e["actor"] == "boss"]
         assert "mediation listen start" in details and "mediation listen stop" in details
+
+
+async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_parties(
+    tmp_path: Path, clean_redis_url: str
+) -> None:
+    # A Janus of this test's own, kept up by the supervisor `lawline serve` uses.
+    env = media_env(tmp_path / "janus")
+    env["LAWLINE_MEDIA__RTP_PORT_RANGE"] = "30000-32999"
+    env["LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE"] = "33000-35999"
+    settings = settings_with(env, tmp_path)
+    settings.secret_key = "test-secret"
+    media = MediaSupervisor(prepare_janus(settings), os.environ, tmp_path, 20)
+    await media.start()
+    peers: list[Peer] = []
+    sockets: list[Any] = []
+    try:
+        async with running_lawline(settings, clean_redis_url) as lawline:
+            async with lawline.client("liu", Role.MEDIATOR) as http:
+                r = await http.post("/api/mediations", json={"parties": PARTIES})
+                assert r.status_code == 201, r.text
+                cid = r.json()["case"]["id"]
+            async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+                await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+                links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+                ws = await party_socket(lawline, links["applicant"])
+                sockets.append(ws)
+                await next_frame(ws, "joined")
+
+                async def join_both() -> tuple[Peer, Peer]:
+                    mediator = Peer(make_tone(tmp_path / "m.wav", 440, 48000))
+                    party = Peer(make_tone(tmp_path / "p.wav", 1200, 48000))
+                    peers.extend([mediator, party])
+                    await mediator.join(desk, case_id=cid)
+                    await party.join(ws)
+                    await mediator.until(hears={1200}, not_hears={440})
+                    await party.until(hears={440}, not_hears={1200})
+                    return mediator, party
+
+                await join_both()
+                assert media.pid is not None
+                os.kill(media.pid, signal.SIGKILL)
+                # The room is made again and both are asked to offer again.
+                assert await next_frame(desk, "reoffer", timeout=40)
+                assert await next_frame(ws, "reoffer", timeout=10)
+                await join_both()
+                assert media.starts == 2
+                assert lawline.app.state.mediation_rooms.restores == 1
+    finally:
+        for s in sockets:
+            await s.close()
+        for peer in peers:
+            await peer.close()
+        await media.stop()

@@ -13,7 +13,9 @@ they hear each other there; the rest hear hold music in the main room and nothin
 the side room), mute a seat, remove a party (their page is told, their audio leaves),
 lock the room (no one new takes a seat; a party who was in and dropped comes back) and
 close it (everyone is told; nothing is left on the media server). Every change is told
-to every seated socket as `participants`.
+to every seated socket as `participants`. When the media server restarts, the room is
+made again (out of any caucus) and every seat is asked to offer again (`reoffer`); the
+room ends (`closed`) if the media server does not come back within RESTORE_S.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 MEDIATOR = "mediator"
 MUSIC = "music"  # the forwarding group the hold music plays as (a room with groups asks one)
 SUPERVISOR = "supervisor"  # the group of supervisors listening in (muted: never heard)
+RESTORE_S = 30.0  # a room the media server has not taken again by then ends
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -85,6 +88,7 @@ class LiveRoom:
     opened_at: float = field(default_factory=time.time)
     listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    restoring: asyncio.Task[None] | None = None
 
     @property
     def room(self) -> str:
@@ -120,6 +124,7 @@ class LiveRooms:
         self.announce = announce
         self.hold_music = hold_music  # the Ogg Opus file the others hear in a caucus
         self._rooms: dict[str, LiveRoom] = {}
+        self.restores = 0  # rooms made again after the media server restarted
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -179,7 +184,13 @@ class LiveRooms:
         if seat.owner != owner:
             raise RoomRefused("这个座位已由别处接入")
         answer = await self.legs.join(
-            owner, live.room_of(seat), sdp, display=seat.name, muted=seat.muted, group=who
+            owner,
+            live.room_of(seat),
+            sdp,
+            display=seat.name,
+            muted=seat.muted,
+            group=who,
+            on_lost=lambda _room: self._lost(live.case_id),
         )
         seat.joined = True
         await self._tell_all(live)
@@ -320,6 +331,41 @@ class LiveRooms:
                 await self._tell_all(live)
                 left.append(live.case_id)
         return left
+
+    # ----- the media server restarted ---------------------------------------------------
+
+    def _lost(self, case_id: str) -> None:
+        """Janus lost this process's legs (it restarted): the room is made again and every
+        seat asked to offer again; a room that cannot be made in RESTORE_S ends."""
+        live = self._rooms.get(case_id)
+        if live is not None and live.restoring is None:
+            live.restoring = asyncio.get_running_loop().create_task(self._restore(live))
+
+    async def _restore(self, live: LiveRoom) -> None:
+        deadline = time.monotonic() + RESTORE_S
+        for seat in live.seats.values():
+            seat.joined, seat.caucus = False, False
+        live.in_caucus, live.listeners = False, set()
+        try:
+            while True:
+                try:
+                    await self.legs.open_room(live.room, groups=[*live.seats, MUSIC, SUPERVISOR])
+                    break
+                except LegRefused:
+                    if time.monotonic() > deadline:
+                        log.error("mediation room not restored", extra={"case": live.case_id})
+                        await self.close(live.case_id)
+                        return
+                    await asyncio.sleep(0.5)
+            self.restores += 1
+            log.warning("mediation room restored", extra={"case": live.case_id})
+            for seat in list(live.seats.values()):
+                if seat.tell is not None:
+                    with contextlib.suppress(Exception):
+                        await seat.tell({"type": "reoffer", "case_id": live.case_id})
+            await self._tell_all(live)
+        finally:
+            live.restoring = None
 
     async def stop(self) -> None:
         for case_id in list(self._rooms):

@@ -11,8 +11,9 @@ be theirs, or they staff):
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
 link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
   offer {sdp}                 -> answer {sdp}
-To both: participants {case_id, locked, participants: [...]} on every change; to a
-party: removed, closed or replaced, and then its socket closes.
+To both: participants {case_id, locked, caucus, participants: [...]} on every change;
+reoffer {case_id} when the room was made again after the media server restarted (offer
+again); to a party: removed, closed or replaced, and then its socket closes.
 Opening, closing and removing are written to the case's audit trail.
 """
 
