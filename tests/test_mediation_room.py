@@ -28,7 +28,7 @@ from lawline.video.webrtc import create_peer_connection
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.media_server import media_env, settings_with
-from tests.test_bridge import BROWSER, make_tone, record_track, share
+from tests.test_bridge import BROWSER, make_tone, record_track, rms, share
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"),
@@ -397,3 +397,48 @@ async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_pa
         for peer in peers:
             await peer.close()
         await media.stop()
+
+
+async def test_the_recording_consent_is_announced_to_everyone_and_recorded(
+    lawline: Running, tmp_path: Path
+) -> None:
+    # Seven parties, as many as a room takes besides the mediator.
+    parties = [
+        *PARTIES,
+        *[{"name": f"证人{n}", "role": "third_party", "reach": "hall"} for n in range(5)],
+    ]
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": parties})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    peers = {w: Peer(make_tone(tmp_path / f"{w}.wav", TONES[w], 48000)) for w in TONES}
+    sockets: list[Any] = []
+    try:
+        async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            await peers["mediator"].join(desk, case_id=cid)
+            ws = await party_socket(lawline, links["applicant"])
+            sockets.append(ws)
+            await next_frame(ws, "joined")
+            await peers["applicant"].join(ws)
+            # The mediator's own voice muted: what the party hears next is the announcement.
+            mute = {"type": "mute", "case_id": cid, "who": "mediator", "muted": True}
+            await desk.send(json.dumps(mute))
+            assert (await next_frame(desk, "result"))["ok"]
+            await peers["applicant"].until(hears=set(), not_hears={440, 1200, 1800})
+
+            await desk.send(json.dumps({"type": "consent", "case_id": cid}))
+            assert (await next_frame(desk, "result", timeout=30))["ok"]
+            deadline = time.monotonic() + 15
+            while rms(peers["applicant"].recent()) < 300:
+                assert time.monotonic() < deadline, "the party never heard the announcement"
+                await asyncio.sleep(0.1)
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for peer in peers.values():
+            await peer.close()
+    async with lawline.client("liu", Role.MEDIATOR) as liu:
+        m = (await liu.get(f"/api/mediations/{cid}")).json()
+        assert m["consent_at"] is not None

@@ -191,6 +191,7 @@ function controls(p) {
 
 function result(f) {
   if (!f.ok) toast(`操作未成功：${f.message}`);
+  if (f.request === "consent" && f.ok) toast("已向全体播放录音告知。");
   if (f.request === "room_close" && f.ok) {
     closeAudio();
     const closed = page.caseId;
@@ -204,6 +205,7 @@ function result(f) {
 $("lock").addEventListener("click", () => {
   socket.send("lock", { case_id: page.caseId, locked: !page.locked });
 });
+$("consent").addEventListener("click", () => socket.send("consent", { case_id: page.caseId }));
 $("end-caucus").addEventListener("click", () => {
   socket.send("caucus_end", { case_id: page.caseId });
 });
