@@ -16,7 +16,7 @@ from lawline.transcripts.segments import TranscriptStatus
 ROOT = Path(__file__).parent.parent
 STATIC = ROOT / "lawline" / "web" / "static"
 # A page's words, file format names aside.
-FORMATS = {"Excel", "XLSX", "CSV", "SRT", "WebVTT", "TXT"}
+FORMATS = {"Excel", "XLSX", "CSV", "SRT", "WebVTT", "TXT", "Word", "PDF"}
 # The groups the glossary names word for word.
 IN_GLOSSARY = [
     "service",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -21,10 +23,12 @@ from aiortc.mediastreams import MediaStreamTrack
 from lawline.config import Settings
 from lawline.media.access import media_access
 from lawline.media.janus_client import AudioBridge
+from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.video.webrtc import create_peer_connection
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
-from tests.test_bridge import BROWSER, make_tone, record_track, share
+from tests.media_server import media_env, settings_with
+from tests.test_bridge import BROWSER, make_tone, record_track, rms, share
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"),
@@ -340,3 +344,101 @@ async def test_a_supervisor_sees_the_room_and_listens_unheard_and_the_mediator_i
         trail = (await boss.get(f"/api/cases/{cid}/audit")).json()
         details = [e["detail"] for e in trail if e["actor"] == "boss"]
         assert "mediation listen start" in details and "mediation listen stop" in details
+
+
+async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_parties(
+    tmp_path: Path, clean_redis_url: str
+) -> None:
+    # A Janus of this test's own, kept up by the supervisor `lawline serve` uses.
+    env = media_env(tmp_path / "janus")
+    env["LAWLINE_MEDIA__RTP_PORT_RANGE"] = "30000-32999"
+    env["LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE"] = "33000-35999"
+    settings = settings_with(env, tmp_path)
+    settings.secret_key = "test-secret"
+    media = MediaSupervisor(prepare_janus(settings), os.environ, tmp_path, 20)
+    await media.start()
+    peers: list[Peer] = []
+    sockets: list[Any] = []
+    try:
+        async with running_lawline(settings, clean_redis_url) as lawline:
+            async with lawline.client("liu", Role.MEDIATOR) as http:
+                r = await http.post("/api/mediations", json={"parties": PARTIES})
+                assert r.status_code == 201, r.text
+                cid = r.json()["case"]["id"]
+            async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+                await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+                links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+                ws = await party_socket(lawline, links["applicant"])
+                sockets.append(ws)
+                await next_frame(ws, "joined")
+
+                async def join_both() -> tuple[Peer, Peer]:
+                    mediator = Peer(make_tone(tmp_path / "m.wav", 440, 48000))
+                    party = Peer(make_tone(tmp_path / "p.wav", 1200, 48000))
+                    peers.extend([mediator, party])
+                    await mediator.join(desk, case_id=cid)
+                    await party.join(ws)
+                    await mediator.until(hears={1200}, not_hears={440})
+                    await party.until(hears={440}, not_hears={1200})
+                    return mediator, party
+
+                await join_both()
+                assert media.pid is not None
+                os.kill(media.pid, signal.SIGKILL)
+                # The room is made again and both are asked to offer again.
+                assert await next_frame(desk, "reoffer", timeout=40)
+                assert await next_frame(ws, "reoffer", timeout=10)
+                await join_both()
+                assert media.starts == 2
+                assert lawline.app.state.mediation_rooms.restores == 1
+    finally:
+        for s in sockets:
+            await s.close()
+        for peer in peers:
+            await peer.close()
+        await media.stop()
+
+
+async def test_the_recording_consent_is_announced_to_everyone_and_recorded(
+    lawline: Running, tmp_path: Path
+) -> None:
+    # Seven parties, as many as a room takes besides the mediator.
+    parties = [
+        *PARTIES,
+        *[{"name": f"证人{n}", "role": "third_party", "reach": "hall"} for n in range(5)],
+    ]
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": parties})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case"]["id"]
+    peers = {w: Peer(make_tone(tmp_path / f"{w}.wav", TONES[w], 48000)) for w in TONES}
+    sockets: list[Any] = []
+    try:
+        async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            await peers["mediator"].join(desk, case_id=cid)
+            ws = await party_socket(lawline, links["applicant"])
+            sockets.append(ws)
+            await next_frame(ws, "joined")
+            await peers["applicant"].join(ws)
+            # The mediator's own voice muted: what the party hears next is the announcement.
+            mute = {"type": "mute", "case_id": cid, "who": "mediator", "muted": True}
+            await desk.send(json.dumps(mute))
+            assert (await next_frame(desk, "result"))["ok"]
+            await peers["applicant"].until(hears=set(), not_hears={440, 1200, 1800})
+
+            await desk.send(json.dumps({"type": "consent", "case_id": cid}))
+            assert (await next_frame(desk, "result", timeout=30))["ok"]
+            deadline = time.monotonic() + 15
+            while rms(peers["applicant"].recent()) < 300:
+                assert time.monotonic() < deadline, "the party never heard the announcement"
+                await asyncio.sleep(0.1)
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for peer in peers.values():
+            await peer.close()
+    async with lawline.client("liu", Role.MEDIATOR) as liu:
+        m = (await liu.get(f"/api/mediations/{cid}")).json()
+        assert m["consent_at"] is not None

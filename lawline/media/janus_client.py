@@ -544,16 +544,18 @@ class AudioBridge:
             body["group"] = group
         await self._request(body)
 
-    async def play_file(self, room: str, file_id: str, filename: str, *, group: str = "") -> None:
-        """Play an Ogg Opus file into the room, looped, until `stop_file` (in a room with
-        groups, as one of them)."""
+    async def play_file(
+        self, room: str, file_id: str, filename: str, *, group: str = "", loop: bool = True
+    ) -> None:
+        """Play an Ogg Opus file into the room, looped until `stop_file`, or once (in a
+        room with groups, as one of them)."""
         body: Json = {
             "request": "play_file",
             "room": room,
             "admin_key": self.admin_key,
             "file_id": file_id,
             "filename": filename,
-            "loop": True,
+            "loop": loop,
         }
         if group:
             body["group"] = group

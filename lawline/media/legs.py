@@ -119,6 +119,7 @@ class BrowserLegs:
         try:
             await create_room(handle, self.access, room, rtp_participants=False, groups=groups)
         except JanusError as exc:
+            log.warning("room not made", extra={"room": room, "error": str(exc)})
             raise LegRefused("媒体服务器拒绝了操作") from exc
         finally:
             with contextlib.suppress(JanusError):
@@ -154,17 +155,26 @@ class BrowserLegs:
         leg.room = to
         self._legs[(owner, to)] = leg
 
-    async def play_music(self, room: str, music: str, *, on: bool, group: str = "") -> None:
-        """Loop the hold music file into `room` (as `group`, in a room with groups), or
-        stop it."""
+    async def play(
+        self, room: str, sound: str, sound_id: str, *, group: str, loop: bool = False
+    ) -> None:
+        """Play an Ogg Opus file into `room` as `group` (a room with groups asks one):
+        once, or looped until `stop_playing`."""
         handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
         try:
-            if on:
-                await handle.play_file(room, "hold", music, group=group)
-            else:
-                await handle.stop_file(room, "hold")
+            await handle.play_file(room, sound_id, sound, group=group, loop=loop)
         except JanusError as exc:
-            log.warning("hold music not played", extra={"room": room, "error": str(exc)})
+            log.warning("sound not played", extra={"room": room, "error": str(exc)})
+            raise LegRefused("媒体服务器拒绝了操作") from exc
+        finally:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+
+    async def stop_playing(self, room: str, sound_id: str) -> None:
+        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
+        try:
+            await handle.stop_file(room, sound_id)
+        except JanusError as exc:
             raise LegRefused("媒体服务器拒绝了操作") from exc
         finally:
             with contextlib.suppress(JanusError):

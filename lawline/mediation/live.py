@@ -1,8 +1,10 @@
 """The mediation rooms a web process holds open: who sits where, and their audio.
 
 A mediation's room is an AudioBridge room (`m-` and the case number, private with its
-PIN) with one forwarding group per seat: the mediator's and each party's (`p` and the
-party's id), so each voice can be taken apart for the transcript. A seat is held by one
+PIN) with a forwarding group per side (the mediator, the applicants, the respondents,
+third parties: Janus allows five groups a room), so each side's voice can be taken
+apart for the transcript. Seats are the mediator's and each party's (`p` and the
+party's id). A seat is held by one
 socket at a time (its owner): the mediator's console, or the party's page opened from
 their link; a second socket for the same seat takes it over (a party whose link
 dropped comes back). Everyone in the room hears everyone but themselves (AudioBridge
@@ -13,7 +15,9 @@ they hear each other there; the rest hear hold music in the main room and nothin
 the side room), mute a seat, remove a party (their page is told, their audio leaves),
 lock the room (no one new takes a seat; a party who was in and dropped comes back) and
 close it (everyone is told; nothing is left on the media server). Every change is told
-to every seated socket as `participants`.
+to every seated socket as `participants`. When the media server restarts, the room is
+made again (out of any caucus) and every seat is asked to offer again (`reoffer`); the
+room ends (`closed`) if the media server does not come back within RESTORE_S.
 """
 
 from __future__ import annotations
@@ -28,12 +32,19 @@ from pathlib import Path
 from typing import Any
 
 from lawline.media.legs import BrowserLegs, LegRefused
+from lawline.media.room_sounds import HOLD_MUSIC, MEDIATION_CONSENT
 
 log = logging.getLogger(__name__)
 
 MEDIATOR = "mediator"
-MUSIC = "music"  # the forwarding group the hold music plays as (a room with groups asks one)
-SUPERVISOR = "supervisor"  # the group of supervisors listening in (muted: never heard)
+# A room's forwarding groups (Janus's AudioBridge allows five a room): one per side, so
+# each side's voice can be taken apart for the transcript, and one for the rest: the
+# sounds played in (a room with groups asks one of everything in it) and supervisors
+# listening in (muted: never heard).
+OTHERS = "others"
+GROUPS = [MEDIATOR, "applicant", "respondent", "third_party", OTHERS]
+MUSIC = SUPERVISOR = OTHERS
+RESTORE_S = 30.0  # a room the media server has not taken again by then ends
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -63,6 +74,10 @@ class Seat:
     owner: Hashable | None = None
     tell: Tell | None = None
 
+    @property
+    def group(self) -> str:
+        return self.role if self.role in GROUPS else OTHERS
+
     def json(self) -> dict[str, Any]:
         return {
             "who": self.who,
@@ -85,6 +100,7 @@ class LiveRoom:
     opened_at: float = field(default_factory=time.time)
     listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    restoring: asyncio.Task[None] | None = None
 
     @property
     def room(self) -> str:
@@ -113,13 +129,15 @@ class SeatOf:
 
 class LiveRooms:
     def __init__(
-        self, legs: BrowserLegs, hold_music: Callable[[], Path], announce: bool = True
+        self, legs: BrowserLegs, sounds: Callable[[str], Path], announce: bool = True
     ) -> None:
         self.legs = legs
+        # A room sound's Ogg Opus file (the hold music, the consent announcement).
+        self.sounds = sounds
         # The mediator's page shows when a supervisor listens in (media.announce_monitoring).
         self.announce = announce
-        self.hold_music = hold_music  # the Ogg Opus file the others hear in a caucus
         self._rooms: dict[str, LiveRoom] = {}
+        self.restores = 0  # rooms made again after the media server restarted
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -138,7 +156,7 @@ class LiveRooms:
         live = LiveRoom(case_id, seats)
         self._rooms[case_id] = live
         try:
-            await self.legs.open_room(live.room, groups=[*seats, MUSIC, SUPERVISOR])
+            await self.legs.open_room(live.room, groups=GROUPS)
         except LegRefused:
             del self._rooms[case_id]
             raise
@@ -179,7 +197,13 @@ class LiveRooms:
         if seat.owner != owner:
             raise RoomRefused("这个座位已由别处接入")
         answer = await self.legs.join(
-            owner, live.room_of(seat), sdp, display=seat.name, muted=seat.muted, group=who
+            owner,
+            live.room_of(seat),
+            sdp,
+            display=seat.name,
+            muted=seat.muted,
+            group=seat.group,
+            on_lost=lambda _room: self._lost(live.case_id),
         )
         seat.joined = True
         await self._tell_all(live)
@@ -255,16 +279,16 @@ class LiveRooms:
             side = [live.seats[MEDIATOR], *seats]
             if any(not s.joined or s.owner is None for s in side):
                 raise RoomRefused("所选的人尚未接入调解室")
-            await self.legs.open_room(live.side_room, groups=list(live.seats))
+            await self.legs.open_room(live.side_room, groups=GROUPS)
             live.in_caucus = True
             for seat in side:
                 assert seat.owner is not None
                 await self.legs.move(
-                    seat.owner, live.room, live.side_room, display=seat.name, group=seat.who
+                    seat.owner, live.room, live.side_room, display=seat.name, group=seat.group
                 )
                 seat.caucus = True
-            music = await asyncio.to_thread(self.hold_music)  # made once: sox and an encoder
-            await self.legs.play_music(live.room, str(music), on=True, group=MUSIC)
+            music = await asyncio.to_thread(self.sounds, HOLD_MUSIC)  # made once
+            await self.legs.play(live.room, str(music), HOLD_MUSIC, group=MUSIC, loop=True)
         await self._tell_all(live)
 
     async def end_caucus(self, case_id: str) -> None:
@@ -274,16 +298,22 @@ class LiveRooms:
             if not live.in_caucus:
                 raise RoomRefused("当前不在背靠背调解中")
             with contextlib.suppress(LegRefused):
-                await self.legs.play_music(live.room, "", on=False)
+                await self.legs.stop_playing(live.room, HOLD_MUSIC)
             for seat in live.seats.values():
                 if seat.caucus and seat.owner is not None and seat.joined:
                     await self.legs.move(
-                        seat.owner, live.side_room, live.room, display=seat.name, group=seat.who
+                        seat.owner, live.side_room, live.room, display=seat.name, group=seat.group
                     )
                 seat.caucus = False
             await self.legs.close_room(live.side_room)
             live.in_caucus = False
         await self._tell_all(live)
+
+    async def announce_consent(self, case_id: str) -> None:
+        """The recording-consent announcement, once, for everyone in the room."""
+        live = self._live(case_id)
+        sound = await asyncio.to_thread(self.sounds, MEDIATION_CONSENT)
+        await self.legs.play(live.room, str(sound), MEDIATION_CONSENT, group=MUSIC)
 
     def live_rooms(self) -> list[dict[str, Any]]:
         """What a supervisor sees of the open rooms: who is in, since when."""
@@ -320,6 +350,41 @@ class LiveRooms:
                 await self._tell_all(live)
                 left.append(live.case_id)
         return left
+
+    # ----- the media server restarted ---------------------------------------------------
+
+    def _lost(self, case_id: str) -> None:
+        """Janus lost this process's legs (it restarted): the room is made again and every
+        seat asked to offer again; a room that cannot be made in RESTORE_S ends."""
+        live = self._rooms.get(case_id)
+        if live is not None and live.restoring is None:
+            live.restoring = asyncio.get_running_loop().create_task(self._restore(live))
+
+    async def _restore(self, live: LiveRoom) -> None:
+        deadline = time.monotonic() + RESTORE_S
+        for seat in live.seats.values():
+            seat.joined, seat.caucus = False, False
+        live.in_caucus, live.listeners = False, set()
+        try:
+            while True:
+                try:
+                    await self.legs.open_room(live.room, groups=GROUPS)
+                    break
+                except LegRefused:
+                    if time.monotonic() > deadline:
+                        log.error("mediation room not restored", extra={"case": live.case_id})
+                        await self.close(live.case_id)
+                        return
+                    await asyncio.sleep(0.5)
+            self.restores += 1
+            log.warning("mediation room restored", extra={"case": live.case_id})
+            for seat in list(live.seats.values()):
+                if seat.tell is not None:
+                    with contextlib.suppress(Exception):
+                        await seat.tell({"type": "reoffer", "case_id": live.case_id})
+            await self._tell_all(live)
+        finally:
+            live.restoring = None
 
     async def stop(self) -> None:
         for case_id in list(self._rooms):

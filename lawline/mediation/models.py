@@ -33,6 +33,8 @@ class Mediation(Base):
     # The agreed terms: [{"text", "how", "by"}] (履行方式、时限).
     terms: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     oral: Mapped[bool] = mapped_column(default=False)  # an oral agreement (口头协议)
+    # When the recording-consent announcement was played in its room (recording needs it).
+    consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 

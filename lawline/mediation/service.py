@@ -276,6 +276,14 @@ def reschedule(
     return record
 
 
+def record_consent(session: Session, case_id: str, actor: Actor, now: datetime) -> None:
+    """The recording-consent announcement was played in the room (the first time counts)."""
+    record = _open_for_change(session, case_id, actor, now)
+    if record.mediation.consent_at is None:
+        record.mediation.consent_at = now
+    audit_change(session, actor, "update", case_id, now, "mediation consent announced")
+
+
 def record_outcome(
     session: Session,
     case_id: str,

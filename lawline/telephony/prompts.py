@@ -63,6 +63,10 @@ TEXTS: dict[str, str] = {
     ),
     "thanks": "感谢您的评价，再见。",
     "goodbye": "感谢您的来电，再见。",
+    # Played into a mediation room by the mediator at the start (media/room_sounds.py).
+    "mediation_consent": (
+        "本次人民调解将全程录音，录音只作为调解记录保存。如有异议，请现在告诉调解员。"
+    ),
 }
 
 
@@ -144,6 +148,11 @@ def build(
             progress(i, len(jobs))
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return built
+
+
+def speak(text: str, target: Path) -> None:
+    """A spoken text as a WAV of the prompts' format."""
+    _speak(to_pinyin(text), target)
 
 
 def _speak(pinyin: str, target: Path) -> None:

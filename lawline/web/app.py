@@ -22,9 +22,9 @@ from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints.service import StatuteHints
 from lawline.media.access import media_access
-from lawline.media.hold_music import ensure_hold_music
 from lawline.media.janus_config import janus_dir
 from lawline.media.legs import BrowserLegs
+from lawline.media.room_sounds import ensure_room_sound
 from lawline.mediation.live import LiveRooms
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
@@ -101,7 +101,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.legs = BrowserLegs(media_access(settings))
         app.state.mediation_rooms = LiveRooms(
             app.state.legs,
-            lambda: ensure_hold_music(janus_dir(settings)),
+            lambda name: ensure_room_sound(janus_dir(settings), name),
             announce=settings.media.announce_monitoring,
         )
         app.state.transcripts = TranscriptStore(queue.store)

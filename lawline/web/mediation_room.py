@@ -6,13 +6,15 @@ be theirs, or they staff):
   room_open {case_id}         -> room {case_id, links: [{who, name, role, reach, token}]}
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
   mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
+  consent {case_id}           (the recording-consent announcement, played to everyone),
   caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
   caucus_end {case_id}, room_close {case_id}  -> result {request, ok, message}
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
 link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
   offer {sdp}                 -> answer {sdp}
-To both: participants {case_id, locked, participants: [...]} on every change; to a
-party: removed, closed or replaced, and then its socket closes.
+To both: participants {case_id, locked, caucus, participants: [...]} on every change;
+reoffer {case_id} when the room was made again after the media server restarted (offer
+again); to a party: removed, closed or replaced, and then its socket closes.
 Opening, closing and removing are written to the case's audit trail.
 """
 
@@ -36,7 +38,7 @@ from lawline.media.legs import LegRefused
 from lawline.mediation.links import BadLink, PartySeat, party_token, read_party_token
 from lawline.mediation.live import MEDIATOR, LiveRooms, RoomRefused, SeatOf, party_seat
 from lawline.mediation.models import MediationParty
-from lawline.mediation.service import MediationState, get_mediation
+from lawline.mediation.service import MediationState, get_mediation, record_consent
 from lawline.video.settings import WebRTCSettings
 from lawline.video.turn import browser_rtc_config
 from lawline.web.auth import STAFF_ROLES, Principal, Role
@@ -107,6 +109,7 @@ class MediatorDesk:
             "mute": self._mute,
             "remove": self._remove,
             "lock": self._lock,
+            "consent": self._consent,
             "caucus": self._caucus,
             "caucus_end": self._caucus_end,
             "room_close": self._close,
@@ -198,6 +201,19 @@ class MediatorDesk:
     async def _lock(self, frame: Frame) -> None:
         cid, locked = case_id_of(frame), _flag(frame, "locked")
         await self._do("lock", cid, lambda: self.rooms.set_locked(cid, locked))
+
+    async def _consent(self, frame: Frame) -> None:
+        cid = case_id_of(frame)
+        now, actor = datetime.now(UTC), self.actor
+
+        async def consent() -> None:
+            await self.rooms.announce_consent(cid)
+            try:
+                await self._db(lambda s: record_consent(s, cid, actor, now))
+            except CaseError as exc:
+                raise RoomRefused(str(exc)) from exc
+
+        await self._do("consent", cid, consent)
 
     async def _caucus(self, frame: Frame) -> None:
         cid, who = case_id_of(frame), frame.get("who")

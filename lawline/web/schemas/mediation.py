@@ -120,6 +120,7 @@ class MediationOut(BaseModel):
     facts: str
     terms: list[dict[str, str]]
     oral: bool
+    consent_at: datetime | None
     closed_at: datetime | None
     parties: list[dict[str, Any]]
 
@@ -135,6 +136,7 @@ class MediationOut(BaseModel):
             facts=m.facts,
             terms=list(m.terms or []),
             oral=m.oral,
+            consent_at=m.consent_at,
             closed_at=m.closed_at,
             parties=[party_json(p) for p in record.parties],
         )

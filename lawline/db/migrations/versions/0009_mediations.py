@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("facts", sa.Text(), server_default="", nullable=False),
         sa.Column("terms", sa.JSON(), nullable=False),
         sa.Column("oral", sa.Boolean(), nullable=False),
+        sa.Column("consent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_mediations_case_id_cases")

@@ -27,11 +27,9 @@ const socket = new Socket("/api/mediation/party/ws", {
       rtc = f.rtc || null;
       me = f.who;
       $("who").textContent = `${f.name}（${LABELS.partyRole[f.role] || ""}）`;
-      status("正在接通…");
-      const pc = await connectAudio(rtc);
-      if (!pc) { status("无法使用麦克风，请允许浏览器使用麦克风后重试。"); return; }
-      socket.send("offer", { sdp: pc.localDescription.sdp });
+      await offerAudio();
     },
+    reoffer: offerAudio,  // the media server restarted: the room is back, join it again
     answer: (f) => { answered(f.sdp); status("已加入调解，请讲话。"); $("room-level").hidden = false; },
     participants: (f) => {
       draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`);
@@ -56,6 +54,13 @@ const socket = new Socket("/api/mediation/party/ws", {
     return true;
   },
 });
+
+async function offerAudio() {
+  status("正在接通…");
+  const pc = await connectAudio(rtc);
+  if (!pc) { status("无法使用麦克风，请允许浏览器使用麦克风后重试。"); return; }
+  socket.send("offer", { sdp: pc.localDescription.sdp });
+}
 
 function end(why) {
   over = true;

@@ -15,6 +15,7 @@ const socket = new Socket("/api/mediation/ws", {
     answer: (f) => answered(f.sdp),
     participants: showSeats,
     result,
+    reoffer: offerAudio,  // the media server restarted: the room is back, join it again
   },
   onOpen: () => {
     setLink(true, "已连接", "连接中断，正在重连…");
@@ -155,6 +156,11 @@ async function opened(f) {
   draw($("links"), html`${f.links.map((l) => html`<li data-who=${l.who}>
     ${l.name}（${LABELS.partyRole[l.role] || ""}）：<input readonly size="60"
       value=${base + l.token} @focus=${(e) => e.target.select()}></li>`)}`);
+  await offerAudio();
+}
+
+async function offerAudio() {
+  if (!page.caseId) return;
   const pc = await connectAudio(page.rtc);
   if (!pc) { toast("无法使用麦克风，请检查浏览器权限。"); return; }
   socket.send("offer", { case_id: page.caseId, sdp: pc.localDescription.sdp });
@@ -185,6 +191,7 @@ function controls(p) {
 
 function result(f) {
   if (!f.ok) toast(`操作未成功：${f.message}`);
+  if (f.request === "consent" && f.ok) toast("已向全体播放录音告知。");
   if (f.request === "room_close" && f.ok) {
     closeAudio();
     const closed = page.caseId;
@@ -198,6 +205,7 @@ function result(f) {
 $("lock").addEventListener("click", () => {
   socket.send("lock", { case_id: page.caseId, locked: !page.locked });
 });
+$("consent").addEventListener("click", () => socket.send("consent", { case_id: page.caseId }));
 $("end-caucus").addEventListener("click", () => {
   socket.send("caucus_end", { case_id: page.caseId });
 });
