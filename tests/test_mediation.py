@@ -127,7 +127,7 @@ async def test_a_supervisor_opens_one_for_a_mediator_and_only_for_a_mediator(
         assert r.status_code == 201, r.text
         assert r.json()["case"]["owner"] == "chen" and r.json()["case"]["opened_by"] == "boss"
         r = await boss.post("/api/mediations", json=DISPUTE | {"mediator": "root"})
-        assert r.status_code == 409 and "mediator" in r.json()["detail"]
+        assert r.status_code == 409 and "调解员" in r.json()["detail"]
     async with lawline.client("liu", Role.MEDIATOR) as liu:
         r = await liu.post("/api/mediations", json=DISPUTE | {"mediator": "chen"})
         assert r.status_code == 403
@@ -137,9 +137,9 @@ async def test_a_supervisor_opens_one_for_a_mediator_and_only_for_a_mediator(
     ("parties", "status", "says"),
     [
         ([APPLICANT], 422, "parties"),
-        ([APPLICANT, NEIGHBOUR], 409, "respondent"),
-        ([APPLICANT | {"phone": ""}, RESPONDENT], 409, "number"),
-        ([APPLICANT, RESPONDENT | {"terminal_id": "nowhere-9"}], 409, "terminal"),
+        ([APPLICANT, NEIGHBOUR], 409, "被申请人"),
+        ([APPLICANT | {"phone": ""}, RESPONDENT], 409, "电话号码"),
+        ([APPLICANT, RESPONDENT | {"terminal_id": "nowhere-9"}], 409, "村务终端"),
         ([APPLICANT, RESPONDENT | {"terminal_id": "../etc"}], 422, "terminal_id"),
         ([APPLICANT | {"phone": "139-1234-5678; DROP"}, RESPONDENT], 422, "phone"),
         ([APPLICANT | {"name": "李\n桂兰"}, RESPONDENT], 422, "name"),
@@ -173,7 +173,7 @@ async def test_parties_and_schedule_change_until_the_outcome_closes_the_case(
         assert r.status_code == 200 and r.json()["scheduled_at"] is None
 
         r = await liu.post(f"/api/mediations/{cid}/outcome", json={"outcome": "agreement"})
-        assert r.status_code == 409 and "terms" in r.json()["detail"]
+        assert r.status_code == 409 and "协议内容" in r.json()["detail"]
         r = await liu.post(
             f"/api/mediations/{cid}/outcome",
             json={"outcome": "none", "terms": TERMS},

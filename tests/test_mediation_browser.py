@@ -115,6 +115,9 @@ async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(
         await desk.fill("#password", PASSWORD)
         await desk.click("#login")
         await desk.wait_for_url(f"{base}/mediation")
+        # Sent without names: told in Chinese which field of which party, nothing made.
+        await desk.click("#new-mediation button[type=submit]")
+        await desk.wait_for_selector("#toast:has-text('请填写第 1 位当事人的姓名')")
         await desk.select_option("#new-domain", "neighbour")
         await desk.fill("#new-summary", "宅基地围墙越界")
         first, second = (

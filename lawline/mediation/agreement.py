@@ -89,7 +89,7 @@ class Agreement:
 def agreement_of(record: MediationRecord, committee: str, mediator: str, tz: tzinfo) -> Agreement:
     m = record.mediation
     if m.outcome not in OUTCOMES:
-        raise AgreementError("no agreement was reached in this mediation")
+        raise AgreementError("这件调解未达成协议，没有调解协议书")
     closed: datetime = m.closed_at or record.case.opened_at
     day = centre_time.local(closed, tz)
     return Agreement(
@@ -174,7 +174,7 @@ def render_docx(template: Path, agreement: Agreement) -> bytes:
         doc = DocxTemplate(str(ensure_template(template)))
         doc.render(agreement.context(), autoescape=True)
     except (TemplateError, KeyError, ValueError, OSError) as exc:
-        raise AgreementError(f"the agreement's template cannot be used: {exc}") from exc
+        raise AgreementError(f"调解协议书模板无法使用（template）：{exc}") from exc
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -186,7 +186,7 @@ def render_docx(template: Path, agreement: Agreement) -> bytes:
 def render_pdf(agreement: Agreement, font: Path) -> bytes:
     """The agreement on A4, in the same parts and order as the default template."""
     if not font.exists():
-        raise AgreementError("no Chinese font for the PDF (mediation.pdf_font)")
+        raise AgreementError("没有可用于 PDF 的中文字体（mediation.pdf_font）")
     pdf = FPDF(format="A4")
     pdf.set_margins(25, 25, 25)
     pdf.set_auto_page_break(True, margin=25)

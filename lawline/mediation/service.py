@@ -106,17 +106,17 @@ class MediationRecord:
 
 def _check_parties(session: Session, parties: Sequence[PartyFields]) -> None:
     if not MIN_PARTIES <= len(parties) <= MAX_PARTIES:
-        raise CaseError(f"a mediation has {MIN_PARTIES} to {MAX_PARTIES} parties")
+        raise CaseError(f"一件调解有 {MIN_PARTIES} 至 {MAX_PARTIES} 位当事人")
     roles = {p.role for p in parties}
     if PartyRole.APPLICANT not in roles or PartyRole.RESPONDENT not in roles:
-        raise CaseError("a mediation needs an applicant and a respondent")
+        raise CaseError("调解需要申请人和被申请人")
     for n, p in enumerate(parties, 1):
         if p.reach == Reach.PHONE and not p.phone:
-            raise CaseError(f"party {n} is reached by phone: their number is needed")
+            raise CaseError(f"第 {n} 位当事人以电话参加：请填写其电话号码")
         if p.reach == Reach.TERMINAL:
             terminal = session.get(Terminal, p.terminal_id) if p.terminal_id else None
             if terminal is None or terminal.revoked_at is not None:
-                raise CaseError(f"party {n}: no such village terminal in service")
+                raise CaseError(f"第 {n} 位当事人：没有这个在用的村务终端")
 
 
 def _owner(session: Session, actor: Actor, mediator: str | None) -> str:
@@ -124,10 +124,10 @@ def _owner(session: Session, actor: Actor, mediator: str | None) -> str:
     if mediator is None or mediator == actor.id:
         return actor.id
     if not actor.staff:
-        raise Forbidden("only supervisors open a mediation for another mediator")
+        raise Forbidden("只有管理人员可以为其他调解员建立调解")
     user = session.get(User, mediator)
     if user is None or user.disabled or user.role != Role.MEDIATOR.value:
-        raise CaseError("no such mediator")
+        raise CaseError("没有这位调解员")
     return mediator
 
 
@@ -221,9 +221,9 @@ def get_mediation(
     mediation = session.get(Mediation, case_id)
     case = session.get(Case, case_id)
     if mediation is None or case is None:
-        raise NotFound("no such mediation")
+        raise NotFound("没有这件调解")
     if not may_work_on(actor, case):
-        raise Forbidden("this mediation is not yours")
+        raise Forbidden("这件调解不由您主持")
     if audit:
         audit_change(session, actor, "read", case_id, now, "mediation")
     return MediationRecord(case, mediation, _parties(session, case_id))
@@ -234,7 +234,7 @@ def _open_for_change(
 ) -> MediationRecord:
     record = get_mediation(session, case_id, actor, now, audit=False)
     if record.mediation.state == MediationState.CLOSED.value:
-        raise CaseError("this mediation is closed")
+        raise CaseError("这件调解已经结案")
     return record
 
 
@@ -300,12 +300,12 @@ def record_outcome(
     record = _open_for_change(session, case_id, actor, now)
     if outcome == Outcome.NONE:
         if terms:
-            raise CaseError("no agreement was reached: there are no agreed terms")
+            raise CaseError("未达成协议：不应填写协议内容")
     else:
         if not terms:
-            raise CaseError("an agreement states its terms")
+            raise CaseError("达成协议的，请填写协议内容")
         if not facts.strip():
-            raise CaseError("an agreement states the main facts and the issues")
+            raise CaseError("达成协议的，请填写纠纷主要事实和争议事项")
     m = record.mediation
     m.outcome = outcome.value
     m.facts = facts

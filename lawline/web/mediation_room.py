@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
 from lawline.cases.access import Actor
-from lawline.cases.service import CaseError, Forbidden, NotFound, audit_change
+from lawline.cases.service import CaseError, audit_change
 from lawline.media.legs import LegRefused
 from lawline.mediation.links import BadLink, PartySeat, party_token, read_party_token
 from lawline.mediation.live import MEDIATOR, LiveRooms, RoomRefused, SeatOf, party_seat
@@ -139,10 +139,6 @@ class MediatorDesk:
 
         try:
             result: tuple[str, list[SeatOf]] = await self._db(work)
-        except NotFound as exc:
-            raise RoomRefused("没有这件调解") from exc
-        except Forbidden as exc:
-            raise RoomRefused("这件调解不由您主持") from exc
         except CaseError as exc:
             raise RoomRefused(str(exc)) from exc
         return result

@@ -87,12 +87,27 @@ async function createMediation(event) {
   await listMediations();
 }
 
-// What went wrong, in a line: the server's message, or where a value was refused.
+// What went wrong, in a line of Chinese: the server's message, or which value was refused.
+const FIELDS = {
+  name: "姓名", phone: "电话号码", terminal_id: "终端编号", address: "住址", role: "身份",
+  reach: "参与方式", summary: "纠纷简述", domain: "纠纷类型", scheduled_at: "调解时间",
+  facts: "纠纷主要事实", text: "协议内容", how: "履行方式", by: "履行期限", outcome: "结果",
+};
+function refused(d) {
+  const loc = (d.loc || []).slice(1);
+  const at = loc.indexOf("parties") >= 0 && typeof loc[loc.indexOf("parties") + 1] === "number"
+    ? `第 ${loc[loc.indexOf("parties") + 1] + 1} 位当事人的` : "";
+  const field = loc[loc.length - 1];
+  if (field === "parties") return "当事人应为 2 至 7 位";
+  if (d.type === "string_too_short" || d.type === "missing") return `请填写${at}${FIELDS[field] || "必填项"}`;
+  if (d.type === "string_too_long") return `${at}${FIELDS[field] || "内容"}太长`;
+  return `${at}${FIELDS[field] || "内容"}填写有误`;
+}
 async function problem(r) {
   const body = await r.json().catch(() => ({}));
   if (typeof body.detail === "string") return body.detail;
-  if (Array.isArray(body.detail)) return body.detail.map((d) => `${d.loc.slice(1).join(".")}：${d.msg}`).join("；");
-  return `错误 ${r.status}`;
+  if (Array.isArray(body.detail)) return body.detail.map(refused).join("；");
+  return `请求未成功（${r.status}）`;
 }
 
 // ----- the end: outcome, facts and terms; then the agreement to print ------------------------
