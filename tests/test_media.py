@@ -36,12 +36,11 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from pydantic import ValidationError
 
 from lawline.config import Settings
-from lawline.media.access import BROWSER_GROUP, PHONE_GROUP, media_access
+from lawline.media.access import create_room, destroy_room, media_access
 from lawline.media.janus_client import (
     AudioBridge,
     JanusClient,
     JanusError,
-    JanusSession,
     _check,
     _parse_reply,
     http_json,
@@ -57,7 +56,6 @@ from lawline.media.janus_config import (
     write_config,
 )
 from lawline.media.janus_process import MediaSupervisor, prepare_janus, wait_ready
-from lawline.media.rooms import ConversationRooms, PhoneLeg
 from lawline.media.rtp import PCMU, forwarded_payload, ulaw_decode
 from lawline.media.settings import MediaSettings
 from lawline.serve import endpoint_rows, start_media
@@ -408,16 +406,16 @@ class Listener(asyncio.DatagramProtocol):
 
 
 async def test_a_room_forwards_each_groups_own_voices_apart(media: dict[str, str]) -> None:
-    """What a per-speaker transcript needs: the phone group's mix holds only the phone
-    legs' voices, the browser group's only the browsers', while everyone hears all."""
+    """What a per-speaker transcript needs: a mediation room's groups are its sides, and
+    each side's forwarded mix holds only that side's voice while everyone hears all."""
     loop = asyncio.get_running_loop()
-    rooms = ConversationRooms(media_access(Settings()))
+    access = media_access(Settings())
     room = f"groups-{random.getrandbits(32):x}"
-    phone, browser = ToneCaller(440), ToneCaller(1200)
-    listeners = {PHONE_GROUP: Listener(), BROWSER_GROUP: Listener()}
+    tones = {"applicant": 440, "respondent": 1200}
+    callers = {side: ToneCaller(hz) for side, hz in tones.items()}
+    listeners = {side: Listener() for side in tones}
     transports: list[asyncio.BaseTransport] = []
     saying: list[asyncio.Task[None]] = []
-    sessions: list[JanusSession] = []
 
     async def endpoint(protocol: asyncio.DatagramProtocol) -> tuple[str, int]:
         t, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=("127.0.0.1", 0))
@@ -425,38 +423,32 @@ async def test_a_room_forwards_each_groups_own_voices_apart(media: dict[str, str
         ip, port = t.get_extra_info("sockname")[:2]
         return ip, port
 
+    session = await access.client.session()
     try:
-        forward = {group: await endpoint(listener) for group, listener in listeners.items()}
-        await rooms.open(room, forward)
-        joined = await rooms.join_phone(
-            room, PhoneLeg(*await endpoint(phone), "pcmu", lambda _: None)
-        )
-        saying.append(loop.create_task(phone.say((joined.ip, joined.port))))
-        session = await rooms.access.client.session()
-        sessions.append(session)
-        other = await AudioBridge.attach(session, rooms.access.admin_key)
-        ip, port = await endpoint(browser)
-        b = await other.join_rtp(
-            room, ip, port, pin=rooms.access.room_pin(room), group=BROWSER_GROUP
-        )
-        saying.append(loop.create_task(browser.say((b.ip, b.port))))
+        maker = await AudioBridge.attach(session, access.admin_key)
+        pin = await create_room(maker, access, room, rtp_participants=True, groups=list(tones))
+        for side in tones:
+            await maker.rtp_forward(room, *await endpoint(listeners[side]), group=side)
+            leg = await AudioBridge.attach(session, access.admin_key)
+            ip, port = await endpoint(callers[side])
+            joined = await leg.join_rtp(room, ip, port, pin=pin, group=side)
+            saying.append(loop.create_task(callers[side].say((joined.ip, joined.port))))
 
         def both_heard() -> bool:
             return all(len(li.samples) >= 16000 for li in listeners.values())
 
         await _until(both_heard, 15, "both groups' forwarders send")
-        await _until(lambda: phone.received > 0 and browser.received > 0, 5, "each leg hears")
-        phone_mix = listeners[PHONE_GROUP].samples[-8000:]
-        browser_mix = listeners[BROWSER_GROUP].samples[-8000:]
-        assert tone_in(phone_mix, 8000, 440) > 0.8 and tone_in(phone_mix, 8000, 1200) < 0.05
-        assert tone_in(browser_mix, 8000, 1200) > 0.8 and tone_in(browser_mix, 8000, 440) < 0.05
-        assert listeners[PHONE_GROUP].refused == listeners[BROWSER_GROUP].refused == 0
+        await _until(lambda: all(c.received > 0 for c in callers.values()), 5, "each leg hears")
+        for side, hz in tones.items():
+            other = next(h for s, h in tones.items() if s != side)
+            mix = listeners[side].samples[-8000:]
+            assert tone_in(mix, 8000, hz) > 0.8 and tone_in(mix, 8000, other) < 0.05, side
+            assert listeners[side].refused == 0  # Janus's stray header bits read past
+        await destroy_room(maker, room)
     finally:
         for task in saying:
             task.cancel()
-        await rooms.stop()
-        for one in sessions:
-            await one.destroy()
+        await session.destroy()
         for t in transports:
             t.close()
 

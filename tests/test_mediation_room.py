@@ -94,6 +94,20 @@ async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running
         yield running
 
 
+async def new_mediation(lawline: Running, parties: list[dict[str, str]] = PARTIES) -> str:
+    """A mediation of liu's with these parties; its case number."""
+    async with lawline.client("liu", Role.MEDIATOR) as http:
+        r = await http.post("/api/mediations", json={"parties": parties})
+        assert r.status_code == 201, r.text
+        return str(r.json()["case"]["id"])
+
+
+async def open_room(desk: Any, cid: str) -> dict[str, str]:
+    """The mediator opens the room: each party's link token, by role."""
+    await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+    return {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+
+
 async def party_socket(lawline: Running, token: str) -> Any:
     ws_base = lawline.base.replace("http://", "ws://")
     ws = await websockets.connect(
@@ -113,10 +127,7 @@ async def janus_rooms() -> list[str]:
 async def test_everyone_in_the_room_hears_everyone_else_and_the_mediator_runs_it(
     lawline: Running, tmp_path: Path
 ) -> None:
-    async with lawline.client("liu", Role.MEDIATOR) as http:
-        r = await http.post("/api/mediations", json={"parties": PARTIES})
-        assert r.status_code == 201, r.text
-        cid = r.json()["case"]["id"]
+    cid = await new_mediation(lawline)
     peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in TONES.items()}
     sockets: list[Any] = []
     try:
@@ -189,13 +200,9 @@ async def test_a_dropped_party_comes_back_to_its_seat_and_a_locked_room_keeps_ot
     lawline: Running,
 ) -> None:
     parties = [*PARTIES, {"name": "王大妈", "role": "third_party", "reach": "link"}]
-    async with lawline.client("liu", Role.MEDIATOR) as http:
-        r = await http.post("/api/mediations", json={"parties": parties})
-        assert r.status_code == 201, r.text
-        cid = r.json()["case"]["id"]
+    cid = await new_mediation(lawline, parties)
     async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
-        await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
-        links = {link["role"]: link["token"] for link in (await next_frame(desk, "room"))["links"]}
+        links = await open_room(desk, cid)
         first = await party_socket(lawline, links["applicant"])
         seat = (await next_frame(first, "joined"))["who"]
         # The same link from another device (or after a drop): the seat moves there.
@@ -252,16 +259,12 @@ async def until_music(peer: Peer, timeout_s: float = 15) -> None:
 async def test_in_a_caucus_the_others_hear_music_and_nothing_of_the_side_room(
     lawline: Running, tmp_path: Path
 ) -> None:
-    async with lawline.client("liu", Role.MEDIATOR) as http:
-        r = await http.post("/api/mediations", json={"parties": PARTIES})
-        assert r.status_code == 201, r.text
-        cid = r.json()["case"]["id"]
+    cid = await new_mediation(lawline)
     peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in TONES.items()}
     sockets: list[Any] = []
     try:
         async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
-            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
-            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            links = await open_room(desk, cid)
             await peers["mediator"].join(desk, case_id=cid)
             seats = {}
             for role in ("applicant", "respondent"):
@@ -298,17 +301,13 @@ async def test_in_a_caucus_the_others_hear_music_and_nothing_of_the_side_room(
 async def test_a_supervisor_sees_the_room_and_listens_unheard_and_the_mediator_is_told(
     lawline: Running, tmp_path: Path
 ) -> None:
-    async with lawline.client("liu", Role.MEDIATOR) as http:
-        r = await http.post("/api/mediations", json={"parties": PARTIES})
-        assert r.status_code == 201, r.text
-        cid = r.json()["case"]["id"]
+    cid = await new_mediation(lawline)
     tones = {**TONES, "supervisor": 2500}
     peers = {who: Peer(make_tone(tmp_path / f"{who}.wav", hz, 48000)) for who, hz in tones.items()}
     sockets: list[Any] = []
     try:
         async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
-            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
-            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            links = await open_room(desk, cid)
             await peers["mediator"].join(desk, case_id=cid)
             ws = await party_socket(lawline, links["applicant"])
             sockets.append(ws)
@@ -361,13 +360,9 @@ async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_pa
     sockets: list[Any] = []
     try:
         async with running_lawline(settings, clean_redis_url) as lawline:
-            async with lawline.client("liu", Role.MEDIATOR) as http:
-                r = await http.post("/api/mediations", json={"parties": PARTIES})
-                assert r.status_code == 201, r.text
-                cid = r.json()["case"]["id"]
+            cid = await new_mediation(lawline)
             async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
-                await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
-                links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+                links = await open_room(desk, cid)
                 ws = await party_socket(lawline, links["applicant"])
                 sockets.append(ws)
                 await next_frame(ws, "joined")
@@ -407,16 +402,12 @@ async def test_the_recording_consent_is_announced_to_everyone_and_recorded(
         *PARTIES,
         *[{"name": f"证人{n}", "role": "third_party", "reach": "hall"} for n in range(5)],
     ]
-    async with lawline.client("liu", Role.MEDIATOR) as http:
-        r = await http.post("/api/mediations", json={"parties": parties})
-        assert r.status_code == 201, r.text
-        cid = r.json()["case"]["id"]
+    cid = await new_mediation(lawline, parties)
     peers = {w: Peer(make_tone(tmp_path / f"{w}.wav", TONES[w], 48000)) for w in TONES}
     sockets: list[Any] = []
     try:
         async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
-            await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
-            links = {x["role"]: x["token"] for x in (await next_frame(desk, "room"))["links"]}
+            links = await open_room(desk, cid)
             await peers["mediator"].join(desk, case_id=cid)
             ws = await party_socket(lawline, links["applicant"])
             sockets.append(ws)

@@ -25,12 +25,6 @@ log = logging.getLogger(__name__)
 NO_SUCH_ROOM = 485
 ROOM_EXISTS = 486
 NO_SUCH_USER = 488
-# Every room's forwarding groups: its phone legs and its browsers. A group's own mix can
-# be forwarded (a phone call's two voices to its transcript, media/rooms.py); everyone
-# in the room still hears everyone.
-PHONE_GROUP = "phone"
-BROWSER_GROUP = "browser"
-ROOM_GROUPS = [PHONE_GROUP, BROWSER_GROUP]
 
 
 @dataclass(frozen=True)
@@ -62,9 +56,10 @@ async def create_room(
     rtp_participants: bool,
     groups: list[str] | None = None,
 ) -> str:
-    """Create `room`, private with its PIN, at the node's rate and prebuffer, with its
-    forwarding groups (a call's: phone and browser); the PIN. One left by a process
-    that died with it is nobody's any more: made afresh."""
+    """Create `room`, private with its PIN, at the node's rate and prebuffer, with
+    forwarding groups if given (a mediation's sides: then everything that joins or
+    plays in it names one); the PIN. One left by a process that died with it is
+    nobody's any more: made afresh."""
     pin = access.room_pin(room)
     media = access.settings
 
@@ -75,7 +70,7 @@ async def create_room(
             sampling_rate=media.sampling_rate,
             prebuffer=media.prebuffer,
             allow_rtp_participants=rtp_participants,
-            groups=groups or ROOM_GROUPS,
+            groups=groups,
         )
 
     try:

@@ -17,16 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
-from lawline.media.access import (
-    BROWSER_GROUP,
-    NO_SUCH_ROOM,
-    MediaAccess,
-    create_room,
-    destroy_room,
-)
+from lawline.media.access import NO_SUCH_ROOM, MediaAccess, create_room, destroy_room
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession
 
 log = logging.getLogger(__name__)
@@ -72,10 +66,11 @@ class BrowserLegs:
         display: str,
         muted: bool = False,
         on_lost: Callable[[str], None] | None = None,
-        group: str = BROWSER_GROUP,
+        group: str = "",
     ) -> str:
         """Join the owner's browser to `room` with its complete offer; Janus's answer SDP.
-        Replaces the owner's earlier leg in that room. LegRefused if Janus would not."""
+        Replaces the owner's earlier leg in that room. LegRefused if Janus would not.
+        `group`: its forwarding group, in a room that has groups."""
         await self.leave(owner, room)
         if on_lost is not None:
             self._on_lost[owner] = on_lost
@@ -115,15 +110,11 @@ class BrowserLegs:
         """Create a room of this process's own (a call's coach room, media/monitoring.py;
         a mediation's room), private with its PIN; one left over (a process that died)
         is made afresh."""
-        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
-        try:
-            await create_room(handle, self.access, room, rtp_participants=False, groups=groups)
-        except JanusError as exc:
-            log.warning("room not made", extra={"room": room, "error": str(exc)})
-            raise LegRefused("媒体服务器拒绝了操作") from exc
-        finally:
-            with contextlib.suppress(JanusError):
-                await handle.detach()
+        await self._once(
+            "room not made",
+            room,
+            lambda h: create_room(h, self.access, room, rtp_participants=False, groups=groups),
+        )
 
     async def close_room(self, room: str) -> None:
         """Destroy a room this process made (Janus hangs up its participants); this
@@ -160,21 +151,25 @@ class BrowserLegs:
     ) -> None:
         """Play an Ogg Opus file into `room` as `group` (a room with groups asks one):
         once, or looped until `stop_playing`."""
-        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
-        try:
-            await handle.play_file(room, sound_id, sound, group=group, loop=loop)
-        except JanusError as exc:
-            log.warning("sound not played", extra={"room": room, "error": str(exc)})
-            raise LegRefused("媒体服务器拒绝了操作") from exc
-        finally:
-            with contextlib.suppress(JanusError):
-                await handle.detach()
+        await self._once(
+            "sound not played",
+            room,
+            lambda h: h.play_file(room, sound_id, sound, group=group, loop=loop),
+        )
 
     async def stop_playing(self, room: str, sound_id: str) -> None:
+        await self._once("sound not stopped", room, lambda h: h.stop_file(room, sound_id))
+
+    async def _once(
+        self, failure: str, room: str, request: Callable[[AudioBridge], Awaitable[object]]
+    ) -> None:
+        """One request on a handle of its own (attached, then detached): LegRefused, and
+        a log line saying what failed, if Janus refused it."""
         handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
         try:
-            await handle.stop_file(room, sound_id)
+            await request(handle)
         except JanusError as exc:
+            log.warning(failure, extra={"room": room, "error": str(exc)})
             raise LegRefused("媒体服务器拒绝了操作") from exc
         finally:
             with contextlib.suppress(JanusError):

@@ -1,18 +1,16 @@
 """The conversation rooms a telephony worker keeps on the media server.
 
 A phone conversation's room is an AudioBridge room named by its contact id, made
-private with a PIN (media/access.py). The worker that holds the call creates it when a
-lawyer is offered the call and joins the caller's leg: a plain-RTP participant (G.711,
-20 ms) in the room's phone group, whose other end is the worker's relay
-(telephony/bridge.py). A room may forward a group's own mix (its phone legs' voices,
-its browsers') as RTP to a given address. Browsers are joined by the web processes
-(media/legs.py).
+private with a PIN (media/access.py). The worker that holds the call creates it and
+is its caller's leg: a plain-RTP participant (G.711 u-law, 20 ms) whose audio comes
+from and goes to the call in pjsua's conference (telephony/bridge.py). Browsers are
+joined by the web processes (media/legs.py).
 
-One Janus session serves the worker; each room has its handle (the one that created
-it) and its phone leg its own. When Janus restarts, the session is lost and every room
-with it: `run` makes a new session as soon as Janus answers, re-creates each room, its
-forwarders and its phone leg, and tells the leg's owner where Janus now takes its RTP
-(`on_moved`). The browsers, told by their web process, join again.
+One Janus session serves the worker; each room has its own handle (the one that
+created it, and the caller's participant). When Janus restarts, the session is lost
+and every room with it: `run` makes a new session as soon as Janus answers, re-creates
+each room and its caller's leg, and tells the room's owner where Janus now takes its
+RTP (`on_moved`). The browsers, told by their web process, join again.
 """
 
 from __future__ import annotations
@@ -21,36 +19,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from lawline.media.access import PHONE_GROUP, MediaAccess, create_room, destroy_room
+from lawline.media.access import MediaAccess, create_room, destroy_room
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession, RtpJoin
 
 log = logging.getLogger(__name__)
 
 RETRY_S = (0.05, 0.1, 0.2, 0.5, 1.0)  # between tries to reach a Janus that is restarting
-READY_WAIT_S = 10.0  # a leg joining waits this long for its room being (re)made
 CALLER = "caller"  # the display name of a room's phone leg (never the caller's number)
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneLeg:
-    """Where the caller's leg sends from and takes RTP, in which G.711 law."""
-
-    ip: str
-    port: int
-    codec: str  # "pcmu" or "pcma"
-    on_moved: Callable[[RtpJoin], None]  # told Janus's new address after a restart
 
 
 @dataclass
 class _Room:
-    # The worker's addresses taking each group's own mix (group -> (ip, port)).
-    forward: dict[str, tuple[str, int]] = field(default_factory=dict)
-    handle: AudioBridge | None = None  # the room's maker
-    phone: PhoneLeg | None = None
-    phone_handle: AudioBridge | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    rtp_ip: str
+    rtp_port: int
+    on_moved: Callable[[RtpJoin], None]
+    handle: AudioBridge | None = None
 
 
 class ConversationRooms:
@@ -64,53 +49,38 @@ class ConversationRooms:
     def __len__(self) -> int:
         return len(self._rooms)
 
-    async def open(self, room: str, forward: dict[str, tuple[str, int]] | None = None) -> None:
-        """Create the room, forwarding each group in `forward` to its address.
-        JanusError if the media server cannot."""
-        record = _Room(dict(forward or {}))
+    async def open(
+        self, room: str, rtp_ip: str, rtp_port: int, on_moved: Callable[[RtpJoin], None]
+    ) -> RtpJoin:
+        """Create the room and join the caller's leg (RTP from and to rtp_ip:rtp_port);
+        where Janus takes the leg's RTP. JanusError if the media server cannot."""
+        record = _Room(rtp_ip, rtp_port, on_moved)
         self._rooms[room] = record
         try:
-            await self._make(room, record)
+            return await self._make(room, record)
         except BaseException:
             if self._rooms.get(room) is record:
                 del self._rooms[room]
             raise
 
-    async def join_phone(self, room: str, leg: PhoneLeg) -> RtpJoin:
-        """Join the caller's leg (replacing one already in); where Janus takes its RTP."""
-        record = self._rooms.get(room)
-        if record is None:
-            raise JanusError("no such conversation room")
-        try:
-            await asyncio.wait_for(record.ready.wait(), READY_WAIT_S)
-        except TimeoutError:
-            raise JanusError("the conversation room is not there (media server away)") from None
-        await self._drop_phone(record)
-        record.phone = leg
-        return await self._join_phone(room, record, leg)
-
     async def close(self, room: str) -> None:
-        """Destroy the room (its browsers are let go by Janus) and its handles."""
+        """Destroy the room (its browsers are let go by Janus) and the caller's handle."""
         record = self._rooms.pop(room, None)
-        if record is None:
-            return
-        record.phone = None
-        await self._drop_phone(record)
-        if record.handle is None:
+        if record is None or record.handle is None:
             return
         handle, record.handle = record.handle, None
         await destroy_room(handle, room)
         with contextlib.suppress(JanusError):
             await handle.detach()
 
-    async def _make(self, room: str, record: _Room) -> None:
-        record.ready.clear()
+    async def _make(self, room: str, record: _Room) -> RtpJoin:
         session = await self._current_session()
         handle = await AudioBridge.attach(session, self.access.admin_key)
         try:
-            await create_room(handle, self.access, room, rtp_participants=True)
-            for group, (ip, port) in record.forward.items():
-                await handle.rtp_forward(room, ip, port, group=group)
+            pin = await create_room(handle, self.access, room, rtp_participants=True)
+            joined = await handle.join_rtp(
+                room, record.rtp_ip, record.rtp_port, display=CALLER, pin=pin
+            )
         except BaseException:
             with contextlib.suppress(JanusError):
                 await handle.detach()
@@ -121,37 +91,7 @@ class ConversationRooms:
                 await handle.detach()
             raise JanusError("the room was closed while it was made")
         record.handle = handle
-        record.ready.set()
-
-    async def _join_phone(self, room: str, record: _Room, leg: PhoneLeg) -> RtpJoin:
-        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
-        try:
-            joined = await handle.join_rtp(
-                room,
-                leg.ip,
-                leg.port,
-                codec=leg.codec,
-                display=CALLER,
-                pin=self.access.room_pin(room),
-                group=PHONE_GROUP,
-            )
-        except BaseException:
-            with contextlib.suppress(JanusError):
-                await handle.detach()
-            raise
-        if self._rooms.get(room) is not record or record.phone is not leg:
-            with contextlib.suppress(JanusError):  # closed or replaced meanwhile
-                await handle.detach()
-            raise JanusError("the caller's leg was let go while it joined")
-        record.phone_handle = handle
         return joined
-
-    @staticmethod
-    async def _drop_phone(record: _Room) -> None:
-        handle, record.phone_handle = record.phone_handle, None
-        if handle is not None:
-            with contextlib.suppress(JanusError):
-                await handle.detach()  # the participant leaves with its handle
 
     async def _current_session(self) -> JanusSession:
         async with self._session_lock:
@@ -182,18 +122,16 @@ class ConversationRooms:
         # not outlive the call (pjsua asserts if one is collected after it stops).
         log.warning("media server lost this worker's rooms", extra={"rooms": len(self)})
         for record in self._rooms.values():
-            record.handle = record.phone_handle = None
+            record.handle = None
         await self._current_session_when_up()
         for room, record in list(self._rooms.items()):
             try:
-                await self._make(room, record)
-                leg = record.phone
-                if leg is not None:
-                    leg.on_moved(await self._join_phone(room, record, leg))
+                joined = await self._make(room, record)
             except JanusError as exc:
                 log.error("room not restored", extra={"room": room, "error": str(exc)})
                 continue
             self.restores += 1
+            record.on_moved(joined)
 
     async def stop(self) -> None:
         for room in list(self._rooms):

@@ -139,9 +139,6 @@ class LiveRooms:
         self._rooms: dict[str, LiveRoom] = {}
         self.restores = 0  # rooms made again after the media server restarted
 
-    def __len__(self) -> int:
-        return len(self._rooms)
-
     def get(self, case_id: str) -> LiveRoom | None:
         return self._rooms.get(case_id)
 

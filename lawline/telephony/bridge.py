@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import pjsua2 as pj
 
 from lawline.media.janus_client import RtpJoin
-from lawline.media.rooms import ConversationRooms, PhoneLeg
+from lawline.media.rooms import ConversationRooms
 from lawline.media.rtp import PCMU, RtpSender, parse_rtp, ulaw_decode, ulaw_encode
 from lawline.transcripts.live import LiveTranscript
 from lawline.transcripts.segments import Leg
@@ -232,8 +232,7 @@ class Bridge:
     async def _open(self) -> None:
         ip, port = self.sock.getsockname()[:2]
         try:
-            await self.rooms.open(self.room)
-            joined = await self.rooms.join_phone(self.room, PhoneLeg(ip, port, "pcmu", self._moved))
+            joined = await self.rooms.open(self.room, ip, port, self._moved)
         except Exception as exc:
             self.failed = str(exc)
             log.error("conversation room not made", extra={"room": self.room, "error": str(exc)})
