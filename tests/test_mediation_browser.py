@@ -67,7 +67,7 @@ async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
     async with lawline.client("liu", Role.MEDIATOR) as http:
         parties = [
             {"name": "李桂兰", "role": "applicant", "reach": "link"},
-            {"name": "张建国", "role": "respondent", "reach": "hall"},
+            {"name": "张建国", "role": "respondent", "reach": "phone", "phone": "13900139000"},
         ]
         r = await http.post("/api/mediations", json={"summary": "围墙纠纷", "parties": parties})
         assert r.status_code == 201, r.text
@@ -102,6 +102,12 @@ async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
         await seat.get_by_role("button", name="移出").click()
         await party.wait_for_selector("#status:has-text('调解员已请您离开调解室')")
         await desk.wait_for_selector('#participants li[data-present="false"]:has-text("李桂兰")')
+
+        # A party by phone is rung from their line (the call itself: test_mediation_phone.py).
+        phone_seat = desk.locator("#participants li", has_text="张建国")
+        await phone_seat.get_by_role("button", name="呼叫电话").click()
+        await desk.wait_for_selector('#participants li[data-dial="calling"]:has-text("正在呼叫")')
+        assert await phone_seat.get_by_role("button", name="呼叫电话").is_disabled()
 
 
 async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(

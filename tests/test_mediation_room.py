@@ -28,6 +28,8 @@ from lawline.video.webrtc import create_peer_connection
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.media_server import media_env, settings_with
+from tests.phone_party import PhoneParty
+from tests.sip_helpers import telephony_worker
 from tests.test_bridge import BROWSER, make_tone, record_track, rms, share
 
 pytestmark = [
@@ -346,8 +348,10 @@ async def test_a_supervisor_sees_the_room_and_listens_unheard_and_the_mediator_i
 
 
 async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_parties(
-    tmp_path: Path, clean_redis_url: str
+    tmp_path: Path, clean_redis_url: str, prompts_dir: Path
 ) -> None:
+    """The browsers offer again; the party on the phone is joined again by lawline, with
+    nothing asked of them (their call never noticed)."""
     # A Janus of this test's own, kept up by the supervisor `lawline serve` uses.
     env = media_env(tmp_path / "janus")
     env["LAWLINE_MEDIA__RTP_PORT_RANGE"] = "30000-32999"
@@ -356,41 +360,54 @@ async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_pa
     settings.secret_key = "test-secret"
     media = MediaSupervisor(prepare_janus(settings), os.environ, tmp_path, 20)
     await media.start()
+    phone = PhoneParty(tmp_path, make_tone(tmp_path / "phone.wav", 1800, 16000))
+    env["LAWLINE_TELEPHONY__TRUNK"] = f"127.0.0.1:{phone.port}"
+    parties = [PARTIES[0], {**PARTIES[1], "reach": "phone", "phone": "13900139000"}]
     peers: list[Peer] = []
     sockets: list[Any] = []
     try:
-        async with running_lawline(settings, clean_redis_url) as lawline:
-            cid = await new_mediation(lawline)
-            async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
-                links = await open_room(desk, cid)
-                ws = await party_socket(lawline, links["applicant"])
-                sockets.append(ws)
-                await next_frame(ws, "joined")
+        with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env):
+            async with running_lawline(settings, clean_redis_url) as lawline:
+                cid = await new_mediation(lawline, parties)
+                async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+                    await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+                    links = {x["role"]: x for x in (await next_frame(desk, "room"))["links"]}
+                    ws = await party_socket(lawline, links["applicant"]["token"])
+                    sockets.append(ws)
+                    await next_frame(ws, "joined")
+                    respondent = links["respondent"]["who"]
+                    await desk.send(json.dumps({"type": "dial", "case_id": cid, "who": respondent}))
 
-                async def join_both() -> tuple[Peer, Peer]:
-                    mediator = Peer(make_tone(tmp_path / "m.wav", 440, 48000))
-                    party = Peer(make_tone(tmp_path / "p.wav", 1200, 48000))
-                    peers.extend([mediator, party])
-                    await mediator.join(desk, case_id=cid)
-                    await party.join(ws)
-                    await mediator.until(hears={1200}, not_hears={440})
-                    await party.until(hears={440}, not_hears={1200})
-                    return mediator, party
+                    async def join_both() -> tuple[Peer, Peer]:
+                        mediator = Peer(make_tone(tmp_path / "m.wav", 440, 48000))
+                        party = Peer(make_tone(tmp_path / "p.wav", 1200, 48000))
+                        peers.extend([mediator, party])
+                        await mediator.join(desk, case_id=cid)
+                        await party.join(ws)
+                        await mediator.until(hears={1200, 1800}, not_hears={440}, timeout_s=30)
+                        await party.until(hears={440, 1800}, not_hears={1200})
+                        return mediator, party
 
-                await join_both()
-                assert media.pid is not None
-                os.kill(media.pid, signal.SIGKILL)
-                # The room is made again and both are asked to offer again.
-                assert await next_frame(desk, "reoffer", timeout=40)
-                assert await next_frame(ws, "reoffer", timeout=10)
-                await join_both()
-                assert media.starts == 2
-                assert lawline.app.state.mediation_rooms.restores == 1
+                    await join_both()
+                    assert media.pid is not None
+                    os.kill(media.pid, signal.SIGKILL)
+                    # The room is made again and both browsers are asked to offer again.
+                    assert await next_frame(desk, "reoffer", timeout=40)
+                    assert await next_frame(ws, "reoffer", timeout=10)
+                    await join_both()
+                    assert media.starts == 2
+                    assert lawline.app.state.mediation_rooms.restores == 1
+                    assert (await next_frame(desk, "participants"))["participants"]
+                    await desk.send(json.dumps({"type": "room_close", "case_id": cid}))
+                    await next_frame(desk, "result")
+        await asyncio.to_thread(phone.finish)
     finally:
         for s in sockets:
             await s.close()
         for peer in peers:
             await peer.close()
+        if phone.proc.poll() is None:
+            phone.proc.kill()
         await media.stop()
 
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 from lawline.media.access import NO_SUCH_ROOM, MediaAccess, create_room, destroy_room
-from lawline.media.janus_client import AudioBridge, JanusError, JanusSession
+from lawline.media.janus_client import AudioBridge, JanusError, JanusSession, RtpJoin
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +106,59 @@ class BrowserLegs:
             self._legs[(owner, room)] = Leg(owner, room, handle, muted)
             return answer
 
-    async def open_room(self, room: str, groups: list[str] | None = None) -> None:
+    async def join_rtp(
+        self,
+        owner: Hashable,
+        room: str,
+        ip: str,
+        port: int,
+        *,
+        display: str,
+        muted: bool = False,
+        on_lost: Callable[[str], None] | None = None,
+        group: str = "",
+    ) -> RtpJoin:
+        """Join a telephony worker's plain-RTP leg (G.711 u-law from and to ip:port: a
+        mediation party's phone) to `room` as the owner's leg; where Janus takes its
+        RTP. The handle is this process's, so mute, move and leave work as for a browser."""
+        await self.leave(owner, room)
+        if on_lost is not None:
+            self._on_lost[owner] = on_lost
+        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
+        try:
+            joined = await handle.join_rtp(
+                room,
+                ip,
+                port,
+                display=display,
+                muted=muted,
+                pin=self.access.room_pin(room),
+                group=group,
+            )
+        except JanusError as exc:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+            log.warning("phone leg not joined", extra={"room": room, "error": str(exc)})
+            raise LegRefused("媒体服务器拒绝了连接") from exc
+        except BaseException:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+            raise
+        self._legs[(owner, room)] = Leg(owner, room, handle, muted)
+        return joined
+
+    async def open_room(
+        self, room: str, groups: list[str] | None = None, rtp_participants: bool = False
+    ) -> None:
         """Create a room of this process's own (a call's coach room, media/monitoring.py;
-        a mediation's room), private with its PIN; one left over (a process that died)
-        is made afresh."""
+        a mediation's room, which takes phone legs: `rtp_participants`), private with its
+        PIN; one left over (a process that died) is made afresh."""
         await self._once(
             "room not made",
             room,
-            lambda h: create_room(h, self.access, room, rtp_participants=False, groups=groups),
+            lambda h: create_room(
+                h, self.access, room, rtp_participants=rtp_participants, groups=groups
+            ),
         )
 
     async def close_room(self, room: str) -> None:

@@ -33,6 +33,8 @@ from typing import Any
 
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.room_sounds import HOLD_MUSIC, MEDIATION_CONSENT
+from lawline.mediation.phone_parties import PhoneParties
+from lawline.telephony.party_wire import PartyEvent
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,13 @@ class Seat:
     caucus: bool = False  # in the side room (背靠背) with the mediator
     owner: Hashable | None = None
     tell: Tell | None = None
+    # The party's phone, dialled by lawline (mediation/phone_parties.py): its leg, how the
+    # dial stands (calling, ringing, answered, joining, in_room, failed, ended) and why
+    # it failed, and where the worker takes its audio (to join it again after a restart).
+    leg: str = ""
+    dial: str = ""
+    dial_reason: str = ""
+    phone_rtp: tuple[str, int] | None = None
 
     @property
     def group(self) -> str:
@@ -88,6 +97,8 @@ class Seat:
             "joined": self.joined,
             "muted": self.muted,
             "caucus": self.caucus,
+            "dial": self.dial,
+            "dial_reason": self.dial_reason,
         }
 
 
@@ -127,11 +138,25 @@ class SeatOf:
     reach: str
 
 
+def phone_owner(leg: str) -> tuple[str, str]:
+    """A phone leg's owner in BrowserLegs (a socket's is the socket)."""
+    return ("phone", leg)
+
+
+DIALLING = frozenset({"calling", "ringing", "answered", "joining"})
+
+
 class LiveRooms:
     def __init__(
-        self, legs: BrowserLegs, sounds: Callable[[str], Path], announce: bool = True
+        self,
+        legs: BrowserLegs,
+        sounds: Callable[[str], Path],
+        announce: bool = True,
+        phones: PhoneParties | None = None,
     ) -> None:
         self.legs = legs
+        # Parties' phones dialled through the telephony workers (None: no phones here).
+        self.phones = phones
         # A room sound's Ogg Opus file (the hold music, the consent announcement).
         self.sounds = sounds
         # The mediator's page shows when a supervisor listens in (media.announce_monitoring).
@@ -153,7 +178,7 @@ class LiveRooms:
         live = LiveRoom(case_id, seats)
         self._rooms[case_id] = live
         try:
-            await self.legs.open_room(live.room, groups=GROUPS)
+            await self.legs.open_room(live.room, groups=GROUPS, rtp_participants=True)
         except LegRefused:
             del self._rooms[case_id]
             raise
@@ -179,10 +204,12 @@ class LiveRooms:
             seat = self._seat(live, who)
             if live.locked and not seat.admitted and who != MEDIATOR:
                 raise RoomRefused("调解室已锁定，请联系调解员")
-            if seat.owner is not None and seat.owner != owner and seat.tell is not None:
+            if seat.owner is not None and seat.owner != owner:
                 await self.legs.leave(seat.owner, live.room_of(seat))
-                with contextlib.suppress(Exception):
-                    await seat.tell({"type": "replaced"})
+                if seat.tell is not None:
+                    with contextlib.suppress(Exception):
+                        await seat.tell({"type": "replaced"})
+            await self._hang_up(seat, "replaced")  # the party came back by their link
             seat.owner, seat.tell, seat.present, seat.joined = owner, tell, True, False
             seat.admitted = True
         await self._tell_all(live)
@@ -226,6 +253,7 @@ class LiveRooms:
         if owner is not None:
             await self.legs.leave(owner, live.room_of(seat))
         seat.caucus = False
+        await self._hang_up(seat, "removed")
         if tell is not None:
             with contextlib.suppress(Exception):
                 await tell({"type": "removed"})
@@ -258,6 +286,7 @@ class LiveRooms:
                 with contextlib.suppress(Exception):
                     await seat.tell({"type": "closed"})
             seat.owner, seat.tell, seat.present, seat.joined = None, None, False, False
+            await self._hang_up(seat, "closed")
         if live.in_caucus:
             await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
@@ -276,7 +305,7 @@ class LiveRooms:
             side = [live.seats[MEDIATOR], *seats]
             if any(not s.joined or s.owner is None for s in side):
                 raise RoomRefused("所选的人尚未接入调解室")
-            await self.legs.open_room(live.side_room, groups=GROUPS)
+            await self.legs.open_room(live.side_room, groups=GROUPS, rtp_participants=True)
             live.in_caucus = True
             for seat in side:
                 assert seat.owner is not None
@@ -348,6 +377,88 @@ class LiveRooms:
                 left.append(live.case_id)
         return left
 
+    # ----- parties by phone ---------------------------------------------------------------
+
+    async def dial(self, case_id: str, who: str, number: str) -> None:
+        """Dial the party (any worker with a free line); how it goes is told to everyone
+        as the seat's `dial`, and when they press 1 their phone takes the seat."""
+        live = self._live(case_id)
+        seat = self._seat(live, who)
+        if self.phones is None:
+            raise RoomRefused("本中心未接通电话线路")
+        if who == MEDIATOR or not number:
+            raise RoomRefused("这位当事人没有登记电话号码")
+        if seat.present:
+            raise RoomRefused("这位当事人已在调解室中")
+        if seat.dial in DIALLING:
+            raise RoomRefused("正在呼叫这位当事人")
+        seat.leg = await self.phones.dial(case_id, who, number)
+        seat.dial, seat.dial_reason = "calling", ""
+        await self._tell_all(live)
+
+    async def phone_event(self, event: PartyEvent) -> None:
+        """What a worker says of a party's phone (telephony/party_wire.py)."""
+        live = self._rooms.get(event.case_id)
+        seat = live.seats.get(event.who) if live is not None else None
+        if live is None or seat is None or seat.leg != event.leg:
+            # Not a call this room waits for (it closed, or the party was dialled again):
+            # a phone still ringing or joining is let go.
+            if event.state in DIALLING and self.phones is not None:
+                await self.phones.end(event.leg, "closed")
+            return
+        if event.state == "joining":
+            seat.phone_rtp = (event.ip, event.port)
+            seat.dial = "joining"
+            async with live.lock:
+                await self._seat_phone(live, seat)
+        elif event.state in ("failed", "ended"):
+            owner = phone_owner(seat.leg)
+            if seat.owner == owner:
+                await self.legs.leave(owner)
+                seat.owner, seat.present, seat.joined = None, False, False
+            seat.leg, seat.phone_rtp = "", None
+            seat.dial, seat.dial_reason = event.state, event.reason
+        else:
+            seat.dial = event.state
+        await self._tell_all(live)
+
+    async def _seat_phone(self, live: LiveRoom, seat: Seat) -> None:
+        """The phone's leg into the seat's room (taking the seat from a browser there)."""
+        assert self.phones is not None and seat.phone_rtp is not None
+        owner = phone_owner(seat.leg)
+        if seat.owner is not None and seat.owner != owner:
+            await self.legs.leave(seat.owner, live.room_of(seat))
+            if seat.tell is not None:
+                with contextlib.suppress(Exception):
+                    await seat.tell({"type": "replaced"})
+        ip, port = seat.phone_rtp
+        try:
+            joined = await self.legs.join_rtp(
+                owner,
+                live.room_of(seat),
+                ip,
+                port,
+                display=seat.name,
+                muted=seat.muted,
+                group=seat.group,
+                on_lost=lambda _room: self._lost(live.case_id),
+            )
+        except LegRefused:
+            seat.dial, seat.dial_reason = "failed", "room refused"
+            await self.phones.refused(seat.leg)
+            return
+        seat.owner, seat.tell = owner, None
+        seat.present = seat.joined = seat.admitted = True
+        if not await self.phones.peer(seat.leg, joined.ip, joined.port):
+            return  # the call is gone already: its `ended` follows
+        seat.dial = "in_room"
+
+    async def _hang_up(self, seat: Seat, reason: str) -> None:
+        if seat.leg and self.phones is not None:
+            leg, seat.leg, seat.phone_rtp = seat.leg, "", None
+            seat.dial = "ended"
+            await self.phones.end(leg, reason)
+
     # ----- the media server restarted ---------------------------------------------------
 
     def _lost(self, case_id: str) -> None:
@@ -365,7 +476,7 @@ class LiveRooms:
         try:
             while True:
                 try:
-                    await self.legs.open_room(live.room, groups=GROUPS)
+                    await self.legs.open_room(live.room, groups=GROUPS, rtp_participants=True)
                     break
                 except LegRefused:
                     if time.monotonic() > deadline:
@@ -379,6 +490,8 @@ class LiveRooms:
                 if seat.tell is not None:
                     with contextlib.suppress(Exception):
                         await seat.tell({"type": "reoffer", "case_id": live.case_id})
+                elif seat.leg and seat.phone_rtp is not None:
+                    await self._seat_phone(live, seat)
             await self._tell_all(live)
         finally:
             live.restoring = None

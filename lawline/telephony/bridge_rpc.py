@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from lawline.telephony.bridge_wire import HOLD, blpop_one, request_id_of, send_reply
 from lawline.telephony.host import BridgeHost
 from lawline.telephony.keys import TelephonyKeys
+from lawline.telephony.party_wire import PARTY_END, PARTY_PEER, PARTY_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,32 @@ async def _carry_out(worker: BridgeHost, request: dict[str, Any]) -> dict[str, A
     if kind == HOLD:
         _hold(worker, contact_id, request)
         return {}
+    if kind in (PARTY_PEER, PARTY_REFUSED, PARTY_END):
+        _party(worker, contact_id, kind, request)
+        return {}
     raise Refused(f"unknown kind {kind!r}")
+
+
+def _party(worker: BridgeHost, leg: str, kind: str, request: dict[str, Any]) -> None:
+    """What the web process holding a mediation room says of a party's phone leg."""
+    party = worker.party_call(leg)
+    if party is None:
+        raise Refused("this worker holds no such party call")
+    if kind == PARTY_PEER:
+        ip, port = request.get("ip"), request.get("port")
+        if not isinstance(ip, str) or not 0 < len(ip) <= 45:
+            raise Refused("party_peer needs ip: an address")
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise Refused("party_peer needs port: 1-65535")
+        try:
+            party.room_took(ip, port)
+        except RuntimeError as exc:
+            raise Refused(str(exc)) from exc
+    elif kind == PARTY_REFUSED:
+        party.room_refused()
+    else:
+        reason = request.get("reason", "")
+        party.end(reason[:100] if isinstance(reason, str) else "")
 
 
 def _hold(worker: BridgeHost, contact_id: str, request: dict[str, Any]) -> None:

@@ -89,6 +89,18 @@ class BridgedCall(Protocol):
         ...
 
 
+class PartyLeg(Protocol):
+    """A mediation party's phone as the web process holding its room reaches it
+    (telephony/party_call.py)."""
+
+    def room_took(self, ip: str, port: int) -> None:
+        """The room takes the party's audio at ip:port (RuntimeError if not joining)."""
+        ...
+
+    def room_refused(self) -> None: ...
+    def end(self, reason: str) -> None: ...
+
+
 class BridgeHost(Protocol):
     """What the bridge's request server (bridge_rpc.py) needs from its worker."""
 
@@ -99,4 +111,8 @@ class BridgeHost(Protocol):
 
     def session_for(self, contact_id: str) -> BridgedCall | None:
         """The live call of that contact on this worker, if any."""
+        ...
+
+    def party_call(self, leg: str) -> PartyLeg | None:
+        """The live call of that mediation party's leg on this worker, if any."""
         ...

@@ -35,3 +35,15 @@ class TelephonyKeys:
         """set `P:worker-lines:WORKER`: the contacts whose calls a worker holds, kept for
         when it dies holding them (read and emptied when it starts again); no TTL."""
         return f"{self.prefix}:worker-lines:{worker}"
+
+    @property
+    def party_dials(self) -> str:
+        """list `P:party-dials`: mediation parties to dial (telephony/party_wire.py),
+        LPUSHed JSON by web processes, BLPOPed by a worker with a free line; no TTL (each
+        request carries its own expiry)."""
+        return f"{self.prefix}:party-dials"
+
+    def party_events(self, inbox: str) -> str:
+        """list `P:party-events:INBOX`: what became of the phone legs one web process
+        asked for, LPUSHed JSON by the workers; TTL an hour (gone with its process)."""
+        return f"{self.prefix}:party-events:{inbox}"

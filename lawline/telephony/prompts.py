@@ -63,6 +63,11 @@ TEXTS: dict[str, str] = {
     ),
     "thanks": "感谢您的评价，再见。",
     "goodbye": "感谢您的来电，再见。",
+    # A mediation party's phone, dialled out by lawline (telephony/party_flow.py).
+    "mediation_invite": "您好，这里是幺二三四八人民调解。调解员邀请您参加调解，请按一加入调解。",
+    "mediation_joining": "正在为您接入调解室，请稍候。",
+    "mediation_unavailable": "对不起，调解室暂时无法接入，调解员会再与您联系。再见。",
+    "mediation_ended": "本次调解通话已结束，感谢您的参与，再见。",
     # Played into a mediation room by the mediator at the start (media/room_sounds.py).
     "mediation_consent": (
         "本次人民调解将全程录音，录音只作为调解记录保存。如有异议，请现在告诉调解员。"

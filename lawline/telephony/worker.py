@@ -34,8 +34,12 @@ from lawline.queue.store import Event, QueueStore
 from lawline.redis_client import connect_redis
 from lawline.telephony.bridge import Bridge
 from lawline.telephony.bridge_rpc import serve_requests
+from lawline.telephony.bridge_wire import blpop_one
 from lawline.telephony.front_trust import front_secret, vouched
+from lawline.telephony.keys import TelephonyKeys
 from lawline.telephony.lines import HeldLines
+from lawline.telephony.party_call import PartyCall, expired, parse_dial
+from lawline.telephony.party_wire import PartyDial, PartyEvent
 from lawline.telephony.prompts import resolve
 from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
@@ -84,6 +88,8 @@ class TelephonyWorker:
         self.redis: Redis
         self.lines: HeldLines
         self.sessions: dict[GatewayCall, CallSession] = {}
+        # Mediation parties' phones this worker dialled, by leg (telephony/party_call.py).
+        self.parties: dict[str, PartyCall] = {}
         self._by_contact: dict[str, CallSession] = {}
         self._rejected: set[GatewayCall] = set()
         self._dialling: set[asyncio.Task[None]] = set()
@@ -138,6 +144,14 @@ class TelephonyWorker:
 
     # ----- what the bridge's requests use (BridgeHost; close_bridge sessions too) --------
 
+    def party_call(self, leg: str) -> PartyCall | None:
+        party = self.parties.get(leg)
+        return None if party is None or party.ended else party
+
+    def forget_party(self, party: PartyCall) -> None:
+        if self.parties.get(party.leg) is party:
+            del self.parties[party.leg]
+
     def session_for(self, contact_id: str) -> CallSession | None:
         session = self._by_contact.get(contact_id)
         return None if session is None or session.ended else session
@@ -175,6 +189,7 @@ class TelephonyWorker:
         self.voicemail_dir.mkdir(parents=True, exist_ok=True)
         redis = self.redis = connect_redis(self.redis_url)
         listen = connect_redis(self.redis_url)  # BLPOP holds its connection
+        dials = connect_redis(self.redis_url)  # and so does the parties' dial list
         self.queue = QueueService(QueueStore(redis, self.settings.redis_prefix), self.settings)
         await self.queue.start(route=False)
         self.lines = HeldLines(redis, self.settings.redis_prefix, self.name)
@@ -190,6 +205,7 @@ class TelephonyWorker:
             asyncio.create_task(self._check_lines()),
             asyncio.create_task(serve_requests(self, listen)),
             asyncio.create_task(self.rooms.run()),
+            asyncio.create_task(self._take_party_dials(dials)),
         ]
         try:
             await stop.wait()
@@ -204,6 +220,7 @@ class TelephonyWorker:
             await self.rooms.stop()
             await self.queue.stop()
             await listen.aclose()
+            await dials.aclose()
             await redis.aclose()
 
     async def _pump(self, stop: asyncio.Event) -> None:
@@ -242,7 +259,7 @@ class TelephonyWorker:
     # ----- callbacks: a lawyer accepted a caller who asked to be called back -----------
 
     def lines_in_use(self) -> int:
-        return len(self.sessions) + len(self._rejected)
+        return len(self.sessions) + len(self._rejected) + len(self.parties)
 
     async def _dial_back(self, contact: Contact) -> None:
         """Dial the caller back, if this worker wins the attempt (every worker sees it)."""
@@ -281,6 +298,47 @@ class TelephonyWorker:
             self.forget(session)
             self.loop.create_task(self.queue.callback_failed(contact.id, "could not dial"))
 
+    # ----- mediation parties: a web process asked for one to be dialled --------------
+
+    async def _take_party_dials(self, dials: Redis) -> None:
+        """Take a party to dial whenever this worker has a free line (and a trunk)."""
+        key = TelephonyKeys(self.settings.redis_prefix).party_dials
+        while True:
+            if self.lines_in_use() >= MAX_CALLS or not self.settings.telephony.trunk:
+                await asyncio.sleep(1)
+                continue
+            try:
+                raw = await blpop_one(dials, key, 1)
+            except Exception:  # Redis gone for longer than the client's retries
+                log.exception("cannot read mediation dial requests; trying again")
+                await asyncio.sleep(1)
+                continue
+            if raw is None:
+                continue
+            dial = parse_dial(raw)
+            if dial is None:
+                self.count("bad_party_dial")
+            elif expired(dial):
+                log.info("mediation dial request expired", extra={"leg": dial.leg})
+            else:
+                self._dial_party(dial)
+
+    def _dial_party(self, dial: PartyDial) -> None:
+        assert self._account is not None
+        call = GatewayCall(self._account, pj.PJSUA_INVALID_ID)
+        party = PartyCall(self, call, dial)
+        self.parties[dial.leg] = party
+        uri = f"sip:{dial.number}@{self.settings.telephony.trunk}"
+        if not party.place(uri, self.settings.telephony.dial_timeout_s):
+            call.events = CallEvents()
+            party.ended = True
+            del self.parties[dial.leg]
+            failed = PartyEvent(
+                dial.leg, dial.case_id, dial.who, self.name, "failed", "could not dial"
+            )
+            key = TelephonyKeys(self.settings.redis_prefix).party_events(dial.inbox)
+            self.in_background(self.redis.lpush(key, failed.to_json()))
+
     async def _check_lines(self) -> None:
         while True:
             await asyncio.sleep(LINE_CHECK_S)
@@ -304,10 +362,12 @@ class TelephonyWorker:
         self._ep.hangupAllCalls()
         for _ in range(100):  # let BYEs go out and DISCONNECTED callbacks run
             self._ep.libHandleEvents(10)
-            if not self.sessions:
+            if not self.sessions and not self.parties:
                 break
             await asyncio.sleep(0.01)
+        await asyncio.gather(*self._background, return_exceptions=True)
         self.sessions.clear()
+        self.parties.clear()
         self._rejected.clear()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._line_ops.clear()

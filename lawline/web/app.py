@@ -26,6 +26,7 @@ from lawline.media.janus_config import janus_dir
 from lawline.media.legs import BrowserLegs
 from lawline.media.room_sounds import ensure_room_sound
 from lawline.mediation.live import LiveRooms
+from lawline.mediation.phone_parties import PhoneParties
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
@@ -99,10 +100,16 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.queue = queue
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
         app.state.legs = BrowserLegs(media_access(settings))
+        listen = connect_redis(redis_url)  # BLPOP holds its connection
+        phones = PhoneParties(redis, listen, settings.redis_prefix)
         app.state.mediation_rooms = LiveRooms(
             app.state.legs,
             lambda name: ensure_room_sound(janus_dir(settings), name),
             announce=settings.media.announce_monitoring,
+            phones=phones,
+        )
+        dialling = asyncio.create_task(
+            phones.run(app.state.mediation_rooms.phone_event), name="mediation-phones"
         )
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
@@ -134,6 +141,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             await app.state.live.stop()
             with contextlib.suppress(Exception):  # the media server may be gone already
                 await asyncio.wait_for(app.state.mediation_rooms.stop(), STOP_TIMEOUT_S)
+            dialling.cancel()
+            await asyncio.wait({dialling}, timeout=STOP_TIMEOUT_S)
+            await listen.aclose()
             await asyncio.wait_for(app.state.legs.stop(), STOP_TIMEOUT_S)
             await app.state.hub.stop()
             await queue.stop()

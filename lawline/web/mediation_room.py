@@ -5,6 +5,8 @@ The mediator's, /api/mediation/ws (mediators and staff, signed in; the mediation
 be theirs, or they staff):
   room_open {case_id}         -> room {case_id, links: [{who, name, role, reach, token}]}
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
+  dial {case_id, who}         (ring a party's phone: they press 1 to come in; how it
+                              goes is each seat's `dial` in `participants`),
   mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
   consent {case_id}           (the recording-consent announcement, played to everyone),
   caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
@@ -106,6 +108,7 @@ class MediatorDesk:
         self.handlers = {
             "room_open": self._open,
             "offer": self._offer,
+            "dial": self._dial,
             "mute": self._mute,
             "remove": self._remove,
             "lock": self._lock,
@@ -180,6 +183,26 @@ class MediatorDesk:
             await self._result("offer", False, str(exc))
             return
         await send_frame(self.ws, "answer", case_id=cid, sdp=answer)
+
+    async def _dial(self, frame: Frame) -> None:
+        """Ring a party's phone: they press 1 to come in (lawline/mediation/live.py)."""
+        cid, who = case_id_of(frame), _who(frame)
+        actor, now = self.actor, datetime.now(UTC)
+
+        def number_of(s: Session) -> str:
+            record = get_mediation(s, cid, actor, now, audit=False)
+            party = next((p for p in record.parties if party_seat(p.id) == who), None)
+            return party.phone if party is not None else ""
+
+        async def dial() -> None:
+            try:
+                number = await self._db(number_of)
+            except CaseError as exc:
+                raise RoomRefused(str(exc)) from exc
+            await self.rooms.dial(cid, who, number)
+            await self._audit(cid, f"mediation dial {who}")
+
+        await self._do("dial", cid, dial)
 
     async def _mute(self, frame: Frame) -> None:
         cid, who, muted = case_id_of(frame), _who(frame), _flag(frame, "muted")

@@ -193,9 +193,14 @@ function showSeats(f) {
   draw($("participants"), html`${f.participants.map((p) => seatLine(p, controls))}`);
 }
 
+const DIALLING = new Set(["calling", "ringing", "answered", "joining"]);
+
 function controls(p) {
   if (p.role === "mediator") return "";
   return html`<span class="row">
+    ${p.reach === "phone" ? html`<button class="dial"
+      @click=${() => socket.send("dial", { case_id: page.caseId, who: p.who })}
+      ?disabled=${p.present || DIALLING.has(p.dial)}>呼叫电话</button>` : ""}
     <button @click=${() => socket.send("mute", { case_id: page.caseId, who: p.who, muted: !p.muted })}>
       ${p.muted ? "取消静音" : "静音"}</button>
     <button @click=${() => socket.send("caucus", { case_id: page.caseId, who: [p.who] })}

@@ -46,9 +46,27 @@ export function closeAudio() {
 }
 
 // One line per seat: name, role, how they take part, whether they are in the room.
+// How lawline's call to a party's phone stands (the seat's `dial`), and why one failed.
+const DIAL = {
+  calling: "正在呼叫", ringing: "电话振铃中", answered: "已接听，等待按键",
+  joining: "正在接入", in_room: "电话在线", ended: "电话已挂断", failed: "未接通",
+};
+const DIAL_FAILED = {
+  busy: "对方忙", "no answer": "无人接听", declined: "对方拒接", unreachable: "无法接通",
+  "no free line": "线路繁忙", "could not dial": "无法拨号", "room refused": "调解室未能接入",
+};
+
+function seatStatus(p) {
+  if (p.dial && (!p.present || p.dial === "in_room")) {
+    const why = p.dial === "failed" ? `（${DIAL_FAILED[p.dial_reason] || p.dial_reason}）` : "";
+    return (p.muted && p.present ? "已静音 · " : "") + DIAL[p.dial] + why;
+  }
+  return !p.present ? "未加入" : p.muted ? "已静音" : p.joined ? "在线" : "正在接入";
+}
+
 export function seatLine(p, controls = null) {
-  const status = !p.present ? "未加入" : p.muted ? "已静音" : p.joined ? "在线" : "正在接入";
-  return html`<li data-who=${p.who} data-present=${p.present} data-muted=${p.muted}>
+  return html`<li data-who=${p.who} data-present=${p.present} data-muted=${p.muted}
+      data-dial=${p.dial || ""}>
     <strong>${p.name}</strong> · ${LABELS.partyRole[p.role] || ""} · ${LABELS.reach[p.reach] || ""}
-    · <em>${status}</em>${controls ? controls(p) : ""}</li>`;
+    · <em>${seatStatus(p)}</em>${controls ? controls(p) : ""}</li>`;
 }
