@@ -8,10 +8,13 @@ from hypothesis import strategies as st
 
 from lawline.queue.skills import Domain, GreenReason, Service
 from lawline.telephony.flow import (
+    ROOM_CODE_DIGITS,
     Action,
     CallFlow,
     ConnectLawyer,
     Enqueue,
+    EnterRoom,
+    FindRoom,
     Hangup,
     HoldMusic,
     LeaveVoicemail,
@@ -127,12 +130,12 @@ def test_invalid_key_says_so_and_repeats_three_times_then_general_consultation()
     c.finish_prompt()
     c.press("7")
     assert c.heard[-2:] == ["invalid", "main_menu"]
-    c.press("0")
+    c.press("6")
     assert not c.of(Enqueue)
     c.press("*")
     route = c.enqueued().route
     assert (route.service, route.domain) == (Service.CONSULTATION, None)
-    assert c.enqueued().menu_path == "main:7? main:0? main:*?"
+    assert c.enqueued().menu_path == "main:7? main:6? main:*?"
 
 
 def test_no_input_takes_the_default_route_after_the_prompt() -> None:
@@ -310,7 +313,9 @@ def test_after_hours_without_a_key_says_goodbye() -> None:
     )
 )
 def test_any_keys_and_silences_end_in_one_queue_entry(steps: list[tuple[str, object]]) -> None:
-    """Whatever a caller presses or doesn't, they reach a queue once (or request a callback)."""
+    """Whatever a caller presses or doesn't, they reach a queue once (or request a
+    callback); or, having pressed 0 at the main menu, enter a mediation room's code and
+    are looked up or let go, never queued."""
     c = Caller()
     for kind, arg in steps:
         if kind == "press":
@@ -323,6 +328,50 @@ def test_any_keys_and_silences_end_in_one_queue_entry(steps: list[tuple[str, obj
     c.wait(3 * 10)  # long enough for any menu node's timeout, prompt by prompt
     c.finish_prompt()
     c.wait(3 * 10)
+    if "main:0" in c.flow.menu_path.split():
+        assert not c.of(Enqueue)
+        finds = c.of(FindRoom)
+        assert all(len(f.number) == len(f.pin) == ROOM_CODE_DIGITS for f in finds)
+        assert c.flow.phase in (Phase.ROOM, Phase.DONE)
+        return
     assert len(c.of(Enqueue)) == 1
     assert c.flow.phase in (Phase.QUEUED, Phase.DONE)
     assert len(c.of(RequestCallback)) <= 1
+
+
+def test_key_0_takes_a_party_into_a_mediation_room_by_its_number_and_pin() -> None:
+    c = Caller()
+    c.finish_prompt()
+    c.press("0")
+    assert c.heard[-1] == "room_number"
+    for d in "12345":
+        c.press(d)
+    c.press("*")  # a slip: the number again
+    assert c.heard[-1] == "room_number"
+    for d in "654321":
+        c.press(d)
+    assert c.heard[-1] == "room_pin"
+    for d in "000111":
+        c.press(d)
+    assert c.of(FindRoom) == [FindRoom("654321", "000111")]
+    c.press("9")  # while it is looked up: nothing
+    c._take(c.flow.room_found(c.now, found=True))
+    assert c.of(EnterRoom) == [EnterRoom()] and c.flow.phase == Phase.MEDIATION
+    assert not c.of(Enqueue) and not c.of(Hangup)
+
+
+def test_three_wrong_room_codes_or_silence_say_so_and_let_the_caller_go() -> None:
+    c = Caller()
+    c.finish_prompt()
+    c.press("0")
+    for _ in range(2):
+        for d in "111111222222":
+            c.press(d)
+        c._take(c.flow.room_found(c.now, found=False))
+        assert c.heard[-2:] == ["room_wrong", "room_number"]
+    c.finish_prompt()
+    c.wait(8.1)  # nothing entered the third time
+    assert c.heard[-2:] == ["room_wrong", "goodbye"]
+    c.finish_prompt()
+    assert c.of(Hangup) == [Hangup("no mediation room found")]
+    assert not c.of(Enqueue) and not c.of(EnterRoom)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from lawline.config import Settings
+from lawline.telephony.keys import TelephonyKeys
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.phone_party import PhoneParty
-from tests.sip_helpers import telephony_worker
+from tests.sip_helpers import Worker, free_sip_port, telephony_worker
 from tests.test_bridge import make_tone, share, tone_in
 from tests.test_mediation_room import Peer, janus_rooms, new_mediation
 
@@ -76,28 +81,32 @@ class PhoneRoom:
     cid: str
     seats: dict[str, str]  # party name -> seat
     mediator: Peer  # in the room, saying MEDIATOR_HZ
-    log: Callable[[], str]  # the telephony worker's log
+    worker: Worker
+    dial_in: str  # the room's number, for parties dialling in
+    pins: dict[str, str]  # party name -> PIN
 
 
 @asynccontextmanager
 async def phone_room(
-    lawline: Running, tmp: Path, redis_url: str, prompts_dir: Path, phone: PhoneParty
+    lawline: Running, tmp: Path, redis_url: str, prompts_dir: Path, phone: PhoneParty | None
 ) -> AsyncIterator[PhoneRoom]:
     """A mediation of PARTIES with its room open and the mediator in it, and a telephony
     worker whose trunk reaches `phone`."""
     mediator = Peer(make_tone(tmp / "mediator.wav", MEDIATOR_HZ, 48000))
     cid = await new_mediation(lawline, PARTIES)
-    trunk = f"127.0.0.1:{phone.port}"
+    trunk = {"LAWLINE_TELEPHONY__TRUNK": f"127.0.0.1:{phone.port}"} if phone else {}
     try:
-        with telephony_worker(tmp, redis_url, prompts_dir, LAWLINE_TELEPHONY__TRUNK=trunk) as w:
+        with telephony_worker(tmp, redis_url, prompts_dir, **trunk) as w:
             async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
                 await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
-                seats = {x["name"]: x["who"] for x in (await next_frame(desk, "room"))["links"]}
+                room = await next_frame(desk, "room")
+                seats = {x["name"]: x["who"] for x in room["links"]}
+                pins = {x["name"]: x["pin"] for x in room["links"]}
                 await mediator.join(desk, case_id=cid)
-                yield PhoneRoom(desk, cid, seats, mediator, w.output)
+                yield PhoneRoom(desk, cid, seats, mediator, w, room["dial_in"], pins)
     finally:
         await mediator.close()
-        if phone.proc.poll() is None:
+        if phone is not None and phone.proc.poll() is None:
             phone.proc.kill()
 
 
@@ -144,7 +153,8 @@ async def test_a_party_dialled_out_presses_1_and_talks_with_the_room_until_remov
     assert tone_in(heard, rate, MEDIATOR_HZ) > 0.9, "the phone party did not hear the mediator"
     assert share(heard, rate, PHONE_HZ) < 0.02, "the phone party heard itself"
     # The number is the party's: never in the worker's log.
-    assert NUMBER not in room.log() and NUMBER[-8:] not in room.log()
+    log = room.worker.output()
+    assert NUMBER not in log and NUMBER[-8:] not in log
 
 
 async def test_a_phone_party_who_hangs_up_leaves_an_empty_seat_and_the_room_goes_on(
@@ -168,3 +178,39 @@ async def test_a_phone_party_who_hangs_up_leaves_an_empty_seat_and_the_room_goes
         again = await send(desk, type="dial", case_id=cid, who=seat)
         assert again["ok"] and again["seats"][seat]["dial"] == "calling"
         assert (await send(desk, type="room_close", case_id=cid))["ok"]
+
+
+async def test_a_party_dials_12348_enters_the_room_number_and_pin_and_takes_their_seat(
+    lawline: Running, tmp_path: Path, clean_redis_url: str, prompts_dir: Path
+) -> None:
+    async with phone_room(lawline, tmp_path, clean_redis_url, prompts_dir, None) as room:
+        desk, mediator, seat = room.desk, room.mediator, room.seats["张建国"]
+        assert len(room.dial_in) == len(room.pins["张建国"]) == 6
+        assert room.pins["张建国"] != room.pins["李桂兰"]
+        # The party calls 12348, presses 0 at the menu, then the number and their PIN.
+        keys = "0" + room.dial_in + room.pins["张建国"]
+        caller = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+             f"sip:12348@127.0.0.1:{room.worker.sip_port}", str(tmp_path / "heard.wav"), "60",
+             str(free_sip_port()), "--play", str(make_tone(tmp_path / "p.wav", PHONE_HZ, 16000)),
+             "--keys", keys],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            joined = await seat_until(desk, seat, lambda s: s["dial"] == "in_room", 60)
+            assert joined["present"] and joined["joined"]
+            await mediator.until(hears={PHONE_HZ}, not_hears={MEDIATOR_HZ})
+            # The party hangs up: the seat is empty, the room goes on.
+            caller.send_signal(signal.SIGTERM)
+            gone = await seat_until(desk, seat, lambda s: not s["present"])
+            assert gone["dial"] == "ended"
+            await mediator.until(hears=set(), not_hears={PHONE_HZ})
+        finally:
+            if caller.poll() is None:
+                caller.kill()
+            caller.communicate(timeout=30)
+        assert (await send(desk, type="room_close", case_id=room.cid))["ok"]
+    # Closed, the room's number opens nothing.
+    keys_of = TelephonyKeys(Settings().redis_prefix)
+    async with Redis.from_url(clean_redis_url) as redis:
+        assert not await redis.exists(keys_of.party_room(room.dial_in))

@@ -289,11 +289,11 @@ async def test_wrong_keys_three_times_then_general_consultation(
     tmp_path: Path, worker: Worker, redis: Redis
 ) -> None:
     await asyncio.to_thread(
-        sipp, tmp_path, worker, [("pause", 500), ("info", "70*"), ("pause", 2000), ("bye", None)]
+        sipp, tmp_path, worker, [("pause", 500), ("info", "76*"), ("pause", 2000), ("bye", None)]
     )
     contact = await only_contact(redis)
     assert (contact["service"], contact["domain"]) == ("consultation", "")
-    assert json.loads(contact["attrs"])["menu"] == "main:7? main:0? main:*?"
+    assert json.loads(contact["attrs"])["menu"] == "main:7? main:6? main:*?"
 
 
 async def test_malformed_sip_does_not_stop_the_worker(

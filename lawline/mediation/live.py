@@ -34,7 +34,7 @@ from typing import Any
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.room_sounds import HOLD_MUSIC, MEDIATION_CONSENT
 from lawline.mediation.phone_parties import PhoneParties
-from lawline.telephony.party_wire import PartyEvent
+from lawline.telephony.party_wire import DIAL_IN, PartyEvent
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class Seat:
     dial: str = ""
     dial_reason: str = ""
     phone_rtp: tuple[str, int] | None = None
+    pin: str = ""  # with the room's number, what the party enters to dial in
 
     @property
     def group(self) -> str:
@@ -110,6 +111,7 @@ class LiveRoom:
     in_caucus: bool = False
     opened_at: float = field(default_factory=time.time)
     listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
+    dial_in: str = ""  # the room's number for parties dialling 12348 (key 0)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     restoring: asyncio.Task[None] | None = None
 
@@ -182,6 +184,11 @@ class LiveRooms:
         except LegRefused:
             del self._rooms[case_id]
             raise
+        if self.phones is not None:
+            parties_seats = [who for who in seats if who != MEDIATOR]
+            live.dial_in, pins = await self.phones.register(case_id, parties_seats)
+            for who, pin in pins.items():
+                seats[who].pin = pin
         log.info("mediation room opened", extra={"case": case_id, "seats": len(seats)})
         return live
 
@@ -287,6 +294,8 @@ class LiveRooms:
                     await seat.tell({"type": "closed"})
             seat.owner, seat.tell, seat.present, seat.joined = None, None, False, False
             await self._hang_up(seat, "closed")
+        if live.dial_in and self.phones is not None:
+            await self.phones.unregister(live.dial_in)
         if live.in_caucus:
             await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
@@ -400,6 +409,18 @@ class LiveRooms:
         """What a worker says of a party's phone (telephony/party_wire.py)."""
         live = self._rooms.get(event.case_id)
         seat = live.seats.get(event.who) if live is not None else None
+        if (
+            live is not None
+            and seat is not None
+            and event.state == "joining"
+            and event.reason == DIAL_IN
+            and seat.leg != event.leg
+            and (seat.admitted or not live.locked)
+        ):
+            # The party dialled in with the room's number and their PIN: this call is
+            # their seat's phone now (one being rung for them is let go).
+            await self._hang_up(seat, "dialled in")
+            seat.leg = event.leg
         if live is None or seat is None or seat.leg != event.leg:
             # Not a call this room waits for (it closed, or the party was dialled again):
             # a phone still ringing or joining is let go.

@@ -26,6 +26,9 @@ from lawline.telephony.party_wire import (
     PARTY_REFUSED,
     PartyDial,
     PartyEvent,
+    new_leg,
+    register_room,
+    unregister_room,
 )
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,18 @@ class PhoneParties:
 
     async def dial(self, case_id: str, who: str, number: str) -> str:
         """Ask for the party to be dialled; the leg's id."""
-        leg = "pl-" + uuid.uuid4().hex[:20]
+        leg = new_leg()
         dial = PartyDial(leg, case_id, who, number, self.inbox, time.time() + DIAL_WAIT_S)
         self._asked[leg] = (time.monotonic(), dial)
         await self.redis.lpush(self.keys.party_dials, dial.to_json())
         return leg
+
+    async def register(self, case_id: str, seats: list[str]) -> tuple[str, dict[str, str]]:
+        """The room's number for parties dialling in, and each seat's PIN."""
+        return await register_room(self.redis, self.keys, case_id, self.inbox, seats)
+
+    async def unregister(self, number: str) -> None:
+        await unregister_room(self.redis, self.keys, number)
 
     async def run(self, on_event: Callable[[PartyEvent], Awaitable[None]]) -> None:
         """Forever: each event from the workers to `on_event`; dials no worker took in

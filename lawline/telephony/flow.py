@@ -14,6 +14,9 @@ Phases:
   SURVEY    1-5 satisfaction rating after the lawyer ends
   CLOSED    outside duty hours: a message, key 1 to leave a voice message
   VOICEMAIL recording that message
+  ROOM      a menu key for mediation rooms: the caller enters the room's number and
+            their PIN (6 digits each; * starts an entry again, # ends a short one)
+  MEDIATION found: the call is the party's leg in that room now (telephony/party_call.py)
   DONE      the flow has hung up (or is about to)
 """
 
@@ -33,7 +36,12 @@ class Phase(StrEnum):
     SURVEY = "survey"
     CLOSED = "closed"
     VOICEMAIL = "voicemail"
+    ROOM = "room"
+    MEDIATION = "mediation"
     DONE = "done"
+
+
+ROOM_CODE_DIGITS = 6  # a room's number and a party's PIN alike
 
 
 # ----- actions the worker carries out ---------------------------------------------------
@@ -100,6 +108,20 @@ class SaveRating:
 
 
 @dataclass(frozen=True, slots=True)
+class FindRoom:
+    """Look the room up by its number and the party's PIN; the answer comes as
+    `room_found`."""
+
+    number: str
+    pin: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnterRoom:
+    """Hand the call to the mediation room found: from now it is the party's leg."""
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     reason: str
 
@@ -115,6 +137,8 @@ Action = (
     | StopRecording
     | LeaveVoicemail
     | SaveRating
+    | FindRoom
+    | EnterRoom
     | Hangup
 )
 
@@ -151,6 +175,12 @@ class CallFlow:
     callback: bool = False  # a callback is taken: the caller hangs up, the contact waits
     _callback_asked: bool = False  # key 1 pressed: asked once, never offered again
     _done_reason: str = "flow ended"
+    # Entering a mediation room's code: which entry (number, pin; wait: being looked
+    # up), the digits so far, the number entered, wrong codes so far.
+    _room_step: str = ""
+    _entry: str = ""
+    _room_number: str = ""
+    _room_tries: int = 0
     # When the timer fires, and whether it waits for the current prompt to end first.
     _deadline: float | None = None
     _playing: bool = False
@@ -187,6 +217,8 @@ class CallFlow:
             return self._play(now, ("voicemail_prompt", "beep"))
         if self.phase == Phase.VOICEMAIL and d == "#" and not self._playing:
             return [StopRecording()]
+        if self.phase == Phase.ROOM:
+            return self._room_digit(d, now)
         return []  # keys mean nothing here (talking, already leaving)
 
     def prompt_done(self, now: float) -> list[Action]:
@@ -224,6 +256,8 @@ class CallFlow:
             return self._leave(now, "no rating given", ("goodbye",))
         if self.phase == Phase.CLOSED:
             return self._leave(now, "closed, no message left", ("goodbye",))
+        if self.phase == Phase.ROOM and self._room_step in ("number", "pin"):
+            return self._room_wrong(now)  # nothing (or too little) entered in time
         return []
 
     def queue_position(self, position: int, estimated_wait_s: float | None) -> None:
@@ -261,6 +295,17 @@ class CallFlow:
         self.phase = Phase.SURVEY
         self.invalid = 0
         return self._play(now, ("survey",), wait_after=self.timings.survey_no_input_s)
+
+    def room_found(self, now: float, found: bool) -> list[Action]:
+        """The answer to FindRoom."""
+        if self.phase != Phase.ROOM or self._room_step != "wait":
+            return []
+        if not found:
+            return self._room_wrong(now)
+        self.phase = Phase.MEDIATION
+        self._deadline = self._timer_after_prompt = None
+        self._playing = False
+        return [EnterRoom()]
 
     def recording_done(self, now: float) -> list[Action]:
         if self.phase != Phase.VOICEMAIL:
@@ -312,6 +357,9 @@ class CallFlow:
             self.green = key.green
         if key.route is not None:
             return actions + self._route(key.route, now)
+        if key.room:
+            self.phase, self._room_step, self._entry = Phase.ROOM, "number", ""
+            return actions + self._room_prompt(now)
         assert key.goto is not None
         self.node, self.invalid = key.goto, 0
         prompt = self.menu.nodes[self.node].prompt
@@ -324,6 +372,38 @@ class CallFlow:
         self._timer_after_prompt = None
         self._deadline = now + self.timings.first_announce_s
         return [Enqueue(route, self.menu_path), *self._queued_prompt(now)]
+
+    def _room_prompt(self, now: float, before: tuple[str, ...] = ()) -> list[Action]:
+        prompt = "room_number" if self._room_step == "number" else "room_pin"
+        return self._play(now, (*before, prompt), wait_after=self.menu.no_input_s)
+
+    def _room_digit(self, d: str, now: float) -> list[Action]:
+        if self._room_step == "wait":
+            return []  # being looked up
+        if d == "*":
+            self._entry = ""
+            return self._room_prompt(now)
+        if d == "#":
+            return self._room_entry_done(now) if self._entry else []
+        self._entry += d
+        return self._room_entry_done(now) if len(self._entry) >= ROOM_CODE_DIGITS else []
+
+    def _room_entry_done(self, now: float) -> list[Action]:
+        entry, self._entry = self._entry, ""
+        if self._room_step == "number":
+            self._room_number, self._room_step = entry, "pin"
+            return self._room_prompt(now)
+        self._room_step = "wait"
+        self._deadline = self._timer_after_prompt = None
+        return [FindRoom(self._room_number, entry)]
+
+    def _room_wrong(self, now: float) -> list[Action]:
+        self._room_tries += 1
+        self.path.append("room:wrong")
+        if self._room_tries >= self.menu.max_invalid:
+            return self._leave(now, "no mediation room found", ("room_wrong", "goodbye"))
+        self._room_step, self._entry = "number", ""
+        return self._room_prompt(now, ("room_wrong",))
 
     def _queued_prompt(self, now: float) -> list[Action]:
         return self._play(now, ("queued",))

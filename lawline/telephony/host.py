@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from lawline.config import Settings
     from lawline.queue.service import QueueService
     from lawline.telephony.bridge import Bridge
-    from lawline.telephony.sip import MediaGrace, Player
+    from lawline.telephony.party_wire import PartyDial
+    from lawline.telephony.sip import GatewayCall, MediaGrace, Player
     from lawline.transcripts.live import LiveTranscript
 
 
@@ -65,6 +66,14 @@ class CallHost(Protocol):
         ...
 
     def start_transcript(self, contact_id: str, language: str) -> LiveTranscript: ...
+
+    async def find_room(self, number: str, pin: str, caller: str) -> PartyDial | None:
+        """The mediation room open under this number and PIN: the leg to make, or None."""
+        ...
+
+    def enter_room(self, call: GatewayCall, dial: PartyDial) -> None:
+        """Take the call over as that party's leg in the room (its session let go)."""
+        ...
 
     def open_bridge(self, room: str) -> Bridge:
         """The call's leg in a conversation room on the media server, made from now on."""

@@ -47,3 +47,10 @@ class TelephonyKeys:
         """list `P:party-events:INBOX`: what became of the phone legs one web process
         asked for, LPUSHed JSON by the workers; TTL an hour (gone with its process)."""
         return f"{self.prefix}:party-events:{inbox}"
+
+    def party_room(self, number: str) -> str:
+        """hash `P:party-room:NUMBER`: an open mediation room a party may dial in to by
+        its number (telephony/party_wire.py): `case_id`, `inbox` (the web process holding
+        it) and `pin:PIN` -> the party's seat; made when the room opens, deleted when it
+        closes; TTL a day, so a web process that died leaves nothing."""
+        return f"{self.prefix}:party-room:{number}"

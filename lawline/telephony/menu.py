@@ -26,10 +26,12 @@ class Route(BaseModel):
 
 
 class Key(BaseModel):
-    """What one key does at a node: go to another node, or into the queue."""
+    """What one key does at a node: go to another node, into the queue, or into a
+    mediation room (the caller enters its number and their PIN)."""
 
     goto: str | None = None
     route: Route | None = None
+    room: bool = False
     # Marks the caller for the green channel (and goes to `goto` or `route`).
     green: GreenReason | None = None
     # The choice in words (the ledger shows it); none: said by its route or node.
@@ -37,8 +39,8 @@ class Key(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
-        if (self.goto is None) == (self.route is None):
-            raise ValueError("a key needs exactly one of goto or route")
+        if sum((self.goto is not None, self.route is not None, self.room)) != 1:
+            raise ValueError("a key needs exactly one of goto, route or room")
         return self
 
 
@@ -88,6 +90,8 @@ class Menu(BaseModel):
             return LABELS["green"][key.green.value]
         if key.route is not None:
             return _route_words(key.route)
+        if key.room:
+            return "进入调解室"
         target = self.nodes.get(key.goto or "")
         return target.label if target is not None and target.label else f"按键 {digit}"
 
@@ -140,6 +144,7 @@ def default_menu() -> Menu:
                     "5": Key(route=Route(service=Service.COMPLAINT)),
                     "8": Key(goto="green"),
                     "9": Key(route=Route(service=Service.CONSULTATION, language="mn")),
+                    "0": Key(room=True),
                 },
                 default=CONSULTATION,
             ),

@@ -29,7 +29,7 @@ from lawline.telephony.bridge import RelayPort
 from lawline.telephony.flow import Hangup, Play
 from lawline.telephony.keys import TelephonyKeys
 from lawline.telephony.party_flow import ConnectRoom, JoinRoom, PartyAction, PartyFlow
-from lawline.telephony.party_wire import EVENTS_TTL_S, PartyDial, PartyEvent
+from lawline.telephony.party_wire import DIAL_IN, EVENTS_TTL_S, PartyDial, PartyEvent
 from lawline.telephony.session import dial_failure
 from lawline.telephony.sip import CallEvents, GatewayCall, MediaGrace, Player
 
@@ -58,8 +58,11 @@ class PartyHost(Protocol):
 
 
 class PartyCall(CallEvents):
-    def __init__(self, host: PartyHost, call: GatewayCall, dial: PartyDial) -> None:
+    def __init__(
+        self, host: PartyHost, call: GatewayCall, dial: PartyDial, dialled_in: bool = False
+    ) -> None:
         self.host = host
+        self.dialled_in = dialled_in  # the party called 12348 and entered the room's code
         self.call = call
         self.dial = dial
         self.loop = host.loop
@@ -96,11 +99,20 @@ class PartyCall(CallEvents):
             return False
         self._dial_timer = self.loop.call_later(timeout_s, self._ring_timeout)
         self._tell("ringing")
+        self._hold_line()
+        return True
+
+    def enter(self) -> None:
+        """A caller who entered the room's number and their PIN: into the room."""
+        self._answered = True
+        self._hold_line()
+        self._do(self.flow.entered(self.loop.time()))
+
+    def _hold_line(self) -> None:
         # The web process finds this worker by the leg, as it finds a call's by its contact.
         self.host.in_background(
             self.host.redis.set(self.keys.line(self.leg), self.host.name, ex=LINE_TTL_S)
         )
-        return True
 
     def _ring_timeout(self) -> None:
         self._dial_timer = None
@@ -214,7 +226,7 @@ class PartyCall(CallEvents):
         port.create(f"party-{self.leg[-8:]}")
         self.sock, self.port = sock, port
         ip, rtp_port = sock.getsockname()[:2]
-        self._tell("joining", ip=ip, port=rtp_port)
+        self._tell("joining", reason=DIAL_IN if self.dialled_in else "", ip=ip, port=rtp_port)
 
     def _wire(self) -> None:
         audio, port = self.call.audio(), self.port

@@ -7,7 +7,7 @@ with the time and carries out what it returns: flow.py's Play and Hangup, and Jo
 from the room). `next_timer()` says when to call `timer` next.
 
 Phases:
-  RINGING  dialled, not answered yet
+  RINGING  dialled, not answered yet (a party who dialled in goes straight to JOINING)
   INVITED  the invitation plays ("这里是12348人民调解，请按1加入调解"), at most
            `invitations` times with a pause for the key after each; 1 at any moment joins
   JOINING  1 pressed: "正在为您接入调解室" while the web side seats the party's leg
@@ -59,6 +59,13 @@ class PartyFlow:
             return []
         self.phase = PartyPhase.INVITED
         return self._invite()
+
+    def entered(self, now: float) -> list[PartyAction]:
+        """The party dialled in and gave the room's number and their PIN (flow.py)."""
+        if self.phase != PartyPhase.RINGING:
+            return []
+        self.phase = PartyPhase.JOINING
+        return [JoinRoom(), *self._play(("mediation_joining",))]
 
     def digit(self, d: str, now: float) -> list[PartyAction]:
         if self.phase != PartyPhase.INVITED or d != "1":

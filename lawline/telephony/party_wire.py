@@ -17,6 +17,11 @@ Then the web process asks the worker holding the leg over the call requests
   party_peer {ip, port}    the room took the leg: send the party's audio there
   party_refused            the room did not take it: the party is told and hung up on
   party_end {reason}       removed by the mediator, or the room closed: told, hung up on
+A party may also dial 12348 and press 0: the worker asks the room's number and their
+PIN and looks them up in
+  P:party-room:{number}    {case_id, inbox, pin:{PIN} -> seat} while the room is open
+(`register_room`, `find_room`); found, it sends `joining` with reason "dial_in" for a
+leg of its own making, and the rest goes as for a party it dialled.
 Every value is checked where it enters; a request or event that is not one is set aside.
 """
 
@@ -24,16 +29,25 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import time
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+
 from lawline.phone_numbers import normalise_number
+from lawline.telephony.keys import TelephonyKeys
 
 PARTY_PEER = "party_peer"
 PARTY_REFUSED = "party_refused"
 PARTY_END = "party_end"
 STATES = frozenset({"ringing", "answered", "joining", "failed", "ended"})
+DIAL_IN = "dial_in"  # a `joining` leg the party made by dialling in with the room's code
 EVENTS_TTL_S = 3600
+ROOM_TTL_S = 24 * 3600
+CODE_DIGITS = 6  # a room's number and a party's PIN (telephony/flow.py asks for six)
 _TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -126,3 +140,52 @@ class PartyEvent:
             ip,
             port,
         )
+
+
+def new_leg() -> str:
+    return "pl-" + uuid.uuid4().hex[:20]
+
+
+def _code() -> str:
+    return str(secrets.randbelow(9 * 10 ** (CODE_DIGITS - 1)) + 10 ** (CODE_DIGITS - 1))
+
+
+async def register_room(
+    redis: Redis, keys: TelephonyKeys, case_id: str, inbox: str, seats: list[str]
+) -> tuple[str, dict[str, str]]:
+    """Give an open room a number free now and each seat a PIN of its own; the number
+    and the PINs by seat."""
+    pins: dict[str, str] = {}
+    while len(set(pins.values())) < len(seats):
+        pins = {seat: _code() for seat in seats}
+    while True:
+        number = _code()
+        key = keys.party_room(number)
+        if await redis.hsetnx(key, "case_id", case_id):
+            break
+    mapping = {"inbox": inbox, **{f"pin:{pin}": seat for seat, pin in pins.items()}}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=mapping)
+        pipe.expire(key, ROOM_TTL_S)
+        await pipe.execute()
+    return number, pins
+
+
+async def unregister_room(redis: Redis, keys: TelephonyKeys, number: str) -> None:
+    await redis.delete(keys.party_room(number))
+
+
+async def find_room(
+    redis: Redis, keys: TelephonyKeys, number: str, pin: str, caller: str
+) -> PartyDial | None:
+    """The leg to make for a party who entered this number and PIN, if a room is open
+    under them (digits only: anything else is no room)."""
+    if not (number.isdigit() and pin.isdigit()) or len(number) + len(pin) > 2 * CODE_DIGITS:
+        return None
+    case_id, inbox, seat = await redis.hmget(
+        keys.party_room(number), ["case_id", "inbox", f"pin:{pin}"]
+    )
+    if not (case_id and inbox and seat):
+        return None
+    text = [v.decode() if isinstance(v, bytes) else str(v) for v in (case_id, inbox, seat)]
+    return PartyDial(new_leg(), text[0], text[2], caller or "0", text[1], time.time())

@@ -33,7 +33,7 @@ TEXTS: dict[str, str] = {
     "main_menu": (
         "法律咨询请按一；申请法律援助请按二；人民调解请按三；公证及其他服务请按四；"
         "投诉和建议请按五。老年人、残疾人、未成年人和农民工讨要工资，请按八，进入绿色通道。"
-        "蒙古语服务请按九。"
+        "蒙古语服务请按九。已约好调解、要进入调解室的当事人，请按零。"
     ),
     "domain_menu": (
         "劳动争议请按一；婚姻家庭请按二；土地和宅基地请按三；交通事故请按四；"
@@ -66,6 +66,10 @@ TEXTS: dict[str, str] = {
     # A mediation party's phone, dialled out by lawline (telephony/party_flow.py).
     "mediation_invite": "您好，这里是幺二三四八人民调解。调解员邀请您参加调解，请按一加入调解。",
     "mediation_joining": "正在为您接入调解室，请稍候。",
+    # A party dialling in to a mediation room from the menu (key 0).
+    "room_number": "请输入六位调解室号码。",
+    "room_pin": "请输入您的六位入会密码。",
+    "room_wrong": "调解室号码或密码不正确，或者调解尚未开始。",
     "mediation_unavailable": "对不起，调解室暂时无法接入，调解员会再与您联系。再见。",
     "mediation_ended": "本次调解通话已结束，感谢您的参与，再见。",
     # Played into a mediation room by the mediator at the start (media/room_sounds.py).

@@ -34,6 +34,7 @@ from lawline.telephony.sip_message import caller_number, reply_route
 if TYPE_CHECKING:
     from lawline.telephony.bridge import Bridge
     from lawline.telephony.host import CallHost
+    from lawline.telephony.party_wire import PartyDial
     from lawline.transcripts.live import LiveTranscript
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ class CallSession:
         self.transcript: LiveTranscript | None = None
         self._lawyer_connected = False
         self.on_hold = False
+        # The mediation room a caller entered the code of (key 0 at the main menu).
+        self._room_dial: PartyDial | None = None
         call.events = self
 
     # ----- pjsua2 callbacks (main thread, inside libHandleEvents) ---------------------
@@ -263,6 +266,11 @@ class CallSession:
             self._stop_recording()
         elif isinstance(a, f.LeaveVoicemail):
             self._in_order(self._leave_voicemail(a))
+        elif isinstance(a, f.FindRoom):
+            self._in_order(self._find_room(a))
+        elif isinstance(a, f.EnterRoom) and self._room_dial is not None:
+            self._hand_over()
+            self.host.enter_room(self.call, self._room_dial)
         elif isinstance(a, f.Hangup):
             self._hangup(a.reason)
 
@@ -405,6 +413,23 @@ class CallSession:
         await self.host.queue.add_contact(contact)
         if self.ended:  # hung up while the contact was being entered
             await self._leave_queue()
+
+    async def _find_room(self, a: f.FindRoom) -> None:
+        dial = await self.host.find_room(a.number, a.pin, self.caller)
+        if dial is None:
+            self.host.count("room_code_wrong")
+        if not self.ended:
+            self._room_dial = dial
+            self._do(self.flow.room_found(self.loop.time(), dial is not None))
+
+    def _hand_over(self) -> None:
+        """The call is a mediation party's leg from now (telephony/party_call.py): this
+        session lets go of it without hanging up (nothing of it is in the queue)."""
+        self.ended = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._stop_player()
 
     async def _request_callback(self) -> None:
         """Ask for the callback, then tell the caller: taken (they hang up) or refused

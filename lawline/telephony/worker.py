@@ -39,7 +39,7 @@ from lawline.telephony.front_trust import front_secret, vouched
 from lawline.telephony.keys import TelephonyKeys
 from lawline.telephony.lines import HeldLines
 from lawline.telephony.party_call import PartyCall, expired, parse_dial
-from lawline.telephony.party_wire import PartyDial, PartyEvent
+from lawline.telephony.party_wire import PartyDial, PartyEvent, find_room
 from lawline.telephony.prompts import resolve
 from lawline.telephony.session import CallSession
 from lawline.telephony.sip import (
@@ -147,6 +147,19 @@ class TelephonyWorker:
     def party_call(self, leg: str) -> PartyCall | None:
         party = self.parties.get(leg)
         return None if party is None or party.ended else party
+
+    async def find_room(self, number: str, pin: str, caller: str) -> PartyDial | None:
+        keys = TelephonyKeys(self.settings.redis_prefix)
+        return await find_room(self.redis, keys, number, pin, caller)
+
+    def enter_room(self, call: GatewayCall, dial: PartyDial) -> None:
+        session = self.sessions.pop(call, None)
+        if session is None or dial.leg in self.parties:
+            return
+        party = PartyCall(self, call, dial, dialled_in=True)
+        self.parties[dial.leg] = party
+        log.info("caller entered a mediation room's code", extra={"leg": dial.leg})
+        party.enter()
 
     def forget_party(self, party: PartyCall) -> None:
         if self.parties.get(party.leg) is party:

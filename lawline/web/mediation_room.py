@@ -3,7 +3,9 @@ mediation/live.py's).
 
 The mediator's, /api/mediation/ws (mediators and staff, signed in; the mediation must
 be theirs, or they staff):
-  room_open {case_id}         -> room {case_id, links: [{who, name, role, reach, token}]}
+  room_open {case_id}         -> room {case_id, dial_in, links: [{who, name, role, reach,
+                                 token, pin}]}  (dial_in and pin: what a party enters
+                                 after dialling 12348 and pressing 0)
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
   dial {case_id, who}         (ring a party's phone: they press 1 to come in; how it
                               goes is each seat's `dial` in `participants`),
@@ -157,6 +159,8 @@ class MediatorDesk:
             await self._result("room_open", False, str(exc))
             return
         self.mine.add(cid)
+        live = self.rooms.get(cid)
+        seats = live.seats if live is not None else {}
         expires = time.time() + LINK_TTL_S
         links = [
             {
@@ -165,10 +169,12 @@ class MediatorDesk:
                 "role": p.role,
                 "reach": p.reach,
                 "token": party_token(self.secret, PartySeat(cid, p.party_id), expires),
+                "pin": seat.pin if (seat := seats.get(party_seat(p.party_id))) else "",
             }
             for p in parties
         ]
-        await send_frame(self.ws, "room", case_id=cid, links=links)
+        dial_in = live.dial_in if live is not None else ""
+        await send_frame(self.ws, "room", case_id=cid, links=links, dial_in=dial_in)
 
     def _controls(self, cid: str) -> None:
         if cid not in self.mine:

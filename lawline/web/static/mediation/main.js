@@ -170,7 +170,9 @@ async function opened(f) {
   const base = `${location.origin}/mediation/join#`;
   draw($("links"), html`${f.links.map((l) => html`<li data-who=${l.who}>
     ${l.name}（${LABELS.partyRole[l.role] || ""}）：<input readonly size="60"
-      value=${base + l.token} @focus=${(e) => e.target.select()}></li>`)}`);
+      value=${base + l.token} @focus=${(e) => e.target.select()}>
+    ${f.dial_in && l.pin ? html`<span class="dial-in">电话入会：拨打12348按0，
+      调解室号 <strong>${f.dial_in}</strong>，密码 <strong>${l.pin}</strong></span>` : ""}</li>`)}`);
   await offerAudio();
 }
 
