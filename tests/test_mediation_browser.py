@@ -7,6 +7,7 @@ page says so. Headless Chromium, the run's Janus, a real app and Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,11 @@ from lawline.config import Settings
 from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
 from tests.browser import add_user, chromium, needs_browser, tone
-from tests.lawline_server import Running, running_lawline
+from tests.lawline_server import Running, next_frame, running_lawline
+from tests.test_bridge import make_tone
+from tests.test_mediation_phone import send
+from tests.test_mediation_room import Peer, new_mediation
+from tests.test_terminal_browser import TERMINAL
 
 pytestmark = [
     needs_browser,
@@ -153,3 +158,48 @@ async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(
     async with lawline.client("boss", Role.SUPERVISOR) as boss:
         m = (await boss.get("/api/mediations")).json()[0]
         assert m["outcome"] == "agreement" and m["state"] == "closed"
+
+
+async def test_a_village_terminal_is_invited_and_its_resident_joins_with_one_button(
+    lawline: Running, tmp_path: Path
+) -> None:
+    async with lawline.client("root", Role.ADMIN) as http:
+        r = await http.post("/api/terminals", json=TERMINAL)
+        assert r.status_code == 201, r.text
+        device_token = r.json()["token"]
+    parties = [
+        {"name": "王秀英", "role": "applicant", "reach": "terminal", "terminal_id": TERMINAL["id"]},
+        {"name": "张建国", "role": "respondent", "reach": "hall"},
+    ]
+    cid = await new_mediation(lawline, parties)
+    base = browser_base(lawline)
+    mediator = Peer(make_tone(tmp_path / "mediator.wav", MEDIATOR_HZ, 48000))
+    try:
+        async with chromium(tone(tmp_path / "party.wav", PARTY_HZ)) as box_browser:
+            box = await box_browser.new_page()
+            await box.goto(f"{base}/terminal#token={device_token}")
+            await box.wait_for_selector("#screen-home:not([hidden])")
+            await box.wait_for_selector('#link[data-link="up"]', state="attached")
+            async with lawline.websocket("/api/mediation/ws", "liu", Role.MEDIATOR) as desk:
+                await desk.send(json.dumps({"type": "room_open", "case_id": cid}))
+                links = (await next_frame(desk, "room"))["links"]
+                seat = next(x["who"] for x in links if x["name"] == "王秀英")
+                await mediator.join(desk, case_id=cid)
+                rung = await send(desk, type="ring", case_id=cid, who=seat)
+                assert rung["ok"] and rung["seats"][seat]["dial"] == "invited"
+
+                # The box shows the invitation; OK on the remote (the focused button) joins.
+                await box.wait_for_selector("#screen-invite:not([hidden])")
+                assert "王秀英" in (await box.text_content("#invite-who") or "")
+                await box.keyboard.press("Enter")
+                await box.wait_for_url("**/mediation/join?from=terminal*")
+                assert await hears(box, "lawlineParty", MEDIATOR_HZ), "the box never heard"
+                await mediator.until(hears={PARTY_HZ}, not_hears={MEDIATOR_HZ})
+
+                # The mediation ends: the box says so, then goes back to its home screen.
+                assert (await send(desk, type="room_close", case_id=cid))["ok"]
+                await box.wait_for_selector("#status:has-text('调解已结束')")
+                await box.wait_for_url("**/terminal", timeout=20_000)
+                await box.wait_for_selector("#screen-home:not([hidden])")
+    finally:
+        await mediator.close()

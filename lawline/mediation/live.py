@@ -217,6 +217,8 @@ class LiveRooms:
                     with contextlib.suppress(Exception):
                         await seat.tell({"type": "replaced"})
             await self._hang_up(seat, "replaced")  # the party came back by their link
+            if seat.dial == "invited":
+                seat.dial = ""  # the terminal's invitation taken
             seat.owner, seat.tell, seat.present, seat.joined = owner, tell, True, False
             seat.admitted = True
         await self._tell_all(live)
@@ -404,6 +406,16 @@ class LiveRooms:
         seat.leg = await self.phones.dial(case_id, who, number)
         seat.dial, seat.dial_reason = "calling", ""
         await self._tell_all(live)
+
+    def invited(self, case_id: str, who: str) -> None:
+        """The party's village terminal was sent the invitation (web/mediation_room.py)."""
+        seat = self._seat(self._live(case_id), who)
+        if who == MEDIATOR or seat.present:
+            raise RoomRefused("这位当事人已在调解室中")
+        seat.dial, seat.dial_reason = "invited", ""
+
+    async def tell_all(self, case_id: str) -> None:
+        await self._tell_all(self._live(case_id))
 
     async def phone_event(self, event: PartyEvent) -> None:
         """What a worker says of a party's phone (telephony/party_wire.py)."""

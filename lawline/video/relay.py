@@ -25,6 +25,10 @@ from redis.asyncio import Redis
 from lawline.video.keys import VideoKeys
 
 SIGNAL_KINDS = frozenset({"ready", "description", "candidate", "restart", "notice"})
+# Sent to a terminal by a mediator's web process, never relayed from a browser (it is
+# not among SIGNAL_KINDS): {kind, case_id, name, role, token}, the party's invitation
+# into a mediation room (web/mediation_room.py).
+MEDIATION_INVITE = "mediation_invite"
 MAX_SIGNAL_BYTES = 64_000  # an SDP with many candidates is a few kB
 
 

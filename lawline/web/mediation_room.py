@@ -9,6 +9,8 @@ be theirs, or they staff):
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
   dial {case_id, who}         (ring a party's phone: they press 1 to come in; how it
                               goes is each seat's `dial` in `participants`),
+  ring {case_id, who}         (invite a party at their village terminal: its screen
+                              shows the invitation; the seat's `dial` is `invited`),
   mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
   consent {case_id}           (the recording-consent announcement, played to everyone),
   caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
@@ -33,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from redis.asyncio import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.accounts.models import User
@@ -43,6 +46,9 @@ from lawline.mediation.links import BadLink, PartySeat, party_token, read_party_
 from lawline.mediation.live import MEDIATOR, LiveRooms, RoomRefused, SeatOf, party_seat
 from lawline.mediation.models import MediationParty
 from lawline.mediation.service import MediationState, get_mediation, record_consent
+from lawline.terminals.models import Terminal
+from lawline.video import relay
+from lawline.video.relay import MEDIATION_INVITE
 from lawline.video.settings import WebRTCSettings
 from lawline.video.turn import browser_rtc_config
 from lawline.web.auth import STAFF_ROLES, Principal, Role
@@ -100,8 +106,12 @@ class MediatorDesk:
         rooms: LiveRooms,
         db: sessionmaker[Session],
         secret: str,
+        redis: Redis,
+        prefix: str,
     ) -> None:
         self.ws = ws
+        self.redis = redis  # the terminals' signalling channels
+        self.prefix = prefix
         self.actor = Actor(principal.subject, staff=principal.role in STAFF_ROLES)
         self.rooms = rooms
         self.db = db
@@ -111,6 +121,7 @@ class MediatorDesk:
             "room_open": self._open,
             "offer": self._offer,
             "dial": self._dial,
+            "ring": self._ring,
             "mute": self._mute,
             "remove": self._remove,
             "lock": self._lock,
@@ -210,6 +221,37 @@ class MediatorDesk:
 
         await self._do("dial", cid, dial)
 
+    async def _ring(self, frame: Frame) -> None:
+        """Invite a party at a village terminal: its screen shows the invitation with one
+        big button, which opens their seat (the party's link, made for it now)."""
+        cid, who = case_id_of(frame), _who(frame)
+        actor, now = self.actor, datetime.now(UTC)
+
+        def terminal_of(s: Session) -> tuple[str, MediationParty | None]:
+            record = get_mediation(s, cid, actor, now, audit=False)
+            party = next((p for p in record.parties if party_seat(p.id) == who), None)
+            terminal = s.get(Terminal, party.terminal_id) if party and party.terminal_id else None
+            if terminal is None or terminal.revoked_at is not None:
+                return "", party
+            return terminal.id, party
+
+        async def ring() -> None:
+            try:
+                terminal_id, party = await self._db(terminal_of)
+            except CaseError as exc:
+                raise RoomRefused(str(exc)) from exc
+            if party is None or not terminal_id:
+                raise RoomRefused("这位当事人没有登记在用的村终端")
+            self.rooms.invited(cid, who)  # RoomRefused if the room is not open
+            token = party_token(self.secret, PartySeat(cid, party.id), time.time() + LINK_TTL_S)
+            invite = {"kind": MEDIATION_INVITE, "case_id": cid, "name": party.name,
+                      "role": party.role, "token": token}  # fmt: skip
+            await relay.publish(self.redis, self.prefix, "terminal", terminal_id, invite)
+            await self.rooms.tell_all(cid)
+            await self._audit(cid, f"mediation ring {who}")
+
+        await self._do("ring", cid, ring)
+
     async def _mute(self, frame: Frame) -> None:
         cid, who, muted = case_id_of(frame), _who(frame), _flag(frame, "muted")
         await self._do("mute", cid, lambda: self.rooms.mute(cid, who, muted))
@@ -304,7 +346,8 @@ async def mediator_ws(
         return
     await ws.accept()
     ticket = Ticket("mediator", principal.subject, credential_of(ws), client_address(ws))
-    desk = MediatorDesk(ws, principal, live_rooms(ws), db, secret)
+    redis = ws.app.state.queue.store.redis
+    desk = MediatorDesk(ws, principal, live_rooms(ws), db, secret, redis, settings.redis_prefix)
     try:
         async with hub.open(ticket):
             with contextlib.suppress(WebSocketDisconnect):

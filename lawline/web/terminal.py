@@ -21,6 +21,9 @@ Protocol (JSON text frames). From lawline:
   signal   {contact_id, kind, ...}                       from the lawyer's browser
            (lawline/video/relay.py lists the kinds)
   ended    {contact_id, reason}                          the talk is over (or never began)
+  mediation_invite {case_id, name, role, token}          a mediator invites the resident
+           into a mediation room: the page offers one big button, which opens the
+           party's page with this token (/mediation/join?from=terminal#TOKEN)
   result   {request, ok, message}                        the answer to call, rate, hangup
   error    {message} | pong {}
 From the terminal:
@@ -56,6 +59,7 @@ from lawline.terminals.keys import TerminalKeys
 from lawline.terminals.models import Terminal
 from lawline.terminals.registry import TerminalRefused, check_token
 from lawline.video import relay
+from lawline.video.relay import MEDIATION_INVITE
 from lawline.video.turn import browser_rtc_config
 from lawline.web.deps import DbDep, HubDep, QueueDep, SettingsDep
 from lawline.web.hub import SocketHub, Ticket, TooManySockets
@@ -251,7 +255,10 @@ class TerminalSession:
     async def _forward_signals(self, signals: asyncio.Queue[dict[str, Any]]) -> None:
         while True:
             message = await signals.get()
-            if message.get("contact_id") == self.contact_id:
+            if message.get("kind") == MEDIATION_INVITE:
+                invite = {k: v for k, v in message.items() if k != "kind"}
+                await self._send(MEDIATION_INVITE, **invite)
+            elif message.get("contact_id") == self.contact_id:
                 await self._send("signal", **message)
 
     # ----- frames from the terminal --------------------------------------------------

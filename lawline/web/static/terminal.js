@@ -41,7 +41,7 @@ function token() {
 // Where the focus lands on each screen: never on something that cancels, hangs up or
 // rates, since OK is what an anxious resident presses again and again.
 const HARMLESS = { home: "call", waiting: "keep-waiting", talk: "hangup", message: "message-ok",
-  rating: "stars" };
+  rating: "stars", invite: "invite-accept" };
 
 function show(name) {
   term.screen = name;
@@ -204,6 +204,14 @@ const send = (type, fields = {}) => Boolean(term.socket) && term.socket.send(typ
 setInterval(() => send("ping"), 10000);
 
 const handlers = {
+  // A mediator invites this box's resident into a mediation room. Offered only when the
+  // box is free (not waiting, talking or rating); accepting opens the party's page.
+  mediation_invite(f) {
+    if (!["home", "message", "invite"].includes(term.screen)) return;
+    term.invite = f.token;
+    $("invite-who").textContent = `${f.name}（${LABELS.partyRole[f.role] || ""}），请按确认键加入`;
+    show("invite");
+  },
   hello(f) {
     term.hello = f;
     setLink(true, "", "");
@@ -441,6 +449,10 @@ $("confirm-yes").onclick = () => {
 };
 $("rating-skip").onclick = () => show("home");
 $("message-ok").onclick = () => show("home");
+$("invite-accept").onclick = () => {
+  location.href = `/mediation/join?from=terminal#${term.invite}`;
+};
+$("invite-decline").onclick = () => { term.invite = null; show("home"); };
 
 renderStars();
 const deviceToken = token();

@@ -7,6 +7,9 @@ import { Socket } from "../lib/socket.js";
 import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
 
 const token = location.hash.slice(1);
+// Opened from a village terminal's invitation: the button was pressed there already, and
+// the box goes back to its home screen when the mediation ends.
+const fromTerminal = new URLSearchParams(location.search).get("from") === "terminal";
 const ENDED = {
   removed: "调解员已请您离开调解室。", closed: "调解已结束，谢谢您的参与。",
   replaced: "您已在另一台设备上加入调解。",
@@ -67,11 +70,15 @@ function end(why) {
   closeAudio();
   status(ENDED[why]);
   $("join").hidden = true;
+  if (fromTerminal) setTimeout(() => { location.href = "/terminal"; }, 8000);
 }
 
-$("join").addEventListener("click", () => {
+function join() {
   $("join").hidden = true;
   status("正在加入…");
   socket.connect();
-});
+}
+
+$("join").addEventListener("click", join);
 if (!token) { status("链接不完整，请联系调解员。"); $("join").hidden = true; }
+else if (fromTerminal) join();

@@ -203,6 +203,9 @@ function controls(p) {
     ${p.reach === "phone" ? html`<button class="dial"
       @click=${() => socket.send("dial", { case_id: page.caseId, who: p.who })}
       ?disabled=${p.present || DIALLING.has(p.dial)}>呼叫电话</button>` : ""}
+    ${p.reach === "terminal" ? html`<button class="ring"
+      @click=${() => socket.send("ring", { case_id: page.caseId, who: p.who })}
+      ?disabled=${p.present}>邀请村终端</button>` : ""}
     <button @click=${() => socket.send("mute", { case_id: page.caseId, who: p.who, muted: !p.muted })}>
       ${p.muted ? "取消静音" : "静音"}</button>
     <button @click=${() => socket.send("caucus", { case_id: page.caseId, who: [p.who] })}

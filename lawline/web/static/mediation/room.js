@@ -50,6 +50,7 @@ export function closeAudio() {
 const DIAL = {
   calling: "正在呼叫", ringing: "电话振铃中", answered: "已接听，等待按键",
   joining: "正在接入", in_room: "电话在线", ended: "电话已挂断", failed: "未接通",
+  invited: "已向村终端发出邀请",
 };
 const DIAL_FAILED = {
   busy: "对方忙", "no answer": "无人接听", declined: "对方拒接", unreachable: "无法接通",
