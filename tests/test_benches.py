@@ -38,6 +38,7 @@ SMOKE: list[tuple[str, list[str]]] = [
         "--workers", "1",
     ]),
     ("bridge_bench.py", ["--calls", "1", "--seconds", "2"]),
+    ("rooms_bench.py", ["--rooms", "1", "--seconds", "2"]),
     ("video_bench.py", ["--presses", "1", "--sessions", "1", "--seconds", "2"]),
     ("asr_bench.py", ["--streams", "1", "--seconds", "8", "--connections", "2"]),
     ("asr_bench.py", [
@@ -71,7 +72,11 @@ def test_every_bench_has_a_smoke_run() -> None:
 needs_media = pytest.mark.skipif(
     not media_possible(), reason="needs Janus, root and the tests' network namespace"
 )
-NEEDS = {"video_bench.py": [needs_browser], "bridge_bench.py": [needs_media]}
+NEEDS = {
+    "video_bench.py": [needs_browser],
+    "bridge_bench.py": [needs_media],
+    "rooms_bench.py": [needs_media],
+}
 
 
 @pytest.mark.parametrize(

@@ -58,11 +58,12 @@ energy, above a level floor; a run starts after 2 such frames and ends after 3 w
 A frame's time is its buffer's PTS on the pipeline clock (CLOCK_MONOTONIC, as
 time.monotonic()): the jitter buffer's estimate of when its packet arrived.
 
-Options: --send-hz (1200), --hear-hz (440), --burst-ms (500: on, then off as long; 0 for
-a continuous tone), --jitter-ms (40: webrtcbin's jitter buffer; a browser's adapts near
-there on a LAN), --codec (opus or pcmu: what the media server answers), --opus-bitrate
-(32000), --opus-complexity (5), --ice-ip (offer only the UDP host candidate on this
-address, as a browser on one network would; default: all gathered).
+Options: --send-hz (1200), --volume (0.3 of full scale; 0 says silence), --hear-hz (440),
+--burst-ms (500: on, then off as long; 0 for a continuous tone), --jitter-ms (40:
+webrtcbin's jitter buffer; a browser's adapts near there on a LAN), --codec (opus or
+pcmu: what the media server answers), --opus-bitrate (32000), --opus-complexity (5),
+--ice-ip (offer only the UDP host candidate on this address, as a browser on one network
+would; default: all gathered).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class Source:
         enc = codec["encode"].format(bitrate=opts.opus_bitrate, complexity=opts.opus_complexity)
         # The pipeline every peer joins (its elements link to these tees directly).
         self.pipe = Gst.parse_launch(
-            f"audiotestsrc wave=sine freq={opts.send_hz} volume={AMPLITUDE} {raw} ! {enc} "
+            f"audiotestsrc wave=sine freq={opts.send_hz} volume={opts.volume} {raw} ! {enc} "
             f"! tee name=on allow-not-linked=true "
             f"audiotestsrc wave=silence {raw} ! {enc} ! tee name=off allow-not-linked=true"
         )
@@ -508,6 +509,7 @@ class Generator:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--send-hz", type=float, default=1200.0)
+    parser.add_argument("--volume", type=float, default=AMPLITUDE)
     parser.add_argument("--hear-hz", type=float, default=440.0)
     parser.add_argument("--burst-ms", type=int, default=500)
     parser.add_argument("--jitter-ms", type=int, default=40)
