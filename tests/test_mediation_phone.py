@@ -88,11 +88,16 @@ class PhoneRoom:
 
 @asynccontextmanager
 async def phone_room(
-    lawline: Running, tmp: Path, redis_url: str, prompts_dir: Path, phone: PhoneParty | None
+    lawline: Running,
+    tmp: Path,
+    redis_url: str,
+    prompts_dir: Path,
+    phone: PhoneParty | None,
+    mediator_says: Path | None = None,
 ) -> AsyncIterator[PhoneRoom]:
-    """A mediation of PARTIES with its room open and the mediator in it, and a telephony
-    worker whose trunk reaches `phone`."""
-    mediator = Peer(make_tone(tmp / "mediator.wav", MEDIATOR_HZ, 48000))
+    """A mediation of PARTIES with its room open and the mediator in it (saying
+    MEDIATOR_HZ, or `mediator_says`), and a telephony worker whose trunk reaches `phone`."""
+    mediator = Peer(mediator_says or make_tone(tmp / "mediator.wav", MEDIATOR_HZ, 48000))
     cid = await new_mediation(lawline, PARTIES)
     trunk = {"LAWLINE_TELEPHONY__TRUNK": f"127.0.0.1:{phone.port}"} if phone else {}
     try:

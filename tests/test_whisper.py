@@ -35,7 +35,7 @@ from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines, LegEngines
 from lawline.transcripts.evaluate import edit_distance, normalise
 from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.segments import Kind, Leg, Segment
+from lawline.transcripts.segments import CALL_LEGS, Kind, Leg, Segment
 from lawline.transcripts.settings import LanguageEngines, ModelSource
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.vosk_fetch import FetchError
@@ -217,7 +217,7 @@ async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_firs
         ],
         Leg.LAWYER: [(12.0, 12.0 + len(mandarin["lawyer"]) / 2 / RATE)],
     }
-    for leg in Leg:
+    for leg in CALL_LEGS:
         for seg, (start, end) in zip(finals[leg], spoken[leg], strict=True):
             assert start - 0.4 <= seg.start < seg.end <= end + 0.8, (leg, seg)
             assert seg.text and is_simplified(seg.text), seg
@@ -233,7 +233,7 @@ async def test_each_leg_gets_whisper_finals_with_times_and_a_listening_sign_firs
     # The console was told each speaker was being listened to before their text came;
     # the sign is live only, never part of the record.
     assert not any(s.kind == Kind.LISTENING for s in stored)
-    for leg in Leg:
+    for leg in CALL_LEGS:
         kinds = [s.kind for s in seen if s.leg == leg and s.kind in (Kind.LISTENING, Kind.FINAL)]
         assert kinds[0] == Kind.LISTENING and kinds.count(Kind.LISTENING) == len(finals[leg])
         assert kinds[-1] == Kind.FINAL

@@ -202,6 +202,13 @@ class BrowserLegs:
             lambda h: h.play_file(room, sound_id, sound, group=group, loop=loop),
         )
 
+    async def forward(self, room: str, group: str, host: str, port: int) -> None:
+        """Forward `group`'s own mix in `room` to host:port (G.711 u-law RTP, 20 ms):
+        a side's voices for the transcript. The forwarder goes with the room."""
+        await self._once(
+            "forwarder not made", room, lambda h: h.rtp_forward(room, host, port, group=group)
+        )
+
     async def stop_playing(self, room: str, sound_id: str) -> None:
         await self._once("sound not stopped", room, lambda h: h.stop_file(room, sound_id))
 

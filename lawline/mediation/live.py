@@ -31,10 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lawline.labels import LABELS
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.room_sounds import HOLD_MUSIC, MEDIATION_CONSENT
 from lawline.mediation.phone_parties import PhoneParties
+from lawline.mediation.record import Forward, RoomTranscript
 from lawline.telephony.party_wire import DIAL_IN, PartyEvent
+from lawline.transcripts.runtime import Transcription
+from lawline.transcripts.segments import Leg
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,19 @@ GROUPS = [MEDIATOR, "applicant", "respondent", "third_party", OTHERS]
 MUSIC = SUPERVISOR = OTHERS
 RESTORE_S = 30.0  # a room the media server has not taken again by then ends
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
+KeepRecord = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 
 
 class RoomRefused(Exception):
     """What was asked of the room cannot be done; the message (Chinese) says why."""
+
+
+def speaker(live: LiveRoom, leg: Leg) -> str:
+    """How the record names a side's voice: the person, when the side is one (李桂兰
+    (申请人)); the side, when several share it (申请人方)."""
+    role = LABELS["partyRole"].get(leg.value, leg.value)
+    names = [s.name for s in live.seats.values() if s.group == leg.value]
+    return f"{names[0]}（{role}）" if len(names) == 1 else f"{role}方"
 
 
 def room_name(case_id: str) -> str:
@@ -112,6 +125,7 @@ class LiveRoom:
     opened_at: float = field(default_factory=time.time)
     listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
     dial_in: str = ""  # the room's number for parties dialling 12348 (key 0)
+    transcript: RoomTranscript | None = None  # per side, live; the record at the end
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     restoring: asyncio.Task[None] | None = None
 
@@ -155,8 +169,16 @@ class LiveRooms:
         sounds: Callable[[str], Path],
         announce: bool = True,
         phones: PhoneParties | None = None,
+        transcription: Transcription | None = None,
+        keep_record: KeepRecord | None = None,
+        record_host: str = "127.0.0.1",
     ) -> None:
         self.legs = legs
+        # The rooms' live transcripts (None: none here), and where their records go
+        # when a room closes, however it closes (the ledger: web/app.py).
+        self.transcription = transcription
+        self.keep_record = keep_record
+        self.record_host = record_host
         # Parties' phones dialled through the telephony workers (None: no phones here).
         self.phones = phones
         # A room sound's Ogg Opus file (the hold music, the consent announcement).
@@ -189,8 +211,35 @@ class LiveRooms:
             live.dial_in, pins = await self.phones.register(case_id, parties_seats)
             for who, pin in pins.items():
                 seats[who].pin = pin
+        if self.transcription is not None and self.transcription.engines.any:
+            await self._start_transcript(live)
         log.info("mediation room opened", extra={"case": case_id, "seats": len(seats)})
         return live
+
+    async def _start_transcript(self, live: LiveRoom) -> None:
+        transcript = RoomTranscript(
+            self.transcription,  # type: ignore[arg-type]
+            live.case_id,
+            self.record_host,
+            lambda leg: speaker(live, leg),
+            lambda frame: self._tell_mediator(live, frame),
+        )
+        live.transcript = transcript
+        try:
+            await transcript.start(self._forwarder(live))
+        except LegRefused:
+            log.error("mediation transcript not forwarded", extra={"case": live.case_id})
+
+    def _forwarder(self, live: LiveRoom) -> Forward:
+        async def forward(group: str, host: str, port: int) -> None:
+            await self.legs.forward(live.room, group, host, port)
+
+        return forward
+
+    async def _tell_mediator(self, live: LiveRoom, frame: dict[str, Any]) -> None:
+        seat = live.seats[MEDIATOR]
+        if seat.tell is not None:
+            await seat.tell(frame)
 
     def _live(self, case_id: str) -> LiveRoom:
         live = self._rooms.get(case_id)
@@ -301,6 +350,13 @@ class LiveRooms:
         if live.in_caucus:
             await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
+        if live.transcript is not None:
+            lines = await live.transcript.close()
+            if self.keep_record is not None:
+                try:
+                    await self.keep_record(case_id, lines)
+                except Exception:
+                    log.exception("mediation record not kept", extra={"case": case_id})
         log.info("mediation room closed", extra={"case": case_id})
 
     async def caucus(self, case_id: str, party_seats: Sequence[str]) -> None:
@@ -519,6 +575,9 @@ class LiveRooms:
                     await asyncio.sleep(0.5)
             self.restores += 1
             log.warning("mediation room restored", extra={"case": live.case_id})
+            if live.transcript is not None:
+                with contextlib.suppress(LegRefused):
+                    await live.transcript.forward(self._forwarder(live))
             for seat in list(live.seats.values()):
                 if seat.tell is not None:
                     with contextlib.suppress(Exception):

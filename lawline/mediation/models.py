@@ -4,7 +4,8 @@ A mediation is a case in the ledger (`cases`, service "mediation": its owner is 
 mediator, its deadline and audit trail are the case's) with what only a mediation has:
 - `mediations`: when it is scheduled, where it stands, and its outcome: the main facts
   and issues, the agreed terms (each with how and by when it is performed), as the
-  mediation agreement (调解协议书) states them;
+  mediation agreement (调解协议书) states them; and the record (调解笔录) its room's
+  transcript became;
 - `mediation_parties`: who is in the dispute (applicant, respondent, third party) and
   how each is reached: by phone, at a village terminal, by a link, or in the hall.
 """
@@ -35,6 +36,10 @@ class Mediation(Base):
     oral: Mapped[bool] = mapped_column(default=False)  # an oral agreement (口头协议)
     # When the recording-consent announcement was played in its room (recording needs it).
     consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The mediation record (调解笔录): what was said in its room, per speaker, in order:
+    # [{"side", "speaker", "text", "start", "end", "at"}] (start/end: seconds into the
+    # room's transcript; at: when that room opened, ISO), a room opened again appends.
+    record: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 

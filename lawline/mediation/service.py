@@ -284,6 +284,22 @@ def record_consent(session: Session, case_id: str, actor: Actor, now: datetime) 
     audit_change(session, actor, "update", case_id, now, "mediation consent announced")
 
 
+RECORD_ACTOR = "mediation-room"  # who the audit trail says kept a room's record
+
+
+def keep_record(
+    session: Session, case_id: str, lines: Sequence[dict[str, object]], now: datetime
+) -> None:
+    """The room's transcript lines onto the mediation's record (调解笔录), even after the
+    mediation closed (a room's last words arrive as it closes); audited with the count."""
+    mediation = session.get(Mediation, case_id)
+    if mediation is None or not lines:
+        return
+    mediation.record = [*(mediation.record or []), *lines]
+    room = Actor(RECORD_ACTOR, staff=True)
+    audit_change(session, room, "update", case_id, now, f"mediation record: {len(lines)} lines")
+
+
 def record_outcome(
     session: Session,
     case_id: str,

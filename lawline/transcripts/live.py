@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +31,7 @@ import soxr
 from lawline.transcripts.client import TranscriberPool, Utterance
 from lawline.transcripts.engines import LegEngines
 from lawline.transcripts.recording import LegRecorder
-from lawline.transcripts.segments import Kind, Leg, Segment, TranscriptStatus
+from lawline.transcripts.segments import CALL_LEGS, Kind, Leg, Segment, TranscriptStatus
 from lawline.transcripts.text import AlertMatch, AlertRules
 from lawline.transcripts.vad import FRAME_MS, Change, VadSettings, VoiceActivity
 
@@ -208,8 +208,8 @@ class LegTranscriber:
 
 
 class LiveTranscript:
-    """Both legs of one conversation. Use on one event loop: `feed` from the bridge,
-    `close` when the conversation ends."""
+    """Every leg of one conversation (a call's two, a mediation room's sides). Use on one
+    event loop: `feed` from the bridge, `close` when the conversation ends."""
 
     def __init__(
         self,
@@ -219,6 +219,7 @@ class LiveTranscript:
         sink: TranscriptSink,
         started_at: float,
         off_reason: TranscriptStatus = TranscriptStatus.NO_TRANSCRIBER,
+        legs: Iterable[Leg] = CALL_LEGS,
     ) -> None:
         if isinstance(engines, TranscriberPool):  # one streaming engine for everything
             engines = LegEngines(engines)
@@ -233,7 +234,7 @@ class LiveTranscript:
         self._out: asyncio.Queue[Segment | None] = asyncio.Queue()
         self.legs: dict[Leg, LegTranscriber] = {}
         self.recordings: dict[Leg, Path] = {}
-        for leg in Leg:
+        for leg in legs:
             recorder = self._recorder(leg)
             self.legs[leg] = LegTranscriber(leg, settings, engines, self._out.put_nowait, recorder)
         self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -254,7 +255,7 @@ class LiveTranscript:
         return rec
 
     def feed(self, leg: Leg, pcm: bytes, rate: int, now: float) -> None:
-        if self.closed or not pcm or not (self.on or self.recordings):
+        if self.closed or not pcm or not (self.on or self.recordings) or leg not in self.legs:
             return
         self.legs[leg].feed(pcm, rate, now - self.started_at)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from lawline.config import Settings
 from lawline.queue.store import QueueStore
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines
-from lawline.transcripts.live import LiveSettings, LiveTranscript
-from lawline.transcripts.segments import TranscriptStatus
+from lawline.transcripts.live import LiveSettings, LiveTranscript, TranscriptSink
+from lawline.transcripts.segments import CALL_LEGS, Leg, TranscriptStatus
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.supervisor import off_reason
 from lawline.transcripts.text import AlertRules
@@ -47,15 +48,23 @@ class Transcription:
             log.warning("live transcription is off", extra={"reason": detail})
 
     def start(
-        self, contact_id: str, now: float | None = None, language: str = "zh"
+        self,
+        contact_id: str,
+        now: float | None = None,
+        language: str = "zh",
+        legs: Iterable[Leg] = CALL_LEGS,
+        sink: TranscriptSink | None = None,
     ) -> LiveTranscript:
+        """A conversation's transcript: a call's (into the store, for the ledger) or,
+        with its own `sink` and legs, a mediation room's."""
         engines = self.engines.for_language(language)
         reason = self.off_status if not self.engines.any else TranscriptStatus.NO_LANGUAGE
         return LiveTranscript(
             contact_id,
             self.settings,
             engines,
-            self.store,
+            self.store if sink is None else sink,
             time.time() if now is None else now,
             reason,
+            legs,
         )

@@ -8,10 +8,20 @@ from typing import Any
 
 
 class Leg(StrEnum):
-    """Who is speaking: each side of a conversation is recognised on its own."""
+    """Who is speaking: each side of a conversation is recognised on its own. A call
+    has the citizen and the lawyer; a mediation room a leg per side (the room's
+    forwarding groups: mediation/live.py)."""
 
     CITIZEN = "citizen"
     LAWYER = "lawyer"
+    MEDIATOR = "mediator"
+    APPLICANT = "applicant"
+    RESPONDENT = "respondent"
+    THIRD_PARTY = "third_party"
+
+
+CALL_LEGS = (Leg.CITIZEN, Leg.LAWYER)
+MEDIATION_LEGS = (Leg.MEDIATOR, Leg.APPLICANT, Leg.RESPONDENT, Leg.THIRD_PARTY)
 
 
 class Kind(StrEnum):

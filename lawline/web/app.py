@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,7 @@ from lawline.media.legs import BrowserLegs
 from lawline.media.room_sounds import ensure_room_sound
 from lawline.mediation.live import LiveRooms
 from lawline.mediation.phone_parties import PhoneParties
+from lawline.mediation.service import keep_record
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
@@ -50,6 +52,7 @@ from lawline.web import (
     transcripts,
 )
 from lawline.web.auth import load_or_create_secret
+from lawline.web.db import in_transaction
 from lawline.web.hub import SocketHub
 from lawline.web.live_feed import LiveFeed
 from lawline.web.security_headers import SecurityHeaders
@@ -102,11 +105,20 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.legs = BrowserLegs(media_access(settings))
         listen = connect_redis(redis_url)  # BLPOP holds its connection
         phones = PhoneParties(redis, listen, settings.redis_prefix)
+        transcription = Transcription(settings, queue.store)
+
+        async def keep(case_id: str, lines: list[dict[str, Any]]) -> None:
+            now = datetime.now(UTC)
+            await in_transaction(app.state.db, lambda s: keep_record(s, case_id, lines, now), {})
+
         app.state.mediation_rooms = LiveRooms(
             app.state.legs,
             lambda name: ensure_room_sound(janus_dir(settings), name),
             announce=settings.media.announce_monitoring,
             phones=phones,
+            transcription=transcription,
+            keep_record=keep,
+            record_host=settings.media.rtp_host,
         )
         dialling = asyncio.create_task(
             phones.run(app.state.mediation_rooms.phone_event), name="mediation-phones"
@@ -125,9 +137,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         )
         app.state.ledger = ledger
         ingesting = asyncio.create_task(ledger.run(), name="ledger-ingest")
-        app.state.video_transcripts = VideoTranscripts(
-            queue, settings.webrtc, Transcription(settings, queue.store)
-        )
+        app.state.video_transcripts = VideoTranscripts(queue, settings.webrtc, transcription)
         following = asyncio.create_task(app.state.video_transcripts.run(), name="video-taps")
         try:
             yield

@@ -84,7 +84,7 @@ from lawline.queue.skills import Channel, ContactState, Presence, Service
 from lawline.queue.store import Event
 from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.telephony.menu import Menu, default_menu
-from lawline.transcripts.segments import Leg
+from lawline.transcripts.segments import CALL_LEGS, Leg
 from lawline.video import relay
 from lawline.video.tap import VideoTranscripts
 from lawline.web.auth import Principal, Role, authenticate_async, mask_number
@@ -423,6 +423,8 @@ class ConsoleSession:
         ):
             await self._result("tap_offer", False, "this contact is not your video call")
             return
+        if not all(v in CALL_LEGS for v in legs.values()):
+            raise BadFrame("'tap_offer' legs are citizen or lawyer")
         answer = await self.services.taps.offer(cid, sdp, {str(m): Leg(v) for m, v in legs.items()})
         await self._send("tap_answer", contact_id=cid, sdp=answer)
 

@@ -123,6 +123,8 @@ class MediationOut(BaseModel):
     consent_at: datetime | None
     closed_at: datetime | None
     parties: list[dict[str, Any]]
+    # The mediation record (调解笔录): who said what in the room, in order.
+    record: list[dict[str, Any]]
 
     @classmethod
     def of(cls, record: mediation.MediationRecord, now: datetime) -> MediationOut:
@@ -139,4 +141,5 @@ class MediationOut(BaseModel):
             consent_at=m.consent_at,
             closed_at=m.closed_at,
             parties=[party_json(p) for p in record.parties],
+            record=list(m.record or []),
         )

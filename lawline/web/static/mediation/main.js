@@ -14,6 +14,7 @@ const socket = new Socket("/api/mediation/ws", {
     room: opened,
     answer: (f) => answered(f.sdp),
     participants: showSeats,
+    transcript: showLine,
     result,
     reoffer: offerAudio,  // the media server restarted: the room is back, join it again
   },
@@ -123,8 +124,31 @@ function drawTerms() {
     <input placeholder="履行期限" maxlength="100" .value=${t.by || ""} @change=${field(i, "by")}></li>`)}`);
 }
 
+// The room's live transcript: each final line under its speaker; who is talking now.
+function showLine(f) {
+  if (f.case_id !== page.caseId) return;
+  if (f.kind === "final") {
+    const li = document.createElement("li");
+    li.dataset.side = f.side;
+    li.textContent = `${f.speaker}：${f.text}`;
+    $("room-transcript").append(li);
+    $("room-speaking").textContent = "";
+  } else if (f.kind === "partial" || f.kind === "listening") {
+    $("room-speaking").textContent = `${f.speaker}正在发言${f.text ? `：${f.text}` : "…"}`;
+  }
+}
+
+async function showRecord(caseId) {
+  const r = await fetch(`/api/mediations/${encodeURIComponent(caseId)}`);
+  const lines = r.ok ? (await r.json()).record || [] : [];
+  draw($("record-lines"), html`${lines.map((l) => html`<li data-side=${l.side}>
+    ${l.speaker}：${l.text}</li>`)}`);
+  $("record").hidden = !lines.length;
+}
+
 function showOutcome(caseId, name) {
   outcomeCase = caseId;
+  showRecord(caseId);
   terms.splice(0, terms.length, {});
   drawTerms();
   $("outcome-form").reset();
@@ -162,6 +186,7 @@ function openRoom(m) {
   page.caseId = m.id;
   $("room-title").textContent = `调解室 · ${m.citizen_name || m.id}`;
   $("room-card").hidden = false;
+  $("room-transcript").replaceChildren();
   socket.send("room_open", { case_id: m.id });
 }
 
