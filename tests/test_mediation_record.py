@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from lawline.config import Settings
@@ -62,9 +63,23 @@ async def test_each_side_is_transcribed_live_under_its_name_and_kept_as_the_reco
                 assert finals["respondent"]["speaker"] == "张建国（被申请人）"
                 assert finals["mediator"]["speaker"] == "liu（调解员）"
                 assert all(f["text"].strip() and f["end"] > f["start"] for f in finals.values())
+                # Nothing is recorded before the consent announcement; each side after it.
+                recordings = settings.recordings_dir
+                assert not list(recordings.glob(f"m-{cid}-*")) if recordings.is_dir() else True
+                assert (await send(desk, type="consent", case_id=cid))["ok"]
+                await finals_by_side(desk, {"mediator", "respondent"}, 120)  # talk goes on
                 assert (await send(desk, type="room_close", case_id=cid))["ok"]
             async with lawline.client("liu", Role.MEDIATOR) as http:
-                record = (await http.get(f"/api/mediations/{cid}")).json()["record"]
+                mediation = (await http.get(f"/api/mediations/{cid}")).json()
+                record = mediation["record"]
+    # The two sides that spoke, one file each (the applicant never came: no file).
+    assert mediation["recordings"] == 2
+    files = sorted(p.name for p in settings.recordings_dir.glob(f"m-{cid}-*.ogg"))
+    assert [f.rsplit("-", 1)[1] for f in files] == ["mediator.ogg", "respondent.ogg"]
+    for f in settings.recordings_dir.glob(f"m-{cid}-*.ogg"):
+        with av.open(str(f)) as container:
+            assert container.streams.audio[0].codec_context.name == "opus"
+            assert sum(1 for _ in container.decode(audio=0)) > 50  # over a second of audio
     sides = {line["side"] for line in record}
     assert {"mediator", "respondent"} <= sides, record
     assert [line["start"] for line in record if line["side"] == "mediator"] == sorted(

@@ -52,7 +52,7 @@ GROUPS = [MEDIATOR, "applicant", "respondent", "third_party", OTHERS]
 MUSIC = SUPERVISOR = OTHERS
 RESTORE_S = 30.0  # a room the media server has not taken again by then ends
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
-KeepRecord = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
+KeepRecord = Callable[[str, list[dict[str, Any]], list[str]], Awaitable[None]]
 
 
 class RoomRefused(Exception):
@@ -126,6 +126,7 @@ class LiveRoom:
     listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
     dial_in: str = ""  # the room's number for parties dialling 12348 (key 0)
     transcript: RoomTranscript | None = None  # per side, live; the record at the end
+    consented: bool = False  # the recording-consent announcement was played
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     restoring: asyncio.Task[None] | None = None
 
@@ -172,6 +173,7 @@ class LiveRooms:
         transcription: Transcription | None = None,
         keep_record: KeepRecord | None = None,
         record_host: str = "127.0.0.1",
+        record_dir: Path | None = None,
     ) -> None:
         self.legs = legs
         # The rooms' live transcripts (None: none here), and where their records go
@@ -179,6 +181,7 @@ class LiveRooms:
         self.transcription = transcription
         self.keep_record = keep_record
         self.record_host = record_host
+        self.record_dir = record_dir  # each side recorded here once consent was announced
         # Parties' phones dialled through the telephony workers (None: no phones here).
         self.phones = phones
         # A room sound's Ogg Opus file (the hold music, the consent announcement).
@@ -211,7 +214,9 @@ class LiveRooms:
             live.dial_in, pins = await self.phones.register(case_id, parties_seats)
             for who, pin in pins.items():
                 seats[who].pin = pin
-        if self.transcription is not None and self.transcription.engines.any:
+        if self.transcription is not None and (
+            self.transcription.engines.any or self.record_dir is not None
+        ):
             await self._start_transcript(live)
         log.info("mediation room opened", extra={"case": case_id, "seats": len(seats)})
         return live
@@ -288,6 +293,7 @@ class LiveRooms:
             on_lost=lambda _room: self._lost(live.case_id),
         )
         seat.joined = True
+        await self._record(live, seat)
         await self._tell_all(live)
         return answer
 
@@ -351,10 +357,10 @@ class LiveRooms:
             await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
         if live.transcript is not None:
-            lines = await live.transcript.close()
+            lines, recordings = await live.transcript.close()
             if self.keep_record is not None:
                 try:
-                    await self.keep_record(case_id, lines)
+                    await self.keep_record(case_id, lines, recordings)
                 except Exception:
                     log.exception("mediation record not kept", extra={"case": case_id})
         log.info("mediation room closed", extra={"case": case_id})
@@ -407,6 +413,15 @@ class LiveRooms:
         live = self._live(case_id)
         sound = await asyncio.to_thread(self.sounds, MEDIATION_CONSENT)
         await self.legs.play(live.room, str(sound), MEDIATION_CONSENT, group=MUSIC)
+        live.consented = True
+        for seat in live.seats.values():
+            if seat.joined:
+                await self._record(live, seat)
+
+    async def _record(self, live: LiveRoom, seat: Seat) -> None:
+        """A side in the room is recorded once consent was announced (not before)."""
+        if live.consented and self.record_dir is not None and live.transcript is not None:
+            await asyncio.to_thread(live.transcript.start_recording, self.record_dir, {seat.group})
 
     def live_rooms(self) -> list[dict[str, Any]]:
         """What a supervisor sees of the open rooms: who is in, since when."""
@@ -541,6 +556,7 @@ class LiveRooms:
         if not await self.phones.peer(seat.leg, joined.ip, joined.port):
             return  # the call is gone already: its `ended` follows
         seat.dial = "in_room"
+        await self._record(live, seat)
 
     async def _hang_up(self, seat: Seat, reason: str) -> None:
         if seat.leg and self.phones is not None:

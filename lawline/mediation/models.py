@@ -40,6 +40,9 @@ class Mediation(Base):
     # [{"side", "speaker", "text", "start", "end", "at"}] (start/end: seconds into the
     # room's transcript; at: when that room opened, ISO), a room opened again appends.
     record: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    # Its rooms' audio, per side, recorded after the consent announcement: file paths
+    # under data_dir/recordings (deleted there by retention).
+    recordings: Mapped[list[str] | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 

@@ -19,9 +19,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lawline.media.rtp import PCMU, forwarded_payload, ulaw_decode
+from lawline.transcripts.recording import LegRecorder
 from lawline.transcripts.runtime import Transcription
 from lawline.transcripts.segments import MEDIATION_LEGS, Kind, Leg, Segment
 from lawline.transcripts.text import AlertMatch
@@ -76,7 +78,15 @@ class _Forwarded(asyncio.DatagramProtocol):
         if payload is None:
             self.refused += 1  # not a forwarder's frame: set aside
             return
-        self.room.transcript.feed(self.leg, ulaw_decode(payload), RATE, time.time())
+        pcm = ulaw_decode(payload)
+        self.room.transcript.feed(self.leg, pcm, RATE, time.time())
+        recorder = self.room.recorders.get(self.leg)
+        if recorder is not None:
+            try:
+                recorder.write(pcm)
+            except Exception:
+                self.room.recorders.pop(self.leg, None)
+                log.exception("a side's recording stopped", extra={"case": self.room.case_id})
 
 
 class RoomTranscript:
@@ -98,6 +108,8 @@ class RoomTranscript:
             f"m-{case_id}", legs=MEDIATION_LEGS, sink=_Sink(self._segment)
         )
         self._sockets: dict[Leg, tuple[asyncio.DatagramTransport, _Forwarded]] = {}
+        # Each side's audio, once the recording consent was announced (start_recording).
+        self.recorders: dict[Leg, LegRecorder] = {}
 
     async def start(self, forward: Forward) -> None:
         """A socket per side, and the room's forwarder of each side's group to it."""
@@ -114,6 +126,15 @@ class RoomTranscript:
         """The forwarders (again, after the media server made the room anew)."""
         for leg, (transport, _) in self._sockets.items():
             await forward(leg.value, self.host, transport.get_extra_info("sockname")[1])
+
+    def start_recording(self, root: Path, sides: set[str]) -> None:
+        """Record each of these sides from now (Ogg Opus under `root`); a side already
+        recorded goes on in its file."""
+        stamp = int(time.time())
+        for leg in MEDIATION_LEGS:
+            if leg.value in sides and leg not in self.recorders:
+                path = root / f"m-{self.case_id}-{stamp}-{leg.value}.ogg"
+                self.recorders[leg] = LegRecorder(path, RATE)
 
     async def _segment(self, seg: Segment) -> None:
         if seg.leg is None:
@@ -138,8 +159,8 @@ class RoomTranscript:
         except Exception:
             log.info("a transcript line could not be shown", extra={"case": self.case_id})
 
-    async def close(self) -> list[dict[str, Any]]:
-        """Finals for whatever was being said; the record's lines."""
+    async def close(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Finals for whatever was being said; the record's lines, and the recordings."""
         for transport, protocol in self._sockets.values():
             transport.close()
             if protocol.refused:
@@ -147,5 +168,13 @@ class RoomTranscript:
                     "datagrams set aside", extra={"case": self.case_id, "count": protocol.refused}
                 )
         self._sockets.clear()
+        recordings = []
+        for recorder in self.recorders.values():
+            recorder.close()
+            if recorder.seconds > 0:
+                recordings.append(str(recorder.path))
+            else:
+                recorder.path.unlink(missing_ok=True)  # a side nobody spoke in
+        self.recorders.clear()
         await self.transcript.close()
-        return [line.json() for line in self.lines]
+        return [line.json() for line in self.lines], recordings

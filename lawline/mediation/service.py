@@ -288,16 +288,23 @@ RECORD_ACTOR = "mediation-room"  # who the audit trail says kept a room's record
 
 
 def keep_record(
-    session: Session, case_id: str, lines: Sequence[dict[str, object]], now: datetime
+    session: Session,
+    case_id: str,
+    lines: Sequence[dict[str, object]],
+    recordings: Sequence[str],
+    now: datetime,
 ) -> None:
-    """The room's transcript lines onto the mediation's record (调解笔录), even after the
-    mediation closed (a room's last words arrive as it closes); audited with the count."""
+    """The room's transcript lines onto the mediation's record (调解笔录), and its
+    recordings' paths, even after the mediation closed (a room's last words arrive as it
+    closes); audited with the counts."""
     mediation = session.get(Mediation, case_id)
-    if mediation is None or not lines:
+    if mediation is None or not (lines or recordings):
         return
     mediation.record = [*(mediation.record or []), *lines]
+    mediation.recordings = [*(mediation.recordings or []), *recordings]
     room = Actor(RECORD_ACTOR, staff=True)
-    audit_change(session, room, "update", case_id, now, f"mediation record: {len(lines)} lines")
+    detail = f"mediation record: {len(lines)} lines, {len(recordings)} recordings"
+    audit_change(session, room, "update", case_id, now, detail)
 
 
 def record_outcome(

@@ -1,5 +1,5 @@
 """Mediation settings (`[mediation]`): the committee's name, the agreement's template
-and the font its PDF is set in."""
+and the font its PDF is set in, and whether rooms are recorded."""
 
 from __future__ import annotations
 
@@ -18,3 +18,7 @@ class MediationSettings(BaseModel):
     # A font with Chinese characters for the agreement's PDF (TrueType, or a collection:
     # its first face). Debian's fonts-wqy-microhei, which scripts/setup.sh installs.
     pdf_font: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+    # Record each side of a room's audio (Ogg Opus under data_dir/recordings, deleted with
+    # the other recordings by cases.retention.recordings_days), from the moment the
+    # mediator plays the recording-consent announcement; never before it.
+    record_audio: bool = True

@@ -107,9 +107,13 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         phones = PhoneParties(redis, listen, settings.redis_prefix)
         transcription = Transcription(settings, queue.store)
 
-        async def keep(case_id: str, lines: list[dict[str, Any]]) -> None:
+        async def keep(case_id: str, lines: list[dict[str, Any]], recordings: list[str]) -> None:
             now = datetime.now(UTC)
-            await in_transaction(app.state.db, lambda s: keep_record(s, case_id, lines, now), {})
+
+            def work(s: Session) -> None:
+                keep_record(s, case_id, lines, recordings, now)
+
+            await in_transaction(app.state.db, work, {})
 
         app.state.mediation_rooms = LiveRooms(
             app.state.legs,
@@ -119,6 +123,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             transcription=transcription,
             keep_record=keep,
             record_host=settings.media.rtp_host,
+            record_dir=settings.recordings_dir if settings.mediation.record_audio else None,
         )
         dialling = asyncio.create_task(
             phones.run(app.state.mediation_rooms.phone_event), name="mediation-phones"

@@ -125,6 +125,7 @@ class MediationOut(BaseModel):
     parties: list[dict[str, Any]]
     # The mediation record (调解笔录): who said what in the room, in order.
     record: list[dict[str, Any]]
+    recordings: int  # its rooms' recorded sides (after the consent announcement)
 
     @classmethod
     def of(cls, record: mediation.MediationRecord, now: datetime) -> MediationOut:
@@ -142,4 +143,5 @@ class MediationOut(BaseModel):
             closed_at=m.closed_at,
             parties=[party_json(p) for p in record.parties],
             record=list(m.record or []),
+            recordings=len(m.recordings or []),
         )

@@ -1,5 +1,5 @@
 """The mediation record (调解笔录): the room's transcript, per speaker, kept with the
-mediation when its room closes.
+mediation when its room closes; and its rooms' recordings (per side, after consent).
 
 Revision ID: 0010
 Revises: 0009
@@ -19,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("mediations") as batch:
         batch.add_column(sa.Column("record", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("recordings", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("mediations") as batch:
+        batch.drop_column("recordings")
         batch.drop_column("record")
