@@ -84,6 +84,7 @@ class PhoneRoom:
     worker: Worker
     dial_in: str  # the room's number, for parties dialling in
     pins: dict[str, str]  # party name -> PIN
+    tokens: dict[str, str]  # party name -> their link's token
 
 
 @asynccontextmanager
@@ -107,8 +108,9 @@ async def phone_room(
                 room = await next_frame(desk, "room")
                 seats = {x["name"]: x["who"] for x in room["links"]}
                 pins = {x["name"]: x["pin"] for x in room["links"]}
+                tokens = {x["name"]: x["token"] for x in room["links"]}
                 await mediator.join(desk, case_id=cid)
-                yield PhoneRoom(desk, cid, seats, mediator, w, room["dial_in"], pins)
+                yield PhoneRoom(desk, cid, seats, mediator, w, room["dial_in"], pins, tokens)
     finally:
         await mediator.close()
         if phone is not None and phone.proc.poll() is None:

@@ -19,10 +19,11 @@ import pytest
 from lawline.config import Settings
 from lawline.transcripts.settings import TranscriptSettings
 from lawline.web.auth import Role
-from tests.lawline_server import running_lawline
+from tests.lawline_server import next_frame, running_lawline
 from tests.phone_party import PhoneParty
 from tests.speech import CITIZEN_SAYS, LAWYER_SAYS, transcriber
 from tests.test_mediation_phone import phone_room, seat_until, send
+from tests.test_mediation_room import party_socket
 from tests.test_transcripts_browser import looped_speech
 
 pytestmark = pytest.mark.usefixtures("media")
@@ -63,6 +64,14 @@ async def test_each_side_is_transcribed_live_under_its_name_and_kept_as_the_reco
                 assert finals["respondent"]["speaker"] == "张建国（被申请人）"
                 assert finals["mediator"]["speaker"] == "liu（调解员）"
                 assert all(f["text"].strip() and f["end"] > f["start"] for f in finals.values())
+                # Captions on: a party's page gets the lines too.
+                assert (await send(desk, type="captions", case_id=cid, on=True))["ok"]
+                party = await party_socket(lawline, room.tokens["李桂兰"])
+                try:
+                    caption = await next_frame(party, "transcript", timeout=60)
+                    assert caption["speaker"] in {"张建国（被申请人）", "liu（调解员）"}
+                finally:
+                    await party.close()
                 # Nothing is recorded before the consent announcement; each side after it.
                 recordings = settings.recordings_dir
                 assert not list(recordings.glob(f"m-{cid}-*")) if recordings.is_dir() else True

@@ -127,6 +127,7 @@ class LiveRoom:
     dial_in: str = ""  # the room's number for parties dialling 12348 (key 0)
     transcript: RoomTranscript | None = None  # per side, live; the record at the end
     consented: bool = False  # the recording-consent announcement was played
+    captions: bool = False  # the parties' pages show the transcript's lines too
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     restoring: asyncio.Task[None] | None = None
 
@@ -227,7 +228,7 @@ class LiveRooms:
             live.case_id,
             self.record_host,
             lambda leg: speaker(live, leg),
-            lambda frame: self._tell_mediator(live, frame),
+            lambda frame: self._tell_transcript(live, frame),
         )
         live.transcript = transcript
         try:
@@ -241,10 +242,18 @@ class LiveRooms:
 
         return forward
 
-    async def _tell_mediator(self, live: LiveRoom, frame: dict[str, Any]) -> None:
-        seat = live.seats[MEDIATOR]
-        if seat.tell is not None:
-            await seat.tell(frame)
+    async def _tell_transcript(self, live: LiveRoom, frame: dict[str, Any]) -> None:
+        """A transcript line to the mediator; with captions on, to every party too."""
+        for seat in list(live.seats.values()):
+            if seat.tell is not None and (seat.who == MEDIATOR or live.captions):
+                with contextlib.suppress(Exception):
+                    await seat.tell(frame)
+
+    async def set_captions(self, case_id: str, on: bool) -> None:
+        """Captions on the parties' screens (many parties are elderly), or off."""
+        live = self._live(case_id)
+        live.captions = on
+        await self._tell_all(live)
 
     def _live(self, case_id: str) -> LiveRoom:
         live = self._rooms.get(case_id)
@@ -614,6 +623,7 @@ class LiveRooms:
             "case_id": live.case_id,
             "locked": live.locked,
             "caucus": live.in_caucus,
+            "captions": live.captions,
             "participants": live.participants(),
         }
         listening = len(live.listeners) if self.announce else 0

@@ -12,13 +12,17 @@ be theirs, or they staff):
   ring {case_id, who}         (invite a party at their village terminal: its screen
                               shows the invitation; the seat's `dial` is `invited`),
   mute {case_id, who, muted}, remove {case_id, who}, lock {case_id, locked},
-  consent {case_id}           (the recording-consent announcement, played to everyone),
+  consent {case_id}           (the recording-consent announcement, played to everyone;
+                              each side is recorded from then on),
+  captions {case_id, on}      (the transcript's lines on the parties' screens too),
   caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
   caucus_end {case_id}, room_close {case_id}  -> result {request, ok, message}
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
 link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
   offer {sdp}                 -> answer {sdp}
-To both: participants {case_id, locked, caucus, participants: [...]} on every change;
+To both: participants {case_id, locked, caucus, captions, participants: [...]} on every
+change; transcript {case_id, kind: final|partial|listening|status, side, speaker, text,
+start, end} as the room's words are recognised (to a party only with captions on);
 reoffer {case_id} when the room was made again after the media server restarted (offer
 again); to a party: removed, closed or replaced, and then its socket closes.
 Opening, closing and removing are written to the case's audit trail.
@@ -125,6 +129,7 @@ class MediatorDesk:
             "mute": self._mute,
             "remove": self._remove,
             "lock": self._lock,
+            "captions": self._captions,
             "consent": self._consent,
             "caucus": self._caucus,
             "caucus_end": self._caucus_end,
@@ -268,6 +273,10 @@ class MediatorDesk:
     async def _lock(self, frame: Frame) -> None:
         cid, locked = case_id_of(frame), _flag(frame, "locked")
         await self._do("lock", cid, lambda: self.rooms.set_locked(cid, locked))
+
+    async def _captions(self, frame: Frame) -> None:
+        cid, on = case_id_of(frame), _flag(frame, "on")
+        await self._do("captions", cid, lambda: self.rooms.set_captions(cid, on))
 
     async def _consent(self, frame: Frame) -> None:
         cid = case_id_of(frame)

@@ -36,12 +36,19 @@ const socket = new Socket("/api/mediation/party/ws", {
     answer: (f) => { answered(f.sdp); status("已加入调解，请讲话。"); $("room-level").hidden = false; },
     participants: (f) => {
       draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`);
+      if (!f.captions) $("caption").hidden = true;
       const mine = f.participants.find((p) => p.who === me);
       if (mine && mine.joined) {
         status(f.caucus && !mine.caucus
           ? "调解员正在与另一方单独谈话（背靠背），请稍候。"
           : f.caucus ? "背靠背调解：现在只有您和调解员在谈话。" : "已加入调解，请讲话。");
       }
+    },
+    // Captions, when the mediator turned them on: the last line said, large.
+    transcript: (f) => {
+      if (f.kind !== "final") return;
+      $("caption").textContent = `${f.speaker}：${f.text}`;
+      $("caption").hidden = false;
     },
     removed: () => end("removed"),
     closed: () => end("closed"),

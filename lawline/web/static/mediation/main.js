@@ -215,6 +215,9 @@ function showSeats(f) {
   $("lock").textContent = f.locked ? "解除锁定" : "锁定调解室";
   $("room-state").textContent = f.locked ? "· 已锁定：新的当事人不能加入" : "";
   page.caucus = f.caucus;
+  page.captions = f.captions;
+  $("captions").setAttribute("aria-pressed", String(f.captions));
+  $("captions").textContent = f.captions ? "关闭当事人字幕" : "当事人屏幕显示字幕";
   $("listening").hidden = !f.listeners;
   $("end-caucus").hidden = !f.caucus;
   draw($("participants"), html`${f.participants.map((p) => seatLine(p, controls))}`);
@@ -256,6 +259,9 @@ $("lock").addEventListener("click", () => {
   socket.send("lock", { case_id: page.caseId, locked: !page.locked });
 });
 $("consent").addEventListener("click", () => socket.send("consent", { case_id: page.caseId }));
+$("captions").addEventListener("click", () => {
+  socket.send("captions", { case_id: page.caseId, on: !page.captions });
+});
 $("end-caucus").addEventListener("click", () => {
   socket.send("caucus_end", { case_id: page.caseId });
 });
