@@ -30,6 +30,26 @@ the mixing delay p50 (the mediator's burst onset to the phone party hearing it: 
 cpu_per_party=<share of a core> estimate_rooms=<int>` for the largest clean N (rooms one
 core of server processes would carry at that per-party CPU: an estimate); `clean=no`
 and the largest N's figures when none was clean.
+
+Measured on 4 Dec 2026, 20:05-20:08 UTC, on this 2-core machine otherwise quiet
+(--seconds 20; "machine" is its busy share over the window, generators included):
+
+    rooms  clean  server/party  Janus/party  mixing delay p50/p99  machine
+    1      1/1    2.30 %        1.15 %       133 / 133 ms          10 %
+    5      5/5    1.48 %        0.75 %       106 / 137 ms          34 %
+    10     10/10  1.47 %        0.78 %       108 / 126 ms          58 %
+    20     0/20   1.31 %        0.65 %       117 / 142 ms          99 % (out of CPU)
+
+    rooms=10 parties_per_room=4 clean=yes cpu_per_party=0.0147 estimate_rooms=17
+
+Ten rooms of four (40 participants, 20 of them phones through 5 telephony workers) are
+clean on this machine, the aim. At 20 the server takes ~1.05 cores and the generators
+and phones the rest: the machine is out of CPU and the phones' audio breaks (heard
+0.83 at worst); the bench says so. Estimate (not measured): one core of server
+processes carries ~17 rooms of four, a 2-core node with nothing else ~34. The mixing
+delay is the mediator's voice to a phone party's ear through the room (browser peer ->
+Janus mix -> worker relay -> phone), ~110 ms; transcription is off here (a room's
+transcript adds four forwarders and Vosk or Whisper per side: asr_bench.py).
 """
 
 from __future__ import annotations
