@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lawline.labels import LABELS
 from lawline.media.legs import BrowserLegs, LegRefused
@@ -38,7 +38,7 @@ from lawline.mediation.phone_parties import PhoneParties
 from lawline.mediation.record import Forward, RoomTranscript
 from lawline.telephony.party_wire import DIAL_IN, PartyEvent
 from lawline.transcripts.runtime import Transcription
-from lawline.transcripts.segments import Leg
+from lawline.transcripts.segments import Leg, Segment
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,14 @@ MUSIC = SUPERVISOR = OTHERS
 RESTORE_S = 30.0  # a room the media server has not taken again by then ends
 Tell = Callable[[dict[str, Any]], Awaitable[None]]
 KeepRecord = Callable[[str, list[dict[str, Any]], list[str]], Awaitable[None]]
+
+
+class HintSource(Protocol):
+    """Statute hints from a room's transcript (web/mediation_hints.py)."""
+
+    def heard(self, case_id: str, mediator: str, domain: str, seg: Segment, tell: Tell) -> None: ...
+
+    def forget(self, case_id: str) -> None: ...
 
 
 class RoomRefused(Exception):
@@ -128,6 +136,8 @@ class LiveRoom:
     transcript: RoomTranscript | None = None  # per side, live; the record at the end
     consented: bool = False  # the recording-consent announcement was played
     captions: bool = False  # the parties' pages show the transcript's lines too
+    mediator_id: str = ""  # the mediator's user id (who was shown the hints)
+    domain: str = ""  # the dispute's legal domain: the hints lean towards it
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     restoring: asyncio.Task[None] | None = None
 
@@ -175,6 +185,7 @@ class LiveRooms:
         keep_record: KeepRecord | None = None,
         record_host: str = "127.0.0.1",
         record_dir: Path | None = None,
+        hints: HintSource | None = None,
     ) -> None:
         self.legs = legs
         # The rooms' live transcripts (None: none here), and where their records go
@@ -183,6 +194,7 @@ class LiveRooms:
         self.keep_record = keep_record
         self.record_host = record_host
         self.record_dir = record_dir  # each side recorded here once consent was announced
+        self.hints = hints
         # Parties' phones dialled through the telephony workers (None: no phones here).
         self.phones = phones
         # A room sound's Ogg Opus file (the hold music, the consent announcement).
@@ -195,7 +207,15 @@ class LiveRooms:
     def get(self, case_id: str) -> LiveRoom | None:
         return self._rooms.get(case_id)
 
-    async def open(self, case_id: str, mediator: str, parties: Sequence[SeatOf]) -> LiveRoom:
+    async def open(
+        self,
+        case_id: str,
+        mediator: str,
+        parties: Sequence[SeatOf],
+        *,
+        mediator_id: str = "",
+        domain: str = "",
+    ) -> LiveRoom:
         """The mediation's room, made now if it is not open yet."""
         live = self._rooms.get(case_id)
         if live is not None:
@@ -203,7 +223,7 @@ class LiveRooms:
         seats = {MEDIATOR: Seat(MEDIATOR, mediator, "mediator", "console")}
         for p in parties:
             seats[party_seat(p.party_id)] = Seat(party_seat(p.party_id), p.name, p.role, p.reach)
-        live = LiveRoom(case_id, seats)
+        live = LiveRoom(case_id, seats, mediator_id=mediator_id, domain=domain)
         self._rooms[case_id] = live
         try:
             await self.legs.open_room(live.room, groups=GROUPS, rtp_participants=True)
@@ -229,12 +249,28 @@ class LiveRooms:
             self.record_host,
             lambda leg: speaker(live, leg),
             lambda frame: self._tell_transcript(live, frame),
+            self._hints_of(live),
         )
         live.transcript = transcript
         try:
             await transcript.start(self._forwarder(live))
         except LegRefused:
             log.error("mediation transcript not forwarded", extra={"case": live.case_id})
+
+    def _hints_of(self, live: LiveRoom) -> Callable[[Segment], None] | None:
+        hints = self.hints
+        if hints is None:
+            return None
+
+        async def tell(frame: dict[str, Any]) -> None:
+            seat = live.seats[MEDIATOR]
+            if seat.tell is not None:
+                await seat.tell(frame)
+
+        def heard(seg: Segment) -> None:
+            hints.heard(live.case_id, live.mediator_id, live.domain, seg, tell)
+
+        return heard
 
     def _forwarder(self, live: LiveRoom) -> Forward:
         async def forward(group: str, host: str, port: int) -> None:
@@ -365,6 +401,8 @@ class LiveRooms:
         if live.in_caucus:
             await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
+        if self.hints is not None:
+            self.hints.forget(case_id)
         if live.transcript is not None:
             lines, recordings = await live.transcript.close()
             if self.keep_record is not None:

@@ -97,11 +97,13 @@ class RoomTranscript:
         host: str,
         speaker_of: Callable[[Leg], str],
         tell: Tell,
+        on_segment: Callable[[Segment], None] | None = None,
     ) -> None:
         self.case_id = case_id
         self.host = host  # where the forwarders send (media.rtp_host)
         self.speaker_of = speaker_of
         self.tell = tell
+        self.on_segment = on_segment  # the room's statute hints follow its finals
         self.opened = datetime.now(UTC).isoformat(timespec="seconds")
         self.lines: list[RecordLine] = []
         self.transcript = transcription.start(
@@ -141,6 +143,8 @@ class RoomTranscript:
             if seg.kind == Kind.STATUS:
                 await self._tell({"kind": "status", "text": seg.text})
             return
+        if self.on_segment is not None:
+            self.on_segment(seg)
         speaker = self.speaker_of(seg.leg)
         if seg.kind == Kind.FINAL and seg.text:
             line = RecordLine(

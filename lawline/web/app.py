@@ -55,6 +55,7 @@ from lawline.web.auth import load_or_create_secret
 from lawline.web.db import in_transaction
 from lawline.web.hub import SocketHub
 from lawline.web.live_feed import LiveFeed
+from lawline.web.mediation_hints import RoomHints
 from lawline.web.security_headers import SecurityHeaders
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
@@ -124,6 +125,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             keep_record=keep,
             record_host=settings.media.rtp_host,
             record_dir=settings.recordings_dir if settings.mediation.record_audio else None,
+            hints=RoomHints(app.state.hints, app.state.db),
         )
         dialling = asyncio.create_task(
             phones.run(app.state.mediation_rooms.phone_event), name="mediation-phones"

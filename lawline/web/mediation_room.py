@@ -146,20 +146,22 @@ class MediatorDesk:
         now, actor = datetime.now(UTC), self.actor
         await self._db(lambda s: audit_change(s, actor, "update", case_id, now, action))
 
-    async def _mediation(self, case_id: str) -> tuple[str, list[SeatOf]]:
-        """The mediator's name and the parties of a mediation of theirs still open."""
+    async def _mediation(self, case_id: str) -> tuple[str, list[SeatOf], str, str]:
+        """The mediator's name, the parties of a mediation of theirs still open, the
+        mediator's id and the dispute's domain."""
         now, actor = datetime.now(UTC), self.actor
 
-        def work(s: Session) -> tuple[str, list[SeatOf]]:
+        def work(s: Session) -> tuple[str, list[SeatOf], str, str]:
             record = get_mediation(s, case_id, actor, now, audit=False)
             if record.mediation.state == MediationState.CLOSED.value:
                 raise CaseError("这件调解已经结案")
             user = s.get(User, record.case.owner)
             name = (user.display_name if user else "") or record.case.owner
-            return name, [SeatOf(p.id, p.name, p.role, p.reach) for p in record.parties]
+            seats = [SeatOf(p.id, p.name, p.role, p.reach) for p in record.parties]
+            return name, seats, record.case.owner, record.case.domain
 
         try:
-            result: tuple[str, list[SeatOf]] = await self._db(work)
+            result: tuple[str, list[SeatOf], str, str] = await self._db(work)
         except CaseError as exc:
             raise RoomRefused(str(exc)) from exc
         return result
@@ -167,8 +169,8 @@ class MediatorDesk:
     async def _open(self, frame: Frame) -> None:
         cid = case_id_of(frame)
         try:
-            mediator, parties = await self._mediation(cid)
-            await self.rooms.open(cid, mediator, parties)
+            mediator, parties, mediator_id, domain = await self._mediation(cid)
+            await self.rooms.open(cid, mediator, parties, mediator_id=mediator_id, domain=domain)
             await self._audit(cid, "mediation room open")
             await self.rooms.take_seat(cid, MEDIATOR, id(self), self._tell)
         except (RoomRefused, LegRefused) as exc:

@@ -15,6 +15,7 @@ const socket = new Socket("/api/mediation/ws", {
     answer: (f) => answered(f.sdp),
     participants: showSeats,
     transcript: showLine,
+    hints: showHints,
     result,
     reoffer: offerAudio,  // the media server restarted: the room is back, join it again
   },
@@ -138,6 +139,15 @@ function showLine(f) {
   }
 }
 
+// 法条提示: the articles the parties' words turn on (lawline's own transcript searched).
+function showHints(f) {
+  if (f.case_id !== page.caseId) return;
+  draw($("room-hints"), html`${f.hints.map((h) => html`<li class="hint" data-citation=${h.citation}>
+    <details><summary><strong>${h.citation}</strong> ${h.text.slice(0, 40)}…</summary>
+      <p class="article-text">${h.title}${h.chapter ? ` · ${h.chapter}` : ""}</p>
+      <p class="article-text">${h.text}</p></details></li>`)}`);
+}
+
 async function showRecord(caseId) {
   const r = await fetch(`/api/mediations/${encodeURIComponent(caseId)}`);
   const lines = r.ok ? (await r.json()).record || [] : [];
@@ -187,6 +197,7 @@ function openRoom(m) {
   $("room-title").textContent = `调解室 · ${m.citizen_name || m.id}`;
   $("room-card").hidden = false;
   $("room-transcript").replaceChildren();
+  $("room-hints").replaceChildren();
   socket.send("room_open", { case_id: m.id });
 }
 
