@@ -5,6 +5,7 @@ room's sockets; who hears whom is told apart by frequency (Goertzel)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -365,6 +366,7 @@ async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_pa
     parties = [PARTIES[0], {**PARTIES[1], "reach": "phone", "phone": "13900139000"}]
     peers: list[Peer] = []
     sockets: list[Any] = []
+    stack = contextlib.AsyncExitStack()
     try:
         with telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env):
             async with running_lawline(settings, clean_redis_url) as lawline:
@@ -389,12 +391,25 @@ async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_pa
                         return mediator, party
 
                     await join_both()
+                    # A supervisor listens in, and is asked to listen again after it.
+                    sup = await stack.enter_async_context(
+                        lawline.websocket("/api/supervisor/ws", "boss", Role.SUPERVISOR)
+                    )
+                    supervisor = Peer(make_tone(tmp_path / "s.wav", 2500, 48000))
+                    peers.append(supervisor)
+                    await supervisor.join(sup, type="room_listen", case_id=cid)
+                    await supervisor.until(hears={440, 1200, 1800}, not_hears={2500})
                     assert media.pid is not None
                     os.kill(media.pid, signal.SIGKILL)
                     # The room is made again and both browsers are asked to offer again.
                     assert await next_frame(desk, "reoffer", timeout=40)
                     assert await next_frame(ws, "reoffer", timeout=10)
                     await join_both()
+                    assert await next_frame(sup, "room_listen_lost", timeout=10)
+                    supervisor = Peer(make_tone(tmp_path / "s.wav", 2500, 48000))
+                    peers.append(supervisor)
+                    await supervisor.join(sup, type="room_listen", case_id=cid)
+                    await supervisor.until(hears={440, 1200, 1800}, not_hears={2500})
                     assert media.starts == 2
                     assert lawline.app.state.mediation_rooms.restores == 1
                     assert (await next_frame(desk, "participants"))["participants"]
@@ -402,6 +417,7 @@ async def test_the_media_server_killed_mid_room_brings_the_room_back_with_its_pa
                     await next_frame(desk, "result")
         await asyncio.to_thread(phone.finish)
     finally:
+        await stack.aclose()
         for s in sockets:
             await s.close()
         for peer in peers:

@@ -131,7 +131,8 @@ class LiveRoom:
     locked: bool = False
     in_caucus: bool = False
     opened_at: float = field(default_factory=time.time)
-    listeners: set[Hashable] = field(default_factory=set)  # supervisors listening in
+    # Supervisors listening in, each with how its socket is told the room was made anew.
+    listeners: dict[Hashable, Tell | None] = field(default_factory=dict)
     dial_in: str = ""  # the room's number for parties dialling 12348 (key 0)
     transcript: RoomTranscript | None = None  # per side, live; the record at the end
     consented: bool = False  # the recording-consent announcement was played
@@ -484,14 +485,18 @@ class LiveRooms:
             for live in self._rooms.values()
         ]
 
-    async def listen(self, case_id: str, owner: Hashable, sdp: str) -> str:
+    async def listen(
+        self, case_id: str, owner: Hashable, sdp: str, tell: Tell | None = None
+    ) -> str:
         """A supervisor listens in: hears the room, is heard by no one (muted); the
-        mediator is told someone listens (`listeners` in `participants`)."""
+        mediator is told someone listens (`listeners` in `participants`). `tell`: how
+        the supervisor's socket is told to offer again (`room_listen_lost`) when the
+        media server restarted."""
         live = self._live(case_id)
         answer = await self.legs.join(
             owner, live.room, sdp, display="督导", muted=True, group=SUPERVISOR
         )
-        live.listeners.add(owner)
+        live.listeners[owner] = tell
         await self._tell_all(live)
         return answer
 
@@ -500,7 +505,7 @@ class LiveRooms:
         left = []
         for live in list(self._rooms.values()):
             if owner in live.listeners and case_id in (None, live.case_id):
-                live.listeners.discard(owner)
+                live.listeners.pop(owner, None)
                 await self.legs.leave(owner, live.room)
                 await self._tell_all(live)
                 left.append(live.case_id)
@@ -624,7 +629,8 @@ class LiveRooms:
         deadline = time.monotonic() + RESTORE_S
         for seat in live.seats.values():
             seat.joined, seat.caucus = False, False
-        live.in_caucus, live.listeners = False, set()
+        listeners, live.listeners = live.listeners, {}
+        live.in_caucus = False
         try:
             while True:
                 try:
@@ -647,6 +653,10 @@ class LiveRooms:
                         await seat.tell({"type": "reoffer", "case_id": live.case_id})
                 elif seat.leg and seat.phone_rtp is not None:
                     await self._seat_phone(live, seat)
+            for tell in listeners.values():  # the supervisors listen again by offering
+                if tell is not None:
+                    with contextlib.suppress(Exception):
+                        await tell({"type": "room_listen_lost", "case_id": live.case_id})
             await self._tell_all(live)
         finally:
             live.restoring = None

@@ -11,13 +11,16 @@ From the supervisor's page (supervisors and admins only; the socket checks):
                         -> room_listen_answer {case_id, sdp}
   room_listen_stop {case_id?}       -> result
 To it: result {request, ok, message}; monitor_ended {contact_id} when the call ends
-(or is handed on) while monitored.
+(or is handed on) while monitored; room_listen_lost {case_id} when the media server
+restarted and the room was made anew: offer again (room_listen) to go on listening.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import WebSocket
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,12 +88,15 @@ class MonitorDesk:
     async def _room_listen(self, frame: Frame) -> None:
         cid, sdp = case_id_of(frame), _sdp(frame)
         try:
-            answer = await self.rooms.listen(cid, id(self), sdp)
+            answer = await self.rooms.listen(cid, id(self), sdp, tell=self._tell_room)
         except (LegRefused, RoomRefused) as exc:
             await self._result("room_listen", False, str(exc))
             return
         await self._audit_room(cid, "start")
         await send_frame(self.ws, "room_listen_answer", case_id=cid, sdp=answer)
+
+    async def _tell_room(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
 
     async def _room_listen_stop(self, frame: Frame) -> None:
         cid = frame.get("case_id")

@@ -74,6 +74,8 @@ export const monitorHandlers = {
       roomWatch.pc.setRemoteDescription({ type: "answer", sdp: f.sdp }).catch((e) => console.warn(e));
     }
   },
+  // The media server restarted and the room was made anew: listen again.
+  room_listen_lost(f) { if (f.case_id === roomWatch.id) listenRoom(f.case_id); },
   monitor_ended(f) { if (f.contact_id === watch.id) { closeAll(); toast("所监听的通话已结束。"); } },
   result(f) {
     if (f.request === "room_listen" && !f.ok) { toast(`旁听未成功：${f.message}`); stopRoom(); return; }
