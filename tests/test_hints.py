@@ -16,6 +16,7 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints import service as hints_service
 from lawline.hints.citation import Citation, parse_written
 from lawline.hints.evaluate import figures, read_questions, run
+from lawline.hints.segment import Segmenter, private_cache_dir
 from lawline.hints.service import StatuteHints
 from lawline.queue.skills import Domain
 from lawline.statutes.store import import_dir, import_shipped_pack
@@ -178,3 +179,17 @@ def test_the_commands(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert last.startswith("recall@3=") and " p50_ms=" in last and " p99_ms=" in last
     bad = QUESTIONS.parent / "hints" / "missing.tsv"
     assert runner.invoke(app, ["hints", "eval", str(bad)]).exit_code == 1
+
+
+def test_jiebas_dictionary_cache_is_kept_where_only_lawline_can_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the shared /tmp, where another local user could leave a cache for it to load."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    Segmenter(["工伤认定"]).words("我要申请工伤认定")
+    folder = tmp_path / "cache" / "lawline"
+    assert (folder / "jieba.cache").is_file()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    # A folder others may write to is not used: a private temporary one is.
+    folder.chmod(0o777)
+    assert private_cache_dir() != str(folder)

@@ -9,9 +9,13 @@ own tokenizer: jieba's module-level one is shared by whoever imports jieba.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import jieba
 from pypinyin import lazy_pinyin
@@ -38,9 +42,24 @@ _STOP = """
 STOP_WORDS = frozenset(_STOP.split())
 
 
+def private_cache_dir() -> str:
+    """Where jieba keeps its parsed dictionary. Its default is the shared /tmp, where
+    any local user could leave a `jieba.cache` for it to load (marshal data, read
+    unchecked): a folder only this user can write instead (~/.cache/lawline, 0700), or a
+    fresh private temporary one when that cannot be had."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lawline"
+    with contextlib.suppress(OSError):
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = base.stat()
+        if st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            return str(base)
+    return tempfile.mkdtemp(prefix="lawline-jieba-")
+
+
 class Segmenter:
     def __init__(self, legal_words: Iterable[str] = ()) -> None:
         self._jieba = jieba.Tokenizer()
+        self._jieba.tmp_dir = private_cache_dir()
         self._jieba.initialize()
         self.legal_words = sorted({w for w in legal_words if 2 <= len(w) <= 12})
         for word in self.legal_words:
