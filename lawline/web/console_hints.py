@@ -77,18 +77,9 @@ class ConsoleHints:
             await asyncio.gather(self._pending, return_exceptions=True)
 
     async def _after_pause(self, c: Conversation) -> None:
-        await asyncio.sleep(DEBOUNCE_S)
-        said, domain = c.said, self._domain
-        try:
-            found = await run_in_threadpool(self._hints.suggest, said, domain)
-        except Exception:
-            log.exception("statute hints failed")
-            return
-        fresh = c.new((h.law, h.article) for h in found)
-        if fresh:
-            shown = [(h.law, h.article, h.score) for h in found if (h.law, h.article) in fresh]
-            await self._store(c.contact_id, "shown", shown)
-        await self._send("hints", contact_id=c.contact_id, hints=[hint_json(h) for h in found])
+        found = await hints_after_pause(self._hints, self._db, c, self._lawyer, self._domain)
+        if found is not None:
+            await self._send("hints", contact_id=c.contact_id, hints=[hint_json(h) for h in found])
 
     async def pin(self, frame: Frame, is_mine: Callable[[str], Awaitable[bool]]) -> None:
         """`hint_pin {contact_id, law, article}`: into what the citizen was told."""
@@ -127,14 +118,35 @@ class ConsoleHints:
         await self._send("hint_pinned", contact_id=cid, hint=pinned)
         await self._send("result", request="hint_pin", ok=True, message="")
 
-    async def _store(self, cid: str, kind: str, hints: list[tuple[str, str, float]]) -> None:
+
+async def hints_after_pause(
+    hints: StatuteHints,
+    db: sessionmaker[Session],
+    c: Conversation,
+    shown_to: str,
+    domain: Domain | None,
+) -> list[Hint] | None:
+    """After a pause in what the conversation said (a run of finals makes one search):
+    its hints, the new ones kept `shown` under its id; None if the search failed. The
+    console's and the mediator's room's alike."""
+    await asyncio.sleep(DEBOUNCE_S)
+    try:
+        found = await run_in_threadpool(hints.suggest, c.said, domain)
+    except Exception:
+        log.exception("statute hints failed")
+        return None
+    fresh = c.new((h.law, h.article) for h in found)
+    if fresh:
+        shown = [(h.law, h.article, h.score) for h in found if (h.law, h.article) in fresh]
+
         def work(session: Session) -> None:
-            records.record(session, cid, self._lawyer, kind, hints, _now())
+            records.record(session, c.contact_id, shown_to, "shown", shown, _now())
 
         try:
-            await in_transaction(self._db, work, {})
+            await in_transaction(db, work, {})
         except Exception:
             log.exception("hints shown were not recorded")
+    return found
 
 
 def hint_json(h: Hint) -> dict[str, Any]:

@@ -12,19 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
-from lawline.hints import records
 from lawline.hints.conversation import Conversation
 from lawline.hints.service import StatuteHints
 from lawline.queue.skills import Domain
 from lawline.transcripts.segments import Leg, Segment
-from lawline.web.console_hints import DEBOUNCE_S, hint_json
-from lawline.web.db import in_transaction
+from lawline.web.console_hints import hint_json, hints_after_pause
 
 log = logging.getLogger(__name__)
 PARTIES = (Leg.APPLICANT, Leg.RESPONDENT, Leg.THIRD_PARTY)
@@ -61,24 +57,9 @@ class RoomHints:
     async def _after_pause(
         self, c: Conversation, mediator: str, domain: Domain | None, tell: Tell
     ) -> None:
-        await asyncio.sleep(DEBOUNCE_S)
-        try:
-            found = await run_in_threadpool(self._hints.suggest, c.said, domain)
-        except Exception:
-            log.exception("statute hints failed")
+        found = await hints_after_pause(self._hints, self._db, c, mediator, domain)
+        if found is None:
             return
-        fresh = c.new((h.law, h.article) for h in found)
-        if fresh:
-            shown = [(h.law, h.article, h.score) for h in found if (h.law, h.article) in fresh]
-            now = datetime.now(UTC)
-
-            def work(session: Session) -> None:
-                records.record(session, c.contact_id, mediator, "shown", shown, now)
-
-            try:
-                await in_transaction(self._db, work, {})
-            except Exception:
-                log.exception("hints shown were not recorded")
         frame = {"type": "hints", "case_id": c.contact_id, "hints": [hint_json(h) for h in found]}
         try:
             await tell(frame)
