@@ -1,8 +1,9 @@
 """The mediation room in real browsers: a mediator signs in (landing on their page),
 opens the room of a mediation and hands a party its link; the party's browser opens
 it and presses the one button. Each says a tone from a fake microphone; each hears the
-other's (the page's analyser), then the mediator removes the party and the party's
-page says so. Headless Chromium, the run's Janus, a real app and Redis."""
+other's (the page's analyser) and sees the other's fake camera (frames decoded in the
+tile of the other's seat), then the mediator removes the party and the party's page
+says so. Headless Chromium, the run's Janus, a real app and Redis."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.browser import add_user, chromium, needs_browser, tone
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.test_bridge import make_tone
 from tests.test_mediation_phone import send
-from tests.test_mediation_room import Peer, new_mediation
+from tests.test_mediation_room import Peer, janus_rooms, janus_video_rooms, new_mediation
 from tests.test_terminal_browser import TERMINAL
 
 pytestmark = [
@@ -66,6 +67,22 @@ async def hears(page: Page, name: str, hz: float, seconds: float = 20) -> bool:
     return False
 
 
+async def frames_from(page: Page, who: str) -> int:
+    return int(await page.evaluate(f"lawlineVideo.framesFrom({json.dumps(who)})"))
+
+
+async def sees(page: Page, who: str, seconds: float = 30) -> bool:
+    """The page's tile of `who` plays their video: frames keep being decoded."""
+    first = 0
+    for _ in range(int(seconds / 0.25)):
+        frames = await frames_from(page, who)
+        if first and frames > first + 10:
+            return True
+        first = first or frames
+        await asyncio.sleep(0.25)
+    return False
+
+
 async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
     lawline: Running, tmp_path: Path
 ) -> None:
@@ -103,16 +120,33 @@ async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
         seat = desk.locator('#participants li[data-present="true"]', has_text="李桂兰")
         await seat.wait_for()
         assert "在线" in await seat.inner_text()
+        who = await seat.get_attribute("data-who")
+        assert who
+
+        # They see each other: each page's tile of the other plays the other's camera.
+        assert await sees(desk, who), "the mediator never saw the party's video"
+        assert await sees(party, "mediator"), "the party never saw the mediator's video"
+        tile = desk.locator(f'#videos figure[data-who="{who}"]')
+        assert await tile.get_attribute("data-video") == "yes"
+        assert "李桂兰（申请人）" in await tile.inner_text()
 
         await seat.get_by_role("button", name="移出").click()
         await party.wait_for_selector("#status:has-text('调解员已请您离开调解室')")
         await desk.wait_for_selector('#participants li[data-present="false"]:has-text("李桂兰")')
+        await tile.wait_for(state="detached")  # the party's picture leaves the grid
 
         # A party by phone is rung from their line (the call itself: test_mediation_phone.py).
         phone_seat = desk.locator("#participants li", has_text="张建国")
         await phone_seat.get_by_role("button", name="呼叫电话").click()
         await desk.wait_for_selector('#participants li[data-dial="calling"]:has-text("正在呼叫")')
         assert await phone_seat.get_by_role("button", name="呼叫电话").is_disabled()
+
+        # The mediation ends: nothing of the room is left on the media server.
+        desk.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await desk.click("#close-room")
+        await desk.wait_for_selector("#outcome-card:not([hidden])")
+        assert f"m-{cid}" not in await janus_rooms()
+        assert f"m-{cid}-v" not in await janus_video_rooms()
 
 
 async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(

@@ -23,7 +23,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from lawline.config import Settings
 from lawline.media.access import media_access
-from lawline.media.janus_client import AudioBridge
+from lawline.media.janus_client import AudioBridge, VideoRoom
 from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.video.webrtc import create_peer_connection
 from lawline.web.auth import Role
@@ -124,6 +124,13 @@ async def janus_rooms() -> list[str]:
     access = media_access(Settings())
     async with await access.client.session() as session:
         handle = await AudioBridge.attach(session, access.admin_key)
+        return [r["room"] for r in await handle.list_rooms()]
+
+
+async def janus_video_rooms() -> list[str]:
+    access = media_access(Settings())
+    async with await access.client.session() as session:
+        handle = await VideoRoom.attach(session, access.admin_key)
         return [r["room"] for r in await handle.list_rooms()]
 
 

@@ -260,6 +260,9 @@ class JanusSession:
         self._events.pop(handle, None)
         await self.client.post(f"/{self.id}/{handle}", {"janus": "detach"}, "detach")
 
+    def attached(self, handle: int) -> bool:
+        return handle in self._events
+
     async def keepalive(self) -> None:
         await self.client.post(f"/{self.id}", {"janus": "keepalive"}, "keepalive")
 
@@ -569,6 +572,134 @@ class AudioBridge:
     async def leave(self) -> None:
         await self._request({"request": "leave"})
         self.participant = None
+
+    async def detach(self) -> None:
+        await self.session.detach(self.handle)
+
+
+VIDEOROOM = "janus.plugin.videoroom"
+# VideoRoom's error codes lawline acts on.
+VIDEO_NO_SUCH_ROOM = 426
+VIDEO_ROOM_EXISTS = 427
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    """One m-line of a subscription: its mid, and whose video it carries."""
+
+    mid: str
+    feed: str  # the publisher's id (string_ids: lawline names feeds by seat)
+    active: bool
+
+
+def video_streams(data: Json) -> list[VideoStream]:
+    """The subscription's layout from an `attached` or `updated` event."""
+    return [
+        VideoStream(str(s.get("mid", "")), str(s.get("feed_id", "")), bool(s.get("active", True)))
+        for s in data.get("streams") or []
+        if isinstance(s, dict) and s.get("type") == "video" and s.get("feed_id") is not None
+    ]
+
+
+class VideoRoom:
+    """One VideoRoom handle: room management, or one publisher, or one (multistream)
+    subscriber, which takes any number of publishers' videos on one PeerConnection."""
+
+    def __init__(self, session: JanusSession, handle: int, admin_key: str) -> None:
+        self.session = session
+        self.handle = handle
+        self.admin_key = admin_key
+
+    @classmethod
+    async def attach(cls, session: JanusSession, admin_key: str) -> VideoRoom:
+        return cls(session, await session.attach(VIDEOROOM), admin_key)
+
+    async def _request(self, body: Json, jsep: Json | None = None) -> tuple[Json, Json | None]:
+        return await self.session.message(self.handle, body, jsep)
+
+    async def create_room(
+        self, room: str, *, pin: str, publishers: int, bitrate: int, codec: str = "vp8"
+    ) -> None:
+        await self._request(
+            {
+                "request": "create",
+                "room": room,
+                "admin_key": self.admin_key,
+                "is_private": True,
+                "permanent": False,
+                "pin": pin,
+                "secret": pin,  # destroying it takes what joining does
+                "publishers": publishers,
+                "bitrate": bitrate,
+                "bitrate_cap": True,
+                "fir_freq": 5,  # a keyframe every 5 s at least: a new subscriber sees soon
+                "videocodec": codec,
+                "notify_joining": False,
+            }
+        )
+
+    async def destroy_room(self, room: str, pin: str) -> None:
+        await self._request({"request": "destroy", "room": room, "secret": pin, "permanent": False})
+
+    async def list_rooms(self) -> list[Json]:
+        data, _ = await self._request({"request": "list", "admin_key": self.admin_key})
+        return list(data.get("list", []))
+
+    async def publish(self, room: str, feed: str, offer_sdp: str, *, display: str, pin: str) -> str:
+        """Publish the browser's camera (its complete offer) as `feed`; Janus's answer."""
+        _, jsep = await self._request(
+            {
+                "request": "joinandconfigure",
+                "room": room,
+                "ptype": "publisher",
+                "id": feed,
+                "display": display,
+                "pin": pin,
+            },
+            {"type": "offer", "sdp": offer_sdp},
+        )
+        while jsep is None:  # the answer may come in an event of its own
+            event = await self.session.next_event(self.handle)
+            jsep = event.get("jsep")
+        if jsep.get("type") != "answer" or not jsep.get("sdp"):
+            raise JanusError("publish: Janus's reply has no answer")
+        return str(jsep["sdp"])
+
+    async def subscribe(
+        self, room: str, feeds: list[str], *, pin: str
+    ) -> tuple[str, list[VideoStream]]:
+        """A subscription to these feeds' videos: Janus's offer and its layout."""
+        data, jsep = await self._request(
+            {
+                "request": "join",
+                "room": room,
+                "ptype": "subscriber",
+                "pin": pin,
+                "streams": [{"feed": f} for f in feeds],
+            }
+        )
+        if jsep is None or jsep.get("type") != "offer":
+            raise JanusError("subscribe: Janus's reply has no offer")
+        return str(jsep["sdp"]), video_streams(data)
+
+    async def update(
+        self, subscribe: list[str], unsubscribe: list[str]
+    ) -> tuple[str, list[VideoStream]] | None:
+        """Feeds added to and taken from the subscription: Janus's new offer and the
+        layout, or None when Janus will send its offer later (as an event)."""
+        body: Json = {"request": "update"}
+        if subscribe:
+            body["subscribe"] = [{"feed": f} for f in subscribe]
+        if unsubscribe:
+            body["unsubscribe"] = [{"feed": f} for f in unsubscribe]
+        data, jsep = await self._request(body)
+        if jsep is None or jsep.get("type") != "offer":
+            return None
+        return str(jsep["sdp"]), video_streams(data)
+
+    async def start(self, answer_sdp: str) -> None:
+        """The browser's answer to the subscription's latest offer."""
+        await self._request({"request": "start"}, {"type": "answer", "sdp": answer_sdp})
 
     async def detach(self) -> None:
         await self.session.detach(self.handle)

@@ -250,6 +250,10 @@ class BrowserLegs:
         if room is None:
             self._on_lost.pop(owner, None)
 
+    async def session(self) -> JanusSession:
+        """This process's Janus session (made now if there is none, or it was lost)."""
+        return await self._current_session()
+
     async def _current_session(self) -> JanusSession:
         async with self._session_lock:
             session = self._session

@@ -15,9 +15,16 @@ they hear each other there; the rest hear hold music in the main room and nothin
 the side room), mute a seat, remove a party (their page is told, their audio leaves),
 lock the room (no one new takes a seat; a party who was in and dropped comes back) and
 close it (everyone is told; nothing is left on the media server). Every change is told
-to every seated socket as `participants`. When the media server restarts, the room is
-made again (out of any caucus) and every seat is asked to offer again (`reoffer`); the
-room ends (`closed`) if the media server does not come back within RESTORE_S.
+to every seated socket as `participants`.
+
+Video: beside the audio room a VideoRoom (`m-` and the case number, `-v`): each seat's
+browser with a camera publishes it as the seat's feed (`publish`), and watches the feeds
+of those it hears (`_watch_rules`: everyone in its room but itself; in a caucus, the
+side room's and the main room's apart); the mediator's page shows them as a grid.
+
+When the media server restarts, the room is made again (out of any caucus, its video
+too) and every seat is asked to offer again (`reoffer`); the room ends (`closed`) if the
+media server does not come back within RESTORE_S.
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lawline.labels import LABELS
+from lawline.media.janus_client import VideoStream
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.room_sounds import HOLD_MUSIC, MEDIATION_CONSENT
+from lawline.media.video_legs import VideoLegs
 from lawline.mediation.phone_parties import PhoneParties
 from lawline.mediation.record import Forward, RoomTranscript
 from lawline.telephony.party_wire import DIAL_IN, PartyEvent
@@ -94,6 +103,7 @@ class Seat:
     joined: bool = False  # its audio is in the room
     muted: bool = False
     caucus: bool = False  # in the side room (背靠背) with the mediator
+    video: bool = False  # its camera is published in the room's VideoRoom
     owner: Hashable | None = None
     tell: Tell | None = None
     # The party's phone, dialled by lawline (mediation/phone_parties.py): its leg, how the
@@ -119,6 +129,7 @@ class Seat:
             "joined": self.joined,
             "muted": self.muted,
             "caucus": self.caucus,
+            "video": self.video,
             "dial": self.dial,
             "dial_reason": self.dial_reason,
         }
@@ -134,6 +145,7 @@ class LiveRoom:
     # Supervisors listening in, each with how its socket is told the room was made anew.
     listeners: dict[Hashable, Tell | None] = field(default_factory=dict)
     dial_in: str = ""  # the room's number for parties dialling 12348 (key 0)
+    has_video: bool = False  # its VideoRoom was made
     transcript: RoomTranscript | None = None  # per side, live; the record at the end
     consented: bool = False  # the recording-consent announcement was played
     captions: bool = False  # the parties' pages show the transcript's lines too
@@ -149,6 +161,10 @@ class LiveRoom:
     @property
     def side_room(self) -> str:
         return f"{self.room}-c"
+
+    @property
+    def video_room(self) -> str:
+        return f"{self.room}-v"
 
     def room_of(self, seat: Seat) -> str:
         return self.side_room if seat.caucus else self.room
@@ -187,8 +203,10 @@ class LiveRooms:
         record_host: str = "127.0.0.1",
         record_dir: Path | None = None,
         hints: HintSource | None = None,
+        video: VideoLegs | None = None,
     ) -> None:
         self.legs = legs
+        self.video = video  # the parties' cameras (None: the rooms are audio only)
         # The rooms' live transcripts (None: none here), and where their records go
         # when a room closes, however it closes (the ledger: web/app.py).
         self.transcription = transcription
@@ -231,6 +249,7 @@ class LiveRooms:
         except LegRefused:
             del self._rooms[case_id]
             raise
+        await self._open_video(live)
         if self.phones is not None:
             parties_seats = [who for who in seats if who != MEDIATOR]
             live.dial_in, pins = await self.phones.register(case_id, parties_seats)
@@ -242,6 +261,16 @@ class LiveRooms:
             await self._start_transcript(live)
         log.info("mediation room opened", extra={"case": case_id, "seats": len(seats)})
         return live
+
+    async def _open_video(self, live: LiveRoom) -> None:
+        """The room's VideoRoom; without it the room goes on with audio alone."""
+        if self.video is None:
+            return
+        try:
+            await self.video.open_room(live.video_room)
+            live.has_video = True
+        except LegRefused:
+            log.error("mediation room has no video", extra={"case": live.case_id})
 
     async def _start_transcript(self, live: LiveRoom) -> None:
         transcript = RoomTranscript(
@@ -313,6 +342,7 @@ class LiveRooms:
                 raise RoomRefused("调解室已锁定，请联系调解员")
             if seat.owner is not None and seat.owner != owner:
                 await self.legs.leave(seat.owner, live.room_of(seat))
+                await self._leave_video(live, seat)
                 if seat.tell is not None:
                     with contextlib.suppress(Exception):
                         await seat.tell({"type": "replaced"})
@@ -362,6 +392,7 @@ class LiveRooms:
         seat.admitted = False  # in a locked room, removed is out
         if owner is not None:
             await self.legs.leave(owner, live.room_of(seat))
+            await self._leave_video(live, seat, owner)
         seat.caucus = False
         await self._hang_up(seat, "removed")
         if tell is not None:
@@ -381,9 +412,12 @@ class LiveRooms:
             for seat in live.seats.values():
                 if seat.owner == owner:
                     seat.owner, seat.tell, seat.present, seat.joined = None, None, False, False
+                    seat.video = False
                     changed = True
             if changed:
                 await self.legs.leave(owner)
+                if self.video is not None:
+                    await self.video.leave(owner, live.video_room)
                 await self._tell_all(live)
 
     async def close(self, case_id: str) -> None:
@@ -402,6 +436,8 @@ class LiveRooms:
         if live.in_caucus:
             await self.legs.close_room(live.side_room)
         await self.legs.close_room(live.room)
+        if live.has_video and self.video is not None:
+            await self.video.close_room(live.video_room)
         if self.hints is not None:
             self.hints.forget(case_id)
         if live.transcript is not None:
@@ -584,6 +620,7 @@ class LiveRooms:
         owner = phone_owner(seat.leg)
         if seat.owner is not None and seat.owner != owner:
             await self.legs.leave(seat.owner, live.room_of(seat))
+            await self._leave_video(live, seat)
             if seat.tell is not None:
                 with contextlib.suppress(Exception):
                     await seat.tell({"type": "replaced"})
@@ -628,7 +665,10 @@ class LiveRooms:
     async def _restore(self, live: LiveRoom) -> None:
         deadline = time.monotonic() + RESTORE_S
         for seat in live.seats.values():
-            seat.joined, seat.caucus = False, False
+            seat.joined, seat.caucus, seat.video = False, False, False
+        if self.video is not None:
+            self.video.forget(live.video_room)
+        live.has_video = False
         listeners, live.listeners = live.listeners, {}
         live.in_caucus = False
         try:
@@ -644,6 +684,7 @@ class LiveRooms:
                     await asyncio.sleep(0.5)
             self.restores += 1
             log.warning("mediation room restored", extra={"case": live.case_id})
+            await self._open_video(live)
             if live.transcript is not None:
                 with contextlib.suppress(LegRefused):
                     await live.transcript.forward(self._forwarder(live))
@@ -683,3 +724,79 @@ class LiveRooms:
                     await seat.tell(told)
                 except Exception:
                     log.info("a seat's socket could not be told", extra={"case": live.case_id})
+        await self._watch_rules(live)
+
+    # ----- video ----------------------------------------------------------------------
+
+    async def publish(self, case_id: str, who: str, owner: Hashable, sdp: str) -> str:
+        """The seat's camera into the room's video with its browser's complete offer;
+        the answer. Everyone who hears the seat is then offered its video."""
+        live = self._live(case_id)
+        seat = self._seat(live, who)
+        if seat.owner != owner:
+            raise RoomRefused("这个座位已由别处接入")
+        if self.video is None or not live.has_video:
+            raise RoomRefused("本调解室没有视频")
+
+        async def on_live() -> None:
+            if seat.owner == owner and self._rooms.get(case_id) is live:
+                seat.video = True
+                await self._tell_all(live)
+
+        seat.video = False  # a camera published again is watched once it is up again
+        return await self.video.publish(
+            owner, live.video_room, who, sdp, display=seat.name, on_live=on_live
+        )
+
+    async def watching(self, case_id: str, who: str, owner: Hashable, sdp: str) -> None:
+        """The seat's browser answered the video offer it was sent."""
+        live = self._live(case_id)
+        seat = self._seat(live, who)
+        if seat.owner != owner or self.video is None:
+            raise RoomRefused("这个座位已由别处接入")
+        await self.video.answered(owner, live.video_room, sdp)
+
+    async def _watch_rules(self, live: LiveRoom) -> None:
+        """Each browser in the room watches the cameras of those it hears: its own room
+        (the main room, or in a caucus the side room), never its own camera."""
+        if self.video is None or not live.has_video:
+            return
+        seats = list(live.seats.values())
+        for seat in seats:
+            if seat.owner is None or seat.tell is None or not seat.joined:
+                continue
+            feeds = frozenset(
+                other.who
+                for other in seats
+                if other is not seat
+                and other.video
+                and other.joined
+                and live.room_of(other) == live.room_of(seat)
+            )
+            try:
+                await self.video.watch(
+                    seat.owner, live.video_room, feeds, self._video_offer(live, seat.tell)
+                )
+            except LegRefused:
+                log.warning("video not offered", extra={"case": live.case_id})
+
+    def _video_offer(
+        self, live: LiveRoom, tell: Tell
+    ) -> Callable[[str, list[VideoStream]], Awaitable[None]]:
+        async def offer(sdp: str, streams: list[VideoStream]) -> None:
+            names = {s.who: s.name for s in live.seats.values()}
+            shown = [
+                {"mid": s.mid, "who": s.feed, "name": names.get(s.feed, "")}
+                for s in streams
+                if s.feed in names
+            ]
+            await tell({"type": "watch", "case_id": live.case_id, "sdp": sdp, "streams": shown})
+
+        return offer
+
+    async def _leave_video(self, live: LiveRoom, seat: Seat, owner: Hashable | None = None) -> None:
+        """The seat's camera and what its browser watched let go (the seat changes hands)."""
+        owner = owner if owner is not None else seat.owner
+        seat.video = False
+        if self.video is not None and owner is not None:
+            await self.video.leave(owner, live.video_room)

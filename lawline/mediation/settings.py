@@ -22,3 +22,7 @@ class MediationSettings(BaseModel):
     # the other recordings by cases.retention.recordings_days), from the moment the
     # mediator plays the recording-consent announcement; never before it.
     record_audio: bool = True
+    # The parties see each other: each browser's camera to the room's VideoRoom, at most
+    # this many bits a second (a village's uplink); False: the rooms are audio only.
+    video: bool = True
+    video_bitrate: int = Field(default=384_000, ge=64_000, le=4_000_000)

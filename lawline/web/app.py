@@ -26,6 +26,7 @@ from lawline.media.access import media_access
 from lawline.media.janus_config import janus_dir
 from lawline.media.legs import BrowserLegs
 from lawline.media.room_sounds import ensure_room_sound
+from lawline.media.video_legs import VideoLegs
 from lawline.mediation.live import LiveRooms
 from lawline.mediation.phone_parties import PhoneParties
 from lawline.mediation.service import keep_record
@@ -107,6 +108,12 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         listen = connect_redis(redis_url)  # BLPOP holds its connection
         phones = PhoneParties(redis, listen, settings.redis_prefix)
         transcription = Transcription(settings, queue.store)
+        legs: BrowserLegs = app.state.legs
+        video = (
+            VideoLegs(legs.access, legs.session, settings.mediation.video_bitrate)
+            if settings.mediation.video
+            else None
+        )
 
         async def keep(case_id: str, lines: list[dict[str, Any]], recordings: list[str]) -> None:
             now = datetime.now(UTC)
@@ -126,6 +133,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             record_host=settings.media.rtp_host,
             record_dir=settings.recordings_dir if settings.mediation.record_audio else None,
             hints=RoomHints(app.state.hints, app.state.db),
+            video=video,
         )
         dialling = asyncio.create_task(
             phones.run(app.state.mediation_rooms.phone_event), name="mediation-phones"

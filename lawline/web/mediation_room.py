@@ -7,6 +7,8 @@ be theirs, or they staff):
                                  token, pin}]}  (dial_in and pin: what a party enters
                                  after dialling 12348 and pressing 0)
   offer {case_id, sdp}        -> answer {case_id, sdp}   (the mediator's own audio)
+  publish {case_id, sdp}      -> published {case_id, sdp}  (the mediator's camera)
+  watching {case_id, sdp}     (the answer to a `watch` offer)
   dial {case_id, who}         (ring a party's phone: they press 1 to come in; how it
                               goes is each seat's `dial` in `participants`),
   ring {case_id, who}         (invite a party at their village terminal: its screen
@@ -20,7 +22,11 @@ be theirs, or they staff):
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
 link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
   offer {sdp}                 -> answer {sdp}
-To both: participants {case_id, locked, caucus, captions, participants: [...]} on every
+  publish {sdp}               -> published {sdp}   (the party's camera)
+  watching {sdp}              (the answer to a `watch` offer)
+To both: watch {case_id, sdp, streams: [{mid, who, name}]}, the media server's offer of
+the videos of those the seat hears (answer it with `watching`; a new one follows each
+change); participants {case_id, locked, caucus, captions, participants: [...]} on every
 change; transcript {case_id, kind: final|partial|listening|status, side, speaker, text,
 start, end} as the room's words are recognised (to a party only with captions on);
 reoffer {case_id} when the room was made again after the media server restarted (offer
@@ -96,7 +102,7 @@ def _flag(frame: Frame, name: str) -> bool:
 def _sdp(frame: Frame) -> str:
     sdp = frame.get("sdp")
     if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
-        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (a complete offer)")
+        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (complete, ICE gathered)")
     return sdp
 
 
@@ -124,6 +130,8 @@ class MediatorDesk:
         self.handlers = {
             "room_open": self._open,
             "offer": self._offer,
+            "publish": self._publish,
+            "watching": self._watching,
             "dial": self._dial,
             "ring": self._ring,
             "mute": self._mute,
@@ -207,6 +215,20 @@ class MediatorDesk:
             await self._result("offer", False, str(exc))
             return
         await send_frame(self.ws, "answer", case_id=cid, sdp=answer)
+
+    async def _publish(self, frame: Frame) -> None:
+        cid, sdp = case_id_of(frame), _sdp(frame)
+        try:
+            self._controls(cid)
+            answer = await self.rooms.publish(cid, MEDIATOR, id(self), sdp)
+        except (RoomRefused, LegRefused) as exc:
+            await self._result("publish", False, str(exc))
+            return
+        await send_frame(self.ws, "published", case_id=cid, sdp=answer)
+
+    async def _watching(self, frame: Frame) -> None:
+        cid, sdp = case_id_of(frame), _sdp(frame)
+        await self._do("watching", cid, lambda: self.rooms.watching(cid, MEDIATOR, id(self), sdp))
 
     async def _dial(self, frame: Frame) -> None:
         """Ring a party's phone: they press 1 to come in (lawline/mediation/live.py)."""
@@ -444,6 +466,20 @@ async def _party(
             return
         await send_frame(ws, "answer", sdp=answer)
 
+    async def publish(frame: Frame) -> None:
+        try:
+            answer = await rooms.publish(seat.case_id, who, owner, _sdp(frame))
+        except (RoomRefused, LegRefused) as exc:
+            await send_frame(ws, "result", request="publish", ok=False, message=str(exc))
+            return
+        await send_frame(ws, "published", sdp=answer)
+
+    async def watching(frame: Frame) -> None:
+        try:
+            await rooms.watching(seat.case_id, who, owner, _sdp(frame))
+        except (RoomRefused, LegRefused) as exc:
+            await send_frame(ws, "result", request="watching", ok=False, message=str(exc))
+
     try:
         await rooms.take_seat(seat.case_id, who, owner, tell)
     except (RoomRefused, LegRefused) as exc:
@@ -454,7 +490,11 @@ async def _party(
         await send_frame(
             ws, "joined", case_id=seat.case_id, who=who, name=party.name, role=party.role, rtc=rtc
         )
-        await run_until_ended(ticket, serve_frames(ws, {"offer": offer}), over.wait())
+        await run_until_ended(
+            ticket,
+            serve_frames(ws, {"offer": offer, "publish": publish, "watching": watching}),
+            over.wait(),
+        )
         if ending:
             await ws.close(code=4000, reason=ending)
         elif ticket.ended.is_set():

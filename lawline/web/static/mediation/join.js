@@ -5,6 +5,8 @@ import { $, draw, html } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { Socket } from "../lib/socket.js";
 import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
+import { closeVideo, connectCamera, framesFrom, published, showTiles, video, watchOffer }
+  from "./video.js";
 
 const token = location.hash.slice(1);
 // Opened from a village terminal's invitation: the button was pressed there already, and
@@ -21,6 +23,7 @@ let rtc = null;
 let over = false;
 let me = null;
 window.lawlineParty = room;  // the tests read the room's audio here
+window.lawlineVideo = { video, framesFrom };  // and its video here
 
 const status = (text) => { $("status").textContent = text; };
 
@@ -32,10 +35,19 @@ const socket = new Socket("/api/mediation/party/ws", {
       $("who").textContent = `${f.name}（${LABELS.partyRole[f.role] || ""}）`;
       await offerAudio();
     },
-    reoffer: offerAudio,  // the media server restarted: the room is back, join it again
-    answer: (f) => { answered(f.sdp); status("已加入调解，请讲话。"); $("room-level").hidden = false; },
+    // The media server restarted: the room is back, join it again (audio, then camera).
+    reoffer: () => { closeVideo(); offerAudio(); },
+    answer: (f) => {
+      answered(f.sdp);
+      status("已加入调解，请讲话。");
+      $("room-level").hidden = false;
+      if (!video.camera) offerCamera();
+    },
+    published: (f) => published(f.sdp),
+    watch: (f) => watchOffer(f, rtc, (sdp) => socket.send("watching", { sdp })),
     participants: (f) => {
       draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`);
+      showTiles(f.participants, me);
       if (!f.captions) $("caption").hidden = true;
       const mine = f.participants.find((p) => p.who === me);
       if (mine && mine.joined) {
@@ -59,11 +71,18 @@ const socket = new Socket("/api/mediation/party/ws", {
     if (over) return false;
     if (CLOSED[event.code]) { status(CLOSED[event.code]); return false; }
     closeAudio();
+    closeVideo();
     if (event.code === 4409) { status(event.reason || "调解尚未开始，请稍候…"); return 5000; }
     status("连接中断，正在重新加入…");
     return true;
   },
 });
+
+// The party's camera, once their audio is in (without a camera they take part by voice).
+async function offerCamera() {
+  const pc = await connectCamera(rtc);
+  if (pc) socket.send("publish", { sdp: pc.localDescription.sdp });
+}
 
 async function offerAudio() {
   status("正在接通…");
@@ -75,6 +94,7 @@ async function offerAudio() {
 function end(why) {
   over = true;
   closeAudio();
+  closeVideo();
   status(ENDED[why]);
   $("join").hidden = true;
   if (fromTerminal) setTimeout(() => { location.href = "/terminal"; }, 8000);

@@ -5,19 +5,28 @@ import { $, draw, fillSelect, html, setLink, toast } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { Socket } from "../lib/socket.js";
 import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
+import { closeVideo, connectCamera, framesFrom, published, showTiles, video, watchOffer }
+  from "./video.js";
 
 const page = { caseId: null, locked: false, caucus: false, rtc: null };
 window.lawlineMediation = room;  // the tests read the room's audio here
+window.lawlineVideo = { video, framesFrom };  // and its video here
 
 const socket = new Socket("/api/mediation/ws", {
   handlers: {
     room: opened,
-    answer: (f) => answered(f.sdp),
+    answer: (f) => { answered(f.sdp); if (!video.camera) offerCamera(); },
+    published: (f) => published(f.sdp),
+    watch: (f) => {
+      if (f.case_id !== page.caseId) return;
+      watchOffer(f, page.rtc, (sdp) => socket.send("watching", { case_id: page.caseId, sdp }));
+    },
     participants: showSeats,
     transcript: showLine,
     hints: showHints,
     result,
-    reoffer: offerAudio,  // the media server restarted: the room is back, join it again
+    // The media server restarted: the room is back, join it again (audio, then camera).
+    reoffer: () => { closeVideo(); offerAudio(); },
   },
   onOpen: () => {
     setLink(true, "已连接", "连接中断，正在重连…");
@@ -219,6 +228,12 @@ async function offerAudio() {
   socket.send("offer", { case_id: page.caseId, sdp: pc.localDescription.sdp });
 }
 
+// The mediator's camera, once their audio is in (without a camera the room goes on).
+async function offerCamera() {
+  const pc = await connectCamera(page.rtc);
+  if (pc && page.caseId) socket.send("publish", { case_id: page.caseId, sdp: pc.localDescription.sdp });
+}
+
 function showSeats(f) {
   if (f.case_id !== page.caseId) return;
   page.locked = f.locked;
@@ -232,6 +247,7 @@ function showSeats(f) {
   $("listening").hidden = !f.listeners;
   $("end-caucus").hidden = !f.caucus;
   draw($("participants"), html`${f.participants.map((p) => seatLine(p, controls))}`);
+  showTiles(f.participants, "mediator");
 }
 
 const DIALLING = new Set(["calling", "ringing", "answered", "joining"]);
@@ -258,6 +274,7 @@ function result(f) {
   if (f.request === "consent" && f.ok) toast("已向全体播放录音告知。");
   if (f.request === "room_close" && f.ok) {
     closeAudio();
+    closeVideo();
     const closed = page.caseId;
     page.caseId = null;
     $("room-card").hidden = true;
