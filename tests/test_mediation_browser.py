@@ -149,6 +149,59 @@ async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
         assert f"m-{cid}-v" not in await janus_video_rooms()
 
 
+async def test_in_a_caucus_the_party_outside_sees_neither_the_mediator_nor_the_other(
+    lawline: Running,
+) -> None:
+    """Three pages of one Chromium (its fake camera each): everyone sees the others; in
+    背靠背 with the applicant, the respondent's screen shows no picture of either."""
+    parties = [
+        {"name": "李桂兰", "role": "applicant", "reach": "link"},
+        {"name": "张建国", "role": "respondent", "reach": "link"},
+    ]
+    cid = await new_mediation(lawline, parties)
+    base = browser_base(lawline)
+    async with chromium() as browser:
+        desk = await browser.new_page()
+        await desk.goto(f"{base}/login")
+        await desk.fill("#username", "liu")
+        await desk.fill("#password", PASSWORD)
+        await desk.click("#login")
+        await desk.wait_for_url(f"{base}/mediation")
+        await desk.wait_for_selector('#link[data-link="up"]')
+        await desk.click(f'li[data-case="{cid}"] button')
+        links = desk.locator("#links li")
+        await links.first.wait_for()
+        pages, seats = {}, {}
+        for name in ("李桂兰", "张建国"):
+            line = links.filter(has_text=name)
+            seats[name] = await line.get_attribute("data-who")
+            page = pages[name] = await browser.new_page()
+            await page.goto(await line.locator("input").input_value())
+            await page.click("#join")
+        applicant, respondent = seats["李桂兰"], seats["张建国"]
+        assert applicant and respondent
+        for page, others in (
+            (desk, (applicant, respondent)),
+            (pages["李桂兰"], ("mediator", respondent)),
+            (pages["张建国"], ("mediator", applicant)),
+        ):
+            for who in others:
+                assert await sees(page, who), f"{who} never seen"
+
+        line = desk.locator(f'#participants li[data-who="{applicant}"]')
+        await line.get_by_role("button", name="背靠背").click()
+        outside = pages["张建国"]
+        await outside.wait_for_selector('#videos figure[data-video="yes"]', state="detached")
+        assert "背靠背谈话中" in await outside.inner_text(f'#videos figure[data-who="{applicant}"]')
+        assert "背靠背谈话中" in await outside.inner_text('#videos figure[data-who="mediator"]')
+        assert await sees(pages["李桂兰"], "mediator")
+        await desk.wait_for_selector(f'#videos figure[data-who="{respondent}"][data-video="no"]')
+
+        await desk.click("#end-caucus")
+        assert await sees(outside, "mediator"), "the respondent never saw the mediator again"
+        assert await sees(outside, applicant)
+
+
 async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(
     lawline: Running, tmp_path: Path
 ) -> None:
@@ -229,6 +282,9 @@ async def test_a_village_terminal_is_invited_and_its_resident_joins_with_one_but
                 await box.wait_for_url("**/mediation/join?from=terminal*")
                 assert await hears(box, "lawlineParty", MEDIATOR_HZ), "the box never heard"
                 await mediator.until(hears={PARTY_HZ}, not_hears={MEDIATOR_HZ})
+                # The box's camera is in the room: the mediator is offered its picture.
+                watch = await next_frame(desk, "watch", timeout=30)
+                assert [(s["who"], s["name"]) for s in watch["streams"]] == [(seat, "王秀英")]
 
                 # The mediation ends: the box says so, then goes back to its home screen.
                 assert (await send(desk, type="room_close", case_id=cid))["ok"]

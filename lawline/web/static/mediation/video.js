@@ -99,12 +99,16 @@ function drawTiles() {
   if (!el) return;
   const byWho = new Map(video.streams.map((s) => [s.who, s]));
   const others = video.seats.filter((p) => p.who !== video.me && p.present);
+  const mine = video.seats.find((p) => p.who === video.me);
+  // Why a tile has no picture: a phone, a caucus this page is not in, or no camera.
+  const why = (p) => (p.caucus && !(mine && mine.caucus) ? "背靠背谈话中"
+    : p.reach === "phone" ? "电话" : "无画面");
   draw(el, html`${others.map((p) => {
     const s = byWho.get(p.who);
     const stream = s ? streamOf(s.mid) : null;
     return html`<figure class="tile" data-who=${p.who} data-video=${stream ? "yes" : "no"}>
       ${stream ? html`<video autoplay playsinline muted .srcObject=${stream}></video>`
-        : html`<div class="no-video">${p.reach === "phone" ? "电话" : "无画面"}</div>`}
+        : html`<div class="no-video">${why(p)}</div>`}
       <figcaption>${p.name}（${LABELS.partyRole[p.role] || ""}）${p.muted ? " · 已静音" : ""}
         </figcaption></figure>`;
   })}`);
