@@ -243,7 +243,7 @@ class VideoLegs:
                 sdp, streams = renegotiation
         except JanusError as exc:
             # A feed that went away before we asked: the next change asks again.
-            log.warning("video subscription not changed %s", exc, extra={"room": room, "error": str(exc)})
+            log.warning("video subscription not changed", extra={"room": room, "error": str(exc)})
             state.wanted = state.current
             return
         await self._offer(watching, sdp, streams)

@@ -72,12 +72,16 @@ class _Forwarded(asyncio.DatagramProtocol):
     def __init__(self, room: RoomTranscript, leg: Leg) -> None:
         self.room, self.leg = room, leg
         self.refused = 0
+        # Where the forwarder sends from, learnt from its first frame (after each time it
+        # is made): another local process's datagrams never enter the side's record.
+        self.source: tuple[str, int] | None = None
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         payload = forwarded_payload(data, PCMU, SAMPLES)
-        if payload is None:
-            self.refused += 1  # not a forwarder's frame: set aside
+        if payload is None or self.source not in (None, addr):
+            self.refused += 1  # not the forwarder's frame: set aside
             return
+        self.source = addr
         pcm = ulaw_decode(payload)
         self.room.transcript.feed(self.leg, pcm, RATE, time.time())
         recorder = self.room.recorders.get(self.leg)
@@ -126,7 +130,8 @@ class RoomTranscript:
 
     async def forward(self, forward: Forward) -> None:
         """The forwarders (again, after the media server made the room anew)."""
-        for leg, (transport, _) in self._sockets.items():
+        for leg, (transport, protocol) in self._sockets.items():
+            protocol.source = None  # a forwarder made anew sends from a port of its own
             await forward(leg.value, self.host, transport.get_extra_info("sockname")[1])
 
     def start_recording(self, root: Path, sides: set[str]) -> None:
