@@ -134,6 +134,9 @@ async def test_a_party_dialled_out_presses_1_and_talks_with_the_room_until_remov
         joined = await seat_until(desk, seat, lambda s: s["dial"] == "in_room")
         assert joined["joined"] and joined["present"]
         await mediator.until(hears={PHONE_HZ}, not_hears={MEDIATOR_HZ})
+        # Their seat shows them speaking (their voice, a tone here, is loud on the line).
+        speaking = await next_frame(desk, "speaking", timeout=10)
+        assert (speaking["who"], speaking["on"]) == (seat, True)
         t0 = time.monotonic()
         await asyncio.sleep(2.5)  # a stretch to judge what the phone heard, after
         t1 = time.monotonic()
@@ -150,6 +153,7 @@ async def test_a_party_dialled_out_presses_1_and_talks_with_the_room_until_remov
         assert removed["ok"]
         gone = removed["seats"][seat]
         assert not gone["present"] and not gone["joined"] and gone["dial"] == "ended"
+        assert not gone["speaking"]
         await mediator.until(hears=set(), not_hears={PHONE_HZ, MEDIATOR_HZ})
         out = await asyncio.to_thread(phone.finish)
         assert phone.proc.returncode == 0, out
@@ -167,17 +171,26 @@ async def test_a_party_dialled_out_presses_1_and_talks_with_the_room_until_remov
 async def test_a_phone_party_who_hangs_up_leaves_an_empty_seat_and_the_room_goes_on(
     lawline: Running, tmp_path: Path, clean_redis_url: str, prompts_dir: Path
 ) -> None:
-    # The party hangs up 8 s after pressing 1.
-    say = make_tone(tmp_path / "phone.wav", PHONE_HZ, 16000)
+    # The party says something for 2 s, is silent for 2 s (and again), and hangs up 8 s
+    # after pressing 1.
+    say = tmp_path / "phone.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(say),
+         "synth", "2", "sine", str(PHONE_HZ), "vol", "0.5", "pad", "0", "2"],
+        check=True,
+    )  # fmt: skip
     phone = PhoneParty(tmp_path, say, "--hang-up-after", "8")
     async with phone_room(lawline, tmp_path, clean_redis_url, prompts_dir, phone) as room:
         desk, cid, mediator, seat = room.desk, room.cid, room.mediator, room.seats["张建国"]
         assert (await send(desk, type="dial", case_id=cid, who=seat))["ok"]
         await seat_until(desk, seat, lambda s: s["dial"] == "in_room")
+        # Speaking, then silent: the seat shows it, then not.
+        changes = [await next_frame(desk, "speaking", timeout=10) for _ in range(2)]
+        assert [(c["who"], c["on"]) for c in changes] == [(seat, True), (seat, False)]
         await mediator.until(hears={PHONE_HZ}, not_hears={MEDIATOR_HZ})
 
         gone = await seat_until(desk, seat, lambda s: not s["present"])
-        assert (gone["dial"], gone["joined"]) == ("ended", False)
+        assert (gone["dial"], gone["joined"], gone["speaking"]) == ("ended", False, False)
         assert await asyncio.to_thread(phone.finish) is not None
         # The room goes on: the mediator is still in it, and may ring the party again.
         await mediator.until(hears=set(), not_hears={PHONE_HZ, MEDIATOR_HZ})

@@ -45,7 +45,7 @@ from lawline.media.room_sounds import HOLD_MUSIC, MEDIATION_CONSENT
 from lawline.media.video_legs import VideoLegs
 from lawline.mediation.phone_parties import PhoneParties
 from lawline.mediation.record import Forward, RoomTranscript
-from lawline.telephony.party_wire import DIAL_IN, PartyEvent
+from lawline.telephony.party_wire import DIAL_IN, QUIET, SPEAKING, PartyEvent
 from lawline.transcripts.runtime import Transcription
 from lawline.transcripts.segments import Leg, Segment
 
@@ -104,6 +104,7 @@ class Seat:
     muted: bool = False
     caucus: bool = False  # in the side room (背靠背) with the mediator
     video: bool = False  # its camera is published in the room's VideoRoom
+    speaking: bool = False  # a phone party speaking now (their worker hears it)
     owner: Hashable | None = None
     tell: Tell | None = None
     # The party's phone, dialled by lawline (mediation/phone_parties.py): its leg, how the
@@ -130,6 +131,7 @@ class Seat:
             "muted": self.muted,
             "caucus": self.caucus,
             "video": self.video,
+            "speaking": self.speaking,
             "dial": self.dial,
             "dial_reason": self.dial_reason,
         }
@@ -598,6 +600,10 @@ class LiveRooms:
             if event.state in DIALLING and self.phones is not None:
                 await self.phones.end(event.leg, "closed")
             return
+        if event.state in (SPEAKING, QUIET):
+            seat.speaking = event.state == SPEAKING
+            await self._tell_speaking(live, seat)
+            return
         if event.state == "joining":
             seat.phone_rtp = (event.ip, event.port)
             seat.dial = "joining"
@@ -608,7 +614,7 @@ class LiveRooms:
             if seat.owner == owner:
                 await self.legs.leave(owner)
                 seat.owner, seat.present, seat.joined = None, False, False
-            seat.leg, seat.phone_rtp = "", None
+            seat.leg, seat.phone_rtp, seat.speaking = "", None, False
             seat.dial, seat.dial_reason = event.state, event.reason
         else:
             seat.dial = event.state
@@ -647,10 +653,19 @@ class LiveRooms:
         seat.dial = "in_room"
         await self._record(live, seat)
 
+    async def _tell_speaking(self, live: LiveRoom, seat: Seat) -> None:
+        """A phone party started or stopped speaking: a small frame to every seat (not the
+        whole `participants`: this changes every few seconds while people talk)."""
+        frame = {"type": "speaking", "case_id": live.case_id, "who": seat.who, "on": seat.speaking}
+        for other in list(live.seats.values()):
+            if other.tell is not None:
+                with contextlib.suppress(Exception):
+                    await other.tell(frame)
+
     async def _hang_up(self, seat: Seat, reason: str) -> None:
         if seat.leg and self.phones is not None:
             leg, seat.leg, seat.phone_rtp = seat.leg, "", None
-            seat.dial = "ended"
+            seat.dial, seat.speaking = "ended", False
             await self.phones.end(leg, reason)
 
     # ----- the media server restarted ---------------------------------------------------

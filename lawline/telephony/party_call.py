@@ -24,12 +24,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
 
+from lawline.media.speaking import SpeakingDetector, level_db
 from lawline.phone_numbers import mask_number
 from lawline.telephony.bridge import RelayPort
 from lawline.telephony.flow import Hangup, Play
 from lawline.telephony.keys import TelephonyKeys
 from lawline.telephony.party_flow import ConnectRoom, JoinRoom, PartyAction, PartyFlow
-from lawline.telephony.party_wire import DIAL_IN, EVENTS_TTL_S, PartyDial, PartyEvent
+from lawline.telephony.party_wire import (
+    DIAL_IN,
+    EVENTS_TTL_S,
+    QUIET,
+    SPEAKING,
+    PartyDial,
+    PartyEvent,
+)
 from lawline.telephony.session import dial_failure
 from lawline.telephony.sip import CallEvents, GatewayCall, MediaGrace, Player
 
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LINE_TTL_S = 24 * 3600
+SPEAKING_POLL_S = 0.1  # how often the party's frames are looked at for speech
 
 
 class PartyHost(Protocol):
@@ -75,6 +84,9 @@ class PartyCall(CallEvents):
         self._play_seq = 0
         self._timer: asyncio.TimerHandle | None = None
         self._dial_timer: asyncio.TimerHandle | None = None
+        # In the room: whether the party is speaking, from their leg's frames.
+        self._speaking = SpeakingDetector()
+        self._speaking_timer: asyncio.TimerHandle | None = None
         self._last_tell: asyncio.Task[None] | None = None
         self.sock: socket.socket | None = None
         self.port: RelayPort | None = None
@@ -126,7 +138,7 @@ class PartyCall(CallEvents):
         self._status = status
         if state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
             self.ended = True
-            for timer in (self._timer, self._dial_timer):
+            for timer in (self._timer, self._dial_timer, self._speaking_timer):
                 if timer is not None:
                     timer.cancel()
             self._stop_player()
@@ -181,6 +193,7 @@ class PartyCall(CallEvents):
                 self._stop_player()
                 self._connected = True
                 self._wire()
+                self._listen_for_speech()
             elif isinstance(a, Hangup):
                 self._hangup(a.reason)
         self._arm_timer()
@@ -238,6 +251,25 @@ class PartyCall(CallEvents):
             port.open = True
         port.startTransmit(audio)
         audio.startTransmit(port)
+
+    def _listen_for_speech(self) -> None:
+        if self._speaking_timer is None and not self.ended:
+            self._speaking_timer = self.loop.call_later(SPEAKING_POLL_S, self._speech_heard)
+
+    def _speech_heard(self) -> None:
+        """The party's frames since the last look (the relay's tap, filled by the media
+        clock thread): the room is told when they start or stop speaking."""
+        self._speaking_timer = None
+        port = self.port
+        if port is None or self.ended:
+            return
+        levels = []
+        while port.caller_tap:
+            levels.append(level_db(port.caller_tap.popleft()))
+        change = self._speaking.heard(levels, self.loop.time())
+        if change is not None:
+            self._tell(SPEAKING if change else QUIET)
+        self._listen_for_speech()
 
     def _close_leg(self) -> None:
         port, sock = self.port, self.sock

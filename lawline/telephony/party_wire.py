@@ -11,7 +11,9 @@ settings.redis_prefix):
                            {leg, case_id, who, worker, state, reason, ip, port}
   state: ringing, answered, joining (the party pressed 1: `ip`/`port` is where the
          worker's leg sends and takes the party's RTP, G.711 u-law 20 ms), failed
-         (`reason`: busy, no answer, declined, unreachable, no free line...), ended
+         (`reason`: busy, no answer, declined, unreachable, no free line...), ended,
+         speaking and quiet (in the room: the party started or stopped speaking; their
+         seat shows it, as a browser party's face would)
 Then the web process asks the worker holding the leg over the call requests
 (bridge_wire: `P:line:{leg}` names the worker, `contact_id` is the leg):
   party_peer {ip, port}    the room took the leg: send the party's audio there
@@ -43,7 +45,8 @@ from lawline.telephony.keys import TelephonyKeys
 PARTY_PEER = "party_peer"
 PARTY_REFUSED = "party_refused"
 PARTY_END = "party_end"
-STATES = frozenset({"ringing", "answered", "joining", "failed", "ended"})
+SPEAKING, QUIET = "speaking", "quiet"
+STATES = frozenset({"ringing", "answered", "joining", "failed", "ended", SPEAKING, QUIET})
 DIAL_IN = "dial_in"  # a `joining` leg the party made by dialling in with the room's code
 EVENTS_TTL_S = 3600
 ROOM_TTL_S = 24 * 3600

@@ -27,8 +27,9 @@ link, within sockets.auth_timeout_s) -> joined {case_id, who, name, role}; then
 To both: watch {case_id, sdp, streams: [{mid, who, name}]}, the media server's offer of
 the videos of those the seat hears (answer it with `watching`; a new one follows each
 change); participants {case_id, locked, caucus, captions, participants: [...]} on every
-change; transcript {case_id, kind: final|partial|listening|status, side, speaker, text,
-start, end} as the room's words are recognised (to a party only with captions on);
+change; speaking {case_id, who, on} when a phone party starts or stops speaking;
+transcript {case_id, kind: final|partial|listening|status, side, speaker, text, start,
+end} as the room's words are recognised (to a party only with captions on);
 reoffer {case_id} when the room was made again after the media server restarted (offer
 again); to a party: removed, closed or replaced, and then its socket closes.
 Opening, closing and removing are written to the case's audit trail.

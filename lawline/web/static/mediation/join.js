@@ -4,7 +4,7 @@
 import { $, draw, html } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { Socket } from "../lib/socket.js";
-import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
+import { answered, closeAudio, connectAudio, room, seatLine, withSpeaking } from "./room.js";
 import { closeVideo, connectCamera, framesFrom, published, showTiles, video, watchOffer }
   from "./video.js";
 
@@ -22,6 +22,7 @@ const CLOSED = {
 let rtc = null;
 let over = false;
 let me = null;
+let seats = null;  // the last `participants` frame
 window.lawlineParty = room;  // the tests read the room's audio here
 window.lawlineVideo = { video, framesFrom };  // and its video here
 
@@ -45,17 +46,8 @@ const socket = new Socket("/api/mediation/party/ws", {
     },
     published: (f) => published(f.sdp),
     watch: (f) => watchOffer(f, rtc, (sdp) => socket.send("watching", { sdp })),
-    participants: (f) => {
-      draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`);
-      showTiles(f.participants, me);
-      if (!f.captions) $("caption").hidden = true;
-      const mine = f.participants.find((p) => p.who === me);
-      if (mine && mine.joined) {
-        status(f.caucus && !mine.caucus
-          ? "调解员正在与另一方单独谈话（背靠背），请稍候。"
-          : f.caucus ? "背靠背调解：现在只有您和调解员在谈话。" : "已加入调解，请讲话。");
-      }
-    },
+    speaking: (f) => { const changed = withSpeaking(seats, f); if (changed) showSeats(changed); },
+    participants: (f) => showSeats(f),
     // Captions, when the mediator turned them on: the last line said, large.
     transcript: (f) => {
       if (f.kind !== "final") return;
@@ -77,6 +69,20 @@ const socket = new Socket("/api/mediation/party/ws", {
     return true;
   },
 });
+
+// Who is in the room: the list, the tiles, and this party's own state in a caucus.
+function showSeats(f) {
+  seats = f;
+  draw($("participants"), html`${f.participants.map((p) => seatLine(p))}`);
+  showTiles(f.participants, me);
+  if (!f.captions) $("caption").hidden = true;
+  const mine = f.participants.find((p) => p.who === me);
+  if (mine && mine.joined) {
+    status(f.caucus && !mine.caucus
+      ? "调解员正在与另一方单独谈话（背靠背），请稍候。"
+      : f.caucus ? "背靠背调解：现在只有您和调解员在谈话。" : "已加入调解，请讲话。");
+  }
+}
 
 // The party's camera, once their audio is in (without a camera they take part by voice).
 async function offerCamera() {

@@ -4,11 +4,11 @@
 import { $, draw, fillSelect, html, setLink, toast } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { Socket } from "../lib/socket.js";
-import { answered, closeAudio, connectAudio, room, seatLine } from "./room.js";
+import { answered, closeAudio, connectAudio, room, seatLine, withSpeaking } from "./room.js";
 import { closeVideo, connectCamera, framesFrom, published, showTiles, video, watchOffer }
   from "./video.js";
 
-const page = { caseId: null, locked: false, caucus: false, rtc: null };
+const page = { caseId: null, locked: false, caucus: false, rtc: null, seats: null };
 window.lawlineMediation = room;  // the tests read the room's audio here
 window.lawlineVideo = { video, framesFrom };  // and its video here
 
@@ -22,6 +22,7 @@ const socket = new Socket("/api/mediation/ws", {
       watchOffer(f, page.rtc, (sdp) => socket.send("watching", { case_id: page.caseId, sdp }));
     },
     participants: showSeats,
+    speaking: (f) => { const changed = withSpeaking(page.seats, f); if (changed) showSeats(changed); },
     transcript: showLine,
     hints: showHints,
     result,
@@ -236,6 +237,7 @@ async function offerCamera() {
 
 function showSeats(f) {
   if (f.case_id !== page.caseId) return;
+  page.seats = f;
   page.locked = f.locked;
   $("lock").setAttribute("aria-pressed", String(f.locked));
   $("lock").textContent = f.locked ? "解除锁定" : "锁定调解室";

@@ -67,7 +67,16 @@ function seatStatus(p) {
 
 export function seatLine(p, controls = null) {
   return html`<li data-who=${p.who} data-present=${p.present} data-muted=${p.muted}
-      data-dial=${p.dial || ""}>
+      data-dial=${p.dial || ""} data-speaking=${Boolean(p.speaking)}>
     <strong>${p.name}</strong> · ${LABELS.partyRole[p.role] || ""} · ${LABELS.reach[p.reach] || ""}
-    · <em>${seatStatus(p)}</em>${controls ? controls(p) : ""}</li>`;
+    · <em>${seatStatus(p)}</em>${p.speaking ? html` <span class="speaking">正在说话</span>` : ""}
+    ${controls ? controls(p) : ""}</li>`;
+}
+
+// A phone party started or stopped speaking (`speaking`): the last `participants` frame
+// changed to say so, for the page to draw again.
+export function withSpeaking(frame, f) {
+  if (!frame || frame.case_id !== f.case_id) return null;
+  const participants = frame.participants.map((p) => (p.who === f.who ? { ...p, speaking: f.on } : p));
+  return { ...frame, participants };
 }

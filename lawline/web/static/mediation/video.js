@@ -106,11 +106,12 @@ function drawTiles() {
   draw(el, html`${others.map((p) => {
     const s = byWho.get(p.who);
     const stream = s ? streamOf(s.mid) : null;
-    return html`<figure class="tile" data-who=${p.who} data-video=${stream ? "yes" : "no"}>
+    return html`<figure class="tile ${p.speaking ? "speaking" : ""}" data-who=${p.who}
+      data-video=${stream ? "yes" : "no"}>
       ${stream ? html`<video autoplay playsinline muted .srcObject=${stream}></video>`
         : html`<div class="no-video">${why(p)}</div>`}
       <figcaption>${p.name}（${LABELS.partyRole[p.role] || ""}）${p.muted ? " · 已静音" : ""}
-        </figcaption></figure>`;
+        ${p.speaking ? " · 正在说话" : ""}</figcaption></figure>`;
   })}`);
 }
 
