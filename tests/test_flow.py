@@ -375,3 +375,16 @@ def test_three_wrong_room_codes_or_silence_say_so_and_let_the_caller_go() -> Non
     c.finish_prompt()
     assert c.of(Hangup) == [Hangup("no mediation room found")]
     assert not c.of(Enqueue) and not c.of(EnterRoom)
+
+
+def test_a_caller_with_too_many_wrong_codes_lately_is_told_and_let_go() -> None:
+    c = Caller()
+    c.finish_prompt()
+    c.press("0")
+    for d in "111111222222":
+        c.press(d)
+    c._take(c.flow.room_found(c.now, found=False, blocked=True))
+    assert c.heard[-2:] == ["room_blocked", "goodbye"]
+    c.finish_prompt()
+    assert c.of(Hangup) == [Hangup("too many wrong room codes")]
+    assert not c.of(EnterRoom)

@@ -296,10 +296,14 @@ class CallFlow:
         self.invalid = 0
         return self._play(now, ("survey",), wait_after=self.timings.survey_no_input_s)
 
-    def room_found(self, now: float, found: bool) -> list[Action]:
-        """The answer to FindRoom."""
+    def room_found(self, now: float, found: bool, blocked: bool = False) -> list[Action]:
+        """The answer to FindRoom; `blocked`: this caller entered too many wrong codes
+        lately, and is let go without another try."""
         if self.phase != Phase.ROOM or self._room_step != "wait":
             return []
+        if blocked:
+            self.path.append("room:blocked")
+            return self._leave(now, "too many wrong room codes", ("room_blocked", "goodbye"))
         if not found:
             return self._room_wrong(now)
         self.phase = Phase.MEDIATION

@@ -8,6 +8,7 @@ spoken over `line`, `rpc` and `reply`; `held_lines` is a worker's own bookkeepin
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -47,6 +48,12 @@ class TelephonyKeys:
         """list `P:party-events:INBOX`: what became of the phone legs one web process
         asked for, LPUSHed JSON by the workers; TTL an hour (gone with its process)."""
         return f"{self.prefix}:party-events:{inbox}"
+
+    def room_code_fails(self, caller: str) -> str:
+        """string `P:room-code-fails:HASH`: wrong room codes a caller entered lately
+        (findRoom-2.lua); the caller's number hashed, never kept as it is."""
+        digest = hashlib.sha256(f"room-code\0{caller or 'anonymous'}".encode()).hexdigest()
+        return f"{self.prefix}:room-code-fails:{digest[:24]}"
 
     def party_room(self, number: str) -> str:
         """hash `P:party-room:NUMBER`: an open mediation room a party may dial in to by

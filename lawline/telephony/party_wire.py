@@ -35,6 +35,7 @@ import secrets
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
@@ -51,6 +52,10 @@ DIAL_IN = "dial_in"  # a `joining` leg the party made by dialling in with the ro
 EVENTS_TTL_S = 3600
 ROOM_TTL_S = 24 * 3600
 CODE_DIGITS = 6  # a room's number and a party's PIN (telephony/flow.py asks for six)
+# A caller may enter this many wrong room codes an hour (three a call): a PIN is six
+# digits, so one number trying them all would take months.
+ROOM_CODE_TRIES, ROOM_CODE_WINDOW_S = 10, 3600
+_FIND_ROOM = (resources.files("lawline.telephony") / "scripts" / "findRoom-2.lua").read_text()
 _TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -178,17 +183,33 @@ async def unregister_room(redis: Redis, keys: TelephonyKeys, number: str) -> Non
     await redis.delete(keys.party_room(number))
 
 
+class CodesBlocked(Exception):
+    """This caller entered too many wrong room codes lately: no code is looked at."""
+
+
 async def find_room(
-    redis: Redis, keys: TelephonyKeys, number: str, pin: str, caller: str
+    redis: Redis,
+    keys: TelephonyKeys,
+    number: str,
+    pin: str,
+    caller: str,
+    tries: int = ROOM_CODE_TRIES,
+    window_s: int = ROOM_CODE_WINDOW_S,
 ) -> PartyDial | None:
     """The leg to make for a party who entered this number and PIN, if a room is open
-    under them (digits only: anything else is no room)."""
+    under them (digits only: anything else is no room, and counts as a wrong code).
+    CodesBlocked once the caller entered `tries` wrong codes within `window_s`."""
     if not (number.isdigit() and pin.isdigit()) or len(number) + len(pin) > 2 * CODE_DIGITS:
-        return None
-    case_id, inbox, seat = await redis.hmget(
-        keys.party_room(number), ["case_id", "inbox", f"pin:{pin}"]
+        number, pin = "x", "x"  # found nowhere, and counted
+    script = redis.register_script(_FIND_ROOM)
+    reply = await script(
+        keys=[keys.party_room(number), keys.room_code_fails(caller)],
+        args=[f"pin:{pin}", tries, window_s],
     )
-    if not (case_id and inbox and seat):
+    text = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
+    if text[0] == "blocked":
+        raise CodesBlocked
+    if text[0] != "found":
         return None
-    text = [v.decode() if isinstance(v, bytes) else str(v) for v in (case_id, inbox, seat)]
-    return PartyDial(new_leg(), text[0], text[2], caller or "0", text[1], time.time())
+    case_id, inbox, seat = text[1:4]
+    return PartyDial(new_leg(), case_id, seat, caller or "0", inbox, time.time())

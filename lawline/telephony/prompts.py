@@ -70,6 +70,7 @@ TEXTS: dict[str, str] = {
     "room_number": "请输入六位调解室号码。",
     "room_pin": "请输入您的六位入会密码。",
     "room_wrong": "调解室号码或密码不正确，或者调解尚未开始。",
+    "room_blocked": "号码或密码输错次数过多，请稍后再拨，或与调解员联系。",
     "mediation_unavailable": "对不起，调解室暂时无法接入，调解员会再与您联系。再见。",
     "mediation_ended": "本次调解通话已结束，感谢您的参与，再见。",
     # Played into a mediation room by the mediator at the start (media/room_sounds.py).

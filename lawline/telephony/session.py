@@ -28,6 +28,7 @@ from lawline.queue.intake import Origin, Skills, new_contact
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, ContactState
 from lawline.telephony import flow as f
+from lawline.telephony.party_wire import CodesBlocked
 from lawline.telephony.sip import CallEvents, GatewayCall, Player
 from lawline.telephony.sip_message import caller_number, reply_route
 
@@ -415,12 +416,18 @@ class CallSession:
             await self._leave_queue()
 
     async def _find_room(self, a: f.FindRoom) -> None:
-        dial = await self.host.find_room(a.number, a.pin, self.caller)
-        if dial is None:
-            self.host.count("room_code_wrong")
+        blocked = False
+        try:
+            dial = await self.host.find_room(a.number, a.pin, self.caller)
+        except CodesBlocked:
+            dial, blocked = None, True
+            self.host.count("room_code_blocked")
+        else:
+            if dial is None:
+                self.host.count("room_code_wrong")
         if not self.ended:
             self._room_dial = dial
-            self._do(self.flow.room_found(self.loop.time(), dial is not None))
+            self._do(self.flow.room_found(self.loop.time(), dial is not None, blocked=blocked))
 
     def _hand_over(self) -> None:
         """The call is a mediation party's leg from now (telephony/party_call.py): this

@@ -114,7 +114,7 @@ async def gather(queue: QueueService) -> list[Metric]:
     odd_calls = CounterMetricFamily(
         "lawline_telephony_refused",
         "What the telephony workers refused to believe or dial (invalid_caller_number, "
-        "unsigned_invite, undialable_callback_number)",
+        "unsigned_invite, undialable_callback_number, room_code_wrong, room_code_blocked)",
         labels=["what"],
     )
     counts = await queue.store.redis.hgetall(queue.store.keys.telephony_counts)
