@@ -33,7 +33,7 @@ from lawline.telephony.settings import TelephonySettings
 from lawline.terminals.settings import TerminalSettings
 from lawline.transcripts.settings import TranscriptSettings
 from lawline.video.settings import WebRTCSettings
-from lawline.web.settings import SocketSettings
+from lawline.web.settings import SocketSettings, WallboardSettings
 
 
 class Settings(BaseSettings):
@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
     sockets: SocketSettings = Field(default_factory=SocketSettings)
+    wallboard: WallboardSettings = Field(default_factory=WallboardSettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)

@@ -45,6 +45,9 @@ SMOKE: list[tuple[str, list[str]]] = [
         "--engine", "whisper", "--streams", "1", "--seconds", "8", "--connections", "2",
     ]),
     ("glossary_bench.py", ["--sentences", "1"]),
+    ("wallboard_bench.py", [
+        "--boards", "2", "--lawyers", "5", "--waiting", "10", "--rate", "5", "--seconds", "1",
+    ]),
     ("whisper_batch_bench.py", ["--batches", "1,2"]),
 ]  # fmt: skip
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
 from lawline.queue.model import Contact
 from lawline.queue.service import QueueService
@@ -22,6 +23,7 @@ from lawline.web.schemas.queue import (
     Outcome,
     PresenceIn,
 )
+from lawline.web.wallboard import Wallboard
 
 router = APIRouter(prefix="/api")
 
@@ -140,6 +142,15 @@ async def end_contact(contact_id: str, queue: QueueDep, principal: Anyone) -> Ou
 async def queue_figures(queue: QueueDep, _: Anyone) -> dict[Service, dict[str, float | None]]:
     """Per service queue: waiting, longest wait, answered, abandoned, service level..."""
     return await queue.queue_figures()
+
+
+@router.get("/wallboard")
+async def wallboard(request: Request, _: Staff) -> dict[str, Any]:
+    """What the supervisors' wallboard shows now (web/wallboard.py): per service queue,
+    waiting and today's figures with each tile's colour; lawyers; waiting contacts;
+    today by half hour."""
+    board: Wallboard = request.app.state.wallboard
+    return await board.board()
 
 
 @router.get("/hotline")

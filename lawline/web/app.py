@@ -58,6 +58,7 @@ from lawline.web.hub import SocketHub
 from lawline.web.live_feed import LiveFeed
 from lawline.web.mediation_hints import RoomHints
 from lawline.web.security_headers import SecurityHeaders
+from lawline.web.wallboard import Wallboard
 
 STOP_TIMEOUT_S = 5.0  # background loops get this long to finish at shutdown
 
@@ -141,6 +142,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.transcripts = TranscriptStore(queue.store)
         app.state.live = LiveFeed(app.state.transcripts, redis)
         app.state.live.start()
+        app.state.wallboard = Wallboard(queue, settings)
+        app.state.wallboard.start()
         app.state.hub = SocketHub(redis, settings.redis_prefix, settings.sockets)
         await app.state.hub.start(queue)
         ledger = LedgerIngest(
@@ -164,6 +167,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             ingesting.cancel()
             await asyncio.wait({ingesting}, timeout=STOP_TIMEOUT_S)
             await app.state.live.stop()
+            await app.state.wallboard.stop()
             with contextlib.suppress(Exception):  # the media server may be gone already
                 await asyncio.wait_for(app.state.mediation_rooms.stop(), STOP_TIMEOUT_S)
             dialling.cancel()

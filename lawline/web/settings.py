@@ -19,3 +19,15 @@ class SocketSettings(BaseModel):
     auth_timeout_s: float = Field(default=10, gt=0)
     # Origins, besides the page's own, whose pages may open websockets here.
     allowed_origins: list[str] = Field(default_factory=list)
+
+
+class WallboardSettings(BaseModel):
+    """The supervisors' wallboard (`[wallboard]`): when a tile turns amber, then red."""
+
+    longest_wait_amber_s: float = Field(default=60, gt=0)
+    longest_wait_red_s: float = Field(default=120, gt=0)
+    # The government-hotline standard: 95 % answered within routing.service_level_s.
+    service_level_amber: float = Field(default=0.95, ge=0, le=1)
+    service_level_red: float = Field(default=0.80, ge=0, le=1)
+    abandon_rate_amber: float = Field(default=0.05, ge=0, le=1)
+    abandon_rate_red: float = Field(default=0.10, ge=0, le=1)

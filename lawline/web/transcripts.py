@@ -32,6 +32,7 @@ from lawline.web.deps import (
 from lawline.web.hub import Ticket, TooManySockets
 from lawline.web.monitor import MonitorDesk
 from lawline.web.socket_loop import run_until_ended, send_frame, serve_frames
+from lawline.web.wallboard import Wallboard
 from lawline.web.ws_access import admitted, client_address, credential_of
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ async def supervisor_ws(
     db: DbDep,
 ) -> None:
     """Supervisors' live feed: {type: "alert", alert, contact} the moment one is raised;
-    and listening in on calls (web/monitor.py's frames)."""
+    {type: "wallboard", board} as the wallboard changes (web/wallboard.py); and
+    listening in on calls (web/monitor.py's frames)."""
     roles = (Role.SUPERVISOR, Role.ADMIN)
     principal = await admitted(ws, settings.sockets.allowed_origins, roles, "supervisors")
     if principal is None:
@@ -137,5 +139,11 @@ async def _alerts(ws: WebSocket, queue: QueueService, ticket: Ticket, desk: Moni
                         },
                     )
 
+    async def board() -> None:
+        wallboard: Wallboard = ws.app.state.wallboard
+        async with wallboard.watch() as boards:
+            while True:
+                await ws.send_text(await boards.get())
+
     with contextlib.suppress(WebSocketDisconnect):
-        await run_until_ended(ticket, serve_frames(ws, desk.handlers), feed())
+        await run_until_ended(ticket, serve_frames(ws, desk.handlers), feed(), board())

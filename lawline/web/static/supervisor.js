@@ -1,11 +1,13 @@
-// The supervisors' alerts page: the last alerts, then each new one as it is raised, on
-// top and marked fresh. (A file of its own: the pages' Content-Security-Policy runs no
+// The supervisors' page: the wallboard (supervisor-wallboard.js), the calls and rooms to
+// listen in on (supervisor-monitor.js), and the alerts: the last ones, then each new one
+// as it is raised, on top and marked fresh. (A file of its own: the pages' Content-Security-Policy runs no
 // inline script.)
 import { $, draw, html, setLink } from "./lib/dom.js";
 import { setZone, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
 import { Socket } from "./lib/socket.js";
 import { monitorHandlers, startMonitoring } from "./supervisor-monitor.js";
+import { wallboardHandlers } from "./supervisor-wallboard.js";
 import { repeat } from "./vendor/lit-html/directives/repeat.js";
 
 const CATEGORIES = {
@@ -35,7 +37,7 @@ async function start() {
   if (r.status === 401) { location.href = "/login"; return; }
   if (r.ok) for (const a of (await r.json()).reverse()) add(a, false);
   const socket = new Socket("/api/supervisor/ws", {
-    handlers: { alert: (frame) => add(frame.alert, true), ...monitorHandlers },
+    handlers: { alert: (frame) => add(frame.alert, true), ...monitorHandlers, ...wallboardHandlers },
     onOpen: () => setLink(true, "已连接", "连接中断，正在重连…"),
     onClose: () => { setLink(false, "已连接", "连接中断，正在重连…"); return true; },
     firstRetryMs: 2000,  // an alerts board: a steady retry is enough

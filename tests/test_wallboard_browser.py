@@ -1,0 +1,98 @@
+"""The wallboard in headless Chromium as a supervisor sees it: callers queue, one is
+answered and one hangs up, and the page's figures follow within seconds and equal
+/api/queues; a lawyer's state changes on the board within 2 s. Contacts enter through
+the web process's own queue service (the one the voice menu and terminals feed), in
+real Redis; the SIP path into the queue is tested on its own (tests/test_sip_*)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page
+
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
+from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
+from lawline.queue.skills import Presence, Service
+from tests.browser import add_user, chromium, needs_browser
+from tests.lawline_server import Running, running_lawline
+from tests.queue_helpers import contact, lawyer
+
+pytestmark = needs_browser
+PASSWORD = "kanban-2026-zhiban"
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        accounts=AccountSettings(cookie_secure=True),
+        # The lawyer here has no console open: keep them on duty all the same.
+        routing=RoutingSettings(console_timeout_s=86_400),
+    )
+    add_user(tmp_path, "zhao", "supervisor", PASSWORD)
+    async with running_lawline(settings, clean_redis_url) as running:
+        yield running
+
+
+async def figure(page: Page, what: str) -> str:
+    return (await page.inner_text(f'[data-service="consultation"] [data-figure="{what}"]')).strip()
+
+
+async def until_figure(page: Page, what: str, value: str) -> None:
+    await page.wait_for_selector(
+        f'[data-service="consultation"] [data-figure="{what}"]:text-is("{value}")', timeout=10_000
+    )
+
+
+async def test_the_board_follows_callers_and_lawyers_and_agrees_with_the_api(
+    lawline: Running,
+) -> None:
+    queue: QueueService = lawline.app.state.queue
+    base = lawline.base.replace("127.0.0.1", "localhost")
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/login")
+        await page.fill("#username", "zhao")
+        await page.fill("#password", PASSWORD)
+        await page.click("#login")
+        await page.wait_for_url(f"{base}/supervisor")
+        await page.wait_for_selector('#link[data-link="up"]')
+        await until_figure(page, "waiting", "0")
+
+        now = time.time()
+        for cid in ("c1", "c2"):
+            assert await queue.add_contact(contact(cid, now))
+        await until_figure(page, "waiting", "2")
+        assert await figure(page, "offered") == "2"
+
+        # A lawyer comes on duty: the board shows them ringing, then talking.
+        assert await queue.create_lawyer(lawyer("xu"))
+        assert await queue.set_presence("xu", Presence.AVAILABLE) == 1
+        row = page.locator('tr[data-lawyer="xu"]')
+        await page.wait_for_selector('tr[data-lawyer="xu"][data-state="offered"]', timeout=10_000)
+        offered = next(c.id for c in queue.router.contacts.values() if c.lawyer == "xu")
+        assert await queue.accept(offered, "xu")
+        t0 = time.monotonic()
+        await page.wait_for_selector('tr[data-lawyer="xu"][data-state="busy"]', timeout=2_000)
+        assert time.monotonic() - t0 < 2
+        assert "通话中" in await row.inner_text()
+
+        # The other caller hangs up.
+        other = "c2" if offered == "c1" else "c1"
+        assert await queue.abandon(other) == 1
+        await until_figure(page, "abandoned", "1")
+        await until_figure(page, "waiting", "0")
+        assert await figure(page, "answered") == "1"
+
+        api = await page.evaluate("fetch('/api/queues').then((r) => r.json())")
+        mine = api[Service.CONSULTATION]
+        assert (mine["answered"], mine["abandoned"], mine["waiting"]) == (1, 1, 0)
+        assert await figure(page, "service_level") == f"{round(mine['service_level'] * 100)}%"
+        # The half-hour chart has today's slot.
+        assert await page.locator("#history svg g").count() == 1
