@@ -1183,3 +1183,22 @@ async def test_the_queue_runs_on_a_redis_cluster_with_a_hash_tagged_prefix(
             await QueueStore(client, "ll").add_contact(contact("x", T0), T0)
     finally:
         await client.aclose()
+
+
+async def test_a_supervisor_gives_a_waiting_caller_to_a_named_lawyer(q: Harness) -> None:
+    await q.add(contact("first", T0))
+    await q.add(contact("second", T0 + 1))
+    assert await q.service.assign("second", "nobody") == -2
+    await q.add_lawyer(lawyer("li"))
+    await q.service.set_presence("li", Presence.BREAK, "会议")
+    await q.pump()
+    assert await q.service.assign("second", "li") == 1
+    # Held for li: another lawyer on duty takes the other caller, not this one.
+    await q.add_lawyer(lawyer("xu"))
+    q.clock.advance(2)
+    assert await q.route() == [("first", "xu")]
+    assert await q.route() == []
+    await q.service.set_presence("li", Presence.AVAILABLE)
+    assert await q.route() == [("second", "li")]
+    # A caller already ringing a lawyer is not taken from them.
+    assert await q.service.assign("first", "li") == -1

@@ -1,6 +1,7 @@
 """The wallboard in headless Chromium as a supervisor sees it: callers queue, one is
 answered and one hangs up, and the page's figures follow within seconds and equal
-/api/queues; a lawyer's state changes on the board within 2 s. Contacts enter through
+/api/queues; a lawyer's state changes on the board within 2 s; a lawyer on a break is
+asked back on duty from it. Contacts enter through
 the web process's own queue service (the one the voice menu and terminals feed), in
 real Redis; the SIP path into the queue is tested on its own (tests/test_sip_*)."""
 
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Page
+from sqlalchemy import select
 
 from lawline.accounts.settings import AccountSettings
+from lawline.cases.models import AuditEntry
 from lawline.config import Settings
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
@@ -96,3 +99,17 @@ async def test_the_board_follows_callers_and_lawyers_and_agrees_with_the_api(
         assert await figure(page, "service_level") == f"{round(mine['service_level'] * 100)}%"
         # The half-hour chart has today's slot.
         assert await page.locator("#history svg g").count() == 1
+
+        # A lawyer on a break is asked back on duty from the board (and it is audited).
+        assert await queue.create_lawyer(lawyer("li"))
+        assert await queue.set_presence("li", Presence.BREAK, "午餐") == 1
+        li = page.locator('tr[data-lawyer="li"][data-state="break"]')
+        await li.wait_for()
+        assert "小休（午餐）" in await li.inner_text()
+        await li.get_by_role("button", name="请回岗").click()
+        await page.wait_for_selector('tr[data-lawyer="li"][data-state="available"]')
+        with lawline.app.state.db() as session:
+            entries = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "lawyer.on_duty")
+            ).all()
+        assert [(e.actor, e.detail) for e in entries] == [("zhao", "lawyer li on duty")]

@@ -49,6 +49,25 @@ class Monitor(StrEnum):
     STOP = "call.monitor.stop"
 
 
+SUPERVISOR_ON_DUTY = "lawyer.on_duty"  # a supervisor took a lawyer off their break
+
+
+def record_on_duty(session: Session, actor: str, now: datetime, lawyer_id: str) -> None:
+    """A supervisor put a lawyer on a break back on duty (from the wallboard)."""
+    detail = f"lawyer {lawyer_id} on duty"
+    session.add(
+        AuditEntry(at=now, actor=actor, action=SUPERVISOR_ON_DUTY, case_id="", detail=detail)
+    )
+
+
+def record_assignment(
+    session: Session, actor: str, now: datetime, contact_id: str, lawyer_id: str
+) -> None:
+    """A supervisor gave a waiting caller to a named lawyer (from the wallboard)."""
+    detail = f"contact {contact_id} to lawyer {lawyer_id}"
+    session.add(AuditEntry(at=now, actor=actor, action="contact.assign", case_id="", detail=detail))
+
+
 def record_monitoring(
     session: Session, actor: str, action: Monitor, now: datetime, contact_id: str, mode: str
 ) -> None:

@@ -310,6 +310,11 @@ class QueueService:
             contact_id, number, now, day, self.routing.callbacks_per_number_per_day
         )
 
+    async def assign(self, contact_id: str, lawyer_id: str) -> int:
+        """A supervisor gives a waiting caller to this lawyer: 1, -1 not waiting, -2 no
+        such lawyer (queue/scripts/assignContact-3.lua)."""
+        return await self.store.assign(contact_id, lawyer_id, self.clock())
+
     async def transfer(
         self,
         contact_id: str,

@@ -350,6 +350,11 @@ class QueueStore:
         args = [now, EVENTS_MAXLEN, number, per_day, 2 * 86400]
         return int(await self._call("requestCallback", keys, args))
 
+    async def assign(self, contact_id: str, lawyer_id: str, now: float) -> int:
+        """1 held for this lawyer from now; -1 not waiting; -2 no such lawyer."""
+        keys = [self.keys.contact(contact_id), self.keys.events, self.keys.lawyer(lawyer_id)]
+        return int(await self._call("assignContact", keys, [now, EVENTS_MAXLEN, lawyer_id]))
+
     async def claim_dialout(self, contact: Contact, worker: str) -> bool:
         """One worker, and only one, places this attempt of a callback."""
         key = self.keys.dialout(contact.id, contact.callback_attempts)

@@ -10,6 +10,10 @@ From the supervisor's page (supervisors and admins only; the socket checks):
   room_listen {case_id, sdp}  listen in on a mediation room (heard by no one)
                         -> room_listen_answer {case_id, sdp}
   room_listen_stop {case_id?}       -> result
+  lawyer_on_duty {lawyer_id}  from the wallboard: a lawyer on a break back on duty
+                        (audited)  -> result
+  assign {contact_id, lawyer_id}  from the wallboard: a waiting caller held for this
+                        lawyer (routing.preferred_lawyer_s; audited)  -> result
 To it: result {request, ok, message}; monitor_ended {contact_id} when the call ends
 (or is handed on) while monitored; room_listen_lost {case_id} when the media server
 restarted and the room was made anew: offer again (room_listen) to go on listening.
@@ -26,13 +30,13 @@ from fastapi import WebSocket
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.cases.access import Actor
-from lawline.cases.audit import Monitor, record_monitoring
+from lawline.cases.audit import Monitor, record_assignment, record_monitoring, record_on_duty
 from lawline.cases.service import audit_change
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.monitoring import Mode, Monitoring, MonitorRefused
 from lawline.mediation.live import LiveRooms, RoomRefused
 from lawline.queue.service import QueueService
-from lawline.queue.skills import Channel, ContactState
+from lawline.queue.skills import Channel, ContactState, LawyerState, Presence
 from lawline.queue.store import Event
 from lawline.video import relay
 from lawline.web.db import in_transaction
@@ -72,6 +76,8 @@ class MonitorDesk:
             "monitor_stop": self._stop,
             "room_listen": self._room_listen,
             "room_listen_stop": self._room_listen_stop,
+            "lawyer_on_duty": self._on_duty,
+            "assign": self._assign,
         }
 
     async def on_event(self, ev: Event) -> None:
@@ -161,6 +167,40 @@ class MonitorDesk:
         await relay.publish(
             store.redis, store.prefix, "lawyer", lawyer_id, {**message, "from": "supervisor"}
         )
+
+    async def _on_duty(self, frame: Frame) -> None:
+        """From the wallboard: a lawyer on a break back on duty (calls are offered to them
+        at once); written to the audit trail."""
+        lawyer_id = frame.get("lawyer_id")
+        if not isinstance(lawyer_id, str) or not 0 < len(lawyer_id) <= 64:
+            raise BadFrame("'lawyer_on_duty' needs a 'lawyer_id' string")
+        lawyer = self.queue.router.lawyers.get(lawyer_id)
+        if lawyer is None or lawyer.state != LawyerState.BREAK:
+            await send_frame(self.ws, "result", request="lawyer_on_duty", ok=False,
+                             message="这位律师不在小休中")  # fmt: skip
+            return
+        await self.queue.set_presence(lawyer_id, Presence.AVAILABLE)
+        now, actor = datetime.now(UTC), self.supervisor
+        await in_transaction(self.db, lambda s: record_on_duty(s, actor, now, lawyer_id), {})
+        log.info("lawyer put on duty by a supervisor", extra={"lawyer": lawyer_id})
+        await send_frame(self.ws, "result", request="lawyer_on_duty", ok=True, message="")
+
+    async def _assign(self, frame: Frame) -> None:
+        """From the wallboard: a waiting caller held for a named lawyer; audited."""
+        contact_id, lawyer_id = _contact_id(frame), frame.get("lawyer_id")
+        if not isinstance(lawyer_id, str) or not 0 < len(lawyer_id) <= 64:
+            raise BadFrame("'assign' needs a 'lawyer_id' string")
+        result = await self.queue.assign(contact_id, lawyer_id)
+        if result < 0:
+            why = "该来电已在振铃或已接通" if result == -1 else "没有这位律师"
+            await send_frame(self.ws, "result", request="assign", ok=False, message=why)
+            return
+        now, actor = datetime.now(UTC), self.supervisor
+        await in_transaction(
+            self.db, lambda s: record_assignment(s, actor, now, contact_id, lawyer_id), {}
+        )
+        log.info("caller assigned by a supervisor", extra={"contact": contact_id})
+        await send_frame(self.ws, "result", request="assign", ok=True, message="")
 
     async def _audit(self, action: str, contact_id: str, mode: Mode | None) -> None:
         now, actor = datetime.now(UTC), self.supervisor

@@ -196,6 +196,7 @@ class Wallboard:
         queue_now = [w for w in waiting if w.contact.state == ContactState.WAITING]
         queued = [
             {
+                "id": w.contact.id,  # the contact's number in the ledger, not the caller's
                 "position": w.position,
                 "service": w.contact.service.value,
                 "channel": w.contact.channel.value,
@@ -203,7 +204,7 @@ class Wallboard:
                 "green": bool(w.contact.green),
                 "village": w.contact.attrs.get("village", ""),
                 "callback": w.contact.callback,
-                "chosen_lawyer": bool(w.contact.preferred_lawyer),
+                "chosen_lawyer": w.contact.preferred_lawyer or "",
             }
             for w in queue_now[:SHOWN_WAITING]
         ]

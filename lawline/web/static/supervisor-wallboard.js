@@ -6,9 +6,11 @@
 import { $, draw, html } from "./lib/dom.js";
 import { clock, duration, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
+import { repeat } from "./vendor/lit-html/directives/repeat.js";
 
 let board = null;
 let skew = 0;  // the server's clock minus this one's, seconds
+let send = null;  // the supervisor socket's send(type, fields)
 
 const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
 const secs = (x) => (x === null || x === undefined ? "—" : duration(x));
@@ -45,15 +47,35 @@ function lawyerRow(lw) {
     <td>${lw.name}</td>
     <td class="state-${lw.state}">${state}${lw.break_reason ? `（${lw.break_reason}）` : ""}</td>
     <td>${lw.state === "offline" ? "—" : duration(since)}</td>
-    <td>${lw.handled}</td><td>${secs(lw.aht_s)}</td><td>${pct(lw.occupancy)}</td></tr>`;
+    <td>${lw.handled}</td><td>${secs(lw.aht_s)}</td><td>${pct(lw.occupancy)}</td>
+    <td>${lw.state === "break" && send ? html`<button class="on-duty"
+      @click=${() => send("lawyer_on_duty", { lawyer_id: lw.id })}>请回岗</button>` : ""}</td></tr>`;
+}
+
+// A waiting caller may be given to a named lawyer on duty (指派): held for them a while.
+function assignTo(w) {
+  if (!send) return "";
+  const onDuty = board.lawyers.filter((lw) => lw.state !== "offline");
+  if (!onDuty.length) return "";
+  const choose = (e) => {
+    const lawyer = e.target.closest("td").querySelector("select").value;
+    if (lawyer) send("assign", { contact_id: w.id, lawyer_id: lawyer });
+  };
+  return html`<select aria-label="指派给"><option value="">指派给…</option>
+      ${onDuty.map((lw) => html`<option value=${lw.id}>${lw.name}</option>`)}</select>
+    <button class="assign" @click=${choose}>指派</button>`;
 }
 
 function waitingRow(w) {
-  return html`<tr><td>${w.position}</td><td>${LABELS.service[w.service] || w.service}</td>
+  const chosen = w.chosen_lawyer
+    ? (board.lawyers.find((lw) => lw.id === w.chosen_lawyer) || { name: w.chosen_lawyer }).name : "";
+  return html`<tr data-contact=${w.id}><td>${w.position}</td>
+    <td>${LABELS.service[w.service] || w.service}</td>
     <td>${LABELS.channel[w.channel] || ""}${w.village ? ` · ${w.village}` : ""}</td>
     <td>${duration(w.waited_s)}</td>
     <td>${w.green ? html`<span class="green">绿色通道</span>` : ""}
-      ${w.callback ? "回拨" : ""}${w.chosen_lawyer ? " 指定律师" : ""}</td></tr>`;
+      ${w.callback ? "回拨" : ""}${chosen ? html` <span class="chosen">指定：${chosen}</span>` : ""}</td>
+    <td>${assignTo(w)}</td></tr>`;
 }
 
 // Today by half hour: answered (bar) and abandoned (red bar) per slot.
@@ -77,15 +99,21 @@ function history(slots) {
 function drawBoard() {
   if (!board) return;
   draw($("queues"), html`${board.services.filter(shown).map(tile)}`);
-  draw($("lawyers"), html`${board.lawyers.map(lawyerRow)}`);
+  draw($("lawyers"), html`${repeat(board.lawyers, (lw) => lw.id, lawyerRow)}`);
   $("no-lawyers").hidden = board.lawyers.length > 0;
-  draw($("waiting"), html`${board.waiting.map(waitingRow)}`);
+  // Keyed rows: a choice being made in a row's 指派 list stays with its caller.
+  draw($("waiting"), html`${repeat(board.waiting, (w) => w.id, waitingRow)}`);
   $("no-waiting").hidden = board.waiting.length > 0;
   const more = board.waiting_total - board.waiting.length;
   $("more-waiting").textContent = more > 0 ? `另有 ${more} 人在等待。` : "";
   draw($("history"), history(board.history));
   $("sl-rule").textContent = `服务水平：${board.service_level_s}秒内接通的来电占接通与放弃来电之和的比例`
     + `（${board.service_level_s}秒内挂断的也计入）。`;
+}
+
+// The wallboard's buttons act over the supervisor socket.
+export function startWallboard(socket) {
+  send = (type, fields) => socket.send(type, fields);
 }
 
 export const wallboardHandlers = {

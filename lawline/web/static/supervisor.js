@@ -7,7 +7,7 @@ import { setZone, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
 import { Socket } from "./lib/socket.js";
 import { monitorHandlers, startMonitoring } from "./supervisor-monitor.js";
-import { wallboardHandlers } from "./supervisor-wallboard.js";
+import { startWallboard, wallboardHandlers } from "./supervisor-wallboard.js";
 import { repeat } from "./vendor/lit-html/directives/repeat.js";
 
 const CATEGORIES = {
@@ -45,5 +45,6 @@ async function start() {
   });
   socket.connect();
   startMonitoring(socket);
+  startWallboard(socket);
 }
 start();
