@@ -1,7 +1,7 @@
 """The wallboard in headless Chromium as a supervisor sees it: callers queue, one is
 answered and one hangs up, and the page's figures follow within seconds and equal
-/api/queues; a lawyer's state changes on the board within 2 s; a lawyer on a break is
-asked back on duty from it. Contacts enter through
+/api/queues; a lawyer's state changes on the board within 2 s; from the board a waiting
+caller is given to a named lawyer, who is asked back from a break and gets it. Contacts enter through
 the web process's own queue service (the one the voice menu and terminals feed), in
 real Redis; the SIP path into the queue is tested on its own (tests/test_sip_*)."""
 
@@ -100,16 +100,28 @@ async def test_the_board_follows_callers_and_lawyers_and_agrees_with_the_api(
         # The half-hour chart has today's slot.
         assert await page.locator("#history svg g").count() == 1
 
-        # A lawyer on a break is asked back on duty from the board (and it is audited).
+        # A caller given to a named lawyer on a break, who is asked back on duty and gets
+        # it; both written to the audit trail.
         assert await queue.create_lawyer(lawyer("li"))
         assert await queue.set_presence("li", Presence.BREAK, "午餐") == 1
+        assert await queue.add_contact(contact("c3", time.time()))
+        waiting = page.locator('tr[data-contact="c3"]')
+        await waiting.wait_for()
+        await waiting.locator("select").select_option("li")
+        await waiting.get_by_role("button", name="指派").click()
+        await page.wait_for_selector('tr[data-contact="c3"] .chosen:has-text("Lawyer li")')
         li = page.locator('tr[data-lawyer="li"][data-state="break"]')
-        await li.wait_for()
         assert "小休（午餐）" in await li.inner_text()
         await li.get_by_role("button", name="请回岗").click()
-        await page.wait_for_selector('tr[data-lawyer="li"][data-state="available"]')
+        await page.wait_for_selector('tr[data-lawyer="li"][data-state="offered"]')
+        assert queue.router.lawyers["li"].offer == "c3"
         with lawline.app.state.db() as session:
             entries = session.scalars(
-                select(AuditEntry).where(AuditEntry.action == "lawyer.on_duty")
+                select(AuditEntry)
+                .where(AuditEntry.action.in_(["contact.assign", "lawyer.on_duty"]))
+                .order_by(AuditEntry.id)
             ).all()
-        assert [(e.actor, e.detail) for e in entries] == [("zhao", "lawyer li on duty")]
+        assert [(e.actor, e.detail) for e in entries] == [
+            ("zhao", "contact c3 to lawyer li"),
+            ("zhao", "lawyer li on duty"),
+        ]
