@@ -1,9 +1,9 @@
 """The wallboard in headless Chromium as a supervisor sees it: callers queue, one is
 answered and one hangs up, and the page's figures follow within seconds and equal
 /api/queues; a lawyer's state changes on the board within 2 s; from the board a waiting
-caller is given to a named lawyer, who is asked back from a break and gets it. Contacts enter through
-the web process's own queue service (the one the voice menu and terminals feed), in
-real Redis; the SIP path into the queue is tested on its own (tests/test_sip_*)."""
+caller is given to a named lawyer, who is asked back from a break and gets it. Contacts
+enter through the web process's own queue service (the one the voice menu and terminals
+feed), in real Redis; the SIP path into the queue is tested on its own (tests/test_sip_*)."""
 
 from __future__ import annotations
 
