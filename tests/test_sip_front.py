@@ -276,11 +276,14 @@ async def test_two_nodes_share_one_redis_and_either_serves_a_call(
 TERMINAL_IP = "127.0.0.8"  # a village room's SIP phone: not a trunk
 
 
-def _softphone(pool: Pool, tmp: Path, user: str, password: str, *extra: str) -> list[str]:
-    """pjsua2 as a SIP terminal of the village room: registers with the front, then calls."""
+def _softphone(
+    pool: Pool, tmp: Path, user: str, password: str, *extra: str, seconds: int = 6
+) -> list[str]:
+    """pjsua2 as a SIP terminal of the village room: registers with the front, then calls
+    (for `seconds` at most: SIGTERM hangs up sooner)."""
     return [
         sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
-        f"sip:12348@{pool.host}:{pool.port}", str(tmp / f"{user}.wav"), "6",
+        f"sip:12348@{pool.host}:{pool.port}", str(tmp / f"{user}.wav"), str(seconds),
         str(free_sip_port()), "--user", user, "--password", password, "--host", TERMINAL_IP,
         *extra,
     ]  # fmt: skip
@@ -322,12 +325,17 @@ async def test_a_sip_terminal_registers_and_calls_with_its_password_until_revoke
         )
         assert wrong.returncode == 2 and "registered 401" in wrong.stdout, wrong.stdout[-2000:]
 
+        # The call lasts until it has been seen queued (a loaded machine may take more
+        # than a few seconds to answer and route it), then the terminal hangs up.
         caller = subprocess.Popen(
-            _softphone(pool, tmp_path, "dalai-1", password, "--register", registrar, "--keys", "2"),
+            _softphone(
+                pool, tmp_path, "dalai-1", password, "--register", registrar, "--keys", "2",
+                seconds=90,
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-        )
+        )  # fmt: skip
         await until(lambda: _waiting(redis, 1), "the terminal's caller queued")
         (contact_id,) = await redis.zrange("ll:waiting", 0, -1)
         attrs = json.loads(await redis.hget(f"ll:contact:{contact_id}", "attrs") or "{}")
@@ -336,6 +344,7 @@ async def test_a_sip_terminal_registers_and_calls_with_its_password_until_revoke
             "大赉村",
             "兴安镇",
         ), "the contact says which village room called"
+        caller.terminate()
         out, _ = await asyncio.to_thread(caller.communicate, timeout=60)
         assert caller.returncode == 0 and "registered 200" in out, out[-2000:]
 
