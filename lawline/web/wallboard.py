@@ -33,7 +33,7 @@ from lawline.web.settings import WallboardSettings
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
-MIN_INTERVAL_S = 0.2
+MIN_INTERVAL_S = 0.5  # twice a second is all a person reads; each board costs (deflate)
 SHOWN_WAITING = 50
 Board = dict[str, Any]
 
