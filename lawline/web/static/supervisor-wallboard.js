@@ -7,6 +7,7 @@ import { $, draw, html } from "./lib/dom.js";
 import { clock, duration, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
 import { repeat } from "./vendor/lit-html/directives/repeat.js";
+import { svg } from "./vendor/lit-html/lit-html.js";
 
 let board = null;
 let skew = 0;  // the server's clock minus this one's, seconds
@@ -61,9 +62,9 @@ function assignTo(w) {
     const lawyer = e.target.closest("td").querySelector("select").value;
     if (lawyer) send("assign", { contact_id: w.id, lawyer_id: lawyer });
   };
-  return html`<select aria-label="指派给"><option value="">指派给…</option>
+  return html`<span class="assign"><select aria-label="指派给"><option value="">指派给…</option>
       ${onDuty.map((lw) => html`<option value=${lw.id}>${lw.name}</option>`)}</select>
-    <button class="assign" @click=${choose}>指派</button>`;
+    <button @click=${choose}>指派</button></span>`;
 }
 
 function waitingRow(w) {
@@ -81,14 +82,15 @@ function waitingRow(w) {
 // Today by half hour: answered (bar) and abandoned (red bar) per slot.
 function history(slots) {
   if (!slots.length) return html`<p class="sub">今天还没有接通或放弃的来电。</p>`;
-  const most = Math.max(1, ...slots.map((h) => h.answered + h.abandoned));
+  const most = Math.max(1, ...slots.map((h) => Math.max(h.answered, h.abandoned)));
   const w = 28;
-  return html`<svg class="history" viewBox=${`0 0 ${slots.length * w + 10} 130`}
-      role="img" aria-label="今日每半小时接通与放弃">
+  // A day's 48 half hours fit; fewer are drawn at the same width from the left.
+  return html`<svg class="history" viewBox=${`0 0 ${Math.max(slots.length, 24) * w + 10} 130`}
+      preserveAspectRatio="xMinYMid meet" role="img" aria-label="今日每半小时接通与放弃">
     ${slots.map((h, i) => {
       const a = (h.answered / most) * 100;
       const b = (h.abandoned / most) * 100;
-      return html`<g transform=${`translate(${i * w + 5},0)`}>
+      return svg`<g transform=${`translate(${i * w + 5},0)`}>
         <title>${timeOfDay(h.start)} 接通 ${h.answered} 放弃 ${h.abandoned} 服务水平 ${pct(h.service_level)}</title>
         <rect class="answered" x="0" y=${105 - a} width="11" height=${a}></rect>
         <rect class="abandoned" x="12" y=${105 - b} width="11" height=${b}></rect>
