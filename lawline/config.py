@@ -28,6 +28,7 @@ from lawline.accounts.settings import AccountSettings
 from lawline.cases.settings import CaseSettings
 from lawline.media.settings import MediaSettings
 from lawline.mediation.settings import MediationSettings
+from lawline.quality.rules import QualitySettings
 from lawline.queue.settings import RoutingSettings
 from lawline.telephony.settings import TelephonySettings
 from lawline.terminals.settings import TerminalSettings
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
     sockets: SocketSettings = Field(default_factory=SocketSettings)
     wallboard: WallboardSettings = Field(default_factory=WallboardSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
     transcripts: TranscriptSettings = Field(default_factory=TranscriptSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)

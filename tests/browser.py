@@ -72,12 +72,15 @@ async def chromium(
             await browser.close()
 
 
-async def sign_in(page: Page, base: str, username: str, password: str) -> None:
+async def sign_in(
+    page: Page, base: str, username: str, password: str, lands: str = "/console"
+) -> None:
+    """Sign in on the login page; the page a person of that role lands on."""
     await page.goto(f"{base}/login")
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("#login")
-    await page.wait_for_url(f"{base}/console")
+    await page.wait_for_url(f"{base}{lands}")
     await page.wait_for_selector('#link[data-link="up"]')
 
 

@@ -20,7 +20,7 @@ from lawline.accounts.settings import AccountSettings
 from lawline.config import Settings
 from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
-from tests.browser import add_user, chromium, needs_browser, tone
+from tests.browser import add_user, chromium, needs_browser, sign_in, tone
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.test_bridge import make_tone
 from tests.test_mediation_phone import send
@@ -99,11 +99,9 @@ async def test_a_mediator_and_a_party_talk_in_the_room_from_their_browsers(
     party_says = tone(tmp_path / "party.wav", PARTY_HZ)
     async with chromium(mediator_says) as mediator_browser, chromium(party_says) as party_browser:
         desk = await mediator_browser.new_page()
-        await desk.goto(f"{base}/login")
-        await desk.fill("#username", "liu")
-        await desk.fill("#password", PASSWORD)
-        await desk.click("#login")
-        await desk.wait_for_url(f"{base}/mediation")  # a mediator lands on their page
+        await sign_in(
+            desk, base, "liu", PASSWORD, lands="/mediation"
+        )  # a mediator lands on their page
         await desk.wait_for_selector('#link[data-link="up"]')
         await desk.click(f'li[data-case="{cid}"] button')
         link_field = desk.locator("#links li input").first
@@ -162,11 +160,7 @@ async def test_in_a_caucus_the_party_outside_sees_neither_the_mediator_nor_the_o
     base = browser_base(lawline)
     async with chromium() as browser:
         desk = await browser.new_page()
-        await desk.goto(f"{base}/login")
-        await desk.fill("#username", "liu")
-        await desk.fill("#password", PASSWORD)
-        await desk.click("#login")
-        await desk.wait_for_url(f"{base}/mediation")
+        await sign_in(desk, base, "liu", PASSWORD, lands="/mediation")
         await desk.wait_for_selector('#link[data-link="up"]')
         await desk.click(f'li[data-case="{cid}"] button')
         links = desk.locator("#links li")
@@ -208,11 +202,7 @@ async def test_a_mediator_opens_a_mediation_records_its_agreement_and_prints_it(
     base = browser_base(lawline)
     async with chromium(tone(tmp_path / "quiet.wav", 300, seconds=5)) as browser:
         desk = await browser.new_page()
-        await desk.goto(f"{base}/login")
-        await desk.fill("#username", "liu")
-        await desk.fill("#password", PASSWORD)
-        await desk.click("#login")
-        await desk.wait_for_url(f"{base}/mediation")
+        await sign_in(desk, base, "liu", PASSWORD, lands="/mediation")
         # Sent without names: told in Chinese which field of which party, nothing made.
         await desk.click("#new-mediation button[type=submit]")
         await desk.wait_for_selector("#toast:has-text('请填写第 1 位当事人的姓名')")

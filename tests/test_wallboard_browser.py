@@ -18,10 +18,11 @@ from sqlalchemy import select
 from lawline.accounts.settings import AccountSettings
 from lawline.cases.models import AuditEntry
 from lawline.config import Settings
+from lawline.quality.rules import QualitySettings
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Presence, Service
-from tests.browser import add_user, chromium, needs_browser
+from tests.browser import add_user, chromium, needs_browser, sign_in
 from tests.lawline_server import Running, running_lawline
 from tests.queue_helpers import contact, lawyer
 
@@ -37,6 +38,7 @@ async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running
         accounts=AccountSettings(cookie_secure=True),
         # The lawyer here has no console open: keep them on duty all the same.
         routing=RoutingSettings(console_timeout_s=86_400),
+        quality=QualitySettings(enabled=False),  # reviews made by hand (review_due)
     )
     add_user(tmp_path, "zhao", "supervisor", PASSWORD)
     async with running_lawline(settings, clean_redis_url) as running:
@@ -60,11 +62,7 @@ async def test_the_board_follows_callers_and_lawyers_and_agrees_with_the_api(
     base = lawline.base.replace("127.0.0.1", "localhost")
     async with chromium() as browser:
         page = await browser.new_page()
-        await page.goto(f"{base}/login")
-        await page.fill("#username", "zhao")
-        await page.fill("#password", PASSWORD)
-        await page.click("#login")
-        await page.wait_for_url(f"{base}/supervisor")
+        await sign_in(page, base, "zhao", PASSWORD, lands="/supervisor")
         await page.wait_for_selector('#link[data-link="up"]')
         await until_figure(page, "waiting", "0")
 
@@ -126,3 +124,29 @@ async def test_the_board_follows_callers_and_lawyers_and_agrees_with_the_api(
             ("zhao", "contact c3 to lawyer li"),
             ("zhao", "lawyer li on duty"),
         ]
+
+
+async def test_a_supervisor_reads_a_failing_calls_evidence_and_confirms_its_score(
+    lawline: Running,
+) -> None:
+    from tests.test_quality_reviews import a_call
+    from tests.test_quality_rules import GOOD, L
+
+    with lawline.app.state.db() as s, s.begin():
+        a_call(s, "fees", "li", [*GOOD, L(35, "您先给我转账五百块。")], 2)
+    assert lawline.app.state.quality.review_due() == 1
+    base = lawline.base.replace("127.0.0.1", "localhost")
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await sign_in(page, base, "zhao", PASSWORD, lands="/supervisor")
+        row = page.locator('#quality tr[data-contact="fees"]')
+        await row.wait_for()
+        assert "索要费用" in await row.inner_text()
+        await row.get_by_role("button", name="查看").click()
+        broken = page.locator('.review-detail li[data-rule="fees"]')
+        await broken.wait_for()
+        assert "35秒 律师：您先给我转账五百块。" in await broken.inner_text()
+        await page.fill('.review-detail input[name="score"]', "0")
+        await page.click(".review-detail button.primary")
+        await row.wait_for(state="detached")  # confirmed: off the list of reviews to confirm
+        await page.wait_for_selector("#no-quality:not([hidden])")

@@ -30,6 +30,7 @@ from lawline.media.video_legs import VideoLegs
 from lawline.mediation.live import LiveRooms
 from lawline.mediation.phone_parties import PhoneParties
 from lawline.mediation.service import keep_record
+from lawline.quality.service import QualityReviewer
 from lawline.queue.service import QueueService
 from lawline.queue.store import QueueStore
 from lawline.redis_client import connect_redis
@@ -47,6 +48,7 @@ from lawline.web import (
     mediation_room,
     metrics,
     pages,
+    quality_api,
     session_api,
     terminal,
     terminals_api,
@@ -157,11 +159,17 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         ingesting = asyncio.create_task(ledger.run(), name="ledger-ingest")
         app.state.video_transcripts = VideoTranscripts(queue, settings.webrtc, transcription)
         following = asyncio.create_task(app.state.video_transcripts.run(), name="video-taps")
+        app.state.quality = QualityReviewer(app.state.db, settings.quality)
+        reviewing = asyncio.create_task(
+            app.state.quality.run() if settings.quality.enabled else asyncio.sleep(0),
+            name="quality-reviews",
+        )
         try:
             yield
         finally:
             following.cancel()
-            await asyncio.wait({following}, timeout=STOP_TIMEOUT_S)
+            reviewing.cancel()
+            await asyncio.wait({following, reviewing}, timeout=STOP_TIMEOUT_S)
             await asyncio.wait_for(app.state.video_transcripts.stop(), STOP_TIMEOUT_S * 3)
             ledger.stop()
             ingesting.cancel()
@@ -208,5 +216,6 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(mediation_room.router)
     app.include_router(hints_api.router)
     app.include_router(metrics.router)
+    app.include_router(quality_api.router)
     pages.install(app)
     return app

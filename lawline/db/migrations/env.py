@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 import lawline.accounts.models
 import lawline.cases.models
 import lawline.mediation.models
+import lawline.quality.models
 import lawline.statutes.models
 import lawline.terminals.models  # noqa: F401
 from lawline.db import Base, make_engine

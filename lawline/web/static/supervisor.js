@@ -7,6 +7,7 @@ import { setZone, timeOfDay } from "./lib/format.js";
 import { LABELS } from "./lib/labels.js";
 import { Socket } from "./lib/socket.js";
 import { monitorHandlers, startMonitoring } from "./supervisor-monitor.js";
+import { startQuality } from "./supervisor-quality.js";
 import { startWallboard, wallboardHandlers } from "./supervisor-wallboard.js";
 import { repeat } from "./vendor/lit-html/directives/repeat.js";
 
@@ -46,5 +47,6 @@ async function start() {
   socket.connect();
   startMonitoring(socket);
   startWallboard(socket);
+  startQuality();
 }
 start();
