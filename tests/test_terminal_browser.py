@@ -477,6 +477,16 @@ async def test_both_voices_are_transcribed_live_in_the_console_and_kept(
                     await asyncio.sleep(0.2)
             assert {line["leg"] for line in finals} == {"citizen", "lawyer"}, r.text
             assert all(line["text"].strip() for line in finals)
+            # And reviewed by the quality rules, from the ledger's copy (quality/service.py;
+            # the background round may have been first).
+            await asyncio.to_thread(running.app.state.quality.review_due)
+            async with running.client("boss", Role.SUPERVISOR) as http:
+                r = await http.get(f"/api/quality/reviews/{contact_id}")
+            assert r.status_code == 200, r.text
+            review = r.json()
+            assert review["lawyer"] and 0 <= review["score"] <= 100
+            share = next(f for f in review["findings"] if f["rule"] == "talk_share")
+            assert 0 < share["evidence"][0]["lawyer_share"] < 1  # both voices were heard
 
 
 async def test_when_no_picture_gets_through_both_screens_go_audio_only(
