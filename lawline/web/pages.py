@@ -44,6 +44,13 @@ async def supervisor_page() -> FileResponse:
     return FileResponse(STATIC / "supervisor.html")
 
 
+@router.get("/admin")
+async def admin_page() -> FileResponse:
+    """Admins' page: users, duty lawyers and their shifts, village terminals (the API it
+    calls is admins' and supervisors' only)."""
+    return FileResponse(STATIC / "admin.html")
+
+
 @router.get("/cases")
 async def cases_page() -> FileResponse:
     """The case ledger: a lawyer's cases (staff: everyone's), one case with its contacts,

@@ -24,8 +24,9 @@ form.addEventListener("submit", async (event) => {
     });
     if (r.ok) {
       const me = await r.json();
-      // Supervisors and admins watch the alerts; mediators hold mediations; lawyers take calls.
-      const home = { supervisor: "/supervisor", admin: "/supervisor", mediator: "/mediation" };
+      // Supervisors watch the wallboard; admins run users, lawyers and terminals; mediators
+      // hold mediations; lawyers take calls.
+      const home = { supervisor: "/supervisor", admin: "/admin", mediator: "/mediation" };
       location.href = home[me.role] || "/console";
       return;
     }

@@ -1,0 +1,15 @@
+// The admins' page: users, duty lawyers with their week's shifts, village terminals.
+// Each screen calls the same API the command line does (lawline user, lawline terminal...).
+import { loadLawyers, wireLawyers } from "./lawyers.js";
+import { loadTerminals, wireTerminals } from "./terminals.js";
+import { loadUsers, wireUsers } from "./users.js";
+
+async function start() {
+  const me = await fetch("/api/session");
+  if (me.status === 401) { location.href = "/login"; return; }
+  wireUsers();
+  wireLawyers();
+  wireTerminals();
+  await Promise.all([loadUsers(), loadLawyers(), loadTerminals()]);
+}
+start();

@@ -1,0 +1,96 @@
+"""The admins' page in headless Chromium: an admin lands on it, adds a user and disables
+them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer),
+and enrols a village terminal (its token shown once) and revokes it. The page calls the
+same API the command line does; a real app and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lawline.accounts.settings import AccountSettings
+from lawline.config import Settings
+from lawline.queue.service import QueueService
+from lawline.queue.settings import RoutingSettings
+from lawline.queue.skills import Presence
+from tests.browser import add_user, chromium, needs_browser, sign_in
+from tests.lawline_server import Running, running_lawline
+from tests.queue_helpers import contact
+
+pytestmark = needs_browser
+PASSWORD = "guanli-2026-xitong"
+
+
+@pytest.fixture
+async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        accounts=AccountSettings(cookie_secure=True),
+        # The new lawyer has no console open here: keep them on duty all the same.
+        routing=RoutingSettings(console_timeout_s=86_400),
+    )
+    add_user(tmp_path, "root", "admin", PASSWORD)
+    async with running_lawline(settings, clean_redis_url) as running:
+        yield running
+
+
+async def test_an_admin_runs_users_lawyers_and_terminals_from_the_browser(
+    lawline: Running,
+) -> None:
+    queue: QueueService = lawline.app.state.queue
+    base = lawline.base.replace("127.0.0.1", "localhost")
+    async with chromium() as browser:
+        page = await browser.new_page()
+        page.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
+        await sign_in(page, base, "root", PASSWORD, lands="/admin")
+
+        # A user, then disabled.
+        await page.fill('#new-user input[name="username"]', "zhao")
+        await page.fill('#new-user input[name="display_name"]', "赵督导")
+        await page.select_option("#new-user-role", "supervisor")
+        await page.fill('#new-user input[name="password"]', "duchao-2026-kanban")
+        await page.click("#new-user button")
+        user = page.locator('#users tr[data-user="zhao"]')
+        await user.wait_for()
+        await user.get_by_role("button", name="停用").click()
+        await page.wait_for_selector('#users tr[data-user="zhao"] td:text-is("已停用")')
+
+        # A duty lawyer on duty every day, all day.
+        form = page.locator("#lawyer-form")
+        await form.locator('input[name="id"]').fill("lawyer-017")
+        await form.locator('input[name="name"]').fill("王律师")
+        shift = page.locator('#shifts li[data-shift="0"]')
+        for day in ("周六", "周日"):
+            await shift.get_by_label(day).check()
+        await shift.get_by_label("开始").fill("00:00")
+        await shift.get_by_label("结束").fill("23:59")
+        await form.get_by_role("button", name="保存律师").click()
+        row = page.locator('#lawyers tr[data-lawyer="lawyer-017"]')
+        await row.wait_for()
+        assert "王律师" in await row.inner_text() and "00:00–23:59" in await row.inner_text()
+        lawyer = queue.router.lawyers["lawyer-017"]
+        assert {d for s in lawyer.roster for d in s.weekdays} == set(range(7))
+        # On duty from their console (here: as it would say), a caller is routed to them.
+        assert await queue.set_presence("lawyer-017", Presence.AVAILABLE) == 1
+        assert await queue.add_contact(contact("c1", time.time()))
+        for _ in range(100):
+            if queue.router.lawyers["lawyer-017"].offer == "c1":
+                break
+            await page.wait_for_timeout(100)
+        assert queue.router.lawyers["lawyer-017"].offer == "c1"
+
+        # A village terminal: its address with the token shown once; then revoked.
+        await page.fill('#new-terminal input[name="id"]', "dalai-1")
+        await page.fill('#new-terminal input[name="village"]', "大赉村")
+        await page.fill('#new-terminal input[name="township"]', "兴安镇")
+        await page.click("#new-terminal button")
+        await page.wait_for_selector("#terminal-token:not([hidden])")
+        assert "/terminal#token=" in (await page.text_content("#terminal-token") or "")
+        box = page.locator('#terminals tr[data-terminal="dalai-1"]')
+        await box.get_by_role("button", name="吊销").click()
+        await page.wait_for_selector('#terminals tr[data-terminal="dalai-1"] td:text-is("已吊销")')
