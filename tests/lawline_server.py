@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,6 +82,28 @@ class Running:
 
     def console(self, lawyer_id: str, role: Role = Role.LAWYER) -> Any:
         return self.websocket("/api/console/ws", lawyer_id, role)
+
+
+@asynccontextmanager
+async def signed_in_lawline(
+    tmp: Path, redis_url: str, users: dict[str, tuple[str, str]], **settings: Any
+) -> AsyncIterator[Running]:
+    """lawline for browsers that sign in on its login page: these users (name: role,
+    password) added as an admin would, its session cookie Secure (browsers keep it over
+    plain http for localhost only), and any other settings given."""
+    from lawline.accounts.settings import AccountSettings
+    from tests.browser import add_user
+
+    for name, (role, password) in users.items():
+        add_user(tmp, name, role, password)
+    full = Settings(
+        data_dir=tmp,
+        secret_key="test-secret",
+        accounts=AccountSettings(cookie_secure=True),
+        **settings,
+    )
+    async with running_lawline(full, redis_url) as running:
+        yield running
 
 
 @asynccontextmanager

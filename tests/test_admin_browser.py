@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from lawline.accounts.settings import AccountSettings
-from lawline.config import Settings
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Presence
-from tests.browser import add_user, chromium, needs_browser, sign_in
-from tests.lawline_server import Running, running_lawline
+from tests.browser import chromium, needs_browser, sign_in
+from tests.lawline_server import Running, signed_in_lawline
 from tests.queue_helpers import contact
 
 pytestmark = needs_browser
@@ -27,15 +25,10 @@ PASSWORD = "guanli-2026-xitong"
 
 @pytest.fixture
 async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
-    settings = Settings(
-        data_dir=tmp_path,
-        secret_key="test-secret",
-        accounts=AccountSettings(cookie_secure=True),
-        # The new lawyer has no console open here: keep them on duty all the same.
-        routing=RoutingSettings(console_timeout_s=86_400),
-    )
-    add_user(tmp_path, "root", "admin", PASSWORD)
-    async with running_lawline(settings, clean_redis_url) as running:
+    users = {"root": ("admin", PASSWORD)}
+    # The new lawyer has no console open here: keep them on duty all the same.
+    routing = RoutingSettings(console_timeout_s=86_400)
+    async with signed_in_lawline(tmp_path, clean_redis_url, users, routing=routing) as running:
         yield running
 
 

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from lawline.accounts.settings import AccountSettings
-from lawline.config import Settings
 from lawline.video.settings import WebRTCSettings
 from lawline.web.auth import Role
-from tests.browser import add_user, chromium, needs_browser, sign_in, tone
-from tests.lawline_server import Running, next_frame, running_lawline
+from tests.browser import chromium, needs_browser, sign_in, tone
+from tests.lawline_server import Running, next_frame, signed_in_lawline
 from tests.test_bridge import make_tone
 from tests.test_mediation_phone import send
 from tests.test_mediation_room import Peer, janus_rooms, janus_video_rooms, new_mediation
@@ -39,14 +37,12 @@ MEDIATOR_HZ, PARTY_HZ = 500, 1300
 
 @pytest.fixture
 async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
-    settings = Settings(
-        data_dir=tmp_path,
-        secret_key="test-secret",
-        accounts=AccountSettings(cookie_secure=True),
+    async with signed_in_lawline(
+        tmp_path,
+        clean_redis_url,
+        {"liu": ("mediator", PASSWORD)},
         webrtc=WebRTCSettings(host_addresses=["127.0.0.1"]),
-    )
-    add_user(tmp_path, "liu", "mediator", PASSWORD)
-    async with running_lawline(settings, clean_redis_url) as running:
+    ) as running:
         yield running
 
 

@@ -15,15 +15,13 @@ import pytest
 from playwright.async_api import Page
 from sqlalchemy import select
 
-from lawline.accounts.settings import AccountSettings
 from lawline.cases.models import AuditEntry
-from lawline.config import Settings
 from lawline.quality.rules import QualitySettings
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Presence, Service
-from tests.browser import add_user, chromium, needs_browser, sign_in
-from tests.lawline_server import Running, running_lawline
+from tests.browser import chromium, needs_browser, sign_in
+from tests.lawline_server import Running, signed_in_lawline
 from tests.queue_helpers import contact, lawyer
 
 pytestmark = needs_browser
@@ -32,16 +30,14 @@ PASSWORD = "kanban-2026-zhiban"
 
 @pytest.fixture
 async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
-    settings = Settings(
-        data_dir=tmp_path,
-        secret_key="test-secret",
-        accounts=AccountSettings(cookie_secure=True),
+    async with signed_in_lawline(
+        tmp_path,
+        clean_redis_url,
+        {"zhao": ("supervisor", PASSWORD)},
         # The lawyer here has no console open: keep them on duty all the same.
         routing=RoutingSettings(console_timeout_s=86_400),
         quality=QualitySettings(enabled=False),  # reviews made by hand (review_due)
-    )
-    add_user(tmp_path, "zhao", "supervisor", PASSWORD)
-    async with running_lawline(settings, clean_redis_url) as running:
+    ) as running:
         yield running
 
 
