@@ -14,6 +14,7 @@ from lawline.hints import records
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame
+from tests.test_mediation import docx_text
 from tests.test_mediation_room import lawline, new_mediation, open_room  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("media")
@@ -52,9 +53,31 @@ async def test_a_partys_words_bring_a_wage_article_to_the_mediator_and_it_is_kep
         assert all(any(w in c.split("》")[0] for w in ("劳动", "工资")) for c in citations), (
             citations
         )
+        # The mediator keeps the first as the agreement's legal basis (调解依据).
+        first = frame["hints"][0]
+        pin = {"type": "hint_pin", "case_id": cid, "law": first["law"], "article": first["article"]}
+        await desk.send(json.dumps(pin))
+        assert (await next_frame(desk, "hint_pinned"))["citation"] == citations[0]
+        assert (await next_frame(desk, "result"))["ok"]
+        await desk.send(json.dumps({**pin, "article": "第九千条"}))  # no such article
+        refused = await next_frame(desk, "result")
+        assert not refused["ok"] and "没有这一条" in refused["message"]
         await desk.send(json.dumps({"type": "room_close", "case_id": cid}))
         assert (await next_frame(desk, "result"))["ok"]
     with lawline.app.state.db() as session:
         kept = records.contact_hints(session, cid)
-    assert {h["kind"] for h in kept} == {"shown"} and {h["lawyer"] for h in kept} == {"liu"}
+    assert {h["kind"] for h in kept} == {"shown", "pinned"} and {h["lawyer"] for h in kept} == {
+        "liu"
+    }
     assert {f"《{h['law']}》{h['article']}" for h in kept} == set(citations)
+    # Agreed: the agreement names its legal basis.
+    async with lawline.client("liu", Role.MEDIATOR) as liu:
+        terms = [{"text": "老板于月底前付清工资", "how": "转账", "by": "本月底"}]
+        r = await liu.post(
+            f"/api/mediations/{cid}/outcome",
+            json={"outcome": "agreement", "facts": "拖欠工资三个月", "terms": terms},
+        )
+        assert r.status_code == 200, r.text
+        assert (await liu.get(f"/api/mediations/{cid}")).json()["basis"] == [citations[0]]
+        text = docx_text((await liu.get(f"/api/mediations/{cid}/agreement.docx")).content)
+    assert f"调解依据：{citations[0]}" in text

@@ -49,6 +49,17 @@ def find_article(session: Session, law: str, article: str) -> tuple[str, str] | 
     return " ".join(filter(None, (row.title, row.part))), row.text
 
 
+def pinned_citations(session: Session, contact_id: str) -> list[str]:
+    """The articles pinned for a contact (or a mediation: its case number), each once, in
+    the order they were pinned: 《劳动合同法》第三十八条."""
+    rows = session.execute(
+        select(ContactHint.law, ContactHint.article)
+        .where(ContactHint.contact_id == contact_id, ContactHint.kind == "pinned")
+        .order_by(ContactHint.at, ContactHint.id)
+    ).all()
+    return list(dict.fromkeys(f"《{law}》{article}" for law, article in rows))
+
+
 def contact_hints(session: Session, contact_id: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(ContactHint)

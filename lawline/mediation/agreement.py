@@ -69,6 +69,8 @@ class Agreement:
     facts: str
     parties: list[dict[str, str]] = field(default_factory=list)
     terms: list[dict[str, Any]] = field(default_factory=list)
+    # The articles the mediator pinned in the room (调解依据): 《民法典》第五百七十七条.
+    basis: list[str] = field(default_factory=list)
 
     def context(self) -> dict[str, Any]:
         return {
@@ -81,12 +83,19 @@ class Agreement:
             "facts": self.facts,
             "parties": self.parties,
             "terms": self.terms,
+            "basis": "、".join(self.basis),
             "effect": EFFECT,
             "confirmation": CONFIRMATION,
         }
 
 
-def agreement_of(record: MediationRecord, committee: str, mediator: str, tz: tzinfo) -> Agreement:
+def agreement_of(
+    record: MediationRecord,
+    committee: str,
+    mediator: str,
+    tz: tzinfo,
+    basis: list[str] | None = None,
+) -> Agreement:
     m = record.mediation
     if m.outcome not in OUTCOMES:
         raise AgreementError("这件调解未达成协议，没有调解协议书")
@@ -108,6 +117,7 @@ def agreement_of(record: MediationRecord, committee: str, mediator: str, tz: tzi
             {"n": n, "text": t.get("text", ""), "how": t.get("how", ""), "by": t.get("by", "")}
             for n, t in enumerate(m.terms or [], 1)
         ],
+        basis=list(basis or []),
     )
 
 
@@ -136,6 +146,7 @@ def default_template() -> bytes:
     para("{%p endfor %}")
     para("纠纷主要事实、争议事项及各方当事人的责任", bold=True)
     para("{{ facts }}")
+    para("{% if basis %}调解依据：{{ basis }}{% endif %}")
     para("经{{ committee }}调解，各方当事人自愿{{ outcome }}如下：", bold=True)
     para("{%p for t in terms %}")
     para(
@@ -206,6 +217,8 @@ def render_pdf(agreement: Agreement, font: Path) -> bytes:
         line(f"{p['role']}：{p['name']}" + (f"，住址：{p['address']}" if p["address"] else ""))
     line("纠纷主要事实、争议事项及各方当事人的责任", 13)
     line(a.facts)
+    if a.basis:
+        line(f"调解依据：{'、'.join(a.basis)}")
     line(f"经{a.committee}调解，各方当事人自愿{a.outcome}如下：", 13)
     for t in a.terms:
         how = f"；履行方式：{t['how']}" if t["how"] else ""

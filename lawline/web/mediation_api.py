@@ -17,6 +17,7 @@ from lawline.accounts.models import User
 from lawline.accounts.roles import Role
 from lawline.cases import service as cases
 from lawline.cases.access import Actor
+from lawline.hints import records as hint_records
 from lawline.mediation import agreement as agreements
 from lawline.mediation import service as mediation
 from lawline.mediation.service import MediationFields, MediationState, Term
@@ -114,9 +115,13 @@ async def list_mediations(
 @router.get("/{case_id}")
 async def get_mediation(case_id: str, db: DbDep, p: MediatorOrStaff) -> MediationOut:
     now, actor = datetime.now(UTC), _actor(p)
-    return await _db(
-        db, lambda s: MediationOut.of(mediation.get_mediation(s, case_id, actor, now), now)
-    )
+
+    def work(s: Session) -> MediationOut:
+        out = MediationOut.of(mediation.get_mediation(s, case_id, actor, now), now)
+        out.basis = hint_records.pinned_citations(s, case_id)
+        return out
+
+    return await _db(db, work)
 
 
 @router.put("/{case_id}/parties")
@@ -175,7 +180,10 @@ async def agreement(
         record = mediation.get_mediation(s, case_id, actor, now, audit=False)
         mediator = s.get(User, record.case.owner)
         name = (mediator.display_name if mediator else "") or record.case.owner
-        made = agreements.agreement_of(record, settings.mediation.committee, name, settings.zone)
+        basis = hint_records.pinned_citations(s, case_id)
+        made = agreements.agreement_of(
+            record, settings.mediation.committee, name, settings.zone, basis
+        )
         cases.audit_change(s, actor, "export", case_id, now, f"mediation agreement {kind}")
         return made
 

@@ -17,6 +17,8 @@ be theirs, or they staff):
   consent {case_id}           (the recording-consent announcement, played to everyone;
                               each side is recorded from then on),
   captions {case_id, on}      (the transcript's lines on the parties' screens too),
+  hint_pin {case_id, law, article}  (a hint kept as the agreement's legal basis, 调解依据)
+                              -> hint_pinned {case_id, citation}, result
   caucus {case_id, who: [seat...]}  (背靠背: the mediator and these parties apart),
   caucus_end {case_id}, room_close {case_id}  -> result {request, ok, message}
 A party's, /api/mediation/party/ws: first frame `hello {token}` (from the party's
@@ -52,6 +54,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lawline.accounts.models import User
 from lawline.cases.access import Actor
 from lawline.cases.service import CaseError, audit_change
+from lawline.hints import records as hint_records
 from lawline.media.legs import LegRefused
 from lawline.mediation.links import BadLink, PartySeat, party_token, read_party_token
 from lawline.mediation.live import MEDIATOR, LiveRooms, RoomRefused, SeatOf, party_seat
@@ -63,6 +66,7 @@ from lawline.video.relay import MEDIATION_INVITE
 from lawline.video.settings import WebRTCSettings
 from lawline.video.turn import browser_rtc_config
 from lawline.web.auth import STAFF_ROLES, Principal, Role
+from lawline.web.console_hints import MAX_ARTICLE, MAX_LAW
 from lawline.web.db import in_transaction
 from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep, Staff
 from lawline.web.hub import Ticket, TooManySockets
@@ -139,6 +143,7 @@ class MediatorDesk:
             "remove": self._remove,
             "lock": self._lock,
             "captions": self._captions,
+            "hint_pin": self._hint_pin,
             "consent": self._consent,
             "caucus": self._caucus,
             "caucus_end": self._caucus_end,
@@ -302,6 +307,29 @@ class MediatorDesk:
     async def _captions(self, frame: Frame) -> None:
         cid, on = case_id_of(frame), _flag(frame, "on")
         await self._do("captions", cid, lambda: self.rooms.set_captions(cid, on))
+
+    async def _hint_pin(self, frame: Frame) -> None:
+        """A hint the mediator keeps as the agreement's legal basis (调解依据)."""
+        cid = case_id_of(frame)
+        law, article = frame.get("law"), frame.get("article")
+        if not isinstance(law, str) or not isinstance(article, str):
+            raise BadFrame("'hint_pin' needs 'law' and 'article' strings")
+        if not 0 < len(law) <= MAX_LAW or not 0 < len(article) <= MAX_ARTICLE:
+            raise BadFrame("'hint_pin': no such article")
+        mediator, now = self.actor.id, datetime.now(UTC)
+
+        def work(s: Session) -> bool:
+            if hint_records.find_article(s, law, article) is None:
+                return False
+            hint_records.record(s, cid, mediator, "pinned", [(law, article, 0.0)], now)
+            return True
+
+        async def pin() -> None:
+            if not await self._db(work):
+                raise RoomRefused("法规库中没有这一条")
+            await send_frame(self.ws, "hint_pinned", case_id=cid, citation=f"《{law}》{article}")
+
+        await self._do("hint_pin", cid, pin)
 
     async def _consent(self, frame: Frame) -> None:
         cid = case_id_of(frame)

@@ -126,6 +126,8 @@ class MediationOut(BaseModel):
     # The mediation record (调解笔录): who said what in the room, in order.
     record: list[dict[str, Any]]
     recordings: int  # its rooms' recorded sides (after the consent announcement)
+    # The articles the mediator pinned in the room: the agreement's 调解依据.
+    basis: list[str] = []
 
     @classmethod
     def of(cls, record: mediation.MediationRecord, now: datetime) -> MediationOut:

@@ -8,7 +8,7 @@ import { answered, closeAudio, connectAudio, room, seatLine, withSpeaking } from
 import { closeVideo, connectCamera, framesFrom, published, showTiles, video, watchOffer }
   from "./video.js";
 
-const page = { caseId: null, locked: false, caucus: false, rtc: null, seats: null };
+const page = { caseId: null, locked: false, caucus: false, rtc: null, seats: null, basis: [] };
 window.lawlineMediation = room;  // the tests read the room's audio here
 window.lawlineVideo = { video, framesFrom };  // and its video here
 
@@ -25,6 +25,7 @@ const socket = new Socket("/api/mediation/ws", {
     speaking: (f) => { const changed = withSpeaking(page.seats, f); if (changed) showSeats(changed); },
     transcript: showLine,
     hints: showHints,
+    hint_pinned: pinned,
     result,
     // The media server restarted: the room is back, join it again (audio, then camera).
     reoffer: () => { closeVideo(); offerAudio(); },
@@ -149,18 +150,31 @@ function showLine(f) {
   }
 }
 
-// 法条提示: the articles the parties' words turn on (lawline's own transcript searched).
+// 法条提示: the articles the parties' words turn on (lawline's own transcript searched);
+// one kept (作为调解依据) is the agreement's legal basis.
 function showHints(f) {
   if (f.case_id !== page.caseId) return;
+  const pin = (h) => socket.send("hint_pin", { case_id: page.caseId, law: h.law, article: h.article });
   draw($("room-hints"), html`${f.hints.map((h) => html`<li class="hint" data-citation=${h.citation}>
     <details><summary><strong>${h.citation}</strong> ${h.text.slice(0, 40)}…</summary>
       <p class="article-text">${h.title}${h.chapter ? ` · ${h.chapter}` : ""}</p>
-      <p class="article-text">${h.text}</p></details></li>`)}`);
+      <p class="article-text">${h.text}</p></details>
+    <button class="pin" @click=${() => pin(h)}>作为调解依据</button></li>`)}`);
+}
+
+function pinned(f) {
+  if (f.case_id !== page.caseId) return;
+  page.basis = [...new Set([...page.basis, f.citation])];
+  $("room-basis").textContent = page.basis.length ? `调解依据：${page.basis.join("、")}` : "";
+  toast(`已将${f.citation}列为调解依据。`);
 }
 
 async function showRecord(caseId) {
   const r = await fetch(`/api/mediations/${encodeURIComponent(caseId)}`);
-  const lines = r.ok ? (await r.json()).record || [] : [];
+  const m = r.ok ? await r.json() : {};
+  const lines = m.record || [];
+  $("outcome-basis").textContent = (m.basis || []).length
+    ? `调解依据（写入协议书）：${m.basis.join("、")}` : "";
   draw($("record-lines"), html`${lines.map((l) => html`<li data-side=${l.side}>
     ${l.speaker}：${l.text}</li>`)}`);
   $("record").hidden = !lines.length;
@@ -208,6 +222,8 @@ function openRoom(m) {
   $("room-card").hidden = false;
   $("room-transcript").replaceChildren();
   $("room-hints").replaceChildren();
+  page.basis = [];
+  $("room-basis").textContent = "";
   socket.send("room_open", { case_id: m.id });
 }
 
