@@ -1,7 +1,7 @@
 """The admins' page in headless Chromium: an admin lands on it, adds a user and disables
 them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer),
-and enrols a village terminal (its token shown once) and revokes it. The page calls the
-same API the command line does; a real app and Redis."""
+and enrols a village terminal (its address and token shown once, as a QR code too) and
+revokes it. The page calls the same API the command line does; a real app and Redis."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ async def test_an_admin_runs_users_lawyers_and_terminals_from_the_browser(
         await page.click("#new-terminal button")
         await page.wait_for_selector("#terminal-token:not([hidden])")
         assert "/terminal#token=" in (await page.text_content("#terminal-token") or "")
+        assert await page.locator("#terminal-token svg.qr rect").count() > 200  # a QR code
         box = page.locator('#terminals tr[data-terminal="dalai-1"]')
         await box.get_by_role("button", name="吊销").click()
         await page.wait_for_selector('#terminals tr[data-terminal="dalai-1"] td:text-is("已吊销")')

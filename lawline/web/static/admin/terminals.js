@@ -3,7 +3,24 @@
 import { $, draw, html, toast } from "../lib/dom.js";
 import { when } from "../lib/format.js";
 import { LABELS } from "../lib/labels.js";
+import qrcode from "../vendor/qrcode-generator/qrcode.mjs";
+import { svg } from "../vendor/lit-html/lit-html.js";
 import { call } from "./api.js";
+
+// The address as a QR code, to scan with the box's camera or a phone (drawn as SVG).
+function qr(text) {
+  const code = qrcode(0, "M");
+  code.addData(text);
+  code.make();
+  const n = code.getModuleCount();
+  const cells = [];
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) if (code.isDark(r, c)) cells.push(svg`<rect x=${c} y=${r} width="1" height="1"></rect>`);
+  }
+  return html`<svg class="qr" viewBox=${`-2 -2 ${n + 4} ${n + 4}`} role="img"
+    aria-label="终端接入地址二维码"><rect x="-2" y="-2" width=${n + 4} height=${n + 4} fill="#fff"></rect>
+    ${cells}</svg>`;
+}
 
 function row(t) {
   const revoke = async () => {
@@ -35,9 +52,10 @@ export function wireTerminals() {
     const made = await call("POST", "/api/terminals", body);
     if (!made) return;
     e.target.reset();
+    const address = `${location.origin}/terminal#token=${made.token}`;
     const shown = $("terminal-token");
-    shown.textContent = `终端 ${made.id} 的接入地址（只显示这一次，请在机顶盒上打开）：`
-      + `${location.origin}/terminal#token=${made.token}`;
+    draw(shown, html`终端 ${made.id} 的接入地址（只显示这一次，请在机顶盒上打开或扫码）：
+      <span class="address">${address}</span>${qr(address)}`);
     shown.hidden = false;
     await loadTerminals();
   });
