@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 
 from lawline import centre_time
 from lawline.config import Settings
-from lawline.queue.service import QueueService
+from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import ContactState, Service
+from lawline.queue.store import Event
 from lawline.queue.today import Today
 from lawline.web.settings import WallboardSettings
 
@@ -66,6 +67,7 @@ class Wallboard:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.latest: str | None = None  # the last board's frame, as sent
+        self.set_aside = 0  # events the fold could not take
 
     def _new_day(self, now: float) -> Today:
         start = centre_time.day_start(centre_time.today(now, self.tz), self.tz).timestamp()
@@ -94,11 +96,22 @@ class Wallboard:
             self._watchers.discard(q)
 
     async def _run(self) -> None:
+        while True:
+            try:
+                await self._follow_day()
+            except Exception:
+                log.exception("wallboard feed failed; reading the day again")
+                await asyncio.sleep(TICK_S)
+
+    async def _follow_day(self) -> None:
+        """Today read back from the stream, then every new event, until this process's
+        event feed cuts the board off for falling behind (then all of it again)."""
         async with self.queue.subscribe() as events:
+            self.today = self._new_day(self.clock())
             replayed = await self._replay()
             follow = asyncio.get_running_loop().create_task(self._follow(events, replayed))
             try:
-                while True:
+                while not events.overflowed.is_set():
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(TICK_S):
                             await self._dirty.wait()
@@ -111,6 +124,7 @@ class Wallboard:
                     except Exception:
                         log.exception("wallboard not made")
                     await asyncio.sleep(MIN_INTERVAL_S)
+                log.warning("wallboard fell behind the events; reading the day again")
             finally:
                 follow.cancel()
 
@@ -120,17 +134,24 @@ class Wallboard:
         while events := await self.queue.store.read_events(after, count=1000):
             for ev in events:
                 after, last = ev.id, _stream_id(ev.id)
-                self.today.apply(ev)
+                self._apply(ev)
         return last
 
-    async def _follow(self, events: asyncio.Queue[Any], replayed: tuple[int, int]) -> None:
+    def _apply(self, ev: Event) -> None:
+        try:
+            self.today.apply(ev)
+        except Exception:  # one odd event must not stop the board
+            self.set_aside += 1
+            log.exception("wallboard: event set aside", extra={"id": ev.id})
+
+    async def _follow(self, events: EventQueue, replayed: tuple[int, int]) -> None:
         while True:
             ev = await events.get()
             if _stream_id(ev.id) <= replayed:
                 continue
             if ev.at >= self.today.day_start + 24 * 3600:
                 self.today = self._new_day(ev.at)  # midnight: a new day's figures
-            self.today.apply(ev)
+            self._apply(ev)
             self._dirty.set()
 
     def _publish(self, board: Board) -> None:
