@@ -14,6 +14,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -127,10 +128,16 @@ async def test_an_admin_gives_a_sip_phone_its_credentials_once_and_only_ha1_is_k
 
 async def test_a_revoked_or_unknown_token_is_refused_at_connect(lawline: Running) -> None:
     token = await enrol(lawline)
+    async with lawline.client("root", Role.ADMIN) as http:
+        [never] = (await http.get("/api/terminals")).json()
+    assert never["last_seen"] is None
+    before = time.time()
     async with terminal_ws(lawline, token) as ws:
         hello = await next_frame(ws, "hello")
         assert hello["terminal"]["village"] == "大赖村"
     async with lawline.client("root", Role.ADMIN) as http:
+        [seen] = (await http.get("/api/terminals")).json()
+        assert seen["last_seen"] >= before  # the admins' list says when it was last on
         r = await http.post("/api/terminals/dalai-1/revoke")
         assert r.status_code == 200 and r.json()["revoked_at"]
         assert (await http.post("/api/terminals/nope/revoke")).status_code == 404

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 class TerminalKeys:
     prefix: str
 
+    @property
+    def seen(self) -> str:
+        """hash `P:terminal-seen`: terminal id -> when it was last connected (epoch
+        seconds: at its connect, its pings and its close), for the admins' list; kept."""
+        return f"{self.prefix}:terminal-seen"
+
     def contact(self, terminal_id: str) -> str:
         """string `P:terminal:ID`: the contact a terminal is in, so a reconnecting terminal
         finds it (web/terminal.py); expires a day after its button entered the contact."""

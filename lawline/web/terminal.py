@@ -48,6 +48,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.config import Settings
@@ -265,6 +266,13 @@ class TerminalSession:
 
     async def _ping(self, frame: Frame) -> None:
         await self._send("pong")
+        await self.seen()
+
+    async def seen(self) -> None:
+        """When this terminal was last connected (the admins' list shows it)."""
+        keys = TerminalKeys(self.prefix)
+        with contextlib.suppress(RedisError):
+            await self.queue.store.redis.hset(keys.seen, self.terminal.id, repr(time.time()))
 
     async def _rate(self, frame: Frame) -> None:
         score = frame.get("score")
@@ -401,7 +409,12 @@ async def terminal_ws(
                 # between the first check and here is not missed.
                 await _check(db, token)
                 log.info("terminal connected", extra={"terminal": terminal.id})
-                await TerminalSession(ws, queue, hub, settings, terminal, ticket).run()
+                session = TerminalSession(ws, queue, hub, settings, terminal, ticket)
+                await session.seen()
+                try:
+                    await session.run()
+                finally:
+                    await asyncio.shield(session.seen())
                 await close_as_ended(ws, ticket)
         except TooManySockets as exc:
             await ws.close(code=exc.code, reason=exc.reason)

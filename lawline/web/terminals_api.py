@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lawline import revocation
 from lawline.terminals import registry
+from lawline.terminals.keys import TerminalKeys
 from lawline.web.db import in_transaction
 from lawline.web.deps import Admin, DbDep, QueueDep, SettingsDep
 from lawline.web.schemas.terminals import EnrolledOut, SipPasswordOut, TerminalIn, TerminalOut
@@ -67,8 +68,13 @@ async def new_sip_password(
 
 
 @router.get("")
-async def list_terminals(db: DbDep, _: Admin) -> list[TerminalOut]:
-    return await _db(db, lambda s: [TerminalOut.of(t) for t in registry.terminals(s)])
+async def list_terminals(db: DbDep, queue: QueueDep, _: Admin) -> list[TerminalOut]:
+    """Every enrolled terminal, with when it was last connected."""
+    listed = await _db(db, lambda s: [TerminalOut.of(t) for t in registry.terminals(s)])
+    seen = await queue.store.redis.hgetall(TerminalKeys(queue.store.prefix).seen)
+    for t in listed:
+        t.last_seen = float(seen[t.id]) if t.id in seen else None
+    return listed
 
 
 @router.post("/{terminal_id}/revoke")

@@ -27,6 +27,7 @@ class TerminalOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     sip: bool  # has SIP credentials
+    last_seen: float | None = None  # when it was last connected (epoch seconds)
 
     @classmethod
     def of(cls, t: Terminal) -> TerminalOut:

@@ -33,6 +33,7 @@ function row(t) {
   return html`<tr data-terminal=${t.id}><td>${t.id}</td><td>${t.village}</td><td>${t.township}</td>
     <td>${LABELS.language[t.language] || t.language}</td>
     <td>${when(Date.parse(t.created_at) / 1000)}</td>
+    <td>${t.last_seen ? when(t.last_seen) : "从未接入"}</td>
     <td>${t.revoked_at ? "已吊销" : "在用"}</td>
     <td>${t.revoked_at ? "" : html`<button class="danger" @click=${revoke}>吊销</button>`}</td></tr>`;
 }
