@@ -1,5 +1,6 @@
 """The admins' page in headless Chromium: an admin lands on it, adds a user and disables
-them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer),
+them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer), adds
+a phrase to the public-opinion watch list (in force at once),
 and enrols a village terminal (its address and token shown once, as a QR code too) and
 revokes it. The page calls the same API the command line does; a real app and Redis."""
 
@@ -15,6 +16,7 @@ import pytest
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Presence
+from lawline.transcripts.alert_phrases import LivePhrases
 from tests.browser import chromium, needs_browser, sign_in
 from tests.lawline_server import Running, signed_in_lawline
 from tests.queue_helpers import contact
@@ -76,6 +78,17 @@ async def test_an_admin_runs_users_lawyers_and_terminals_from_the_browser(
                 break
             await page.wait_for_timeout(100)
         assert queue.router.lawyers["lawyer-017"].offer == "c1"
+
+        # The watch list: a phrase added to one category, in force from then on (the
+        # history keeps who saved it).
+        violence = page.locator('#watchlist label[data-category="violence"] textarea')
+        await violence.fill((await violence.input_value()) + "\n烧了村委会")
+        await page.click("#watchlist-form button")
+        await page.wait_for_selector("#watchlist-history li:has-text('第 1 版')")
+        assert "root" in (await page.text_content("#watchlist-history") or "")
+        process = LivePhrases({}, queue.store.redis, queue.store.keys)  # any process's
+        rules = await process.current()
+        assert [m.phrase for m in rules.match("他说要烧了村委会")] == ["烧了村委会"]
 
         # A village terminal: its address with the token shown once; then revoked.
         await page.fill('#new-terminal input[name="id"]', "dalai-1")

@@ -18,9 +18,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from lawline.config import Settings
+from lawline.queue.keys import QueueKeys
 from lawline.queue.model import Contact
 from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
+from lawline.transcripts import alert_phrases
+from lawline.transcripts.alert_phrases import LivePhrases
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
@@ -28,7 +31,7 @@ from lawline.transcripts.runtime import Transcription, live_settings
 from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.settings import TranscriptSettings
 from lawline.transcripts.store import TranscriptStore
-from lawline.transcripts.text import AlertRules, compact
+from lawline.transcripts.text import compact
 from tests.lawline_server import free_port
 from tests.speech import (
     CITIZEN_SAYS,
@@ -235,7 +238,11 @@ async def test_a_hang_up_mid_sentence_forces_the_final(
 
 
 async def test_a_phrase_on_the_watch_list_alerts_supervisors_at_once(
-    asr: TranscriberProcess, voices: dict[Leg, bytes], store: TranscriptStore, redis: Redis
+    asr: TranscriberProcess,
+    voices: dict[Leg, bytes],
+    store: TranscriptStore,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # What the recogniser hears in this audio (the model only roughly follows espeak's
     # Korean): the longest word of the first pass becomes the watched phrase.
@@ -248,7 +255,15 @@ async def test_a_phrase_on_the_watch_list_alerts_supervisors_at_once(
     phrase = max(heard.split(), key=len)
     assert await redis.llen("ll:alerts") == 0
 
-    settings = LiveSettings(alerts=AlertRules({"violence": [phrase], "other": ["없는말씀"]}))
+    # An admin puts it on the watch list (the settings' list has only another word): the
+    # running process takes the saved list at its next final (here it looks every time).
+    monkeypatch.setattr(alert_phrases, "REFRESH_S", 0.0)
+    keys = QueueKeys("ll")
+    alerts = LivePhrases({"other": ["없는말씀"]}, redis, keys)
+    assert not (await alerts.current()).match(heard)
+    watched = {"violence": [phrase], "other": ["없는말씀"]}
+    await alert_phrases.save(redis, keys, watched, "root", time.time())
+    settings = LiveSettings(alerts=alerts)
     events_before = await redis.xlen("ll:events")
     t1 = time.time()
     second = LiveTranscript("c1", settings, TranscriberPool([asr.url]), store, t1)

@@ -97,6 +97,19 @@ class QueueKeys:
         return f"{self.prefix}:dialout:{contact_id}:{attempt}"
 
     @property
+    def alert_phrases(self) -> str:
+        """hash `P:alert-phrases`: the watch list as an admin last saved it (`phrases`:
+        JSON category -> phrases, `version`, `by`, `at`); absent: the settings' list.
+        Kept (transcripts/alert_phrases.py)."""
+        return f"{self.prefix}:alert-phrases"
+
+    @property
+    def alert_phrases_history(self) -> str:
+        """stream `P:alert-phrases:history`: each saved list with who and when; the last
+        ~1,000 kept."""
+        return f"{self.prefix}:alert-phrases:history"
+
+    @property
     def alerts(self) -> str:
         """list `P:alerts`: public-opinion alerts raised from transcripts, newest first;
         trimmed to store.ALERTS_KEPT."""

@@ -49,12 +49,18 @@ class TranscriptSink(Protocol):
     async def closed(self, contact_id: str) -> None: ...
 
 
+class AlertSource(Protocol):
+    """The watch list in force (AlertRules, or transcripts/alert_phrases.LivePhrases)."""
+
+    async def current(self) -> AlertRules: ...
+
+
 @dataclass(frozen=True)
 class LiveSettings:
     rate: int = 16_000  # the model's sample rate
     vad: VadSettings = field(default_factory=VadSettings)
     max_utterance_s: float = 20.0  # a longer stretch of speech is cut here
-    alerts: AlertRules = field(default_factory=lambda: AlertRules({}))
+    alerts: AlertSource = field(default_factory=lambda: AlertRules({}))
     recordings_dir: Path | None = None  # None: audio is not kept
 
 
@@ -276,7 +282,8 @@ class LiveTranscript:
             try:
                 await self.sink.segment(self.contact_id, seg)
                 if seg.kind == Kind.FINAL:
-                    for match in self.settings.alerts.match(seg.text):
+                    rules = await self.settings.alerts.current()
+                    for match in rules.match(seg.text):
                         await self.sink.alert(self.contact_id, seg, match)
                 await self._follow_status(seg)
             except Exception:

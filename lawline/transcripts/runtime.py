@@ -9,9 +9,10 @@ from collections.abc import Iterable
 
 from lawline.config import Settings
 from lawline.queue.store import QueueStore
+from lawline.transcripts.alert_phrases import LivePhrases
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines
-from lawline.transcripts.live import LiveSettings, LiveTranscript, TranscriptSink
+from lawline.transcripts.live import AlertSource, LiveSettings, LiveTranscript, TranscriptSink
 from lawline.transcripts.segments import CALL_LEGS, Leg, TranscriptStatus
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.supervisor import off_reason
@@ -21,15 +22,22 @@ from lawline.transcripts.vad import VadSettings
 log = logging.getLogger(__name__)
 
 
-def live_settings(settings: Settings) -> LiveSettings:
+def live_settings(settings: Settings, store: QueueStore | None = None) -> LiveSettings:
+    """`store`: the watch list follows what the centre saves (alert_phrases.py); without
+    it, the settings' list."""
     t = settings.transcripts
+    alerts: AlertSource = (
+        LivePhrases(t.alert_phrases, store.redis, store.keys)
+        if store is not None
+        else AlertRules(t.alert_phrases)
+    )
     return LiveSettings(
         rate=t.sample_rate,
         vad=VadSettings(
             rate=t.sample_rate, aggressiveness=t.vad_aggressiveness, silence_ms=t.silence_ms
         ),
         max_utterance_s=t.max_utterance_s,
-        alerts=AlertRules(t.alert_phrases),
+        alerts=alerts,
         recordings_dir=settings.recordings_dir if t.record_audio else None,
     )
 
@@ -42,7 +50,7 @@ class Transcription:
         self.engines = Engines(t.engines, vosk, whisper, t.whisper.final_timeout_s)
         self.pool = vosk
         self.off_status, detail = off_reason(settings)
-        self.settings = live_settings(settings)
+        self.settings = live_settings(settings, store)
         self.store = TranscriptStore(store)
         if not self.engines.any:
             log.warning("live transcription is off", extra={"reason": detail})

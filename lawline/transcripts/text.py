@@ -47,6 +47,11 @@ class AlertRules:
     def __bool__(self) -> bool:
         return bool(self._rules)
 
+    async def current(self) -> AlertRules:
+        """These rules (a fixed list; transcripts/alert_phrases.LivePhrases follows the
+        one the centre saves)."""
+        return self
+
     def match(self, text: str) -> list[AlertMatch]:
         """Every category that fires, once each, with the first phrase that matched."""
         said = compact(text)

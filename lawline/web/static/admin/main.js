@@ -1,8 +1,10 @@
-// The admins' page: users, duty lawyers with their week's shifts, village terminals.
+// The admins' page: users, duty lawyers with their week's shifts, the public-opinion
+// watch list, village terminals.
 // Each screen calls the same API the command line does (lawline user, lawline terminal...).
 import { loadLawyers, wireLawyers } from "./lawyers.js";
 import { loadTerminals, wireTerminals } from "./terminals.js";
 import { loadUsers, wireUsers } from "./users.js";
+import { loadWatchlist, wireWatchlist } from "./watchlist.js";
 
 async function start() {
   const me = await fetch("/api/session");
@@ -10,6 +12,7 @@ async function start() {
   wireUsers();
   wireLawyers();
   wireTerminals();
-  await Promise.all([loadUsers(), loadLawyers(), loadTerminals()]);
+  wireWatchlist();
+  await Promise.all([loadUsers(), loadLawyers(), loadTerminals(), loadWatchlist()]);
 }
 start();
