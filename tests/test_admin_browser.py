@@ -1,8 +1,9 @@
 """The admins' page in headless Chromium: an admin lands on it, adds a user and disables
-them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer), adds
-a phrase to the public-opinion watch list (in force at once),
-and enrols a village terminal (its address and token shown once, as a QR code too) and
-revokes it. The page calls the same API the command line does; a real app and Redis."""
+them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer),
+relaxes the routing policy, adds a phrase to the public-opinion watch list (in force at
+once), and enrols a village terminal (its address and token shown once, as a QR code
+too) and revokes it. The page calls the same API the command line does; a real app and
+Redis."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lawline.queue import live_policy
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Presence
@@ -78,6 +80,14 @@ async def test_an_admin_runs_users_lawyers_and_terminals_from_the_browser(
                 break
             await page.wait_for_timeout(100)
         assert queue.router.lawyers["lawyer-017"].offer == "c1"
+
+        # The routing policy: from the first second any proficiency in the domain will do.
+        first = page.locator('.policy-queue[data-service="default"] tbody tr').first
+        await first.get_by_label("熟练度").select_option("1")
+        await page.click("#policy-form button.primary")
+        await page.wait_for_selector("#policy-history li:has-text('第 1 版')")
+        policies = await live_policy.in_force(queue.store.redis, queue.store.keys, queue.routing)
+        assert policies["policies"]["default"]["steps"][0]["min_proficiency"] == 1
 
         # The watch list: a phrase added to one category, in force from then on (the
         # history keeps who saved it).

@@ -98,9 +98,9 @@ class QueueKeys:
 
     @property
     def alert_phrases(self) -> str:
-        """hash `P:alert-phrases`: the watch list as an admin last saved it (`phrases`:
-        JSON category -> phrases, `version`, `by`, `at`); absent: the settings' list.
-        Kept (transcripts/alert_phrases.py)."""
+        """hash `P:alert-phrases`: the watch list as an admin last saved it (`doc`: JSON
+        category -> phrases, `version`, `by`, `at`); absent: the settings' list. Kept
+        (transcripts/alert_phrases.py, queue/versioned.py)."""
         return f"{self.prefix}:alert-phrases"
 
     @property
@@ -108,6 +108,19 @@ class QueueKeys:
         """stream `P:alert-phrases:history`: each saved list with who and when; the last
         ~1,000 kept."""
         return f"{self.prefix}:alert-phrases:history"
+
+    @property
+    def routing_policy(self) -> str:
+        """hash `P:routing-policy`: the routing policy as an admin last saved it (`doc`:
+        JSON {default, queues}, `version`, `by`, `at`); absent: the settings'. Kept
+        (queue/live_policy.py)."""
+        return f"{self.prefix}:routing-policy"
+
+    @property
+    def routing_policy_history(self) -> str:
+        """stream `P:routing-policy:history`: each saved policy with who and when; the
+        last ~1,000 kept."""
+        return f"{self.prefix}:routing-policy:history"
 
     @property
     def alerts(self) -> str:

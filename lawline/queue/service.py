@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lawline import centre_time
 from lawline.config import Settings
-from lawline.queue import estimate, roster
+from lawline.queue import estimate, live_policy, roster
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.routing import Offer, Router
 from lawline.queue.skills import ContactState, LawyerState, Presence, Service
@@ -74,6 +74,9 @@ class QueueService:
         self.tz = ZoneInfo(settings.timezone)
         self.router = Router(self.routing)
         self._last_event_id = "0-0"
+        # The routing policy saved in the browser, and when this process last looked.
+        self.policy_version = 0
+        self._policy_looked_at = float("-inf")
         self._dirty = asyncio.Event()
         self._listeners: set[asyncio.Queue[Event]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -172,10 +175,31 @@ class QueueService:
                     await self._dirty.wait()
             self._dirty.clear()
             try:
+                await self.follow_policy()
                 await self.route_once()
             except _REDIS_DOWN as exc:
                 # The router already counted the failed offers as made: reload the truth.
                 await self._wait_for_redis(exc)
+
+    async def follow_policy(self) -> bool:
+        """Take a routing policy an admin saved since this process last looked (at most
+        every live_policy.REFRESH_S): the router is built again with it. True if taken."""
+        now = time.monotonic()
+        if now - self._policy_looked_at < live_policy.REFRESH_S:
+            return False
+        self._policy_looked_at = now
+        try:
+            found = await live_policy.saved(self.store.redis, self.store.keys, self.policy_version)
+        except ValueError:
+            log.exception("saved routing policy unreadable; keeping the one in force")
+            return False
+        if found is None:
+            return False
+        self.policy_version, policies = found
+        self.routing = policies.applied_to(self.routing)
+        await self.resync()
+        log.info("routing policy updated", extra={"version": self.policy_version})
+        return True
 
     async def route_once(self) -> list[Offer]:
         """Make every offer the router finds now; return those Redis accepted."""

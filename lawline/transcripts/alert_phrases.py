@@ -5,23 +5,22 @@ the saved list lives in Redis (queue/keys.py `alert_phrases`), and every process
 transcribes (the telephony workers, the web processes) takes it at its next final once
 REFRESH_S have passed since it last looked: `LivePhrases.current()`. Each save is kept
 with who and when (`alert_phrases_history`) for the history on the admins' page; saving
-is one script (scripts/saveAlertPhrases-2.lua). A list is checked before it is saved:
+is one script (queue/versioned.py). A list is checked before it is saved:
 categories named like `wage_arrears`, each phrase 1 to MAX_LEN characters.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from lawline.queue import versioned
 from lawline.queue.keys import QueueKeys
 from lawline.transcripts.text import AlertRules, compact
 
@@ -29,9 +28,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_S = 5.0
 MAX_CATEGORIES, MAX_PHRASES, MAX_LEN = 20, 200, 40
-HISTORY_KEPT = 1000
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_SAVE = (resources.files("lawline.transcripts") / "scripts" / "saveAlertPhrases-2.lua").read_text()
 
 
 class PhrasesRefused(ValueError):
@@ -81,12 +78,13 @@ class LivePhrases:
         return self.rules
 
     async def _refresh(self) -> None:
-        version = await self.redis.hget(self.keys.alert_phrases, "version")
-        if version is None or int(version) == self.version:
+        if await versioned.version(self.redis, self.keys.alert_phrases) == self.version:
             return
-        raw = await self.redis.hget(self.keys.alert_phrases, "phrases")
-        self.rules = AlertRules(checked(json.loads(raw or "{}")))
-        self.version = int(version)
+        saved = await versioned.in_force(self.redis, self.keys.alert_phrases)
+        if saved is None:
+            return
+        self.rules = AlertRules(checked(saved["doc"]))
+        self.version = saved["version"]
         log.info("alert phrases updated", extra={"version": self.version})
 
 
@@ -94,37 +92,24 @@ async def in_force(
     redis: Redis, keys: QueueKeys, configured: Mapping[str, Sequence[str]]
 ) -> dict[str, Any]:
     """The list in force: saved (with who, when, its version) or the settings'."""
-    saved = await redis.hgetall(keys.alert_phrases)
-    if "phrases" not in saved:
+    saved = await versioned.in_force(redis, keys.alert_phrases)
+    if saved is None:
         return {"phrases": {k: list(v) for k, v in configured.items()}, "version": 0,
                 "by": "", "at": None, "from": "settings"}  # fmt: skip
-    return {
-        "phrases": json.loads(saved["phrases"]),
-        "version": int(saved.get("version", 0)),
-        "by": saved.get("by", ""),
-        "at": float(saved["at"]) if saved.get("at") else None,
-        "from": "saved",
-    }
+    return {"phrases": saved.pop("doc"), **saved, "from": "saved"}
 
 
 async def save(redis: Redis, keys: QueueKeys, phrases: object, by: str, now: float) -> int:
     """Check and save a list (PhrasesRefused if it is not one); its version."""
     kept = checked(phrases)
-    script = redis.register_script(_SAVE)
-    text = json.dumps(kept, ensure_ascii=False)
-    keys_ = [keys.alert_phrases, keys.alert_phrases_history]
-    return int(await script(keys=keys_, args=[text, by, repr(now), HISTORY_KEPT]))
+    return await versioned.save(
+        redis, keys.alert_phrases, keys.alert_phrases_history, kept, by, now
+    )
 
 
 async def history(redis: Redis, keys: QueueKeys, count: int = 50) -> list[dict[str, Any]]:
     """The saved lists, newest first."""
-    entries = await redis.xrevrange(keys.alert_phrases_history, count=count)
     return [
-        {
-            "version": int(f.get("version", 0)),
-            "by": f.get("by", ""),
-            "at": float(f["at"]) if f.get("at") else None,
-            "phrases": json.loads(f.get("phrases", "{}")),
-        }
-        for _, f in entries
+        {**{k: v for k, v in h.items() if k != "doc"}, "phrases": h["doc"]}
+        for h in await versioned.history(redis, keys.alert_phrases_history, count)
     ]

@@ -49,11 +49,11 @@ from lawline.web import (
     metrics,
     pages,
     quality_api,
+    rules_api,
     session_api,
     terminal,
     terminals_api,
     transcripts,
-    watchlist_api,
 )
 from lawline.web.auth import load_or_create_secret
 from lawline.web.db import in_transaction
@@ -218,6 +218,6 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(hints_api.router)
     app.include_router(metrics.router)
     app.include_router(quality_api.router)
-    app.include_router(watchlist_api.router)
+    app.include_router(rules_api.router)
     pages.install(app)
     return app

@@ -1,7 +1,8 @@
-// The admins' page: users, duty lawyers with their week's shifts, the public-opinion
-// watch list, village terminals.
+// The admins' page: users, duty lawyers with their week's shifts, the routing policy,
+// the public-opinion watch list, village terminals.
 // Each screen calls the same API the command line does (lawline user, lawline terminal...).
 import { loadLawyers, wireLawyers } from "./lawyers.js";
+import { loadPolicy, wirePolicy } from "./policy.js";
 import { loadTerminals, wireTerminals } from "./terminals.js";
 import { loadUsers, wireUsers } from "./users.js";
 import { loadWatchlist, wireWatchlist } from "./watchlist.js";
@@ -13,6 +14,7 @@ async function start() {
   wireLawyers();
   wireTerminals();
   wireWatchlist();
-  await Promise.all([loadUsers(), loadLawyers(), loadTerminals(), loadWatchlist()]);
+  wirePolicy();
+  await Promise.all([loadUsers(), loadLawyers(), loadTerminals(), loadWatchlist(), loadPolicy()]);
 }
 start();
