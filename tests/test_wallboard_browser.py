@@ -1,12 +1,16 @@
 """The wallboard in headless Chromium as a supervisor sees it: callers queue, one is
 answered and one hangs up, and the page's figures follow within seconds and equal
 /api/queues; a lawyer's state changes on the board within 2 s; from the board a waiting
-caller is given to a named lawyer, who is asked back from a break and gets it. Contacts
-enter through the web process's own queue service (the one the voice menu and terminals
-feed), in real Redis; the SIP path into the queue is tested on its own (tests/test_sip_*)."""
+caller is given to a named lawyer, who is asked back from a break and gets it. Those
+contacts enter through the web process's queue service (as the menu and terminals feed
+it), in real Redis; one more test puts a real phone call (a pjsua2 softphone through a
+telephony worker) on the board, waiting and then abandoned."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +27,7 @@ from lawline.queue.skills import Presence, Service
 from tests.browser import chromium, needs_browser, sign_in
 from tests.lawline_server import Running, signed_in_lawline
 from tests.queue_helpers import contact, lawyer
+from tests.sip_helpers import free_sip_port, telephony_worker
 
 pytestmark = needs_browser
 PASSWORD = "kanban-2026-zhiban"
@@ -146,3 +151,33 @@ async def test_a_supervisor_reads_a_failing_calls_evidence_and_confirms_its_scor
         await page.click(".review-detail button.primary")
         await row.wait_for(state="detached")  # confirmed: off the list of reviews to confirm
         await page.wait_for_selector("#no-quality:not([hidden])")
+
+
+async def test_a_caller_on_the_phone_queues_on_the_board_and_hanging_up_is_abandoned(
+    lawline: Running, tmp_path: Path, clean_redis_url: str, prompts_dir: Path
+) -> None:
+    """A real call: a pjsua2 softphone through a telephony worker presses 2 (legal aid)
+    at the menu and waits; the board shows it waiting, then, hung up, abandoned."""
+    base = lawline.base.replace("127.0.0.1", "localhost")
+    with telephony_worker(tmp_path, clean_redis_url, prompts_dir) as worker:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await sign_in(page, base, "zhao", PASSWORD, lands="/supervisor")
+            caller = subprocess.Popen(
+                [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
+                 f"sip:12348@127.0.0.1:{worker.sip_port}", str(tmp_path / "heard.wav"), "90",
+                 str(free_sip_port()), "--keys", "2"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            try:
+                tile = '[data-service="legal_aid"] [data-figure="{}"]:text-is("{}")'
+                await page.wait_for_selector(tile.format("waiting", "1"), timeout=30_000)
+                caller.terminate()  # the caller hangs up (a proper BYE)
+                await asyncio.to_thread(caller.communicate, timeout=30)
+                await page.wait_for_selector(tile.format("abandoned", "1"), timeout=15_000)
+                await page.wait_for_selector(tile.format("waiting", "0"))
+            finally:
+                if caller.poll() is None:
+                    caller.kill()
+            api = await page.evaluate("fetch('/api/queues').then((r) => r.json())")
+            assert (api["legal_aid"]["abandoned"], api["legal_aid"]["waiting"]) == (1, 0)
