@@ -975,8 +975,10 @@ def summary(results: Sequence[Result]) -> str:
         )
     if len(results) == 2:
         a, b = results
+        # With every contact bulk-loaded (--measure 0) nothing went through ingest.
+        ingest_x = f"{b.cps / a.cps:.2f}" if a.cps else "n/a"
         parts.append(
-            f"ratio={b.name}/{a.name} ingest_x={b.cps / a.cps:.2f}"
+            f"ratio={b.name}/{a.name} ingest_x={ingest_x}"
             f" phrase_p50_x={pct(b.all_phrase_ms(), 0.5) / pct(a.all_phrase_ms(), 0.5):.2f}"
             f" export_csv_x={b.csv_s / a.csv_s:.2f}"
         )
