@@ -64,6 +64,25 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
 """
 
 
+def start_web(redis_url: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """ONE web process (uvicorn, a child: its CPU and memory are its own)."""
+    return subprocess.Popen([sys.executable, "-c", SERVER, redis_url, str(port)], env=env)
+
+
+async def until_serving(base: str, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if (await http.get("/api/health")).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the web process did not start")
+            await asyncio.sleep(0.2)
+
+
 def raise_fd_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -225,22 +244,10 @@ async def run(args: argparse.Namespace) -> None:
             "LAWLINE_ACCOUNTS__COOKIE_SECURE": "false",
             "LAWLINE_SOCKETS__PER_ADDRESS": str(levels[-1] + args.consoles + 100),
         }
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVER, redis_server.url, str(port)], env=env
-        )
+        server = start_web(redis_server.url, port, env)
         base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
         try:
-            async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if (await http.get("/api/health")).status_code < 500:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the web process did not start")
-                    await asyncio.sleep(0.2)
+            await until_serving(base, server)
             lawyer_ids = [f"lawyer-{i}" for i in range(args.consoles)]
             headers = await sign_in(redis_server.url, "boss", Role.SUPERVISOR)
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:

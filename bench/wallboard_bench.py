@@ -29,17 +29,22 @@ import argparse
 import asyncio
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import websockets
 from cpu import cpu_seconds  # bench/ is on sys.path when run as a script
-from sockets_bench import SECRET, free_port, pct_ms, raise_fd_limit, sign_in
+from sockets_bench import (
+    SECRET,
+    free_port,
+    pct_ms,
+    raise_fd_limit,
+    sign_in,
+    start_web,
+    until_serving,
+)
 
 from lawline.config import Settings
 from lawline.queue.model import Contact, Lawyer
@@ -50,14 +55,6 @@ from lawline.redis_client import connect_redis
 from lawline.redis_server import EmbeddedRedis
 from lawline.web.auth import Role
 
-SERVER = """
-import sys, uvicorn
-from lawline.config import Settings
-from lawline.web.app import create_app
-app = create_app(Settings(), sys.argv[1])
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
-            access_log=False, lifespan="on", backlog=4096)
-"""
 PROBE = "probe"
 
 
@@ -167,26 +164,14 @@ async def run(args: argparse.Namespace) -> None:
             "LAWLINE_SOCKETS__PER_CREDENTIAL": str(args.boards + 10),
             "LAWLINE_MEDIA__ENABLED": "false",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVER, redis_server.url, str(port)], env=env
-        )
+        server = start_web(redis_server.url, port, env)
         base = f"http://127.0.0.1:{port}"
         redis = connect_redis(redis_server.url)
         queue = QueueService(QueueStore(redis, Settings().redis_prefix), Settings())
         boards = Boards()
         tasks: list[asyncio.Task[None]] = []
         try:
-            async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if (await http.get("/api/health")).status_code < 500:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the web process did not start")
-                    await asyncio.sleep(0.2)
+            await until_serving(base, server)
             waiting = await centre(queue, args.lawyers, args.waiting)
             loop = asyncio.get_running_loop()
             tasks.append(loop.create_task(churn(queue, args.lawyers, waiting, args.rate)))

@@ -73,16 +73,21 @@ async def chromium(
 
 
 async def sign_in(
-    page: Page, base: str, username: str, password: str, lands: str = "/console"
+    page: Page,
+    base: str,
+    username: str,
+    password: str,
+    lands: str = "/console",
+    linked: bool = True,
 ) -> None:
-    """Sign in on the login page; the page a person of that role lands on, its link to
-    lawline up when it has one."""
+    """Sign in on the login page; the page a person of that role lands on, and (`linked`:
+    a page with a live socket) its link to lawline up."""
     await page.goto(f"{base}/login")
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("#login")
     await page.wait_for_url(f"{base}{lands}")
-    if lands != "/admin":  # the admins' page has no live link
+    if linked:
         await page.wait_for_selector('#link[data-link="up"]')
 
 

@@ -44,7 +44,7 @@ async def test_an_admin_runs_users_lawyers_and_terminals_from_the_browser(
     async with chromium() as browser:
         page = await browser.new_page()
         page.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
-        await sign_in(page, base, "root", PASSWORD, lands="/admin")
+        await sign_in(page, base, "root", PASSWORD, lands="/admin", linked=False)
 
         # A user, then disabled.
         await page.fill('#new-user input[name="username"]', "zhao")

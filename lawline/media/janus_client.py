@@ -28,12 +28,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 log = logging.getLogger(__name__)
 
 AUDIOBRIDGE = "janus.plugin.audiobridge"
+VIDEOROOM = "janus.plugin.videoroom"
 REQUEST_TIMEOUT_S = 5.0
 POLL_TIMEOUT_S = 40.0  # Janus answers a long poll within 30 s (a keepalive if nothing)
 MAX_REPLY = 4 * 1024 * 1024
@@ -385,21 +386,44 @@ class RtpJoin:
 _ids = itertools.count(1)
 
 
-class AudioBridge:
-    """One AudioBridge handle: room management, and (once joined) one participant."""
+class PluginHandle:
+    """A handle on one of Janus's plugins: its requests, and the answer to an offer."""
+
+    PLUGIN = ""
 
     def __init__(self, session: JanusSession, handle: int, admin_key: str) -> None:
         self.session = session
         self.handle = handle
         self.admin_key = admin_key
-        self.participant: str | None = None
 
     @classmethod
-    async def attach(cls, session: JanusSession, admin_key: str) -> AudioBridge:
-        return cls(session, await session.attach(AUDIOBRIDGE), admin_key)
+    async def attach(cls, session: JanusSession, admin_key: str) -> Self:
+        return cls(session, await session.attach(cls.PLUGIN), admin_key)
 
     async def _request(self, body: Json, jsep: Json | None = None) -> tuple[Json, Json | None]:
         return await self.session.message(self.handle, body, jsep)
+
+    async def _answer(self, jsep: Json | None, what: str) -> str:
+        """Janus's answer SDP: in the reply, or in an event of its own."""
+        while jsep is None:
+            event = await self.session.next_event(self.handle)
+            jsep = event.get("jsep")
+        if jsep.get("type") != "answer" or not jsep.get("sdp"):
+            raise JanusError(f"{what}: Janus's reply has no answer")
+        return str(jsep["sdp"])
+
+    async def detach(self) -> None:
+        await self.session.detach(self.handle)
+
+
+class AudioBridge(PluginHandle):
+    """One AudioBridge handle: room management, and (once joined) one participant."""
+
+    PLUGIN = AUDIOBRIDGE
+
+    def __init__(self, session: JanusSession, handle: int, admin_key: str) -> None:
+        super().__init__(session, handle, admin_key)
+        self.participant: str | None = None
 
     # ----- rooms ---------------------------------------------------------------------
 
@@ -524,12 +548,7 @@ class AudioBridge:
             {"type": "offer", "sdp": offer_sdp},
         )
         self.participant = str(data["id"]) if "id" in data else None
-        while jsep is None:  # the answer may come in an event of its own
-            event = await self.session.next_event(self.handle)
-            jsep = event.get("jsep")
-        if jsep.get("type") != "answer" or not jsep.get("sdp"):
-            raise JanusError("join: Janus's reply has no answer")
-        return str(jsep["sdp"])
+        return await self._answer(jsep, "join")
 
     async def configure(self, *, muted: bool) -> None:
         await self._request({"request": "configure", "muted": muted})
@@ -573,11 +592,7 @@ class AudioBridge:
         await self._request({"request": "leave"})
         self.participant = None
 
-    async def detach(self) -> None:
-        await self.session.detach(self.handle)
 
-
-VIDEOROOM = "janus.plugin.videoroom"
 # VideoRoom's error codes lawline acts on.
 VIDEO_NO_SUCH_ROOM = 426
 VIDEO_ROOM_EXISTS = 427
@@ -601,21 +616,11 @@ def video_streams(data: Json) -> list[VideoStream]:
     ]
 
 
-class VideoRoom:
+class VideoRoom(PluginHandle):
     """One VideoRoom handle: room management, or one publisher, or one (multistream)
     subscriber, which takes any number of publishers' videos on one PeerConnection."""
 
-    def __init__(self, session: JanusSession, handle: int, admin_key: str) -> None:
-        self.session = session
-        self.handle = handle
-        self.admin_key = admin_key
-
-    @classmethod
-    async def attach(cls, session: JanusSession, admin_key: str) -> VideoRoom:
-        return cls(session, await session.attach(VIDEOROOM), admin_key)
-
-    async def _request(self, body: Json, jsep: Json | None = None) -> tuple[Json, Json | None]:
-        return await self.session.message(self.handle, body, jsep)
+    PLUGIN = VIDEOROOM
 
     async def create_room(
         self, room: str, *, pin: str, publishers: int, bitrate: int, codec: str = "vp8"
@@ -658,12 +663,7 @@ class VideoRoom:
             },
             {"type": "offer", "sdp": offer_sdp},
         )
-        while jsep is None:  # the answer may come in an event of its own
-            event = await self.session.next_event(self.handle)
-            jsep = event.get("jsep")
-        if jsep.get("type") != "answer" or not jsep.get("sdp"):
-            raise JanusError("publish: Janus's reply has no answer")
-        return str(jsep["sdp"])
+        return await self._answer(jsep, "publish")
 
     async def subscribe(
         self, room: str, feeds: list[str], *, pin: str
@@ -700,6 +700,3 @@ class VideoRoom:
     async def start(self, answer_sdp: str) -> None:
         """The browser's answer to the subscription's latest offer."""
         await self._request({"request": "start"}, {"type": "answer", "sdp": answer_sdp})
-
-    async def detach(self) -> None:
-        await self.session.detach(self.handle)
