@@ -131,7 +131,7 @@ def decoder(
     from lawline.config import Settings
     from lawline.logs import setup_logging
     from lawline.transcripts.decoder import run_decoder
-    from lawline.transcripts.engines import decode_settings
+    from lawline.transcripts.engines import decode_settings, pack_limits
     from lawline.transcripts.whisper import ModelMissing
 
     setup_logging(log_level)
@@ -146,6 +146,7 @@ def decoder(
         w.streams_per_process,
         decode_settings(settings, language),
         w.compute_type,
+        pack_limits(settings),
     )
     try:
         asyncio.run(running)

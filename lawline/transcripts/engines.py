@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from lawline.config import Settings
 from lawline.transcripts.client import REPLY_TIMEOUT_S, TranscriberPool
+from lawline.transcripts.packing import PackLimits
 from lawline.transcripts.settings import LanguageEngines
 from lawline.transcripts.whisper import DecodeSettings
 
@@ -96,3 +97,9 @@ def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
         script=w.script,
         numbers=w.numbers,
     )
+
+
+def pack_limits(settings: Settings) -> PackLimits:
+    """How many waiting utterances one decode may take together (packing.py)."""
+    w = settings.transcripts.whisper
+    return PackLimits(w.pack_utterances, w.pack_seconds, w.pack_gap_s)

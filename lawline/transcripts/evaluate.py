@@ -30,7 +30,7 @@ from websockets.asyncio.server import serve
 
 from lawline.config import Settings
 from lawline.transcripts.client import TranscriberPool
-from lawline.transcripts.engines import Engines, decode_settings
+from lawline.transcripts.engines import Engines, decode_settings, pack_limits
 from lawline.transcripts.live import LiveTranscript
 from lawline.transcripts.runtime import live_settings
 from lawline.transcripts.segments import Kind, Leg, Segment
@@ -155,7 +155,8 @@ async def local_engines(settings: Settings, language: str) -> AsyncIterator[Engi
                     t.whisper.compute_type,
                     decode_settings(settings, language),
                 )
-                whisper_urls = [await _serve(stack, DecoderService(decoder).handle)]
+                service = DecoderService(decoder, limits=pack_limits(settings))
+                whisper_urls = [await _serve(stack, service.handle)]
         if not vosk_urls and (want is None or want.finals == "vosk" or not whisper_urls):
             from lawline.transcripts.server import ModelMissing as VoskMissing
             from lawline.transcripts.server import Transcriber

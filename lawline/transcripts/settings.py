@@ -73,6 +73,13 @@ class WhisperSettings(BaseModel):
     # Utterances one decoder holds at once (most are still being spoken).
     streams_per_process: int = Field(default=16, ge=1)
     beam_size: int = Field(default=5, ge=1)
+    # Utterances waiting for a decoder go into one Whisper window together (its
+    # encoder costs the same for 3 s of speech as for 25 s): this many at most, this
+    # many seconds of audio at most (under Whisper's 30 s), this much silence between
+    # them. 1 decodes each alone. See README, "Whisper finals".
+    pack_utterances: int = Field(default=6, ge=1, le=16)
+    pack_seconds: float = Field(default=24.0, ge=5, le=28)
+    pack_gap_s: float = Field(default=0.6, ge=0.2, le=2.0)
     # How long a finished utterance may wait for its text (queue included) before
     # its decoder is taken for dead and another one tried.
     final_timeout_s: float = Field(default=60, gt=1)

@@ -21,8 +21,10 @@ Numbers stay as spoken and written (三个月) unless `numbers="digits"`.
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,11 +32,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lawline.transcripts.packing import TimedWord, pack, split_words
 from lawline.transcripts.text import tidy
 
 RATE = 16_000  # Whisper's own rate
 TAIL_S = 2.0  # speech left undecoded after the last segment: decoded again on its own
 MIN_TAIL_S = 0.5
+FULL_WINDOW = 3000  # mel frames: the 30 s Whisper was trained on
 LOOP_REPEATS = 4  # a unit this many times in a row is a loop
 LOOP_MAX_UNIT = 10  # characters
 FALLBACK_TEMPERATURES = (0.0, 0.4, 0.8)
@@ -75,6 +79,9 @@ class DecodeSettings:
     compression_ratio_threshold: float = 2.4
     log_prob_threshold: float = -1.0
     no_speech_threshold: float = 0.6
+    # The encoder's window is cut to the audio (in 5 s steps), never below this many
+    # seconds; 0 keeps Whisper's full 30 s window for every utterance.
+    min_window_s: float = 10.0
 
 
 @dataclass
@@ -85,6 +92,34 @@ class Decoded:
     # What the guards did: "tail" (dropped text decoded again), "loop" (re-decoded),
     # "collapsed" (a loop cut to one), "credits" or "no-speech" (segments dropped).
     guards: list[str] = field(default_factory=list)
+
+
+def window_frames(audio_s: float, min_window_s: float) -> int:
+    """The encoder's window for `audio_s` of audio, in mel frames (100 a second): the
+    audio and half a second, in steps of 5 s, at least `min_window_s`, at most Whisper's
+    30 s (3000 frames). 0 as the minimum: always the full window."""
+    if min_window_s <= 0:
+        return FULL_WINDOW
+    seconds = max(min_window_s, math.ceil((audio_s + 0.5) / 5) * 5)
+    return min(FULL_WINDOW, int(seconds * 100))
+
+
+def _windowed_model() -> type[Any]:
+    """faster-whisper's model, its encoder given `window_frames` of each (padded) window.
+
+    faster-whisper pads every window's features to 3000 frames (30 s) before encoding,
+    so a 3 s utterance costs the encoder as much as 30 s of speech; CTranslate2 takes
+    fewer frames. The cut happens after the padding, on the padded features: frames
+    past the audio are padding either way."""
+    from faster_whisper import WhisperModel  # here: importing lawline stays light
+
+    class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
+        window_frames = FULL_WINDOW
+
+        def encode(self, features: np.ndarray) -> Any:
+            return super().encode(features[..., : self.window_frames])
+
+    return WindowedWhisperModel
 
 
 def _needed(unit: int, repeats: int) -> int:
@@ -131,10 +166,8 @@ class WhisperDecoder:
         compute_type: str = "int8",
         settings: DecodeSettings | None = None,
     ) -> None:
-        from faster_whisper import WhisperModel  # here: importing lawline stays light
-
         check_whisper_model(model_path)
-        self.model = WhisperModel(
+        self.model = _windowed_model()(
             str(model_path),
             device="cpu",
             compute_type=compute_type,
@@ -169,13 +202,50 @@ class WhisperDecoder:
         result.compute_s = time.perf_counter() - started
         return result
 
+    def decode_many(self, items: Sequence[tuple[bytes, int]], gap_s: float) -> list[Decoded]:
+        """Several finished utterances (PCM, rate) in one window, each one's text split
+        back by the words' timestamps (packing.py); when the split cannot vouch for
+        every word's utterance, or a piece loops, each is decoded alone instead."""
+        if len(items) == 1:
+            return [self.decode(*items[0])]
+        started = time.perf_counter()
+        audio = [pcm_to_float(pcm, rate) for pcm, rate in items]
+        packed, spans = pack(audio, RATE, gap_s)
+        guards: list[str] = []
+        segments = self._segments(packed, guards, word_timestamps=True)
+        words = [TimedWord(w.word, w.start, w.end) for seg in segments for w in seg.words or ()]
+        texts = split_words(words, spans)
+        if texts is None or any(find_loop(t) for t in texts):
+            results = [self.decode(pcm, rate) for pcm, rate in items]
+            for r in results:
+                r.guards.append("unpacked")
+            return results
+        share = (time.perf_counter() - started) / len(items)
+        return [
+            Decoded(self.finish_text(text), len(a) / RATE, share, ["packed", *guards])
+            for text, a in zip(texts, audio, strict=True)
+        ]
+
     def _transcribe(
         self, audio: np.ndarray, result: Decoded, avoid_repeats: bool = False
     ) -> tuple[str, float]:
         """The text of `audio`, and where its last kept segment ends (seconds)."""
+        segments = self._segments(audio, result.guards, avoid_repeats)
+        text = "".join(seg.text.strip() for seg in segments)
+        return text, max((float(seg.end) for seg in segments), default=0.0)
+
+    def _segments(
+        self,
+        audio: np.ndarray,
+        guards: list[str],
+        avoid_repeats: bool = False,
+        word_timestamps: bool = False,
+    ) -> list[Any]:
+        """The decoder's segments of `audio`, less those over silence and the credits."""
         if len(audio) < MIN_TAIL_S * RATE:
-            return "", 0.0
+            return []
         s = self.settings
+        self.model.window_frames = window_frames(len(audio) / RATE, s.min_window_s)
         extra: dict[str, Any] = {}
         if avoid_repeats:
             extra = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
@@ -191,21 +261,20 @@ class WhisperDecoder:
             initial_prompt=s.prompt or None,
             hotwords=s.hotwords or None,
             vad_filter=False,  # lawline's own voice-activity decision cut the utterance
+            word_timestamps=word_timestamps,
             **extra,
         )
-        parts: list[str] = []
-        last_end = 0.0
+        kept: list[Any] = []
         for seg in segments:
             silent = seg.no_speech_prob > s.no_speech_threshold
             if silent and seg.avg_logprob < s.log_prob_threshold:
-                result.guards.append("no-speech")
+                guards.append("no-speech")
                 continue
             if CREDITS.search(seg.text):
-                result.guards.append("credits")
+                guards.append("credits")
                 continue
-            parts.append(seg.text.strip())
-            last_end = max(last_end, float(seg.end))
-        return "".join(parts), last_end
+            kept.append(seg)
+        return kept
 
     def finish_text(self, text: str) -> str:
         """The decoded text as the ledger keeps it: simplified, numbers as configured."""
