@@ -75,6 +75,10 @@ class DecodeSettings:
     compression_ratio_threshold: float = 2.4
     log_prob_threshold: float = -1.0
     no_speech_threshold: float = 0.6
+    # Homophones of legal terms corrected after decoding (legal_terms.py), with the
+    # centre's own terms added to the shipped lexicon.
+    correct_legal_terms: bool = True
+    legal_terms: tuple[str, ...] = ()
 
 
 @dataclass
@@ -142,6 +146,11 @@ class WhisperDecoder:
             num_workers=1,
         )
         self.settings = settings or DecodeSettings()
+        if self.settings.correct_legal_terms:
+            from lawline.transcripts.legal_terms import shipped_corrector
+
+            # Built now (a second or two), not while the first utterance waits.
+            shipped_corrector(self.settings.legal_terms)
 
     @cached_property
     def _to_simplified(self) -> Any:
@@ -208,9 +217,14 @@ class WhisperDecoder:
         return "".join(parts), last_end
 
     def finish_text(self, text: str) -> str:
-        """The decoded text as the ledger keeps it: simplified, numbers as configured."""
+        """The decoded text as the ledger keeps it: simplified, legal terms heard
+        right, numbers as configured."""
         if self.settings.script == "simplified":
             text = self._to_simplified.convert(text)
+            if self.settings.correct_legal_terms:  # its lexicon is in simplified
+                from lawline.transcripts.legal_terms import shipped_corrector
+
+                text = shipped_corrector(self.settings.legal_terms).correct(tidy(text))
         if self.settings.numbers == "digits":
             import cn2an
 
