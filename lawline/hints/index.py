@@ -18,8 +18,8 @@ import bm25s
 import numpy as np
 
 from lawline.hints.citation import Citation, SpokenCitations
-from lawline.hints.phrases import expand, legal_phrases
-from lawline.hints.segment import Segmenter, legal_dictionary, sound, sounds, spans
+from lawline.hints.phrases import expand
+from lawline.hints.segment import Segmenter, legal_vocabulary, sound, sounds, spans
 from lawline.queue.skills import Domain
 from lawline.transcripts.text import compact
 
@@ -93,12 +93,11 @@ class HintIndex:
     def __init__(self, docs: Sequence[ArticleDoc]) -> None:
         self.docs = list(docs)
         laws = {d.law for d in self.docs}
-        dictionary = legal_dictionary(
+        dictionary = legal_vocabulary(
             laws,
             (h for d in self.docs for h in (d.chapter, d.section)),
             (d.text for d in self.docs),
         )
-        dictionary.update(w for legal in legal_phrases() for w in legal.split())
         self.segmenter = Segmenter(dictionary)
         corpus = [self.segmenter.words(_indexed_text(d)) for d in self.docs]
         self._bm25 = bm25s.BM25()

@@ -20,6 +20,8 @@ from pathlib import Path
 import jieba
 from pypinyin import lazy_pinyin
 
+from lawline.hints.phrases import legal_phrases
+from lawline.statutes.parse import Instrument
 from lawline.transcripts.text import compact
 
 jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to log
@@ -87,6 +89,28 @@ def legal_dictionary(
     for text in texts:
         words.update(m.group(1) for m in _DEFINED.finditer(text) if m.group(1))
     return words
+
+
+def legal_vocabulary(
+    short_titles: Iterable[str], headings: Iterable[str], texts: Iterable[str]
+) -> set[str]:
+    """The legal dictionary and the phrase map's legal words: every term the hints
+    know as the law's."""
+    words = legal_dictionary(short_titles, headings, texts)
+    words.update(w for legal in legal_phrases() for w in legal.split())
+    return words
+
+
+def pack_vocabulary(instruments: Iterable[Instrument]) -> set[str]:
+    """`legal_vocabulary` of parsed instruments (the shipped pack read from its
+    files, where there is no knowledge base to ask)."""
+    instruments = list(instruments)
+    articles = [a for ins in instruments for a in ins.articles]
+    return legal_vocabulary(
+        {ins.short_title for ins in instruments},
+        (h for a in articles for h in (a.chapter, a.section)),
+        (a.text for a in articles),
+    )
 
 
 def sound(word: str) -> str:

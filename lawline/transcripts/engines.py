@@ -96,6 +96,8 @@ def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
         hotwords=hotwords,
         script=w.script,
         numbers=w.numbers,
+        correct_legal_terms=w.correct_legal_terms,
+        legal_terms=tuple(w.glossary + w.legal_terms),
     )
 
 

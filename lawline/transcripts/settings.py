@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from lawline.transcripts.legal_terms import MAX_CENTRE_TERMS, is_term
 from lawline.transcripts.vocabulary import ALERT_PHRASES, LEGAL_GLOSSARY
 
 # The official Vosk Chinese model (large: best accuracy; the small one is 42 MB).
@@ -93,6 +94,19 @@ class WhisperSettings(BaseModel):
     glossary: list[str] = Field(default_factory=lambda: list(LEGAL_GLOSSARY))
     glossary_prompt: bool = False
     glossary_hotwords: bool = False
+    # After decoding, a span that sounds like a legal term (工商认定) becomes the term
+    # (工伤认定): terms from the statutes pack, the glossary and `legal_terms`, the
+    # centre's own (3-12 Han characters each, at most 500; see README).
+    correct_legal_terms: bool = True
+    legal_terms: list[str] = Field(default_factory=list, max_length=MAX_CENTRE_TERMS)
+
+    @field_validator("legal_terms")
+    @classmethod
+    def _terms_usable(cls, terms: list[str]) -> list[str]:
+        wrong = [t for t in terms if not is_term(t)]
+        if wrong:
+            raise ValueError(f"legal terms must be 3 to 12 Han characters: {wrong[:5]}")
+        return terms
 
 
 class LanguageEngines(BaseModel):

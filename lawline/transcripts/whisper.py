@@ -82,6 +82,10 @@ class DecodeSettings:
     # The encoder's window is cut to the audio (in 5 s steps), never below this many
     # seconds; 0 keeps Whisper's full 30 s window for every utterance.
     min_window_s: float = 10.0
+    # Homophones of legal terms corrected after decoding (legal_terms.py), with the
+    # centre's own terms added to the shipped lexicon.
+    correct_legal_terms: bool = True
+    legal_terms: tuple[str, ...] = ()
 
 
 @dataclass
@@ -175,6 +179,11 @@ class WhisperDecoder:
             num_workers=1,
         )
         self.settings = settings or DecodeSettings()
+        if self.settings.correct_legal_terms:
+            from lawline.transcripts.legal_terms import shipped_corrector
+
+            # Built now (a second or two), not while the first utterance waits.
+            shipped_corrector(self.settings.legal_terms)
 
     @cached_property
     def _to_simplified(self) -> Any:
@@ -277,9 +286,14 @@ class WhisperDecoder:
         return kept
 
     def finish_text(self, text: str) -> str:
-        """The decoded text as the ledger keeps it: simplified, numbers as configured."""
+        """The decoded text as the ledger keeps it: simplified, legal terms heard
+        right, numbers as configured."""
         if self.settings.script == "simplified":
             text = self._to_simplified.convert(text)
+            if self.settings.correct_legal_terms:  # its lexicon is in simplified
+                from lawline.transcripts.legal_terms import shipped_corrector
+
+                text = shipped_corrector(self.settings.legal_terms).correct(tidy(text))
         if self.settings.numbers == "digits":
             import cn2an
 
