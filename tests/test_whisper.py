@@ -5,8 +5,9 @@ same code a call uses, into a real Redis.
 The speech is espeak-ng's pinyin voice reading pypinyin's pinyin: the tones are right
 but the voice is too robotic for Whisper to hear it well (about half the characters
 come out wrong), so these tests check the pipeline (segmentation, legs, times,
-simplified characters, the guards, failover, the eval command), not accuracy;
-`lawline asr eval` on real recordings measures that.
+simplified characters, the guards, failover, the eval command), not accuracy.
+Accuracy is checked on the held-out set in tests/asr_eval (a neural Mandarin voice,
+telephone audio), and `lawline asr eval` on a centre's real recordings measures it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lawline.queue.skills import Channel, Service
 from lawline.queue.store import QueueStore
 from lawline.transcripts.client import TranscriberPool
 from lawline.transcripts.engines import Engines, LegEngines
-from lawline.transcripts.evaluate import edit_distance, normalise
+from lawline.transcripts.evaluate import edit_distance, normalise, numerals
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.segments import CALL_LEGS, Kind, Leg, Segment
 from lawline.transcripts.settings import LanguageEngines, ModelSource
@@ -323,7 +324,7 @@ def test_asr_eval_prints_each_files_and_the_total_error_rate(tmp_path: Path) -> 
     rows = {line.split("\t")[0]: line.split("\t") for line in lines[1:3]}
     assert set(rows) == {"wideband", "phone"}
     refs = {"wideband": CITIZEN_SAYS, "phone": LAWYER_SAYS}
-    edits = 0
+    edits = numeral_edits = 0
     for file_id, (_, cer, rtf, audio_s, text) in rows.items():
         assert text and is_simplified(text)
         # The printed rate is the printed text's real distance from the reference.
@@ -331,13 +332,46 @@ def test_asr_eval_prints_each_files_and_the_total_error_rate(tmp_path: Path) -> 
         assert float(cer) == pytest.approx(e / len(normalise(refs[file_id])), abs=1e-3)
         assert float(rtf) > 0 and 2.0 < float(audio_s) < 6.0
         edits += e
+        numeral_edits += edit_distance(
+            normalise(numerals(refs[file_id])), normalise(numerals(text))
+        )
+    raw = re.fullmatch(r"raw cer=(\d+\.\d{4}) \(numerals as written\)", lines[-2])
+    assert raw, lines[-2]
+    total = edits / sum(len(normalise(t)) for t in refs.values())
+    assert float(raw.group(1)) == pytest.approx(total, abs=1e-3)
+    # The last line scores numerals as numbers on both sides.
     m = re.fullmatch(r"cer=(\d+\.\d{4}) rtf=(\d+\.\d{3})", lines[-1])
     assert m, lines[-1]
-    total = edits / sum(len(normalise(t)) for t in refs.values())
+    total = numeral_edits / sum(len(normalise(numerals(t))) for t in refs.values())
     assert float(m.group(1)) == pytest.approx(total, abs=1e-3)
     # Robotic speech: much is misheard, but it is Mandarin heard as Mandarin.
     assert 0.0 < float(m.group(1)) < 0.9
     assert float(m.group(2)) > 0
+
+
+# A part of tests/asr_eval/8k (the held-out phone set), so the test stays near a
+# minute on a busy machine: legal terms, numbers both ways, everyday talk.
+HELD_OUT_PART = [f"s{n:02}" for n in (1, 3, 7, 10, 11, 13, 14, 16, 18, 22, 25, 28, 30)]
+# Measured 0.084 on this part with the default settings (twice, the same), 0.129 on the
+# whole 8 kHz set; a user would notice transcripts past this.
+HELD_OUT_MAX_CER = 0.14
+
+
+def test_whisper_hears_the_held_out_phone_set(tmp_path: Path) -> None:
+    phone = Path(__file__).resolve().parent / "asr_eval" / "8k"
+    refs = dict(
+        line.split("\t") for line in (phone / "refs.tsv").read_text(encoding="utf-8").splitlines()
+    )
+    for file_id in HELD_OUT_PART:
+        (tmp_path / f"{file_id}.wav").symlink_to(phone / f"{file_id}.wav")
+    (tmp_path / "refs.tsv").write_text(
+        "".join(f"{i}\t{refs[i]}\n" for i in HELD_OUT_PART), encoding="utf-8"
+    )
+    done = lawline("asr", "eval", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = re.fullmatch(r"cer=(\d+\.\d{4}) rtf=(\d+\.\d{3})", done.stdout.strip().splitlines()[-1])
+    assert m, done.stdout
+    assert float(m.group(1)) < HELD_OUT_MAX_CER, done.stdout
 
 
 def test_asr_eval_says_what_is_wrong_with_its_directory(tmp_path: Path) -> None:
