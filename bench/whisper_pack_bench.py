@@ -5,8 +5,9 @@ Run by hand: .venv/bin/python bench/whisper_pack_bench.py [DIR] [--threads 1]
 
 DIR holds `refs.tsv` and each utterance's audio (`<id>.wav` or `<id>.flac`), as
 `lawline asr eval` takes it; by default bench/asr_dev (24 hotline sentences spoken
-by a neural voice, made by scripts/make_asr_evalset.sh: the set the decoder's
-settings were tuned on; tests/asr_eval is held out for `asr eval`). Each
+by a neural voice: the set the decoder's settings were tuned on, made with
+`scripts/make_asr_evalset.sh --sentences bench/asr_dev/sentences.tsv --out bench/asr_dev`;
+tests/asr_eval is held out for `asr eval`). Each
 configuration decodes every utterance through `WhisperDecoder.decode_many` (the
 decoder process's own call, guards included), in packs of k utterances in file
 order, and prints compute seconds per utterance, the character error rate (the
@@ -81,13 +82,19 @@ def run(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dir", nargs="?", type=Path, default=Path("/tmp/asrdev/16k"))
+    ap.add_argument("dir", nargs="?", type=Path, default=HERE / "asr_dev" / "16k")
+    ap.add_argument("--limit", type=int, default=0, help="the first N utterances only")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--packs", default="1,2,4,6,8")
     ap.add_argument("--beams", default="5,1")
     ap.add_argument("--min-windows", default="0,10")
     args = ap.parse_args()
-    items = read_set(args.dir)
+    if not (args.dir / "refs.tsv").is_file():
+        sys.exit(
+            f"no {args.dir}/refs.tsv: make the tuning set with scripts/make_asr_evalset.sh "
+            "--sentences bench/asr_dev/sentences.tsv --out bench/asr_dev"
+        )
+    items = read_set(args.dir)[: args.limit or None]
     refs = [r for r, _, _ in items]
     audio_s = sum(len(pcm) / 2 / rate for _, pcm, rate in items) / len(items)
     print(f"{len(items)} utterances from {args.dir}, {audio_s:.1f} s each on average; "

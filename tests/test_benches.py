@@ -49,6 +49,10 @@ SMOKE: list[tuple[str, list[str]]] = [
         "--boards", "2", "--lawyers", "5", "--waiting", "10", "--rate", "5", "--seconds", "1",
     ]),
     ("whisper_batch_bench.py", ["--batches", "1,2"]),
+    ("whisper_pack_bench.py", [
+        "tests/asr_eval/16k", "--limit", "4", "--packs", "1,2", "--beams", "1",
+        "--min-windows", "5",
+    ]),
 ]  # fmt: skip
 
 NOT_A_BENCH = {"cpu.py"}

@@ -159,10 +159,15 @@ async def test_garbage_on_the_transcriber_socket_gets_a_clear_close(
 
 
 async def feed_live(
-    transcript: LiveTranscript, plan: list[tuple[Leg, float, bytes]], t0: float, tail_s: float
+    transcript: LiveTranscript,
+    plan: list[tuple[Leg, float, bytes]],
+    t0: float,
+    tail_s: float,
+    real_time: bool = False,
 ) -> None:
     """Feed each leg's audio in 20 ms chunks as if it arrived in real time from t0, faster
-    than real time (the times are passed in); `plan`: (leg, start second, pcm)."""
+    than real time (the times are passed in) unless `real_time`; `plan`: (leg, start
+    second, pcm)."""
     end = max(start + len(pcm) / 2 / RATE for _, start, pcm in plan) + tail_s
     streams = {leg: (start, pcm) for leg, start, pcm in plan}
     for i in range(int(end * 50)):
@@ -173,7 +178,7 @@ async def feed_live(
             chunk = pcm[k * CHUNK : (k + 1) * CHUNK] if k >= 0 else b""
             transcript.feed(leg, chunk.ljust(CHUNK, b"\0"), RATE, t0 + t + 0.02)
         if i % 10 == 0:
-            await asyncio.sleep(0.02)  # let utterances stream
+            await asyncio.sleep(0.2 if real_time else 0.02)  # let utterances stream
 
 
 async def live_segments(redis: Redis, channel: str, into: list[Segment]) -> None:

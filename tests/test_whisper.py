@@ -37,7 +37,7 @@ from lawline.transcripts.engines import Engines, LegEngines
 from lawline.transcripts.evaluate import edit_distance, normalise, numerals
 from lawline.transcripts.live import LiveSettings, LiveTranscript
 from lawline.transcripts.segments import CALL_LEGS, Kind, Leg, Segment
-from lawline.transcripts.settings import LanguageEngines, ModelSource
+from lawline.transcripts.settings import LanguageEngines, ModelSource, TranscriptSettings
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.vosk_fetch import FetchError
 from lawline.transcripts.whisper import (
@@ -184,6 +184,9 @@ def test_each_language_gets_the_engines_it_is_configured_for() -> None:
     vosk_only = Engines(choice, vosk, None).for_language("zh")
     assert vosk_only is not None and vosk_only.finals is vosk
     assert Engines(choice, None, None).for_language("zh") is None
+    # Mongolian by default: neither Whisper's Cyrillic nor the Mandarin Vosk model.
+    default = TranscriptSettings().engines
+    assert Engines(default, vosk, whisper).for_language("mn") is None
 
 
 # ----- the pipeline with real decoders --------------------------------------------------
@@ -253,11 +256,14 @@ async def test_vosk_partials_while_talking_and_whisper_writes_the_final(
             TranscriberPool([whisper.url]), TranscriberPool([vosk.url]), final_timeout_s=60
         )
         live = LiveTranscript("c2", LiveSettings(), engines, ListSink(segs), time.time())
-        await feed_live(live, [(Leg.CITIZEN, 0.5, mandarin["lawyer"])], live.started_at, 1.5)
+        # As fast as a speaker talks: the partials are what is seen meanwhile, and a
+        # Whisper final (a third of a second) would beat a faster-than-life feed.
+        plan = [(Leg.CITIZEN, 0.5, mandarin["lawyer"])]
+        await feed_live(live, plan, live.started_at, 1.5, real_time=True)
         await live.close()
     partials = [s for s in segs if s.kind == Kind.PARTIAL]
     finals = [s for s in segs if s.kind == Kind.FINAL]
-    assert partials and all(s.text for s in partials)
+    assert partials and all(s.text for s in partials), [(s.kind, s.text) for s in segs]
     assert any(re.search(r"[\uac00-\ud7a3]", s.text) for s in partials), partials
     assert len(finals) == 1 and re.search(r"[\u4e00-\u9fff]", finals[0].text), finals
     assert not re.search(r"[\uac00-\ud7a3]", finals[0].text)

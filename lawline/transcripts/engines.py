@@ -65,6 +65,8 @@ class Engines:
         """The engines for a conversation in `language`; None: no transcription."""
         want = self.choice.get(language, LanguageEngines(finals="vosk"))
         finals_engine = want.finals
+        if finals_engine == "none":
+            return None
         if finals_engine == "whisper" and self.whisper is None:
             finals_engine = "vosk"  # no decoder running: Vosk's finals are better than none
         if finals_engine == "vosk" and self.vosk is None:
@@ -92,6 +94,7 @@ def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
     return DecodeSettings(
         language=WHISPER_LANGUAGE.get(language, language),
         beam_size=w.beam_size,
+        min_window_s=w.min_window_s,
         prompt=prompt,
         hotwords=hotwords,
         script=w.script,

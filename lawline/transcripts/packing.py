@@ -56,8 +56,8 @@ class PackLimits:
     """How much one decode may take: `utterances` at most (1: never pack) and
     `seconds` of packed audio (gaps included, under Whisper's window)."""
 
-    utterances: int = 6
-    seconds: float = 24.0
+    utterances: int = 1
+    seconds: float = 18.0
     gap_s: float = 0.6
 
 

@@ -73,13 +73,19 @@ class WhisperSettings(BaseModel):
     compute_type: str = "int8"
     # Utterances one decoder holds at once (most are still being spoken).
     streams_per_process: int = Field(default=16, ge=1)
+    # Beam width: 1 (greedy) costs a fifth less than 5 but heard worse on unseen
+    # sentences (README, "What a final costs").
     beam_size: int = Field(default=5, ge=1)
+    # The encoder's window is cut to the audio (in 5 s steps) but never under this
+    # many seconds; 0 keeps Whisper's full 30 s window for every decode.
+    min_window_s: float = Field(default=5.0, ge=0, le=30)
     # Utterances waiting for a decoder go into one Whisper window together (its
     # encoder costs the same for 3 s of speech as for 25 s): this many at most, this
     # many seconds of audio at most (under Whisper's 30 s), this much silence between
-    # them. 1 decodes each alone. See README, "Whisper finals".
-    pack_utterances: int = Field(default=6, ge=1, le=16)
-    pack_seconds: float = Field(default=24.0, ge=5, le=28)
+    # them. 1 (the default) decodes each alone: with beam 5, packs cost more than the
+    # cut window alone (README, "What a final costs").
+    pack_utterances: int = Field(default=1, ge=1, le=16)
+    pack_seconds: float = Field(default=18.0, ge=5, le=28)
     pack_gap_s: float = Field(default=0.6, ge=0.2, le=2.0)
     # How long a finished utterance may wait for its text (queue included) before
     # its decoder is taken for dead and another one tried.
@@ -111,16 +117,19 @@ class WhisperSettings(BaseModel):
 
 class LanguageEngines(BaseModel):
     """Per language: which engine shows words while a speaker talks, and which writes
-    each utterance's final text. A missing Vosk model turns partials into a
-    "listening" indicator."""
+    each utterance's final text ("none": the language is not transcribed, and the
+    console says so). A missing Vosk model turns partials into a "listening"
+    indicator."""
 
     partials: Literal["vosk", "none"] = "vosk"
-    finals: Literal["vosk", "whisper"] = "whisper"
+    finals: Literal["vosk", "whisper", "none"] = "whisper"
 
 
 def _default_engines() -> dict[str, LanguageEngines]:
-    # Whisper base hears Mandarin well and Mongolian poorly: Mongolian stays on Vosk.
-    return {"zh": LanguageEngines(), "mn": LanguageEngines(finals="vosk")}
+    # Mongolian is not transcribed until a centre configures an engine that writes the
+    # traditional script: Whisper writes Mongolia's Cyrillic, and the Vosk processes
+    # carry the Mandarin model (README, "Mongolian").
+    return {"zh": LanguageEngines(), "mn": LanguageEngines(partials="none", finals="none")}
 
 
 class TranscriptSettings(BaseModel):

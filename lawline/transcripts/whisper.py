@@ -81,7 +81,7 @@ class DecodeSettings:
     no_speech_threshold: float = 0.6
     # The encoder's window is cut to the audio (in 5 s steps), never below this many
     # seconds; 0 keeps Whisper's full 30 s window for every utterance.
-    min_window_s: float = 10.0
+    min_window_s: float = 5.0
     # Homophones of legal terms corrected after decoding (legal_terms.py), with the
     # centre's own terms added to the shipped lexicon.
     correct_legal_terms: bool = True
