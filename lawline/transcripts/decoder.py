@@ -10,6 +10,15 @@ several utterances are waiting (several calls, both legs of each), the oldest go
 into one window together (`packing.py`: Whisper's encoder costs the same for 3 s as
 for 25 s), within the pack limits; alone otherwise. The final text comes back as
 {"text": ..., "result": []} (no word times: the utterance's own times stand).
+
+A decoder with nothing to do does not wait for the end: once an utterance's audio
+has ended in 0.3 s of quiet (the bridge's voice-activity decision waits 0.6 s before
+it says the utterance is over), it decodes what it has; if nothing louder than quiet
+came after, that text is the final at `eof`, ready 0.3 s sooner. If the speaker went
+on, the early text is dropped and the whole utterance decoded as usual. Only an idle
+decoder guesses (at most two guesses in the decoding thread at once: a dropped one
+may still be running), so guessing never delays another speaker's final by more
+than two decodes.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
@@ -29,12 +39,42 @@ from websockets.frames import CloseCode
 from lawline.transcripts.packing import PackLimits, take
 from lawline.transcripts.protocol import is_eof
 from lawline.transcripts.server import MAX_CHUNK_BYTES, parse_config, serve_until_signalled
-from lawline.transcripts.whisper import DecodeSettings, WhisperDecoder
+from lawline.transcripts.whisper import Decoded, DecodeSettings, WhisperDecoder
 
 log = logging.getLogger(__name__)
 
 MAX_UTTERANCE_S = 60  # audio kept for one utterance at most (the bridge cuts at 20 s)
+EARLY_AFTER_S = 0.3  # quiet at the end of an utterance before an idle decoder starts on it
+MAX_EARLY = 2  # early decodes in the decoding thread at once
+QUIET_RMS = 330  # 16-bit RMS of a 20 ms frame under -40 dBFS: no speech in it
 EMPTY_PARTIAL = '{"partial" : ""}'
+
+
+@dataclass
+class Heard:
+    """How an utterance's audio ends: where its last frame louder than quiet ends
+    (bytes), so how long the quiet after it has lasted."""
+
+    voiced_end: int = 0
+    length: int = 0
+
+    def add(self, frame: bytes) -> None:
+        self.length += len(frame)
+        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        if samples.size and float(np.sqrt(np.mean(samples * samples))) >= QUIET_RMS:
+            self.voiced_end = self.length
+
+    def quiet_s(self, rate: int) -> float:
+        return (self.length - self.voiced_end) / 2 / rate
+
+
+@dataclass
+class Early:
+    """A decode started in the utterance's pause: good while `voiced_end` is still the
+    utterance's (nothing louder than quiet since)."""
+
+    voiced_end: int
+    text: asyncio.Future[str | None]  # None: it failed, decode at the end as usual
 
 
 @dataclass
@@ -43,7 +83,7 @@ class Waiting:
 
     pcm: bytes
     rate: int
-    text: asyncio.Future[str]
+    text: asyncio.Future[str | None]  # None: it failed, decode at the end as usual
 
     @property
     def seconds(self) -> float:
@@ -57,15 +97,31 @@ class DecoderService:
     most of it spent listening); past that 1013, and the bridge tries another."""
 
     def __init__(
-        self, decoder: WhisperDecoder, max_streams: int = 16, limits: PackLimits | None = None
+        self,
+        decoder: WhisperDecoder,
+        max_streams: int = 16,
+        limits: PackLimits | None = None,
+        early: bool = True,
     ) -> None:
         self.decoder = decoder
+        self.early = early
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="whisper")
         self.max_streams = max_streams
         self.limits = limits or PackLimits()
         self.streams = 0
         self.waiting: deque[Waiting] = deque()  # finished, not yet in the decoder
         self._worker: asyncio.Task[None] | None = None
+        self.decoding = 0  # decodes in (or handed to) the decoding thread
+        self.early_decoding = 0  # of which early ones
+        self.early_used = 0  # finals that were ready at eof
+        self.early_dropped = 0  # early decodes the speaker talked past
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits for the decoder but early decodes, and not two of them: a
+        speaker's guess dropped when they went on may still be running."""
+        only_early = self.decoding == self.early_decoding < MAX_EARLY
+        return not self.waiting and only_early
 
     @property
     def queued(self) -> int:
@@ -86,10 +142,17 @@ class DecoderService:
     async def _utterance(self, ws: ServerConnection) -> None:
         rate, words, started = 16_000, True, False
         audio = bytearray()
+        heard = Heard()
+        early: Early | None = None
         async for message in ws:
             if isinstance(message, str):
                 if is_eof(message):
-                    text = await self.decode(bytes(audio), rate)
+                    text = None
+                    if early is not None and early.voiced_end == heard.voiced_end:
+                        text = await asyncio.shield(early.text)
+                        self.early_used += text is not None
+                    if text is None:
+                        text = await self.decode(bytes(audio), rate)
                     await ws.send(json.dumps({"text": text, "result": []}, ensure_ascii=False))
                     await ws.close()
                     return
@@ -105,7 +168,41 @@ class DecoderService:
             started = True
             if len(audio) < MAX_UTTERANCE_S * rate * 2:
                 audio += message
+                heard.add(message)
+            if early is not None and early.voiced_end != heard.voiced_end:
+                self.early_dropped += 1  # the speaker went on: decoded whole at the end
+                early = None
+            if (
+                early is None
+                and self.early
+                and heard.voiced_end
+                and heard.quiet_s(rate) >= EARLY_AFTER_S
+                and self.idle
+            ):
+                early = Early(heard.voiced_end, self._decode_early(bytes(audio), rate))
             await ws.send(EMPTY_PARTIAL)
+
+    def _decode_early(self, pcm: bytes, rate: int) -> asyncio.Future[str | None]:
+        """Decode now, on the decoding thread, outside the queue."""
+        loop = asyncio.get_running_loop()
+        self.decoding += 1
+        self.early_decoding += 1
+        work = loop.run_in_executor(self.pool, self.decoder.decode, pcm, rate)
+
+        def done(_f: object) -> None:
+            self.decoding -= 1
+            self.early_decoding -= 1
+
+        work.add_done_callback(done)
+        return asyncio.ensure_future(self._text_of(work))
+
+    @staticmethod
+    async def _text_of(work: asyncio.Future[Decoded]) -> str | None:
+        try:
+            return (await work).text
+        except Exception:
+            log.exception("early decoding failed")
+            return None
 
     async def decode(self, pcm: bytes, rate: int) -> str:
         """The utterance's text, once the decoding thread has reached it."""
@@ -125,6 +222,7 @@ class DecoderService:
             n = take([w.seconds for w in self.waiting], self.limits)
             batch = [self.waiting.popleft() for _ in range(n)]
             items = [(w.pcm, w.rate) for w in batch]
+            self.decoding += 1
             try:
                 results = await loop.run_in_executor(
                     self.pool, self.decoder.decode_many, items, self.limits.gap_s
@@ -135,6 +233,8 @@ class DecoderService:
                     if not w.text.done():
                         w.text.set_exception(exc)
                 continue
+            finally:
+                self.decoding -= 1
             for w, result in zip(batch, results, strict=True):
                 if not w.text.done():
                     w.text.set_result(result.text)
@@ -159,8 +259,9 @@ async def run_decoder(
     settings: DecodeSettings | None = None,
     compute_type: str = "int8",
     limits: PackLimits | None = None,
+    early: bool = True,
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
     decoder = WhisperDecoder(model_path, threads, compute_type, settings)
-    service = DecoderService(decoder, max_streams, limits)
+    service = DecoderService(decoder, max_streams, limits, early)
     await serve_until_signalled(service.handle, service.pool, host, port, "decoder", model_path)

@@ -87,6 +87,9 @@ class WhisperSettings(BaseModel):
     pack_utterances: int = Field(default=1, ge=1, le=16)
     pack_seconds: float = Field(default=18.0, ge=5, le=28)
     pack_gap_s: float = Field(default=0.6, ge=0.2, le=2.0)
+    # An idle decoder starts on an utterance 0.3 s into its speaker's pause, so the
+    # final is ready when the pause is confirmed (decoder.py).
+    decode_early: bool = True
     # How long a finished utterance may wait for its text (queue included) before
     # its decoder is taken for dead and another one tried.
     final_timeout_s: float = Field(default=60, gt=1)

@@ -38,6 +38,7 @@ from lawline.transcripts.text import tidy
 RATE = 16_000  # Whisper's own rate
 TAIL_S = 2.0  # speech left undecoded after the last segment: decoded again on its own
 MIN_TAIL_S = 0.5
+RETRY_FULL_S = 1.0  # an utterance this long heard as nothing in a cut window: try the full one
 FULL_WINDOW = 3000  # mel frames: the 30 s Whisper was trained on
 LOOP_REPEATS = 4  # a unit this many times in a row is a loop
 LOOP_MAX_UNIT = 10  # characters
@@ -196,6 +197,11 @@ class WhisperDecoder:
         audio = pcm_to_float(pcm, rate)
         result = Decoded("", len(audio) / RATE)
         text, last_end = self._transcribe(audio, result)
+        if not text and result.audio_s >= RETRY_FULL_S and self.settings.min_window_s > 0:
+            # Nothing heard in a cut window: on hard audio (a poor line, an odd voice)
+            # the short window can take speech for silence; the full one is the judge.
+            result.guards.append("full-window")
+            text, last_end = self._transcribe(audio, result, full_window=True)
         if result.audio_s - last_end > TAIL_S and text:
             tail_text, _ = self._transcribe(audio[int(last_end * RATE) :], result)
             if tail_text:
@@ -236,10 +242,14 @@ class WhisperDecoder:
         ]
 
     def _transcribe(
-        self, audio: np.ndarray, result: Decoded, avoid_repeats: bool = False
+        self,
+        audio: np.ndarray,
+        result: Decoded,
+        avoid_repeats: bool = False,
+        full_window: bool = False,
     ) -> tuple[str, float]:
         """The text of `audio`, and where its last kept segment ends (seconds)."""
-        segments = self._segments(audio, result.guards, avoid_repeats)
+        segments = self._segments(audio, result.guards, avoid_repeats, full_window=full_window)
         text = "".join(seg.text.strip() for seg in segments)
         return text, max((float(seg.end) for seg in segments), default=0.0)
 
@@ -249,12 +259,14 @@ class WhisperDecoder:
         guards: list[str],
         avoid_repeats: bool = False,
         word_timestamps: bool = False,
+        full_window: bool = False,
     ) -> list[Any]:
         """The decoder's segments of `audio`, less those over silence and the credits."""
         if len(audio) < MIN_TAIL_S * RATE:
             return []
         s = self.settings
-        self.model.window_frames = window_frames(len(audio) / RATE, s.min_window_s)
+        shortest = 0.0 if full_window else s.min_window_s
+        self.model.window_frames = window_frames(len(audio) / RATE, shortest)
         extra: dict[str, Any] = {}
         if avoid_repeats:
             extra = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}

@@ -1,0 +1,106 @@
+"""An idle Whisper decoder starts on an utterance in its speaker's pause: the text is
+ready when the bridge says the utterance ended, and a speaker who goes on after the
+pause still gets every word. The real model behind a real websocket, as the bridge
+reaches it; the speech is the neural voice of tests/asr_eval."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+
+from lawline.transcripts.decoder import DecoderService
+from lawline.transcripts.evaluate import edit_distance, normalise, read_audio, read_refs
+from lawline.transcripts.protocol import EOF_MESSAGE, config_message
+from lawline.transcripts.whisper import WhisperDecoder
+from tests.speech import WHISPER_MODEL
+
+EVAL_SET = Path(__file__).resolve().parent / "asr_eval" / "16k"
+RATE = 16_000
+FRAME = RATE // 50 * 2  # 20 ms of 16-bit audio, as the bridge sends it
+
+
+@pytest.fixture(scope="module")
+def decoder() -> WhisperDecoder:
+    return WhisperDecoder(WHISPER_MODEL, threads=1)
+
+
+@pytest.fixture(scope="module")
+def said() -> list[tuple[str, bytes]]:
+    out = []
+    for _, ref, path in read_refs(EVAL_SET)[4:6]:
+        pcm, rate = read_audio(path)
+        assert rate == RATE
+        out.append((ref, pcm))
+    return out
+
+
+@pytest.fixture
+async def service(decoder: WhisperDecoder) -> AsyncIterator[tuple[DecoderService, str]]:
+    svc = DecoderService(decoder)
+    async with serve(svc.handle, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield svc, f"ws://127.0.0.1:{port}"
+
+
+def quiet(seconds: float) -> bytes:
+    return bytes(int(seconds * RATE) * 2)
+
+
+async def final_of(url: str, pcm: bytes) -> str:
+    """One utterance as the bridge sends it: frame by frame, then eof; its final."""
+    async with connect(url) as ws:
+        await ws.send(config_message(RATE))
+        for at in range(0, len(pcm), FRAME):
+            await ws.send(pcm[at : at + FRAME])
+            await ws.recv()  # the empty partial
+        await ws.send(EOF_MESSAGE)
+        async for reply in ws:
+            with contextlib.suppress(ValueError):
+                message = json.loads(reply)
+                if "text" in message:
+                    return str(message["text"])
+    raise AssertionError("no final")
+
+
+def distance(a: str, b: str) -> int:
+    return edit_distance(normalise(a), normalise(b))
+
+
+async def test_an_utterance_ending_in_quiet_is_decoded_once_before_its_end(
+    service: tuple[DecoderService, str],
+    decoder: WhisperDecoder,
+    said: list[tuple[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    svc, url = service
+    calls: list[int] = []
+    real = decoder.decode
+    monkeypatch.setattr(
+        decoder, "decode", lambda pcm, rate: calls.append(len(pcm)) or real(pcm, rate)
+    )
+    ref, pcm = said[0]
+    text = await final_of(url, pcm + quiet(0.6))
+    assert svc.early_used == 1
+    # The last early decode was the final (any before it were made in pauses within
+    # the sentence, and dropped): nothing decoded at the end.
+    assert len(calls) == svc.early_used + svc.early_dropped
+    assert calls[-1] < len(pcm + quiet(0.6))  # started before the utterance's end
+    assert distance(text, ref) <= len(normalise(ref)) // 4, (text, ref)
+
+
+async def test_a_speaker_who_goes_on_after_a_pause_gets_every_word(
+    service: tuple[DecoderService, str], said: list[tuple[str, bytes]]
+) -> None:
+    svc, url = service
+    (first, a), (second, b) = said
+    text = await final_of(url, a + quiet(0.4) + b + quiet(0.6))
+    assert svc.early_dropped >= 1  # the guess made in the pause was thrown away
+    both = first + second
+    assert distance(text, both) < min(distance(text, first), distance(text, second)), text
+    assert distance(text, both) <= len(normalise(both)) // 4, (text, both)
