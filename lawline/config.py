@@ -12,6 +12,7 @@ A new block: its model in its package's settings.py, one field here.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Keep consoles working when nobody is rostered (a fresh install has no roster).
     open_without_roster: bool = True
+    # The centre's holidays (法定节假日), e.g. ["2026-10-01", ...]: the week's shifts do
+    # not apply on them; whoever is on holiday duty has it entered as extra duty (加班).
+    holidays: list[date] = Field(default_factory=list, max_length=400)
     # Users and case records (SQLAlchemy URL). Empty: SQLite in data_dir/lawline.db;
     # production: postgresql+psycopg://...
     database_url: str = ""

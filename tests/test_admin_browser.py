@@ -2,18 +2,20 @@
 them, creates a duty lawyer with a week's shifts (a call is then routed to that lawyer),
 relaxes the routing policy, adds a phrase to the public-opinion watch list (in force at
 once), and enrols a village terminal (its address and token shown once, as a QR code
-too) and revokes it. The page calls the same API the command line does; a real app and
-Redis."""
+too) and revokes it; puts a lawyer on leave for today (calls pass them by) and takes
+the leave off again (calls reach them). The page calls the same API the command line
+does; a real app and Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from lawline import centre_time
 from lawline.queue import live_policy
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
@@ -21,7 +23,7 @@ from lawline.queue.skills import Presence
 from lawline.transcripts.alert_phrases import LivePhrases
 from tests.browser import chromium, needs_browser, sign_in
 from tests.lawline_server import Running, signed_in_lawline
-from tests.queue_helpers import contact
+from tests.queue_helpers import contact, lawyer
 
 pytestmark = needs_browser
 PASSWORD = "guanli-2026-xitong"
@@ -111,3 +113,52 @@ async def test_an_admin_runs_users_lawyers_and_terminals_from_the_browser(
         box = page.locator('#terminals tr[data-terminal="dalai-1"]')
         await box.get_by_role("button", name="吊销").click()
         await page.wait_for_selector('#terminals tr[data-terminal="dalai-1"] td:text-is("已吊销")')
+
+
+async def _until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:
+    """Wait for the app's state to say so (the page's calls and the route loop run
+    in this event loop)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_admin_puts_a_lawyer_on_leave_today_and_calls_pass_them_by(
+    lawline: Running,
+) -> None:
+    queue: QueueService = lawline.app.state.queue
+    assert await queue.create_lawyer(lawyer("lawyer-021").with_changes(name="钱律师"))
+    assert await queue.set_presence("lawyer-021", Presence.AVAILABLE) == 1
+    today = centre_time.today(time.time(), queue.tz).isoformat()
+    base = lawline.base.replace("127.0.0.1", "localhost")
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await sign_in(page, base, "root", PASSWORD, lands="/admin", linked=False)
+        row = page.locator('#lawyers tr[data-lawyer="lawyer-021"]')
+        await row.get_by_role("button", name="修改").click()
+
+        # Leave is what the form offers first, from today on the centre's calendar.
+        leave = page.locator("#exception-form")
+        assert await leave.get_by_label("开始日期").input_value() == today
+        await leave.get_by_placeholder("事由（可不填）").fill("事假")
+        await leave.get_by_role("button", name="添加").click()
+        entry = page.locator('#exceptions li[data-kind="leave"]')
+        await entry.wait_for()
+        assert today in await entry.inner_text()
+        # The week shown marks today as leave in the lawyer's row.
+        await row.locator(f'td[data-day="{today}"] .mark:text-is("请假")').wait_for()
+
+        # Every process follows the lawyer's profile: a caller now passes them by.
+        await _until(lambda: queue.router.lawyers["lawyer-021"].exceptions)
+        assert await queue.add_contact(contact("c-leave", time.time()))
+        await _until(lambda: "c-leave" in queue.router.contacts)
+        assert await queue.route_once() == []
+        assert queue.router.lawyers["lawyer-021"].offer is None
+        assert queue.staffed_for(queue.router.contacts["c-leave"]) == 0
+
+        # The leave taken off: the waiting caller is offered to them.
+        await entry.get_by_role("button", name="删除").click()
+        await page.locator("#exceptions li:has-text('没有请假或加班')").wait_for()
+        await _until(lambda: queue.router.lawyers["lawyer-021"].offer == "c-leave")
+        await row.locator(f'td[data-day="{today}"] .mark').wait_for(state="detached")

@@ -282,6 +282,7 @@ def test_every_command_is_offered() -> None:
         "retention",
         "user",
         "terminal",
+        "roster",
         "models",
         "statutes",
         "hints",

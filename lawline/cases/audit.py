@@ -76,6 +76,22 @@ def record_monitoring(
     session.add(AuditEntry(at=now, actor=actor, action=action.value, case_id="", detail=detail))
 
 
+class RosterChange(StrEnum):
+    """Leave or extra duty entered on, or taken off, a lawyer's roster."""
+
+    ADD = "roster.exception.add"
+    REMOVE = "roster.exception.remove"
+
+
+def record_roster_change(
+    session: Session, actor: str, action: RosterChange, now: datetime, lawyer_id: str, entry: str
+) -> None:
+    """Who changed whose roster, how (`entry`: kind, days, times, id): never the reason
+    given, which may be a lawyer's health or family."""
+    detail = f"lawyer {lawyer_id} {entry}"
+    session.add(AuditEntry(at=now, actor=actor, action=action.value, case_id="", detail=detail))
+
+
 def keyed_hash(text: str, secret: str) -> str:
     """A short keyed hash: equal terms match, the term itself cannot be read back."""
     digest = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()

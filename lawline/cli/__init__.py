@@ -18,7 +18,17 @@ from __future__ import annotations
 import typer
 
 from lawline import __version__
-from lawline.cli import hints, processes, retention, speech, statutes, terminals, tokens, users
+from lawline.cli import (
+    hints,
+    processes,
+    retention,
+    roster,
+    speech,
+    statutes,
+    terminals,
+    tokens,
+    users,
+)
 from lawline.private_files import private_umask
 
 app = typer.Typer(
@@ -49,6 +59,7 @@ app.add_typer(speech.asr_app, name="asr")
 app.add_typer(retention.app, name="retention")
 app.add_typer(users.app, name="user")
 app.add_typer(terminals.app, name="terminal")
+app.add_typer(roster.app, name="roster")
 app.add_typer(speech.models_app, name="models")
 app.add_typer(statutes.app, name="statutes")
 app.add_typer(hints.app, name="hints")

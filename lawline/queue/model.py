@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -141,6 +142,100 @@ class Shift:
         )
 
 
+class ExceptionKind(StrEnum):
+    LEAVE = "leave"  # 请假: off duty on these days, whatever the week's shifts say
+    EXTRA = "extra"  # 加班/调班: on duty on these days, outside the week's shifts
+
+
+# Bounds on a lawyer's dated exceptions: enough for a year of leave and holiday duty,
+# small enough that every event carrying the profile stays small.
+MAX_EXCEPTIONS = 60
+MAX_EXCEPTION_DAYS = 92
+EARLIEST_DATE = date(2020, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+class RosterError(ValueError):
+    """A dated exception that cannot be kept: the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterException:
+    """A dated change to a lawyer's weekly shifts, on the centre's calendar.
+
+    Leave (请假) takes whole days, first to last inclusive. Extra duty (加班/调班)
+    covers `start`-`end` local time on each of those days, or the whole day when no
+    times are given; a night past midnight is two entries.
+    """
+
+    id: str
+    kind: ExceptionKind
+    first: date
+    last: date
+    start: time | None = None
+    end: time | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not all(EARLIEST_DATE <= d <= LATEST_DATE for d in (self.first, self.last)):
+            raise RosterError(f"dates must be between {EARLIEST_DATE} and {LATEST_DATE}")
+        if self.last < self.first:
+            raise RosterError(f"the last day {self.last} is before the first {self.first}")
+        if (self.last - self.first).days + 1 > MAX_EXCEPTION_DAYS:
+            raise RosterError(f"at most {MAX_EXCEPTION_DAYS} days in one entry")
+        if (self.start is None) != (self.end is None):
+            raise RosterError("give both start and end times, or neither (the whole day)")
+        if self.kind == ExceptionKind.LEAVE and self.start is not None:
+            raise RosterError("leave is taken by whole days: no times")
+        if self.start is not None and self.end is not None and not self.start < self.end:
+            raise RosterError(
+                f"extra duty must end after it starts ({self.start:%H:%M}-{self.end:%H:%M}); "
+                "a night past midnight is two entries"
+            )
+        if len(self.reason) > 100:
+            raise RosterError("the reason is at most 100 characters")
+
+    def summary(self) -> str:
+        """Kind, days, times and id, without the reason (for the audit trail)."""
+        times = f" {self.start:%H:%M}-{self.end:%H:%M}" if self.start and self.end else ""
+        return f"{self.kind} {self.first}..{self.last}{times} ({self.id})"
+
+    def days(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+    def covers(self, local: datetime) -> bool:
+        if not self.days(local.date()):
+            return False
+        if self.start is None or self.end is None:
+            return True
+        return self.start <= local.time() < self.end
+
+    def to_json(self) -> dict[str, str]:
+        d = {
+            "id": self.id,
+            "kind": str(self.kind),
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "reason": self.reason,
+        }
+        if self.start is not None and self.end is not None:
+            d["start"], d["end"] = self.start.strftime("%H:%M"), self.end.strftime("%H:%M")
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> RosterException:
+        start, end = d.get("start"), d.get("end")
+        return cls(
+            id=str(d["id"]),
+            kind=ExceptionKind(str(d["kind"])),
+            first=date.fromisoformat(str(d["first"])),
+            last=date.fromisoformat(str(d["last"])),
+            start=time.fromisoformat(str(start)) if start else None,
+            end=time.fromisoformat(str(end)) if end else None,
+            reason=str(d.get("reason") or ""),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Lawyer:
     """A duty lawyer (值班律师): skills, capacity and what they are doing now."""
@@ -153,6 +248,9 @@ class Lawyer:
     languages: frozenset[str] = frozenset({"zh"})
     capacity: Mapping[Channel, int] = field(default_factory=lambda: {Channel.VOICE: 1})
     roster: tuple[Shift, ...] = ()
+    # Dated leave and extra duty (see RosterException), changed one at a time by
+    # addRosterException / removeRosterException.
+    exceptions: tuple[RosterException, ...] = ()
     presence: Presence = Presence.OFFLINE
     break_reason: str = ""
     state: LawyerState = LawyerState.OFFLINE
@@ -185,9 +283,26 @@ class Lawyer:
             return False
         return all(n == 0 for ch, n in self.load.items() if ch != channel)
 
-    def on_roster(self, now: float, tz: ZoneInfo) -> bool:
+    def on_roster(self, now: float, tz: ZoneInfo, holidays: frozenset[date] = frozenset()) -> bool:
+        """On duty now by the roster: leave wins; then extra duty; then the week's
+        shifts, except on the centre's holidays (where only extra duty counts)."""
         local = datetime.fromtimestamp(now, tz)
+        if self.on_leave(local.date()):
+            return False
+        if any(e.kind == ExceptionKind.EXTRA and e.covers(local) for e in self.exceptions):
+            return True
+        if local.date() in holidays:
+            return False
         return any(s.covers(local) for s in self.roster)
+
+    def on_leave(self, day: date) -> bool:
+        """On leave (请假) on this day of the centre's calendar: offered no contacts."""
+        return any(e.kind == ExceptionKind.LEAVE and e.days(day) for e in self.exceptions)
+
+    @property
+    def rostered(self) -> bool:
+        """Has any duty entered: weekly shifts or dated extra duty."""
+        return bool(self.roster) or any(e.kind == ExceptionKind.EXTRA for e in self.exceptions)
 
     def with_changes(self, **changes: object) -> Lawyer:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -202,6 +317,7 @@ class Lawyer:
             "cap_voice": str(self.capacity.get(Channel.VOICE, 0)),
             "cap_video": str(self.capacity.get(Channel.VIDEO, 0)),
             "roster": json.dumps([s.to_json() for s in self.roster]),
+            "exceptions": json.dumps([e.to_json() for e in self.exceptions], ensure_ascii=False),
         }
 
     @classmethod
@@ -223,6 +339,7 @@ class Lawyer:
                 Channel.VIDEO: int(h.get("cap_video", 0)),
             },
             roster=roster,
+            exceptions=_exceptions(h.get("exceptions") or "[]"),
             presence=Presence(h.get("presence", "offline")),
             break_reason=h.get("break_reason", ""),
             state=LawyerState(h.get("state", "offline")),
@@ -252,6 +369,13 @@ def _profile(
         _parse_id_list(languages),
         tuple(Shift.from_json(s) for s in json.loads(roster)),
     )
+
+
+@lru_cache(maxsize=8192)
+def _exceptions(text: str) -> tuple[RosterException, ...]:
+    # cjson writes an empty Lua table as {}: no exceptions either way.
+    items = json.loads(text)
+    return tuple(RosterException.from_json(e) for e in items) if isinstance(items, list) else ()
 
 
 def _id_list(ids: frozenset[str]) -> str:

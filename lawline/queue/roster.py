@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from lawline.queue.model import Lawyer
 
 
 def hotline_open(
-    lawyers: Iterable[Lawyer], now: float, tz: ZoneInfo, open_without_roster: bool
+    lawyers: Iterable[Lawyer],
+    now: float,
+    tz: ZoneInfo,
+    open_without_roster: bool,
+    holidays: frozenset[date] = frozenset(),
 ) -> bool:
-    """Open while any lawyer's shift covers now.
+    """Open while any lawyer is on the roster now (Lawyer.on_roster: their shifts and
+    extra duty, less leave; on the centre's holidays only extra duty).
 
     A centre that has not entered a roster yet is open whenever a lawyer is on
     duty, if `open_without_roster` says so: a fresh install must not turn every
     caller away.
     """
     lawyers = list(lawyers)
-    if open_without_roster and not any(lw.roster for lw in lawyers):
+    if open_without_roster and not any(lw.rostered for lw in lawyers):
         return True
-    return any(lw.on_roster(now, tz) for lw in lawyers)
+    return any(lw.on_roster(now, tz, holidays) for lw in lawyers)
 
 
 def duty_hours(lawyers: Iterable[Lawyer]) -> list[dict[str, object]]:

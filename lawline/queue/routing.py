@@ -12,6 +12,9 @@ The rules (see RoutingSettings):
 - the domain requirement relaxes in timed steps per service queue;
 - a contact that asked for a named lawyer waits for them alone for a while;
 - contacts are ordered by seconds waited plus the green-channel boost;
+- a lawyer on leave today (请假, Lawyer.on_leave on the centre's calendar) is offered
+  nothing, even when signed on; the week's shifts do not gate offers (a lawyer who
+  signs on outside them is covering, and is served contacts);
 - among eligible lawyers: anyone who has not declined or missed this contact,
   then the citizen's chosen lawyer, then best domain proficiency, then best
   service proficiency, then the longest idle.
@@ -26,6 +29,8 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sortedcontainers import SortedList
 
@@ -68,10 +73,14 @@ def _thresholds(policy: QueuePolicy) -> list[float | None]:
 
 
 class Router:
-    def __init__(self, settings: RoutingSettings) -> None:
+    def __init__(self, settings: RoutingSettings, tz: ZoneInfo | None = None) -> None:
         self.settings = settings
+        # The centre's calendar, on which leave is taken (Settings.timezone).
+        self.tz = tz or ZoneInfo("Asia/Shanghai")
         self._threshold = {svc: _thresholds(settings.policy(svc)) for svc in Service}
         self._now = 0.0
+        self._today = date.min
+        self._day_ends = float("-inf")
         self.contacts: dict[str, Contact] = {}
         self.lawyers: dict[str, Lawyer] = {}
         self._groups: dict[QueueKey, dict[_GroupKey, SortedList]] = defaultdict(dict)
@@ -119,6 +128,8 @@ class Router:
     def upsert_lawyer(self, lawyer: Lawyer) -> None:
         self.remove_lawyer(lawyer.id)
         self.lawyers[lawyer.id] = lawyer
+        if self._on_leave(lawyer):
+            return  # known, but in no free-lawyer index until the leave is over
         for key in self._queues_of(lawyer):
             self._free_lawyers.add(lawyer.id)
             for entries, entry in self._free_entries(key, lawyer, create=True):
@@ -150,8 +161,17 @@ class Router:
                 yield entries, (-level, service_level, lw.idle_since, lw.id)
 
     def advance(self, now: float) -> None:
-        """Move the clock on: release contacts whose chosen lawyer's window has passed."""
+        """Move the clock on: release contacts whose chosen lawyer's window has passed;
+        at the centre's midnight, lawyers whose leave starts or ends move in or out of
+        the free-lawyer indexes."""
         self._now = max(self._now, now)
+        if self._now >= self._day_ends:
+            local = datetime.fromtimestamp(self._now, self.tz)
+            self._today = local.date()
+            tomorrow = datetime.combine(self._today + timedelta(days=1), time(), self.tz)
+            self._day_ends = tomorrow.timestamp()
+            for lawyer in [lw for lw in self.lawyers.values() if lw.exceptions]:
+                self.upsert_lawyer(lawyer)
         while self._release and self._release[0][0] <= self._now:
             _, cid = heapq.heappop(self._release)
             contact = self.contacts.get(cid)
@@ -168,6 +188,8 @@ class Router:
 
     def eligible(self, lawyer: Lawyer, contact: Contact, now: float) -> bool:
         """May this contact be offered to this lawyer now?"""
+        if self._on_leave(lawyer):
+            return False
         if contact.language not in lawyer.languages:
             return False
         if lawyer.services.get(contact.service, 0) < 1 or not lawyer.can_take(contact.channel):
@@ -184,6 +206,8 @@ class Router:
         """The most urgent waiting contact this lawyer may take now."""
         self.advance(now)
         now = self._now
+        if self._on_leave(lawyer):
+            return None
         best: tuple[float, float, str] | None = None
         held = self._held.get(lawyer.id, ())
         proficiency = lawyer.domains
@@ -357,12 +381,16 @@ class Router:
             1
             for lw in self.lawyers.values()
             if lw.presence == "available"
+            and not self._on_leave(lw)
             and lw.capacity.get(ch, 0) > 0
             and lang in lw.languages
             and lw.services.get(svc, 0) >= 1
         )
 
     # ----- internals ------------------------------------------------------------------
+
+    def _on_leave(self, lawyer: Lawyer) -> bool:
+        return bool(lawyer.exceptions) and lawyer.on_leave(self._today)
 
     def _order(self, c: Contact) -> tuple[float, float, str]:
         return (self.priority(c), c.entered_at, c.id)

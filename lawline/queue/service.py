@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,7 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from lawline import centre_time
 from lawline.config import Settings
 from lawline.queue import estimate, live_policy, roster
-from lawline.queue.model import Contact, Lawyer
+from lawline.queue.model import MAX_EXCEPTIONS, Contact, Lawyer, RosterException
 from lawline.queue.routing import Offer, Router
 from lawline.queue.skills import ContactState, LawyerState, Presence, Service
 from lawline.queue.store import Event, OfferResult, QueueStore, Refs
@@ -35,6 +36,9 @@ _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 # Offers per routing pass: a burst (the morning shift arriving) is routed in slices so
 # the event loop keeps serving consoles in between.
 PASS_LIMIT = 256
+# Leave and extra duty stay on a lawyer's roster this many days after their last day
+# (the admins' calendar shows the past weeks), then go when the next one is added.
+KEEP_PAST_EXCEPTIONS_DAYS = 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ class QueueService:
         self.tick_s = tick_s
         self.sweep_s = sweep_s
         self.tz = ZoneInfo(settings.timezone)
-        self.router = Router(self.routing)
+        self.router = Router(self.routing, self.tz)
         self._last_event_id = "0-0"
         # The routing policy saved in the browser, and when this process last looked.
         self.policy_version = 0
@@ -109,7 +113,7 @@ class QueueService:
     async def resync(self) -> None:
         """Rebuild the router from Redis and follow the stream from that point."""
         snap = await self.store.snapshot()
-        router = Router(self.routing)
+        router = Router(self.routing, self.tz)
         router.advance(self.clock())
         for lawyer in snap.lawyers:
             router.upsert_lawyer(lawyer)
@@ -397,6 +401,19 @@ class QueueService:
         """Change some profile fields (Lawyer.to_hash names); False if no such lawyer."""
         return await self.store.update_lawyer(lawyer_id, fields, self.clock())
 
+    async def add_roster_exception(self, lawyer_id: str, exception: RosterException) -> int:
+        """Leave or extra duty for a lawyer: 1 added; -1 no such lawyer; -2 they have
+        MAX_EXCEPTIONS already; -3 the id is taken (addRosterException-2.lua)."""
+        now = self.clock()
+        keep_from = centre_time.today(now, self.tz) - timedelta(days=KEEP_PAST_EXCEPTIONS_DAYS)
+        return await self.store.add_roster_exception(
+            lawyer_id, exception, now, MAX_EXCEPTIONS, keep_from.isoformat()
+        )
+
+    async def remove_roster_exception(self, lawyer_id: str, exception_id: str) -> int:
+        """1 removed; 0 no such entry; -1 no such lawyer."""
+        return await self.store.remove_roster_exception(lawyer_id, exception_id, self.clock())
+
     async def console_seen(self, lawyer_id: str) -> None:
         await self.store.console_seen(lawyer_id, self.clock())
 
@@ -418,6 +435,7 @@ class QueueService:
             self.clock() if now is None else now,
             self.tz,
             self.settings.open_without_roster,
+            frozenset(self.settings.holidays),
         )
 
     def staffed_for(self, contact: Contact) -> int:

@@ -36,7 +36,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from lawline.queue.keys import QueueKeys
-from lawline.queue.model import Contact, Lawyer
+from lawline.queue.model import Contact, Lawyer, RosterException
 from lawline.queue.skills import Presence, Service
 
 log = logging.getLogger(__name__)
@@ -482,6 +482,22 @@ class QueueStore:
         flat = [x for kv in fields.items() for x in kv]
         keys = [self.keys.lawyer(lawyer_id), self.keys.events]
         return await self._call("updateLawyer", keys, [now, EVENTS_MAXLEN, *flat]) == 1
+
+    async def add_roster_exception(
+        self, lawyer_id: str, exception: RosterException, now: float, most: int, keep_from: str
+    ) -> int:
+        """1 added; -1 no such lawyer; -2 they have `most` already; -3 the id is taken.
+        Entries that ended before `keep_from` (YYYY-MM-DD) are dropped."""
+        keys = [self.keys.lawyer(lawyer_id), self.keys.events]
+        entry = json.dumps(exception.to_json(), ensure_ascii=False)
+        args = [now, EVENTS_MAXLEN, entry, most, keep_from]
+        return int(await self._call("addRosterException", keys, args))
+
+    async def remove_roster_exception(self, lawyer_id: str, exception_id: str, now: float) -> int:
+        """1 removed; 0 the lawyer has no such entry; -1 no such lawyer."""
+        keys = [self.keys.lawyer(lawyer_id), self.keys.events]
+        args = [now, EVENTS_MAXLEN, exception_id]
+        return int(await self._call("removeRosterException", keys, args))
 
     async def set_presence(
         self,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from lawline.queue.model import Contact
+from lawline import centre_time
+from lawline.cases.audit import RosterChange, record_roster_change
+from lawline.queue.model import MAX_EXCEPTIONS, Contact
 from lawline.queue.service import QueueService
 from lawline.queue.skills import ContactState, Service
 from lawline.web.auth import Principal, Role, mask_number, require_self_or_staff
-from lawline.web.deps import Anyone, Gateway, QueueDep, Staff, StaffOrGateway
+from lawline.web.db import in_transaction
+from lawline.web.deps import Anyone, DbDep, Gateway, QueueDep, Staff, StaffOrGateway
 from lawline.web.schemas.queue import (
     CallbackIn,
     ColleagueOut,
@@ -22,6 +26,7 @@ from lawline.web.schemas.queue import (
     LawyerPatch,
     Outcome,
     PresenceIn,
+    RosterExceptionIn,
 )
 from lawline.web.wallboard import Wallboard
 
@@ -230,6 +235,58 @@ async def lawyer_figures(
     if figures is None:
         raise _not_found("lawyer")
     return figures | await queue.lawyer_today(lawyer_id)
+
+
+@router.post("/lawyers/{lawyer_id}/roster-exceptions", status_code=status.HTTP_201_CREATED)
+async def add_roster_exception(
+    lawyer_id: str, body: RosterExceptionIn, queue: QueueDep, db: DbDep, staff: Staff
+) -> LawyerOut:
+    """Leave (请假) or extra duty (加班) for a lawyer; audited. A lawyer on leave today
+    is offered no contacts; extra duty keeps the hotline open (Lawyer.on_roster)."""
+    entry = body.to_exception()
+    result = await queue.add_roster_exception(lawyer_id, entry)
+    if result == -1:
+        raise _not_found("lawyer")
+    if result == -2:
+        raise _conflict(f"a lawyer has at most {MAX_EXCEPTIONS} leave and extra duty entries")
+    if result < 0:
+        raise _conflict("try again")  # an id taken: one in 2**48
+    await _audit_roster(db, staff, RosterChange.ADD, lawyer_id, entry.summary())
+    return await _lawyer_out(queue, lawyer_id)
+
+
+@router.delete("/lawyers/{lawyer_id}/roster-exceptions/{exception_id}")
+async def remove_roster_exception(
+    lawyer_id: str, exception_id: str, queue: QueueDep, db: DbDep, staff: Staff
+) -> LawyerOut:
+    """Take a leave or extra duty entry off a lawyer's roster; audited."""
+    current = await queue.store.get_lawyer(lawyer_id)
+    if current is None:
+        raise _not_found("lawyer")
+    entry = next((e for e in current.exceptions if e.id == exception_id), None)
+    if entry is None or await queue.remove_roster_exception(lawyer_id, exception_id) != 1:
+        raise _not_found("leave or extra duty entry")
+    await _audit_roster(db, staff, RosterChange.REMOVE, lawyer_id, entry.summary())
+    return await _lawyer_out(queue, lawyer_id)
+
+
+@router.get("/roster-calendar")
+async def roster_calendar(queue: QueueDep, _: Staff) -> dict[str, Any]:
+    """The centre's today and its holidays (法定节假日, the week's shifts do not apply),
+    for drawing a week of the roster on the centre's calendar, whatever the browser's."""
+    return {
+        "today": centre_time.today(queue.clock(), queue.tz).isoformat(),
+        "holidays": sorted(d.isoformat() for d in queue.settings.holidays),
+    }
+
+
+async def _audit_roster(
+    db: Any, staff: Principal, action: RosterChange, lawyer_id: str, entry: str
+) -> None:
+    now = datetime.now(UTC)
+    await in_transaction(
+        db, lambda s: record_roster_change(s, staff.subject, action, now, lawyer_id, entry), {}
+    )
 
 
 async def _lawyer_out(queue: QueueService, lawyer_id: str) -> LawyerOut:

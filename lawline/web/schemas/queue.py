@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import time
+from datetime import date, time
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lawline.phone_numbers import normalise_number
 from lawline.queue.intake import Origin, new_contact
-from lawline.queue.model import Contact, Lawyer, Shift
+from lawline.queue.model import Contact, ExceptionKind, Lawyer, RosterException, Shift
 from lawline.queue.skills import (
     Channel,
     ContactState,
@@ -36,6 +36,36 @@ class ShiftIn(BaseModel):
 
     def to_shift(self) -> Shift:
         return Shift(frozenset(self.weekdays), self.start, self.end)
+
+
+class RosterExceptionIn(BaseModel):
+    """Leave (请假, whole days) or extra duty (加班, whole days or from start to end
+    each day) for a lawyer, on the centre's calendar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ExceptionKind
+    first: date = Field(description="the first day (YYYY-MM-DD, the centre's calendar)")
+    last: date | None = Field(default=None, description="the last day; omit for one day")
+    start: time | None = Field(default=None, description="extra duty only; omit for all day")
+    end: time | None = None
+    reason: str = Field(default="", max_length=100)
+
+    @model_validator(mode="after")
+    def _valid(self) -> RosterExceptionIn:
+        self.to_exception("check")  # RosterError is a ValueError: a 422 saying why
+        return self
+
+    def to_exception(self, exception_id: str | None = None) -> RosterException:
+        return RosterException(
+            id=exception_id or uuid.uuid4().hex[:12],
+            kind=self.kind,
+            first=self.first,
+            last=self.last or self.first,
+            start=self.start,
+            end=self.end,
+            reason=self.reason.strip(),
+        )
 
 
 class LawyerIn(BaseModel):
@@ -137,6 +167,8 @@ class LawyerOut(BaseModel):
     languages: list[str]
     capacity: dict[Channel, int]
     roster: list[dict[str, object]]
+    # Dated leave and extra duty (RosterException.to_json).
+    exceptions: list[dict[str, str]] = Field(default_factory=list)
     presence: Presence
     break_reason: str
     state: LawyerState
@@ -157,6 +189,7 @@ class LawyerOut(BaseModel):
             languages=sorted(lw.languages),
             capacity=dict(lw.capacity),
             roster=[s.to_json() for s in lw.roster],
+            exceptions=[e.to_json() for e in lw.exceptions],
             presence=lw.presence,
             break_reason=lw.break_reason,
             state=lw.state,

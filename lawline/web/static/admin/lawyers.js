@@ -1,9 +1,11 @@
 // Duty lawyers: their services with proficiency (1-5), languages, how many at once by
-// phone and by video, and their week's shifts, shown as a week (one column a day).
+// phone and by video, and their week's shifts, shown on a dated week (one column a day,
+// with leave, extra duty and holidays: roster.js).
 import { $, draw, html, toast } from "../lib/dom.js";
 import { LABELS } from "../lib/labels.js";
 import { repeat } from "../vendor/lit-html/directives/repeat.js";
 import { call } from "./api.js";
+import { dayCell, drawExceptions, loadCalendar } from "./roster.js";
 
 const DAYS = ["一", "二", "三", "四", "五", "六", "日"];
 const form = { editing: null, shifts: [] };
@@ -13,11 +15,6 @@ let keys = 0;
 const shift = (s) => ({ ...s, key: ++keys });
 
 const hhmm = (t) => String(t).slice(0, 5);
-
-function dayCell(lw, day) {
-  const shifts = lw.roster.filter((s) => s.weekdays.includes(day));
-  return html`<td class="shift-day">${shifts.map((s) => html`<div>${hhmm(s.start)}–${hhmm(s.end)}</div>`)}</td>`;
-}
 
 function row(lw) {
   const services = Object.entries(lw.services)
@@ -30,9 +27,18 @@ function row(lw) {
     <td><button @click=${() => edit(lw)}>修改</button></td></tr>`;
 }
 
+let shown = [];
+const drawLawyers = () => draw($("lawyers"), html`${shown.map(row)}`);
+
 export async function loadLawyers() {
   const lawyers = await call("GET", "/api/lawyers");
-  if (lawyers) draw($("lawyers"), html`${lawyers.map(row)}`);
+  if (lawyers) { shown = lawyers; drawLawyers(); }
+}
+
+// Leave or extra duty saved for the lawyer being edited: the week and the list redrawn.
+async function exceptionsSaved(lw) {
+  drawExceptions(lw, exceptionsSaved);
+  await loadLawyers();
 }
 
 function drawShifts() {
@@ -69,6 +75,7 @@ function edit(lw) {
   drawServices(lw.services);
   form.shifts = lw.roster.map(shift);
   drawShifts();
+  drawExceptions(lw, exceptionsSaved);
   $("lawyer-form-title").textContent = `修改：${lw.name || lw.id}`;
   f.scrollIntoView();
 }
@@ -81,6 +88,7 @@ function reset() {
   form.shifts = [shift({ weekdays: [0, 1, 2, 3, 4], start: "08:30", end: "17:30" })];
   drawServices({ consultation: 3 });
   drawShifts();
+  drawExceptions(null);
   $("lawyer-form-title").textContent = "添加值班律师";
 }
 
@@ -122,3 +130,5 @@ export function wireLawyers() {
   $("lawyer-form").addEventListener("submit", save);
   reset();
 }
+
+export const loadRoster = () => loadCalendar(drawLawyers);

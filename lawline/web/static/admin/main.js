@@ -1,7 +1,7 @@
-// The admins' page: users, duty lawyers with their week's shifts, the routing policy,
+// The admins' page: users, duty lawyers with their week's shifts, leave and extra duty, the routing policy,
 // the public-opinion watch list, village terminals.
 // Each screen calls the same API the command line does (lawline user, lawline terminal...).
-import { loadLawyers, wireLawyers } from "./lawyers.js";
+import { loadLawyers, loadRoster, wireLawyers } from "./lawyers.js";
 import { loadPolicy, wirePolicy } from "./policy.js";
 import { loadTerminals, wireTerminals } from "./terminals.js";
 import { loadUsers, wireUsers } from "./users.js";
@@ -15,6 +15,7 @@ async function start() {
   wireTerminals();
   wireWatchlist();
   wirePolicy();
+  await loadRoster();  // the week shown, before the lawyers are drawn on it
   await Promise.all([loadUsers(), loadLawyers(), loadTerminals(), loadWatchlist(), loadPolicy()]);
 }
 start();
