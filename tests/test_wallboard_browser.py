@@ -97,6 +97,11 @@ async def test_the_board_follows_callers_and_lawyers_and_agrees_with_the_api(
         mine = api[Service.CONSULTATION]
         assert (mine["answered"], mine["abandoned"], mine["waiting"]) == (1, 1, 0)
         assert await figure(page, "service_level") == f"{round(mine['service_level'] * 100)}%"
+        # Asked for the same period, the API gives the board's own figures.
+        today = await page.evaluate("fetch('/api/queues?period=today').then((r) => r.json())")
+        day = today[Service.CONSULTATION]
+        assert (day["offered"], day["answered"], day["abandoned"], day["waiting"]) == (2, 1, 1, 0)
+        assert await figure(page, "service_level") == f"{round(day['service_level'] * 100)}%"
         # The half-hour chart has today's slot.
         assert await page.locator("#history svg g").count() == 1
 

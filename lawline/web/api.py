@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 
@@ -144,9 +144,19 @@ async def end_contact(contact_id: str, queue: QueueDep, principal: Anyone) -> Ou
 
 
 @router.get("/queues")
-async def queue_figures(queue: QueueDep, _: Anyone) -> dict[Service, dict[str, float | None]]:
-    """Per service queue: waiting, longest wait, answered, abandoned, service level..."""
-    return await queue.queue_figures()
+async def queue_figures(
+    queue: QueueDep, request: Request, _: Anyone, period: Literal["all", "today"] = "all"
+) -> dict[Service, dict[str, float | None]]:
+    """Per service queue: waiting, longest wait, answered, abandoned, service level...
+    since the queue's counters began (`all`, what /metrics counts) or for the centre's
+    day so far (`today`, the wallboard's own figures, by the same definitions)."""
+    if period == "all":
+        return await queue.queue_figures()
+    board: Wallboard = request.app.state.wallboard
+    return {
+        Service(row["service"]): {k: v for k, v in row.items() if k not in ("service", "colour")}
+        for row in (await board.board())["services"]
+    }
 
 
 @router.get("/wallboard")
