@@ -101,3 +101,51 @@ async def test_calls_are_reviewed_and_supervisors_confirm_the_worst(lawline: Run
         expected = [("zhao", f"contact rude score 70 (rules {rude:g})")]
         assert [(a.actor, a.detail) for a in audit] == expected
         assert s.get(QualityReview, "live") is None
+
+
+async def test_holds_reach_the_review_through_the_ledger(lawline: Running) -> None:
+    """The transcript as Redis has it (the console's holds, the worker's `ended` with its
+    time, written by two processes in either order) into the ledger, then reviewed: a
+    hold still on at hang-up ends there, and a call of holds alone is not reviewed."""
+    from lawline.cases.ingest import _store_lines
+    from lawline.transcripts.segments import Kind, Leg, Segment
+
+    db = lawline.app.state.db
+    reviewer: QualityReviewer = lawline.app.state.quality
+
+    def hold(on: str, t: float) -> Segment:
+        return Segment(Kind.HOLD, Leg.LAWYER, on, t, t)
+
+    finals = [Segment(Kind.FINAL, Leg(x.leg), x.text, x.start, x.end) for x in GOOD]
+    stream = [
+        *[(f"{i}-0", s) for i, s in enumerate(finals)],
+        ("20-0", hold("on", 50.0)),  # after the goodbye: nobody explained it
+        ("21-0", Segment(Kind.STATUS, None, "ended", 250.0, 250.0)),  # hung up on the music
+        ("22-0", hold("on", 260.0)),  # a console's late word after the end: not closed
+        ("23-0", hold("sideways", 10.0)),  # not a hold mark: not kept
+    ]
+    with db() as s, s.begin():
+        a_call(s, "held", "xu", [], 5)
+        a_call(s, "only", "xu", [], 5)
+        _store_lines(s, "held", stream)
+        _store_lines(s, "held", stream)  # applied again: nothing twice
+        _store_lines(s, "only", [("1-0", hold("on", 5.0)), ("2-0", hold("off", 9.0))])
+    with db() as s:
+        kept = s.scalars(
+            select(TranscriptLine)
+            .where(TranscriptLine.contact_id == "held", TranscriptLine.kind == "hold")
+            .order_by(TranscriptLine.start)
+        ).all()
+        assert [(r.text, r.start, r.entry_id) for r in kept] == [
+            ("on", 50.0, "20-0"),
+            ("off", 250.0, "21-0"),
+            ("on", 260.0, "22-0"),
+        ]
+    assert await asyncio.to_thread(reviewer.review_due) == 1  # "only" has no words
+    with db() as s:
+        review = s.get(QualityReview, "held")
+        assert review is not None
+        found = {f["rule"]: f for f in review.findings}
+    assert not found["hold"]["held"] and found["silence"]["held"]
+    assert "超过120秒" in found["hold"]["why"] and "未说明" in found["hold"]["why"]
+    assert {"hold": True, "start": 50.0, "end": 250.0} in found["hold"]["evidence"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from lawline.quality.review import Line, review
+from lawline.quality.review import HoldSpan, Line, holds_of, review
 from lawline.quality.rules import QualitySettings, Rule, default_rules
 
 
@@ -116,3 +116,83 @@ def test_the_centre_edits_the_rules_and_bad_rules_are_refused() -> None:
         Rule(id="x", name="空", kind="forbidden")  # no phrases
     with pytest.raises(ValidationError):
         QualitySettings(rules=[default_rules()[0], default_rules()[0]])  # the same id twice
+    with pytest.raises(ValidationError):  # a hold rule needs its window
+        Rule(id="h", name="保持", kind="hold", phrases=["请稍等"])
+
+
+# ----- holds (the console's 保持 button: music to the caller) ------------------------------
+
+# A call of GOOD's steps with the lawyer looking something up mid-call: the citizen asks,
+# the lawyer holds, comes back, answers.
+ASKED = [
+    *GOOD[:3],
+    C(18, "那仲裁要去哪里申请？"),
+]
+
+
+def after(t: float) -> list[Line]:
+    """GOOD's end of the call, from `t` on."""
+    return [Line(x.leg, x.start - 22 + t, x.end - 22 + t, x.text) for x in GOOD[4:]]
+
+
+def held(marks: list[tuple[float, str]], lines: list[Line]) -> tuple[bool, str, list]:
+    end = max(ln.end for ln in lines)
+    result = review(lines, default_rules(), holds_of(marks, end))
+    f = next(f for f in result.findings if f.rule == "hold")
+    silence = next(f for f in result.findings if f.rule == "silence")
+    assert silence.held, "a hold was taken for silence"
+    return f.held, f.why, f.evidence
+
+
+def test_a_hold_announced_and_short_holds() -> None:
+    lines = [*ASKED, L(22, "请稍等，我帮您查一下仲裁委的地址。"), *after(85)]
+    ok, why, evidence = held([(26.0, "on"), (84.0, "off")], lines)
+    assert ok and not why and not evidence
+    # Said with recognition's punctuation and spacing, just before: still announced.
+    lines[4] = L(22, "您 稍等 一下，不要挂机。")
+    assert held([(26.0, "on"), (84.0, "off")], lines)[0]
+
+
+def test_a_hold_without_a_word_fails_with_its_times_and_the_line_before() -> None:
+    lines = [*ASKED, L(22, "仲裁委在市政府旁边。"), *after(85)]
+    ok, why, evidence = held([(26.0, "on"), (84.0, "off")], lines)
+    assert not ok and "1次保持通话前20秒内未说明" in why
+    assert evidence[0] == {"hold": True, "start": 26.0, "end": 84.0}
+    assert evidence[1]["leg"] == "lawyer" and evidence[1]["start"] == 22
+    # Said long before (more than 20 s) does not explain this hold.
+    early = [*GOOD[:2], L(3, "请稍等。", s=1), *GOOD[2:3], C(18, "然后呢？"), *after(85)]
+    assert not held([(40.0, "on"), (84.0, "off")], early)[0]
+
+
+def test_a_hold_too_long_fails_unless_the_lawyer_came_back_between() -> None:
+    lines = [*ASKED, L(22, "请稍等，我查询一下。"), *after(200)]
+    ok, why, evidence = held([(26.0, "on"), (199.0, "off")], lines)
+    assert not ok and why == "1次保持通话超过120秒" and evidence[0]["end"] == 199.0
+    # The lawyer came back after a minute (telling the citizen it takes longer) and
+    # held again: two holds of about a minute, each announced.
+    back = [*lines[:5], L(90, "还在查，您再稍等一下，别挂机。"), *lines[5:]]
+    marks = [(26.0, "on"), (88.0, "off"), (95.0, "on"), (199.0, "off")]
+    assert held(marks, back)[0]
+
+
+def test_a_hold_left_on_at_hang_up_ends_there() -> None:
+    # The ledger ends a hold still on at hang-up (cases/ingest.py): the caller hung up
+    # on the music after five minutes.
+    lines = [*ASKED, L(22, "请稍等。")]
+    ok, why, _ = held([(26.0, "on"), (326.0, "off")], lines)
+    assert not ok and "超过120秒" in why
+    # A record without the end (written before holds were closed at hang-up): it lasts
+    # to the last thing heard, never less than nothing.
+    assert holds_of([(26.0, "on")], 25.0) == [HoldSpan(26.0, 26.0)]
+    assert holds_of([(30.0, "on"), (10.0, "on"), (50.0, "off"), (60.0, "off")], 70.0) == [
+        HoldSpan(10.0, 50.0)
+    ]
+
+
+def test_no_hold_is_no_finding_and_a_call_without_holds_keeps_its_silences() -> None:
+    f = next(f for f in review(GOOD, default_rules()).findings if f.rule == "hold")
+    assert f.held and f.why == "不适用"
+    # The same half-minute gap: silence without a hold, none with one over it.
+    gap = [*ASKED, L(22, "请稍等。"), *after(60)]
+    assert not findings(gap)["silence"][0]
+    assert held([(26.0, "on"), (58.0, "off")], gap)[0]

@@ -211,6 +211,74 @@ async def test_after_the_lawyer_ends_the_caller_rates_the_service(
     assert kinds[-3:] == ["contact.answered", "contact.ended", "contact.rated"]
 
 
+async def test_the_lawyers_holds_are_kept_with_the_call_until_the_caller_hangs_up_on_one(
+    tmp_path: Path, worker: Worker, clean_redis_url: str
+) -> None:
+    """The console holds a real call twice (the worker plays the music); the caller hangs
+    up during the second hold. Each hold and its end are on the transcript's clock in
+    the ledger, the second ending at the hang-up, for the quality review."""
+    from lawline.web.auth import Role
+    from tests.lawline_server import next_frame, running_lawline
+
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        routing=RoutingSettings(offer_timeout_s=30, wrapup_s=0, console_timeout_s=60),
+    )
+    wang = {"id": "wang", "services": {"consultation": 4}, "domains": {"labour": 5}}
+
+    async def hold(ws: Any, cid: str, on: bool) -> None:
+        """Until the worker has connected the lawyer (a hold before is refused)."""
+        for _ in range(50):
+            await ws.send(json.dumps({"type": "hold", "contact_id": cid, "on": on}))
+            while (result := await next_frame(ws, "result"))["request"] != "hold":
+                pass
+            if result["ok"]:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(result["message"])
+
+    async with running_lawline(settings, clean_redis_url) as lawline:
+        async with lawline.client("boss", Role.SUPERVISOR) as http:
+            assert (await http.post("/api/lawyers", json=wang)).status_code == 201
+        steps = [("pause", 500), ("info", "11"), ("pause", 10000), ("bye", None)]
+        caller = asyncio.create_task(asyncio.to_thread(sipp, tmp_path, worker, steps))
+        async with lawline.console("wang") as ws:
+            await next_frame(ws, "hello")
+            await ws.send(json.dumps({"type": "state", "state": "available"}))
+            cid = (await next_frame(ws, "offer", timeout=20))["contact"]["id"]
+            await ws.send(json.dumps({"type": "accept", "contact_id": cid}))
+            await next_frame(ws, "connected")
+            # Only true or false is a hold request.
+            await ws.send(json.dumps({"type": "hold", "contact_id": cid, "on": "yes"}))
+            assert "true or false" in (await next_frame(ws, "error"))["message"]
+            await hold(ws, cid, True)
+            await asyncio.sleep(1.5)
+            await hold(ws, cid, False)
+            await asyncio.sleep(1)
+            await hold(ws, cid, True)
+            await next_frame(ws, "ended", timeout=20)  # the caller hung up on the music
+        await caller
+        async with lawline.client("boss", Role.SUPERVISOR) as http:
+            for _ in range(200):
+                c = (await http.get(f"/api/ledger/contacts/{cid}")).json()
+                holds = [(t["text"], t["start"]) for t in c.get("transcript", [])]
+                if len(holds) == 4:
+                    break
+                await asyncio.sleep(0.1)
+    assert [h for h, _ in holds] == ["on", "off", "on", "off"], holds
+    on1, off1, on2, hung_up = (t for _, t in holds)
+    assert 0 <= on1 < off1 < on2 < hung_up
+    assert 1.2 < off1 - on1 < 3 and 0.8 < on2 - off1 < 3
+    # The last hold ends at the hang-up, on the clock of the conversation (from the
+    # lawyer's answer): within a second of the call's own length.
+    talked = (
+        datetime.fromisoformat(c["ended_at"]) - datetime.fromisoformat(c["answered_at"])
+    ).total_seconds()
+    assert hung_up - on2 > 2 and abs(hung_up - talked) < 1.5, (holds, talked)
+    assert {t["kind"] for t in c["transcript"]} == {"hold"}
+
+
 WIDEBAND = "9 8 101\na=rtpmap:9 G722/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000"
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact, Tra
 from lawline.cases.search import search_body
 from lawline.phone_numbers import normalise_number
 from lawline.queue.keys import LEDGER_GROUP, QueueKeys
-from lawline.transcripts.segments import Kind, Segment
+from lawline.transcripts.segments import Hold, Kind, Leg, Segment, TranscriptStatus
 from lawline.transcripts.store import TranscriptStore
 
 log = logging.getLogger(__name__)
@@ -289,12 +290,37 @@ def apply_event(
     return apply_events(session, events, copies) == 1
 
 
+def _holds(lines: Lines) -> list[tuple[str, Segment]]:
+    """The lawyer's holds, and a hold still on when its part of the conversation ended
+    (the caller hung up on the music, or the lawyer handed them on) ended there: as the
+    `ended` status's entry, in time order whatever order the two processes wrote in."""
+    marks = []
+    for entry_id, seg in lines:
+        if not math.isfinite(seg.start):
+            continue
+        if seg.kind == Kind.HOLD and seg.text in (Hold.ON, Hold.OFF) and seg.start >= 0:
+            marks.append((seg.start, 0, entry_id, seg))
+        elif seg.kind == Kind.STATUS and seg.text == TranscriptStatus.ENDED and seg.start > 0:
+            marks.append((seg.start, 1, entry_id, seg))  # an older record's has no time
+    held, on = [], False
+    for t, is_end, entry_id, seg in sorted(marks, key=lambda m: m[:2]):
+        if is_end:
+            if on:
+                held.append((entry_id, Segment(Kind.HOLD, Leg.LAWYER, Hold.OFF, t, t)))
+            on = False
+        else:
+            held.append((entry_id, seg))
+            on = seg.text == Hold.ON
+    return held
+
+
 def _store_lines(session: Session, cid: str, lines: Lines) -> None:
     have = set(
         session.scalars(select(TranscriptLine.entry_id).where(TranscriptLine.contact_id == cid))
     )
-    for entry_id, seg in lines:
-        if entry_id in have or seg.kind not in (Kind.FINAL, Kind.GAP):
+    spoken = [(i, s) for i, s in lines if s.kind in (Kind.FINAL, Kind.GAP)]
+    for entry_id, seg in [*spoken, *_holds(lines)]:
+        if entry_id in have:
             continue
         session.add(
             TranscriptLine(

@@ -76,7 +76,7 @@ class TranscriptLine(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
     entry_id: Mapped[str] = mapped_column(String(32))  # its id in the transcript stream
-    kind: Mapped[str] = mapped_column(String(8))  # final or gap
+    kind: Mapped[str] = mapped_column(String(8))  # final, gap or hold (text: on or off)
     leg: Mapped[str] = mapped_column(String(8))
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)

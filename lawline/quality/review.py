@@ -1,10 +1,11 @@
 """One call reviewed against the rules: a plain function of its transcript.
 
-`review(lines, rules)` takes the call's final lines (who spoke, from when to when, what
-was recognised) and answers, per rule, whether it held and the evidence: the lines that
-show it (time-stamped), or what was missing. The score is the weight of the rules held,
-of all the rules' weight, out of 100; a critical rule broken fails the call whatever
-its score.
+`review(lines, rules, holds)` takes the call's final lines (who spoke, from when to when,
+what was recognised) and its holds (when the lawyer put the caller on hold and came
+back: `holds_of` pairs the recorded marks) and answers, per rule, whether it held and
+the evidence: the lines that show it (time-stamped), or what was missing. The score is
+the weight of the rules held, of all the rules' weight, out of 100; a critical rule
+broken fails the call whatever its score.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lawline.quality.rules import Rule
-from lawline.transcripts.segments import Leg
+from lawline.transcripts.segments import Hold, Leg
 
 _NOT_WORDS = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -26,6 +27,28 @@ class Line:
     start: float  # seconds from the call's start
     end: float
     text: str
+
+
+@dataclass(frozen=True)
+class HoldSpan:
+    start: float  # seconds from the call's start: the caller hears the music
+    end: float  # the lawyer came back, or the call ended
+
+
+def holds_of(marks: Sequence[tuple[float, str]], end: float) -> list[HoldSpan]:
+    """Each hold from its marks, (time, "on" | "off") in any order: on again while on
+    changes nothing (the worker's hold is already on); a hold never ended (a record the
+    ledger could not close) lasts until `end`, the last thing heard."""
+    spans, since = [], None
+    for t, mark in sorted(marks):
+        if mark == Hold.ON and since is None:
+            since = t
+        elif mark == Hold.OFF and since is not None:
+            spans.append(HoldSpan(since, t))
+            since = None
+    if since is not None:
+        spans.append(HoldSpan(since, max(since, end)))
+    return spans
 
 
 @dataclass
@@ -112,17 +135,50 @@ def _forbidden(rule: Rule, lines: Sequence[Line]) -> Finding:
     return f
 
 
-def _silence(rule: Rule, lines: Sequence[Line]) -> Finding:
+def _silence(rule: Rule, lines: Sequence[Line], holds: Sequence[HoldSpan]) -> Finding:
+    # A hold is no silence: the caller hears the music, and the hold rule judges it.
     gaps = []
-    ordered = sorted(lines, key=lambda ln: ln.start)
-    spoken_until = ordered[0].end if ordered else 0.0
-    for ln in ordered[1:]:
-        if ln.start - spoken_until > rule.max_s:
-            gaps.append({"start": round(spoken_until, 1), "end": round(ln.start, 1)})
-        spoken_until = max(spoken_until, ln.end)
+    spans = sorted([(ln.start, ln.end) for ln in lines] + [(h.start, h.end) for h in holds])
+    spoken_until = spans[0][1] if spans else 0.0
+    for start, end in spans[1:]:
+        if start - spoken_until > rule.max_s:
+            gaps.append({"start": round(spoken_until, 1), "end": round(start, 1)})
+        spoken_until = max(spoken_until, end)
     f = Finding(rule.id, rule.name, not gaps, rule.critical, rule.weight, evidence=gaps[:5])
     if gaps:
         f.why = f"{len(gaps)}次超过{rule.max_s:.0f}秒无人说话"
+    return f
+
+
+def _hold(rule: Rule, lines: Sequence[Line], holds: Sequence[HoldSpan]) -> Finding:
+    f = Finding(rule.id, rule.name, True, rule.critical, rule.weight)
+    if not holds:
+        f.why = "不适用"
+        return f
+    said = _saying(lines, Leg.LAWYER, rule.phrases)
+    window = rule.within_s or 0.0
+    unexplained = too_long = 0
+    for h in holds:
+        told = [ln for ln in said if h.start - window <= ln.end and ln.start <= h.start]
+        long = h.end - h.start > rule.max_s
+        unexplained += not told
+        too_long += long
+        if told and not long:
+            continue
+        if sum(1 for e in f.evidence if e.get("hold")) < 5:
+            f.evidence.append({"hold": True, "start": round(h.start, 1), "end": round(h.end, 1)})
+            # What the lawyer said last before it: the explanation, or what came instead.
+            before = told or [ln for ln in lines if ln.leg == Leg.LAWYER and ln.start <= h.start]
+            f.evidence += [_cite(ln) for ln in sorted(before, key=lambda ln: ln.start)[-1:]]
+    f.held = not unexplained and not too_long
+    why = []
+    if unexplained:
+        why.append(
+            f"{unexplained}次保持通话前{window:.0f}秒内未说明：{'、'.join(rule.phrases[:3])}"
+        )
+    if too_long:
+        why.append(f"{too_long}次保持通话超过{rule.max_s:.0f}秒")
+    f.why = "；".join(why)
     return f
 
 
@@ -155,8 +211,8 @@ def _talk_share(rule: Rule, lines: Sequence[Line]) -> Finding:
     return f
 
 
-def review(lines: Sequence[Line], rules: Sequence[Rule]) -> Review:
-    """The call's review; `lines` its final lines (any order)."""
+def review(lines: Sequence[Line], rules: Sequence[Rule], holds: Sequence[HoldSpan] = ()) -> Review:
+    """The call's review; `lines` its final lines (any order), `holds` its holds."""
     end = max((ln.end for ln in lines), default=0.0)
     findings = []
     for rule in rules:
@@ -167,7 +223,9 @@ def review(lines: Sequence[Line], rules: Sequence[Rule]) -> Review:
         elif rule.kind == "forbidden":
             findings.append(_forbidden(rule, lines))
         elif rule.kind == "silence":
-            findings.append(_silence(rule, lines))
+            findings.append(_silence(rule, lines, holds))
+        elif rule.kind == "hold":
+            findings.append(_hold(rule, lines, holds))
         elif rule.kind == "talk_over":
             findings.append(_talk_over(rule, lines))
         else:

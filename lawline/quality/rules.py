@@ -9,8 +9,12 @@ Each rule has a kind, a weight and whether failing it fails the call (critical):
               pointing to legal aid for a citizen who cannot pay
   forbidden   the lawyer never says any of `phrases`: promising an outcome, asking for
               fees, taking the case privately
-  silence     no gap of more than `max_s` with nobody speaking (the hold music's time is
-              a gap too: an unexplained hold shows here)
+  silence     no gap of more than `max_s` with nobody speaking (a hold's time is not
+              silence: the caller hears the music, and the hold rule judges it)
+  hold        each time the lawyer puts the caller on hold (music), they said one of
+              `phrases` in the `within_s` seconds before (请稍等, 我帮您查一下), and the
+              hold lasts at most `max_s` (coming back and holding again starts a new
+              one; a hold still on at hang-up ends there)
   talk_over   the lawyer starts speaking over the citizen (by more than `min_s`) at most
               `max_count` times
   talk_share  the lawyer's share of the talking at most `max_share`
@@ -24,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-Kind = Literal["required", "required_if", "forbidden", "silence", "talk_over", "talk_share"]
+Kind = Literal["required", "required_if", "forbidden", "silence", "hold", "talk_over", "talk_share"]
 
 
 class Rule(BaseModel):
@@ -44,8 +48,10 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _has_what_it_needs(self) -> Rule:
-        if self.kind in ("required", "required_if", "forbidden") and not self.phrases:
+        if self.kind in ("required", "required_if", "forbidden", "hold") and not self.phrases:
             raise ValueError(f"rule {self.id}: a {self.kind} rule needs phrases")
+        if self.kind == "hold" and self.within_s is None:
+            raise ValueError(f"rule {self.id}: a hold rule needs `within_s`")
         if self.kind == "required_if" and not self.when:
             raise ValueError(f"rule {self.id}: a required_if rule needs `when` phrases")
         if any(not p.strip() or len(p) > 40 for p in self.phrases + self.when):
@@ -75,6 +81,9 @@ def default_rules() -> list[Rule]:
              phrases=["加我微信", "私下联系", "私下找我", "我的私人电话", "到我们所里来",
                       "我私下帮您"]),
         Rule(id="silence", name="长时间无人说话", kind="silence", max_s=20),
+        Rule(id="hold", name="保持通话未说明", kind="hold", within_s=20, max_s=120,
+             phrases=["请稍等", "稍等一下", "您稍等", "我帮您查一下", "我查询一下", "我查一下",
+                      "不要挂机", "别挂机"]),
         Rule(id="talk_over", name="打断来电人", kind="talk_over", min_s=1.0, max_count=2),
         Rule(id="talk_share", name="律师说话占比过高", kind="talk_share", max_share=0.75),
     ]  # fmt: skip

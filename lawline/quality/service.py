@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lawline.cases.models import AuditEntry, LedgerContact, TranscriptLine
 from lawline.quality.models import QualityReview
-from lawline.quality.review import Line, review
+from lawline.quality.review import Line, holds_of, review
 from lawline.quality.rules import QualitySettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,10 @@ class ReviewError(Exception):
 
 def pending(session: Session, limit: int, skip: set[str]) -> list[str]:
     """Ended calls with transcript lines and no review yet, oldest first."""
-    has_lines = exists().where(TranscriptLine.contact_id == LedgerContact.id)
+    # Holds alone are no transcript: a call nobody's words were kept of is not reviewed.
+    has_lines = exists().where(
+        TranscriptLine.contact_id == LedgerContact.id, TranscriptLine.kind != "hold"
+    )
     reviewed = exists().where(QualityReview.contact_id == LedgerContact.id)
     query = (
         select(LedgerContact.id)
@@ -56,11 +59,15 @@ def review_contact(
         raise LookupError(contact_id)
     rows = session.scalars(
         select(TranscriptLine).where(
-            TranscriptLine.contact_id == contact_id, TranscriptLine.kind == "final"
+            TranscriptLine.contact_id == contact_id, TranscriptLine.kind.in_(("final", "hold"))
         )
-    )
-    lines = [Line(r.leg, float(r.start), float(r.end), r.text or "") for r in rows]
-    result = review(lines, settings.rules)
+    ).all()
+    lines = [
+        Line(r.leg, float(r.start), float(r.end), r.text or "") for r in rows if r.kind == "final"
+    ]
+    end = max((ln.end for ln in lines), default=0.0)
+    marks = [(float(r.start), r.text) for r in rows if r.kind == "hold"]
+    result = review(lines, settings.rules, holds_of(marks, end))
     row = QualityReview(
         contact_id=contact_id,
         lawyer=contact.lawyer or contact.first_lawyer,

@@ -15,8 +15,8 @@ class TranscriptKeys:
     prefix: str
 
     def transcript(self, contact_id: str) -> str:
-        """stream `P:transcript:ID`: the contact's finals, gaps and status changes, in
-        order; expires store.TRANSCRIPT_TTL_S after the last one (the ledger has it)."""
+        """stream `P:transcript:ID`: the contact's finals, gaps, holds and status changes,
+        in order; expires store.TRANSCRIPT_TTL_S after the last one (the ledger has it)."""
         return f"{self.prefix}:transcript:{contact_id}"
 
     def meta(self, contact_id: str) -> str:

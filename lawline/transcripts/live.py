@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -226,6 +227,7 @@ class LiveTranscript:
         started_at: float,
         off_reason: TranscriptStatus = TranscriptStatus.NO_TRANSCRIBER,
         legs: Iterable[Leg] = CALL_LEGS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(engines, TranscriberPool):  # one streaming engine for everything
             engines = LegEngines(engines)
@@ -233,6 +235,8 @@ class LiveTranscript:
         self.settings = settings
         self.sink = sink
         self.started_at = started_at
+        self.clock = clock
+        self.ended_at = 0.0  # transcript time of the close (a hold still on ends there)
         self.engines = engines
         self.on = engines is not None
         self.off_reason = off_reason
@@ -296,7 +300,7 @@ class LiveTranscript:
                     },
                 )
         with contextlib.suppress(Exception):  # the record is kept without it
-            await self._set_status(TranscriptStatus.ENDED)
+            await self._set_status(TranscriptStatus.ENDED, self.ended_at + shift)
 
     async def _first_status(self) -> TranscriptStatus:
         """On only if a transcriber answers now; else why not."""
@@ -315,15 +319,18 @@ class LiveTranscript:
         elif seg.kind == Kind.FINAL and self.status == TranscriptStatus.UNREACHABLE:
             await self._set_status(TranscriptStatus.ON)
 
-    async def _set_status(self, status: TranscriptStatus) -> None:
+    async def _set_status(self, status: TranscriptStatus, at: float = 0.0) -> None:
         self.status = status
-        await self.sink.segment(self.contact_id, Segment(Kind.STATUS, None, status.value))
+        seg = Segment(Kind.STATUS, None, status.value, at, at)
+        await self.sink.segment(self.contact_id, seg)
 
     async def close(self) -> None:
         """Finals for whatever was being said, every segment written, recordings closed."""
         if self.closed:
             return
         self.closed = True
+        # The hang-up, before the last finals take their time.
+        self.ended_at = max(0.0, self.clock() - self.started_at)
         await asyncio.gather(*(leg.close() for leg in self.legs.values()))
         self._out.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):

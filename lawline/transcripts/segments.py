@@ -30,6 +30,15 @@ class Kind(StrEnum):
     GAP = "gap"  # part of a leg could not be transcribed (a transcriber died)
     STATUS = "status"  # text: a TranscriptStatus
     LISTENING = "listening"  # a speaker is talking; their text comes when they pause
+    HOLD = "hold"  # text: a Hold; start = end = when the worker confirmed it
+
+
+class Hold(StrEnum):
+    """A HOLD segment's text: the lawyer put the caller on hold (music), or came back.
+    The quality review judges each hold (lawline/quality/review.py)."""
+
+    ON = "on"
+    OFF = "off"
 
 
 class TranscriptStatus(StrEnum):
@@ -47,7 +56,8 @@ class TranscriptStatus(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Segment:
     """One item of a transcript. Times are seconds from the transcript's start (when
-    the lawyer was connected); `text` is tidied (no spaces inside Chinese)."""
+    the lawyer was connected); `text` is tidied (no spaces inside Chinese). A STATUS
+    has no time, but `ended` has when its part of the conversation ended."""
 
     kind: Kind
     leg: Leg | None

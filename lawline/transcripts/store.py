@@ -2,7 +2,7 @@
 
 Keys (transcripts/keys.py):
 
-  P:transcript:ID       stream  the contact's finals, gaps and status changes, in order
+  P:transcript:ID       stream  the contact's finals, gaps, holds and status changes
   P:transcript-meta:ID  hash    started_at, status, recording:NAME -> path of each leg's audio
   P:live:ID             pubsub  every segment as it happens, partials included
 
@@ -14,6 +14,7 @@ over when the contact ends; until then the keys live for `TRANSCRIPT_TTL_S`.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,7 @@ from redis.asyncio import Redis
 
 from lawline.queue.store import QueueStore
 from lawline.transcripts.keys import TranscriptKeys
-from lawline.transcripts.segments import Kind, Segment
+from lawline.transcripts.segments import Hold, Kind, Leg, Segment
 from lawline.transcripts.text import AlertMatch
 
 TRANSCRIPT_TTL_S = 30 * 24 * 3600
@@ -59,6 +60,22 @@ class TranscriptStore:
                 pipe.hset(self.keys.meta(contact_id), "status", data)
             pipe.publish(self.keys.live(contact_id), data)
             await pipe.execute()
+
+    async def hold(self, contact_id: str, on: bool, at: float) -> Segment | None:
+        """The lawyer put the caller on hold (or came back) at `at` (epoch seconds): kept
+        with the transcript on its own clock, for the quality review. None if the
+        transcript has not started (nothing to put it on)."""
+        if not isinstance(on, bool) or not math.isfinite(at):
+            raise ValueError("a hold needs on: true or false and a time")
+        started = await self.redis.hget(self.keys.meta(contact_id), "started_at")
+        if started is None:
+            return None
+        # The web process's clock against the worker's: both kept by NTP; never before
+        # the transcript's start.
+        t = max(0.0, at - float(started))
+        seg = Segment(Kind.HOLD, Leg.LAWYER, Hold.ON if on else Hold.OFF, t, t)
+        await self.segment(contact_id, seg)
+        return seg
 
     async def alert(self, contact_id: str, seg: Segment, match: AlertMatch) -> bool:
         now = self.clock()

@@ -47,7 +47,8 @@ From the console:
                                   terminal (lawline/video/relay.py lists the kinds)
   tap_offer {contact_id, sdp, legs: {mid: citizen|lawyer}}  a video call's two voices
                                   for the transcript (lawline/video/tap.py), complete offer
-  hold {contact_id, on}           the caller hears hold music, not the lawyer
+  hold {contact_id, on}           the caller hears hold music, not the lawyer (on: true or
+                                  false); each hold and its end kept with the transcript
   transfer {contact_id, note, to_lawyer?, to_service?}  hand the caller on to a named
                                   colleague or back to a service queue, with a note
   case {contact_id, form}         save the case form (CaseForm), during or after the call
@@ -520,11 +521,19 @@ class ConsoleSession:
         if not await self._is_mine(cid):
             await self._result("hold", False, "this contact is not yours")
             return
+        on = frame.get("on")
+        if not isinstance(on, bool):
+            raise BadFrame("'hold' needs 'on': true or false")
         try:
-            await self.bridge.request(cid, "hold", on=bool(frame.get("on")))
+            await self.bridge.request(cid, "hold", on=on)
         except BridgeError as exc:
             await self._result("hold", False, str(exc))
             return
+        # Done: the hold goes on the transcript's clock for the quality review.
+        try:
+            await self.services.live.store.hold(cid, on, self.queue.clock())
+        except Exception:
+            log.exception("hold not recorded", extra={"contact": cid})
         await self._result("hold", True)
 
     async def _transfer(self, frame: Frame) -> None:

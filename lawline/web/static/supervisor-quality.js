@@ -18,8 +18,8 @@ function finding(f) {
   return html`<li class=${f.held ? "held" : "broken"} data-rule=${f.rule}>
     <strong>${f.held ? "✓" : "✗"} ${f.name}</strong>${f.critical ? " （一票否决）" : ""}
     ${f.why ? html` · ${f.why}` : ""}
-    ${f.evidence.filter((e) => e.text).map((e) => html`<div class="evidence">
-      ${e.start}秒 ${LABELS.leg[e.leg] || e.leg}：${e.text}</div>`)}</li>`;
+    ${f.evidence.filter((e) => e.text || e.hold).map((e) => html`<div class="evidence">
+      ${e.hold ? `${e.start}秒至${e.end}秒 保持通话` : html`${e.start}秒 ${LABELS.leg[e.leg] || e.leg}：${e.text}`}</div>`)}</li>`;
 }
 
 function detail(r) {

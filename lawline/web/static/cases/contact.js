@@ -54,5 +54,8 @@ function contactTemplate(c) {
 function lineTemplate(t) {
   const speaker = LABELS.leg[t.leg] || "";
   if (t.kind === "gap") return html`<li class="gap">${clock(t.start)} ${speaker}：转写服务中断，这段话未能转写</li>`;
+  if (t.kind === "hold") {  // the lawyer's 保持 button: the caller heard the music
+    return html`<li class="hold">${clock(t.start)} ${t.text === "on" ? "律师保持通话（来电人听等待音乐）" : "律师恢复通话"}</li>`;
+  }
   return html`<li data-leg=${t.leg}><span class="at">${clock(t.start)}</span><span class="who">${speaker}</span>${t.text}</li>`;
 }
