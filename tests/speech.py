@@ -97,24 +97,27 @@ def transcriber(
 
 
 @contextlib.contextmanager
-def decoder(model: Path = WHISPER_MODEL, port: int | None = None) -> Iterator[TranscriberProcess]:
-    """`lawline decoder` (Whisper) in its own process, as `lawline serve` runs it."""
+def decoder(
+    model: Path = WHISPER_MODEL, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[TranscriberProcess]:
+    """`lawline decoder` (Whisper) in its own process, as `lawline serve` runs it
+    (`env`: settings of its own, LAWLINE_... variables)."""
     if not (model / "model.bin").is_file():
         raise RuntimeError(f"no Whisper model at {model}: run scripts/setup.sh")
     port = port or free_port()
     args = ["decoder", "--port", str(port), "--model", str(model), "--threads", "1"]
-    with _speech_service(args, port, 120, b"decoder listening") as service:
+    with _speech_service(args, port, 120, b"decoder listening", env) as service:
         yield service
 
 
 @contextlib.contextmanager
 def _speech_service(
-    args: list[str], port: int, timeout: float, banner: bytes
+    args: list[str], port: int, timeout: float, banner: bytes, env: dict[str, str] | None = None
 ) -> Iterator[TranscriberProcess]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lawline", *args],
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         _wait_listening(proc, timeout, banner)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -275,14 +276,20 @@ async def test_a_decoder_dying_mid_decode_hands_its_utterance_to_another(
     whisper: TranscriberProcess, mandarin: dict[str, bytes]
 ) -> None:
     segs: list[Segment] = []
-    with decoder() as doomed:
+    # A slow decoder (Whisper's full window, no early decode), so that it is surely
+    # still decoding when it is killed.
+    slow = {
+        "LAWLINE_TRANSCRIPTS__WHISPER__MIN_WINDOW_S": "0",
+        "LAWLINE_TRANSCRIPTS__WHISPER__DECODE_EARLY": "false",
+    }
+    with decoder(env=slow) as doomed:
         # The doomed one is listed first and picked first (both idle).
         pool = TranscriberPool([doomed.url, whisper.url])
         engines = LegEngines(pool, listening=True, final_timeout_s=60)
         live = LiveTranscript("c3", LiveSettings(), engines, ListSink(segs), time.time())
         await feed_live(live, [(Leg.CITIZEN, 0.5, mandarin["citizen"])], live.started_at, 0.9)
-        # The pause has ended the utterance: the doomed decoder is decoding it now.
-        await asyncio.sleep(0.3)
+        # The pause has ended the utterance: killed once it is decoding it.
+        await until_busy(doomed.proc.pid, seconds=0.15)
         assert doomed.proc.poll() is None
         doomed.kill()
         await live.close()
@@ -291,6 +298,19 @@ async def test_a_decoder_dying_mid_decode_hands_its_utterance_to_another(
     assert len(finals) == 1 and finals[0].text and is_simplified(finals[0].text), segs
     assert len(gaps) == 1 and gaps[0].resent  # said, and sent again to the other one
     assert 0.1 <= finals[0].start < finals[0].end <= 0.5 + len(mandarin["citizen"]) / 2 / RATE + 0.8
+
+
+def cpu_time(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def until_busy(pid: int, seconds: float, timeout_s: float = 20.0) -> None:
+    """Until the process has spent `seconds` more of CPU (it is working)."""
+    start, deadline = cpu_time(pid), time.monotonic() + timeout_s
+    while cpu_time(pid) - start < seconds:
+        assert time.monotonic() < deadline, "the decoder never started on the utterance"
+        await asyncio.sleep(0.02)
 
 
 class ListSink:
