@@ -28,9 +28,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
-from lawline.cases import reports
+from lawline.cases import reports, search
 from lawline.cases.ingest import LedgerIngest
-from lawline.cases.models import ContactEvent, LedgerContact
+from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact
 from lawline.cases.settings import CaseSettings
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
@@ -416,6 +416,141 @@ async def test_contacts_are_found_by_what_was_said_and_who_called(
         assert [c["id"] for c in newest] == ["wages-again", "wages"]
         one = await http.get("/api/ledger/contacts", params={"words": "工资", "limit": 1})
         assert [c["id"] for c in one.json()] == ["wages-again"]
+
+
+async def test_a_phrase_is_found_only_where_its_characters_are_adjacent(
+    lawline: Running, clean_redis_url: str
+) -> None:
+    """On PostgreSQL a phrase is searched by its character bigrams: those bigrams
+    said apart, or its characters in another order, are not the phrase."""
+    await said(clean_redis_url, "adjacent", "13900000011", "老板拖欠工资三个月")
+    await said(clean_redis_url, "apart", "13900000012", "拖欠了工资")
+    await said(clean_redis_url, "reversed", "13900000013", "工资拖欠")
+    # Every bigram of 拖欠工资 (拖欠, 欠工, 工资), none of them next to another.
+    await said(clean_redis_url, "spread", "13900000014", "拖欠房租", "欠工钱", "发工资")
+    for cid in ("adjacent", "apart", "reversed", "spread"):
+        await recorded(lawline, cid, lambda c: c["transcript"])
+    assert await found(lawline, words="拖欠工资") == ["adjacent"]
+    assert await found(lawline, words="欠工资") == ["adjacent"]
+    assert await found(lawline, words="欠工") == ["adjacent", "spread"]
+    assert await found(lawline, words="工资拖欠") == ["reversed"]
+    assert await found(lawline, words="拖欠了") == ["apart"]
+    assert await found(lawline, words="欠") == ["adjacent", "apart", "reversed", "spread"]
+    assert await found(lawline, words="钱") == ["spread"]  # the last character said
+    assert await found(lawline, words="拖欠工钱") == []
+
+
+def test_a_phrase_becomes_bigrams_and_is_common_by_its_rarest() -> None:
+    def lexemes(words: str) -> list[str]:
+        return search.lexemes(search.tokens(words))
+
+    assert lexemes("想") == ["想"]
+    assert lexemes("工资") == ["工资"]
+    assert lexemes("拖欠工资") == ["拖欠", "欠工", "工资"]
+    # A token with no Han neighbour stays whole.
+    assert lexemes("iPhone 15 坏了") == ["iphone", "15", "坏了"]
+    assert search.lexeme_query(search.tokens("拖欠 b")) == "'拖欠' & 'b'"
+    # Its order is checked on the text unless it is one lexeme; "ok ok" is one, twice.
+    assert len(search._pg_match(search.tokens("工资"))) == 1
+    assert len(search._pg_match(search.tokens("ok ok"))) == 2
+    shares = {"拖欠": 0.15, "欠工": 0.15, "工资": 0.2}
+    assert search.common(search.tokens("拖欠工资"), shares)
+    assert not search.common(search.tokens("拖欠工钱"), shares)  # 工钱: not counted, rare
+
+
+def _store_transcripts(url: str, lines: dict[str, str]) -> None:
+    """Contacts (one a minute, in this order) with these transcripts, written as
+    ingest writes them."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s, s.begin():
+            for i, (cid, line) in enumerate(lines.items()):
+                entered = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
+                s.add(
+                    LedgerContact(
+                        id=cid,
+                        channel="voice",
+                        service="consultation",
+                        language="zh",
+                        state="ended",
+                        entered_at=entered,
+                        last_event_id="1-0",
+                    )
+                )
+                s.flush()
+                s.add(ContactSearch(contact_id=cid, body=search.search_body([line])))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("share", [0.0, search.COMMON_SHARE, 1.1])
+def test_common_and_rare_phrases_find_the_same_newest_contacts(
+    database_url: str, share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a common phrase is looked for newest contact first, a rarer one
+    through the index (0: every phrase is common, 1.1: none is): the same rows."""
+    monkeypatch.setattr(search, "COMMON_SHARE", share)
+    upgrade(database_url)
+    _store_transcripts(
+        database_url,
+        {
+            "c1": "老板拖欠工资",
+            "c2": "拖欠了工资",
+            "c3": "又拖欠工资了",
+            "c4": "工资拖欠",
+            "c5": "没事",
+        },
+    )
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as s:
+
+            def newest(words: str, limit: int = 10) -> list[str]:
+                q = select(LedgerContact).order_by(LedgerContact.entered_at.desc()).limit(limit)
+                return [c.id for c in s.scalars(search.said_in(s, q, words))]
+
+            assert newest("拖欠工资") == ["c3", "c1"]
+            assert newest("拖欠工资", limit=1) == ["c3"]
+            assert newest("工资") == ["c4", "c3", "c2", "c1"]
+            assert newest("没") == ["c5"]
+            assert newest("专利侵权") == []
+    finally:
+        engine.dispose()
+
+
+def test_the_bigram_vector_is_built_for_stored_transcripts_and_undone(
+    postgres_url: str,
+) -> None:
+    """Migration 0012 on a ledger that already holds transcripts: their vectors are
+    built in the migration, and a downgrade brings back the one-character vector."""
+    from alembic import command
+
+    from lawline.db import alembic_config
+
+    def hits(url: str, query: str, words: str) -> list[str]:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.exec_driver_sql(
+                    f"SELECT contact_id FROM contact_search WHERE {query} ORDER BY 1", (words,)
+                )
+                return [r[0] for r in rows]
+        finally:
+            engine.dispose()
+
+    command.upgrade(alembic_config(postgres_url), "0011")
+    _store_transcripts(postgres_url, {"adjacent": "老板拖欠工资", "apart": "拖欠了工资"})
+    old = "body_tsv @@ phraseto_tsquery('simple', %s)"
+    new = "body_bigrams @@ %s::tsquery"
+    assert hits(postgres_url, old, "拖 欠 工 资") == ["adjacent"]
+    upgrade(postgres_url)
+    assert hits(postgres_url, new, search.lexeme_query(list("拖欠工资"))) == ["adjacent"]
+    assert hits(postgres_url, new, "'工资'") == ["adjacent", "apart"]
+    command.check(alembic_config(postgres_url))  # the models agree with the migrations
+    command.downgrade(alembic_config(postgres_url), "0011")
+    assert hits(postgres_url, old, "拖 欠 工 资") == ["adjacent"]
+    upgrade(postgres_url)
+    assert hits(postgres_url, new, "'拖欠'") == ["adjacent", "apart"]
 
 
 async def test_monthly_export_figures_grades_and_a_legal_aid_application(
