@@ -360,6 +360,21 @@ def test_key_0_takes_a_party_into_a_mediation_room_by_its_number_and_pin() -> No
     assert not c.of(Enqueue) and not c.of(Hangup)
 
 
+def test_a_room_code_cut_short_with_hash_is_wrong_without_a_lookup() -> None:
+    c = Caller()
+    c.finish_prompt()
+    c.press("0")
+    for d in "12#":
+        c.press(d)
+    assert c.heard[-2:] == ["room_wrong", "room_number"]
+    c.press("#")  # nothing entered yet: nothing to judge
+    assert c.heard[-2:] == ["room_wrong", "room_number"]
+    for d in "654321" + "0001#":
+        c.press(d)
+    assert c.heard[-2:] == ["room_wrong", "room_number"]
+    assert not c.of(FindRoom)
+
+
 def test_three_wrong_room_codes_or_silence_say_so_and_let_the_caller_go() -> None:
     c = Caller()
     c.finish_prompt()

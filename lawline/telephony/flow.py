@@ -388,7 +388,9 @@ class CallFlow:
             self._entry = ""
             return self._room_prompt(now)
         if d == "#":
-            return self._room_entry_done(now) if self._entry else []
+            # Codes are all ROOM_CODE_DIGITS long: one cut short is wrong without a
+            # lookup (and counts as a wrong try, as a lookup that failed would).
+            return self._room_wrong(now) if self._entry else []
         self._entry += d
         return self._room_entry_done(now) if len(self._entry) >= ROOM_CODE_DIGITS else []
 
