@@ -23,14 +23,13 @@ Last line: key=value figures.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lawline.transcripts.evaluate import edit_distance, normalise, read_audio
+from lawline.transcripts.evaluate import edit_distance, normalise, numerals, read_audio, read_refs
 from lawline.transcripts.whisper import DecodeSettings, WhisperDecoder
 from tests.speech import WHISPER_MODEL
 
@@ -38,31 +37,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def read_set(directory: Path) -> list[tuple[str, bytes, int]]:
-    items = []
-    with (directory / "refs.tsv").open(encoding="utf-8") as f:
-        for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if len(row) != 2 or row[0].startswith("#"):
-                continue
-            audio = next(
-                p for p in (directory / f"{row[0]}.wav", directory / f"{row[0]}.flac") if p.exists()
-            )
-            pcm, rate = read_audio(audio)
-            items.append((row[1], pcm, rate))
-    return items
-
-
-def as_digits(text: str) -> str:
-    import cn2an
-
-    try:
-        return cn2an.transform(text, "cn2an")
-    except (ValueError, KeyError):
-        return text
+    """(reference, PCM, rate) of each file, as `asr eval` reads them."""
+    return [(ref, *read_audio(path)) for _, ref, path in read_refs(directory)]
 
 
 def cer(refs: list[str], hyps: list[str]) -> float:
-    refs = [normalise(as_digits(r)) for r in refs]
-    hyps = [normalise(as_digits(h)) for h in hyps]
+    """Character error rate with numerals as digits on both sides, as `asr eval` scores."""
+    refs = [normalise(numerals(r)) for r in refs]
+    hyps = [normalise(numerals(h)) for h in hyps]
     return sum(edit_distance(r, h) for r, h in zip(refs, hyps, strict=True)) / sum(map(len, refs))
 
 

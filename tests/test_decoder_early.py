@@ -1,27 +1,27 @@
 """An idle Whisper decoder starts on an utterance in its speaker's pause: the text is
 ready when the bridge says the utterance ended, and a speaker who goes on after the
-pause still gets every word. The real model behind a real websocket, as the bridge
-reaches it; the speech is the neural voice of tests/asr_eval."""
+pause still gets every word. The pause's rules on their own, then the real model
+behind a real websocket, as the bridge reaches it; the speech is the neural voice of
+tests/asr_eval."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 from lawline.transcripts.decoder import DecoderService
-from lawline.transcripts.evaluate import edit_distance, normalise, read_audio, read_refs
+from lawline.transcripts.evaluate import edit_distance, normalise
+from lawline.transcripts.pause import Pause
 from lawline.transcripts.protocol import EOF_MESSAGE, config_message
 from lawline.transcripts.whisper import WhisperDecoder
-from tests.speech import WHISPER_MODEL
+from tests.speech import RATE, WHISPER_MODEL, held_out
 
-EVAL_SET = Path(__file__).resolve().parent / "asr_eval" / "16k"
-RATE = 16_000
 FRAME = RATE // 50 * 2  # 20 ms of 16-bit audio, as the bridge sends it
 
 
@@ -32,12 +32,7 @@ def decoder() -> WhisperDecoder:
 
 @pytest.fixture(scope="module")
 def said() -> list[tuple[str, bytes]]:
-    out = []
-    for _, ref, path in read_refs(EVAL_SET)[4:6]:
-        pcm, rate = read_audio(path)
-        assert rate == RATE
-        out.append((ref, pcm))
-    return out
+    return held_out(4, 2)
 
 
 @pytest.fixture
@@ -50,6 +45,33 @@ async def service(decoder: WhisperDecoder) -> AsyncIterator[tuple[DecoderService
 
 def quiet(seconds: float) -> bytes:
     return bytes(int(seconds * RATE) * 2)
+
+
+def tone(seconds: float) -> bytes:
+    """-10 dBFS, as loud as speech."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.3 * 32767 * np.sin(2 * np.pi * 300 * t)).astype(np.int16).tobytes()
+
+
+def frames(pcm: bytes) -> list[bytes]:
+    return [pcm[at : at + FRAME] for at in range(0, len(pcm), FRAME)]
+
+
+def test_a_guess_is_due_after_0_3_s_of_quiet_and_stands_until_the_speaker_goes_on() -> None:
+    pause = Pause()
+    for f in frames(quiet(0.5)):  # quiet before anything was said: nothing to guess
+        assert not pause.heard(f) and not pause.time_to_guess()
+    for f in frames(tone(1.0)):
+        assert not pause.heard(f) and not pause.time_to_guess()
+    quiet_frames = frames(quiet(0.4))
+    for i, f in enumerate(quiet_frames):
+        pause.heard(f)
+        assert pause.time_to_guess() == ((i + 1) * 0.02 >= 0.3 - 1e-9)
+    pause.guess()
+    assert pause.guess_holds and not pause.time_to_guess()
+    assert not pause.heard(quiet(0.02))  # more quiet: the guess still stands
+    assert pause.heard(tone(0.02))  # the speaker went on: it is wrong now
+    assert not pause.guess_holds and not pause.time_to_guess()
 
 
 async def final_of(url: str, pcm: bytes) -> str:

@@ -7,17 +7,14 @@ The speech is the neural voice of tests/asr_eval (a set only measured on)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from lawline.transcripts.decoder import DecoderService
-from lawline.transcripts.evaluate import edit_distance, normalise, read_audio, read_refs
+from lawline.transcripts.evaluate import edit_distance, normalise
 from lawline.transcripts.packing import PackLimits
 from lawline.transcripts.whisper import DecodeSettings, WhisperDecoder
-from tests.speech import WHISPER_MODEL
-
-EVAL_SET = Path(__file__).resolve().parent / "asr_eval" / "16k"
+from tests.speech import RATE, WHISPER_MODEL, held_out
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +25,7 @@ def decoder() -> WhisperDecoder:
 @pytest.fixture(scope="module")
 def sentences() -> list[tuple[str, bytes, int]]:
     """Four different sentences: (reference, PCM, rate)."""
-    refs = read_refs(EVAL_SET)[:4]
-    return [(ref, *read_audio(path)) for _, ref, path in refs]
+    return [(ref, pcm, RATE) for ref, pcm in held_out(0, 4)]
 
 
 def closest(text: str, references: list[str]) -> int:
@@ -60,8 +56,8 @@ def test_a_split_in_doubt_decodes_each_alone(
     sentences: list[tuple[str, bytes, int]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Utterances run together with no silence between them: word timing cannot tell
-    # where one ends, as when the decoder's timestamps drift.
+    # The split refusing, as it does whenever a word's utterance is in doubt (when it
+    # does is tests/test_packing.py's business).
     import lawline.transcripts.whisper as whisper
 
     monkeypatch.setattr(whisper, "split_words", lambda words, spans: None)
@@ -71,7 +67,9 @@ def test_a_split_in_doubt_decodes_each_alone(
 
 
 async def test_callers_whose_utterances_queue_together_each_get_their_own_text(
-    decoder: WhisperDecoder, sentences: list[tuple[str, bytes, int]]
+    decoder: WhisperDecoder,
+    sentences: list[tuple[str, bytes, int]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Four legs finish an utterance at the same moment: one decode takes them all
     (the queue holds them while the decoding thread is busy) and each leg's
@@ -84,10 +82,7 @@ async def test_callers_whose_utterances_queue_together_each_get_their_own_text(
         decodes.append(len(items))
         return real(items, gap_s)
 
-    decoder.decode_many = counted  # type: ignore[method-assign]
-    try:
-        texts = await asyncio.gather(*(service.decode(pcm, rate) for _, pcm, rate in sentences))
-    finally:
-        del decoder.decode_many
+    monkeypatch.setattr(decoder, "decode_many", counted)
+    texts = await asyncio.gather(*(service.decode(pcm, rate) for _, pcm, rate in sentences))
     assert decodes == [4]
     assert_each_has_its_own_words(list(texts), [ref for ref, _, _ in sentences])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 from lawline.statutes.numerals import NUMERAL_CHARS, to_int
@@ -69,6 +70,16 @@ class Instrument:
         """How a lawyer cites it: 劳动合同法, 民法典 for every book; a judicial
         interpretation by its full title."""
         return self.title.removeprefix(PRC) or self.title
+
+
+def shipped_pack() -> Path:
+    """The national instruments lawline ships (package data)."""
+    return Path(str(resources.files("lawline.statutes") / "pack"))
+
+
+def pack_files(folder: Path) -> list[Path]:
+    """A pack's instruments: every `*.md` in `folder` but its README, in name order."""
+    return [p for p in sorted(folder.glob("*.md")) if p.name.lower() != "readme.md"]
 
 
 def parse_file(path: Path) -> Instrument:

@@ -8,14 +8,19 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lawline.statutes.models import StatuteArticle, StatuteInstrument
-from lawline.statutes.parse import Instrument, StatuteFormatError, parse_text
+from lawline.statutes.parse import (
+    Instrument,
+    StatuteFormatError,
+    pack_files,
+    parse_text,
+    shipped_pack,
+)
 
 log = logging.getLogger(__name__)
 # Any fixed number: PostgreSQL advisory lock held while the shipped pack goes in, so
@@ -43,18 +48,11 @@ class ImportReport:
         )
 
 
-def shipped_pack() -> Path:
-    """The national instruments lawline ships (package data)."""
-    return Path(str(resources.files("lawline.statutes") / "pack"))
-
-
 def import_dir(session: Session, folder: Path, now: datetime) -> ImportReport:
     """Every `*.md` in `folder` (a README excepted). Idempotent; an instrument already
     there is replaced only by a newer version (or the same date with other text)."""
     report = ImportReport()
-    for path in sorted(folder.glob("*.md")):
-        if path.name.lower() == "readme.md":
-            continue
+    for path in pack_files(folder):
         raw = path.read_bytes()
         try:
             instrument = parse_text(raw.decode("utf-8"), path.stem)

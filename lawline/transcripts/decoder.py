@@ -12,10 +12,11 @@ for 25 s), within the pack limits; alone otherwise. The final text comes back as
 {"text": ..., "result": []} (no word times: the utterance's own times stand).
 
 A decoder with nothing to do does not wait for the end: once an utterance's audio
-has ended in 0.3 s of quiet (the bridge's voice-activity decision waits 0.6 s before
-it says the utterance is over), it decodes what it has; if nothing louder than quiet
-came after, that text is the final at `eof`, ready 0.3 s sooner. If the speaker went
-on, the early text is dropped and the whole utterance decoded as usual. Only an idle
+has ended in 0.3 s of quiet (`pause.py`; the bridge's voice-activity decision waits
+0.6 s before it says the utterance is over), it decodes what it has; if nothing
+louder than quiet came after, that text is the final at `eof`, ready 0.3 s sooner.
+If the speaker went on, the early text is dropped and the whole utterance decoded as
+usual. Only an idle
 decoder guesses (at most two guesses in the decoding thread at once: a dropped one
 may still be running), so guessing never delays another speaker's final by more
 than two decodes.
@@ -31,12 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from lawline.transcripts.packing import PackLimits, take
+from lawline.transcripts.pause import Pause
 from lawline.transcripts.protocol import is_eof
 from lawline.transcripts.server import MAX_CHUNK_BYTES, parse_config, serve_until_signalled
 from lawline.transcripts.whisper import Decoded, DecodeSettings, WhisperDecoder
@@ -44,37 +45,8 @@ from lawline.transcripts.whisper import Decoded, DecodeSettings, WhisperDecoder
 log = logging.getLogger(__name__)
 
 MAX_UTTERANCE_S = 60  # audio kept for one utterance at most (the bridge cuts at 20 s)
-EARLY_AFTER_S = 0.3  # quiet at the end of an utterance before an idle decoder starts on it
 MAX_EARLY = 2  # early decodes in the decoding thread at once
-QUIET_RMS = 330  # 16-bit RMS of a 20 ms frame under -40 dBFS: no speech in it
 EMPTY_PARTIAL = '{"partial" : ""}'
-
-
-@dataclass
-class Heard:
-    """How an utterance's audio ends: where its last frame louder than quiet ends
-    (bytes), so how long the quiet after it has lasted."""
-
-    voiced_end: int = 0
-    length: int = 0
-
-    def add(self, frame: bytes) -> None:
-        self.length += len(frame)
-        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
-        if samples.size and float(np.sqrt(np.mean(samples * samples))) >= QUIET_RMS:
-            self.voiced_end = self.length
-
-    def quiet_s(self, rate: int) -> float:
-        return (self.length - self.voiced_end) / 2 / rate
-
-
-@dataclass
-class Early:
-    """A decode started in the utterance's pause: good while `voiced_end` is still the
-    utterance's (nothing louder than quiet since)."""
-
-    voiced_end: int
-    text: asyncio.Future[str | None]  # None: it failed, decode at the end as usual
 
 
 @dataclass
@@ -83,7 +55,7 @@ class Waiting:
 
     pcm: bytes
     rate: int
-    text: asyncio.Future[str | None]  # None: it failed, decode at the end as usual
+    text: asyncio.Future[str]
 
     @property
     def seconds(self) -> float:
@@ -142,14 +114,14 @@ class DecoderService:
     async def _utterance(self, ws: ServerConnection) -> None:
         rate, words, started = 16_000, True, False
         audio = bytearray()
-        heard = Heard()
-        early: Early | None = None
+        pause = Pause()
+        early: asyncio.Future[str | None] | None = None  # the standing guess's text
         async for message in ws:
             if isinstance(message, str):
                 if is_eof(message):
                     text = None
-                    if early is not None and early.voiced_end == heard.voiced_end:
-                        text = await asyncio.shield(early.text)
+                    if early is not None:
+                        text = await asyncio.shield(early)
                         self.early_used += text is not None
                     if text is None:
                         text = await self.decode(bytes(audio), rate)
@@ -166,20 +138,15 @@ class DecoderService:
                 await ws.close(CloseCode.INVALID_DATA, "audio is 16-bit PCM in frames under 1 MB")
                 return
             started = True
+            pause.rate = rate
             if len(audio) < MAX_UTTERANCE_S * rate * 2:
                 audio += message
-                heard.add(message)
-            if early is not None and early.voiced_end != heard.voiced_end:
-                self.early_dropped += 1  # the speaker went on: decoded whole at the end
-                early = None
-            if (
-                early is None
-                and self.early
-                and heard.voiced_end
-                and heard.quiet_s(rate) >= EARLY_AFTER_S
-                and self.idle
-            ):
-                early = Early(heard.voiced_end, self._decode_early(bytes(audio), rate))
+                if pause.heard(message):
+                    self.early_dropped += 1  # the speaker went on: decoded whole at the end
+                    early = None
+            if self.early and pause.time_to_guess() and self.idle:
+                pause.guess()
+                early = self._decode_early(bytes(audio), rate)
             await ws.send(EMPTY_PARTIAL)
 
     def _decode_early(self, pcm: bytes, rate: int) -> asyncio.Future[str | None]:

@@ -26,8 +26,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from importlib import resources
-from pathlib import Path
 
 from lawline.transcripts.vocabulary import LEGAL_GLOSSARY
 
@@ -244,24 +242,14 @@ class LegalTermCorrector:
 # ----- the lexicon as lawline ships it ---------------------------------------------------
 
 
-def shipped_pack() -> Path:
-    # As `statutes.store.shipped_pack`, without bringing the database layer into
-    # every decoder process.
-    return Path(str(resources.files("lawline.statutes") / "pack"))
-
-
 @lru_cache(maxsize=1)
 def _pack() -> tuple[frozenset[str], str]:
     """The statutes pack's vocabulary (the hints' legal dictionary of it) and its
     articles' text, from the package data: no database needed."""
     from lawline.hints.segment import pack_vocabulary
-    from lawline.statutes.parse import parse_file
+    from lawline.statutes.parse import pack_files, parse_file, shipped_pack
 
-    instruments = [
-        parse_file(path)
-        for path in sorted(shipped_pack().glob("*.md"))
-        if path.name.lower() != "readme.md"
-    ]
+    instruments = [parse_file(path) for path in pack_files(shipped_pack())]
     text = "\n".join(a.text for ins in instruments for a in ins.articles)
     return frozenset(pack_vocabulary(instruments)), text
 
