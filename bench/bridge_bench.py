@@ -3,7 +3,7 @@ Janus AudioBridge room <- the lawyer's browser (a cheap WebRTC generator peer).
 
 Run as root, after scripts/setup.sh (which runs bench/setup_bench.sh for the generator):
 
-    .venv/bin/python bench/bridge_bench.py [--calls 10,20,40,60] [--seconds 20]
+    .venv/bin/python bench/bridge_bench.py [--calls 10,20,40,60] [--seconds 20] [--steer]
 
 Everything runs in a network namespace: the current one when it is a test namespace
 (LAWLINE_TEST_NETNS, as tests/test_benches.py runs it), else --netns (made if missing,
@@ -33,6 +33,11 @@ Printed per N:
 - clean both ways: the lawyer hears 440 Hz in >= 95 % of the 100 ms windows; the caller
   hears >= 95 % of the bursts, and the tone in >= 95 % of the 100 ms windows inside
   them (50 ms in from each edge).
+--steer runs design B (media.steer_calls): the callers call a Kamailio front (as serve
+runs it, its call rate limit raised for the bench's burst) before the workers, which
+steer each caller's RTP straight to its room; the server's processes are then Janus,
+the workers and Kamailio (all its processes). --front puts the same front before
+design A, to compare like with like.
 The callers are bench/peers/sip_callers.py, all in this process (a pjsua2 process per
 caller, tests/pjsua_caller.py, cost ~4 % of a core each and left no room for calls).
 The last lines: `largest N with clean audio both ways: N` and `cpu_per_call=<share of a
@@ -69,6 +74,15 @@ On the quiet machine (load 0.6-0.8, 15:14 UTC), N = 10, by the workers' conferen
 
 8000 spares the workers' resampling (~0.6 % of a core a call, and ~40 ms off the lawyer
 to caller delay); it is not the default yet (see the issue's notes).
+
+Design A against design B (--front, --steer: the callers through Kamailio either way;
+Kamailio counted with the server), 6 Dec 2026 05:39-05:44 UTC, machine busy 48-99 %
+with other work (load 0.8-6.7), 8 kHz conferences:
+
+    A  N=10  10/10  server/call 3.26 % (Janus 1.62 %, Kamailio 0.20 %)
+    A  N=20   0/20  server/call 3.16 % (Janus 1.44 %, Kamailio 0.17 %)  machine 99 %
+    B  N=10  10/10  server/call 2.70 % (Janus 1.98 %, Kamailio 0.23 %)
+    B  N=20  20/20  server/call 2.35 % (Janus 1.70 %, Kamailio 0.13 %)
 """
 
 from __future__ import annotations
@@ -101,6 +115,7 @@ from lawline.config import Settings
 from lawline.media.access import media_access
 from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.media.legs import BrowserLegs
+from lawline.media.rooms import LAWYER_GROUP
 from lawline.media.settings import MediaSettings
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
@@ -109,10 +124,12 @@ from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony import prompts
+from lawline.telephony.front import prepare_front, worker_addresses
 from lawline.telephony.settings import TelephonySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test helpers, run from anywhere
+from tests.front_helpers import free_port_run  # noqa: E402
 from tests.netns import ip, local_veth  # noqa: E402
 from tests.sip_helpers import free_sip_port  # noqa: E402
 
@@ -210,9 +227,9 @@ class WorkerProc:
 
 
 def start_worker(
-    work: Path, name: str, redis_url: str, rtp: int, env: dict[str, str]
+    work: Path, name: str, redis_url: str, rtp: int, env: dict[str, str], sip_port: int = 0
 ) -> WorkerProc:
-    log, sip_port = work / f"{name}.log", free_sip_port()
+    log, sip_port = work / f"{name}.log", sip_port or free_sip_port()
     full_env = {
         **os.environ,
         "LAWLINE_DATA_DIR": str(work / "data"),
@@ -244,6 +261,59 @@ def stop_worker(w: WorkerProc) -> int:
         w.proc.kill()
         w.proc.wait()
         return -9
+
+
+@dataclass
+class FrontProc:
+    """Kamailio before the workers (--steer), in a process session of its own."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    address: tuple[str, int]
+
+    def pids(self) -> list[int]:
+        """Its main process and every child (they share its session)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[3]) == self.proc.pid:
+                    found.append(int(stat.parent.name))
+        return found
+
+
+def start_front(work: Path, n: int, first_worker_port: int, workers: int) -> FrontProc:
+    settings = Settings(
+        data_dir=work / "data",  # the workers': they check the front's signature with it
+        sip_host="127.0.0.1",
+        sip_port=free_sip_port(),
+        telephony={
+            "workers": workers,
+            "front": {"worker_port": first_worker_port, "invites_per_s": 1000},
+        },
+    )
+    child = prepare_front(settings, worker_addresses(settings)).child
+    log = work / f"kamailio-{n}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            child.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 30
+    while "Listening on" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Kamailio did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return FrontProc(proc, log, (settings.sip_host, settings.sip_port))
+
+
+def stop_front(front: FrontProc) -> None:
+    front.proc.terminate()
+    try:
+        front.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        front.proc.kill()
+        front.proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(front.proc.pid, signal.SIGKILL)  # children that outlived it
 
 
 @dataclass
@@ -285,7 +355,9 @@ async def connect(
         stage = "offer"
         sdp = await offer
         stage = "join"
-        answer = await legs.join(contact.lawyer, contact.id, sdp, display=contact.lawyer)
+        answer = await legs.join(
+            contact.lawyer, contact.id, sdp, display=contact.lawyer, group=LAWYER_GROUP
+        )
         peers.answer(call.name, answer)
         call.answer_t = time.monotonic()
     except Exception as exc:
@@ -369,14 +441,32 @@ async def run_n(
     nw = math.ceil(n / CALLS_PER_WORKER)
     env = media_env(settings.media)
     env["LAWLINE_TELEPHONY__CONFERENCE_RATE_HZ"] = str(args.conference_rate)
+    env["LAWLINE_MEDIA__STEER_CALLS"] = "true" if args.steer else "false"
+    behind_front = args.steer or args.front
+    first = free_port_run(nw) if behind_front else 0
     workers = [
-        start_worker(work, f"worker-{n}-{i + 1}", redis_url, 10000 + 400 * i, env)
+        start_worker(
+            work, f"worker-{n}-{i + 1}", redis_url, 10000 + 400 * i, env, first + i if first else 0
+        )
         for i in range(nw)
     ]
+    front = start_front(work, n, first, nw) if behind_front else None
     server_pids = [janus_pid, *(w.proc.pid for w in workers)]
+    if front is not None:
+        await asyncio.sleep(2)  # its children forked, its first probes answered
+        server_pids += front.pids()
+
+    def cpu_of(pids: list[int]) -> float:
+        total = 0.0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
 
     def server_cpu() -> float:
-        return sum(cpu_seconds(pid) for pid in server_pids)
+        return cpu_of(server_pids)
+
+    front_pids = [p for p in server_pids if front is not None and p in front.pids()]
 
     redis = Redis.from_url(redis_url, decode_responses=True)
     await redis.flushall()
@@ -407,7 +497,8 @@ async def run_n(
         connecting: list[asyncio.Task[None]] = []
         async with queue.subscribe() as evs:
             for i in range(n):
-                target = ("127.0.0.1", workers[i % nw].sip_port)  # spread over the workers
+                # Spread over the workers, or through the front, which spreads them.
+                target = front.address if front else ("127.0.0.1", workers[i % nw].sip_port)
                 caller = await SipCaller.start(target, f"1380000{i:04d}", say, LAWYER_HZ)
                 calls.append(Call(f"call-{n}-{i}", caller))
                 saying.append(caller)
@@ -432,11 +523,11 @@ async def run_n(
 
         others = [peers.pid, os.getpid()]
         m0, s0, busy0 = time.monotonic(), server_cpu(), machine_busy()
-        j0 = cpu_seconds(janus_pid)
+        j0, f0 = cpu_seconds(janus_pid), cpu_of(front_pids)
         o0 = sum(cpu_seconds(pid) for pid in others)
         await asyncio.sleep(args.seconds)
         m1, s1, busy1 = time.monotonic(), server_cpu(), machine_busy()
-        j1 = cpu_seconds(janus_pid)
+        j1, f1 = cpu_seconds(janus_pid), cpu_of(front_pids)
         o1 = sum(cpu_seconds(pid) for pid in others)
         stats = await peers.stats(timeout_s=30)
         for call in calls:
@@ -460,6 +551,8 @@ async def run_n(
         await queue.stop()
         await redis.aclose()
         codes = [stop_worker(w) for w in workers]
+        if front is not None:
+            stop_front(front)
     span = m1 - m0
     for call in calls:
         peer = stats["peers"].get(call.name)
@@ -474,12 +567,15 @@ async def run_n(
     load = (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1])
     return {
         "calls": n,
+        "steered": bool(args.steer),
+        "front": front is not None,
         "workers": nw,
         "clean_calls": sum(1 for f in judged if f["clean"]),
         "errors": sorted({c.error for c in calls if c.error})[:3] + peers.errors[:3],
         "server_cpu_per_call": ((s1 - s0) / span - idle) / n,
         "server_idle": idle,
         "janus_cpu_per_call": (j1 - j0) / span / n,  # idle not taken off
+        "front_cpu_per_call": (f1 - f0) / span / n,  # Kamailio's (idle not taken off)
         "others_cpu_per_call": (o1 - o0) / span / n,
         "machine_busy": load,
         "caller_hears_p50": pct(values("accept_to_caller_hears_s"), 0.5),
@@ -510,10 +606,14 @@ def ms(v: float | None) -> str:
 
 
 def row(r: dict[str, Any]) -> str:
+    design = "B (steered)" if r["steered"] else "A (relayed)"
+    design += ", front" if r["front"] else ""
     return (
-        f"N={r['calls']:>3} workers {r['workers']:>2} clean {r['clean_calls']:>3}/{r['calls']:<3}"
+        f"N={r['calls']:>3} design {design} workers {r['workers']:>2}"
+        f" clean {r['clean_calls']:>3}/{r['calls']:<3}"
         f" server cpu/call {r['server_cpu_per_call'] * 100:.2f}%"
-        f" (Janus {r['janus_cpu_per_call'] * 100:.2f}%; idle {r['server_idle'] * 100:.1f}%)"
+        f" (Janus {r['janus_cpu_per_call'] * 100:.2f}%, Kamailio"
+        f" {r['front_cpu_per_call'] * 100:.2f}%; idle {r['server_idle'] * 100:.1f}%)"
         f" others/call {r['others_cpu_per_call'] * 100:.1f}%"
         f" machine {r['machine_busy']:.0%}"
         f" | accept->first audio: lawyer hears p50 {ms(r['lawyer_hears_p50'])} ms"
@@ -601,6 +701,14 @@ def main() -> None:
     parser.add_argument("--browser-codec", default=media.browser_codec, choices=["pcmu", "opus"])
     parser.add_argument("--room-rate", type=int, default=media.sampling_rate)
     parser.add_argument("--conference-rate", type=int, default=telephony.conference_rate_hz)
+    parser.add_argument(
+        "--steer",
+        action="store_true",
+        help="design B: callers through a Kamailio front that steers their RTP to the rooms",
+    )
+    parser.add_argument(
+        "--front", action="store_true", help="design A with the callers through a Kamailio front"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: it makes a network namespace and interfaces")

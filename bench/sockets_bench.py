@@ -69,18 +69,35 @@ def start_web(redis_url: str, port: int, env: dict[str, str]) -> subprocess.Pope
     return subprocess.Popen([sys.executable, "-c", SERVER, redis_url, str(port)], env=env)
 
 
-async def until_serving(base: str, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+async def until_serving(
+    base: str, server: subprocess.Popen[bytes], timeout_s: float = 60, settled: bool = False
+) -> None:
+    """Until the web process answers; `settled`: and has finished its start-up work (the
+    statute hints' index, built in a thread at start), so a CPU figure is the feed's."""
     async with httpx.AsyncClient(base_url=base, timeout=5) as http:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                if (await http.get("/api/health")).status_code < 500:
+                r = await http.get("/api/health")
+                if r.status_code < 500 and (not settled or r.json().get("hints_ready")):
                     return
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("the web process did not start")
             await asyncio.sleep(0.2)
+
+
+def stop_web(server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """Stop the web process; killed if it will not stop (an orphan would keep this
+    bench's output open after it ends)."""
+    server.terminate()
+    try:
+        server.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        print(f"  the web process did not stop within {timeout_s:.0f} s: killed", flush=True)
+        server.kill()
+        server.wait()
 
 
 def raise_fd_limit() -> None:
@@ -283,8 +300,7 @@ async def run(args: argparse.Namespace) -> None:
             for ws in terminals + consoles.sockets:
                 await ws.close()
         finally:
-            server.terminate()
-            server.wait(30)
+            stop_web(server)
 
 
 def main() -> None:

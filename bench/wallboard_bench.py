@@ -43,6 +43,7 @@ from sockets_bench import (
     raise_fd_limit,
     sign_in,
     start_web,
+    stop_web,
     until_serving,
 )
 
@@ -171,8 +172,11 @@ async def run(args: argparse.Namespace) -> None:
         boards = Boards()
         tasks: list[asyncio.Task[None]] = []
         try:
-            await until_serving(base, server)
+            started = time.monotonic()
+            await until_serving(base, server, timeout_s=180, settled=True)
+            print(f"  web process settled in {time.monotonic() - started:.1f} s", flush=True)
             waiting = await centre(queue, args.lawyers, args.waiting)
+            print(f"  {args.lawyers} lawyers and {len(waiting)} callers in the queue", flush=True)
             loop = asyncio.get_running_loop()
             tasks.append(loop.create_task(churn(queue, args.lawyers, waiting, args.rate)))
             tasks.append(loop.create_task(probe(queue, boards)))
@@ -180,6 +184,7 @@ async def run(args: argparse.Namespace) -> None:
             idle = await cpu_pct(server.pid, args.seconds)
             headers = await sign_in(redis_server.url, "boss", Role.SUPERVISOR)
             await boards.open(f"ws://127.0.0.1:{port}/api/supervisor/ws", headers, args.boards)
+            print(f"  {args.boards} boards open", flush=True)
             await asyncio.sleep(1)
             boards.delays.clear()
             busy = await cpu_pct(server.pid, args.seconds)
@@ -201,8 +206,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             await boards.close()
             await redis.aclose()
-            server.terminate()
-            server.wait(30)
+            stop_web(server)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.logging import RichHandler
 
-from lawline.phone_numbers import mask_number
+from lawline.phone_numbers import PHONE_LIKE_DIGITS, mask_number
 
 try:
     from pythonjsonlogger.json import JsonFormatter
@@ -31,12 +31,13 @@ except ImportError:  # python-json-logger < 3.1
 _MARK = "_lawline_handler"
 HIDDEN = "***"
 
-# A telephone number: 7 or more digits (a local number has 7 or 8; with the
-# area code or a mobile 11; with +86 13), optionally after +. Not part of a
+# A telephone number: PHONE_LIKE_DIGITS (7) or more digits, optionally after +. Not part of a
 # longer word or hex id (ASCII letters and digits around it), not a Redis stream
 # id (1733150000000-0), not either side of a decimal point (a float time). Times,
 # ports, pids and counts have fewer digits. Chinese characters may touch it.
-_PHONE = re.compile(r"(?<![A-Za-z0-9+])(?<!\d\.)\+?\d{7,}(?![A-Za-z0-9])(?!-\d)(?!\.\d)")
+_PHONE = re.compile(
+    rf"(?<![A-Za-z0-9+])(?<!\d\.)\+?\d{{{PHONE_LIKE_DIGITS},}}(?![A-Za-z0-9])(?!-\d)(?!\.\d)"
+)
 # Credentials by name: `?token=`, `#token=`, `&password=`, `lawline_session=` (a
 # cookie), `"token": "..."` (JSON), `Bearer ...`, and a URL's password.
 _CREDENTIAL_NAMES = r"(?:access_token|token|password|passwd|secret_key|secret|lawline_session)"

@@ -12,6 +12,11 @@ from __future__ import annotations
 import re
 
 MAX_DIGITS = 20  # E.164 allows 15; extensions and trunk prefixes need a little more
+# A run of this many digits or more is taken for a telephone number wherever lawline
+# hides numbers in free text (log lines, the transcript search): a local number has 7
+# or 8 digits, with the area code or a mobile 11, with +86 13. Times, amounts and
+# counts are mostly shorter.
+PHONE_LIKE_DIGITS = 7
 _NUMBER = re.compile(rf"\+?[0-9]{{1,{MAX_DIGITS}}}")
 _SEPARATORS = str.maketrans("", "", " -().")
 

@@ -14,6 +14,7 @@ APT_PACKAGES=(
     iproute2     # `ip netns`: browser tests run in a namespace with only loopback
     postgresql   # the case database's tests run on a private PostgreSQL cluster too
     kamailio     # the SIP front: one address, a pool of telephony workers behind it
+    kamailio-redis-modules # the front keeps the calls it steers in lawline's Redis
     coturn       # TURN relay started by the village terminal tests (never as a service)
     janus        # the media server (AudioBridge rooms): a child of lawline serve, never a service
     fonts-wqy-microhei # a Chinese font: the mediation agreement's PDF is set in it

@@ -4,7 +4,9 @@ telephony workers (the same supervisor serve uses), and SIPp callers through it.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -17,7 +19,7 @@ from typing import Any
 
 from lawline.children import Children
 from lawline.config import Settings
-from lawline.telephony.front import worker_addresses
+from lawline.telephony.front import prepare_front, worker_addresses
 from lawline.telephony.supervisor import worker_supervisor
 from tests.sip_helpers import free_sip_port, rtp_port
 
@@ -205,3 +207,78 @@ def sipp_async(tmp: Path, pool: Pool, xml: str, name: str, **kw: Any) -> subproc
          "-timeout", "100s", "-timeout_error", "-nostdin"],
         cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+
+
+@dataclass
+class LoneFront:
+    """Kamailio as serve writes it, in front of one worker the test runs itself."""
+
+    settings: Settings
+    log_path: Path
+    redis_url: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:12348@{self.settings.sip_host}:{self.settings.sip_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def start(self) -> None:
+        child = prepare_front(self.settings, worker_addresses(self.settings), self.redis_url).child
+        with self.log_path.open("ab") as out:
+            # A group of its own: Kamailio's children ignore SIGTERM and outlive a main
+            # process killed outright.
+            self.proc = subprocess.Popen(
+                child.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        started, proc = self.log().count("Listening on"), self.proc
+
+        def up() -> bool:
+            return self.log().count("Listening on") > started or proc.poll() is not None
+
+        wait_for(up, "Kamailio")
+        assert proc.poll() is None, self.log()[-3000:]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        # Exited but not yet reaped, its pid (the group's id) cannot be anyone else's.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                break
+            time.sleep(0.05)
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever of this Kamailio is left
+        proc.wait()
+
+    def crash_and_restart(self) -> None:
+        """Killed outright (every process of it), then started again as serve would."""
+        self.stop(signal.SIGKILL)
+        self.start()
+
+
+@contextmanager
+def lone_front(tmp: Path, worker_port: int, redis_url: str | None = None) -> Iterator[LoneFront]:
+    """Kamailio on 127.0.0.1:<free port>, its one worker at 127.0.0.1:worker_port (that
+    worker already listening, so no probe finds it down); with redis_url, it keeps the
+    calls it steers there too."""
+    settings = Settings(
+        data_dir=tmp / "front",
+        sip_host="127.0.0.1",
+        sip_port=free_sip_port(),
+        telephony={"workers": 1, "front": {"worker_port": worker_port}},
+    )
+    log_path = tmp / "kamailio.log"
+    log_path.write_bytes(b"")
+    front = LoneFront(settings, log_path, redis_url)
+    try:
+        front.start()
+        yield front
+    finally:
+        front.stop()

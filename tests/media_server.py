@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lawline.config import Settings
-from lawline.media.janus_process import prepare_janus, wait_ready
+from lawline.media.janus_process import MediaSupervisor, prepare_janus, wait_ready
 from tests.netns import local_veth
 
 MEDIA_IP = "10.77.30.1"
@@ -104,3 +104,16 @@ def own_media_env(folder: Path) -> dict[str, str]:
         "LAWLINE_MEDIA__RTP_PORT_RANGE": "30000-32999",
         "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": "33000-35999",
     }
+
+
+def own_janus(tmp: Path) -> tuple[dict[str, str], Settings, MediaSupervisor]:
+    """A Janus of a test's own (a test that kills it), on ports apart from the run's,
+    kept up by the supervisor `lawline serve` uses; its LAWLINE_MEDIA__* and settings.
+    Not started: `await supervisor.start()`, and stop it after."""
+    env = {
+        **media_env(tmp / "janus"),
+        "LAWLINE_MEDIA__RTP_PORT_RANGE": "30000-32999",
+        "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": "33000-35999",
+    }
+    settings = settings_with(env, tmp)
+    return env, settings, MediaSupervisor(prepare_janus(settings), os.environ, tmp, 20)

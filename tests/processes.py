@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 
 
@@ -15,3 +17,15 @@ def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def renice(pid: int, nice: int) -> None:
+    """Every thread of `pid` to this niceness (Linux keeps it per thread); threads and
+    processes started from them afterwards inherit it. Gone processes are skipped."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return
+    for tid in tasks:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.setpriority(os.PRIO_PROCESS, int(tid), nice)

@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from lawline.config import Settings
+from lawline.queue.keys import LEDGER_GROUP
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
@@ -286,3 +287,11 @@ async def check_consistent(redis: Redis, prefix: str = "ll") -> list[str]:
         if not offer and int(h["load_voice"]) + int(h["load_video"]) > 0 and h["state"] != "busy":
             problems.append(f"{lid} has calls but is {h['state']}")
     return problems
+
+
+async def ledger_caught_up(redis: Redis, stream: str = "ll:events") -> bool:
+    """The ledger's consumer group has been given the stream's last event and has
+    acknowledged every one (an event is in the ledger a moment before it is acked)."""
+    last = (await redis.xrevrange(stream, count=1))[0][0]
+    group = next(g for g in await redis.xinfo_groups(stream) if g["name"] == LEDGER_GROUP)
+    return group["last-delivered-id"] == last and group["pending"] == 0

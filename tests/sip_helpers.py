@@ -77,17 +77,18 @@ _INFO = (
 _CHECK = (
     '<action><ereg regexp="{regexp}" search_in="body" check_it="true" assign_to="sdp"/></action>'
 )
-_EXPECT_BYE = """  <recv request="BYE" timeout="{timeout_ms}"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-  ]]></send>
-"""
+
+
+def ok_to_last(headers: tuple[str, ...] = (), sdp: str = "") -> str:
+    """SIPp: a 200 OK to the request just received, with these header lines and SDP."""
+    head = ["SIP/2.0 200 OK", "[last_Via:]", "[last_From:]", "[last_To:]", "[last_Call-ID:]"]
+    head += ["[last_CSeq:]", *headers]
+    body = ["Content-Type: application/sdp", "Content-Length: [len]", "", sdp] if sdp else []
+    text = "\n".join(head + (body or ["Content-Length: 0"]))
+    return f"  <send><![CDATA[\n{text}\n  ]]></send>\n"
+
+
+_EXPECT_BYE = '  <recv request="BYE" timeout="{timeout_ms}"/>\n' + ok_to_last()
 _TAIL = "</scenario>\n"
 
 

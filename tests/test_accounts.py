@@ -725,6 +725,8 @@ async def test_service_tokens_are_for_services_short_lived_and_revocable(
     token = issued.stdout.strip()
     claims = _claims(token)
     assert claims["role"] == "scraper" and issued.stderr.startswith(f"token id {claims['jti']}")
+    # Every id can be given to `token revoke` as it is (never "-" first, read as an option).
+    assert set(claims["jti"]) <= set("0123456789abcdef")
     assert 86400 - 60 < claims["exp"] - time.time() <= 86400  # one day unless --days
 
     async with httpx.AsyncClient(base_url=lawline.base) as http:

@@ -38,6 +38,7 @@ SMOKE: list[tuple[str, list[str]]] = [
         "--workers", "1",
     ]),
     ("bridge_bench.py", ["--calls", "1", "--seconds", "2"]),
+    ("bridge_bench.py", ["--calls", "1", "--seconds", "2", "--steer"]),
     ("rooms_bench.py", ["--rooms", "1", "--seconds", "2"]),
     ("video_bench.py", ["--presses", "1", "--sessions", "1", "--seconds", "2"]),
     ("asr_bench.py", ["--streams", "1", "--seconds", "8", "--connections", "2"]),
@@ -91,14 +92,23 @@ NEEDS = {
     [pytest.param(s, a, id=" ".join([s, *a[:2]]), marks=NEEDS.get(s, [])) for s, a in SMOKE],
 )
 def test_bench_runs_at_smoke_size(script: str, args: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / script), *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as e:
+        # What it printed so far says where it stood.
+        said = "".join(
+            x if isinstance(x, str) else (x or b"").decode() for x in (e.stdout, e.stderr)
+        )
+        pytest.fail(
+            f"{script} still running after {TIMEOUT_S} s:\n" + "\n".join(said.splitlines()[-30:])
+        )
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
     assert done.returncode == 0, f"{script} exited {done.returncode}:\n{tail}"
     lines = [line for line in done.stdout.splitlines() if line.strip()]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -99,7 +101,9 @@ async def test_an_utterance_ending_in_quiet_is_decoded_once_before_its_end(
     decoder: WhisperDecoder,
     said: list[tuple[str, bytes]],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="lawline.transcripts.decoder")
     svc, url = service
     calls: list[int] = []
     real = decoder.decode
@@ -114,6 +118,10 @@ async def test_an_utterance_ending_in_quiet_is_decoded_once_before_its_end(
     assert len(calls) == svc.early_used + svc.early_dropped
     assert calls[-1] < len(pcm + quiet(0.6))  # started before the utterance's end
     assert distance(text, ref) <= len(normalise(ref)) // 4, (text, ref)
+    # Each guess's cost is logged, used or not (where a decoder's time goes); never its text.
+    early = [r for r in caplog.records if r.getMessage() == "utterance decoded early"]
+    assert len(early) == len(calls)
+    assert all(r.compute_s > 0 and not hasattr(r, "text") for r in early)  # type: ignore[attr-defined]
 
 
 async def test_a_speaker_who_goes_on_after_a_pause_gets_every_word(
@@ -126,3 +134,17 @@ async def test_a_speaker_who_goes_on_after_a_pause_gets_every_word(
     both = first + second
     assert distance(text, both) < min(distance(text, first), distance(text, second)), text
     assert distance(text, both) <= len(normalise(both)) // 4, (text, both)
+
+
+async def test_a_decoder_kept_busy_does_not_guess(
+    service: tuple[DecoderService, str], said: list[tuple[str, bytes]]
+) -> None:
+    """Guesses are mostly dropped (pauses within sentences): a decoder the calls keep
+    busy decodes at the end only."""
+    svc, url = service
+    now = time.monotonic()
+    svc.busy.add(now - 10, now)  # its thread decoded all of the last 10 s
+    ref, pcm = said[0]
+    text = await final_of(url, pcm + quiet(0.6))
+    assert svc.early_used == svc.early_dropped == 0
+    assert distance(text, ref) <= len(normalise(ref)) // 4, (text, ref)

@@ -3,6 +3,7 @@ tests/hints, articles named aloud, recogniser errors, the contact's domain, the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,14 +13,17 @@ import pytest
 from typer.testing import CliRunner
 
 from lawline.cli import app
+from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints import service as hints_service
+from lawline.hints import stored
 from lawline.hints.citation import Citation, parse_written
 from lawline.hints.evaluate import figures, read_questions, run
 from lawline.hints.segment import Segmenter, private_cache_dir
 from lawline.hints.service import StatuteHints
 from lawline.queue.skills import Domain
 from lawline.statutes.store import import_dir, import_shipped_pack
+from tests.lawline_server import running_lawline
 
 QUESTIONS = Path(__file__).parent / "hints"
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
@@ -50,8 +54,9 @@ def cited(hints: list[hints_service.Hint]) -> list[str]:
 
 
 # Today's figures, as floors: a change that loses questions fails here. The aim is 0.8
-# on the held-out sets (bench/hints_bench.py prints all three).
-FLOORS = {"questions": 0.7, "heldout": 0.3, "heldout2": 0.65}
+# on the held-out sets (bench/hints_bench.py prints all five).
+FLOORS = {"questions": 0.81, "heldout": 0.6, "heldout2": 0.84, "heldout3": 0.5, "heldout4": 0.83}
+HELD_OUT = ("heldout", "heldout2", "heldout3", "heldout4")
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -64,7 +69,7 @@ def test_callers_questions_find_their_articles(hints: StatuteHints, name: str) -
 
 def test_the_held_out_sets_share_no_question_with_the_tuned_one() -> None:
     texts = {name: {q.text for q in read_questions(QUESTIONS / f"{name}.tsv")} for name in FLOORS}
-    assert not texts["questions"] & (texts["heldout"] | texts["heldout2"])
+    assert not texts["questions"] & set().union(*(texts[name] for name in HELD_OUT))
 
 
 @pytest.mark.parametrize(
@@ -153,7 +158,7 @@ def test_a_newer_text_is_what_the_hint_shows(
         (newer / "地方性法规_某市养犬管理条例(2024-01-01).md").write_text(
             head + "第一条 养犬人应当为犬只办理登记并接种狂犬病疫苗。\n"
         )
-        hints = StatuteHints(db)
+        hints = StatuteHints(db, keep_in=tmp_path)
         with db() as session, session.begin():
             import_dir(session, older, NOW)
         assert hints.suggest("养犬登记")[0].text == "养犬人应当为犬只办理登记。"
@@ -193,3 +198,111 @@ def test_jiebas_dictionary_cache_is_kept_where_only_lawline_can_write(
     # A folder others may write to is not used: a private temporary one is.
     folder.chmod(0o777)
     assert private_cache_dir() != str(folder)
+
+
+class CountedBuilds:
+    """HintIndex as service.py makes it, counting how often it is built; `another_process`
+    forgets the index this process last had (read back from disk next)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.n = 0
+        real = hints_service.HintIndex
+
+        def build(docs: list[hints_service.ArticleDoc]) -> hints_service.HintIndex:
+            self.n += 1
+            return real(docs)
+
+        monkeypatch.setattr(hints_service, "HintIndex", build)
+        self.another_process()
+
+    def another_process(self) -> None:
+        stored.forget()
+
+
+def test_the_built_index_is_kept_on_disk_and_read_back(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = CountedBuilds(monkeypatch)
+    engine = make_engine(database)
+    try:
+        first = StatuteHints(session_factory(engine), keep_in=tmp_path)
+        first.warm()
+        assert builds.n == 1
+        (kept,) = tmp_path.glob("hints-index-*.pickle")
+        assert kept.stat().st_mode & 0o077 == 0  # the user's alone (mkstemp)
+        third = StatuteHints(session_factory(engine), keep_in=tmp_path)
+        third.warm()
+        assert third._index is first._index  # this process's: shared, not read again
+        builds.another_process()
+        second = StatuteHints(session_factory(engine), keep_in=tmp_path)
+        second.warm()
+        assert builds.n == 1 and second._index is not first._index  # read back, not built
+        for said in ("老板拖欠了我三个月工资", "离了婚孩子他爹不给抚养费", "民法典1079条"):
+            assert cited(second.suggest(said, None, 10)) == cited(first.suggest(said, None, 10))
+    finally:
+        engine.dispose()
+
+
+def small_knowledge_base(tmp_path: Path, n: int) -> str:
+    """A database holding one instrument of one article, its own for each n."""
+    url = f"sqlite:///{tmp_path / f'{n}.db'}"
+    upgrade(url)
+    laws = tmp_path / f"laws{n}"
+    laws.mkdir()
+    (laws / f"地方性法规_某市第{n}号条例(2024-01-01).md").write_text(
+        f"# 某市第{n}号条例\n\n<!-- INFO END -->\n\n第一条 养犬人应当为犬只办理登记{n}。\n"
+    )
+    engine = make_engine(url)
+    with session_factory(engine)() as session, session.begin():
+        import_dir(session, laws, NOW)
+    engine.dispose()
+    return url
+
+
+def test_a_stored_index_others_could_write_or_cut_short_is_built_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = CountedBuilds(monkeypatch)
+    engine = make_engine(small_knowledge_base(tmp_path, 0))
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    try:
+        StatuteHints(session_factory(engine), keep_in=folder).warm()
+        (kept,) = folder.glob("hints-index-*.pickle")
+        kept.chmod(0o666)
+        builds.another_process()
+        StatuteHints(session_factory(engine), keep_in=folder).warm()
+        assert builds.n == 2
+        kept.write_bytes(kept.read_bytes()[:1000])
+        builds.another_process()
+        hints = StatuteHints(session_factory(engine), keep_in=folder)
+        assert hints.suggest("养犬登记")[0].text.endswith("登记0。")
+        assert builds.n == 3
+        assert kept.stat().st_mode & 0o077 == 0 and len(list(folder.iterdir())) == 1
+    finally:
+        engine.dispose()
+
+
+def test_each_knowledge_base_has_its_own_stored_index(tmp_path: Path) -> None:
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    for n in range(stored.KEEP + 1):
+        engine = make_engine(small_knowledge_base(tmp_path, n))
+        hints = StatuteHints(session_factory(engine), keep_in=folder)
+        assert hints.suggest("养犬登记")[0].text.endswith(f"登记{n}。")
+        engine.dispose()
+    # The most recently used are kept, no more.
+    assert len(list(folder.glob("hints-index-*.pickle"))) == stored.KEEP
+
+
+async def test_the_web_process_builds_the_index_at_start_up(
+    clean_redis_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret")
+    async with running_lawline(settings, clean_redis_url) as running:
+        hints: StatuteHints = running.app.state.hints
+        for _ in range(600):  # read back from disk in well under a second; built in 2-5 s
+            if hints._index is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert hints._index is not None and len(hints._index.docs) > 3900

@@ -4,6 +4,7 @@ PostgreSQL: the ledger tests' lawline, whose knowledge base is imported at start
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from tests.test_ledger import lawline, on_duty, recorded  # noqa: F401 (a fixtur
 
 CALL = {"channel": "voice", "service": "consultation", "domain": "labour", "caller": "13800138000"}
 SAID = "老板拖欠了我三个月工资，我想辞职"
-# The index is built at the first hint a web process is asked for (a few seconds).
+# The index is built (or read back from disk) as the web process starts: a few seconds.
 FIRST_HINTS_S = 60
 
 
@@ -119,3 +120,19 @@ async def test_the_statutes_are_searched_by_typing(
             assert (await http.get("/api/statutes/search", params=bad)).status_code == 422
     async with lawline.client("gw", Role.GATEWAY) as http:
         assert (await http.get("/api/statutes/search", params={"q": "工资"})).status_code == 403
+
+
+async def test_health_says_once_the_hints_index_is_built(
+    lawline: Running,  # noqa: F811 (the fixture imported above)
+) -> None:
+    """A process still building its index says so; once it says ready, hints are
+    answered from the built index (a load balancer or a bench waits for this)."""
+    async with lawline.client("wang", Role.LAWYER) as http:
+        deadline = time.monotonic() + FIRST_HINTS_S
+        while not (health := (await http.get("/api/health")).json())["hints_ready"]:
+            assert health["status"] == "ok"
+            assert time.monotonic() < deadline, "the hints index was not built"
+            await asyncio.sleep(0.1)
+        assert lawline.app.state.hints.ready
+        r = await http.get("/api/statutes/search", params={"q": "拖欠工资"})
+        assert r.status_code == 200 and r.json()

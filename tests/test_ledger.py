@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from lawline.cases import reports, search
 from lawline.cases.ingest import LedgerIngest
-from lawline.cases.models import ContactEvent, ContactSearch, LedgerContact
+from lawline.cases.models import ContactEvent, LedgerContact
 from lawline.cases.settings import CaseSettings
 from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
@@ -43,7 +43,8 @@ from lawline.transcripts.store import TranscriptStore
 from lawline.web import cases_api
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
-from tests.queue_helpers import T0, contact
+from tests.ledger_helpers import store_transcripts
+from tests.queue_helpers import T0, contact, ledger_caught_up
 
 NUMBER = "13800138000"
 LAWYER = {
@@ -344,17 +345,17 @@ async def test_a_process_killed_mid_batch_loses_no_ledger_entry(
     )
     task = asyncio.create_task(ingest.run())
     try:
-        for _ in range(200):
-            if _counts(url) == (300, 600):
+        for _ in range(400):
+            if _counts(url) == (300, 600) and await ledger_caught_up(redis):
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        assert await ledger_caught_up(redis), await redis.xinfo_groups("ll:events")
     finally:
+        ingest.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         engine.dispose()
     assert _counts(url) == (300, 600)
-    assert (await redis.xpending("ll:events", LEDGER_GROUP))["pending"] == 0
 
 
 async def said(clean_redis_url: str, cid: str, number: str, *lines: str) -> None:
@@ -458,31 +459,6 @@ def test_a_phrase_becomes_bigrams_and_is_common_by_its_rarest() -> None:
     assert not search.common(search.tokens("拖欠工钱"), shares)  # 工钱: not counted, rare
 
 
-def _store_transcripts(url: str, lines: dict[str, str]) -> None:
-    """Contacts (one a minute, in this order) with these transcripts, written as
-    ingest writes them."""
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as s, s.begin():
-            for i, (cid, line) in enumerate(lines.items()):
-                entered = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
-                s.add(
-                    LedgerContact(
-                        id=cid,
-                        channel="voice",
-                        service="consultation",
-                        language="zh",
-                        state="ended",
-                        entered_at=entered,
-                        last_event_id="1-0",
-                    )
-                )
-                s.flush()
-                s.add(ContactSearch(contact_id=cid, body=search.search_body([line])))
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.parametrize("share", [0.0, search.COMMON_SHARE, 1.1])
 def test_common_and_rare_phrases_find_the_same_newest_contacts(
     database_url: str, share: float, monkeypatch: pytest.MonkeyPatch
@@ -491,7 +467,7 @@ def test_common_and_rare_phrases_find_the_same_newest_contacts(
     through the index (0: every phrase is common, 1.1: none is): the same rows."""
     monkeypatch.setattr(search, "COMMON_SHARE", share)
     upgrade(database_url)
-    _store_transcripts(
+    store_transcripts(
         database_url,
         {
             "c1": "老板拖欠工资",
@@ -539,7 +515,7 @@ def test_the_bigram_vector_is_built_for_stored_transcripts_and_undone(
             engine.dispose()
 
     command.upgrade(alembic_config(postgres_url), "0011")
-    _store_transcripts(postgres_url, {"adjacent": "老板拖欠工资", "apart": "拖欠了工资"})
+    store_transcripts(postgres_url, {"adjacent": "老板拖欠工资", "apart": "拖欠了工资"})
     old = "body_tsv @@ phraseto_tsquery('simple', %s)"
     new = "body_bigrams @@ %s::tsquery"
     assert hits(postgres_url, old, "拖 欠 工 资") == ["adjacent"]

@@ -30,6 +30,7 @@ from lawline.transcripts.text import AlertMatch
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in
 from tests.lawline_server import Running, next_frame
+from tests.processes import stop_process
 from tests.sip_helpers import Worker, free_sip_port, telephony_worker
 from tests.speech import (
     CITIZEN_SAYS,
@@ -123,8 +124,9 @@ async def answered_call(
             await page.click("#accept")
             yield page
         finally:
-            caller.kill()
-            caller.wait()
+            # The caller hangs up (a BYE), rather than vanishing: the worker would keep
+            # the survey playing to a dead line until its timeout before it could stop.
+            await asyncio.to_thread(stop_process, caller)
 
 
 @needs_browser

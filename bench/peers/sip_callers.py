@@ -3,7 +3,8 @@
 A pjsua2 process per caller costs ~3-4 % of a core; these cost a fraction of that, so a
 2-core machine can hold dozens of calls against the telephony workers. Each caller is
 a minimal SIP UA over UDP on loopback (INVITE with a G.711 u-law offer, ACK, answers
-200 to whatever the worker asks in the dialog, BYE), then says a continuous tone as
+200 to whatever the worker asks in the dialog in the direction its offer allows, BYE;
+through a proxy, the 200's Record-Route as its route), then says a continuous tone as
 RTP (20 ms packets, one timer for all callers), presses keys as RFC 4733 events, and
 hears the far tone with tone_ear.Ear on the sender's RTP timeline anchored at its
 earliest arrival (as a phone's jitter buffer plays it): times are time.monotonic().
@@ -32,6 +33,12 @@ HOST = "127.0.0.1"
 EVENT_PT = 101
 SLEW_S = 0.0005  # see rtp_in
 KEY_PACKETS, END_PACKETS = 5, 3  # a key is 100 ms of RFC 4733 events, then 3 ends
+ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
 
 
 def tone_packets(hz: int) -> list[bytes]:
@@ -84,6 +91,8 @@ class SipCaller:
         self.ts0: int | None = None
         self.anchor = 0.0
         self.cseq = 1
+        self.routes: list[str] = []  # the dialog's route set (a proxy's Record-Route)
+        self.direction = "sendrecv"  # this end's, from the last offer answered
 
     @classmethod
     async def start(
@@ -106,13 +115,13 @@ class SipCaller:
     def port(self) -> int:
         return int(self.sip.get_extra_info("sockname")[1])
 
-    def _sdp(self) -> str:
+    def _sdp(self, direction: str = "sendrecv") -> str:
         rtp_port = self.rtp.get_extra_info("sockname")[1]
         return (
             f"v=0\r\no=- 1 1 IN IP4 {HOST}\r\ns=-\r\nc=IN IP4 {HOST}\r\nt=0 0\r\n"
             f"m=audio {rtp_port} RTP/AVP 0 {EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\n"
             f"a=rtpmap:{EVENT_PT} telephone-event/8000\r\na=fmtp:{EVENT_PT} 0-15\r\n"
-            "a=ptime:20\r\na=sendrecv\r\n"
+            f"a=ptime:20\r\na={direction}\r\n"
         )
 
     def _send_request(self, method: str, cseq: int, body: str = "") -> None:
@@ -127,6 +136,8 @@ class SipCaller:
             f"CSeq: {cseq} {method}",
             f"Contact: <sip:{self.number}@{HOST}:{self.port}>",
         ]
+        if self.to:  # in the dialog: along its route
+            lines[1:1] = [f"Route: {r}" for r in self.routes]
         if body:
             lines.append("Content-Type: application/sdp")
         lines += [f"Content-Length: {len(body.encode())}", "", body]
@@ -140,6 +151,9 @@ class SipCaller:
             method = _header(head, "CSeq").split()[-1]
             if method == "INVITE" and status >= 200:
                 self.to = _header(head, "To")
+                found = re.findall(r"^Record-Route:\s*(.*?)\r?$", head, re.M | re.I)
+                routes = [r.strip() for line in found for r in line.split(",")]
+                self.routes = routes[::-1]  # the caller's route set: last proxy first
                 contact = re.search(r"<([^>]+)>", _header(head, "Contact"))
                 if contact:
                     self.remote_uri = contact.group(1)
@@ -160,7 +174,13 @@ class SipCaller:
         reply = ["SIP/2.0 200 OK"]
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             reply += [f"{name}: {v}" for v in re.findall(rf"^{name}:\s*(.*?)\r?$", head, re.M)]
-        sdp = self._sdp() if method in ("INVITE", "UPDATE") and body.strip() else ""
+        sdp = ""
+        if method in ("INVITE", "UPDATE") and body.strip():
+            # Answered in the direction the offer allows, and heeded: a phone stops
+            # sending on an inactive offer (the worker's quiet step before a steer).
+            offered = re.search(r"^a=(sendrecv|sendonly|recvonly|inactive)", body, re.M)
+            self.direction = ANSWER_DIRECTION[offered.group(1) if offered else "sendrecv"]
+            sdp = self._sdp(self.direction)
         reply.append(f"Contact: <sip:{self.number}@{HOST}:{self.port}>")
         if sdp:
             reply.append("Content-Type: application/sdp")
@@ -196,6 +216,8 @@ class SipCaller:
     def send_next(self) -> None:
         """The next 20 ms: a tone packet, or an event packet while a key is pressed."""
         if self.media_to is None or self.ended.is_set():
+            return
+        if self.direction not in ("sendrecv", "sendonly"):
             return
         if self.keys:
             if self.key_step == 0:

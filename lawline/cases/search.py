@@ -2,11 +2,18 @@
 
 Chinese has no spaces, and neither database's full-text search segments it. So
 the indexed text is the transcript with every Han character a token of its own
-(Latin words and numbers stay whole, lower-cased), and a search is a *phrase*
-query over the same tokens: "工资" is the token 工 followed by 资. That finds any
-run of characters, two-character words included, on SQLite's FTS5 (table
+and every run of other letters and digits one token, lower-cased, wherever it stands
+(2023年 is 2023 followed by 年, ABC公司 abc, 公, 司), and a search is a *phrase* query
+over the same tokens: "工资" is the token 工 followed by 资. That finds any run of
+characters, two-character words included, on SQLite's FTS5 (table
 `contact_search_fts`, kept in step with `contact_search` by triggers) and on
 PostgreSQL's text search.
+
+A number of seven digits or more (a telephone, ID or bank card number; the rule the
+logs mask by) is not indexed: it is stored as the token NUMBER_HIDDEN, so the words
+either side of it stay apart, and a phrase holding one finds nothing. Contacts are
+found by the caller's number with the ledger's own filter, audited with the number
+masked; a number said in a call stays in its transcript, for those who may read it.
 
 On PostgreSQL the stored column `body_bigrams` (contact_search_vector(body), computed
 once when the transcript is written, under a GIN index; migration 0012) holds every
@@ -40,18 +47,30 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lawline.cases.models import ContactSearch, LedgerContact
+from lawline.phone_numbers import PHONE_LIKE_DIGITS
 
-_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# The Han characters (CJK unified ideographs, extension A, compatibility ideographs): the
+# same ranges as contact_search_vector's (migration 0012).
+_HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN = re.compile(f"[{_HAN_CHARS}]")
+# A Han character, or a run of other letters and digits: a Han character ends the run.
+_TOKEN = re.compile(f"[{_HAN_CHARS}]|[^\\W_{_HAN_CHARS}]+")
+_LONG_NUMBER = re.compile(rf"\d{{{PHONE_LIKE_DIGITS},}}")
+# What a token holding a long number is stored and searched as: one itself, so a phrase
+# typed as this finds nothing too.
+NUMBER_HIDDEN = "0" * PHONE_LIKE_DIGITS
 
 
 def tokens(words: str) -> list[str]:
-    """Han characters one by one; runs of other letters and digits as words."""
-    out = []
-    for m in _TOKEN.finditer(unicodedata.normalize("NFKC", words).lower()):
-        t = m.group()
-        out.extend(_HAN.findall(t) if _HAN.search(t) else [t])
-    return out
+    """Han characters one by one; runs of other letters and digits as words, a word
+    holding a telephone-like number as NUMBER_HIDDEN."""
+    found = _TOKEN.findall(unicodedata.normalize("NFKC", words).lower())
+    return [NUMBER_HIDDEN if _LONG_NUMBER.search(t) else t for t in found]
+
+
+def searchable(toks: list[str]) -> bool:
+    """Whether a phrase can be searched: it has tokens and holds no hidden number."""
+    return bool(toks) and NUMBER_HIDDEN not in toks
 
 
 def search_body(texts: Iterable[str]) -> str:
@@ -94,7 +113,7 @@ def _like_pattern(toks: list[str]) -> str:
 def matching_contacts(session: Session, words: str) -> Select[tuple[str]]:
     """The ids of contacts whose transcript holds these words, in this order."""
     toks = tokens(words)
-    if not toks:
+    if not searchable(toks):
         return select(ContactSearch.contact_id).where(text("1 = 0"))
     if session.get_bind().dialect.name == "postgresql":
         return select(ContactSearch.contact_id).where(*_pg_match(toks))
@@ -122,7 +141,8 @@ _LEXEMES = text("contact_search.body_bigrams @@ CAST(:lexemes AS tsquery)")
 
 def _pg_match(toks: list[str]) -> list[Any]:
     where = [_LEXEMES.bindparams(lexemes=lexeme_query(toks))]
-    # One token, or two Han characters (one bigram), is a single lexeme: no order.
+    # One token, or two Han characters (one bigram), is a single lexeme: no order. A
+    # number or Latin word beside Han (2023年) is lexemes of its own, its order checked.
     if not (len(toks) == 1 or (len(toks) == 2 and all(map(_is_han, toks)))):
         where.append(_PHRASE.bindparams(phrase=_like_pattern(toks)))
     return where
@@ -170,7 +190,7 @@ def said_in(
     phrase walks the contacts newest first, each checked, until LIMIT is reached; a
     rare one takes its few matches from the index."""
     toks = tokens(words)
-    if not toks:
+    if not searchable(toks):
         return query.where(false())
     if session.get_bind().dialect.name == "postgresql":
         shares = {e: f for e, f in session.execute(_FREQUENCIES, {"lexemes": lexemes(toks)})}

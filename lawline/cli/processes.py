@@ -148,6 +148,7 @@ def decoder(
         w.compute_type,
         pack_limits(settings),
         w.decode_early,
+        w.decode_early_below_load,
     )
     try:
         asyncio.run(running)

@@ -15,7 +15,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import jieba
 from pypinyin import lazy_pinyin
@@ -42,6 +44,11 @@ _STOP = """
     要 给 让 被 把 都 也 还 又
 """
 STOP_WORDS = frozenset(_STOP.split())
+# Characters that say nothing of the matter (particles, pronouns, function words): left
+# out of single characters and character pairs.
+EMPTY_CHARS = frozenset(
+    "的了是在我你他她它们这那个吗呢吧啊么就都也还又把被给让和与或及其之以于为所者等"
+)
 
 
 def private_cache_dir() -> str:
@@ -49,13 +56,20 @@ def private_cache_dir() -> str:
     any local user could leave a `jieba.cache` for it to load (marshal data, read
     unchecked): a folder only this user can write instead (~/.cache/lawline, 0700), or a
     fresh private temporary one when that cannot be had."""
+    base = private_cache_folder()
+    return str(base) if base else tempfile.mkdtemp(prefix="lawline-jieba-")
+
+
+def private_cache_folder() -> Path | None:
+    """~/.cache/lawline (or under XDG_CACHE_HOME), made 0700 if missing; None when it
+    cannot be had or others may write to it."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lawline"
     with contextlib.suppress(OSError):
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = base.stat()
         if st.st_uid == os.getuid() and not st.st_mode & 0o077:
-            return str(base)
-    return tempfile.mkdtemp(prefix="lawline-jieba-")
+            return base
+    return None
 
 
 class Segmenter:
@@ -68,6 +82,22 @@ class Segmenter:
             # A high frequency: the legal term wins over jieba's everyday splits.
             self._jieba.add_word(word, freq=50_000)
 
+    # Kept on disk with the index (stored.py): jieba's tokenizer holds a lock, so its
+    # dictionary, the legal words added, travels instead, and reads back in a quarter
+    # of the time jieba takes to load its own.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "legal_words": self.legal_words,
+            "freq": self._jieba.FREQ,
+            "total": self._jieba.total,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.legal_words = state["legal_words"]
+        self._jieba = jieba.Tokenizer()
+        self._jieba.FREQ, self._jieba.total = state["freq"], state["total"]
+        self._jieba.initialized = True
+
     def words(self, text: str) -> list[str]:
         """Index and query terms: search-mode words of two characters or more,
         stop words out."""
@@ -76,6 +106,24 @@ class Segmenter:
             if len(word) >= 2 and word not in STOP_WORDS and not word.isdigit():
                 out.append(word)
         return out
+
+
+def characters(text: str) -> list[str]:
+    """Single Han characters, the empty ones out: 租的房子 still meets 租赁 by 租 when
+    no word of the caller's is the law's."""
+    return [c for run in _HAN_RUN.findall(text) for c in run if c not in EMPTY_CHARS]
+
+
+def pairs(text: str) -> list[str]:
+    """Every two neighbouring Han characters, neither of them empty: they meet the law's
+    words wherever jieba cut the caller's, and a longer word with one character heard
+    wrong still shares its other pairs."""
+    return [
+        a + b
+        for run in _HAN_RUN.findall(text)
+        for a, b in pairwise(run)
+        if a not in EMPTY_CHARS and b not in EMPTY_CHARS
+    ]
 
 
 def legal_dictionary(

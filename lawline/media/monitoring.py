@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from lawline.media.legs import BrowserLegs
+from lawline.media.rooms import LAWYER_GROUP
 
 DISPLAY = "supervisor"  # a supervisor's display name in a room (never their name)
 
@@ -80,7 +81,12 @@ class Monitoring:
             if self.watch is not None and self.watch.contact_id != contact_id:
                 await self._stop()
             answer = await self.legs.join(
-                self.owner, contact_id, sdp, display=DISPLAY, muted=mode != Mode.BARGE
+                self.owner,
+                contact_id,
+                sdp,
+                display=DISPLAY,
+                muted=mode != Mode.BARGE,
+                group=LAWYER_GROUP,  # barging, heard on the lawyer's side, as in design A
             )
             first = self.watch is None
             if first:

@@ -11,6 +11,15 @@ created it, and the caller's participant). When Janus restarts, the session is l
 and every room with it: `run` makes a new session as soon as Janus answers, re-creates
 each room and its caller's leg, and tells the room's owner where Janus now takes its
 RTP (`on_moved`). The browsers, told by their web process, join again.
+
+A steered call's room (`open_steered`, media.steer_calls: the caller's RTP goes
+straight to Janus, telephony/steering.py) has two forwarding groups, the caller's and
+everyone else's, each forwarded to the worker for the live transcript. Its caller's
+leg joins only while the caller talks to the lawyer (`join_caller`: at the caller's own
+RTP address, on a handle of its own) and leaves (`leave_caller`) before the call is
+steered back to the worker: Janus sends a plain-RTP leg nothing before it has heard
+from it, and nothing once it has left. AudioBridge 1.1.2 cannot change a leg's address
+(`configure` takes no `rtp`), so a new address is a new leg, at a new Janus port.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lawline.media.access import MediaAccess, create_room, destroy_room
 from lawline.media.janus_client import AudioBridge, JanusError, JanusSession, RtpJoin
@@ -28,14 +37,35 @@ log = logging.getLogger(__name__)
 
 RETRY_S = (0.05, 0.1, 0.2, 0.5, 1.0)  # between tries to reach a Janus that is restarting
 CALLER = "caller"  # the display name of a room's phone leg (never the caller's number)
+# A steered call's room's forwarding groups: the caller's leg, and everyone else (the
+# lawyer's browser, a supervisor who joins or barges). Browsers joined to any call's
+# room name LAWYER_GROUP: a room without groups ignores it.
+CALLER_GROUP = "citizen"
+LAWYER_GROUP = "lawyer"
+CALL_GROUPS = [CALLER_GROUP, LAWYER_GROUP]
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A forwarder of a group's own mix to host:port (G.711 u-law RTP, 20 ms)."""
+
+    group: str
+    host: str
+    port: int
 
 
 @dataclass
 class _Room:
-    rtp_ip: str
+    rtp_ip: str  # design A: the relay's address, joined with the room; "" when steered
     rtp_port: int
     on_moved: Callable[[RtpJoin], None]
     handle: AudioBridge | None = None
+    groups: list[str] | None = None
+    forwards: list[Forward] = field(default_factory=list)
+    # A steered room's caller leg: where it is (ip, port, codec) while joined, its own
+    # handle.
+    caller: tuple[str, int, str] | None = None
+    caller_handle: AudioBridge | None = None
 
 
 class ConversationRooms:
@@ -57,30 +87,106 @@ class ConversationRooms:
         record = _Room(rtp_ip, rtp_port, on_moved)
         self._rooms[room] = record
         try:
-            return await self._make(room, record)
+            joined = await self._make(room, record)
+            assert joined is not None
+            return joined
         except BaseException:
             if self._rooms.get(room) is record:
                 del self._rooms[room]
             raise
+
+    async def open_steered(
+        self, room: str, forwards: list[Forward], on_moved: Callable[[RtpJoin], None]
+    ) -> None:
+        """Create a steered call's room (CALL_GROUPS) with these forwarders, no caller's
+        leg yet. JanusError if the media server cannot."""
+        record = _Room("", 0, on_moved, groups=CALL_GROUPS, forwards=forwards)
+        self._rooms[room] = record
+        try:
+            await self._make(room, record)
+        except BaseException:
+            if self._rooms.get(room) is record:
+                del self._rooms[room]
+            raise
+
+    async def join_caller(self, room: str, ip: str, port: int, codec: str = "pcmu") -> RtpJoin:
+        """The steered room's caller leg, sending to and taking RTP only from ip:port
+        in `codec` (the call's: pcma or pcmu; a leg there before leaves first); where
+        Janus takes its RTP. Kept across a Janus restart (on_moved tells the new
+        address). JanusError if not joined."""
+        record = self._rooms.get(room)
+        if record is None or record.groups is None:
+            raise JanusError(f"no steered room {room}")
+        await self._leave_caller(record)
+        record.caller = (ip, port, codec)
+        if record.handle is None:  # Janus is away: the restore joins it
+            raise JanusError("the media server is restoring the room")
+        return await self._join_caller(room, record)
+
+    async def leave_caller(self, room: str) -> None:
+        """The caller's leg out of the room: Janus sends it nothing more."""
+        record = self._rooms.get(room)
+        if record is not None:
+            record.caller = None
+            await self._leave_caller(record)
+
+    async def _join_caller(self, room: str, record: _Room) -> RtpJoin:
+        assert record.caller is not None
+        handle = await AudioBridge.attach(await self._current_session(), self.access.admin_key)
+        record.caller_handle = handle
+        ip, port, codec = record.caller
+        try:
+            return await handle.join_rtp(
+                room,
+                ip,
+                port,
+                codec=codec,
+                display=CALLER,
+                pin=self.access.room_pin(room),
+                group=CALLER_GROUP,
+            )
+        except BaseException:
+            record.caller_handle = None
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+            raise
+
+    async def _leave_caller(self, record: _Room) -> None:
+        handle, record.caller_handle = record.caller_handle, None
+        if handle is not None:
+            # Left (gone with the room, or with a lost session, is as good).
+            with contextlib.suppress(JanusError):
+                await handle.leave()
+            with contextlib.suppress(JanusError):
+                await handle.detach()
 
     async def close(self, room: str) -> None:
         """Destroy the room (its browsers are let go by Janus) and the caller's handle."""
         record = self._rooms.pop(room, None)
         if record is None or record.handle is None:
             return
+        await self._leave_caller(record)
         handle, record.handle = record.handle, None
         await destroy_room(handle, room)
         with contextlib.suppress(JanusError):
             await handle.detach()
 
-    async def _make(self, room: str, record: _Room) -> RtpJoin:
+    async def _make(self, room: str, record: _Room) -> RtpJoin | None:
+        """The room on Janus as the record has it; design A's caller leg joined with it,
+        a steered room's forwarders (its caller leg after: see _restore)."""
         session = await self._current_session()
         handle = await AudioBridge.attach(session, self.access.admin_key)
+        joined: RtpJoin | None = None
         try:
-            pin = await create_room(handle, self.access, room, rtp_participants=True)
-            joined = await handle.join_rtp(
-                room, record.rtp_ip, record.rtp_port, display=CALLER, pin=pin
+            pin = await create_room(
+                handle, self.access, room, rtp_participants=True, groups=record.groups
             )
+            for f in record.forwards:
+                await handle.rtp_forward(room, f.host, f.port, group=f.group)
+            if record.rtp_port:
+                joined = await handle.join_rtp(
+                    room, record.rtp_ip, record.rtp_port, display=CALLER, pin=pin
+                )
         except BaseException:
             with contextlib.suppress(JanusError):
                 await handle.detach()
@@ -122,16 +228,19 @@ class ConversationRooms:
         # not outlive the call (pjsua asserts if one is collected after it stops).
         log.warning("media server lost this worker's rooms", extra={"rooms": len(self)})
         for record in self._rooms.values():
-            record.handle = None
+            record.handle = record.caller_handle = None
         await self._current_session_when_up()
         for room, record in list(self._rooms.items()):
             try:
                 joined = await self._make(room, record)
+                if joined is None and record.caller is not None:
+                    joined = await self._join_caller(room, record)
             except JanusError as exc:
                 log.error("room not restored", extra={"room": room, "error": str(exc)})
                 continue
             self.restores += 1
-            record.on_moved(joined)
+            if joined is not None:
+                record.on_moved(joined)
 
     async def stop(self) -> None:
         for room in list(self._rooms):

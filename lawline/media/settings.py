@@ -48,6 +48,10 @@ class MediaSettings(BaseModel):
     # caller's narrowband voice loses nothing. "opus" where lawyers' links lose packets
     # (its in-band FEC).
     browser_codec: Literal["pcmu", "opus"] = "pcmu"
+    # Design B: while a lawyer talks to a caller, the SIP front steers the caller's RTP
+    # straight to the call's room (telephony/steering.py), so no audio passes through the
+    # worker; off: the worker relays it (design A). Needs the Kamailio front.
+    steer_calls: bool = False
     # A lawyer's console shows when a supervisor listens in, coaches or joins their call
     # (a centre's rule; media/monitoring.py).
     announce_monitoring: bool = True

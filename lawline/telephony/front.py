@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from redis.connection import UnixDomainSocketConnection, parse_url
+
 from lawline.children import Child
 from lawline.config import Settings
 from lawline.telephony.front_accounts import accounts_dir, ensure_table
 from lawline.telephony.front_trust import front_secret
+from lawline.telephony.keys import TelephonyKeys
 from lawline.telephony.sip import MAX_CALLS
 
 RTP_PORTS_PER_WORKER = 400
@@ -117,8 +120,46 @@ def dispatcher_list(workers: list[WorkerAddress]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(settings: Settings, workers: list[WorkerAddress], dispatcher_path: Path) -> str:
+# What ndb_redis can be told: attribute=value pairs separated by ';'.
+_NDB_VALUE = re.compile(r"[^;=\s]+")
+
+
+def steer_store(redis_url: str | None) -> str | None:
+    """ndb_redis's server attributes for lawline's Redis, where the front keeps which
+    calls it steers so that a restarted front goes on steering them; None where the
+    module cannot reach it (TLS, a user other than default, a value it cannot quote):
+    then the state lives in the front's memory alone."""
+    if redis_url is None:
+        return None
+    try:
+        url = parse_url(redis_url)
+    except ValueError:
+        return None
+    if url.get("connection_class") not in (None, UnixDomainSocketConnection):
+        return None  # TLS (rediss://): not in this Kamailio's ndb_redis
+    if url.get("username") not in (None, "", "default"):
+        return None  # the module sends AUTH with a password only
+    attributes = {"name": "state", "db": str(url.get("db") or 0)}
+    if "path" in url:
+        attributes["unix"] = str(url["path"])
+    else:
+        attributes["addr"] = str(url.get("host") or "127.0.0.1")
+        attributes["port"] = str(url.get("port") or 6379)
+    if url.get("password"):
+        attributes["pass"] = str(url["password"])
+    if not all(_NDB_VALUE.fullmatch(v) for v in attributes.values()):
+        return None
+    return ";".join(f"{k}={v}" for k, v in attributes.items())
+
+
+def render(
+    settings: Settings,
+    workers: list[WorkerAddress],
+    dispatcher_path: Path,
+    redis_url: str | None = None,
+) -> str:
     front = settings.telephony.front
+    store = steer_store(redis_url)
     return _fill(
         _template(),
         {
@@ -142,6 +183,10 @@ def render(settings: Settings, workers: list[WorkerAddress], dispatcher_path: Pa
             "auth_secret": secrets.token_hex(16),
             # Signs what the front tells the workers and its Record-Route (front_trust.py).
             "front_secret": front_secret(settings),
+            # Which calls are steered, also in Redis when the front can reach it.
+            "steer_store": "#!define STEER_STORE" if store else "# (in its memory only)",
+            "steer_redis": store or "",
+            "steer_key": TelephonyKeys(settings.redis_prefix).front_steer,
         },
     )
 
@@ -152,7 +197,9 @@ class Front:
     config: Path
 
 
-def prepare_front(settings: Settings, workers: list[WorkerAddress]) -> Front:
+def prepare_front(
+    settings: Settings, workers: list[WorkerAddress], redis_url: str | None = None
+) -> Front:
     """Write Kamailio's files under data_dir/kamailio; the child that runs it."""
     front = settings.telephony.front
     binary = shutil.which(front.kamailio)
@@ -170,7 +217,7 @@ def prepare_front(settings: Settings, workers: list[WorkerAddress]) -> Front:
     config = root / "kamailio.cfg"
     config.touch(mode=0o600)
     config.chmod(0o600)
-    config.write_text(render(settings, workers, dispatcher_path))
+    config.write_text(render(settings, workers, dispatcher_path, redis_url))
     args = [
         binary, "-f", str(config), "-DD", "-E",  # foreground, log to stderr
         "-w", str(root), "-Y", str(run_dir), "-P", str(run_dir / "kamailio.pid"),

@@ -75,8 +75,9 @@ class CallHost(Protocol):
         """Take the call over as that party's leg in the room (its session let go)."""
         ...
 
-    def open_bridge(self, room: str) -> Bridge:
-        """The call's leg in a conversation room on the media server, made from now on."""
+    def open_bridge(self, room: str, steered: bool = False) -> Bridge:
+        """The call's leg in a conversation room on the media server, made from now on;
+        `steered`: a SteeredBridge (the caller's RTP steered straight to the room)."""
         ...
 
     def close_bridge(self, bridge: Bridge, call_audio: pj.AudioMedia | None) -> None: ...

@@ -61,3 +61,11 @@ class TelephonyKeys:
         it) and `pin:PIN` -> the party's seat; made when the room opens, deleted when it
         closes; TTL a day, so a web process that died leaves nothing."""
         return f"{self.prefix}:party-room:{number}"
+
+    @property
+    def front_steer(self) -> str:
+        """string `P:front:steer:CALL-ID` (this is its stem; the SIP front adds the
+        Call-ID): where the front steers that dialog's media, `ADDRESS PORT`, written
+        and read by Kamailio (kamailio.cfg's STEER routes) so that a restarted front
+        goes on steering; deleted with the unsteer or the BYE; TTL a day."""
+        return f"{self.prefix}:front:steer:"

@@ -9,6 +9,11 @@ process, never through this worker). Once the lawyer is connected (ConnectLawyer
 session connects the Bridge to the call's audio, both ways. Hold disconnects it and
 loops the hold music; the lawyer's part ending (a transfer, the end) or the caller
 hanging up closes it and its room.
+
+With media.steer_calls (design B, inbound calls behind the SIP front), "connect" is
+steering instead (steering.py): the caller's RTP goes straight to the room, and comes
+back to the worker for whatever the worker plays (hold music, a transfer's wait, the
+survey), which is started once the call's own stream is back.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from lawline.telephony import flow as f
 from lawline.telephony.party_wire import CodesBlocked
 from lawline.telephony.sip import CallEvents, GatewayCall, Player
 from lawline.telephony.sip_message import caller_number, reply_route
+from lawline.telephony.steer import RtpAddress
+from lawline.telephony.steered_bridge import SteeredBridge
+from lawline.telephony.steering import CallSteering
 
 if TYPE_CHECKING:
     from lawline.telephony.bridge import Bridge
@@ -56,7 +64,7 @@ def dial_failure(status: int) -> str:
     return _DIAL_FAILURES.get(status, f"sip {status}")
 
 
-class CallSession:
+class CallSession(CallEvents):
     """A caller's call (answered by lawline) or a callback (dialled out by lawline, for a
     contact a lawyer has accepted: `callback` is that contact)."""
 
@@ -111,7 +119,17 @@ class CallSession:
         self.on_hold = False
         # The mediation room a caller entered the code of (key 0 at the main menu).
         self._room_dial: PartyDial | None = None
+        # Design B: where the call's media goes while a lawyer has it. Only calls that
+        # came in through the front can be steered (a callback goes to the trunk).
+        self.steering: CallSteering | None = None
+        self._steerable = (
+            host.settings.media.steer_calls
+            and host.settings.telephony.front.enabled
+            and not self.outbound
+        )
         call.events = self
+        call.call_soon = self.loop.call_soon
+        call.call_later = self.loop.call_later
 
     # ----- pjsua2 callbacks (main thread, inside libHandleEvents) ---------------------
 
@@ -124,6 +142,8 @@ class CallSession:
             if self._timer is not None:
                 self._timer.cancel()
             self._stop_player()
+            if self.steering is not None:
+                self.steering.stop()
             self.end_bridge()
             self.end_transcript()
             if self._recorder is not None:
@@ -136,6 +156,8 @@ class CallSession:
             # conference port, so what played to it, recorded it or bridged it joins again.
             self._rejoin_media()
             self._wire()
+            if self.steering is not None:
+                self.steering.media_back()
             return
         self.started = True
         if self.outbound:
@@ -149,6 +171,14 @@ class CallSession:
 
     def on_dtmf(self, digit: str) -> None:
         self._do(self.flow.digit(digit, self.loop.time()))
+
+    def on_caller_media(self, address: RtpAddress) -> None:
+        if self.steering is not None:
+            self.steering.caller_media(address)
+
+    def on_steer_failed(self, status: int) -> None:
+        if self.steering is not None:
+            self.steering.steer_failed(status)
 
     # ----- queue events, from the host ---------------------------------------------------
 
@@ -299,12 +329,16 @@ class CallSession:
     def _play(self, files: list[Path], loop: bool) -> None:
         self._stop_player()
         audio = self.call.audio()
-        if audio is None:
+        steering_back = self.steering is not None and self.steering.engaged
+        if audio is None and not steering_back:
             return
         self._play_seq += 1
         seq = self._play_seq  # not the player itself: no player <-> callback cycle
         player = self.host.player(files, loop, lambda: self._prompt_ended(seq))
-        player.startTransmit(audio)
+        # While the call's media is on its way back from the room, the player waits
+        # unconnected (not played: from its start) until _rejoin_media connects it.
+        if audio is not None:
+            player.startTransmit(audio)
         self._player = player
 
     def _prompt_ended(self, seq: int) -> None:
@@ -353,8 +387,10 @@ class CallSession:
 
     def _open_bridge(self, contact_id: str) -> None:
         if self.bridge is None and not self.ended:
-            self.bridge = self.host.open_bridge(contact_id)
+            self.bridge = self.host.open_bridge(contact_id, steered=self._steerable)
             self.bridge.transcript = self.transcript
+            if self._steerable and self.steering is None:
+                self.steering = CallSteering(self.call, self._wire)
             self._wire()
 
     def hold(self, on: bool) -> str:
@@ -366,6 +402,7 @@ class CallSession:
             if on:
                 if self.bridge is not None:
                     self.bridge.disconnect(self.call.audio())
+                self._unsteer()
                 self._play([self.host.prompt("hold_music")], loop=True)
             else:
                 self._stop_player()
@@ -373,9 +410,16 @@ class CallSession:
         return ""
 
     def end_bridge(self) -> None:
+        self._unsteer()  # the room's caller leg out, then the call back (the bridge waits)
         bridge, self.bridge = self.bridge, None
         if bridge is not None:
             self.host.close_bridge(bridge, self.call.audio())
+
+    def _unsteer(self) -> None:
+        if isinstance(self.bridge, SteeredBridge):
+            self.bridge.listening = False
+        if self.steering is not None:
+            self.steering.want(None)
 
     def _start_transcript(self, contact_id: str, language: str = "zh") -> None:
         if self.transcript is None and not self.ended:
@@ -392,9 +436,16 @@ class CallSession:
             self.host.in_background(transcript.close())
 
     def _wire(self) -> None:
-        """Connect the bridge to the call, once everything it needs is there."""
+        """Connect the bridge to the call (or steer the call to it), once everything it
+        needs is there."""
         if self.bridge is None or not self._lawyer_connected or self.on_hold or self.ended:
             return
+        if isinstance(self.bridge, SteeredBridge):
+            self.bridge.listening = True
+            if self.steering is not None and not self.steering.refused:
+                self.steering.want(self.bridge)
+                return
+            self.bridge.relay()  # a refused steer: design A for the rest of the call
         audio = self.call.audio()
         if audio is not None:
             self.bridge.connect(audio)
@@ -433,6 +484,8 @@ class CallSession:
         """The call is a mediation party's leg from now (telephony/party_call.py): this
         session lets go of it without hanging up (nothing of it is in the queue)."""
         self.ended = True
+        if self.steering is not None:
+            self.steering.stop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -472,6 +525,7 @@ class CallSession:
             # DISCONNECTED has run, not by the garbage collector at some later moment.
             self.call.events = CallEvents()
             self._last_op = None
+            self.steering = None  # it holds the call, and this session (on_refused)
             self.host.forget(self)
 
     def _cancel_recording_limit(self) -> None:
@@ -509,6 +563,10 @@ class CallSession:
     def check_line(self, interval_s: float, timeout_s: float) -> None:
         """Called every interval: no RTP for timeout_s means the line died without a BYE."""
         if self.ended or not self.started:
+            return
+        if self.steering is not None and self.steering.engaged:
+            # The caller's RTP goes to the room, not here: nothing to count.
+            self._last_rx, self._rx_idle_s = -1, 0.0
             return
         rx = self.call.received_packets()
         if rx != self._last_rx:

@@ -23,8 +23,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pjsua2 as pj
+
+from lawline.telephony import steer
+from lawline.telephony.steer import RtpAddress
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +117,25 @@ class CallEvents:
     def on_state(self, state: int, status: int) -> None: ...
     def on_media_active(self) -> None: ...
     def on_dtmf(self, digit: str) -> None: ...
+    # While the front steers the call's media (steer.py): where the caller receives RTP
+    # (from its answer to the steer, or a re-INVITE of its own), or why the steer failed
+    # (the SIP status; 0: pjsua could not send it) with the call's own stream back.
+    def on_caller_media(self, address: RtpAddress) -> None: ...
+    def on_steer_failed(self, status: int) -> None: ...
+
+
+def _call_now(work: Callable[[], None]) -> None:
+    work()
+
+
+def _call_now_later(delay_s: float, work: Callable[[], None]) -> None:
+    work()
+
+
+# Between the ACK of the quieting re-INVITE and the steering one. Sent back to back,
+# the front's processes can pass the INVITE on ahead of that ACK, and a strict caller
+# drops the call for it; a caller hears this much more quiet, once.
+STEER_GAP_S = 0.1
 
 
 class GatewayCall(pj.Call):
@@ -121,6 +144,20 @@ class GatewayCall(pj.Call):
     def __init__(self, acc: pj.Account, call_id: int) -> None:
         super().__init__(acc, call_id)
         self.events: CallEvents = CallEvents()
+        # Where the front steers this call's media; None: to this call's own stream.
+        self.steered_to: RtpAddress | None = None
+        # Where the caller receives RTP, as its latest SDP said (the INVITE's, its own
+        # offers, its answers to a steer): a steered room's caller leg sends there.
+        self.caller_rtp: RtpAddress | None = None
+        # The call's G.711 codec ("pcma", "pcmu") as its stream last had it.
+        self._codec: str | None = None
+        # The steering re-INVITE awaiting its answer: "quiet", "steer" or None.
+        self._steer_step: Literal["quiet", "steer"] | None = None
+        # Runs what must wait until pjsua is out of the callback it is in: a re-INVITE
+        # sent from one goes out before the ACK of the last. The session sets its
+        # loop's call_soon and call_later.
+        self.call_soon: Callable[[Callable[[], None]], object] = _call_now
+        self.call_later: Callable[[float, Callable[[], None]], object] = _call_now_later
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         ci = self.getInfo()
@@ -133,6 +170,92 @@ class GatewayCall(pj.Call):
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         # RFC 4733 events and SIP INFO (application/dtmf-relay) both arrive here.
         self.events.on_dtmf(prm.digit)
+
+    def steer_media(self, target: RtpAddress) -> None:
+        """The caller's media to target, through the front (steer.py): this call's own
+        stream quieted first, then steered; the answer comes as on_caller_media, or
+        on_steer_failed with the call's own stream back."""
+        if self.steered_to is None:
+            steer.quiet_media(self)
+            self._steer_step = "quiet"
+        else:
+            steer.steer_media(self, target)
+            self._steer_step = "steer"
+        self.steered_to = target
+
+    def unsteer_media(self) -> None:
+        """The caller's media back to this call's stream (on_media_active follows)."""
+        steer.unsteer_media(self)
+        self.steered_to = None
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
+        if self.steered_to is None:
+            return
+        answer = steer.answer_to_offer(prm)
+        if answer is None:
+            return
+        status, sdp = answer
+        step, self._steer_step = self._steer_step, None
+        if status >= 300:
+            if step is not None:  # (a refresh of pjsua's own that fails changes nothing)
+                self._steer_failed(status)
+            return
+        if step == "quiet":  # neither end sends now: point the caller at the target
+            self.call_later(STEER_GAP_S, self._steer_quieted)
+            return
+        address = steer.sdp_audio_address(sdp)
+        if address is not None:
+            self.caller_rtp = address
+            self.events.on_caller_media(address)
+
+    def _steer_quieted(self) -> None:
+        if self.steered_to is None:
+            return
+        try:
+            steer.steer_media(self, self.steered_to)
+            self._steer_step = "steer"
+        except pj.Error:  # the call ended, or an offer of the caller's came first
+            self._steer_failed(0)
+
+    def _steer_failed(self, status: int) -> None:
+        # The call's own stream back (it may have been quieted already).
+        self.steered_to = None
+        self.call_soon(self._own_stream_back)
+        self.events.on_steer_failed(status)
+
+    def _own_stream_back(self) -> None:
+        with contextlib.suppress(pj.Error):
+            steer.unsteer_media(self)
+
+    def onCallRxOffer(self, prm: pj.OnCallRxOfferParam) -> None:
+        # The caller's own re-INVITE or UPDATE: its offer says where the caller now
+        # receives; while steered (the front kept it so), that is reported. (An answer
+        # in the ACK of a re-INVITE without SDP reaches pjsua with no callback.)
+        address = steer.sdp_audio_address(prm.offer.wholeSdp)
+        if address is not None:
+            self.caller_rtp = address
+            if self.steered_to is not None:
+                self.events.on_caller_media(address)
+
+    def caller_address(self) -> RtpAddress | None:
+        """Where the caller receives RTP: its SDP's address, else where its RTP last
+        came from (a callback's answer reaches pjsua with no callback that shows it);
+        None if neither is an address a steered room's leg could use."""
+        if self.caller_rtp is not None:
+            return self.caller_rtp
+        try:
+            host, _, port = self.getMedTransportInfo(0).srcRtpName.rpartition(":")
+            return RtpAddress.checked(host, int(port))
+        except (pj.Error, ValueError):
+            return None
+
+    def g711_codec(self) -> str | None:
+        """The call's codec, "pcma" or "pcmu", as its stream has it (or last had it,
+        while steered: no stream); None for any other codec."""
+        with contextlib.suppress(pj.Error):
+            name = self.getStreamInfo(0).codecName.upper()
+            self._codec = {"PCMA": "pcma", "PCMU": "pcmu"}.get(name)
+        return self._codec
 
     def audio(self) -> pj.AudioMedia | None:
         try:

@@ -46,7 +46,7 @@ def worker_supervisor(
     workers = worker_addresses(settings)
     children = worker_children(settings, workers)
     if settings.telephony.front.enabled and workers:
-        children.append(prepare_front(settings, workers).child)
+        children.append(prepare_front(settings, workers, redis_url).child)
         # The terminals' SIP credentials, from the database to Kamailio's table.
         children.append(Child("sip-accounts", ["sip-accounts"]))
     return Children("telephony", children, env, log_dir)

@@ -55,6 +55,8 @@ from lawline.telephony.sip import (
     prompt_player,
 )
 from lawline.telephony.sip_message import dialled_user
+from lawline.telephony.steer import sdp_audio_address
+from lawline.telephony.steered_bridge import SteeredBridge
 from lawline.transcripts.runtime import Transcription
 
 if TYPE_CHECKING:
@@ -169,7 +171,9 @@ class TelephonyWorker:
         session = self._by_contact.get(contact_id)
         return None if session is None or session.ended else session
 
-    def open_bridge(self, room: str) -> Bridge:
+    def open_bridge(self, room: str, steered: bool = False) -> Bridge:
+        if steered:
+            return SteeredBridge(self.rooms, room, self.settings.media.rtp_host)
         return Bridge(self.rooms, room, self.settings.media.rtp_host)
 
     def close_bridge(self, bridge: Bridge, call_audio: pj.AudioMedia | None) -> None:
@@ -411,6 +415,7 @@ class TelephonyWorker:
             call.hangup(op)
             return
         origin, asserted = self._vouched(invite)
+        call.caller_rtp = sdp_audio_address(invite.partition("\r\n\r\n")[2])
         session = CallSession(self, call, origin=origin, asserted=asserted)
         self.sessions[call] = session
         op.statusCode = pj.PJSIP_SC_OK

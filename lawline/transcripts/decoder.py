@@ -19,7 +19,10 @@ If the speaker went on, the early text is dropped and the whole utterance decode
 usual. Only an idle
 decoder guesses (at most two guesses in the decoding thread at once: a dropped one
 may still be running), so guessing never delays another speaker's final by more
-than two decodes.
+than two decodes; and only one whose thread was busy less than `early_below_load` of
+the last 10 s (`busy.py`): most guesses are dropped (speakers pause within
+sentences), which is worth it for one call's final, not for a decoder the calls keep
+busy.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
+from lawline.transcripts.busy import BusyShare
 from lawline.transcripts.packing import PackLimits, take
 from lawline.transcripts.pause import Pause
 from lawline.transcripts.protocol import is_eof
@@ -46,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_UTTERANCE_S = 60  # audio kept for one utterance at most (the bridge cuts at 20 s)
 MAX_EARLY = 2  # early decodes in the decoding thread at once
+EARLY_BELOW_LOAD = 0.3  # guesses only while the thread was busy less than this lately
 EMPTY_PARTIAL = '{"partial" : ""}'
 
 
@@ -74,9 +80,13 @@ class DecoderService:
         max_streams: int = 16,
         limits: PackLimits | None = None,
         early: bool = True,
+        early_below_load: float = EARLY_BELOW_LOAD,
     ) -> None:
         self.decoder = decoder
         self.early = early
+        self.early_below_load = early_below_load
+        # The decoding thread's recent share of the time.
+        self.busy = BusyShare(since=time.monotonic())
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="whisper")
         self.max_streams = max_streams
         self.limits = limits or PackLimits()
@@ -144,21 +154,26 @@ class DecoderService:
                 if pause.heard(message):
                     self.early_dropped += 1  # the speaker went on: decoded whole at the end
                     early = None
-            if self.early and pause.time_to_guess() and self.idle:
+            if self.early and pause.time_to_guess() and self.idle and self._spare():
                 pause.guess()
                 early = self._decode_early(bytes(audio), rate)
             await ws.send(EMPTY_PARTIAL)
+
+    def _spare(self) -> bool:
+        return self.busy.share(time.monotonic()) < self.early_below_load
 
     def _decode_early(self, pcm: bytes, rate: int) -> asyncio.Future[str | None]:
         """Decode now, on the decoding thread, outside the queue."""
         loop = asyncio.get_running_loop()
         self.decoding += 1
         self.early_decoding += 1
+        started = time.monotonic()
         work = loop.run_in_executor(self.pool, self.decoder.decode, pcm, rate)
 
         def done(_f: object) -> None:
             self.decoding -= 1
             self.early_decoding -= 1
+            self.busy.add(started, time.monotonic())
 
         work.add_done_callback(done)
         return asyncio.ensure_future(self._text_of(work))
@@ -166,10 +181,20 @@ class DecoderService:
     @staticmethod
     async def _text_of(work: asyncio.Future[Decoded]) -> str | None:
         try:
-            return (await work).text
+            decoded = await work
         except Exception:
             log.exception("early decoding failed")
             return None
+        # Its cost, used or not: a guess the speaker talked past is CPU spent for nothing.
+        log.info(
+            "utterance decoded early",
+            extra={
+                "audio_s": round(decoded.audio_s, 2),
+                "decoded_s": round(decoded.decoded_s, 2),
+                "compute_s": round(decoded.compute_s, 2),
+            },
+        )
+        return decoded.text
 
     async def decode(self, pcm: bytes, rate: int) -> str:
         """The utterance's text, once the decoding thread has reached it."""
@@ -190,6 +215,7 @@ class DecoderService:
             batch = [self.waiting.popleft() for _ in range(n)]
             items = [(w.pcm, w.rate) for w in batch]
             self.decoding += 1
+            started = time.monotonic()
             try:
                 results = await loop.run_in_executor(
                     self.pool, self.decoder.decode_many, items, self.limits.gap_s
@@ -202,6 +228,7 @@ class DecoderService:
                 continue
             finally:
                 self.decoding -= 1
+                self.busy.add(started, time.monotonic())
             for w, result in zip(batch, results, strict=True):
                 if not w.text.done():
                     w.text.set_result(result.text)
@@ -210,6 +237,7 @@ class DecoderService:
                 extra={
                     "utterances": n,
                     "audio_s": round(sum(r.audio_s for r in results), 2),
+                    "decoded_s": round(sum(r.decoded_s for r in results), 2),
                     "compute_s": round(sum(r.compute_s for r in results), 2),
                     "guards": ",".join(sorted({g for r in results for g in r.guards})),
                     "queued": self.queued,
@@ -227,8 +255,9 @@ async def run_decoder(
     compute_type: str = "int8",
     limits: PackLimits | None = None,
     early: bool = True,
+    early_below_load: float = EARLY_BELOW_LOAD,
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
     decoder = WhisperDecoder(model_path, threads, compute_type, settings)
-    service = DecoderService(decoder, max_streams, limits, early)
+    service = DecoderService(decoder, max_streams, limits, early, early_below_load)
     await serve_until_signalled(service.handle, service.pool, host, port, "decoder", model_path)

@@ -95,6 +95,7 @@ def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
         language=WHISPER_LANGUAGE.get(language, language),
         beam_size=w.beam_size,
         min_window_s=w.min_window_s,
+        trim_quiet=w.trim_quiet,
         prompt=prompt,
         hotwords=hotwords,
         script=w.script,

@@ -79,6 +79,9 @@ class WhisperSettings(BaseModel):
     # The encoder's window is cut to the audio (in 5 s steps) but never under this
     # many seconds; 0 keeps Whisper's full 30 s window for every decode.
     min_window_s: float = Field(default=5.0, ge=0, le=30)
+    # The quiet before and after what was said is left out (0.2 s kept before, 0.4 s
+    # after) before the window is chosen, so more utterances fit the 5 s one (pause.py).
+    trim_quiet: bool = True
     # Utterances waiting for a decoder go into one Whisper window together (its
     # encoder costs the same for 3 s of speech as for 25 s): this many at most, this
     # many seconds of audio at most (under Whisper's 30 s), this much silence between
@@ -90,6 +93,10 @@ class WhisperSettings(BaseModel):
     # An idle decoder starts on an utterance 0.3 s into its speaker's pause, so the
     # final is ready when the pause is confirmed (decoder.py).
     decode_early: bool = True
+    # ...while its thread was busy less than this share of the last 10 s: most guesses
+    # are dropped (pauses within sentences), worth it for one call, not for a busy
+    # decoder. 1: whenever idle.
+    decode_early_below_load: float = Field(default=0.3, ge=0, le=1)
     # How long a finished utterance may wait for its text (queue included) before
     # its decoder is taken for dead and another one tried.
     final_timeout_s: float = Field(default=60, gt=1)

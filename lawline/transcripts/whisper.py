@@ -16,7 +16,10 @@ it has known ways of going wrong, each guarded against:
   dropped, and so are the subtitle credits it learnt from video;
 - traditional characters: the text is converted to simplified (OpenCC).
 
-Numbers stay as spoken and written (三个月) unless `numbers="digits"`.
+Numbers stay as spoken and written (三个月) unless `numbers="digits"`. The quiet
+around what was said is left out before the encoder's window is chosen (pause.py),
+but for 0.4 s after the last word: Whisper cuts short a sentence that ends too near
+the end of its window.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lawline.transcripts.packing import TimedWord, pack, split_words
+from lawline.transcripts.pause import trim_quiet
 from lawline.transcripts.text import tidy
 
 RATE = 16_000  # Whisper's own rate
@@ -83,6 +87,10 @@ class DecodeSettings:
     # The encoder's window is cut to the audio (in 5 s steps), never below this many
     # seconds; 0 keeps Whisper's full 30 s window for every utterance.
     min_window_s: float = 5.0
+    # The quiet before and after what was said (the voice-activity decision's lead-in
+    # and its 0.6 s of silence at the end) left out, but for 0.2 s before and 0.4 s
+    # after, before the window is chosen (pause.py): more utterances fit in 5 s.
+    trim_quiet: bool = True
     # Homophones of legal terms corrected after decoding (legal_terms.py), with the
     # centre's own terms added to the shipped lexicon.
     correct_legal_terms: bool = True
@@ -92,8 +100,9 @@ class DecodeSettings:
 @dataclass
 class Decoded:
     text: str
-    audio_s: float
+    audio_s: float  # the utterance as it came
     compute_s: float = 0.0
+    decoded_s: float = 0.0  # what was decoded of it: its quiet ends left out
     # What the guards did: "tail" (dropped text decoded again), "loop" (re-decoded),
     # "collapsed" (a loop cut to one), "credits" or "no-speech" (segments dropped).
     guards: list[str] = field(default_factory=list)
@@ -194,15 +203,16 @@ class WhisperDecoder:
 
     def decode(self, pcm: bytes, rate: int) -> Decoded:
         started = time.perf_counter()
-        audio = pcm_to_float(pcm, rate)
-        result = Decoded("", len(audio) / RATE)
+        audio = self._audio(pcm, rate)
+        result = Decoded("", len(pcm) / 2 / rate, decoded_s=len(audio) / RATE)
+        # Times from here on are the decoded audio's, from its first kept sample.
         text, last_end = self._transcribe(audio, result)
-        if not text and result.audio_s >= RETRY_FULL_S and self.settings.min_window_s > 0:
+        if not text and result.decoded_s >= RETRY_FULL_S and self.settings.min_window_s > 0:
             # Nothing heard in a cut window: on hard audio (a poor line, an odd voice)
             # the short window can take speech for silence; the full one is the judge.
             result.guards.append("full-window")
             text, last_end = self._transcribe(audio, result, full_window=True)
-        if result.audio_s - last_end > TAIL_S and text:
+        if result.decoded_s - last_end > TAIL_S and text:
             tail_text, _ = self._transcribe(audio[int(last_end * RATE) :], result)
             if tail_text:
                 result.guards.append("tail")
@@ -224,7 +234,7 @@ class WhisperDecoder:
         if len(items) == 1:
             return [self.decode(*items[0])]
         started = time.perf_counter()
-        audio = [pcm_to_float(pcm, rate) for pcm, rate in items]
+        audio = [self._audio(pcm, rate) for pcm, rate in items]
         packed, spans = pack(audio, RATE, gap_s)
         guards: list[str] = []
         segments = self._segments(packed, guards, word_timestamps=True)
@@ -237,9 +247,19 @@ class WhisperDecoder:
             return results
         share = (time.perf_counter() - started) / len(items)
         return [
-            Decoded(self.finish_text(text), len(a) / RATE, share, ["packed", *guards])
-            for text, a in zip(texts, audio, strict=True)
+            Decoded(
+                self.finish_text(text),
+                len(pcm) / 2 / rate,
+                share,
+                decoded_s=len(a) / RATE,
+                guards=["packed", *guards],
+            )
+            for text, a, (pcm, rate) in zip(texts, audio, items, strict=True)
         ]
+
+    def _audio(self, pcm: bytes, rate: int) -> np.ndarray:
+        """What is decoded of an utterance: Whisper's float audio, its quiet ends left out."""
+        return pcm_to_float(trim_quiet(pcm, rate) if self.settings.trim_quiet else pcm, rate)
 
     def _transcribe(
         self,

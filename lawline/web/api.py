@@ -47,9 +47,15 @@ def _contact_out(contact: Contact, principal: Principal) -> ContactOut:
 
 
 @router.get("/health")
-async def health(queue: QueueDep) -> dict[str, object]:
+async def health(queue: QueueDep, request: Request) -> dict[str, object]:
+    """Up (Redis answers); `hints_ready`: the statute hints' index is built, so the
+    process has finished its start-up work."""
     await queue.store.redis.ping()
-    return {"status": "ok", "hotline_open": queue.hotline_open()}
+    return {
+        "status": "ok",
+        "hotline_open": queue.hotline_open(),
+        "hints_ready": request.app.state.hints.ready,
+    }
 
 
 # ----- contacts ---------------------------------------------------------------------

@@ -97,8 +97,11 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.db = session_factory(engine)
         # The shipped statutes go into an empty knowledge base (first start).
         await asyncio.to_thread(_import_shipped_statutes, app.state.db)
-        # Its index is built at the first hint asked for, in that request's thread.
+        # Its index is built now in a thread (read back from disk when a process built it
+        # before: hints/stored.py), not in the first hint's time; a hint asked for
+        # meanwhile waits for it.
         app.state.hints = StatuteHints(app.state.db)
+        indexing = asyncio.create_task(asyncio.to_thread(app.state.hints.warm), name="hints-index")
         redis = connect_redis(redis_url)
         app.state.sessions = SessionStore(
             redis, settings.redis_prefix, settings.accounts.session_ttl_s
@@ -170,7 +173,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         finally:
             following.cancel()
             reviewing.cancel()
-            await asyncio.wait({following, reviewing}, timeout=STOP_TIMEOUT_S)
+            # A thread is not cancelled: the index is left to finish, before the engine goes.
+            await asyncio.wait({following, reviewing, indexing}, timeout=STOP_TIMEOUT_S)
             await asyncio.wait_for(app.state.video_transcripts.stop(), STOP_TIMEOUT_S * 3)
             ledger.stop()
             ingesting.cancel()

@@ -86,7 +86,8 @@ def issue_token(principal: Principal, secret: str, ttl_s: float, now: float | No
         "sub": principal.subject,
         "role": principal.role,
         "exp": int(now + ttl_s),
-        "jti": secrets.token_urlsafe(12),
+        # Hex: an id typed on a command line must not start with "-" (an option to it).
+        "jti": secrets.token_hex(12),
     }
     payload = json.dumps(claims, separators=(",", ":")).encode()
     sig = hmac.new(secret.encode(), payload, hashlib.sha256).digest()

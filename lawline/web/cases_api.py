@@ -108,7 +108,14 @@ async def ledger_contacts(
     domain: Domain | None = None,
     state: Annotated[str | None, Query(max_length=16)] = None,
     name: Annotated[str | None, Query(max_length=100, description="citizen's name")] = None,
-    words: Annotated[str | None, Query(max_length=200, description="said in the call")] = None,
+    words: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="said in the call (a number of 7 digits or more is never"
+            " searched for: it finds nothing; the caller's is `number`)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Contacts as recorded, newest first: a lawyer's own, or (staff) anyone's. Search

@@ -79,6 +79,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lawline.hints.service import StatuteHints
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.monitoring import coach_room
+from lawline.media.rooms import LAWYER_GROUP
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
@@ -478,7 +479,12 @@ class ConsoleSession:
     async def _join(self, cid: str, sdp: str) -> None:
         try:
             answer = await self.legs.join(
-                self, cid, sdp, display=f"lawyer {self.lawyer_id}", on_lost=self._audio_lost
+                self,
+                cid,
+                sdp,
+                display=f"lawyer {self.lawyer_id}",
+                on_lost=self._audio_lost,
+                group=LAWYER_GROUP,  # the lawyer's side of a steered call's transcript
             )
         except LegRefused as exc:
             await self._result("webrtc_offer", False, str(exc))
