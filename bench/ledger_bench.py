@@ -85,6 +85,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from lawline.cases import search, search_index
 from lawline.cases.ingest import (
     BATCH,
     Entry,
@@ -476,6 +477,9 @@ class Result:
     phrase_ms: dict[str, list[float]] = field(default_factory=dict)  # by phrase
     phrase_rows: dict[str, int] = field(default_factory=dict)
     phrase_hits: dict[str, int] = field(default_factory=dict)
+    # PostgreSQL with the RUM index: the same phrases by the GIN plans, on the same database.
+    gin_ms: dict[str, list[float]] = field(default_factory=dict)
+    gin_build_s: float = 0.0
     month_rows: int = 0
     csv_s: float = 0.0
     csv_bytes: int = 0
@@ -509,13 +513,14 @@ class Result:
         e, t = self.marks[0]
         return self._cps(e / t) if t else 0.0
 
-    def all_phrase_ms(self, kind: str | None = None) -> list[float]:
+    def all_phrase_ms(self, kind: str | None = None, gin: bool = False) -> list[float]:
+        by_phrase = self.gin_ms if gin else self.phrase_ms
         return [
             ms
             for kind_, ps in PHRASES.items()
             if kind in (None, kind_)
             for p in ps
-            for ms in self.phrase_ms.get(p, [])
+            for ms in by_phrase.get(p, [])
         ]
 
 
@@ -607,7 +612,9 @@ class BulkLoader:
                 (s for s in lines.values() if s.kind == Kind.FINAL), key=lambda s: s.start
             )
             body = search_body(s.text for s in finals)
-            self.rows[ContactSearch].append({"contact_id": cid, "body": body})
+            self.rows[ContactSearch].append(
+                {"contact_id": cid, "body": body, "entered_at": row.entered_at}
+            )
         self.contacts += 1
         self.events += len(items)
 
@@ -810,6 +817,46 @@ def searches(year: Year, seed: int, sessions: sessionmaker[Session], r: Result, 
                 r.phrase_hits[p] = int(s.scalar(select(func.count()).select_from(sub)) or 0)
 
 
+def compare_gin(engine: Engine, sessions: sessionmaker[Session], r: Result, n: int) -> None:
+    """On a PostgreSQL whose search has the RUM index: the GIN index built beside it and
+    the same phrases timed by both plans, one after the other in turn, so the machine's
+    moods fall on both alike; the GIN index is dropped afterwards."""
+    with engine.connect() as conn:
+        if not search_index.has_newest_index(conn):
+            return
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE INDEX {search_index.GIN_INDEX} ON contact_search USING gin (body_bigrams)"
+        )
+    r.gin_build_s = time.perf_counter() - t0
+    everyone = [p for ps in PHRASES.values() for p in ps]
+    plan = [everyone[k % len(everyone)] for k in range(n)]
+    random.Random(7).shuffle(plan)
+    real = search.has_newest_index
+    try:
+        for k, phrase in enumerate(plan):
+            for gin in (k % 2 == 0, k % 2 == 1):
+                search.has_newest_index = (lambda conn: False) if gin else real
+                ms, _ = timed_search(sessions, words=phrase)
+                (r.gin_ms if gin else r.phrase_ms).setdefault(phrase, []).append(ms)
+    finally:
+        search.has_newest_index = real
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {search_index.GIN_INDEX}")
+    print(
+        f"  RUM and GIN on this database (GIN index built in {r.gin_build_s:.1f} s),"
+        f" {n} more searches each, in turn: phrase p50/p99",
+        flush=True,
+    )
+    for kind in [None, *PHRASES]:
+        rum, gin = r.all_phrase_ms(kind), r.all_phrase_ms(kind, gin=True)
+        print(
+            f"    {kind or 'all':14s} RUM {pct(rum, 0.5):6.1f} / {pct(rum, 0.99):6.1f} ms"
+            f"   GIN {pct(gin, 0.5):6.1f} / {pct(gin, 0.99):6.1f} ms"
+        )
+
+
 def export(sessions: sessionmaker[Session], r: Result) -> None:
     since = YEAR_START.replace(month=EXPORT_MONTH)
     until = since.replace(month=EXPORT_MONTH + 1)
@@ -876,6 +923,8 @@ def run_database(
             f" {pct(r.all_phrase_ms(), 0.5):.1f} ms, p99 {pct(r.all_phrase_ms(), 0.99):.1f} ms",
             flush=True,
         )
+        if engine.dialect.name == "postgresql":
+            compare_gin(engine, sessions, r, args.searches)
         export(sessions, r)
         print(
             f"  export of June: {r.month_rows:,} contacts; CSV {r.csv_s:.2f} s"
@@ -973,6 +1022,11 @@ def summary(results: Sequence[Result]) -> str:
             f" june_csv_s={r.csv_s:.2f} june_xlsx_s={r.xlsx_s:.2f}"
             f" june_figures_s={r.figures_s:.2f} size_mb={r.size / 1e6:.0f}"
         )
+        if r.gin_ms:
+            parts[-1] += (
+                f" phrase_p50_ms_gin={pct(r.all_phrase_ms(gin=True), 0.5):.1f}"
+                f" phrase_p99_ms_gin={pct(r.all_phrase_ms(gin=True), 0.99):.1f}"
+            )
     if len(results) == 2:
         a, b = results
         # With every contact bulk-loaded (--measure 0) nothing went through ingest.

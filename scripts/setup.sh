@@ -13,6 +13,7 @@ APT_PACKAGES=(
     chromium     # the duty lawyer's browser in the console tests (headless)
     iproute2     # `ip netns`: browser tests run in a namespace with only loopback
     postgresql   # the case database's tests run on a private PostgreSQL cluster too
+    postgresql-15-rum # an index that gives a phrase's newest transcripts first (ledger search)
     kamailio     # the SIP front: one address, a pool of telephony workers behind it
     kamailio-redis-modules # the front keeps the calls it steers in lawline's Redis
     coturn       # TURN relay started by the village terminal tests (never as a service)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 
 from lawline.cases import search
 from lawline.cases.models import ContactSearch, LedgerContact, TranscriptLine
@@ -19,6 +19,7 @@ def store_transcripts(
     search text as ingest writes it, or as `bodies` gives it (the text an older
     lawline wrote)."""
     engine = make_engine(url)
+    columns = {c["name"] for c in inspect(engine).get_columns("contact_search")}
     try:
         with session_factory(engine)() as s, s.begin():
             for i, (cid, line) in enumerate(lines.items()):
@@ -47,7 +48,10 @@ def store_transcripts(
                     )
                 )
                 body = (bodies or {}).get(cid, search.search_body([line]))
-                s.add(ContactSearch(contact_id=cid, body=body))
+                row = {"contact_id": cid, "body": body}
+                if "entered_at" in columns:  # not before migration 0014
+                    row["entered_at"] = entered
+                s.execute(insert(ContactSearch.__table__).values(**row))
     finally:
         engine.dispose()
 
@@ -57,6 +61,7 @@ def search_text(url: str) -> dict[str, str]:
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            return {r.contact_id: r.body for r in s.scalars(select(ContactSearch))}
+            rows = s.execute(select(ContactSearch.contact_id, ContactSearch.body))
+            return {cid: body for cid, body in rows}
     finally:
         engine.dispose()

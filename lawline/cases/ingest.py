@@ -271,7 +271,7 @@ def apply_events(
         copy = (copies or {}).get(e.cid)
         if e.type == "transcript.closed" and copy is not None:
             row = rows[e.cid]
-            _store_lines(session, e.cid, copy.lines)
+            _store_lines(session, row, copy.lines)
             new = [p for p in copy.recordings if p not in row.recordings]
             if new:
                 row.recordings = [*row.recordings, *new]
@@ -314,7 +314,8 @@ def _holds(lines: Lines) -> list[tuple[str, Segment]]:
     return held
 
 
-def _store_lines(session: Session, cid: str, lines: Lines) -> None:
+def _store_lines(session: Session, contact: LedgerContact, lines: Lines) -> None:
+    cid = contact.id
     have = set(
         session.scalars(select(TranscriptLine.entry_id).where(TranscriptLine.contact_id == cid))
     )
@@ -342,9 +343,12 @@ def _store_lines(session: Session, cid: str, lines: Lines) -> None:
     body = search_body(finals)
     row = session.get(ContactSearch, cid)
     if row is None:
-        session.add(ContactSearch(contact_id=cid, body=body))
-    elif row.body != body:
-        row.body = body
+        session.add(ContactSearch(contact_id=cid, body=body, entered_at=contact.entered_at))
+    else:
+        if row.body != body:
+            row.body = body
+        if row.entered_at != contact.entered_at:
+            row.entered_at = contact.entered_at
 
 
 class LedgerIngest:

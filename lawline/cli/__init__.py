@@ -5,6 +5,7 @@
 - `tokens`, `users`, `terminals`: credentials (`token`, `user`, `terminal`)
 - `retention`: purging old citizens' data
 - `statutes`, `hints`: the knowledge base and the statute hints drawn from it
+- `search`: the ledger search's PostgreSQL index (`search-index`)
 - `speech`: voice prompts, speech models, judging the engines (`prompts`, `models`, `asr`)
 - `options`, `output`, `stores`: what the commands share (flags, error reporting,
   reaching Redis and the database)
@@ -23,6 +24,7 @@ from lawline.cli import (
     processes,
     retention,
     roster,
+    search,
     speech,
     statutes,
     terminals,
@@ -63,3 +65,4 @@ app.add_typer(roster.app, name="roster")
 app.add_typer(speech.models_app, name="models")
 app.add_typer(statutes.app, name="statutes")
 app.add_typer(hints.app, name="hints")
+app.command(name="search-index")(search.search_index)
