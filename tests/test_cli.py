@@ -277,6 +277,7 @@ def test_every_command_is_offered() -> None:
         "sip-accounts",
         "transcriber",
         "decoder",
+        "search-index",
         "token",
         "asr",
         "retention",

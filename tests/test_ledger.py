@@ -466,6 +466,7 @@ def test_common_and_rare_phrases_find_the_same_newest_contacts(
     """On PostgreSQL a common phrase is looked for newest contact first, a rarer one
     through the index (0: every phrase is common, 1.1: none is): the same rows."""
     monkeypatch.setattr(search, "COMMON_SHARE", share)
+    monkeypatch.setattr(search, "COMMON_SHARE_WITH_RUM", share)
     upgrade(database_url)
     store_transcripts(
         database_url,

@@ -49,7 +49,8 @@ def test_a_number_or_latin_word_beside_han_is_found_where_it_was_said(
     PostgreSQL search may take: contacts walked newest first (every phrase common), a
     phrase's matches newest first from the RUM index (every phrase rare), or, on a
     server without RUM, its matches from the GIN index."""
-    monkeypatch.setattr(search, "COMMON_SHARE", 0.0 if plan == "walk" else 1.1)
+    for name in ("COMMON_SHARE", "COMMON_SHARE_WITH_RUM"):
+        monkeypatch.setattr(search, name, 0.0 if plan == "walk" else 1.1)
     if plan == "matches":
         monkeypatch.setattr(search, "has_newest_index", lambda conn: False)
     upgrade(database_url)
@@ -187,5 +188,34 @@ def test_a_postgresql_role_that_may_not_add_rum_keeps_searching_with_gin(
                 "c028",
                 "c027",
             ]
+    finally:
+        engine.dispose()
+
+
+def test_search_index_builds_the_newest_first_index_once_the_server_has_rum(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A centre whose PostgreSQL gained RUM after migrating: `lawline search-index`
+    builds the index in the GIN index's place, and says so; run again, it changes
+    nothing."""
+    from typer.testing import CliRunner
+
+    from lawline.cli import app
+
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            search_index.drop_newest_index(conn)  # as a server without RUM left it
+            assert not search_index.has_newest_index(conn)
+        monkeypatch.setenv("LAWLINE_DATABASE_URL", postgres_url)
+        for _ in range(2):
+            result = CliRunner().invoke(app, ["search-index"])
+            assert result.exit_code == 0, result.output
+            assert "newest first" in result.output
+        with engine.connect() as conn:
+            assert search_index.has_newest_index(conn)
+            names = {i["name"] for i in inspect(conn).get_indexes("contact_search")}
+            assert search_index.GIN_INDEX not in names
     finally:
         engine.dispose()

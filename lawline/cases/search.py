@@ -136,11 +136,11 @@ _FTS = table("contact_search_fts", column("rowid"))
 
 # The phrase is in its tokens' order, whole, on the body text itself (short, stored
 # uncompressed in the row): no vector is read. One lexeme needs no such check.
+_PHRASE = text("(' ' || contact_search.body || ' ') LIKE :phrase")
+_LEXEMES = text("contact_search.body_bigrams @@ CAST(:lexemes AS tsquery)")
 # RUM's "distance below": how long before this far moment a transcript's contact came,
 # so the smallest first is the newest first, straight from the index (search_index.py).
 _NEWEST_FIRST = text("contact_search.entered_at <=| CAST('2200-01-01 00:00+00' AS timestamptz)")
-_PHRASE = text("(' ' || contact_search.body || ' ') LIKE :phrase")
-_LEXEMES = text("contact_search.body_bigrams @@ CAST(:lexemes AS tsquery)")
 
 
 def _pg_match(toks: list[str]) -> list[Any]:
@@ -153,9 +153,15 @@ def _pg_match(toks: list[str]) -> list[Any]:
 
 
 # A phrase whose rarest lexeme is in at least this share of transcripts is looked for
-# newest contact first (LIMIT / share transcripts checked); a rarer one by its matches,
-# each a row read. Measured at a million contacts, the two cost the same near 0.7%.
+# newest contact first (LIMIT / share transcripts checked); a rarer one by its matches.
+# By the GIN index each match is a row read: the two cost the same near 0.7% at a
+# million contacts. By the RUM index the newest matches come first, but several
+# lexemes are matched whole before they are ordered, so the cost grows with the
+# matches: at 200,000 contacts 8-10 ms against the walk's 84-117 ms at 0.7-1%, the
+# same near 10%, 185 ms against 11 for 拖欠工资 at 15%; a walk costs the same at any
+# size, RUM's matches grow with the ledger, so 2% (a walk of 5,000 contacts, ~40 ms).
 COMMON_SHARE = 0.007
+COMMON_SHARE_WITH_RUM = 0.02
 
 _FREQUENCIES = text(
     "SELECT e, f FROM pg_stats s, "
@@ -164,11 +170,11 @@ _FREQUENCIES = text(
 )
 
 
-def common(toks: list[str], shares: dict[str, float]) -> bool:
+def common(toks: list[str], shares: dict[str, float], threshold: float = COMMON_SHARE) -> bool:
     """Whether a phrase is common, by the share of transcripts holding each of its
     lexemes (as ANALYZE last counted the most common ones; a lexeme not counted is
     rarer than those): its rarest lexeme's share bounds the phrase's."""
-    return min(shares.get(x, 0.0) for x in lexemes(toks)) >= COMMON_SHARE
+    return min(shares.get(x, 0.0) for x in lexemes(toks)) >= threshold
 
 
 def said_in(
@@ -195,15 +201,15 @@ def said_in(
     RUM index (migration 0014, cases/search_index.py) gives them newest first, each
     carrying its contact's time, so LIMIT stops the scan; a GIN index (a server without
     RUM) gives them in no useful order, so every match's row is read to pick the
-    newest. RUM is not used for common phrases: several lexemes ANDed are matched whole
-    before they are ordered (法律援助, in 28 % of transcripts, took 72 ms at 50,000
-    contacts against the walk's 10)."""
+    newest. RUM is not used for common phrases (COMMON_SHARE_WITH_RUM): several lexemes
+    ANDed are matched whole before they are ordered."""
     toks = tokens(words)
     if not searchable(toks):
         return query.where(false())
     if session.get_bind().dialect.name == "postgresql":
         shares = {e: f for e, f in session.execute(_FREQUENCIES, {"lexemes": lexemes(toks)})}
-        if not common(toks, shares) and has_newest_index(session.connection()):
+        rum = has_newest_index(session.connection())
+        if rum and not common(toks, shares, COMMON_SHARE_WITH_RUM):
             # Its matches newest first, straight from the RUM index: LIMIT stops it.
             return (
                 query.join(ContactSearch, ContactSearch.contact_id == LedgerContact.id)
@@ -211,7 +217,7 @@ def said_in(
                 .order_by(None)
                 .order_by(_NEWEST_FIRST)
             )
-        if not common(toks, shares):
+        if not rum and not common(toks, shares):
             # Its matches first: as a subquery the planner might walk instead, on its
             # guess of 3,500 (a million contacts for 遗嘱).
             found = session.scalars(matching_contacts(session, words)).all()
