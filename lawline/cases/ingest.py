@@ -271,7 +271,7 @@ def apply_events(
         copy = (copies or {}).get(e.cid)
         if e.type == "transcript.closed" and copy is not None:
             row = rows[e.cid]
-            _store_lines(session, row, copy.lines)
+            _store_lines(session, e.cid, copy.lines)
             new = [p for p in copy.recordings if p not in row.recordings]
             if new:
                 row.recordings = [*row.recordings, *new]
@@ -314,8 +314,7 @@ def _holds(lines: Lines) -> list[tuple[str, Segment]]:
     return held
 
 
-def _store_lines(session: Session, contact: LedgerContact, lines: Lines) -> None:
-    cid = contact.id
+def _store_lines(session: Session, cid: str, lines: Lines) -> None:
     have = set(
         session.scalars(select(TranscriptLine.entry_id).where(TranscriptLine.contact_id == cid))
     )
@@ -341,14 +340,17 @@ def _store_lines(session: Session, contact: LedgerContact, lines: Lines) -> None
         .order_by(TranscriptLine.start)
     )
     body = search_body(finals)
+    # The contact's time beside its search text: PostgreSQL's RUM index orders by it.
+    contact = session.get(LedgerContact, cid)  # in the session already: no query
+    entered_at = contact.entered_at if contact is not None else None
     row = session.get(ContactSearch, cid)
     if row is None:
-        session.add(ContactSearch(contact_id=cid, body=body, entered_at=contact.entered_at))
+        session.add(ContactSearch(contact_id=cid, body=body, entered_at=entered_at))
     else:
         if row.body != body:
             row.body = body
-        if row.entered_at != contact.entered_at:
-            row.entered_at = contact.entered_at
+        if row.entered_at != entered_at:
+            row.entered_at = entered_at
 
 
 class LedgerIngest:
