@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from lawline.config import Settings
 from lawline.db import make_engine, session_factory, upgrade
 from lawline.hints import service as hints_service
 from lawline.hints import stored
+from lawline.hints.asked import ASKED
 from lawline.hints.citation import Citation, parse_written
 from lawline.hints.evaluate import figures, read_questions, run
 from lawline.hints.segment import Segmenter, private_cache_dir
@@ -54,9 +56,20 @@ def cited(hints: list[hints_service.Hint]) -> list[str]:
 
 
 # Today's figures, as floors: a change that loses questions fails here. The aim is 0.8
-# on the held-out sets (bench/hints_bench.py prints all five).
-FLOORS = {"questions": 0.81, "heldout": 0.6, "heldout2": 0.84, "heldout3": 0.5, "heldout4": 0.83}
-HELD_OUT = ("heldout", "heldout2", "heldout3", "heldout4")
+# on questions not tuned on: heldout6 and heldout7 were written apart from the code and
+# the other sets, and each first run once the change it checks was done (the README
+# says which set saw what; bench/hints_bench.py prints them all).
+FLOORS = {
+    "questions": 0.93,
+    "heldout": 0.92,
+    "heldout2": 0.95,
+    "heldout3": 0.9,
+    "heldout4": 0.93,
+    "heldout5": 1.0,
+    "heldout6": 0.82,
+    "heldout7": 0.8,
+}
+HELD_OUT = tuple(name for name in FLOORS if name != "questions")
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -65,6 +78,25 @@ def test_callers_questions_find_their_articles(hints: StatuteHints, name: str) -
     outcome = figures(run(questions, lambda said: hints.suggest(said, None, 10)))
     assert outcome.recall_at_3 >= FLOORS[name], outcome
     assert outcome.p99_ms < 100, outcome
+
+
+def test_every_asked_question_belongs_to_an_article_of_the_pack(hints: StatuteHints) -> None:
+    """A lawyer's line in asked.py that names no article (a typo, a renumbered newer
+    version) would silently weigh nothing."""
+    with hints._db() as session:
+        index = hints.index(session)
+    articles = {(d.law, d.number) for d in index.docs}
+    missing = [w for w in ASKED if astuple(parse_written(w)) not in articles]
+    assert not missing
+
+
+def test_how_a_caller_asks_finds_the_article_the_law_words_otherwise(
+    hints: StatuteHints,
+) -> None:
+    # Nothing the caller says is the statute's wording (未依法为劳动者缴纳社会保险费,
+    # 劳动者可以解除劳动合同); asked.py says callers ask Article 38 this way.
+    got = cited(hints.suggest("老板一直不给我们上保险我打算不干了"))
+    assert "《劳动合同法》第三十八条" in got, got
 
 
 def test_the_held_out_sets_share_no_question_with_the_tuned_one() -> None:

@@ -24,7 +24,7 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
-from lawline.hints import citation, index, phrases, segment
+from lawline.hints import asked, citation, index, phrases, segment
 from lawline.hints.index import ArticleDoc, HintIndex
 from lawline.statutes import numerals, parse
 from lawline.transcripts import text
@@ -118,6 +118,16 @@ def _code() -> bytes:
     """The source of what cuts and weighs the articles, and the libraries' versions."""
     parts = [sys.version, str(pickle.HIGHEST_PROTOCOL)]
     parts += [f"{name} {version(name)}" for name in ("jieba", "bm25s", "numpy", "pypinyin")]
-    for module in (index, segment, phrases, citation, numerals, parse, text, sys.modules[__name__]):
+    for module in (
+        index,
+        segment,
+        phrases,
+        asked,
+        citation,
+        numerals,
+        parse,
+        text,
+        sys.modules[__name__],
+    ):
         parts.append(Path(module.__file__ or "").read_text(encoding="utf-8"))
     return "\0".join(parts).encode()
