@@ -56,7 +56,7 @@ def cited(hints: list[hints_service.Hint]) -> list[str]:
 
 
 # Today's figures, as floors: a change that loses questions fails here. The aim is 0.8
-# on questions not tuned on: heldout6 and heldout7 were written apart from the code and
+# on questions not tuned on: heldout6 to heldout8 were written apart from the code and
 # the other sets, and each first run once the change it checks was done (the README
 # says which set saw what; bench/hints_bench.py prints them all).
 FLOORS = {
@@ -68,6 +68,7 @@ FLOORS = {
     "heldout5": 1.0,
     "heldout6": 0.82,
     "heldout7": 0.8,
+    "heldout8": 0.8,
 }
 HELD_OUT = tuple(name for name in FLOORS if name != "questions")
 
