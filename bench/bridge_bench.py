@@ -83,6 +83,21 @@ with other work (load 0.8-6.7), 8 kHz conferences:
     A  N=20   0/20  server/call 3.16 % (Janus 1.44 %, Kamailio 0.17 %)  machine 99 %
     B  N=10  10/10  server/call 2.70 % (Janus 1.98 %, Kamailio 0.23 %)
     B  N=20  20/20  server/call 2.35 % (Janus 1.70 %, Kamailio 0.13 %)
+
+The same on a quiet machine (nothing else running, 6 Dec 2026 15:35-15:50 UTC; accept ->
+first audio p50/p99 ms, lawyer hears / caller hears; "machine" its busy share):
+
+    A  N=10   9/10  server/call 2.34 % (Janus 1.09 %)  216/227  308/328   21 %
+    A  N=20  20/20  server/call 1.98 % (Janus 0.99 %)  287/362  460/549   44 %
+    A  N=40  37/40  server/call 2.20 % (Janus 1.10 %)  594/862  966/1258  76 %
+    B  N=10  10/10  server/call 1.21 % (Janus 0.88 %)  312/321  275/294   18 %
+    B  N=20  20/20  server/call 1.14 % (Janus 0.88 %)  290/304  365/397   27 %
+    B  N=40  40/40  server/call 1.54 % (Janus 1.12 %)  451/680  666/881   63 %
+
+    (B's last lines: largest N with clean audio both ways: 40, cpu_per_call=0.0154
+    estimate_calls=65.) The busy runs above cost each call about twice as much: the
+    other work's cache misses and wake-ups land on the audio threads. All N accepts come
+    at once, so first audio at N=40 includes 40 joins queued at Janus (answer p50 256 ms).
 """
 
 from __future__ import annotations
