@@ -7,11 +7,11 @@ recogniser's wrong character), weighed less. Three fields are searched and their
 scores, each scaled to its best, added: those words; the pairs of neighbouring
 characters said (a word jieba cut otherwise, a word with one character heard wrong);
 the single characters said (租的房子 meets 租赁 by 租, where no word of the caller's is
-the law's). The same three over the questions callers ask about an article (asked.py)
-add what the law's words cannot say (不给交社保我辞职 is Article 38's case). The same
-three over each law (each book of the Civil Code) and each
+the law's). The same three over each law (each book of the Civil Code) and each
 chapter as a whole say which law, and which part of it, the question is about; an
-article gains their shares. A judicial
+article gains their shares. The questions callers ask about an article (asked.py) add
+what the law's words cannot say (不给交社保我辞职 is Article 38's case): an article
+gains the share of its best question the caller said. A judicial
 interpretation's article weighs a little less than the law's own (a lawyer cites the
 law first). Articles of the laws of the contact's legal domain are boosted; an article
 named aloud comes first.
@@ -331,6 +331,7 @@ class _Asked:
 
 
 def _asked_tokens(segmenter: Segmenter, text: str) -> set[str]:
+    """A question's (or what was said's) words, character pairs and characters."""
     return {*segmenter.words(text), *pairs(text), *characters(text)}
 
 
