@@ -209,15 +209,15 @@ def said_in(
     if session.get_bind().dialect.name == "postgresql":
         shares = {e: f for e, f in session.execute(_FREQUENCIES, {"lexemes": lexemes(toks)})}
         rum = has_newest_index(session.connection())
-        if rum and not common(toks, shares, COMMON_SHARE_WITH_RUM):
-            # Its matches newest first, straight from the RUM index: LIMIT stops it.
-            return (
-                query.join(ContactSearch, ContactSearch.contact_id == LedgerContact.id)
-                .where(*_pg_match(toks))
-                .order_by(None)
-                .order_by(_NEWEST_FIRST)
-            )
-        if not rum and not common(toks, shares):
+        if not common(toks, shares, COMMON_SHARE_WITH_RUM if rum else COMMON_SHARE):
+            if rum:
+                # Its matches newest first, straight from the RUM index: LIMIT stops it.
+                return (
+                    query.join(ContactSearch, ContactSearch.contact_id == LedgerContact.id)
+                    .where(*_pg_match(toks))
+                    .order_by(None)
+                    .order_by(_NEWEST_FIRST)
+                )
             # Its matches first: as a subquery the planner might walk instead, on its
             # guess of 3,500 (a million contacts for 遗嘱).
             found = session.scalars(matching_contacts(session, words)).all()
