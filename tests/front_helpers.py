@@ -269,7 +269,8 @@ def lone_front(tmp: Path, worker_port: int, redis_url: str | None = None) -> Ite
     worker already listening, so no probe finds it down); with redis_url, it keeps the
     calls it steers there too."""
     settings = Settings(
-        data_dir=tmp / "front",
+        # The worker's (tests/sip_helpers.py): one front secret, so it signs the calls.
+        data_dir=tmp / "data",
         sip_host="127.0.0.1",
         sip_port=free_sip_port(),
         telephony={"workers": 1, "front": {"worker_port": worker_port}},

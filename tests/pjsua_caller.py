@@ -3,6 +3,7 @@
 Run as a process (pjsua2 allows one endpoint per process):
     python tests/pjsua_caller.py URI OUT.wav SECONDS LOCAL_SIP_PORT [--play SAY.wav] [--keys 11]
         [--user ID --password PW [--register HOST:PORT]] [--host ADDRESS] [--header N=V]
+        [--media-address ADDRESS]
 Once media is up it prints "media T" (T: time.monotonic() when recording started, so
 another process can place what was heard in time), loops SAY.wav into the call,
 records what it hears to OUT.wav, presses KEYS (RFC 4733) a second later, and hangs up
@@ -69,6 +70,11 @@ def main() -> int:
     ap.add_argument("--register", default="")
     ap.add_argument("--host", default="127.0.0.1", help="address to call from")
     ap.add_argument(
+        "--media-address",
+        default="",
+        help="the RTP address its SDP gives (it sends from --host): a phone behind a NAT",
+    )
+    ap.add_argument(
         "--header",
         action="append",
         default=[],
@@ -86,6 +92,8 @@ def main() -> int:
         ac.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
     if args.register:
         ac.regConfig.registrarUri = f"sip:{args.register}"
+    if args.media_address:
+        ac.mediaConfig.transportConfig.publicAddress = args.media_address
     acc.create(ac)
     if args.register:
         deadline = time.monotonic() + 10

@@ -147,13 +147,16 @@ def make_tone(path: Path, hz: int, rate: int) -> Path:
 class Caller:
     """The citizen: tests/pjsua_caller.py as a process, choosing labour consultation (1-1)."""
 
-    def __init__(self, tmp: Path, worker: Worker, tone: Path, uri: str = "") -> None:
-        """Calls the worker itself, or `uri` (the SIP front before it)."""
+    def __init__(
+        self, tmp: Path, worker: Worker, tone: Path, uri: str = "", options: Sequence[str] = ()
+    ) -> None:
+        """Calls the worker itself, or `uri` (the SIP front before it); `options` are
+        pjsua_caller.py's."""
         self.heard_wav = tmp / "caller-heard.wav"
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "pjsua_caller.py"),
              uri or f"sip:12348@127.0.0.1:{worker.sip_port}", str(self.heard_wav), "90",
-             str(free_sip_port()), "--play", str(tone), "--keys", "11"],
+             str(free_sip_port()), "--play", str(tone), "--keys", "11", *options],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.media_at = 0.0
@@ -287,12 +290,17 @@ async def next_event(evs: asyncio.Queue[Event], kind: str) -> Event:
 
 
 async def call_answered_by_wang(
-    tmp: Path, worker: Worker, queue: QueueService, uri: str = "", says: Path | None = None
+    tmp: Path,
+    worker: Worker,
+    queue: QueueService,
+    uri: str = "",
+    says: Path | None = None,
+    options: Sequence[str] = (),
 ) -> tuple[Caller, str]:
     """A caller says CALLER_HZ (or `says`), chooses labour consultation, and wang
     accepts; the caller calls the worker, or `uri` (the SIP front before it)."""
     tone = says or make_tone(tmp / "caller.wav", CALLER_HZ, 16000)
-    caller = Caller(tmp, worker, tone, uri)
+    caller = Caller(tmp, worker, tone, uri, options)
     await queue.set_presence("wang", Presence.AVAILABLE)
     await queue.start()
     async with queue.subscribe() as evs:
@@ -342,8 +350,27 @@ async def test_caller_and_lawyer_hear_each_other(
 ) -> None:
     caller, contact_id = await call_answered_by_wang(tmp_path, worker, queue)
     browser = Browser(make_tone(tmp_path / "lawyer.wav", LAWYER_HZ, 48000))
+    await talk_then_the_lawyer_ends(caller, contact_id, browser, queue, connect=legs)
+    assert "bridge closed" in worker.output()
+    assert await legs.access.client.plugin_request(
+        "janus.plugin.audiobridge", {"request": "exists", "room": contact_id}
+    ) == {"audiobridge": "success", "room": contact_id, "exists": False}
+    assert not await redis.exists(f"ll:line:{contact_id}"), "the line key outlived the call"
+
+
+async def talk_then_the_lawyer_ends(
+    caller: Caller,
+    contact_id: str,
+    browser: Browser,
+    queue: QueueService,
+    connect: BrowserLegs | None = None,
+) -> None:
+    """(The browser joins the call's room first, with `connect`.) They talk, the lawyer
+    ends the call and the caller hears the survey a while, then both hang up; each
+    heard the other clean, then the caller the survey (assert_talked_then_survey)."""
     try:
-        await browser.connect(legs, contact_id)
+        if connect is not None:
+            await browser.connect(connect, contact_id)
         t0, t1 = await settle()
         assert await queue.end(contact_id, "lawyer") == 1
         ended = time.monotonic()
@@ -351,13 +378,7 @@ async def test_caller_and_lawyer_hear_each_other(
     finally:
         await browser.close()
         await asyncio.to_thread(caller.hang_up)
-
     assert_talked_then_survey(browser, caller, (t0, t1), ended)
-    assert "bridge closed" in worker.output()
-    assert await legs.access.client.plugin_request(
-        "janus.plugin.audiobridge", {"request": "exists", "room": contact_id}
-    ) == {"audiobridge": "success", "room": contact_id, "exists": False}
-    assert not await redis.exists(f"ll:line:{contact_id}"), "the line key outlived the call"
 
 
 def assert_talked_then_survey(

@@ -32,7 +32,7 @@ from lawline.media.rooms import LAWYER_GROUP
 from lawline.queue.model import Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
-from lawline.queue.skills import Domain, Presence, Service
+from lawline.queue.skills import ContactState, Domain, Presence, Service
 from lawline.queue.store import QueueStore
 from lawline.telephony.bridge_wire import BridgeClient
 from lawline.transcripts.segments import Kind, Leg
@@ -40,7 +40,7 @@ from lawline.transcripts.store import TranscriptStore
 from tests import test_bridge
 from tests.front_helpers import LoneFront, free_port_run, lone_front
 from tests.media_server import own_janus
-from tests.sip_helpers import CALLER, Worker, free_sip_port, ok_to_last, telephony_worker
+from tests.sip_helpers import CALLER, PCAPS, Worker, free_sip_port, ok_to_last, telephony_worker
 from tests.speech import CITIZEN_SAYS, LAWYER_SAYS, transcriber
 from tests.test_bridge import (
     CALLER_HZ,
@@ -48,13 +48,13 @@ from tests.test_bridge import (
     Browser,
     Caller,
     assert_held_then_lawyer,
-    assert_talked_then_survey,
     call_answered_by_wang,
     clean_tone,
     make_tone,
     next_event,
     settle,
     settle_for,
+    talk_then_the_lawyer_ends,
     tone_in,
 )
 from tests.test_sip_steer import sipp_send as steer_peer_request
@@ -144,11 +144,17 @@ async def until(check: Any, what: str, timeout_s: float = 30) -> None:
 
 
 async def steered_call(
-    tmp: Path, worker: Worker, front: LoneFront, queue: QueueService, legs: BrowserLegs
+    tmp: Path,
+    worker: Worker,
+    front: LoneFront,
+    queue: QueueService,
+    legs: BrowserLegs,
+    options: Sequence[str] = (),
 ) -> tuple[Caller, str, Browser]:
     """A caller through the front says CALLER_HZ, wang accepts, and the browser saying
-    LAWYER_HZ joins the room; returned once the browser hears the caller (steered)."""
-    caller, contact_id = await call_answered_by_wang(tmp, worker, queue, front.uri)
+    LAWYER_HZ joins the room; returned once the browser hears the caller (steered,
+    unless the steering refused the call)."""
+    caller, contact_id = await call_answered_by_wang(tmp, worker, queue, front.uri, options=options)
     browser = Browser(make_tone(tmp / "lawyer.wav", LAWYER_HZ, 48000))
     try:
         await browser.connect(legs, contact_id)
@@ -172,17 +178,8 @@ async def test_steered_caller_and_lawyer_hear_each_other_and_the_worker_relays_n
 ) -> None:
     worker, front = steered
     caller, contact_id, browser = await steered_call(tmp_path, worker, front, queue, legs)
-    try:
-        t0, t1 = await settle()
-        assert await queue.end(contact_id, "lawyer") == 1
-        ended = time.monotonic()
-        await asyncio.sleep(3)  # the caller hears the survey a while: the behaviour under test
-    finally:
-        await browser.close()
-        await asyncio.to_thread(caller.hang_up)
-
     # After the lawyer ends: steered back, the survey from the worker.
-    assert_talked_then_survey(browser, caller, (t0, t1), ended)
+    await talk_then_the_lawyer_ends(caller, contact_id, browser, queue)
 
     # Not a frame through the worker's relay; the front steered the call there and back.
     await until(lambda: log_records(worker, "steered bridge closed"), "the bridge closed")
@@ -199,6 +196,65 @@ async def test_steered_caller_and_lawyer_hear_each_other_and_the_worker_relays_n
     assert tone_in(lawyer, lrate, LAWYER_HZ) > 0.5, "lawyer's leg"
     assert tone_in(citizen, crate, LAWYER_HZ) == 0 and tone_in(lawyer, lrate, CALLER_HZ) == 0
     assert not await redis.exists(f"ll:line:{contact_id}"), "the line key outlived the call"
+
+
+async def test_a_caller_behind_a_nat_is_not_steered_and_the_worker_relays_its_call(
+    tmp_path: Path, steered: tuple[Worker, LoneFront], queue: QueueService, legs: BrowserLegs
+) -> None:
+    """A phone behind a NAT gives its own address in its SDP and its RTP comes from the
+    NAT's: the room's leg would send where nobody listens and the caller hear nothing.
+    The worker's stream follows the RTP, so the call stays on the relay. (The caller
+    plays the NAT: its SDP says 127.0.0.5, it sends from 127.0.0.1.)"""
+    worker, front = steered
+    caller, contact_id, browser = await steered_call(
+        tmp_path, worker, front, queue, legs, options=["--media-address", "127.0.0.5"]
+    )
+    await talk_then_the_lawyer_ends(caller, contact_id, browser, queue)
+
+    await until(lambda: log_records(worker, "steered bridge closed"), "the bridge closed")
+    [refused] = log_records(worker, "call not steered: the worker relays it")
+    assert "NAT" in refused["why"]
+    [closed] = log_records(worker, "steered bridge closed")
+    assert closed["relayed"] is True
+    assert "steered: call" not in front.log()
+
+
+async def test_a_steered_callers_phone_gone_without_a_bye_ends_the_call(
+    tmp_path: Path,
+    clean_redis_url: str,
+    prompts_dir: Path,
+    media: dict[str, str],
+    queue: QueueService,
+    legs: BrowserLegs,
+    redis: Redis,
+) -> None:
+    """While steered no RTP reaches the worker to tell a dead line by: it asks the
+    phone (an in-dialog OPTIONS through the front) as often as a line may be quiet. A
+    live phone answers and keeps its call; one gone (power cut: no BYE) is hung up on."""
+    env = {**media, **STEERED, "LAWLINE_TELEPHONY__RTP_TIMEOUT_S": "1"}
+    with (
+        telephony_worker(tmp_path, clean_redis_url, prompts_dir, **env) as worker,
+        lone_front(tmp_path, worker.sip_port) as front,
+    ):
+        caller, contact_id, browser = await steered_call(tmp_path, worker, front, queue, legs)
+        try:
+            # Asked at least twice (every 5 s here), the live phone keeps its call.
+            t1 = await settle_for(12)
+            assert clean_tone(browser.heard(t1 - 2, t1), 48000, CALLER_HZ), "call cut"
+            caller.proc.kill()
+            await asyncio.to_thread(caller.proc.wait)
+
+            async def ended() -> bool:
+                state = await redis.hget(f"ll:contact:{contact_id}", "state")
+                return state == ContactState.ENDED
+
+            await until(ended, "the dead line ended", 60)
+        finally:
+            await browser.close()
+        await until(lambda: log_records(worker, "steered bridge closed"), "the bridge closed")
+    [dead] = log_records(worker, "the caller's phone did not answer in the call, ending it")
+    assert dead["status"] == 408
+    assert CALLER not in worker.output() and CALLER not in front.log()
 
 
 async def test_hold_steers_the_caller_back_for_the_music_and_then_to_the_lawyer_again(
@@ -345,9 +401,9 @@ def caller_heard(heard: Sequence[int]) -> bool:
 
 
 def refusing_caller_scenario() -> str:
-    """SIPp as a caller that chooses labour consultation (keys 1, 1), takes the worker's
-    quieting re-INVITE, refuses the steer (488) and takes the worker's own stream back,
-    then talks (silence) three seconds and hangs up."""
+    """SIPp as a caller that talks (sipp's PCMA sample) and chooses labour consultation
+    (keys 1, 1), takes the worker's quieting re-INVITE, refuses the steer (488) and
+    takes the worker's own stream back, then talks three seconds more and hangs up."""
     sdp = (
         "v=0\no=caller 1 {v} IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
         "m=audio [media_port] RTP/AVP 8 101\na=rtpmap:8 PCMA/8000\n"
@@ -381,6 +437,8 @@ def refusing_caller_scenario() -> str:
         + '  <recv response="200" rrs="true"><action><ereg regexp="tag=([^;> ]+)" '
         + 'search_in="hdr" header="To:" check_it="true" assign_to="tag,peer"/></action></recv>\n'
         + steer_peer_request("ACK [next_url] SIP/2.0", "1 ACK")
+        # RTP from the SDP's address: a caller the steering may try (sipp's PCMA sample).
+        + f'  <nop><action><exec play_pcap_audio="{PCAPS / "g711a.pcap"}"/></action></nop>\n'
         + keys
         + wait  # the worker quiets the call
         + ok_to_last(contact, sdp.format(v=2, direction="a=inactive\n"))

@@ -50,8 +50,9 @@ class MediaSettings(BaseModel):
     browser_codec: Literal["pcmu", "opus"] = "pcmu"
     # Design B: while a lawyer talks to a caller, the SIP front steers the caller's RTP
     # straight to the call's room (telephony/steering.py), so no audio passes through the
-    # worker; off: the worker relays it (design A). Needs the Kamailio front.
-    steer_calls: bool = False
+    # worker; off: the worker relays it (design A). Only calls the Kamailio front signed;
+    # a caller behind a NAT (RTP not from its SDP's address) is relayed all the same.
+    steer_calls: bool = True
     # A lawyer's console shows when a supervisor listens in, coaches or joins their call
     # (a centre's rule; media/monitoring.py).
     announce_monitoring: bool = True

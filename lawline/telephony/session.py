@@ -75,6 +75,7 @@ class CallSession(CallEvents):
         callback: Contact | None = None,
         origin: dict[str, str] | None = None,
         asserted: str = "",
+        via_front: bool = False,
     ) -> None:
         self.host = host
         self.call = call
@@ -119,14 +120,11 @@ class CallSession(CallEvents):
         self.on_hold = False
         # The mediation room a caller entered the code of (key 0 at the main menu).
         self._room_dial: PartyDial | None = None
-        # Design B: where the call's media goes while a lawyer has it. Only calls that
-        # came in through the front can be steered (a callback goes to the trunk).
+        # Design B: where the call's media goes while a lawyer has it. Only calls the
+        # front signed can be steered: the front rewrites the steer (a callback goes to
+        # the trunk, a call straight to the worker never passed the front).
         self.steering: CallSteering | None = None
-        self._steerable = (
-            host.settings.media.steer_calls
-            and host.settings.telephony.front.enabled
-            and not self.outbound
-        )
+        self._steerable = host.settings.media.steer_calls and via_front and not self.outbound
         call.events = self
         call.call_soon = self.loop.call_soon
         call.call_later = self.loop.call_later
@@ -560,13 +558,31 @@ class CallSession(CallEvents):
         with contextlib.suppress(pj.Error):
             self.call.hangup(op)
 
+    def on_line_probed(self, status: int) -> None:
+        # 408: neither the phone nor anything on its way answered; 481: the phone no
+        # longer knows the call. Any other answer (even 405) came from a live phone.
+        # (pjsua itself ends a call on either; the hang-up is for one it did not end.)
+        if status in (408, 481):
+            log.warning(
+                "the caller's phone did not answer in the call, ending it",
+                extra={"status": status, "contact": self.contact_id},
+            )
+            if not self.ended:
+                self.loop.call_soon(self._hangup, "line dead")
+
     def check_line(self, interval_s: float, timeout_s: float) -> None:
         """Called every interval: no RTP for timeout_s means the line died without a BYE."""
         if self.ended or not self.started:
             return
         if self.steering is not None and self.steering.engaged:
-            # The caller's RTP goes to the room, not here: nothing to count.
-            self._last_rx, self._rx_idle_s = -1, 0.0
+            # The caller's RTP goes to the room, not here: the phone is asked instead,
+            # as often as a line may be quiet (on_line_probed ends a call nobody answers).
+            self._last_rx = -1
+            self._rx_idle_s += interval_s
+            if self._rx_idle_s >= timeout_s and not self.call.probing:
+                self._rx_idle_s = 0.0
+                with contextlib.suppress(pj.Error):  # the call is ending
+                    self.call.probe_line()
             return
         rx = self.call.received_packets()
         if rx != self._last_rx:

@@ -65,7 +65,8 @@ class TelephonySettings(BaseModel):
     # fall back to lawline's generated Mandarin defaults in data_dir/prompts.
     prompts_dir: Path | None = None
     menu: Menu = Field(default_factory=default_menu)
-    # No RTP from a caller for this long: the line is dead even without a BYE.
+    # No RTP from a caller for this long: the line is dead even without a BYE. A call
+    # steered to its room (no RTP here) has its phone asked this often instead.
     rtp_timeout_s: float = Field(default=30, gt=0)
     # The workers' conference clock (pjsua): 8000 matches G.711 callers and the media
     # server's phone legs, so their audio is never resampled (the relay's clock thread

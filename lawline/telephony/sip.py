@@ -122,6 +122,8 @@ class CallEvents:
     # (the SIP status; 0: pjsua could not send it) with the call's own stream back.
     def on_caller_media(self, address: RtpAddress) -> None: ...
     def on_steer_failed(self, status: int) -> None: ...
+    # The final status of probe_line's OPTIONS (408: nobody answered in time).
+    def on_line_probed(self, status: int) -> None: ...
 
 
 def _call_now(work: Callable[[], None]) -> None:
@@ -151,6 +153,8 @@ class GatewayCall(pj.Call):
         self.caller_rtp: RtpAddress | None = None
         # The call's G.711 codec ("pcma", "pcmu") as its stream last had it.
         self._codec: str | None = None
+        # probe_line's OPTIONS while it is out: "sending", then its pjsip transaction.
+        self._probe: int | Literal["sending"] | None = None
         # The steering re-INVITE awaiting its answer: "quiet", "steer" or None.
         self._steer_step: Literal["quiet", "steer"] | None = None
         # Runs what must wait until pjsua is out of the callback it is in: a re-INVITE
@@ -188,7 +192,26 @@ class GatewayCall(pj.Call):
         steer.unsteer_media(self)
         self.steered_to = None
 
+    @property
+    def probing(self) -> bool:
+        return self._probe is not None
+
+    def probe_line(self) -> None:
+        """Ask the caller's phone, in the dialog and through the front, whether it is
+        still there (OPTIONS): while steered, no RTP reaches the worker to tell a dead
+        line by. The final status comes as on_line_probed."""
+        prm = pj.CallSendRequestParam()
+        prm.method = "OPTIONS"
+        self._probe = "sending"  # its transaction starts within sendRequest
+        try:
+            self.sendRequest(prm)
+        finally:
+            if self._probe == "sending":
+                self._probe = None
+
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
+        if self._probe is not None and self._probe_event(prm):
+            return
         if self.steered_to is None:
             return
         answer = steer.answer_to_offer(prm)
@@ -207,6 +230,26 @@ class GatewayCall(pj.Call):
         if address is not None:
             self.caller_rtp = address
             self.events.on_caller_media(address)
+
+    def _probe_event(self, prm: pj.OnCallTsxStateParam) -> bool:
+        """An event of probe_line's OPTIONS: its start, or its final status (a timeout is
+        408), reported once. An earlier probe's transaction ending later is not it."""
+        event = prm.e
+        if event.type != pj.PJSIP_EVENT_TSX_STATE:
+            return False
+        tsx = event.body.tsxState.tsx
+        if tsx.role != pj.PJSIP_ROLE_UAC or tsx.method != "OPTIONS":
+            return False
+        key = int(tsx.pjTransaction or 0)
+        if self._probe == "sending":
+            self._probe = key
+            return True
+        if key != self._probe:
+            return False
+        if tsx.state in (pj.PJSIP_TSX_STATE_COMPLETED, pj.PJSIP_TSX_STATE_TERMINATED):
+            self._probe = None
+            self.events.on_line_probed(int(tsx.statusCode))
+        return True
 
     def _steer_quieted(self) -> None:
         if self.steered_to is None:
@@ -243,6 +286,11 @@ class GatewayCall(pj.Call):
         None if neither is an address a steered room's leg could use."""
         if self.caller_rtp is not None:
             return self.caller_rtp
+        return self.rtp_source()
+
+    def rtp_source(self) -> RtpAddress | None:
+        """Where the caller's RTP to this call's own stream last came from; None before
+        any came (or while steered: it goes to the room)."""
         try:
             host, _, port = self.getMedTransportInfo(0).srcRtpName.rpartition(":")
             return RtpAddress.checked(host, int(port))

@@ -15,8 +15,9 @@ wait, the survey), and passes on the call's events as they come (`caller_media`,
 - Janus remade the room (the leg has a new port), or the caller moved its RTP (its own
   re-INVITE): the leg joins again and the call is steered again.
 
-A steer refused (or one that cannot be asked: no address for the caller, a Janus
-address the front would not take) leaves the call on design A's relay for good
+A steer refused (or one that cannot be asked: no address for the caller, a caller
+whose RTP does not come from its SDP's address, as behind a NAT, a Janus address the
+front would not take) leaves the call on design A's relay for good
 (`refused`): the bridge joins its relay socket instead, and the session connects the
 relay port once the call's own stream is back (`on_refused`, and on_media_active).
 """
@@ -51,6 +52,8 @@ class CallSteering:
         # The bridge whose room the call is steered to (or being steered to).
         self.steered: SteeredBridge | None = None
         self.refused = False
+        # The caller's RTP came from where its SDP said (checked before the first steer).
+        self._reachable = False
         self._caller: RtpAddress | None = None  # where the room's caller leg sends
         self._target: RtpAddress | None = None  # where the call is steered to
         self._answer: asyncio.Future[RtpAddress | None] | None = None
@@ -124,6 +127,12 @@ class CallSteering:
             if caller is None or codec is None:
                 await self._refuse(want, "no RTP address or no G.711 codec for the caller")
                 return
+            if current is None and not self._reachable:
+                why = self._unreachable()
+                if why is not None:
+                    await self._refuse(want, why)
+                    return
+                self._reachable = True
             if current is None or caller != self._caller:
                 await self._join_and_steer(want, caller, codec)
             elif want.joined is not None and self._target != self._janus_side(want):
@@ -131,6 +140,20 @@ class CallSteering:
             else:
                 return
         log.warning("steering gave up following the caller's RTP for now")
+
+    def _unreachable(self) -> str | None:
+        """Why the room's leg could not reach the caller, or None. A phone behind a NAT
+        sends its RTP from another address than its SDP's: the worker's stream follows
+        where the RTP comes from (pjmedia latches onto it), a room's plain-RTP leg sends
+        only where it is told. So a call is steered only once its RTP has come from
+        where its SDP says (the caller's network does not change within the call)."""
+        heard = self.call.rtp_source()
+        if heard is None:
+            return "no RTP from the caller yet"
+        said = self.call.caller_rtp
+        if said is not None and said != heard:
+            return "the caller's RTP comes from another address than its SDP's (a NAT)"
+        return None
 
     @staticmethod
     def _janus_side(bridge: SteeredBridge) -> RtpAddress | None:

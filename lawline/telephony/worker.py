@@ -414,23 +414,25 @@ class TelephonyWorker:
             call.events = _Release(self._rejected, call)
             call.hangup(op)
             return
-        origin, asserted = self._vouched(invite)
+        found = self._vouched(invite)
+        origin, asserted = found or ({}, "")
         call.caller_rtp = sdp_audio_address(invite.partition("\r\n\r\n")[2])
-        session = CallSession(self, call, origin=origin, asserted=asserted)
+        session = CallSession(
+            self, call, origin=origin, asserted=asserted, via_front=found is not None
+        )
         self.sessions[call] = session
         op.statusCode = pj.PJSIP_SC_OK
         call.answer(op)
 
-    def _vouched(self, invite: str) -> tuple[dict[str, str], str]:
+    def _vouched(self, invite: str) -> tuple[dict[str, str], str] | None:
         """What the front vouches for: the SIP terminal a call came from, or for a trunk's
-        call its P-Asserted-Identity. Nothing without the front, or unsigned."""
+        call its P-Asserted-Identity. None without the front, or unsigned."""
         if self._front_secret is None:
-            return {}, ""
+            return None
         found = vouched(self._front_secret, invite)
         if found is None:
             self.count("unsigned_invite")
             log.warning("INVITE not signed by the SIP front: its X-Lawline headers ignored")
-            return {}, ""
         return found
 
     def count(self, what: str) -> None:
