@@ -171,6 +171,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "LAWLINE_HTTP_PORT": str(http_port),
         "LAWLINE_SIP_PORT": str(sip_port),
         "LAWLINE_TELEPHONY__WORKERS": "1",
+        # SIPp's scenarios take no re-INVITE: the calls stay on the worker's relay. The
+        # steered path's logs are checked for the number in tests/test_steered_bridge.py.
+        "LAWLINE_MEDIA__STEER_CALLS": "false",
         "LAWLINE_TELEPHONY__FRONT__WORKER_PORT": str(free_port_run(1)),
         "LAWLINE_TELEPHONY__RTP_PORT": str(rtp_port(sip_port)),
         "LAWLINE_ACCOUNTS__COOKIE_SECURE": "false",  # plain HTTP on loopback
