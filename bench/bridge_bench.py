@@ -98,6 +98,18 @@ first audio p50/p99 ms, lawyer hears / caller hears; "machine" its busy share):
     estimate_calls=65.) The busy runs above cost each call about twice as much: the
     other work's cache misses and wake-ups land on the audio threads. All N accepts come
     at once, so first audio at N=40 includes 40 joins queued at Janus (answer p50 256 ms).
+
+B again once the front kept a worker's re-INVITE behind the ACK before it and the
+worker's fixed 100 ms between the quieting re-INVITE and the steer was gone (quiet
+machine, 6 Dec 2026 18:10 UTC, the same columns):
+
+    B  N=10  10/10  server/call 1.19 % (Janus 0.89 %)  223/247  281/304   22 %
+    B  N=20  20/20  server/call 1.33 % (Janus 0.98 %)  268/315  359/403   25 %
+    B  N=40  40/40  server/call 1.24 % (Janus 0.98 %)  476/613  636/734   54 %
+
+    (largest N with clean audio both ways: 40, cpu_per_call=0.0124 estimate_calls=80.)
+    The lawyer hears the caller ~90 ms sooner; the caller's first audio waits on the
+    lawyer's browser leg (Janus's answer p50 77 / 150 / 258 ms, then ICE and DTLS).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from redis import Redis as SyncRedis
 
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony.steer import RtpAddress, sdp_audio_address
-from tests.front_helpers import free_port_run, lone_front, wait_for
+from tests.front_helpers import LoneFront, free_port_run, lone_front, wait_for
 from tests.sip_helpers import CALLER, free_sip_port, ok_to_last
 
 PEER = Path(__file__).parent / "pjsua_steer_peer.py"
@@ -427,6 +427,18 @@ def steered_caller_scenario(room: RtpAddress, ports: list[int]) -> str:
     )
 
 
+def sipp_caller(tmp: Path, scenario: Path, front: LoneFront, timeout: str) -> subprocess.Popen[str]:
+    """SIPp running `scenario` once as a caller through the front (its errors logged)."""
+    settings = front.settings
+    return subprocess.Popen(
+        ["sipp", "-sf", str(scenario), "-s", "12348",
+         f"{settings.sip_host}:{settings.sip_port}", "-i", "127.0.0.1",
+         "-p", str(free_sip_port()), "-t", "u1", "-m", "1", "-timeout", timeout,
+         "-timeout_error", "-nostdin", "-trace_err"],
+        cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
 @needs_kamailio
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp is installed by scripts/setup.sh")
 def test_a_steered_callers_hold_offerless_reinvite_and_update_stay_steered(
@@ -441,14 +453,7 @@ def test_a_steered_callers_hold_offerless_reinvite_and_update_stay_steered(
         with lone_front(tmp_path, worker_port) as front:
             path = tmp_path / "steered.xml"
             path.write_text(steered_caller_scenario(room, ports))
-            settings = front.settings
-            sipp = subprocess.Popen(
-                ["sipp", "-sf", str(path), "-s", "12348",
-                 f"{settings.sip_host}:{settings.sip_port}", "-i", "127.0.0.1",
-                 "-p", str(free_sip_port()), "-t", "u1", "-m", "1", "-timeout", "40s",
-                 "-timeout_error", "-nostdin", "-trace_err"],
-                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
+            sipp = sipp_caller(tmp_path, path, front, "40s")
             worker.wait_line("media")
             mark = worker.mark()
             worker.send(f"steer {room.host} {room.port}")
@@ -464,6 +469,73 @@ def test_a_steered_callers_hold_offerless_reinvite_and_update_stay_steered(
             assert "media" not in worker.lines[mark:], "the worker's stream came back"
             assert CALLER not in front.log()
             worker.wait_line("ended", mark)  # the caller's BYE reached it
+        assert worker.stop() and worker.proc.returncode == 0
+    finally:
+        print("worker:", worker.stop(), sep="\n")
+
+
+STEER_CYCLES = 20
+
+
+def strict_caller_scenario(port: int) -> str:
+    """SIPp as a strict caller: quieted, steered and steered back STEER_CYCLES times,
+    each re-INVITE answered and its ACK awaited before the next; a re-INVITE that
+    overtakes the ACK before it is an unexpected message, and SIPp fails."""
+    contact = f"Contact: <sip:{CALLER}@[local_ip]:[local_port]>"
+    invite = "INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0"
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="strict">\n'
+        + sipp_send(invite, "1 INVITE", _caller_sdp(port, 1), dialog=False)
+        + '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n'
+        + '  <recv response="200" rrs="true"><action><ereg regexp="tag=([^;> ]+)" '
+        + 'search_in="hdr" header="To:" check_it="true" assign_to="tag,peer"/></action></recv>\n'
+        + sipp_send("ACK [next_url] SIP/2.0", "1 ACK")
+    )
+    version = 2
+    for _ in range(STEER_CYCLES):
+        for direction in ("inactive", "", ""):  # quieted, steered, back at the worker
+            xml += '  <recv request="INVITE"/>\n'
+            xml += ok_to_last((contact,), _caller_sdp(port, version, direction))
+            xml += '  <recv request="ACK"/>\n'
+            version += 1
+    return (
+        xml
+        + sipp_send("BYE [next_url] SIP/2.0", "2 BYE")
+        + '  <recv response="200"/>\n'
+        + '  <Reference variables="tag"/>\n</scenario>\n'
+    )
+
+
+@needs_kamailio
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp is installed by scripts/setup.sh")
+def test_a_steers_reinvite_sent_right_after_an_ack_reaches_the_caller_after_it(
+    tmp_path: Path, prompts_dir: Path
+) -> None:
+    """The worker sends the steering re-INVITE the moment it has acknowledged the
+    quieting one; the front's processes could relay the two out of order, so the front
+    holds the re-INVITE until that ACK has gone on. A strict caller sees them in order
+    in every one of STEER_CYCLES steers."""
+    worker_port, rtp = free_sip_port(), free_port_run(12)
+    worker = Peer("worker", str(worker_port), str(rtp), str(prompts_dir / "hold_music.wav"))
+    room = RtpAddress(ROOM_HOST, 45012)  # nothing is sent here: SIPp sends no RTP
+    try:
+        worker.wait_line("ready")
+        with lone_front(tmp_path, worker_port) as front:
+            path = tmp_path / "strict.xml"
+            path.write_text(strict_caller_scenario(free_port_run(2)))
+            sipp = sipp_caller(tmp_path, path, front, "90s")
+            worker.wait_line("media")
+            for _ in range(STEER_CYCLES):
+                mark = worker.mark()
+                worker.send(f"steer {room.host} {room.port}")
+                worker.wait_line("caller ", mark)
+                mark = worker.mark()
+                worker.send("unsteer")
+                worker.wait_line("media", mark)
+            out, _ = sipp.communicate(timeout=60)
+            errors = "\n".join(p.read_text() for p in tmp_path.glob("*_errors.log"))
+            assert sipp.returncode == 0, out[-3000:] + errors[-3000:]
+            assert "error" not in " ".join(worker.lines), worker.lines[-20:]
         assert worker.stop() and worker.proc.returncode == 0
     finally:
         print("worker:", worker.stop(), sep="\n")

@@ -134,10 +134,11 @@ def _call_now_later(delay_s: float, work: Callable[[], None]) -> None:
     work()
 
 
-# Between the ACK of the quieting re-INVITE and the steering one. Sent back to back,
-# the front's processes can pass the INVITE on ahead of that ACK, and a strict caller
-# drops the call for it; a caller hears this much more quiet, once.
-STEER_GAP_S = 0.1
+# Between the ACK of the quieting re-INVITE and the steering one: none. Sent back to
+# back, the front's processes could pass the INVITE on ahead of that ACK (a strict
+# caller drops the call for it); the front holds a worker's re-INVITE until the ACK of
+# its last one has gone on (kamailio.cfg, route AFTER_LAST_ACK).
+STEER_GAP_S = 0.0
 
 
 class GatewayCall(pj.Call):
