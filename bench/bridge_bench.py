@@ -110,6 +110,11 @@ machine, 6 Dec 2026 18:10 UTC, the same columns):
     (largest N with clean audio both ways: 40, cpu_per_call=0.0124 estimate_calls=80.)
     The lawyer hears the caller ~90 ms sooner; the caller's first audio waits on the
     lawyer's browser leg (Janus's answer p50 77 / 150 / 258 ms, then ICE and DTLS).
+    Accepts spread 200 ms apart (a trial option, not kept) gave the lawyer's side p50
+    91-104 / p99 219-250 ms at 10-40 calls; the caller's side then cannot be read (one
+    call "heard" the lawyer 3 ms after the accept, before the browser was up): the
+    caller's ear probably takes the hold music for the lawyer's tone (not checked; with
+    all accepts at once the callers wait less and each call's delay was 13-100 ms).
 """
 
 from __future__ import annotations

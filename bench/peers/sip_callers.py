@@ -89,6 +89,7 @@ class SipCaller:
         self.key_step = 0
         self.key_ts = 0
         self.ts0: int | None = None
+        self.rx_ssrc = 0  # the sender whose timeline ts0 is on
         self.anchor = 0.0
         self.cseq = 1
         self.routes: list[str] = []  # the dialog's route set (a proxy's Record-Route)
@@ -251,9 +252,11 @@ class SipCaller:
         # The anchor also creeps later (SLEW_S a packet) towards the arrivals: a sender
         # whose timestamps jump ahead (frames skipped under load) would otherwise move
         # everything after it early for good.
-        ts = struct.unpack_from("!I", data, 4)[0]
-        if self.ts0 is None:
-            self.ts0, self.anchor = ts, arrived
+        ts, ssrc = struct.unpack_from("!II", data, 4)
+        if self.ts0 is None or ssrc != self.rx_ssrc:
+            # A new sender (the worker's stream, then the room's once steered): its
+            # timestamps have nothing to do with the last one's, as a jitter buffer knows.
+            self.ts0, self.anchor, self.rx_ssrc = ts, arrived, ssrc
         offset = ((ts - self.ts0) & 0xFFFFFFFF) / RATE
         if abs(arrived - (self.anchor + offset)) > 1.0:  # a new timeline
             self.ts0, self.anchor, offset = ts, arrived, 0.0
