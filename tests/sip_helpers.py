@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -153,9 +154,38 @@ def scenario(
     return xml + tail
 
 
+def _above_ephemeral() -> range:
+    """Ports the tests hand out: above the kernel's ephemeral range, so no socket opened
+    meanwhile (a browser's ICE, a client's connection, a forwarder's socket) can take
+    one between the check and the bind; a softphone's RTP ports follow its SIP port."""
+    high = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[1])
+    return range(max(high + 1, 1024), 65400)
+
+
+def _free_both(port: int) -> bool:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+    ):
+        try:
+            tcp.bind(("127.0.0.1", port))
+            udp.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_sip_port() -> int:
     """A port free on 127.0.0.1 for both UDP and TCP: a SIP user agent (the worker, a
-    test softphone) listens on both, and a port free for one may be taken for the other."""
+    test softphone) listens on both, and a port free for one may be taken for the other.
+    Drawn at random (the suite runs in several processes) above the ephemeral range;
+    where the kernel leaves too few there, the kernel's pick as before."""
+    ports = _above_ephemeral()
+    if len(ports) >= 1000:
+        for _ in range(500):
+            port = random.choice(ports)
+            if _free_both(port):
+                return port
     for _ in range(100):
         with (
             socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
@@ -173,7 +203,7 @@ def free_sip_port() -> int:
 
 def rtp_port(sip_port: int) -> int:
     """The first of a worker's 400 RTP ports: below the kernel's ephemeral range
-    (32768+), where the free SIP ports come from, so the two never collide."""
+    (32768+), and the free SIP ports come from above it, so the two never collide."""
     return 10000 + (sip_port % 50) * 400
 
 
