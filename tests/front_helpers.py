@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,27 +20,14 @@ from lawline.children import Children
 from lawline.config import Settings
 from lawline.telephony.front import prepare_front, worker_addresses
 from lawline.telephony.supervisor import worker_supervisor
-from tests.sip_helpers import free_sip_port, rtp_port
-
-
-def _free_both(host: str, port: int) -> bool:
-    with (
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
-    ):
-        try:
-            tcp.bind((host, port))
-            udp.bind((host, port))
-        except OSError:
-            return False
-    return True
+from tests.sip_helpers import free_both, free_sip_port, rtp_port
 
 
 def free_port_run(count: int, host: str = "127.0.0.1") -> int:
     """The first of `count` consecutive ports free for UDP and TCP (the workers')."""
     for _ in range(200):
         first = free_sip_port()
-        if all(_free_both(host, first + i) for i in range(count)):
+        if all(free_both(first + i, host) for i in range(count)):
             return first
     raise RuntimeError(f"no {count} consecutive free ports")
 

@@ -10,7 +10,8 @@ records what it hears to OUT.wav, presses KEYS (RFC 4733) a second later, and ha
 after SECONDS, on SIGTERM, or when lawline does. Exits 0 if the call was answered.
 As a SIP terminal (--user, --password) it answers digest challenges; with --register
 it first registers there and prints "registered STATUS" (exit 2 unless 200).
-The call's final status is printed as "ended STATUS".
+The call's final status is printed as "ended STATUS", an in-dialog OPTIONS it is
+asked as "asked OPTIONS".
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ class Call(RecordingCall):
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
             print(f"ended {self.getInfo().lastStatusCode}", flush=True)
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
+        # lawline asking, in the dialog, whether this phone is still there.
+        if prm.e.type != pj.PJSIP_EVENT_TSX_STATE:
+            return
+        tsx = prm.e.body.tsxState.tsx
+        asked = tsx.role == pj.PJSIP_ROLE_UAS and tsx.method == "OPTIONS"
+        if asked and tsx.state == pj.PJSIP_TSX_STATE_TRYING:
+            print("asked OPTIONS", flush=True)
 
 
 class Terminal(pj.Account):

@@ -162,14 +162,15 @@ def _above_ephemeral() -> range:
     return range(max(high + 1, 1024), 65400)
 
 
-def _free_both(port: int) -> bool:
+def free_both(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing holds `port` on `host`, for UDP or TCP."""
     with (
         socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
     ):
         try:
-            tcp.bind(("127.0.0.1", port))
-            udp.bind(("127.0.0.1", port))
+            tcp.bind((host, port))
+            udp.bind((host, port))
         except OSError:
             return False
     return True
@@ -184,7 +185,7 @@ def free_sip_port() -> int:
     if len(ports) >= 1000:
         for _ in range(500):
             port = random.choice(ports)
-            if _free_both(port):
+            if free_both(port):
                 return port
     for _ in range(100):
         with (

@@ -163,18 +163,22 @@ class Caller:
         self.output = ""
 
     def wait_media(self) -> None:
+        self.media_at = float(self.wait_line("media ").split()[1])
+
+    def wait_line(self, prefix: str) -> str:
+        """The softphone's next line that starts with prefix (blocks: run in a thread)."""
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            if line.startswith("media "):
-                self.media_at = float(line.split()[1])
-                return
-        raise RuntimeError("the caller's media never came up")
+            self.output += line
+            if line.startswith(prefix):
+                return line
+        raise RuntimeError(f"the caller never said {prefix.strip()!r}")
 
     def hang_up(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(timeout=30)
-        self.output = out
+        self.output += out
         assert self.proc.returncode == 0, out[-2000:]
 
     def heard(self, t0: float, t1: float) -> tuple[list[int], int]:

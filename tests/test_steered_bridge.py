@@ -238,9 +238,11 @@ async def test_a_steered_callers_phone_gone_without_a_bye_ends_the_call(
     ):
         caller, contact_id, browser = await steered_call(tmp_path, worker, front, queue, legs)
         try:
-            # Asked at least twice (every 5 s here), the live phone keeps its call.
-            t1 = await settle_for(12)
-            assert clean_tone(browser.heard(t1 - 2, t1), 48000, CALLER_HZ), "call cut"
+            # Asked twice (every 5 s here), the live phone keeps its call.
+            for _ in range(2):
+                await asyncio.wait_for(asyncio.to_thread(caller.wait_line, "asked OPTIONS"), 30)
+            t1 = await settle_for(1)
+            assert clean_tone(browser.heard(t1 - 1, t1), 48000, CALLER_HZ), "call cut"
             caller.proc.kill()
             await asyncio.to_thread(caller.proc.wait)
 
