@@ -127,7 +127,6 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -163,7 +162,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test helpers, run from anywhere
 from tests.front_helpers import free_port_run  # noqa: E402
 from tests.netns import ip, local_veth  # noqa: E402
-from tests.sip_helpers import free_sip_port  # noqa: E402
+from tests.ports import free_sip_port, free_tcp_port  # noqa: E402
 
 CALLER_HZ, LAWYER_HZ = 440, 1200
 SRV_IP, CLI_IP = "10.77.21.1", "10.77.21.2"  # Janus's ICE address, the peers'
@@ -226,12 +225,6 @@ def media_env(media: MediaSettings) -> dict[str, str]:
         "LAWLINE_MEDIA__PLAIN_RTP_PORT_RANGE": media.plain_rtp_port_range,
         "LAWLINE_MEDIA__SAMPLING_RATE": str(media.sampling_rate),
     }
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def machine_busy() -> tuple[float, float]:

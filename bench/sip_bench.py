@@ -39,7 +39,8 @@ from lawline.telephony import prompts
 # The SIPp scenario builder the telephony tests use (run from anywhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.front_helpers import Pool, routed, sip_pool
-from tests.sip_helpers import free_sip_port, scenario
+from tests.ports import free_sip_port
+from tests.sip_helpers import scenario
 
 # Short calls for set-up time; held calls with the caller sending G.711 for CPU.
 PCAP_S = 7  # SIPp's g711a.pcap: 7.05 s of speech

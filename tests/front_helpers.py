@@ -20,7 +20,8 @@ from lawline.children import Children
 from lawline.config import Settings
 from lawline.telephony.front import prepare_front, worker_addresses
 from lawline.telephony.supervisor import worker_supervisor
-from tests.sip_helpers import free_both, free_sip_port, rtp_port
+from tests.ports import free_both, free_sip_port
+from tests.sip_helpers import rtp_port
 
 
 def free_port_run(count: int, host: str = "127.0.0.1") -> int:

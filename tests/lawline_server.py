@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,12 +21,7 @@ from lawline.accounts.sessions import SessionStore, new_session
 from lawline.config import Settings
 from lawline.web.app import create_app
 from lawline.web.auth import COOKIE_NAME, Principal, Role, issue_token
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_tcp_port
 
 
 @dataclass
@@ -109,7 +103,7 @@ async def signed_in_lawline(
 @asynccontextmanager
 async def running_lawline(settings: Settings, redis_url: str) -> AsyncIterator[Running]:
     app = create_app(settings, redis_url)
-    port = free_port()
+    port = free_tcp_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from pathlib import Path
 from lawline.config import Settings
 from lawline.media.janus_process import MediaSupervisor, prepare_janus, wait_ready
 from tests.netns import local_veth
+from tests.ports import free_tcp_port
 
 MEDIA_IP = "10.77.30.1"
 MEDIA_LINK = "llmedia0"  # its peer end: llmedia1
@@ -40,12 +40,6 @@ def ensure_media_address() -> None:
     """The interface with MEDIA_IP, in this (test) namespace only."""
     assert os.environ.get("LAWLINE_TEST_NETNS"), "only inside the tests' own namespace"
     local_veth((MEDIA_LINK, "llmedia1"), {MEDIA_LINK: f"{MEDIA_IP}/32"})
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def media_env(folder: Path) -> dict[str, str]:

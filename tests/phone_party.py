@@ -9,7 +9,7 @@ import wave
 from array import array
 from pathlib import Path
 
-from tests.sip_helpers import free_sip_port
+from tests.ports import free_sip_port
 
 
 class PhoneParty:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
+
+from tests.ports import free_tcp_port
 
 
 def pg_tool(name: str) -> str | None:
@@ -38,9 +39,7 @@ def private_postgres(
     with tempfile.TemporaryDirectory(prefix=prefix) as root:
         if as_user:
             shutil.chown(root, "postgres")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_tcp_port()
         data = f"{root}/data"
         run: dict[str, Any] = {"check": True, "capture_output": True, "timeout": timeout_s}
         subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "lawline"], **run)

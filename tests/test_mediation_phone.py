@@ -27,7 +27,8 @@ from lawline.telephony.keys import TelephonyKeys
 from lawline.web.auth import Role
 from tests.lawline_server import Running, next_frame, running_lawline
 from tests.phone_party import PhoneParty
-from tests.sip_helpers import Worker, free_sip_port, telephony_worker
+from tests.ports import free_sip_port
+from tests.sip_helpers import Worker, telephony_worker
 from tests.test_bridge import clean_tone, make_tone, share
 from tests.test_mediation_room import Peer, janus_rooms, new_mediation
 

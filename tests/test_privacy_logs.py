@@ -36,7 +36,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.front_helpers import free_port_run, routed, sipp, sipp_async
 from tests.media_server import own_media_env
-from tests.sip_helpers import CALLER, free_sip_port, rtp_port, scenario
+from tests.ports import free_sip_port
+from tests.sip_helpers import CALLER, rtp_port, scenario
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sipp") is None or shutil.which("kamailio") is None,

@@ -1112,18 +1112,16 @@ async def test_the_snapshot_reads_again_when_a_contact_joins_while_it_reads(q: H
 def cluster_redis_url(tmp_path: Path) -> Iterator[str]:
     """A one-node Redis Cluster owning every slot, on loopback: it refuses a script whose
     declared keys are in different slots, as a real cluster does."""
-    import socket
     import subprocess
 
     from redis import Redis as SyncRedis
 
+    from tests.ports import free_tcp_port
     from tests.processes import stop_process
 
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_tcp_port()]
+    while len(ports) < 2:
+        ports += [p for p in [free_tcp_port()] if p != ports[0]]
     proc = subprocess.Popen(
         ["redis-server", "--bind", "127.0.0.1", "--port", str(ports[0]),
          "--cluster-enabled", "yes", "--cluster-port", str(ports[1]),
@@ -1139,7 +1137,10 @@ def cluster_redis_url(tmp_path: Path) -> Iterator[str]:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
                 break
             except RedisConnectionError:
-                assert time.monotonic() < deadline, "redis-server (cluster) did not start"
+                log = tmp_path / "redis.log"
+                said = log.read_text()[-400:] if log.exists() else ""
+                assert proc.poll() is None, f"redis-server (cluster) exited: {said}"
+                assert time.monotonic() < deadline, f"redis-server (cluster) did not start: {said}"
                 time.sleep(0.05)
         while "cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
             assert time.monotonic() < deadline, "the cluster did not come up"

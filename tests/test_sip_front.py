@@ -25,7 +25,8 @@ from lawline.db import make_engine, session_factory, upgrade
 from lawline.telephony.front_accounts import TABLE, accounts_dir
 from lawline.terminals.registry import enrol, revoke
 from tests.front_helpers import Pool, routed, sip_pool, sipp, sipp_async
-from tests.sip_helpers import CALLER, free_sip_port, scenario
+from tests.ports import free_sip_port
+from tests.sip_helpers import CALLER, scenario
 from tests.test_telephony import envelope
 
 pytestmark = pytest.mark.skipif(

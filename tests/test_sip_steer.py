@@ -21,7 +21,8 @@ from redis import Redis as SyncRedis
 from lawline.redis_server import EmbeddedRedis
 from lawline.telephony.steer import RtpAddress, sdp_audio_address
 from tests.front_helpers import LoneFront, free_port_run, lone_front, wait_for
-from tests.sip_helpers import CALLER, free_sip_port, ok_to_last
+from tests.ports import free_sip_port
+from tests.sip_helpers import CALLER, ok_to_last
 
 PEER = Path(__file__).parent / "pjsua_steer_peer.py"
 ROOM_HOST = "127.0.0.20"  # the media server's address the call is steered to

@@ -40,7 +40,8 @@ from lawline.transcripts.store import TranscriptStore
 from tests import test_bridge
 from tests.front_helpers import LoneFront, free_port_run, lone_front
 from tests.media_server import own_janus
-from tests.sip_helpers import CALLER, PCAPS, Worker, free_sip_port, ok_to_last, telephony_worker
+from tests.ports import free_sip_port
+from tests.sip_helpers import CALLER, PCAPS, Worker, ok_to_last, telephony_worker
 from tests.speech import CITIZEN_SAYS, LAWYER_SAYS, transcriber
 from tests.test_bridge import (
     CALLER_HZ,

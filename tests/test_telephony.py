@@ -29,10 +29,10 @@ from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Domain, Presence, Service
 from lawline.queue.store import Event, QueueStore
+from tests.ports import free_sip_port
 from tests.sip_helpers import (
     CALLER,
     Worker,
-    free_sip_port,
     run_sipp,
     scenario,
     telephony_worker,

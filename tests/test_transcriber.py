@@ -32,7 +32,7 @@ from lawline.transcripts.segments import Kind, Leg, Segment
 from lawline.transcripts.settings import TranscriptSettings
 from lawline.transcripts.store import TranscriptStore
 from lawline.transcripts.text import compact
-from tests.lawline_server import free_port
+from tests.ports import free_tcp_port
 from tests.speech import (
     CITIZEN_SAYS,
     LAWYER_SAYS,
@@ -338,7 +338,7 @@ async def test_transcribers_nobody_runs_are_not_called_on(
     tmp_path: Path, store: TranscriptStore, voices: dict[Leg, bytes]
 ) -> None:
     """Transcribers configured but not running: the console must not say 转写中."""
-    dead = f"ws://127.0.0.1:{free_port()}"
+    dead = f"ws://127.0.0.1:{free_tcp_port()}"
     settings = Settings(data_dir=tmp_path, transcripts=TranscriptSettings(urls=[dead]))
     live = Transcription(settings, store.queue_store).start("c1")
     live.feed(Leg.CITIZEN, voices[Leg.CITIZEN], RATE, time.time())

@@ -30,8 +30,9 @@ from lawline.transcripts.text import AlertMatch
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in
 from tests.lawline_server import Running, next_frame
+from tests.ports import free_sip_port
 from tests.processes import stop_process
-from tests.sip_helpers import Worker, free_sip_port, telephony_worker
+from tests.sip_helpers import Worker, telephony_worker
 from tests.speech import (
     CITIZEN_SAYS,
     LAWYER_SAYS,

@@ -26,8 +26,9 @@ from lawline.queue.settings import RoutingSettings
 from lawline.queue.skills import Presence, Service
 from tests.browser import chromium, needs_browser, sign_in
 from tests.lawline_server import Running, signed_in_lawline
+from tests.ports import free_sip_port
 from tests.queue_helpers import contact, lawyer
-from tests.sip_helpers import free_sip_port, telephony_worker
+from tests.sip_helpers import telephony_worker
 
 pytestmark = needs_browser
 PASSWORD = "kanban-2026-zhiban"
