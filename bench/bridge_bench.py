@@ -17,11 +17,15 @@ configuration, 16 kHz rooms, prebuffer 3), on ports of its own. For each N:
 - N callers (tests/pjsua_caller.py processes saying 440 Hz, choosing labour consultation
   with keys "11", recording what they hear), spread over the workers; each worker makes
   its call's room when the contact is offered and relays the caller as G.711 RTP;
-- N duty lawyers accepting through the real queue (QueueService); at each accept the
-  generator's peer (bench/peers/webrtc_peers.py: one GStreamer process for all peers)
-  offers, BrowserLegs joins it to the contact's room as the web process does, and
-  Janus's answer goes back to the peer, which says 1200 Hz in bursts (500 ms on/off).
-Printed per N:
+- N duty lawyers accepting through the real queue (QueueService). As the console does
+  on duty (media/standby.py), each lawyer's generator peer (bench/peers/webrtc_peers.py:
+  one GStreamer process for all peers) is parked before the calls, muted in a standby
+  room of its own, connected; at each accept StandbyLegs moves it into the contact's
+  room. The peer says 1200 Hz in bursts (500 ms on/off). --join-at-accept instead
+  offers at accept and BrowserLegs joins it (the console's way before parking, and
+  still after a reload or where media.park_lawyers is off).
+Printed per N (with parking, also what the parked legs cost Janus per leg while the
+lawyers wait, over 3 s before the calls):
 - CPU per bridged call: the server's processes only (Janus + the workers), /proc utime +
   stime over the talking window, less their idle rate before the calls, over N, as a
   share of one core (Janus's own share beside it); the generator and this process (the
@@ -115,6 +119,24 @@ machine, 6 Dec 2026 18:10 UTC, the same columns):
     call "heard" the lawyer 3 ms after the accept, before the browser was up): the
     caller's ear probably takes the hold music for the lawyer's tone (not checked; with
     all accepts at once the callers wait less and each call's delay was 13-100 ms).
+
+The lawyers' browsers parked before the calls and moved into the call's room at accept
+(media/standby.py, now the console's way), quiet machine, 6 Dec 2026 21:20 UTC; the
+same machine measured join-at-accept, B N=10, at 2.15 % a call (Janus 1.53 %) and first
+audio p99 327 / 430 ms that hour, so it was slower than at 18:10 above:
+
+    B  N=10  10/10  server/call 1.94 % (Janus 1.33 %)  165/212  189/225   28 %
+    B  N=20  20/20  server/call 2.03 % (Janus 1.48 %)  177/222  151/225   42 %
+    B  N=40  40/40  server/call 1.81 % (Janus 1.36 %)  272/450  641/855   79 %
+
+    (largest N with clean audio both ways: 40, cpu_per_call=0.0181 estimate_calls=55.)
+    Parked, each waiting lawyer's leg cost Janus 0.8-1.1 % of a core (its room's mixer
+    and 50 packets a second of silence to it); one standby room shared by all the parked
+    legs cost 0.5-0.7 % a leg but made each accept notify every parked leg (40 accepts
+    at once: the moves' replies came 2.3 s late, at 60 some after the 5 s timeout).
+    First audio within 300 ms at 10 and 20 calls accepted at once; at 40 the steer's
+    re-INVITEs queue (the machine 79 % busy with the generators on it). N=60 was not
+    clean (machine 99 %).
 """
 
 from __future__ import annotations
@@ -148,6 +170,7 @@ from lawline.media.janus_process import MediaSupervisor, prepare_janus
 from lawline.media.legs import BrowserLegs
 from lawline.media.rooms import LAWYER_GROUP
 from lawline.media.settings import MediaSettings
+from lawline.media.standby import StandbyLegs
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import QueueService
 from lawline.queue.settings import RoutingSettings
@@ -347,6 +370,7 @@ class Call:
 
     name: str
     caller: SipCaller
+    peer: str = ""  # the lawyer's generator peer: the call's own, or the lawyer's parked one
     contact_id: str = ""
     lawyer: str = ""
     accept_t: float = 0.0
@@ -363,6 +387,34 @@ async def dial(call: Call) -> None:
         raise RuntimeError(f"a call was not answered: {call.caller.status}")
     await asyncio.sleep(1)
     call.caller.press("11")
+
+
+async def park(lawyer: str, peers: WebRTCPeers, standby: StandbyLegs) -> None:
+    """A console going on duty: its peer offers, parked in the standby room, muted."""
+    sdp = await peers.offer(lawyer, timeout_s=30)
+    peers.answer(lawyer, await standby.park(lawyer, sdp, display=lawyer))
+    await peers.wait(lawyer, "connected", 30)
+
+
+async def take_parked(
+    call: Call, contact: Contact, queue: QueueService, standby: StandbyLegs
+) -> None:
+    """The lawyer accepts; the web process moves their parked leg into the call's room."""
+    assert contact.lawyer is not None
+    call.contact_id, call.lawyer, call.peer = contact.id, contact.lawyer, contact.lawyer
+    call.accept_t = time.monotonic()
+    stage = "accept"
+    try:
+        if not await queue.accept(contact.id, contact.lawyer):
+            raise RuntimeError("not accepted")
+        stage = "move"
+        if not await standby.into_call(
+            contact.lawyer, contact.id, display=contact.lawyer, group=LAWYER_GROUP
+        ):
+            raise RuntimeError("the parked leg did not move")
+        call.answer_t = time.monotonic()
+    except Exception as exc:
+        call.error = f"{stage}: {type(exc).__name__}: {exc}"
 
 
 async def connect(
@@ -498,6 +550,7 @@ async def run_n(
     routing = RoutingSettings(wrapup_s=0, console_timeout_s=3600)
     queue = QueueService(QueueStore(redis), Settings(routing=routing))
     legs = BrowserLegs(media_access(settings))
+    standby = StandbyLegs(legs)
     tones = ["--send-hz", str(LAWYER_HZ), "--hear-hz", str(CALLER_HZ)]
     peers = await WebRTCPeers.start(
         ["--ice-ip", CLI_IP, *tones, "--codec", settings.media.browser_codec]
@@ -509,15 +562,26 @@ async def run_n(
     codes: list[int] = []
     try:
         await asyncio.sleep(1)  # the workers settle after start
-        t_idle, c_idle = time.monotonic(), server_cpu()
+        t_idle, c_idle, j_idle = time.monotonic(), server_cpu(), cpu_seconds(janus_pid)
         await asyncio.sleep(3)
         idle = (server_cpu() - c_idle) / (time.monotonic() - t_idle)
+        janus_idle = (cpu_seconds(janus_pid) - j_idle) / (time.monotonic() - t_idle)
+        parked_cost: float | None = None
         for i in range(n):
             lawyer = Lawyer(
                 id=f"lawyer{i}", services={Service.CONSULTATION: 4}, domains={Domain.LABOUR: 5}
             )
             await queue.create_lawyer(lawyer)
             await queue.set_presence(lawyer.id, Presence.AVAILABLE)
+        if args.park:
+            await asyncio.gather(*(park(f"lawyer{i}", peers, standby) for i in range(n)))
+            # What the parked legs cost Janus while the lawyers wait (every one muted,
+            # each sent the standby room's silence).
+            await asyncio.sleep(1)
+            t_p, j_p = time.monotonic(), cpu_seconds(janus_pid)
+            await asyncio.sleep(3)
+            janus_parked = (cpu_seconds(janus_pid) - j_p) / (time.monotonic() - t_p)
+            parked_cost = (janus_parked - janus_idle) / n
         await queue.start()
         connecting: list[asyncio.Task[None]] = []
         async with queue.subscribe() as evs:
@@ -525,23 +589,31 @@ async def run_n(
                 # Spread over the workers, or through the front, which spreads them.
                 target = front.address if front else ("127.0.0.1", workers[i % nw].sip_port)
                 caller = await SipCaller.start(target, f"1380000{i:04d}", say, LAWYER_HZ)
-                calls.append(Call(f"call-{n}-{i}", caller))
+                calls.append(Call(f"call-{n}-{i}", caller, peer=f"call-{n}-{i}"))
                 saying.append(caller)
             await asyncio.gather(*(dial(c) for c in calls))
             waiting = list(calls)
             while waiting:
                 ev = await asyncio.wait_for(evs.get(), 60)
                 if ev.type == "contact.offered" and ev.contact and ev.contact.lawyer:
-                    call = waiting.pop(0)
+                    # The call of that contact's caller (its number), so each call's
+                    # accept and what its caller heard belong together.
+                    mine = [c for c in waiting if c.caller.number == ev.contact.caller]
+                    call = mine[0] if mine else waiting[0]
+                    waiting.remove(call)
                     connecting.append(
-                        asyncio.create_task(connect(call, ev.contact, queue, peers, legs))
+                        asyncio.create_task(
+                            take_parked(call, ev.contact, queue, standby)
+                            if args.park
+                            else connect(call, ev.contact, queue, peers, legs)
+                        )
                     )
             await asyncio.gather(*connecting)
 
         async def heard(call: Call) -> None:
             if not call.error:
                 with contextlib.suppress(TimeoutError):
-                    call.lawyer_heard_t = await peers.wait(call.name, "heard", args.timeout)
+                    call.lawyer_heard_t = await peers.wait(call.peer, "heard", args.timeout)
 
         await asyncio.gather(*(heard(c) for c in calls))
         await asyncio.sleep(2)  # settled
@@ -561,10 +633,11 @@ async def run_n(
                 await legs.leave(call.lawyer)
     finally:
         for call in calls:
-            peers.close(call.name)
+            peers.close(call.peer)
         with contextlib.suppress(TimeoutError):
-            await peers.wait_closed([c.name for c in calls], 10 + n / 2)
+            await peers.wait_closed([c.peer for c in calls], 10 + n / 2)
         await peers.quit()
+        await standby.stop()
         await legs.stop()
         # The worker hangs up each caller once its contact ended; else the caller does.
         with contextlib.suppress(TimeoutError):
@@ -580,7 +653,7 @@ async def run_n(
             stop_front(front)
     span = m1 - m0
     for call in calls:
-        peer = stats["peers"].get(call.name)
+        peer = stats["peers"].get(call.peer)
         if peer is not None and not call.error:
             call.figures = judge(call, peer, m0, m1)
     judged = [c.figures for c in calls if c.figures]
@@ -593,6 +666,8 @@ async def run_n(
     return {
         "calls": n,
         "steered": bool(args.steer),
+        "parked": bool(args.park),
+        "janus_cpu_per_parked_leg": parked_cost,
         "front": front is not None,
         "workers": nw,
         "clean_calls": sum(1 for f in judged if f["clean"]),
@@ -648,7 +723,13 @@ def row(r: dict[str, Any]) -> str:
         f" heard min: lawyer {fmt(r['lawyer_share_min'], '{:.2f}')}"
         f" caller {fmt(r['caller_share_min'], '{:.2f}')}"
         f" bursts {fmt(r['bursts_min'], '{:.2f}')}"
-        f" | load {r['loadavg']}" + ("" if r["workers_exit_ok"] else " | A WORKER EXITED NOT 0")
+        + (
+            ""
+            if r.get("janus_cpu_per_parked_leg") is None
+            else f" | parked before: Janus {r['janus_cpu_per_parked_leg'] * 100:.2f}% a leg"
+        )
+        + f" | load {r['loadavg']}"
+        + ("" if r["workers_exit_ok"] else " | A WORKER EXITED NOT 0")
     )
 
 
@@ -660,7 +741,8 @@ async def main_async(args: argparse.Namespace) -> None:
         settings_media = media_settings(work, free_tcp_port(), free_tcp_port(), args)
         print(
             f"browser codec {args.browser_codec}, rooms at {args.room_rate} Hz, workers' "
-            f"conference at {args.conference_rate} Hz",
+            f"conference at {args.conference_rate} Hz; lawyers' browsers "
+            + ("parked before the calls, moved in at accept" if args.park else "join at accept"),
             flush=True,
         )
         settings = Settings(data_dir=work / "data", media=settings_media)
@@ -733,6 +815,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--front", action="store_true", help="design A with the callers through a Kamailio front"
+    )
+    parser.add_argument(
+        "--join-at-accept",
+        dest="park",
+        action="store_false",
+        help="each lawyer's browser connects at accept, not parked beforehand (the console's "
+        "way before media/standby.py)",
     )
     args = parser.parse_args()
     if os.geteuid() != 0:

@@ -449,3 +449,23 @@ async def test_a_lawyer_lists_only_their_own_recent_calls_with_outcome_and_case(
             r = await wang.get(f"/api/ledger/my-contacts?limit={bad}")
             assert r.status_code == 422, r.text
         assert "limit" in r.text
+
+
+async def test_a_consoles_parked_connection_offer_is_checked_where_it_enters(
+    lawline: Running,
+) -> None:
+    """standby_offer (media/standby.py) takes a bounded SDP string, and nothing where the
+    centre parks no connections: the console then connects each call at accept."""
+    await _add_lawyer(lawline)
+    async with lawline.console("wang") as ws:
+        assert (await next_frame(ws, "hello"))["park"] is True
+        await ws.send(json.dumps({"type": "standby_offer"}))
+        assert "sdp" in (await next_frame(ws, "error"))["message"]
+        await ws.send(json.dumps({"type": "standby_offer", "sdp": "v=0\r\n" * 20_000}))
+        assert "too large" in (await next_frame(ws, "error"))["message"]
+    lawline.app.state.settings.media.park_lawyers = False
+    async with lawline.console("wang") as ws:
+        assert (await next_frame(ws, "hello"))["park"] is False
+        await ws.send(json.dumps({"type": "standby_offer", "sdp": "v=0\r\n"}))
+        refused = await next_frame(ws, "result")
+        assert refused["request"] == "standby_offer" and not refused["ok"]

@@ -38,7 +38,7 @@ SMOKE: list[tuple[str, list[str]]] = [
         "--workers", "1",
     ]),
     ("bridge_bench.py", ["--calls", "1", "--seconds", "2"]),
-    ("bridge_bench.py", ["--calls", "1", "--seconds", "2", "--steer"]),
+    ("bridge_bench.py", ["--calls", "1", "--seconds", "2", "--steer", "--join-at-accept"]),
     ("rooms_bench.py", ["--rooms", "1", "--seconds", "2"]),
     ("video_bench.py", ["--presses", "1", "--sessions", "1", "--seconds", "2"]),
     ("asr_bench.py", ["--streams", "1", "--seconds", "8", "--connections", "2"]),

@@ -10,6 +10,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 import wave
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -17,15 +18,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 from redis.asyncio import Redis
 
+from lawline.media.standby import StandbyLegs
 from lawline.queue.settings import RoutingSettings
 from lawline.web.auth import Role
 from tests.browser import PASSWORD, chromium, lawline_with_wang, needs_browser, sign_in, tone
 from tests.lawline_server import Running
 from tests.ports import free_sip_port
 from tests.sip_helpers import Worker
+from tests.test_bridge import Caller, clean_tone
+from tests.test_standby import parked_muted, standby_rooms
 
 pytestmark = needs_browser
 
@@ -195,21 +199,30 @@ def seconds_of_tone(wav: Path, hz: float) -> int:
     return found
 
 
+async def plain_microphone_page(browser: Browser) -> Page:
+    """A page whose microphone goes to lawline as it is. Chromium's own audio processing
+    (gain control, noise suppression) first drives a steady test tone into clipping, then
+    fades it as noise: off, so what is measured is lawline's path, not Chromium's
+    treatment of a sine wave."""
+    page = await browser.new_page()
+    await page.add_init_script(
+        "window.LAWLINE_AUDIO_CONSTRAINTS = {echoCancellation: false,"
+        " noiseSuppression: false, autoGainControl: false}"
+    )
+    return page
+
+
 async def test_a_lawyer_takes_a_real_call_in_the_browser(
     lawline: Running, worker: Worker, tmp_path: Path, clean_redis_url: str
 ) -> None:
     caller_says = tone(tmp_path / "caller.wav", CALLER_HZ, rate=16000)
     lawyer_says = tone(tmp_path / "lawyer.wav", LAWYER_HZ)
     heard = tmp_path / "caller-heard.wav"
+    # A centre that parks no connection (media.park_lawyers off): the console connects
+    # at accept, as it still does after a reload. The parked way: the next test.
+    lawline.app.state.settings.media.park_lawyers = False
     async with chromium(microphone=lawyer_says) as browser:
-        page = await browser.new_page()
-        # Chromium's own audio processing (gain control, noise suppression) first drives
-        # a steady test tone into clipping, then fades it as noise: off, so what is
-        # measured is lawline's path, not Chromium's treatment of a sine wave.
-        await page.add_init_script(
-            "window.LAWLINE_AUDIO_CONSTRAINTS = {echoCancellation: false,"
-            " noiseSuppression: false, autoGainControl: false}"
-        )
+        page = await plain_microphone_page(browser)
         await on_duty(page, lawline)
         # A citizen dials 12348 and chooses 1 (consultation), 1 (labour).
         caller = subprocess.Popen(
@@ -228,6 +241,7 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
                 "() => document.getElementById('audio-status').textContent === '音频已接通'",
                 timeout=20_000,
             )
+            assert await page.evaluate("!lawlineConsole.standby && !lawlineConsole.onStandby")
             assert await hears(page, CALLER_HZ), f"browser hears {await peak_hz(page)} Hz"
             # This worker has no transcriber: the console says so, and why, in words (no
             # path, no English); the call goes on.
@@ -276,6 +290,65 @@ async def test_a_lawyer_takes_a_real_call_in_the_browser(
     case = json.loads(contact["case"])
     assert case["disposition"] == "referred_legal_aid"
     assert case["summary"] == "欠薪三个月，用人单位拒付"
+
+
+async def test_on_duty_one_connection_takes_each_call_and_waits_muted_between_them(
+    lawline: Running, worker: Worker, tmp_path: Path
+) -> None:
+    """The console parks one connection to the media server while on duty; each accepted
+    phone call's room gets that same connection (nothing negotiated at accept), and
+    between calls it sends nothing and is muted on the media server."""
+    caller_says = tone(tmp_path / "caller.wav", CALLER_HZ, rate=16000)
+    lawyer_says = tone(tmp_path / "lawyer.wav", LAWYER_HZ)
+    standby: StandbyLegs = lawline.app.state.standby
+    async with chromium(microphone=lawyer_says) as browser:
+        page = await plain_microphone_page(browser)
+        await on_duty(page, lawline)
+        await page.wait_for_function(
+            "() => lawlineConsole.standby && lawlineConsole.standby.pc"
+            " && lawlineConsole.standby.pc.connectionState === 'connected'",
+            timeout=20_000,
+        )
+        await page.evaluate("window.parkedPc = lawlineConsole.standby.pc")
+        assert await parked_muted(standby) == [True]
+        for n in range(2):
+            (tmp_path / f"c{n}").mkdir()
+            caller = Caller(tmp_path / f"c{n}", worker, caller_says)
+            try:
+                await asyncio.to_thread(caller.wait_media)  # the caller's clock starts
+                await page.wait_for_selector("#offer:not([hidden])", timeout=60_000)
+                await page.click("#accept")
+                await page.wait_for_selector("#call:not([hidden])")
+                assert await page.evaluate(
+                    "lawlineConsole.onStandby && lawlineConsole.pc === window.parkedPc"
+                ), f"call {n} did not take the parked connection"
+                assert await hears(page, CALLER_HZ), f"call {n}: {await peak_hz(page)} Hz"
+                await asyncio.sleep(3)  # the caller hears the lawyer a while
+                t1 = time.monotonic()
+                await page.click("#hang-up")
+                await page.wait_for_selector("#wrapup:not([hidden])")
+                await page.wait_for_function(
+                    "() => lawlineConsole.standby && lawlineConsole.standby.pc === window.parkedPc"
+                )
+                # Parked again: muted on the media server, nothing sent from the browser.
+                assert await parked_muted(standby) == [True]
+                assert await page.evaluate(
+                    "window.parkedPc.getSenders().every((s) => s.track === null)"
+                )
+                await page.click("#ready")
+                await page.wait_for_selector('#state[data-state="available"]')
+            finally:
+                await asyncio.to_thread(caller.hang_up)
+            heard, rate = caller.heard(t1 - 2.5, t1)
+            assert clean_tone(heard, rate, LAWYER_HZ), f"caller {n} did not hear the lawyer"
+        # Off duty: the connection goes, and the standby room with it.
+        await page.click("#go-offline")
+        await page.wait_for_function("() => lawlineConsole.standby === null")
+        await eventually(lambda: _standby_room_left(standby), "gone")
+
+
+async def _standby_room_left(standby: StandbyLegs) -> str:
+    return "there" if await standby_rooms(standby) else "gone"
 
 
 async def test_todays_talk_time_counts_two_short_calls(lawline: Running) -> None:

@@ -137,7 +137,13 @@ async def test_janus_killed_mid_call_comes_back_with_the_call_audio(
                 browsers.append(Browser(lawyer_tone))
                 await browsers[1].connect(legs, room)
                 # Judged once the new leg is up (ICE and DTLS take longer on a busy machine).
-                await browsers[1].until_hearing(caller_heard, "caller again", 30)
+                try:
+                    await browsers[1].until_hearing(caller_heard, "caller again", 30)
+                except AssertionError as exc:  # what happened meanwhile, for the reader
+                    raise AssertionError(
+                        f"{exc}; Janus started {media.starts} times, {lost.qsize()} more"
+                        f" legs lost; the worker said: {worker.output()[-1500:]}"
+                    ) from None
                 b0, b1 = await settle()
                 assert (await queue.store.get_contact(room)).state == "connected"  # type: ignore[union-attr]
             finally:

@@ -87,6 +87,13 @@ gi.require_version("GstSdp", "1.0")
 gi.require_version("GstWebRTC", "1.0")
 from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 
+# Looked up once here: PyGObject resolves an enum's values lazily, and two of
+# webrtcbin's threads asking at once for the first time were seen to fail
+# ("WebRTCPeerConnectionState has no attribute 'CONNECTED'").
+PC_CONNECTED = GstWebRTC.WebRTCPeerConnectionState.CONNECTED
+PC_FAILED = GstWebRTC.WebRTCPeerConnectionState.FAILED
+ICE_GATHERING_COMPLETE = GstWebRTC.WebRTCICEGatheringState.COMPLETE
+
 AMPLITUDE = 0.3  # of full scale, our tone when on
 # What each codec takes: the shared encoder, the payloader, its RTP caps, the decoder.
 CODECS = {
@@ -292,7 +299,7 @@ class Peer:
         with self.offer_lock:  # called from webrtcbin's threads
             state = self.webrtc.get_property("ice-gathering-state")
             local = self.webrtc.get_property("local-description")
-            complete = state == GstWebRTC.WebRTCICEGatheringState.COMPLETE
+            complete = state == ICE_GATHERING_COMPLETE
             if self.offered or local is None or not complete:
                 return
             self.offered = True
@@ -335,11 +342,11 @@ class Peer:
 
     def _on_connection(self, webrtc: Gst.Element, _pspec: Any) -> None:
         state = webrtc.get_property("connection-state")
-        if state == GstWebRTC.WebRTCPeerConnectionState.CONNECTED and self.connected_t is None:
+        if state == PC_CONNECTED and self.connected_t is None:
             self.connected_t = time.monotonic()
             emit({"event": "connected", "peer": self.name, "t": self.connected_t})
             GLib.idle_add(self._link_sources, priority=SOON)
-        elif state == GstWebRTC.WebRTCPeerConnectionState.FAILED:
+        elif state == PC_FAILED:
             emit({"event": "error", "peer": self.name, "error": "connection failed"})
 
     # ----- the far end's audio ----------------------------------------------------------

@@ -174,21 +174,42 @@ class BrowserLegs:
             with contextlib.suppress(JanusError):
                 await handle.detach()
 
-    async def move(self, owner: Hashable, room: str, to: str, *, display: str, group: str) -> None:
+    async def move(
+        self,
+        owner: Hashable,
+        room: str,
+        to: str,
+        *,
+        display: str,
+        group: str,
+        muted: bool | None = None,
+        wait_s: float = 0.0,
+    ) -> None:
         """The owner's leg in `room` moves to the room `to` (its browser notices nothing:
-        no new negotiation); LegRefused if it is not there or Janus would not."""
+        no new negotiation), muted as before unless `muted` says; waits up to `wait_s`
+        for a room `to` being made. LegRefused if the leg is not there or Janus would not
+        (the leg then stays where it was)."""
         leg = self._legs.get((owner, room))
         if leg is None:
             raise LegRefused("not in that room")
-        try:
-            await leg.handle.changeroom(
-                to, display=display, muted=leg.muted, pin=self.access.room_pin(to), group=group
-            )
-        except JanusError as exc:
-            log.warning("leg not moved", extra={"room": to, "error": str(exc)})
-            raise LegRefused("媒体服务器拒绝了操作") from exc
-        del self._legs[(owner, room)]
-        leg.room = to
+        mute = leg.muted if muted is None else muted
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            try:
+                await leg.handle.changeroom(
+                    to, display=display, muted=mute, pin=self.access.room_pin(to), group=group
+                )
+                break
+            except JanusError as exc:
+                if exc.code == NO_SUCH_ROOM and loop.time() < deadline:
+                    await asyncio.sleep(ROOM_POLL_S)
+                    continue
+                log.warning("leg not moved", extra={"room": to, "error": str(exc)})
+                raise LegRefused("媒体服务器拒绝了操作") from exc
+        if self._legs.get((owner, room)) is leg:
+            del self._legs[(owner, room)]
+        leg.room, leg.muted = to, mute
         self._legs[(owner, to)] = leg
 
     async def play(

@@ -26,6 +26,7 @@ from lawline.media.access import media_access
 from lawline.media.janus_config import janus_dir
 from lawline.media.legs import BrowserLegs
 from lawline.media.room_sounds import ensure_room_sound
+from lawline.media.standby import StandbyLegs
 from lawline.media.video_legs import VideoLegs
 from lawline.mediation.live import LiveRooms
 from lawline.mediation.phone_parties import PhoneParties
@@ -112,6 +113,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.queue = queue
         app.state.bridge = BridgeClient(redis, settings.redis_prefix)
         app.state.legs = BrowserLegs(media_access(settings))
+        app.state.standby = StandbyLegs(app.state.legs)
         listen = connect_redis(redis_url)  # BLPOP holds its connection
         phones = PhoneParties(redis, listen, settings.redis_prefix)
         transcription = Transcription(settings, queue.store)
@@ -186,6 +188,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             dialling.cancel()
             await asyncio.wait({dialling}, timeout=STOP_TIMEOUT_S)
             await listen.aclose()
+            with contextlib.suppress(Exception):  # the media server may be gone already
+                await asyncio.wait_for(app.state.standby.stop(), STOP_TIMEOUT_S)
             await asyncio.wait_for(app.state.legs.stop(), STOP_TIMEOUT_S)
             await app.state.hub.stop()
             await queue.stop()

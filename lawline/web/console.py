@@ -1,18 +1,27 @@
 """The lawyer console's websocket: offers out, accept/reject in.
 
 Protocol (JSON text frames). From lawline:
-  hello           {lawyer, offer|null, call|null, wrapup} on connect: the state to show
+  hello           {lawyer, offer|null, call|null, wrapup, park} on connect: the state
+                  to show; park: keep a connection parked while on duty (standby_offer)
                   (a reloaded console gets its call back); wrapup: {extend_s,
                   extensions} what 延长整理 adds and how often per wrap-up
   offer           {contact, deadline, waited_s, history}  a contact offered to this
                   lawyer; history: earlier contacts from the same number, who handled them
   offer_withdrawn {contact_id, reason}           timed out, caller hung up, went elsewhere
-  connected       {contact}                      the accepted contact is now talking
-  ended           {contact}                      the conversation is over (wrap-up starts)
+  connected       {contact, audio}               the accepted contact is now talking;
+                                                  audio "parked": the console's parked
+                                                  connection was moved into the call's room
+                                                  (it hears the call now), else null: it
+                                                  offers a connection for the call
+  ended           {contact, parked}              the conversation is over (wrap-up starts);
+                                                  parked: the call's connection is parked
+                                                  again for the next call
   state           {lawyer}                       the lawyer's state changed
   webrtc_answer   {contact_id, sdp}              the media server's answer to the console's
                                                   offer (the browser joins the call's room)
   audio_lost      {contact_id}                   the media server restarted: offer again
+  standby_answer  {sdp}                          the answer to a standby_offer
+  standby_lost    {}                             the parked connection is gone: offer again
   monitored       {contact_id, mode|null}        a supervisor listens in (listen), coaches
                                                   (whisper) or has joined (barge); null: no
                                                   more (shown where media.announce_monitoring)
@@ -38,6 +47,10 @@ Protocol (JSON text frames). From lawline:
   pong            {}
 From the console:
   accept {contact_id} | reject {contact_id} | end {contact_id}
+  standby_offer {sdp}             while on duty: a connection parked, muted, between
+                                  calls, moved into each accepted phone call's room
+                                  (media/standby.py); a complete offer
+  standby_leave {}                no parked connection any more (going off duty)
   webrtc_offer {contact_id, sdp}  the browser's audio for the accepted call, a complete
                                   offer; lawline joins it to the call's room on the media
                                   server (again after a reload: it replaces the earlier one)
@@ -80,6 +93,7 @@ from lawline.hints.service import StatuteHints
 from lawline.media.legs import BrowserLegs, LegRefused
 from lawline.media.monitoring import coach_room
 from lawline.media.rooms import LAWYER_GROUP
+from lawline.media.standby import StandbyLegs
 from lawline.queue.model import Contact, Lawyer
 from lawline.queue.service import EventQueue, QueueService
 from lawline.queue.skills import Channel, ContactState, Presence, Service
@@ -101,6 +115,7 @@ from lawline.web.deps import (
     OpenConsolesDep,
     QueueDep,
     SettingsDep,
+    StandbyDep,
     VideoTranscriptsDep,
 )
 from lawline.web.hub import SocketHub, Ticket, TooManySockets
@@ -147,6 +162,7 @@ class ConsoleServices:
     queue: QueueService
     bridge: BridgeClient
     legs: BrowserLegs
+    standby: StandbyLegs
     hub: SocketHub
     live: LiveFeed
     taps: VideoTranscripts
@@ -154,12 +170,14 @@ class ConsoleServices:
     hints: StatuteHints
     db: sessionmaker[Session]
     menu: Menu = field(default_factory=default_menu)  # says a contact's menu path in words
+    park: bool = True  # media.park_lawyers: consoles on duty park a connection
 
 
 def console_services(
     queue: QueueDep,
     bridge: BridgeDep,
     legs: LegsDep,
+    standby: StandbyDep,
     hub: HubDep,
     live: LiveFeedDep,
     taps: VideoTranscriptsDep,
@@ -171,6 +189,7 @@ def console_services(
         queue,
         bridge,
         legs,
+        standby,
         hub,
         live,
         taps,
@@ -178,6 +197,7 @@ def console_services(
         hints,
         db,
         settings.telephony.menu,
+        settings.media.park_lawyers,
     )
 
 
@@ -192,6 +212,7 @@ class ConsoleSession:
         self.queue = services.queue
         self.bridge = services.bridge
         self.legs = services.legs
+        self.standby = services.standby
         self._lost: set[asyncio.Task[None]] = set()  # audio_lost frames being sent
         self._joining: asyncio.Task[None] | None = None  # the browser's offer being joined
         self.lawyer_id = lawyer_id
@@ -200,6 +221,9 @@ class ConsoleSession:
         # The contact being talked to (or last talked to, through wrap-up: the final of
         # the last utterance comes after the end): its live transcript is forwarded.
         self.call_id: str | None = None
+        # The call whose leg went back to the standby room before the lawyer ended or
+        # handed it on (the worker destroys the call's room as soon as it is over).
+        self._parked_from: str | None = None
         self._call_changed = asyncio.Event()
         self.hints = ConsoleHints(services.hints, services.db, lawyer_id, self._send)
         self.handlers: dict[str, Handler] = {
@@ -208,6 +232,8 @@ class ConsoleSession:
             "reject": self._reject,
             "end": self._end,
             "webrtc_offer": self._webrtc_offer,
+            "standby_offer": self._standby_offer,
+            "standby_leave": self._standby_leave,
             "coach_offer": self._coach_offer,
             "video_signal": self._video_signal,
             "tap_offer": self._tap_offer,
@@ -243,6 +269,7 @@ class ConsoleSession:
             if self._joining is not None:
                 self._joining.cancel()
                 await asyncio.gather(self._joining, return_exceptions=True)
+            await asyncio.shield(self.standby.leave(self))
             await asyncio.shield(self.legs.leave(self))
 
     async def _seen(self) -> None:
@@ -278,7 +305,14 @@ class ConsoleSession:
         lawyer_json = LawyerOut.of(lawyer).model_dump(mode="json")
         r = self.queue.routing
         wrapup = {"extend_s": r.wrapup_extend_s, "extensions": r.wrapup_extensions}
-        await self._send("hello", lawyer=lawyer_json, offer=offer, call=call, wrapup=wrapup)
+        await self._send(
+            "hello",
+            lawyer=lawyer_json,
+            offer=offer,
+            call=call,
+            wrapup=wrapup,
+            park=self.services.park,
+        )
 
     async def _offer_json(self, contact: Contact) -> dict[str, Any]:
         return {
@@ -329,17 +363,28 @@ class ConsoleSession:
                 await self._send("offer_withdrawn", contact_id=c.id, reason=ev.reason)
             self.offer_id = None
         if ev.type == "contact.answered" and c is not None and mine:
-            await self._send("connected", contact=_contact_json(c, self.services.menu))
+            # The parked connection, if any, hears the call before the console is told.
+            parked = c.channel == Channel.VOICE and await self.standby.into_call(
+                self, c.id, display=self._display, group=LAWYER_GROUP
+            )
+            await self._send(
+                "connected",
+                contact=_contact_json(c, self.services.menu),
+                audio="parked" if parked else None,
+            )
             self._set_call(c.id)
-        elif ev.type == "contact.ended" and c is not None and mine:
-            await self.legs.leave(self, c.id)
-            await self.legs.leave(self, coach_room(c.id))
-            await self._send("ended", contact=_contact_json(c, self.services.menu))
-        elif ev.type == "contact.transferred" and c is not None and self._mine(ev.lawyer):
+        elif c is not None and (
+            (ev.type == "contact.ended" and mine)
             # Handed on: over for them.
+            or (ev.type == "contact.transferred" and self._mine(ev.lawyer))
+        ):
+            parked = self._parked_from == c.id or await self.standby.back(
+                self, c.id, display=self._display
+            )
+            self._parked_from = None
             await self.legs.leave(self, c.id)
             await self.legs.leave(self, coach_room(c.id))
-            await self._send("ended", contact=_contact_json(c, self.services.menu))
+            await self._send("ended", contact=_contact_json(c, self.services.menu), parked=parked)
         if self._mine(ev.lawyer):
             await self._send("state", lawyer=LawyerOut.of(ev.lawyer).model_dump(mode="json"))
 
@@ -449,8 +494,23 @@ class ConsoleSession:
         if not await self._is_mine(cid):
             await self._result("end", False, "this contact is not yours")
             return
+        await self._park_before_leaving(cid)
         ok = await self.queue.end(cid, "lawyer") >= 0
         await self._result("end", ok, "" if ok else "the contact is not connected")
+
+    async def _park_before_leaving(self, cid: str) -> None:
+        if await self.standby.back(self, cid, display=self._display):
+            self._parked_from = cid
+
+    async def _unpark_if_still_mine(self, cid: str) -> None:
+        """The lawyer's part did not end after all (a refused transfer): the leg parked
+        for it goes back into the call."""
+        if self._parked_from != cid:
+            return
+        contact = await self.queue.store.get_contact(cid)
+        if contact and contact.lawyer == self.lawyer_id and contact.state == ContactState.CONNECTED:
+            self._parked_from = None
+            await self.standby.into_call(self, cid, display=self._display, group=LAWYER_GROUP)
 
     async def _webrtc_offer(self, frame: Frame) -> None:
         cid, sdp = _contact_id(frame), frame.get("sdp")
@@ -476,13 +536,39 @@ class ConsoleSession:
             self._joining.cancel()
         self._joining = asyncio.get_running_loop().create_task(self._join(cid, sdp))
 
+    @property
+    def _display(self) -> str:
+        return f"lawyer {self.lawyer_id}"
+
+    async def _standby_offer(self, frame: Frame) -> None:
+        sdp = frame.get("sdp")
+        if not isinstance(sdp, str) or not sdp:
+            raise BadFrame("'standby_offer' needs an 'sdp' string")
+        if not self.services.park:
+            await self._result("standby_offer", False, "this centre parks no connections")
+            return
+        if len(sdp) > MAX_SDP:
+            raise BadFrame("the offer is too large")
+        try:
+            answer = await self.standby.park(
+                self, sdp, display=self._display, on_lost=self._audio_lost
+            )
+        except LegRefused as exc:
+            await self._result("standby_offer", False, str(exc))
+            return
+        await self._send("standby_answer", sdp=answer)
+
+    async def _standby_leave(self, frame: Frame) -> None:
+        await self.standby.leave(self)
+        await self._result("standby_leave", True)
+
     async def _join(self, cid: str, sdp: str) -> None:
         try:
             answer = await self.legs.join(
                 self,
                 cid,
                 sdp,
-                display=f"lawyer {self.lawyer_id}",
+                display=self._display,
                 on_lost=self._audio_lost,
                 group=LAWYER_GROUP,  # the lawyer's side of a steered call's transcript
             )
@@ -517,10 +603,20 @@ class ConsoleSession:
         await self._send("coach_answer", contact_id=cid, sdp=answer)
 
     def _audio_lost(self, room: str) -> None:
-        """The media server restarted under this call: the console offers again."""
-        task = asyncio.get_running_loop().create_task(self._send("audio_lost", contact_id=room))
+        """The media server restarted under this call (or under the parked connection):
+        the console offers again."""
+        task = asyncio.get_running_loop().create_task(self._tell_lost(room))
         self._lost.add(task)
         task.add_done_callback(self._lost.discard)
+
+    async def _tell_lost(self, room: str) -> None:
+        parked = self.standby.owns(room)
+        if parked or self.standby.in_call(self) == room:
+            await self.standby.lost(self)
+        if parked:
+            await self._send("standby_lost")
+        else:
+            await self._send("audio_lost", contact_id=room)
 
     async def _hold(self, frame: Frame) -> None:
         cid = _contact_id(frame)
@@ -547,9 +643,12 @@ class ConsoleSession:
         note = str(frame.get("note", ""))[:1000]
         to_lawyer = frame.get("to_lawyer") or None
         to_service = Service(frame["to_service"]) if frame.get("to_service") else None
+        await self._park_before_leaving(cid)
         done = await self.queue.transfer(
             cid, self.lawyer_id, note, to_lawyer=to_lawyer, to_service=to_service
         )
+        if done != 1:
+            await self._unpark_if_still_mine(cid)
         messages = {-1: "this contact is not yours", -2: "no such lawyer"}
         await self._result("transfer", done == 1, messages.get(done, ""))
 

@@ -20,6 +20,7 @@ from lawline.accounts.throttle import PasswordGate, SignInThrottle
 from lawline.config import Settings
 from lawline.hints.service import StatuteHints
 from lawline.media.legs import BrowserLegs
+from lawline.media.standby import StandbyLegs
 from lawline.queue.service import QueueService
 from lawline.telephony.bridge_wire import BridgeClient
 from lawline.transcripts.store import TranscriptStore
@@ -80,6 +81,10 @@ def browser_legs(conn: HTTPConnection) -> BrowserLegs:
     return conn.app.state.legs
 
 
+def standby_legs(conn: HTTPConnection) -> StandbyLegs:
+    return conn.app.state.standby
+
+
 def video_transcripts(conn: HTTPConnection) -> VideoTranscripts:
     return conn.app.state.video_transcripts
 
@@ -105,6 +110,7 @@ TranscriptsDep = Annotated[TranscriptStore, Depends(transcript_store)]
 LiveFeedDep = Annotated[LiveFeed, Depends(live_feed)]
 BridgeDep = Annotated[BridgeClient, Depends(bridge_client)]
 LegsDep = Annotated[BrowserLegs, Depends(browser_legs)]
+StandbyDep = Annotated[StandbyLegs, Depends(standby_legs)]
 VideoTranscriptsDep = Annotated[VideoTranscripts, Depends(video_transcripts)]
 OpenConsolesDep = Annotated[Counter[str], Depends(open_consoles)]
 HintsDep = Annotated[StatuteHints, Depends(statute_hints)]

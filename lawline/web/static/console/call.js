@@ -1,6 +1,8 @@
 // The connected call: its summary and timer, the audio (one WebRTC connection to the
 // call's room on the media server; lawline relays the offer and the answer), mute, hold,
-// transfer, hang up.
+// transfer, hang up. While on duty one connection stays parked between calls and
+// lawline moves it into each phone call's room at accept (lawline/media/standby.py):
+// the audio starts without a new connection.
 import { $, draw, html } from "../lib/dom.js";
 import { clock } from "../lib/format.js";
 import { iceComplete } from "../lib/ice.js";
@@ -17,7 +19,7 @@ const MICROPHONE = { echoCancellation: true, noiseSuppression: true };
 let callTimer = null;
 let audioRetries = 0;
 
-export async function startCall(contact) {
+export async function startCall(contact, audio = null) {
   const again = state.call && state.call.id === contact.id;
   state.call = contact;
   $("call").hidden = false;
@@ -37,10 +39,21 @@ export async function startCall(contact) {
       $("call-timer").textContent = clock((Date.now() - started) / 1000);
     }, 1000);
   }
-  if (video) await connectVideo(contact); else await connectAudio(contact);
+  if (video) await connectVideo(contact);
+  else if (audio !== "parked" || !takeParked()) await connectAudio(contact);
 }
 
-export function endCall() {
+// The call is over; `parked`: lawline parked its connection again for the next call.
+export function endCall(parked = false) {
+  if (parked && state.onStandby && state.pc) {
+    const standby = { pc: state.pc, stream: state.remoteStream };
+    state.pc = null;
+    stopMeter();
+    silence(standby.pc);
+    watchParked(standby);
+    state.standby = standby;
+  }
+  state.onStandby = false;
   closeAudio();
   closeVideo();
   $("video").hidden = true;
@@ -58,7 +71,7 @@ function setAudioStatus(text) { $("audio-status").textContent = text; }
 
 // A peer connection with the microphone and its complete offer (no trickle: every
 // candidate in it); null when the microphone cannot be used.
-async function newOffer() {
+async function newOffer(parked = false) {
   try {
     state.localStream = state.localStream
       || await navigator.mediaDevices.getUserMedia({ audio: window.LAWLINE_AUDIO_CONSTRAINTS || MICROPHONE });
@@ -70,16 +83,123 @@ async function newOffer() {
     track.enabled = !state.muted;
     pc.addTrack(track, state.localStream);
   }
+  if (parked) silence(pc);
   await pc.setLocalDescription(await pc.createOffer());
   await iceComplete(pc);
   return pc;
 }
 
+// The microphone's track to a connection, or none (parked: nothing is sent at all).
+function silence(pc) {
+  for (const sender of pc.getSenders()) sender.replaceTrack(null).catch(() => {});
+}
+
+function speak(pc) {
+  const track = state.localStream && state.localStream.getAudioTracks()[0];
+  if (!track) return;
+  track.enabled = !state.muted;
+  for (const sender of pc.getSenders()) sender.replaceTrack(track).catch(() => {});
+}
+
+// What the call's room sends: played (Chrome plays a remote WebRTC stream through WebAudio
+// only if an element plays it too) and shown on the level meter.
+function hear(stream) {
+  state.remoteStream = stream;
+  $("remote-audio").srcObject = stream;
+  state.meter = new LevelMeter(stream, $("caller-level"));
+}
+
+function stopMeter() {
+  if (state.meter) state.meter.stop();
+  state.meter = null;
+  state.remoteStream = null;
+}
+
+// ----- the parked connection ----------------------------------------------------------------
+
+const onDuty = () => state.park && state.lawyer && state.lawyer.state !== "offline";
+const PARK_AGAIN_MS = 30_000;  // after lawline could not park one (no media server)
+let parkRefusedAt = -Infinity;
+
+// On duty and none parked: park one (its offer to lawline's standby room, muted).
+export async function park() {
+  if (state.standby || state.onStandby || !onDuty() || !window.RTCPeerConnection) return;
+  if (Date.now() - parkRefusedAt < PARK_AGAIN_MS) return;
+  const standby = { pc: null, stream: null };
+  state.standby = standby;
+  const pc = await newOffer(true);
+  if (state.standby !== standby || !pc) {  // dropped meanwhile, or no microphone
+    if (pc) pc.close();
+    if (state.standby === standby) state.standby = null;
+    return;
+  }
+  standby.pc = pc;
+  watchParked(standby);
+  send("standby_offer", { sdp: pc.localDescription.sdp });
+}
+
+function watchParked(standby) {
+  const pc = standby.pc;
+  pc.ontrack = (event) => { standby.stream = event.streams[0] || new MediaStream([event.track]); };
+  pc.onconnectionstatechange = () => {
+    // Lost on the way (the network moved): park afresh, unless it is the call's now.
+    if (pc.connectionState === "failed" && state.standby === standby) unpark(false).then(park);
+  };
+}
+
+export function parkAnswered(frame) {
+  const standby = state.standby;
+  if (!standby || !standby.pc) return;
+  standby.pc.setRemoteDescription({ type: "answer", sdp: frame.sdp })
+    .catch((e) => console.warn("parked connection answer:", e));
+}
+
+// Off duty (or the socket closed: lawline let go of it): no parked connection.
+export async function unpark(tell = true) {
+  const standby = state.standby;
+  state.standby = null;
+  if (standby && standby.pc) standby.pc.close();
+  if (tell && standby) send("standby_leave");
+}
+
+// lawline lost the parked connection (the media server restarted): park another.
+export function parkLost() {
+  parkRefusedAt = -Infinity;
+  unpark(false).then(park);
+}
+
+// lawline could not park it: calls connect as they are accepted, until a later try.
+export function parkRefused() {
+  parkRefusedAt = Date.now();
+  unpark(false);
+}
+
+// lawline moved the parked connection into the accepted call's room: it is the call's.
+function takeParked() {
+  const standby = state.standby;
+  if (!standby || !standby.pc) return false;
+  state.standby = null;
+  dropPrepared();
+  closeAudio();
+  state.onStandby = true;
+  state.pc = standby.pc;
+  speak(state.pc);
+  const pc = state.pc;
+  const stream = standby.stream || new MediaStream(pc.getReceivers().map((r) => r.track));
+  hear(stream);
+  pc.ontrack = null;
+  watchCall(pc);
+  return true;
+}
+
 // A phone call is being offered: its offer is made now (about 200 ms: the microphone,
-// ICE gathering), so the audio starts as soon as the lawyer accepts.
+// ICE gathering), so the audio starts soon after the lawyer accepts (unless the parked
+// connection takes the call).
 export function prepareAudio(contact) {
   dropPrepared();
-  if (contact.channel !== "video") state.prepared = { id: contact.id, pc: newOffer() };
+  if (contact.channel !== "video" && !(state.standby && state.standby.pc)) {
+    state.prepared = { id: contact.id, pc: newOffer() };
+  }
 }
 
 export function dropPrepared() {
@@ -89,6 +209,7 @@ export function dropPrepared() {
 }
 
 async function connectAudio(contact) {
+  state.onStandby = false;
   closeAudio();
   setAudioStatus("正在接通音频…");
   const prepared = state.prepared && state.prepared.id === contact.id ? state.prepared : null;
@@ -103,29 +224,30 @@ async function connectAudio(contact) {
   if (state.pc !== promise) { pc.close(); return; }  // replaced meanwhile
   state.pc = pc;
   for (const track of state.localStream.getAudioTracks()) track.enabled = !state.muted;
-  pc.ontrack = (event) => {
-    const stream = event.streams[0] || new MediaStream([event.track]);
-    state.remoteStream = stream;
-    // Chrome plays a remote WebRTC stream through WebAudio only if an element plays it too.
-    $("remote-audio").srcObject = stream;
-    state.meter = new LevelMeter(stream, $("caller-level"));
-  };
-  pc.onconnectionstatechange = () => {
-    const labels = { connected: "音频已接通", connecting: "正在接通音频…", failed: "音频连接失败",
-      disconnected: "音频中断，正在恢复…" };
-    setAudioStatus(labels[pc.connectionState] || "");
-    // The path to the media server failed (it restarted, the network moved): join again.
-    if (pc.connectionState === "failed" && state.pc === pc && state.call) audioRefused();
-  };
+  pc.ontrack = (event) => hear(event.streams[0] || new MediaStream([event.track]));
+  watchCall(pc);
   send("webrtc_offer", { contact_id: contact.id, sdp: pc.localDescription.sdp });
 }
 
+// The call's connection, as the lawyer sees it.
+function watchCall(pc) {
+  const show = () => {
+    const labels = { connected: "音频已接通", connecting: "正在接通音频…", failed: "音频连接失败",
+      disconnected: "音频中断，正在恢复…", new: "正在接通音频…" };
+    setAudioStatus(labels[pc.connectionState] || "");
+  };
+  pc.onconnectionstatechange = () => {
+    show();
+    // The path to the media server failed (it restarted, the network moved): join again.
+    if (pc.connectionState === "failed" && state.pc === pc && state.call) audioRefused();
+  };
+  show();
+}
+
 function closeAudio() {
-  if (state.meter) state.meter.stop();
-  state.meter = null;
+  stopMeter();
   if (state.pc && state.pc.close) state.pc.close();
   state.pc = null;
-  state.remoteStream = null;
 }
 
 // The media server restarted under the call: a new offer joins the room it remakes.

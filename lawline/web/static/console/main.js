@@ -8,7 +8,10 @@
 import { $, setLink, signOut, toast } from "../lib/dom.js";
 import { setZone } from "../lib/format.js";
 import { Socket } from "../lib/socket.js";
-import { audioAnswered, audioLost, audioRefused, dropPrepared, endCall, prepareAudio, startCall, wireCall } from "./call.js";
+import {
+  audioAnswered, audioLost, audioRefused, dropPrepared, endCall, park, parkAnswered, parkLost,
+  parkRefused, prepareAudio, startCall, unpark, wireCall,
+} from "./call.js";
 import { closeCoach, coachAnswered, coachStart, endMonitoring, monitored } from "./coach.js";
 import { caseSaved, fillCaseChoices, loadOverdue, showOpenCase, wireCaseForm } from "./case-form.js";
 import { loadFigures, renderLawyer, wireDuty } from "./duty.js";
@@ -37,8 +40,11 @@ function explain(result) {
 const handlers = {
   hello(f) {
     state.wrapupRules = f.wrapup;
+    state.park = f.park;
     renderLawyer(f.lawyer);
     refreshRecent();
+    // A new socket: lawline let go of the old one's connections; park one afresh.
+    unpark(false).then(park);
     if (f.offer) { showOffer(f.offer); prepareAudio(f.offer.contact); } else hideOffer();
     if (f.call) startCall(f.call);  // a reload mid-call: audio again, same call
     loadFigures();
@@ -48,15 +54,17 @@ const handlers = {
     if (state.offer && state.offer.contact.id === f.contact_id) { hideOffer(); dropPrepared(); }
     if (f.reason === "timeout") toast("来电未在时限内接听，已转给其他律师。");
   },
-  connected(f) { hideOffer(); startCall(f.contact); },
+  connected(f) { hideOffer(); startCall(f.contact, f.audio); },
   ended(f) {
-    if (state.call && state.call.id === f.contact.id) { endCall(); endMonitoring(); }
+    if (state.call && state.call.id === f.contact.id) { endCall(f.parked); endMonitoring(); park(); }
     if (state.caseContact && state.caseContact.id === f.contact.id) showOpenCase();
     loadFigures();
     refreshRecent();
   },
   webrtc_answer: audioAnswered,
   audio_lost: audioLost,
+  standby_answer: parkAnswered,
+  standby_lost: parkLost,
   monitored,
   coach_start: coachStart,
   coach_answer: coachAnswered,
@@ -64,11 +72,14 @@ const handlers = {
   state(f) {
     const was = state.lawyer && state.lawyer.state;
     renderLawyer(f.lawyer);
+    if (f.lawyer.state === "offline") unpark(); else park();
     if (was === "wrapup" && f.lawyer.state !== "wrapup") refreshRecent();
     if (f.lawyer.wrapup_extensions) loadFigures();
   },
   result(f) {
     if (f.request === "webrtc_offer" && !f.ok && audioRefused()) return;
+    // No parked connection (no media server yet): calls connect as they are accepted.
+    if (f.request === "standby_offer" && !f.ok) { parkRefused(); return; }
     if (f.request === "case" && f.ok) { caseSaved(); refreshRecent(); }
     if (!f.ok) toast(explain(f));
   },

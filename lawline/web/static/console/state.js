@@ -12,6 +12,9 @@ export const state = {
   histories: {},      // contact id -> the caller's earlier contacts (from its offer)
   pc: null,
   prepared: null,  // {id, pc: Promise} the offer made while a phone call is offered
+  park: false,        // keep a connection parked while on duty (hello: media.park_lawyers)
+  standby: null,      // {pc} the connection parked between calls (call.js)
+  onStandby: false,   // the call's audio is the parked connection, moved into its room
   video: null,        // the VideoCall of a call from a village terminal
   tap: null,          // its voices to lawline, for the transcript
   localStream: null,
