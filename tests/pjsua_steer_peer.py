@@ -6,7 +6,8 @@ endpoint per process, so each end is a process of its own).
         (looped) into it, and takes `steer HOST PORT` (steer.RtpAddress checked),
         `steer-raw HOST PORT` (unchecked), `refresh` (a re-INVITE
         as pjsua makes its own) and `unsteer`.
-        Prints "media" whenever the call's own stream is (again) up, "caller HOST PORT"
+        Prints "media" whenever the call's own stream is (again) up (the first time once
+        the call is confirmed: its ACK in), "caller HOST PORT"
         for the caller's RTP address while steered, "steer-failed STATUS", and
         "reinvite steer-header=yes|no" for each re-INVITE the caller sends.
     python tests/pjsua_steer_peer.py caller SIP_PORT RTP_PORT URI
@@ -48,10 +49,15 @@ class WorkerEvents(CallEvents):
         self.play = play
         self.player: pj.AudioMediaPlayer | None = None
         self.ended = False
+        self.confirmed = False
 
     def on_state(self, state: int, status: int) -> None:
         if state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.ended = True
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed:
+            self.confirmed = True
+            if self.player is not None:
+                say("media")
 
     def on_media_active(self) -> None:
         audio = self.call.audio()
@@ -61,7 +67,9 @@ class WorkerEvents(CallEvents):
             self.player = pj.AudioMediaPlayer()
             self.player.createPlayer(self.play)  # looped
         self.player.startTransmit(audio)
-        say("media")
+        # Said once the caller's ACK is in too: a re-INVITE (a steer) before it is refused.
+        if self.confirmed:
+            say("media")
 
     def on_caller_media(self, address: RtpAddress) -> None:
         say(f"caller {address.host} {address.port}")
