@@ -214,13 +214,15 @@ class LoneFront:
 
     def start(self) -> None:
         child = prepare_front(self.settings, worker_addresses(self.settings), self.redis_url).child
+        # Counted before it starts: a quick Kamailio has said it by the time it is counted.
+        started = self.log().count("Listening on")
         with self.log_path.open("ab") as out:
             # A group of its own: Kamailio's children ignore SIGTERM and outlive a main
             # process killed outright.
             self.proc = subprocess.Popen(
                 child.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        started, proc = self.log().count("Listening on"), self.proc
+        proc = self.proc
 
         def up() -> bool:
             return self.log().count("Listening on") > started or proc.poll() is not None
