@@ -125,7 +125,7 @@ class StandbyLegs:
             return False
         return True
 
-    async def lost(self, owner: Hashable) -> None:
+    def lost(self, owner: Hashable) -> None:
         """The media server lost the owner's standby leg (it restarted, and its rooms
         with it): its browser offers again."""
         self._in_call.pop(owner, None)

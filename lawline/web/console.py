@@ -127,6 +127,7 @@ from lawline.web.socket_loop import (
     Frame,
     Handler,
     close_as_ended,
+    offer_sdp,
     run_until_ended,
     send_frame,
     serve_frames,
@@ -144,7 +145,6 @@ CLOSE_NOT_FOUND = 4404
 
 # The break reason while a lawyer's console is away (reloading, network lost).
 CONSOLE_AWAY = "console reconnecting"
-MAX_SDP = 64_000  # a browser's complete offer is a few kB
 
 
 def _contact_json(contact: Contact, menu: Menu) -> dict[str, Any]:
@@ -458,9 +458,9 @@ class ConsoleSession:
         await relay.publish(store.redis, store.prefix, "terminal", terminal, message)
 
     async def _tap_offer(self, frame: Frame) -> None:
-        cid, sdp, legs = _contact_id(frame), frame.get("sdp"), frame.get("legs")
-        if not isinstance(sdp, str) or not sdp or not isinstance(legs, dict):
-            raise BadFrame("'tap_offer' needs an 'sdp' string and 'legs' {mid: speaker}")
+        cid, sdp, legs = _contact_id(frame), offer_sdp(frame), frame.get("legs")
+        if not isinstance(legs, dict) or not 0 < len(legs) <= len(CALL_LEGS):
+            raise BadFrame("'tap_offer' needs 'legs' {mid: speaker}, one per voice")
         contact = await self.queue.store.get_contact(cid)
         if (
             contact is None
@@ -513,11 +513,7 @@ class ConsoleSession:
             await self.standby.into_call(self, cid, display=self._display, group=LAWYER_GROUP)
 
     async def _webrtc_offer(self, frame: Frame) -> None:
-        cid, sdp = _contact_id(frame), frame.get("sdp")
-        if not isinstance(sdp, str) or not sdp:
-            raise BadFrame("'webrtc_offer' needs an 'sdp' string")
-        if len(sdp) > MAX_SDP:
-            raise BadFrame("the offer is too large")
+        cid, sdp = _contact_id(frame), offer_sdp(frame)
         contact = await self.queue.store.get_contact(cid)
         if (
             contact is None
@@ -541,14 +537,10 @@ class ConsoleSession:
         return f"lawyer {self.lawyer_id}"
 
     async def _standby_offer(self, frame: Frame) -> None:
-        sdp = frame.get("sdp")
-        if not isinstance(sdp, str) or not sdp:
-            raise BadFrame("'standby_offer' needs an 'sdp' string")
+        sdp = offer_sdp(frame)
         if not self.services.park:
             await self._result("standby_offer", False, "this centre parks no connections")
             return
-        if len(sdp) > MAX_SDP:
-            raise BadFrame("the offer is too large")
         try:
             answer = await self.standby.park(
                 self, sdp, display=self._display, on_lost=self._audio_lost
@@ -582,9 +574,7 @@ class ConsoleSession:
 
     async def _coach_offer(self, frame: Frame) -> None:
         """Join the call's coach room muted: the lawyer hears the supervisor coaching."""
-        cid, sdp = _contact_id(frame), frame.get("sdp")
-        if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
-            raise BadFrame("'coach_offer' needs an 'sdp' string (a complete offer)")
+        cid, sdp = _contact_id(frame), offer_sdp(frame)
         contact = await self.queue.store.get_contact(cid)
         if (
             contact is None
@@ -612,7 +602,7 @@ class ConsoleSession:
     async def _tell_lost(self, room: str) -> None:
         parked = self.standby.owns(room)
         if parked or self.standby.in_call(self) == room:
-            await self.standby.lost(self)
+            self.standby.lost(self)
         if parked:
             await self._send("standby_lost")
         else:

@@ -70,11 +70,17 @@ from lawline.web.console_hints import MAX_ARTICLE, MAX_LAW
 from lawline.web.db import in_transaction
 from lawline.web.deps import DbDep, HubDep, SecretDep, SettingsDep, Staff
 from lawline.web.hub import Ticket, TooManySockets
-from lawline.web.socket_loop import BadFrame, Frame, run_until_ended, send_frame, serve_frames
+from lawline.web.socket_loop import (
+    BadFrame,
+    Frame,
+    offer_sdp,
+    run_until_ended,
+    send_frame,
+    serve_frames,
+)
 from lawline.web.ws_access import admitted, client_address, credential_of, origin_allowed
 
 router = APIRouter()
-MAX_SDP = 64_000
 LINK_TTL_S = 2 * 24 * 3600  # a party's link opens their seat for two days
 ENDS_PARTY = frozenset({"removed", "closed", "replaced"})
 
@@ -102,13 +108,6 @@ def _flag(frame: Frame, name: str) -> bool:
     if not isinstance(value, bool):
         raise BadFrame(f"'{frame['type']}' needs '{name}': true or false")
     return value
-
-
-def _sdp(frame: Frame) -> str:
-    sdp = frame.get("sdp")
-    if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
-        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (complete, ICE gathered)")
-    return sdp
 
 
 class MediatorDesk:
@@ -213,7 +212,7 @@ class MediatorDesk:
             raise RoomRefused("请先开启调解室")
 
     async def _offer(self, frame: Frame) -> None:
-        cid, sdp = case_id_of(frame), _sdp(frame)
+        cid, sdp = case_id_of(frame), offer_sdp(frame)
         try:
             self._controls(cid)
             answer = await self.rooms.offer(cid, MEDIATOR, id(self), sdp)
@@ -223,7 +222,7 @@ class MediatorDesk:
         await send_frame(self.ws, "answer", case_id=cid, sdp=answer)
 
     async def _publish(self, frame: Frame) -> None:
-        cid, sdp = case_id_of(frame), _sdp(frame)
+        cid, sdp = case_id_of(frame), offer_sdp(frame)
         try:
             self._controls(cid)
             answer = await self.rooms.publish(cid, MEDIATOR, id(self), sdp)
@@ -233,7 +232,7 @@ class MediatorDesk:
         await send_frame(self.ws, "published", case_id=cid, sdp=answer)
 
     async def _watching(self, frame: Frame) -> None:
-        cid, sdp = case_id_of(frame), _sdp(frame)
+        cid, sdp = case_id_of(frame), offer_sdp(frame)
         await self._do("watching", cid, lambda: self.rooms.watching(cid, MEDIATOR, id(self), sdp))
 
     async def _dial(self, frame: Frame) -> None:
@@ -489,7 +488,7 @@ async def _party(
 
     async def offer(frame: Frame) -> None:
         try:
-            answer = await rooms.offer(seat.case_id, who, owner, _sdp(frame))
+            answer = await rooms.offer(seat.case_id, who, owner, offer_sdp(frame))
         except (RoomRefused, LegRefused) as exc:
             await send_frame(ws, "result", request="offer", ok=False, message=str(exc))
             return
@@ -497,7 +496,7 @@ async def _party(
 
     async def publish(frame: Frame) -> None:
         try:
-            answer = await rooms.publish(seat.case_id, who, owner, _sdp(frame))
+            answer = await rooms.publish(seat.case_id, who, owner, offer_sdp(frame))
         except (RoomRefused, LegRefused) as exc:
             await send_frame(ws, "result", request="publish", ok=False, message=str(exc))
             return
@@ -505,7 +504,7 @@ async def _party(
 
     async def watching(frame: Frame) -> None:
         try:
-            await rooms.watching(seat.case_id, who, owner, _sdp(frame))
+            await rooms.watching(seat.case_id, who, owner, offer_sdp(frame))
         except (RoomRefused, LegRefused) as exc:
             await send_frame(ws, "result", request="watching", ok=False, message=str(exc))
 

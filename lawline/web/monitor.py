@@ -41,11 +41,10 @@ from lawline.queue.store import Event
 from lawline.video import relay
 from lawline.web.db import in_transaction
 from lawline.web.mediation_room import case_id_of
-from lawline.web.socket_loop import BadFrame, Frame, Handler, send_frame
+from lawline.web.socket_loop import BadFrame, Frame, Handler, offer_sdp, send_frame
 
 log = logging.getLogger(__name__)
 
-MAX_SDP = 64_000
 AUDIT_ACTIONS = {"start": Monitor.START, "mode": Monitor.MODE, "stop": Monitor.STOP}
 OVER = frozenset({"contact.ended", "contact.transferred", "contact.abandoned"})
 
@@ -92,7 +91,7 @@ class MonitorDesk:
             await self._audit_room(case_id, "stop")
 
     async def _room_listen(self, frame: Frame) -> None:
-        cid, sdp = case_id_of(frame), _sdp(frame)
+        cid, sdp = case_id_of(frame), offer_sdp(frame)
         try:
             answer = await self.rooms.listen(cid, id(self), sdp, tell=self._tell_room)
         except (LegRefused, RoomRefused) as exc:
@@ -120,7 +119,7 @@ class MonitorDesk:
         log.info("mediation monitoring", extra={"case": case_id, "action": action})
 
     async def _offer(self, frame: Frame) -> None:
-        cid, mode, sdp = _contact_id(frame), _mode(frame), _sdp(frame)
+        cid, mode, sdp = _contact_id(frame), _mode(frame), offer_sdp(frame)
         contact = await self.queue.store.get_contact(cid)
         if (
             contact is None
@@ -138,7 +137,7 @@ class MonitorDesk:
         await send_frame(self.ws, "monitor_answer", contact_id=cid, sdp=answer)
 
     async def _coach(self, frame: Frame) -> None:
-        cid, sdp = _contact_id(frame), _sdp(frame)
+        cid, sdp = _contact_id(frame), offer_sdp(frame)
         try:
             answer = await self.monitoring.coach(cid, sdp)
         except (LegRefused, MonitorRefused) as exc:
@@ -223,10 +222,3 @@ def _mode(frame: Frame) -> Mode:
         return Mode(frame.get("mode"))
     except ValueError:
         raise BadFrame("'mode' is listen, barge or whisper") from None
-
-
-def _sdp(frame: Frame) -> str:
-    sdp = frame.get("sdp")
-    if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
-        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (a complete offer)")
-    return sdp

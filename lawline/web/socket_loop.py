@@ -30,6 +30,20 @@ class BadFrame(ValueError):
     """A frame lawline cannot act on; the message (sent back as `error`) says why."""
 
 
+MAX_SDP = 64_000  # a browser's complete offer is a few kB
+
+
+def offer_sdp(frame: Frame) -> str:
+    """A browser's complete WebRTC offer (ICE gathered, no trickle), bounded where it
+    enters."""
+    sdp = frame.get("sdp")
+    if not isinstance(sdp, str) or not sdp:
+        raise BadFrame(f"'{frame['type']}' needs an 'sdp' string (a complete offer)")
+    if len(sdp) > MAX_SDP:
+        raise BadFrame("the offer is too large")
+    return sdp
+
+
 async def send_frame(ws: WebSocket, frame_type: str, **fields: Any) -> None:
     await ws.send_text(json.dumps({"type": frame_type, **fields}, ensure_ascii=False))
 
