@@ -103,7 +103,9 @@ BEFORE = {
     "LAWLINE_TRANSCRIPTS__WHISPER__MIN_WINDOW_S": "0",
     "LAWLINE_TRANSCRIPTS__WHISPER__TRIM_QUIET": "false",
     "LAWLINE_TRANSCRIPTS__WHISPER__PACK_UTTERANCES": "1",
+    "LAWLINE_TRANSCRIPTS__WHISPER__BATCH_UTTERANCES": "1",
     "LAWLINE_TRANSCRIPTS__WHISPER__CORRECT_LEGAL_TERMS": "false",
+    "LAWLINE_TRANSCRIPTS__WHISPER__CORRECT_LEGAL_WORDS": "false",
     "LAWLINE_TRANSCRIPTS__WHISPER__DECODE_EARLY": "false",
 }
 VOICE = {"whisper": "neural-voice Mandarin", "vosk": "espeak-ng Korean"}
@@ -416,6 +418,7 @@ class Decodes:
 
     queued: int = 0  # utterances decoded from the queue
     queued_s: float = 0.0
+    together: int = 0  # of which decoded with others (side by side, or packed)
     early: int = 0
     early_s: float = 0.0
 
@@ -430,7 +433,9 @@ class Decodes:
             if not isinstance(record, dict):
                 continue
             if record.get("message") == "utterances decoded":
-                d.queued += int(record.get("utterances", 0))
+                n = int(record.get("utterances", 0))
+                d.queued += n
+                d.together += n if n > 1 else 0
                 d.queued_s += float(record.get("compute_s", 0.0))
             elif record.get("message") == "utterance decoded early":
                 d.early += 1
@@ -449,7 +454,8 @@ class Decodes:
     def summary(self, utterances: int) -> str:
         used = self.used(utterances)
         return (
-            f"    decodes: {self.queued} at eof ({self.queued_s:.1f} s), {self.early} early "
+            f"    decodes: {self.queued} at eof ({self.queued_s:.1f} s; {self.together} of them "
+            f"with others), {self.early} early "
             f"({self.early_s:.1f} s; about {used} used as the final, "
             f"{max(0, self.early - used)} dropped when the speaker went on)"
         )

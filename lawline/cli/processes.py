@@ -149,6 +149,7 @@ def decoder(
         pack_limits(settings),
         w.decode_early,
         w.decode_early_below_load,
+        w.batch_utterances,
     )
     try:
         asyncio.run(running)

@@ -101,6 +101,7 @@ def decode_settings(settings: Settings, language: str = "zh") -> DecodeSettings:
         script=w.script,
         numbers=w.numbers,
         correct_legal_terms=w.correct_legal_terms,
+        correct_legal_words=w.correct_legal_words,
         legal_terms=tuple(w.glossary + w.legal_terms),
     )
 

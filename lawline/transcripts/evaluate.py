@@ -219,7 +219,9 @@ async def local_engines(settings: Settings, language: str) -> AsyncIterator[Engi
                     t.whisper.compute_type,
                     decode_settings(settings, language),
                 )
-                service = DecoderService(decoder, limits=pack_limits(settings))
+                service = DecoderService(
+                    decoder, limits=pack_limits(settings), batch=t.whisper.batch_utterances
+                )
                 whisper_urls = [await _serve(stack, service.handle)]
         if not vosk_urls and (want is None or want.finals == "vosk" or not whisper_urls):
             from lawline.transcripts.server import ModelMissing as VoskMissing

@@ -90,6 +90,11 @@ class WhisperSettings(BaseModel):
     pack_utterances: int = Field(default=1, ge=1, le=16)
     pack_seconds: float = Field(default=18.0, ge=5, le=28)
     pack_gap_s: float = Field(default=0.6, ge=0.2, le=2.0)
+    # Without packing, utterances waiting for a decoder are decoded side by side, this
+    # many at most: one encoder call and one beam search, each in its own row (the same
+    # text as alone, about a third cheaper each at four; README, "What a final costs").
+    # 1: one at a time.
+    batch_utterances: int = Field(default=4, ge=1, le=16)
     # An idle decoder starts on an utterance 0.3 s into its speaker's pause, so the
     # final is ready when the pause is confirmed (decoder.py).
     decode_early: bool = True
@@ -115,6 +120,9 @@ class WhisperSettings(BaseModel):
     # centre's own (3-12 Han characters each, at most 500; see README).
     correct_legal_terms: bool = True
     legal_terms: list[str] = Field(default_factory=list, max_length=MAX_CENTRE_TERMS)
+    # Then the statutes' two- and three-character words (压金 -> 押金, 盒同 -> 合同),
+    # only where the characters make no word and the word is far likelier (README).
+    correct_legal_words: bool = True
 
     @field_validator("legal_terms")
     @classmethod
