@@ -51,7 +51,8 @@ async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running
     settings = Settings(
         data_dir=tmp_path,
         secret_key="test-secret",
-        routing=RoutingSettings(offer_timeout_s=60, wrapup_s=120, console_timeout_s=3),
+        # Over the console's 5 s ping: an open page is never taken for lost.
+        routing=RoutingSettings(offer_timeout_s=60, wrapup_s=120, console_timeout_s=8),
         accounts=AccountSettings(cookie_secure=True),
         webrtc=WebRTCSettings(host_addresses=["127.0.0.1"]),
         cases=CaseSettings(deadline_days={"simple": 0, "general": 7, "complex": 30}, min_ratings=1),

@@ -38,7 +38,9 @@ CALLER_HZ, LAWYER_HZ = 600, 1400
 
 @pytest.fixture
 async def lawline(clean_redis_url: str, tmp_path: Path) -> AsyncIterator[Running]:
-    routing = RoutingSettings(offer_timeout_s=60, wrapup_s=120, console_timeout_s=3)
+    # A console pings every 5 s: a timeout under that would take a lawyer whose page is
+    # open off duty between two pings (mid-call, once a quiet stretch passed 3 s).
+    routing = RoutingSettings(offer_timeout_s=60, wrapup_s=120, console_timeout_s=8)
     async with lawline_with_wang(tmp_path, clean_redis_url, routing) as running:
         yield running
 
@@ -88,7 +90,7 @@ async def test_closing_the_browser_mid_offer_returns_the_contact_to_the_queue(
     # The browser is gone: the offer goes back to the queue at once ...
     await eventually(lambda: contact_state(lawline, contact_id), "waiting", 5)
     # ... and a lawyer who does not come back is taken off duty.
-    await eventually(lambda: lawyer_state(lawline), "offline", 10)
+    await eventually(lambda: lawyer_state(lawline), "offline", 20)
 
 
 async def test_a_console_closed_for_falling_behind_comes_back_and_gets_offers(
