@@ -112,3 +112,29 @@ async def test_utterances_waiting_together_are_decoded_side_by_side(
     texts = await asyncio.gather(*(service.decode(pcm, rate) for pcm, rate in utterances))
     assert batches == [4, 2]
     assert list(texts) == alone
+
+
+async def test_an_utterance_that_cannot_be_decoded_fails_alone(
+    decoder: WhisperDecoder,
+    utterances: list[tuple[bytes, int]],
+    alone: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One utterance's audio makes decoding fail (here, made to): its batch is decoded
+    again one by one, its neighbours get their text and only its connection an error."""
+    bad = utterances[1][0]
+    real = decoder._audio
+
+    def failing(pcm: bytes, rate: int) -> object:
+        if pcm is bad:
+            raise ValueError("unreadable audio")
+        return real(pcm, rate)
+
+    monkeypatch.setattr(decoder, "_audio", failing)
+    service = DecoderService(decoder)
+    texts = await asyncio.gather(
+        *(service.decode(pcm, rate) for pcm, rate in utterances[:3]), return_exceptions=True
+    )
+    assert texts[0] == alone[0] and texts[2] == alone[2]
+    assert isinstance(texts[1], ValueError)
+    assert not service.waiting

@@ -66,6 +66,7 @@ class Waiting:
     pcm: bytes
     rate: int
     text: asyncio.Future[str]
+    alone: bool = False  # its batch failed: decoded by itself, so it fails by itself
 
     @property
     def seconds(self) -> float:
@@ -219,7 +220,9 @@ class DecoderService:
         loop = asyncio.get_running_loop()
         while self.waiting:
             packing = self.limits.utterances > 1
-            if packing:
+            if self.waiting[0].alone:
+                n = 1
+            elif packing:
                 n = take([w.seconds for w in self.waiting], self.limits)
             else:
                 n = min(self.batch, len(self.waiting))
@@ -235,6 +238,11 @@ class DecoderService:
                 results = await loop.run_in_executor(self.pool, work)
             except Exception as exc:  # one bad decode must not strand the queue behind it
                 log.exception("decoding failed", extra={"utterances": n})
+                if n > 1:  # nor take its neighbours' text with it: each again, alone
+                    for w in reversed(batch):
+                        w.alone = True
+                        self.waiting.appendleft(w)
+                    continue
                 for w in batch:
                     if not w.text.done():
                         w.text.set_exception(exc)
