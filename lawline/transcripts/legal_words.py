@@ -78,9 +78,6 @@ class LegalWordCorrector:
             if known is None or tokenizer.FREQ[known] < freq:
                 self._by_sound[sound] = word  # the commonest word of that sound
 
-    def __len__(self) -> int:
-        return len(self._by_sound)
-
     def correct(self, text: str) -> str:
         for fix in reversed(self.corrections(text)):
             text = text[: fix.start] + fix.word + text[fix.start + len(fix.heard) :]
